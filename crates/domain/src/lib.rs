@@ -1,0 +1,19 @@
+//! The pure core of Pharos: what a monitor is, what a check observed, how a condition is
+//! judged, how monitor health moves, how component statuses roll up into the page status, and
+//! how uptime is weighed. Nothing here does I/O or reads the clock: callers pass `now`.
+
+pub mod check;
+pub mod condition;
+pub mod duration;
+pub mod health;
+pub mod ids;
+pub mod monitor;
+pub mod status;
+pub mod uptime;
+
+pub use check::{CheckOutcome, CheckResult, Observation};
+pub use condition::{Condition, ConditionError, ConditionResult};
+pub use health::{Health, MonitorState, Thresholds, Transition};
+pub use ids::{ComponentId, IdError, MonitorId};
+pub use monitor::{HttpSpec, MonitorKind, MonitorSpec, TcpSpec};
+pub use status::{ComponentStatus, Indicator, PageStatus};

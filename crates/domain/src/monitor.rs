@@ -1,0 +1,127 @@
+//! What a monitor is: one check of one target, on an interval, judged by conditions, driving
+//! one or more components. Built from configuration (or later, the admin API) and then
+//! treated as immutable.
+
+use std::time::Duration;
+
+use serde::{Serialize, Serializer};
+
+use crate::condition::Condition;
+use crate::ids::{ComponentId, MonitorId};
+use crate::status::ComponentStatus;
+
+/// Largest response body a check reads by default; past it the check fails, so a target
+/// that streams 100 MB can never grow our memory.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Redirects followed before the check fails with "too many redirects".
+pub const DEFAULT_MAX_REDIRECTS: usize = 10;
+
+/// A monitor, fully validated.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MonitorSpec {
+    /// Stable id.
+    pub id: MonitorId,
+    /// What to check and how.
+    pub kind: MonitorKind,
+    /// Time between the starts of two checks.
+    #[serde(serialize_with = "as_millis")]
+    pub interval: Duration,
+    /// Longest a single check may take, connection to last body byte.
+    #[serde(serialize_with = "as_millis")]
+    pub timeout: Duration,
+    /// Consecutive failed checks before the monitor is down.
+    pub failure_threshold: u32,
+    /// Consecutive good checks before a down monitor is up again.
+    pub success_threshold: u32,
+    /// All must hold, else the check is down.
+    pub conditions: Vec<Condition>,
+    /// All must hold, else the check is degraded.
+    pub degraded_conditions: Vec<Condition>,
+    /// Components this monitor drives.
+    pub components: Vec<ComponentId>,
+    /// Component status while this monitor is down.
+    pub on_failure: ComponentStatus,
+}
+
+impl MonitorSpec {
+    /// Whether any condition reads `[BODY]`, so the probe knows to keep the body.
+    pub fn needs_body(&self) -> bool {
+        self.conditions
+            .iter()
+            .chain(&self.degraded_conditions)
+            .any(Condition::needs_body)
+    }
+
+    /// The monitor type as written in configuration (`"http"`, `"tcp"`).
+    pub fn type_name(&self) -> &'static str {
+        self.kind.type_name()
+    }
+
+    /// A stable JSON rendering of the whole definition, stored so that a changed
+    /// configuration can be told from an unchanged one at start.
+    pub fn definition_json(&self) -> String {
+        // Serializing plain data with string keys cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// The kind of check, with its kind-specific settings.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum MonitorKind {
+    /// An HTTP(S) request.
+    Http(HttpSpec),
+    /// A TCP connection.
+    Tcp(TcpSpec),
+}
+
+impl MonitorKind {
+    /// The type as written in configuration.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Http(_) => "http",
+            Self::Tcp(_) => "tcp",
+        }
+    }
+}
+
+/// Settings of an `http` monitor.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HttpSpec {
+    /// Absolute `http://` or `https://` URL.
+    pub url: String,
+    /// Request method, upper case (default `GET`).
+    pub method: String,
+    /// Extra request headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// Request body, if any.
+    pub body: Option<String>,
+    /// Redirects followed before failing; 0 means redirects are not followed.
+    pub max_redirects: usize,
+    /// Accept invalid or self-signed certificates (off by default).
+    pub insecure: bool,
+    /// Largest body read before the check fails.
+    pub max_body_bytes: usize,
+}
+
+/// Settings of a `tcp` monitor.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TcpSpec {
+    /// Host name or address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+}
+
+fn as_millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The status a monitor contributes to each component it drives.
+pub fn contribution(health: crate::Health, on_failure: ComponentStatus) -> ComponentStatus {
+    match health {
+        crate::Health::Down => on_failure,
+        crate::Health::Degraded => ComponentStatus::DegradedPerformance,
+        crate::Health::Up | crate::Health::Unknown => ComponentStatus::Operational,
+    }
+}

@@ -1,0 +1,250 @@
+//! Component statuses and the page-level rollup, with Statuspage's exact enums and the seven
+//! fixed description strings that clients switch on.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A component's public status, exactly Statuspage's enum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComponentStatus {
+    /// Working normally.
+    Operational,
+    /// Slower or flakier than it should be.
+    DegradedPerformance,
+    /// Partly down.
+    PartialOutage,
+    /// Down.
+    MajorOutage,
+    /// In a planned maintenance window.
+    UnderMaintenance,
+}
+
+impl ComponentStatus {
+    /// Every status, in the order they are documented.
+    pub const ALL: [ComponentStatus; 5] = [
+        Self::Operational,
+        Self::DegradedPerformance,
+        Self::PartialOutage,
+        Self::MajorOutage,
+        Self::UnderMaintenance,
+    ];
+
+    /// The wire form, e.g. `"major_outage"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Operational => "operational",
+            Self::DegradedPerformance => "degraded_performance",
+            Self::PartialOutage => "partial_outage",
+            Self::MajorOutage => "major_outage",
+            Self::UnderMaintenance => "under_maintenance",
+        }
+    }
+
+    /// Parses the wire form.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// A human label for pages: "Degraded performance".
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Operational => "Operational",
+            Self::DegradedPerformance => "Degraded performance",
+            Self::PartialOutage => "Partial outage",
+            Self::MajorOutage => "Major outage",
+            Self::UnderMaintenance => "Under maintenance",
+        }
+    }
+
+    /// How bad a status is, for "the worst wins": maintenance ranks above operational but
+    /// below any real trouble, so an outage during maintenance still shows as an outage.
+    pub fn severity(self) -> u8 {
+        match self {
+            Self::Operational => 0,
+            Self::UnderMaintenance => 1,
+            Self::DegradedPerformance => 2,
+            Self::PartialOutage => 3,
+            Self::MajorOutage => 4,
+        }
+    }
+
+    /// The worse of two statuses.
+    pub fn worst(self, other: Self) -> Self {
+        if other.severity() > self.severity() {
+            other
+        } else {
+            self
+        }
+    }
+
+    /// The worst of many statuses; operational when there are none. Used for group rows.
+    pub fn worst_of(statuses: impl IntoIterator<Item = Self>) -> Self {
+        statuses
+            .into_iter()
+            .fold(Self::Operational, ComponentStatus::worst)
+    }
+}
+
+impl fmt::Display for ComponentStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The page indicator (`status.indicator`) and incident impact scale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Indicator {
+    /// Nothing wrong.
+    None,
+    /// Minor trouble.
+    Minor,
+    /// Major trouble.
+    Major,
+    /// Critical trouble.
+    Critical,
+    /// Planned maintenance in progress.
+    Maintenance,
+}
+
+impl Indicator {
+    /// The wire form, e.g. `"critical"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Minor => "minor",
+            Self::Major => "major",
+            Self::Critical => "critical",
+            Self::Maintenance => "maintenance",
+        }
+    }
+}
+
+/// The page's rolled-up status: `status.indicator` and `status.description`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PageStatus {
+    /// Machine-readable indicator.
+    pub indicator: Indicator,
+    /// One of the seven fixed description strings.
+    pub description: &'static str,
+}
+
+/// "All Systems Operational".
+pub const ALL_OPERATIONAL: &str = "All Systems Operational";
+/// "Major System Outage".
+pub const MAJOR_SYSTEM_OUTAGE: &str = "Major System Outage";
+/// "Partial System Outage".
+pub const PARTIAL_SYSTEM_OUTAGE: &str = "Partial System Outage";
+/// "Minor Service Outage".
+pub const MINOR_SERVICE_OUTAGE: &str = "Minor Service Outage";
+/// "Degraded System Service".
+pub const DEGRADED_SYSTEM_SERVICE: &str = "Degraded System Service";
+/// "Partially Degraded Service".
+pub const PARTIALLY_DEGRADED_SERVICE: &str = "Partially Degraded Service";
+/// "Service Under Maintenance".
+pub const SERVICE_UNDER_MAINTENANCE: &str = "Service Under Maintenance";
+
+impl PageStatus {
+    /// Rolls leaf component statuses (never group rows) up into the page status, following
+    /// Atlassian's published top-level status rules:
+    ///
+    /// | components | description | indicator |
+    /// |---|---|---|
+    /// | all operational (or none) | All Systems Operational | none |
+    /// | all major_outage | Major System Outage | critical |
+    /// | some major_outage, or all partial_outage | Partial System Outage | major |
+    /// | some partial_outage | Minor Service Outage | minor |
+    /// | all degraded | Degraded System Service | minor |
+    /// | some degraded | Partially Degraded Service | minor |
+    /// | some under_maintenance, nothing worse | Service Under Maintenance | maintenance |
+    ///
+    /// With one component, "all" and "some" coincide, which yields the single-component rule
+    /// (major_outage → Major System Outage, partial → Partial System Outage, and so on).
+    pub fn rollup(leaves: &[ComponentStatus]) -> PageStatus {
+        use ComponentStatus::*;
+        let n = leaves.len();
+        let count = |s: ComponentStatus| leaves.iter().filter(|&&x| x == s).count();
+        let (major, partial, degraded, maint) = (
+            count(MajorOutage),
+            count(PartialOutage),
+            count(DegradedPerformance),
+            count(UnderMaintenance),
+        );
+        let page = |indicator, description| PageStatus {
+            indicator,
+            description,
+        };
+        if n == 0 || (major == 0 && partial == 0 && degraded == 0 && maint == 0) {
+            page(Indicator::None, ALL_OPERATIONAL)
+        } else if major == n {
+            page(Indicator::Critical, MAJOR_SYSTEM_OUTAGE)
+        } else if major > 0 || partial == n {
+            page(Indicator::Major, PARTIAL_SYSTEM_OUTAGE)
+        } else if partial > 0 {
+            page(Indicator::Minor, MINOR_SERVICE_OUTAGE)
+        } else if degraded == n {
+            page(Indicator::Minor, DEGRADED_SYSTEM_SERVICE)
+        } else if degraded > 0 {
+            page(Indicator::Minor, PARTIALLY_DEGRADED_SERVICE)
+        } else {
+            page(Indicator::Maintenance, SERVICE_UNDER_MAINTENANCE)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ComponentStatus::*;
+    use super::*;
+
+    fn roll(s: &[ComponentStatus]) -> (&'static str, &'static str) {
+        let p = PageStatus::rollup(s);
+        (p.indicator.as_str(), p.description)
+    }
+
+    #[test]
+    fn follows_the_published_table() {
+        assert_eq!(roll(&[]), ("none", ALL_OPERATIONAL));
+        assert_eq!(roll(&[Operational, Operational]), ("none", ALL_OPERATIONAL));
+        assert_eq!(roll(&[MajorOutage, MajorOutage]), ("critical", MAJOR_SYSTEM_OUTAGE));
+        assert_eq!(roll(&[MajorOutage, Operational]), ("major", PARTIAL_SYSTEM_OUTAGE));
+        assert_eq!(roll(&[PartialOutage, PartialOutage]), ("major", PARTIAL_SYSTEM_OUTAGE));
+        assert_eq!(roll(&[PartialOutage, Operational]), ("minor", MINOR_SERVICE_OUTAGE));
+        assert_eq!(
+            roll(&[DegradedPerformance, DegradedPerformance]),
+            ("minor", DEGRADED_SYSTEM_SERVICE)
+        );
+        assert_eq!(
+            roll(&[DegradedPerformance, Operational]),
+            ("minor", PARTIALLY_DEGRADED_SERVICE)
+        );
+        assert_eq!(
+            roll(&[UnderMaintenance, Operational]),
+            ("maintenance", SERVICE_UNDER_MAINTENANCE)
+        );
+        assert_eq!(
+            roll(&[UnderMaintenance, DegradedPerformance]),
+            ("minor", PARTIALLY_DEGRADED_SERVICE)
+        );
+    }
+
+    #[test]
+    fn single_component_maps_directly() {
+        assert_eq!(roll(&[MajorOutage]), ("critical", MAJOR_SYSTEM_OUTAGE));
+        assert_eq!(roll(&[PartialOutage]), ("major", PARTIAL_SYSTEM_OUTAGE));
+        assert_eq!(roll(&[DegradedPerformance]), ("minor", DEGRADED_SYSTEM_SERVICE));
+        assert_eq!(roll(&[UnderMaintenance]), ("maintenance", SERVICE_UNDER_MAINTENANCE));
+    }
+
+    #[test]
+    fn worst_wins_with_maintenance_below_trouble() {
+        assert_eq!(ComponentStatus::worst_of([Operational, UnderMaintenance]), UnderMaintenance);
+        assert_eq!(
+            ComponentStatus::worst_of([UnderMaintenance, DegradedPerformance]),
+            DegradedPerformance
+        );
+        assert_eq!(ComponentStatus::worst_of([]), Operational);
+    }
+}

@@ -1,0 +1,95 @@
+//! The engine's published picture of the world: everything the public page and the
+//! Statuspage-compatible API show, as plain data. A new [`StatusView`] is published whenever
+//! something visible changes; the web layer renders it once into its snapshot.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use pharos_domain::uptime::DayUptime;
+use pharos_domain::{ComponentId, ComponentStatus, Health, MonitorId};
+
+/// The page's identity, from `[page]` and `[server] public_url`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageInfo {
+    /// `page.id` in the public API.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Public base URL without a trailing slash, e.g. `https://status.example.com`.
+    pub url: String,
+    /// Time zone API timestamps are written in and the page shows by default.
+    pub time_zone: Tz,
+}
+
+/// One row of the component list: a component, or a group of components.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComponentView {
+    /// Stable id.
+    pub id: ComponentId,
+    /// Display name.
+    pub name: String,
+    /// Optional description.
+    pub description: Option<String>,
+    /// Order on the page and in the API (0-based, groups and components interleaved).
+    pub position: u32,
+    /// Current status; for a group, the worst of its children.
+    pub status: ComponentStatus,
+    /// When the component was first configured.
+    pub created_at: DateTime<Utc>,
+    /// When its status last changed (or it was last edited).
+    pub updated_at: DateTime<Utc>,
+    /// The group this component belongs to.
+    pub group_id: Option<ComponentId>,
+    /// Whether this row is a group.
+    pub is_group: bool,
+    /// For a group: its children's ids, in position order.
+    pub children: Vec<ComponentId>,
+    /// Daily uptime for the last 90 local days, oldest first (empty for groups).
+    pub uptime_days: Vec<DayUptime>,
+    /// Weighted uptime over those days, `None` when nothing was tracked.
+    pub uptime_ratio: Option<f64>,
+    /// The first local date with tracked history.
+    pub start_date: Option<NaiveDate>,
+}
+
+/// A monitor's live state, for `/metrics` and the admin API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonitorView {
+    /// Stable id.
+    pub id: MonitorId,
+    /// `http`, `tcp`, …
+    pub type_name: &'static str,
+    /// Confirmed health.
+    pub health: Health,
+    /// When the last check started.
+    pub last_check_at: Option<DateTime<Utc>>,
+    /// Why the last check failed, if it did.
+    pub last_error: Option<String>,
+    /// Components it drives.
+    pub components: Vec<ComponentId>,
+}
+
+/// Everything visible, at one instant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusView {
+    /// The page's identity.
+    pub page: PageInfo,
+    /// When this view was built.
+    pub generated_at: DateTime<Utc>,
+    /// When anything visible last changed (`page.updated_at`).
+    pub updated_at: DateTime<Utc>,
+    /// Groups and components, flat, in position order.
+    pub components: Vec<ComponentView>,
+    /// Monitors, in configuration order.
+    pub monitors: Vec<MonitorView>,
+}
+
+impl StatusView {
+    /// Statuses of leaf components (never groups), the input of the page rollup.
+    pub fn leaf_statuses(&self) -> Vec<ComponentStatus> {
+        self.components
+            .iter()
+            .filter(|c| !c.is_group)
+            .map(|c| c.status)
+            .collect()
+    }
+}

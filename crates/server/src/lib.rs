@@ -1,0 +1,1 @@
+//! Pharos composition root: configuration, start-up, shutdown, and the pharos binary.

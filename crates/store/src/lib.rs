@@ -1,0 +1,1 @@
+//! Pharos storage: the only SQL, over embedded SQLite or PostgreSQL.
