@@ -1,1 +1,4 @@
-//! Pharos composition root: configuration, start-up, shutdown, and the pharos binary.
+//! The composition root of Pharos: reads the configuration, opens storage, starts the engine
+//! and the HTTP server, and shuts them down cleanly. `main.rs` only parses the command line.
+
+pub mod config;

@@ -1,0 +1,1 @@
+//! Configuration: the TOML file of SPEC §2, parsed with every error located (placeholder).
