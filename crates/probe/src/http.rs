@@ -1,0 +1,231 @@
+//! The `http` check: one request, the response's status, headers, address and (when a
+//! condition reads `[BODY]`) body, within the monitor's timeout from connection to last body
+//! byte.
+//!
+//! Clients are pooled, not built per check: Pharos runs thousands of monitors, and building a
+//! TLS client costs CPU (root store, crypto setup) while a shared client keeps keep-alive
+//! connections open across checks. Redirect and certificate settings are fixed per client in
+//! reqwest, so there is one client per distinct `(insecure, max_redirects)`, built on first
+//! use and kept.
+
+use std::collections::HashMap;
+use std::sync::{PoisonError, RwLock};
+use std::time::Duration;
+
+use pharos_domain::monitor::DEFAULT_MAX_REDIRECTS;
+use pharos_domain::{HttpSpec, Observation};
+use reqwest::redirect::Policy;
+use reqwest::{Client, Method, Response};
+use tokio::time::{timeout_at, Instant};
+
+use crate::reason::{self, TooManyRedirects};
+use crate::{timed_out, ProbeError};
+
+/// The settings that need a client of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct ClientKey {
+    insecure: bool,
+    max_redirects: usize,
+}
+
+/// Runs `http` checks over a small cache of shared clients.
+#[derive(Debug)]
+pub(crate) struct HttpProber {
+    clients: RwLock<HashMap<ClientKey, Client>>,
+}
+
+impl HttpProber {
+    /// Builds the common client (verified TLS, default redirects) at once, so that a broken
+    /// TLS setup fails start-up instead of showing up later as failing checks.
+    pub(crate) fn new() -> Result<Self, ProbeError> {
+        let key = ClientKey {
+            insecure: false,
+            max_redirects: DEFAULT_MAX_REDIRECTS,
+        };
+        let client = build_client(key).map_err(|e| ProbeError::HttpClient(Box::new(e)))?;
+        Ok(HttpProber {
+            clients: RwLock::new(HashMap::from([(key, client)])),
+        })
+    }
+
+    /// The shared client for these settings, built on first use.
+    fn client(&self, key: ClientKey) -> Result<Client, reqwest::Error> {
+        // A poisoned lock only means another check panicked mid-insert; the map is still a
+        // valid cache, so keep using it.
+        if let Some(client) = self
+            .clients
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+        {
+            return Ok(client.clone());
+        }
+        // Build outside the lock (it reads the system's root certificates), so other checks
+        // are never held up; if two checks race, the first client stored wins.
+        let built = build_client(key)?;
+        tracing::debug!(
+            insecure = key.insecure,
+            max_redirects = key.max_redirects,
+            "Built an HTTP client for new settings."
+        );
+        let mut clients = self.clients.write().unwrap_or_else(PoisonError::into_inner);
+        Ok(clients.entry(key).or_insert(built).clone())
+    }
+
+    /// Runs one request. `deadline` bounds everything, body included; on running out of time
+    /// it keeps what it already saw (status, headers) and says it timed out.
+    pub(crate) async fn check(
+        &self,
+        spec: &HttpSpec,
+        keep_body: bool,
+        timeout: Duration,
+        started: Instant,
+        deadline: Instant,
+    ) -> Observation {
+        let key = ClientKey {
+            insecure: spec.insecure,
+            max_redirects: spec.max_redirects,
+        };
+        let client = match self.client(key) {
+            Ok(client) => client,
+            Err(err) => {
+                // Pharos's fault, not the target's. `new` built a client with the same TLS
+                // setup, so this is not expected; say plainly that it is ours.
+                tracing::error!(error = %err, "Could not build an HTTP client.");
+                return Observation::failed(
+                    format!("internal error: could not build the HTTP client: {err}"),
+                    started.elapsed(),
+                );
+            }
+        };
+        let method = match Method::from_bytes(spec.method.as_bytes()) {
+            Ok(method) => method,
+            Err(_) => {
+                return Observation::failed(
+                    format!("invalid request: bad method {:?}", spec.method),
+                    started.elapsed(),
+                )
+            }
+        };
+        let mut request = client.request(method, spec.url.as_str());
+        for (name, value) in &spec.headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        if let Some(body) = &spec.body {
+            request = request.body(body.clone());
+        }
+
+        let response = match timeout_at(deadline, request.send()).await {
+            Err(_) => return Observation::failed(timed_out(timeout), started.elapsed()),
+            Ok(Err(err)) => {
+                let host = reqwest::Url::parse(&spec.url).ok();
+                let host = host.as_ref().and_then(|u| u.host_str());
+                let mut observation =
+                    Observation::failed(reason::http_error(&err, host), started.elapsed());
+                // Answers did arrive, they just kept redirecting.
+                observation.connected = err.is_redirect();
+                return observation;
+            }
+            Ok(Ok(response)) => response,
+        };
+
+        let mut observation = Observation {
+            connected: true,
+            status: Some(response.status().as_u16()),
+            headers: response
+                .headers()
+                .iter()
+                .map(|(name, value)| {
+                    // `HeaderName` is already lower case.
+                    (
+                        name.as_str().to_owned(),
+                        String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+            ip: response.remote_addr().map(|addr| addr.ip()),
+            ..Observation::default()
+        };
+        match read_body(response, spec.max_body_bytes, keep_body, deadline).await {
+            Ok(body) => observation.body = body,
+            Err(BodyError::TimedOut) => observation.error = Some(timed_out(timeout)),
+            Err(BodyError::TooLarge) => {
+                observation.error = Some(reason::body_too_large(spec.max_body_bytes));
+            }
+            Err(BodyError::Read(err)) => {
+                observation.error = Some(reason::http_error(&err, None));
+            }
+        }
+        observation.response_time = started.elapsed();
+        observation
+    }
+}
+
+fn build_client(key: ClientKey) -> Result<Client, reqwest::Error> {
+    Client::builder()
+        .user_agent(concat!("Pharos/", env!("CARGO_PKG_VERSION")))
+        .redirect(redirect_policy(key.max_redirects))
+        .tls_danger_accept_invalid_certs(key.insecure)
+        .build()
+}
+
+/// Follows up to `max` redirects; one more fails with "too many redirects (max)". With 0 the
+/// redirect response itself is the answer, so conditions can check `[STATUS] == 301`.
+fn redirect_policy(max: usize) -> Policy {
+    if max == 0 {
+        return Policy::none();
+    }
+    Policy::custom(move |attempt| {
+        // `previous` holds every URL requested so far, the original included.
+        if attempt.previous().len() > max {
+            attempt.error(TooManyRedirects(max))
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+enum BodyError {
+    TimedOut,
+    TooLarge,
+    Read(reqwest::Error),
+}
+
+/// Reads the body to its end, so the connection can go back to the pool, but never holds
+/// more than `limit` bytes: a declared length over the limit fails before reading, and a
+/// streamed body fails at the first chunk that crosses it (dropping the response closes
+/// the connection, so the rest is never received).
+async fn read_body(
+    mut response: Response,
+    limit: usize,
+    keep: bool,
+    deadline: Instant,
+) -> Result<Option<String>, BodyError> {
+    let declared = response.content_length();
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = Vec::new();
+    if keep {
+        // Trust the declared length for the first allocation only up to the limit.
+        let declared = declared.and_then(|len| usize::try_from(len).ok());
+        body.reserve(declared.unwrap_or(0).min(limit));
+    }
+    let mut total: usize = 0;
+    loop {
+        let chunk = match timeout_at(deadline, response.chunk()).await {
+            Err(_) => return Err(BodyError::TimedOut),
+            Ok(Err(err)) => return Err(BodyError::Read(err)),
+            Ok(Ok(None)) => break,
+            Ok(Ok(Some(chunk))) => chunk,
+        };
+        total = total.saturating_add(chunk.len());
+        if total > limit {
+            return Err(BodyError::TooLarge);
+        }
+        if keep {
+            body.extend_from_slice(&chunk);
+        }
+    }
+    Ok(keep.then(|| String::from_utf8_lossy(&body).into_owned()))
+}
