@@ -1,0 +1,380 @@
+//! The top level of the walk: every section except monitors, and the cross-checks between
+//! components and monitors.
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+
+use pharos_domain::ids::slugify;
+use pharos_domain::ComponentId;
+use toml_edit::Document;
+
+use super::monitors::monitors;
+use super::values::check_http_url;
+use super::walk::{did_you_mean, suggest, Cx, Field, Section};
+use super::{
+    AdminConfig, ComponentConfig, Config, PageConfig, Secret, ServerConfig, StorageConfig,
+};
+
+const ROOT_KEYS: &[&str] = &[
+    "server",
+    "storage",
+    "page",
+    "admin",
+    "incidents",
+    "components",
+    "monitors",
+    "notifiers",
+];
+
+/// Parses and walks the whole file. `None` when the text is not TOML at all (the syntax error
+/// is reported); otherwise the configuration built from whatever was valid — the caller
+/// refuses it if any error was reported.
+pub(super) fn build(cx: &mut Cx<'_>, text: &str) -> Option<Config> {
+    let doc = match Document::parse(text) {
+        Ok(doc) => doc,
+        Err(e) => {
+            let at = e.span().map_or(0, |s| s.start);
+            cx.error(at, format!("invalid TOML: {}", e.message().trim_end()));
+            return None;
+        }
+    };
+    let root = Section {
+        table: doc.as_table(),
+        at: 0,
+        label: "",
+    };
+    root.check_keys(cx, ROOT_KEYS);
+    let mut config = Config::default();
+
+    if let Some(s) = sub(cx, &root, "server", "[server]") {
+        config.server = server(cx, s);
+    }
+    if let Some(s) = sub(cx, &root, "storage", "[storage]") {
+        config.storage = storage(cx, s);
+    }
+    if let Some(s) = sub(cx, &root, "page", "[page]") {
+        config.page = page(cx, s);
+    }
+    if let Some(s) = sub(cx, &root, "admin", "[admin]") {
+        config.admin = admin(cx, s);
+    }
+    if let Some(s) = sub(cx, &root, "incidents", "[incidents]") {
+        incidents(cx, s);
+    }
+    if let Some(f) = root.field("notifiers") {
+        for s in cx.section_list(&f, "[[notifiers]]") {
+            notifier(cx, s);
+        }
+    }
+
+    let declared = match root.field("components") {
+        Some(f) => {
+            let sections = cx.section_list(&f, "[[components]]");
+            components(cx, &sections)
+        }
+        None => Declared::default(),
+    };
+    let mut driven = HashSet::new();
+    if let Some(f) = root.field("monitors") {
+        let sections = cx.section_list(&f, "[[monitors]]");
+        config.monitors = monitors(cx, &sections, &declared.ids, &mut driven);
+    }
+    for (id, at) in &declared.id_positions {
+        if !driven.contains(id.as_str()) {
+            cx.warn(
+                *at,
+                format!(
+                    "component `{id}` is not driven by any monitor; nothing will notice if it goes down"
+                ),
+            );
+        }
+    }
+    config.components = declared.components;
+    Some(config)
+}
+
+fn sub<'t>(
+    cx: &mut Cx<'_>,
+    parent: &Section<'t>,
+    key: &str,
+    label: &'static str,
+) -> Option<Section<'t>> {
+    let f = parent.field(key)?;
+    cx.section(&f, label)
+}
+
+fn server(cx: &mut Cx<'_>, s: Section<'_>) -> ServerConfig {
+    s.check_keys(cx, &["listen", "public_url"]);
+    let mut out = ServerConfig::default();
+    if let Some(v) = s.field("listen").and_then(|f| cx.string(&f)) {
+        match v.text.parse() {
+            Ok(addr) => out.listen = Some(addr),
+            Err(_) => cx.error(
+                v.at,
+                format!(
+                    "`listen` must be an IP address and port like \"127.0.0.1:8080\" or \"[::]:8080\", found {:?}",
+                    v.text
+                ),
+            ),
+        }
+    }
+    if let Some(v) = s.field("public_url").and_then(|f| cx.string(&f)) {
+        match check_http_url(&v.text) {
+            Err(e) => cx.error(v.at, format!("invalid `public_url`: {e}")),
+            Ok(()) if v.text.contains(['?', '#']) => cx.error(
+                v.at,
+                "`public_url` must not have a query or fragment; links are built by appending paths",
+            ),
+            Ok(()) => out.public_url = Some(v.text.trim_end_matches('/').to_owned()),
+        }
+    }
+    out
+}
+
+fn storage(cx: &mut Cx<'_>, s: Section<'_>) -> StorageConfig {
+    s.check_keys(cx, &["url"]);
+    let mut out = StorageConfig::default();
+    if let Some(v) = s.field("url").and_then(|f| cx.string(&f)) {
+        let known = ["sqlite:", "postgres://", "postgresql://"];
+        if known.iter().any(|p| v.text.starts_with(p)) {
+            out.url = Some(v.text);
+        } else {
+            // The URL may hold a password, so it is not repeated in the message.
+            cx.error(
+                v.at,
+                "`url` must start with `sqlite:`, `postgres://` or `postgresql://`",
+            );
+        }
+    }
+    out
+}
+
+fn page(cx: &mut Cx<'_>, s: Section<'_>) -> PageConfig {
+    s.check_keys(cx, &["id", "name", "time_zone"]);
+    let mut out = PageConfig::default();
+    if let Some(v) = s.field("id").and_then(|f| cx.string(&f)) {
+        // Page ids follow the same rules as component ids.
+        match ComponentId::new(v.text.as_str()) {
+            Ok(_) => out.id = v.text,
+            Err(e) => cx.error(v.at, format!("page {e}")),
+        }
+    }
+    if let Some(v) = s.field("name").and_then(|f| cx.string(&f)) {
+        if v.text.trim().is_empty() {
+            cx.error(v.at, "`name` must not be empty");
+        } else {
+            out.name = v.text;
+        }
+    }
+    if let Some(v) = s.field("time_zone").and_then(|f| cx.string(&f)) {
+        match chrono_tz::Tz::from_str(&v.text) {
+            Ok(tz) => out.time_zone = tz,
+            Err(_) => {
+                let names = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name());
+                let hint = suggest(&v.text, names)
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_else(|| {
+                        "; expected an IANA name like \"Europe/Berlin\" or \"UTC\"".into()
+                    });
+                cx.error(v.at, format!("unknown time zone {:?}{hint}", v.text));
+            }
+        }
+    }
+    out
+}
+
+fn admin(cx: &mut Cx<'_>, s: Section<'_>) -> AdminConfig {
+    s.check_keys(cx, &["tokens"]);
+    let mut out = AdminConfig::default();
+    if let Some(tokens) = s.field("tokens").and_then(|f| cx.string_array(&f)) {
+        for t in tokens {
+            if t.text.trim().is_empty() {
+                cx.error(t.at, "admin token must not be empty");
+            } else {
+                out.tokens.push(Secret::new(t.text));
+            }
+        }
+    }
+    out
+}
+
+/// `[incidents]` is documented but not built: type-check it, then ignore it with a warning.
+fn incidents(cx: &mut Cx<'_>, s: Section<'_>) {
+    s.check_keys(cx, &["auto_open", "auto_publish", "auto_resolve_after"]);
+    for key in ["auto_open", "auto_publish"] {
+        if let Some(f) = s.field(key) {
+            cx.boolean(&f);
+        }
+    }
+    if let Some(f) = s.field("auto_resolve_after") {
+        cx.duration(&f);
+    }
+    cx.warn(
+        s.at,
+        "[incidents] is not implemented yet in this version and is ignored",
+    );
+}
+
+const NOTIFIER_TYPES: &[&str] = &[
+    "webhook",
+    "slack",
+    "discord",
+    "teams",
+    "email",
+    "pagerduty",
+    "ntfy",
+];
+
+/// `[[notifiers]]` are documented but not built: type-check each, then ignore it with a
+/// warning.
+fn notifier(cx: &mut Cx<'_>, s: Section<'_>) {
+    s.check_keys(cx, &["id", "type", "url"]);
+    if let Some(v) = s.field("id").and_then(|f| cx.string(&f)) {
+        if let Err(e) = ComponentId::new(v.text.as_str()) {
+            cx.error(v.at, format!("notifier {e}"));
+        }
+    }
+    if let Some(v) = s.field("type").and_then(|f| cx.string(&f)) {
+        if !NOTIFIER_TYPES.contains(&v.text.as_str()) {
+            cx.error(
+                v.at,
+                format!(
+                    "unknown notifier type {:?} (expected one of: {}){}",
+                    v.text,
+                    NOTIFIER_TYPES.join(", "),
+                    did_you_mean(&v.text, NOTIFIER_TYPES),
+                ),
+            );
+        }
+    }
+    if let Some(f) = s.field("url") {
+        cx.string(&f);
+    }
+    cx.warn(
+        s.at,
+        "[[notifiers]] is not implemented yet in this version and is ignored",
+    );
+}
+
+/// What `[[components]]` declared.
+#[derive(Default)]
+struct Declared {
+    /// The fully valid components, in file order.
+    components: Vec<ComponentConfig>,
+    /// Every well-formed component id (even of a component with other errors), so monitors
+    /// referring to it get no second, misleading error.
+    ids: Vec<String>,
+    /// Where each declared id is, for the "not driven" warning.
+    id_positions: Vec<(String, usize)>,
+}
+
+fn components(cx: &mut Cx<'_>, sections: &[Section<'_>]) -> Declared {
+    let mut out = Declared::default();
+    let mut first_at: HashMap<String, usize> = HashMap::new();
+    // Group slug → (group name as first written, where).
+    let mut groups: Vec<(String, String, usize)> = Vec::new();
+    let mut group_refs = Vec::new();
+
+    for s in sections {
+        s.check_keys(cx, &["id", "name", "group", "description"]);
+        let errors_before = cx.error_count();
+        let id = match s.field("id").map(|f| cx.string(&f)) {
+            None => {
+                s.missing(cx, "id");
+                None
+            }
+            Some(None) => None,
+            Some(Some(v)) => match ComponentId::new(v.text.as_str()) {
+                Err(e) => {
+                    cx.error(v.at, format!("component {e}"));
+                    None
+                }
+                Ok(id) => {
+                    if let Some(&prev) = first_at.get(id.as_str()) {
+                        cx.error(
+                            v.at,
+                            format!(
+                                "duplicate component id `{id}` (first used {})",
+                                cx.describe_position(prev)
+                            ),
+                        );
+                    } else {
+                        first_at.insert(id.to_string(), v.at);
+                        out.ids.push(id.to_string());
+                        out.id_positions.push((id.to_string(), v.at));
+                    }
+                    Some(id)
+                }
+            },
+        };
+        let name = required_text(cx, s, "name");
+        let group = optional_text(cx, s, "group");
+        if let Some((g, at)) = &group {
+            group_refs.push((g.clone(), *at));
+        }
+        let description = optional_text(cx, s, "description");
+        let ok = cx.error_count() == errors_before;
+        if let (true, Some(id), Some(name)) = (ok, id, name) {
+            out.components.push(ComponentConfig {
+                id,
+                name,
+                group: group.map(|(g, _)| g),
+                description: description.map(|(d, _)| d),
+            });
+        }
+    }
+
+    // Group rows take `slugify(group)` as their id, so it must be free and well-formed.
+    for (group, at) in group_refs {
+        let slug = slugify(&group);
+        if ComponentId::new(slug.as_str()).is_err() {
+            cx.error(
+                at,
+                format!("group name {group:?} must contain a letter or digit"),
+            );
+        } else if out.ids.contains(&slug) {
+            cx.error(
+                at,
+                format!(
+                    "group {group:?} would get the id `{slug}`, which component `{slug}` already uses; rename the group or the component"
+                ),
+            );
+        } else if let Some((_, first, first_pos)) = groups.iter().find(|(s, _, _)| *s == slug) {
+            if *first != group {
+                let message = format!(
+                    "group {group:?} and group {first:?} ({}) both get the id `{slug}`; spell the group the same way everywhere",
+                    cx.describe_position(*first_pos)
+                );
+                cx.error(at, message);
+            }
+        } else {
+            groups.push((slug, group, at));
+        }
+    }
+    out
+}
+
+/// A required non-empty string; reports it missing at the table's header.
+fn required_text(cx: &mut Cx<'_>, s: &Section<'_>, key: &str) -> Option<String> {
+    match s.field(key) {
+        None => {
+            s.missing(cx, key);
+            None
+        }
+        Some(f) => non_empty(cx, &f).map(|(t, _)| t),
+    }
+}
+
+/// An optional non-empty string, with the value's position.
+fn optional_text(cx: &mut Cx<'_>, s: &Section<'_>, key: &str) -> Option<(String, usize)> {
+    s.field(key).and_then(|f| non_empty(cx, &f))
+}
+
+fn non_empty(cx: &mut Cx<'_>, f: &Field<'_>) -> Option<(String, usize)> {
+    let v = cx.string(f)?;
+    if v.text.trim().is_empty() {
+        cx.error(v.at, format!("`{}` must not be empty", f.name));
+        return None;
+    }
+    Some((v.text, v.at))
+}

@@ -1,0 +1,498 @@
+//! `[[monitors]]`: each entry becomes a `pharos_domain::MonitorSpec`, with the defaults of
+//! SPEC §2 filled in and every key checked against the monitor's type.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use pharos_domain::duration::format_duration;
+use pharos_domain::monitor::{DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_REDIRECTS};
+use pharos_domain::{
+    ComponentId, ComponentStatus, Condition, HttpSpec, MonitorId, MonitorKind, MonitorSpec, TcpSpec,
+};
+
+use super::source::Str;
+use super::values::{check_http_url, is_http_token, parse_byte_size, parse_tcp_url};
+use super::walk::{did_you_mean, unknown_key, Cx, Field, Section};
+
+/// Keys every supported monitor type accepts.
+const COMMON_KEYS: &[&str] = &[
+    "id",
+    "type",
+    "url",
+    "interval",
+    "timeout",
+    "failure_threshold",
+    "success_threshold",
+    "conditions",
+    "degraded_conditions",
+    "components",
+    "on_failure",
+];
+/// Keys only `http` monitors accept.
+const HTTP_KEYS: &[&str] = &[
+    "method",
+    "headers",
+    "body",
+    "insecure",
+    "max_redirects",
+    "max_body_size",
+];
+/// Keys of the SPEC §6 types not built yet, so a misplaced one gets a precise message.
+const OTHER_TYPE_KEYS: &[&str] = &[
+    "server",
+    "query_name",
+    "query_type",
+    "token",
+    "period",
+    "schedule",
+    "time_zone",
+    "grace",
+    "series",
+    "threshold",
+    "forecast",
+];
+/// Types documented in SPEC §6 that this version cannot run yet.
+const UNSUPPORTED_TYPES: &[&str] = &["dns", "tls", "icmp", "heartbeat", "prometheus"];
+const SUPPORTED_TYPES: &[&str] = &["http", "tcp"];
+
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+const MIN_INTERVAL: Duration = Duration::from_secs(1);
+const MAX_DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_FAILURE_THRESHOLD: u32 = 3;
+const DEFAULT_SUCCESS_THRESHOLD: u32 = 2;
+const DEFAULT_HTTP_CONDITION: &str = "[STATUS] < 400";
+const DEFAULT_TCP_CONDITION: &str = "[CONNECTED] == true";
+const ON_FAILURE: &[ComponentStatus] = &[
+    ComponentStatus::PartialOutage,
+    ComponentStatus::MajorOutage,
+    ComponentStatus::DegradedPerformance,
+];
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Type {
+    Http,
+    Tcp,
+    /// Missing or unknown: the error is reported; check the rest as well as we can.
+    Unknown,
+}
+
+/// Reads every monitor. `components` are the declared component ids; every component a
+/// monitor refers to is added to `driven`. Only fully valid monitors are returned.
+pub(super) fn monitors(
+    cx: &mut Cx<'_>,
+    sections: &[Section<'_>],
+    components: &[String],
+    driven: &mut HashSet<String>,
+) -> Vec<MonitorSpec> {
+    let mut out = Vec::new();
+    let mut first_at: HashMap<String, usize> = HashMap::new();
+    for s in sections {
+        if let Some(spec) = monitor(cx, s, components, driven, &mut first_at) {
+            out.push(spec);
+        }
+    }
+    out
+}
+
+fn monitor(
+    cx: &mut Cx<'_>,
+    s: &Section<'_>,
+    components: &[String],
+    driven: &mut HashSet<String>,
+    first_at: &mut HashMap<String, usize>,
+) -> Option<MonitorSpec> {
+    let errors_before = cx.error_count();
+    let id = monitor_id(cx, s, first_at);
+    let name = id
+        .as_ref()
+        .map_or_else(|| "monitor".to_owned(), |id| format!("monitor `{id}`"));
+
+    let ty = match s.field("type") {
+        None => {
+            cx.error(s.at, format!("{name} is missing required key `type`"));
+            Type::Unknown
+        }
+        Some(f) => match cx.string(&f) {
+            None => Type::Unknown,
+            Some(v) => match v.text.as_str() {
+                "http" => Type::Http,
+                "tcp" => Type::Tcp,
+                t if UNSUPPORTED_TYPES.contains(&t) => {
+                    cx.error(v.at, format!("monitor type {t:?} is not supported yet"));
+                    // Its other keys belong to a type we cannot check yet: stop here.
+                    return None;
+                }
+                t => {
+                    cx.error(
+                        v.at,
+                        format!(
+                            "unknown monitor type {t:?} (expected one of: {}){}",
+                            SUPPORTED_TYPES.join(", "),
+                            did_you_mean(t, SUPPORTED_TYPES),
+                        ),
+                    );
+                    Type::Unknown
+                }
+            },
+        },
+    };
+    check_monitor_keys(cx, s, ty);
+
+    let url = match s.field("url") {
+        None => {
+            cx.error(s.at, format!("{name} is missing required key `url`"));
+            None
+        }
+        Some(f) => cx.string(&f),
+    };
+
+    let interval = s.field("interval").and_then(|f| {
+        let d = cx.duration(&f)?;
+        if d < MIN_INTERVAL {
+            cx.error(
+                f.at,
+                format!(
+                    "`interval` must be at least 1s, found {:?}",
+                    format_duration(d)
+                ),
+            );
+            return None;
+        }
+        Some(d)
+    });
+    let interval_value = interval.unwrap_or(DEFAULT_INTERVAL);
+    let timeout = s.field("timeout").and_then(|f| {
+        let d = cx.duration(&f)?;
+        if d.is_zero() {
+            cx.error(f.at, "`timeout` must be longer than 0s");
+            return None;
+        }
+        // Only compare with an interval that is itself valid.
+        let interval_ok = interval.is_some() || s.field("interval").is_none();
+        if interval_ok && d > interval_value {
+            cx.error(
+                f.at,
+                format!(
+                    "`timeout` ({}) must not be longer than `interval` ({}): checks of one monitor never overlap",
+                    format_duration(d),
+                    format_duration(interval_value)
+                ),
+            );
+            return None;
+        }
+        Some(d)
+    });
+    let failure_threshold = s
+        .field("failure_threshold")
+        .and_then(|f| cx.integer_at_least::<u32>(&f, 1));
+    let success_threshold = s
+        .field("success_threshold")
+        .and_then(|f| cx.integer_at_least::<u32>(&f, 1));
+
+    let conditions = s.field("conditions").and_then(|f| {
+        let list = condition_list(cx, &f)?;
+        if list.is_empty() {
+            cx.error(
+                f.at,
+                "`conditions` must not be empty; leave the key out to use the default",
+            );
+            return None;
+        }
+        Some(list)
+    });
+    let degraded_conditions = s
+        .field("degraded_conditions")
+        .and_then(|f| condition_list(cx, &f));
+    let drives = match s.field("components") {
+        Some(f) => component_refs(cx, &f, components, driven),
+        None => None,
+    };
+    let on_failure = s.field("on_failure").and_then(|f| on_failure(cx, &f));
+
+    let http = if ty == Type::Tcp {
+        None
+    } else {
+        Some(http_settings(cx, s))
+    };
+    let kind = match (ty, url) {
+        (Type::Http, Some(url)) => match check_http_url(&url.text) {
+            Ok(()) => http.map(|settings| {
+                MonitorKind::Http(HttpSpec {
+                    url: url.text,
+                    ..settings
+                })
+            }),
+            Err(e) => {
+                cx.error(url.at, format!("invalid http monitor `url`: {e}"));
+                None
+            }
+        },
+        (Type::Tcp, Some(url)) => match parse_tcp_url(&url.text) {
+            Ok((host, port)) => Some(MonitorKind::Tcp(TcpSpec { host, port })),
+            Err(e) => {
+                cx.error(url.at, format!("invalid tcp monitor `url`: {e}"));
+                None
+            }
+        },
+        _ => None,
+    };
+
+    if cx.error_count() == errors_before && drives.as_ref().is_none_or(Vec::is_empty) {
+        cx.warn(
+            s.field("components").map_or(s.at, |f| f.at),
+            format!("{name} drives no component, so it does not show on the status page"),
+        );
+    }
+
+    let conditions = match conditions {
+        Some(c) => c,
+        None => {
+            let default = match ty {
+                Type::Tcp => DEFAULT_TCP_CONDITION,
+                _ => DEFAULT_HTTP_CONDITION,
+            };
+            match Condition::parse(default) {
+                Ok(c) => vec![c],
+                Err(e) => {
+                    cx.error(
+                        s.at,
+                        format!(
+                            "internal error: default condition {default:?} does not parse: {e}"
+                        ),
+                    );
+                    Vec::new()
+                }
+            }
+        }
+    };
+
+    if cx.error_count() > errors_before {
+        return None;
+    }
+    Some(MonitorSpec {
+        id: id?,
+        kind: kind?,
+        interval: interval_value,
+        timeout: timeout.unwrap_or(interval_value.min(MAX_DEFAULT_TIMEOUT)),
+        failure_threshold: failure_threshold.unwrap_or(DEFAULT_FAILURE_THRESHOLD),
+        success_threshold: success_threshold.unwrap_or(DEFAULT_SUCCESS_THRESHOLD),
+        conditions,
+        degraded_conditions: degraded_conditions.unwrap_or_default(),
+        components: drives.unwrap_or_default(),
+        on_failure: on_failure.unwrap_or(ComponentStatus::MajorOutage),
+    })
+}
+
+fn monitor_id(
+    cx: &mut Cx<'_>,
+    s: &Section<'_>,
+    first_at: &mut HashMap<String, usize>,
+) -> Option<MonitorId> {
+    let Some(f) = s.field("id") else {
+        s.missing(cx, "id");
+        return None;
+    };
+    let v = cx.string(&f)?;
+    match MonitorId::new(v.text.as_str()) {
+        Err(e) => {
+            cx.error(v.at, format!("monitor {e}"));
+            None
+        }
+        Ok(id) => {
+            if let Some(&prev) = first_at.get(id.as_str()) {
+                let message = format!(
+                    "duplicate monitor id `{id}` (first used {})",
+                    cx.describe_position(prev)
+                );
+                cx.error(v.at, message);
+                None
+            } else {
+                first_at.insert(id.to_string(), v.at);
+                Some(id)
+            }
+        }
+    }
+}
+
+fn check_monitor_keys(cx: &mut Cx<'_>, s: &Section<'_>, ty: Type) {
+    let type_name = match ty {
+        Type::Http => "an http",
+        Type::Tcp => "a tcp",
+        Type::Unknown => "",
+    };
+    for (key, at) in s.keys() {
+        if COMMON_KEYS.contains(&key) {
+            continue;
+        }
+        if HTTP_KEYS.contains(&key) {
+            if ty == Type::Tcp {
+                cx.error(at, format!("`{key}` does not apply to a tcp monitor"));
+            }
+            continue;
+        }
+        if OTHER_TYPE_KEYS.contains(&key) {
+            if ty != Type::Unknown {
+                cx.error(at, format!("`{key}` does not apply to {type_name} monitor"));
+            }
+            continue;
+        }
+        let mut known: Vec<&str> = COMMON_KEYS.to_vec();
+        if ty != Type::Tcp {
+            known.extend_from_slice(HTTP_KEYS);
+        }
+        cx.error(at, unknown_key(key, s.label, &known));
+    }
+}
+
+fn condition_list(cx: &mut Cx<'_>, f: &Field<'_>) -> Option<Vec<Condition>> {
+    let texts = cx.string_array(f)?;
+    let parsed: Vec<Option<Condition>> = texts.iter().map(|t| cx.condition(t)).collect();
+    parsed.into_iter().collect()
+}
+
+fn component_refs(
+    cx: &mut Cx<'_>,
+    f: &Field<'_>,
+    components: &[String],
+    driven: &mut HashSet<String>,
+) -> Option<Vec<ComponentId>> {
+    let refs: Vec<Str> = cx.string_array(f)?;
+    let mut out: Vec<ComponentId> = Vec::with_capacity(refs.len());
+    let mut ok = true;
+    for r in refs {
+        let known = components.contains(&r.text);
+        match ComponentId::new(r.text.as_str()) {
+            Ok(id) if known => {
+                driven.insert(r.text.clone());
+                if out.contains(&id) {
+                    cx.error(r.at, format!("component `{id}` is listed twice"));
+                    ok = false;
+                } else {
+                    out.push(id);
+                }
+            }
+            _ => {
+                let names = components.iter().map(String::as_str);
+                let hint = super::walk::suggest(&r.text, names)
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default();
+                cx.error(
+                    r.at,
+                    format!(
+                        "unknown component `{}`{hint} (components are declared with [[components]])",
+                        r.text
+                    ),
+                );
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(out)
+}
+
+fn on_failure(cx: &mut Cx<'_>, f: &Field<'_>) -> Option<ComponentStatus> {
+    let v = cx.string(f)?;
+    let found = ON_FAILURE.iter().copied().find(|s| s.as_str() == v.text);
+    if found.is_none() {
+        let names: Vec<&str> = ON_FAILURE.iter().map(|s| s.as_str()).collect();
+        cx.error(
+            v.at,
+            format!(
+                "`on_failure` must be one of {}, found {:?}",
+                names.join(", "),
+                v.text
+            ),
+        );
+    }
+    found
+}
+
+/// The http-only keys, with defaults; the URL is filled in by the caller.
+fn http_settings(cx: &mut Cx<'_>, s: &Section<'_>) -> HttpSpec {
+    let mut spec = HttpSpec {
+        url: String::new(),
+        method: "GET".to_owned(),
+        headers: Vec::new(),
+        body: None,
+        max_redirects: DEFAULT_MAX_REDIRECTS,
+        insecure: false,
+        max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+    };
+    if let Some(v) = s.field("method").and_then(|f| cx.string(&f)) {
+        let method = v.text.to_ascii_uppercase();
+        if is_http_token(&method) {
+            spec.method = method;
+        } else {
+            cx.error(
+                v.at,
+                format!(
+                    "`method` must be an HTTP method like \"GET\" or \"POST\", found {:?}",
+                    v.text
+                ),
+            );
+        }
+    }
+    if let Some(headers) = s.field("headers").and_then(|f| cx.string_map(&f)) {
+        for (name, name_at, value) in headers {
+            if !is_http_token(&name) {
+                cx.error(name_at, format!("{name:?} is not a valid HTTP header name"));
+            } else if value.text.contains(['\r', '\n', '\0']) {
+                cx.error(
+                    value.at,
+                    format!("header `{name}` must not contain line breaks or NUL"),
+                );
+            } else {
+                spec.headers.push((name, value.text));
+            }
+        }
+    }
+    if let Some(v) = s.field("body").and_then(|f| cx.string(&f)) {
+        spec.body = Some(v.text);
+    }
+    if let Some(b) = s.field("insecure").and_then(|f| cx.boolean(&f)) {
+        spec.insecure = b;
+    }
+    if let Some(n) = s
+        .field("max_redirects")
+        .and_then(|f| cx.integer_at_least::<usize>(&f, 0))
+    {
+        spec.max_redirects = n;
+    }
+    if let Some(n) = s.field("max_body_size").and_then(|f| max_body_size(cx, &f)) {
+        spec.max_body_bytes = n;
+    }
+    spec
+}
+
+fn max_body_size(cx: &mut Cx<'_>, f: &Field<'_>) -> Option<usize> {
+    let bytes = if f.item.is_integer() {
+        cx.integer_at_least::<u64>(f, 1)?
+    } else if f.item.is_str() {
+        let v = cx.string(f)?;
+        match parse_byte_size(&v.text) {
+            Ok(0) => {
+                cx.error(v.at, "`max_body_size` must be at least 1 byte");
+                return None;
+            }
+            Ok(n) => n,
+            Err(e) => {
+                cx.error(v.at, format!("`max_body_size`: {e}"));
+                return None;
+            }
+        }
+    } else {
+        cx.error(
+            f.at,
+            format!(
+                "`max_body_size` must be an integer (bytes) or a string like \"1MiB\", found {}",
+                super::walk::describe(f.item)
+            ),
+        );
+        return None;
+    };
+    let n = usize::try_from(bytes).ok();
+    if n.is_none() {
+        cx.error(f.at, "`max_body_size` is too large for this machine");
+    }
+    n
+}

@@ -1,0 +1,1011 @@
+//! Tests of the configuration loader, written the way users meet it: a TOML text in, the
+//! exact diagnostic lines (or the validated configuration) out.
+
+use std::time::Duration;
+
+use pharos_domain::{ComponentStatus, MonitorKind};
+
+use super::*;
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "PHAROS_ADMIN_TOKEN" => Some("s3cret-token".into()),
+        "API_HOST" => Some("api.example.com".into()),
+        "EMPTY" => Some(String::new()),
+        _ => None,
+    }
+}
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+/// Loads `text`, failing the test with every diagnostic if it does not load.
+fn load(text: &str) -> Loaded {
+    match parse_str(text, "pharos.toml", &env) {
+        Ok(loaded) => loaded,
+        Err(diags) => panic!("expected the file to load, got:\n{}", render(&diags)),
+    }
+}
+
+/// Every diagnostic line for `text`, whether or not it loaded.
+fn lines(text: &str) -> Vec<String> {
+    match parse_str(text, "pharos.toml", &env) {
+        Ok(loaded) => loaded.warnings.iter().map(ToString::to_string).collect(),
+        Err(diags) => diags.iter().map(ToString::to_string).collect(),
+    }
+}
+
+/// The diagnostic lines for a `text` that must be refused.
+fn refused(text: &str) -> Vec<String> {
+    match parse_str(text, "pharos.toml", &env) {
+        Ok(loaded) => panic!(
+            "expected errors, the file loaded with warnings {:?}",
+            loaded.warnings
+        ),
+        Err(diags) => {
+            assert!(diags.iter().any(Diagnostic::is_error));
+            diags.iter().map(ToString::to_string).collect()
+        }
+    }
+}
+
+fn render(diags: &[Diagnostic]) -> String {
+    diags.iter().map(|d| format!("{d}\n")).collect()
+}
+
+/// A minimal valid monitor that drives `c`, to append after component tables.
+const DRIVE_C: &str = r#"
+[[monitors]]
+id = "m"
+type = "tcp"
+url = "tcp://127.0.0.1:1"
+components = ["c"]
+"#;
+
+// ---------------------------------------------------------------------------------------------
+// The whole file
+
+/// SPEC §2, verbatim (its dns/tls/… types aside, it only has an http monitor).
+const SPEC_EXAMPLE: &str = r#"[server]
+listen = "127.0.0.1:8080"
+public_url = "https://status.example.com"   # absolute links in feeds, e-mails, webhooks
+
+[storage]
+url = "sqlite://pharos-data/pharos.db"       # or "postgres://user:pass@host:5432/db"
+
+[page]
+id = "example"                 # page.id in the public API
+name = "Example Inc."
+time_zone = "America/Denver"   # IANA; API timestamps carry this offset
+
+[admin]
+tokens = ["${PHAROS_ADMIN_TOKEN}"]   # bearer tokens accepted by the admin API
+
+[incidents]
+auto_open = true               # a confirmed failure opens an incident...
+auto_publish = true            # ...and shows it on the public page at once
+auto_resolve_after = "10m"     # healthy this long while "monitoring" → resolved
+
+[[components]]
+id = "api"                     # [a-z0-9_-]+, stable, used in every API
+name = "API"
+group = "Core services"        # optional; groups appear as group rows
+description = "Public REST API"
+
+[[monitors]]
+id = "api-health"
+type = "http"                  # http | tcp | dns | tls | heartbeat | … (see §6)
+url = "https://api.example.com/health"
+interval = "30s"               # down to "1s"
+timeout = "10s"
+failure_threshold = 3          # consecutive failed checks before it is down
+success_threshold = 2          # consecutive good checks before it is up again
+conditions = ["[STATUS] == 200", "[RESPONSE_TIME] < 2000"]   # all must hold, else down
+degraded_conditions = ["[RESPONSE_TIME] < 500"]              # all must hold, else degraded
+components = ["api"]           # what it drives on the status page
+on_failure = "major_outage"    # component status while down (default major_outage)
+
+[[notifiers]]                  # responders' channels (subscribers are separate, §5)
+id = "ops"
+type = "webhook"               # webhook | slack | discord | teams | email | pagerduty | ntfy
+url = "https://hooks.example.com/pharos"
+"#;
+
+#[test]
+fn the_spec_example_loads() {
+    let loaded = load(SPEC_EXAMPLE);
+    let c = &loaded.config;
+    assert_eq!(c.server.listen, Some("127.0.0.1:8080".parse().unwrap()));
+    assert_eq!(
+        c.server.public_url.as_deref(),
+        Some("https://status.example.com")
+    );
+    assert_eq!(
+        c.storage.url.as_deref(),
+        Some("sqlite://pharos-data/pharos.db")
+    );
+    assert_eq!(c.page.id, "example");
+    assert_eq!(c.page.name, "Example Inc.");
+    assert_eq!(c.page.time_zone, chrono_tz::America::Denver);
+    assert_eq!(c.admin.tokens.len(), 1);
+    assert_eq!(c.admin.tokens[0].expose(), "s3cret-token");
+
+    assert_eq!(
+        c.components,
+        vec![ComponentConfig {
+            id: ComponentId::new("api").unwrap(),
+            name: "API".into(),
+            group: Some("Core services".into()),
+            description: Some("Public REST API".into()),
+        }]
+    );
+
+    let [m] = c.monitors.as_slice() else {
+        panic!("one monitor expected: {:?}", c.monitors)
+    };
+    assert_eq!(m.id.as_str(), "api-health");
+    let MonitorKind::Http(http) = &m.kind else {
+        panic!("http expected")
+    };
+    assert_eq!(http.url, "https://api.example.com/health");
+    assert_eq!(http.method, "GET");
+    assert_eq!(m.interval, Duration::from_secs(30));
+    assert_eq!(m.timeout, Duration::from_secs(10));
+    assert_eq!((m.failure_threshold, m.success_threshold), (3, 2));
+    let conds: Vec<&str> = m.conditions.iter().map(|c| c.source()).collect();
+    assert_eq!(conds, ["[STATUS] == 200", "[RESPONSE_TIME] < 2000"]);
+    assert_eq!(m.degraded_conditions[0].source(), "[RESPONSE_TIME] < 500");
+    assert_eq!(m.components, vec![ComponentId::new("api").unwrap()]);
+    assert_eq!(m.on_failure, ComponentStatus::MajorOutage);
+
+    // The documented but unbuilt sections are accepted and announced.
+    let warnings: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        [
+            "pharos.toml:16:1: warning: [incidents] is not implemented yet in this version and is ignored",
+            "pharos.toml:40:1: warning: [[notifiers]] is not implemented yet in this version and is ignored",
+        ]
+    );
+}
+
+#[test]
+fn the_example_file_loads_without_any_environment() {
+    let text = include_str!("../../../../examples/pharos.toml");
+    let loaded = parse_str(text, "examples/pharos.toml", &no_env)
+        .unwrap_or_else(|d| panic!("examples/pharos.toml does not load:\n{}", render(&d)));
+    assert!(
+        loaded.warnings.is_empty(),
+        "examples/pharos.toml has warnings:\n{}",
+        render(&loaded.warnings)
+    );
+    let c = &loaded.config;
+    assert!(c.components.len() >= 4);
+    let groups: std::collections::BTreeSet<_> = c
+        .components
+        .iter()
+        .filter_map(|c| c.group.as_deref())
+        .collect();
+    assert_eq!(groups.len(), 2, "two groups: {groups:?}");
+    // Everything it watches is local, so it works without internet access.
+    for m in &c.monitors {
+        match &m.kind {
+            MonitorKind::Http(h) => assert!(h.url.starts_with("http://127.0.0.1:"), "{}", h.url),
+            MonitorKind::Tcp(t) => assert_eq!(t.host, "127.0.0.1"),
+        }
+    }
+    assert!(c.monitors.iter().any(|m| m.id.as_str() == "legacy-billing"));
+    assert!(c.monitors.iter().any(|m| !m.degraded_conditions.is_empty()));
+}
+
+#[test]
+fn an_empty_file_is_the_default_configuration() {
+    let loaded = load("");
+    assert_eq!(loaded.config, Config::default());
+    assert!(loaded.warnings.is_empty());
+    let d = Config::default();
+    assert_eq!(d.page.id, "pharos");
+    assert_eq!(d.page.name, "Pharos");
+    assert_eq!(d.page.time_zone, chrono_tz::UTC);
+    assert_eq!(d.server, ServerConfig::default());
+    assert!(d.server.listen.is_none() && d.storage.url.is_none());
+    assert!(d.admin.tokens.is_empty() && d.components.is_empty() && d.monitors.is_empty());
+}
+
+#[test]
+fn reports_every_problem_at_once_in_file_order() {
+    let text = r#"[server]
+listen = "localhost"
+public_urll = "https://status.example.com"
+
+[page]
+id = "My Page"
+time_zone = "Europe/Berln"
+
+[admin]
+tokens = ["${ADMIN_TOKEN}"]
+
+[[components]]
+id = "api"
+name = "API"
+group = "Api"
+
+[[components]]
+id = "api"
+name = "API again"
+
+[[components]]
+id = "db"
+name = "Database"
+
+[[components]]
+id = "cache"
+name = "Cache"
+
+[[monitors]]
+id = "api-health"
+type = "http"
+url = "https://api.example.com/health"
+interval = "500ms"
+timeout = 5
+conditions = ["[STATUS] == 200", 200]
+components = ["api", "apii"]
+on_failure = "down"
+
+[[monitors]]
+id = "db-port"
+type = "tcp"
+url = "tcp://db.internal"
+method = "GET"
+components = ["db"]
+
+[[monitors]]
+id = "resolver"
+type = "dns"
+server = "1.1.1.1:53"
+"#;
+    let got = refused(text).join("\n");
+    let expected = r#"pharos.toml:2:10: error: `listen` must be an IP address and port like "127.0.0.1:8080" or "[::]:8080", found "localhost"
+pharos.toml:3:1: error: unknown key `public_urll` in [server]; did you mean `public_url`?
+pharos.toml:6:6: error: page id "My Page" may only contain lowercase letters, digits, '-' and '_'
+pharos.toml:7:13: error: unknown time zone "Europe/Berln"; did you mean `Europe/Berlin`?
+pharos.toml:10:12: error: environment variable `ADMIN_TOKEN` is not set
+pharos.toml:15:9: error: group "Api" would get the id `api`, which component `api` already uses; rename the group or the component
+pharos.toml:18:6: error: duplicate component id `api` (first used at line 13)
+pharos.toml:26:6: warning: component `cache` is not driven by any monitor; nothing will notice if it goes down
+pharos.toml:33:12: error: `interval` must be at least 1s, found "500ms"
+pharos.toml:34:11: error: `timeout` must be a duration string like "30s", found an integer (5)
+pharos.toml:35:34: error: `conditions` must contain only strings, found an integer (200)
+pharos.toml:36:22: error: unknown component `apii`; did you mean `api`? (components are declared with [[components]])
+pharos.toml:37:14: error: `on_failure` must be one of partial_outage, major_outage, degraded_performance, found "down"
+pharos.toml:42:7: error: invalid tcp monitor `url`: "tcp://db.internal" has no port; expected tcp://host:port
+pharos.toml:43:1: error: `method` does not apply to a tcp monitor
+pharos.toml:48:8: error: monitor type "dns" is not supported yet"#;
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn a_syntax_error_is_one_located_diagnostic() {
+    let got = refused("[server]\nlisten = \"127.0.0.1:8080\nname = 1\n");
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        got[0].starts_with("pharos.toml:2:"),
+        "points at the unterminated string: {got:?}"
+    );
+    assert!(got[0].contains(": error: invalid TOML: "), "{got:?}");
+
+    let got = refused("a = 1\na = 2\n");
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        got[0].starts_with("pharos.toml:2:1: error: invalid TOML: "),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn an_unreadable_file_is_one_diagnostic_at_1_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("missing.toml");
+    let diags = load_file(&path).unwrap_err();
+    assert_eq!(diags.len(), 1);
+    let d = &diags[0];
+    assert_eq!((d.line, d.column, d.severity), (1, 1, Severity::Error));
+    assert_eq!(d.file, path.display().to_string());
+    assert!(
+        d.message
+            .starts_with("cannot read the configuration file: "),
+        "{d}"
+    );
+}
+
+#[test]
+fn load_file_reads_a_real_file_and_labels_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pharos.toml");
+    std::fs::write(&path, "[page]\nid = \"Bad\"\n").unwrap();
+    let diags = load_file(&path).unwrap_err();
+    assert_eq!(
+        diags[0].to_string(),
+        format!(
+            "{}:2:6: error: page id \"Bad\" may only contain lowercase letters, digits, '-' and '_'",
+            path.display()
+        )
+    );
+    std::fs::write(&path, "[page]\nname = \"Acme\"\n").unwrap();
+    assert_eq!(load_file(&path).unwrap().config.page.name, "Acme");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keys and types
+
+#[test]
+fn unknown_keys_are_errors_everywhere_with_suggestions() {
+    let text = r#"
+colour = "blue"
+[storage]
+uri = "sqlite:x.db"
+[[components]]
+id = "c"
+name = "C"
+descripton = "typo"
+[[monitors]]
+id = "m"
+type = "http"
+url = "http://127.0.0.1/"
+intervall = "30s"
+components = ["c"]
+[incidents]
+auto_opne = true
+[[notifiers]]
+id = "ops"
+type = "webhook"
+channel = "ops"
+"#;
+    assert_eq!(
+        refused(text),
+        [
+            "pharos.toml:2:1: error: unknown key `colour` at the top level",
+            "pharos.toml:4:1: error: unknown key `uri` in [storage]; did you mean `url`?",
+            "pharos.toml:8:1: error: unknown key `descripton` in [[components]]; did you mean `description`?",
+            "pharos.toml:13:1: error: unknown key `intervall` in [[monitors]]; did you mean `interval`?",
+            "pharos.toml:15:1: warning: [incidents] is not implemented yet in this version and is ignored",
+            "pharos.toml:16:1: error: unknown key `auto_opne` in [incidents]; did you mean `auto_open`?",
+            "pharos.toml:17:1: warning: [[notifiers]] is not implemented yet in this version and is ignored",
+            "pharos.toml:20:1: error: unknown key `channel` in [[notifiers]]",
+        ]
+    );
+}
+
+#[test]
+fn wrong_types_name_the_expected_type() {
+    let text = r#"
+server = "127.0.0.1:8080"
+[page]
+name = 42
+[admin]
+tokens = "abc"
+[incidents]
+auto_open = "yes"
+auto_resolve_after = 600
+[[components]]
+id = "c"
+name = "C"
+group = ["a"]
+[[monitors]]
+id = "m"
+type = "http"
+url = "http://127.0.0.1/"
+components = "c"
+insecure = "no"
+failure_threshold = "3"
+headers = ["Accept: */*"]
+conditions = "[STATUS] == 200"
+"#;
+    assert_eq!(
+        refused(text),
+        [
+            "pharos.toml:2:10: error: `server` must be a table ([server]), found a string",
+            "pharos.toml:4:8: error: `name` must be a string, found an integer (42)",
+            "pharos.toml:6:10: error: `tokens` must be an array of strings, found a string",
+            "pharos.toml:7:1: warning: [incidents] is not implemented yet in this version and is ignored",
+            "pharos.toml:8:13: error: `auto_open` must be a boolean (true or false), found a string",
+            "pharos.toml:9:22: error: `auto_resolve_after` must be a duration string like \"30s\", found an integer (600)",
+            "pharos.toml:11:6: warning: component `c` is not driven by any monitor; nothing will notice if it goes down",
+            "pharos.toml:13:9: error: `group` must be a string, found an array",
+            "pharos.toml:18:14: error: `components` must be an array of strings, found a string",
+            "pharos.toml:19:12: error: `insecure` must be a boolean (true or false), found a string",
+            "pharos.toml:20:21: error: `failure_threshold` must be an integer, found a string",
+            "pharos.toml:21:11: error: `headers` must be a table of strings, like { Accept = \"text/html\" }, found an array",
+            "pharos.toml:22:14: error: `conditions` must be an array of strings, found a string",
+        ]
+    );
+}
+
+#[test]
+fn required_keys_are_reported_at_the_table_header() {
+    let text = "[[components]]\nname = \"C\"\n\n[[monitors]]\nid = \"m\"\n";
+    assert_eq!(
+        refused(text),
+        [
+            "pharos.toml:1:1: error: [[components]] is missing required key `id`",
+            "pharos.toml:4:1: error: monitor `m` is missing required key `type`",
+            "pharos.toml:4:1: error: monitor `m` is missing required key `url`",
+        ]
+    );
+}
+
+#[test]
+fn inline_tables_and_arrays_of_inline_tables_work_too() {
+    let text = r#"
+server = { listen = "0.0.0.0:9000" }
+components = [{ id = "c", name = "C" }]
+monitors = [
+  { id = "m", type = "tcp", url = "tcp://127.0.0.1:1", components = ["c"] },
+  { id = "n", type = "tcp", url = "tcp://127.0.0.1:1", components = ["nope"] },
+]
+"#;
+    assert_eq!(
+        refused(text),
+        ["pharos.toml:6:70: error: unknown component `nope` (components are declared with [[components]])"]
+    );
+    let ok = load(&text.replace("\"nope\"", "\"c\""));
+    assert_eq!(
+        ok.config.server.listen,
+        Some("0.0.0.0:9000".parse().unwrap())
+    );
+    assert_eq!(ok.config.monitors.len(), 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sections
+
+#[test]
+fn server_and_storage_values_are_checked() {
+    let loaded = load(
+        "[server]\nlisten = \"[::1]:8080\"\npublic_url = \"https://status.example.com/\"\n\
+         [storage]\nurl = \"postgresql://u:p@db/pharos\"\n",
+    );
+    assert_eq!(
+        loaded.config.server.public_url.as_deref(),
+        Some("https://status.example.com")
+    );
+    assert_eq!(
+        loaded.config.server.listen,
+        Some("[::1]:8080".parse().unwrap())
+    );
+    assert_eq!(
+        loaded.config.storage.url.as_deref(),
+        Some("postgresql://u:p@db/pharos")
+    );
+    assert!(load("[storage]\nurl = \"sqlite::memory:\"\n")
+        .config
+        .storage
+        .url
+        .is_some());
+    assert!(load("[storage]\nurl = \"postgres://db/x\"\n")
+        .config
+        .storage
+        .url
+        .is_some());
+
+    assert_eq!(
+        refused("[server]\npublic_url = \"status.example.com\"\n"),
+        ["pharos.toml:2:14: error: invalid `public_url`: \"status.example.com\" is not an absolute URL; expected http://… or https://…"]
+    );
+    assert_eq!(
+        refused("[server]\npublic_url = \"https://x.example/?a=1\"\n"),
+        ["pharos.toml:2:14: error: `public_url` must not have a query or fragment; links are built by appending paths"]
+    );
+    // The URL may carry a password, so it is not echoed back.
+    assert_eq!(
+        refused("[storage]\nurl = \"mysql://root:hunter2@db/x\"\n"),
+        ["pharos.toml:2:7: error: `url` must start with `sqlite:`, `postgres://` or `postgresql://`"]
+    );
+}
+
+#[test]
+fn page_values_are_checked() {
+    let c = load("[page]\nid = \"acme_status-1\"\nname = \"Acme\"\ntime_zone = \"Asia/Kolkata\"\n")
+        .config;
+    assert_eq!(c.page.id, "acme_status-1");
+    assert_eq!(c.page.time_zone, chrono_tz::Asia::Kolkata);
+    // Unset keys keep their defaults.
+    let c = load("[page]\nname = \"Acme\"\n").config;
+    assert_eq!(
+        (c.page.id.as_str(), c.page.time_zone),
+        ("pharos", chrono_tz::UTC)
+    );
+    assert_eq!(
+        refused("[page]\nid = \"\"\nname = \" \"\ntime_zone = \"Mars/Olympus\"\n"),
+        [
+            "pharos.toml:2:6: error: page id must not be empty",
+            "pharos.toml:3:8: error: `name` must not be empty",
+            "pharos.toml:4:13: error: unknown time zone \"Mars/Olympus\"; expected an IANA name like \"Europe/Berlin\" or \"UTC\"",
+        ]
+    );
+}
+
+#[test]
+fn admin_tokens_are_secrets() {
+    let c = load("[admin]\ntokens = [\"${PHAROS_ADMIN_TOKEN}\", \"literal\"]\n").config;
+    let exposed: Vec<&str> = c.admin.tokens.iter().map(Secret::expose).collect();
+    assert_eq!(exposed, ["s3cret-token", "literal"]);
+    let debug = format!("{c:?}");
+    assert!(!debug.contains("s3cret-token") && debug.contains("[redacted]"));
+    assert_eq!(
+        refused("[admin]\ntokens = [\"${EMPTY}\"]\n"),
+        ["pharos.toml:2:11: error: admin token must not be empty"]
+    );
+}
+
+#[test]
+fn documented_but_unbuilt_sections_are_type_checked_and_ignored() {
+    let text = r#"
+[incidents]
+auto_open = false
+auto_resolve_after = "10 minutes"
+[[notifiers]]
+id = "ops"
+type = "slakc"
+url = "https://hooks.example.com/x"
+[[notifiers]]
+id = "Pager"
+type = "pagerduty"
+"#;
+    assert_eq!(
+        refused(text),
+        [
+            "pharos.toml:2:1: warning: [incidents] is not implemented yet in this version and is ignored",
+            "pharos.toml:4:22: error: `auto_resolve_after`: invalid duration \"10 minutes\": expected a number followed by ms, s, m, h or d, like \"30s\"",
+            "pharos.toml:5:1: warning: [[notifiers]] is not implemented yet in this version and is ignored",
+            "pharos.toml:7:8: error: unknown notifier type \"slakc\" (expected one of: webhook, slack, discord, teams, email, pagerduty, ntfy); did you mean `slack`?",
+            "pharos.toml:9:1: warning: [[notifiers]] is not implemented yet in this version and is ignored",
+            "pharos.toml:10:6: error: notifier id \"Pager\" may only contain lowercase letters, digits, '-' and '_'",
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Components
+
+#[test]
+fn duplicate_ids_are_reported_at_the_second_occurrence() {
+    let text = r#"
+[[components]]
+id = "c"
+name = "C"
+[[components]]
+id = "c"
+name = "C2"
+[[monitors]]
+id = "m"
+type = "tcp"
+url = "tcp://127.0.0.1:1"
+components = ["c"]
+[[monitors]]
+id = "m"
+type = "tcp"
+url = "tcp://127.0.0.1:2"
+components = ["c"]
+"#;
+    assert_eq!(
+        refused(text),
+        [
+            "pharos.toml:6:6: error: duplicate component id `c` (first used at line 3)",
+            "pharos.toml:14:6: error: duplicate monitor id `m` (first used at line 9)",
+        ]
+    );
+}
+
+#[test]
+fn an_undriven_component_is_only_a_warning() {
+    let text = format!(
+        "[[components]]\nid = \"c\"\nname = \"C\"\n[[components]]\nid = \"lonely\"\nname = \"L\"\n{DRIVE_C}"
+    );
+    let loaded = load(&text);
+    assert_eq!(loaded.config.components.len(), 2);
+    assert_eq!(
+        lines(&text),
+        ["pharos.toml:5:6: warning: component `lonely` is not driven by any monitor; nothing will notice if it goes down"]
+    );
+}
+
+#[test]
+fn warnings_travel_with_errors() {
+    let text = "[[components]]\nid = \"lonely\"\nname = \"L\"\n[page]\nid = \"X\"\n";
+    assert_eq!(
+        refused(text),
+        [
+            "pharos.toml:2:6: warning: component `lonely` is not driven by any monitor; nothing will notice if it goes down",
+            "pharos.toml:5:6: error: page id \"X\" may only contain lowercase letters, digits, '-' and '_'",
+        ]
+    );
+}
+
+#[test]
+fn group_slugs_must_not_collide() {
+    let text = format!(
+        r#"
+[[components]]
+id = "c"
+name = "C"
+group = "Core services"
+[[components]]
+id = "core-services"
+name = "Core"
+[[components]]
+id = "d"
+name = "D"
+group = "EU / West"
+[[components]]
+id = "e"
+name = "E"
+group = "eu west"
+[[components]]
+id = "f"
+name = "F"
+group = "!!!"
+{DRIVE_C}"#
+    );
+    let got: Vec<String> = refused(&text)
+        .into_iter()
+        .filter(|l| l.contains("error"))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "pharos.toml:5:9: error: group \"Core services\" would get the id `core-services`, which component `core-services` already uses; rename the group or the component",
+            "pharos.toml:16:9: error: group \"eu west\" and group \"EU / West\" (at line 12) both get the id `eu-west`; spell the group the same way everywhere",
+            "pharos.toml:20:9: error: group name \"!!!\" must contain a letter or digit",
+        ]
+    );
+    // The same spelling twice is one group, not a collision.
+    let text = format!(
+        "[[components]]\nid = \"c\"\nname = \"C\"\ngroup = \"Core\"\n[[components]]\nid = \"d\"\nname = \"D\"\ngroup = \"Core\"\n{DRIVE_C}"
+    );
+    assert_eq!(
+        load(&text).config.components[1].group.as_deref(),
+        Some("Core")
+    );
+}
+
+#[test]
+fn component_ids_and_names_are_validated() {
+    let text = "[[components]]\nid = \"API\"\nname = \"\"\n[[components]]\nid = \"ok\"\n";
+    assert_eq!(
+        refused(text),
+        [
+            "pharos.toml:2:6: error: component id \"API\" may only contain lowercase letters, digits, '-' and '_'",
+            "pharos.toml:3:8: error: `name` must not be empty",
+            "pharos.toml:4:1: error: [[components]] is missing required key `name`",
+            "pharos.toml:5:6: warning: component `ok` is not driven by any monitor; nothing will notice if it goes down",
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Monitors
+
+fn one_monitor(body: &str) -> String {
+    format!("[[components]]\nid = \"c\"\nname = \"C\"\n[[monitors]]\nid = \"m\"\ncomponents = [\"c\"]\n{body}")
+}
+
+#[test]
+fn http_monitor_defaults() {
+    let c = load(&one_monitor(
+        "type = \"http\"\nurl = \"http://127.0.0.1:8080/healthz\"\n",
+    ))
+    .config;
+    let m = &c.monitors[0];
+    assert_eq!(m.interval, Duration::from_secs(60));
+    assert_eq!(m.timeout, Duration::from_secs(10));
+    assert_eq!((m.failure_threshold, m.success_threshold), (3, 2));
+    assert_eq!(m.conditions.len(), 1);
+    assert_eq!(m.conditions[0].source(), "[STATUS] < 400");
+    assert!(m.degraded_conditions.is_empty());
+    assert_eq!(m.on_failure, ComponentStatus::MajorOutage);
+    let MonitorKind::Http(h) = &m.kind else {
+        panic!("http expected")
+    };
+    assert_eq!(h.method, "GET");
+    assert!(h.headers.is_empty() && h.body.is_none() && !h.insecure);
+    assert_eq!(
+        h.max_redirects,
+        pharos_domain::monitor::DEFAULT_MAX_REDIRECTS
+    );
+    assert_eq!(
+        h.max_body_bytes,
+        pharos_domain::monitor::DEFAULT_MAX_BODY_BYTES
+    );
+    assert_eq!(h.max_body_bytes, 1024 * 1024);
+}
+
+#[test]
+fn tcp_monitor_defaults() {
+    let c = load(&one_monitor(
+        "type = \"tcp\"\nurl = \"tcp://db.internal:5432\"\ninterval = \"5s\"\n",
+    ))
+    .config;
+    let m = &c.monitors[0];
+    assert_eq!(
+        m.kind,
+        MonitorKind::Tcp(pharos_domain::TcpSpec {
+            host: "db.internal".into(),
+            port: 5432
+        })
+    );
+    // The timeout defaults to min(10s, interval).
+    assert_eq!(m.timeout, Duration::from_secs(5));
+    assert_eq!(m.conditions[0].source(), "[CONNECTED] == true");
+}
+
+#[test]
+fn http_monitor_settings() {
+    let c = load(&one_monitor(
+        r#"type = "http"
+url = "https://${API_HOST}/v1/ping"
+method = "post"
+headers = { Authorization = "Bearer ${PHAROS_ADMIN_TOKEN}", Accept = "application/json" }
+body = '{"ping": true}'
+insecure = true
+max_redirects = 0
+max_body_size = "512KiB"
+interval = "30s"
+timeout = "30s"
+failure_threshold = 1
+success_threshold = 5
+degraded_conditions = ["[RESPONSE_TIME] < 300"]
+on_failure = "partial_outage"
+"#,
+    ))
+    .config;
+    let m = &c.monitors[0];
+    let MonitorKind::Http(h) = &m.kind else {
+        panic!("http expected")
+    };
+    assert_eq!(h.url, "https://api.example.com/v1/ping");
+    assert_eq!(h.method, "POST");
+    assert_eq!(
+        h.headers,
+        [
+            ("Authorization".to_owned(), "Bearer s3cret-token".to_owned()),
+            ("Accept".to_owned(), "application/json".to_owned()),
+        ]
+    );
+    assert_eq!(h.body.as_deref(), Some(r#"{"ping": true}"#));
+    assert!(h.insecure);
+    assert_eq!(h.max_redirects, 0);
+    assert_eq!(h.max_body_bytes, 512 * 1024);
+    assert_eq!(
+        (m.interval, m.timeout),
+        (Duration::from_secs(30), Duration::from_secs(30))
+    );
+    assert_eq!((m.failure_threshold, m.success_threshold), (1, 5));
+    assert_eq!(m.degraded_conditions[0].source(), "[RESPONSE_TIME] < 300");
+    assert_eq!(m.on_failure, ComponentStatus::PartialOutage);
+
+    let c = load(&one_monitor(
+        "type = \"http\"\nurl = \"http://x/\"\nmax_body_size = 2048\n",
+    ))
+    .config;
+    let MonitorKind::Http(h) = &c.monitors[0].kind else {
+        panic!("http expected")
+    };
+    assert_eq!(h.max_body_bytes, 2048);
+}
+
+#[test]
+fn monitor_values_are_checked() {
+    let text = one_monitor(
+        r#"type = "http"
+url = "ftp://example.com/"
+method = "GET /"
+headers = { "Bad Name" = "x", Good = "a\nb" }
+interval = "10s"
+timeout = "30s"
+failure_threshold = 0
+success_threshold = 5000000000
+max_redirects = -1
+max_body_size = "lots"
+on_failure = "operational"
+conditions = []
+"#,
+    );
+    assert_eq!(
+        refused(&text),
+        [
+            "pharos.toml:8:7: error: invalid http monitor `url`: \"ftp://example.com/\" has scheme \"ftp\"; expected http:// or https://",
+            "pharos.toml:9:10: error: `method` must be an HTTP method like \"GET\" or \"POST\", found \"GET /\"",
+            "pharos.toml:10:13: error: \"Bad Name\" is not a valid HTTP header name",
+            "pharos.toml:10:38: error: header `Good` must not contain line breaks or NUL",
+            "pharos.toml:12:11: error: `timeout` (30s) must not be longer than `interval` (10s): checks of one monitor never overlap",
+            "pharos.toml:13:21: error: `failure_threshold` must be at least 1, found 0",
+            "pharos.toml:14:21: error: `success_threshold` is too large: 5000000000",
+            "pharos.toml:15:17: error: `max_redirects` must be at least 0, found -1",
+            "pharos.toml:16:17: error: `max_body_size`: \"lots\" is not a size; expected bytes as an integer or a string like \"512KiB\" or \"1MiB\"",
+            "pharos.toml:17:14: error: `on_failure` must be one of partial_outage, major_outage, degraded_performance, found \"operational\"",
+            "pharos.toml:18:14: error: `conditions` must not be empty; leave the key out to use the default",
+        ]
+    );
+    assert_eq!(
+        refused(&one_monitor(
+            "type = \"tcp\"\nurl = \"tcp://h:1\"\ntimeout = \"0s\"\n"
+        )),
+        ["pharos.toml:9:11: error: `timeout` must be longer than 0s"]
+    );
+}
+
+#[test]
+fn keys_of_another_type_are_errors() {
+    let text = one_monitor(
+        "type = \"tcp\"\nurl = \"tcp://127.0.0.1:5432\"\ninsecure = true\nheaders = { A = \"b\" }\nperiod = \"5m\"\n",
+    );
+    assert_eq!(
+        refused(&text),
+        [
+            "pharos.toml:9:1: error: `insecure` does not apply to a tcp monitor",
+            "pharos.toml:10:1: error: `headers` does not apply to a tcp monitor",
+            "pharos.toml:11:1: error: `period` does not apply to a tcp monitor",
+        ]
+    );
+    let text = one_monitor("type = \"http\"\nurl = \"http://x/\"\ngrace = \"1m\"\n");
+    assert_eq!(
+        refused(&text),
+        ["pharos.toml:9:1: error: `grace` does not apply to an http monitor"]
+    );
+}
+
+#[test]
+fn unbuilt_and_unknown_monitor_types() {
+    for ty in ["dns", "tls", "icmp", "heartbeat", "prometheus"] {
+        let text = one_monitor(&format!("type = \"{ty}\"\ntoken = \"abc\"\n"));
+        // Its own keys are not reported on top; the component it would drive is undriven.
+        assert_eq!(
+            refused(&text),
+            [
+                "pharos.toml:2:6: warning: component `c` is not driven by any monitor; nothing will notice if it goes down".to_owned(),
+                format!("pharos.toml:7:8: error: monitor type \"{ty}\" is not supported yet"),
+            ]
+        );
+    }
+    assert_eq!(
+        refused(&one_monitor("type = \"htp\"\nurl = \"http://x/\"\n")),
+        ["pharos.toml:7:8: error: unknown monitor type \"htp\" (expected one of: http, tcp); did you mean `http`?"]
+    );
+}
+
+#[test]
+fn component_references_must_exist() {
+    let text = "[[components]]\nid = \"api\"\nname = \"API\"\n[[monitors]]\nid = \"m\"\ntype = \"tcp\"\nurl = \"tcp://h:1\"\ncomponents = [\"api\", \"db\", \"api\"]\n";
+    assert_eq!(
+        refused(text),
+        [
+            "pharos.toml:8:22: error: unknown component `db` (components are declared with [[components]])",
+            "pharos.toml:8:28: error: component `api` is listed twice",
+        ]
+    );
+}
+
+#[test]
+fn a_monitor_without_components_is_a_warning() {
+    let text = "[[monitors]]\nid = \"m\"\ntype = \"tcp\"\nurl = \"tcp://h:1\"\n";
+    assert_eq!(
+        lines(text),
+        ["pharos.toml:1:1: warning: monitor `m` drives no component, so it does not show on the status page"]
+    );
+    assert_eq!(load(text).config.monitors.len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Environment interpolation
+
+#[test]
+fn env_vars_are_interpolated_in_any_string() {
+    let c = load(
+        r#"
+[page]
+name = "${API_HOST} status"
+[[components]]
+id = "c"
+name = "C${EMPTY}"
+[[monitors]]
+id = "m"
+type = "http"
+url = "https://${API_HOST}/"
+headers = { X-Token = "${PHAROS_ADMIN_TOKEN}" }
+components = ["${EMPTY}c"]
+conditions = ["[BODY] == ${API_HOST}"]
+"#,
+    )
+    .config;
+    assert_eq!(c.page.name, "api.example.com status");
+    assert_eq!(c.components[0].name, "C");
+    let MonitorKind::Http(h) = &c.monitors[0].kind else {
+        panic!("http expected")
+    };
+    assert_eq!(h.url, "https://api.example.com/");
+    assert_eq!(h.headers[0].1, "s3cret-token");
+    assert_eq!(
+        c.monitors[0].conditions[0].source(),
+        "[BODY] == api.example.com"
+    );
+}
+
+#[test]
+fn double_dollar_is_a_literal() {
+    let c = load("[page]\nname = \"$${NOT_A_VAR} costs $5\"\n").config;
+    assert_eq!(c.page.name, "${NOT_A_VAR} costs $5");
+}
+
+#[test]
+fn missing_env_vars_are_errors_at_the_reference() {
+    let text = r#"
+[page]
+name = "x ${MISSING_ONE} ${MISSING_TWO}"
+[admin]
+tokens = ["ok", "${NO_TOKEN}"]
+[[monitors]]
+id = "m"
+type = "http"
+url = "http://127.0.0.1/"
+headers = { Authorization = "Bearer ${NO_SECRET}" }
+body = """
+${1BAD}"""
+"#;
+    assert_eq!(
+        refused(text),
+        [
+            "pharos.toml:3:11: error: environment variable `MISSING_ONE` is not set",
+            "pharos.toml:3:26: error: environment variable `MISSING_TWO` is not set",
+            "pharos.toml:5:18: error: environment variable `NO_TOKEN` is not set",
+            "pharos.toml:10:37: error: environment variable `NO_SECRET` is not set",
+            "pharos.toml:12:1: error: `${1BAD}` is not a valid environment variable reference: names are letters, digits and `_`, not starting with a digit (write `$${` for a literal `${`)",
+        ]
+    );
+    assert_eq!(
+        refused("[page]\nname = 'abc ${UNCLOSED'\n"),
+        ["pharos.toml:2:13: error: unclosed `${` in string (write `$${` for a literal `${`)"]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conditions
+
+#[test]
+fn condition_errors_point_at_the_character_in_the_file() {
+    // `[STATU]` is not a placeholder: the error is at its `[`, line 9 column 34 (the second
+    // condition's opening quote is at column 33).
+    let text = one_monitor(
+        "type = \"http\"\nurl = \"http://x/\"\nconditions = [\"[STATUS] < 500\", \"[STATU] == 200\"]\n",
+    );
+    let got = refused(&text);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        got[0].starts_with("pharos.toml:9:34: error: invalid condition: "),
+        "{got:?}"
+    );
+    assert!(got[0].contains("[STATU]"), "{got:?}");
+
+    // Escapes before the problem: `\u0020` is one character of the condition but six
+    // columns of the file, so `[` is at column 22, not 17.
+    let text = one_monitor(
+        "type = \"http\"\nurl = \"http://x/\"\nconditions = [\"\\u0020[STATU] == 200\"]\n",
+    );
+    let got = refused(&text);
+    assert!(
+        got[0].starts_with("pharos.toml:9:22: error: invalid condition: "),
+        "{got:?}"
+    );
+
+    // In a degraded condition, after a `${…}` that interpolated to nothing: positions are
+    // those of the file, not of the interpolated text.
+    let text = one_monitor(
+        "type = \"http\"\nurl = \"http://x/\"\ndegraded_conditions = ['${EMPTY}[STATU] == 1']\n",
+    );
+    let got = refused(&text);
+    assert!(
+        got[0].starts_with("pharos.toml:9:33: error: invalid condition: "),
+        "{got:?}"
+    );
+}

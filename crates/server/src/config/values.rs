@@ -1,0 +1,195 @@
+//! Validation of the small value languages inside strings: URLs, `tcp://host:port`, byte
+//! sizes, HTTP methods and header names. Pure functions; the message says what is wrong
+//! and the caller adds where.
+
+/// Checks an absolute `http://` or `https://` URL with a host.
+pub(super) fn check_http_url(url: &str) -> Result<(), String> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(format!(
+            "{url:?} is not an absolute URL; expected http://… or https://…"
+        ));
+    };
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return Err(format!(
+            "{url:?} has scheme {scheme:?}; expected http:// or https://"
+        ));
+    }
+    if let Some(c) = url.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "{url:?} contains {c:?}; encode it (e.g. %20 for a space)"
+        ));
+    }
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    // Userinfo (`user:pass@`) is allowed; the host is what follows the last `@`.
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    split_host_port(host_port).map_err(|e| format!("{url:?}: {e}"))?;
+    Ok(())
+}
+
+/// Parses `tcp://host:port` into host (IPv6 without brackets) and port.
+pub(super) fn parse_tcp_url(url: &str) -> Result<(String, u16), String> {
+    let Some(rest) = url.strip_prefix("tcp://") else {
+        return Err(format!(
+            "{url:?} is not a tcp URL; expected tcp://host:port"
+        ));
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.contains(['/', '?', '#', '@']) || rest.chars().any(char::is_whitespace) {
+        return Err(format!("{url:?} must be just tcp://host:port"));
+    }
+    let (host, port) = split_host_port(rest).map_err(|e| format!("{url:?}: {e}"))?;
+    match port {
+        Some(port) => Ok((host.to_owned(), port)),
+        None => Err(format!("{url:?} has no port; expected tcp://host:port")),
+    }
+}
+
+/// Splits `host[:port]` (`[v6]:port` for IPv6) and checks both parts.
+fn split_host_port(s: &str) -> Result<(&str, Option<u16>), String> {
+    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+        let Some((host, after)) = rest.split_once(']') else {
+            return Err("unclosed `[` in IPv6 address".into());
+        };
+        if host.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(format!("{host:?} is not an IPv6 address"));
+        }
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':').ok_or("unexpected text after `]`")?),
+        };
+        (host, port)
+    } else {
+        match s.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (s, None),
+        }
+    };
+    if host.is_empty() {
+        return Err("the host is missing".into());
+    }
+    if !s.starts_with('[')
+        && !host
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '.' | '_' | '%'))
+    {
+        return Err(format!("{host:?} is not a valid host name"));
+    }
+    let port = match port {
+        None => None,
+        Some(p) => match p.parse::<u16>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => return Err(format!("{p:?} is not a port number (1-65535)")),
+        },
+    };
+    Ok((host, port))
+}
+
+/// Parses a byte size: `"1MiB"`, `"512 KiB"`, `"64kB"`, `"1000"`. Units are B, kB/KB, MB,
+/// GB (powers of 1000) and KiB, MiB, GiB (powers of 1024), in any case.
+pub(super) fn parse_byte_size(s: &str) -> Result<u64, String> {
+    let bad = || {
+        format!("{s:?} is not a size; expected bytes as an integer or a string like \"512KiB\" or \"1MiB\"")
+    };
+    let t = s.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    if digits == 0 {
+        return Err(bad());
+    }
+    let n: u64 = t[..digits].parse().map_err(|_| bad())?;
+    let factor: u64 = match t[digits..].trim_start().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1000,
+        "mb" => 1000 * 1000,
+        "gb" => 1000 * 1000 * 1000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(factor).ok_or_else(bad)
+}
+
+/// An HTTP token (RFC 9110 §5.6.2): what methods and header names are made of.
+pub(super) fn is_http_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_urls() {
+        for ok in [
+            "http://127.0.0.1:8080/healthz",
+            "https://api.example.com",
+            "HTTPS://user:pa:ss@example.com/x?y#z",
+            "http://[::1]:8080/",
+            "http://localhost",
+        ] {
+            assert_eq!(check_http_url(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "example.com",
+            "ftp://example.com",
+            "http://",
+            "http:///path",
+            "http://exa mple.com",
+            "http://example.com:0",
+            "http://example.com:99999",
+            "http://[nope]/",
+            "http://ex!ample.com/",
+        ] {
+            assert!(check_http_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn tcp_urls() {
+        assert_eq!(
+            parse_tcp_url("tcp://db.internal:5432"),
+            Ok(("db.internal".into(), 5432))
+        );
+        assert_eq!(parse_tcp_url("tcp://[::1]:22/"), Ok(("::1".into(), 22)));
+        for bad in [
+            "db:5432",
+            "tcp://db",
+            "tcp://:5432",
+            "tcp://db:5432/x",
+            "tcp://db:http",
+        ] {
+            assert!(parse_tcp_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn byte_sizes() {
+        assert_eq!(parse_byte_size("1MiB"), Ok(1 << 20));
+        assert_eq!(parse_byte_size("512 KiB"), Ok(512 * 1024));
+        assert_eq!(parse_byte_size("64kB"), Ok(64_000));
+        assert_eq!(parse_byte_size("1000"), Ok(1000));
+        assert_eq!(parse_byte_size("2gib"), Ok(2 << 30));
+        for bad in [
+            "",
+            "MiB",
+            "1.5MiB",
+            "-1",
+            "1 parsec",
+            "99999999999999999999GiB",
+        ] {
+            assert!(parse_byte_size(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn http_tokens() {
+        assert!(is_http_token("PURGE"));
+        assert!(is_http_token("X-Request-Id"));
+        assert!(!is_http_token(""));
+        assert!(!is_http_token("GET /"));
+        assert!(!is_http_token("Bad:Name"));
+    }
+}
