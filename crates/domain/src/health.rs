@@ -181,19 +181,28 @@ mod tests {
     #[test]
     fn needs_failure_threshold_consecutive_failures() {
         use Health::*;
-        assert_eq!(run(&[U, D, D, U, D, D, D], 3, 2), [Up, Up, Up, Up, Up, Up, Down]);
+        assert_eq!(
+            run(&[U, D, D, U, D, D, D], 3, 2),
+            [Up, Up, Up, Up, Up, Up, Down]
+        );
     }
 
     #[test]
     fn needs_success_threshold_to_recover() {
         use Health::*;
-        assert_eq!(run(&[D, D, U, D, U, U], 2, 2), [Unknown, Down, Down, Down, Down, Up]);
+        assert_eq!(
+            run(&[D, D, U, D, U, U], 2, 2),
+            [Unknown, Down, Down, Down, Down, Up]
+        );
     }
 
     #[test]
     fn degraded_needs_confirmation_too() {
         use Health::*;
-        assert_eq!(run(&[U, G, G, U, U], 2, 2), [Up, Up, Degraded, Degraded, Up]);
+        assert_eq!(
+            run(&[U, G, G, U, U], 2, 2),
+            [Up, Up, Degraded, Degraded, Up]
+        );
         // Degraded answers count towards recovery from down, landing in degraded.
         assert_eq!(run(&[D, G, G], 1, 2), [Down, Down, Degraded]);
     }
@@ -213,7 +222,10 @@ mod tests {
         };
         let at = DateTime::<Utc>::UNIX_EPOCH;
         let (s, tr) = MonitorState::default().step(D, Some("refused"), t, at);
-        assert_eq!(tr.map(|t| (t.from, t.to)), Some((Health::Unknown, Health::Down)));
+        assert_eq!(
+            tr.map(|t| (t.from, t.to)),
+            Some((Health::Unknown, Health::Down))
+        );
         assert_eq!(s.last_error.as_deref(), Some("refused"));
         assert_eq!(s.step(D, None, t, at).1, None);
     }

@@ -208,10 +208,22 @@ mod tests {
     fn follows_the_published_table() {
         assert_eq!(roll(&[]), ("none", ALL_OPERATIONAL));
         assert_eq!(roll(&[Operational, Operational]), ("none", ALL_OPERATIONAL));
-        assert_eq!(roll(&[MajorOutage, MajorOutage]), ("critical", MAJOR_SYSTEM_OUTAGE));
-        assert_eq!(roll(&[MajorOutage, Operational]), ("major", PARTIAL_SYSTEM_OUTAGE));
-        assert_eq!(roll(&[PartialOutage, PartialOutage]), ("major", PARTIAL_SYSTEM_OUTAGE));
-        assert_eq!(roll(&[PartialOutage, Operational]), ("minor", MINOR_SERVICE_OUTAGE));
+        assert_eq!(
+            roll(&[MajorOutage, MajorOutage]),
+            ("critical", MAJOR_SYSTEM_OUTAGE)
+        );
+        assert_eq!(
+            roll(&[MajorOutage, Operational]),
+            ("major", PARTIAL_SYSTEM_OUTAGE)
+        );
+        assert_eq!(
+            roll(&[PartialOutage, PartialOutage]),
+            ("major", PARTIAL_SYSTEM_OUTAGE)
+        );
+        assert_eq!(
+            roll(&[PartialOutage, Operational]),
+            ("minor", MINOR_SERVICE_OUTAGE)
+        );
         assert_eq!(
             roll(&[DegradedPerformance, DegradedPerformance]),
             ("minor", DEGRADED_SYSTEM_SERVICE)
@@ -234,13 +246,22 @@ mod tests {
     fn single_component_maps_directly() {
         assert_eq!(roll(&[MajorOutage]), ("critical", MAJOR_SYSTEM_OUTAGE));
         assert_eq!(roll(&[PartialOutage]), ("major", PARTIAL_SYSTEM_OUTAGE));
-        assert_eq!(roll(&[DegradedPerformance]), ("minor", DEGRADED_SYSTEM_SERVICE));
-        assert_eq!(roll(&[UnderMaintenance]), ("maintenance", SERVICE_UNDER_MAINTENANCE));
+        assert_eq!(
+            roll(&[DegradedPerformance]),
+            ("minor", DEGRADED_SYSTEM_SERVICE)
+        );
+        assert_eq!(
+            roll(&[UnderMaintenance]),
+            ("maintenance", SERVICE_UNDER_MAINTENANCE)
+        );
     }
 
     #[test]
     fn worst_wins_with_maintenance_below_trouble() {
-        assert_eq!(ComponentStatus::worst_of([Operational, UnderMaintenance]), UnderMaintenance);
+        assert_eq!(
+            ComponentStatus::worst_of([Operational, UnderMaintenance]),
+            UnderMaintenance
+        );
         assert_eq!(
             ComponentStatus::worst_of([UnderMaintenance, DegradedPerformance]),
             DegradedPerformance

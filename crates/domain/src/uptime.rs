@@ -140,11 +140,26 @@ mod tests {
     #[test]
     fn weights_partial_outage_at_three_tenths() {
         let timeline = [
-            StatusChange { at: at("2026-01-01T00:00:00Z"), status: Operational },
-            StatusChange { at: at("2026-01-02T00:00:00Z"), status: PartialOutage },
-            StatusChange { at: at("2026-01-02T10:00:00Z"), status: MajorOutage },
-            StatusChange { at: at("2026-01-02T12:00:00Z"), status: DegradedPerformance },
-            StatusChange { at: at("2026-01-02T14:00:00Z"), status: Operational },
+            StatusChange {
+                at: at("2026-01-01T00:00:00Z"),
+                status: Operational,
+            },
+            StatusChange {
+                at: at("2026-01-02T00:00:00Z"),
+                status: PartialOutage,
+            },
+            StatusChange {
+                at: at("2026-01-02T10:00:00Z"),
+                status: MajorOutage,
+            },
+            StatusChange {
+                at: at("2026-01-02T12:00:00Z"),
+                status: DegradedPerformance,
+            },
+            StatusChange {
+                at: at("2026-01-02T14:00:00Z"),
+                status: Operational,
+            },
         ];
         let days = daily(&timeline, at("2026-01-03T00:00:00Z"), chrono_tz::UTC, 3);
         assert_eq!(days.len(), 3);
@@ -165,7 +180,10 @@ mod tests {
 
     #[test]
     fn untracked_time_does_not_count() {
-        let timeline = [StatusChange { at: at("2026-01-02T12:00:00Z"), status: MajorOutage }];
+        let timeline = [StatusChange {
+            at: at("2026-01-02T12:00:00Z"),
+            status: MajorOutage,
+        }];
         let days = daily(&timeline, at("2026-01-02T18:00:00Z"), chrono_tz::UTC, 2);
         assert_eq!(days[0].observed_secs, 0);
         assert_eq!(days[1].observed_secs, 6 * 3600);
@@ -176,11 +194,25 @@ mod tests {
     fn days_are_local_to_the_page_time_zone() {
         // 03:00 UTC on Jan 2 is still Jan 1 in Denver (UTC-7).
         let timeline = [
-            StatusChange { at: at("2026-01-01T00:00:00Z"), status: Operational },
-            StatusChange { at: at("2026-01-02T03:00:00Z"), status: MajorOutage },
-            StatusChange { at: at("2026-01-02T04:00:00Z"), status: Operational },
+            StatusChange {
+                at: at("2026-01-01T00:00:00Z"),
+                status: Operational,
+            },
+            StatusChange {
+                at: at("2026-01-02T03:00:00Z"),
+                status: MajorOutage,
+            },
+            StatusChange {
+                at: at("2026-01-02T04:00:00Z"),
+                status: Operational,
+            },
         ];
-        let days = daily(&timeline, at("2026-01-03T12:00:00Z"), chrono_tz::America::Denver, 3);
+        let days = daily(
+            &timeline,
+            at("2026-01-03T12:00:00Z"),
+            chrono_tz::America::Denver,
+            3,
+        );
         assert_eq!(days[0].date.to_string(), "2026-01-01");
         assert_eq!(days[0].major_secs, 3600);
         assert_eq!(days[1].major_secs, 0);

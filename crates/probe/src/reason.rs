@@ -32,7 +32,7 @@ pub(crate) fn human_bytes(n: usize) -> String {
     const MIB: usize = 1024 * KIB;
     const GIB: usize = 1024 * MIB;
     for (unit, size) in [("GiB", GIB), ("MiB", MIB), ("KiB", KIB)] {
-        if n >= size && n % size == 0 {
+        if n >= size && n.is_multiple_of(size) {
             return format!("{} {unit}", n / size);
         }
     }
