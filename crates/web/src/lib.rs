@@ -1,1 +1,72 @@
 //! Pharos HTTP: the public status page, the Statuspage-compatible API, health and metrics.
+//!
+//! Public reads never touch the database. The engine publishes a [`StatusView`] on a watch
+//! channel; [`spawn_snapshot_builder`] renders it once into a [`Snapshot`] (every body, its
+//! ETag and Last-Modified) and swaps it in atomically; handlers copy bytes out of the current
+//! snapshot. A thundering herd during an outage costs no queries, and the page keeps serving
+//! while the database is down.
+//!
+//! - [`v2`]: Statuspage's public API v2 wire types and how a view maps onto them.
+//! - [`snapshot`]: the pre-rendered responses and the task that rebuilds them.
+//! - `page`: the HTML status page (askama template `templates/index.html`).
+//! - `routes`: the request handlers, including conditional GET and CORS.
+//!
+//! [`StatusView`]: pharos_engine::StatusView
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use axum::extract::Request;
+use axum::routing::{any, get, MethodRouter};
+use axum::Router;
+
+mod page;
+mod routes;
+pub mod snapshot;
+pub mod v2;
+
+pub use routes::METRICS_CONTENT_TYPE;
+pub use snapshot::{spawn_snapshot_builder, Entry, Resource, Snapshot};
+
+/// Everything the router needs: the live snapshot and the metrics renderer.
+#[derive(Clone)]
+pub struct WebState {
+    /// The current snapshot, replaced wholesale on every change.
+    pub snapshot: Arc<ArcSwap<Snapshot>>,
+    /// Renders `/metrics` in Prometheus text format.
+    pub metrics: Arc<dyn Fn() -> String + Send + Sync>,
+}
+
+impl WebState {
+    /// A state serving `snapshot` until the builder replaces it.
+    pub fn new(snapshot: Snapshot, metrics: impl Fn() -> String + Send + Sync + 'static) -> Self {
+        Self {
+            snapshot: Arc::new(ArcSwap::from_pointee(snapshot)),
+            metrics: Arc::new(metrics),
+        }
+    }
+}
+
+/// The public router: `/`, the eight `/api/v2/*.json` endpoints (with CORS and OPTIONS
+/// preflight), 404 with an empty body for any other `/api/v2/…` path, `/healthz` and `/metrics`.
+/// `GET` also answers `HEAD`; `If-None-Match` and `If-Modified-Since` get 304.
+pub fn router(state: WebState) -> Router {
+    let mut router = Router::new();
+    for resource in Resource::ALL {
+        let snapshot = state.snapshot.clone();
+        let mut route: MethodRouter<WebState> =
+            get(move |req: Request| std::future::ready(routes::serve(&snapshot, resource, &req)));
+        if resource.is_api() {
+            route = route.options(|req: Request| std::future::ready(routes::preflight(&req)));
+        }
+        router = router.route(resource.path(), route);
+    }
+    router
+        .route("/api/v2", any(routes::api_not_found))
+        .route("/api/v2/", any(routes::api_not_found))
+        .route("/api/v2/{*rest}", any(routes::api_not_found))
+        .route("/healthz", get(routes::healthz))
+        .route("/metrics", get(routes::metrics))
+        .fallback(routes::not_found)
+        .with_state(state)
+}

@@ -1,0 +1,327 @@
+//! The public status page (`/`): a view model computed from a [`StatusView`] and rendered once
+//! per change with askama (`templates/index.html`).
+//!
+//! Everything the template shows is prepared here as text, so the template has no logic beyond
+//! loops and conditions. Times are written in the page's time zone inside `<time>` elements; a
+//! tiny inline script rewrites them into the viewer's zone when JavaScript runs, and the page
+//! reads fine without it.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+use pharos_domain::uptime::DayUptime;
+use pharos_domain::{ComponentStatus, Indicator};
+use pharos_engine::{ComponentView, StatusView};
+
+use crate::v2::{ApiTime, Incident, ScheduledMaintenance, Status};
+
+/// How many daily bars a component shows.
+pub const UPTIME_DAYS: usize = 90;
+
+/// A time as the page shows it.
+struct TimeView {
+    /// RFC 3339 in the page's zone, for `<time datetime>`.
+    iso: String,
+    /// Human text in the page's zone, e.g. "Jan 2, 2026 03:04 MST".
+    text: String,
+    /// Tooltip keeping the page's zone visible: "Jan 2, 2026 03:04 MST (America/Denver)".
+    title: String,
+}
+
+impl TimeView {
+    fn new(t: DateTime<Utc>, tz: Tz) -> Self {
+        let local = t.with_timezone(&tz);
+        let text = local.format("%b %-d, %Y %H:%M %Z").to_string();
+        Self {
+            iso: ApiTime::in_zone(t, tz).to_string(),
+            title: format!("{text} ({})", tz.name()),
+            text,
+        }
+    }
+}
+
+/// One daily uptime bar.
+struct Bar {
+    /// CSS class suffix: `op`, `deg`, `part`, `major`, `maint` or `none`.
+    class: &'static str,
+    /// Tooltip: date, worst status and uptime.
+    title: String,
+}
+
+/// A component or a group on the page.
+struct Row {
+    name: String,
+    description: Option<String>,
+    status_class: &'static str,
+    status_label: &'static str,
+    is_group: bool,
+    children: Vec<Row>,
+    bars: Vec<Bar>,
+    /// "99.87 % uptime" or "No data".
+    uptime_text: String,
+    /// Spoken summary of the bars, for screen readers.
+    bars_label: String,
+}
+
+/// An open incident.
+struct IncidentCard {
+    name: String,
+    status_label: &'static str,
+    impact_class: &'static str,
+    started: TimeView,
+    latest: Option<UpdateLine>,
+}
+
+/// A maintenance window, upcoming or under way.
+struct MaintenanceCard {
+    name: String,
+    status_label: &'static str,
+    from: TimeView,
+    until: TimeView,
+    latest: Option<UpdateLine>,
+}
+
+/// The newest update of an incident or maintenance.
+struct UpdateLine {
+    status_label: &'static str,
+    body: String,
+    at: TimeView,
+}
+
+#[derive(Template)]
+#[template(path = "index.html")]
+struct IndexPage {
+    name: String,
+    url: String,
+    time_zone: &'static str,
+    banner_class: &'static str,
+    description: String,
+    updated: TimeView,
+    rows: Vec<Row>,
+    incidents: Vec<IncidentCard>,
+    maintenances: Vec<MaintenanceCard>,
+}
+
+/// Renders the page. `incidents` are the unresolved incidents and `maintenances` the upcoming
+/// and active ones, both as the API shows them.
+pub fn render(
+    view: &StatusView,
+    status: &Status,
+    incidents: &[Incident],
+    maintenances: &[ScheduledMaintenance],
+) -> Result<String, askama::Error> {
+    let tz = view.page.time_zone;
+    let page = IndexPage {
+        name: view.page.name.clone(),
+        url: view.page.url.clone(),
+        time_zone: tz.name(),
+        banner_class: indicator_class(status.indicator),
+        description: status.description.clone(),
+        updated: TimeView::new(view.updated_at, tz),
+        rows: rows(view),
+        incidents: incidents.iter().map(|i| incident_card(i, tz)).collect(),
+        maintenances: maintenances
+            .iter()
+            .map(|m| maintenance_card(m, tz))
+            .collect(),
+    };
+    page.render()
+}
+
+/// Top-level rows in position order, each group holding its children.
+fn rows(view: &StatusView) -> Vec<Row> {
+    let today = view
+        .generated_at
+        .with_timezone(&view.page.time_zone)
+        .date_naive();
+    let by_id: HashMap<&str, &ComponentView> =
+        view.components.iter().map(|c| (c.id.as_str(), c)).collect();
+    let mut top: Vec<&ComponentView> = view
+        .components
+        .iter()
+        .filter(|c| {
+            c.group_id
+                .as_ref()
+                .is_none_or(|g| !by_id.contains_key(g.as_str()))
+        })
+        .collect();
+    top.sort_by_key(|c| c.position);
+    top.into_iter()
+        .map(|c| {
+            if c.is_group {
+                let mut children: Vec<&ComponentView> = c
+                    .children
+                    .iter()
+                    .filter_map(|id| by_id.get(id.as_str()).copied())
+                    .collect();
+                // Children the group does not list but that point at it still belong to it.
+                for extra in view
+                    .components
+                    .iter()
+                    .filter(|x| x.group_id.as_ref() == Some(&c.id) && !c.children.contains(&x.id))
+                {
+                    children.push(extra);
+                }
+                let mut row = row(c, today);
+                row.children = children.into_iter().map(|k| self::row(k, today)).collect();
+                row
+            } else {
+                row(c, today)
+            }
+        })
+        .collect()
+}
+
+fn row(c: &ComponentView, today: NaiveDate) -> Row {
+    let (bars, bars_label) = if c.is_group {
+        (Vec::new(), String::new())
+    } else {
+        let bars = bars(&c.uptime_days, today);
+        let bad = c
+            .uptime_days
+            .iter()
+            .filter(|d| {
+                matches!(
+                    d.worst(),
+                    Some(
+                        ComponentStatus::MajorOutage
+                            | ComponentStatus::PartialOutage
+                            | ComponentStatus::DegradedPerformance
+                    )
+                )
+            })
+            .count();
+        let label = format!(
+            "Uptime over the last {UPTIME_DAYS} days: {}; {bad} day{} with incidents",
+            uptime_text(c.uptime_ratio),
+            if bad == 1 { "" } else { "s" }
+        );
+        (bars, label)
+    };
+    Row {
+        name: c.name.clone(),
+        description: c.description.clone(),
+        status_class: status_class(Some(c.status)),
+        status_label: c.status.label(),
+        is_group: c.is_group,
+        children: Vec::new(),
+        bars,
+        uptime_text: uptime_text(c.uptime_ratio),
+        bars_label,
+    }
+}
+
+/// Exactly [`UPTIME_DAYS`] bars ending `today`; days without data are grey.
+fn bars(days: &[DayUptime], today: NaiveDate) -> Vec<Bar> {
+    let by_date: HashMap<NaiveDate, &DayUptime> = days.iter().map(|d| (d.date, d)).collect();
+    (0..UPTIME_DAYS)
+        .rev()
+        .map(|back| {
+            let date = today - Duration::days(back as i64);
+            let day = by_date.get(&date).copied();
+            let worst = day.and_then(DayUptime::worst);
+            let date_text = date.format("%b %-d, %Y");
+            let title = match (worst, day.and_then(DayUptime::ratio)) {
+                (Some(ComponentStatus::Operational), Some(r)) => {
+                    format!("{date_text}: {}", uptime_text(Some(r)))
+                }
+                (Some(w), Some(r)) => {
+                    format!("{date_text}: {} · {}", w.label(), uptime_text(Some(r)))
+                }
+                _ => format!("{date_text}: No data"),
+            };
+            Bar {
+                class: status_class(worst),
+                title,
+            }
+        })
+        .collect()
+}
+
+/// "99.87 % uptime", rounded down so that any downtime never reads as 100.00 %; "No data".
+fn uptime_text(ratio: Option<f64>) -> String {
+    match ratio {
+        Some(r) => {
+            let pct = (r.clamp(0.0, 1.0) * 10_000.0).floor() / 100.0;
+            format!("{pct:.2} % uptime")
+        }
+        None => "No data".to_owned(),
+    }
+}
+
+fn status_class(s: Option<ComponentStatus>) -> &'static str {
+    match s {
+        Some(ComponentStatus::Operational) => "op",
+        Some(ComponentStatus::DegradedPerformance) => "deg",
+        Some(ComponentStatus::PartialOutage) => "part",
+        Some(ComponentStatus::MajorOutage) => "major",
+        Some(ComponentStatus::UnderMaintenance) => "maint",
+        None => "none",
+    }
+}
+
+fn indicator_class(i: Indicator) -> &'static str {
+    i.as_str()
+}
+
+fn incident_card(i: &Incident, tz: Tz) -> IncidentCard {
+    IncidentCard {
+        name: i.name.clone(),
+        status_label: i.status.label(),
+        impact_class: indicator_class(i.impact),
+        started: TimeView::new(i.started_at.utc(), tz),
+        latest: i.incident_updates.first().map(|u| UpdateLine {
+            status_label: u.status.label(),
+            body: u.body.replace("\r\n", "\n"),
+            at: TimeView::new(u.display_at.utc(), tz),
+        }),
+    }
+}
+
+fn maintenance_card(m: &ScheduledMaintenance, tz: Tz) -> MaintenanceCard {
+    MaintenanceCard {
+        name: m.incident.name.clone(),
+        status_label: m.incident.status.label(),
+        from: TimeView::new(m.scheduled_for.utc(), tz),
+        until: TimeView::new(m.scheduled_until.utc(), tz),
+        latest: m.incident.incident_updates.first().map(|u| UpdateLine {
+            status_label: u.status.label(),
+            body: u.body.replace("\r\n", "\n"),
+            at: TimeView::new(u.display_at.utc(), tz),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uptime_never_rounds_up_to_perfect() {
+        assert_eq!(uptime_text(Some(1.0)), "100.00 % uptime");
+        assert_eq!(uptime_text(Some(0.99999)), "99.99 % uptime");
+        assert_eq!(uptime_text(Some(0.9987)), "99.87 % uptime");
+        assert_eq!(uptime_text(None), "No data");
+    }
+
+    #[test]
+    fn always_ninety_bars_ending_today() {
+        let today = NaiveDate::from_ymd_opt(2026, 3, 31).unwrap();
+        let day = DayUptime {
+            date: today,
+            observed_secs: 100,
+            major_secs: 10,
+            partial_secs: 0,
+            degraded_secs: 0,
+            maintenance_secs: 0,
+        };
+        let b = bars(&[day], today);
+        assert_eq!(b.len(), UPTIME_DAYS);
+        assert_eq!(b[89].class, "major");
+        assert_eq!(b[89].title, "Mar 31, 2026: Major outage · 90.00 % uptime");
+        assert_eq!(b[0].class, "none");
+        assert_eq!(b[0].title, "Jan 1, 2026: No data");
+    }
+}

@@ -1,0 +1,138 @@
+//! Request handlers. The public ones only copy a pre-rendered [`Entry`] out of the current
+//! snapshot: a lock-free pointer load, reference-count increments for the body and header
+//! values, and a conditional-GET check. Nothing here allocates per request beyond the header map.
+
+use arc_swap::ArcSwap;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::Response;
+use chrono::DateTime;
+use http::header::{
+    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
+    ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_HEADERS, CACHE_CONTROL, CONTENT_TYPE, ETAG,
+    IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
+};
+use http::{HeaderMap, HeaderValue, StatusCode};
+
+use crate::snapshot::{Entry, Resource, Snapshot};
+use crate::WebState;
+
+/// Content type of `/metrics`: the Prometheus text exposition format.
+pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+const ANY_ORIGIN: HeaderValue = HeaderValue::from_static("*");
+/// Clients may keep a copy but must revalidate it (cheaply, with the ETag) before each use, so
+/// nobody sees a stale status during an outage.
+const NO_CACHE: HeaderValue = HeaderValue::from_static("no-cache");
+const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+
+/// Serves one pre-rendered resource, answering 304 when the client's copy is current.
+pub(crate) fn serve(snapshot: &ArcSwap<Snapshot>, resource: Resource, req: &Request) -> Response {
+    let snap = snapshot.load();
+    let entry = snap.get(resource);
+    let fresh = client_is_current(entry, req.headers());
+
+    let mut headers = HeaderMap::with_capacity(6);
+    headers.insert(ETAG, entry.etag.clone());
+    headers.insert(LAST_MODIFIED, entry.last_modified.clone());
+    headers.insert(CACHE_CONTROL, NO_CACHE);
+    if resource.is_api() {
+        headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, ANY_ORIGIN);
+    }
+    let mut response = if fresh {
+        let mut r = Response::new(Body::empty());
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r
+    } else {
+        headers.insert(CONTENT_TYPE, entry.content_type.clone());
+        Response::new(Body::from(entry.body.clone()))
+    };
+    *response.headers_mut() = headers;
+    response
+}
+
+/// RFC 9110 §13.2.2: `If-None-Match` (weak comparison) decides when present; otherwise
+/// `If-Modified-Since`.
+fn client_is_current(entry: &Entry, headers: &HeaderMap) -> bool {
+    let mut saw_inm = false;
+    for value in headers.get_all(IF_NONE_MATCH) {
+        saw_inm = true;
+        let Ok(list) = value.to_str() else { continue };
+        let ours = entry.etag_str();
+        if list
+            .split(',')
+            .map(str::trim)
+            .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == ours)
+        {
+            return true;
+        }
+    }
+    if saw_inm {
+        return false;
+    }
+    match headers.get(IF_MODIFIED_SINCE) {
+        // Browsers echo our own Last-Modified byte for byte: no date parsing needed.
+        Some(since) if since == entry.last_modified => true,
+        Some(since) => since
+            .to_str()
+            .ok()
+            .and_then(|s| DateTime::parse_from_rfc2822(s).ok())
+            .is_some_and(|since| entry.last_modified_at <= since),
+        None => false,
+    }
+}
+
+/// CORS preflight for the v2 API: any origin may `GET` it.
+pub(crate) fn preflight(req: &Request) -> Response {
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    let h = r.headers_mut();
+    h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, ANY_ORIGIN);
+    h.insert(
+        ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, HEAD, OPTIONS"),
+    );
+    if let Some(asked) = req.headers().get(ACCESS_CONTROL_REQUEST_HEADERS) {
+        h.insert(ACCESS_CONTROL_ALLOW_HEADERS, asked.clone());
+    }
+    h.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    r
+}
+
+/// Unknown `/api/v2/…` paths: 404 with an empty body, as real Statuspage pages answer.
+pub(crate) async fn api_not_found() -> Response {
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = StatusCode::NOT_FOUND;
+    r.headers_mut()
+        .insert(ACCESS_CONTROL_ALLOW_ORIGIN, ANY_ORIGIN);
+    r
+}
+
+/// Any other unknown path.
+pub(crate) async fn not_found() -> Response {
+    let mut r = Response::new(Body::from("Not Found\n"));
+    *r.status_mut() = StatusCode::NOT_FOUND;
+    r.headers_mut().insert(CONTENT_TYPE, TEXT);
+    r
+}
+
+/// `/healthz`: 200 while the process serves.
+pub(crate) async fn healthz() -> Response {
+    let mut r = Response::new(Body::from("ok"));
+    r.headers_mut().insert(CONTENT_TYPE, TEXT);
+    r.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// `/metrics`: whatever the metrics closure renders, in Prometheus text format.
+pub(crate) async fn metrics(
+    axum::extract::State(state): axum::extract::State<WebState>,
+) -> Response {
+    let mut r = Response::new(Body::from((state.metrics)()));
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(METRICS_CONTENT_TYPE));
+    r.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}

@@ -1,0 +1,415 @@
+//! The real router, request by request: routes, content types, CORS, conditional GET, 404s,
+//! health and metrics, and snapshot replacement.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on broken fixtures
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::Router;
+use http::{header, HeaderMap, Method, Request, StatusCode};
+use pharos_domain::ComponentStatus;
+use pharos_web::{spawn_snapshot_builder, Resource, Snapshot};
+use serde_json::Value;
+use tower::ServiceExt;
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn header(&self, name: header::HeaderName) -> &str {
+        self.headers
+            .get(&name)
+            .unwrap_or_else(|| panic!("missing {name}"))
+            .to_str()
+            .unwrap()
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+async fn send(app: &Router, req: Request<Body>) -> Reply {
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap()
+        .to_vec();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn get(path: &str) -> Request<Body> {
+    Request::get(path).body(Body::empty()).unwrap()
+}
+
+fn get_with(path: &str, name: header::HeaderName, value: &str) -> Request<Body> {
+    Request::get(path)
+        .header(name, value)
+        .body(Body::empty())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn every_public_route_answers_with_its_content_type_and_validators() {
+    let (app, _) = common::app();
+    for resource in Resource::ALL {
+        let r = send(&app, get(resource.path())).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", resource.path());
+        let etag = r.header(header::ETAG);
+        assert!(
+            etag.starts_with('"') && etag.ends_with('"') && etag.len() > 10,
+            "{etag}"
+        );
+        assert_eq!(
+            r.header(header::LAST_MODIFIED),
+            "Tue, 31 Mar 2026 17:45:12 GMT"
+        );
+        assert_eq!(r.header(header::CACHE_CONTROL), "no-cache");
+        assert_eq!(
+            r.header(header::CONTENT_LENGTH),
+            r.body.len().to_string(),
+            "{}",
+            resource.path()
+        );
+        if resource.is_api() {
+            assert_eq!(r.header(header::CONTENT_TYPE), "application/json");
+            assert_eq!(r.header(header::ACCESS_CONTROL_ALLOW_ORIGIN), "*");
+            let _: Value = r.json();
+        } else {
+            assert_eq!(r.header(header::CONTENT_TYPE), "text/html; charset=utf-8");
+            assert!(r.headers.get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+            assert!(String::from_utf8(r.body)
+                .unwrap()
+                .starts_with("<!doctype html>"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn head_sends_headers_without_a_body() {
+    let (app, _) = common::app();
+    let req = Request::head("/api/v2/summary.json")
+        .body(Body::empty())
+        .unwrap();
+    let r = send(&app, req).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.is_empty());
+    assert_eq!(r.header(header::CONTENT_TYPE), "application/json");
+    assert!(r.headers.contains_key(header::ETAG));
+}
+
+#[tokio::test]
+async fn if_none_match_gets_304_with_validators_and_no_body() {
+    let (app, _) = common::app();
+    for resource in Resource::ALL {
+        let first = send(&app, get(resource.path())).await;
+        let etag = first.header(header::ETAG).to_owned();
+        for value in [
+            etag.clone(),
+            format!("W/{etag}"),
+            format!("\"nope\", {etag}"),
+            "*".to_owned(),
+        ] {
+            let r = send(
+                &app,
+                get_with(resource.path(), header::IF_NONE_MATCH, &value),
+            )
+            .await;
+            assert_eq!(
+                r.status,
+                StatusCode::NOT_MODIFIED,
+                "{} {value}",
+                resource.path()
+            );
+            assert!(r.body.is_empty());
+            assert_eq!(r.header(header::ETAG), etag);
+            assert!(r.headers.contains_key(header::LAST_MODIFIED));
+            if resource.is_api() {
+                assert_eq!(r.header(header::ACCESS_CONTROL_ALLOW_ORIGIN), "*");
+            }
+        }
+        let r = send(
+            &app,
+            get_with(resource.path(), header::IF_NONE_MATCH, "\"stale\""),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.body, first.body);
+    }
+}
+
+#[tokio::test]
+async fn if_modified_since_gets_304_when_nothing_changed_since() {
+    let (app, _) = common::app();
+    let path = "/api/v2/status.json";
+    let lm = send(&app, get(path))
+        .await
+        .header(header::LAST_MODIFIED)
+        .to_owned();
+    for (since, expected) in [
+        (lm.as_str(), StatusCode::NOT_MODIFIED),
+        ("Wed, 01 Apr 2026 08:00:00 GMT", StatusCode::NOT_MODIFIED),
+        ("Tue, 31 Mar 2026 17:45:11 GMT", StatusCode::OK),
+        ("not a date", StatusCode::OK),
+    ] {
+        let r = send(&app, get_with(path, header::IF_MODIFIED_SINCE, since)).await;
+        assert_eq!(r.status, expected, "{since}");
+    }
+    // If-None-Match wins over If-Modified-Since (RFC 9110 §13.2.2).
+    let req = Request::get(path)
+        .header(header::IF_NONE_MATCH, "\"other\"")
+        .header(header::IF_MODIFIED_SINCE, lm.as_str())
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&app, req).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn cors_preflight_allows_any_origin() {
+    let (app, _) = common::app();
+    for resource in Resource::ALL.into_iter().filter(|r| r.is_api()) {
+        let req = Request::builder()
+            .method(Method::OPTIONS)
+            .uri(resource.path())
+            .header(header::ORIGIN, "https://widget.example")
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "GET")
+            .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "x-requested-with")
+            .body(Body::empty())
+            .unwrap();
+        let r = send(&app, req).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", resource.path());
+        assert_eq!(r.header(header::ACCESS_CONTROL_ALLOW_ORIGIN), "*");
+        assert!(r
+            .header(header::ACCESS_CONTROL_ALLOW_METHODS)
+            .contains("GET"));
+        assert_eq!(
+            r.header(header::ACCESS_CONTROL_ALLOW_HEADERS),
+            "x-requested-with"
+        );
+        assert!(r.body.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn unknown_api_paths_are_404_with_an_empty_body() {
+    let (app, _) = common::app();
+    for path in [
+        "/api/v2/nonsense.json",
+        "/api/v2/incidents/abc123.json",
+        "/api/v2/summary",
+        "/api/v2/",
+        "/api/v2",
+    ] {
+        let r = send(&app, get(path)).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(r.body.is_empty(), "{path}");
+    }
+    let post = Request::post("/api/v2/nonsense.json")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&app, post).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn other_unknown_paths_are_404() {
+    let (app, _) = common::app();
+    let r = send(&app, get("/no/such/page")).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn healthz_and_metrics() {
+    let (app, _) = common::app();
+    let r = send(&app, get("/healthz")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body, b"ok");
+
+    let r = send(&app, get("/metrics")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r
+        .header(header::CONTENT_TYPE)
+        .starts_with("text/plain; version=0.0.4"));
+    assert_eq!(r.body, b"# TYPE pharos_up gauge\npharos_up 1\n");
+}
+
+#[tokio::test]
+async fn summary_has_statuspage_shape_and_our_data() {
+    let (app, _) = common::app();
+    let s = send(&app, get("/api/v2/summary.json")).await.json();
+    let mut keys: Vec<&str> = s.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    let mut expected = vec![
+        "page",
+        "components",
+        "incidents",
+        "scheduled_maintenances",
+        "status",
+    ];
+    expected.sort_unstable();
+    assert_eq!(keys, expected); // key order is checked in compat.rs
+    assert_eq!(s["page"]["id"], "acme");
+    assert_eq!(s["page"]["time_zone"], "America/Denver");
+    assert_eq!(s["page"]["updated_at"], "2026-03-31T11:45:12.345-06:00");
+    assert_eq!(s["incidents"], serde_json::json!([]));
+    assert_eq!(s["scheduled_maintenances"], serde_json::json!([]));
+    // Leaves: operational, partial, operational, major, maintenance, degraded.
+    assert_eq!(
+        s["status"],
+        serde_json::json!({"indicator": "major", "description": "Partial System Outage"})
+    );
+
+    let comps = s["components"].as_array().unwrap();
+    let ids: Vec<&str> = comps.iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        [
+            "website",
+            "api",
+            "api-rest",
+            "api-graphql",
+            "search",
+            "billing",
+            "emails"
+        ]
+    );
+    let positions: Vec<u64> = comps
+        .iter()
+        .map(|c| c["position"].as_u64().unwrap())
+        .collect();
+    assert_eq!(positions, [1, 2, 3, 4, 5, 6, 7]);
+    let group = &comps[1];
+    assert_eq!(group["group"], true);
+    assert_eq!(group["showcase"], false);
+    assert_eq!(
+        group["components"],
+        serde_json::json!(["api-rest", "api-graphql"])
+    );
+    assert_eq!(group["status"], "partial_outage");
+    for c in comps.iter().filter(|c| c["group"] == false) {
+        assert!(c.get("components").is_none(), "{c}");
+        assert_eq!(c["showcase"], true);
+        assert_eq!(c["page_id"], "acme");
+        assert_eq!(c["only_show_if_degraded"], false);
+    }
+    assert_eq!(comps[2]["group_id"], "api");
+    assert_eq!(comps[0]["group_id"], Value::Null);
+    assert_eq!(comps[0]["description"], "The public website");
+    assert_eq!(comps[2]["description"], Value::Null);
+    assert_eq!(comps[0]["start_date"], "2025-01-15");
+    assert_eq!(comps[4]["start_date"], Value::Null);
+    assert_eq!(comps[0]["created_at"], "2025-01-15T02:30:00.123-07:00");
+    assert_eq!(comps[0]["updated_at"], "2026-03-31T10:02:03.456-06:00");
+}
+
+#[tokio::test]
+async fn every_endpoint_carries_its_list_key() {
+    let (app, _) = common::app();
+    for (path, keys) in [
+        ("/api/v2/status.json", &["page", "status"][..]),
+        ("/api/v2/components.json", &["components", "page"]),
+        ("/api/v2/incidents.json", &["incidents", "page"]),
+        ("/api/v2/incidents/unresolved.json", &["incidents", "page"]),
+        (
+            "/api/v2/scheduled-maintenances.json",
+            &["page", "scheduled_maintenances"],
+        ),
+        (
+            "/api/v2/scheduled-maintenances/upcoming.json",
+            &["page", "scheduled_maintenances"],
+        ),
+        (
+            "/api/v2/scheduled-maintenances/active.json",
+            &["page", "scheduled_maintenances"],
+        ),
+    ] {
+        let v = send(&app, get(path)).await.json();
+        let mut got: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        got.sort_unstable();
+        assert_eq!(got, keys, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_new_snapshot_is_served_as_soon_as_it_is_stored() {
+    let (app, state) = common::app();
+    let before = send(&app, get("/api/v2/status.json")).await;
+
+    let mut view = common::view();
+    for c in &mut view.components {
+        c.status = ComponentStatus::Operational;
+    }
+    view.updated_at = common::at("2026-03-31T18:00:00Z");
+    state.snapshot.store(Arc::new(Snapshot::build(&view)));
+
+    let after = send(&app, get("/api/v2/status.json")).await;
+    assert_ne!(before.header(header::ETAG), after.header(header::ETAG));
+    assert_eq!(
+        after.json()["status"]["description"],
+        "All Systems Operational"
+    );
+    assert_eq!(
+        after.header(header::LAST_MODIFIED),
+        "Tue, 31 Mar 2026 18:00:00 GMT"
+    );
+    // The old validator no longer matches.
+    let r = send(
+        &app,
+        get_with(
+            "/api/v2/status.json",
+            header::IF_NONE_MATCH,
+            before.header(header::ETAG),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_builder_follows_the_watch_channel_and_stops_with_it() {
+    let (app, state) = common::app();
+    let mut first = common::view();
+    first.page.name = "First".to_owned();
+    let (tx, rx) = tokio::sync::watch::channel(Arc::new(first));
+    let task = spawn_snapshot_builder(rx, state.snapshot.clone());
+
+    let name_is = |want: &'static str| {
+        let app = app.clone();
+        async move {
+            for _ in 0..500 {
+                let v = send(&app, get("/api/v2/status.json")).await.json();
+                if v["page"]["name"] == want {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            panic!("page name never became {want}");
+        }
+    };
+    name_is("First").await;
+
+    // A burst: only the last one has to show.
+    for n in ["Second", "Third", "Fourth"] {
+        let mut v = common::view();
+        v.page.name = n.to_owned();
+        tx.send(Arc::new(v)).unwrap();
+    }
+    name_is("Fourth").await;
+
+    drop(tx);
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("builder stops when the sender is gone")
+        .unwrap();
+}
