@@ -1,1 +1,313 @@
-//! Pharos storage: the only SQL, over embedded SQLite or PostgreSQL.
+//! Pharos storage: the only SQL in Pharos, over embedded SQLite (the default) or PostgreSQL.
+//!
+//! One [`Store`] wraps a pool for whichever engine the URL names. Every query is written once
+//! in portable SQL (`$1` placeholders, `RETURNING`, `ON CONFLICT`, unix-millisecond BIGINT
+//! timestamps, TEXT ids and JSON) and run against the live pool through the `db_run!` macro;
+//! the little that differs between engines lives in `dialect.rs` and in the two migration
+//! directories, `migrations/sqlite/` and `migrations/postgres/`, which hold the same file
+//! names.
+//!
+//! Storage is bounded by design: raw check results live in a ring of [`RING_SIZE`] rows per
+//! monitor, uptime is kept as minute / hour / day [rollups](Rollup) that [`Store::prune`]
+//! ages out, and component status changes are an append-only event log that only grows
+//! with real changes.
+//!
+//! Write operations ([`Store::reconcile`], [`Store::write_batch`]) each run in one
+//! transaction: they either happen entirely or not at all.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+/// Runs the same query body against whichever pool is live (vaultwarden's `db_run!` idea).
+///
+/// `db_run!(store, |pool, dialect| body)` expands `body` once per engine, with `pool` bound to
+/// `&SqlitePool` or `&PgPool` and `dialect` to that engine's [`dialect::Dialect`]. The body is
+/// compiled twice, so it must only use SQL and Rust that both engines accept.
+macro_rules! db_run {
+    ($store:expr, |$pool:ident, $dialect:ident| $body:expr) => {
+        match &$store.db {
+            $crate::Db::Sqlite($pool) => {
+                #[allow(unused_variables)]
+                let $dialect = &$crate::dialect::SQLITE;
+                $body
+            }
+            $crate::Db::Postgres($pool) => {
+                #[allow(unused_variables)]
+                let $dialect = &$crate::dialect::POSTGRES;
+                $body
+            }
+        }
+    };
+}
+
+mod dialect;
+mod error;
+mod model;
+mod prune;
+mod read;
+mod reconcile;
+mod sql;
+mod write;
+
+pub use error::StoreError;
+pub use model::{
+    Batch, ComponentChange, ComponentRecord, Granularity, MonitorRecord, PruneReport,
+    ReconcileReport, Rollup, StoredComponent, RING_SIZE,
+};
+pub use prune::{DAY_ROLLUP_RETENTION, HOUR_ROLLUP_RETENTION, MINUTE_ROLLUP_RETENTION};
+
+/// The `Result` of store operations.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// How long [`Store::connect`] keeps trying to reach the database before giving up.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a SQLite connection waits for another writer before failing with "busy".
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// SQLite has one writer; a few connections let readers run beside it (WAL).
+const SQLITE_MAX_CONNECTIONS: u32 = 4;
+/// A modest PostgreSQL pool: the engine has one batched writer plus a handful of readers.
+const POSTGRES_MAX_CONNECTIONS: u32 = 8;
+
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Which database engine a [`Store`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// Embedded SQLite (one file, or in memory).
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+impl Backend {
+    /// The engine's display name, `"SQLite"` or `"PostgreSQL"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The live pool, one variant per engine.
+#[derive(Clone)]
+pub(crate) enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Pharos's storage: a cheap-to-clone handle on a connection pool to SQLite or PostgreSQL.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) db: Db,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens the database named by `url` and brings its schema up to date.
+    ///
+    /// - `sqlite://path/to/file.db` (relative to the working directory) creates the parent
+    ///   directories and the file on first start, and runs with WAL, `synchronous=NORMAL`,
+    ///   foreign keys and a 5 s busy timeout.
+    /// - `sqlite::memory:` is a private in-memory database that lives as long as the store.
+    /// - `postgres://…` or `postgresql://…` connects to PostgreSQL; libpq-style parameters
+    ///   such as `?options=-c%20search_path%3Dmyschema` are honoured, and the schema is created
+    ///   in the first schema of the search path.
+    ///
+    /// Gives up after [`DEFAULT_CONNECT_TIMEOUT`] when the server cannot be reached.
+    pub async fn connect(url: &str) -> Result<Store> {
+        Self::connect_with_timeout(url, DEFAULT_CONNECT_TIMEOUT).await
+    }
+
+    /// [`Store::connect`] with a chosen limit on how long to keep trying to reach the
+    /// database (and, afterwards, to wait for a free pooled connection).
+    pub async fn connect_with_timeout(url: &str, timeout: Duration) -> Result<Store> {
+        let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+        let store = match scheme.to_ascii_lowercase().as_str() {
+            "sqlite" => connect_sqlite(url, timeout).await?,
+            "postgres" | "postgresql" => connect_postgres(url, timeout).await?,
+            _ => {
+                return Err(StoreError::UnsupportedUrl {
+                    scheme: scheme.to_owned(),
+                })
+            }
+        };
+        let migrated = match &store.db {
+            Db::Sqlite(pool) => SQLITE_MIGRATOR.run(pool).await,
+            Db::Postgres(pool) => POSTGRES_MIGRATOR.run(pool).await,
+        };
+        if let Err(source) = migrated {
+            store.close().await;
+            return Err(StoreError::Migrate {
+                backend: store.backend(),
+                source,
+            });
+        }
+        tracing::debug!(backend = %store.backend(), "store opened and migrated");
+        Ok(store)
+    }
+
+    /// Which engine this store runs on.
+    pub fn backend(&self) -> Backend {
+        match self.db {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Checks that the database answers a trivial query.
+    pub async fn ping(&self) -> Result<()> {
+        db_run!(self, |pool, d| sqlx::query("SELECT 1")
+            .execute(pool)
+            .await
+            .map(|_| ()))
+        .map_err(|source| StoreError::Database { op: "ping", source })
+    }
+
+    /// Closes every pooled connection, waiting for those in use to be returned. Operations
+    /// after `close` fail with an error.
+    pub async fn close(&self) {
+        db_run!(self, |pool, d| pool.close().await)
+    }
+}
+
+async fn connect_sqlite(url: &str, timeout: Duration) -> Result<Store> {
+    let in_memory = is_sqlite_memory_url(url);
+    let connect_error = |target: String| move |source| StoreError::Connect { target, source };
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(connect_error("SQLite database (bad URL)".to_owned()))?
+        .foreign_keys(true)
+        .busy_timeout(SQLITE_BUSY_TIMEOUT);
+    let target = if in_memory {
+        "in-memory SQLite database".to_owned()
+    } else {
+        format!("SQLite database {}", options.get_filename().display())
+    };
+    let pool_options = SqlitePoolOptions::new().acquire_timeout(timeout);
+    let (options, pool_options) = if in_memory {
+        // An in-memory database vanishes with its last connection, and shared-cache locking
+        // reports conflicts as SQLITE_LOCKED, which the busy timeout does not retry: keep
+        // exactly one connection, forever.
+        (
+            options,
+            pool_options
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None),
+        )
+    } else {
+        if let Some(parent) = options.get_filename().parent() {
+            if !parent.as_os_str().is_empty() {
+                tokio::fs::create_dir_all(parent).await.map_err(|source| {
+                    StoreError::CreateDir {
+                        path: parent.to_path_buf(),
+                        source,
+                    }
+                })?;
+            }
+        }
+        (
+            options
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal),
+            pool_options.max_connections(SQLITE_MAX_CONNECTIONS),
+        )
+    };
+    let pool = pool_options
+        .connect_with(options)
+        .await
+        .map_err(connect_error(target))?;
+    Ok(Store {
+        db: Db::Sqlite(pool),
+    })
+}
+
+fn is_sqlite_memory_url(url: &str) -> bool {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    rest.starts_with(":memory:") || rest.is_empty() || url.contains("mode=memory")
+}
+
+async fn connect_postgres(url: &str, timeout: Duration) -> Result<Store> {
+    let options = PgConnectOptions::from_str(url).map_err(|source| StoreError::Connect {
+        target: "PostgreSQL database (bad URL)".to_owned(),
+        source,
+    })?;
+    // Never echo the URL: it may hold a password.
+    let target = format!(
+        "PostgreSQL database {:?} on {}:{}",
+        options.get_database().unwrap_or("(default)"),
+        options.get_host(),
+        options.get_port()
+    );
+    let pool = PgPoolOptions::new()
+        .max_connections(POSTGRES_MAX_CONNECTIONS)
+        .acquire_timeout(timeout)
+        .connect_with(options)
+        .await
+        .map_err(|source| StoreError::Connect { target, source })?;
+    Ok(Store {
+        db: Db::Postgres(pool),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_in_memory_sqlite_urls() {
+        assert!(is_sqlite_memory_url("sqlite::memory:"));
+        assert!(is_sqlite_memory_url("sqlite://:memory:"));
+        assert!(is_sqlite_memory_url("sqlite://?mode=memory"));
+        assert!(!is_sqlite_memory_url("sqlite://pharos-data/pharos.db"));
+        assert!(!is_sqlite_memory_url("sqlite:pharos.db"));
+    }
+
+    /// Both engines must see the same migrations, in the same order.
+    #[test]
+    fn migration_directories_are_in_lockstep() {
+        let names = |engine: &str| -> Vec<String> {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("migrations")
+                .join(engine);
+            let mut names: Vec<String> = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        let sqlite = names("sqlite");
+        assert!(!sqlite.is_empty());
+        assert_eq!(sqlite, names("postgres"));
+        let versions = |m: &sqlx::migrate::Migrator| -> Vec<(i64, String)> {
+            m.iter()
+                .map(|m| (m.version, m.description.to_string()))
+                .collect()
+        };
+        assert_eq!(versions(&SQLITE_MIGRATOR), versions(&POSTGRES_MIGRATOR));
+        assert_eq!(versions(&SQLITE_MIGRATOR).len(), sqlite.len());
+    }
+}

@@ -1,0 +1,24 @@
+//! What only one engine can say. Everything else in the store is portable SQL; keep this
+//! module small, and prefer a portable spelling (such as `CASE` instead of SQLite's scalar
+//! `max()` / PostgreSQL's `GREATEST()`) whenever one exists.
+
+/// The engine-specific bits of SQL for one backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Dialect {
+    /// Starts a transaction that will write.
+    ///
+    /// SQLite takes the write lock up front (`BEGIN IMMEDIATE`): a deferred transaction that
+    /// reads first and writes later fails with `SQLITE_BUSY` without waiting for the busy
+    /// timeout when another writer got in between. PostgreSQL locks rows as it goes.
+    pub(crate) begin_write: &'static str,
+}
+
+/// SQLite's dialect.
+pub(crate) const SQLITE: Dialect = Dialect {
+    begin_write: "BEGIN IMMEDIATE",
+};
+
+/// PostgreSQL's dialect.
+pub(crate) const POSTGRES: Dialect = Dialect {
+    begin_write: "BEGIN",
+};

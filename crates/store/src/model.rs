@@ -1,0 +1,224 @@
+//! The values the store takes and gives back. Domain types (ids, statuses, check results,
+//! monitor state) come from `pharos-domain`; the types here are shaped for storage: what the
+//! configuration says should exist, what one write batch carries, and what rolls up.
+
+use chrono::{DateTime, Utc};
+use pharos_domain::{CheckResult, ComponentId, ComponentStatus, MonitorId, MonitorState};
+
+/// How many raw results the store keeps per monitor; older ones are overwritten.
+pub const RING_SIZE: u32 = 100;
+
+/// A component (or group row) as the configuration declares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComponentRecord {
+    /// Stable id.
+    pub id: ComponentId,
+    /// Display name.
+    pub name: String,
+    /// Optional description shown on the page.
+    pub description: Option<String>,
+    /// The group this component belongs to, if any.
+    pub group_id: Option<ComponentId>,
+    /// Whether this row is a group of other components.
+    pub is_group: bool,
+    /// Order on the page, ascending.
+    pub position: u32,
+}
+
+/// A monitor as the configuration declares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorRecord {
+    /// Stable id.
+    pub id: MonitorId,
+    /// The monitor's `type` (`http`, `tcp`, …).
+    pub type_name: String,
+    /// The whole definition as JSON, compared verbatim to detect a change.
+    pub definition_json: String,
+    /// The components it drives. Each must be among the reconciled components (an archived
+    /// one is allowed).
+    pub components: Vec<ComponentId>,
+}
+
+/// What [`Store::reconcile`](crate::Store::reconcile) did. Entries are ids prefixed with
+/// their kind, `"component:<id>"` or `"monitor:<id>"`, components first, each list in the
+/// order the input gave (archived ones in id order).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// Rows created, and archived rows brought back because their id reappeared.
+    pub added: Vec<String>,
+    /// Live rows whose declared fields changed.
+    pub changed: Vec<String>,
+    /// Rows no longer declared, now archived (their history is kept).
+    pub archived: Vec<String>,
+}
+
+impl ReconcileReport {
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.changed.is_empty() && self.archived.is_empty()
+    }
+}
+
+/// A live component as stored, with its current status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredComponent {
+    /// Stable id.
+    pub id: ComponentId,
+    /// Display name.
+    pub name: String,
+    /// Optional description.
+    pub description: Option<String>,
+    /// The group it belongs to, if any.
+    pub group_id: Option<ComponentId>,
+    /// Whether this row is a group.
+    pub is_group: bool,
+    /// Order on the page.
+    pub position: u32,
+    /// Current status.
+    pub status: ComponentStatus,
+    /// When the component was first stored.
+    pub created_at: DateTime<Utc>,
+    /// When its status or its declared fields last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A component status change to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComponentChange {
+    /// Which component.
+    pub component_id: ComponentId,
+    /// Status before.
+    pub from: ComponentStatus,
+    /// Status after.
+    pub to: ComponentStatus,
+    /// When it changed.
+    pub at: DateTime<Utc>,
+}
+
+/// Everything one pipeline flush writes, in one transaction.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Batch {
+    /// New check results, any order; they go into the ring and the rollups.
+    pub results: Vec<CheckResult>,
+    /// New monitor states; for a monitor listed twice the last entry wins.
+    pub monitor_states: Vec<(MonitorId, MonitorState)>,
+    /// Component status changes, applied in time order.
+    pub component_changes: Vec<ComponentChange>,
+}
+
+impl Batch {
+    /// Whether the batch holds nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.results.is_empty()
+            && self.monitor_states.is_empty()
+            && self.component_changes.is_empty()
+    }
+}
+
+/// The width of a rollup bucket. Buckets are aligned to UTC (a day starts at 00:00 UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Granularity {
+    /// One minute.
+    Minute,
+    /// One hour.
+    Hour,
+    /// One UTC day.
+    Day,
+}
+
+impl Granularity {
+    /// Every granularity, narrowest first.
+    pub const ALL: [Granularity; 3] = [Granularity::Minute, Granularity::Hour, Granularity::Day];
+
+    /// Bucket width in milliseconds.
+    pub fn millis(self) -> i64 {
+        match self {
+            Granularity::Minute => 60_000,
+            Granularity::Hour => 3_600_000,
+            Granularity::Day => 86_400_000,
+        }
+    }
+
+    /// The start of the bucket holding the instant `ms` (unix milliseconds).
+    pub fn bucket_start_ms(self, ms: i64) -> i64 {
+        ms - ms.rem_euclid(self.millis())
+    }
+
+    /// The start of the bucket holding `at`.
+    pub fn bucket_start(self, at: DateTime<Utc>) -> DateTime<Utc> {
+        let ms = self.bucket_start_ms(at.timestamp_millis());
+        DateTime::from_timestamp_millis(ms).unwrap_or(at)
+    }
+
+    /// Storage form.
+    pub(crate) fn code(self) -> &'static str {
+        match self {
+            Granularity::Minute => "m",
+            Granularity::Hour => "h",
+            Granularity::Day => "d",
+        }
+    }
+}
+
+/// Counts of one monitor's checks in one bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rollup {
+    /// Which monitor.
+    pub monitor_id: MonitorId,
+    /// Bucket width.
+    pub granularity: Granularity,
+    /// Start of the bucket (UTC).
+    pub bucket_start: DateTime<Utc>,
+    /// Checks that started in the bucket.
+    pub checks: u64,
+    /// Of which `Up`.
+    pub up: u64,
+    /// Of which `Degraded`.
+    pub degraded: u64,
+    /// Of which `Down`.
+    pub down: u64,
+    /// Sum of check durations, in milliseconds.
+    pub duration_sum_ms: u64,
+    /// Longest check duration, in milliseconds.
+    pub duration_max_ms: u64,
+}
+
+impl Rollup {
+    /// Mean check duration in milliseconds, or `None` for an empty bucket.
+    pub fn mean_duration_ms(&self) -> Option<f64> {
+        (self.checks > 0).then(|| self.duration_sum_ms as f64 / self.checks as f64)
+    }
+
+    /// Share of checks that were not `Down`, or `None` for an empty bucket.
+    pub fn availability(&self) -> Option<f64> {
+        (self.checks > 0).then(|| 1.0 - self.down as f64 / self.checks as f64)
+    }
+}
+
+/// How many rollup rows [`Store::prune`](crate::Store::prune) deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PruneReport {
+    /// Minute rollups older than 48 hours.
+    pub minute_rollups: u64,
+    /// Hour rollups older than 90 days.
+    pub hour_rollups: u64,
+    /// Day rollups older than 400 days.
+    pub day_rollups: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_align_to_utc() {
+        let at = DateTime::parse_from_rfc3339("2026-03-04T05:06:07.890Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let s = |g: Granularity| g.bucket_start(at).to_rfc3339();
+        assert_eq!(s(Granularity::Minute), "2026-03-04T05:06:00+00:00");
+        assert_eq!(s(Granularity::Hour), "2026-03-04T05:00:00+00:00");
+        assert_eq!(s(Granularity::Day), "2026-03-04T00:00:00+00:00");
+        assert_eq!(Granularity::Minute.bucket_start_ms(-1), -60_000);
+    }
+}

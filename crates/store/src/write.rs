@@ -1,0 +1,258 @@
+//! The batched writer: one transaction per pipeline flush, carrying check results (into the
+//! per-monitor ring and the minute / hour / day rollups), monitor states and component
+//! status changes.
+//!
+//! A batch is prepared in memory first (results grouped per monitor, rollups summed per
+//! bucket, states deduplicated) so the transaction issues a handful of multi-row statements
+//! whatever the batch size:
+//!
+//! 1. apply component changes one by one (there are few) and log each as an event;
+//! 2. reserve ring sequence numbers: one `UPDATE monitors … FROM (VALUES …) RETURNING`, which
+//!    also proves every monitor named in the batch exists;
+//! 3. upsert the ring rows on `(monitor_id, slot)`, `slot = seq % RING_SIZE`;
+//! 4. upsert the rollup rows, adding counts to what is stored;
+//! 5. upsert the monitor states.
+
+use std::collections::{BTreeMap, HashMap};
+
+use pharos_domain::{CheckResult, MonitorState};
+
+use crate::error::OpError;
+use crate::model::{Batch, Granularity, RING_SIZE};
+use crate::sql::{exec_rows, fetch_rows, ms, to_i64, Val};
+use crate::{Result, Store};
+
+/// Counts for one rollup bucket, summed over the batch.
+#[derive(Default)]
+struct Counts {
+    checks: i64,
+    up: i64,
+    degraded: i64,
+    down: i64,
+    sum_ms: i64,
+    max_ms: i64,
+}
+
+impl Store {
+    /// Writes one batch in one transaction: all of it, or (on any error) none of it.
+    ///
+    /// Results go into the ring (the newest [`RING_SIZE`] per monitor are kept) and are added
+    /// to the minute, hour and UTC-day rollups. Monitor states replace the stored ones (the
+    /// last entry wins for a monitor listed twice). Component changes, in time order, set the
+    /// component's status and `updated_at` and are appended to the status event log.
+    ///
+    /// Every monitor and component named must have been stored by
+    /// [`reconcile`](Store::reconcile) (archived ones are accepted); otherwise the batch is
+    /// rejected with [`StoreError::InvalidInput`](crate::StoreError::InvalidInput).
+    pub async fn write_batch(&self, batch: &Batch) -> Result<()> {
+        const OP: &str = "write_batch";
+        if batch.is_empty() {
+            return Ok(());
+        }
+
+        // Results per monitor, oldest first, so sequence numbers follow time.
+        let mut results: BTreeMap<&str, Vec<&CheckResult>> = BTreeMap::new();
+        for r in &batch.results {
+            results.entry(r.monitor_id.as_str()).or_default().push(r);
+        }
+        for list in results.values_mut() {
+            list.sort_by_key(|r| r.started_at);
+        }
+        let mut states: BTreeMap<&str, &MonitorState> = BTreeMap::new();
+        for (id, state) in &batch.monitor_states {
+            states.insert(id.as_str(), state);
+        }
+        // Every monitor the batch touches, with how many results it brings.
+        let mut touched: BTreeMap<&str, i64> = states.keys().map(|id| (*id, 0)).collect();
+        for (id, list) in &results {
+            touched.insert(id, to_i64(list.len() as u64));
+        }
+        let mut rollups: BTreeMap<(&str, Granularity, i64), Counts> = BTreeMap::new();
+        for r in &batch.results {
+            let started = ms(r.started_at);
+            let duration = to_i64(r.duration_ms);
+            for g in Granularity::ALL {
+                let c = rollups
+                    .entry((r.monitor_id.as_str(), g, g.bucket_start_ms(started)))
+                    .or_default();
+                c.checks += 1;
+                match r.outcome {
+                    pharos_domain::CheckOutcome::Up => c.up += 1,
+                    pharos_domain::CheckOutcome::Degraded => c.degraded += 1,
+                    pharos_domain::CheckOutcome::Down => c.down += 1,
+                }
+                c.sum_ms = c.sum_ms.saturating_add(duration);
+                c.max_ms = c.max_ms.max(duration);
+            }
+        }
+        let mut changes: Vec<_> = batch.component_changes.iter().collect();
+        changes.sort_by_key(|c| c.at);
+
+        db_run!(self, |pool, d| async {
+            let mut tx = pool.begin_with(d.begin_write).await?;
+
+            // 1. Component changes, first: rows are locked table by table in the same order
+            // as `reconcile` (components, then monitors), so a reconcile running beside a
+            // batch on PostgreSQL cannot deadlock with it across the two tables.
+            for c in &changes {
+                let at = ms(c.at);
+                let updated =
+                    sqlx::query("UPDATE components SET status = $1, updated_at = $2 WHERE id = $3")
+                        .bind(c.to.as_str())
+                        .bind(at)
+                        .bind(c.component_id.as_str().to_owned())
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                if updated == 0 {
+                    return Err(OpError::Invalid(format!(
+                        "unknown component {}",
+                        c.component_id
+                    )));
+                }
+                sqlx::query(
+                    "INSERT INTO component_events (component_id, at, from_status, status) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(c.component_id.as_str().to_owned())
+                .bind(at)
+                .bind(c.from.as_str())
+                .bind(c.to.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+
+            // 2. Reserve sequence numbers, and check every monitor exists.
+            let reserve: Vec<Val> = touched
+                .iter()
+                .flat_map(|(id, n)| [Val::Text((*id).to_owned()), Val::Int(*n)])
+                .collect();
+            let seqs: HashMap<String, i64> = fetch_rows!(
+                tx,
+                (String, i64),
+                "UPDATE monitors SET ring_seq = monitors.ring_seq + v.column2 FROM (",
+                2,
+                ") AS v WHERE monitors.id = v.column1 RETURNING monitors.id, monitors.ring_seq",
+                reserve
+            )
+            .into_iter()
+            .collect();
+            if seqs.len() != touched.len() {
+                let unknown: Vec<&str> = touched
+                    .keys()
+                    .copied()
+                    .filter(|id| !seqs.contains_key(*id))
+                    .collect();
+                return Err(OpError::Invalid(format!(
+                    "unknown monitor(s): {}",
+                    unknown.join(", ")
+                )));
+            }
+
+            // 3. The ring. Only the newest RING_SIZE of a monitor's results can survive, and
+            // one statement must not upsert the same slot twice.
+            let ring_size = i64::from(RING_SIZE);
+            let mut ring = Vec::new();
+            for (id, list) in &results {
+                let last_seq = seqs.get(*id).copied().unwrap_or_default();
+                let first_seq = last_seq - to_i64(list.len() as u64) + 1;
+                let skip = list.len().saturating_sub(RING_SIZE as usize);
+                for (i, r) in list.iter().enumerate().skip(skip) {
+                    let seq = first_seq + to_i64(i as u64);
+                    ring.extend([
+                        Val::Text((*id).to_owned()),
+                        Val::Int(seq.rem_euclid(ring_size)),
+                        Val::Int(seq),
+                        Val::Int(ms(r.started_at)),
+                        Val::Int(to_i64(r.duration_ms)),
+                        Val::Text(r.outcome.as_str().to_owned()),
+                        Val::OptInt(r.status_code.map(i64::from)),
+                        Val::OptText(r.error.clone()),
+                    ]);
+                }
+            }
+            exec_rows!(
+                tx,
+                "INSERT INTO check_results (monitor_id, slot, seq, started_at, duration_ms, \
+                 outcome, status_code, error)",
+                8,
+                "ON CONFLICT (monitor_id, slot) DO UPDATE SET seq = excluded.seq, \
+                 started_at = excluded.started_at, duration_ms = excluded.duration_ms, \
+                 outcome = excluded.outcome, status_code = excluded.status_code, \
+                 error = excluded.error",
+                ring
+            );
+
+            // 4. Rollups.
+            let rollup_vals: Vec<Val> = rollups
+                .iter()
+                .flat_map(|((id, g, bucket), c)| {
+                    [
+                        Val::Text((*id).to_owned()),
+                        Val::Text(g.code().to_owned()),
+                        Val::Int(*bucket),
+                        Val::Int(c.checks),
+                        Val::Int(c.up),
+                        Val::Int(c.degraded),
+                        Val::Int(c.down),
+                        Val::Int(c.sum_ms),
+                        Val::Int(c.max_ms),
+                    ]
+                })
+                .collect();
+            exec_rows!(
+                tx,
+                "INSERT INTO rollups (monitor_id, granularity, bucket_start, checks, up_count, \
+                 degraded_count, down_count, duration_sum_ms, duration_max_ms)",
+                9,
+                "ON CONFLICT (monitor_id, granularity, bucket_start) DO UPDATE SET \
+                 checks = rollups.checks + excluded.checks, \
+                 up_count = rollups.up_count + excluded.up_count, \
+                 degraded_count = rollups.degraded_count + excluded.degraded_count, \
+                 down_count = rollups.down_count + excluded.down_count, \
+                 duration_sum_ms = rollups.duration_sum_ms + excluded.duration_sum_ms, \
+                 duration_max_ms = CASE WHEN excluded.duration_max_ms > rollups.duration_max_ms \
+                 THEN excluded.duration_max_ms ELSE rollups.duration_max_ms END",
+                rollup_vals
+            );
+
+            // 5. Monitor states.
+            let state_vals: Vec<Val> = states
+                .iter()
+                .flat_map(|(id, s)| {
+                    [
+                        Val::Text((*id).to_owned()),
+                        Val::Text(s.health.as_str().to_owned()),
+                        Val::OptInt(s.since.map(ms)),
+                        Val::Int(i64::from(s.down_streak)),
+                        Val::Int(i64::from(s.up_streak)),
+                        Val::Int(i64::from(s.not_up_streak)),
+                        Val::Int(i64::from(s.not_down_streak)),
+                        Val::OptInt(s.last_check_at.map(ms)),
+                        Val::OptText(s.last_outcome.map(|o| o.as_str().to_owned())),
+                        Val::OptText(s.last_error.clone()),
+                    ]
+                })
+                .collect();
+            exec_rows!(
+                tx,
+                "INSERT INTO monitor_states (monitor_id, health, health_since, down_streak, \
+                 up_streak, not_up_streak, not_down_streak, last_check_at, last_outcome, \
+                 last_error)",
+                10,
+                "ON CONFLICT (monitor_id) DO UPDATE SET health = excluded.health, \
+                 health_since = excluded.health_since, down_streak = excluded.down_streak, \
+                 up_streak = excluded.up_streak, not_up_streak = excluded.not_up_streak, \
+                 not_down_streak = excluded.not_down_streak, \
+                 last_check_at = excluded.last_check_at, last_outcome = excluded.last_outcome, \
+                 last_error = excluded.last_error",
+                state_vals
+            );
+
+            tx.commit().await?;
+            Ok::<_, OpError>(())
+        }
+        .await)
+        .map_err(|e| e.at(OP))
+    }
+}

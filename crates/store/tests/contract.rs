@@ -1,0 +1,1311 @@
+//! The store contract: every operation, written once, run against SQLite always and against
+//! PostgreSQL whenever `PHAROS_TEST_POSTGRES_URL` is set (each PostgreSQL test gets its own
+//! schema, dropped afterwards). No mocks.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use pharos_domain::uptime::StatusChange;
+use pharos_domain::{
+    CheckOutcome, CheckResult, ComponentId, ComponentStatus, Health, MonitorId, MonitorState,
+};
+use pharos_store::{
+    Backend, Batch, ComponentChange, ComponentRecord, Granularity, MonitorRecord, PruneReport,
+    Store, StoreError, RING_SIZE,
+};
+use sqlx::Connection as _;
+
+// ---------------------------------------------------------------------------------------
+// Harness
+
+/// A fresh database for one test: a SQLite file in a temporary directory, or a PostgreSQL
+/// schema of its own.
+struct TestDb {
+    url: String,
+    _dir: Option<tempfile::TempDir>,
+    _schema: Option<PgSchema>,
+}
+
+impl TestDb {
+    fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().unwrap();
+        // A nested path: connecting must create the parent directories.
+        let path = dir.path().join("data").join("nested").join("pharos.db");
+        TestDb {
+            url: format!("sqlite://{}", path.display()),
+            _dir: Some(dir),
+            _schema: None,
+        }
+    }
+
+    async fn postgres(test: &str) -> Option<TestDb> {
+        let Ok(base) = std::env::var("PHAROS_TEST_POSTGRES_URL") else {
+            eprintln!("note: PHAROS_TEST_POSTGRES_URL is not set; skipping postgres::{test}");
+            return None;
+        };
+        let schema = PgSchema::create(&base).await;
+        let sep = if base.contains('?') { '&' } else { '?' };
+        Some(TestDb {
+            url: format!("{base}{sep}options=-c%20search_path%3D{}", schema.name),
+            _dir: None,
+            _schema: Some(schema),
+        })
+    }
+
+    async fn open(&self) -> Store {
+        Store::connect(&self.url).await.unwrap()
+    }
+}
+
+/// A uniquely named schema, dropped (best effort) when the test ends, even by panic.
+struct PgSchema {
+    base_url: String,
+    name: String,
+}
+
+impl PgSchema {
+    async fn create(base_url: &str) -> PgSchema {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let name = format!(
+            "pharos_test_{}_{}_{:x}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            nanos
+        );
+        let mut conn = sqlx::PgConnection::connect(base_url).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.ok();
+        PgSchema {
+            base_url: base_url.to_owned(),
+            name,
+        }
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let (url, name) = (self.base_url.clone(), self.name.clone());
+        // Drop runs inside the test's runtime; use a thread with its own runtime.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&url).await {
+                    let sql = format!("DROP SCHEMA IF EXISTS {name} CASCADE");
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut conn)
+                        .await;
+                    let _ = conn.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Runs each named contract test (an `async fn(&TestDb)`) on SQLite and on PostgreSQL.
+macro_rules! contract_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let db = super::TestDb::sqlite();
+                    super::$name(&db).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(db) = super::TestDb::postgres(stringify!($name)).await else {
+                        return;
+                    };
+                    super::$name(&db).await;
+                }
+            )*
+        }
+    };
+}
+
+contract_tests!(
+    opens_migrates_and_pings,
+    reconcile_adds_changes_archives_and_restores,
+    reconcile_rejects_bad_input_without_writing,
+    everything_survives_a_reopen,
+    ring_keeps_the_newest_hundred,
+    rollups_count_per_bucket,
+    monitor_states_round_trip,
+    component_changes_set_status_and_log_events,
+    status_timeline_is_clamped_to_since,
+    prune_respects_retention_boundaries,
+    a_failing_batch_writes_nothing,
+    batches_of_hundreds_are_fast,
+);
+
+// ---------------------------------------------------------------------------------------
+// Fixtures
+
+fn t(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn cid(s: &str) -> ComponentId {
+    ComponentId::new(s).unwrap()
+}
+
+fn mid(s: &str) -> MonitorId {
+    MonitorId::new(s).unwrap()
+}
+
+fn component(id: &str, position: u32) -> ComponentRecord {
+    ComponentRecord {
+        id: cid(id),
+        name: id.to_uppercase(),
+        description: None,
+        group_id: None,
+        is_group: false,
+        position,
+    }
+}
+
+fn group(id: &str, position: u32) -> ComponentRecord {
+    ComponentRecord {
+        is_group: true,
+        ..component(id, position)
+    }
+}
+
+fn monitor(id: &str, components: &[&str]) -> MonitorRecord {
+    MonitorRecord {
+        id: mid(id),
+        type_name: "http".into(),
+        definition_json: format!(r#"{{"url":"https://{id}.example.com"}}"#),
+        components: components.iter().map(|c| cid(c)).collect(),
+    }
+}
+
+fn result(monitor: &str, at: DateTime<Utc>, outcome: CheckOutcome, ms: u64) -> CheckResult {
+    CheckResult {
+        monitor_id: mid(monitor),
+        started_at: at,
+        duration_ms: ms,
+        outcome,
+        status_code: (outcome != CheckOutcome::Down).then_some(200),
+        error: (outcome == CheckOutcome::Down).then(|| "connection refused".to_owned()),
+    }
+}
+
+fn change(
+    id: &str,
+    from: ComponentStatus,
+    to: ComponentStatus,
+    at: DateTime<Utc>,
+) -> ComponentChange {
+    ComponentChange {
+        component_id: cid(id),
+        from,
+        to,
+        at,
+    }
+}
+
+fn state(health: Health, at: DateTime<Utc>) -> MonitorState {
+    MonitorState {
+        health,
+        since: Some(at),
+        down_streak: 3,
+        up_streak: 0,
+        not_up_streak: 4,
+        not_down_streak: 0,
+        last_check_at: Some(at),
+        last_outcome: Some(CheckOutcome::Down),
+        last_error: Some("timed out".into()),
+    }
+}
+
+fn ids(components: &[pharos_store::StoredComponent]) -> Vec<&str> {
+    components.iter().map(|c| c.id.as_str()).collect()
+}
+
+/// Two components, a group and two monitors.
+async fn seed(store: &Store, now: DateTime<Utc>) {
+    store
+        .reconcile(
+            &[component("api", 1), component("db", 2), group("core", 0)],
+            &[monitor("api-health", &["api"]), monitor("db-port", &["db"])],
+            now,
+        )
+        .await
+        .unwrap();
+}
+
+// ---------------------------------------------------------------------------------------
+// Contract tests
+
+async fn opens_migrates_and_pings(db: &TestDb) {
+    let store = db.open().await;
+    store.ping().await.unwrap();
+    let expected = if db.url.starts_with("sqlite") {
+        Backend::Sqlite
+    } else {
+        Backend::Postgres
+    };
+    assert_eq!(store.backend(), expected);
+    assert!(store.components().await.unwrap().is_empty());
+    store.close().await;
+    // Migrating an up-to-date database is a no-op.
+    let again = db.open().await;
+    again.ping().await.unwrap();
+    again.close().await;
+    assert!(
+        store.ping().await.is_err(),
+        "a closed store must fail, not hang or panic"
+    );
+}
+
+async fn reconcile_adds_changes_archives_and_restores(db: &TestDb) {
+    let store = db.open().await;
+    let t0 = t("2026-01-01T00:00:00Z");
+    let components = [component("api", 1), component("db", 2), group("core", 0)];
+    let monitors = [monitor("api-health", &["api"]), monitor("db-port", &["db"])];
+    let report = store.reconcile(&components, &monitors, t0).await.unwrap();
+    assert_eq!(
+        report.added,
+        [
+            "component:api",
+            "component:db",
+            "component:core",
+            "monitor:api-health",
+            "monitor:db-port"
+        ]
+    );
+    assert!(report.changed.is_empty() && report.archived.is_empty());
+
+    let stored = store.components().await.unwrap();
+    assert_eq!(ids(&stored), ["core", "api", "db"], "ordered by position");
+    assert!(stored
+        .iter()
+        .all(|c| c.status == ComponentStatus::Operational));
+    assert!(stored
+        .iter()
+        .all(|c| c.created_at == t0 && c.updated_at == t0));
+    assert!(stored[0].is_group && !stored[1].is_group);
+    let states = store.monitor_states().await.unwrap();
+    assert_eq!(states.len(), 2);
+    assert!(states.iter().all(|(_, s)| *s == MonitorState::default()));
+
+    // The same configuration again changes nothing.
+    let t1 = t("2026-01-01T01:00:00Z");
+    assert!(store
+        .reconcile(&components, &monitors, t1)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // History to keep through a definition change and an archive.
+    store
+        .write_batch(&Batch {
+            results: vec![result("api-health", t1, CheckOutcome::Down, 40)],
+            monitor_states: vec![(mid("api-health"), state(Health::Down, t1))],
+            component_changes: vec![change(
+                "api",
+                ComponentStatus::Operational,
+                ComponentStatus::MajorOutage,
+                t1,
+            )],
+        })
+        .await
+        .unwrap();
+
+    // Edits: a renamed, regrouped component and a monitor with a new definition.
+    let t2 = t("2026-01-01T02:00:00Z");
+    let mut api = component("api", 1);
+    api.name = "Public API".into();
+    api.description = Some("REST".into());
+    api.group_id = Some(cid("core"));
+    let mut api_health = monitor("api-health", &["api"]);
+    api_health.definition_json = r#"{"url":"https://api.example.com/v2"}"#.into();
+    let components = [api, component("db", 2), group("core", 0)];
+    let monitors = [api_health, monitor("db-port", &["db", "api"])];
+    let report = store.reconcile(&components, &monitors, t2).await.unwrap();
+    assert!(report.added.is_empty() && report.archived.is_empty());
+    assert_eq!(
+        report.changed,
+        ["component:api", "monitor:api-health", "monitor:db-port"]
+    );
+    let stored = store.components().await.unwrap();
+    let api = &stored[1];
+    assert_eq!(
+        (
+            api.name.as_str(),
+            api.description.as_deref(),
+            api.group_id.as_ref()
+        ),
+        ("Public API", Some("REST"), Some(&cid("core")))
+    );
+    assert_eq!((api.created_at, api.updated_at), (t0, t2));
+    assert_eq!(
+        api.status,
+        ComponentStatus::MajorOutage,
+        "an edit keeps the status"
+    );
+    let states: HashMap<_, _> = store.monitor_states().await.unwrap().into_iter().collect();
+    assert_eq!(
+        states[&mid("api-health")],
+        state(Health::Down, t1),
+        "state kept"
+    );
+    assert_eq!(
+        store
+            .recent_results(&mid("api-health"), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Dropping db and api-health archives them.
+    let t3 = t("2026-01-01T03:00:00Z");
+    let report = store
+        .reconcile(
+            &[component("api", 1), group("core", 0)],
+            &[monitor("db-port", &["api"])],
+            t3,
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.archived, ["component:db", "monitor:api-health"]);
+    assert_eq!(report.changed, ["component:api", "monitor:db-port"]);
+    assert_eq!(ids(&store.components().await.unwrap()), ["core", "api"]);
+    let states = store.monitor_states().await.unwrap();
+    assert_eq!(
+        states.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
+        ["db-port"]
+    );
+    let timeline = store.status_timeline(t0).await.unwrap();
+    assert!(
+        !timeline.contains_key(&cid("db")),
+        "archived components have no timeline"
+    );
+
+    // Declaring them again brings them back, with their history.
+    let t4 = t("2026-01-01T04:00:00Z");
+    let report = store
+        .reconcile(
+            &[component("api", 1), component("db", 2), group("core", 0)],
+            &[monitor("api-health", &["api"]), monitor("db-port", &["db"])],
+            t4,
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.added, ["component:db", "monitor:api-health"]);
+    let stored = store.components().await.unwrap();
+    assert_eq!(ids(&stored), ["core", "api", "db"]);
+    assert_eq!((stored[2].created_at, stored[2].updated_at), (t0, t4));
+    let states: HashMap<_, _> = store.monitor_states().await.unwrap().into_iter().collect();
+    assert_eq!(
+        states[&mid("api-health")],
+        state(Health::Down, t1),
+        "state is back"
+    );
+    assert_eq!(
+        store
+            .recent_results(&mid("api-health"), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let timeline = store.status_timeline(t0).await.unwrap();
+    assert_eq!(
+        timeline[&cid("db")],
+        [StatusChange {
+            at: t0,
+            status: ComponentStatus::Operational
+        }]
+    );
+    store.close().await;
+}
+
+async fn reconcile_rejects_bad_input_without_writing(db: &TestDb) {
+    let store = db.open().await;
+    let now = t("2026-01-01T00:00:00Z");
+    let err = store
+        .reconcile(&[component("api", 0), component("api", 1)], &[], now)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::InvalidInput {
+                op: "reconcile",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("api"), "{err}");
+
+    let err = store
+        .reconcile(&[component("api", 0)], &[monitor("m", &["nope"])], now)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "store operation reconcile rejected its input: monitor m drives unknown component nope"
+    );
+    assert!(store.components().await.unwrap().is_empty(), "rolled back");
+    assert!(store.monitor_states().await.unwrap().is_empty());
+    store.close().await;
+}
+
+async fn everything_survives_a_reopen(db: &TestDb) {
+    let t0 = t("2026-02-01T00:00:00Z");
+    let t1 = t("2026-02-01T00:00:30Z");
+    {
+        let store = db.open().await;
+        seed(&store, t0).await;
+        store
+            .write_batch(&Batch {
+                results: vec![
+                    result("api-health", t0, CheckOutcome::Up, 12),
+                    result("api-health", t1, CheckOutcome::Down, 10_000),
+                ],
+                monitor_states: vec![(mid("api-health"), state(Health::Down, t1))],
+                component_changes: vec![change(
+                    "api",
+                    ComponentStatus::Operational,
+                    ComponentStatus::MajorOutage,
+                    t1,
+                )],
+            })
+            .await
+            .unwrap();
+        store.close().await;
+    }
+    let store = db.open().await;
+    let components = store.components().await.unwrap();
+    assert_eq!(ids(&components), ["core", "api", "db"]);
+    assert_eq!(components[1].status, ComponentStatus::MajorOutage);
+    let states: HashMap<_, _> = store.monitor_states().await.unwrap().into_iter().collect();
+    assert_eq!(states[&mid("api-health")], state(Health::Down, t1));
+    assert_eq!(states[&mid("db-port")], MonitorState::default());
+    let recent = store.recent_results(&mid("api-health"), 10).await.unwrap();
+    assert_eq!(
+        recent,
+        [
+            result("api-health", t1, CheckOutcome::Down, 10_000),
+            result("api-health", t0, CheckOutcome::Up, 12)
+        ]
+    );
+    // The ring continues where it stopped: a third result is the newest.
+    let t2 = t("2026-02-01T00:01:00Z");
+    store
+        .write_batch(&Batch {
+            results: vec![result("api-health", t2, CheckOutcome::Up, 11)],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    let recent = store.recent_results(&mid("api-health"), 1).await.unwrap();
+    assert_eq!(recent[0].started_at, t2);
+    assert!(store
+        .reconcile(
+            &[component("api", 1), component("db", 2), group("core", 0)],
+            &[monitor("api-health", &["api"]), monitor("db-port", &["db"])],
+            t2
+        )
+        .await
+        .unwrap()
+        .is_empty());
+    store.close().await;
+}
+
+async fn ring_keeps_the_newest_hundred(db: &TestDb) {
+    let store = db.open().await;
+    let t0 = t("2026-03-01T00:00:00Z");
+    seed(&store, t0).await;
+    let at = |i: i64| t0 + chrono::Duration::seconds(30 * i);
+    // 250 results in uneven batches, one of them larger than the ring, shuffled within it.
+    let mut next = 0;
+    for size in [1, 99, 120, 30] {
+        let mut results: Vec<_> = (next..next + size)
+            .map(|i| result("api-health", at(i), CheckOutcome::Up, i as u64))
+            .collect();
+        results.reverse();
+        results.push(result("db-port", at(next), CheckOutcome::Down, 1));
+        store
+            .write_batch(&Batch {
+                results,
+                ..Batch::default()
+            })
+            .await
+            .unwrap();
+        next += size;
+    }
+    assert_eq!(next, 250);
+    let recent = store
+        .recent_results(&mid("api-health"), 1000)
+        .await
+        .unwrap();
+    assert_eq!(
+        recent.len(),
+        RING_SIZE as usize,
+        "the ring holds exactly RING_SIZE rows"
+    );
+    let expected: Vec<_> = (150..250).rev().map(at).collect();
+    assert_eq!(
+        recent.iter().map(|r| r.started_at).collect::<Vec<_>>(),
+        expected
+    );
+    assert_eq!(recent[0].duration_ms, 249);
+    let three = store.recent_results(&mid("api-health"), 3).await.unwrap();
+    assert_eq!(
+        three.iter().map(|r| r.duration_ms).collect::<Vec<_>>(),
+        [249, 248, 247]
+    );
+    assert_eq!(
+        store
+            .recent_results(&mid("db-port"), 1000)
+            .await
+            .unwrap()
+            .len(),
+        4
+    );
+    assert!(store
+        .recent_results(&mid("unknown"), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // Rollups saw all 250.
+    let days = store
+        .rollups(&mid("api-health"), Granularity::Day, t0)
+        .await
+        .unwrap();
+    assert_eq!(days.iter().map(|d| d.checks).sum::<u64>(), 250);
+    store.close().await;
+}
+
+async fn rollups_count_per_bucket(db: &TestDb) {
+    let store = db.open().await;
+    let t0 = t("2026-04-01T23:58:00Z");
+    seed(&store, t0).await;
+    use CheckOutcome::*;
+    let m = "api-health";
+    // Two minutes before midnight UTC, one minute after, split over two batches so the
+    // upsert must add to stored counts.
+    store
+        .write_batch(&Batch {
+            results: vec![
+                result(m, t("2026-04-01T23:58:00Z"), Up, 100),
+                result(m, t("2026-04-01T23:58:30Z"), Degraded, 900),
+                result(m, t("2026-04-01T23:59:10Z"), Down, 5000),
+                result("db-port", t("2026-04-01T23:58:10Z"), Up, 3),
+            ],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    store
+        .write_batch(&Batch {
+            results: vec![
+                result(m, t("2026-04-01T23:58:59.999Z"), Up, 300),
+                result(m, t("2026-04-02T00:00:05Z"), Up, 50),
+            ],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    let counts = |r: &pharos_store::Rollup| {
+        (
+            r.bucket_start,
+            r.checks,
+            r.up,
+            r.degraded,
+            r.down,
+            r.duration_sum_ms,
+            r.duration_max_ms,
+        )
+    };
+    let since = t("2026-04-01T00:00:00Z");
+    let minutes = store
+        .rollups(&mid(m), Granularity::Minute, since)
+        .await
+        .unwrap();
+    assert_eq!(
+        minutes.iter().map(counts).collect::<Vec<_>>(),
+        [
+            (t("2026-04-01T23:58:00Z"), 3, 2, 1, 0, 1300, 900),
+            (t("2026-04-01T23:59:00Z"), 1, 0, 0, 1, 5000, 5000),
+            (t("2026-04-02T00:00:00Z"), 1, 1, 0, 0, 50, 50),
+        ]
+    );
+    assert!(minutes
+        .iter()
+        .all(|r| r.monitor_id == mid(m) && r.granularity == Granularity::Minute));
+    assert_eq!(minutes[0].mean_duration_ms(), Some(1300.0 / 3.0));
+    assert_eq!(minutes[1].availability(), Some(0.0));
+    let hours = store
+        .rollups(&mid(m), Granularity::Hour, since)
+        .await
+        .unwrap();
+    assert_eq!(
+        hours.iter().map(counts).collect::<Vec<_>>(),
+        [
+            (t("2026-04-01T23:00:00Z"), 4, 2, 1, 1, 6300, 5000),
+            (t("2026-04-02T00:00:00Z"), 1, 1, 0, 0, 50, 50),
+        ]
+    );
+    let days = store
+        .rollups(&mid(m), Granularity::Day, since)
+        .await
+        .unwrap();
+    assert_eq!(
+        days.iter().map(counts).collect::<Vec<_>>(),
+        [
+            (t("2026-04-01T00:00:00Z"), 4, 2, 1, 1, 6300, 5000),
+            (t("2026-04-02T00:00:00Z"), 1, 1, 0, 0, 50, 50),
+        ]
+    );
+    // `since` inside a bucket includes that bucket; later buckets only after it.
+    let from_mid_minute = store
+        .rollups(&mid(m), Granularity::Minute, t("2026-04-01T23:59:30Z"))
+        .await
+        .unwrap();
+    assert_eq!(from_mid_minute.len(), 2);
+    let other = store
+        .rollups(&mid("db-port"), Granularity::Day, since)
+        .await
+        .unwrap();
+    assert_eq!(
+        other.iter().map(counts).collect::<Vec<_>>(),
+        [(t("2026-04-01T00:00:00Z"), 1, 1, 0, 0, 3, 3)]
+    );
+    store.close().await;
+}
+
+async fn monitor_states_round_trip(db: &TestDb) {
+    let store = db.open().await;
+    let t0 = t("2026-05-01T00:00:00Z");
+    seed(&store, t0).await;
+    let full = MonitorState {
+        health: Health::Degraded,
+        since: Some(t("2026-05-01T00:00:01.234Z")),
+        down_streak: 0,
+        up_streak: 1,
+        not_up_streak: 7,
+        not_down_streak: u32::MAX,
+        last_check_at: Some(t("2026-05-01T00:05:00.5Z")),
+        last_outcome: Some(CheckOutcome::Degraded),
+        last_error: Some("condition failed: [RESPONSE_TIME] (812) < 500".into()),
+    };
+    store
+        .write_batch(&Batch {
+            monitor_states: vec![
+                (mid("api-health"), state(Health::Down, t0)),
+                (mid("api-health"), full.clone()),
+            ],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    let states = store.monitor_states().await.unwrap();
+    assert_eq!(
+        states,
+        [
+            (mid("api-health"), full.clone()),
+            (mid("db-port"), MonitorState::default())
+        ]
+    );
+    // Replaced wholesale, including fields going back to None.
+    let cleared = MonitorState {
+        health: Health::Up,
+        ..MonitorState::default()
+    };
+    store
+        .write_batch(&Batch {
+            monitor_states: vec![(mid("api-health"), cleared.clone())],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store.monitor_states().await.unwrap()[0],
+        (mid("api-health"), cleared)
+    );
+    store.close().await;
+}
+
+async fn component_changes_set_status_and_log_events(db: &TestDb) {
+    let store = db.open().await;
+    let t0 = t("2026-06-01T00:00:00Z");
+    seed(&store, t0).await;
+    let (t1, t2) = (t("2026-06-01T01:00:00Z"), t("2026-06-01T02:00:00Z"));
+    use ComponentStatus::*;
+    // Given out of order: applied in time order, so the later one wins.
+    store
+        .write_batch(&Batch {
+            component_changes: vec![
+                change("api", PartialOutage, Operational, t2),
+                change("api", Operational, PartialOutage, t1),
+                change("db", Operational, UnderMaintenance, t1),
+            ],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    let stored = store.components().await.unwrap();
+    let by_id: HashMap<_, _> = stored.iter().map(|c| (c.id.as_str(), c)).collect();
+    assert_eq!(
+        (by_id["api"].status, by_id["api"].updated_at),
+        (Operational, t2)
+    );
+    assert_eq!(
+        (by_id["db"].status, by_id["db"].updated_at),
+        (UnderMaintenance, t1)
+    );
+    assert_eq!(by_id["core"].updated_at, t0);
+    let timeline = store
+        .status_timeline(t("2025-01-01T00:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(
+        timeline[&cid("api")],
+        [
+            StatusChange {
+                at: t0,
+                status: Operational
+            },
+            StatusChange {
+                at: t1,
+                status: PartialOutage
+            },
+            StatusChange {
+                at: t2,
+                status: Operational
+            },
+        ]
+    );
+    store.close().await;
+}
+
+async fn status_timeline_is_clamped_to_since(db: &TestDb) {
+    let store = db.open().await;
+    use ComponentStatus::*;
+    let t0 = t("2026-07-01T00:00:00Z");
+    seed(&store, t0).await;
+    let (t1, t2) = (t("2026-07-02T00:00:00Z"), t("2026-07-03T00:00:00Z"));
+    store
+        .write_batch(&Batch {
+            component_changes: vec![
+                change("api", Operational, MajorOutage, t1),
+                change("api", MajorOutage, DegradedPerformance, t2),
+                change("core", Operational, MajorOutage, t1),
+            ],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    // A component created after `since` starts at its creation.
+    let t3 = t("2026-07-04T00:00:00Z");
+    store
+        .reconcile(
+            &[
+                component("api", 1),
+                component("db", 2),
+                group("core", 0),
+                component("cdn", 3),
+            ],
+            &[monitor("api-health", &["api"]), monitor("db-port", &["db"])],
+            t3,
+        )
+        .await
+        .unwrap();
+
+    let between = t("2026-07-02T12:00:00Z");
+    let timeline = store.status_timeline(between).await.unwrap();
+    let mut keys: Vec<_> = timeline.keys().map(ComponentId::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["api", "cdn", "db"], "groups are left out");
+    assert_eq!(
+        timeline[&cid("api")],
+        [
+            StatusChange {
+                at: between,
+                status: MajorOutage
+            },
+            StatusChange {
+                at: t2,
+                status: DegradedPerformance
+            },
+        ]
+    );
+    assert_eq!(
+        timeline[&cid("db")],
+        [StatusChange {
+            at: between,
+            status: Operational
+        }]
+    );
+    assert_eq!(
+        timeline[&cid("cdn")],
+        [StatusChange {
+            at: t3,
+            status: Operational
+        }]
+    );
+
+    // A change exactly at `since` is the status in force, once.
+    let timeline = store.status_timeline(t1).await.unwrap();
+    assert_eq!(
+        timeline[&cid("api")],
+        [
+            StatusChange {
+                at: t1,
+                status: MajorOutage
+            },
+            StatusChange {
+                at: t2,
+                status: DegradedPerformance
+            },
+        ]
+    );
+    // Before the component existed: no clamped entry, the history starts at creation.
+    let timeline = store
+        .status_timeline(t("2026-06-01T00:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(timeline[&cid("api")].len(), 3);
+    assert_eq!(
+        timeline[&cid("api")][0],
+        StatusChange {
+            at: t0,
+            status: Operational
+        }
+    );
+    // After the last change: just the status in force.
+    let late = t("2026-08-01T00:00:00Z");
+    let timeline = store.status_timeline(late).await.unwrap();
+    assert_eq!(
+        timeline[&cid("api")],
+        [StatusChange {
+            at: late,
+            status: DegradedPerformance
+        }]
+    );
+    // The timeline feeds the uptime maths directly.
+    let days = pharos_domain::uptime::daily(
+        &store.status_timeline(t0).await.unwrap()[&cid("api")],
+        t2,
+        chrono_tz::UTC,
+        3,
+    );
+    assert_eq!((days[0].observed_secs, days[0].major_secs), (86_400, 0));
+    assert_eq!(
+        (days[1].observed_secs, days[1].major_secs),
+        (86_400, 86_400)
+    );
+    store.close().await;
+}
+
+async fn prune_respects_retention_boundaries(db: &TestDb) {
+    let store = db.open().await;
+    let now = t("2026-09-01T00:00:00Z");
+    seed(&store, now - chrono::Duration::days(500)).await;
+    let ms = chrono::Duration::milliseconds(1);
+    let h48 = now - chrono::Duration::hours(48);
+    let d90 = now - chrono::Duration::days(90);
+    let d400 = now - chrono::Duration::days(400);
+    let results = [h48, h48 - ms, d90, d90 - ms, d400, d400 - ms]
+        .into_iter()
+        .map(|at| result("api-health", at, CheckOutcome::Up, 1))
+        .collect();
+    store
+        .write_batch(&Batch {
+            results,
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    let epoch = DateTime::<Utc>::UNIX_EPOCH;
+    let count = |g| {
+        let store = store.clone();
+        async move {
+            store
+                .rollups(&mid("api-health"), g, epoch)
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(
+        (
+            count(Granularity::Minute).await,
+            count(Granularity::Hour).await
+        ),
+        (6, 6)
+    );
+    assert_eq!(count(Granularity::Day).await, 6);
+
+    let report = store.prune(now).await.unwrap();
+    assert_eq!(
+        report,
+        PruneReport {
+            minute_rollups: 5,
+            hour_rollups: 3,
+            day_rollups: 1
+        }
+    );
+    let starts = |g| {
+        let store = store.clone();
+        async move {
+            store
+                .rollups(&mid("api-health"), g, epoch)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.bucket_start)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        starts(Granularity::Minute).await,
+        [h48],
+        "a bucket at the cut-off is kept"
+    );
+    assert_eq!(
+        starts(Granularity::Hour).await,
+        [d90, h48 - chrono::Duration::hours(1), h48]
+    );
+    assert_eq!(starts(Granularity::Day).await.len(), 5);
+    assert_eq!(
+        store.prune(now).await.unwrap(),
+        PruneReport::default(),
+        "idempotent"
+    );
+    // Results and events are untouched.
+    assert_eq!(
+        store
+            .recent_results(&mid("api-health"), 100)
+            .await
+            .unwrap()
+            .len(),
+        6
+    );
+    assert!(!store.status_timeline(now).await.unwrap()[&cid("api")].is_empty());
+    store.close().await;
+}
+
+async fn a_failing_batch_writes_nothing(db: &TestDb) {
+    let store = db.open().await;
+    let t0 = t("2026-10-01T00:00:00Z");
+    seed(&store, t0).await;
+    let t1 = t("2026-10-01T00:00:30Z");
+    let good_part = Batch {
+        results: vec![result("api-health", t1, CheckOutcome::Down, 10)],
+        monitor_states: vec![(mid("api-health"), state(Health::Down, t1))],
+        component_changes: vec![change(
+            "api",
+            ComponentStatus::Operational,
+            ComponentStatus::MajorOutage,
+            t1,
+        )],
+    };
+    // Fails after the first change was written: an unknown component (changes apply in
+    // time order).
+    let mut bad = good_part.clone();
+    bad.component_changes.push(change(
+        "ghost",
+        ComponentStatus::Operational,
+        ComponentStatus::MajorOutage,
+        t1,
+    ));
+    let err = store.write_batch(&bad).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::InvalidInput {
+                op: "write_batch",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "store operation write_batch rejected its input: unknown component ghost"
+    );
+    // Fails after the component change and the ring reservation were written: unknown
+    // monitors, all of them named.
+    let mut bad = good_part.clone();
+    bad.results
+        .push(result("ghost-monitor", t1, CheckOutcome::Up, 1));
+    bad.monitor_states
+        .push((mid("other-ghost"), MonitorState::default()));
+    let err = store.write_batch(&bad).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "store operation write_batch rejected its input: unknown monitor(s): ghost-monitor, other-ghost"
+    );
+
+    let assert_untouched = || async {
+        assert!(store
+            .recent_results(&mid("api-health"), 10)
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(store
+            .rollups(&mid("api-health"), Granularity::Day, t0)
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(store
+            .monitor_states()
+            .await
+            .unwrap()
+            .iter()
+            .all(|(_, s)| *s == MonitorState::default()));
+        let api = store
+            .components()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|c| c.id == cid("api"))
+            .unwrap();
+        assert_eq!(
+            (api.status, api.updated_at),
+            (ComponentStatus::Operational, t0)
+        );
+        assert_eq!(
+            store.status_timeline(t0).await.unwrap()[&cid("api")].len(),
+            1
+        );
+    };
+    assert_untouched().await;
+
+    // The store is still usable, and the good part alone goes through.
+    store.write_batch(&good_part).await.unwrap();
+    assert_eq!(
+        store
+            .recent_results(&mid("api-health"), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let api = store
+        .components()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.id == cid("api"))
+        .unwrap();
+    assert_eq!(api.status, ComponentStatus::MajorOutage);
+    store.close().await;
+}
+
+/// 10,000 monitors every 30 s is 333 results a second: time batches of that size.
+async fn batches_of_hundreds_are_fast(db: &TestDb) {
+    const MONITORS: usize = 333;
+    const BATCHES: usize = 10;
+    let store = db.open().await;
+    let t0 = t("2026-11-01T00:00:00Z");
+    let components: Vec<_> = (0..MONITORS)
+        .map(|i| component(&format!("c{i}"), i as u32))
+        .collect();
+    let monitors: Vec<_> = (0..MONITORS)
+        .map(|i| monitor(&format!("m{i}"), &[&format!("c{i}")]))
+        .collect();
+    let started = Instant::now();
+    store.reconcile(&components, &monitors, t0).await.unwrap();
+    let reconcile_time = started.elapsed();
+
+    let mut times = Vec::new();
+    for b in 0..BATCHES {
+        let at = t0 + chrono::Duration::seconds(30 * b as i64);
+        let batch = Batch {
+            results: (0..MONITORS)
+                .map(|i| {
+                    let outcome = if (i + b) % 50 == 0 {
+                        CheckOutcome::Down
+                    } else {
+                        CheckOutcome::Up
+                    };
+                    result(&format!("m{i}"), at, outcome, (i % 700) as u64)
+                })
+                .collect(),
+            monitor_states: (0..MONITORS)
+                .map(|i| (mid(&format!("m{i}")), state(Health::Up, at)))
+                .collect(),
+            component_changes: (0..5)
+                .map(|i| {
+                    change(
+                        &format!("c{i}"),
+                        ComponentStatus::Operational,
+                        ComponentStatus::PartialOutage,
+                        at,
+                    )
+                })
+                .collect(),
+        };
+        let started = Instant::now();
+        store.write_batch(&batch).await.unwrap();
+        times.push(started.elapsed());
+    }
+    times.sort();
+    let median = times[BATCHES / 2];
+    eprintln!(
+        "perf[{}]: reconcile of {MONITORS} components + monitors {:?}; write_batch of {MONITORS} \
+         results + {MONITORS} states + 5 changes: median {:?}, min {:?}, max {:?} \
+         (~{:.0} results/s)",
+        store.backend(),
+        reconcile_time,
+        median,
+        times[0],
+        times[BATCHES - 1],
+        MONITORS as f64 / median.as_secs_f64()
+    );
+    // Generous bound for a loaded CI machine; the figure of interest is printed above.
+    assert!(
+        median < Duration::from_secs(5),
+        "write_batch too slow: {median:?}"
+    );
+    assert_eq!(
+        store.recent_results(&mid("m7"), 100).await.unwrap().len(),
+        BATCHES
+    );
+    store.close().await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Engine-independent
+
+#[tokio::test]
+async fn an_unsupported_url_is_a_clear_error() {
+    let err = Store::connect("mysql://root:secret@localhost/pharos")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::UnsupportedUrl { ref scheme } if scheme == "mysql"));
+    let message = err.to_string();
+    assert!(
+        message.contains("\"mysql\"") && message.contains("sqlite://"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("secret"),
+        "never echo credentials: {message}"
+    );
+    let err = Store::connect("pharos.db").await.unwrap_err();
+    assert!(matches!(err, StoreError::UnsupportedUrl { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn an_unreachable_postgres_is_an_error_not_a_panic() {
+    let started = Instant::now();
+    let err = Store::connect_with_timeout(
+        "postgres://pharos:secret@127.0.0.1:1/pharos",
+        Duration::from_millis(500),
+    )
+    .await
+    .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let message = err.to_string();
+    assert!(matches!(err, StoreError::Connect { .. }), "{message}");
+    assert!(
+        message.starts_with("cannot open PostgreSQL database \"pharos\" on 127.0.0.1:1"),
+        "{message}"
+    );
+    assert!(!message.contains("secret"), "{message}");
+}
+
+#[tokio::test]
+async fn an_unopenable_sqlite_file_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, b"not a directory").unwrap();
+    let url = format!("sqlite://{}/pharos.db", blocker.display());
+    let err = Store::connect(&url).await.unwrap_err();
+    assert!(matches!(err, StoreError::CreateDir { .. }), "{err}");
+    let garbage = dir.path().join("garbage.db");
+    std::fs::write(&garbage, vec![7u8; 8192]).unwrap();
+    let err = Store::connect(&format!("sqlite://{}", garbage.display()))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("garbage.db"), "{err}");
+}
+
+#[tokio::test]
+async fn sqlite_in_memory_works() {
+    let store = Store::connect("sqlite::memory:").await.unwrap();
+    assert_eq!(store.backend(), Backend::Sqlite);
+    seed(&store, t("2026-01-01T00:00:00Z")).await;
+    assert_eq!(store.components().await.unwrap().len(), 3);
+    // A second in-memory store is a different database.
+    let other = Store::connect("sqlite::memory:").await.unwrap();
+    assert!(other.components().await.unwrap().is_empty());
+    store.close().await;
+    other.close().await;
+}
+
+/// The full target load, by hand: `cargo test -p pharos-store --release --test contract
+/// -- --ignored --nocapture ten_thousand`. Reconciles 10,000 monitors, then writes 30 s worth
+/// of their results (10,000 results in batches of 333).
+#[tokio::test]
+#[ignore = "a measurement, not a check; run by hand"]
+async fn ten_thousand_monitors() {
+    let mut dbs = vec![TestDb::sqlite()];
+    dbs.extend(TestDb::postgres("ten_thousand_monitors").await);
+    for db in &dbs {
+        let store = db.open().await;
+        let t0 = t("2026-12-01T00:00:00Z");
+        let components: Vec<_> = (0..100).map(|i| component(&format!("c{i}"), i)).collect();
+        let monitors: Vec<_> = (0..10_000)
+            .map(|i| monitor(&format!("m{i}"), &[&format!("c{}", i % 100)]))
+            .collect();
+        let started = Instant::now();
+        store.reconcile(&components, &monitors, t0).await.unwrap();
+        let reconcile_time = started.elapsed();
+        let started = Instant::now();
+        for chunk in monitors.chunks(333) {
+            let batch = Batch {
+                results: chunk
+                    .iter()
+                    .map(|m| result(m.id.as_str(), t0, CheckOutcome::Up, 20))
+                    .collect(),
+                monitor_states: chunk
+                    .iter()
+                    .map(|m| (m.id.clone(), state(Health::Up, t0)))
+                    .collect(),
+                component_changes: Vec::new(),
+            };
+            store.write_batch(&batch).await.unwrap();
+        }
+        let write_time = started.elapsed();
+        let started = Instant::now();
+        assert_eq!(store.monitor_states().await.unwrap().len(), 10_000);
+        let read_time = started.elapsed();
+        eprintln!(
+            "perf[{}]: reconcile 10,000 monitors {reconcile_time:?}; 10,000 results + states \
+             in 31 batches {write_time:?}; monitor_states() {read_time:?}",
+            store.backend()
+        );
+        store.close().await;
+    }
+}
