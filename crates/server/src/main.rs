@@ -1,1 +1,170 @@
-fn main() {}
+//! The `pharos` command: `serve`, `validate`, `--version` (SPEC §1).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use pharos_server::app::{DEFAULT_DATABASE_URL, DEFAULT_LISTEN};
+use pharos_server::config::{self, Config, Diagnostic};
+use pharos_server::{App, Settings};
+
+/// Watches services, derives their status and publishes it on a status page.
+#[derive(Parser)]
+#[command(name = "pharos", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run everything: checks, the status page and the APIs.
+    Serve {
+        /// Configuration file (default: ./pharos.toml if present, else empty).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long, value_name = "ADDR", env = "PHAROS_LISTEN")]
+        listen: Option<SocketAddr>,
+        /// Database URL: sqlite://FILE or postgres://… (default sqlite://pharos-data/pharos.db).
+        #[arg(long, value_name = "URL", env = "PHAROS_DATABASE_URL")]
+        database: Option<String>,
+    },
+    /// Check a configuration file and print every problem.
+    Validate {
+        /// Configuration file (default ./pharos.toml).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Validate { config } => validate(config),
+        Command::Serve {
+            config,
+            listen,
+            database,
+        } => serve(config, listen, database),
+    }
+}
+
+fn print_all(diagnostics: &[Diagnostic]) {
+    for d in diagnostics {
+        eprintln!("{d}");
+    }
+}
+
+/// Loads the file (or the empty configuration when none was named and ./pharos.toml is
+/// absent), printing every diagnostic. `None` means there was an error.
+fn load(path: Option<PathBuf>) -> Option<Config> {
+    let path = match path {
+        Some(p) => p,
+        None if Path::new("pharos.toml").exists() => PathBuf::from("pharos.toml"),
+        None => return Some(Config::default()),
+    };
+    match config::load_file(&path) {
+        Ok(loaded) => {
+            print_all(&loaded.warnings);
+            Some(loaded.config)
+        }
+        Err(diagnostics) => {
+            print_all(&diagnostics);
+            None
+        }
+    }
+}
+
+fn validate(path: Option<PathBuf>) -> ExitCode {
+    let path = path.unwrap_or_else(|| PathBuf::from("pharos.toml"));
+    match config::load_file(&path) {
+        Ok(loaded) => {
+            print_all(&loaded.warnings);
+            println!(
+                "{}: ok ({} components, {} monitors)",
+                path.display(),
+                loaded.config.components.len(),
+                loaded.config.monitors.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(diagnostics) => {
+            print_all(&diagnostics);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(path: Option<PathBuf>, listen: Option<SocketAddr>, database: Option<String>) -> ExitCode {
+    init_tracing();
+    let Some(config) = load(path) else {
+        return ExitCode::FAILURE;
+    };
+    let listen = listen.or(config.server.listen).unwrap_or_else(|| {
+        DEFAULT_LISTEN
+            .parse()
+            .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)))
+    });
+    let database_url = database
+        .or_else(|| config.storage.url.clone())
+        .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let settings = Settings {
+            config,
+            listen,
+            database_url,
+        };
+        let app = match App::start(settings).await {
+            Ok(app) => app,
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                return ExitCode::FAILURE;
+            }
+        };
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        app.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PHAROS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+}

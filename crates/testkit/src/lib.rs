@@ -1,1 +1,233 @@
-//! Test support for Pharos: spawn the real app on port 0 over a fresh SQLite or PostgreSQL database.
+//! Test support: [`spawn_app`] starts the real Pharos (config parser, store, engine, HTTP
+//! server) on 127.0.0.1:0 over a fresh database and returns once it serves; [`FakeTarget`] is
+//! a real HTTP server whose answers a test controls. No sleeps: callers poll with
+//! [`eventually`].
+
+#![allow(clippy::unwrap_used)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use pharos_server::config;
+use pharos_server::{App, Settings};
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite in a temporary directory.
+    Sqlite,
+    /// PostgreSQL from `PHAROS_TEST_POSTGRES_URL`, in a fresh schema.
+    Postgres,
+}
+
+/// The environment variable naming the PostgreSQL server for tests.
+pub const POSTGRES_ENV: &str = "PHAROS_TEST_POSTGRES_URL";
+
+/// SQLite always; PostgreSQL too when `PHAROS_TEST_POSTGRES_URL` is set.
+pub fn backends() -> Vec<Backend> {
+    let mut b = vec![Backend::Sqlite];
+    if std::env::var(POSTGRES_ENV).is_ok() {
+        b.push(Backend::Postgres);
+    } else {
+        eprintln!("note: {POSTGRES_ENV} is not set; PostgreSQL variants skipped");
+    }
+    b
+}
+
+/// A fresh, isolated database.
+pub struct TestDb {
+    /// URL to hand to Pharos.
+    pub url: String,
+    /// Which engine.
+    pub backend: Backend,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    /// Creates a fresh database on `backend`: a new SQLite file, or a new PostgreSQL schema.
+    pub async fn new(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}/pharos.db", dir.path().display());
+                TestDb {
+                    url,
+                    backend,
+                    _dir: Some(dir),
+                }
+            }
+            Backend::Postgres => {
+                let base = std::env::var(POSTGRES_ENV).unwrap();
+                let schema = format!("t_{:016x}", rand::random::<u64>());
+                use sqlx::Connection as _;
+                let mut conn = sqlx::PgConnection::connect(&base).await.unwrap();
+                // The schema name is ours (hex digits), not user input.
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                conn.close().await.unwrap();
+                let sep = if base.contains('?') { '&' } else { '?' };
+                let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+                TestDb {
+                    url,
+                    backend,
+                    _dir: None,
+                }
+            }
+        }
+    }
+}
+
+/// A running Pharos under test.
+pub struct TestApp {
+    /// The running app.
+    pub app: App,
+    /// Its database (kept alive, reusable for a restart).
+    pub db: TestDb,
+    /// `http://127.0.0.1:PORT`.
+    pub base_url: String,
+    /// A client for requests.
+    pub client: reqwest::Client,
+}
+
+impl TestApp {
+    /// GET `path`, returning the response.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base_url))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// GET `path` as JSON.
+    pub async fn get_json(&self, path: &str) -> serde_json_value::Value {
+        self.get(path).await.json().await.unwrap()
+    }
+
+    /// Stops the app and returns its database for a restart.
+    pub async fn stop(self) -> TestDb {
+        self.app.shutdown().await;
+        self.db
+    }
+}
+
+/// Re-export so tests need not depend on serde_json themselves.
+pub mod serde_json_value {
+    pub use serde_json::Value;
+}
+
+/// Parses `config_toml` exactly as `pharos serve` would (panicking with the diagnostics when
+/// it is invalid).
+pub fn parse_config(config_toml: &str) -> config::Config {
+    match config::parse_str(config_toml, "test.toml", &|k| std::env::var(k).ok()) {
+        Ok(loaded) => loaded.config,
+        Err(diags) => {
+            let lines: Vec<String> = diags.iter().map(ToString::to_string).collect();
+            panic!("invalid test config:\n{}", lines.join("\n"))
+        }
+    }
+}
+
+/// Starts Pharos with `config_toml` on a fresh SQLite database.
+pub async fn spawn_app(config_toml: &str) -> TestApp {
+    spawn_app_on(Backend::Sqlite, config_toml).await
+}
+
+/// Starts Pharos with `config_toml` on a fresh database of `backend`.
+pub async fn spawn_app_on(backend: Backend, config_toml: &str) -> TestApp {
+    let db = TestDb::new(backend).await;
+    spawn_app_with_db(db, config_toml).await
+}
+
+/// Starts Pharos with `config_toml` on an existing database (e.g. after [`TestApp::stop`]).
+pub async fn spawn_app_with_db(db: TestDb, config_toml: &str) -> TestApp {
+    let settings = Settings {
+        config: parse_config(config_toml),
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        database_url: db.url.clone(),
+    };
+    let app = App::start(settings).await.unwrap();
+    let base_url = format!("http://{}", app.addr());
+    TestApp {
+        app,
+        db,
+        base_url,
+        client: reqwest::Client::new(),
+    }
+}
+
+/// Polls `check` every 20 ms until it returns `Some`, or panics after `limit`.
+pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out after {limit:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A real HTTP target on 127.0.0.1:0 whose status code a test sets, counting its hits.
+pub struct FakeTarget {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    status: Arc<AtomicU16>,
+    hits: Arc<AtomicU64>,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+impl FakeTarget {
+    /// Starts a target answering `200 {"status":"UP"}` to every path.
+    pub async fn start() -> FakeTarget {
+        let status = Arc::new(AtomicU16::new(200));
+        let hits = Arc::new(AtomicU64::new(0));
+        let (s, h) = (status.clone(), hits.clone());
+        let app = axum::Router::new().fallback(move || {
+            let (s, h) = (s.clone(), h.clone());
+            async move {
+                h.fetch_add(1, Ordering::Relaxed);
+                let code = axum::http::StatusCode::from_u16(s.load(Ordering::Relaxed))
+                    .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+                let body = if code.is_success() {
+                    r#"{"status":"UP"}"#
+                } else {
+                    r#"{"status":"DOWN"}"#
+                };
+                (code, [("content-type", "application/json")], body)
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        FakeTarget {
+            url,
+            status,
+            hits,
+            _server: server,
+        }
+    }
+
+    /// Makes every later answer use `code`.
+    pub fn set_status(&self, code: u16) {
+        self.status.store(code, Ordering::Relaxed);
+    }
+
+    /// Requests served so far.
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,479 @@
+//! The engine's in-memory model of everything live: monitor states, component statuses and
+//! their recent timelines. Applying a check result here is pure (no I/O, `now` passed in); it
+//! reports what must be written, and the view is built from it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use pharos_domain::monitor::contribution;
+use pharos_domain::uptime::{self, StatusChange};
+use pharos_domain::{
+    CheckResult, ComponentId, ComponentStatus, MonitorId, MonitorSpec, MonitorState, Thresholds,
+    Transition,
+};
+
+use crate::catalog::CatalogEntry;
+use crate::view::{ComponentView, MonitorView, PageInfo, StatusView};
+
+/// Days of uptime history shown on the page.
+pub const UPTIME_DAYS: u32 = 90;
+
+/// A component status change to persist.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusChangeRecord {
+    /// Which component.
+    pub component_id: ComponentId,
+    /// Status before.
+    pub from: ComponentStatus,
+    /// Status after.
+    pub to: ComponentStatus,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// What applying one result changed.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Applied {
+    /// The monitor's health transition, if any.
+    pub transition: Option<Transition>,
+    /// Component status changes it caused.
+    pub component_changes: Vec<StatusChangeRecord>,
+}
+
+struct ComponentSlot {
+    entry: CatalogEntry,
+    position: u32,
+    status: ComponentStatus,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    timeline: Vec<StatusChange>,
+    drivers: Vec<usize>,
+}
+
+struct MonitorSlot {
+    spec: Arc<MonitorSpec>,
+    state: MonitorState,
+}
+
+/// Stored facts about a component, as loaded at start-up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComponentHistory {
+    /// Last persisted status.
+    pub status: ComponentStatus,
+    /// When it was first configured.
+    pub created_at: DateTime<Utc>,
+    /// When its status last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Status changes over the uptime window, oldest first.
+    pub timeline: Vec<StatusChange>,
+}
+
+/// Everything live.
+pub struct World {
+    page: PageInfo,
+    components: Vec<ComponentSlot>,
+    component_index: HashMap<ComponentId, usize>,
+    monitors: Vec<MonitorSlot>,
+    monitor_index: HashMap<MonitorId, usize>,
+}
+
+impl World {
+    /// Builds the world from the catalog, the monitor specs, what storage remembers about
+    /// each component (missing entries start operational at `now`) and each monitor's state.
+    pub fn new(
+        page: PageInfo,
+        catalog: Vec<CatalogEntry>,
+        specs: Vec<Arc<MonitorSpec>>,
+        mut histories: HashMap<ComponentId, ComponentHistory>,
+        mut states: HashMap<MonitorId, MonitorState>,
+        now: DateTime<Utc>,
+    ) -> World {
+        let components: Vec<ComponentSlot> = catalog
+            .into_iter()
+            .enumerate()
+            .map(|(i, entry)| {
+                let h = histories.remove(&entry.id).unwrap_or(ComponentHistory {
+                    status: ComponentStatus::Operational,
+                    created_at: now,
+                    updated_at: now,
+                    timeline: vec![StatusChange {
+                        at: now,
+                        status: ComponentStatus::Operational,
+                    }],
+                });
+                ComponentSlot {
+                    entry,
+                    position: u32::try_from(i).unwrap_or(u32::MAX),
+                    status: h.status,
+                    created_at: h.created_at,
+                    updated_at: h.updated_at,
+                    timeline: h.timeline,
+                    drivers: Vec::new(),
+                }
+            })
+            .collect();
+        let component_index: HashMap<ComponentId, usize> = components
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.entry.id.clone(), i))
+            .collect();
+        let monitors: Vec<MonitorSlot> = specs
+            .into_iter()
+            .map(|spec| MonitorSlot {
+                state: states.remove(&spec.id).unwrap_or_default(),
+                spec,
+            })
+            .collect();
+        let monitor_index = monitors
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.spec.id.clone(), i))
+            .collect();
+        let mut world = World {
+            page,
+            components,
+            component_index,
+            monitors,
+            monitor_index,
+        };
+        for (mi, m) in world.monitors.iter().enumerate() {
+            for cid in &m.spec.components {
+                if let Some(&ci) = world.component_index.get(cid) {
+                    world.components[ci].drivers.push(mi);
+                }
+            }
+        }
+        world
+    }
+
+    /// Re-derives every component's status from its monitors (after a configuration change
+    /// while Pharos was stopped, the stored status may be stale) and returns the changes.
+    pub fn rederive_all(&mut self, now: DateTime<Utc>) -> Vec<StatusChangeRecord> {
+        (0..self.components.len())
+            .filter_map(|ci| self.rederive(ci, now))
+            .collect()
+    }
+
+    /// Applies one judged check result.
+    pub fn apply(&mut self, result: &CheckResult) -> Applied {
+        let Some(&mi) = self.monitor_index.get(&result.monitor_id) else {
+            return Applied::default();
+        };
+        let slot = &mut self.monitors[mi];
+        let thresholds = Thresholds {
+            failure: slot.spec.failure_threshold,
+            success: slot.spec.success_threshold,
+        };
+        let (state, transition) = slot.state.step(
+            result.outcome,
+            result.error.as_deref(),
+            thresholds,
+            result.started_at,
+        );
+        slot.state = state;
+        let mut applied = Applied {
+            transition,
+            component_changes: Vec::new(),
+        };
+        if transition.is_some() {
+            let targets: Vec<usize> = slot
+                .spec
+                .components
+                .iter()
+                .filter_map(|cid| self.component_index.get(cid).copied())
+                .collect();
+            for ci in targets {
+                if let Some(change) = self.rederive(ci, result.started_at) {
+                    applied.component_changes.push(change);
+                }
+            }
+        }
+        applied
+    }
+
+    /// The monitor's current state.
+    pub fn monitor_state(&self, id: &MonitorId) -> Option<&MonitorState> {
+        self.monitor_index.get(id).map(|&i| &self.monitors[i].state)
+    }
+
+    fn rederive(&mut self, ci: usize, at: DateTime<Utc>) -> Option<StatusChangeRecord> {
+        let slot = &self.components[ci];
+        if slot.entry.is_group {
+            return None;
+        }
+        let derived = ComponentStatus::worst_of(slot.drivers.iter().map(|&mi| {
+            let m = &self.monitors[mi];
+            contribution(m.state.health, m.spec.on_failure)
+        }));
+        let slot = &mut self.components[ci];
+        if derived == slot.status {
+            return None;
+        }
+        let change = StatusChangeRecord {
+            component_id: slot.entry.id.clone(),
+            from: slot.status,
+            to: derived,
+            at,
+        };
+        slot.status = derived;
+        slot.updated_at = at;
+        slot.timeline.push(StatusChange {
+            at,
+            status: derived,
+        });
+        Some(change)
+    }
+
+    /// Drops timeline entries that can no longer affect the uptime window, keeping the one in
+    /// force at its start.
+    pub fn trim(&mut self, now: DateTime<Utc>) {
+        let cutoff = now - ChronoDuration::days(i64::from(UPTIME_DAYS) + 1);
+        for c in &mut self.components {
+            let first_kept = c.timeline.iter().rposition(|s| s.at <= cutoff).unwrap_or(0);
+            if first_kept > 0 {
+                c.timeline.drain(..first_kept);
+            }
+        }
+    }
+
+    /// Builds the public view at `now`.
+    pub fn view(&self, now: DateTime<Utc>) -> StatusView {
+        let tz = self.page.time_zone;
+        let mut components: Vec<ComponentView> = self
+            .components
+            .iter()
+            .map(|c| {
+                let (uptime_days, uptime_ratio, start_date) = if c.entry.is_group {
+                    (Vec::new(), None, None)
+                } else {
+                    let days = uptime::daily(&c.timeline, now, tz, UPTIME_DAYS);
+                    let ratio = uptime::overall_ratio(&days);
+                    let start = c
+                        .timeline
+                        .first()
+                        .map(|s| s.at.max(c.created_at).with_timezone(&tz).date_naive());
+                    (days, ratio, start)
+                };
+                ComponentView {
+                    id: c.entry.id.clone(),
+                    name: c.entry.name.clone(),
+                    description: c.entry.description.clone(),
+                    position: c.position,
+                    status: c.status,
+                    created_at: c.created_at,
+                    updated_at: c.updated_at,
+                    group_id: c.entry.group_id.clone(),
+                    is_group: c.entry.is_group,
+                    children: c.entry.children.clone(),
+                    uptime_days,
+                    uptime_ratio,
+                    start_date,
+                }
+            })
+            .collect();
+        // A group shows the worst of its children and changed when they last did.
+        for i in 0..components.len() {
+            if !components[i].is_group {
+                continue;
+            }
+            let kids: Vec<&ComponentView> = components
+                .iter()
+                .filter(|k| k.group_id.as_ref() == Some(&components[i].id))
+                .collect();
+            let status = ComponentStatus::worst_of(kids.iter().map(|k| k.status));
+            let updated = kids
+                .iter()
+                .map(|k| k.updated_at)
+                .max()
+                .unwrap_or(components[i].updated_at);
+            components[i].status = status;
+            components[i].updated_at = components[i].updated_at.max(updated);
+        }
+        let updated_at = components.iter().map(|c| c.updated_at).max().unwrap_or(now);
+        let monitors = self
+            .monitors
+            .iter()
+            .map(|m| MonitorView {
+                id: m.spec.id.clone(),
+                type_name: m.spec.type_name(),
+                health: m.state.health,
+                last_check_at: m.state.last_check_at,
+                last_error: m.state.last_error.clone(),
+                components: m.spec.components.clone(),
+            })
+            .collect();
+        StatusView {
+            page: self.page.clone(),
+            generated_at: now,
+            updated_at,
+            components,
+            monitors,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use pharos_domain::{CheckOutcome, Health, HttpSpec, MonitorKind};
+
+    use super::*;
+    use crate::catalog::{build, ComponentDef};
+
+    fn t(secs: i64) -> DateTime<Utc> {
+        DateTime::<Utc>::UNIX_EPOCH + ChronoDuration::days(20_000) + ChronoDuration::seconds(secs)
+    }
+
+    fn spec(id: &str, components: &[&str], on_failure: ComponentStatus) -> Arc<MonitorSpec> {
+        Arc::new(MonitorSpec {
+            id: MonitorId::new(id).unwrap(),
+            kind: MonitorKind::Http(HttpSpec {
+                url: "http://127.0.0.1:1/".into(),
+                method: "GET".into(),
+                headers: vec![],
+                body: None,
+                max_redirects: 10,
+                insecure: false,
+                max_body_bytes: 1024,
+            }),
+            interval: Duration::from_secs(30),
+            timeout: Duration::from_secs(10),
+            failure_threshold: 2,
+            success_threshold: 1,
+            conditions: vec![],
+            degraded_conditions: vec![],
+            components: components
+                .iter()
+                .map(|c| ComponentId::new(*c).unwrap())
+                .collect(),
+            on_failure,
+        })
+    }
+
+    fn world() -> World {
+        let defs = [
+            ComponentDef {
+                id: ComponentId::new("api").unwrap(),
+                name: "API".into(),
+                description: None,
+                group: Some("Core".into()),
+            },
+            ComponentDef {
+                id: ComponentId::new("db").unwrap(),
+                name: "Database".into(),
+                description: None,
+                group: Some("Core".into()),
+            },
+        ];
+        let page = PageInfo {
+            id: "p".into(),
+            name: "P".into(),
+            url: "http://x".into(),
+            time_zone: chrono_tz::UTC,
+        };
+        World::new(
+            page,
+            build(&defs).unwrap(),
+            vec![
+                spec("api-health", &["api"], ComponentStatus::MajorOutage),
+                spec("api-latency", &["api"], ComponentStatus::PartialOutage),
+                spec("db-port", &["db"], ComponentStatus::PartialOutage),
+            ],
+            HashMap::new(),
+            HashMap::new(),
+            t(0),
+        )
+    }
+
+    fn result(monitor: &str, outcome: CheckOutcome, at: i64) -> CheckResult {
+        CheckResult {
+            monitor_id: MonitorId::new(monitor).unwrap(),
+            started_at: t(at),
+            duration_ms: 5,
+            outcome,
+            status_code: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn a_confirmed_failure_changes_the_component_and_the_group() {
+        let mut w = world();
+        assert!(w
+            .apply(&result("db-port", CheckOutcome::Down, 1))
+            .component_changes
+            .is_empty());
+        let applied = w.apply(&result("db-port", CheckOutcome::Down, 31));
+        assert_eq!(applied.transition.map(|t| t.to), Some(Health::Down));
+        assert_eq!(
+            applied.component_changes,
+            [StatusChangeRecord {
+                component_id: ComponentId::new("db").unwrap(),
+                from: ComponentStatus::Operational,
+                to: ComponentStatus::PartialOutage,
+                at: t(31),
+            }]
+        );
+        let view = w.view(t(60));
+        let status = |id: &str| {
+            view.components
+                .iter()
+                .find(|c| c.id.as_str() == id)
+                .unwrap()
+                .status
+        };
+        assert_eq!(status("db"), ComponentStatus::PartialOutage);
+        assert_eq!(status("core"), ComponentStatus::PartialOutage);
+        assert_eq!(status("api"), ComponentStatus::Operational);
+        assert_eq!(view.updated_at, t(31));
+    }
+
+    #[test]
+    fn the_worst_monitor_wins() {
+        let mut w = world();
+        for at in [1, 2] {
+            w.apply(&result("api-latency", CheckOutcome::Down, at));
+        }
+        assert_eq!(
+            w.view(t(3)).components[1].status,
+            ComponentStatus::PartialOutage
+        );
+        for at in [4, 5] {
+            w.apply(&result("api-health", CheckOutcome::Down, at));
+        }
+        assert_eq!(
+            w.view(t(6)).components[1].status,
+            ComponentStatus::MajorOutage
+        );
+        w.apply(&result("api-health", CheckOutcome::Up, 7));
+        assert_eq!(
+            w.view(t(8)).components[1].status,
+            ComponentStatus::PartialOutage
+        );
+    }
+
+    #[test]
+    fn degraded_monitors_degrade_the_component() {
+        let mut w = world();
+        for at in [1, 2] {
+            w.apply(&result("db-port", CheckOutcome::Degraded, at));
+        }
+        let view = w.view(t(3));
+        assert_eq!(
+            view.components[2].status,
+            ComponentStatus::DegradedPerformance
+        );
+        assert_eq!(view.components[2].uptime_days.len(), UPTIME_DAYS as usize);
+    }
+
+    #[test]
+    fn results_of_unknown_monitors_are_ignored() {
+        let mut w = world();
+        assert_eq!(
+            w.apply(&result("gone", CheckOutcome::Down, 1)),
+            Applied::default()
+        );
+    }
+}

@@ -1,0 +1,173 @@
+//! Start-up and shutdown of the whole process: bind the listener (so a taken port fails
+//! fast), open storage, start the engine, serve the snapshot, and on stop drain in order.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use arc_swap::ArcSwap;
+use pharos_engine::{ComponentDef, EngineConfig, EngineHandle, PageInfo};
+use pharos_store::Store;
+use pharos_web::{Snapshot, WebState};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+
+/// Listen address when nothing else says otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Database when nothing else says otherwise: an embedded SQLite file.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://pharos-data/pharos.db";
+/// How long shutdown waits for in-flight writes.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Everything needed to start, after flags, environment and file have been merged.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The validated configuration.
+    pub config: Config,
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// `sqlite://…` or `postgres://…`.
+    pub database_url: String,
+}
+
+/// A running Pharos.
+pub struct App {
+    addr: SocketAddr,
+    engine: EngineHandle,
+    server: JoinHandle<std::io::Result<()>>,
+    snapshot_builder: JoinHandle<()>,
+    stop_server: oneshot::Sender<()>,
+}
+
+impl App {
+    /// Starts everything and returns once the listener is bound and the first snapshot is
+    /// being served.
+    pub async fn start(settings: Settings) -> anyhow::Result<App> {
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let addr = listener.local_addr().context("reading the bound address")?;
+        let store = Store::connect(&settings.database_url)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot open the database {}",
+                    redact_url(&settings.database_url)
+                )
+            })?;
+        let config = settings.config;
+        let page_url = config
+            .server
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"));
+        let engine_config = EngineConfig {
+            page: PageInfo {
+                id: config.page.id.clone(),
+                name: config.page.name.clone(),
+                url: page_url,
+                time_zone: config.page.time_zone,
+            },
+            components: config
+                .components
+                .iter()
+                .map(|c| ComponentDef {
+                    id: c.id.clone(),
+                    name: c.name.clone(),
+                    description: c.description.clone(),
+                    group: c.group.clone(),
+                })
+                .collect(),
+            monitors: config.monitors.clone(),
+        };
+        let engine = pharos_engine::start(engine_config, store)
+            .await
+            .context("starting the engine")?;
+        let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::build(&engine.view())));
+        let snapshot_builder =
+            pharos_web::spawn_snapshot_builder(engine.subscribe(), snapshot.clone());
+        let metrics = engine.metrics();
+        let state = WebState {
+            snapshot,
+            metrics: Arc::new(move || metrics.render()),
+        };
+        let router = pharos_web::router(state);
+        let (stop_server, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        tracing::info!(%addr, "Pharos is serving");
+        Ok(App {
+            addr,
+            engine,
+            server,
+            snapshot_builder,
+            stop_server,
+        })
+    }
+
+    /// The address the HTTP server is bound to.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The running engine.
+    pub fn engine(&self) -> &EngineHandle {
+        &self.engine
+    }
+
+    /// Stops taking work, finishes in-flight writes within the grace period, and returns.
+    pub async fn shutdown(self) {
+        let _ = self.stop_server.send(());
+        self.engine.shutdown(SHUTDOWN_GRACE).await;
+        self.snapshot_builder.abort();
+        match tokio::time::timeout(SHUTDOWN_GRACE, self.server).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(err))) => tracing::warn!(error = %err, "HTTP server ended with an error"),
+            Ok(Err(err)) => tracing::warn!(error = %err, "HTTP server task failed"),
+            Err(_) => tracing::warn!("HTTP connections still open after the grace period"),
+        }
+    }
+}
+
+/// Hides the password in a database URL for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let creds = &url[scheme_end + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+}
