@@ -1,0 +1,199 @@
+//! The `pharos` binary as a user runs it: `validate`, `serve`, `--version`, exit codes,
+//! environment overrides and a clean stop on SIGTERM.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::Write as _;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PHAROS: &str = env!("CARGO_BIN_EXE_pharos");
+
+fn example() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/pharos.toml")
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    path
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn prints_its_version() {
+    let out = Command::new(PHAROS).arg("--version").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("pharos "));
+}
+
+#[test]
+fn validate_accepts_the_example() {
+    let out = Command::new(PHAROS)
+        .args(["validate", "--config"])
+        .arg(example())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok (5 components, 5 monitors)"));
+}
+
+const BROKEN: &str = r#"[page]
+name = "Broken"
+colour = "red"
+
+[[components]]
+id = "api"
+name = "API"
+
+[[components]]
+id = "lonely"
+name = "Nobody watches me"
+
+[[monitors]]
+id = "api-health"
+type = "http"
+url = "http://127.0.0.1:1/"
+interval = "30 seconds"
+conditions = ["[STATU] == 200"]
+components = ["api", "ghost"]
+"#;
+
+#[test]
+fn validate_reports_every_problem_with_its_location_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "broken.toml", BROKEN);
+    let out = Command::new(PHAROS)
+        .args(["validate", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let file = path.display().to_string();
+    let lines: Vec<String> = stderr.lines().map(|l| l.replace(&file, "FILE")).collect();
+    insta::assert_snapshot!(lines.join("\n"));
+}
+
+#[test]
+fn serve_refuses_a_broken_file_without_listening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "broken.toml", BROKEN);
+    let port = free_port();
+    let out = Command::new(PHAROS)
+        .current_dir(dir.path())
+        .args(["serve", "--config"])
+        .arg(&path)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error: invalid condition: unknown placeholder [STATU]"));
+    assert!(
+        !dir.path().join("pharos-data").exists(),
+        "no database was created"
+    );
+}
+
+#[test]
+fn serve_runs_on_defaults_from_the_environment_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    // No --config and no ./pharos.toml: the empty configuration; listen from PHAROS_LISTEN.
+    let mut child = Command::new(PHAROS)
+        .current_dir(dir.path())
+        .arg("serve")
+        .env("PHAROS_LISTEN", format!("127.0.0.1:{port}"))
+        .env_remove("PHAROS_DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let body = loop {
+        if let Ok(body) = http_get(port, "/api/v2/status.json") {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "pharos did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(body.contains("All Systems Operational"), "{body}");
+    assert!(
+        dir.path().join("pharos-data/pharos.db").exists(),
+        "default SQLite file created"
+    );
+
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "pharos did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn the_listen_flag_overrides_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let (taken, port) = (TcpListener::bind("127.0.0.1:0").unwrap(), free_port());
+    let taken_port = taken.local_addr().unwrap().port();
+    let mut child = Command::new(PHAROS)
+        .current_dir(dir.path())
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        // The environment names a taken port; the flag must win.
+        .env("PHAROS_LISTEN", format!("127.0.0.1:{taken_port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http_get(port, "/healthz").is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "pharos did not listen on the flag's port"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// A minimal blocking HTTP/1.0 GET, returning the body.
+fn http_get(port: u16, path: &str) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+    let mut text = String::new();
+    s.read_to_string(&mut text)?;
+    match text.split_once("\r\n\r\n") {
+        Some((head, body))
+            if head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200") =>
+        {
+            Ok(body.to_owned())
+        }
+        _ => Err(std::io::Error::other(text)),
+    }
+}
