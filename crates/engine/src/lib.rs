@@ -137,7 +137,7 @@ pub async fn start(config: EngineConfig, store: Store) -> Result<EngineHandle, E
     let report = store
         .reconcile(&component_records, &monitor_records, now)
         .await?;
-    tracing::info!(?report, "configuration reconciled into storage");
+    tracing::debug!(?report, "configuration reconciled into storage");
 
     let window_start = now - ChronoDuration::days(i64::from(world::UPTIME_DAYS) + 1);
     let mut timelines = store.status_timeline(window_start).await?;

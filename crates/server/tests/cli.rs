@@ -104,7 +104,8 @@ fn serve_refuses_a_broken_file_without_listening() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("error: invalid condition: unknown placeholder [STATU]"));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("error: invalid condition: unknown placeholder [STATU]"));
     assert!(
         !dir.path().join("pharos-data").exists(),
         "no database was created"

@@ -133,7 +133,7 @@ impl Entry {
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     entries: [Entry; 9],
-    /// The view's `updated_at`, also every entry's Last-Modified.
+    /// The view's `updated_at` (`page.updated_at` in the API).
     pub updated_at: DateTime<Utc>,
 }
 
@@ -155,7 +155,11 @@ impl Snapshot {
         let components = v2::components(view);
         let lists = Lists::new(incidents, maintenances);
         let status = v2::page_status(view, &lists.unresolved);
-        let at = view.updated_at;
+        // Last-Modified is when a body last changed. The bars and percentages move with the
+        // clock even when no status changes, so `view.updated_at` would let an
+        // `If-Modified-Since` client keep yesterday's page; a rebuild time is always safe, and
+        // [`Snapshot::keep_dates_of_unchanged`] restores the older date where the body is the same.
+        let at = view.generated_at.max(view.updated_at);
         let json = |body| Entry::new(body, JSON, at);
 
         let html = match page::render(
@@ -207,7 +211,18 @@ impl Snapshot {
         ];
         Snapshot {
             entries,
-            updated_at: at,
+            updated_at: view.updated_at,
+        }
+    }
+
+    /// Keeps `previous`'s Last-Modified for every body that did not change, so a rebuild with
+    /// identical output never invalidates a client's cache.
+    pub fn keep_dates_of_unchanged(&mut self, previous: &Snapshot) {
+        for (new, old) in self.entries.iter_mut().zip(previous.entries.iter()) {
+            if new.etag == old.etag {
+                new.last_modified = old.last_modified.clone();
+                new.last_modified_at = old.last_modified_at;
+            }
         }
     }
 
@@ -240,7 +255,8 @@ pub fn spawn_snapshot_builder(
             let view = rx.borrow_and_update().clone();
             let started = std::time::Instant::now();
             match tokio::task::spawn_blocking(move || Snapshot::build(&view)).await {
-                Ok(snapshot) => {
+                Ok(mut snapshot) => {
+                    snapshot.keep_dates_of_unchanged(&target.load());
                     let summary_bytes = snapshot.get(Resource::Summary).body.len();
                     let page_bytes = snapshot.get(Resource::Page).body.len();
                     target.store(Arc::new(snapshot));
@@ -261,4 +277,70 @@ pub fn spawn_snapshot_builder(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod last_modified_tests {
+    use super::*;
+
+    #[test]
+    fn an_identical_rebuild_keeps_last_modified_and_a_changed_body_moves_it() {
+        let at = DateTime::parse_from_rfc3339("2026-03-01T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let day = |n: u32| pharos_domain::uptime::DayUptime {
+            date: chrono::NaiveDate::from_ymd_opt(2026, 3, n).unwrap(),
+            observed_secs: 86_400,
+            major_secs: 0,
+            partial_secs: 0,
+            degraded_secs: 0,
+            maintenance_secs: 0,
+        };
+        let component = pharos_engine::ComponentView {
+            id: pharos_domain::ComponentId::new("api").unwrap(),
+            name: "API".into(),
+            description: None,
+            position: 0,
+            status: pharos_domain::ComponentStatus::Operational,
+            created_at: at,
+            updated_at: at,
+            group_id: None,
+            is_group: false,
+            children: vec![],
+            uptime_days: vec![day(1), day(2)],
+            uptime_ratio: Some(1.0),
+            start_date: None,
+        };
+        let mut view = StatusView {
+            page: pharos_engine::PageInfo {
+                id: "p".into(),
+                name: "P".into(),
+                url: "http://x".into(),
+                time_zone: chrono_tz::UTC,
+            },
+            generated_at: at,
+            updated_at: at,
+            components: vec![component],
+            monitors: vec![],
+        };
+        let first = Snapshot::build(&view);
+        view.generated_at += chrono::Duration::hours(1);
+        let mut same = Snapshot::build(&view);
+        same.keep_dates_of_unchanged(&first);
+        let status = Resource::Status;
+        assert_eq!(
+            same.get(status).last_modified,
+            first.get(status).last_modified
+        );
+
+        // Same status change time, but the clock moved past midnight: bars differ, so the
+        // page must not look unmodified to an If-Modified-Since client.
+        view.generated_at += chrono::Duration::days(1);
+        view.components[0].uptime_days.remove(0);
+        let mut later = Snapshot::build(&view);
+        later.keep_dates_of_unchanged(&first);
+        assert!(
+            later.get(Resource::Page).last_modified_at > first.get(Resource::Page).last_modified_at
+        );
+    }
 }

@@ -72,9 +72,11 @@ async fn every_public_route_answers_with_its_content_type_and_validators() {
             etag.starts_with('"') && etag.ends_with('"') && etag.len() > 10,
             "{etag}"
         );
+        // Last-Modified is when the body was rendered (the view's generation time), which
+        // is never earlier than its last status change.
         assert_eq!(
             r.header(header::LAST_MODIFIED),
-            "Tue, 31 Mar 2026 17:45:12 GMT"
+            "Wed, 01 Apr 2026 00:00:00 GMT"
         );
         assert_eq!(r.header(header::CACHE_CONTROL), "no-cache");
         assert_eq!(
@@ -351,6 +353,7 @@ async fn a_new_snapshot_is_served_as_soon_as_it_is_stored() {
         c.status = ComponentStatus::Operational;
     }
     view.updated_at = common::at("2026-03-31T18:00:00Z");
+    view.generated_at = common::at("2026-03-31T18:00:00Z");
     state.snapshot.store(Arc::new(Snapshot::build(&view)));
 
     let after = send(&app, get("/api/v2/status.json")).await;
