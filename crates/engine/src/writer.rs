@@ -15,6 +15,9 @@ use tokio::sync::watch;
 use crate::metrics::Metrics;
 use crate::world::StatusChangeRecord;
 
+/// How often old rollups are pruned.
+pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
 /// Most raw results held while the database is unreachable.
 pub const MAX_PENDING_RESULTS: usize = 200_000;
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -117,10 +120,18 @@ pub async fn run(
     pipeline_done: tokio::sync::oneshot::Receiver<()>,
 ) {
     let mut backoff = crate::FLUSH_EVERY;
+    let mut next_prune = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}
             _ = stop.changed() => break,
+        }
+        if tokio::time::Instant::now() >= next_prune {
+            next_prune += PRUNE_EVERY;
+            match store.prune(chrono::Utc::now()).await {
+                Ok(report) => tracing::debug!(?report, "old rollups pruned"),
+                Err(err) => tracing::warn!(error = %err, "pruning old rollups failed; will retry"),
+            }
         }
         backoff = if write_once(&store, &pending, &metrics).await {
             crate::FLUSH_EVERY

@@ -403,3 +403,34 @@ async fn health_metrics_and_cors_are_public() {
     assert_eq!(r.status(), 404);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn old_rollups_are_pruned_while_running() {
+    for backend in backends() {
+        let target = FakeTarget::start().await;
+        let cfg = config(&target.url, "");
+        // A minute rollup from 1970, written while Pharos is stopped: the next start prunes it,
+        // while current rollups stay.
+        let probe = spawn_app_on(backend, &cfg).await;
+        sql(&probe, "INSERT INTO rollups (monitor_id, granularity, bucket_start, checks, up_count, degraded_count, down_count, duration_sum_ms, duration_max_ms) VALUES ('api-health', 'm', 0, 1, 1, 0, 0, 5, 5)").await;
+        let db = probe.stop().await;
+        let app = spawn_app_with_db(db, &cfg).await;
+        eventually(WAIT, "the 1970 rollup to be pruned", || async {
+            (count(&app, "SELECT COUNT(*) FROM rollups WHERE bucket_start = 0").await == 0)
+                .then_some(())
+        })
+        .await;
+        wait_for_checks(&app, "api-health", 1).await;
+        eventually(WAIT, "a current rollup", || async {
+            (count(
+                &app,
+                "SELECT COUNT(*) FROM rollups WHERE monitor_id = 'api-health'",
+            )
+            .await
+                > 0)
+            .then_some(())
+        })
+        .await;
+        app.stop().await;
+    }
+}
