@@ -342,44 +342,11 @@ async fn a_database_failure_is_retried_and_never_shown_as_an_outage() {
 }
 
 async fn sql(app: &TestApp, statement: &str) {
-    match app.db.backend {
-        Backend::Sqlite => {
-            use sqlx::Connection as _;
-            let mut c = sqlx::SqliteConnection::connect(&app.db.url).await.unwrap();
-            sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned()))
-                .execute(&mut c)
-                .await
-                .unwrap();
-        }
-        Backend::Postgres => {
-            use sqlx::Connection as _;
-            let mut c = sqlx::PgConnection::connect(&app.db.url).await.unwrap();
-            sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned()))
-                .execute(&mut c)
-                .await
-                .unwrap();
-        }
-    }
+    app.db.execute(statement).await;
 }
 
 async fn count(app: &TestApp, query: &str) -> i64 {
-    use sqlx::Connection as _;
-    match app.db.backend {
-        Backend::Sqlite => {
-            let mut c = sqlx::SqliteConnection::connect(&app.db.url).await.unwrap();
-            sqlx::query_scalar(sqlx::AssertSqlSafe(query.to_owned()))
-                .fetch_one(&mut c)
-                .await
-                .unwrap()
-        }
-        Backend::Postgres => {
-            let mut c = sqlx::PgConnection::connect(&app.db.url).await.unwrap();
-            sqlx::query_scalar(sqlx::AssertSqlSafe(query.to_owned()))
-                .fetch_one(&mut c)
-                .await
-                .unwrap()
-        }
-    }
+    app.db.query_i64(query).await
 }
 
 #[tokio::test]

@@ -82,6 +82,40 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Runs raw SQL against the database behind Pharos's back (to break or inspect it).
+    pub async fn execute(&self, statement: &str) {
+        use sqlx::Connection as _;
+        let sql = sqlx::AssertSqlSafe(statement.to_owned());
+        match self.backend {
+            Backend::Sqlite => {
+                let mut c = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+                sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
+            }
+            Backend::Postgres => {
+                let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
+                sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
+            }
+        }
+    }
+
+    /// Runs a query returning one integer, e.g. a `COUNT(*)`.
+    pub async fn query_i64(&self, query: &str) -> i64 {
+        use sqlx::Connection as _;
+        let sql = sqlx::AssertSqlSafe(query.to_owned());
+        match self.backend {
+            Backend::Sqlite => {
+                let mut c = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+                sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
+            }
+            Backend::Postgres => {
+                let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
+                sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
+            }
+        }
+    }
+}
+
 /// A running Pharos under test.
 pub struct TestApp {
     /// The running app.
