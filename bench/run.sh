@@ -1,0 +1,425 @@
+#!/usr/bin/env bash
+# Pharos benchmarks: status-page throughput against nginx, and monitor scale.
+#
+#   bench/run.sh                 everything: page, then scale 1000 and 10000
+#   bench/run.sh page            status page / summary.json vs nginx serving the same bytes
+#   bench/run.sh scale [N ...]   N http monitors at 30 s (default: 1000 10000)
+#
+# Knobs (environment): WARMUP=60 WINDOW=120 SETTLE=45 WRK_SECONDS=15 ROUNDS=2 UNDER_LOAD=1
+#   PORT_BASE=18080 QUIET_WAIT_MAX=1200 SKIP_BUILD=0 KEEP_TMP=0 INTERVAL=30s
+#   NGINX_KEEPALIVE_REQUESTS (unset = nginx's default, 1000)
+#   PERF=1 (scale only: perf record Pharos for PERF_SECONDS=30 after the window; reports in results)
+#
+# Builds `cargo build --release --bin pharos`, installs wrk and nginx with apt-get when they
+# are missing, generates configs in a temp dir, writes raw results to bench/results/<stamp>/
+# (git-ignored) and prints a markdown summary. Everything runs on 127.0.0.1 only, every load
+# is bounded in time, and every process it starts is stopped on exit.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+WARMUP=${WARMUP:-60}
+WINDOW=${WINDOW:-120}
+SETTLE=${SETTLE:-45}
+WRK_SECONDS=${WRK_SECONDS:-15}
+ROUNDS=${ROUNDS:-2}
+UNDER_LOAD=${UNDER_LOAD:-1}
+PORT_BASE=${PORT_BASE:-18080}
+QUIET_WAIT_MAX=${QUIET_WAIT_MAX:-1200}
+INTERVAL=${INTERVAL:-30s}
+INTERVAL_S=${INTERVAL%s}
+TARGET_PORT=$((PORT_BASE + 1))
+STATIC_PORT=$((PORT_BASE + 2))
+NEXT_PHAROS_PORT=$((PORT_BASE + 10))
+BIN="$ROOT/target/release/pharos"
+
+MODE=${1:-all}
+shift || true
+case "$MODE" in
+  all) DO_PAGE=1; SCALES=(1000 10000) ;;
+  page) DO_PAGE=1; SCALES=() ;;
+  scale) DO_PAGE=0; if [ $# -gt 0 ]; then SCALES=("$@"); else SCALES=(1000 10000); fi ;;
+  -h|--help|help) sed -n '2,16p' "$0"; exit 0 ;;
+  *) echo "usage: $0 [all|page|scale [N ...]]" >&2; exit 2 ;;
+esac
+for n in "${SCALES[@]}"; do
+  [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 100 ] || { echo "scale: N must be a number >= 100, got '$n'" >&2; exit 2; }
+done
+[[ "$INTERVAL_S" =~ ^[0-9]+$ ]] || { echo "INTERVAL must be whole seconds like 30s" >&2; exit 2; }
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# ------------------------------------------------------------------ processes we own
+PIDS=()
+TMP=""
+stop_pid() { # pid [grace seconds] -> prints seconds taken; sets STOP_CODE
+  local pid=$1 grace=${2:-15} t0 i
+  STOP_CODE=""
+  t0=$(date +%s.%N)
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < grace * 10; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+      log "pid $pid still running after ${grace}s; SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  set +e; wait "$pid" 2>/dev/null; STOP_CODE=$?; set -e
+  STOP_SECONDS=$(python3 -c "import sys;print(round($(date +%s.%N)-$t0,2))")
+  forget_pid "$pid"
+}
+forget_pid() {
+  local keep=() p
+  for p in "${PIDS[@]+"${PIDS[@]}"}"; do [ "$p" != "$1" ] && keep+=("$p"); done
+  PIDS=("${keep[@]+"${keep[@]}"}")
+}
+cleanup() {
+  local code=$? p
+  trap - EXIT INT TERM
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    p=${PIDS[$i]}
+    kill -0 "$p" 2>/dev/null && { kill -TERM "$p" 2>/dev/null || true; }
+  done
+  for p in "${PIDS[@]+"${PIDS[@]}"}"; do
+    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null || true
+  done
+  if [ -n "$TMP" ] && [ -d "$TMP" ]; then
+    if [ "${KEEP_TMP:-0}" = 1 ]; then log "kept $TMP"; else rm -rf "$TMP"; fi
+  fi
+  exit "$code"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ------------------------------------------------------------------ prerequisites
+need_tools() {
+  local missing=()
+  command -v wrk >/dev/null || missing+=(wrk)
+  command -v nginx >/dev/null || missing+=(nginx-light)
+  command -v curl >/dev/null || missing+=(curl)
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]} with apt-get"
+    apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  command -v python3 >/dev/null || { echo "python3 is required" >&2; exit 1; }
+}
+build() {
+  if [ "${SKIP_BUILD:-0}" = 1 ] && [ -x "$BIN" ]; then log "SKIP_BUILD=1: using $BIN"; return; fi
+  log "cargo build --release --bin pharos"
+  (cd "$ROOT" && cargo build --release --bin pharos)
+}
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_http() { # url timeout_s
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do
+    curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "timed out waiting for $1" >&2
+  return 1
+}
+# Wait until nobody compiles on the machine (the other engineer shares our 2 cores).
+compiling() {
+  local n
+  for n in rustc cc1 cc1plus clippy-driver rust-lld ld ld.lld; do
+    pgrep -x "$n" >/dev/null && return 0
+  done
+  return 1
+}
+wait_quiet() {
+  local waited=0
+  while compiling; do
+    if [ "$waited" -ge "$QUIET_WAIT_MAX" ]; then
+      log "WARNING: a compiler is still running after ${waited}s; measuring anyway (see compiler seconds)"
+      break
+    fi
+    [ $((waited % 60)) = 0 ] && log "a compiler is running (load $(cut -d' ' -f1-3 /proc/loadavg)); waiting"
+    sleep 10
+    waited=$((waited + 10))
+  done
+  log "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+rss_mib() { awk '/^VmRSS:/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+now() { date +%s.%N; }
+
+# ------------------------------------------------------------------ nginx
+# nginx_conf NAME PORT ROOT WORKERS ACCESS_LOG(path|off)
+nginx_conf() {
+  local name=$1 port=$2 root=$3 workers=$4 alog=$5 conf="$TMP/$1.nginx.conf"
+  local alog_line="access_log off;"
+  [ "$alog" != off ] && alog_line="access_log $alog bench;"
+  local kar=""
+  [ -n "${NGINX_KEEPALIVE_REQUESTS:-}" ] && kar="keepalive_requests ${NGINX_KEEPALIVE_REQUESTS};"
+  mkdir -p "$TMP/$name-nginx"
+  cat >"$conf" <<EOF
+# Generated by bench/run.sh
+user root;
+worker_processes $workers;
+daemon off;
+master_process on;
+pid $TMP/$name-nginx/nginx.pid;
+error_log $TMP/$name-nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+    types { text/html html; application/json json; text/plain txt; }
+    default_type text/plain;
+    sendfile on;
+    tcp_nopush on;
+    gzip off;
+    $kar
+    client_body_temp_path $TMP/$name-nginx/body;
+    proxy_temp_path $TMP/$name-nginx/proxy;
+    fastcgi_temp_path $TMP/$name-nginx/fastcgi;
+    uwsgi_temp_path $TMP/$name-nginx/uwsgi;
+    scgi_temp_path $TMP/$name-nginx/scgi;
+    log_format bench '\$msec \$request_uri \$status';
+    $alog_line
+    server {
+        listen 127.0.0.1:$port;
+        root $root;
+    }
+}
+EOF
+  echo "$conf"
+}
+start_nginx() { # conf port -> sets NGINX_PID
+  port_free "$2" || { echo "port $2 is busy" >&2; exit 1; }
+  nginx -c "$1" -p "$TMP" -e "$(dirname "$1")/nginx-startup-error.log" 2>>"$TMP/nginx-stderr.log" &
+  NGINX_PID=$!
+  PIDS+=("$NGINX_PID")
+  wait_http "http://127.0.0.1:$2/" 20 || wait_http "http://127.0.0.1:$2/ok" 5
+}
+start_target() { # access_log_path -> sets TARGET_PID
+  mkdir -p "$TMP/target-root"
+  printf 'OK\n' >"$TMP/target-root/ok"
+  printf 'OK\n' >"$TMP/target-root/index.html"
+  local conf
+  conf=$(nginx_conf target "$TARGET_PORT" "$TMP/target-root" 1 "$1")
+  start_nginx "$conf" "$TARGET_PORT"
+  TARGET_PID=$NGINX_PID
+}
+
+# ------------------------------------------------------------------ pharos
+start_pharos() { # config dir -> sets PHAROS_PID PHAROS_PORT STARTUP_S
+  local cfg=$1 dir=$2 t0
+  PHAROS_PORT=$NEXT_PHAROS_PORT
+  NEXT_PHAROS_PORT=$((NEXT_PHAROS_PORT + 1))
+  port_free "$PHAROS_PORT" || { echo "port $PHAROS_PORT is busy" >&2; exit 1; }
+  rm -f "$dir"/pharos.db*
+  t0=$(now)
+  "$BIN" serve --config "$cfg" --listen "127.0.0.1:$PHAROS_PORT" --database "sqlite://$dir/pharos.db" \
+    >"$dir/pharos.log" 2>&1 &
+  PHAROS_PID=$!
+  PIDS+=("$PHAROS_PID")
+  wait_http "http://127.0.0.1:$PHAROS_PORT/healthz" 120
+  STARTUP_S=$(python3 -c "print(round($(now)-$t0,2))")
+  log "pharos pid $PHAROS_PID on 127.0.0.1:$PHAROS_PORT, ready in ${STARTUP_S}s"
+}
+run_wrk() { # url outfile
+  timeout $((WRK_SECONDS + 60)) wrk -t2 -c64 -d"${WRK_SECONDS}s" --latency "$1" >"$2" 2>&1 || true
+  grep -E 'Requests/sec|99%' "$2" | tr -s ' ' | paste -sd' ' | sed "s|^|  $(basename "$2"): |" >&2 || true
+}
+sample() { # pid seconds outprefix  (foreground)
+  python3 "$HERE/sample.py" --pid "$1" --seconds "$2" --out "$3" --tree-root $$ >/dev/null
+}
+
+# ------------------------------------------------------------------ page benchmark
+page_bench() {
+  local dir="$TMP/page" out="$RES/page" r key route nurl
+  mkdir -p "$dir" "$out" "$dir/static"
+  log "== page benchmark"
+  start_target "$dir/target-access.log"
+  python3 "$HERE/gen_config.py" page --target "http://127.0.0.1:$TARGET_PORT" --interval "$INTERVAL" >"$dir/pharos.toml"
+  "$BIN" validate --config "$dir/pharos.toml" >&2
+  cp "$dir/pharos.toml" "$out/"
+  start_pharos "$dir/pharos.toml" "$dir"
+  log "settling for ${SETTLE}s"
+  sleep "$SETTLE"
+  local base="http://127.0.0.1:$PHAROS_PORT"
+  curl -fsS -D "$out/headers-root.txt" -o "$dir/static/index.html" "$base/"
+  curl -fsS -D "$out/headers-summary.txt" -o "$dir/static/summary.json" "$base/api/v2/summary.json"
+  cp "$dir/static/index.html" "$out/body-root.html"
+  cp "$dir/static/summary.json" "$out/body-summary.json"
+  {
+    echo "config=3 groups, 20 components, 40 http monitors at $INTERVAL"
+    echo "body_root=$(stat -c %s "$dir/static/index.html")"
+    echo "body_summary=$(stat -c %s "$dir/static/summary.json")"
+    echo "rss_before_mib=$(rss_mib "$PHAROS_PID")"
+  } >"$out/run.kv"
+  local conf
+  conf=$(nginx_conf static "$STATIC_PORT" "$dir/static" 2 off)
+  start_nginx "$conf" "$STATIC_PORT"
+  local static_pid=$NGINX_PID
+  cmp -s <(curl -fsS "http://127.0.0.1:$STATIC_PORT/index.html") "$dir/static/index.html" \
+    || { echo "nginx does not serve the saved page" >&2; exit 1; }
+  for ((r = 1; r <= ROUNDS; r++)); do
+    for key in root summary; do
+      if [ $key = root ]; then route=/; nurl="http://127.0.0.1:$STATIC_PORT/index.html"
+      else route=/api/v2/summary.json; nurl="http://127.0.0.1:$STATIC_PORT/summary.json"; fi
+      wait_quiet
+      cut -d' ' -f1-3 /proc/loadavg >"$out/load-$key-r$r.txt"
+      sample "$PHAROS_PID" "$WRK_SECONDS" "$out/cpu-pharos-$key-r$r" &
+      local spid=$!
+      PIDS+=("$spid")
+      run_wrk "$base$route" "$out/wrk-pharos-$key-r$r.txt"
+      wait "$spid" || true
+      forget_pid "$spid"
+      sleep 2
+      wait_quiet
+      run_wrk "$nurl" "$out/wrk-nginx-$key-r$r.txt"
+      sleep 2
+    done
+  done
+  echo "rss_after_mib=$(rss_mib "$PHAROS_PID")" >>"$out/run.kv"
+  stop_pid "$static_pid"
+  stop_pid "$PHAROS_PID" 30
+  cp "$dir/pharos.log" "$out/"
+  stop_pid "$TARGET_PID"
+  python3 "$HERE/analyze.py" collect-page "$out"
+}
+
+# ------------------------------------------------------------------ scale benchmark
+scale_bench() {
+  local n=$1 dir="$TMP/scale-$1" out="$RES/scale-$1" base t0 t1 key route
+  mkdir -p "$dir" "$out"
+  log "== scale benchmark: $n monitors at $INTERVAL"
+  start_target "$dir/access.log"
+  python3 "$HERE/gen_config.py" scale --monitors "$n" --components 100 --interval "$INTERVAL" \
+    --target "http://127.0.0.1:$TARGET_PORT" >"$dir/pharos.toml"
+  "$BIN" validate --config "$dir/pharos.toml" >&2
+  wait_quiet
+  start_pharos "$dir/pharos.toml" "$dir"
+  base="http://127.0.0.1:$PHAROS_PORT"
+  {
+    echo "monitors=$n"
+    echo "interval_s=$INTERVAL_S"
+    echo "startup_s=$STARTUP_S"
+  } >"$out/run.kv"
+  python3 "$HERE/sample.py" --pid "$PHAROS_PID" --seconds "$WARMUP" --out "$out/warmup" --tree-root $$ >/dev/null
+  wait_quiet
+  curl -fsS --max-time 30 -o "$out/metrics-start.txt" "$base/metrics"
+  t0=$(now)
+  log "measuring for ${WINDOW}s"
+  sample "$PHAROS_PID" "$WINDOW" "$out/window"
+  t1=$(now)
+  curl -fsS --max-time 30 -o "$out/metrics-end.txt" -w 'metrics_fetch_s=%{time_total}\nmetrics_bytes=%{size_download}\n' \
+    "$base/metrics" >>"$out/run.kv"
+  echo "t0=$t0" >>"$out/run.kv"
+  echo "t1=$t1" >>"$out/run.kv"
+  python3 -c "import json;d=json.load(open('$out/window.json'));print('  cpu %.2f%% of one core, rss avg %.1f MiB, peak %.1f MiB, compiler s %d' % (d['cpu_pct_avg'], d['rss_mib_avg'], d['rss_mib_max_sampled'], d['compiler_seconds']))" >&2
+  if [ "${PERF:-0}" = 1 ]; then
+    command -v perf >/dev/null || { apt-get update -qq && apt-get install -y -qq linux-perf >/dev/null; }
+    log "perf record for ${PERF_SECONDS:-30}s (after the window, so it does not disturb the figures above)"
+    perf record -F "${PERF_FREQ:-499}" --call-graph dwarf,16384 -p "$PHAROS_PID" -o "$dir/perf.data" \
+      -- sleep "${PERF_SECONDS:-30}" >"$out/perf-record.log" 2>&1 || true
+    perf script -i "$dir/perf.data" 2>/dev/null | python3 "$HERE/perf_fold.py" --folded "$out/perf.folded" \
+      >"$out/perf-breakdown.txt" || true
+    perf report -i "$dir/perf.data" --no-children --sort comm --stdio -g none >"$out/perf-threads.txt" 2>/dev/null || true
+    perf report -i "$dir/perf.data" --no-children --sort dso,symbol --percent-limit 0.3 --stdio -g none \
+      >"$out/perf-self.txt" 2>/dev/null || true
+    perf report -i "$dir/perf.data" --no-children --sort symbol --percent-limit 2 --stdio -g caller,0.5,callee,function,percent \
+      >"$out/perf-callers.txt" 2>/dev/null || true
+  fi
+  if [ "$UNDER_LOAD" = 1 ]; then
+    curl -fsS -o "$out/body-root.html" "$base/"
+    curl -fsS -o "$out/body-summary.json" "$base/api/v2/summary.json"
+    echo "body_root=$(stat -c %s "$out/body-root.html")" >>"$out/run.kv"
+    echo "body_summary=$(stat -c %s "$out/body-summary.json")" >>"$out/run.kv"
+    for key in root summary; do
+      [ $key = root ] && route=/ || route=/api/v2/summary.json
+      wait_quiet
+      sample "$PHAROS_PID" "$WRK_SECONDS" "$out/cpu-ul-$key" &
+      local spid=$!
+      PIDS+=("$spid")
+      echo "ul_${key}_start=$(now)" >>"$out/run.kv"
+      run_wrk "$base$route" "$out/wrk-ul-$key.txt"
+      echo "ul_${key}_end=$(now)" >>"$out/run.kv"
+      wait "$spid" || true
+      forget_pid "$spid"
+      echo "rss_after_${key}_mib=$(rss_mib "$PHAROS_PID")" >>"$out/run.kv"
+      sleep 2
+    done
+    # nginx serving the same bytes, on the same machine while Pharos keeps probing.
+    mkdir -p "$dir/static"
+    cp "$out/body-root.html" "$dir/static/index.html"
+    cp "$out/body-summary.json" "$dir/static/summary.json"
+    local conf static_pid
+    conf=$(nginx_conf static "$STATIC_PORT" "$dir/static" 2 off)
+    start_nginx "$conf" "$STATIC_PORT"
+    static_pid=$NGINX_PID
+    for key in root summary; do
+      wait_quiet
+      [ $key = root ] && route=index.html || route=summary.json
+      run_wrk "http://127.0.0.1:$STATIC_PORT/$route" "$out/wrk-ul-nginx-$key.txt"
+      sleep 2
+    done
+    stop_pid "$static_pid"
+    log "letting every gap that spans the wrk runs close ($((INTERVAL_S + 5))s)"
+    sleep $((INTERVAL_S + 5))
+    echo "ul_log_end=$(now)" >>"$out/run.kv"
+  fi
+  stop_pid "$PHAROS_PID" 30
+  echo "shutdown_s=$STOP_SECONDS" >>"$out/run.kv"
+  echo "exit_code=$STOP_CODE" >>"$out/run.kv"
+  echo "db_bytes=$(cat "$dir"/pharos.db* 2>/dev/null | wc -c)" >>"$out/run.kv"
+  stop_pid "$TARGET_PID"
+  cp "$dir/access.log" "$out/access.log"
+  cp "$dir/pharos.toml" "$out/pharos.toml"
+  tail -n 200 "$dir/pharos.log" >"$out/pharos.log.tail"
+  grep -c . "$dir/pharos.log" >"$out/pharos.log.lines" || true
+  sed 's/\x1b\[[0-9;]*m//g' "$dir/pharos.log" | grep -E '^\S+\s+(WARN|ERROR)' | head -n 50 >"$out/pharos.log.problems" || true
+  python3 "$HERE/analyze.py" collect-scale "$out"
+}
+
+# ------------------------------------------------------------------ main
+# (in a function, so bash has parsed the whole file before anything runs: editing this file
+# while a benchmark runs cannot change what the running one does)
+main() {
+need_tools
+build
+[ -x "$BIN" ] || { echo "no binary at $BIN" >&2; exit 1; }
+STAMP=$(date +%Y%m%d-%H%M%S)
+RES="$HERE/results/$STAMP-$MODE"
+mkdir -p "$RES"
+ln -sfn "$RES" "$HERE/results/latest"
+TMP=$(mktemp -d /tmp/pharos-bench.XXXXXX)
+chmod 755 "$TMP"
+for p in "$TARGET_PORT" "$STATIC_PORT"; do port_free "$p" || { echo "port $p is busy (set PORT_BASE)" >&2; exit 1; }; done
+
+python3 - "$RES/meta.json" <<EOF
+import json, os, platform, subprocess, sys
+def sh(c):
+    try: return subprocess.run(c, shell=True, capture_output=True, text=True, cwd="$ROOT").stdout.strip() or None
+    except Exception: return None
+info = [l.split(":", 1) for l in open("/proc/cpuinfo") if ":" in l]
+first = lambda k: next((v.strip() for kk, v in info if kk.strip() == k), None)
+cpu = [first("model name")]
+json.dump({
+  "date": sh("date -u +%Y-%m-%dT%H:%M:%SZ"),
+  "cpu_model": cpu[0] if cpu else None, "cpus": os.cpu_count(),
+  "cpu_mhz": first("cpu MHz"), "cpu_cache": first("cache size"),
+  "hypervisor": "hypervisor" in (first("flags") or ""),
+  "mem_total": sh("free -h | awk '/^Mem:/ {print \$2}'"),
+  "free": sh("free -m"), "kernel": platform.release(),
+  "os": sh(". /etc/os-release && echo \$PRETTY_NAME"),
+  "pharos_version": sh("$BIN --version"), "rustc": sh("rustc --version"),
+  "commit": sh("git rev-parse --short HEAD"),
+  "dirty": bool(sh("git --no-optional-locks status --porcelain --untracked-files=no")),
+  "wrk_version": (sh("wrk -v 2>&1 | head -1") or "").split(" [")[0],
+  "nginx_version": sh("nginx -v 2>&1"),
+  "mode": "$MODE", "warmup_s": $WARMUP, "window_s": $WINDOW, "wrk_s": $WRK_SECONDS, "rounds": $ROUNDS,
+  "loadavg_start": open("/proc/loadavg").read().split()[:3],
+}, open(sys.argv[1], "w"), indent=1)
+EOF
+log "results in $RES"
+
+[ "$DO_PAGE" = 1 ] && page_bench
+for n in "${SCALES[@]+"${SCALES[@]}"}"; do scale_bench "$n"; done
+
+python3 "$HERE/analyze.py" report "$RES" | tee "$RES/summary.md"
+}
+
+main "$@"
+exit $?
