@@ -338,13 +338,19 @@ fn apply_all(
     for result in batch.iter() {
         let applied = world.apply(result);
         if let Some(t) = applied.transition {
-            tracing::info!(
-                monitor = %result.monitor_id,
-                from = t.from.as_str(),
-                to = t.to.as_str(),
-                error = result.error.as_deref().unwrap_or(""),
-                "monitor health changed"
-            );
+            // A new monitor's first success is routine (10,000 of them at start-up would
+            // bury the log); every other change is worth a line.
+            if t.from == pharos_domain::Health::Unknown && t.to == pharos_domain::Health::Up {
+                tracing::debug!(monitor = %result.monitor_id, "monitor confirmed up");
+            } else {
+                tracing::info!(
+                    monitor = %result.monitor_id,
+                    from = t.from.as_str(),
+                    to = t.to.as_str(),
+                    error = result.error.as_deref().unwrap_or(""),
+                    "monitor health changed"
+                );
+            }
             metrics.set_health(result.monitor_id.as_str(), t.to);
             changed = true;
         }
