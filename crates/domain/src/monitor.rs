@@ -104,6 +104,22 @@ pub struct HttpSpec {
     pub max_body_bytes: usize,
 }
 
+impl HttpSpec {
+    /// A plain `GET url` with every default: no extra headers or body, 10 redirects,
+    /// certificates verified, 1 MiB body limit.
+    pub fn get(url: impl Into<String>) -> HttpSpec {
+        HttpSpec {
+            url: url.into(),
+            method: "GET".to_owned(),
+            headers: Vec::new(),
+            body: None,
+            max_redirects: DEFAULT_MAX_REDIRECTS,
+            insecure: false,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
 /// Settings of a `tcp` monitor.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TcpSpec {

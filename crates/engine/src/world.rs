@@ -329,15 +329,7 @@ mod tests {
     fn spec(id: &str, components: &[&str], on_failure: ComponentStatus) -> Arc<MonitorSpec> {
         Arc::new(MonitorSpec {
             id: MonitorId::new(id).unwrap(),
-            kind: MonitorKind::Http(HttpSpec {
-                url: "http://127.0.0.1:1/".into(),
-                method: "GET".into(),
-                headers: vec![],
-                body: None,
-                max_redirects: 10,
-                insecure: false,
-                max_body_bytes: 1024,
-            }),
+            kind: MonitorKind::Http(HttpSpec::get("http://127.0.0.1:1/")),
             interval: Duration::from_secs(30),
             timeout: Duration::from_secs(10),
             failure_threshold: 2,

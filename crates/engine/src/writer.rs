@@ -30,6 +30,17 @@ struct Queue {
     dropped: u64,
 }
 
+impl Queue {
+    /// Drops the oldest raw results beyond [`MAX_PENDING_RESULTS`], counting them.
+    fn cap_results(&mut self) {
+        let excess = self.results.len().saturating_sub(MAX_PENDING_RESULTS);
+        if excess > 0 {
+            self.results.drain(..excess);
+            self.dropped += excess as u64;
+        }
+    }
+}
+
 /// What is waiting to be written, shared by the pipeline (which adds) and the writer (which
 /// takes).
 #[derive(Clone, Default)]
@@ -53,11 +64,7 @@ impl Pending {
     ) {
         let mut q = self.lock();
         q.results.extend(results);
-        let excess = q.results.len().saturating_sub(MAX_PENDING_RESULTS);
-        if excess > 0 {
-            q.results.drain(..excess);
-            q.dropped += excess as u64;
-        }
+        q.cap_results();
         q.states.extend(states);
         q.changes.extend(changes.into_iter().map(to_store_change));
     }
@@ -82,11 +89,7 @@ impl Pending {
         let newer_results = std::mem::take(&mut q.results);
         q.results = batch.results.into();
         q.results.extend(newer_results);
-        let excess = q.results.len().saturating_sub(MAX_PENDING_RESULTS);
-        if excess > 0 {
-            q.results.drain(..excess);
-            q.dropped += excess as u64;
-        }
+        q.cap_results();
         for (id, state) in batch.monitor_states {
             // A newer state queued since wins.
             q.states.entry(id).or_insert(state);

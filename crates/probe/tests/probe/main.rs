@@ -10,7 +10,6 @@ mod tcp;
 
 use std::time::Duration;
 
-use pharos_domain::monitor::{DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_REDIRECTS};
 use pharos_domain::{
     ComponentStatus, Condition, HttpSpec, MonitorId, MonitorKind, MonitorSpec, TcpSpec,
 };
@@ -33,18 +32,7 @@ pub fn monitor(kind: MonitorKind, timeout: Duration) -> MonitorSpec {
 
 /// A `GET url` monitor with the default settings.
 pub fn http_monitor(url: &str, timeout: Duration) -> MonitorSpec {
-    monitor(
-        MonitorKind::Http(HttpSpec {
-            url: url.to_owned(),
-            method: "GET".to_owned(),
-            headers: Vec::new(),
-            body: None,
-            max_redirects: DEFAULT_MAX_REDIRECTS,
-            insecure: false,
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-        }),
-        timeout,
-    )
+    monitor(MonitorKind::Http(HttpSpec::get(url)), timeout)
 }
 
 /// Changes the HTTP settings of a monitor.

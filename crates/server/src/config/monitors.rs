@@ -5,7 +5,6 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use pharos_domain::duration::format_duration;
-use pharos_domain::monitor::{DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_REDIRECTS};
 use pharos_domain::{
     ComponentId, ComponentStatus, Condition, HttpSpec, MonitorId, MonitorKind, MonitorSpec, TcpSpec,
 };
@@ -409,15 +408,7 @@ fn on_failure(cx: &mut Cx<'_>, f: &Field<'_>) -> Option<ComponentStatus> {
 
 /// The http-only keys, with defaults; the URL is filled in by the caller.
 fn http_settings(cx: &mut Cx<'_>, s: &Section<'_>) -> HttpSpec {
-    let mut spec = HttpSpec {
-        url: String::new(),
-        method: "GET".to_owned(),
-        headers: Vec::new(),
-        body: None,
-        max_redirects: DEFAULT_MAX_REDIRECTS,
-        insecure: false,
-        max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-    };
+    let mut spec = HttpSpec::get(String::new());
     if let Some(v) = s.field("method").and_then(|f| cx.string(&f)) {
         let method = v.text.to_ascii_uppercase();
         if is_http_token(&method) {
