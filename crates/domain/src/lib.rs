@@ -7,6 +7,7 @@ pub mod condition;
 pub mod duration;
 pub mod health;
 pub mod ids;
+pub mod incident;
 pub mod monitor;
 pub mod status;
 pub mod uptime;
@@ -15,5 +16,9 @@ pub use check::{CheckOutcome, CheckResult, Observation};
 pub use condition::{Condition, ConditionError, ConditionResult};
 pub use health::{Health, MonitorState, Thresholds, Transition};
 pub use ids::{ComponentId, IdError, MonitorId};
+pub use incident::{
+    Actor, Impact, Incident, IncidentId, IncidentStatus, Maintenance, MaintenanceStatus, RuleError,
+    Severity,
+};
 pub use monitor::{HttpSpec, MonitorKind, MonitorSpec, TcpSpec};
 pub use status::{ComponentStatus, Indicator, PageStatus};

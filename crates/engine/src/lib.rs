@@ -7,6 +7,8 @@
 //! even while the database is slow or down.
 
 pub mod catalog;
+pub mod control;
+pub mod desk;
 pub mod metrics;
 pub mod schedule;
 pub mod view;
@@ -27,8 +29,15 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 pub use catalog::ComponentDef;
+pub use control::{CommandError, EngineControl};
+pub use desk::{
+    ComponentOverride, DeskError, IncidentPatch, IncidentRules, MaintenanceDef, NewIncident,
+    NewMaintenance, NewMaintenanceUpdate, NewUpdate, OverrideRequest,
+};
 pub use metrics::Metrics;
 pub use view::{ComponentView, MonitorView, PageInfo, StatusView};
+use control::Command;
+use desk::Desk;
 use world::{ComponentHistory, World};
 use writer::Pending;
 
@@ -41,6 +50,10 @@ pub struct EngineConfig {
     pub components: Vec<ComponentDef>,
     /// Configured monitors, in file order.
     pub monitors: Vec<MonitorSpec>,
+    /// What automation does on a confirmed outage.
+    pub incidents: IncidentRules,
+    /// Maintenance windows declared in the configuration.
+    pub maintenances: Vec<MaintenanceDef>,
 }
 
 /// Why the engine could not start.
@@ -61,6 +74,8 @@ pub enum EngineError {
 pub const FLUSH_EVERY: Duration = Duration::from_millis(250);
 /// How often the view is rebuilt even without changes (uptime bars move with time).
 pub const REFRESH_EVERY: Duration = Duration::from_secs(60);
+/// How often the incident clock runs (auto-resolve, maintenance windows, override expiry).
+pub const TICK_EVERY: Duration = Duration::from_secs(1);
 
 /// A running engine.
 pub struct EngineHandle {
@@ -68,6 +83,7 @@ pub struct EngineHandle {
     metrics: Arc<Metrics>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
+    control: EngineControl,
 }
 
 impl EngineHandle {
@@ -80,6 +96,11 @@ impl EngineHandle {
     /// The current view.
     pub fn view(&self) -> Arc<StatusView> {
         self.view.borrow().clone()
+    }
+
+    /// A clonable handle for responders' commands (the admin API).
+    pub fn control(&self) -> EngineControl {
+        self.control.clone()
     }
 
     /// The engine's metrics.
@@ -160,7 +181,18 @@ pub async fn start(config: EngineConfig, store: Store) -> Result<EngineHandle, E
     let specs: Vec<Arc<MonitorSpec>> = config.monitors.into_iter().map(Arc::new).collect();
     let mut world = World::new(config.page, catalog, specs.clone(), histories, states, now);
 
+    let (incidents, maintenances) = load_incidents(&store).await?;
+    let overrides = load_overrides(&store).await?;
+    let mut desk = Desk::new(
+        config.incidents,
+        Box::new(random_id),
+        now.timestamp_micros(),
+    );
+    desk.restore(&mut world, incidents, maintenances, overrides, now);
+    desk.reconcile_config(&mut world, &config.maintenances, now);
+
     let pending = Pending::new();
+    pending.add_desk(desk.take_writes());
     let changes = world.rederive_all(now);
     if !changes.is_empty() {
         tracing::info!(
@@ -176,7 +208,8 @@ pub async fn start(config: EngineConfig, store: Store) -> Result<EngineHandle, E
             metrics.set_health(m.id.as_str(), s.health);
         }
     }
-    let (view_tx, view_rx) = watch::channel(Arc::new(world.view(now)));
+    let (view_tx, view_rx) = watch::channel(Arc::new(build_view(&world, &mut desk, now)));
+    let (command_tx, command_rx) = mpsc::channel::<Command>(256);
     let (stop_tx, stop_rx) = watch::channel(false);
     let (result_tx, result_rx) = mpsc::channel::<CheckResult>(16_384);
 
@@ -202,9 +235,12 @@ pub async fn start(config: EngineConfig, store: Store) -> Result<EngineHandle, E
     }
     drop(result_tx);
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let committed = pending.committed();
     tasks.spawn(run_pipeline(
         world,
+        desk,
         result_rx,
+        command_rx,
         view_tx,
         pending.clone(),
         metrics.clone(),
@@ -212,18 +248,88 @@ pub async fn start(config: EngineConfig, store: Store) -> Result<EngineHandle, E
         done_tx,
     ));
     tasks.spawn(writer::run(
-        store,
+        store.clone(),
         pending,
         metrics.clone(),
         stop_rx,
         done_rx,
     ));
     Ok(EngineHandle {
-        view: view_rx,
+        view: view_rx.clone(),
         metrics,
         stop: stop_tx,
         tasks,
+        control: EngineControl {
+            commands: command_tx,
+            committed,
+            view: view_rx.clone(),
+            store,
+        },
     })
+}
+
+/// A new incident, update or timeline id: 12 random characters of `[a-z0-9]`, like
+/// Statuspage's.
+fn random_id() -> pharos_domain::IncidentId {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    let s: String = (0..12)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect();
+    // Twelve characters from the accepted alphabet: always a valid id.
+    pharos_domain::IncidentId::new(s).unwrap_or_else(|| unreachable!("generated ids are valid"))
+}
+
+async fn load_incidents(
+    store: &Store,
+) -> Result<(Vec<pharos_domain::Incident>, Vec<pharos_domain::Maintenance>), EngineError> {
+    let mut incidents = Vec::new();
+    let mut maintenances = Vec::new();
+    for r in store.incidents().await? {
+        let parsed = match r.kind {
+            pharos_store::IncidentKind::Incident => serde_json::from_str(&r.doc)
+                .map(|i| incidents.push(i)),
+            pharos_store::IncidentKind::Maintenance => serde_json::from_str(&r.doc)
+                .map(|m| maintenances.push(m)),
+        };
+        if let Err(error) = parsed {
+            tracing::error!(incident = %r.id, %error, "a stored incident could not be read; it is left out");
+        }
+    }
+    Ok((incidents, maintenances))
+}
+
+async fn load_overrides(store: &Store) -> Result<Vec<desk::ComponentOverride>, EngineError> {
+    Ok(store
+        .overrides()
+        .await?
+        .into_iter()
+        .filter_map(|r| match serde_json::from_str(&r.doc) {
+            Ok(o) => Some(o),
+            Err(error) => {
+                tracing::error!(component = %r.component_id, %error, "a stored override could not be read; it is left out");
+                None
+            }
+        })
+        .collect())
+}
+
+/// The view of the world plus the desk's incidents and maintenances.
+fn build_view(world: &World, desk: &mut Desk, now: DateTime<Utc>) -> StatusView {
+    let mut view = world.view(now);
+    let (incidents, maintenances) = desk.lists();
+    let latest = incidents
+        .iter()
+        .filter(|i| i.public)
+        .map(|i| i.updated_at)
+        .chain(maintenances.iter().map(|m| m.updated_at))
+        .max();
+    if let Some(latest) = latest {
+        view.updated_at = view.updated_at.max(latest);
+    }
+    view.incidents = incidents;
+    view.maintenances = maintenances;
+    view
 }
 
 /// One monitor's loop: wait for the due time, check, judge, hand the result on. A slow or
@@ -278,11 +384,15 @@ fn unix_seconds(t: DateTime<Utc>) -> f64 {
     t.timestamp_millis() as f64 / 1000.0
 }
 
-/// The pipeline: applies results to the live world, queues what must be written, and
-/// publishes the view when something visible changed.
+/// The pipeline: applies results and commands to the live world and desk, queues what must be
+/// written, and publishes the view when something visible changed. An incident change is
+/// published at once; check results at most every [`FLUSH_EVERY`].
+#[allow(clippy::too_many_arguments)]
 async fn run_pipeline(
     mut world: World,
+    mut desk: Desk,
     mut results: mpsc::Receiver<CheckResult>,
+    mut commands: mpsc::Receiver<Command>,
     view: watch::Sender<Arc<StatusView>>,
     pending: Pending,
     metrics: Arc<Metrics>,
@@ -291,26 +401,48 @@ async fn run_pipeline(
 ) {
     let mut flush = tokio::time::interval(FLUSH_EVERY);
     let mut refresh = tokio::time::interval(REFRESH_EVERY);
+    let mut tick = tokio::time::interval(TICK_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut batch = Vec::with_capacity(1024);
     let mut dirty = false;
+    let publish = |world: &World, desk: &mut Desk| {
+        view.send_replace(Arc::new(build_view(world, desk, Utc::now())));
+    };
     loop {
         tokio::select! {
             n = results.recv_many(&mut batch, 1024) => {
                 if n == 0 {
                     break;
                 }
-                dirty |= apply_all(&mut world, &mut batch, &pending, &metrics);
+                dirty |= apply_all(&mut world, &mut desk, &mut batch, &pending, &metrics);
+                if desk.changed() {
+                    publish(&world, &mut desk);
+                    dirty = false;
+                }
+            }
+            Some(command) = commands.recv() => {
+                if command.apply(&mut desk, &mut world, &pending) {
+                    publish(&world, &mut desk);
+                    dirty = false;
+                }
+            }
+            _ = tick.tick() => {
+                desk.tick(&mut world, Utc::now());
+                if desk.changed() {
+                    queue_desk(&mut desk, &pending, &metrics);
+                    publish(&world, &mut desk);
+                    dirty = false;
+                }
             }
             _ = flush.tick() => {
                 if dirty {
-                    view.send_replace(Arc::new(world.view(Utc::now())));
+                    publish(&world, &mut desk);
                     dirty = false;
                 }
             }
             _ = refresh.tick() => {
-                let now = Utc::now();
-                world.trim(now);
-                view.send_replace(Arc::new(world.view(now)));
+                world.trim(Utc::now());
+                publish(&world, &mut desk);
                 dirty = false;
             }
             _ = stop.changed() => break,
@@ -320,14 +452,26 @@ async fn run_pipeline(
     while let Ok(r) = results.try_recv() {
         batch.push(r);
     }
-    if apply_all(&mut world, &mut batch, &pending, &metrics) || dirty {
-        view.send_replace(Arc::new(world.view(Utc::now())));
+    if apply_all(&mut world, &mut desk, &mut batch, &pending, &metrics) || dirty {
+        publish(&world, &mut desk);
     }
     let _ = done.send(());
 }
 
+/// Hands the desk's writes to the writer and its publication delays to the metrics.
+fn queue_desk(desk: &mut Desk, pending: &Pending, metrics: &Metrics) {
+    for d in desk.take_publish_delays() {
+        metrics.record_time_to_publish(d);
+    }
+    let writes = desk.take_writes();
+    if !writes.is_empty() {
+        pending.add_desk(writes);
+    }
+}
+
 fn apply_all(
     world: &mut World,
+    desk: &mut Desk,
     batch: &mut Vec<CheckResult>,
     pending: &Pending,
     metrics: &Metrics,
@@ -357,11 +501,22 @@ fn apply_all(
         for c in &applied.component_changes {
             tracing::info!(component = %c.component_id, from = %c.from, to = %c.to, "component status changed");
         }
+        if let Some(t) = applied.transition {
+            desk.on_transition(
+                world,
+                &result.monitor_id,
+                t.from,
+                t.to,
+                &applied.component_changes,
+                Utc::now(),
+            );
+        }
         changes.extend(applied.component_changes);
         if let Some(s) = world.monitor_state(&result.monitor_id) {
             states.push((result.monitor_id.clone(), s.clone()));
         }
     }
     pending.add(batch.drain(..), states, changes);
+    queue_desk(desk, pending, metrics);
     changed
 }

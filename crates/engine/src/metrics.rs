@@ -43,6 +43,7 @@ pub struct Metrics {
     last_duration: Family<MonitorLabels, Gauge<f64, AtomicU64>>,
     store_errors: Counter,
     batch_seconds: Histogram,
+    time_to_publish: Histogram,
 }
 
 fn duration_histogram() -> Histogram {
@@ -112,6 +113,13 @@ impl Metrics {
             "Time to write one batch of results",
             batch_seconds.clone(),
         );
+        let time_to_publish =
+            Histogram::new([0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 10.0, 30.0, 60.0, 300.0]);
+        registry.register(
+            "incident_time_to_publish_seconds",
+            "From the first failing check to the incident on the public page",
+            time_to_publish.clone(),
+        );
         Metrics {
             registry,
             checks,
@@ -122,7 +130,13 @@ impl Metrics {
             last_duration,
             store_errors,
             batch_seconds,
+            time_to_publish,
         }
+    }
+
+    /// Records how long an automated incident took from first failure to the public page.
+    pub fn record_time_to_publish(&self, took: Duration) {
+        self.time_to_publish.observe(took.as_secs_f64());
     }
 
     /// Records one finished check.

@@ -5,7 +5,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use pharos_domain::uptime::DayUptime;
-use pharos_domain::{ComponentId, ComponentStatus, Health, MonitorId};
+use std::sync::Arc;
+
+use pharos_domain::{ComponentId, ComponentStatus, Health, Incident, Maintenance, MonitorId};
 
 /// The page's identity, from `[page]` and `[server] public_url`.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,6 +83,10 @@ pub struct StatusView {
     pub components: Vec<ComponentView>,
     /// Monitors, in configuration order.
     pub monitors: Vec<MonitorView>,
+    /// Every incident, oldest first (public and private: the web layer shows only public ones).
+    pub incidents: Arc<[Incident]>,
+    /// Every maintenance, oldest first.
+    pub maintenances: Arc<[Maintenance]>,
 }
 
 impl StatusView {

@@ -49,11 +49,18 @@ struct ComponentSlot {
     updated_at: DateTime<Utc>,
     timeline: Vec<StatusChange>,
     drivers: Vec<usize>,
+    /// A person's (or an incident's) status, shown instead of what the monitors say.
+    override_status: Option<ComponentStatus>,
+    /// How many active maintenance windows cover it; any → `under_maintenance`.
+    maintenances: u32,
 }
 
 struct MonitorSlot {
     spec: Arc<MonitorSpec>,
     state: MonitorState,
+    /// When the current streak of failing checks began (not persisted: after a restart the
+    /// last check time stands in for it).
+    failing_since: Option<DateTime<Utc>>,
 }
 
 /// Stored facts about a component, as loaded at start-up.
@@ -110,6 +117,8 @@ impl World {
                     updated_at: h.updated_at,
                     timeline: h.timeline,
                     drivers: Vec::new(),
+                    override_status: None,
+                    maintenances: 0,
                 }
             })
             .collect();
@@ -120,9 +129,16 @@ impl World {
             .collect();
         let monitors: Vec<MonitorSlot> = specs
             .into_iter()
-            .map(|spec| MonitorSlot {
-                state: states.remove(&spec.id).unwrap_or_default(),
-                spec,
+            .map(|spec| {
+                let state = states.remove(&spec.id).unwrap_or_default();
+                let failing_since = (state.down_streak > 0)
+                    .then_some(state.last_check_at)
+                    .flatten();
+                MonitorSlot {
+                    state,
+                    spec,
+                    failing_since,
+                }
             })
             .collect();
         let monitor_index = monitors
@@ -172,6 +188,11 @@ impl World {
             result.started_at,
         );
         slot.state = state;
+        if result.outcome == pharos_domain::CheckOutcome::Down {
+            slot.failing_since.get_or_insert(result.started_at);
+        } else {
+            slot.failing_since = None;
+        }
         let mut applied = Applied {
             transition,
             component_changes: Vec::new(),
@@ -197,15 +218,93 @@ impl World {
         self.monitor_index.get(id).map(|&i| &self.monitors[i].state)
     }
 
+    /// The monitor's spec.
+    pub fn monitor_spec(&self, id: &MonitorId) -> Option<&Arc<MonitorSpec>> {
+        self.monitor_index.get(id).map(|&i| &self.monitors[i].spec)
+    }
+
+    /// When the monitor's current streak of failing checks began.
+    pub fn failing_since(&self, id: &MonitorId) -> Option<DateTime<Utc>> {
+        self.monitor_index
+            .get(id)
+            .and_then(|&i| self.monitors[i].failing_since)
+    }
+
+    /// Monitors, in configuration order, with their state.
+    pub fn monitors(&self) -> impl Iterator<Item = (&Arc<MonitorSpec>, &MonitorState)> {
+        self.monitors.iter().map(|m| (&m.spec, &m.state))
+    }
+
+    /// A component's (or group's) name and whether it is a group row.
+    pub fn component(&self, id: &ComponentId) -> Option<(&str, bool)> {
+        self.component_index.get(id).map(|&i| {
+            let c = &self.components[i];
+            (c.entry.name.as_str(), c.entry.is_group)
+        })
+    }
+
+    /// A component's current status.
+    pub fn component_status(&self, id: &ComponentId) -> Option<ComponentStatus> {
+        self.component_index
+            .get(id)
+            .map(|&i| self.components[i].status)
+    }
+
+    /// Whether an active maintenance window covers the component.
+    pub fn in_maintenance(&self, id: &ComponentId) -> bool {
+        self.component_index
+            .get(id)
+            .is_some_and(|&i| self.components[i].maintenances > 0)
+    }
+
+    /// Sets (or with `None` clears) the status shown for a component regardless of its
+    /// monitors, and returns the change it made.
+    pub fn set_override(
+        &mut self,
+        id: &ComponentId,
+        status: Option<ComponentStatus>,
+        at: DateTime<Utc>,
+    ) -> Option<StatusChangeRecord> {
+        let &ci = self.component_index.get(id)?;
+        self.components[ci].override_status = status;
+        self.rederive(ci, at)
+    }
+
+    /// Enters (or leaves) one maintenance window for a component, and returns the change it
+    /// made. Windows may overlap: the component stays under maintenance until the last ends.
+    pub fn set_maintenance(
+        &mut self,
+        id: &ComponentId,
+        active: bool,
+        at: DateTime<Utc>,
+    ) -> Option<StatusChangeRecord> {
+        let &ci = self.component_index.get(id)?;
+        let slot = &mut self.components[ci];
+        slot.maintenances = if active {
+            slot.maintenances.saturating_add(1)
+        } else {
+            slot.maintenances.saturating_sub(1)
+        };
+        self.rederive(ci, at)
+    }
+
     fn rederive(&mut self, ci: usize, at: DateTime<Utc>) -> Option<StatusChangeRecord> {
         let slot = &self.components[ci];
         if slot.entry.is_group {
             return None;
         }
-        let derived = ComponentStatus::worst_of(slot.drivers.iter().map(|&mi| {
-            let m = &self.monitors[mi];
-            contribution(m.state.health, m.spec.on_failure)
-        }));
+        // A person's word beats the maintenance window, which beats the monitors: failed
+        // checks during planned work are expected and recorded, not shown as an outage.
+        let derived = if let Some(status) = slot.override_status {
+            status
+        } else if slot.maintenances > 0 {
+            ComponentStatus::UnderMaintenance
+        } else {
+            ComponentStatus::worst_of(slot.drivers.iter().map(|&mi| {
+                let m = &self.monitors[mi];
+                contribution(m.state.health, m.spec.on_failure)
+            }))
+        };
         let slot = &mut self.components[ci];
         if derived == slot.status {
             return None;
@@ -309,6 +408,8 @@ impl World {
             updated_at,
             components,
             monitors,
+            incidents: Arc::from(Vec::new()),
+            maintenances: Arc::from(Vec::new()),
         }
     }
 }

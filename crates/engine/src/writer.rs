@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use pharos_domain::{CheckResult, MonitorId, MonitorState};
-use pharos_store::{Batch, ComponentChange, Store};
+use pharos_store::{
+    Batch, ComponentChange, IncidentEventRecord, IncidentRecord, OverrideChange, Store,
+};
 use tokio::sync::watch;
 
 use crate::metrics::Metrics;
@@ -27,7 +29,45 @@ struct Queue {
     results: VecDeque<CheckResult>,
     states: HashMap<MonitorId, MonitorState>,
     changes: Vec<ComponentChange>,
+    /// Latest record per incident id, in first-queued order.
+    incidents: Vec<IncidentRecord>,
+    events: Vec<IncidentEventRecord>,
+    overrides: Vec<OverrideChange>,
     dropped: u64,
+    /// Sequence number of the last thing queued; a batch carries everything up to it.
+    queued_seq: u64,
+}
+
+/// Incident-desk writes to queue with a batch.
+#[derive(Debug, Default)]
+pub struct DeskWrites {
+    /// Incidents and maintenances to upsert.
+    pub incidents: Vec<IncidentRecord>,
+    /// Timeline entries to append.
+    pub events: Vec<IncidentEventRecord>,
+    /// Overrides to set or clear.
+    pub overrides: Vec<OverrideChange>,
+    /// Component status changes the desk caused.
+    pub changes: Vec<StatusChangeRecord>,
+}
+
+impl DeskWrites {
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.incidents.is_empty()
+            && self.events.is_empty()
+            && self.overrides.is_empty()
+            && self.changes.is_empty()
+    }
+}
+
+fn upsert_incidents(into: &mut Vec<IncidentRecord>, records: Vec<IncidentRecord>) {
+    for r in records {
+        match into.iter_mut().find(|x| x.id == r.id) {
+            Some(slot) => *slot = r,
+            None => into.push(r),
+        }
+    }
 }
 
 impl Queue {
@@ -43,17 +83,49 @@ impl Queue {
 
 /// What is waiting to be written, shared by the pipeline (which adds) and the writer (which
 /// takes).
-#[derive(Clone, Default)]
-pub struct Pending(Arc<Mutex<Queue>>);
+#[derive(Clone)]
+pub struct Pending {
+    queue: Arc<Mutex<Queue>>,
+    committed: Arc<watch::Sender<u64>>,
+    /// Wakes the writer early, for writes someone is waiting on.
+    urgent: Arc<tokio::sync::Notify>,
+}
 
 impl Pending {
     pub fn new() -> Pending {
-        Pending::default()
+        Pending {
+            queue: Arc::default(),
+            committed: Arc::new(watch::channel(0).0),
+            urgent: Arc::default(),
+        }
+    }
+
+    /// Asks the writer to write now rather than at its next tick.
+    pub fn write_soon(&self) {
+        self.urgent.notify_one();
     }
 
     fn lock(&self) -> MutexGuard<'_, Queue> {
         // A panic while holding this lock leaves plain data behind; keep using it.
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Watches the sequence number of the last write committed.
+    pub fn committed(&self) -> watch::Receiver<u64> {
+        self.committed.subscribe()
+    }
+
+    /// Queues the incident desk's writes, and returns their sequence number: once
+    /// [`Pending::committed`] reaches it, they are stored.
+    pub fn add_desk(&self, writes: DeskWrites) -> u64 {
+        let mut q = self.lock();
+        upsert_incidents(&mut q.incidents, writes.incidents);
+        q.events.extend(writes.events);
+        q.overrides.extend(writes.overrides);
+        q.changes
+            .extend(writes.changes.into_iter().map(to_store_change));
+        q.queued_seq += 1;
+        q.queued_seq
     }
 
     pub fn add(
@@ -73,14 +145,25 @@ impl Pending {
         self.add(std::iter::empty(), Vec::new(), changes);
     }
 
-    fn take(&self) -> (Batch, u64) {
+    fn take(&self) -> (Batch, u64, u64) {
         let mut q = self.lock();
         let batch = Batch {
             results: q.results.drain(..).collect(),
             monitor_states: q.states.drain().collect(),
             component_changes: std::mem::take(&mut q.changes),
+            incidents: std::mem::take(&mut q.incidents),
+            incident_events: std::mem::take(&mut q.events),
+            overrides: std::mem::take(&mut q.overrides),
         };
-        (batch, std::mem::take(&mut q.dropped))
+        (batch, std::mem::take(&mut q.dropped), q.queued_seq)
+    }
+
+    fn mark_committed(&self, seq: u64) {
+        self.committed.send_if_modified(|c| {
+            let advanced = seq > *c;
+            *c = (*c).max(seq);
+            advanced
+        });
     }
 
     /// Puts a batch that failed to write back in front of anything queued since.
@@ -97,11 +180,27 @@ impl Pending {
         let newer_changes = std::mem::take(&mut q.changes);
         q.changes = batch.component_changes;
         q.changes.extend(newer_changes);
+        // Incident documents: a newer version queued since wins; events and overrides keep
+        // their order, older first.
+        let newer_incidents = std::mem::take(&mut q.incidents);
+        q.incidents = batch.incidents;
+        upsert_incidents(&mut q.incidents, newer_incidents);
+        let newer_events = std::mem::take(&mut q.events);
+        q.events = batch.incident_events;
+        q.events.extend(newer_events);
+        let newer_overrides = std::mem::take(&mut q.overrides);
+        q.overrides = batch.overrides;
+        q.overrides.extend(newer_overrides);
     }
 
     fn is_empty(&self) -> bool {
         let q = self.lock();
-        q.results.is_empty() && q.states.is_empty() && q.changes.is_empty()
+        q.results.is_empty()
+            && q.states.is_empty()
+            && q.changes.is_empty()
+            && q.incidents.is_empty()
+            && q.events.is_empty()
+            && q.overrides.is_empty()
     }
 }
 
@@ -127,6 +226,8 @@ pub async fn run(
     loop {
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}
+            // A failing database keeps its backoff; only a healthy one is hurried.
+            _ = pending.urgent.notified(), if backoff == crate::FLUSH_EVERY => {}
             _ = stop.changed() => break,
         }
         if tokio::time::Instant::now() >= next_prune {
@@ -150,20 +251,19 @@ pub async fn run(
 }
 
 async fn write_once(store: &Store, pending: &Pending, metrics: &Metrics) -> bool {
-    let (batch, dropped) = pending.take();
+    let (batch, dropped, seq) = pending.take();
     if dropped > 0 {
         tracing::warn!(dropped, "database unavailable for long: oldest raw check results were dropped (states and status changes are kept)");
     }
-    if batch.results.is_empty()
-        && batch.monitor_states.is_empty()
-        && batch.component_changes.is_empty()
-    {
+    if batch.is_empty() {
+        pending.mark_committed(seq);
         return true;
     }
     let started = std::time::Instant::now();
     match store.write_batch(&batch).await {
         Ok(()) => {
             metrics.record_batch(started.elapsed());
+            pending.mark_committed(seq);
             true
         }
         Err(err) => {

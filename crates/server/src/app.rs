@@ -83,6 +83,8 @@ impl App {
                 })
                 .collect(),
             monitors: config.monitors.clone(),
+            incidents: pharos_engine::IncidentRules::default(),
+            maintenances: Vec::new(),
         };
         let engine = pharos_engine::start(engine_config, store)
             .await

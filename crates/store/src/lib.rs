@@ -10,7 +10,9 @@
 //! Storage is bounded by design: raw check results live in a ring of [`RING_SIZE`] rows per
 //! monitor, uptime is kept as minute / hour / day [rollups](Rollup) that [`Store::prune`]
 //! ages out, and component status changes are an append-only event log that only grows
-//! with real changes.
+//! with real changes. Incidents, maintenances and their timelines are the permanent record:
+//! the engine serializes each as a JSON document, which the store keeps verbatim and never
+//! prunes.
 //!
 //! Write operations ([`Store::reconcile`], [`Store::write_batch`]) each run in one
 //! transaction: they either happen entirely or not at all.
@@ -56,8 +58,9 @@ mod write;
 
 pub use error::StoreError;
 pub use model::{
-    Batch, ComponentChange, ComponentRecord, Granularity, MonitorRecord, PruneReport,
-    ReconcileReport, Rollup, StoredComponent, RING_SIZE,
+    Batch, ComponentChange, ComponentRecord, Granularity, IncidentEventRecord, IncidentKind,
+    IncidentRecord, MonitorRecord, OverrideChange, OverrideRecord, PruneReport, ReconcileReport,
+    Rollup, StoredComponent, RING_SIZE,
 };
 pub use prune::{DAY_ROLLUP_RETENTION, HOUR_ROLLUP_RETENTION, MINUTE_ROLLUP_RETENTION};
 

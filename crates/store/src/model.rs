@@ -104,6 +104,16 @@ pub struct Batch {
     pub monitor_states: Vec<(MonitorId, MonitorState)>,
     /// Component status changes, applied in time order.
     pub component_changes: Vec<ComponentChange>,
+    /// Incidents and maintenances to upsert by id, in order (a later record for the same id
+    /// replaces the earlier one's kind, status, `updated_at` and document; `created_at` stays
+    /// as first stored). Written before [`incident_events`](Batch::incident_events).
+    pub incidents: Vec<IncidentRecord>,
+    /// Timeline events to append. An event whose id is already stored is ignored, so a
+    /// retried batch does not duplicate them. Each must name an incident that is stored or
+    /// in [`incidents`](Batch::incidents).
+    pub incident_events: Vec<IncidentEventRecord>,
+    /// Component overrides to set or clear, applied in order.
+    pub overrides: Vec<OverrideChange>,
 }
 
 impl Batch {
@@ -112,7 +122,105 @@ impl Batch {
         self.results.is_empty()
             && self.monitor_states.is_empty()
             && self.component_changes.is_empty()
+            && self.incidents.is_empty()
+            && self.incident_events.is_empty()
+            && self.overrides.is_empty()
     }
+}
+
+/// Which kind of record an incident row is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IncidentKind {
+    /// An unplanned incident.
+    Incident,
+    /// A scheduled maintenance.
+    Maintenance,
+}
+
+impl IncidentKind {
+    /// Both kinds.
+    pub const ALL: [IncidentKind; 2] = [IncidentKind::Incident, IncidentKind::Maintenance];
+
+    /// Storage form: `"incident"` or `"maintenance"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IncidentKind::Incident => "incident",
+            IncidentKind::Maintenance => "maintenance",
+        }
+    }
+
+    /// The kind whose [`as_str`](IncidentKind::as_str) is `s`, if any.
+    pub fn parse(s: &str) -> Option<IncidentKind> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// An incident or maintenance as stored. The store keeps `doc` verbatim and never reads into
+/// it; the other fields are copies the engine makes for ordering and filtering.
+///
+/// Times are stored as unix milliseconds: finer precision is cut off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentRecord {
+    /// Stable id, chosen by the engine.
+    pub id: String,
+    /// Incident or maintenance.
+    pub kind: IncidentKind,
+    /// The engine's status string, stored as given and not interpreted.
+    pub status: String,
+    /// When it was created; kept from the first write of this id.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// The whole record as JSON, serialized by the engine.
+    pub doc: String,
+}
+
+/// One entry of an incident's append-only timeline.
+///
+/// Times are stored as unix milliseconds: finer precision is cut off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentEventRecord {
+    /// Stable id, chosen by the engine; a second write of the same id is ignored.
+    pub id: String,
+    /// The incident it belongs to.
+    pub incident_id: String,
+    /// Order among events with the same `occurred_at`.
+    pub seq: i64,
+    /// When it happened (may be back-dated).
+    pub occurred_at: DateTime<Utc>,
+    /// When it was recorded.
+    pub recorded_at: DateTime<Utc>,
+    /// The engine's event kind, stored as given and not interpreted.
+    pub kind: String,
+    /// The whole event as JSON, serialized by the engine.
+    pub doc: String,
+}
+
+/// A status set on a component by hand, overriding what its monitors say.
+///
+/// Times are stored as unix milliseconds: finer precision is cut off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverrideRecord {
+    /// The component; it must have been stored by
+    /// [`Store::reconcile`](crate::Store::reconcile) (an archived one is accepted).
+    pub component_id: ComponentId,
+    /// The status to show.
+    pub status: ComponentStatus,
+    /// When the override ends by itself, or `None` until it is cleared.
+    pub until: Option<DateTime<Utc>>,
+    /// When it was set.
+    pub set_at: DateTime<Utc>,
+    /// The whole override as JSON, serialized by the engine.
+    pub doc: String,
+}
+
+/// A change to a component's override.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OverrideChange {
+    /// Sets the override, replacing any already set on that component.
+    Set(OverrideRecord),
+    /// Removes the component's override, if any.
+    Clear(ComponentId),
 }
 
 /// The width of a rollup bucket. Buckets are aligned to UTC (a day starts at 00:00 UTC).

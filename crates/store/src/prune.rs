@@ -1,6 +1,7 @@
 //! Retention: rollups age out by granularity. Raw results need no pruning (the ring is
 //! bounded) and component status events are kept forever, since they only grow with real
-//! status changes and carry the uptime history.
+//! status changes and carry the uptime history. Incidents, maintenances and their timeline
+//! events are the permanent record and are never pruned either.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -20,6 +21,7 @@ impl Store {
     /// Deletes rollups whose bucket starts before its retention: minute rollups older than
     /// 48 hours, hour rollups older than 90 days, day rollups older than 400 days (a bucket
     /// starting exactly at the cut-off is kept). Uses the `(granularity, bucket_start)` index.
+    /// Nothing else is deleted: incidents and their events are kept forever.
     pub async fn prune(&self, now: DateTime<Utc>) -> Result<PruneReport> {
         const OP: &str = "prune";
         let cutoff = |retention: Duration| ms(now) - retention.num_milliseconds();

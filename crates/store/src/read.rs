@@ -1,5 +1,6 @@
 //! Reads: live components, monitor states, status timelines for uptime, recent results from
-//! the ring, and rollups. Each is one or two indexed queries; archived rows are left out.
+//! the ring, rollups, incidents with their timelines, and component overrides. Each is one or
+//! two indexed queries; archived rows are left out of the component and monitor reads.
 
 use std::collections::HashMap;
 
@@ -8,7 +9,10 @@ use pharos_domain::uptime::StatusChange;
 use pharos_domain::{CheckResult, ComponentId, Health, MonitorId, MonitorState};
 
 use crate::error::OpError;
-use crate::model::{Granularity, Rollup, StoredComponent};
+use crate::model::{
+    Granularity, IncidentEventRecord, IncidentKind, IncidentRecord, OverrideRecord, Rollup,
+    StoredComponent,
+};
 use crate::sql::{
     component_id, component_status, from_ms, from_opt_ms, monitor_id, ms, outcome, to_u32, to_u64,
 };
@@ -53,6 +57,15 @@ type ResultRow = (i64, i64, String, Option<i64>, Option<String>);
 
 /// `(bucket_start, checks, up, degraded, down, duration_sum_ms, duration_max_ms)`
 type RollupRow = (i64, i64, i64, i64, i64, i64, i64);
+
+/// `(id, kind, status, created_at, updated_at, doc)`
+type IncidentRow = (String, String, String, i64, i64, String);
+
+/// `(id, incident_id, seq, occurred_at, recorded_at, kind, doc)`
+type IncidentEventRow = (String, String, i64, i64, i64, String, String);
+
+/// `(component_id, status, until_at, set_at, doc)`
+type OverrideRow = (String, String, Option<i64>, i64, String);
 
 impl Store {
     /// The live (non-archived) components and groups, ordered by position (then id).
@@ -267,6 +280,94 @@ impl Store {
                     down: to_u64(r.4, "down_count")?,
                     duration_sum_ms: to_u64(r.5, "duration_sum_ms")?,
                     duration_max_ms: to_u64(r.6, "duration_max_ms")?,
+                })
+            })
+            .collect::<Result<_, OpError>>()
+            .map_err(|e| e.at(OP))
+    }
+
+    /// Every incident and maintenance, ordered by `created_at`, then id.
+    pub async fn incidents(&self) -> Result<Vec<IncidentRecord>> {
+        const OP: &str = "incidents";
+        let rows: Vec<IncidentRow> = db_run!(self, |pool, d| {
+            sqlx::query_as(
+                "SELECT id, kind, status, created_at, updated_at, doc FROM incidents \
+                 ORDER BY created_at, id",
+            )
+            .fetch_all(pool)
+            .await
+        })
+        .map_err(|e| OpError::from(e).at(OP))?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(IncidentRecord {
+                    kind: IncidentKind::parse(&r.1).ok_or_else(|| {
+                        OpError::Corrupt(format!("incident {}: unknown kind {:?}", r.0, r.1))
+                    })?,
+                    id: r.0,
+                    status: r.2,
+                    created_at: from_ms(r.3)?,
+                    updated_at: from_ms(r.4)?,
+                    doc: r.5,
+                })
+            })
+            .collect::<Result<_, OpError>>()
+            .map_err(|e| e.at(OP))
+    }
+
+    /// The timeline of one incident, ordered by `occurred_at`, then `seq` (then id); empty
+    /// for an unknown incident.
+    pub async fn incident_events(&self, incident_id: &str) -> Result<Vec<IncidentEventRecord>> {
+        const OP: &str = "incident_events";
+        let rows: Vec<IncidentEventRow> = db_run!(self, |pool, d| {
+            sqlx::query_as(
+                "SELECT id, incident_id, seq, occurred_at, recorded_at, kind, doc \
+                 FROM incident_events WHERE incident_id = $1 \
+                 ORDER BY occurred_at, seq, id",
+            )
+            .bind(incident_id)
+            .fetch_all(pool)
+            .await
+        })
+        .map_err(|e| OpError::from(e).at(OP))?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(IncidentEventRecord {
+                    id: r.0,
+                    incident_id: r.1,
+                    seq: r.2,
+                    occurred_at: from_ms(r.3)?,
+                    recorded_at: from_ms(r.4)?,
+                    kind: r.5,
+                    doc: r.6,
+                })
+            })
+            .collect::<Result<_, OpError>>()
+            .map_err(|e| e.at(OP))
+    }
+
+    /// Every component override, ordered by component id, including those on archived
+    /// components and those whose `until` has passed (the store has no clock; expiring them
+    /// is the engine's job).
+    pub async fn overrides(&self) -> Result<Vec<OverrideRecord>> {
+        const OP: &str = "overrides";
+        let rows: Vec<OverrideRow> = db_run!(self, |pool, d| {
+            sqlx::query_as(
+                "SELECT component_id, status, until_at, set_at, doc FROM component_overrides \
+                 ORDER BY component_id",
+            )
+            .fetch_all(pool)
+            .await
+        })
+        .map_err(|e| OpError::from(e).at(OP))?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(OverrideRecord {
+                    component_id: component_id(r.0)?,
+                    status: component_status(&r.1)?,
+                    until: from_opt_ms(r.2)?,
+                    set_at: from_ms(r.3)?,
+                    doc: r.4,
                 })
             })
             .collect::<Result<_, OpError>>()

@@ -1,24 +1,28 @@
 //! The batched writer: one transaction per pipeline flush, carrying check results (into the
-//! per-monitor ring and the minute / hour / day rollups), monitor states and component
-//! status changes.
+//! per-monitor ring and the minute / hour / day rollups), monitor states, component status
+//! changes and overrides, and incidents with their timeline events.
 //!
 //! A batch is prepared in memory first (results grouped per monitor, rollups summed per
 //! bucket, states deduplicated) so the transaction issues a handful of multi-row statements
 //! whatever the batch size:
 //!
 //! 1. apply component changes one by one (there are few) and log each as an event;
-//! 2. reserve ring sequence numbers: one `UPDATE monitors … FROM (VALUES …) RETURNING`, which
+//! 2. set or clear component overrides one by one, in the order given;
+//! 3. reserve ring sequence numbers: one `UPDATE monitors … FROM (VALUES …) RETURNING`, which
 //!    also proves every monitor named in the batch exists;
-//! 3. upsert the ring rows on `(monitor_id, slot)`, `slot = seq % RING_SIZE`;
-//! 4. upsert the rollup rows, adding counts to what is stored;
-//! 5. upsert the monitor states.
+//! 4. upsert the ring rows on `(monitor_id, slot)`, `slot = seq % RING_SIZE`;
+//! 5. upsert the rollup rows, adding counts to what is stored;
+//! 6. upsert the monitor states;
+//! 7. upsert incidents, then insert their events (ignoring ids already stored), one statement
+//!    per row: a batch carries a handful, and one row per statement lets the same incident
+//!    be upserted twice in a batch.
 
 use std::collections::{BTreeMap, HashMap};
 
 use pharos_domain::{CheckResult, MonitorState};
 
 use crate::error::OpError;
-use crate::model::{Batch, Granularity, RING_SIZE};
+use crate::model::{Batch, Granularity, OverrideChange, RING_SIZE};
 use crate::sql::{exec_rows, fetch_rows, ms, to_i64, Val};
 use crate::{Result, Store};
 
@@ -41,14 +45,23 @@ impl Store {
     /// last entry wins for a monitor listed twice). Component changes, in time order, set the
     /// component's status and `updated_at` and are appended to the status event log.
     ///
+    /// Overrides are set (replacing the component's previous one) or cleared in the order
+    /// given. Incidents are upserted by id in order: a stored incident keeps its `created_at`
+    /// and takes the new kind, status, `updated_at` and document. Incident events are then
+    /// inserted, and an event whose id is already stored is skipped, so retrying a batch does
+    /// not duplicate them. Documents are stored byte for byte and never interpreted.
+    ///
     /// Every monitor and component named must have been stored by
-    /// [`reconcile`](Store::reconcile) (archived ones are accepted); otherwise the batch is
-    /// rejected with [`StoreError::InvalidInput`](crate::StoreError::InvalidInput).
+    /// [`reconcile`](Store::reconcile) (archived ones are accepted), and every event must
+    /// name an incident that is stored or in the batch; otherwise the batch is rejected with
+    /// [`StoreError::InvalidInput`](crate::StoreError::InvalidInput). So is any text of an
+    /// incident, event or override containing a NUL character, which PostgreSQL cannot store.
     pub async fn write_batch(&self, batch: &Batch) -> Result<()> {
         const OP: &str = "write_batch";
         if batch.is_empty() {
             return Ok(());
         }
+        check_no_nul(batch).map_err(|e| e.at(OP))?;
 
         // Results per monitor, oldest first, so sequence numbers follow time.
         let mut results: BTreeMap<&str, Vec<&CheckResult>> = BTreeMap::new();
@@ -122,7 +135,42 @@ impl Store {
                 .await?;
             }
 
-            // 2. Reserve sequence numbers, and check every monitor exists.
+            // 2. Overrides, in order, still in the components phase of the lock order (an
+            // override row takes a key-share lock on its component on PostgreSQL).
+            for o in &batch.overrides {
+                match o {
+                    OverrideChange::Set(r) => {
+                        sqlx::query(
+                            "INSERT INTO component_overrides \
+                             (component_id, status, until_at, set_at, doc) \
+                             VALUES ($1, $2, $3, $4, $5) \
+                             ON CONFLICT (component_id) DO UPDATE SET status = excluded.status, \
+                             until_at = excluded.until_at, set_at = excluded.set_at, \
+                             doc = excluded.doc",
+                        )
+                        .bind(r.component_id.as_str())
+                        .bind(r.status.as_str())
+                        .bind(r.until.map(ms))
+                        .bind(ms(r.set_at))
+                        .bind(r.doc.as_str())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| {
+                            unknown_reference(e, || {
+                                format!("override for unknown component {}", r.component_id)
+                            })
+                        })?;
+                    }
+                    OverrideChange::Clear(id) => {
+                        sqlx::query("DELETE FROM component_overrides WHERE component_id = $1")
+                            .bind(id.as_str())
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+            }
+
+            // 3. Reserve sequence numbers, and check every monitor exists.
             let reserve: Vec<Val> = touched
                 .iter()
                 .flat_map(|(id, n)| [Val::Text((*id).to_owned()), Val::Int(*n)])
@@ -149,7 +197,7 @@ impl Store {
                 )));
             }
 
-            // 3. The ring. Only the newest RING_SIZE of a monitor's results can survive, and
+            // 4. The ring. Only the newest RING_SIZE of a monitor's results can survive, and
             // one statement must not upsert the same slot twice.
             let ring_size = i64::from(RING_SIZE);
             let mut ring = Vec::new();
@@ -183,7 +231,7 @@ impl Store {
                 ring
             );
 
-            // 4. Rollups.
+            // 5. Rollups.
             let rollup_vals: Vec<Val> = rollups
                 .iter()
                 .flat_map(|((id, g, bucket), c)| {
@@ -216,7 +264,7 @@ impl Store {
                 rollup_vals
             );
 
-            // 5. Monitor states.
+            // 6. Monitor states.
             let state_vals: Vec<Val> = states
                 .iter()
                 .flat_map(|(id, s)| {
@@ -249,10 +297,91 @@ impl Store {
                 state_vals
             );
 
+            // 7. Incidents, then their events.
+            for i in &batch.incidents {
+                sqlx::query(
+                    "INSERT INTO incidents (id, kind, status, created_at, updated_at, doc) \
+                     VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, \
+                     status = excluded.status, updated_at = excluded.updated_at, \
+                     doc = excluded.doc",
+                )
+                .bind(i.id.as_str())
+                .bind(i.kind.as_str())
+                .bind(i.status.as_str())
+                .bind(ms(i.created_at))
+                .bind(ms(i.updated_at))
+                .bind(i.doc.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+            for e in &batch.incident_events {
+                sqlx::query(
+                    "INSERT INTO incident_events \
+                     (id, incident_id, seq, occurred_at, recorded_at, kind, doc) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(e.id.as_str())
+                .bind(e.incident_id.as_str())
+                .bind(e.seq)
+                .bind(ms(e.occurred_at))
+                .bind(ms(e.recorded_at))
+                .bind(e.kind.as_str())
+                .bind(e.doc.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(|err| {
+                    unknown_reference(err, || {
+                        format!("event {} names unknown incident {}", e.id, e.incident_id)
+                    })
+                })?;
+            }
+
             tx.commit().await?;
             Ok::<_, OpError>(())
         }
         .await)
         .map_err(|e| e.at(OP))
     }
+}
+
+/// Turns a foreign-key violation into a rejection of the input, described by `message`;
+/// any other error stays a database error.
+fn unknown_reference(e: sqlx::Error, message: impl FnOnce() -> String) -> OpError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => OpError::Invalid(message()),
+        _ => OpError::Sql(e),
+    }
+}
+
+/// Rejects a NUL character in any text of an incident, event or override: PostgreSQL's TEXT
+/// cannot hold one, and both engines must accept the same batches. (A JSON serializer
+/// escapes NUL inside strings as `\u0000`, so a real document never has one.)
+fn check_no_nul(batch: &Batch) -> Result<(), OpError> {
+    let check = |what: &str, id: &str, field: &str, value: &str| {
+        if value.contains('\0') {
+            Err(OpError::Invalid(format!(
+                "{what} {id:?}: {field} contains a NUL character"
+            )))
+        } else {
+            Ok(())
+        }
+    };
+    for i in &batch.incidents {
+        check("incident", &i.id, "id", &i.id)?;
+        check("incident", &i.id, "status", &i.status)?;
+        check("incident", &i.id, "doc", &i.doc)?;
+    }
+    for e in &batch.incident_events {
+        check("incident event", &e.id, "id", &e.id)?;
+        check("incident event", &e.id, "incident_id", &e.incident_id)?;
+        check("incident event", &e.id, "kind", &e.kind)?;
+        check("incident event", &e.id, "doc", &e.doc)?;
+    }
+    for o in &batch.overrides {
+        if let OverrideChange::Set(r) = o {
+            check("override", r.component_id.as_str(), "doc", &r.doc)?;
+        }
+    }
+    Ok(())
 }

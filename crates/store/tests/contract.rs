@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 use std::collections::HashMap;
+use std::str::FromStr as _;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -14,7 +15,8 @@ use pharos_domain::{
     CheckOutcome, CheckResult, ComponentId, ComponentStatus, Health, MonitorId, MonitorState,
 };
 use pharos_store::{
-    Backend, Batch, ComponentChange, ComponentRecord, Granularity, MonitorRecord, PruneReport,
+    Backend, Batch, ComponentChange, ComponentRecord, Granularity, IncidentEventRecord,
+    IncidentKind, IncidentRecord, MonitorRecord, OverrideChange, OverrideRecord, PruneReport,
     Store, StoreError, RING_SIZE,
 };
 use sqlx::Connection as _;
@@ -157,6 +159,13 @@ contract_tests!(
     prune_respects_retention_boundaries,
     a_failing_batch_writes_nothing,
     batches_of_hundreds_are_fast,
+    incidents_upsert_by_id_and_keep_created_at,
+    incident_events_are_ordered_and_retries_are_idempotent,
+    overrides_set_replace_and_clear,
+    a_failing_incident_batch_writes_nothing,
+    prune_keeps_incidents_and_events,
+    unicode_and_large_documents_survive_byte_for_byte,
+    a_version_1_database_upgrades,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -238,6 +247,57 @@ fn state(health: Health, at: DateTime<Utc>) -> MonitorState {
         last_outcome: Some(CheckOutcome::Down),
         last_error: Some("timed out".into()),
     }
+}
+
+fn incident(
+    id: &str,
+    kind: IncidentKind,
+    status: &str,
+    created_at: DateTime<Utc>,
+    doc: &str,
+) -> IncidentRecord {
+    IncidentRecord {
+        id: id.into(),
+        kind,
+        status: status.into(),
+        created_at,
+        updated_at: created_at,
+        doc: doc.into(),
+    }
+}
+
+fn event(id: &str, incident_id: &str, seq: i64, occurred_at: DateTime<Utc>) -> IncidentEventRecord {
+    IncidentEventRecord {
+        id: id.into(),
+        incident_id: incident_id.into(),
+        seq,
+        occurred_at,
+        recorded_at: occurred_at + chrono::Duration::seconds(1),
+        kind: "update".into(),
+        doc: format!(r#"{{"event":"{id}"}}"#),
+    }
+}
+
+fn set_override(
+    component_id: &str,
+    status: ComponentStatus,
+    until: Option<DateTime<Utc>>,
+    set_at: DateTime<Utc>,
+) -> OverrideChange {
+    OverrideChange::Set(OverrideRecord {
+        component_id: cid(component_id),
+        status,
+        until,
+        set_at,
+        doc: format!(
+            r#"{{"component":"{component_id}","status":"{}"}}"#,
+            status.as_str()
+        ),
+    })
+}
+
+fn event_ids(events: &[IncidentEventRecord]) -> Vec<&str> {
+    events.iter().map(|e| e.id.as_str()).collect()
 }
 
 fn ids(components: &[pharos_store::StoredComponent]) -> Vec<&str> {
@@ -330,6 +390,7 @@ async fn reconcile_adds_changes_archives_and_restores(db: &TestDb) {
                 ComponentStatus::MajorOutage,
                 t1,
             )],
+            ..Batch::default()
         })
         .await
         .unwrap();
@@ -495,6 +556,7 @@ async fn everything_survives_a_reopen(db: &TestDb) {
                     ComponentStatus::MajorOutage,
                     t1,
                 )],
+                ..Batch::default()
             })
             .await
             .unwrap();
@@ -1027,6 +1089,7 @@ async fn a_failing_batch_writes_nothing(db: &TestDb) {
             ComponentStatus::MajorOutage,
             t1,
         )],
+        ..Batch::default()
     };
     // Fails after the first change was written: an unknown component (changes apply in
     // time order).
@@ -1164,6 +1227,7 @@ async fn batches_of_hundreds_are_fast(db: &TestDb) {
                     )
                 })
                 .collect(),
+            ..Batch::default()
         };
         let started = Instant::now();
         store.write_batch(&batch).await.unwrap();
@@ -1191,6 +1255,530 @@ async fn batches_of_hundreds_are_fast(db: &TestDb) {
         store.recent_results(&mid("m7"), 100).await.unwrap().len(),
         BATCHES
     );
+    store.close().await;
+}
+
+async fn incidents_upsert_by_id_and_keep_created_at(db: &TestDb) {
+    let store = db.open().await;
+    let t0 = t("2027-01-01T00:00:00Z");
+    let t1 = t("2027-01-01T01:00:00.123Z");
+    assert!(store.incidents().await.unwrap().is_empty());
+    // Same created_at for b and a: ordered by id after created_at.
+    let b = incident(
+        "b",
+        IncidentKind::Incident,
+        "investigating",
+        t1,
+        r#"{"title":"API down"}"#,
+    );
+    let a = incident(
+        "a",
+        IncidentKind::Maintenance,
+        "scheduled",
+        t1,
+        r#"{"title":"DB upgrade"}"#,
+    );
+    let early = incident(
+        "z-early",
+        IncidentKind::Incident,
+        "resolved",
+        t0,
+        r#"{"title":"old"}"#,
+    );
+    store
+        .write_batch(&Batch {
+            incidents: vec![b.clone(), a.clone(), early.clone()],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store.incidents().await.unwrap(),
+        [early.clone(), a.clone(), b.clone()]
+    );
+
+    // A later record replaces kind, status, updated_at and doc, but not created_at; within
+    // one batch the last record for an id wins.
+    let t2 = t("2027-01-01T02:00:00Z");
+    let mut b2 = incident(
+        "b",
+        IncidentKind::Incident,
+        "identified",
+        t2,
+        r#"{"title":"API down","cause":"disk"}"#,
+    );
+    b2.updated_at = t2;
+    let mut b3 = b2.clone();
+    b3.kind = IncidentKind::Maintenance;
+    b3.status = "monitoring".into();
+    b3.doc = r#"{"title":"API down","cause":"disk","fix":"rotated"}"#.into();
+    b3.updated_at = t2 + chrono::Duration::minutes(1);
+    store
+        .write_batch(&Batch {
+            incidents: vec![b2, b3.clone()],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    let stored = store.incidents().await.unwrap();
+    assert_eq!(stored.len(), 3);
+    assert_eq!(
+        stored[2],
+        IncidentRecord {
+            created_at: t1,
+            ..b3
+        },
+        "created_at kept from the first write"
+    );
+    assert_eq!(
+        (stored[0].clone(), stored[1].clone()),
+        (early, a),
+        "others untouched"
+    );
+    store.close().await;
+}
+
+async fn incident_events_are_ordered_and_retries_are_idempotent(db: &TestDb) {
+    let store = db.open().await;
+    let t0 = t("2027-02-01T00:00:00Z");
+    let at = |s: i64| t0 + chrono::Duration::seconds(s);
+    let inc = incident("inc-1", IncidentKind::Incident, "investigating", t0, "{}");
+    let other = incident("inc-2", IncidentKind::Incident, "investigating", t0, "{}");
+    // Given out of order, and with ids that sort differently from their time order.
+    let events = vec![
+        event("e-a", "inc-1", 0, at(30)),
+        event("e-b", "inc-1", 2, at(10)),
+        event("e-c", "inc-1", 1, at(10)),
+        event("e-d", "inc-1", 0, at(-5)),
+        event("e-other", "inc-2", 0, at(0)),
+    ];
+    let batch = Batch {
+        incidents: vec![inc.clone(), other],
+        incident_events: events.clone(),
+        ..Batch::default()
+    };
+    store.write_batch(&batch).await.unwrap();
+    let stored = store.incident_events("inc-1").await.unwrap();
+    assert_eq!(event_ids(&stored), ["e-d", "e-c", "e-b", "e-a"]);
+    assert_eq!(stored[1], events[2], "every field round-trips");
+    assert_eq!(
+        event_ids(&store.incident_events("inc-2").await.unwrap()),
+        ["e-other"]
+    );
+    assert!(store.incident_events("nope").await.unwrap().is_empty());
+
+    // The same batch again (a retry after an ambiguous failure): one row per event id.
+    store.write_batch(&batch).await.unwrap();
+    assert_eq!(store.incident_events("inc-1").await.unwrap(), stored);
+    assert_eq!(store.incidents().await.unwrap().len(), 2);
+
+    // An event id already stored is ignored even when its content differs; new ids, for an
+    // incident stored by an earlier batch, are appended.
+    let mut changed = events[0].clone();
+    changed.doc = r#"{"event":"rewritten"}"#.into();
+    store
+        .write_batch(&Batch {
+            incident_events: vec![changed, event("e-e", "inc-1", 0, at(20))],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    let stored = store.incident_events("inc-1").await.unwrap();
+    assert_eq!(event_ids(&stored), ["e-d", "e-c", "e-b", "e-e", "e-a"]);
+    assert_eq!(stored[4], events[0], "the first write of an id stays");
+    store.close().await;
+}
+
+async fn overrides_set_replace_and_clear(db: &TestDb) {
+    use ComponentStatus::*;
+    let store = db.open().await;
+    let t0 = t("2027-03-01T00:00:00Z");
+    seed(&store, t0).await;
+    assert!(store.overrides().await.unwrap().is_empty());
+    let t1 = t("2027-03-01T01:00:00Z");
+    let until = t("2027-03-01T03:30:00.250Z");
+    store
+        .write_batch(&Batch {
+            overrides: vec![
+                set_override("db", UnderMaintenance, Some(until), t1),
+                set_override("api", MajorOutage, None, t1),
+            ],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    let stored = store.overrides().await.unwrap();
+    assert_eq!(
+        stored
+            .iter()
+            .map(|o| (o.component_id.as_str(), o.status, o.until, o.set_at))
+            .collect::<Vec<_>>(),
+        [
+            ("api", MajorOutage, None, t1),
+            ("db", UnderMaintenance, Some(until), t1)
+        ],
+        "ordered by component id; until null and set"
+    );
+    assert_eq!(
+        stored[0].doc,
+        r#"{"component":"api","status":"major_outage"}"#
+    );
+    // Overrides do not touch the component's own status.
+    assert!(store
+        .components()
+        .await
+        .unwrap()
+        .iter()
+        .all(|c| c.status == Operational));
+
+    // Replace (until going from set to null and back), clear, and apply in order.
+    let t2 = t("2027-03-01T02:00:00Z");
+    store
+        .write_batch(&Batch {
+            overrides: vec![
+                set_override("db", PartialOutage, None, t2),
+                set_override("api", DegradedPerformance, Some(until), t2),
+                OverrideChange::Clear(cid("api")),
+                OverrideChange::Clear(cid("core")), // nothing to clear: a no-op
+                OverrideChange::Clear(cid("db")),
+                set_override("db", DegradedPerformance, None, t2),
+            ],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    let stored = store.overrides().await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        (
+            stored[0].component_id.as_str(),
+            stored[0].status,
+            stored[0].until,
+            stored[0].set_at
+        ),
+        ("db", DegradedPerformance, None, t2)
+    );
+    store
+        .write_batch(&Batch {
+            overrides: vec![set_override("db", UnderMaintenance, Some(until), t2)],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.overrides().await.unwrap()[0].until, Some(until));
+
+    // An override for an unknown component is rejected, and nothing of its batch stays.
+    let err = store
+        .write_batch(&Batch {
+            overrides: vec![
+                OverrideChange::Clear(cid("db")),
+                set_override("ghost", MajorOutage, None, t2),
+            ],
+            ..Batch::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "store operation write_batch rejected its input: override for unknown component ghost"
+    );
+    assert_eq!(
+        store.overrides().await.unwrap().len(),
+        1,
+        "clear rolled back"
+    );
+    store.close().await;
+}
+
+async fn a_failing_incident_batch_writes_nothing(db: &TestDb) {
+    let store = db.open().await;
+    let t0 = t("2027-04-01T00:00:00Z");
+    seed(&store, t0).await;
+    let t1 = t("2027-04-01T00:00:30Z");
+    let good_part = Batch {
+        results: vec![result("api-health", t1, CheckOutcome::Down, 10)],
+        monitor_states: vec![(mid("api-health"), state(Health::Down, t1))],
+        component_changes: vec![change(
+            "api",
+            ComponentStatus::Operational,
+            ComponentStatus::MajorOutage,
+            t1,
+        )],
+        incidents: vec![incident(
+            "inc-1",
+            IncidentKind::Incident,
+            "investigating",
+            t1,
+            "{}",
+        )],
+        incident_events: vec![event("e-1", "inc-1", 0, t1)],
+        overrides: vec![set_override("api", ComponentStatus::MajorOutage, None, t1)],
+    };
+    // The last statement of the batch violates a foreign key: everything before it, check
+    // results included, must be rolled back.
+    let mut bad = good_part.clone();
+    bad.incident_events
+        .push(event("e-2", "no-such-incident", 0, t1));
+    let err = store.write_batch(&bad).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::InvalidInput {
+                op: "write_batch",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "store operation write_batch rejected its input: event e-2 names unknown incident \
+         no-such-incident"
+    );
+    // A NUL character is refused up front, on both engines alike.
+    let mut bad = good_part.clone();
+    bad.incidents[0].doc = "{\"title\":\"a\u{0}b\"}".into();
+    let err = store.write_batch(&bad).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "store operation write_batch rejected its input: incident \"inc-1\": doc contains a \
+         NUL character"
+    );
+
+    assert!(store
+        .recent_results(&mid("api-health"), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .rollups(&mid("api-health"), Granularity::Minute, t0)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .monitor_states()
+        .await
+        .unwrap()
+        .iter()
+        .all(|(_, s)| *s == MonitorState::default()));
+    assert!(store
+        .components()
+        .await
+        .unwrap()
+        .iter()
+        .all(|c| c.status == ComponentStatus::Operational && c.updated_at == t0));
+    assert_eq!(
+        store.status_timeline(t0).await.unwrap()[&cid("api")].len(),
+        1
+    );
+    assert!(store.incidents().await.unwrap().is_empty());
+    assert!(store.incident_events("inc-1").await.unwrap().is_empty());
+    assert!(store.overrides().await.unwrap().is_empty());
+
+    // The store is still usable, and the good part alone goes through.
+    store.write_batch(&good_part).await.unwrap();
+    assert_eq!(store.incidents().await.unwrap(), good_part.incidents);
+    assert_eq!(
+        store.incident_events("inc-1").await.unwrap(),
+        good_part.incident_events
+    );
+    assert_eq!(store.overrides().await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .recent_results(&mid("api-health"), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    store.close().await;
+}
+
+async fn prune_keeps_incidents_and_events(db: &TestDb) {
+    let store = db.open().await;
+    let now = t("2027-05-01T00:00:00Z");
+    let long_ago = now - chrono::Duration::days(3650);
+    seed(&store, long_ago).await;
+    let incidents = vec![
+        incident("old", IncidentKind::Incident, "resolved", long_ago, "{}"),
+        incident(
+            "maint",
+            IncidentKind::Maintenance,
+            "completed",
+            long_ago,
+            "{}",
+        ),
+    ];
+    let events = vec![
+        event("e-1", "old", 0, long_ago),
+        event("e-2", "old", 1, long_ago + chrono::Duration::hours(1)),
+        event("e-3", "maint", 0, long_ago),
+    ];
+    store
+        .write_batch(&Batch {
+            results: vec![result("api-health", long_ago, CheckOutcome::Up, 1)],
+            incidents: incidents.clone(),
+            incident_events: events.clone(),
+            overrides: vec![set_override(
+                "db",
+                ComponentStatus::UnderMaintenance,
+                Some(long_ago),
+                long_ago,
+            )],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    let report = store.prune(now).await.unwrap();
+    assert_eq!(
+        report,
+        PruneReport {
+            minute_rollups: 1,
+            hour_rollups: 1,
+            day_rollups: 1
+        },
+        "the rollups did age out"
+    );
+    let mut stored = store.incidents().await.unwrap();
+    stored.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(stored, [incidents[1].clone(), incidents[0].clone()]);
+    assert_eq!(store.incident_events("old").await.unwrap(), events[..2]);
+    assert_eq!(store.incident_events("maint").await.unwrap(), events[2..]);
+    assert_eq!(
+        store.overrides().await.unwrap().len(),
+        1,
+        "expired overrides are the engine's to clear"
+    );
+    store.close().await;
+}
+
+async fn unicode_and_large_documents_survive_byte_for_byte(db: &TestDb) {
+    let t0 = t("2027-06-01T00:00:00Z");
+    // Multi-byte text of every width, combining marks, right-to-left, a BOM, escapes and
+    // control characters other than NUL.
+    let unicode = "{\"title\":\"Störung — 障害 — تعطل — 🔥🧯\",\"note\":\"e\u{301} \u{feff}\
+                   \\u0000 \\\"quoted\\\" \\n tab\there \u{1}\u{7f} 𝄞\"}";
+    // A 100 KB document that is not valid JSON on purpose: the store must not look inside.
+    let mut large = String::with_capacity(110_000);
+    let mut i = 0u32;
+    while large.len() < 100_000 {
+        large.push_str(&format!("{i}:ä漢🙂;"));
+        i += 1;
+    }
+    assert!(large.len() >= 100_000);
+    let batch = Batch {
+        incidents: vec![
+            incident(
+                "inc-ü",
+                IncidentKind::Incident,
+                "investigating",
+                t0,
+                unicode,
+            ),
+            incident(
+                "inc-big",
+                IncidentKind::Maintenance,
+                "scheduled",
+                t0,
+                &large,
+            ),
+        ],
+        incident_events: vec![
+            IncidentEventRecord {
+                doc: unicode.into(),
+                kind: "mise à jour".into(),
+                ..event("e-ü-1", "inc-ü", 0, t0)
+            },
+            IncidentEventRecord {
+                doc: large.clone(),
+                ..event("e-big", "inc-big", 0, t0)
+            },
+        ],
+        overrides: vec![OverrideChange::Set(OverrideRecord {
+            component_id: cid("api"),
+            status: ComponentStatus::UnderMaintenance,
+            until: None,
+            set_at: t0,
+            doc: large.clone(),
+        })],
+        ..Batch::default()
+    };
+    {
+        let store = db.open().await;
+        seed(&store, t0).await;
+        store.write_batch(&batch).await.unwrap();
+        store.close().await;
+    }
+    // Read back through a fresh connection.
+    let store = db.open().await;
+    let incidents = store.incidents().await.unwrap();
+    let by_id: HashMap<_, _> = incidents.iter().map(|i| (i.id.as_str(), i)).collect();
+    assert_eq!(by_id["inc-ü"].doc.as_bytes(), unicode.as_bytes());
+    assert_eq!(by_id["inc-big"].doc.as_bytes(), large.as_bytes());
+    assert_eq!(
+        store.incident_events("inc-ü").await.unwrap(),
+        batch.incident_events[..1]
+    );
+    assert_eq!(
+        store.incident_events("inc-big").await.unwrap()[0]
+            .doc
+            .as_bytes(),
+        large.as_bytes()
+    );
+    assert_eq!(
+        store.overrides().await.unwrap()[0].doc.as_bytes(),
+        large.as_bytes()
+    );
+    store.close().await;
+}
+
+/// A database created by the first release (schema version 1 only) gains the incident
+/// tables on the next start, keeping its data.
+async fn a_version_1_database_upgrades(db: &TestDb) {
+    let engine = if db.url.starts_with("sqlite") {
+        "sqlite"
+    } else {
+        "postgres"
+    };
+    let v1_dir = tempfile::tempdir().unwrap();
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(engine)
+        .join("0001_initial.sql");
+    std::fs::copy(&shipped, v1_dir.path().join("0001_initial.sql")).unwrap();
+    let v1 = sqlx::migrate::Migrator::new(v1_dir.path()).await.unwrap();
+    let insert = "INSERT INTO components (id, name, is_group, position, status, created_at, \
+                  updated_at) VALUES ('api', 'API', FALSE, 1, 'operational', 0, 0)";
+    if engine == "sqlite" {
+        let options = sqlx::sqlite::SqliteConnectOptions::from_str(&db.url)
+            .unwrap()
+            .create_if_missing(true);
+        std::fs::create_dir_all(options.get_filename().parent().unwrap()).unwrap();
+        let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+        v1.run(&pool).await.unwrap();
+        sqlx::query(insert).execute(&pool).await.unwrap();
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+        v1.run(&pool).await.unwrap();
+        sqlx::query(insert).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+
+    let store = db.open().await;
+    assert_eq!(ids(&store.components().await.unwrap()), ["api"]);
+    let t0 = t("2027-07-01T00:00:00Z");
+    let inc = incident("inc", IncidentKind::Incident, "investigating", t0, "{}");
+    store
+        .write_batch(&Batch {
+            incidents: vec![inc.clone()],
+            overrides: vec![set_override("api", ComponentStatus::MajorOutage, None, t0)],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.incidents().await.unwrap(), [inc]);
+    assert_eq!(store.overrides().await.unwrap().len(), 1);
     store.close().await;
 }
 
@@ -1294,6 +1882,7 @@ async fn ten_thousand_monitors() {
                     .map(|m| (m.id.clone(), state(Health::Up, t0)))
                     .collect(),
                 component_changes: Vec::new(),
+                ..Batch::default()
             };
             store.write_batch(&batch).await.unwrap();
         }

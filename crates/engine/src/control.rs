@@ -1,0 +1,292 @@
+//! Commands from responders (the admin API) to the running engine, and the reads that go with
+//! them. A command is applied by the pipeline task, in order with check results, so a person
+//! and the automation never race; the caller gets its answer once the change is committed to
+//! storage, so a `201 Created` always means stored.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use pharos_domain::incident::TimelineEntry;
+use pharos_domain::{Actor, CheckResult, Incident, IncidentId, Maintenance, MonitorId};
+use tokio::sync::oneshot;
+
+use crate::desk::{
+    ComponentOverride, Desk, DeskError, IncidentPatch, NewIncident, NewMaintenance,
+    NewMaintenanceUpdate, NewUpdate, OverrideRequest,
+};
+use crate::world::World;
+use crate::writer::Pending;
+use crate::StatusView;
+
+/// How long a command waits for its change to be committed before answering "unavailable".
+pub const COMMIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a command or read failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The request was refused; nothing changed.
+    #[error(transparent)]
+    Desk(#[from] DeskError),
+    /// The change was applied but storage did not confirm it in time (it is retried), or the
+    /// engine is stopping.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// The answer, with the write sequence number that makes it durable.
+type Reply<T> = oneshot::Sender<(Result<T, DeskError>, u64)>;
+
+/// One command for the pipeline.
+pub(crate) enum Command {
+    CreateIncident(NewIncident, Actor, Reply<Incident>),
+    PostUpdate(IncidentId, NewUpdate, Actor, Reply<Incident>),
+    AddNote(IncidentId, String, Actor, Reply<()>),
+    PatchIncident(IncidentId, IncidentPatch, Actor, Reply<Incident>),
+    CreateMaintenance(NewMaintenance, Actor, Reply<Maintenance>),
+    UpdateMaintenance(IncidentId, NewMaintenanceUpdate, Actor, Reply<Maintenance>),
+    SetOverride(String, OverrideRequest, Actor, Reply<Option<ComponentOverride>>),
+    ClearOverride(String, Reply<Option<ComponentOverride>>),
+    Overrides(oneshot::Sender<Vec<ComponentOverride>>),
+}
+
+impl Command {
+    /// Applies the command, queues its writes, and answers it with their sequence number.
+    /// Returns whether anything may have changed.
+    pub(crate) fn apply(self, desk: &mut Desk, world: &mut World, pending: &Pending) -> bool {
+        let now = Utc::now();
+        fn answer<T>(reply: Reply<T>, r: Result<T, DeskError>, desk: &mut Desk, pending: &Pending) {
+            let seq = pending.add_desk(desk.take_writes());
+            pending.write_soon();
+            let _ = reply.send((r, seq));
+        }
+        fn incident_of(desk: &Desk, id: &IncidentId) -> Result<Incident, DeskError> {
+            desk.incident(id).cloned().ok_or_else(|| DeskError::NotFound {
+                what: "incident",
+                id: id.to_string(),
+            })
+        }
+        fn maintenance_of(desk: &Desk, id: &IncidentId) -> Result<Maintenance, DeskError> {
+            desk.maintenance(id).cloned().ok_or_else(|| DeskError::NotFound {
+                what: "maintenance",
+                id: id.to_string(),
+            })
+        }
+        match self {
+            Command::CreateIncident(req, actor, reply) => {
+                let r = desk
+                    .create_incident(world, req, actor, now)
+                    .and_then(|id| incident_of(desk, &id));
+                answer(reply, r, desk, pending);
+            }
+            Command::PostUpdate(id, req, actor, reply) => {
+                let r = desk
+                    .post_update(world, &id, req, actor, now)
+                    .and_then(|()| incident_of(desk, &id));
+                answer(reply, r, desk, pending);
+            }
+            Command::AddNote(id, body, actor, reply) => {
+                let r = desk.add_note(&id, body, actor, now);
+                answer(reply, r, desk, pending);
+            }
+            Command::PatchIncident(id, patch, actor, reply) => {
+                let r = desk
+                    .patch_incident(&id, patch, actor, now)
+                    .and_then(|()| incident_of(desk, &id));
+                answer(reply, r, desk, pending);
+            }
+            Command::CreateMaintenance(req, actor, reply) => {
+                let r = desk
+                    .create_maintenance(world, req, actor, now)
+                    .and_then(|id| maintenance_of(desk, &id));
+                answer(reply, r, desk, pending);
+            }
+            Command::UpdateMaintenance(id, req, actor, reply) => {
+                let r = desk
+                    .update_maintenance(world, &id, req, actor, now)
+                    .and_then(|()| maintenance_of(desk, &id));
+                answer(reply, r, desk, pending);
+            }
+            Command::SetOverride(component, req, actor, reply) => {
+                let r = desk
+                    .set_override(world, &component, req, actor, now)
+                    .map(|()| override_of(desk, &component));
+                answer(reply, r, desk, pending);
+            }
+            Command::ClearOverride(component, reply) => {
+                let r = desk
+                    .clear_override(world, &component, now)
+                    .map(|()| override_of(desk, &component));
+                answer(reply, r, desk, pending);
+            }
+            Command::Overrides(reply) => {
+                let _ = reply.send(desk.overrides().values().cloned().collect());
+                return false;
+            }
+        }
+        true
+    }
+}
+
+fn override_of(desk: &Desk, component: &str) -> Option<ComponentOverride> {
+    desk.overrides()
+        .values()
+        .find(|o| o.component_id.as_str() == component)
+        .cloned()
+}
+
+/// A cheap, clonable handle for responders' commands and reads, for the admin API.
+#[derive(Clone)]
+pub struct EngineControl {
+    pub(crate) commands: tokio::sync::mpsc::Sender<Command>,
+    pub(crate) committed: tokio::sync::watch::Receiver<u64>,
+    pub(crate) view: tokio::sync::watch::Receiver<std::sync::Arc<StatusView>>,
+    pub(crate) store: pharos_store::Store,
+}
+
+impl EngineControl {
+    /// The current view: components, monitors, incidents and maintenances.
+    pub fn view(&self) -> std::sync::Arc<StatusView> {
+        self.view.borrow().clone()
+    }
+
+    async fn send<T>(
+        &self,
+        make: impl FnOnce(Reply<T>) -> Command,
+    ) -> Result<T, CommandError> {
+        let stopping = || CommandError::Unavailable("Pharos is shutting down".into());
+        let (tx, rx) = oneshot::channel();
+        let mut committed = self.committed.clone();
+        self.commands.send(make(tx)).await.map_err(|_| stopping())?;
+        let (value, seq) = rx.await.map_err(|_| stopping())?;
+        let value = value?;
+        let wait = async { committed.wait_for(|&c| c >= seq).await.is_ok() };
+        match tokio::time::timeout(COMMIT_TIMEOUT, wait).await {
+            Ok(true) => Ok(value),
+            Ok(false) => Err(stopping()),
+            Err(_) => Err(CommandError::Unavailable(
+                "the change is applied but the database has not confirmed it yet; it will be retried".into(),
+            )),
+        }
+    }
+
+    /// Declares an incident.
+    pub async fn create_incident(
+        &self,
+        req: NewIncident,
+        actor: Actor,
+    ) -> Result<Incident, CommandError> {
+        self.send(|r| Command::CreateIncident(req, actor, r)).await
+    }
+
+    /// Posts a public update to an incident.
+    pub async fn post_update(
+        &self,
+        id: IncidentId,
+        req: NewUpdate,
+        actor: Actor,
+    ) -> Result<Incident, CommandError> {
+        self.send(|r| Command::PostUpdate(id, req, actor, r)).await
+    }
+
+    /// Adds a private note to an incident's (or maintenance's) timeline.
+    pub async fn add_note(
+        &self,
+        id: IncidentId,
+        body: String,
+        actor: Actor,
+    ) -> Result<(), CommandError> {
+        self.send(|r| Command::AddNote(id, body, actor, r)).await
+    }
+
+    /// Changes an incident's name, severity, impact, roles or visibility.
+    pub async fn patch_incident(
+        &self,
+        id: IncidentId,
+        patch: IncidentPatch,
+        actor: Actor,
+    ) -> Result<Incident, CommandError> {
+        self.send(|r| Command::PatchIncident(id, patch, actor, r))
+            .await
+    }
+
+    /// Schedules a maintenance.
+    pub async fn create_maintenance(
+        &self,
+        req: NewMaintenance,
+        actor: Actor,
+    ) -> Result<Maintenance, CommandError> {
+        self.send(|r| Command::CreateMaintenance(req, actor, r)).await
+    }
+
+    /// Posts an update to a maintenance.
+    pub async fn update_maintenance(
+        &self,
+        id: IncidentId,
+        req: NewMaintenanceUpdate,
+        actor: Actor,
+    ) -> Result<Maintenance, CommandError> {
+        self.send(|r| Command::UpdateMaintenance(id, req, actor, r))
+            .await
+    }
+
+    /// Overrides a component's status.
+    pub async fn set_override(
+        &self,
+        component: String,
+        req: OverrideRequest,
+        actor: Actor,
+    ) -> Result<Option<ComponentOverride>, CommandError> {
+        self.send(|r| Command::SetOverride(component, req, actor, r))
+            .await
+    }
+
+    /// Clears a component's override.
+    pub async fn clear_override(
+        &self,
+        component: String,
+    ) -> Result<Option<ComponentOverride>, CommandError> {
+        self.send(|r| Command::ClearOverride(component, r)).await
+    }
+
+    /// Current component overrides.
+    pub async fn overrides(&self) -> Result<Vec<ComponentOverride>, CommandError> {
+        let (tx, rx) = oneshot::channel();
+        let stopping = || CommandError::Unavailable("Pharos is shutting down".into());
+        self.commands
+            .send(Command::Overrides(tx))
+            .await
+            .map_err(|_| stopping())?;
+        rx.await.map_err(|_| stopping())
+    }
+
+    /// An incident's (or maintenance's) full timeline, in order of when things happened.
+    pub async fn timeline(&self, id: &IncidentId) -> Result<Vec<TimelineEntry>, CommandError> {
+        let records = self
+            .store
+            .incident_events(id.as_str())
+            .await
+            .map_err(|e| CommandError::Unavailable(format!("reading the timeline failed: {e}")))?;
+        Ok(records
+            .into_iter()
+            .filter_map(|r| match serde_json::from_str::<TimelineEntry>(&r.doc) {
+                Ok(e) => Some(e),
+                Err(error) => {
+                    tracing::warn!(event = %r.id, %error, "unreadable timeline entry skipped");
+                    None
+                }
+            })
+            .collect())
+    }
+
+    /// A monitor's most recent results, newest first.
+    pub async fn recent_results(
+        &self,
+        monitor: &MonitorId,
+        limit: usize,
+    ) -> Result<Vec<CheckResult>, CommandError> {
+        self.store
+            .recent_results(monitor, limit)
+            .await
+            .map_err(|e| CommandError::Unavailable(format!("reading recent results failed: {e}")))
+    }
+}
