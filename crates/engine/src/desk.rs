@@ -1515,3 +1515,7 @@ fn to_doc(value: &impl Serialize) -> String {
         "{}".to_owned()
     })
 }
+
+#[cfg(test)]
+#[path = "desk_tests.rs"]
+mod tests;

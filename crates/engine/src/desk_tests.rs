@@ -1,0 +1,601 @@
+//! Table tests of the incident desk: automation, people, maintenance, overrides.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use pharos_domain::incident::TimelineEntry;
+use pharos_domain::{
+    CheckOutcome, CheckResult, ComponentId, ComponentStatus, HttpSpec, IncidentId,
+    IncidentStatus, MaintenanceStatus, MonitorId, MonitorKind, MonitorSpec,
+};
+
+use super::*;
+use crate::catalog::{build, ComponentDef};
+use crate::view::PageInfo;
+use crate::world::World;
+
+fn t(secs: i64) -> DateTime<Utc> {
+    DateTime::<Utc>::UNIX_EPOCH + ChronoDuration::days(20_000) + ChronoDuration::seconds(secs)
+}
+
+fn spec(id: &str, components: &[&str], on_failure: ComponentStatus) -> Arc<MonitorSpec> {
+    Arc::new(MonitorSpec {
+        id: MonitorId::new(id).unwrap(),
+        kind: MonitorKind::Http(HttpSpec::get("http://127.0.0.1:1/")),
+        interval: Duration::from_secs(1),
+        timeout: Duration::from_secs(1),
+        failure_threshold: 3,
+        success_threshold: 1,
+        conditions: vec![],
+        degraded_conditions: vec![],
+        components: components
+            .iter()
+            .map(|c| ComponentId::new(*c).unwrap())
+            .collect(),
+        on_failure,
+    })
+}
+
+struct Rig {
+    world: World,
+    desk: Desk,
+}
+
+fn rig(rules: IncidentRules) -> Rig {
+    let defs = [
+        ComponentDef {
+            id: ComponentId::new("api").unwrap(),
+            name: "API".into(),
+            description: None,
+            group: Some("Core".into()),
+        },
+        ComponentDef {
+            id: ComponentId::new("db").unwrap(),
+            name: "Database".into(),
+            description: None,
+            group: None,
+        },
+    ];
+    let page = PageInfo {
+        id: "p".into(),
+        name: "P".into(),
+        url: "http://x".into(),
+        time_zone: chrono_tz::UTC,
+    };
+    let world = World::new(
+        page,
+        build(&defs).unwrap(),
+        vec![
+            spec("api-health", &["api"], ComponentStatus::MajorOutage),
+            spec("api-latency", &["api"], ComponentStatus::PartialOutage),
+            spec("db-port", &["db"], ComponentStatus::MajorOutage),
+        ],
+        HashMap::new(),
+        HashMap::new(),
+        t(0),
+    );
+    let mut n = 0u32;
+    let ids: IdSource = Box::new(move || {
+        n += 1;
+        IncidentId::new(format!("id{n}")).unwrap()
+    });
+    Rig {
+        world,
+        desk: Desk::new(rules, ids, 0),
+    }
+}
+
+fn rules() -> IncidentRules {
+    IncidentRules {
+        auto_open: true,
+        auto_publish: true,
+        auto_resolve_after: Duration::from_secs(600),
+    }
+}
+
+impl Rig {
+    fn check(&mut self, monitor: &str, outcome: CheckOutcome, at: i64) {
+        let r = CheckResult {
+            monitor_id: MonitorId::new(monitor).unwrap(),
+            started_at: t(at),
+            duration_ms: 5,
+            outcome,
+            status_code: None,
+            error: (outcome == CheckOutcome::Down).then(|| "connection refused".to_owned()),
+        };
+        let applied = self.world.apply(&r);
+        if let Some(tr) = applied.transition {
+            self.desk.on_transition(
+                &mut self.world,
+                &r.monitor_id,
+                tr.from,
+                tr.to,
+                &applied.component_changes,
+                t(at),
+            );
+        }
+    }
+
+    fn fail(&mut self, monitor: &str, from: i64) {
+        for i in 0..3 {
+            self.check(monitor, CheckOutcome::Down, from + i);
+        }
+    }
+
+    fn incidents(&mut self) -> Vec<Incident> {
+        self.desk.lists().0.to_vec()
+    }
+
+    fn status(&self, c: &str) -> ComponentStatus {
+        self.world
+            .component_status(&ComponentId::new(c).unwrap())
+            .unwrap()
+    }
+
+    fn events(&mut self) -> Vec<TimelineEntry> {
+        self.desk
+            .take_writes()
+            .events
+            .iter()
+            .map(|e| serde_json::from_str(&e.doc).unwrap())
+            .collect()
+    }
+}
+
+fn kinds(events: &[TimelineEntry]) -> Vec<&'static str> {
+    events.iter().map(TimelineEntry::kind_name).collect()
+}
+
+#[test]
+fn a_confirmed_failure_opens_and_publishes_an_incident_at_once() {
+    let mut r = rig(rules());
+    r.check("api-health", CheckOutcome::Up, 0);
+    r.fail("api-health", 10);
+    let incidents = r.incidents();
+    assert_eq!(incidents.len(), 1);
+    let i = &incidents[0];
+    assert_eq!(i.name, "Major outage of API");
+    assert_eq!(i.status, IncidentStatus::Investigating);
+    assert!(i.public && i.automated && !i.human_owned);
+    assert_eq!(i.impact(), Impact::Critical);
+    assert_eq!(
+        i.updates[0].body,
+        "We are investigating a major outage of API: 3 consecutive checks failed: connection refused"
+    );
+    assert_eq!(i.updates[0].affected[0].old_status, ComponentStatus::Operational);
+    assert_eq!(i.updates[0].affected[0].new_status, ComponentStatus::MajorOutage);
+    assert_eq!(i.first_failure_at, Some(t(10)));
+    assert_eq!(i.started_at, t(10));
+    assert_eq!(i.published_at, Some(t(12)));
+    assert_eq!(i.time_to_publish(), Some(ChronoDuration::seconds(2)));
+    assert_eq!(r.desk.take_publish_delays(), vec![Duration::from_secs(2)]);
+    let writes = r.desk.take_writes();
+    assert_eq!(writes.incidents.len(), 1);
+    let events: Vec<TimelineEntry> = writes
+        .events
+        .iter()
+        .map(|e| serde_json::from_str(&e.doc).unwrap())
+        .collect();
+    assert_eq!(
+        kinds(&events),
+        ["opened", "monitor_down", "public_update", "published"]
+    );
+}
+
+#[test]
+fn monitors_failing_on_the_same_component_join_one_incident() {
+    let mut r = rig(rules());
+    r.fail("api-health", 0);
+    r.fail("api-latency", 5);
+    assert_eq!(r.incidents().len(), 1);
+    assert_eq!(r.incidents()[0].monitors.len(), 2);
+    // Another component: its own incident.
+    r.fail("db-port", 10);
+    let incidents = r.incidents();
+    assert_eq!(incidents.len(), 2);
+    assert_eq!(incidents[1].name, "Major outage of Database");
+}
+
+#[test]
+fn recovery_monitors_then_resolves_after_a_quiet_period() {
+    let mut r = rig(rules());
+    r.fail("api-health", 0);
+    r.check("api-health", CheckOutcome::Up, 100);
+    let i = r.incidents()[0].clone();
+    assert_eq!(i.status, IncidentStatus::Monitoring);
+    assert_eq!(i.monitoring_at, Some(t(100)));
+    assert_eq!(r.status("api"), ComponentStatus::Operational);
+    assert_eq!(
+        i.updates.last().unwrap().body,
+        "Checks of API are passing again. We are monitoring the recovery."
+    );
+
+    r.desk.tick(&mut r.world, t(100 + 599));
+    assert_eq!(r.incidents()[0].status, IncidentStatus::Monitoring);
+    r.desk.tick(&mut r.world, t(100 + 600));
+    let i = r.incidents()[0].clone();
+    assert_eq!(i.status, IncidentStatus::Resolved);
+    assert_eq!(i.resolved_at, Some(t(700)));
+    assert_eq!(i.updates.len(), 3);
+}
+
+#[test]
+fn a_new_failure_while_monitoring_reopens_the_same_incident() {
+    let mut r = rig(rules());
+    r.fail("api-health", 0);
+    r.check("api-health", CheckOutcome::Up, 100);
+    r.fail("api-health", 200);
+    let incidents = r.incidents();
+    assert_eq!(incidents.len(), 1);
+    assert_eq!(incidents[0].status, IncidentStatus::Investigating);
+    assert!(incidents[0]
+        .updates
+        .last()
+        .unwrap()
+        .body
+        .starts_with("The problem has returned."));
+    // The quiet period starts over.
+    r.check("api-health", CheckOutcome::Up, 300);
+    r.desk.tick(&mut r.world, t(300 + 599));
+    assert_eq!(r.incidents()[0].status, IncidentStatus::Monitoring);
+}
+
+#[test]
+fn automation_never_overwrites_a_person() {
+    let mut r = rig(rules());
+    r.fail("api-health", 0);
+    let id = r.incidents()[0].id.clone();
+    r.desk
+        .post_update(
+            &mut r.world,
+            &id,
+            NewUpdate {
+                status: Some("identified".into()),
+                body: "A bad deploy; rolling back.".into(),
+                components: BTreeMap::new(),
+            },
+            Actor::Person("alice".into()),
+            t(50),
+        )
+        .unwrap();
+    r.events();
+    r.check("api-health", CheckOutcome::Up, 100);
+    r.desk.tick(&mut r.world, t(10_000));
+    let i = r.incidents()[0].clone();
+    assert_eq!(i.status, IncidentStatus::Identified);
+    assert_eq!(i.updates.len(), 2);
+    assert_eq!(i.updates[1].body, "A bad deploy; rolling back.");
+    // The recovery is still on the timeline for responders.
+    assert!(kinds(&r.events()).contains(&"monitor_up"));
+}
+
+#[test]
+fn rules_switch_automation_off_or_keep_it_private() {
+    let mut r = rig(IncidentRules {
+        auto_open: false,
+        ..rules()
+    });
+    r.fail("api-health", 0);
+    assert!(r.incidents().is_empty());
+    assert_eq!(r.status("api"), ComponentStatus::MajorOutage);
+
+    let mut r = rig(IncidentRules {
+        auto_publish: false,
+        ..rules()
+    });
+    r.fail("api-health", 0);
+    let i = r.incidents()[0].clone();
+    assert!(!i.public);
+    assert_eq!(i.published_at, None);
+    assert!(r.desk.take_publish_delays().is_empty());
+}
+
+#[test]
+fn bad_requests_change_nothing_and_name_their_field() {
+    let mut r = rig(rules());
+    let attempt = |r: &mut Rig, req: NewIncident| {
+        r.desk
+            .create_incident(&mut r.world, req, Actor::Person("a".into()), t(0))
+            .unwrap_err()
+    };
+    let base = NewIncident {
+        name: "Trouble".into(),
+        body: "Looking".into(),
+        ..NewIncident::default()
+    };
+    let field = |e: DeskError| match e {
+        DeskError::Rule(r) => r.field().to_owned(),
+        other => panic!("{other:?}"),
+    };
+    let e = attempt(
+        &mut r,
+        NewIncident {
+            status: Some("in_progress".into()),
+            ..base.clone()
+        },
+    );
+    assert_eq!(field(e), "status");
+    let e = attempt(
+        &mut r,
+        NewIncident {
+            components: BTreeMap::from([("nope".into(), "major_outage".into())]),
+            ..base.clone()
+        },
+    );
+    assert_eq!(field(e), "components.nope");
+    let e = attempt(
+        &mut r,
+        NewIncident {
+            components: BTreeMap::from([("api".into(), "on_fire".into())]),
+            ..base.clone()
+        },
+    );
+    assert_eq!(field(e), "components.api");
+    let e = attempt(
+        &mut r,
+        NewIncident {
+            severity: Some("S9".into()),
+            ..base.clone()
+        },
+    );
+    assert_eq!(field(e), "severity");
+    let e = attempt(
+        &mut r,
+        NewIncident {
+            name: " ".into(),
+            ..base.clone()
+        },
+    );
+    assert_eq!(field(e), "name");
+    let e = attempt(
+        &mut r,
+        NewIncident {
+            body: "x".repeat(25_001),
+            ..base
+        },
+    );
+    assert_eq!(field(e), "body");
+    assert!(r.incidents().is_empty());
+    assert!(r.desk.take_writes().is_empty());
+    assert_eq!(r.status("api"), ComponentStatus::Operational);
+}
+
+#[test]
+fn a_persons_incident_pins_component_statuses_until_resolved() {
+    let mut r = rig(rules());
+    let id = r
+        .desk
+        .create_incident(
+            &mut r.world,
+            NewIncident {
+                name: "Slow API".into(),
+                body: "We see slow responses.".into(),
+                components: BTreeMap::from([("api".into(), "degraded_performance".into())]),
+                severity: Some("s2".into()),
+                ..NewIncident::default()
+            },
+            Actor::Person("alice".into()),
+            t(0),
+        )
+        .unwrap();
+    assert_eq!(r.status("api"), ComponentStatus::DegradedPerformance);
+    let i = r.desk.incident(&id).unwrap().clone();
+    assert_eq!(i.impact(), Impact::Minor);
+    assert_eq!(i.severity, Some(Severity::S2));
+    assert!(i.public && i.human_owned);
+    r.desk
+        .post_update(
+            &mut r.world,
+            &id,
+            NewUpdate {
+                status: Some("resolved".into()),
+                body: "Fixed.".into(),
+                components: BTreeMap::new(),
+            },
+            Actor::Person("bob".into()),
+            t(60),
+        )
+        .unwrap();
+    assert_eq!(r.status("api"), ComponentStatus::Operational);
+    let i = r.desk.incident(&id).unwrap();
+    assert_eq!(i.resolved_at, Some(t(60)));
+    // The impact it reached stays on record.
+    assert_eq!(i.impact(), Impact::Minor);
+    assert!(r.desk.overrides().is_empty());
+}
+
+#[test]
+fn severity_changes_are_recorded_with_who_when_from_to() {
+    let mut r = rig(rules());
+    r.fail("api-health", 0);
+    let id = r.incidents()[0].id.clone();
+    r.events();
+    r.desk
+        .patch_incident(
+            &id,
+            IncidentPatch {
+                severity: Some(Some("S1".into())),
+                roles: BTreeMap::from([("commander".into(), Some("alice".into()))]),
+                ..IncidentPatch::default()
+            },
+            Actor::Person("alice".into()),
+            t(30),
+        )
+        .unwrap();
+    let events = r.events();
+    assert_eq!(kinds(&events), ["severity_changed", "role_assigned"]);
+    assert_eq!(events[0].actor, Actor::Person("alice".into()));
+    assert_eq!(events[0].occurred_at, t(30));
+    assert_eq!(
+        events[0].kind,
+        pharos_domain::incident::TimelineKind::SeverityChanged {
+            from: None,
+            to: Some(Severity::S1)
+        }
+    );
+    // Automation kept the status: severity is not a status edit.
+    assert!(!r.incidents()[0].human_owned);
+}
+
+#[test]
+fn maintenance_runs_on_its_clock_and_holds_back_incidents() {
+    let mut r = rig(rules());
+    r.check("db-port", CheckOutcome::Up, 0);
+    let id = r
+        .desk
+        .create_maintenance(
+            &mut r.world,
+            NewMaintenance {
+                name: "DB upgrade".into(),
+                body: "Upgrading.".into(),
+                components: vec!["db".into()],
+                scheduled_for: t(100),
+                scheduled_until: t(200),
+                auto_start: None,
+                auto_complete: None,
+            },
+            Actor::Person("alice".into()),
+            t(0),
+        )
+        .unwrap();
+    assert_eq!(
+        r.desk.maintenance(&id).unwrap().status,
+        MaintenanceStatus::Scheduled
+    );
+    r.desk.tick(&mut r.world, t(100));
+    assert_eq!(
+        r.desk.maintenance(&id).unwrap().status,
+        MaintenanceStatus::InProgress
+    );
+    assert_eq!(r.status("db"), ComponentStatus::UnderMaintenance);
+    r.events();
+
+    r.fail("db-port", 110);
+    assert!(r.incidents().is_empty(), "no incident during maintenance");
+    assert_eq!(r.status("db"), ComponentStatus::UnderMaintenance);
+    assert!(kinds(&r.events()).contains(&"monitor_down_in_maintenance"));
+
+    // The window ends with the database still down: now it is an outage.
+    r.desk.tick(&mut r.world, t(200));
+    let m = r.desk.maintenance(&id).unwrap();
+    assert_eq!(m.status, MaintenanceStatus::Completed);
+    assert_eq!(m.updates.len(), 3);
+    assert_eq!(r.status("db"), ComponentStatus::MajorOutage);
+    assert_eq!(r.incidents().len(), 1);
+}
+
+#[test]
+fn maintenance_refuses_bad_windows_and_backward_moves() {
+    let mut r = rig(rules());
+    let req = NewMaintenance {
+        name: "x".into(),
+        body: String::new(),
+        components: vec!["db".into()],
+        scheduled_for: t(100),
+        scheduled_until: t(50),
+        auto_start: None,
+        auto_complete: None,
+    };
+    let field = |e: DeskError| match e {
+        DeskError::Rule(r) => r.field().to_owned(),
+        other => panic!("{other:?}"),
+    };
+    let e = r
+        .desk
+        .create_maintenance(&mut r.world, req.clone(), Actor::Automation, t(0))
+        .unwrap_err();
+    assert_eq!(field(e), "scheduled_until");
+    let e = r
+        .desk
+        .create_maintenance(
+            &mut r.world,
+            NewMaintenance {
+                components: vec!["core".into()],
+                scheduled_until: t(200),
+                ..req.clone()
+            },
+            Actor::Automation,
+            t(0),
+        )
+        .unwrap_err();
+    assert_eq!(field(e), "components[0]", "a group is refused");
+    let id = r
+        .desk
+        .create_maintenance(
+            &mut r.world,
+            NewMaintenance {
+                scheduled_until: t(200),
+                auto_start: Some(false),
+                ..req
+            },
+            Actor::Automation,
+            t(0),
+        )
+        .unwrap();
+    r.desk.tick(&mut r.world, t(150));
+    assert_eq!(
+        r.desk.maintenance(&id).unwrap().status,
+        MaintenanceStatus::Scheduled,
+        "auto_start off"
+    );
+    let upd = |s: &str| NewMaintenanceUpdate {
+        status: Some(s.into()),
+        body: "b".into(),
+    };
+    r.desk
+        .update_maintenance(&mut r.world, &id, upd("verifying"), Actor::Automation, t(160))
+        .unwrap();
+    assert_eq!(r.status("db"), ComponentStatus::UnderMaintenance);
+    let e = r
+        .desk
+        .update_maintenance(&mut r.world, &id, upd("scheduled"), Actor::Automation, t(161))
+        .unwrap_err();
+    assert_eq!(field(e), "status");
+    let e = r
+        .desk
+        .update_maintenance(&mut r.world, &id, upd("resolved"), Actor::Automation, t(161))
+        .unwrap_err();
+    assert!(e.to_string().contains("incident status"), "{e}");
+}
+
+#[test]
+fn overrides_expire_and_clear() {
+    let mut r = rig(rules());
+    r.desk
+        .set_override(
+            &mut r.world,
+            "api",
+            OverrideRequest {
+                status: "partial_outage".into(),
+                until: Some(t(60)),
+                reason: Some("known issue".into()),
+            },
+            Actor::Person("a".into()),
+            t(0),
+        )
+        .unwrap();
+    assert_eq!(r.status("api"), ComponentStatus::PartialOutage);
+    r.desk.tick(&mut r.world, t(59));
+    assert_eq!(r.status("api"), ComponentStatus::PartialOutage);
+    r.desk.tick(&mut r.world, t(60));
+    assert_eq!(r.status("api"), ComponentStatus::Operational);
+
+    let past = r.desk.set_override(
+        &mut r.world,
+        "api",
+        OverrideRequest {
+            status: "major_outage".into(),
+            until: Some(t(10)),
+            reason: None,
+        },
+        Actor::Automation,
+        t(100),
+    );
+    assert!(matches!(past, Err(DeskError::Rule(e)) if e.field() == "until"));
+    assert!(matches!(
+        r.desk.clear_override(&mut r.world, "nope", t(100)),
+        Err(DeskError::NotFound { .. })
+    ));
+}
