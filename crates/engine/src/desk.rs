@@ -207,6 +207,9 @@ fn not_found(what: &'static str, id: impl Into<String>) -> DeskError {
 /// Makes new ids.
 pub type IdSource = Box<dyn FnMut() -> IncidentId + Send>;
 
+/// Every incident and every maintenance, shared with the published view.
+pub type Lists = (Arc<[Incident]>, Arc<[Maintenance]>);
+
 /// The book of incidents, maintenances and overrides, with what is waiting to be written.
 pub struct Desk {
     rules: IncidentRules,
@@ -220,7 +223,7 @@ pub struct Desk {
     dirty_incidents: BTreeSet<IncidentId>,
     dirty_maintenances: BTreeSet<IncidentId>,
     writes: DeskWrites,
-    published: Option<(Arc<[Incident]>, Arc<[Maintenance]>)>,
+    published: Option<Lists>,
     /// Newly published incidents' time from first failure to the page, for the metrics.
     publish_delays: Vec<Duration>,
 }
@@ -331,7 +334,7 @@ impl Desk {
     }
 
     /// Every incident and maintenance, as last published; rebuilt only after a change.
-    pub fn lists(&mut self) -> (Arc<[Incident]>, Arc<[Maintenance]>) {
+    pub fn lists(&mut self) -> Lists {
         self.published
             .get_or_insert_with(|| {
                 (

@@ -52,6 +52,11 @@ fn validate_accepts_the_example() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("ok (5 components, 5 monitors)"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("warning:") && !stderr.contains("error:"),
+        "{stderr}"
+    );
 }
 
 const BROKEN: &str = r#"[page]

@@ -1,19 +1,27 @@
-//! The top level of the walk: every section except monitors, and the cross-checks between
-//! components and monitors.
+//! The top level of the walk: the small sections and components, handing monitors,
+//! maintenances and admin tokens to their own modules, and the cross-checks between
+//! components and what refers to them.
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
+use std::time::Duration;
 
+use pharos_domain::duration::format_duration;
 use pharos_domain::ids::slugify;
 use pharos_domain::ComponentId;
 use toml_edit::Document;
 
+use super::admin::admin;
+use super::maintenances::maintenances;
 use super::monitors::monitors;
 use super::values::check_http_url;
 use super::walk::{did_you_mean, suggest, Cx, Field, Section};
-use super::{
-    AdminConfig, ComponentConfig, Config, PageConfig, Secret, ServerConfig, StorageConfig,
-};
+use super::{ComponentConfig, Config, IncidentsConfig, PageConfig, ServerConfig, StorageConfig};
+
+/// Shortest `[incidents] auto_resolve_after`.
+const MIN_AUTO_RESOLVE_AFTER: Duration = Duration::from_secs(1);
+/// Longest `[incidents] auto_resolve_after`: 30 days.
+const MAX_AUTO_RESOLVE_AFTER: Duration = Duration::from_secs(30 * 24 * 3600);
 
 const ROOT_KEYS: &[&str] = &[
     "server",
@@ -23,6 +31,7 @@ const ROOT_KEYS: &[&str] = &[
     "incidents",
     "components",
     "monitors",
+    "maintenances",
     "notifiers",
 ];
 
@@ -59,7 +68,7 @@ pub(super) fn build(cx: &mut Cx<'_>, text: &str) -> Option<Config> {
         config.admin = admin(cx, s);
     }
     if let Some(s) = sub(cx, &root, "incidents", "[incidents]") {
-        incidents(cx, s);
+        config.incidents = incidents(cx, s);
     }
     if let Some(f) = root.field("notifiers") {
         for s in cx.section_list(&f, "[[notifiers]]") {
@@ -88,6 +97,10 @@ pub(super) fn build(cx: &mut Cx<'_>, text: &str) -> Option<Config> {
                 ),
             );
         }
+    }
+    if let Some(f) = root.field("maintenances") {
+        let sections = cx.section_list(&f, "[[maintenances]]");
+        config.maintenances = maintenances(cx, &sections, &declared.ids);
     }
     config.components = declared.components;
     Some(config)
@@ -183,36 +196,45 @@ fn page(cx: &mut Cx<'_>, s: Section<'_>) -> PageConfig {
     out
 }
 
-fn admin(cx: &mut Cx<'_>, s: Section<'_>) -> AdminConfig {
-    s.check_keys(cx, &["tokens"]);
-    let mut out = AdminConfig::default();
-    if let Some(tokens) = s.field("tokens").and_then(|f| cx.string_array(&f)) {
-        for t in tokens {
-            if t.text.trim().is_empty() {
-                cx.error(t.at, "admin token must not be empty");
+/// `[incidents]`: every key optional, defaults from [`IncidentsConfig::default`].
+fn incidents(cx: &mut Cx<'_>, s: Section<'_>) -> IncidentsConfig {
+    s.check_keys(cx, &["auto_open", "auto_publish", "auto_resolve_after"]);
+    let mut out = IncidentsConfig::default();
+    let auto_open = s.field("auto_open").and_then(|f| cx.boolean(&f));
+    let publish = s.field("auto_publish");
+    let auto_publish = publish.as_ref().and_then(|f| cx.boolean(f));
+    if let Some(f) = s.field("auto_resolve_after") {
+        if let Some(d) = cx.duration(&f) {
+            if d < MIN_AUTO_RESOLVE_AFTER {
+                cx.error(
+                    f.at,
+                    format!(
+                        "`auto_resolve_after` must be at least 1s, found {:?}",
+                        format_duration(d)
+                    ),
+                );
+            } else if d > MAX_AUTO_RESOLVE_AFTER {
+                cx.error(
+                    f.at,
+                    format!(
+                        "`auto_resolve_after` must be at most 30d, found {:?}",
+                        format_duration(d)
+                    ),
+                );
             } else {
-                out.tokens.push(Secret::new(t.text));
+                out.auto_resolve_after = d;
             }
         }
     }
+    if let (Some(false), Some(true), Some(f)) = (auto_open, auto_publish, &publish) {
+        cx.warn(
+            f.at,
+            "`auto_publish` has no effect while `auto_open` is false: no incident is opened automatically",
+        );
+    }
+    out.auto_open = auto_open.unwrap_or(out.auto_open);
+    out.auto_publish = auto_publish.unwrap_or(out.auto_publish);
     out
-}
-
-/// `[incidents]` is documented but not built: type-check it, then ignore it with a warning.
-fn incidents(cx: &mut Cx<'_>, s: Section<'_>) {
-    s.check_keys(cx, &["auto_open", "auto_publish", "auto_resolve_after"]);
-    for key in ["auto_open", "auto_publish"] {
-        if let Some(f) = s.field(key) {
-            cx.boolean(&f);
-        }
-    }
-    if let Some(f) = s.field("auto_resolve_after") {
-        cx.duration(&f);
-    }
-    cx.warn(
-        s.at,
-        "[incidents] is not implemented yet in this version and is ignored",
-    );
 }
 
 const NOTIFIER_TYPES: &[&str] = &[
@@ -370,7 +392,8 @@ fn optional_text(cx: &mut Cx<'_>, s: &Section<'_>, key: &str) -> Option<(String,
     s.field(key).and_then(|f| non_empty(cx, &f))
 }
 
-fn non_empty(cx: &mut Cx<'_>, f: &Field<'_>) -> Option<(String, usize)> {
+/// A non-empty string (after trimming) and its position; reports an empty one.
+pub(super) fn non_empty(cx: &mut Cx<'_>, f: &Field<'_>) -> Option<(String, usize)> {
     let v = cx.string(f)?;
     if v.text.trim().is_empty() {
         cx.error(v.at, format!("`{}` must not be empty", f.name));

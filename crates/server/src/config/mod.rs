@@ -13,14 +13,47 @@
 //!   interpolated, and substituted text is not interpolated again.
 //! - Unknown keys are errors (with a "did you mean" when a known key is close); so are keys
 //!   that belong to another monitor type.
-//! - `[incidents]` and `[[notifiers]]` are documented but not built yet: their keys are
-//!   type-checked and the sections are ignored with a warning.
+//! - `[[notifiers]]` are documented but not built yet: their keys are type-checked and the
+//!   section is ignored with a warning.
 //! - A component that no monitor drives is a warning; everything else found is an error.
+//!
+//! Beyond SPEC §2, the file may name its admin tokens and declare planned maintenance windows:
+//!
+//! ```toml
+//! [admin]
+//! # A plain string is named `token-N` after its 1-based position; a table names its token.
+//! # The name is recorded as the author of every change made with the token.
+//! tokens = ["${CI_TOKEN}", { name = "alice", token = "${ALICE_TOKEN}" }]
+//!
+//! [incidents]                      # every key optional; these are the defaults
+//! auto_open = true                 # a confirmed failure opens an incident...
+//! auto_publish = true              # ...and shows it on the public page at once
+//! auto_resolve_after = "10m"       # healthy this long while "monitoring" → resolved (1s–30d)
+//!
+//! [[maintenances]]
+//! id = "db-upgrade-2026-12"        # [a-z0-9_-]+, unique among maintenances
+//! name = "Database upgrade"        # at most 255 characters
+//! body = "We are upgrading the primary database."   # optional Markdown, ≤ 25,000 characters
+//! components = ["api", "db"]       # declared component ids, at least one
+//! scheduled_for = "2026-12-01T02:00:00Z"            # RFC 3339 with an offset; kept in UTC
+//! scheduled_until = "2026-12-01T05:00:00+01:00"     # after scheduled_for (04:00 UTC)
+//! auto_start = true                # optional: in progress at scheduled_for (default true)
+//! auto_complete = true             # optional: completed at scheduled_until (default true)
+//! ```
+//!
+//! Admin token names must be non-empty, at most 64 characters and unique, and no two entries
+//! may hold the same token (the author would be ambiguous); a token shorter than 16
+//! characters is a warning. Secrets never appear in diagnostics or in `Debug` output.
+//! Maintenance timestamps may also be TOML offset date-times (written without quotes); a
+//! timestamp without an offset is an error, because its instant would depend on the server's
+//! time zone. `auto_publish = true` with `auto_open = false` is a warning: it has no effect.
 //!
 //! Diagnostics come back sorted by position in the file.
 
+mod admin;
 mod build;
 mod diagnostic;
+mod maintenances;
 mod monitors;
 mod secret;
 mod source;
@@ -32,7 +65,9 @@ mod tests;
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use pharos_domain::{ComponentId, MonitorSpec};
 
 pub use diagnostic::{Diagnostic, Severity};
@@ -42,6 +77,8 @@ pub use secret::Secret;
 pub const DEFAULT_PAGE_ID: &str = "pharos";
 /// The page name used when `[page] name` is not set.
 pub const DEFAULT_PAGE_NAME: &str = "Pharos";
+/// `[incidents] auto_resolve_after` when it is not set.
+pub const DEFAULT_AUTO_RESOLVE_AFTER: Duration = Duration::from_secs(10 * 60);
 
 /// A whole, validated configuration. [`Config::default`] is the empty configuration used when
 /// no file exists.
@@ -55,10 +92,14 @@ pub struct Config {
     pub page: PageConfig,
     /// `[admin]`: who may use the admin API.
     pub admin: AdminConfig,
+    /// `[incidents]`: what automation does when a check confirms an outage.
+    pub incidents: IncidentsConfig,
     /// `[[components]]`, in file order.
     pub components: Vec<ComponentConfig>,
     /// `[[monitors]]`, in file order.
     pub monitors: Vec<MonitorSpec>,
+    /// `[[maintenances]]`: planned windows declared in the file, in file order.
+    pub maintenances: Vec<MaintenanceConfig>,
 }
 
 /// `[server]`. Unset values fall back to the environment, then to built-in defaults (SPEC §1).
@@ -103,9 +144,65 @@ impl Default for PageConfig {
 /// `[admin]`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AdminConfig {
-    /// Bearer tokens accepted by the admin API and the ingest endpoints; none means the admin
-    /// API accepts nobody.
-    pub tokens: Vec<Secret>,
+    /// Bearer tokens accepted by the admin API and the ingest endpoints, in file order; none
+    /// means the admin API accepts nobody. Names are unique and so are secrets, so a
+    /// presented token identifies at most one entry.
+    pub tokens: Vec<AdminToken>,
+}
+
+/// One `[admin] tokens` entry: a bearer token and whose it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminToken {
+    /// Who holds the token, recorded as the author of every admin change made with it:
+    /// the table's `name`, or `token-N` (1-based position in the list) for a plain string.
+    /// Non-empty, at most 64 characters, unique among the tokens.
+    pub name: String,
+    /// The token itself; non-empty, and different from every other entry's.
+    pub secret: Secret,
+}
+
+/// `[incidents]`: what automation does when a check confirms an outage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentsConfig {
+    /// A monitor that goes down opens an incident (default true).
+    pub auto_open: bool,
+    /// An automatically opened incident is public at once (default true); without
+    /// `auto_open` it has no effect.
+    pub auto_publish: bool,
+    /// How long an incident's monitors must stay healthy while it is "monitoring" before it
+    /// is resolved automatically (default 10 minutes; between 1s and 30d).
+    pub auto_resolve_after: Duration,
+}
+
+impl Default for IncidentsConfig {
+    fn default() -> Self {
+        Self {
+            auto_open: true,
+            auto_publish: true,
+            auto_resolve_after: DEFAULT_AUTO_RESOLVE_AFTER,
+        }
+    }
+}
+
+/// One `[[maintenances]]` entry: a planned maintenance window declared in the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaintenanceConfig {
+    /// Stable id from the file, `[a-z0-9_-]+`, unique among maintenances.
+    pub id: String,
+    /// Display name, non-empty, at most 255 characters.
+    pub name: String,
+    /// Markdown description (default empty), at most 25,000 characters.
+    pub body: String,
+    /// The components under maintenance: declared component ids, at least one, no repeats.
+    pub components: Vec<ComponentId>,
+    /// When the window starts.
+    pub scheduled_for: DateTime<Utc>,
+    /// When the window ends; always after `scheduled_for`.
+    pub scheduled_until: DateTime<Utc>,
+    /// Move to "in progress" at `scheduled_for` without anyone acting (default true).
+    pub auto_start: bool,
+    /// Move to "completed" at `scheduled_until` without anyone acting (default true).
+    pub auto_complete: bool,
 }
 
 /// One `[[components]]` entry: a row on the status page.

@@ -203,7 +203,7 @@ fn monitor(
         .field("degraded_conditions")
         .and_then(|f| condition_list(cx, &f));
     let drives = match s.field("components") {
-        Some(f) => component_refs(cx, &f, components, driven),
+        Some(f) => component_refs(cx, &f, components, Some(driven)),
         None => None,
     };
     let on_failure = s.field("on_failure").and_then(|f| on_failure(cx, &f));
@@ -349,11 +349,14 @@ fn condition_list(cx: &mut Cx<'_>, f: &Field<'_>) -> Option<Vec<Condition>> {
     parsed.into_iter().collect()
 }
 
-fn component_refs(
+/// Reads a list of component ids, each of which must be among the declared `components` and
+/// listed once. Each known one is added to `driven`, if given, even when the list has errors,
+/// so the "not driven" warning does not pile onto them.
+pub(super) fn component_refs(
     cx: &mut Cx<'_>,
     f: &Field<'_>,
     components: &[String],
-    driven: &mut HashSet<String>,
+    mut driven: Option<&mut HashSet<String>>,
 ) -> Option<Vec<ComponentId>> {
     let refs: Vec<Str> = cx.string_array(f)?;
     let mut out: Vec<ComponentId> = Vec::with_capacity(refs.len());
@@ -362,7 +365,9 @@ fn component_refs(
         let known = components.contains(&r.text);
         match ComponentId::new(r.text.as_str()) {
             Ok(id) if known => {
-                driven.insert(r.text.clone());
+                if let Some(driven) = driven.as_deref_mut() {
+                    driven.insert(r.text.clone());
+                }
                 if out.contains(&id) {
                     cx.error(r.at, format!("component `{id}` is listed twice"));
                     ok = false;

@@ -9,7 +9,7 @@ use super::*;
 
 fn env(name: &str) -> Option<String> {
     match name {
-        "PHAROS_ADMIN_TOKEN" => Some("s3cret-token".into()),
+        "PHAROS_ADMIN_TOKEN" => Some("s3cret-admin-token".into()),
         "API_HOST" => Some("api.example.com".into()),
         "EMPTY" => Some(String::new()),
         _ => None,
@@ -129,7 +129,17 @@ fn the_spec_example_loads() {
     assert_eq!(c.page.name, "Example Inc.");
     assert_eq!(c.page.time_zone, chrono_tz::America::Denver);
     assert_eq!(c.admin.tokens.len(), 1);
-    assert_eq!(c.admin.tokens[0].expose(), "s3cret-token");
+    assert_eq!(c.admin.tokens[0].name, "token-1");
+    assert_eq!(c.admin.tokens[0].secret.expose(), "s3cret-admin-token");
+    assert_eq!(
+        c.incidents,
+        IncidentsConfig {
+            auto_open: true,
+            auto_publish: true,
+            auto_resolve_after: Duration::from_secs(600),
+        }
+    );
+    assert!(c.maintenances.is_empty());
 
     assert_eq!(
         c.components,
@@ -159,14 +169,11 @@ fn the_spec_example_loads() {
     assert_eq!(m.components, vec![ComponentId::new("api").unwrap()]);
     assert_eq!(m.on_failure, ComponentStatus::MajorOutage);
 
-    // The documented but unbuilt sections are accepted and announced.
+    // The documented but unbuilt section is accepted and announced.
     let warnings: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
     assert_eq!(
         warnings,
-        [
-            "pharos.toml:16:1: warning: [incidents] is not implemented yet in this version and is ignored",
-            "pharos.toml:40:1: warning: [[notifiers]] is not implemented yet in this version and is ignored",
-        ]
+        ["pharos.toml:40:1: warning: [[notifiers]] is not implemented yet in this version and is ignored"]
     );
 }
 
@@ -197,6 +204,65 @@ fn the_example_file_loads_without_any_environment() {
     }
     assert!(c.monitors.iter().any(|m| m.id.as_str() == "legacy-billing"));
     assert!(c.monitors.iter().any(|m| !m.degraded_conditions.is_empty()));
+    // `[incidents]` spells out the defaults; the maintenance example is commented out.
+    assert_eq!(c.incidents, IncidentsConfig::default());
+    assert!(c.maintenances.is_empty() && c.admin.tokens.is_empty());
+}
+
+/// The commented-out block of `text` whose first line is `# {first}`, uncommented: it runs up
+/// to the first line that does not start with `# ` (a bare `#` or a blank line ends it).
+fn uncommented(text: &str, first: &str) -> String {
+    let start = format!("# {first}");
+    let mut out = String::new();
+    for line in text.lines().skip_while(|l| *l != start) {
+        let Some(rest) = line.strip_prefix("# ") else {
+            break;
+        };
+        out.push_str(rest);
+        out.push('\n');
+    }
+    assert!(!out.is_empty(), "no commented block starting {start:?}");
+    out
+}
+
+#[test]
+fn the_commented_out_examples_in_the_example_file_are_valid() {
+    let text = include_str!("../../../../examples/pharos.toml");
+
+    let admin = uncommented(text, "[admin]");
+    let loaded = load(&format!("{text}\n{admin}"));
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let tokens = &loaded.config.admin.tokens;
+    assert_eq!(tokens.len(), 1);
+    assert_eq!(
+        (tokens[0].name.as_str(), tokens[0].secret.expose()),
+        ("token-1", "s3cret-admin-token")
+    );
+
+    let named = uncommented(text, "tokens = [");
+    let any_env = |name: &str| Some(format!("{name}-is-long-enough"));
+    let loaded = parse_str(&format!("{text}\n[admin]\n{named}"), "x.toml", &any_env)
+        .unwrap_or_else(|d| panic!("named tokens do not load:\n{}", render(&d)));
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let names: Vec<&str> = loaded
+        .config
+        .admin
+        .tokens
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    assert_eq!(names, ["alice", "deploy-bot"]);
+
+    let maintenance = uncommented(text, "[[maintenances]]");
+    let loaded = load(&format!("{text}\n{maintenance}"));
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let [m] = loaded.config.maintenances.as_slice() else {
+        panic!("one maintenance expected: {:?}", loaded.config.maintenances)
+    };
+    assert_eq!(m.id, "db-upgrade-2026-12");
+    assert_eq!(m.scheduled_for, utc(2026, 12, 1, 2, 0, 0));
+    assert_eq!(m.scheduled_until, utc(2026, 12, 1, 3, 0, 0));
+    assert!(m.auto_start && m.auto_complete && !m.body.is_empty());
 }
 
 #[test]
@@ -211,6 +277,15 @@ fn an_empty_file_is_the_default_configuration() {
     assert_eq!(d.server, ServerConfig::default());
     assert!(d.server.listen.is_none() && d.storage.url.is_none());
     assert!(d.admin.tokens.is_empty() && d.components.is_empty() && d.monitors.is_empty());
+    assert!(d.maintenances.is_empty());
+    assert_eq!(
+        d.incidents,
+        IncidentsConfig {
+            auto_open: true,
+            auto_publish: true,
+            auto_resolve_after: Duration::from_secs(10 * 60),
+        }
+    );
 }
 
 #[test]
@@ -369,7 +444,6 @@ channel = "ops"
             "pharos.toml:4:1: error: unknown key `uri` in [storage]; did you mean `url`?",
             "pharos.toml:8:1: error: unknown key `descripton` in [[components]]; did you mean `description`?",
             "pharos.toml:13:1: error: unknown key `intervall` in [[monitors]]; did you mean `interval`?",
-            "pharos.toml:15:1: warning: [incidents] is not implemented yet in this version and is ignored",
             "pharos.toml:16:1: error: unknown key `auto_opne` in [incidents]; did you mean `auto_open`?",
             "pharos.toml:17:1: warning: [[notifiers]] is not implemented yet in this version and is ignored",
             "pharos.toml:20:1: error: unknown key `channel` in [[notifiers]]",
@@ -407,8 +481,7 @@ conditions = "[STATUS] == 200"
         [
             "pharos.toml:2:10: error: `server` must be a table ([server]), found a string",
             "pharos.toml:4:8: error: `name` must be a string, found an integer (42)",
-            "pharos.toml:6:10: error: `tokens` must be an array of strings, found a string",
-            "pharos.toml:7:1: warning: [incidents] is not implemented yet in this version and is ignored",
+            "pharos.toml:6:10: error: `tokens` must be an array of strings or { name = …, token = … } tables, found a string",
             "pharos.toml:8:13: error: `auto_open` must be a boolean (true or false), found a string",
             "pharos.toml:9:22: error: `auto_resolve_after` must be a duration string like \"30s\", found an integer (600)",
             "pharos.toml:11:6: warning: component `c` is not driven by any monitor; nothing will notice if it goes down",
@@ -529,10 +602,11 @@ fn page_values_are_checked() {
 #[test]
 fn admin_tokens_are_secrets() {
     let c = load("[admin]\ntokens = [\"${PHAROS_ADMIN_TOKEN}\", \"literal\"]\n").config;
-    let exposed: Vec<&str> = c.admin.tokens.iter().map(Secret::expose).collect();
-    assert_eq!(exposed, ["s3cret-token", "literal"]);
+    let exposed: Vec<&str> = c.admin.tokens.iter().map(|t| t.secret.expose()).collect();
+    assert_eq!(exposed, ["s3cret-admin-token", "literal"]);
     let debug = format!("{c:?}");
-    assert!(!debug.contains("s3cret-token") && debug.contains("[redacted]"));
+    assert!(!debug.contains("s3cret-admin-token") && !debug.contains("literal"));
+    assert!(debug.contains("[redacted]"));
     assert_eq!(
         refused("[admin]\ntokens = [\"${EMPTY}\"]\n"),
         ["pharos.toml:2:11: error: admin token must not be empty"]
@@ -540,7 +614,7 @@ fn admin_tokens_are_secrets() {
 }
 
 #[test]
-fn documented_but_unbuilt_sections_are_type_checked_and_ignored() {
+fn notifiers_are_type_checked_and_ignored() {
     let text = r#"
 [incidents]
 auto_open = false
@@ -556,7 +630,6 @@ type = "pagerduty"
     assert_eq!(
         refused(text),
         [
-            "pharos.toml:2:1: warning: [incidents] is not implemented yet in this version and is ignored",
             "pharos.toml:4:22: error: `auto_resolve_after`: invalid duration \"10 minutes\": expected a number followed by ms, s, m, h or d, like \"30s\"",
             "pharos.toml:5:1: warning: [[notifiers]] is not implemented yet in this version and is ignored",
             "pharos.toml:7:8: error: unknown notifier type \"slakc\" (expected one of: webhook, slack, discord, teams, email, pagerduty, ntfy); did you mean `slack`?",
@@ -564,6 +637,431 @@ type = "pagerduty"
             "pharos.toml:10:6: error: notifier id \"Pager\" may only contain lowercase letters, digits, '-' and '_'",
         ]
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Incidents
+
+#[test]
+fn incidents_defaults_fill_what_is_absent() {
+    let defaults = IncidentsConfig {
+        auto_open: true,
+        auto_publish: true,
+        auto_resolve_after: Duration::from_secs(600),
+    };
+    assert_eq!(IncidentsConfig::default(), defaults);
+    assert_eq!(load("").config.incidents, defaults);
+    let empty = load("[incidents]\n");
+    assert_eq!(empty.config.incidents, defaults);
+    // `[incidents]` is built now: no "not implemented" warning.
+    assert!(empty.warnings.is_empty(), "{:?}", empty.warnings);
+    assert_eq!(
+        load("[incidents]\nauto_publish = false\n").config.incidents,
+        IncidentsConfig {
+            auto_publish: false,
+            ..defaults.clone()
+        }
+    );
+    assert_eq!(
+        load("[incidents]\nauto_open = false\nauto_publish = false\nauto_resolve_after = \"1h30m\"\n")
+            .config
+            .incidents,
+        IncidentsConfig {
+            auto_open: false,
+            auto_publish: false,
+            auto_resolve_after: Duration::from_secs(90 * 60),
+        }
+    );
+    // The bounds are inclusive; the inline form works too.
+    assert_eq!(
+        load("incidents = { auto_resolve_after = \"1s\" }\n")
+            .config
+            .incidents
+            .auto_resolve_after,
+        Duration::from_secs(1)
+    );
+    assert_eq!(
+        load("[incidents]\nauto_resolve_after = \"30d\"\n")
+            .config
+            .incidents
+            .auto_resolve_after,
+        Duration::from_secs(30 * 86_400)
+    );
+}
+
+#[test]
+fn incidents_values_are_checked() {
+    let text = r#"[incidents]
+auto_open = 1
+auto_pubilsh = true
+auto_resolve_after = "500ms"
+"#;
+    assert_eq!(
+        refused(text),
+        [
+            "pharos.toml:2:13: error: `auto_open` must be a boolean (true or false), found an integer (1)",
+            "pharos.toml:3:1: error: unknown key `auto_pubilsh` in [incidents]; did you mean `auto_publish`?",
+            "pharos.toml:4:22: error: `auto_resolve_after` must be at least 1s, found \"500ms\"",
+        ]
+    );
+    assert_eq!(
+        refused("[incidents]\nauto_resolve_after = \"31d\"\n"),
+        ["pharos.toml:2:22: error: `auto_resolve_after` must be at most 30d, found \"31d\""]
+    );
+    assert_eq!(
+        refused("[incidents]\nauto_resolve_after = \"0s\"\n"),
+        ["pharos.toml:2:22: error: `auto_resolve_after` must be at least 1s, found \"0s\""]
+    );
+    assert_eq!(
+        refused("[incidents]\nauto_resolve_after = \"ten minutes\"\nauto_publish = \"yes\"\n"),
+        [
+            "pharos.toml:2:22: error: `auto_resolve_after`: invalid duration \"ten minutes\": expected a number followed by ms, s, m, h or d, like \"30s\"",
+            "pharos.toml:3:16: error: `auto_publish` must be a boolean (true or false), found a string",
+        ]
+    );
+    assert_eq!(
+        refused("[incidents]\nauto_resolve_after = \"${NO_SUCH}\"\n"),
+        ["pharos.toml:2:23: error: environment variable `NO_SUCH` is not set"]
+    );
+    assert_eq!(
+        refused("incidents = true\n"),
+        ["pharos.toml:1:13: error: `incidents` must be a table ([incidents]), found a boolean (true)"]
+    );
+}
+
+#[test]
+fn auto_publish_without_auto_open_is_a_warning() {
+    let text = "[incidents]\nauto_open = false\nauto_publish = true\n";
+    let loaded = load(text);
+    assert!(!loaded.config.incidents.auto_open);
+    assert_eq!(
+        lines(text),
+        ["pharos.toml:3:16: warning: `auto_publish` has no effect while `auto_open` is false: no incident is opened automatically"]
+    );
+    // Only a value the user wrote is worth a warning, not the default.
+    assert!(lines("[incidents]\nauto_open = false\n").is_empty());
+    assert!(lines("[incidents]\nauto_open = false\nauto_publish = false\n").is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Maintenances
+
+/// Two components for maintenances to cover, both driven so that nothing else warns; 11
+/// lines, so a maintenance appended after it starts at line 12.
+const TWO_COMPONENTS: &str = r#"[[components]]
+id = "api"
+name = "API"
+[[components]]
+id = "db"
+name = "Database"
+[[monitors]]
+id = "m"
+type = "tcp"
+url = "tcp://127.0.0.1:1"
+components = ["api", "db"]
+"#;
+
+fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone as _;
+    chrono::Utc
+        .with_ymd_and_hms(y, mo, d, h, mi, s)
+        .single()
+        .expect("a valid instant")
+}
+
+#[test]
+fn maintenances_are_read_and_converted_to_utc() {
+    let text = format!(
+        r#"{TWO_COMPONENTS}[[maintenances]]
+id = "db-upgrade-2026-12"
+name = "Database upgrade"
+body = """
+We are upgrading the **${{API_HOST}}** database."""
+components = ["db", "api"]
+scheduled_for = "2026-12-01T02:00:00Z"
+scheduled_until = "2026-12-01T05:00:00+01:00"
+auto_start = false
+auto_complete = true
+
+[[maintenances]]
+id = "network_2"
+name = "Network"
+components = ["${{EMPTY}}db"]
+scheduled_for = 2026-12-31T23:30:00-05:00
+scheduled_until = "2027-01-01T06:00:00.5+01:00"
+"#
+    );
+    let loaded = load(&text);
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let db = ComponentId::new("db").unwrap();
+    let api = ComponentId::new("api").unwrap();
+    assert_eq!(
+        loaded.config.maintenances,
+        vec![
+            MaintenanceConfig {
+                id: "db-upgrade-2026-12".into(),
+                name: "Database upgrade".into(),
+                body: "We are upgrading the **api.example.com** database.".into(),
+                components: vec![db.clone(), api],
+                scheduled_for: utc(2026, 12, 1, 2, 0, 0),
+                scheduled_until: utc(2026, 12, 1, 4, 0, 0),
+                auto_start: false,
+                auto_complete: true,
+            },
+            MaintenanceConfig {
+                id: "network_2".into(),
+                name: "Network".into(),
+                body: String::new(),
+                components: vec![db],
+                // A TOML date-time (no quotes) is accepted too.
+                scheduled_for: utc(2027, 1, 1, 4, 30, 0),
+                scheduled_until: utc(2027, 1, 1, 5, 0, 0) + chrono::Duration::milliseconds(500),
+                auto_start: true,
+                auto_complete: true,
+            },
+        ]
+    );
+    // Inline tables work as everywhere else (the key goes before the first table header).
+    let inline = format!(
+        "maintenances = [{{ id = \"x\", name = \"X\", components = [\"api\"], scheduled_for = \"2026-01-01T00:00:00Z\", scheduled_until = \"2026-01-01T00:00:01Z\" }}]\n{TWO_COMPONENTS}"
+    );
+    assert_eq!(load(&inline).config.maintenances[0].id, "x");
+}
+
+#[test]
+fn a_maintenance_does_not_drive_its_components() {
+    // Covering a component is not watching it: the "not driven" warning stays.
+    let text = "[[components]]\nid = \"c\"\nname = \"C\"\n[[maintenances]]\nid = \"w\"\nname = \"W\"\ncomponents = [\"c\"]\nscheduled_for = \"2026-01-01T00:00:00Z\"\nscheduled_until = \"2026-01-01T01:00:00Z\"\n";
+    assert_eq!(load(text).config.maintenances.len(), 1);
+    assert_eq!(
+        lines(text),
+        ["pharos.toml:2:6: warning: component `c` is not driven by any monitor; nothing will notice if it goes down"]
+    );
+}
+
+#[test]
+fn maintenance_errors_point_at_the_value() {
+    let text = format!(
+        r#"{TWO_COMPONENTS}[[maintenances]]
+id = "Bad Id"
+name = ""
+components = []
+scheduled_for = "2026-12-01T02:00:00"
+scheduled_until = "tomorrow"
+auto_start = "yes"
+colour = "red"
+[[maintenances]]
+id = "upgrade"
+name = "Upgrade"
+components = ["api", "dbb", "api"]
+scheduled_for = "2026-12-01T02:00:00Z"
+scheduled_until = "2026-12-01T03:00:00+01:00"
+[[maintenances]]
+id = "upgrade"
+name = "Upgrade again"
+components = ["db"]
+scheduled_for = "2026-12-01"
+scheduled_until = 2026-12-01T04:00:00
+bdy = "typo"
+[[maintenances]]
+name = "No id"
+auto_complete = 1
+"#
+    );
+    assert_eq!(
+        refused(&text),
+        [
+            "pharos.toml:13:6: error: maintenance id \"Bad Id\" may only contain lowercase letters, digits, '-' and '_'",
+            "pharos.toml:14:8: error: `name` must not be empty",
+            "pharos.toml:15:14: error: `components` must not be empty: list the components under maintenance",
+            "pharos.toml:16:17: error: `scheduled_for`: \"2026-12-01T02:00:00\" has no UTC offset, which is required so the time does not depend on the server's time zone; add `Z` for UTC (\"2026-12-01T02:00:00Z\") or the local offset (like \"2026-12-01T02:00:00+01:00\")",
+            "pharos.toml:17:19: error: `scheduled_until`: \"tomorrow\" is not an RFC 3339 timestamp; expected one like \"2026-12-01T02:00:00Z\" or \"2026-12-01T03:00:00+01:00\"",
+            "pharos.toml:18:14: error: `auto_start` must be a boolean (true or false), found a string",
+            "pharos.toml:19:1: error: unknown key `colour` in [[maintenances]]",
+            "pharos.toml:23:22: error: unknown component `dbb`; did you mean `db`? (components are declared with [[components]])",
+            "pharos.toml:23:29: error: component `api` is listed twice",
+            // 03:00+01:00 is 02:00Z: an empty window.
+            "pharos.toml:25:19: error: `scheduled_until` (2026-12-01T02:00:00Z) must be after `scheduled_for` (2026-12-01T02:00:00Z)",
+            "pharos.toml:27:6: error: duplicate maintenance id `upgrade` (first used at line 21)",
+            "pharos.toml:30:17: error: `scheduled_for`: \"2026-12-01\" has no time of day; write a full timestamp like \"2026-12-01T00:00:00Z\"",
+            "pharos.toml:31:19: error: `scheduled_until`: \"2026-12-01T04:00:00\" has no UTC offset, which is required so the time does not depend on the server's time zone; add `Z` for UTC (\"2026-12-01T04:00:00Z\") or the local offset (like \"2026-12-01T04:00:00+01:00\")",
+            "pharos.toml:32:1: error: unknown key `bdy` in [[maintenances]]; did you mean `body`?",
+            "pharos.toml:33:1: error: [[maintenances]] is missing required key `id`",
+            "pharos.toml:33:1: error: [[maintenances]] is missing required key `components`",
+            "pharos.toml:33:1: error: [[maintenances]] is missing required key `scheduled_for`",
+            "pharos.toml:33:1: error: [[maintenances]] is missing required key `scheduled_until`",
+            "pharos.toml:35:17: error: `auto_complete` must be a boolean (true or false), found an integer (1)",
+        ]
+    );
+
+    let window = "components = [\"db\"]\nscheduled_for = \"2026-12-01T02:00:00Z\"\nscheduled_until = \"2026-12-01T03:00:00Z\"\n";
+    assert_eq!(
+        refused(&format!(
+            "{TWO_COMPONENTS}[[maintenances]]\nid = \"w\"\n{window}"
+        )),
+        ["pharos.toml:12:1: error: [[maintenances]] is missing required key `name`"]
+    );
+    assert_eq!(
+        refused(&format!(
+            "{TWO_COMPONENTS}[[maintenances]]\nid = \"w\"\nname = \"W\"\ncomponents = [\"db\"]\nscheduled_for = 1764554400\nscheduled_until = \"2026-12-01T01:00:00Z\"\n"
+        )),
+        ["pharos.toml:16:17: error: `scheduled_for` must be an RFC 3339 timestamp like \"2026-12-01T02:00:00Z\" or \"2026-12-01T03:00:00+01:00\", found an integer (1764554400)"]
+    );
+    // Ending before it starts, and an ${ENV} reference that is not set.
+    assert_eq!(
+        refused(&format!(
+            "{TWO_COMPONENTS}[[maintenances]]\nid = \"w\"\nname = \"${{NO_NAME}}\"\ncomponents = [\"db\"]\nscheduled_for = \"2026-12-01T02:00:00Z\"\nscheduled_until = \"2026-12-01T01:59:59Z\"\n"
+        )),
+        [
+            "pharos.toml:14:9: error: environment variable `NO_NAME` is not set",
+            "pharos.toml:17:19: error: `scheduled_until` (2026-12-01T01:59:59Z) must be after `scheduled_for` (2026-12-01T02:00:00Z)",
+        ]
+    );
+    assert_eq!(
+        refused("maintenances = \"soon\"\n"),
+        ["pharos.toml:1:16: error: `maintenances` must be an array of tables ([[maintenances]]), found a string"]
+    );
+}
+
+#[test]
+fn maintenance_names_and_bodies_have_statuspage_limits() {
+    let at_limit = format!(
+        "{TWO_COMPONENTS}[[maintenances]]\nid = \"w\"\nname = \"{}\"\nbody = \"{}\"\ncomponents = [\"db\"]\nscheduled_for = \"2026-12-01T02:00:00Z\"\nscheduled_until = \"2026-12-01T03:00:00Z\"\n",
+        "é".repeat(255),
+        "b".repeat(25_000),
+    );
+    let m = &load(&at_limit).config.maintenances[0];
+    assert_eq!((m.name.chars().count(), m.body.len()), (255, 25_000));
+    let over = at_limit
+        .replace(&"é".repeat(255), &"é".repeat(256))
+        .replace(&"b".repeat(25_000), &"b".repeat(25_001));
+    assert_eq!(
+        refused(&over),
+        [
+            "pharos.toml:14:8: error: `name` must be at most 255 characters, found 256",
+            "pharos.toml:15:8: error: `body` must be at most 25000 characters, found 25001",
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Admin tokens
+
+#[test]
+fn admin_tokens_may_be_named() {
+    let text = r#"[admin]
+tokens = [
+  "${PHAROS_ADMIN_TOKEN}",
+  { name = "alice", token = "alice-token-0123456789" },
+  "plain-token-abcdefghij",
+  { name = "${API_HOST}", token = "host-token-0123456789" },
+]
+"#;
+    let loaded = load(text);
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let tokens = &loaded.config.admin.tokens;
+    let got: Vec<(&str, &str)> = tokens
+        .iter()
+        .map(|t| (t.name.as_str(), t.secret.expose()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("token-1", "s3cret-admin-token"),
+            ("alice", "alice-token-0123456789"),
+            // Plain strings are named after their position in the whole list.
+            ("token-3", "plain-token-abcdefghij"),
+            ("api.example.com", "host-token-0123456789"),
+        ]
+    );
+    let debug = format!("{:?}", loaded.config);
+    assert!(debug.contains("alice") && debug.contains("[redacted]"));
+    for (_, secret) in got {
+        assert!(!debug.contains(secret), "{secret} leaked into {debug}");
+    }
+
+    // `[[admin.tokens]]` tables are the same thing.
+    let c = load(
+        "[[admin.tokens]]\nname = \"ci\"\ntoken = \"ci-token-0123456789\"\n[[admin.tokens]]\nname = \"bob\"\ntoken = \"bob-token-0123456789\"\n",
+    )
+    .config;
+    let names: Vec<&str> = c.admin.tokens.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["ci", "bob"]);
+}
+
+#[test]
+fn a_short_admin_token_is_a_warning() {
+    let text = "[admin]\ntokens = [\"short\", { name = \"dave\", token = \"fifteen-chars-x\" }, \"sixteen-chars-xx\"]\n";
+    let loaded = load(text);
+    assert_eq!(loaded.config.admin.tokens.len(), 3);
+    assert_eq!(
+        lines(text),
+        [
+            "pharos.toml:2:11: warning: short admin token is easy to guess: `token-1` has fewer than 16 characters; use a long random value, e.g. from `openssl rand -hex 32`",
+            "pharos.toml:2:45: warning: short admin token is easy to guess: `dave` has fewer than 16 characters; use a long random value, e.g. from `openssl rand -hex 32`",
+        ]
+    );
+}
+
+#[test]
+fn admin_token_names_and_values_are_checked_without_revealing_them() {
+    let long_name = "n".repeat(65);
+    let text = format!(
+        r#"[admin]
+tokens = [
+  "plain-token-abcdefghij",
+  {{ name = "token-1", token = "another-token-0123456" }},
+  {{ name = "", token = "token-for-nobody-0123" }},
+  {{ name = "alice", token = "alice-token-0123456789" }},
+  {{ name = "alice", token = "second-alice-token-01" }},
+  {{ name = "token-7", token = "seven-token-0123456789" }},
+  "plain-token-for-seven-0",
+  {{ tokn = "nameless-token-012345" }},
+  {{ name = "bob", token = 12345678901234567 }},
+  {{ name = "carol", token = "alice-token-0123456789" }},
+  {{ name = "dave", token = "xyzzy" }},
+  {{ name = "${{NO_NAME}}", token = "${{NO_TOKEN}}" }},
+  42,
+  {{ name = "{long_name}", token = "long-name-token-0123456" }},
+  {{ name = "line\nbreak", token = "line-break-token-012345" }},
+  {{ name = "erin", token = "" }},
+]
+"#
+    );
+    let got = refused(&text);
+    assert_eq!(
+        got,
+        [
+            "pharos.toml:4:12: error: admin token name `token-1` is already the default name of the plain token at line 3; choose another name",
+            "pharos.toml:5:12: error: admin token `name` must not be empty",
+            "pharos.toml:7:12: error: duplicate admin token name `alice` (first used at line 6)",
+            "pharos.toml:9:3: error: this token's default name `token-7` is already used at line 8; rename that token, or write this one as { name = …, token = … }",
+            "pharos.toml:10:3: error: an [admin] token is missing required key `name`",
+            "pharos.toml:10:3: error: an [admin] token is missing required key `token`",
+            "pharos.toml:10:5: error: unknown key `tokn` in an [admin] token; did you mean `token`?",
+            "pharos.toml:11:27: error: `token` must be a string, found an integer",
+            "pharos.toml:12:29: error: this admin token is the same as the one named `alice` (at line 6); every entry needs its own token, so that each change has one author",
+            "pharos.toml:13:28: warning: short admin token is easy to guess: `dave` has fewer than 16 characters; use a long random value, e.g. from `openssl rand -hex 32`",
+            "pharos.toml:14:13: error: environment variable `NO_NAME` is not set",
+            "pharos.toml:14:35: error: environment variable `NO_TOKEN` is not set",
+            "pharos.toml:15:3: error: `tokens` must contain only strings or { name = …, token = … } tables, found an integer",
+            "pharos.toml:16:12: error: admin token `name` must be at most 64 characters",
+            "pharos.toml:17:12: error: admin token `name` must not contain control characters such as line breaks",
+            "pharos.toml:18:28: error: admin token must not be empty",
+        ]
+    );
+    for secret in [
+        "plain-token-abcdefghij",
+        "another-token-0123456",
+        "alice-token-0123456789",
+        "12345678901234567",
+        "xyzzy",
+    ] {
+        assert!(
+            got.iter().all(|line| !line.contains(secret)),
+            "{secret} leaked: {got:#?}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -769,7 +1267,10 @@ on_failure = "partial_outage"
     assert_eq!(
         h.headers,
         [
-            ("Authorization".to_owned(), "Bearer s3cret-token".to_owned()),
+            (
+                "Authorization".to_owned(),
+                "Bearer s3cret-admin-token".to_owned()
+            ),
             ("Accept".to_owned(), "application/json".to_owned()),
         ]
     );
@@ -925,7 +1426,7 @@ conditions = ["[BODY] == ${API_HOST}"]
         panic!("http expected")
     };
     assert_eq!(h.url, "https://api.example.com/");
-    assert_eq!(h.headers[0].1, "s3cret-token");
+    assert_eq!(h.headers[0].1, "s3cret-admin-token");
     assert_eq!(
         c.monitors[0].conditions[0].source(),
         "[BODY] == api.example.com"
@@ -958,6 +1459,7 @@ ${1BAD}"""
         [
             "pharos.toml:3:11: error: environment variable `MISSING_ONE` is not set",
             "pharos.toml:3:26: error: environment variable `MISSING_TWO` is not set",
+            "pharos.toml:5:11: warning: short admin token is easy to guess: `token-1` has fewer than 16 characters; use a long random value, e.g. from `openssl rand -hex 32`",
             "pharos.toml:5:18: error: environment variable `NO_TOKEN` is not set",
             "pharos.toml:10:37: error: environment variable `NO_SECRET` is not set",
             "pharos.toml:12:1: error: `${1BAD}` is not a valid environment variable reference: names are letters, digits and `_`, not starting with a digit (write `$${` for a literal `${`)",

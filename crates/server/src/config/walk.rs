@@ -87,8 +87,9 @@ impl<'a> Cx<'a> {
         }
     }
 
-    /// Decodes and interpolates a string value (the caller has checked it is one).
-    fn string_value(&mut self, v: &Value, fallback_at: usize) -> Option<Str> {
+    /// Decodes and interpolates a string value (the caller has checked it is one);
+    /// `fallback_at` is where to point if the value has no span.
+    pub(super) fn string_value(&mut self, v: &Value, fallback_at: usize) -> Option<Str> {
         let text = v.as_str()?;
         let (at, offsets, end) = match v.span() {
             Some(span) => {
@@ -329,6 +330,29 @@ pub(super) fn describe(item: &Item) -> String {
         Item::Value(v) => describe_value(v),
         Item::Table(_) => "a table".into(),
         Item::ArrayOfTables(_) => "an array of tables".into(),
+    }
+}
+
+/// "an integer", "a string", … without the value itself, for values that may be secret.
+pub(super) fn describe_kind(item: &Item) -> &'static str {
+    match item {
+        Item::None => "nothing",
+        Item::Value(v) => describe_value_kind(v),
+        Item::Table(_) => "a table",
+        Item::ArrayOfTables(_) => "an array of tables",
+    }
+}
+
+/// [`describe_kind`] for a value.
+pub(super) fn describe_value_kind(v: &Value) -> &'static str {
+    match v {
+        Value::String(_) => "a string",
+        Value::Integer(_) => "an integer",
+        Value::Float(_) => "a float",
+        Value::Boolean(_) => "a boolean",
+        Value::Datetime(_) => "a date-time",
+        Value::Array(_) => "an array",
+        Value::InlineTable(_) => "a table",
     }
 }
 
