@@ -30,7 +30,8 @@ impl IncidentId {
         let s = s.into();
         let ok = !s.is_empty()
             && s.len() <= 32
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
         ok.then_some(Self(s))
     }
 

@@ -44,7 +44,12 @@ pub(crate) enum Command {
     PatchIncident(IncidentId, IncidentPatch, Actor, Reply<Incident>),
     CreateMaintenance(NewMaintenance, Actor, Reply<Maintenance>),
     UpdateMaintenance(IncidentId, NewMaintenanceUpdate, Actor, Reply<Maintenance>),
-    SetOverride(String, OverrideRequest, Actor, Reply<Option<ComponentOverride>>),
+    SetOverride(
+        String,
+        OverrideRequest,
+        Actor,
+        Reply<Option<ComponentOverride>>,
+    ),
     ClearOverride(String, Reply<Option<ComponentOverride>>),
     Overrides(oneshot::Sender<Vec<ComponentOverride>>),
 }
@@ -60,16 +65,20 @@ impl Command {
             let _ = reply.send((r, seq));
         }
         fn incident_of(desk: &Desk, id: &IncidentId) -> Result<Incident, DeskError> {
-            desk.incident(id).cloned().ok_or_else(|| DeskError::NotFound {
-                what: "incident",
-                id: id.to_string(),
-            })
+            desk.incident(id)
+                .cloned()
+                .ok_or_else(|| DeskError::NotFound {
+                    what: "incident",
+                    id: id.to_string(),
+                })
         }
         fn maintenance_of(desk: &Desk, id: &IncidentId) -> Result<Maintenance, DeskError> {
-            desk.maintenance(id).cloned().ok_or_else(|| DeskError::NotFound {
-                what: "maintenance",
-                id: id.to_string(),
-            })
+            desk.maintenance(id)
+                .cloned()
+                .ok_or_else(|| DeskError::NotFound {
+                    what: "maintenance",
+                    id: id.to_string(),
+                })
         }
         match self {
             Command::CreateIncident(req, actor, reply) => {
@@ -149,10 +158,7 @@ impl EngineControl {
         self.view.borrow().clone()
     }
 
-    async fn send<T>(
-        &self,
-        make: impl FnOnce(Reply<T>) -> Command,
-    ) -> Result<T, CommandError> {
+    async fn send<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, CommandError> {
         let stopping = || CommandError::Unavailable("Pharos is shutting down".into());
         let (tx, rx) = oneshot::channel();
         let mut committed = self.committed.clone();
@@ -215,7 +221,8 @@ impl EngineControl {
         req: NewMaintenance,
         actor: Actor,
     ) -> Result<Maintenance, CommandError> {
-        self.send(|r| Command::CreateMaintenance(req, actor, r)).await
+        self.send(|r| Command::CreateMaintenance(req, actor, r))
+            .await
     }
 
     /// Posts an update to a maintenance.
@@ -261,11 +268,10 @@ impl EngineControl {
 
     /// An incident's (or maintenance's) full timeline, in order of when things happened.
     pub async fn timeline(&self, id: &IncidentId) -> Result<Vec<TimelineEntry>, CommandError> {
-        let records = self
-            .store
-            .incident_events(id.as_str())
-            .await
-            .map_err(|e| CommandError::Unavailable(format!("reading the timeline failed: {e}")))?;
+        let records =
+            self.store.incident_events(id.as_str()).await.map_err(|e| {
+                CommandError::Unavailable(format!("reading the timeline failed: {e}"))
+            })?;
         Ok(records
             .into_iter()
             .filter_map(|r| match serde_json::from_str::<TimelineEntry>(&r.doc) {

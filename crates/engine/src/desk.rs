@@ -260,7 +260,8 @@ impl Desk {
         now: DateTime<Utc>,
     ) {
         for i in incidents {
-            self.incident_index.insert(i.id.clone(), self.incidents.len());
+            self.incident_index
+                .insert(i.id.clone(), self.incidents.len());
             self.incidents.push(i);
         }
         for m in maintenances {
@@ -475,7 +476,11 @@ impl Desk {
         };
         let names: Vec<String> = live
             .iter()
-            .map(|c| world.component(c).map_or_else(|| c.to_string(), |(n, _)| n.to_owned()))
+            .map(|c| {
+                world
+                    .component(c)
+                    .map_or_else(|| c.to_string(), |(n, _)| n.to_owned())
+            })
             .collect();
         let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
         let failures = state.down_streak.max(1);
@@ -793,7 +798,11 @@ impl Desk {
             .ok_or_else(|| not_found("incident", id.as_str()))?;
         check_body("body", &req.body)?;
         if req.body.trim().is_empty() && req.status.is_none() && req.components.is_empty() {
-            return Err(RuleError::invalid("body", "an update needs a body, a status or components").into());
+            return Err(RuleError::invalid(
+                "body",
+                "an update needs a body, a status or components",
+            )
+            .into());
         }
         let status = match &req.status {
             Some(s) => incident::parse_incident_status("status", s)?,
@@ -902,11 +911,9 @@ impl Desk {
             }
         }
         if patch.public == Some(false) && self.incidents[ii].public {
-            return Err(RuleError::invalid(
-                "public",
-                "a published incident cannot be unpublished",
-            )
-            .into());
+            return Err(
+                RuleError::invalid("public", "a published incident cannot be unpublished").into(),
+            );
         }
 
         let mut events = Vec::new();
@@ -975,7 +982,9 @@ impl Desk {
         check_name("name", &req.name)?;
         check_body("body", &req.body)?;
         if req.components.is_empty() {
-            return Err(RuleError::invalid("components", "must name at least one component").into());
+            return Err(
+                RuleError::invalid("components", "must name at least one component").into(),
+            );
         }
         let mut components = Vec::new();
         for (i, c) in req.components.iter().enumerate() {
@@ -1026,7 +1035,9 @@ impl Desk {
         };
         incident::check_maintenance_transition(from, to)?;
         if to == from && req.body.trim().is_empty() {
-            return Err(RuleError::invalid("body", "an update needs a body or a new status").into());
+            return Err(
+                RuleError::invalid("body", "an update needs a body or a new status").into(),
+            );
         }
         self.move_maintenance(world, mi, to, req.body, actor, now);
         Ok(())
@@ -1177,7 +1188,9 @@ impl Desk {
         let mut affected = Vec::new();
         if from.is_active() != to.is_active() {
             for c in &components {
-                let old = world.component_status(c).unwrap_or(ComponentStatus::Operational);
+                let old = world
+                    .component_status(c)
+                    .unwrap_or(ComponentStatus::Operational);
                 let change = world.set_maintenance(c, to.is_active(), now);
                 let new = world.component_status(c).unwrap_or(old);
                 affected.push(AffectedChange {
@@ -1347,13 +1360,15 @@ impl Desk {
 
     fn put_override(&mut self, world: &mut World, o: ComponentOverride, now: DateTime<Utc>) {
         let change = world.set_override(&o.component_id, Some(o.status), now);
-        self.writes.overrides.push(OverrideChange::Set(OverrideRecord {
-            component_id: o.component_id.clone(),
-            status: o.status,
-            until: o.until,
-            set_at: o.set_at,
-            doc: to_doc(&o),
-        }));
+        self.writes
+            .overrides
+            .push(OverrideChange::Set(OverrideRecord {
+                component_id: o.component_id.clone(),
+                status: o.status,
+                until: o.until,
+                set_at: o.set_at,
+                doc: to_doc(&o),
+            }));
         self.overrides.insert(o.component_id.clone(), o);
         if let Some(ch) = change {
             self.note_component_changes(std::slice::from_ref(&ch), now);

@@ -7,8 +7,8 @@ use std::time::Duration;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use pharos_domain::incident::TimelineEntry;
 use pharos_domain::{
-    CheckOutcome, CheckResult, ComponentId, ComponentStatus, HttpSpec, IncidentId,
-    IncidentStatus, MaintenanceStatus, MonitorId, MonitorKind, MonitorSpec,
+    CheckOutcome, CheckResult, ComponentId, ComponentStatus, HttpSpec, IncidentId, IncidentStatus,
+    MaintenanceStatus, MonitorId, MonitorKind, MonitorSpec,
 };
 
 use super::*;
@@ -164,8 +164,14 @@ fn a_confirmed_failure_opens_and_publishes_an_incident_at_once() {
         i.updates[0].body,
         "We are investigating a major outage of API: 3 consecutive checks failed: connection refused"
     );
-    assert_eq!(i.updates[0].affected[0].old_status, ComponentStatus::Operational);
-    assert_eq!(i.updates[0].affected[0].new_status, ComponentStatus::MajorOutage);
+    assert_eq!(
+        i.updates[0].affected[0].old_status,
+        ComponentStatus::Operational
+    );
+    assert_eq!(
+        i.updates[0].affected[0].new_status,
+        ComponentStatus::MajorOutage
+    );
     assert_eq!(i.first_failure_at, Some(t(10)));
     assert_eq!(i.started_at, t(10));
     assert_eq!(i.published_at, Some(t(12)));
@@ -545,17 +551,35 @@ fn maintenance_refuses_bad_windows_and_backward_moves() {
         body: "b".into(),
     };
     r.desk
-        .update_maintenance(&mut r.world, &id, upd("verifying"), Actor::Automation, t(160))
+        .update_maintenance(
+            &mut r.world,
+            &id,
+            upd("verifying"),
+            Actor::Automation,
+            t(160),
+        )
         .unwrap();
     assert_eq!(r.status("db"), ComponentStatus::UnderMaintenance);
     let e = r
         .desk
-        .update_maintenance(&mut r.world, &id, upd("scheduled"), Actor::Automation, t(161))
+        .update_maintenance(
+            &mut r.world,
+            &id,
+            upd("scheduled"),
+            Actor::Automation,
+            t(161),
+        )
         .unwrap_err();
     assert_eq!(field(e), "status");
     let e = r
         .desk
-        .update_maintenance(&mut r.world, &id, upd("resolved"), Actor::Automation, t(161))
+        .update_maintenance(
+            &mut r.world,
+            &id,
+            upd("resolved"),
+            Actor::Automation,
+            t(161),
+        )
         .unwrap_err();
     assert!(e.to_string().contains("incident status"), "{e}");
 }

@@ -29,15 +29,15 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 pub use catalog::ComponentDef;
+use control::Command;
 pub use control::{CommandError, EngineControl};
+use desk::Desk;
 pub use desk::{
     ComponentOverride, DeskError, IncidentPatch, IncidentRules, MaintenanceDef, NewIncident,
     NewMaintenance, NewMaintenanceUpdate, NewUpdate, OverrideRequest,
 };
 pub use metrics::Metrics;
 pub use view::{ComponentView, MonitorView, PageInfo, StatusView};
-use control::Command;
-use desk::Desk;
 use world::{ComponentHistory, World};
 use writer::Pending;
 
@@ -282,15 +282,23 @@ fn random_id() -> pharos_domain::IncidentId {
 
 async fn load_incidents(
     store: &Store,
-) -> Result<(Vec<pharos_domain::Incident>, Vec<pharos_domain::Maintenance>), EngineError> {
+) -> Result<
+    (
+        Vec<pharos_domain::Incident>,
+        Vec<pharos_domain::Maintenance>,
+    ),
+    EngineError,
+> {
     let mut incidents = Vec::new();
     let mut maintenances = Vec::new();
     for r in store.incidents().await? {
         let parsed = match r.kind {
-            pharos_store::IncidentKind::Incident => serde_json::from_str(&r.doc)
-                .map(|i| incidents.push(i)),
-            pharos_store::IncidentKind::Maintenance => serde_json::from_str(&r.doc)
-                .map(|m| maintenances.push(m)),
+            pharos_store::IncidentKind::Incident => {
+                serde_json::from_str(&r.doc).map(|i| incidents.push(i))
+            }
+            pharos_store::IncidentKind::Maintenance => {
+                serde_json::from_str(&r.doc).map(|m| maintenances.push(m))
+            }
         };
         if let Err(error) = parsed {
             tracing::error!(incident = %r.id, %error, "a stored incident could not be read; it is left out");

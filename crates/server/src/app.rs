@@ -83,8 +83,25 @@ impl App {
                 })
                 .collect(),
             monitors: config.monitors.clone(),
-            incidents: pharos_engine::IncidentRules::default(),
-            maintenances: Vec::new(),
+            incidents: pharos_engine::IncidentRules {
+                auto_open: config.incidents.auto_open,
+                auto_publish: config.incidents.auto_publish,
+                auto_resolve_after: config.incidents.auto_resolve_after,
+            },
+            maintenances: config
+                .maintenances
+                .iter()
+                .map(|m| pharos_engine::MaintenanceDef {
+                    config_id: m.id.clone(),
+                    name: m.name.clone(),
+                    body: m.body.clone(),
+                    components: m.components.clone(),
+                    scheduled_for: m.scheduled_for,
+                    scheduled_until: m.scheduled_until,
+                    auto_start: m.auto_start,
+                    auto_complete: m.auto_complete,
+                })
+                .collect(),
         };
         let engine = pharos_engine::start(engine_config, store)
             .await
@@ -97,7 +114,19 @@ impl App {
             snapshot,
             metrics: Arc::new(move || metrics.render()),
         };
-        let router = pharos_web::router(state);
+        let admin = pharos_web::admin::AdminState {
+            control: engine.control(),
+            tokens: config
+                .admin
+                .tokens
+                .iter()
+                .map(|t| pharos_web::admin::AdminToken {
+                    name: t.name.clone(),
+                    token: t.secret.expose().to_owned(),
+                })
+                .collect(),
+        };
+        let router = pharos_web::router(state).merge(pharos_web::admin::router(admin));
         let (stop_server, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             axum::serve(listener, router)

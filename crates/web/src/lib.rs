@@ -8,7 +8,10 @@
 //!
 //! - [`v2`]: Statuspage's public API v2 wire types and how a view maps onto them.
 //! - [`snapshot`]: the pre-rendered responses and the task that rebuilds them.
+//! - [`markdown`]: update bodies rendered to safe HTML.
 //! - `page`: the HTML status page (askama template `templates/index.html`).
+//! - `history`: `/incidents/{id}` and `/history` (templates `incident.html`, `history.html`).
+//! - `feed`: `/history.atom` and `/history.rss` in Statuspage's feed shape.
 //! - `routes`: the request handlers, including conditional GET and CORS.
 //!
 //! [`StatusView`]: pharos_engine::StatusView
@@ -16,15 +19,21 @@
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use axum::extract::Request;
+use axum::extract::{Path, Request};
 use axum::routing::{any, get, MethodRouter};
 use axum::Router;
 
+pub mod admin;
+mod feed;
+mod history;
+pub mod markdown;
 mod page;
 mod routes;
 pub mod snapshot;
 pub mod v2;
+pub mod v2_incidents;
 
+pub use markdown::render_markdown;
 pub use routes::METRICS_CONTENT_TYPE;
 pub use snapshot::{spawn_snapshot_builder, Entry, Resource, Snapshot};
 
@@ -47,20 +56,29 @@ impl WebState {
     }
 }
 
-/// The public router: `/`, the eight `/api/v2/*.json` endpoints (with CORS and OPTIONS
-/// preflight), 404 with an empty body for any other `/api/v2/…` path, `/healthz` and `/metrics`.
-/// `GET` also answers `HEAD`; `If-None-Match` and `If-Modified-Since` get 304.
+/// The public router: `/`, the eight `/api/v2/*.json` endpoints, `/history`,
+/// `/history.atom` and `/history.rss` (the API and the feeds with CORS and OPTIONS preflight),
+/// `/incidents/{id}` (an HTML 404 page for an unknown id), 404 with an empty body for any other
+/// `/api/v2/…` path, `/healthz` and `/metrics`. `GET` also answers `HEAD`; `If-None-Match` and
+/// `If-Modified-Since` get 304.
 pub fn router(state: WebState) -> Router {
     let mut router = Router::new();
     for resource in Resource::ALL {
         let snapshot = state.snapshot.clone();
         let mut route: MethodRouter<WebState> =
             get(move |req: Request| std::future::ready(routes::serve(&snapshot, resource, &req)));
-        if resource.is_api() {
+        if resource.allows_any_origin() {
             route = route.options(|req: Request| std::future::ready(routes::preflight(&req)));
         }
         router = router.route(resource.path(), route);
     }
+    let snapshot = state.snapshot.clone();
+    router = router.route(
+        "/incidents/{id}",
+        get(move |Path(id): Path<String>, req: Request| {
+            std::future::ready(routes::serve_incident(&snapshot, &id, &req))
+        }),
+    );
     router
         .route("/api/v2", any(routes::api_not_found))
         .route("/api/v2/", any(routes::api_not_found))

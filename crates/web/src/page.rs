@@ -1,41 +1,48 @@
 //! The public status page (`/`): a view model computed from a [`StatusView`] and rendered once
 //! per change with askama (`templates/index.html`).
 //!
-//! Everything the template shows is prepared here as text, so the template has no logic beyond
-//! loops and conditions. Times are written in the page's time zone inside `<time>` elements; a
+//! Everything the template shows is prepared here (as text, or as sanitized HTML for update
+//! bodies), so the template has no logic beyond loops and conditions. Times are written in the page's time zone inside `<time>` elements; a
 //! tiny inline script rewrites them into the viewer's zone when JavaScript runs, and the page
 //! reads fine without it.
 
 use std::collections::HashMap;
 
 use askama::Template;
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use pharos_domain::uptime::DayUptime;
 use pharos_domain::{ComponentStatus, Indicator};
 use pharos_engine::{ComponentView, StatusView};
 
+use crate::history::{newest_update, path_segment};
+use crate::markdown::render_markdown_inline;
 use crate::v2::{ApiTime, Incident, ScheduledMaintenance, Status};
 
 /// How many daily bars a component shows.
 pub const UPTIME_DAYS: usize = 90;
 
-/// A time as the page shows it.
-struct TimeView {
-    /// RFC 3339 in the page's zone, for `<time datetime>`.
-    iso: String,
+/// A time as the pages show it.
+pub(crate) struct TimeView {
+    /// RFC 3339 in the page's zone, for `<time datetime>` on `/`.
+    pub(crate) iso: String,
+    /// RFC 3339 in UTC (`2026-01-02T10:04:05Z`), for `<time datetime>` on the incident and
+    /// history pages.
+    pub(crate) utc: String,
     /// Human text in the page's zone, e.g. "Jan 2, 2026 03:04 MST".
-    text: String,
+    pub(crate) text: String,
     /// Tooltip keeping the page's zone visible: "Jan 2, 2026 03:04 MST (America/Denver)".
-    title: String,
+    pub(crate) title: String,
 }
 
 impl TimeView {
-    fn new(t: DateTime<Utc>, tz: Tz) -> Self {
+    /// `t` shown in the page's zone `tz`.
+    pub(crate) fn new(t: DateTime<Utc>, tz: Tz) -> Self {
         let local = t.with_timezone(&tz);
         let text = local.format("%b %-d, %Y %H:%M %Z").to_string();
         Self {
             iso: ApiTime::in_zone(t, tz).to_string(),
+            utc: t.to_rfc3339_opts(SecondsFormat::Secs, true),
             title: format!("{text} ({})", tz.name()),
             text,
         }
@@ -67,6 +74,8 @@ struct Row {
 
 /// An open incident.
 struct IncidentCard {
+    /// The id as a URL path segment, for `/incidents/{path}`.
+    path: String,
     name: String,
     status_label: &'static str,
     impact_class: &'static str,
@@ -76,6 +85,8 @@ struct IncidentCard {
 
 /// A maintenance window, upcoming or under way.
 struct MaintenanceCard {
+    /// The id as a URL path segment, for `/incidents/{path}`.
+    path: String,
     name: String,
     status_label: &'static str,
     from: TimeView,
@@ -86,7 +97,8 @@ struct MaintenanceCard {
 /// The newest update of an incident or maintenance.
 struct UpdateLine {
     status_label: &'static str,
-    body: String,
+    /// The body as safe inline HTML ([`crate::markdown`]).
+    body_html: String,
     at: TimeView,
 }
 
@@ -105,12 +117,14 @@ struct IndexPage {
 }
 
 /// Renders the page. `incidents` are the unresolved incidents and `maintenances` the upcoming
-/// and active ones, both as the API shows them.
+/// and active ones, both as the API shows them. `latest_html(id)` gives the newest update's body
+/// of an incident or maintenance as safe inline HTML, when it is already rendered.
 pub fn render(
     view: &StatusView,
     status: &Status,
     incidents: &[Incident],
     maintenances: &[ScheduledMaintenance],
+    latest_html: &dyn Fn(&str) -> Option<String>,
 ) -> Result<String, askama::Error> {
     let tz = view.page.time_zone;
     let page = IndexPage {
@@ -121,10 +135,13 @@ pub fn render(
         description: status.description.clone(),
         updated: TimeView::new(view.updated_at, tz),
         rows: rows(view),
-        incidents: incidents.iter().map(|i| incident_card(i, tz)).collect(),
+        incidents: incidents
+            .iter()
+            .map(|i| incident_card(i, tz, latest_html))
+            .collect(),
         maintenances: maintenances
             .iter()
-            .map(|m| maintenance_card(m, tz))
+            .map(|m| maintenance_card(m, tz, latest_html))
             .collect(),
     };
     page.render()
@@ -266,29 +283,40 @@ fn indicator_class(i: Indicator) -> &'static str {
     i.as_str()
 }
 
-fn incident_card(i: &Incident, tz: Tz) -> IncidentCard {
+fn incident_card(
+    i: &Incident,
+    tz: Tz,
+    latest_html: &dyn Fn(&str) -> Option<String>,
+) -> IncidentCard {
     IncidentCard {
+        path: path_segment(&i.id),
         name: i.name.clone(),
         status_label: i.status.label(),
         impact_class: indicator_class(i.impact),
         started: TimeView::new(i.started_at.utc(), tz),
-        latest: i.incident_updates.first().map(|u| UpdateLine {
+        latest: newest_update(&i.incident_updates).map(|u| UpdateLine {
             status_label: u.status.label(),
-            body: u.body.replace("\r\n", "\n"),
+            body_html: latest_html(&i.id).unwrap_or_else(|| render_markdown_inline(&u.body)),
             at: TimeView::new(u.display_at.utc(), tz),
         }),
     }
 }
 
-fn maintenance_card(m: &ScheduledMaintenance, tz: Tz) -> MaintenanceCard {
+fn maintenance_card(
+    m: &ScheduledMaintenance,
+    tz: Tz,
+    latest_html: &dyn Fn(&str) -> Option<String>,
+) -> MaintenanceCard {
+    let i = &m.incident;
     MaintenanceCard {
-        name: m.incident.name.clone(),
-        status_label: m.incident.status.label(),
+        path: path_segment(&i.id),
+        name: i.name.clone(),
+        status_label: i.status.label(),
         from: TimeView::new(m.scheduled_for.utc(), tz),
         until: TimeView::new(m.scheduled_until.utc(), tz),
-        latest: m.incident.incident_updates.first().map(|u| UpdateLine {
+        latest: newest_update(&i.incident_updates).map(|u| UpdateLine {
             status_label: u.status.label(),
-            body: u.body.replace("\r\n", "\n"),
+            body_html: latest_html(&i.id).unwrap_or_else(|| render_markdown_inline(&u.body)),
             at: TimeView::new(u.display_at.utc(), tz),
         }),
     }

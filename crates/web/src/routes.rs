@@ -36,9 +36,34 @@ pub(crate) fn serve(snapshot: &ArcSwap<Snapshot>, resource: Resource, req: &Requ
     headers.insert(ETAG, entry.etag.clone());
     headers.insert(LAST_MODIFIED, entry.last_modified.clone());
     headers.insert(CACHE_CONTROL, NO_CACHE);
-    if resource.is_api() {
+    if resource.allows_any_origin() {
         headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, ANY_ORIGIN);
     }
+    respond(entry, headers, fresh)
+}
+
+/// Serves `/incidents/{id}` from the snapshot's page map; an unknown id gets the 404 page.
+pub(crate) fn serve_incident(snapshot: &ArcSwap<Snapshot>, id: &str, req: &Request) -> Response {
+    let snap = snapshot.load();
+    let Some(entry) = snap.incident(id) else {
+        let page = snap.incident_not_found();
+        let mut r = Response::new(Body::from(page.body.clone()));
+        *r.status_mut() = StatusCode::NOT_FOUND;
+        r.headers_mut()
+            .insert(CONTENT_TYPE, page.content_type.clone());
+        r.headers_mut().insert(CACHE_CONTROL, NO_CACHE);
+        return r;
+    };
+    let fresh = client_is_current(entry, req.headers());
+    let mut headers = HeaderMap::with_capacity(5);
+    headers.insert(ETAG, entry.etag.clone());
+    headers.insert(LAST_MODIFIED, entry.last_modified.clone());
+    headers.insert(CACHE_CONTROL, NO_CACHE);
+    respond(entry, headers, fresh)
+}
+
+/// 304 with `headers` when the client's copy is `fresh`, else 200 with the body.
+fn respond(entry: &Entry, mut headers: HeaderMap, fresh: bool) -> Response {
     let mut response = if fresh {
         let mut r = Response::new(Body::empty());
         *r.status_mut() = StatusCode::NOT_MODIFIED;
@@ -82,7 +107,7 @@ fn client_is_current(entry: &Entry, headers: &HeaderMap) -> bool {
     }
 }
 
-/// CORS preflight for the v2 API: any origin may `GET` it.
+/// CORS preflight for the v2 API and the feeds: any origin may `GET` them.
 pub(crate) fn preflight(req: &Request) -> Response {
     let mut r = Response::new(Body::empty());
     *r.status_mut() = StatusCode::NO_CONTENT;

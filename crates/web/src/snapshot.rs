@@ -2,28 +2,35 @@
 //! per change, with its validators (ETag, Last-Modified) and header values built ahead of time,
 //! so a request costs a pointer load, a few reference-count increments and no database access.
 
-use std::hash::Hasher;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use http::HeaderValue;
 use pharos_engine::StatusView;
 use serde::Serialize;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::feed::{self, FeedEntry};
+use crate::history::{self, Item, PageCtx, Rendered};
 use crate::page;
 use crate::v2::{
     self, ComponentsResponse, Incident, IncidentsResponse, Lists, MaintenancesResponse,
-    ScheduledMaintenance, StatusResponse, SummaryResponse,
+    ScheduledMaintenance, StatusResponse, SummaryResponse, LIST_LIMIT,
 };
 
-/// Content type of the HTML page.
+/// Content type of the HTML pages.
 pub const HTML: &str = "text/html; charset=utf-8";
 /// Content type of the JSON API.
 pub const JSON: &str = "application/json";
+/// Content type of `/history.atom`.
+pub const ATOM: &str = "application/atom+xml; charset=utf-8";
+/// Content type of `/history.rss`.
+pub const RSS: &str = "application/rss+xml; charset=utf-8";
 
 /// A pre-rendered public resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -46,11 +53,17 @@ pub enum Resource {
     MaintenancesUpcoming,
     /// `/api/v2/scheduled-maintenances/active.json`.
     MaintenancesActive,
+    /// `/history`, every incident and maintenance by month (HTML).
+    History,
+    /// `/history.atom`, the newest incidents and maintenances as an Atom feed.
+    HistoryAtom,
+    /// `/history.rss`, the same as RSS 2.0.
+    HistoryRss,
 }
 
 impl Resource {
     /// Every resource, in route order.
-    pub const ALL: [Resource; 9] = [
+    pub const ALL: [Resource; 12] = [
         Self::Page,
         Self::Summary,
         Self::Status,
@@ -60,6 +73,9 @@ impl Resource {
         Self::Maintenances,
         Self::MaintenancesUpcoming,
         Self::MaintenancesActive,
+        Self::History,
+        Self::HistoryAtom,
+        Self::HistoryRss,
     ];
 
     /// The URL path it is served at.
@@ -74,12 +90,34 @@ impl Resource {
             Self::Maintenances => "/api/v2/scheduled-maintenances.json",
             Self::MaintenancesUpcoming => "/api/v2/scheduled-maintenances/upcoming.json",
             Self::MaintenancesActive => "/api/v2/scheduled-maintenances/active.json",
+            Self::History => "/history",
+            Self::HistoryAtom => "/history.atom",
+            Self::HistoryRss => "/history.rss",
         }
     }
 
-    /// Whether it is part of the JSON API (and so sent with CORS headers).
+    /// Whether it is part of the JSON API (`/api/v2/…`).
     pub fn is_api(self) -> bool {
-        self != Self::Page
+        !matches!(
+            self,
+            Self::Page | Self::History | Self::HistoryAtom | Self::HistoryRss
+        )
+    }
+
+    /// Whether any origin may read it (`Access-Control-Allow-Origin: *` and an `OPTIONS`
+    /// preflight): the JSON API and the two feeds.
+    pub fn allows_any_origin(self) -> bool {
+        self.is_api() || matches!(self, Self::HistoryAtom | Self::HistoryRss)
+    }
+
+    /// Its `Content-Type`.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Page | Self::History => HTML,
+            Self::HistoryAtom => ATOM,
+            Self::HistoryRss => RSS,
+            _ => JSON,
+        }
     }
 
     fn index(self) -> usize {
@@ -103,7 +141,12 @@ pub struct Entry {
 }
 
 impl Entry {
-    fn new(body: Vec<u8>, content_type: &'static str, updated_at: DateTime<Utc>) -> Self {
+    /// `body` with its validators; `updated_at` becomes Last-Modified (whole seconds).
+    pub(crate) fn new(
+        body: Vec<u8>,
+        content_type: &'static str,
+        updated_at: DateTime<Utc>,
+    ) -> Self {
         let mut h = std::hash::DefaultHasher::new();
         h.write(&body);
         let etag = format!("\"{:016x}{:x}\"", h.finish(), body.len());
@@ -129,27 +172,56 @@ impl Entry {
     }
 }
 
-/// Every public body, rendered from one [`StatusView`].
+/// Every public body, rendered from one [`StatusView`] and the incidents and maintenances.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
-    entries: [Entry; 9],
+    entries: [Entry; 12],
+    /// `/incidents/{id}` and the rest of each incident's renderings, by incident id.
+    rendered: HashMap<String, Arc<Rendered>>,
+    /// The 404 page of an unknown `/incidents/{id}`.
+    incident_not_found: Entry,
+    /// [`PageCtx::key`] the pages were rendered with.
+    page_key: u64,
+    /// A hash of everything `/history` and the feeds show; equal means reuse them.
+    history_key: u64,
     /// The view's `updated_at` (`page.updated_at` in the API).
     pub updated_at: DateTime<Utc>,
 }
 
 impl Snapshot {
-    /// Renders every resource from `view`, with no incidents and no maintenances.
+    /// Renders every resource from `view`, with the public incidents and the maintenances it
+    /// carries.
     pub fn build(view: &StatusView) -> Snapshot {
-        Self::build_with(view, &[], &[])
+        Self::build_with(
+            view,
+            &crate::v2_incidents::incidents(view),
+            &crate::v2_incidents::maintenances(view),
+        )
     }
 
     /// Renders every resource from `view` plus incidents and maintenances already in their API
     /// shape. They are sorted, filtered and capped here ([`Lists::new`]); unresolved incidents
-    /// raise the page indicator ([`v2::page_status`]).
+    /// raise the page indicator ([`v2::page_status`]). Pass all of them: the API lists and the
+    /// feeds keep the newest 50, `/history` and `/incidents/{id}` show every one.
     pub fn build_with(
         view: &StatusView,
         incidents: &[Incident],
         maintenances: &[ScheduledMaintenance],
+    ) -> Snapshot {
+        Self::build_reusing(view, incidents, maintenances, None)
+    }
+
+    /// [`Snapshot::build_with`], reusing from `previous` every rendering whose inputs did not
+    /// change: an incident's page and feed content while its id, contents and timestamps and the
+    /// page's name, URL and time zone are the same, and `/history` and both feeds while that
+    /// holds for all of them (and the current month is the same). A rebuild after a component
+    /// status change then renders no Markdown and no incident page at all. Reused bodies keep
+    /// their ETag and Last-Modified.
+    pub fn build_reusing(
+        view: &StatusView,
+        incidents: &[Incident],
+        maintenances: &[ScheduledMaintenance],
+        previous: Option<&Snapshot>,
     ) -> Snapshot {
         let page = v2::page(view);
         let components = v2::components(view);
@@ -162,11 +234,40 @@ impl Snapshot {
         let at = view.generated_at.max(view.updated_at);
         let json = |body| Entry::new(body, JSON, at);
 
+        // Incidents and maintenances for people: reuse what did not change.
+        let ctx = PageCtx::new(&view.page);
+        let previous = previous.filter(|p| p.page_key == ctx.key);
+        let mut items: Vec<Item<'_>> = Vec::with_capacity(incidents.len() + maintenances.len());
+        let mut seen = HashSet::with_capacity(incidents.len() + maintenances.len());
+        for item in incidents
+            .iter()
+            .map(Item::incident)
+            .chain(maintenances.iter().map(Item::maintenance))
+        {
+            // The same id twice would make one page unreachable; the first one wins.
+            if seen.insert(item.id) {
+                items.push(item);
+            }
+        }
+        let mut rendered = HashMap::with_capacity(items.len());
+        let mut keys = Vec::with_capacity(items.len());
+        for item in &items {
+            let key = item.key(ctx.key);
+            keys.push(key);
+            let reused = previous
+                .and_then(|p| p.rendered.get(item.id))
+                .filter(|r| r.key == key)
+                .cloned();
+            let r = reused.unwrap_or_else(|| Arc::new(history::render_item(item, &ctx, at)));
+            rendered.insert(item.id.to_owned(), r);
+        }
+
         let html = match page::render(
             view,
             &status,
             &lists.unresolved,
             &lists.summary_maintenances,
+            &|id| rendered.get(id).and_then(|r| r.latest_html.clone()),
         ) {
             Ok(html) => html,
             Err(error) => {
@@ -176,6 +277,31 @@ impl Snapshot {
                     status.description
                 )
             }
+        };
+
+        let history_key = {
+            let mut h = std::hash::DefaultHasher::new();
+            h.write_u64(ctx.key);
+            let month = view.generated_at.with_timezone(&ctx.tz);
+            (month.year(), month.month()).hash(&mut h);
+            keys.hash(&mut h);
+            if items.is_empty() {
+                // An empty feed's <updated> falls back to the view's.
+                view.updated_at.hash(&mut h);
+            }
+            h.finish()
+        };
+        let [history, atom, rss] = match previous.filter(|p| p.history_key == history_key) {
+            Some(p) => [
+                p.get(Resource::History).clone(),
+                p.get(Resource::HistoryAtom).clone(),
+                p.get(Resource::HistoryRss).clone(),
+            ],
+            None => history_entries(&items, &rendered, &ctx, view, at),
+        };
+        let incident_not_found = match previous {
+            Some(p) => p.incident_not_found.clone(),
+            None => Entry::new(history::render_not_found(&ctx).into_bytes(), HTML, at),
         };
 
         let incidents_of = |incidents: &Vec<Incident>| IncidentsResponse {
@@ -208,21 +334,45 @@ impl Snapshot {
             json(to_json(&maintenances_of(&lists.maintenances))),
             json(to_json(&maintenances_of(&lists.upcoming))),
             json(to_json(&maintenances_of(&lists.active))),
+            history,
+            atom,
+            rss,
         ];
         Snapshot {
             entries,
+            rendered,
+            incident_not_found,
+            page_key: ctx.key,
+            history_key,
             updated_at: view.updated_at,
         }
     }
 
-    /// Keeps `previous`'s Last-Modified for every body that did not change, so a rebuild with
-    /// identical output never invalidates a client's cache.
+    /// Keeps `previous`'s Last-Modified for every body that did not change (incident pages
+    /// included), so a rebuild with identical output never invalidates a client's cache.
     pub fn keep_dates_of_unchanged(&mut self, previous: &Snapshot) {
         for (new, old) in self.entries.iter_mut().zip(previous.entries.iter()) {
-            if new.etag == old.etag {
-                new.last_modified = old.last_modified.clone();
-                new.last_modified_at = old.last_modified_at;
+            keep_date(new, old);
+        }
+        keep_date(&mut self.incident_not_found, &previous.incident_not_found);
+        for (id, new) in &mut self.rendered {
+            let Some(old) = previous.rendered.get(id) else {
+                continue;
+            };
+            if Arc::ptr_eq(new, old)
+                || new.page.etag != old.page.etag
+                || new.page.last_modified == old.page.last_modified
+            {
+                continue;
             }
+            let mut page = new.page.clone();
+            keep_date(&mut page, &old.page);
+            *new = Arc::new(Rendered {
+                key: new.key,
+                page,
+                feed_html: new.feed_html.clone(),
+                latest_html: new.latest_html.clone(),
+            });
         }
     }
 
@@ -230,6 +380,64 @@ impl Snapshot {
     pub fn get(&self, resource: Resource) -> &Entry {
         &self.entries[resource.index()]
     }
+
+    /// The pre-rendered page `/incidents/{id}` of the incident or maintenance `id`.
+    pub fn incident(&self, id: &str) -> Option<&Entry> {
+        self.rendered.get(id).map(|r| &r.page)
+    }
+
+    /// The 404 page served for an unknown `/incidents/{id}`.
+    pub fn incident_not_found(&self) -> &Entry {
+        &self.incident_not_found
+    }
+
+    /// How many incident and maintenance pages the snapshot holds.
+    pub fn incident_count(&self) -> usize {
+        self.rendered.len()
+    }
+}
+
+/// Gives `new` the date of `old` when their bodies are the same.
+fn keep_date(new: &mut Entry, old: &Entry) {
+    if new.etag == old.etag {
+        new.last_modified = old.last_modified.clone();
+        new.last_modified_at = old.last_modified_at;
+    }
+}
+
+/// Renders `/history`, `/history.atom` and `/history.rss`.
+fn history_entries(
+    items: &[Item<'_>],
+    rendered: &HashMap<String, Arc<Rendered>>,
+    ctx: &PageCtx<'_>,
+    view: &StatusView,
+    at: DateTime<Utc>,
+) -> [Entry; 3] {
+    let all: Vec<&Item<'_>> = items.iter().collect();
+    let history = history::render_history(&all, ctx, view.generated_at).unwrap_or_else(|error| {
+        tracing::error!(%error, "history page template failed; serving a plain page");
+        "<!doctype html><meta charset=utf-8><title>Incident history</title><p>Incident history is unavailable.".to_owned()
+    });
+
+    // Feeds: the newest entries by last update, then creation.
+    let mut newest = all;
+    newest.sort_by(|a, b| {
+        b.updated_at
+            .cmp(&a.updated_at)
+            .then_with(|| b.created_at.cmp(&a.created_at))
+            .then_with(|| a.id.cmp(b.id))
+    });
+    newest.truncate(LIST_LIMIT);
+    let entries: Vec<FeedEntry<'_>> = newest
+        .iter()
+        .filter_map(|i| rendered.get(i.id).map(|r| (*i, r.feed_html.as_str())))
+        .collect();
+    let updated = newest.first().map_or(view.updated_at, |i| i.updated_at);
+    [
+        Entry::new(history.into_bytes(), HTML, at),
+        Entry::new(feed::atom(ctx, &entries, updated).into_bytes(), ATOM, at),
+        Entry::new(feed::rss(ctx, &entries, updated).into_bytes(), RSS, at),
+    ]
 }
 
 /// Serializes a response body.
@@ -254,9 +462,18 @@ pub fn spawn_snapshot_builder(
         loop {
             let view = rx.borrow_and_update().clone();
             let started = std::time::Instant::now();
-            match tokio::task::spawn_blocking(move || Snapshot::build(&view)).await {
-                Ok(mut snapshot) => {
-                    snapshot.keep_dates_of_unchanged(&target.load());
+            let previous = target.load_full();
+            let built = tokio::task::spawn_blocking(move || {
+                let incidents = crate::v2_incidents::incidents(&view);
+                let maintenances = crate::v2_incidents::maintenances(&view);
+                let mut snapshot =
+                    Snapshot::build_reusing(&view, &incidents, &maintenances, Some(&previous));
+                snapshot.keep_dates_of_unchanged(&previous);
+                snapshot
+            })
+            .await;
+            match built {
+                Ok(snapshot) => {
                     let summary_bytes = snapshot.get(Resource::Summary).body.len();
                     let page_bytes = snapshot.get(Resource::Page).body.len();
                     target.store(Arc::new(snapshot));
@@ -322,6 +539,8 @@ mod last_modified_tests {
             updated_at: at,
             components: vec![component],
             monitors: vec![],
+            incidents: Default::default(),
+            maintenances: Default::default(),
         };
         let first = Snapshot::build(&view);
         view.generated_at += chrono::Duration::hours(1);

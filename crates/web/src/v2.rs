@@ -459,17 +459,19 @@ pub struct Lists {
 impl Lists {
     /// Sorts newest first (incidents by `created_at`, maintenances by `scheduled_for`), filters
     /// by status, and keeps at most [`LIST_LIMIT`] of each.
+    ///
+    /// Only what is kept is cloned, so passing every incident ever recorded stays cheap.
     pub fn new(incidents: &[Incident], maintenances: &[ScheduledMaintenance]) -> Self {
-        let mut incidents = incidents.to_vec();
+        let mut incidents: Vec<&Incident> = incidents.iter().collect();
         incidents.sort_by_key(|i| std::cmp::Reverse(i.created_at.utc()));
-        let mut maintenances = maintenances.to_vec();
+        let mut maintenances: Vec<&ScheduledMaintenance> = maintenances.iter().collect();
         maintenances.sort_by_key(|m| std::cmp::Reverse(m.scheduled_for.utc()));
         let pick_i = |f: fn(&Incident) -> bool| -> Vec<Incident> {
             incidents
                 .iter()
                 .filter(|i| f(i))
                 .take(LIST_LIMIT)
-                .cloned()
+                .map(|i| (*i).clone())
                 .collect()
         };
         let pick_m = |f: fn(&ScheduledMaintenance) -> bool| -> Vec<ScheduledMaintenance> {
@@ -477,7 +479,7 @@ impl Lists {
                 .iter()
                 .filter(|m| f(m))
                 .take(LIST_LIMIT)
-                .cloned()
+                .map(|m| (*m).clone())
                 .collect()
         };
         Self {

@@ -85,16 +85,30 @@ async fn every_public_route_answers_with_its_content_type_and_validators() {
             "{}",
             resource.path()
         );
-        if resource.is_api() {
-            assert_eq!(r.header(header::CONTENT_TYPE), "application/json");
+        assert_eq!(r.header(header::CONTENT_TYPE), resource.content_type());
+        if resource.allows_any_origin() {
             assert_eq!(r.header(header::ACCESS_CONTROL_ALLOW_ORIGIN), "*");
-            let _: Value = r.json();
         } else {
-            assert_eq!(r.header(header::CONTENT_TYPE), "text/html; charset=utf-8");
             assert!(r.headers.get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
-            assert!(String::from_utf8(r.body)
-                .unwrap()
-                .starts_with("<!doctype html>"));
+        }
+        match resource.content_type() {
+            "application/json" => {
+                assert!(resource.is_api());
+                let _: Value = r.json();
+            }
+            "text/html; charset=utf-8" => {
+                assert!(!resource.is_api());
+                assert!(String::from_utf8(r.body)
+                    .unwrap()
+                    .starts_with("<!doctype html>"));
+            }
+            "application/atom+xml; charset=utf-8" | "application/rss+xml; charset=utf-8" => {
+                assert!(!resource.is_api() && resource.allows_any_origin());
+                assert!(String::from_utf8(r.body)
+                    .unwrap()
+                    .starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"));
+            }
+            other => panic!("{}: unexpected {other}", resource.path()),
         }
     }
 }
@@ -138,7 +152,7 @@ async fn if_none_match_gets_304_with_validators_and_no_body() {
             assert!(r.body.is_empty());
             assert_eq!(r.header(header::ETAG), etag);
             assert!(r.headers.contains_key(header::LAST_MODIFIED));
-            if resource.is_api() {
+            if resource.allows_any_origin() {
                 assert_eq!(r.header(header::ACCESS_CONTROL_ALLOW_ORIGIN), "*");
             }
         }
@@ -181,7 +195,7 @@ async fn if_modified_since_gets_304_when_nothing_changed_since() {
 #[tokio::test]
 async fn cors_preflight_allows_any_origin() {
     let (app, _) = common::app();
-    for resource in Resource::ALL.into_iter().filter(|r| r.is_api()) {
+    for resource in Resource::ALL.into_iter().filter(|r| r.allows_any_origin()) {
         let req = Request::builder()
             .method(Method::OPTIONS)
             .uri(resource.path())

@@ -195,6 +195,8 @@ pub fn view_in(tz: Tz) -> StatusView {
             ),
         ],
         monitors: vec![],
+        incidents: Default::default(),
+        maintenances: Default::default(),
     }
 }
 
@@ -208,4 +210,223 @@ pub fn app() -> (axum::Router, WebState) {
 
 pub fn arc_view() -> Arc<StatusView> {
     Arc::new(view())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Incidents and maintenances, built directly as v2 types.
+
+pub mod xml;
+
+use pharos_web::v2::{
+    self, AffectedComponent, ApiTime, Incident, IncidentOf, IncidentStatus, IncidentUpdateOf,
+    MaintenanceStatus, ScheduledMaintenance,
+};
+
+/// `s` (RFC 3339) as the API writes it on the page of [`view`].
+pub fn api_time(s: &str) -> ApiTime {
+    ApiTime::in_zone(at(s), TZ)
+}
+
+/// One update of `incident`, shown and written at `when`.
+pub fn update<S>(
+    incident: &str,
+    id: &str,
+    status: S,
+    body: &str,
+    when: &str,
+) -> IncidentUpdateOf<S> {
+    IncidentUpdateOf {
+        id: id.to_owned(),
+        status,
+        body: body.to_owned(),
+        incident_id: incident.to_owned(),
+        created_at: api_time(when),
+        updated_at: api_time(when),
+        display_at: api_time(when),
+        affected_components: None,
+        deliver_notifications: true,
+        custom_tweet: None,
+        tweet_id: None,
+    }
+}
+
+/// An incident or maintenance whose `updated_at` is its newest update's time.
+pub fn incident_of<S: Copy>(
+    id: &str,
+    name: &str,
+    status: S,
+    impact: pharos_domain::Indicator,
+    started: &str,
+    resolved: Option<&str>,
+    updates: Vec<IncidentUpdateOf<S>>,
+) -> IncidentOf<S> {
+    let newest = updates
+        .iter()
+        .map(|u| u.display_at)
+        .max_by_key(|t| t.utc())
+        .unwrap_or_else(|| api_time(started));
+    IncidentOf {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        status,
+        created_at: api_time(started),
+        updated_at: newest,
+        monitoring_at: None,
+        resolved_at: resolved.map(api_time),
+        impact,
+        shortlink: format!("https://status.acme.test/incidents/{id}"),
+        started_at: api_time(started),
+        page_id: "acme".to_owned(),
+        incident_updates: updates,
+        components: Vec::new(),
+    }
+}
+
+/// A body full of real XSS payloads, next to ordinary Markdown.
+pub const XSS_BODY: &str = "Payloads: <script>alert('xss')</script>\r\n\r\n<img src=x onerror=alert(1)>\r\n\r\n[click me](javascript:alert(1)) and <a href=\"javascript:alert(2)\">raw link</a>\r\n\r\n<svg onload=alert(3)>\r\n\r\n<iframe src=\"https://evil.example\"></iframe><style>body{display:none}</style>";
+
+/// Incidents and maintenances on the page of [`view`] (America/Denver; "now" is
+/// 2026-03-31 18:00 MDT):
+///
+/// - `db-outage`: resolved, major, Mar 31; three updates given OLDEST first (the API promises
+///   newest first; the pages must not depend on it), Markdown bodies, affects REST API and Search.
+/// - `api-slow`: open (investigating), minor, Mar 31, with the XSS body.
+/// - `early-march`: resolved, critical, 2026-03-01 03:00 UTC, which is Feb 28 in Denver.
+/// - `old-dec`: resolved, none, December 2025 (so January 2026 is empty).
+/// - `db-upgrade`: a maintenance scheduled for Apr 2, 2026 02:00–04:00 MDT.
+pub fn incidents() -> (Vec<Incident>, Vec<ScheduledMaintenance>) {
+    use pharos_domain::Indicator;
+    use IncidentStatus::*;
+    let view = view();
+    let component = |cid: &str| {
+        let c = view
+            .components
+            .iter()
+            .find(|c| c.id.as_str() == cid)
+            .unwrap();
+        v2::component(&view, c)
+    };
+    let mut db = incident_of(
+        "db-outage",
+        "Database <primary> outage & failover",
+        Resolved,
+        Indicator::Major,
+        "2026-03-31T15:00:00Z",
+        Some("2026-03-31T16:45:00Z"),
+        vec![
+            update(
+                "db-outage",
+                "u1",
+                Investigating,
+                "We are **investigating** errors.\r\nMore soon.",
+                "2026-03-31T15:00:00Z",
+            ),
+            update(
+                "db-outage",
+                "u2",
+                Identified,
+                "Cause found:\r\n\r\n- disk full\r\n- failover stuck\r\n\r\nSee [the runbook](https://docs.acme.test/runbook).",
+                "2026-03-31T15:30:00Z",
+            ),
+            update(
+                "db-outage",
+                "u3",
+                Resolved,
+                "This incident has been resolved.",
+                "2026-03-31T16:45:00Z",
+            ),
+        ],
+    );
+    db.components = vec![component("api-rest"), component("search")];
+    db.incident_updates[0].affected_components = Some(vec![AffectedComponent {
+        code: Some("api-rest".to_owned()),
+        name: "Core API - Core API :: REST API".to_owned(),
+        old_status: Some(ComponentStatus::Operational),
+        new_status: Some(ComponentStatus::MajorOutage),
+    }]);
+
+    let slow = incident_of(
+        "api-slow",
+        "Slow API responses",
+        Investigating,
+        Indicator::Minor,
+        "2026-03-31T17:00:00Z",
+        None,
+        vec![update(
+            "api-slow",
+            "s1",
+            Investigating,
+            XSS_BODY,
+            "2026-03-31T17:00:00Z",
+        )],
+    );
+    let early = incident_of(
+        "early-march",
+        "Login failures",
+        Resolved,
+        Indicator::Critical,
+        "2026-03-01T03:00:00Z",
+        Some("2026-03-01T04:00:00Z"),
+        vec![
+            update(
+                "early-march",
+                "e2",
+                Resolved,
+                "Fixed.",
+                "2026-03-01T04:00:00Z",
+            ),
+            update(
+                "early-march",
+                "e1",
+                Investigating,
+                "Looking.",
+                "2026-03-01T03:00:00Z",
+            ),
+        ],
+    );
+    let old = incident_of(
+        "old-dec",
+        "Delayed emails",
+        Resolved,
+        Indicator::None,
+        "2025-12-10T12:00:00Z",
+        Some("2025-12-10T13:00:00Z"),
+        vec![update(
+            "old-dec",
+            "d1",
+            Resolved,
+            "Delivered.",
+            "2025-12-10T13:00:00Z",
+        )],
+    );
+    let maintenance = ScheduledMaintenance {
+        incident: incident_of(
+            "db-upgrade",
+            "Database upgrade",
+            MaintenanceStatus::Scheduled,
+            Indicator::Maintenance,
+            "2026-03-30T12:00:00Z",
+            None,
+            vec![update(
+                "db-upgrade",
+                "m1",
+                MaintenanceStatus::Scheduled,
+                "We will upgrade the database. Expect _brief_ read-only periods.",
+                "2026-03-30T12:00:00Z",
+            )],
+        ),
+        scheduled_for: api_time("2026-04-02T08:00:00Z"),
+        scheduled_until: api_time("2026-04-02T10:00:00Z"),
+    };
+    (vec![db, slow, early, old], vec![maintenance])
+}
+
+/// The real router over a snapshot of [`view`] with [`incidents`].
+pub fn app_with_incidents() -> (axum::Router, WebState) {
+    let (incidents, maintenances) = incidents();
+    let state = WebState::new(
+        Snapshot::build_with(&view(), &incidents, &maintenances),
+        String::new,
+    );
+    (router(state.clone()), state)
 }

@@ -1,0 +1,130 @@
+//! Bearer tokens: every admin route but the OpenAPI document runs behind [`require_token`],
+//! which compares the presented token with each configured one in constant time and hands the
+//! token's name to the handler as the [`Caller`], recorded as the author of every change.
+//! A missing, malformed or wrong token is a 401 before the body is even read.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::header;
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::Response;
+use pharos_domain::Actor;
+use subtle::ConstantTimeEq;
+
+use super::error::ApiError;
+use super::AdminToken;
+
+/// Who is calling: the name of the token they presented.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller(pub String);
+
+impl Caller {
+    /// The actor recorded for the caller's changes.
+    pub(crate) fn actor(&self) -> Actor {
+        Actor::Person(self.0.clone())
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| ApiError::unauthorized("a bearer token is required"))
+    }
+}
+
+/// The accepted tokens.
+pub(crate) type Tokens = Arc<[AdminToken]>;
+
+/// Middleware: lets the request through with its [`Caller`] when it carries a configured
+/// bearer token, else answers 401 with `WWW-Authenticate: Bearer`.
+pub(crate) async fn require_token(
+    State(tokens): State<Tokens>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "missing Authorization header; send Authorization: Bearer <token>",
+            )
+        })?
+        .to_str()
+        .ok()
+        .and_then(bearer)
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "malformed Authorization header; send Authorization: Bearer <token>",
+            )
+        })?;
+    let name = identify(&tokens, presented).ok_or_else(|| {
+        tracing::info!(path = %req.uri().path(), "admin API request with an unknown token refused");
+        ApiError::unauthorized("invalid bearer token")
+    })?;
+    req.extensions_mut().insert(Caller(name));
+    Ok(next.run(req).await)
+}
+
+/// The token of an `Authorization: Bearer <token>` value (the scheme is case-insensitive).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// The name of the token equal to `presented`. Every configured token is compared, each in
+/// constant time, so the answer's timing tells nothing about how much of a token matched (only,
+/// as with any comparison of secrets of different lengths, whether the length did).
+fn identify(tokens: &[AdminToken], presented: &str) -> Option<String> {
+    let mut found = None;
+    for t in tokens {
+        let equal: bool = t.token.as_bytes().ct_eq(presented.as_bytes()).into();
+        if equal && found.is_none() {
+            found = Some(t.name.clone());
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_bearer_scheme() {
+        assert_eq!(bearer("Bearer abc"), Some("abc"));
+        assert_eq!(bearer("bearer  abc "), Some("abc"));
+        assert_eq!(bearer("Basic abc"), None);
+        assert_eq!(bearer("Bearer"), None);
+        assert_eq!(bearer("Bearer "), None);
+    }
+
+    #[test]
+    fn identifies_the_token() {
+        let tokens = [
+            AdminToken {
+                name: "alice".into(),
+                token: "alice-token-0123456789".into(),
+            },
+            AdminToken {
+                name: "ci".into(),
+                token: "ci-token-0123456789".into(),
+            },
+        ];
+        assert_eq!(
+            identify(&tokens, "ci-token-0123456789").as_deref(),
+            Some("ci")
+        );
+        assert_eq!(identify(&tokens, "ci-token-012345678"), None);
+        assert_eq!(identify(&tokens, ""), None);
+        assert_eq!(identify(&[], "anything"), None);
+    }
+}

@@ -1,0 +1,159 @@
+//! The admin API under `/api/v1`: responders declare and update incidents, schedule
+//! maintenance, override component statuses, and read monitors' recent results. JSON in, JSON
+//! out, every route but `GET /api/v1/openapi.json` behind `Authorization: Bearer <token>`.
+//!
+//! Routes and the OpenAPI document are registered together (`utoipa-axum`'s
+//! [`OpenApiRouter`]), so a route cannot exist without being documented or the other way round;
+//! the bearer requirement is written into the document by the same code that puts the token
+//! check in front of the routes ([`openapi::secure`]).
+//!
+//! Commands go to the engine through [`EngineControl`]: a 2xx answer means the change is
+//! committed to storage. Reads come from the engine's live view, which a command updates
+//! before it answers, so a client reads its own writes.
+//!
+//! - `auth`: the bearer-token check and the caller's name.
+//! - `error`: the one JSON error shape, and the body extractor behind 400/413/415.
+//! - `model`: shapes shared by several resources (actors, updates, timeline entries).
+//! - `incidents`, `maintenances`, `components`, `monitors`: the resources.
+//! - `openapi`: the document's frame and the route that serves it.
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
+use pharos_engine::EngineControl;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+mod auth;
+mod components;
+mod error;
+mod incidents;
+mod maintenances;
+mod model;
+mod monitors;
+mod openapi;
+
+/// Every admin path starts with this.
+pub const PREFIX: &str = "/api/v1";
+/// Largest request body accepted; a larger one is answered 413.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// What the admin router needs: the engine's command handle and the accepted tokens.
+#[derive(Clone)]
+pub struct AdminState {
+    /// Commands and reads of the running engine.
+    pub control: EngineControl,
+    /// Accepted bearer tokens; none means every request is refused with 401.
+    pub tokens: Vec<AdminToken>,
+}
+
+/// One accepted bearer token and whose it is.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminToken {
+    /// Who holds the token; recorded as the author of every change made with it.
+    pub name: String,
+    /// The token itself.
+    pub token: String,
+}
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminToken")
+            .field("name", &self.name)
+            .field("token", &"***")
+            .finish()
+    }
+}
+
+/// What the handlers share.
+#[derive(Clone)]
+pub(crate) struct Ctx {
+    /// The engine.
+    pub(crate) control: EngineControl,
+    /// The OpenAPI document, serialized once.
+    pub(crate) openapi: Arc<str>,
+}
+
+/// The admin router: every `/api/v1` route, the OpenAPI document at
+/// `/api/v1/openapi.json`, and JSON 404/405 answers for other paths and methods under
+/// `/api/v1`. Merge it with the public router.
+pub fn router(state: AdminState) -> Router {
+    if state.tokens.is_empty() {
+        tracing::info!("no [admin] tokens are configured: the admin API refuses every request");
+    }
+    let (routes, doc) = api(Arc::from(state.tokens));
+    let openapi = match serde_json::to_string(&doc) {
+        Ok(json) => Arc::from(json),
+        Err(error) => {
+            tracing::error!(%error, "serializing the OpenAPI document failed");
+            Arc::from("{}")
+        }
+    };
+    let ctx = Ctx {
+        control: state.control,
+        openapi,
+    };
+    routes
+        .route(PREFIX, any(no_such_endpoint))
+        .route(&format!("{PREFIX}/"), any(no_such_endpoint))
+        .route(&format!("{PREFIX}/{{*rest}}"), any(no_such_endpoint))
+        .layer(middleware::from_fn(json_method_not_allowed))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(ctx)
+}
+
+/// The routes and their document. Everything registered in `protected` gets the token check
+/// and the bearer requirement in the document, from the same place.
+fn api(tokens: auth::Tokens) -> (Router<Ctx>, utoipa::openapi::OpenApi) {
+    let mut protected = OpenApiRouter::new()
+        .routes(routes!(incidents::list, incidents::create))
+        .routes(routes!(incidents::get_one, incidents::patch))
+        .routes(routes!(incidents::post_update))
+        .routes(routes!(incidents::add_note))
+        .routes(routes!(maintenances::list, maintenances::create))
+        .routes(routes!(maintenances::get_one))
+        .routes(routes!(maintenances::post_update))
+        .routes(routes!(components::list))
+        .routes(routes!(
+            components::set_override,
+            components::clear_override
+        ))
+        .routes(routes!(monitors::list))
+        .routes(routes!(monitors::get_one))
+        .route_layer(middleware::from_fn_with_state(tokens, auth::require_token));
+    openapi::secure(protected.get_openapi_mut());
+    OpenApiRouter::with_openapi(openapi::frame())
+        .merge(protected)
+        .routes(routes!(openapi::document))
+        .split_for_parts()
+}
+
+/// JSON 404 for a path under `/api/v1` that no route has.
+async fn no_such_endpoint(method: Method, uri: axum::http::Uri) -> error::ApiError {
+    error::ApiError::no_such_endpoint(method.as_str(), uri.path())
+}
+
+/// Turns axum's empty 405 into the API's JSON error, keeping its `Allow` header.
+async fn json_method_not_allowed(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let response = next.run(req).await;
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED
+        || response
+            .headers()
+            .contains_key(axum::http::header::CONTENT_TYPE)
+    {
+        return response;
+    }
+    let allow = response.headers().get(axum::http::header::ALLOW).cloned();
+    let mut json = error::ApiError::method_not_allowed(method.as_str(), &path).into_response();
+    if let Some(allow) = allow {
+        json.headers_mut().insert(axum::http::header::ALLOW, allow);
+    }
+    json
+}

@@ -1,0 +1,133 @@
+//! `/api/v1/monitors`: each monitor's confirmed health, its last check and why it failed, and
+//! for one monitor its most recent results, so "why is it red?" has an answer.
+
+use axum::extract::State;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use pharos_domain::{CheckResult, MonitorId};
+use pharos_engine::MonitorView;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::error::{ApiError, ErrorBody, UNAVAILABLE};
+use super::model::IdPath;
+use super::Ctx;
+
+/// How many recent results `GET /api/v1/monitors/{id}` shows.
+const RECENT_RESULTS: usize = 20;
+
+/// A monitor's live state.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Monitor)]
+pub(crate) struct MonitorOut {
+    /// Id.
+    #[schema(example = "api-health")]
+    id: String,
+    /// `http`, `tcp`, …
+    #[serde(rename = "type")]
+    #[schema(example = "http")]
+    kind: &'static str,
+    /// Confirmed health: `unknown` (not yet confirmed), `up`, `degraded` or `down`.
+    #[schema(example = "down")]
+    health: &'static str,
+    /// When the last check started.
+    last_check_at: Option<DateTime<Utc>>,
+    /// Why the last check failed, if it did.
+    #[schema(example = "condition failed: [STATUS] (503) == 200")]
+    last_error: Option<String>,
+    /// Components it drives.
+    components: Vec<String>,
+}
+
+impl From<&MonitorView> for MonitorOut {
+    fn from(m: &MonitorView) -> Self {
+        Self {
+            id: m.id.to_string(),
+            kind: m.type_name,
+            health: m.health.as_str(),
+            last_check_at: m.last_check_at,
+            last_error: m.last_error.clone(),
+            components: m.components.iter().map(ToString::to_string).collect(),
+        }
+    }
+}
+
+/// One check's result.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = CheckResult)]
+pub(crate) struct ResultOut {
+    /// When the check started.
+    started_at: DateTime<Utc>,
+    /// How long it took, in milliseconds.
+    duration_ms: u64,
+    /// `up`, `degraded` or `down`.
+    #[schema(example = "down")]
+    outcome: &'static str,
+    /// HTTP status, when there was one.
+    status_code: Option<u16>,
+    /// Why it failed: the probe's error, or the failed conditions with their values.
+    error: Option<String>,
+}
+
+impl From<&CheckResult> for ResultOut {
+    fn from(r: &CheckResult) -> Self {
+        Self {
+            started_at: r.started_at,
+            duration_ms: r.duration_ms,
+            outcome: r.outcome.as_str(),
+            status_code: r.status_code,
+            error: r.error.clone(),
+        }
+    }
+}
+
+/// A monitor with its recent results.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct MonitorDetail {
+    /// The monitor.
+    #[serde(flatten)]
+    monitor: MonitorOut,
+    /// Its newest results (up to 20), newest first.
+    recent_results: Vec<ResultOut>,
+}
+
+/// Every monitor, in configuration order.
+#[utoipa::path(
+    get,
+    path = "/api/v1/monitors",
+    operation_id = "list_monitors",
+    tag = "monitors",
+    responses((status = 200, description = "Every monitor, in configuration order", body = [MonitorOut]))
+)]
+pub(crate) async fn list(State(ctx): State<Ctx>) -> Json<Vec<MonitorOut>> {
+    let view = ctx.control.view();
+    Json(view.monitors.iter().map(MonitorOut::from).collect())
+}
+
+/// One monitor with its most recent results.
+#[utoipa::path(
+    get,
+    path = "/api/v1/monitors/{id}",
+    operation_id = "get_monitor",
+    tag = "monitors",
+    params(("id" = String, Path, description = "Monitor id")),
+    responses((status = 200, description = "The monitor and its newest results", body = MonitorDetail), (status = 503, description = UNAVAILABLE, body = ErrorBody))
+)]
+pub(crate) async fn get_one(
+    State(ctx): State<Ctx>,
+    IdPath(id): IdPath,
+) -> Result<Json<MonitorDetail>, ApiError> {
+    let not_found = || ApiError::not_found("monitor", &id);
+    let mid = MonitorId::new(id.as_str()).map_err(|_| not_found())?;
+    let view = ctx.control.view();
+    let monitor = view
+        .monitors
+        .iter()
+        .find(|m| m.id == mid)
+        .ok_or_else(not_found)?;
+    let results = ctx.control.recent_results(&mid, RECENT_RESULTS).await?;
+    Ok(Json(MonitorDetail {
+        monitor: MonitorOut::from(monitor),
+        recent_results: results.iter().map(ResultOut::from).collect(),
+    }))
+}
