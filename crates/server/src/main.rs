@@ -82,12 +82,18 @@ fn validate(path: Option<PathBuf>) -> ExitCode {
     match config::load_file(&path) {
         Ok(loaded) => {
             print_all(&loaded.warnings);
-            println!(
-                "{}: ok ({} components, {} monitors)",
-                path.display(),
-                loaded.config.components.len(),
-                loaded.config.monitors.len()
-            );
+            let count = |n: usize, one: &str, many: &str| {
+                format!("{n} {}", if n == 1 { one } else { many })
+            };
+            let c = &loaded.config;
+            let mut parts = vec![
+                count(c.components.len(), "component", "components"),
+                count(c.monitors.len(), "monitor", "monitors"),
+            ];
+            if !c.maintenances.is_empty() {
+                parts.push(count(c.maintenances.len(), "maintenance", "maintenances"));
+            }
+            println!("{}: ok ({})", path.display(), parts.join(", "));
             ExitCode::SUCCESS
         }
         Err(diagnostics) => {

@@ -59,6 +59,33 @@ fn validate_accepts_the_example() {
     );
 }
 
+#[test]
+fn validate_accepts_the_outage_demo_of_the_readme() {
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/outage-demo.toml");
+    let out = Command::new(PHAROS)
+        .args(["validate", "--config"])
+        .arg(&demo)
+        .env("PHAROS_ADMIN_TOKEN", "0123456789abcdef0123456789abcdef")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok (1 component, 1 monitor)"));
+    assert!(
+        !stderr.contains("warning:") && !stderr.contains("error:"),
+        "{stderr}"
+    );
+    // Without the token the README asks for, the file names what is missing.
+    let out = Command::new(PHAROS)
+        .args(["validate", "--config"])
+        .arg(&demo)
+        .env_remove("PHAROS_ADMIN_TOKEN")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PHAROS_ADMIN_TOKEN"));
+}
+
 const BROKEN: &str = r#"[page]
 name = "Broken"
 colour = "red"

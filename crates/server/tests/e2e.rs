@@ -116,8 +116,12 @@ async fn a_confirmed_failure_reaches_the_page_and_the_api_within_seconds() {
         wait_for_status(&app, "api", "major_outage").await;
         let summary = app.get_json("/api/v2/summary.json").await;
         // One of two leaves in major outage: "Partial System Outage" per Statuspage's rules.
-        assert_eq!(summary["status"]["indicator"], "major", "{backend:?}");
+        // The incident opened in the same moment has impact critical (a major outage), and an
+        // unresolved incident raises the indicator to its impact, as on Statuspage; the
+        // description keeps describing the components.
         assert_eq!(summary["status"]["description"], "Partial System Outage");
+        assert_eq!(summary["incidents"][0]["impact"], "critical", "{backend:?}");
+        assert_eq!(summary["status"]["indicator"], "critical", "{backend:?}");
         let group = summary["components"]
             .as_array()
             .unwrap()
