@@ -89,12 +89,23 @@ impl IncidentStatus {
         Self::ALL.into_iter().find(|st| st.as_str() == s)
     }
 
-    /// Whether the incident is still open.
+    /// Whether the incident is still open (`incidents/unresolved.json`).
     pub fn is_unresolved(self) -> bool {
         matches!(
             self,
             Self::Investigating | Self::Identified | Self::Monitoring
         )
+    }
+
+    /// A human label: "Investigating".
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Investigating => "Investigating",
+            Self::Identified => "Identified",
+            Self::Monitoring => "Monitoring",
+            Self::Resolved => "Resolved",
+            Self::Postmortem => "Postmortem",
+        }
     }
 }
 
@@ -136,9 +147,25 @@ impl MaintenanceStatus {
         Self::ALL.into_iter().find(|st| st.as_str() == s)
     }
 
-    /// Whether the window is under way: its components show `under_maintenance`.
+    /// Whether the window is under way: its components show `under_maintenance`
+    /// (`scheduled-maintenances/active.json`).
     pub fn is_active(self) -> bool {
         matches!(self, Self::InProgress | Self::Verifying)
+    }
+
+    /// Whether the window has not started yet (`scheduled-maintenances/upcoming.json`).
+    pub fn is_upcoming(self) -> bool {
+        self == Self::Scheduled
+    }
+
+    /// A human label: "In progress".
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Scheduled => "Scheduled",
+            Self::InProgress => "In progress",
+            Self::Verifying => "Verifying",
+            Self::Completed => "Completed",
+        }
     }
 }
 

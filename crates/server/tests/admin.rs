@@ -121,26 +121,6 @@ async fn post(app: &TestApp, path: &str, body: Value) -> Answer {
     send(app, Method::POST, path, Some(ALICE), Some(&body)).await
 }
 
-async fn component_status(app: &TestApp, id: &str) -> String {
-    let json = app.get_json("/api/v2/components.json").await;
-    json["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == id)
-        .map(|c| c["status"].as_str().unwrap().to_owned())
-        .unwrap_or_else(|| "absent".to_owned())
-}
-
-async fn wait_for_status(app: &TestApp, id: &str, want: &str) {
-    eventually(
-        WAIT,
-        &format!("{id} to be {want} on the public API"),
-        || async { (component_status(app, id).await == want).then_some(()) },
-    )
-    .await;
-}
-
 async fn incident_count(app: &TestApp) -> (usize, i64) {
     let listed = get(app, "/api/v1/incidents")
         .await
@@ -207,7 +187,7 @@ async fn without_a_valid_token_nothing_changes() {
         .await;
         assert_eq!(a.status, 401);
         assert_eq!(incident_count(&app).await, (0, 0), "{backend:?}");
-        assert_eq!(component_status(&app, "api").await, "operational");
+        assert_eq!(app.component_status("api").await, "operational");
         // The plain (unnamed) token works, as `token-2`.
         let a = send(
             &app,
@@ -228,7 +208,7 @@ async fn an_incident_from_declaration_to_resolution() {
     for backend in backends() {
         let target = FakeTarget::start().await;
         let app = spawn_app_on(backend, &config(&target.url)).await;
-        wait_for_status(&app, "api", "operational").await;
+        app.wait_for_component("api", "operational", WAIT).await;
 
         // Declare.
         let a = post(
@@ -266,7 +246,7 @@ async fn an_incident_from_declaration_to_resolution() {
         let affected = &a.json["updates"][1]["affected_components"][0];
         assert_eq!(affected["component_id"], "api");
         assert_eq!(affected["new_status"], "partial_outage");
-        wait_for_status(&app, "api", "partial_outage").await;
+        app.wait_for_component("api", "partial_outage", WAIT).await;
 
         // A private note.
         let a = post(
@@ -339,7 +319,7 @@ async fn an_incident_from_declaration_to_resolution() {
         assert_eq!(a.status, 201, "{a:?}");
         assert_eq!(a.json["status"], "resolved");
         assert!(a.json["resolved_at"].is_string());
-        wait_for_status(&app, "api", "operational").await;
+        app.wait_for_component("api", "operational", WAIT).await;
 
         let list = get(&app, "/api/v1/incidents").await;
         assert_eq!(list.json[0]["id"], id.as_str());
@@ -585,7 +565,7 @@ async fn a_maintenance_starting_now_puts_its_components_under_maintenance() {
     for backend in backends() {
         let target = FakeTarget::start().await;
         let app = spawn_app_on(backend, &config(&target.url)).await;
-        wait_for_status(&app, "web", "operational").await;
+        app.wait_for_component("web", "operational", WAIT).await;
         let now = Utc::now();
         let a = post(
             &app,
@@ -605,7 +585,8 @@ async fn a_maintenance_starting_now_puts_its_components_under_maintenance() {
             (m.json["status"] == "in_progress").then_some(())
         })
         .await;
-        wait_for_status(&app, "web", "under_maintenance").await;
+        app.wait_for_component("web", "under_maintenance", WAIT)
+            .await;
 
         let detail = get(&app, &format!("/api/v1/maintenances/{id}")).await;
         let timeline = detail.json["timeline"].as_array().unwrap();
@@ -638,7 +619,7 @@ async fn a_maintenance_starting_now_puts_its_components_under_maintenance() {
         .await;
         assert_eq!(a.status, 201, "{a:?}");
         assert_eq!(a.json["status"], "completed");
-        wait_for_status(&app, "web", "operational").await;
+        app.wait_for_component("web", "operational", WAIT).await;
         app.stop().await;
     }
 }
@@ -648,7 +629,7 @@ async fn component_overrides_are_set_expire_and_clear() {
     for backend in backends() {
         let target = FakeTarget::start().await;
         let app = spawn_app_on(backend, &config(&target.url)).await;
-        wait_for_status(&app, "api", "operational").await;
+        app.wait_for_component("api", "operational", WAIT).await;
 
         let a = send(
             &app,
@@ -661,7 +642,8 @@ async fn component_overrides_are_set_expire_and_clear() {
         assert_eq!(a.status, 200, "{backend:?}: {a:?}");
         assert_eq!(a.json["status"], "degraded_performance");
         assert_eq!(a.json["actor"]["name"], "alice");
-        wait_for_status(&app, "api", "degraded_performance").await;
+        app.wait_for_component("api", "degraded_performance", WAIT)
+            .await;
         let list = get(&app, "/api/v1/components").await;
         let api = list
             .json
@@ -695,7 +677,7 @@ async fn component_overrides_are_set_expire_and_clear() {
         )
         .await;
         assert_eq!(a.status, 204, "{a:?}");
-        wait_for_status(&app, "api", "operational").await;
+        app.wait_for_component("api", "operational", WAIT).await;
 
         // One that expires by itself.
         let until = Utc::now() + chrono::Duration::seconds(4);
@@ -708,8 +690,8 @@ async fn component_overrides_are_set_expire_and_clear() {
         )
         .await;
         assert_eq!(a.status, 200, "{a:?}");
-        wait_for_status(&app, "api", "major_outage").await;
-        wait_for_status(&app, "api", "operational").await;
+        app.wait_for_component("api", "major_outage", WAIT).await;
+        app.wait_for_component("api", "operational", WAIT).await;
         let list = get(&app, "/api/v1/components").await;
         let api = list
             .json
@@ -749,7 +731,7 @@ async fn component_overrides_are_set_expire_and_clear() {
         )
         .await;
         assert_eq!((a.status, a.field()), (422, Some("until")), "{a:?}");
-        assert_eq!(component_status(&app, "api").await, "operational");
+        assert_eq!(app.component_status("api").await, "operational");
         app.stop().await;
     }
 }

@@ -66,24 +66,6 @@ on_failure = "partial_outage"
     )
 }
 
-async fn component_status(app: &TestApp, id: &str) -> String {
-    let json = app.get_json("/api/v2/components.json").await;
-    json["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == id)
-        .map(|c| c["status"].as_str().unwrap().to_owned())
-        .unwrap_or_else(|| "absent".to_owned())
-}
-
-async fn wait_for_status(app: &TestApp, id: &str, want: &str) {
-    eventually(WAIT, &format!("{id} to be {want}"), || async {
-        (component_status(app, id).await == want).then_some(())
-    })
-    .await;
-}
-
 async fn wait_for_checks(app: &TestApp, monitor: &str, at_least: u64) {
     eventually(WAIT, &format!("{at_least} checks of {monitor}"), || async {
         let text = app.get("/metrics").await.text().await.unwrap();
@@ -107,13 +89,13 @@ async fn a_confirmed_failure_reaches_the_page_and_the_api_within_seconds() {
         let app = spawn_app_on(backend, &config(&target.url, "")).await;
         wait_for_checks(&app, "api-health", 1).await;
         assert_eq!(
-            component_status(&app, "api").await,
+            app.component_status("api").await,
             "operational",
             "{backend:?}"
         );
 
         target.set_status(503);
-        wait_for_status(&app, "api", "major_outage").await;
+        app.wait_for_component("api", "major_outage", WAIT).await;
         let summary = app.get_json("/api/v2/summary.json").await;
         // One of two leaves in major outage: "Partial System Outage" per Statuspage's rules.
         // The incident opened in the same moment has impact critical (a major outage), and an
@@ -144,7 +126,7 @@ async fn a_confirmed_failure_reaches_the_page_and_the_api_within_seconds() {
         assert!(html.contains("Partial System Outage"));
 
         target.set_status(200);
-        wait_for_status(&app, "api", "operational").await;
+        app.wait_for_component("api", "operational", WAIT).await;
         let status = app.get_json("/api/v2/status.json").await;
         assert_eq!(status["status"]["description"], "All Systems Operational");
         app.stop().await;
@@ -171,7 +153,7 @@ async fn failure_threshold_keeps_a_single_blip_off_the_page() {
         metrics.contains("pharos_checks_total{monitor=\"api-health\",outcome=\"down\"} 1"),
         "{metrics}"
     );
-    assert_eq!(component_status(&app, "api").await, "operational");
+    assert_eq!(app.component_status("api").await, "operational");
     app.stop().await;
 }
 
@@ -194,7 +176,8 @@ components = ["search"]
 "#
     .replace("URL", &target.url);
     let app = spawn_app_on(Backend::Sqlite, &config(&target.url, &extra)).await;
-    wait_for_status(&app, "search", "degraded_performance").await;
+    app.wait_for_component("search", "degraded_performance", WAIT)
+        .await;
     let status = app.get_json("/api/v2/status.json").await;
     assert_eq!(status["status"]["indicator"], "minor");
     assert_eq!(
@@ -211,7 +194,7 @@ async fn what_was_recorded_survives_a_restart_and_reconcile_follows_the_file() {
         let cfg = config(&target.url, "");
         let app = spawn_app_on(backend, &cfg).await;
         target.set_status(503);
-        wait_for_status(&app, "api", "major_outage").await;
+        app.wait_for_component("api", "major_outage", WAIT).await;
         let created_before = created_at(&app, "api").await;
         let db = app.stop().await;
 
@@ -219,7 +202,7 @@ async fn what_was_recorded_survives_a_restart_and_reconcile_follows_the_file() {
         // at once, before any new check, and the component keeps its creation time.
         let app = spawn_app_with_db(db, &cfg).await;
         assert_eq!(
-            component_status(&app, "api").await,
+            app.component_status("api").await,
             "major_outage",
             "{backend:?}"
         );
@@ -229,12 +212,12 @@ async fn what_was_recorded_survives_a_restart_and_reconcile_follows_the_file() {
         // Remove the database component and its monitor: gone from the API.
         let without_db = base_config(&target.url);
         let app = spawn_app_with_db(db, &without_db).await;
-        assert_eq!(component_status(&app, "db").await, "absent", "{backend:?}");
+        assert_eq!(app.component_status("db").await, "absent", "{backend:?}");
         let db = app.stop().await;
 
         // Put it back: its history (creation time) returns with it.
         let app = spawn_app_with_db(db, &cfg).await;
-        assert_eq!(component_status(&app, "db").await, "operational");
+        assert_eq!(app.component_status("db").await, "operational");
         app.stop().await;
     }
 }
@@ -291,7 +274,7 @@ components = ["slow"]
         "healthy checks were held up: {:?}",
         t0.elapsed()
     );
-    wait_for_status(&app, "slow", "major_outage").await;
+    app.wait_for_component("slow", "major_outage", WAIT).await;
     let monitors = app.get("/metrics").await.text().await.unwrap();
     assert!(
         monitors.contains("pharos_monitor_up{monitor=\"hangs\"} 0"),
@@ -322,13 +305,13 @@ async fn a_database_failure_is_retried_and_never_shown_as_an_outage() {
         .await;
         // The target is healthy, so nothing is shown as down...
         assert_eq!(
-            component_status(&app, "api").await,
+            app.component_status("api").await,
             "operational",
             "{backend:?}"
         );
         // ...and a real outage still reaches the page while the database is broken.
         target.set_status(503);
-        wait_for_status(&app, "api", "major_outage").await;
+        app.wait_for_component("api", "major_outage", WAIT).await;
 
         // Repair: the queued batch is written on a retry and the outage is on record.
         sql(

@@ -143,6 +143,28 @@ impl TestApp {
         self.get(path).await.json().await.unwrap()
     }
 
+    /// A component's status as `/api/v2/components.json` shows it, or `"absent"`.
+    pub async fn component_status(&self, id: &str) -> String {
+        let json = self.get_json("/api/v2/components.json").await;
+        json["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .map(|c| c["status"].as_str().unwrap().to_owned())
+            .unwrap_or_else(|| "absent".to_owned())
+    }
+
+    /// Waits (up to `limit`) until the public API shows component `id` as `want`.
+    pub async fn wait_for_component(&self, id: &str, want: &str, limit: Duration) {
+        eventually(
+            limit,
+            &format!("{id} to be {want} on the public API"),
+            || async { (self.component_status(id).await == want).then_some(()) },
+        )
+        .await;
+    }
+
     /// Stops the app and returns its database for a restart.
     pub async fn stop(self) -> TestDb {
         self.app.shutdown().await;

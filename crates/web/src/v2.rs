@@ -142,78 +142,9 @@ pub struct Component {
     pub components: Option<Vec<String>>,
 }
 
-/// An incident's status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum IncidentStatus {
-    /// Looking into it.
-    Investigating,
-    /// Cause found.
-    Identified,
-    /// Fix applied, watching.
-    Monitoring,
-    /// Over.
-    Resolved,
-    /// Over, with a postmortem published.
-    Postmortem,
-}
-
-impl IncidentStatus {
-    /// Whether the incident is still open (`incidents/unresolved.json`).
-    pub fn is_unresolved(self) -> bool {
-        matches!(
-            self,
-            Self::Investigating | Self::Identified | Self::Monitoring
-        )
-    }
-
-    /// A human label: "Investigating".
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Investigating => "Investigating",
-            Self::Identified => "Identified",
-            Self::Monitoring => "Monitoring",
-            Self::Resolved => "Resolved",
-            Self::Postmortem => "Postmortem",
-        }
-    }
-}
-
-/// A scheduled maintenance's status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MaintenanceStatus {
-    /// Planned, not started (`upcoming.json`).
-    Scheduled,
-    /// Under way (`active.json`).
-    InProgress,
-    /// Done, being checked (`active.json`).
-    Verifying,
-    /// Over.
-    Completed,
-}
-
-impl MaintenanceStatus {
-    /// Whether the window has not started yet (`scheduled-maintenances/upcoming.json`).
-    pub fn is_upcoming(self) -> bool {
-        self == Self::Scheduled
-    }
-
-    /// Whether the window is under way (`scheduled-maintenances/active.json`).
-    pub fn is_active(self) -> bool {
-        matches!(self, Self::InProgress | Self::Verifying)
-    }
-
-    /// A human label: "In progress".
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Scheduled => "Scheduled",
-            Self::InProgress => "In progress",
-            Self::Verifying => "Verifying",
-            Self::Completed => "Completed",
-        }
-    }
-}
+/// An incident's status and a maintenance's status: the domain's enums, which already carry
+/// Statuspage's wire names.
+pub use pharos_domain::{IncidentStatus, MaintenanceStatus};
 
 /// One component's transition in an incident update.
 ///

@@ -7,8 +7,7 @@ use pharos_domain::{ComponentId, Incident, Maintenance};
 use pharos_engine::StatusView;
 
 use crate::v2::{
-    self, AffectedComponent, ApiTime, Component, IncidentOf, IncidentStatus, IncidentUpdateOf,
-    MaintenanceStatus, ScheduledMaintenance,
+    self, AffectedComponent, ApiTime, Component, IncidentOf, IncidentUpdateOf, ScheduledMaintenance,
 };
 
 /// Public incidents, in the engine's order (oldest first; [`v2::Lists`] sorts).
@@ -36,7 +35,7 @@ pub fn incident(view: &StatusView, i: &Incident) -> v2::Incident {
     IncidentOf {
         id: i.id.to_string(),
         name: i.name.clone(),
-        status: incident_status(i.status),
+        status: i.status,
         created_at: at(i.created_at),
         updated_at: at(i.updated_at),
         monitoring_at: i.monitoring_at.map(at),
@@ -45,7 +44,7 @@ pub fn incident(view: &StatusView, i: &Incident) -> v2::Incident {
         shortlink: shortlink(view, i.id.as_str()),
         started_at: at(i.started_at),
         page_id: view.page.id.clone(),
-        incident_updates: updates(view, i.id.as_str(), &i.updates, incident_status),
+        incident_updates: updates(view, i.id.as_str(), &i.updates),
         components: component_objects(view, &affected_ids),
     }
 }
@@ -59,7 +58,7 @@ pub fn maintenance(view: &StatusView, m: &Maintenance) -> ScheduledMaintenance {
         incident: IncidentOf {
             id: m.id.to_string(),
             name: m.name.clone(),
-            status: maintenance_status(m.status),
+            status: m.status,
             created_at: at(m.created_at),
             updated_at: at(m.updated_at),
             monitoring_at: None,
@@ -68,7 +67,7 @@ pub fn maintenance(view: &StatusView, m: &Maintenance) -> ScheduledMaintenance {
             shortlink: shortlink(view, m.id.as_str()),
             started_at: at(m.started_at.unwrap_or(m.scheduled_for)),
             page_id: view.page.id.clone(),
-            incident_updates: updates(view, m.id.as_str(), &m.updates, maintenance_status),
+            incident_updates: updates(view, m.id.as_str(), &m.updates),
             components: component_objects(view, &ids),
         },
         scheduled_for: at(m.scheduled_for),
@@ -81,12 +80,11 @@ fn shortlink(view: &StatusView, id: &str) -> String {
     format!("{}/incidents/{id}", view.page.url.trim_end_matches('/'))
 }
 
-fn updates<S: Copy, W>(
+fn updates<S: Copy>(
     view: &StatusView,
     incident_id: &str,
     list: &[PublicUpdate<S>],
-    status: fn(S) -> W,
-) -> Vec<IncidentUpdateOf<W>> {
+) -> Vec<IncidentUpdateOf<S>> {
     let tz = view.page.time_zone;
     list.iter()
         .rev()
@@ -94,7 +92,7 @@ fn updates<S: Copy, W>(
             let created = ApiTime::in_zone(u.created_at, tz);
             IncidentUpdateOf {
                 id: u.id.to_string(),
-                status: status(u.status),
+                status: u.status,
                 body: u.body.clone(),
                 incident_id: incident_id.to_owned(),
                 created_at: created,
@@ -144,25 +142,4 @@ fn component_objects(view: &StatusView, ids: &[&ComponentId]) -> Vec<Component> 
         .collect();
     rows.sort_by_key(|c| c.position);
     rows.into_iter().map(|c| v2::component(view, c)).collect()
-}
-
-fn incident_status(s: pharos_domain::IncidentStatus) -> IncidentStatus {
-    use pharos_domain::IncidentStatus as D;
-    match s {
-        D::Investigating => IncidentStatus::Investigating,
-        D::Identified => IncidentStatus::Identified,
-        D::Monitoring => IncidentStatus::Monitoring,
-        D::Resolved => IncidentStatus::Resolved,
-        D::Postmortem => IncidentStatus::Postmortem,
-    }
-}
-
-fn maintenance_status(s: pharos_domain::MaintenanceStatus) -> MaintenanceStatus {
-    use pharos_domain::MaintenanceStatus as D;
-    match s {
-        D::Scheduled => MaintenanceStatus::Scheduled,
-        D::InProgress => MaintenanceStatus::InProgress,
-        D::Verifying => MaintenanceStatus::Verifying,
-        D::Completed => MaintenanceStatus::Completed,
-    }
 }
