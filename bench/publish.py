@@ -18,6 +18,7 @@ import argparse
 import http.server
 import json
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -57,7 +58,11 @@ class Target:
 
         http.server.ThreadingHTTPServer.allow_reuse_address = True
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # A short poll interval, so stop() closes the socket when asked, not on a 0.5 s grid
+        # (which would line outages up with the check schedule).
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.005}, daemon=True
+        )
         self.thread.start()
 
     def stop(self):
@@ -150,7 +155,7 @@ components = ["api"]
                 and get_json(f"{base}/api/v2/components.json")["components"][0]["status"] == "operational"
             ))
             # Land the outage at a random phase of the check interval.
-            time.sleep(1.0 + (n * 0.37) % 1.0)
+            time.sleep(1.0 + random.random())
             target.stop()
             t0 = time.monotonic()
             wait("the incident on summary.json",

@@ -4,6 +4,8 @@
 #   bench/run.sh                 everything: page, then scale 1000 and 10000
 #   bench/run.sh page            status page / summary.json vs nginx serving the same bytes
 #   bench/run.sh scale [N ...]   N http monitors at 30 s (default: 1000 10000)
+#   bench/run.sh publish [ARGS]  time from a target going dark to the incident on summary.json
+#                                (bench/publish.py; ARGS e.g. --outages 20 --database URL)
 #
 # Knobs (environment): WARMUP=60 WINDOW=120 SETTLE=45 WRK_SECONDS=15 ROUNDS=2 UNDER_LOAD=1
 #   PORT_BASE=18080 QUIET_WAIT_MAX=1200 SKIP_BUILD=0 KEEP_TMP=0 INTERVAL=30s
@@ -39,9 +41,12 @@ shift || true
 case "$MODE" in
   all) DO_PAGE=1; SCALES=(1000 10000) ;;
   page) DO_PAGE=1; SCALES=() ;;
+  publish)
+    [ "${SKIP_BUILD:-0}" = 1 ] || (cd "$ROOT" && cargo build --release --bin pharos)
+    exec python3 "$HERE/publish.py" --bin "$BIN" "$@" ;;
   scale) DO_PAGE=0; if [ $# -gt 0 ]; then SCALES=("$@"); else SCALES=(1000 10000); fi ;;
   -h|--help|help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
-  *) echo "usage: $0 [all|page|scale [N ...]]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|page|scale [N ...]|publish [ARGS]]" >&2; exit 2 ;;
 esac
 for n in "${SCALES[@]}"; do
   [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 100 ] || { echo "scale: N must be a number >= 100, got '$n'" >&2; exit 2; }
