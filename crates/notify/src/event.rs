@@ -1,0 +1,213 @@
+//! What happened, captured with everything a message needs when it happened, so a delivery
+//! sent minutes later (after retries, or after a restart) still says what was true then.
+
+use chrono::{DateTime, Utc};
+use pharos_domain::{
+    ComponentId, ComponentStatus, Incident, Indicator, Maintenance, Severity,
+};
+use serde::{Deserialize, Serialize};
+
+/// The kind of event, which routes select on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// An incident was opened (or published, if it opened private).
+    IncidentOpened,
+    /// A public update was posted to an open incident.
+    IncidentUpdated,
+    /// An incident was resolved.
+    IncidentResolved,
+    /// A maintenance was scheduled.
+    MaintenanceScheduled,
+    /// A maintenance started.
+    MaintenanceStarted,
+    /// A maintenance got an update that neither started nor completed it.
+    MaintenanceUpdated,
+    /// A maintenance completed.
+    MaintenanceCompleted,
+    /// A component's status changed.
+    ComponentStatus,
+}
+
+impl EventKind {
+    /// Every kind.
+    pub const ALL: [EventKind; 8] = [
+        Self::IncidentOpened,
+        Self::IncidentUpdated,
+        Self::IncidentResolved,
+        Self::MaintenanceScheduled,
+        Self::MaintenanceStarted,
+        Self::MaintenanceUpdated,
+        Self::MaintenanceCompleted,
+        Self::ComponentStatus,
+    ];
+
+    /// The configuration and storage form, e.g. `incident_opened`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::IncidentOpened => "incident_opened",
+            Self::IncidentUpdated => "incident_updated",
+            Self::IncidentResolved => "incident_resolved",
+            Self::MaintenanceScheduled => "maintenance_scheduled",
+            Self::MaintenanceStarted => "maintenance_started",
+            Self::MaintenanceUpdated => "maintenance_updated",
+            Self::MaintenanceCompleted => "maintenance_completed",
+            Self::ComponentStatus => "component_status",
+        }
+    }
+
+    /// Parses the configuration form.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Whether it is about an incident.
+    pub fn is_incident(self) -> bool {
+        matches!(
+            self,
+            Self::IncidentOpened | Self::IncidentUpdated | Self::IncidentResolved
+        )
+    }
+
+    /// Whether it is about a maintenance.
+    pub fn is_maintenance(self) -> bool {
+        matches!(
+            self,
+            Self::MaintenanceScheduled
+                | Self::MaintenanceStarted
+                | Self::MaintenanceUpdated
+                | Self::MaintenanceCompleted
+        )
+    }
+}
+
+/// The page, as it stood when the event happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PageContext {
+    /// `page.id`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Public base URL without a trailing slash.
+    pub url: String,
+    /// IANA time zone messages show times in.
+    pub time_zone: String,
+    /// The page indicator right after the event.
+    pub status_indicator: Indicator,
+    /// One of Statuspage's seven descriptions, right after the event.
+    pub status_description: String,
+}
+
+/// A component named in the event, with what a message shows of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComponentContext {
+    /// Id.
+    pub id: ComponentId,
+    /// Display name.
+    pub name: String,
+    /// Its group's name, if it is in one.
+    pub group: Option<String>,
+    /// Status right after the event.
+    pub status: ComponentStatus,
+    /// When the component was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A component's status change (for [`EventKind::ComponentStatus`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComponentChange {
+    /// Which component.
+    pub component_id: ComponentId,
+    /// Before.
+    pub old_status: ComponentStatus,
+    /// After.
+    pub new_status: ComponentStatus,
+}
+
+/// One event, everything included.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Event id (unique; deliveries derive their ids from it).
+    pub id: String,
+    /// What happened.
+    pub kind: EventKind,
+    /// When (UTC).
+    pub at: DateTime<Utc>,
+    /// The page right after.
+    pub page: PageContext,
+    /// The incident as it stood right after, for incident events.
+    pub incident: Option<Incident>,
+    /// The maintenance as it stood right after, for maintenance events.
+    pub maintenance: Option<Maintenance>,
+    /// The change, for component events.
+    pub component_change: Option<ComponentChange>,
+    /// Every component the event names (affected components, the changed one).
+    pub components: Vec<ComponentContext>,
+}
+
+impl Event {
+    /// The components the event is about (for routes that select by component).
+    pub fn component_ids(&self) -> Vec<&ComponentId> {
+        self.components.iter().map(|c| &c.id).collect()
+    }
+
+    /// The incident's severity, if this is an incident event and one is set.
+    pub fn severity(&self) -> Option<Severity> {
+        self.incident.as_ref().and_then(|i| i.severity)
+    }
+
+    /// The public page of the incident or maintenance, if there is one.
+    pub fn link(&self) -> Option<String> {
+        let id = match (&self.incident, &self.maintenance) {
+            (Some(i), _) => i.id.to_string(),
+            (_, Some(m)) => m.id.to_string(),
+            _ => return None,
+        };
+        Some(format!("{}/incidents/{id}", self.page.url.trim_end_matches('/')))
+    }
+
+    /// A component's name, or its id when the event does not carry it.
+    pub fn component_name(&self, id: &ComponentId) -> String {
+        self.components
+            .iter()
+            .find(|c| &c.id == id)
+            .map_or_else(|| id.to_string(), |c| c.name.clone())
+    }
+}
+
+/// Which events a notifier receives.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Route {
+    /// Kinds it receives; empty means every incident and maintenance event (component status
+    /// changes are opt-in: they are many).
+    pub events: Vec<EventKind>,
+    /// Components it cares about; empty means all.
+    pub components: Vec<ComponentId>,
+    /// Only incidents at least this severe (`S1` is the most severe). Incidents without a
+    /// severity pass. Does not filter maintenance or component events.
+    pub min_severity: Option<Severity>,
+}
+
+impl Route {
+    /// Whether `event` goes to a notifier with this route.
+    pub fn matches(&self, event: &Event) -> bool {
+        let kind_ok = if self.events.is_empty() {
+            event.kind != EventKind::ComponentStatus
+        } else {
+            self.events.contains(&event.kind)
+        };
+        if !kind_ok {
+            return false;
+        }
+        if !self.components.is_empty() {
+            let ids = event.component_ids();
+            if !ids.iter().any(|c| self.components.contains(c)) {
+                return false;
+            }
+        }
+        match (self.min_severity, event.severity()) {
+            (Some(min), Some(sev)) if event.kind.is_incident() => sev <= min,
+            _ => true,
+        }
+    }
+}
