@@ -110,6 +110,17 @@ pub enum Indicator {
 }
 
 impl Indicator {
+    /// How bad it is, for "the worst wins": maintenance above none, below any trouble.
+    pub fn rank(self) -> u8 {
+        match self {
+            Self::None => 0,
+            Self::Maintenance => 1,
+            Self::Minor => 2,
+            Self::Major => 3,
+            Self::Critical => 4,
+        }
+    }
+
     /// The wire form, e.g. `"critical"`.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -14,7 +14,8 @@ use crate::desk::{
     ComponentOverride, Desk, DeskError, IncidentPatch, NewIncident, NewMaintenance,
     NewMaintenanceUpdate, NewUpdate, OverrideRequest,
 };
-use crate::world::World;
+use crate::metrics::Metrics;
+use crate::Live;
 use crate::writer::Pending;
 use crate::StatusView;
 
@@ -57,10 +58,16 @@ pub(crate) enum Command {
 impl Command {
     /// Applies the command, queues its writes, and answers it with their sequence number.
     /// Returns whether anything may have changed.
-    pub(crate) fn apply(self, desk: &mut Desk, world: &mut World, pending: &Pending) -> bool {
+    pub(crate) fn apply(self, live: &mut Live, pending: &Pending, metrics: &Metrics) -> bool {
         let now = Utc::now();
-        fn answer<T>(reply: Reply<T>, r: Result<T, DeskError>, desk: &mut Desk, pending: &Pending) {
-            let seq = pending.add_desk(desk.take_writes());
+        fn answer<T>(
+            reply: Reply<T>,
+            r: Result<T, DeskError>,
+            live: &mut Live,
+            pending: &Pending,
+            metrics: &Metrics,
+        ) {
+            let seq = live.queue(pending, metrics, Vec::new(), Vec::new(), Vec::new());
             pending.write_soon();
             let _ = reply.send((r, seq));
         }
@@ -82,53 +89,53 @@ impl Command {
         }
         match self {
             Command::CreateIncident(req, actor, reply) => {
-                let r = desk
-                    .create_incident(world, req, actor, now)
-                    .and_then(|id| incident_of(desk, &id));
-                answer(reply, r, desk, pending);
+                let r = live.desk
+                    .create_incident(&mut live.world, req, actor, now)
+                    .and_then(|id| incident_of(&live.desk, &id));
+                answer(reply, r, live, pending, metrics);
             }
             Command::PostUpdate(id, req, actor, reply) => {
-                let r = desk
-                    .post_update(world, &id, req, actor, now)
-                    .and_then(|()| incident_of(desk, &id));
-                answer(reply, r, desk, pending);
+                let r = live.desk
+                    .post_update(&mut live.world, &id, req, actor, now)
+                    .and_then(|()| incident_of(&live.desk, &id));
+                answer(reply, r, live, pending, metrics);
             }
             Command::AddNote(id, body, actor, reply) => {
-                let r = desk.add_note(&id, body, actor, now);
-                answer(reply, r, desk, pending);
+                let r = live.desk.add_note(&id, body, actor, now);
+                answer(reply, r, live, pending, metrics);
             }
             Command::PatchIncident(id, patch, actor, reply) => {
-                let r = desk
+                let r = live.desk
                     .patch_incident(&id, patch, actor, now)
-                    .and_then(|()| incident_of(desk, &id));
-                answer(reply, r, desk, pending);
+                    .and_then(|()| incident_of(&live.desk, &id));
+                answer(reply, r, live, pending, metrics);
             }
             Command::CreateMaintenance(req, actor, reply) => {
-                let r = desk
-                    .create_maintenance(world, req, actor, now)
-                    .and_then(|id| maintenance_of(desk, &id));
-                answer(reply, r, desk, pending);
+                let r = live.desk
+                    .create_maintenance(&mut live.world, req, actor, now)
+                    .and_then(|id| maintenance_of(&live.desk, &id));
+                answer(reply, r, live, pending, metrics);
             }
             Command::UpdateMaintenance(id, req, actor, reply) => {
-                let r = desk
-                    .update_maintenance(world, &id, req, actor, now)
-                    .and_then(|()| maintenance_of(desk, &id));
-                answer(reply, r, desk, pending);
+                let r = live.desk
+                    .update_maintenance(&mut live.world, &id, req, actor, now)
+                    .and_then(|()| maintenance_of(&live.desk, &id));
+                answer(reply, r, live, pending, metrics);
             }
             Command::SetOverride(component, req, actor, reply) => {
-                let r = desk
-                    .set_override(world, &component, req, actor, now)
-                    .map(|()| override_of(desk, &component));
-                answer(reply, r, desk, pending);
+                let r = live.desk
+                    .set_override(&mut live.world, &component, req, actor, now)
+                    .map(|()| override_of(&live.desk, &component));
+                answer(reply, r, live, pending, metrics);
             }
             Command::ClearOverride(component, reply) => {
-                let r = desk
-                    .clear_override(world, &component, now)
-                    .map(|()| override_of(desk, &component));
-                answer(reply, r, desk, pending);
+                let r = live.desk
+                    .clear_override(&mut live.world, &component, now)
+                    .map(|()| override_of(&live.desk, &component));
+                answer(reply, r, live, pending, metrics);
             }
             Command::Overrides(reply) => {
-                let _ = reply.send(desk.overrides().values().cloned().collect());
+                let _ = reply.send(live.desk.overrides().values().cloned().collect());
                 return false;
             }
         }

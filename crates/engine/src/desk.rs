@@ -30,6 +30,8 @@ use pharos_store::{
 };
 use serde::{Deserialize, Serialize};
 
+use pharos_notify::EventKind;
+
 use crate::world::{StatusChangeRecord, World};
 use crate::writer::DeskWrites;
 
@@ -207,6 +209,15 @@ fn not_found(what: &'static str, id: impl Into<String>) -> DeskError {
 /// Makes new ids.
 pub type IdSource = Box<dyn FnMut() -> IncidentId + Send>;
 
+/// What a notice is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// An incident.
+    Incident(IncidentId),
+    /// A maintenance.
+    Maintenance(IncidentId),
+}
+
 /// Every incident and every maintenance, shared with the published view.
 pub type Lists = (Arc<[Incident]>, Arc<[Maintenance]>);
 
@@ -226,6 +237,8 @@ pub struct Desk {
     published: Option<Lists>,
     /// Newly published incidents' time from first failure to the page, for the metrics.
     publish_delays: Vec<Duration>,
+    /// What to notify about, in order; the subject's state is read when they are taken.
+    notices: Vec<(EventKind, Subject)>,
 }
 
 impl Desk {
@@ -246,7 +259,13 @@ impl Desk {
             writes: DeskWrites::default(),
             published: None,
             publish_delays: Vec::new(),
+            notices: Vec::new(),
         }
+    }
+
+    /// Takes what happened since the last call, for notifications.
+    pub fn take_notices(&mut self) -> Vec<(EventKind, Subject)> {
+        std::mem::take(&mut self.notices)
     }
 
     /// Restores what storage remembers, and puts active maintenance windows and overrides back
@@ -1158,6 +1177,10 @@ impl Desk {
             .insert(id.clone(), self.maintenances.len());
         self.maintenances.push(m);
         self.touch_maintenance(&id);
+        self.notices.push((
+            EventKind::MaintenanceScheduled,
+            Subject::Maintenance(id.clone()),
+        ));
         self.event(&id, now, now, actor.clone(), TimelineKind::Opened { name });
         self.event(
             &id,
@@ -1185,6 +1208,15 @@ impl Desk {
         let from = self.maintenances[mi].status;
         let id = self.maintenances[mi].id.clone();
         let components = self.maintenances[mi].components.clone();
+        let kind = match to {
+            MaintenanceStatus::InProgress if from == MaintenanceStatus::Scheduled => {
+                EventKind::MaintenanceStarted
+            }
+            MaintenanceStatus::Completed => EventKind::MaintenanceCompleted,
+            _ => EventKind::MaintenanceUpdated,
+        };
+        self.notices
+            .push((kind, Subject::Maintenance(id.clone())));
         let mut affected = Vec::new();
         if from.is_active() != to.is_active() {
             for c in &components {
@@ -1272,6 +1304,14 @@ impl Desk {
         let update_id = (self.ids)();
         let inc = &mut self.incidents[ii];
         let from = inc.status;
+        let kind = if inc.updates.is_empty() {
+            EventKind::IncidentOpened
+        } else if from.is_unresolved() && !status.is_unresolved() {
+            EventKind::IncidentResolved
+        } else {
+            EventKind::IncidentUpdated
+        };
+        self.notices.push((kind, Subject::Incident(inc.id.clone())));
         if status == IncidentStatus::Monitoring && from != IncidentStatus::Monitoring {
             inc.monitoring_at = Some(now);
         }

@@ -9,6 +9,8 @@
 pub mod catalog;
 pub mod control;
 pub mod desk;
+pub mod dispatch;
+pub mod notices;
 pub mod metrics;
 pub mod schedule;
 pub mod view;
@@ -32,6 +34,7 @@ pub use catalog::ComponentDef;
 use control::Command;
 pub use control::{CommandError, EngineControl};
 use desk::Desk;
+use notices::Notices;
 pub use desk::{
     ComponentOverride, DeskError, IncidentPatch, IncidentRules, MaintenanceDef, NewIncident,
     NewMaintenance, NewMaintenanceUpdate, NewUpdate, OverrideRequest,
@@ -54,6 +57,8 @@ pub struct EngineConfig {
     pub incidents: IncidentRules,
     /// Maintenance windows declared in the configuration.
     pub maintenances: Vec<MaintenanceDef>,
+    /// Responders' channels (`[[notifiers]]`).
+    pub notifiers: Vec<pharos_notify::Notifier>,
 }
 
 /// Why the engine could not start.
@@ -179,7 +184,7 @@ pub async fn start(config: EngineConfig, store: Store) -> Result<EngineHandle, E
         .collect();
     let states: HashMap<_, _> = store.monitor_states().await?.into_iter().collect();
     let specs: Vec<Arc<MonitorSpec>> = config.monitors.into_iter().map(Arc::new).collect();
-    let mut world = World::new(config.page, catalog, specs.clone(), histories, states, now);
+    let mut world = World::new(config.page.clone(), catalog, specs.clone(), histories, states, now);
 
     let (incidents, maintenances) = load_incidents(&store).await?;
     let overrides = load_overrides(&store).await?;
@@ -192,23 +197,32 @@ pub async fn start(config: EngineConfig, store: Store) -> Result<EngineHandle, E
     desk.reconcile_config(&mut world, &config.maintenances, now);
 
     let pending = Pending::new();
-    pending.add_desk(desk.take_writes());
     let changes = world.rederive_all(now);
     if !changes.is_empty() {
         tracing::info!(
             count = changes.len(),
             "component statuses re-derived from monitors"
         );
-        pending.add_changes(changes);
     }
+    let notices = Notices::new(config.page.clone(), config.notifiers.clone(), now);
+    let mut live = Live {
+        world,
+        desk,
+        notices,
+    };
 
     let metrics = Arc::new(Metrics::new());
+    live.queue(&pending, &metrics, Vec::new(), Vec::new(), changes);
     for m in &specs {
-        if let Some(s) = world.monitor_state(&m.id) {
+        if let Some(s) = live.world.monitor_state(&m.id) {
             metrics.set_health(m.id.as_str(), s.health);
         }
     }
-    let (view_tx, view_rx) = watch::channel(Arc::new(build_view(&world, &mut desk, now)));
+    let (view_tx, view_rx) = watch::channel(Arc::new(build_view(
+        &live.world,
+        &mut live.desk,
+        now,
+    )));
     let (command_tx, command_rx) = mpsc::channel::<Command>(256);
     let (stop_tx, stop_rx) = watch::channel(false);
     let (result_tx, result_rx) = mpsc::channel::<CheckResult>(16_384);
@@ -236,9 +250,15 @@ pub async fn start(config: EngineConfig, store: Store) -> Result<EngineHandle, E
     drop(result_tx);
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     let committed = pending.committed();
+    tasks.spawn(dispatch::run(
+        store.clone(),
+        config.notifiers,
+        metrics.clone(),
+        pending.outbox_committed(),
+        stop_rx.clone(),
+    ));
     tasks.spawn(run_pipeline(
-        world,
-        desk,
+        live,
         result_rx,
         command_rx,
         view_tx,
@@ -395,10 +415,8 @@ fn unix_seconds(t: DateTime<Utc>) -> f64 {
 /// The pipeline: applies results and commands to the live world and desk, queues what must be
 /// written, and publishes the view when something visible changed. An incident change is
 /// published at once; check results at most every [`FLUSH_EVERY`].
-#[allow(clippy::too_many_arguments)]
 async fn run_pipeline(
-    mut world: World,
-    mut desk: Desk,
+    mut live: Live,
     mut results: mpsc::Receiver<CheckResult>,
     mut commands: mpsc::Receiver<Command>,
     view: watch::Sender<Arc<StatusView>>,
@@ -413,8 +431,12 @@ async fn run_pipeline(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut batch = Vec::with_capacity(1024);
     let mut dirty = false;
-    let publish = |world: &World, desk: &mut Desk| {
-        view.send_replace(Arc::new(build_view(world, desk, Utc::now())));
+    let publish = |live: &mut Live| {
+        view.send_replace(Arc::new(build_view(
+            &live.world,
+            &mut live.desk,
+            Utc::now(),
+        )));
     };
     loop {
         tokio::select! {
@@ -422,35 +444,35 @@ async fn run_pipeline(
                 if n == 0 {
                     break;
                 }
-                dirty |= apply_all(&mut world, &mut desk, &mut batch, &pending, &metrics);
-                if desk.changed() {
-                    publish(&world, &mut desk);
+                dirty |= apply_all(&mut live, &mut batch, &pending, &metrics);
+                if live.desk.changed() {
+                    publish(&mut live);
                     dirty = false;
                 }
             }
             Some(command) = commands.recv() => {
-                if command.apply(&mut desk, &mut world, &pending) {
-                    publish(&world, &mut desk);
+                if command.apply(&mut live, &pending, &metrics) {
+                    publish(&mut live);
                     dirty = false;
                 }
             }
             _ = tick.tick() => {
-                desk.tick(&mut world, Utc::now());
-                if desk.changed() {
-                    queue_desk(&mut desk, &pending, &metrics);
-                    publish(&world, &mut desk);
+                live.desk.tick(&mut live.world, Utc::now());
+                if live.desk.changed() {
+                    live.queue(&pending, &metrics, Vec::new(), Vec::new(), Vec::new());
+                    publish(&mut live);
                     dirty = false;
                 }
             }
             _ = flush.tick() => {
                 if dirty {
-                    publish(&world, &mut desk);
+                    publish(&mut live);
                     dirty = false;
                 }
             }
             _ = refresh.tick() => {
-                world.trim(Utc::now());
-                publish(&world, &mut desk);
+                live.world.trim(Utc::now());
+                publish(&mut live);
                 dirty = false;
             }
             _ = stop.changed() => break,
@@ -460,30 +482,55 @@ async fn run_pipeline(
     while let Ok(r) = results.try_recv() {
         batch.push(r);
     }
-    if apply_all(&mut world, &mut desk, &mut batch, &pending, &metrics) || dirty {
-        publish(&world, &mut desk);
+    if apply_all(&mut live, &mut batch, &pending, &metrics) || dirty {
+        publish(&mut live);
     }
     let _ = done.send(());
 }
 
-/// Hands the desk's writes to the writer and its publication delays to the metrics.
-fn queue_desk(desk: &mut Desk, pending: &Pending, metrics: &Metrics) {
-    for d in desk.take_publish_delays() {
-        metrics.record_time_to_publish(d);
-    }
-    let writes = desk.take_writes();
-    if !writes.is_empty() {
-        pending.add_desk(writes);
+/// Everything live, owned by the pipeline task.
+pub(crate) struct Live {
+    pub(crate) world: World,
+    pub(crate) desk: Desk,
+    pub(crate) notices: Notices,
+}
+
+impl Live {
+    /// Queues one step's results, states and status changes together with the desk's writes
+    /// and the notifications they cause, so all of it lands in one transaction. Returns the
+    /// sequence number that tells when it is committed.
+    pub(crate) fn queue(
+        &mut self,
+        pending: &Pending,
+        metrics: &Metrics,
+        results: Vec<CheckResult>,
+        states: Vec<(pharos_domain::MonitorId, pharos_domain::MonitorState)>,
+        changes: Vec<world::StatusChangeRecord>,
+    ) -> u64 {
+        for d in self.desk.take_publish_delays() {
+            metrics.record_time_to_publish(d);
+        }
+        let mut writes = self.desk.take_writes();
+        let all_changes: Vec<_> = changes.iter().chain(&writes.changes).cloned().collect();
+        writes.outbox = self
+            .notices
+            .outbox(&self.world, &mut self.desk, &all_changes, Utc::now());
+        let has_outbox = !writes.outbox.is_empty();
+        let seq = pending.add(results.into_iter(), states, changes, writes);
+        if has_outbox {
+            pending.write_soon();
+        }
+        seq
     }
 }
 
 fn apply_all(
-    world: &mut World,
-    desk: &mut Desk,
+    live: &mut Live,
     batch: &mut Vec<CheckResult>,
     pending: &Pending,
     metrics: &Metrics,
 ) -> bool {
+    let Live { world, desk, .. } = live;
     let mut changed = false;
     let mut states = Vec::with_capacity(batch.len());
     let mut changes = Vec::new();
@@ -524,7 +571,6 @@ fn apply_all(
             states.push((result.monitor_id.clone(), s.clone()));
         }
     }
-    pending.add(batch.drain(..), states, changes);
-    queue_desk(desk, pending, metrics);
+    live.queue(pending, metrics, std::mem::take(batch), states, changes);
     changed
 }

@@ -44,6 +44,16 @@ pub struct Metrics {
     store_errors: Counter,
     batch_seconds: Histogram,
     time_to_publish: Histogram,
+    deliveries: Family<DeliveryLabels, Counter>,
+}
+
+/// Labels of the notifications counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeliveryLabels {
+    /// Notifier id.
+    pub notifier: String,
+    /// `sent`, `failed` (will retry) or `dead` (given up).
+    pub outcome: String,
 }
 
 fn duration_histogram() -> Histogram {
@@ -120,6 +130,12 @@ impl Metrics {
             "From the first failing check to the incident on the public page",
             time_to_publish.clone(),
         );
+        let deliveries = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "notifications",
+            "Notification attempts, by notifier and outcome",
+            deliveries.clone(),
+        );
         Metrics {
             registry,
             checks,
@@ -131,7 +147,18 @@ impl Metrics {
             store_errors,
             batch_seconds,
             time_to_publish,
+            deliveries,
         }
+    }
+
+    /// Records one notification attempt's outcome.
+    pub fn record_delivery(&self, notifier: &str, outcome: &str) {
+        self.deliveries
+            .get_or_create(&DeliveryLabels {
+                notifier: notifier.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
     }
 
     /// Records how long an automated incident took from first failure to the public page.

@@ -243,6 +243,34 @@ impl World {
         })
     }
 
+    /// What a notification shows of a component: name, group name, status, creation time.
+    pub fn component_context(&self, id: &ComponentId) -> Option<pharos_notify::ComponentContext> {
+        let &i = self.component_index.get(id)?;
+        let c = &self.components[i];
+        let group = c
+            .entry
+            .group_id
+            .as_ref()
+            .and_then(|g| self.component_index.get(g))
+            .map(|&gi| self.components[gi].entry.name.clone());
+        Some(pharos_notify::ComponentContext {
+            id: id.clone(),
+            name: c.entry.name.clone(),
+            group,
+            status: c.status,
+            created_at: c.created_at,
+        })
+    }
+
+    /// Statuses of leaf components (never groups), the input of the page rollup.
+    pub fn leaf_statuses(&self) -> Vec<ComponentStatus> {
+        self.components
+            .iter()
+            .filter(|c| !c.entry.is_group)
+            .map(|c| c.status)
+            .collect()
+    }
+
     /// A component's current status.
     pub fn component_status(&self, id: &ComponentId) -> Option<ComponentStatus> {
         self.component_index

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use pharos_domain::{CheckResult, MonitorId, MonitorState};
 use pharos_store::{
-    Batch, ComponentChange, IncidentEventRecord, IncidentRecord, OverrideChange, Store,
+    Batch, ComponentChange, IncidentEventRecord, IncidentRecord, OutboxRecord, OverrideChange,
+    Store,
 };
 use tokio::sync::watch;
 
@@ -33,6 +34,7 @@ struct Queue {
     incidents: Vec<IncidentRecord>,
     events: Vec<IncidentEventRecord>,
     overrides: Vec<OverrideChange>,
+    outbox: Vec<OutboxRecord>,
     dropped: u64,
     /// Sequence number of the last thing queued; a batch carries everything up to it.
     queued_seq: u64,
@@ -49,6 +51,8 @@ pub struct DeskWrites {
     pub overrides: Vec<OverrideChange>,
     /// Component status changes the desk caused.
     pub changes: Vec<StatusChangeRecord>,
+    /// Notifications the changes cause, stored in the same transaction.
+    pub outbox: Vec<OutboxRecord>,
 }
 
 impl DeskWrites {
@@ -58,6 +62,7 @@ impl DeskWrites {
             && self.events.is_empty()
             && self.overrides.is_empty()
             && self.changes.is_empty()
+            && self.outbox.is_empty()
     }
 }
 
@@ -87,6 +92,8 @@ impl Queue {
 pub struct Pending {
     queue: Arc<Mutex<Queue>>,
     committed: Arc<watch::Sender<u64>>,
+    /// Bumped after each commit that stored notifications, to wake the dispatcher.
+    outbox_committed: Arc<watch::Sender<u64>>,
     /// Wakes the writer early, for writes someone is waiting on.
     urgent: Arc<tokio::sync::Notify>,
 }
@@ -96,6 +103,7 @@ impl Pending {
         Pending {
             queue: Arc::default(),
             committed: Arc::new(watch::channel(0).0),
+            outbox_committed: Arc::new(watch::channel(0).0),
             urgent: Arc::default(),
         }
     }
@@ -110,39 +118,39 @@ impl Pending {
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Changes after every commit that stored notifications.
+    pub fn outbox_committed(&self) -> watch::Receiver<u64> {
+        self.outbox_committed.subscribe()
+    }
+
     /// Watches the sequence number of the last write committed.
     pub fn committed(&self) -> watch::Receiver<u64> {
         self.committed.subscribe()
     }
 
-    /// Queues the incident desk's writes, and returns their sequence number: once
-    /// [`Pending::committed`] reaches it, they are stored.
-    pub fn add_desk(&self, writes: DeskWrites) -> u64 {
-        let mut q = self.lock();
-        upsert_incidents(&mut q.incidents, writes.incidents);
-        q.events.extend(writes.events);
-        q.overrides.extend(writes.overrides);
-        q.changes
-            .extend(writes.changes.into_iter().map(to_store_change));
-        q.queued_seq += 1;
-        q.queued_seq
-    }
-
+    /// Queues results, states, status changes and the desk's writes (with the notifications
+    /// they cause) together, so they land in one transaction. Returns their sequence number:
+    /// once [`Pending::committed`] reaches it, they are stored.
     pub fn add(
         &self,
         results: impl Iterator<Item = CheckResult>,
         states: Vec<(MonitorId, MonitorState)>,
         changes: Vec<StatusChangeRecord>,
-    ) {
+        writes: DeskWrites,
+    ) -> u64 {
         let mut q = self.lock();
         q.results.extend(results);
         q.cap_results();
         q.states.extend(states);
         q.changes.extend(changes.into_iter().map(to_store_change));
-    }
-
-    pub fn add_changes(&self, changes: Vec<StatusChangeRecord>) {
-        self.add(std::iter::empty(), Vec::new(), changes);
+        upsert_incidents(&mut q.incidents, writes.incidents);
+        q.events.extend(writes.events);
+        q.overrides.extend(writes.overrides);
+        q.changes
+            .extend(writes.changes.into_iter().map(to_store_change));
+        q.outbox.extend(writes.outbox);
+        q.queued_seq += 1;
+        q.queued_seq
     }
 
     fn take(&self) -> (Batch, u64, u64) {
@@ -154,6 +162,7 @@ impl Pending {
             incidents: std::mem::take(&mut q.incidents),
             incident_events: std::mem::take(&mut q.events),
             overrides: std::mem::take(&mut q.overrides),
+            outbox: std::mem::take(&mut q.outbox),
         };
         (batch, std::mem::take(&mut q.dropped), q.queued_seq)
     }
@@ -191,6 +200,9 @@ impl Pending {
         let newer_overrides = std::mem::take(&mut q.overrides);
         q.overrides = batch.overrides;
         q.overrides.extend(newer_overrides);
+        let newer_outbox = std::mem::take(&mut q.outbox);
+        q.outbox = batch.outbox;
+        q.outbox.extend(newer_outbox);
     }
 
     fn is_empty(&self) -> bool {
@@ -201,6 +213,7 @@ impl Pending {
             && q.incidents.is_empty()
             && q.events.is_empty()
             && q.overrides.is_empty()
+            && q.outbox.is_empty()
     }
 }
 
@@ -260,10 +273,14 @@ async fn write_once(store: &Store, pending: &Pending, metrics: &Metrics) -> bool
         return true;
     }
     let started = std::time::Instant::now();
+    let has_outbox = !batch.outbox.is_empty();
     match store.write_batch(&batch).await {
         Ok(()) => {
             metrics.record_batch(started.elapsed());
             pending.mark_committed(seq);
+            if has_outbox {
+                pending.outbox_committed.send_modify(|n| *n += 1);
+            }
             true
         }
         Err(err) => {

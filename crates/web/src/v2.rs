@@ -352,22 +352,11 @@ pub fn components(view: &StatusView) -> Vec<Component> {
 pub fn page_status(view: &StatusView, unresolved: &[Incident]) -> Status {
     let mut status = Status::from(PageStatus::rollup(&view.leaf_statuses()));
     for incident in unresolved.iter().filter(|i| i.status.is_unresolved()) {
-        if indicator_rank(incident.impact) > indicator_rank(status.indicator) {
+        if incident.impact.rank() > status.indicator.rank() {
             status.indicator = incident.impact;
         }
     }
     status
-}
-
-/// How bad an indicator is: maintenance above none, below any trouble.
-fn indicator_rank(i: Indicator) -> u8 {
-    match i {
-        Indicator::None => 0,
-        Indicator::Maintenance => 1,
-        Indicator::Minor => 2,
-        Indicator::Major => 3,
-        Indicator::Critical => 4,
-    }
 }
 
 /// The lists every endpoint draws from, already filtered and capped.
