@@ -11,14 +11,24 @@ pub(crate) struct Dialect {
     /// reads first and writes later fails with `SQLITE_BUSY` without waiting for the busy
     /// timeout when another writer got in between. PostgreSQL locks rows as it goes.
     pub(crate) begin_write: &'static str,
+    /// Appended to the `SELECT` that picks outbox rows to claim.
+    ///
+    /// PostgreSQL may run several Pharos nodes on one database: `FOR UPDATE SKIP LOCKED`
+    /// locks the picked rows until the claim commits and lets a concurrent claim pass over
+    /// them instead of waiting, so two nodes never take the same row (a row whose claim
+    /// committed meanwhile is re-checked, and its fresh lease excludes it). SQLite has one
+    /// writer at a time, so the claiming `UPDATE` is already alone and needs no clause.
+    pub(crate) claim_lock: &'static str,
 }
 
 /// SQLite's dialect.
 pub(crate) const SQLITE: Dialect = Dialect {
     begin_write: "BEGIN IMMEDIATE",
+    claim_lock: "",
 };
 
 /// PostgreSQL's dialect.
 pub(crate) const POSTGRES: Dialect = Dialect {
     begin_write: "BEGIN",
+    claim_lock: " FOR UPDATE SKIP LOCKED",
 };

@@ -14,6 +14,13 @@
 //! the engine serializes each as a JSON document, which the store keeps verbatim and never
 //! prunes.
 //!
+//! Notifications go through a durable outbox: a [`Batch`] carries the deliveries its changes
+//! cause, so both commit together, and a dispatcher takes due deliveries with
+//! [`Store::claim_due`] (a lease, taken with `FOR UPDATE SKIP LOCKED` on PostgreSQL so
+//! several nodes never claim one delivery at once) and settles them with
+//! [`Store::mark_sent`] or [`Store::mark_failed`]. Settled deliveries age out in
+//! [`Store::prune`].
+//!
 //! Write operations ([`Store::reconcile`], [`Store::write_batch`]) each run in one
 //! transaction: they either happen entirely or not at all.
 
@@ -50,6 +57,7 @@ macro_rules! db_run {
 mod dialect;
 mod error;
 mod model;
+mod outbox;
 mod prune;
 mod read;
 mod reconcile;
@@ -58,11 +66,15 @@ mod write;
 
 pub use error::StoreError;
 pub use model::{
-    Batch, ComponentChange, ComponentRecord, Granularity, IncidentEventRecord, IncidentKind,
-    IncidentRecord, MonitorRecord, OverrideChange, OverrideRecord, PruneReport, ReconcileReport,
-    Rollup, StoredComponent, RING_SIZE,
+    Batch, ComponentChange, ComponentRecord, DeliveryState, Granularity, IncidentEventRecord,
+    IncidentKind, IncidentRecord, MonitorRecord, OutboxRecord, OutboxRow, OverrideChange,
+    OverrideRecord, PruneReport, ReconcileReport, Rollup, StoredComponent, RING_SIZE,
 };
-pub use prune::{DAY_ROLLUP_RETENTION, HOUR_ROLLUP_RETENTION, MINUTE_ROLLUP_RETENTION};
+pub use outbox::OUTBOX_ERROR_MAX_CHARS;
+pub use prune::{
+    DAY_ROLLUP_RETENTION, DEAD_DELIVERY_RETENTION, HOUR_ROLLUP_RETENTION, MINUTE_ROLLUP_RETENTION,
+    SENT_DELIVERY_RETENTION,
+};
 
 /// The `Result` of store operations.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -114,6 +114,10 @@ pub struct Batch {
     pub incident_events: Vec<IncidentEventRecord>,
     /// Component overrides to set or clear, applied in order.
     pub overrides: Vec<OverrideChange>,
+    /// Notification deliveries to enqueue, written last, in the same transaction as the
+    /// state changes that caused them. A delivery whose id is already stored (or appears
+    /// earlier in the batch) is ignored, so a retried batch enqueues it once.
+    pub outbox: Vec<OutboxRecord>,
 }
 
 impl Batch {
@@ -125,6 +129,7 @@ impl Batch {
             && self.incidents.is_empty()
             && self.incident_events.is_empty()
             && self.overrides.is_empty()
+            && self.outbox.is_empty()
     }
 }
 
@@ -303,7 +308,7 @@ impl Rollup {
     }
 }
 
-/// How many rollup rows [`Store::prune`](crate::Store::prune) deleted.
+/// How many rows [`Store::prune`](crate::Store::prune) deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PruneReport {
     /// Minute rollups older than 48 hours.
@@ -312,6 +317,95 @@ pub struct PruneReport {
     pub hour_rollups: u64,
     /// Day rollups older than 400 days.
     pub day_rollups: u64,
+    /// Deliveries sent more than 7 days ago.
+    pub sent_deliveries: u64,
+    /// Deliveries given up more than 30 days ago.
+    pub dead_deliveries: u64,
+}
+
+/// A notification delivery to enqueue in the outbox, as part of a [`Batch`].
+///
+/// The store never interprets `destination`, `event_kind` or `payload`. Times are stored as
+/// unix milliseconds: finer precision is cut off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRecord {
+    /// Stable delivery id, chosen by the engine; also the Idempotency-Key the receiver sees.
+    /// A second enqueue of the same id is ignored.
+    pub id: String,
+    /// Where it goes, e.g. `notifier:ops` or `subscriber:<id>`; opaque to the store.
+    pub destination: String,
+    /// The engine's event kind (what happened), stored as given.
+    pub event_kind: String,
+    /// What to send, as JSON serialized by the engine; stored verbatim.
+    pub payload: String,
+    /// When the delivery was enqueued.
+    pub created_at: DateTime<Utc>,
+    /// When it may first be sent.
+    pub due_at: DateTime<Utc>,
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeliveryState {
+    /// Not sent yet: waiting for `due_at`, claimed by a dispatcher, or waiting to be retried.
+    Pending,
+    /// Sent successfully; final.
+    Sent,
+    /// Given up after a permanent failure or too many attempts; final.
+    Dead,
+}
+
+impl DeliveryState {
+    /// Every state, in the order above.
+    pub const ALL: [DeliveryState; 3] = [
+        DeliveryState::Pending,
+        DeliveryState::Sent,
+        DeliveryState::Dead,
+    ];
+
+    /// Storage form: `"pending"`, `"sent"` or `"dead"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Sent => "sent",
+            DeliveryState::Dead => "dead",
+        }
+    }
+
+    /// The state whose [`as_str`](DeliveryState::as_str) is `s`, if any.
+    pub fn parse(s: &str) -> Option<DeliveryState> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// A delivery as stored in the outbox, with its progress.
+///
+/// Times are stored as unix milliseconds: finer precision is cut off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRow {
+    /// Stable delivery id; also the Idempotency-Key.
+    pub id: String,
+    /// Where it goes, as enqueued.
+    pub destination: String,
+    /// The engine's event kind, as enqueued.
+    pub event_kind: String,
+    /// What to send, as enqueued (JSON).
+    pub payload: String,
+    /// When it was enqueued.
+    pub created_at: DateTime<Utc>,
+    /// When it may next be sent: as enqueued, or the retry time of the last failure.
+    pub due_at: DateTime<Utc>,
+    /// How many sends were attempted and reported (successful or not).
+    pub attempts: u32,
+    /// Pending, sent or dead.
+    pub state: DeliveryState,
+    /// The last failure's message, cut to
+    /// [`OUTBOX_ERROR_MAX_CHARS`](crate::OUTBOX_ERROR_MAX_CHARS) characters.
+    pub last_error: Option<String>,
+    /// When the last attempt was reported.
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    /// When it was sent, once it was.
+    pub sent_at: Option<DateTime<Utc>>,
 }
 
 #[cfg(test)]
@@ -328,5 +422,13 @@ mod tests {
         assert_eq!(s(Granularity::Hour), "2026-03-04T05:00:00+00:00");
         assert_eq!(s(Granularity::Day), "2026-03-04T00:00:00+00:00");
         assert_eq!(Granularity::Minute.bucket_start_ms(-1), -60_000);
+    }
+
+    #[test]
+    fn delivery_states_round_trip() {
+        for state in DeliveryState::ALL {
+            assert_eq!(DeliveryState::parse(state.as_str()), Some(state));
+        }
+        assert_eq!(DeliveryState::parse("Pending"), None);
     }
 }

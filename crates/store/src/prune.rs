@@ -1,12 +1,13 @@
-//! Retention: rollups age out by granularity. Raw results need no pruning (the ring is
-//! bounded) and component status events are kept forever, since they only grow with real
-//! status changes and carry the uptime history. Incidents, maintenances and their timeline
-//! events are the permanent record and are never pruned either.
+//! Retention: rollups age out by granularity, and settled outbox deliveries age out by how
+//! they ended. Raw results need no pruning (the ring is bounded) and component status events
+//! are kept forever, since they only grow with real status changes and carry the uptime
+//! history. Incidents, maintenances and their timeline events are the permanent record and
+//! are never pruned either; nor are pending deliveries.
 
 use chrono::{DateTime, Duration, Utc};
 
 use crate::error::OpError;
-use crate::model::{Granularity, PruneReport};
+use crate::model::{DeliveryState, Granularity, PruneReport};
 use crate::sql::ms;
 use crate::{Result, Store};
 
@@ -16,12 +17,21 @@ pub const MINUTE_ROLLUP_RETENTION: Duration = Duration::hours(48);
 pub const HOUR_ROLLUP_RETENTION: Duration = Duration::days(90);
 /// How long day rollups are kept.
 pub const DAY_ROLLUP_RETENTION: Duration = Duration::days(400);
+/// How long a sent delivery is kept after its `sent_at`, for the admin API's history.
+pub const SENT_DELIVERY_RETENTION: Duration = Duration::days(7);
+/// How long a dead delivery is kept after its last attempt, so an operator has time to see
+/// what was never delivered and why.
+pub const DEAD_DELIVERY_RETENTION: Duration = Duration::days(30);
 
 impl Store {
     /// Deletes rollups whose bucket starts before its retention: minute rollups older than
     /// 48 hours, hour rollups older than 90 days, day rollups older than 400 days (a bucket
     /// starting exactly at the cut-off is kept). Uses the `(granularity, bucket_start)` index.
-    /// Nothing else is deleted: incidents and their events are kept forever.
+    ///
+    /// Deletes outbox deliveries sent more than [`SENT_DELIVERY_RETENTION`] (7 days) ago, by
+    /// `sent_at`, and dead ones whose last attempt was more than [`DEAD_DELIVERY_RETENTION`]
+    /// (30 days) ago; one exactly at the cut-off is kept. Pending deliveries are never
+    /// pruned. Nothing else is deleted: incidents and their events are kept forever.
     pub async fn prune(&self, now: DateTime<Utc>) -> Result<PruneReport> {
         const OP: &str = "prune";
         let cutoff = |retention: Duration| ms(now) - retention.num_milliseconds();
@@ -44,17 +54,41 @@ impl Store {
             })
             .map_err(|e| OpError::from(e).at(OP))?;
         }
+        // Settled deliveries, through the (state, due_at) index's leading column. The time
+        // each state records its ending in differs, hence two statements.
+        let sent_deliveries = db_run!(self, |pool, d| {
+            sqlx::query("DELETE FROM outbox WHERE state = $1 AND sent_at < $2")
+                .bind(DeliveryState::Sent.as_str())
+                .bind(cutoff(SENT_DELIVERY_RETENTION))
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })
+        .map_err(|e| OpError::from(e).at(OP))?;
+        let dead_deliveries = db_run!(self, |pool, d| {
+            sqlx::query("DELETE FROM outbox WHERE state = $1 AND last_attempt_at < $2")
+                .bind(DeliveryState::Dead.as_str())
+                .bind(cutoff(DEAD_DELIVERY_RETENTION))
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })
+        .map_err(|e| OpError::from(e).at(OP))?;
         let report = PruneReport {
             minute_rollups: deleted[0],
             hour_rollups: deleted[1],
             day_rollups: deleted[2],
+            sent_deliveries,
+            dead_deliveries,
         };
         if report != PruneReport::default() {
             tracing::info!(
                 minute = report.minute_rollups,
                 hour = report.hour_rollups,
                 day = report.day_rollups,
-                "pruned old rollups"
+                sent_deliveries = report.sent_deliveries,
+                dead_deliveries = report.dead_deliveries,
+                "pruned old rollups and settled deliveries"
             );
         }
         Ok(report)

@@ -1,6 +1,7 @@
 //! The batched writer: one transaction per pipeline flush, carrying check results (into the
 //! per-monitor ring and the minute / hour / day rollups), monitor states, component status
-//! changes and overrides, and incidents with their timeline events.
+//! changes and overrides, incidents with their timeline events, and the notification
+//! deliveries those changes cause (the outbox).
 //!
 //! A batch is prepared in memory first (results grouped per monitor, rollups summed per
 //! bucket, states deduplicated) so the transaction issues a handful of multi-row statements
@@ -15,14 +16,16 @@
 //! 6. upsert the monitor states;
 //! 7. upsert incidents, then insert their events (ignoring ids already stored), one statement
 //!    per row: a batch carries a handful, and one row per statement lets the same incident
-//!    be upserted twice in a batch.
+//!    be upserted twice in a batch;
+//! 8. insert the outbox deliveries, ignoring ids already stored, so a delivery is durable
+//!    exactly when the change that caused it is.
 
 use std::collections::{BTreeMap, HashMap};
 
 use pharos_domain::{CheckResult, MonitorState};
 
 use crate::error::OpError;
-use crate::model::{Batch, Granularity, OverrideChange, RING_SIZE};
+use crate::model::{Batch, DeliveryState, Granularity, OverrideChange, RING_SIZE};
 use crate::sql::{exec_rows, fetch_rows, ms, to_i64, Val};
 use crate::{Result, Store};
 
@@ -51,11 +54,17 @@ impl Store {
     /// inserted, and an event whose id is already stored is skipped, so retrying a batch does
     /// not duplicate them. Documents are stored byte for byte and never interpreted.
     ///
+    /// Outbox deliveries are inserted last as `pending`, never attempted and unclaimed; one
+    /// whose id is already stored (or came earlier in the batch) is skipped, so a retried
+    /// batch enqueues each delivery once. Because they share the transaction, a delivery is
+    /// stored if and only if the rest of the batch is.
+    ///
     /// Every monitor and component named must have been stored by
     /// [`reconcile`](Store::reconcile) (archived ones are accepted), and every event must
     /// name an incident that is stored or in the batch; otherwise the batch is rejected with
     /// [`StoreError::InvalidInput`](crate::StoreError::InvalidInput). So is any text of an
-    /// incident, event or override containing a NUL character, which PostgreSQL cannot store.
+    /// incident, event, override or delivery containing a NUL character, which PostgreSQL
+    /// cannot store.
     pub async fn write_batch(&self, batch: &Batch) -> Result<()> {
         const OP: &str = "write_batch";
         if batch.is_empty() {
@@ -337,6 +346,31 @@ impl Store {
                 })?;
             }
 
+            // 8. The outbox, last: the deliveries commit with the changes that caused them.
+            let outbox_vals: Vec<Val> = batch
+                .outbox
+                .iter()
+                .flat_map(|o| {
+                    [
+                        Val::Text(o.id.clone()),
+                        Val::Text(o.destination.clone()),
+                        Val::Text(o.event_kind.clone()),
+                        Val::Text(o.payload.clone()),
+                        Val::Int(ms(o.created_at)),
+                        Val::Int(ms(o.due_at)),
+                        Val::Text(DeliveryState::Pending.as_str().to_owned()),
+                    ]
+                })
+                .collect();
+            exec_rows!(
+                tx,
+                "INSERT INTO outbox (id, destination, event_kind, payload, created_at, due_at, \
+                 state)",
+                7,
+                "ON CONFLICT (id) DO NOTHING",
+                outbox_vals
+            );
+
             tx.commit().await?;
             Ok::<_, OpError>(())
         }
@@ -354,9 +388,9 @@ fn unknown_reference(e: sqlx::Error, message: impl FnOnce() -> String) -> OpErro
     }
 }
 
-/// Rejects a NUL character in any text of an incident, event or override: PostgreSQL's TEXT
-/// cannot hold one, and both engines must accept the same batches. (A JSON serializer
-/// escapes NUL inside strings as `\u0000`, so a real document never has one.)
+/// Rejects a NUL character in any text of an incident, event, override or outbox delivery:
+/// PostgreSQL's TEXT cannot hold one, and both engines must accept the same batches. (A JSON
+/// serializer escapes NUL inside strings as `\u0000`, so a real document never has one.)
 fn check_no_nul(batch: &Batch) -> Result<(), OpError> {
     let check = |what: &str, id: &str, field: &str, value: &str| {
         if value.contains('\0') {
@@ -382,6 +416,12 @@ fn check_no_nul(batch: &Batch) -> Result<(), OpError> {
         if let OverrideChange::Set(r) = o {
             check("override", r.component_id.as_str(), "doc", &r.doc)?;
         }
+    }
+    for o in &batch.outbox {
+        check("delivery", &o.id, "id", &o.id)?;
+        check("delivery", &o.id, "destination", &o.destination)?;
+        check("delivery", &o.id, "event_kind", &o.event_kind)?;
+        check("delivery", &o.id, "payload", &o.payload)?;
     }
     Ok(())
 }

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr as _;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -15,9 +15,10 @@ use pharos_domain::{
     CheckOutcome, CheckResult, ComponentId, ComponentStatus, Health, MonitorId, MonitorState,
 };
 use pharos_store::{
-    Backend, Batch, ComponentChange, ComponentRecord, Granularity, IncidentEventRecord,
-    IncidentKind, IncidentRecord, MonitorRecord, OverrideChange, OverrideRecord, PruneReport,
-    Store, StoreError, RING_SIZE,
+    Backend, Batch, ComponentChange, ComponentRecord, DeliveryState, Granularity,
+    IncidentEventRecord, IncidentKind, IncidentRecord, MonitorRecord, OutboxRecord, OutboxRow,
+    OverrideChange, OverrideRecord, PruneReport, Store, StoreError, DEAD_DELIVERY_RETENTION,
+    OUTBOX_ERROR_MAX_CHARS, RING_SIZE, SENT_DELIVERY_RETENTION,
 };
 use sqlx::Connection as _;
 
@@ -166,6 +167,13 @@ contract_tests!(
     prune_keeps_incidents_and_events,
     unicode_and_large_documents_survive_byte_for_byte,
     a_version_1_database_upgrades,
+    outbox_deliveries_commit_with_their_batch,
+    a_failing_batch_enqueues_nothing,
+    claims_respect_due_time_and_leases,
+    deliveries_are_settled_sent_retried_or_dead,
+    outbox_rows_are_newest_first_and_counted,
+    prune_ages_out_settled_deliveries,
+    concurrent_claims_never_share_a_delivery,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -295,6 +303,56 @@ fn set_override(
         ),
     })
 }
+
+fn delivery(
+    id: &str,
+    destination: &str,
+    created_at: DateTime<Utc>,
+    due_at: DateTime<Utc>,
+) -> OutboxRecord {
+    OutboxRecord {
+        id: id.into(),
+        destination: destination.into(),
+        event_kind: "incident.created".into(),
+        payload: format!(r#"{{"delivery":"{id}"}}"#),
+        created_at,
+        due_at,
+    }
+}
+
+/// The row a freshly enqueued `record` reads back as.
+fn pending(record: &OutboxRecord) -> OutboxRow {
+    OutboxRow {
+        id: record.id.clone(),
+        destination: record.destination.clone(),
+        event_kind: record.event_kind.clone(),
+        payload: record.payload.clone(),
+        created_at: record.created_at,
+        due_at: record.due_at,
+        attempts: 0,
+        state: DeliveryState::Pending,
+        last_error: None,
+        last_attempt_at: None,
+        sent_at: None,
+    }
+}
+
+fn ids_of(rows: &[OutboxRow]) -> Vec<&str> {
+    rows.iter().map(|r| r.id.as_str()).collect()
+}
+
+/// One delivery's row, whatever its state.
+async fn outbox_row(store: &Store, id: &str) -> OutboxRow {
+    store
+        .outbox_rows(None, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.id == id)
+        .unwrap()
+}
+
+const LEASE: Duration = Duration::from_secs(60);
 
 fn event_ids(events: &[IncidentEventRecord]) -> Vec<&str> {
     events.iter().map(|e| e.id.as_str()).collect()
@@ -1032,7 +1090,9 @@ async fn prune_respects_retention_boundaries(db: &TestDb) {
         PruneReport {
             minute_rollups: 5,
             hour_rollups: 3,
-            day_rollups: 1
+            day_rollups: 1,
+            sent_deliveries: 0,
+            dead_deliveries: 0,
         }
     );
     let starts = |g| {
@@ -1513,9 +1573,10 @@ async fn a_failing_incident_batch_writes_nothing(db: &TestDb) {
         )],
         incident_events: vec![event("e-1", "inc-1", 0, t1)],
         overrides: vec![set_override("api", ComponentStatus::MajorOutage, None, t1)],
+        outbox: vec![delivery("d-1", "notifier:ops", t1, t1)],
     };
-    // The last statement of the batch violates a foreign key: everything before it, check
-    // results included, must be rolled back.
+    // The event insert violates a foreign key: everything before it, check results
+    // included, must be rolled back, and the outbox (written after it) never written.
     let mut bad = good_part.clone();
     bad.incident_events
         .push(event("e-2", "no-such-incident", 0, t1));
@@ -1574,9 +1635,12 @@ async fn a_failing_incident_batch_writes_nothing(db: &TestDb) {
     assert!(store.incidents().await.unwrap().is_empty());
     assert!(store.incident_events("inc-1").await.unwrap().is_empty());
     assert!(store.overrides().await.unwrap().is_empty());
+    assert!(store.outbox_rows(None, 10).await.unwrap().is_empty());
+    assert_eq!(store.outbox_counts().await.unwrap(), (0, 0, 0));
 
     // The store is still usable, and the good part alone goes through.
     store.write_batch(&good_part).await.unwrap();
+    assert_eq!(ids_of(&store.outbox_rows(None, 10).await.unwrap()), ["d-1"]);
     assert_eq!(store.incidents().await.unwrap(), good_part.incidents);
     assert_eq!(
         store.incident_events("inc-1").await.unwrap(),
@@ -1635,7 +1699,9 @@ async fn prune_keeps_incidents_and_events(db: &TestDb) {
         PruneReport {
             minute_rollups: 1,
             hour_rollups: 1,
-            day_rollups: 1
+            day_rollups: 1,
+            sent_deliveries: 0,
+            dead_deliveries: 0,
         },
         "the rollups did age out"
     );
@@ -1780,6 +1846,559 @@ async fn a_version_1_database_upgrades(db: &TestDb) {
     assert_eq!(store.incidents().await.unwrap(), [inc]);
     assert_eq!(store.overrides().await.unwrap().len(), 1);
     store.close().await;
+}
+
+// ---------------------------------------------------------------------------------------
+// The outbox
+
+async fn outbox_deliveries_commit_with_their_batch(db: &TestDb) {
+    let store = db.open().await;
+    let t0 = t("2027-08-01T00:00:00Z");
+    seed(&store, t0).await;
+    let t1 = t0 + chrono::Duration::seconds(30);
+    let mut unicode = delivery("d-ü", "subscriber:0193-ab", t1, t1);
+    unicode.payload = "{\"title\":\"Störung — 障害 — 🔥\",\"x\":\"\\u0000\"}".into();
+    let batch = Batch {
+        results: vec![result("api-health", t1, CheckOutcome::Down, 10)],
+        component_changes: vec![change(
+            "api",
+            ComponentStatus::Operational,
+            ComponentStatus::MajorOutage,
+            t1,
+        )],
+        incidents: vec![incident(
+            "inc-1",
+            IncidentKind::Incident,
+            "investigating",
+            t1,
+            "{}",
+        )],
+        incident_events: vec![event("e-1", "inc-1", 0, t1)],
+        outbox: vec![
+            delivery("d-1", "notifier:ops", t1, t1),
+            unicode.clone(),
+            // Twice in one batch: the first wins.
+            OutboxRecord {
+                payload: "{\"second\":true}".into(),
+                ..delivery("d-1", "notifier:ops", t1, t1)
+            },
+        ],
+        ..Batch::default()
+    };
+    assert!(!Batch {
+        outbox: batch.outbox.clone(),
+        ..Batch::default()
+    }
+    .is_empty());
+    store.write_batch(&batch).await.unwrap();
+    // A retried batch (the writer got no answer and sent it again) enqueues nothing new.
+    store.write_batch(&batch).await.unwrap();
+    store
+        .write_batch(&Batch {
+            outbox: vec![OutboxRecord {
+                payload: "{\"retried\":true}".into(),
+                ..delivery("d-1", "notifier:ops", t1, t1)
+            }],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.outbox_counts().await.unwrap(), (2, 0, 0));
+
+    let claimed = store.claim_due(t1, LEASE, 10).await.unwrap();
+    assert_eq!(
+        claimed,
+        [pending(&batch.outbox[0]), pending(&unicode)],
+        "oldest due first, then by id; stored byte for byte"
+    );
+    assert_eq!(claimed[1].payload.as_bytes(), unicode.payload.as_bytes());
+    assert_eq!(store.incidents().await.unwrap().len(), 1);
+
+    // Reopened, the deliveries are still there, claimed until the lease ends.
+    store.close().await;
+    let store = db.open().await;
+    assert!(store.claim_due(t1, LEASE, 10).await.unwrap().is_empty());
+    assert_eq!(
+        store.claim_due(t1 + LEASE, LEASE, 10).await.unwrap().len(),
+        2
+    );
+    store.close().await;
+}
+
+async fn a_failing_batch_enqueues_nothing(db: &TestDb) {
+    let store = db.open().await;
+    let t0 = t("2027-08-02T00:00:00Z");
+    seed(&store, t0).await;
+    let good_part = Batch {
+        results: vec![result("api-health", t0, CheckOutcome::Down, 10)],
+        outbox: vec![
+            delivery("d-1", "notifier:ops", t0, t0),
+            delivery("d-2", "subscriber:s-1", t0, t0),
+        ],
+        ..Batch::default()
+    };
+    // An unknown monitor is found before the outbox is written; an unknown incident is the
+    // last statement before it.
+    let mut bad = good_part.clone();
+    bad.results.push(result("ghost", t0, CheckOutcome::Up, 1));
+    assert!(store.write_batch(&bad).await.is_err());
+    let mut bad = good_part.clone();
+    bad.incident_events
+        .push(event("e-1", "no-such-incident", 0, t0));
+    assert!(matches!(
+        store.write_batch(&bad).await.unwrap_err(),
+        StoreError::InvalidInput { .. }
+    ));
+    // A NUL character in a delivery is refused up front, on both engines alike.
+    let mut bad = good_part.clone();
+    bad.outbox[1].payload = "{\"a\":\"\u{0}\"}".into();
+    let err = store.write_batch(&bad).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "store operation write_batch rejected its input: delivery \"d-2\": payload contains a \
+         NUL character"
+    );
+    assert!(store.outbox_rows(None, 10).await.unwrap().is_empty());
+    assert!(store.claim_due(t0, LEASE, 10).await.unwrap().is_empty());
+    assert_eq!(store.outbox_counts().await.unwrap(), (0, 0, 0));
+
+    store.write_batch(&good_part).await.unwrap();
+    assert_eq!(
+        ids_of(&store.claim_due(t0, LEASE, 10).await.unwrap()),
+        ["d-1", "d-2"]
+    );
+    store.close().await;
+}
+
+async fn claims_respect_due_time_and_leases(db: &TestDb) {
+    let store = db.open().await;
+    let t0 = t("2027-08-03T00:00:00Z");
+    let s = chrono::Duration::seconds;
+    let records = vec![
+        delivery("c", "notifier:ops", t0, t0 + s(20)),
+        delivery("a", "notifier:ops", t0, t0),
+        delivery("b", "notifier:ops", t0, t0 + s(10)),
+    ];
+    store
+        .write_batch(&Batch {
+            outbox: records.clone(),
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    assert!(store.claim_due(t0, LEASE, 0).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_due(t0 - chrono::Duration::milliseconds(1), LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing is due yet"
+    );
+    assert_eq!(
+        store.claim_due(t0, LEASE, 10).await.unwrap(),
+        [pending(&records[1])],
+        "due exactly now is due; the others are not yet"
+    );
+    // `a` is leased until t0 + 60 s: the oldest due unleased row is `b`.
+    assert_eq!(
+        ids_of(&store.claim_due(t0 + s(20), LEASE, 1).await.unwrap()),
+        ["b"]
+    );
+    assert_eq!(
+        ids_of(&store.claim_due(t0 + s(20), LEASE, 10).await.unwrap()),
+        ["c"]
+    );
+    assert!(
+        store
+            .claim_due(t0 + s(59), LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "every lease still runs"
+    );
+    // A crashed dispatcher's rows come back when its lease ends, unchanged.
+    assert_eq!(
+        store.claim_due(t0 + s(60), LEASE, 10).await.unwrap(),
+        [pending(&records[1])]
+    );
+    assert_eq!(
+        store.claim_due(t0 + s(200), LEASE, 10).await.unwrap(),
+        [
+            pending(&records[1]),
+            pending(&records[2]),
+            pending(&records[0])
+        ],
+        "claiming counts no attempt"
+    );
+    assert_eq!(store.outbox_counts().await.unwrap(), (3, 0, 0));
+    store.close().await;
+}
+
+async fn deliveries_are_settled_sent_retried_or_dead(db: &TestDb) {
+    let store = db.open().await;
+    let t0 = t("2027-08-04T00:00:00Z");
+    let s = chrono::Duration::seconds;
+    let records = vec![
+        delivery("retry-then-sent", "notifier:ops", t0, t0),
+        delivery("dead", "subscriber:s-1", t0, t0),
+    ];
+    store
+        .write_batch(&Batch {
+            outbox: records.clone(),
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.claim_due(t0, LEASE, 10).await.unwrap().len(), 2);
+
+    // A failure with a retry: pending again, due at the retry time, lease released.
+    let long_error = format!("HTTP 503: {}", "Überlastet 🔥 ".repeat(200));
+    store
+        .mark_failed("retry-then-sent", t0 + s(1), &long_error, Some(t0 + s(30)))
+        .await
+        .unwrap();
+    let row = outbox_row(&store, "retry-then-sent").await;
+    let stored_error = row.last_error.clone().unwrap();
+    assert_eq!(stored_error.chars().count(), OUTBOX_ERROR_MAX_CHARS);
+    assert!(
+        long_error.starts_with(&stored_error),
+        "cut on a char boundary"
+    );
+    assert_eq!(
+        row,
+        OutboxRow {
+            due_at: t0 + s(30),
+            attempts: 1,
+            last_error: Some(stored_error),
+            last_attempt_at: Some(t0 + s(1)),
+            ..pending(&records[0])
+        }
+    );
+    assert!(store
+        .claim_due(t0 + s(29), LEASE, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        ids_of(&store.claim_due(t0 + s(30), LEASE, 10).await.unwrap()),
+        ["retry-then-sent"],
+        "due again at the retry time, though the first lease would still run"
+    );
+    store
+        .mark_sent("retry-then-sent", t0 + s(31))
+        .await
+        .unwrap();
+    let sent = OutboxRow {
+        state: DeliveryState::Sent,
+        attempts: 2,
+        last_attempt_at: Some(t0 + s(31)),
+        sent_at: Some(t0 + s(31)),
+        ..row
+    };
+    assert_eq!(outbox_row(&store, "retry-then-sent").await, sent);
+    // Late or repeated reports never undo a success.
+    store
+        .mark_failed("retry-then-sent", t0 + s(40), "late", Some(t0 + s(50)))
+        .await
+        .unwrap();
+    store
+        .mark_sent("retry-then-sent", t0 + s(41))
+        .await
+        .unwrap();
+    assert_eq!(outbox_row(&store, "retry-then-sent").await, sent);
+
+    // A failure without a retry: dead, never claimed again.
+    store
+        .mark_failed("dead", t0 + s(2), "410 Gone\u{0}", None)
+        .await
+        .unwrap();
+    let dead = OutboxRow {
+        state: DeliveryState::Dead,
+        attempts: 1,
+        last_error: Some("410 Gone\u{fffd}".into()),
+        last_attempt_at: Some(t0 + s(2)),
+        ..pending(&records[1])
+    };
+    assert_eq!(outbox_row(&store, "dead").await, dead);
+    assert!(store
+        .claim_due(t0 + chrono::Duration::days(1), LEASE, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    store
+        .mark_failed("dead", t0 + s(3), "again", Some(t0 + s(4)))
+        .await
+        .unwrap();
+    assert_eq!(outbox_row(&store, "dead").await, dead, "dead stays dead");
+    assert_eq!(store.outbox_counts().await.unwrap(), (0, 1, 1));
+
+    // An unknown delivery is the caller's bug.
+    for err in [
+        store.mark_sent("nope", t0).await.unwrap_err(),
+        store.mark_failed("nope", t0, "x", None).await.unwrap_err(),
+    ] {
+        assert!(matches!(err, StoreError::InvalidInput { .. }), "{err}");
+        assert!(
+            err.to_string().contains("unknown delivery \"nope\""),
+            "{err}"
+        );
+    }
+    store.close().await;
+}
+
+async fn outbox_rows_are_newest_first_and_counted(db: &TestDb) {
+    let store = db.open().await;
+    let t0 = t("2027-08-05T00:00:00Z");
+    let m = chrono::Duration::minutes;
+    let records: Vec<_> = [("d-1", 0), ("d-2", 1), ("d-3", 2), ("d-4", 2), ("d-5", 3)]
+        .into_iter()
+        .map(|(id, minute)| delivery(id, "notifier:ops", t0 + m(minute), t0 + m(minute)))
+        .collect();
+    store
+        .write_batch(&Batch {
+            outbox: records,
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    let later = t0 + m(10);
+    store.claim_due(later, LEASE, 10).await.unwrap();
+    store.mark_sent("d-1", later).await.unwrap();
+    store.mark_sent("d-4", later).await.unwrap();
+    store.mark_failed("d-2", later, "boom", None).await.unwrap();
+    store
+        .mark_failed("d-5", later, "slow", Some(later + m(1)))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        ids_of(&store.outbox_rows(None, 100).await.unwrap()),
+        ["d-5", "d-4", "d-3", "d-2", "d-1"],
+        "newest created first, ties by id descending"
+    );
+    assert_eq!(
+        ids_of(&store.outbox_rows(None, 2).await.unwrap()),
+        ["d-5", "d-4"]
+    );
+    let by_state = |state| {
+        let store = store.clone();
+        async move {
+            let rows = store.outbox_rows(Some(state), 100).await.unwrap();
+            assert!(rows.iter().all(|r| r.state == state));
+            rows.into_iter().map(|r| r.id).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(by_state(DeliveryState::Pending).await, ["d-5", "d-3"]);
+    assert_eq!(by_state(DeliveryState::Sent).await, ["d-4", "d-1"]);
+    assert_eq!(by_state(DeliveryState::Dead).await, ["d-2"]);
+    assert_eq!(
+        ids_of(
+            &store
+                .outbox_rows(Some(DeliveryState::Pending), 1)
+                .await
+                .unwrap()
+        ),
+        ["d-5"]
+    );
+    assert!(store.outbox_rows(None, 0).await.unwrap().is_empty());
+    assert_eq!(store.outbox_counts().await.unwrap(), (2, 2, 1));
+    store.close().await;
+}
+
+async fn prune_ages_out_settled_deliveries(db: &TestDb) {
+    let store = db.open().await;
+    let now = t("2027-09-01T00:00:00Z");
+    let ms = chrono::Duration::milliseconds(1);
+    let sent_cut = now - SENT_DELIVERY_RETENTION;
+    let dead_cut = now - DEAD_DELIVERY_RETENTION;
+    assert_eq!(SENT_DELIVERY_RETENTION, chrono::Duration::days(7));
+    assert_eq!(DEAD_DELIVERY_RETENTION, chrono::Duration::days(30));
+    let long_ago = now - chrono::Duration::days(365);
+    let ids = [
+        "sent-at-cut",
+        "sent-before-cut",
+        "dead-at-cut",
+        "dead-before-cut",
+        "pending-ancient",
+        "sent-recently",
+    ];
+    store
+        .write_batch(&Batch {
+            outbox: ids
+                .iter()
+                .map(|id| delivery(id, "notifier:ops", long_ago, long_ago))
+                .collect(),
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    store.mark_sent("sent-at-cut", sent_cut).await.unwrap();
+    store
+        .mark_sent("sent-before-cut", sent_cut - ms)
+        .await
+        .unwrap();
+    store.mark_sent("sent-recently", now).await.unwrap();
+    // A dead delivery's age counts from its last attempt, not from when it was created.
+    store
+        .mark_failed("dead-at-cut", dead_cut, "gone", None)
+        .await
+        .unwrap();
+    store
+        .mark_failed("dead-before-cut", dead_cut - ms, "gone", None)
+        .await
+        .unwrap();
+
+    let report = store.prune(now).await.unwrap();
+    assert_eq!(
+        report,
+        PruneReport {
+            sent_deliveries: 1,
+            dead_deliveries: 1,
+            ..PruneReport::default()
+        }
+    );
+    let mut left: Vec<String> = store
+        .outbox_rows(None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        [
+            "dead-at-cut",
+            "pending-ancient",
+            "sent-at-cut",
+            "sent-recently"
+        ]
+    );
+    assert_eq!(store.prune(now).await.unwrap(), PruneReport::default());
+    store.close().await;
+}
+
+/// Several dispatchers (here four stores, each with its own pool, as four nodes would have)
+/// claiming at once never get the same delivery. On PostgreSQL the claims really run side by
+/// side; SQLite runs them one after another.
+async fn concurrent_claims_never_share_a_delivery(db: &TestDb) {
+    const DELIVERIES: usize = 200;
+    const LIMIT: usize = 50;
+    const NODES: usize = 4;
+    let t0 = t("2027-10-01T00:00:00Z");
+    let first = db.open().await;
+    let records: Vec<_> = (0..DELIVERIES)
+        .map(|i| {
+            // Spread over a few due times, so the claims' ORDER BY has work to do.
+            let due = t0 + chrono::Duration::milliseconds((i % 7) as i64);
+            delivery(&format!("d-{i:03}"), "notifier:ops", t0, due)
+        })
+        .collect();
+    first
+        .write_batch(&Batch {
+            outbox: records,
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    let mut nodes = vec![first];
+    for _ in 1..NODES {
+        nodes.push(db.open().await);
+    }
+
+    // Each cycle starts when every lease of the previous one has ended, so every delivery is
+    // claimable again; within a cycle each must be claimed exactly once.
+    for cycle in 0..3u32 {
+        let now = t0 + chrono::Duration::seconds(3600) * (cycle as i32 + 1);
+        let mut seen: HashSet<String> = HashSet::new();
+        for round in 0.. {
+            let claims = join_all(nodes.iter().map(|n| n.claim_due(now, LEASE, LIMIT))).await;
+            let mut claimed = 0;
+            for rows in claims {
+                let rows = rows.unwrap();
+                assert!(rows.len() <= LIMIT);
+                assert!(
+                    rows.windows(2)
+                        .all(|w| (w[0].due_at, &w[0].id) < (w[1].due_at, &w[1].id)),
+                    "each claim comes oldest due first"
+                );
+                for row in rows {
+                    assert!(
+                        seen.insert(row.id.clone()),
+                        "cycle {cycle} round {round}: {} claimed twice",
+                        row.id
+                    );
+                    claimed += 1;
+                }
+            }
+            if claimed == 0 {
+                break;
+            }
+            assert!(round < DELIVERIES, "claims never ran dry");
+        }
+        assert_eq!(
+            seen.len(),
+            DELIVERIES,
+            "cycle {cycle}: every delivery claimed"
+        );
+    }
+
+    if nodes[0].backend() == Backend::Postgres {
+        // Rows another transaction holds are skipped, not waited for: without SKIP LOCKED
+        // this claim would block until the holder finished.
+        let now = t0 + chrono::Duration::days(1);
+        let mut holder = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+        sqlx::query("SELECT id FROM outbox WHERE id IN ('d-000', 'd-007') FOR UPDATE")
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        let claimed = tokio::time::timeout(
+            Duration::from_secs(10),
+            nodes[1].claim_due(now, LEASE, DELIVERIES),
+        )
+        .await
+        .expect("a claim must not wait for locked rows")
+        .unwrap();
+        let claimed: HashSet<_> = claimed.into_iter().map(|r| r.id).collect();
+        assert_eq!(claimed.len(), DELIVERIES - 2);
+        assert!(!claimed.contains("d-000") && !claimed.contains("d-007"));
+        sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+        holder.close().await.unwrap();
+        assert_eq!(
+            ids_of(&nodes[2].claim_due(now, LEASE, DELIVERIES).await.unwrap()),
+            ["d-000", "d-007"],
+            "released, they are claimable"
+        );
+    }
+    for node in nodes {
+        node.close().await;
+    }
+}
+
+/// Polls every future to completion at once (a dependency-free `join_all`).
+async fn join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut handles: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = handles.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (handle, slot) in handles.iter_mut().zip(out.iter_mut()) {
+            if slot.is_none() {
+                match handle.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *slot = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().map(|v| v.unwrap()).collect()
 }
 
 // ---------------------------------------------------------------------------------------

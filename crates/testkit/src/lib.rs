@@ -287,3 +287,101 @@ impl FakeTarget {
         self.hits.load(Ordering::Relaxed)
     }
 }
+
+/// One request a [`FakeReceiver`] got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// Request path.
+    pub path: String,
+    /// Request headers, names lowercased.
+    pub headers: std::collections::HashMap<String, String>,
+    /// The body as text.
+    pub body: String,
+    /// The status it was answered with.
+    pub answered: u16,
+}
+
+impl Received {
+    /// The body as JSON (panics when it is not).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap()
+    }
+
+    /// A header's value, if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
+    }
+}
+
+/// A real HTTP receiver on 127.0.0.1:0 for webhooks: records every request and answers with a
+/// status the test sets (200 by default).
+pub struct FakeReceiver {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    status: Arc<AtomicU16>,
+    received: Arc<std::sync::Mutex<Vec<Received>>>,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+impl FakeReceiver {
+    /// Starts a receiver answering 200 to every request.
+    pub async fn start() -> FakeReceiver {
+        let status = Arc::new(AtomicU16::new(200));
+        let received = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (s, r) = (status.clone(), received.clone());
+        let app = axum::Router::new().fallback(
+            move |uri: axum::http::Uri, headers: axum::http::HeaderMap, body: String| {
+                let (s, r) = (s.clone(), r.clone());
+                async move {
+                    let code = s.load(Ordering::Relaxed);
+                    let headers = headers
+                        .iter()
+                        .map(|(k, v)| {
+                            (
+                                k.as_str().to_owned(),
+                                v.to_str().unwrap_or_default().to_owned(),
+                            )
+                        })
+                        .collect();
+                    r.lock().unwrap().push(Received {
+                        path: uri.path().to_owned(),
+                        headers,
+                        body,
+                        answered: code,
+                    });
+                    axum::http::StatusCode::from_u16(code)
+                        .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR)
+                }
+            },
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        FakeReceiver {
+            url,
+            status,
+            received,
+            _server: server,
+        }
+    }
+
+    /// Makes every later answer use `code`.
+    pub fn set_status(&self, code: u16) {
+        self.status.store(code, Ordering::Relaxed);
+    }
+
+    /// Everything received so far, in order.
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// The requests it accepted (answered 2xx), in order.
+    pub fn accepted(&self) -> Vec<Received> {
+        self.received()
+            .into_iter()
+            .filter(|r| (200..300).contains(&r.answered))
+            .collect()
+    }
+}

@@ -1,0 +1,311 @@
+//! The outbox of notifications: deliveries enqueued by [`Store::write_batch`] in the same
+//! transaction as the change that caused them, then claimed, sent and settled by a
+//! dispatcher.
+//!
+//! A claim takes a lease instead of holding a transaction open while sending:
+//! [`Store::claim_due`] sets `locked_until = now + lease` on the rows it returns and commits
+//! at once. No other claim returns those rows until the lease ends, and a crashed
+//! dispatcher's rows come back by themselves when it does. On PostgreSQL the claim picks its
+//! rows with `FOR UPDATE SKIP LOCKED` (see `dialect.rs`), so nodes claiming at the same time
+//! split the due rows between them and never both return one row.
+//!
+//! The lease must outlast the longest send: a dispatcher still sending when its lease runs
+//! out may see the row claimed and sent again (the receiver can deduplicate by the delivery
+//! id, which is the Idempotency-Key). A settled row is final in one direction only: a late
+//! success still marks a dead row sent, but a late failure never undoes a success.
+
+use chrono::{DateTime, Utc};
+
+use crate::error::OpError;
+use crate::model::{DeliveryState, OutboxRow};
+use crate::sql::{from_ms, from_opt_ms, ms, to_u32, to_u64};
+use crate::{Result, Store};
+
+/// The longest error text [`Store::mark_failed`] stores, in characters (Unicode scalar
+/// values); a longer one is cut to its first `OUTBOX_ERROR_MAX_CHARS` characters.
+pub const OUTBOX_ERROR_MAX_CHARS: usize = 1_000;
+
+/// The columns of an [`OutboxRow`], in the order of [`DbRow`].
+macro_rules! outbox_columns {
+    () => {
+        "id, destination, event_kind, payload, created_at, due_at, attempts, state, \
+         last_error, last_attempt_at, sent_at"
+    };
+}
+
+/// `(id, destination, event_kind, payload, created_at, due_at, attempts, state, last_error,
+/// last_attempt_at, sent_at)`
+type DbRow = (
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+);
+
+impl Store {
+    /// Claims up to `limit` deliveries that are due and returns them, oldest `due_at` first
+    /// (then by id).
+    ///
+    /// A delivery is due when it is pending, its `due_at` is at or before `now`, and it is
+    /// not leased (never claimed, or its lease ended at or before `now`). Claiming sets its
+    /// lease to end at `now + lease` and changes nothing else; the dispatcher then reports
+    /// the outcome with [`mark_sent`](Store::mark_sent) or
+    /// [`mark_failed`](Store::mark_failed). A delivery whose lease ends unreported (its
+    /// dispatcher crashed) is due again.
+    ///
+    /// On PostgreSQL, concurrent claims (from this node or others on the same database)
+    /// never return the same delivery: each skips the rows another is claiming rather than
+    /// waiting for them. SQLite serves one node, and its claims run one at a time.
+    pub async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        lease: std::time::Duration,
+        limit: usize,
+    ) -> Result<Vec<OutboxRow>> {
+        const OP: &str = "claim_due";
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let now_ms = ms(now);
+        let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+        let locked_until = now_ms.saturating_add(lease_ms);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows: Vec<DbRow> = db_run!(self, |pool, d| {
+            // One statement, so one transaction: the rows are picked and leased atomically.
+            let sql = format!(
+                "UPDATE outbox SET locked_until = $1 WHERE id IN (SELECT id FROM outbox \
+                 WHERE state = 'pending' AND due_at <= $2 \
+                 AND (locked_until IS NULL OR locked_until <= $2) \
+                 ORDER BY due_at, id LIMIT $3{}) RETURNING {}",
+                d.claim_lock,
+                outbox_columns!()
+            );
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(locked_until)
+                .bind(now_ms)
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+        })
+        .map_err(|e| OpError::from(e).at(OP))?;
+        // RETURNING gives no order.
+        let mut rows = to_rows(rows).map_err(|e| e.at(OP))?;
+        rows.sort_by(|a, b| (a.due_at, &a.id).cmp(&(b.due_at, &b.id)));
+        Ok(rows)
+    }
+
+    /// Records that delivery `id` was sent at `at`: it becomes `sent` with `sent_at` and
+    /// `last_attempt_at` set to `at`, one more attempt counted, and its lease released.
+    ///
+    /// A delivery already sent is left as it is (a duplicate report changes nothing); a dead
+    /// one is marked sent, since the send did happen. An unknown id is rejected with
+    /// [`StoreError::InvalidInput`](crate::StoreError::InvalidInput).
+    pub async fn mark_sent(&self, id: &str, at: DateTime<Utc>) -> Result<()> {
+        const OP: &str = "mark_sent";
+        let updated = db_run!(self, |pool, d| {
+            sqlx::query(
+                "UPDATE outbox SET state = 'sent', sent_at = $1, last_attempt_at = $1, \
+                 attempts = attempts + 1, locked_until = NULL \
+                 WHERE id = $2 AND state <> 'sent'",
+            )
+            .bind(ms(at))
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })
+        .map_err(|e| OpError::from(e).at(OP))?;
+        if updated == 0 {
+            self.settled_already(OP, id).await?;
+        }
+        Ok(())
+    }
+
+    /// Records that an attempt to send delivery `id` failed at `at` with `error`: one more
+    /// attempt counted, `last_error` and `last_attempt_at` set, and its lease released.
+    ///
+    /// With `retry_at`, the delivery stays pending and is due again at that time; without,
+    /// it is given up (`dead`). `error` is stored cut to [`OUTBOX_ERROR_MAX_CHARS`]
+    /// characters, with any NUL character replaced by U+FFFD (PostgreSQL cannot store NUL).
+    ///
+    /// Only a pending delivery changes: a report about one already sent or dead (from a
+    /// dispatcher whose lease ran out meanwhile) is ignored. An unknown id is rejected with
+    /// [`StoreError::InvalidInput`](crate::StoreError::InvalidInput).
+    pub async fn mark_failed(
+        &self,
+        id: &str,
+        at: DateTime<Utc>,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        const OP: &str = "mark_failed";
+        let state = if retry_at.is_some() {
+            DeliveryState::Pending
+        } else {
+            DeliveryState::Dead
+        };
+        let error = clip_error(error);
+        let updated = db_run!(self, |pool, d| {
+            sqlx::query(
+                "UPDATE outbox SET state = $1, due_at = COALESCE($2, due_at), \
+                 attempts = attempts + 1, last_error = $3, last_attempt_at = $4, \
+                 locked_until = NULL WHERE id = $5 AND state = 'pending'",
+            )
+            .bind(state.as_str())
+            .bind(retry_at.map(ms))
+            .bind(error.as_str())
+            .bind(ms(at))
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })
+        .map_err(|e| OpError::from(e).at(OP))?;
+        if updated == 0 {
+            self.settled_already(OP, id).await?;
+        }
+        Ok(())
+    }
+
+    /// Up to `limit` deliveries, newest `created_at` first (then by id, descending), only
+    /// those in `state` when one is given. For the admin API.
+    pub async fn outbox_rows(
+        &self,
+        state: Option<DeliveryState>,
+        limit: usize,
+    ) -> Result<Vec<OutboxRow>> {
+        const OP: &str = "outbox_rows";
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows: Vec<DbRow> = db_run!(self, |pool, d| {
+            match state {
+                Some(state) => {
+                    sqlx::query_as(concat!(
+                        "SELECT ",
+                        outbox_columns!(),
+                        " FROM outbox WHERE state = $1 ORDER BY created_at DESC, id DESC \
+                         LIMIT $2"
+                    ))
+                    .bind(state.as_str())
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await
+                }
+                None => {
+                    sqlx::query_as(concat!(
+                        "SELECT ",
+                        outbox_columns!(),
+                        " FROM outbox ORDER BY created_at DESC, id DESC LIMIT $1"
+                    ))
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await
+                }
+            }
+        })
+        .map_err(|e| OpError::from(e).at(OP))?;
+        to_rows(rows).map_err(|e| e.at(OP))
+    }
+
+    /// How many deliveries are `(pending, sent, dead)`, for metrics. Pending includes those
+    /// claimed and not yet reported.
+    pub async fn outbox_counts(&self) -> Result<(u64, u64, u64)> {
+        const OP: &str = "outbox_counts";
+        let rows: Vec<(String, i64)> = db_run!(self, |pool, d| {
+            sqlx::query_as("SELECT state, COUNT(*) FROM outbox GROUP BY state")
+                .fetch_all(pool)
+                .await
+        })
+        .map_err(|e| OpError::from(e).at(OP))?;
+        let mut counts = (0, 0, 0);
+        for (state, n) in rows {
+            let n = to_u64(n, "delivery count").map_err(|e| e.at(OP))?;
+            match DeliveryState::parse(&state) {
+                Some(DeliveryState::Pending) => counts.0 = n,
+                Some(DeliveryState::Sent) => counts.1 = n,
+                Some(DeliveryState::Dead) => counts.2 = n,
+                None => {
+                    return Err(
+                        OpError::Corrupt(format!("unknown delivery state {state:?}")).at(OP),
+                    )
+                }
+            }
+        }
+        Ok(counts)
+    }
+
+    /// After a settling update changed nothing: fine when delivery `id` exists (it was
+    /// already settled), an error when it does not.
+    async fn settled_already(&self, op: &'static str, id: &str) -> Result<()> {
+        let state: Option<String> = db_run!(self, |pool, d| {
+            sqlx::query_scalar("SELECT state FROM outbox WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await
+        })
+        .map_err(|e| OpError::from(e).at(op))?;
+        match state {
+            Some(state) => {
+                tracing::debug!(delivery = id, %state, op, "late report on a settled delivery ignored");
+                Ok(())
+            }
+            None => Err(OpError::Invalid(format!("unknown delivery {id:?}")).at(op)),
+        }
+    }
+}
+
+/// An error text as stored: at most [`OUTBOX_ERROR_MAX_CHARS`] characters, cut on a
+/// character boundary, NUL replaced (one character for one, so the count holds).
+fn clip_error(error: &str) -> String {
+    let end = error
+        .char_indices()
+        .nth(OUTBOX_ERROR_MAX_CHARS)
+        .map_or(error.len(), |(i, _)| i);
+    error[..end].replace('\0', "\u{fffd}")
+}
+
+/// Stored rows back as the model.
+fn to_rows(rows: Vec<DbRow>) -> Result<Vec<OutboxRow>, OpError> {
+    rows.into_iter()
+        .map(|r| {
+            Ok(OutboxRow {
+                state: DeliveryState::parse(&r.7).ok_or_else(|| {
+                    OpError::Corrupt(format!("delivery {}: unknown state {:?}", r.0, r.7))
+                })?,
+                id: r.0,
+                destination: r.1,
+                event_kind: r.2,
+                payload: r.3,
+                created_at: from_ms(r.4)?,
+                due_at: from_ms(r.5)?,
+                attempts: to_u32(r.6, "attempts")?,
+                last_error: r.8,
+                last_attempt_at: from_opt_ms(r.9)?,
+                sent_at: from_opt_ms(r.10)?,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_texts_are_cut_on_a_char_boundary() {
+        assert_eq!(clip_error("refused"), "refused");
+        let long = "é".repeat(OUTBOX_ERROR_MAX_CHARS + 5);
+        let clipped = clip_error(&long);
+        assert_eq!(clipped.chars().count(), OUTBOX_ERROR_MAX_CHARS);
+        assert!(long.starts_with(&clipped));
+        let exact = "🔥".repeat(OUTBOX_ERROR_MAX_CHARS);
+        assert_eq!(clip_error(&exact), exact);
+        assert_eq!(clip_error("a\0b"), "a\u{fffd}b");
+    }
+}
