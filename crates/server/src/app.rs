@@ -102,7 +102,7 @@ impl App {
                     auto_complete: m.auto_complete,
                 })
                 .collect(),
-            notifiers: Vec::new(),
+            notifiers: config.notifiers.clone(),
         };
         let engine = pharos_engine::start(engine_config, store)
             .await

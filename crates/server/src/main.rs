@@ -93,6 +93,9 @@ fn validate(path: Option<PathBuf>) -> ExitCode {
             if !c.maintenances.is_empty() {
                 parts.push(count(c.maintenances.len(), "maintenance", "maintenances"));
             }
+            if !c.notifiers.is_empty() {
+                parts.push(count(c.notifiers.len(), "notifier", "notifiers"));
+            }
             println!("{}: ok ({})", path.display(), parts.join(", "));
             ExitCode::SUCCESS
         }

@@ -123,6 +123,64 @@ fn validate_reports_every_problem_with_its_location_and_exits_1() {
     insta::assert_snapshot!(lines.join("\n"));
 }
 
+const NOTIFIERS: &str = r#"[[components]]
+id = "api"
+name = "API"
+
+[[monitors]]
+id = "api-health"
+type = "tcp"
+url = "tcp://127.0.0.1:1"
+components = ["api"]
+
+[[notifiers]]
+id = "ops"
+type = "webhook"
+url = "https://hooks.example.com/pharos"
+secret = "${PHAROS_WEBHOOK_SECRET}"
+
+[[notifiers]]
+id = "chat"
+type = "slack"
+url = "${SLACK_WEBHOOK_URL}"
+components = ["api"]
+"#;
+
+#[test]
+fn validate_checks_notifiers_without_printing_their_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "notifiers.toml", NOTIFIERS);
+    let run = |slack_url: &str| {
+        Command::new(PHAROS)
+            .args(["validate", "--config"])
+            .arg(&path)
+            .env("PHAROS_WEBHOOK_SECRET", "whsec-never-printed-0123")
+            .env("SLACK_WEBHOOK_URL", slack_url)
+            .output()
+            .unwrap()
+    };
+
+    let out = run("https://hooks.slack.com/services/T0/B0/never-printed");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains("warning:") && !stderr.contains("error:"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(": ok ("));
+
+    // A bad chat URL is reported at its `${…}`, without repeating it.
+    let out = run("hooks.slack.com/services/T0/B0/never-printed");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let file = path.display().to_string();
+    assert_eq!(
+        stderr.trim_end().replace(&file, "FILE"),
+        "FILE:20:7: error: invalid notifier `url`: not an absolute URL; expected http://… or https://…"
+    );
+    assert!(!stderr.contains("never-printed"), "{stderr}");
+}
+
 #[test]
 fn serve_refuses_a_broken_file_without_listening() {
     let dir = tempfile::tempdir().unwrap();

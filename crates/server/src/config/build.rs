@@ -1,5 +1,5 @@
 //! The top level of the walk: the small sections and components, handing monitors,
-//! maintenances and admin tokens to their own modules, and the cross-checks between
+//! maintenances, notifiers and admin tokens to their own modules, and the cross-checks between
 //! components and what refers to them.
 
 use std::collections::{HashMap, HashSet};
@@ -14,8 +14,9 @@ use toml_edit::Document;
 use super::admin::admin;
 use super::maintenances::maintenances;
 use super::monitors::monitors;
+use super::notifiers::notifiers;
 use super::values::check_http_url;
-use super::walk::{did_you_mean, suggest, Cx, Field, Section};
+use super::walk::{suggest, Cx, Field, Section};
 use super::{ComponentConfig, Config, IncidentsConfig, PageConfig, ServerConfig, StorageConfig};
 
 /// Shortest `[incidents] auto_resolve_after`.
@@ -70,11 +71,6 @@ pub(super) fn build(cx: &mut Cx<'_>, text: &str) -> Option<Config> {
     if let Some(s) = sub(cx, &root, "incidents", "[incidents]") {
         config.incidents = incidents(cx, s);
     }
-    if let Some(f) = root.field("notifiers") {
-        for s in cx.section_list(&f, "[[notifiers]]") {
-            notifier(cx, s);
-        }
-    }
 
     let declared = match root.field("components") {
         Some(f) => {
@@ -101,6 +97,10 @@ pub(super) fn build(cx: &mut Cx<'_>, text: &str) -> Option<Config> {
     if let Some(f) = root.field("maintenances") {
         let sections = cx.section_list(&f, "[[maintenances]]");
         config.maintenances = maintenances(cx, &sections, &declared.ids);
+    }
+    if let Some(f) = root.field("notifiers") {
+        let sections = cx.section_list(&f, "[[notifiers]]");
+        config.notifiers = notifiers(cx, &sections, &declared.ids);
     }
     config.components = declared.components;
     Some(config)
@@ -235,47 +235,6 @@ fn incidents(cx: &mut Cx<'_>, s: Section<'_>) -> IncidentsConfig {
     out.auto_open = auto_open.unwrap_or(out.auto_open);
     out.auto_publish = auto_publish.unwrap_or(out.auto_publish);
     out
-}
-
-const NOTIFIER_TYPES: &[&str] = &[
-    "webhook",
-    "slack",
-    "discord",
-    "teams",
-    "email",
-    "pagerduty",
-    "ntfy",
-];
-
-/// `[[notifiers]]` are documented but not built: type-check each, then ignore it with a
-/// warning.
-fn notifier(cx: &mut Cx<'_>, s: Section<'_>) {
-    s.check_keys(cx, &["id", "type", "url"]);
-    if let Some(v) = s.field("id").and_then(|f| cx.string(&f)) {
-        if let Err(e) = ComponentId::new(v.text.as_str()) {
-            cx.error(v.at, format!("notifier {e}"));
-        }
-    }
-    if let Some(v) = s.field("type").and_then(|f| cx.string(&f)) {
-        if !NOTIFIER_TYPES.contains(&v.text.as_str()) {
-            cx.error(
-                v.at,
-                format!(
-                    "unknown notifier type {:?} (expected one of: {}){}",
-                    v.text,
-                    NOTIFIER_TYPES.join(", "),
-                    did_you_mean(&v.text, NOTIFIER_TYPES),
-                ),
-            );
-        }
-    }
-    if let Some(f) = s.field("url") {
-        cx.string(&f);
-    }
-    cx.warn(
-        s.at,
-        "[[notifiers]] is not implemented yet in this version and is ignored",
-    );
 }
 
 /// What `[[components]]` declared.

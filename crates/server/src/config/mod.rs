@@ -13,8 +13,6 @@
 //!   interpolated, and substituted text is not interpolated again.
 //! - Unknown keys are errors (with a "did you mean" when a known key is close); so are keys
 //!   that belong to another monitor type.
-//! - `[[notifiers]]` are documented but not built yet: their keys are type-checked and the
-//!   section is ignored with a warning.
 //! - A component that no monitor drives is a warning; everything else found is an error.
 //!
 //! Beyond SPEC §2, the file may name its admin tokens and declare planned maintenance windows:
@@ -41,6 +39,30 @@
 //! auto_complete = true             # optional: completed at scheduled_until (default true)
 //! ```
 //!
+//! Responders' channels (`[[notifiers]]`, SPEC §2 and §5) take these keys:
+//!
+//! ```toml
+//! [[notifiers]]
+//! id = "ops"                       # [a-z0-9_-]+, unique among notifiers
+//! type = "webhook"                 # webhook | slack | discord | teams | ntfy | pagerduty
+//! url = "https://hooks.example.com/pharos"   # http(s); required except for pagerduty, whose
+//!                                  # default is the Events API v2 endpoint
+//! secret = "${WEBHOOK_SECRET}"     # webhook only, optional: HMAC-SHA256 signing
+//! token = "${NTFY_TOKEN}"          # ntfy only, optional: bearer token
+//! routing_key = "${PD_ROUTING_KEY}"   # pagerduty only, required
+//! events = ["incident_opened", "component_status"]   # optional; default: every incident
+//!                                  # and maintenance event (component_status is opt-in)
+//! components = ["api"]             # optional: only events about these declared components
+//! min_severity = "S2"              # optional: only incidents at least this severe (S1 worst)
+//! timeout = "10s"                  # optional, 1s–60s (default 10s)
+//! concurrency = 4                  # optional, 1–64 (default 4)
+//! ```
+//!
+//! A key of another notifier type is an error naming the type it belongs to; `email` is
+//! documented but not supported yet (an error). `events` and `components`, when present,
+//! must not be empty. A notifier's `url`, `secret`, `token` and `routing_key` are
+//! credentials (a chat webhook's URL is one): no diagnostic repeats them.
+//!
 //! Admin token names must be non-empty, at most 64 characters and unique, and no two entries
 //! may hold the same token (the author would be ambiguous); a token shorter than 16
 //! characters is a warning. Secrets never appear in diagnostics or in `Debug` output.
@@ -55,6 +77,7 @@ mod build;
 mod diagnostic;
 mod maintenances;
 mod monitors;
+mod notifiers;
 mod secret;
 mod source;
 mod values;
@@ -77,6 +100,8 @@ pub use secret::Secret;
 pub const DEFAULT_PAGE_ID: &str = "pharos";
 /// The page name used when `[page] name` is not set.
 pub const DEFAULT_PAGE_NAME: &str = "Pharos";
+/// The PagerDuty Events API v2 endpoint a `pagerduty` notifier sends to when it sets no `url`.
+pub const DEFAULT_PAGERDUTY_URL: &str = "https://events.pagerduty.com/v2/enqueue";
 /// `[incidents] auto_resolve_after` when it is not set.
 pub const DEFAULT_AUTO_RESOLVE_AFTER: Duration = Duration::from_secs(10 * 60);
 
@@ -100,6 +125,9 @@ pub struct Config {
     pub monitors: Vec<MonitorSpec>,
     /// `[[maintenances]]`: planned windows declared in the file, in file order.
     pub maintenances: Vec<MaintenanceConfig>,
+    /// `[[notifiers]]`: responders' channels with their routes, in file order. Ids are
+    /// unique; `Debug` shows each channel's type only, never its URL or keys.
+    pub notifiers: Vec<pharos_notify::Notifier>,
 }
 
 /// `[server]`. Unset values fall back to the environment, then to built-in defaults (SPEC §1).

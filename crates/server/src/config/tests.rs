@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use pharos_domain::{ComponentStatus, MonitorKind};
+use pharos_notify::{Channel, EventKind, Route};
 
 use super::*;
 
@@ -12,6 +13,12 @@ fn env(name: &str) -> Option<String> {
         "PHAROS_ADMIN_TOKEN" => Some("s3cret-admin-token".into()),
         "API_HOST" => Some("api.example.com".into()),
         "EMPTY" => Some(String::new()),
+        "PHAROS_WEBHOOK_SECRET" => Some("whsec-0123456789abcdef".into()),
+        "SLACK_WEBHOOK_URL" => {
+            Some("https://hooks.slack.com/services/T000/B000/slack-url-secret".into())
+        }
+        "NTFY_TOKEN" => Some("tk_ntfy-token-secret".into()),
+        "PD_ROUTING_KEY" => Some("pd-routing-key-secret".into()),
         _ => None,
     }
 }
@@ -169,12 +176,18 @@ fn the_spec_example_loads() {
     assert_eq!(m.components, vec![ComponentId::new("api").unwrap()]);
     assert_eq!(m.on_failure, ComponentStatus::MajorOutage);
 
-    // The documented but unbuilt section is accepted and announced.
-    let warnings: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
+    let [n] = c.notifiers.as_slice() else {
+        panic!("one notifier expected: {:?}", c.notifiers)
+    };
+    assert_eq!(n.id, "ops");
     assert_eq!(
-        warnings,
-        ["pharos.toml:40:1: warning: [[notifiers]] is not implemented yet in this version and is ignored"]
+        n.channel,
+        Channel::Webhook {
+            url: "https://hooks.example.com/pharos".into(),
+            secret: None,
+        }
     );
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
 }
 
 #[test]
@@ -207,6 +220,7 @@ fn the_example_file_loads_without_any_environment() {
     // `[incidents]` spells out the defaults; the maintenance example is commented out.
     assert_eq!(c.incidents, IncidentsConfig::default());
     assert!(c.maintenances.is_empty() && c.admin.tokens.is_empty());
+    assert!(c.notifiers.is_empty());
 }
 
 /// The commented-out block of `text` whose first line is `# {first}`, uncommented: it runs up
@@ -263,6 +277,34 @@ fn the_commented_out_examples_in_the_example_file_are_valid() {
     assert_eq!(m.scheduled_for, utc(2026, 12, 1, 2, 0, 0));
     assert_eq!(m.scheduled_until, utc(2026, 12, 1, 3, 0, 0));
     assert!(m.auto_start && m.auto_complete && !m.body.is_empty());
+
+    // The two notifier tables are separate blocks: the second starts after the first.
+    let webhook = uncommented(text, "[[notifiers]]");
+    let after_webhook = text.find("# id = \"ops\"").expect("the webhook example");
+    let slack = uncommented(&text[after_webhook..], "[[notifiers]]");
+    let loaded = load(&format!("{text}\n{webhook}\n{slack}"));
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let [hook, chat] = loaded.config.notifiers.as_slice() else {
+        panic!("two notifiers expected: {:?}", loaded.config.notifiers)
+    };
+    assert_eq!(hook.id, "ops");
+    assert_eq!(
+        hook.channel,
+        Channel::Webhook {
+            url: "https://hooks.example.com/pharos".into(),
+            secret: Some("whsec-0123456789abcdef".into()),
+        }
+    );
+    assert_eq!(hook.route.events.len(), 4);
+    assert_eq!(chat.id, "team-chat");
+    assert_eq!(
+        chat.channel,
+        Channel::Slack {
+            url: "https://hooks.slack.com/services/T000/B000/slack-url-secret".into(),
+        }
+    );
+    assert_eq!(chat.route.components.len(), 2);
+    assert_eq!(chat.route.min_severity, Some(pharos_domain::Severity::S2));
 }
 
 #[test]
@@ -277,7 +319,7 @@ fn an_empty_file_is_the_default_configuration() {
     assert_eq!(d.server, ServerConfig::default());
     assert!(d.server.listen.is_none() && d.storage.url.is_none());
     assert!(d.admin.tokens.is_empty() && d.components.is_empty() && d.monitors.is_empty());
-    assert!(d.maintenances.is_empty());
+    assert!(d.maintenances.is_empty() && d.notifiers.is_empty());
     assert_eq!(
         d.incidents,
         IncidentsConfig {
@@ -435,6 +477,7 @@ auto_opne = true
 [[notifiers]]
 id = "ops"
 type = "webhook"
+url = "https://hooks.example.com/x"
 channel = "ops"
 "#;
     assert_eq!(
@@ -445,8 +488,7 @@ channel = "ops"
             "pharos.toml:8:1: error: unknown key `descripton` in [[components]]; did you mean `description`?",
             "pharos.toml:13:1: error: unknown key `intervall` in [[monitors]]; did you mean `interval`?",
             "pharos.toml:16:1: error: unknown key `auto_opne` in [incidents]; did you mean `auto_open`?",
-            "pharos.toml:17:1: warning: [[notifiers]] is not implemented yet in this version and is ignored",
-            "pharos.toml:20:1: error: unknown key `channel` in [[notifiers]]",
+            "pharos.toml:21:1: error: unknown key `channel` in [[notifiers]]",
         ]
     );
 }
@@ -613,30 +655,440 @@ fn admin_tokens_are_secrets() {
     );
 }
 
-#[test]
-fn notifiers_are_type_checked_and_ignored() {
-    let text = r#"
-[incidents]
-auto_open = false
-auto_resolve_after = "10 minutes"
-[[notifiers]]
-id = "ops"
-type = "slakc"
-url = "https://hooks.example.com/x"
-[[notifiers]]
-id = "Pager"
-type = "pagerduty"
+// ---------------------------------------------------------------------------------------------
+// Notifiers
+
+/// Two components and a monitor driving both, to put before notifier tables.
+const API_AND_DB: &str = r#"
+[[components]]
+id = "api"
+name = "API"
+[[components]]
+id = "db"
+name = "Database"
+[[monitors]]
+id = "m"
+type = "tcp"
+url = "tcp://127.0.0.1:1"
+components = ["api", "db"]
 "#;
+
+#[test]
+fn every_notifier_type_becomes_its_channel_with_defaults() {
+    let text = r#"
+[[notifiers]]
+id = "hook"
+type = "webhook"
+url = "https://hooks.example.com/pharos"
+secret = "${PHAROS_WEBHOOK_SECRET}"
+[[notifiers]]
+id = "plain-hook"
+type = "webhook"
+url = "http://127.0.0.1:9000/in"
+[[notifiers]]
+id = "chat"
+type = "slack"
+url = "${SLACK_WEBHOOK_URL}"
+[[notifiers]]
+id = "gaming"
+type = "discord"
+url = "https://discord.com/api/webhooks/1/discord-url-secret"
+[[notifiers]]
+id = "corp"
+type = "teams"
+url = "https://example.webhook.office.com/teams-url-secret"
+[[notifiers]]
+id = "phone"
+type = "ntfy"
+url = "https://ntfy.sh/acme-status"
+token = "${NTFY_TOKEN}"
+[[notifiers]]
+id = "topic"
+type = "ntfy"
+url = "https://ntfy.sh/acme-public"
+[[notifiers]]
+id = "pager"
+type = "pagerduty"
+routing_key = "${PD_ROUTING_KEY}"
+[[notifiers]]
+id = "pager-proxy"
+type = "pagerduty"
+routing_key = "literal-routing-key"
+url = "http://127.0.0.1:8081/v2/enqueue"
+"#;
+    let loaded = load(text);
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let notifiers = &loaded.config.notifiers;
+    let ids: Vec<&str> = notifiers.iter().map(|n| n.id.as_str()).collect();
     assert_eq!(
-        refused(text),
+        ids,
         [
-            "pharos.toml:4:22: error: `auto_resolve_after`: invalid duration \"10 minutes\": expected a number followed by ms, s, m, h or d, like \"30s\"",
-            "pharos.toml:5:1: warning: [[notifiers]] is not implemented yet in this version and is ignored",
-            "pharos.toml:7:8: error: unknown notifier type \"slakc\" (expected one of: webhook, slack, discord, teams, email, pagerduty, ntfy); did you mean `slack`?",
-            "pharos.toml:9:1: warning: [[notifiers]] is not implemented yet in this version and is ignored",
-            "pharos.toml:10:6: error: notifier id \"Pager\" may only contain lowercase letters, digits, '-' and '_'",
+            "hook",
+            "plain-hook",
+            "chat",
+            "gaming",
+            "corp",
+            "phone",
+            "topic",
+            "pager",
+            "pager-proxy"
         ]
     );
+    let channels: Vec<&Channel> = notifiers.iter().map(|n| &n.channel).collect();
+    assert_eq!(
+        channels,
+        [
+            &Channel::Webhook {
+                url: "https://hooks.example.com/pharos".into(),
+                secret: Some("whsec-0123456789abcdef".into()),
+            },
+            &Channel::Webhook {
+                url: "http://127.0.0.1:9000/in".into(),
+                secret: None,
+            },
+            &Channel::Slack {
+                url: "https://hooks.slack.com/services/T000/B000/slack-url-secret".into(),
+            },
+            &Channel::Discord {
+                url: "https://discord.com/api/webhooks/1/discord-url-secret".into(),
+            },
+            &Channel::Teams {
+                url: "https://example.webhook.office.com/teams-url-secret".into(),
+            },
+            &Channel::Ntfy {
+                url: "https://ntfy.sh/acme-status".into(),
+                token: Some("tk_ntfy-token-secret".into()),
+            },
+            &Channel::Ntfy {
+                url: "https://ntfy.sh/acme-public".into(),
+                token: None,
+            },
+            &Channel::PagerDuty {
+                routing_key: "pd-routing-key-secret".into(),
+                url: DEFAULT_PAGERDUTY_URL.into(),
+            },
+            &Channel::PagerDuty {
+                routing_key: "literal-routing-key".into(),
+                url: "http://127.0.0.1:8081/v2/enqueue".into(),
+            },
+        ]
+    );
+    assert_eq!(
+        DEFAULT_PAGERDUTY_URL,
+        "https://events.pagerduty.com/v2/enqueue"
+    );
+    for n in notifiers {
+        // Defaults: every incident and maintenance event, about any component, 10s, 4.
+        assert_eq!(n.route, Route::default(), "{}", n.id);
+        assert_eq!(n.timeout, Duration::from_secs(10), "{}", n.id);
+        assert_eq!(n.concurrency, 4, "{}", n.id);
+    }
+}
+
+#[test]
+fn notifier_routes_and_limits_are_read() {
+    let text = format!(
+        r#"{API_AND_DB}
+[[notifiers]]
+id = "ops"
+type = "webhook"
+url = "https://hooks.example.com/x"
+events = ["incident_opened", "incident_resolved", "component_status"]
+components = ["db"]
+min_severity = "s2"
+timeout = "1s"
+concurrency = 64
+[[notifiers]]
+id = "maint"
+type = "slack"
+url = "https://hooks.slack.com/services/x"
+events = ["maintenance_scheduled", "maintenance_started", "maintenance_updated", "maintenance_completed", "incident_updated"]
+components = ["api", "db"]
+timeout = "60s"
+concurrency = 1
+"#
+    );
+    let loaded = load(&text);
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let [ops, maint] = loaded.config.notifiers.as_slice() else {
+        panic!("two notifiers expected: {:?}", loaded.config.notifiers)
+    };
+    assert_eq!(
+        ops.route,
+        Route {
+            events: vec![
+                EventKind::IncidentOpened,
+                EventKind::IncidentResolved,
+                EventKind::ComponentStatus
+            ],
+            components: vec![ComponentId::new("db").unwrap()],
+            min_severity: Some(pharos_domain::Severity::S2),
+        }
+    );
+    assert_eq!((ops.timeout, ops.concurrency), (Duration::from_secs(1), 64));
+    assert_eq!(
+        maint.route,
+        Route {
+            events: vec![
+                EventKind::MaintenanceScheduled,
+                EventKind::MaintenanceStarted,
+                EventKind::MaintenanceUpdated,
+                EventKind::MaintenanceCompleted,
+                EventKind::IncidentUpdated,
+            ],
+            components: vec![
+                ComponentId::new("api").unwrap(),
+                ComponentId::new("db").unwrap()
+            ],
+            min_severity: None,
+        }
+    );
+    assert_eq!(
+        (maint.timeout, maint.concurrency),
+        (Duration::from_secs(60), 1)
+    );
+    // A notifier refers to components; it does not drive them.
+    assert!(lines(
+        "[[components]]\nid = \"c\"\nname = \"C\"\n[[notifiers]]\nid = \"n\"\ntype = \"slack\"\n\
+         url = \"https://hooks.slack.com/x\"\ncomponents = [\"c\"]\n"
+    )
+    .contains(
+        &"pharos.toml:2:6: warning: component `c` is not driven by any monitor; nothing will notice if it goes down"
+            .to_owned()
+    ));
+}
+
+#[test]
+fn notifier_errors_point_at_the_value() {
+    let text = r#"
+[[components]]
+id = "api"
+name = "API"
+[[monitors]]
+id = "m"
+type = "tcp"
+url = "tcp://127.0.0.1:1"
+components = ["api"]
+[[notifiers]]
+id = "ops"
+type = "slack"
+url = "https://hooks.slack.com/services/T0/B0/x"
+routing_key = "rk-secret-1"
+secret = "s"
+timout = "5s"
+[[notifiers]]
+id = "ops"
+type = "webhook"
+events = ["incident_open", "incident_resolved", "incident_resolved", "everything"]
+components = ["api", "apii"]
+min_severity = "S5"
+timeout = "500ms"
+concurrency = 0
+[[notifiers]]
+id = "pd"
+type = "pagerduty"
+timeout = "2m"
+concurrency = 65
+token = "t"
+[[notifiers]]
+id = "hook"
+type = "webhook"
+url = "ftp://hooks.example.com/x"
+events = []
+components = []
+[[notifiers]]
+id = "chat"
+type = "discord"
+url = "discord.com/api/webhooks/1/tok"
+[[notifiers]]
+id = "Chat"
+type = "telegram"
+url = 42
+chat_id = "1"
+[[notifiers]]
+id = "mail"
+type = "email"
+to = ["ops@example.com"]
+[[notifiers]]
+type = "teams"
+url = "https://x.example/"
+[[notifiers]]
+id = "x"
+url = "https://x.example/"
+"#;
+    let events = "incident_opened, incident_updated, incident_resolved, maintenance_scheduled, maintenance_started, maintenance_updated, maintenance_completed, component_status";
+    let expected = [
+        "pharos.toml:14:1: error: `routing_key` only applies to type = \"pagerduty\"".to_owned(),
+        "pharos.toml:15:1: error: `secret` only applies to type = \"webhook\"".to_owned(),
+        "pharos.toml:16:1: error: unknown key `timout` in [[notifiers]]; did you mean `timeout`?".to_owned(),
+        "pharos.toml:17:1: error: notifier is missing required key `url`".to_owned(),
+        "pharos.toml:18:6: error: duplicate notifier id `ops` (first used at line 11)".to_owned(),
+        format!("pharos.toml:20:11: error: unknown event \"incident_open\" (expected one of: {events}); did you mean `incident_opened`?"),
+        "pharos.toml:20:49: error: event `incident_resolved` is listed twice".to_owned(),
+        format!("pharos.toml:20:70: error: unknown event \"everything\" (expected one of: {events})"),
+        "pharos.toml:21:22: error: unknown component `apii`; did you mean `api`? (components are declared with [[components]])".to_owned(),
+        "pharos.toml:22:16: error: `min_severity` must be one of S1, S2, S3, S4 (S1 is the most severe), found \"S5\"".to_owned(),
+        "pharos.toml:23:11: error: `timeout` must be at least 1s, found \"500ms\"".to_owned(),
+        "pharos.toml:24:15: error: `concurrency` must be at least 1, found 0".to_owned(),
+        "pharos.toml:25:1: error: notifier `pd` is missing required key `routing_key`".to_owned(),
+        "pharos.toml:28:11: error: `timeout` must be at most 60s, found \"2m\"".to_owned(),
+        "pharos.toml:29:15: error: `concurrency` must be at most 64, found 65".to_owned(),
+        "pharos.toml:30:1: error: `token` only applies to type = \"ntfy\"".to_owned(),
+        "pharos.toml:34:7: error: invalid notifier `url`: the scheme must be http:// or https://".to_owned(),
+        "pharos.toml:35:10: error: `events` must not be empty; leave the key out to receive every incident and maintenance event".to_owned(),
+        "pharos.toml:36:14: error: `components` must not be empty; leave the key out for events about every component".to_owned(),
+        "pharos.toml:40:7: error: invalid notifier `url`: not an absolute URL; expected http://… or https://…".to_owned(),
+        "pharos.toml:42:6: error: notifier id \"Chat\" may only contain lowercase letters, digits, '-' and '_'".to_owned(),
+        "pharos.toml:43:8: error: unknown notifier type \"telegram\" (expected one of: webhook, slack, discord, teams, ntfy, pagerduty)".to_owned(),
+        "pharos.toml:44:7: error: `url` must be a string, found an integer".to_owned(),
+        "pharos.toml:45:1: error: unknown key `chat_id` in [[notifiers]]".to_owned(),
+        "pharos.toml:48:8: error: notifier type \"email\" is not supported yet".to_owned(),
+        "pharos.toml:50:1: error: [[notifiers]] is missing required key `id`".to_owned(),
+        "pharos.toml:53:1: error: notifier `x` is missing required key `type`".to_owned(),
+    ];
+    assert_eq!(refused(text), expected);
+}
+
+#[test]
+fn min_severity_without_incident_events_is_a_warning() {
+    let text = r#"
+[[notifiers]]
+id = "maint"
+type = "ntfy"
+url = "https://ntfy.sh/acme"
+events = ["maintenance_started", "component_status"]
+min_severity = "S1"
+"#;
+    assert_eq!(
+        lines(text),
+        ["pharos.toml:7:16: warning: `min_severity` has no effect: `events` lists no incident event"]
+    );
+    // With the default events it filters incidents: no warning.
+    assert!(lines(
+        "[[notifiers]]\nid = \"n\"\ntype = \"ntfy\"\nurl = \"https://ntfy.sh/a\"\nmin_severity = \"S1\"\n"
+    )
+    .is_empty());
+}
+
+#[test]
+fn notifier_secrets_never_appear_in_messages() {
+    let text = r#"
+[[notifiers]]
+id = "a"
+type = "slack"
+url = "https://hooks.slack.com/services/T0/B0/SECRET-1 x"
+[[notifiers]]
+id = "b"
+type = "teams"
+url = "ftp://SECRET-2.example/"
+[[notifiers]]
+id = "c"
+type = "discord"
+url = "https://SECRET-3:99999/x"
+[[notifiers]]
+id = "d"
+type = "webhook"
+url = "https://hooks.example.com/x"
+secret = 4444444444
+[[notifiers]]
+id = "e"
+type = "pagerduty"
+routing_key = ["SECRET-5"]
+[[notifiers]]
+id = "f"
+type = "slack"
+url = "https://hooks.slack.com/services/x"
+routing_key = "SECRET-6"
+token = "SECRET-7"
+secret = "SECRET-8"
+[[notifiers]]
+id = "g"
+type = "ntfy"
+url = "https://ntfy.sh/t"
+token = "${EMPTY}"
+[[notifiers]]
+id = "h"
+type = "webhook"
+url = "SECRET-9"
+secret = 'SECRET-10 ${NOPE}'
+[[notifiers]]
+id = "i"
+type = "pagerduty"
+routing_key = "${EMPTY}"
+url = "https://SECRET-11 .example/"
+"#;
+    let got = refused(text);
+    assert_eq!(
+        got,
+        [
+            "pharos.toml:5:7: error: invalid notifier `url`: it contains a space or control character; encode it (e.g. %20 for a space)",
+            "pharos.toml:9:7: error: invalid notifier `url`: the scheme must be http:// or https://",
+            "pharos.toml:13:7: error: invalid notifier `url`: the host or port after the scheme is not valid",
+            "pharos.toml:18:10: error: `secret` must be a string, found an integer",
+            "pharos.toml:22:15: error: `routing_key` must be a string, found an array",
+            "pharos.toml:27:1: error: `routing_key` only applies to type = \"pagerduty\"",
+            "pharos.toml:28:1: error: `token` only applies to type = \"ntfy\"",
+            "pharos.toml:29:1: error: `secret` only applies to type = \"webhook\"",
+            "pharos.toml:34:9: error: `token` must not be empty",
+            "pharos.toml:38:7: error: invalid notifier `url`: not an absolute URL; expected http://… or https://…",
+            "pharos.toml:39:21: error: environment variable `NOPE` is not set",
+            "pharos.toml:43:15: error: `routing_key` must not be empty",
+            "pharos.toml:44:7: error: invalid notifier `url`: it contains a space or control character; encode it (e.g. %20 for a space)",
+        ]
+    );
+    for line in &got {
+        assert!(
+            !line.contains("SECRET") && !line.contains("4444"),
+            "a secret leaked: {line}"
+        );
+    }
+}
+
+#[test]
+fn notifier_secrets_never_appear_in_debug_output() {
+    let text = r#"
+[[notifiers]]
+id = "hook"
+type = "webhook"
+url = "https://hooks.example.com/pharos"
+secret = "${PHAROS_WEBHOOK_SECRET}"
+[[notifiers]]
+id = "chat"
+type = "slack"
+url = "${SLACK_WEBHOOK_URL}"
+[[notifiers]]
+id = "gaming"
+type = "discord"
+url = "https://discord.com/api/webhooks/1/discord-url-secret"
+[[notifiers]]
+id = "corp"
+type = "teams"
+url = "https://example.webhook.office.com/teams-url-secret"
+[[notifiers]]
+id = "phone"
+type = "ntfy"
+url = "https://ntfy.sh/acme-status"
+token = "${NTFY_TOKEN}"
+[[notifiers]]
+id = "pager"
+type = "pagerduty"
+routing_key = "${PD_ROUTING_KEY}"
+"#;
+    let loaded = load(text);
+    let debug = format!("{:?} {:?}", loaded.config, loaded);
+    for secret in [
+        "whsec-0123456789abcdef",
+        "slack-url-secret",
+        "discord-url-secret",
+        "teams-url-secret",
+        "tk_ntfy-token-secret",
+        "pd-routing-key-secret",
+    ] {
+        assert!(!debug.contains(secret), "{secret} leaked: {debug}");
+    }
+    for kind in ["webhook", "slack", "discord", "teams", "ntfy", "pagerduty"] {
+        assert!(debug.contains(kind), "{kind} missing from {debug}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -27,6 +27,26 @@ pub(super) fn check_http_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// [`check_http_url`] for a URL that may hold a secret (a chat webhook's URL is its
+/// credential): the message says what is wrong without repeating any part of the URL.
+pub(super) fn check_secret_http_url(url: &str) -> Result<(), &'static str> {
+    if check_http_url(url).is_ok() {
+        return Ok(());
+    }
+    Err(match url.split_once("://") {
+        None => "not an absolute URL; expected http://… or https://…",
+        Some((scheme, _))
+            if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") =>
+        {
+            "the scheme must be http:// or https://"
+        }
+        Some(_) if url.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+            "it contains a space or control character; encode it (e.g. %20 for a space)"
+        }
+        Some(_) => "the host or port after the scheme is not valid",
+    })
+}
+
 /// Parses `tcp://host:port` into host (IPv6 without brackets) and port.
 pub(super) fn parse_tcp_url(url: &str) -> Result<(String, u16), String> {
     let Some(rest) = url.strip_prefix("tcp://") else {
@@ -144,6 +164,25 @@ mod tests {
             "http://ex!ample.com/",
         ] {
             assert!(check_http_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn secret_urls_are_checked_without_repeating_them() {
+        assert_eq!(
+            check_secret_http_url("https://hooks.slack.com/services/T/B/x"),
+            Ok(())
+        );
+        for (bad, why) in [
+            ("hooks.slack.com/services/T/B/x", "not an absolute URL"),
+            ("ftp://hooks.slack.com/x", "the scheme must be"),
+            ("https://hooks.slack.com/x y", "space or control character"),
+            ("https://hooks.slack.com:0/x", "host or port"),
+            ("https:///x", "host or port"),
+        ] {
+            let e = check_secret_http_url(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+            assert!(!e.contains("slack"), "{bad}: {e}");
         }
     }
 

@@ -87,6 +87,29 @@ impl<'a> Cx<'a> {
         }
     }
 
+    /// Reads a string field that holds a secret: like [`Cx::string`], but a value of the
+    /// wrong type is described by its kind only ("an integer"), never by its value, and an
+    /// empty one is refused.
+    pub(super) fn secret_string(&mut self, f: &Field<'_>) -> Option<Str> {
+        if !f.item.is_str() {
+            self.error(
+                f.at,
+                format!(
+                    "`{}` must be a string, found {}",
+                    f.name,
+                    describe_kind(f.item)
+                ),
+            );
+            return None;
+        }
+        let s = self.string(f)?;
+        if s.text.trim().is_empty() {
+            self.error(s.at, format!("`{}` must not be empty", f.name));
+            return None;
+        }
+        Some(s)
+    }
+
     /// Decodes and interpolates a string value (the caller has checked it is one);
     /// `fallback_at` is where to point if the value has no span.
     pub(super) fn string_value(&mut self, v: &Value, fallback_at: usize) -> Option<Str> {

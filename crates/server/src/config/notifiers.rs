@@ -1,0 +1,389 @@
+//! `[[notifiers]]`: responders' channels, each turned into a `pharos_notify::Notifier` with
+//! its route, every key checked against the notifier's type.
+//!
+//! Chat webhook URLs, signing secrets, tokens and routing keys are credentials: no message
+//! here repeats a notifier's `url`, `secret`, `token` or `routing_key`, not even in a type
+//! error, and `Channel`'s `Debug` names only the kind.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use pharos_domain::duration::format_duration;
+use pharos_domain::ComponentId;
+use pharos_notify::notifier::{DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT};
+use pharos_notify::{Channel, EventKind, Notifier, Route};
+
+use super::monitors::component_refs;
+use super::source::Str;
+use super::values::check_secret_http_url;
+use super::walk::{did_you_mean, unknown_key, Cx, Field, Section};
+use super::DEFAULT_PAGERDUTY_URL;
+
+/// Keys every notifier type accepts.
+const COMMON_KEYS: &[&str] = &[
+    "id",
+    "type",
+    "url",
+    "events",
+    "components",
+    "min_severity",
+    "timeout",
+    "concurrency",
+];
+/// Keys that belong to one type only, with that type.
+const TYPE_KEYS: &[(&str, &str)] = &[
+    ("secret", "webhook"),
+    ("token", "ntfy"),
+    ("routing_key", "pagerduty"),
+];
+const SUPPORTED_TYPES: &[&str] = &["webhook", "slack", "discord", "teams", "ntfy", "pagerduty"];
+/// Types documented in SPEC §2 that this version cannot send to yet.
+const UNSUPPORTED_TYPES: &[&str] = &["email"];
+
+const MIN_TIMEOUT: Duration = Duration::from_secs(1);
+const MAX_TIMEOUT: Duration = Duration::from_secs(60);
+const MAX_CONCURRENCY: usize = 64;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Type {
+    Webhook,
+    Slack,
+    Discord,
+    Teams,
+    Ntfy,
+    PagerDuty,
+    /// Missing or unknown: the error is reported; check the rest as well as we can.
+    Unknown,
+}
+
+impl Type {
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "webhook" => Self::Webhook,
+            "slack" => Self::Slack,
+            "discord" => Self::Discord,
+            "teams" => Self::Teams,
+            "ntfy" => Self::Ntfy,
+            "pagerduty" => Self::PagerDuty,
+            _ => return None,
+        })
+    }
+
+    /// The `type` as written in the file; empty for [`Type::Unknown`].
+    fn name(self) -> &'static str {
+        match self {
+            Self::Webhook => "webhook",
+            Self::Slack => "slack",
+            Self::Discord => "discord",
+            Self::Teams => "teams",
+            Self::Ntfy => "ntfy",
+            Self::PagerDuty => "pagerduty",
+            Self::Unknown => "",
+        }
+    }
+
+    /// Whether the type needs a `url` (PagerDuty has a default endpoint).
+    fn needs_url(self) -> bool {
+        !matches!(self, Self::PagerDuty | Self::Unknown)
+    }
+}
+
+/// Reads every notifier. `components` are the declared component ids. Only fully valid
+/// notifiers are returned.
+pub(super) fn notifiers(
+    cx: &mut Cx<'_>,
+    sections: &[Section<'_>],
+    components: &[String],
+) -> Vec<Notifier> {
+    let mut first_at: HashMap<String, usize> = HashMap::new();
+    sections
+        .iter()
+        .filter_map(|s| notifier(cx, s, components, &mut first_at))
+        .collect()
+}
+
+fn notifier(
+    cx: &mut Cx<'_>,
+    s: &Section<'_>,
+    components: &[String],
+    first_at: &mut HashMap<String, usize>,
+) -> Option<Notifier> {
+    let errors_before = cx.error_count();
+    let id = notifier_id(cx, s, first_at);
+    let name = id
+        .as_ref()
+        .map_or_else(|| "notifier".to_owned(), |id| format!("notifier `{id}`"));
+
+    let ty = match s.field("type") {
+        None => {
+            cx.error(s.at, format!("{name} is missing required key `type`"));
+            Type::Unknown
+        }
+        Some(f) => match cx.string(&f) {
+            None => Type::Unknown,
+            Some(v) => match Type::parse(&v.text) {
+                Some(ty) => ty,
+                None if UNSUPPORTED_TYPES.contains(&v.text.as_str()) => {
+                    cx.error(
+                        v.at,
+                        format!("notifier type {:?} is not supported yet", v.text),
+                    );
+                    // Its other keys belong to a type we cannot check yet: stop here.
+                    return None;
+                }
+                None => {
+                    cx.error(
+                        v.at,
+                        format!(
+                            "unknown notifier type {:?} (expected one of: {}){}",
+                            v.text,
+                            SUPPORTED_TYPES.join(", "),
+                            did_you_mean(&v.text, SUPPORTED_TYPES),
+                        ),
+                    );
+                    Type::Unknown
+                }
+            },
+        },
+    };
+    check_notifier_keys(cx, s, ty);
+
+    let url = match s.field("url") {
+        None => {
+            if ty.needs_url() {
+                cx.error(s.at, format!("{name} is missing required key `url`"));
+            }
+            None
+        }
+        Some(f) => cx
+            .secret_string(&f)
+            .and_then(|v| match check_secret_http_url(&v.text) {
+                Ok(()) => Some(v.text),
+                Err(e) => {
+                    cx.error(v.at, format!("invalid notifier `url`: {e}"));
+                    None
+                }
+            }),
+    };
+    let secret = optional_secret(cx, s, ty, Type::Webhook, "secret");
+    let token = optional_secret(cx, s, ty, Type::Ntfy, "token");
+    let routing_key = match (ty, s.field("routing_key")) {
+        (Type::PagerDuty, None) => {
+            cx.error(
+                s.at,
+                format!("{name} is missing required key `routing_key`"),
+            );
+            None
+        }
+        (Type::PagerDuty, Some(f)) => cx.secret_string(&f),
+        _ => None,
+    };
+
+    let events_field = s.field("events");
+    let events = events_field.as_ref().and_then(|f| events(cx, f));
+    let route_components = s.field("components").and_then(|f| {
+        let ids = component_refs(cx, &f, components, None)?;
+        if ids.is_empty() {
+            cx.error(
+                f.at,
+                "`components` must not be empty; leave the key out for events about every component",
+            );
+            return None;
+        }
+        Some(ids)
+    });
+    let severity_field = s.field("min_severity");
+    let min_severity = severity_field.as_ref().and_then(|f| min_severity(cx, f));
+    if let (Some(kinds), Some(_), Some(f)) = (&events, min_severity, &severity_field) {
+        if !kinds.iter().any(|k| k.is_incident()) {
+            cx.warn(
+                f.at,
+                "`min_severity` has no effect: `events` lists no incident event",
+            );
+        }
+    }
+    let timeout = s.field("timeout").and_then(|f| timeout(cx, &f));
+    let concurrency = s.field("concurrency").and_then(|f| {
+        let n = cx.integer_at_least::<usize>(&f, 1)?;
+        if n > MAX_CONCURRENCY {
+            cx.error(
+                f.at,
+                format!("`concurrency` must be at most {MAX_CONCURRENCY}, found {n}"),
+            );
+            return None;
+        }
+        Some(n)
+    });
+
+    if cx.error_count() > errors_before {
+        return None;
+    }
+    let channel = match ty {
+        Type::Webhook => Channel::Webhook {
+            url: url?,
+            secret: secret.map(|s| s.text),
+        },
+        Type::Slack => Channel::Slack { url: url? },
+        Type::Discord => Channel::Discord { url: url? },
+        Type::Teams => Channel::Teams { url: url? },
+        Type::Ntfy => Channel::Ntfy {
+            url: url?,
+            token: token.map(|s| s.text),
+        },
+        Type::PagerDuty => Channel::PagerDuty {
+            routing_key: routing_key?.text,
+            url: url.unwrap_or_else(|| DEFAULT_PAGERDUTY_URL.to_owned()),
+        },
+        Type::Unknown => return None,
+    };
+    Some(Notifier {
+        id: id?,
+        channel,
+        route: Route {
+            events: events.unwrap_or_default(),
+            components: route_components.unwrap_or_default(),
+            min_severity,
+        },
+        timeout: timeout.unwrap_or(DEFAULT_TIMEOUT),
+        concurrency: concurrency.unwrap_or(DEFAULT_CONCURRENCY),
+    })
+}
+
+fn notifier_id(
+    cx: &mut Cx<'_>,
+    s: &Section<'_>,
+    first_at: &mut HashMap<String, usize>,
+) -> Option<String> {
+    let Some(f) = s.field("id") else {
+        s.missing(cx, "id");
+        return None;
+    };
+    let v = cx.string(&f)?;
+    // Notifier ids follow the same rules as component ids.
+    if let Err(e) = ComponentId::new(v.text.as_str()) {
+        cx.error(v.at, format!("notifier {e}"));
+        return None;
+    }
+    if let Some(&prev) = first_at.get(&v.text) {
+        let message = format!(
+            "duplicate notifier id `{}` (first used {})",
+            v.text,
+            cx.describe_position(prev)
+        );
+        cx.error(v.at, message);
+        return None;
+    }
+    first_at.insert(v.text.clone(), v.at);
+    Some(v.text)
+}
+
+/// Reports unknown keys, and keys that belong to another type than `ty`.
+fn check_notifier_keys(cx: &mut Cx<'_>, s: &Section<'_>, ty: Type) {
+    for (key, at) in s.keys() {
+        if COMMON_KEYS.contains(&key) {
+            continue;
+        }
+        if let Some((_, owner)) = TYPE_KEYS.iter().find(|(k, _)| *k == key) {
+            if ty != Type::Unknown && ty.name() != *owner {
+                cx.error(at, format!("`{key}` only applies to type = {owner:?}"));
+            }
+            continue;
+        }
+        let mut known: Vec<&str> = COMMON_KEYS.to_vec();
+        known.extend(
+            TYPE_KEYS
+                .iter()
+                .filter(|(_, owner)| ty == Type::Unknown || ty.name() == *owner)
+                .map(|(k, _)| *k),
+        );
+        cx.error(at, unknown_key(key, s.label, &known));
+    }
+}
+
+/// An optional secret `key` that only type `owner` has; `None` (its misplacement already
+/// reported) for other types.
+fn optional_secret(
+    cx: &mut Cx<'_>,
+    s: &Section<'_>,
+    ty: Type,
+    owner: Type,
+    key: &str,
+) -> Option<Str> {
+    if ty != owner {
+        return None;
+    }
+    s.field(key).and_then(|f| cx.secret_string(&f))
+}
+
+/// `events`: known kinds, each once, at least one.
+fn events(cx: &mut Cx<'_>, f: &Field<'_>) -> Option<Vec<EventKind>> {
+    let names = cx.string_array(f)?;
+    let valid: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+    let mut out: Vec<EventKind> = Vec::with_capacity(names.len());
+    let mut ok = true;
+    for n in names {
+        match EventKind::parse(&n.text) {
+            Some(kind) if out.contains(&kind) => {
+                cx.error(n.at, format!("event `{}` is listed twice", n.text));
+                ok = false;
+            }
+            Some(kind) => out.push(kind),
+            None => {
+                cx.error(
+                    n.at,
+                    format!(
+                        "unknown event {:?} (expected one of: {}){}",
+                        n.text,
+                        valid.join(", "),
+                        did_you_mean(&n.text, &valid),
+                    ),
+                );
+                ok = false;
+            }
+        }
+    }
+    if ok && out.is_empty() {
+        cx.error(
+            f.at,
+            "`events` must not be empty; leave the key out to receive every incident and maintenance event",
+        );
+        return None;
+    }
+    ok.then_some(out)
+}
+
+fn min_severity(cx: &mut Cx<'_>, f: &Field<'_>) -> Option<pharos_domain::Severity> {
+    let v = cx.string(f)?;
+    let found = pharos_domain::Severity::parse(&v.text);
+    if found.is_none() {
+        let names: Vec<&str> = pharos_domain::Severity::ALL
+            .iter()
+            .map(|s| s.as_str())
+            .collect();
+        cx.error(
+            v.at,
+            format!(
+                "`min_severity` must be one of {} (S1 is the most severe), found {:?}",
+                names.join(", "),
+                v.text
+            ),
+        );
+    }
+    found
+}
+
+fn timeout(cx: &mut Cx<'_>, f: &Field<'_>) -> Option<Duration> {
+    let d = cx.duration(f)?;
+    let bound = if d < MIN_TIMEOUT {
+        format!("at least {}", format_duration(MIN_TIMEOUT))
+    } else if d > MAX_TIMEOUT {
+        format!("at most {}s", MAX_TIMEOUT.as_secs())
+    } else {
+        return Some(d);
+    };
+    cx.error(
+        f.at,
+        format!("`timeout` must be {bound}, found {:?}", format_duration(d)),
+    );
+    None
+}
