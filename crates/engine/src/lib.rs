@@ -33,6 +33,7 @@ use tokio::time::Instant;
 pub use catalog::ComponentDef;
 use control::Command;
 pub use control::{CommandError, EngineControl};
+pub use pharos_store::{DeliveryState, OutboxRow};
 use desk::Desk;
 use notices::Notices;
 pub use desk::{
@@ -415,6 +416,7 @@ fn unix_seconds(t: DateTime<Utc>) -> f64 {
 /// The pipeline: applies results and commands to the live world and desk, queues what must be
 /// written, and publishes the view when something visible changed. An incident change is
 /// published at once; check results at most every [`FLUSH_EVERY`].
+#[allow(clippy::too_many_arguments)]
 async fn run_pipeline(
     mut live: Live,
     mut results: mpsc::Receiver<CheckResult>,
