@@ -15,8 +15,8 @@ use crate::desk::{
     NewMaintenanceUpdate, NewUpdate, OverrideRequest,
 };
 use crate::metrics::Metrics;
-use crate::Live;
 use crate::writer::Pending;
+use crate::Live;
 use crate::StatusView;
 
 /// How long a command waits for its change to be committed before answering "unavailable".
@@ -89,13 +89,15 @@ impl Command {
         }
         match self {
             Command::CreateIncident(req, actor, reply) => {
-                let r = live.desk
+                let r = live
+                    .desk
                     .create_incident(&mut live.world, req, actor, now)
                     .and_then(|id| incident_of(&live.desk, &id));
                 answer(reply, r, live, pending, metrics);
             }
             Command::PostUpdate(id, req, actor, reply) => {
-                let r = live.desk
+                let r = live
+                    .desk
                     .post_update(&mut live.world, &id, req, actor, now)
                     .and_then(|()| incident_of(&live.desk, &id));
                 answer(reply, r, live, pending, metrics);
@@ -105,31 +107,36 @@ impl Command {
                 answer(reply, r, live, pending, metrics);
             }
             Command::PatchIncident(id, patch, actor, reply) => {
-                let r = live.desk
+                let r = live
+                    .desk
                     .patch_incident(&id, patch, actor, now)
                     .and_then(|()| incident_of(&live.desk, &id));
                 answer(reply, r, live, pending, metrics);
             }
             Command::CreateMaintenance(req, actor, reply) => {
-                let r = live.desk
+                let r = live
+                    .desk
                     .create_maintenance(&mut live.world, req, actor, now)
                     .and_then(|id| maintenance_of(&live.desk, &id));
                 answer(reply, r, live, pending, metrics);
             }
             Command::UpdateMaintenance(id, req, actor, reply) => {
-                let r = live.desk
+                let r = live
+                    .desk
                     .update_maintenance(&mut live.world, &id, req, actor, now)
                     .and_then(|()| maintenance_of(&live.desk, &id));
                 answer(reply, r, live, pending, metrics);
             }
             Command::SetOverride(component, req, actor, reply) => {
-                let r = live.desk
+                let r = live
+                    .desk
                     .set_override(&mut live.world, &component, req, actor, now)
                     .map(|()| override_of(&live.desk, &component));
                 answer(reply, r, live, pending, metrics);
             }
             Command::ClearOverride(component, reply) => {
-                let r = live.desk
+                let r = live
+                    .desk
                     .clear_override(&mut live.world, &component, now)
                     .map(|()| override_of(&live.desk, &component));
                 answer(reply, r, live, pending, metrics);
@@ -289,6 +296,19 @@ impl EngineControl {
                 }
             })
             .collect())
+    }
+
+    /// Notification deliveries, newest first, optionally only those in `state`: what was sent,
+    /// what is waiting for a retry and why, and what was given up.
+    pub async fn deliveries(
+        &self,
+        state: Option<pharos_store::DeliveryState>,
+        limit: usize,
+    ) -> Result<Vec<pharos_store::OutboxRow>, CommandError> {
+        self.store
+            .outbox_rows(state, limit)
+            .await
+            .map_err(|e| CommandError::Unavailable(format!("reading deliveries failed: {e}")))
     }
 
     /// A monitor's most recent results, newest first.

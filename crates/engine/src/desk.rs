@@ -1215,8 +1215,7 @@ impl Desk {
             MaintenanceStatus::Completed => EventKind::MaintenanceCompleted,
             _ => EventKind::MaintenanceUpdated,
         };
-        self.notices
-            .push((kind, Subject::Maintenance(id.clone())));
+        self.notices.push((kind, Subject::Maintenance(id.clone())));
         let mut affected = Vec::new();
         if from.is_active() != to.is_active() {
             for c in &components {

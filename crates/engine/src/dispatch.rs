@@ -43,7 +43,9 @@ pub fn backoff(attempt: u32, unit_random: f64) -> Duration {
     let window = FIRST_BACKOFF
         .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1).min(20)))
         .min(MAX_BACKOFF);
-    window.mul_f64(unit_random.clamp(0.0, 1.0)).max(Duration::from_millis(100))
+    window
+        .mul_f64(unit_random.clamp(0.0, 1.0))
+        .max(Duration::from_millis(100))
 }
 
 /// Runs until `stop`, then lets in-flight sends finish (the caller bounds the wait).
@@ -155,7 +157,10 @@ async fn deliver(
     {
         Ok(o) => o,
         Err(_) => Outcome::Failed {
-            reason: format!("timed out after {}", pharos_domain::duration::format_duration(notifier.timeout)),
+            reason: format!(
+                "timed out after {}",
+                pharos_domain::duration::format_duration(notifier.timeout)
+            ),
         },
     };
     let at = Utc::now();

@@ -10,8 +10,8 @@ pub mod catalog;
 pub mod control;
 pub mod desk;
 pub mod dispatch;
-pub mod notices;
 pub mod metrics;
+pub mod notices;
 pub mod schedule;
 pub mod view;
 pub mod world;
@@ -33,14 +33,14 @@ use tokio::time::Instant;
 pub use catalog::ComponentDef;
 use control::Command;
 pub use control::{CommandError, EngineControl};
-pub use pharos_store::{DeliveryState, OutboxRow};
 use desk::Desk;
-use notices::Notices;
 pub use desk::{
     ComponentOverride, DeskError, IncidentPatch, IncidentRules, MaintenanceDef, NewIncident,
     NewMaintenance, NewMaintenanceUpdate, NewUpdate, OverrideRequest,
 };
 pub use metrics::Metrics;
+use notices::Notices;
+pub use pharos_store::{DeliveryState, OutboxRow};
 pub use view::{ComponentView, MonitorView, PageInfo, StatusView};
 use world::{ComponentHistory, World};
 use writer::Pending;
@@ -185,7 +185,14 @@ pub async fn start(config: EngineConfig, store: Store) -> Result<EngineHandle, E
         .collect();
     let states: HashMap<_, _> = store.monitor_states().await?.into_iter().collect();
     let specs: Vec<Arc<MonitorSpec>> = config.monitors.into_iter().map(Arc::new).collect();
-    let mut world = World::new(config.page.clone(), catalog, specs.clone(), histories, states, now);
+    let mut world = World::new(
+        config.page.clone(),
+        catalog,
+        specs.clone(),
+        histories,
+        states,
+        now,
+    );
 
     let (incidents, maintenances) = load_incidents(&store).await?;
     let overrides = load_overrides(&store).await?;
@@ -219,11 +226,7 @@ pub async fn start(config: EngineConfig, store: Store) -> Result<EngineHandle, E
             metrics.set_health(m.id.as_str(), s.health);
         }
     }
-    let (view_tx, view_rx) = watch::channel(Arc::new(build_view(
-        &live.world,
-        &mut live.desk,
-        now,
-    )));
+    let (view_tx, view_rx) = watch::channel(Arc::new(build_view(&live.world, &mut live.desk, now)));
     let (command_tx, command_rx) = mpsc::channel::<Command>(256);
     let (stop_tx, stop_rx) = watch::channel(false);
     let (result_tx, result_rx) = mpsc::channel::<CheckResult>(16_384);

@@ -59,7 +59,9 @@ impl Notices {
                     (Some(i.clone()), None, ids)
                 }
                 Subject::Maintenance(id) => {
-                    let Some(m) = desk.maintenance(id) else { continue };
+                    let Some(m) = desk.maintenance(id) else {
+                        continue;
+                    };
                     (None, Some(m.clone()), m.components.clone())
                 }
             };
@@ -71,7 +73,10 @@ impl Notices {
                 incident,
                 maintenance,
                 component_change: None,
-                components: ids.iter().filter_map(|c| world.component_context(c)).collect(),
+                components: ids
+                    .iter()
+                    .filter_map(|c| world.component_context(c))
+                    .collect(),
             });
         }
         if self.wants_component_events {
@@ -88,7 +93,10 @@ impl Notices {
                         old_status: ch.from,
                         new_status: ch.to,
                     }),
-                    components: world.component_context(&ch.component_id).into_iter().collect(),
+                    components: world
+                        .component_context(&ch.component_id)
+                        .into_iter()
+                        .collect(),
                 });
             }
         }
@@ -126,7 +134,10 @@ impl Notices {
         let rollup = PageStatus::rollup(&world.leaf_statuses());
         let (incidents, _) = desk.lists();
         let mut indicator = rollup.indicator;
-        for i in incidents.iter().filter(|i| i.public && i.status.is_unresolved()) {
+        for i in incidents
+            .iter()
+            .filter(|i| i.public && i.status.is_unresolved())
+        {
             let impact = i.impact().indicator();
             if impact.rank() > indicator.rank() {
                 indicator = impact;

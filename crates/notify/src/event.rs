@@ -2,9 +2,7 @@
 //! sent minutes later (after retries, or after a restart) still says what was true then.
 
 use chrono::{DateTime, Utc};
-use pharos_domain::{
-    ComponentId, ComponentStatus, Incident, Indicator, Maintenance, Severity,
-};
+use pharos_domain::{ComponentId, ComponentStatus, Incident, Indicator, Maintenance, Severity};
 use serde::{Deserialize, Serialize};
 
 /// The kind of event, which routes select on.
@@ -163,7 +161,10 @@ impl Event {
             (_, Some(m)) => m.id.to_string(),
             _ => return None,
         };
-        Some(format!("{}/incidents/{id}", self.page.url.trim_end_matches('/')))
+        Some(format!(
+            "{}/incidents/{id}",
+            self.page.url.trim_end_matches('/')
+        ))
     }
 
     /// A component's name, or its id when the event does not carry it.

@@ -6,9 +6,27 @@
 //! - [`event`]: the event model (incident opened / updated / resolved, maintenance scheduled /
 //!   started / completed, component status) and who may receive it ([`Route`]).
 //! - [`notifier`]: the configured channels (`[[notifiers]]`) and sending to them.
+//! - [`message`]: the words every channel shows (title, status, impact, latest update,
+//!   components, time in the page's zone, link).
+//! - [`channels`]: one module per channel, each turning an event into the exact request body
+//!   its receiver expects; [`Notifier::render`] builds the whole request without a network.
+//! - [`render`]: the rendered request ([`RenderedRequest`]) and why rendering can fail.
+//!
+//! Sending POSTs the rendered request once, with the notifier's timeout, an `Idempotency-Key`
+//! equal to the delivery id and `User-Agent: Pharos/<version>`. Only a 2xx answer counts as
+//! sent: redirects are failures, so **the `reqwest::Client` passed to [`Notifier::send`] must
+//! be built with `redirect(reqwest::redirect::Policy::none())`** (a client that follows them
+//! is caught too: a request that ended at another URL is reported as failed).
 
+pub mod channels;
 pub mod event;
+mod http;
+pub mod message;
 pub mod notifier;
+pub mod render;
+mod time;
 
-pub use event::{ComponentContext, Event, EventKind, PageContext, Route};
+pub use event::{ComponentChange, ComponentContext, Event, EventKind, PageContext, Route};
+pub use message::{Message, Tone};
 pub use notifier::{Channel, Notifier, Outcome};
+pub use render::{RenderError, RenderedRequest};

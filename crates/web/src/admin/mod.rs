@@ -31,6 +31,7 @@ use utoipa_axum::routes;
 
 mod auth;
 mod components;
+mod deliveries;
 mod error;
 mod incidents;
 mod maintenances;
@@ -125,6 +126,7 @@ fn api(tokens: auth::Tokens) -> (Router<Ctx>, utoipa::openapi::OpenApi) {
         ))
         .routes(routes!(monitors::list))
         .routes(routes!(monitors::get_one))
+        .routes(routes!(deliveries::list))
         .route_layer(middleware::from_fn_with_state(tokens, auth::require_token));
     openapi::secure(protected.get_openapi_mut());
     OpenApiRouter::with_openapi(openapi::frame())

@@ -22,7 +22,7 @@ const BEARER: &str = "bearer";
     info(
         title = "Pharos admin API",
         description = "Declare and update incidents, schedule maintenance, override component \
-statuses and read monitors. Every operation except this document needs \
+statuses, read monitors and follow notification deliveries. Every operation except this document needs \
 `Authorization: Bearer <token>` with a token from `[admin] tokens`; the token's name is recorded \
 as the author of every change. Errors are `{\"error\": {\"status\", \"message\", \"field\"?}}`. \
 A 2xx answer to a change means it is stored.",
@@ -33,6 +33,7 @@ A 2xx answer to a change means it is stored.",
         (name = "maintenances", description = "Scheduled maintenance windows"),
         (name = "components", description = "Components, their statuses and overrides"),
         (name = "monitors", description = "Monitors' health and recent results"),
+        (name = "deliveries", description = "The notification outbox: sent, waiting for a retry, given up"),
         (name = "meta", description = "This document"),
     )
 )]
