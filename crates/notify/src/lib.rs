@@ -19,6 +19,7 @@
 //! is caught too: a request that ended at another URL is reported as failed).
 
 pub mod channels;
+pub mod email;
 pub mod event;
 mod http;
 pub mod message;
