@@ -144,6 +144,54 @@ pub struct Event {
 }
 
 impl Event {
+    /// A test event for `pharos notify test`: an incident opened "just now", clearly marked as
+    /// a test, on `page`.
+    pub fn test(page: PageContext, now: DateTime<Utc>) -> Event {
+        use pharos_domain::incident::{Actor, Impact, IncidentId, IncidentStatus, PublicUpdate};
+        // Short lowercase alphanumerics: always valid ids.
+        let id = |s: &str| IncidentId::new(s).unwrap_or_else(|| unreachable!("valid id {s}"));
+        let incident = Incident {
+            id: id("pharostest"),
+            name: "Test notification from Pharos".to_owned(),
+            status: IncidentStatus::Investigating,
+            impact_override: None,
+            computed_impact: Impact::Minor,
+            severity: None,
+            components: Default::default(),
+            monitors: Default::default(),
+            public: false,
+            automated: false,
+            human_owned: true,
+            roles: Default::default(),
+            created_at: now,
+            updated_at: now,
+            started_at: now,
+            monitoring_at: None,
+            resolved_at: None,
+            first_failure_at: None,
+            published_at: None,
+            healthy_since: None,
+            updates: vec![PublicUpdate {
+                id: id("pharostestupdate"),
+                status: IncidentStatus::Investigating,
+                body: "This is a test sent by `pharos notify test`. Nothing is wrong.".to_owned(),
+                created_at: now,
+                actor: Actor::Person("pharos notify test".to_owned()),
+                affected: Vec::new(),
+            }],
+        };
+        Event {
+            id: format!("test{}", now.timestamp_micros()),
+            kind: EventKind::IncidentOpened,
+            at: now,
+            page,
+            incident: Some(incident),
+            maintenance: None,
+            component_change: None,
+            components: Vec::new(),
+        }
+    }
+
     /// The components the event is about (for routes that select by component).
     pub fn component_ids(&self) -> Vec<&ComponentId> {
         self.components.iter().map(|c| &c.id).collect()

@@ -37,12 +37,32 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// Work with the notifiers of a configuration.
+    Notify {
+        #[command(subcommand)]
+        action: NotifyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum NotifyCommand {
+    /// Send one test message to NOTIFIER and say whether it was accepted.
+    Test {
+        /// The notifier's id in `[[notifiers]]`.
+        notifier: String,
+        /// Configuration file (default ./pharos.toml).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Validate { config } => validate(config),
+        Command::Notify {
+            action: NotifyCommand::Test { notifier, config },
+        } => notify_test(config, &notifier),
         Command::Serve {
             config,
             listen,
@@ -73,6 +93,83 @@ fn load(path: Option<PathBuf>) -> Option<Config> {
         Err(diagnostics) => {
             print_all(&diagnostics);
             None
+        }
+    }
+}
+
+/// `pharos notify test NOTIFIER`: one real message, sent now, outside the outbox.
+fn notify_test(path: Option<PathBuf>, id: &str) -> ExitCode {
+    let path = path.unwrap_or_else(|| PathBuf::from("pharos.toml"));
+    let loaded = match config::load_file(&path) {
+        Ok(loaded) => loaded,
+        Err(diagnostics) => {
+            print_all(&diagnostics);
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = loaded.config;
+    let Some(notifier) = config.notifiers.iter().find(|n| n.id == id) else {
+        let known: Vec<&str> = config.notifiers.iter().map(|n| n.id.as_str()).collect();
+        eprintln!(
+            "error: no notifier `{id}` in {}; configured: {}",
+            path.display(),
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
+        );
+        return ExitCode::FAILURE;
+    };
+    let listen = config
+        .server
+        .listen
+        .map_or_else(|| DEFAULT_LISTEN.to_owned(), |a| a.to_string());
+    let page = pharos_notify::PageContext {
+        id: config.page.id.clone(),
+        name: config.page.name.clone(),
+        url: config
+            .server
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{listen}")),
+        time_zone: config.page.time_zone.name().to_owned(),
+        status_indicator: pharos_domain::Indicator::None,
+        status_description: pharos_domain::status::ALL_OPERATIONAL.to_owned(),
+    };
+    let event = pharos_notify::Event::test(page, chrono::Utc::now());
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>(notifier.send(&client, &event.id, &event).await)
+    });
+    match outcome {
+        Ok(pharos_notify::Outcome::Sent) => {
+            println!(
+                "{id}: sent a test message ({})",
+                notifier.channel.type_name()
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(pharos_notify::Outcome::Failed { reason }) => {
+            eprintln!("{id}: the test message failed: {reason}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -288,3 +288,67 @@ fn http_get(port: u16, path: &str) -> std::io::Result<String> {
         _ => Err(std::io::Error::other(text)),
     }
 }
+
+#[tokio::test]
+async fn notify_test_sends_one_real_message_and_reports_the_outcome() {
+    let receiver = pharos_testkit::FakeReceiver::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "pharos.toml",
+        &format!(
+            r#"[page]
+name = "Acme"
+
+[[notifiers]]
+id = "ops"
+type = "webhook"
+url = "{}/hook"
+"#,
+            receiver.url
+        ),
+    );
+    let run = |args: Vec<String>| {
+        tokio::task::spawn_blocking(move || Command::new(PHAROS).args(args).output().unwrap())
+    };
+    let args = |id: &str| {
+        vec![
+            "notify".to_owned(),
+            "test".to_owned(),
+            id.to_owned(),
+            "--config".to_owned(),
+            path.display().to_string(),
+        ]
+    };
+
+    let out = run(args("ops")).await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "ops: sent a test message (webhook)"
+    );
+    let got = receiver.accepted();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].path, "/hook");
+    assert_eq!(
+        got[0].json()["incident"]["name"],
+        "Test notification from Pharos"
+    );
+
+    receiver.set_status(500);
+    let out = run(args("ops")).await.unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("HTTP 500"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = run(args("nope")).await.unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("configured: ops"));
+}
