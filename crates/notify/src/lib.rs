@@ -9,14 +9,18 @@
 //! - [`message`]: the words every channel shows (title, status, impact, latest update,
 //!   components, time in the page's zone, link).
 //! - [`channels`]: one module per channel, each turning an event into the exact request body
-//!   its receiver expects; [`Notifier::render`] builds the whole request without a network.
+//!   its receiver expects; [`Notifier::render`] builds the whole request without a network
+//!   ([`Notifier::render_emails`] the e-mails of an `email` notifier).
+//! - [`email`]: the `[smtp]` settings and [`email::send_email`], one e-mail over SMTP with
+//!   STARTTLS, TLS or (for local relays) no encryption.
 //! - [`render`]: the rendered request ([`RenderedRequest`]) and why rendering can fail.
 //!
 //! Sending POSTs the rendered request once, with the notifier's timeout, an `Idempotency-Key`
 //! equal to the delivery id and `User-Agent: Pharos/<version>`. Only a 2xx answer counts as
 //! sent: redirects are failures, so **the `reqwest::Client` passed to [`Notifier::send`] must
 //! be built with `redirect(reqwest::redirect::Policy::none())`** (a client that follows them
-//! is caught too: a request that ended at another URL is reported as failed).
+//! is caught too: a request that ended at another URL is reported as failed). E-mail goes over
+//! SMTP instead and ignores the client.
 
 pub mod channels;
 pub mod email;

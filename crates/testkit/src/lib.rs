@@ -1,7 +1,7 @@
 //! Test support: [`spawn_app`] starts the real Pharos (config parser, store, engine, HTTP
 //! server) on 127.0.0.1:0 over a fresh database and returns once it serves; [`FakeTarget`] is
-//! a real HTTP server whose answers a test controls. No sleeps: callers poll with
-//! [`eventually`].
+//! a real HTTP server whose answers a test controls, and [`FakeSmtp`] a real SMTP server that
+//! records the e-mails it is sent. No sleeps: callers poll with [`eventually`].
 
 #![allow(clippy::unwrap_used)]
 
@@ -13,6 +13,9 @@ use std::time::Duration;
 
 use pharos_server::config;
 use pharos_server::{App, Settings};
+
+mod smtp;
+pub use smtp::{FakeSmtp, SmtpMessage, SmtpMode};
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +98,22 @@ impl TestDb {
             Backend::Postgres => {
                 let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
                 sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
+            }
+        }
+    }
+
+    /// Runs a query returning one text value, e.g. a stored setting.
+    pub async fn query_string(&self, query: &str) -> String {
+        use sqlx::Connection as _;
+        let sql = sqlx::AssertSqlSafe(query.to_owned());
+        match self.backend {
+            Backend::Sqlite => {
+                let mut c = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+                sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
+            }
+            Backend::Postgres => {
+                let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
+                sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
             }
         }
     }

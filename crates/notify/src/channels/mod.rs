@@ -7,11 +7,13 @@
 //! - [`teams`]: a Microsoft Teams (workflow) message carrying an Adaptive Card.
 //! - [`ntfy`]: an ntfy JSON publish to the server root.
 //! - [`pagerduty`]: a PagerDuty Events API v2 trigger or resolve.
+//! - [`email`]: an e-mail per recipient, plain text and HTML (sent over SMTP, not HTTP).
 //!
 //! [`Notifier::render`](crate::Notifier::render) picks the module and adds the headers every
 //! request carries.
 
 pub mod discord;
+pub mod email;
 pub mod ntfy;
 pub mod pagerduty;
 pub mod slack;

@@ -15,6 +15,7 @@ use super::admin::admin;
 use super::maintenances::maintenances;
 use super::monitors::monitors;
 use super::notifiers::notifiers;
+use super::smtp::{smtp, SmtpState};
 use super::values::check_http_url;
 use super::walk::{suggest, Cx, Field, Section};
 use super::{ComponentConfig, Config, IncidentsConfig, PageConfig, ServerConfig, StorageConfig};
@@ -34,6 +35,7 @@ const ROOT_KEYS: &[&str] = &[
     "monitors",
     "maintenances",
     "notifiers",
+    "smtp",
 ];
 
 /// Parses and walks the whole file. `None` when the text is not TOML at all (the syntax error
@@ -98,9 +100,17 @@ pub(super) fn build(cx: &mut Cx<'_>, text: &str) -> Option<Config> {
         let sections = cx.section_list(&f, "[[maintenances]]");
         config.maintenances = maintenances(cx, &sections, &declared.ids);
     }
+    let smtp_state = match root.field("smtp") {
+        None => SmtpState::Absent,
+        Some(f) => match cx.section(&f, "[smtp]").and_then(|s| smtp(cx, s)) {
+            Some(settings) => SmtpState::Valid(settings),
+            None => SmtpState::Invalid,
+        },
+    };
+    config.smtp = smtp_state.settings().cloned();
     if let Some(f) = root.field("notifiers") {
         let sections = cx.section_list(&f, "[[notifiers]]");
-        config.notifiers = notifiers(cx, &sections, &declared.ids);
+        config.notifiers = notifiers(cx, &sections, &declared.ids, &smtp_state);
     }
     config.components = declared.components;
     Some(config)

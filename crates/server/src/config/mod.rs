@@ -44,24 +44,41 @@
 //! ```toml
 //! [[notifiers]]
 //! id = "ops"                       # [a-z0-9_-]+, unique among notifiers
-//! type = "webhook"                 # webhook | slack | discord | teams | ntfy | pagerduty
+//! type = "webhook"                 # webhook | slack | discord | teams | ntfy | pagerduty | email
 //! url = "https://hooks.example.com/pharos"   # http(s); required except for pagerduty, whose
 //!                                  # default is the Events API v2 endpoint
 //! secret = "${WEBHOOK_SECRET}"     # webhook only, optional: HMAC-SHA256 signing
 //! token = "${NTFY_TOKEN}"          # ntfy only, optional: bearer token
 //! routing_key = "${PD_ROUTING_KEY}"   # pagerduty only, required
+//! to = ["oncall@example.com"]      # email only, required: valid addresses, each once
 //! events = ["incident_opened", "component_status"]   # optional; default: every incident
 //!                                  # and maintenance event (component_status is opt-in)
 //! components = ["api"]             # optional: only events about these declared components
 //! min_severity = "S2"              # optional: only incidents at least this severe (S1 worst)
-//! timeout = "10s"                  # optional, 1s–60s (default 10s)
+//! timeout = "10s"                  # optional, 1s–60s (default 10s; email: [smtp] timeout)
 //! concurrency = 4                  # optional, 1–64 (default 4)
 //! ```
 //!
-//! A key of another notifier type is an error naming the type it belongs to; `email` is
-//! documented but not supported yet (an error). `events` and `components`, when present,
-//! must not be empty. A notifier's `url`, `secret`, `token` and `routing_key` are
-//! credentials (a chat webhook's URL is one): no diagnostic repeats them.
+//! A key of another notifier type is an error naming the type it belongs to. `events` and
+//! `components`, when present, must not be empty. A notifier's `url`, `secret`, `token` and
+//! `routing_key` are credentials (a chat webhook's URL is one): no diagnostic repeats them.
+//! An `email` notifier takes no `url` and needs the `[smtp]` table (an error on its `type`
+//! otherwise):
+//!
+//! ```toml
+//! [smtp]
+//! host = "smtp.example.com"        # required: a host name or IP address, no scheme or port
+//! port = 587                       # optional; default by security: 587, 465 or 25
+//! security = "starttls"            # starttls (required upgrade) | tls (from the first
+//!                                  # byte) | none (local relays only); default starttls
+//! username = "status@example.com"  # optional; needs password, and password needs it
+//! password = "${SMTP_PASSWORD}"    # a credential: never repeated in any message
+//! from = "Acme Status <status@example.com>"   # required: the sender, name optional
+//! timeout = "10s"                  # optional, 1s–60s (default 10s): one message's delivery
+//! ```
+//!
+//! A port of the other security's usual kind (465 with `starttls`, 587 with `tls`) is a
+//! warning, and so is a password with `security = "none"`.
 //!
 //! Admin token names must be non-empty, at most 64 characters and unique, and no two entries
 //! may hold the same token (the author would be ambiguous); a token shorter than 16
@@ -79,6 +96,7 @@ mod maintenances;
 mod monitors;
 mod notifiers;
 mod secret;
+mod smtp;
 mod source;
 mod values;
 mod walk;
@@ -94,7 +112,9 @@ use chrono::{DateTime, Utc};
 use pharos_domain::{ComponentId, MonitorSpec};
 
 pub use diagnostic::{Diagnostic, Severity};
+pub use pharos_notify::email::{SmtpSecurity, SmtpSettings};
 pub use secret::Secret;
+pub use smtp::DEFAULT_SMTP_TIMEOUT;
 
 /// The page id used when `[page] id` is not set.
 pub const DEFAULT_PAGE_ID: &str = "pharos";
@@ -128,6 +148,9 @@ pub struct Config {
     /// `[[notifiers]]`: responders' channels with their routes, in file order. Ids are
     /// unique; `Debug` shows each channel's type only, never its URL or keys.
     pub notifiers: Vec<pharos_notify::Notifier>,
+    /// `[smtp]`: the outgoing mail server, if the file configures one. `email` notifiers
+    /// carry a copy; e-mails to subscribers go through it too. `Debug` masks the password.
+    pub smtp: Option<SmtpSettings>,
 }
 
 /// `[server]`. Unset values fall back to the environment, then to built-in defaults (SPEC §1).

@@ -4,16 +4,21 @@
 //! Chat webhook URLs, signing secrets, tokens and routing keys are credentials: no message
 //! here repeats a notifier's `url`, `secret`, `token` or `routing_key`, not even in a type
 //! error, and `Channel`'s `Debug` names only the kind.
+//!
+//! An `email` notifier sends to the addresses in `to` through the `[smtp]` server, which must
+//! be configured; it takes no `url`, and its `timeout` defaults to `[smtp] timeout`.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use pharos_domain::duration::format_duration;
 use pharos_domain::ComponentId;
+use pharos_notify::email::check_address;
 use pharos_notify::notifier::{DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT};
 use pharos_notify::{Channel, EventKind, Notifier, Route};
 
 use super::monitors::component_refs;
+use super::smtp::SmtpState;
 use super::source::Str;
 use super::values::check_secret_http_url;
 use super::walk::{did_you_mean, unknown_key, Cx, Field, Section};
@@ -35,10 +40,17 @@ const TYPE_KEYS: &[(&str, &str)] = &[
     ("secret", "webhook"),
     ("token", "ntfy"),
     ("routing_key", "pagerduty"),
+    ("to", "email"),
 ];
-const SUPPORTED_TYPES: &[&str] = &["webhook", "slack", "discord", "teams", "ntfy", "pagerduty"];
-/// Types documented in SPEC §2 that this version cannot send to yet.
-const UNSUPPORTED_TYPES: &[&str] = &["email"];
+const SUPPORTED_TYPES: &[&str] = &[
+    "webhook",
+    "slack",
+    "discord",
+    "teams",
+    "ntfy",
+    "pagerduty",
+    "email",
+];
 
 const MIN_TIMEOUT: Duration = Duration::from_secs(1);
 const MAX_TIMEOUT: Duration = Duration::from_secs(60);
@@ -52,6 +64,7 @@ enum Type {
     Teams,
     Ntfy,
     PagerDuty,
+    Email,
     /// Missing or unknown: the error is reported; check the rest as well as we can.
     Unknown,
 }
@@ -65,6 +78,7 @@ impl Type {
             "teams" => Self::Teams,
             "ntfy" => Self::Ntfy,
             "pagerduty" => Self::PagerDuty,
+            "email" => Self::Email,
             _ => return None,
         })
     }
@@ -78,27 +92,30 @@ impl Type {
             Self::Teams => "teams",
             Self::Ntfy => "ntfy",
             Self::PagerDuty => "pagerduty",
+            Self::Email => "email",
             Self::Unknown => "",
         }
     }
 
-    /// Whether the type needs a `url` (PagerDuty has a default endpoint).
+    /// Whether the type needs a `url` (PagerDuty has a default endpoint; e-mail has none).
     fn needs_url(self) -> bool {
-        !matches!(self, Self::PagerDuty | Self::Unknown)
+        !matches!(self, Self::PagerDuty | Self::Email | Self::Unknown)
     }
 }
 
-/// Reads every notifier. `components` are the declared component ids. Only fully valid
-/// notifiers are returned.
+/// Reads every notifier. `components` are the declared component ids; `smtp` is what the
+/// file says about `[smtp]`, which `email` notifiers need. Only fully valid notifiers are
+/// returned.
 pub(super) fn notifiers(
     cx: &mut Cx<'_>,
     sections: &[Section<'_>],
     components: &[String],
+    smtp: &SmtpState,
 ) -> Vec<Notifier> {
     let mut first_at: HashMap<String, usize> = HashMap::new();
     sections
         .iter()
-        .filter_map(|s| notifier(cx, s, components, &mut first_at))
+        .filter_map(|s| notifier(cx, s, components, smtp, &mut first_at))
         .collect()
 }
 
@@ -106,6 +123,7 @@ fn notifier(
     cx: &mut Cx<'_>,
     s: &Section<'_>,
     components: &[String],
+    smtp: &SmtpState,
     first_at: &mut HashMap<String, usize>,
 ) -> Option<Notifier> {
     let errors_before = cx.error_count();
@@ -122,15 +140,13 @@ fn notifier(
         Some(f) => match cx.string(&f) {
             None => Type::Unknown,
             Some(v) => match Type::parse(&v.text) {
-                Some(ty) => ty,
-                None if UNSUPPORTED_TYPES.contains(&v.text.as_str()) => {
-                    cx.error(
-                        v.at,
-                        format!("notifier type {:?} is not supported yet", v.text),
-                    );
-                    // Its other keys belong to a type we cannot check yet: stop here.
-                    return None;
+                Some(Type::Email) => {
+                    if matches!(smtp, SmtpState::Absent) {
+                        cx.error(v.at, "type = \"email\" needs an [smtp] table");
+                    }
+                    Type::Email
                 }
+                Some(ty) => ty,
                 None => {
                     cx.error(
                         v.at,
@@ -155,6 +171,8 @@ fn notifier(
             }
             None
         }
+        // Reported by the key check: e-mail has no URL.
+        Some(_) if ty == Type::Email => None,
         Some(f) => cx
             .secret_string(&f)
             .and_then(|v| match check_secret_http_url(&v.text) {
@@ -176,6 +194,14 @@ fn notifier(
             None
         }
         (Type::PagerDuty, Some(f)) => cx.secret_string(&f),
+        _ => None,
+    };
+    let to = match (ty, s.field("to")) {
+        (Type::Email, None) => {
+            cx.error(s.at, format!("{name} is missing required key `to`"));
+            None
+        }
+        (Type::Email, Some(f)) => recipients(cx, &f),
         _ => None,
     };
 
@@ -203,6 +229,11 @@ fn notifier(
         }
     }
     let timeout = s.field("timeout").and_then(|f| timeout(cx, &f));
+    // An e-mail notifier's attempt takes as long as the server is given, unless it says.
+    let default_timeout = match (ty, smtp.settings()) {
+        (Type::Email, Some(settings)) => settings.timeout,
+        _ => DEFAULT_TIMEOUT,
+    };
     let concurrency = s.field("concurrency").and_then(|f| {
         let n = cx.integer_at_least::<usize>(&f, 1)?;
         if n > MAX_CONCURRENCY {
@@ -234,6 +265,11 @@ fn notifier(
             routing_key: routing_key?.text,
             url: url.unwrap_or_else(|| DEFAULT_PAGERDUTY_URL.to_owned()),
         },
+        Type::Email => Channel::Email {
+            to: to?,
+            // Absent is reported above; an invalid [smtp] table has its own errors.
+            smtp: smtp.settings()?.clone(),
+        },
         Type::Unknown => return None,
     };
     Some(Notifier {
@@ -244,7 +280,7 @@ fn notifier(
             components: route_components.unwrap_or_default(),
             min_severity,
         },
-        timeout: timeout.unwrap_or(DEFAULT_TIMEOUT),
+        timeout: timeout.unwrap_or(default_timeout),
         concurrency: concurrency.unwrap_or(DEFAULT_CONCURRENCY),
     })
 }
@@ -280,6 +316,13 @@ fn notifier_id(
 /// Reports unknown keys, and keys that belong to another type than `ty`.
 fn check_notifier_keys(cx: &mut Cx<'_>, s: &Section<'_>, ty: Type) {
     for (key, at) in s.keys() {
+        if key == "url" && ty == Type::Email {
+            cx.error(
+                at,
+                "`url` does not apply to type = \"email\": it sends to the addresses in `to` through [smtp]",
+            );
+            continue;
+        }
         if COMMON_KEYS.contains(&key) {
             continue;
         }
@@ -313,6 +356,33 @@ fn optional_secret(
         return None;
     }
     s.field(key).and_then(|f| cx.secret_string(&f))
+}
+
+/// `to`: e-mail addresses, each valid and listed once, at least one.
+fn recipients(cx: &mut Cx<'_>, f: &Field<'_>) -> Option<Vec<String>> {
+    let list = cx.string_array(f)?;
+    let mut out: Vec<String> = Vec::with_capacity(list.len());
+    let mut ok = true;
+    for a in list {
+        let address = a.text.trim();
+        if let Err(e) = check_address(address) {
+            cx.error(a.at, format!("invalid address {:?} in `to`: {e}", a.text));
+            ok = false;
+        } else if out.iter().any(|o| o.eq_ignore_ascii_case(address)) {
+            cx.error(a.at, format!("address {address:?} is listed twice in `to`"));
+            ok = false;
+        } else {
+            out.push(address.to_owned());
+        }
+    }
+    if ok && out.is_empty() {
+        cx.error(
+            f.at,
+            "`to` must list at least one address, like [\"oncall@example.com\"]",
+        );
+        return None;
+    }
+    ok.then_some(out)
 }
 
 /// `events`: known kinds, each once, at least one.

@@ -305,6 +305,32 @@ fn the_commented_out_examples_in_the_example_file_are_valid() {
     );
     assert_eq!(chat.route.components.len(), 2);
     assert_eq!(chat.route.min_severity, Some(pharos_domain::Severity::S2));
+
+    // E-mail: the [smtp] block and the third notifier block.
+    let smtp = uncommented(text, "[smtp]");
+    let after_slack = text
+        .find("# id = \"team-chat\"")
+        .expect("the slack example");
+    let mail = uncommented(&text[after_slack..], "[[notifiers]]");
+    let loaded = load_smtp(&format!("{text}\n{smtp}\n{mail}"));
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let settings = loaded.config.smtp.clone().expect("[smtp]");
+    assert_eq!(
+        (settings.host.as_str(), settings.port, settings.security),
+        ("smtp.example.com", 587, SmtpSecurity::StartTls)
+    );
+    assert_eq!(settings.password.as_deref(), Some("smtp-password-secret"));
+    let [oncall] = loaded.config.notifiers.as_slice() else {
+        panic!("one notifier expected: {:?}", loaded.config.notifiers)
+    };
+    assert_eq!(oncall.id, "oncall-mail");
+    assert_eq!(
+        oncall.channel,
+        Channel::Email {
+            to: vec!["oncall@example.com".into(), "cto@example.com".into()],
+            smtp: settings,
+        }
+    );
 }
 
 #[test]
@@ -939,10 +965,10 @@ url = "https://x.example/"
         "pharos.toml:36:14: error: `components` must not be empty; leave the key out for events about every component".to_owned(),
         "pharos.toml:40:7: error: invalid notifier `url`: not an absolute URL; expected http://… or https://…".to_owned(),
         "pharos.toml:42:6: error: notifier id \"Chat\" may only contain lowercase letters, digits, '-' and '_'".to_owned(),
-        "pharos.toml:43:8: error: unknown notifier type \"telegram\" (expected one of: webhook, slack, discord, teams, ntfy, pagerduty)".to_owned(),
+        "pharos.toml:43:8: error: unknown notifier type \"telegram\" (expected one of: webhook, slack, discord, teams, ntfy, pagerduty, email)".to_owned(),
         "pharos.toml:44:7: error: `url` must be a string, found an integer".to_owned(),
         "pharos.toml:45:1: error: unknown key `chat_id` in [[notifiers]]".to_owned(),
-        "pharos.toml:48:8: error: notifier type \"email\" is not supported yet".to_owned(),
+        "pharos.toml:48:8: error: type = \"email\" needs an [smtp] table".to_owned(),
         "pharos.toml:50:1: error: [[notifiers]] is missing required key `id`".to_owned(),
         "pharos.toml:53:1: error: notifier `x` is missing required key `type`".to_owned(),
     ];
@@ -1962,4 +1988,317 @@ fn condition_errors_point_at_the_character_in_the_file() {
         got[0].starts_with("pharos.toml:9:33: error: invalid condition: "),
         "{got:?}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// [smtp] and e-mail notifiers
+
+fn smtp_env(name: &str) -> Option<String> {
+    match name {
+        "SMTP_PASSWORD" => Some("smtp-password-secret".into()),
+        other => env(other),
+    }
+}
+
+fn load_smtp(text: &str) -> Loaded {
+    parse_str(text, "pharos.toml", &smtp_env)
+        .unwrap_or_else(|d| panic!("expected the file to load, got:\n{}", render(&d)))
+}
+
+fn smtp_lines(text: &str) -> Vec<String> {
+    match parse_str(text, "pharos.toml", &smtp_env) {
+        Ok(loaded) => loaded.warnings.iter().map(ToString::to_string).collect(),
+        Err(diags) => diags.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn smtp_and_email_notifiers_are_read() {
+    let text = r#"
+[smtp]
+host = "smtp.example.com"
+port = 2525
+security = "starttls"
+username = "status@example.com"
+password = "${SMTP_PASSWORD}"
+from = "Acme Status <status@example.com>"
+timeout = "20s"
+
+[[notifiers]]
+id = "oncall"
+type = "email"
+to = ["oncall@example.com", "cto@example.com"]
+events = ["incident_opened", "incident_resolved"]
+
+[[notifiers]]
+id = "quick"
+type = "email"
+to = ["  pager@example.com  "]
+timeout = "5s"
+"#;
+    let loaded = load_smtp(text);
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let smtp = SmtpSettings {
+        host: "smtp.example.com".into(),
+        port: 2525,
+        security: SmtpSecurity::StartTls,
+        username: Some("status@example.com".into()),
+        password: Some("smtp-password-secret".into()),
+        from: "Acme Status <status@example.com>".into(),
+        timeout: Duration::from_secs(20),
+    };
+    assert_eq!(loaded.config.smtp.as_ref(), Some(&smtp));
+    let [oncall, quick] = loaded.config.notifiers.as_slice() else {
+        panic!("two notifiers expected: {:?}", loaded.config.notifiers)
+    };
+    assert_eq!(
+        oncall.channel,
+        Channel::Email {
+            to: vec!["oncall@example.com".into(), "cto@example.com".into()],
+            smtp: smtp.clone(),
+        }
+    );
+    assert_eq!(oncall.channel.type_name(), "email");
+    assert_eq!(oncall.route.events.len(), 2);
+    // An e-mail notifier's attempt defaults to the server's timeout; its own wins.
+    assert_eq!(oncall.timeout, Duration::from_secs(20));
+    assert_eq!(quick.timeout, Duration::from_secs(5));
+    assert_eq!(
+        quick.channel,
+        Channel::Email {
+            to: vec!["pager@example.com".into()],
+            smtp,
+        }
+    );
+    let debug = format!("{:?}", loaded.config);
+    assert!(!debug.contains("smtp-password-secret"), "{debug}");
+}
+
+#[test]
+fn smtp_defaults_follow_the_security() {
+    let base = "[smtp]\nhost = \"mail.internal\"\nfrom = \"status@example.com\"\n";
+    let smtp = load(base).config.smtp.unwrap();
+    assert_eq!(
+        (smtp.port, smtp.security, smtp.timeout),
+        (587, SmtpSecurity::StartTls, DEFAULT_SMTP_TIMEOUT)
+    );
+    assert_eq!(DEFAULT_SMTP_TIMEOUT, Duration::from_secs(10));
+    assert_eq!((smtp.username, smtp.password), (None, None));
+    for (security, port, want) in [
+        ("tls", 465, SmtpSecurity::Tls),
+        ("none", 25, SmtpSecurity::None),
+        ("starttls", 587, SmtpSecurity::StartTls),
+    ] {
+        let smtp = load(&format!("{base}security = \"{security}\"\n"))
+            .config
+            .smtp
+            .unwrap();
+        assert_eq!((smtp.security, smtp.port), (want, port), "{security}");
+    }
+    for host in ["127.0.0.1", "::1", "[::1]", "localhost"] {
+        let text = format!("[smtp]\nhost = \"{host}\"\nfrom = \"status@example.com\"\n");
+        let smtp = load(&text).config.smtp.unwrap();
+        assert_eq!(smtp.host, host.trim_matches(['[', ']']), "{host}");
+    }
+    // No [smtp], no settings; an [smtp] table alone is fine.
+    assert_eq!(load("").config.smtp, None);
+}
+
+#[test]
+fn smtp_errors_point_at_the_value() {
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "[smtp]\nhost = \"smtp.example.com\"\nfrom = \"s@example.com\"\nhots = 1\ntls = true\n",
+            &[
+                "pharos.toml:4:1: error: unknown key `hots` in [smtp]; did you mean `host`?",
+                "pharos.toml:5:1: error: unknown key `tls` in [smtp]",
+            ],
+        ),
+        (
+            "\n[smtp]\nport = 25\n",
+            &[
+                "pharos.toml:2:1: error: [smtp] is missing required key `host`",
+                "pharos.toml:2:1: error: [smtp] is missing required key `from`",
+            ],
+        ),
+        (
+            "[smtp]\nhost = \"smtps://smtp.example.com\"\nfrom = \"Acme <status@example.com\"\n",
+            &[
+                "pharos.toml:2:8: error: `host` is a host name, not a URL: write just the name, like \"smtp.example.com\", found \"smtps://smtp.example.com\"",
+                "pharos.toml:3:8: error: invalid `from` \"Acme <status@example.com\": its angle brackets are unbalanced",
+            ],
+        ),
+        (
+            "[smtp]\nhost = \"smtp.example.com:465\"\nfrom = \"status\"\n",
+            &[
+                "pharos.toml:2:8: error: `host` must not carry the port: write host = \"smtp.example.com\" and port = 465",
+                "pharos.toml:3:8: error: invalid `from` \"status\": it needs an @ between a name and a domain, like name@example.com",
+            ],
+        ),
+        (
+            "[smtp]\nhost = \"smtp example.com\"\nfrom = \"s@example.com\"\nport = 0\nsecurity = \"ssl\"\n",
+            &[
+                "pharos.toml:2:8: error: `host` must be a host name or IP address like \"smtp.example.com\", found \"smtp example.com\"",
+                "pharos.toml:4:8: error: `port` must be at least 1, found 0",
+                "pharos.toml:5:12: error: unknown `security` \"ssl\" (expected one of: starttls, tls, none); use \"tls\" for TLS from the first byte (port 465)",
+            ],
+        ),
+        (
+            "[smtp]\nhost = \"\"\nfrom = \"s@example.com\"\nport = 70000\nsecurity = \"startls\"\ntimeout = \"2m\"\n",
+            &[
+                "pharos.toml:2:8: error: `host` must not be empty",
+                "pharos.toml:4:8: error: `port` is too large: 70000",
+                "pharos.toml:5:12: error: unknown `security` \"startls\" (expected one of: starttls, tls, none); did you mean `starttls`?",
+                "pharos.toml:6:11: error: `timeout` must be at most 60s, found \"2m\"",
+            ],
+        ),
+        (
+            "[smtp]\nhost = \"h\"\nfrom = \"s@example.com\"\nsecurity = \"TLS\"\nport = \"587\"\ntimeout = \"500ms\"\n",
+            &[
+                "pharos.toml:4:12: error: unknown `security` \"TLS\" (expected one of: starttls, tls, none); write it in lowercase",
+                "pharos.toml:5:8: error: `port` must be an integer, found a string",
+                "pharos.toml:6:11: error: `timeout` must be at least 1s, found \"500ms\"",
+            ],
+        ),
+        (
+            "[smtp]\nhost = \"h\"\nfrom = \"s@example.com\"\nusername = \"status\"\n",
+            &["pharos.toml:4:12: error: `username` needs a `password`"],
+        ),
+        (
+            "[smtp]\nhost = \"h\"\nfrom = \"s@example.com\"\npassword = \"${SMTP_PASSWORD}\"\n",
+            &["pharos.toml:4:1: error: `password` needs a `username`"],
+        ),
+        (
+            "[smtp]\nhost = \"h\"\nfrom = \"s@example.com\"\nusername = \"\"\npassword = \"\"\n",
+            &[
+                "pharos.toml:4:12: error: `username` must not be empty",
+                "pharos.toml:5:12: error: `password` must not be empty",
+            ],
+        ),
+        (
+            "smtp = \"smtp.example.com\"\n",
+            &["pharos.toml:1:8: error: `smtp` must be a table ([smtp]), found a string"],
+        ),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(smtp_lines(text), *expected, "{text}");
+    }
+}
+
+#[test]
+fn smtp_warnings_catch_a_port_of_the_other_kind_and_plain_text_passwords() {
+    let base = "[smtp]\nhost = \"smtp.example.com\"\nfrom = \"s@example.com\"\n";
+    assert_eq!(
+        smtp_lines(&format!("{base}port = 465\n")),
+        ["pharos.toml:4:8: warning: port 465 usually wants security = \"tls\", not \"starttls\"; with the wrong one every delivery waits for its timeout"]
+    );
+    assert_eq!(
+        smtp_lines(&format!("{base}port = 587\nsecurity = \"tls\"\n")),
+        ["pharos.toml:4:8: warning: port 587 usually wants security = \"starttls\", not \"tls\"; with the wrong one every delivery waits for its timeout"]
+    );
+    assert_eq!(
+        smtp_lines(&format!(
+            "{base}security = \"none\"\nusername = \"u\"\npassword = \"${{SMTP_PASSWORD}}\"\n"
+        )),
+        ["pharos.toml:4:12: warning: with security = \"none\" the password travels unencrypted; use \"starttls\" or \"tls\" unless the server is on this machine"]
+    );
+    assert!(smtp_lines(&format!("{base}security = \"none\"\nport = 2525\n")).is_empty());
+}
+
+#[test]
+fn email_notifier_errors_point_at_the_value() {
+    let smtp = "[smtp]\nhost = \"smtp.example.com\"\nfrom = \"s@example.com\"\n";
+    let text = format!(
+        r#"{smtp}[[notifiers]]
+id = "a"
+type = "email"
+[[notifiers]]
+id = "b"
+type = "email"
+to = []
+[[notifiers]]
+id = "c"
+type = "email"
+to = ["ok@example.com", "nope", "two@@example.com", "OK@example.com"]
+url = "https://hooks.example.com/SECRET-URL"
+[[notifiers]]
+id = "d"
+type = "webhook"
+url = "https://hooks.example.com/x"
+to = ["ops@example.com"]
+[[notifiers]]
+id = "e"
+type = "email"
+to = "oncall@example.com"
+[[notifiers]]
+id = "f"
+type = "email"
+to = ["oncall@example.com", 7]
+"#
+    );
+    assert_eq!(
+        smtp_lines(&text),
+        [
+            "pharos.toml:4:1: error: notifier `a` is missing required key `to`",
+            "pharos.toml:10:6: error: `to` must list at least one address, like [\"oncall@example.com\"]",
+            "pharos.toml:14:25: error: invalid address \"nope\" in `to`: it needs an @ between a name and a domain, like name@example.com",
+            "pharos.toml:14:33: error: invalid address \"two@@example.com\" in `to`: the part before the @ is not valid",
+            "pharos.toml:14:53: error: address \"OK@example.com\" is listed twice in `to`",
+            "pharos.toml:15:1: error: `url` does not apply to type = \"email\": it sends to the addresses in `to` through [smtp]",
+            "pharos.toml:20:1: error: `to` only applies to type = \"email\"",
+            "pharos.toml:24:6: error: `to` must be an array of strings, found a string",
+            "pharos.toml:28:29: error: `to` must contain only strings, found an integer (7)",
+        ]
+    );
+    assert!(smtp_lines(&text).iter().all(|l| !l.contains("SECRET")));
+}
+
+#[test]
+fn an_email_notifier_needs_the_smtp_table() {
+    let notifier = "[[notifiers]]\nid = \"mail\"\ntype = \"email\"\nto = [\"ops@example.com\"]\n";
+    assert_eq!(
+        smtp_lines(notifier),
+        ["pharos.toml:3:8: error: type = \"email\" needs an [smtp] table"]
+    );
+    // A broken [smtp] table is reported once, where it is broken.
+    assert_eq!(
+        smtp_lines(&format!("{notifier}[smtp]\nhost = \"smtp.example.com\"\n")),
+        ["pharos.toml:5:1: error: [smtp] is missing required key `from`"]
+    );
+    let loaded = load(&format!(
+        "{notifier}[smtp]\nhost = \"smtp.example.com\"\nfrom = \"s@example.com\"\n"
+    ));
+    assert_eq!(loaded.config.notifiers.len(), 1);
+}
+
+#[test]
+fn the_smtp_password_never_appears_in_messages() {
+    let text = r#"
+[smtp]
+host = "smtp.example.com"
+username = "u"
+password = 12345678901
+from = "s@example.com"
+[[notifiers]]
+id = "mail"
+type = "email"
+to = ["ops@example.com"]
+"#;
+    let got = smtp_lines(text);
+    assert_eq!(
+        got,
+        ["pharos.toml:5:12: error: `password` must be a string, found an integer"]
+    );
+    let text = "[smtp]\nhost = \"h\"\nfrom = \"s@example.com\"\npassword = \"SECRET-PW ${NOPE}\"\n";
+    let got = smtp_lines(text);
+    assert_eq!(
+        got,
+        ["pharos.toml:4:23: error: environment variable `NOPE` is not set"]
+    );
+    for line in got {
+        assert!(
+            !line.contains("SECRET") && !line.contains("12345"),
+            "{line}"
+        );
+    }
 }

@@ -1,0 +1,222 @@
+//! An e-mail to a responder: one message per recipient, with the words every channel shows
+//! ([`Message`]) as a plain-text part and an HTML part.
+//!
+//! - Subject: the title and the page, `[Investigating] Major outage of API — Acme status`.
+//! - Both parts: the title, the page and time, status and impact (or the maintenance window),
+//!   the latest public update, the affected components, and the link to the incident,
+//!   maintenance or page; a footer says who is written to and why.
+//! - The HTML is escaped throughout: update bodies and names are text a person typed, so they
+//!   are shown as text (line breaks kept), never interpreted as markup. The link is only made
+//!   a link when it is `http(s)`.
+//! - Headers: `Auto-Submitted: auto-generated` (RFC 3834, so auto-responders stay quiet),
+//!   `X-Pharos-Event` with the event kind, and a `Message-ID` derived from the delivery id and
+//!   the recipient, the same on every retry, so a mailbox can recognise a repeat.
+
+use sha2::{Digest, Sha256};
+
+use crate::email::Email;
+use crate::event::Event;
+use crate::message::{truncate, Message};
+use crate::render::RenderError;
+
+/// The event-kind header.
+pub const EVENT_HEADER: &str = "X-Pharos-Event";
+
+/// The e-mails for `event`, one per address in `to`, from notifier `notifier_id` sending as
+/// `from` (`[smtp] from`); `delivery_id` makes each `Message-ID`.
+pub fn emails(
+    event: &Event,
+    to: &[String],
+    from: &str,
+    notifier_id: &str,
+    delivery_id: &str,
+) -> Result<Vec<Email>, RenderError> {
+    let m = Message::of(event)?;
+    let subject = subject(event, &m);
+    let domain = crate::email::mailbox_domain(from).unwrap_or_else(|| "pharos.invalid".into());
+    Ok(to
+        .iter()
+        .map(|address| Email {
+            to: address.clone(),
+            subject: subject.clone(),
+            text: text(event, &m, address, notifier_id),
+            html: html(event, &m, address, notifier_id),
+            headers: vec![
+                ("Auto-Submitted".to_owned(), "auto-generated".to_owned()),
+                (EVENT_HEADER.to_owned(), event.kind.as_str().to_owned()),
+                (
+                    "Message-ID".to_owned(),
+                    message_id(delivery_id, address, &domain),
+                ),
+            ],
+        })
+        .collect())
+}
+
+/// `[Investigating] Major outage of API — Acme status`.
+pub fn subject(event: &Event, m: &Message) -> String {
+    truncate(&format!("{} — {} status", m.title, event.page.name), 250)
+}
+
+/// `<delivery-id.hash-of-recipient@domain>`: stable across retries, different per recipient.
+fn message_id(delivery_id: &str, recipient: &str, domain: &str) -> String {
+    let local: String = delivery_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let digest = Sha256::digest(recipient.to_ascii_lowercase().as_bytes());
+    let hash = hex::encode(&digest[..6]);
+    format!("<{local}.{hash}@{domain}>")
+}
+
+/// The rows under the title: status and impact, or the maintenance window.
+fn facts(m: &Message) -> Vec<(&'static str, String)> {
+    let mut rows = vec![("Status", m.status.clone())];
+    if let Some(impact) = &m.impact {
+        rows.push(("Impact", impact.clone()));
+    }
+    if let Some(window) = &m.window {
+        rows.push(("Window", window.clone()));
+    }
+    rows
+}
+
+fn footer(event: &Event, address: &str, notifier_id: &str) -> String {
+    format!(
+        "Sent by Pharos for {} to {address}, a recipient of notifier \"{notifier_id}\". \
+         To stop these e-mails, remove the address from that notifier's `to` list.",
+        event.page.name
+    )
+}
+
+/// The plain-text part.
+pub fn text(event: &Event, m: &Message, address: &str, notifier_id: &str) -> String {
+    let mut out = format!("{}\n{} · {}\n\n", m.title, event.page.name, m.when);
+    for (label, value) in facts(m) {
+        out.push_str(&format!("{label}: {value}\n"));
+    }
+    if let Some(body) = &m.body {
+        out.push('\n');
+        out.push_str(body);
+        out.push('\n');
+    }
+    if !m.components.is_empty() {
+        out.push_str("\nAffected components:\n");
+        for c in &m.components {
+            out.push_str(&format!("- {c}\n"));
+        }
+    }
+    out.push_str(&format!("\n{}: {}\n", m.link_text, m.link));
+    out.push_str(&format!("\n-- \n{}\n", footer(event, address, notifier_id)));
+    out
+}
+
+/// The HTML part: one card, inline styles (mail clients drop style sheets), every piece of
+/// text escaped.
+pub fn html(event: &Event, m: &Message, address: &str, notifier_id: &str) -> String {
+    let muted = "color:#57606a";
+    let mut rows = String::new();
+    for (label, value) in facts(m) {
+        rows.push_str(&format!(
+            "<tr><td style=\"padding:2px 16px 2px 0;{muted}\">{}</td><td style=\"padding:2px 0\">{}</td></tr>\n",
+            escape(label),
+            escape(&value)
+        ));
+    }
+    let body = m.body.as_ref().map_or_else(String::new, |b| {
+        format!(
+            "<div style=\"white-space:pre-wrap;font-size:15px;line-height:1.5;margin:0 0 16px\">{}</div>\n",
+            escape(b)
+        )
+    });
+    let components = if m.components.is_empty() {
+        String::new()
+    } else {
+        let items: String = m
+            .components
+            .iter()
+            .map(|c| format!("<li>{}</li>", escape(c)))
+            .collect();
+        format!(
+            "<p style=\"margin:0 0 4px;font-weight:600;font-size:14px\">Affected components</p>\n\
+             <ul style=\"margin:0 0 16px;padding-left:20px;font-size:14px\">{items}</ul>\n"
+        )
+    };
+    let link = if m.link.starts_with("https://") || m.link.starts_with("http://") {
+        format!(
+            "<a href=\"{}\" style=\"display:inline-block;background:#0969da;color:#ffffff;text-decoration:none;padding:10px 16px;border-radius:6px;font-weight:600\">{}</a>",
+            escape(&m.link),
+            escape(m.link_text)
+        )
+    } else {
+        format!("{}: {}", escape(m.link_text), escape(&m.link))
+    };
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width\">\n<title>{title}</title>\n</head>\n\
+         <body style=\"margin:0;padding:0;background:#f4f5f7;font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;color:#1f2328\">\n\
+         <div style=\"max-width:600px;margin:0 auto;padding:24px\">\n\
+         <div style=\"background:#ffffff;border-radius:6px;border-top:4px solid #{color:06X};padding:24px\">\n\
+         <p style=\"margin:0 0 8px;font-size:13px;{muted}\">{page} · {when}</p>\n\
+         <h1 style=\"margin:0 0 16px;font-size:20px;line-height:1.3\">{title}</h1>\n\
+         <table role=\"presentation\" style=\"border-collapse:collapse;font-size:14px;margin:0 0 16px\">\n{rows}</table>\n\
+         {body}{components}<p style=\"margin:8px 0 0\">{link}</p>\n\
+         </div>\n\
+         <p style=\"margin:16px 0 0;font-size:12px;{muted}\">{footer}</p>\n\
+         </div>\n</body>\n</html>\n",
+        title = escape(&m.title),
+        color = m.tone.rgb(),
+        page = escape(&event.page.name),
+        when = escape(&m.when),
+        footer = escape(&footer(event, address, notifier_id)),
+    )
+}
+
+/// `s` as HTML text or a double-quoted attribute value.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup_and_quotes() {
+        assert_eq!(
+            escape(r#"<script>alert("x" & 'y')</script>"#),
+            "&lt;script&gt;alert(&quot;x&quot; &amp; &#39;y&#39;)&lt;/script&gt;"
+        );
+    }
+
+    #[test]
+    fn message_ids_are_stable_per_delivery_and_recipient() {
+        let a = message_id("d-1", "a@example.com", "acme.example");
+        assert_eq!(a, message_id("d-1", "A@example.com", "acme.example"));
+        assert_ne!(a, message_id("d-1", "b@example.com", "acme.example"));
+        assert_ne!(a, message_id("d-2", "a@example.com", "acme.example"));
+        assert!(
+            a.starts_with("<d-1.") && a.ends_with("@acme.example>"),
+            "{a}"
+        );
+        let odd = message_id("x y@z<>", "a@example.com", "acme.example");
+        assert!(odd.starts_with("<x-y-z--."), "{odd}");
+    }
+}
