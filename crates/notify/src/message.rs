@@ -1,5 +1,5 @@
 //! The words of a notification, the same on every channel: a title such as
-//! "[Investigating] Major outage of API", the status and impact, the latest public update,
+//! "\[Investigating\] Major outage of API", the status and impact, the latest public update,
 //! the affected components, the time in the page's zone (with its abbreviation), a link, and a
 //! [`Tone`] that chat channels turn into a colour and ntfy into a priority.
 //!
