@@ -1,7 +1,8 @@
-//! Commands from responders (the admin API) to the running engine, and the reads that go with
-//! them. A command is applied by the pipeline task, in order with check results, so a person
-//! and the automation never race; the caller gets its answer once the change is committed to
-//! storage, so a `201 Created` always means stored.
+//! Commands from responders (the admin API) and from the public (subscribing, confirming,
+//! unsubscribing) to the running engine, and the reads that go with them. A command is
+//! applied by the pipeline task, in order with check results, so a person and the automation
+//! never race; the caller gets its answer once the change is committed to storage, so a
+//! `201 Created` always means stored.
 
 use std::time::Duration;
 
@@ -15,6 +16,10 @@ use crate::desk::{
     NewMaintenanceUpdate, NewUpdate, OverrideRequest,
 };
 use crate::metrics::Metrics;
+use crate::subscribers::{
+    LinkError, NewSubscriber, Purpose, Subscribed, Subscriber, SubscriberError, SubscriberState,
+    Tokens,
+};
 use crate::writer::Pending;
 use crate::Live;
 use crate::StatusView;
@@ -53,6 +58,10 @@ pub(crate) enum Command {
     ),
     ClearOverride(String, Reply<Option<ComponentOverride>>),
     Overrides(oneshot::Sender<Vec<ComponentOverride>>),
+    Subscribe(NewSubscriber, Reply<Subscribed>),
+    ConfirmSubscriber(String, Reply<Subscriber>),
+    Unsubscribe(String, Reply<Option<Subscriber>>),
+    RemoveSubscriber(String, Reply<()>),
 }
 
 impl Command {
@@ -145,8 +154,44 @@ impl Command {
                 let _ = reply.send(live.desk.overrides().values().cloned().collect());
                 return false;
             }
+            // Subscribers are not on the page: nothing to publish.
+            Command::Subscribe(req, reply) => {
+                let r = live.subscribers.subscribe(&live.world, req, now);
+                answer(reply, r, live, pending, metrics);
+                return false;
+            }
+            Command::ConfirmSubscriber(id, reply) => {
+                let r = live.subscribers.confirm(&id, now);
+                answer(reply, r, live, pending, metrics);
+                return false;
+            }
+            Command::Unsubscribe(id, reply) => {
+                let r = Ok(live.subscribers.unsubscribe(&id, now));
+                answer(reply, r, live, pending, metrics);
+                return false;
+            }
+            Command::RemoveSubscriber(id, reply) => {
+                live.subscribers.remove(&id);
+                answer(reply, Ok(()), live, pending, metrics);
+                return false;
+            }
         }
         true
+    }
+}
+
+/// A failed subscriber command, for the caller.
+fn subscriber_error(e: CommandError) -> SubscriberError {
+    match e {
+        CommandError::Desk(DeskError::Rule(rule)) => {
+            let field = rule.field().to_owned();
+            let message = match rule {
+                pharos_domain::RuleError::Invalid { message, .. } => message,
+            };
+            SubscriberError::Invalid { field, message }
+        }
+        CommandError::Desk(DeskError::NotFound { id, .. }) => SubscriberError::NotFound(id),
+        CommandError::Unavailable(s) => SubscriberError::Unavailable(s),
     }
 }
 
@@ -164,6 +209,8 @@ pub struct EngineControl {
     pub(crate) committed: tokio::sync::watch::Receiver<u64>,
     pub(crate) view: tokio::sync::watch::Receiver<std::sync::Arc<StatusView>>,
     pub(crate) store: pharos_store::Store,
+    pub(crate) tokens: Tokens,
+    pub(crate) email_subscriptions: bool,
 }
 
 impl EngineControl {
@@ -309,6 +356,86 @@ impl EngineControl {
             .outbox_rows(state, limit)
             .await
             .map_err(|e| CommandError::Unavailable(format!("reading deliveries failed: {e}")))
+    }
+
+    /// Whether the page offers e-mail subscriptions (an SMTP server is configured).
+    pub fn email_subscriptions(&self) -> bool {
+        self.email_subscriptions
+    }
+
+    /// Subscribes the public: an e-mail address (sent a confirmation e-mail; nothing else
+    /// until it is confirmed) or a webhook (active at once). For an address already
+    /// subscribed, answers with that subscriber and creates nothing (an unconfirmed one is
+    /// sent a new confirmation e-mail, at most every 10 minutes). Every field is checked
+    /// before anything changes; the answer comes once the subscriber and its confirmation
+    /// e-mail are stored.
+    pub async fn subscribe(&self, req: NewSubscriber) -> Result<Subscribed, SubscriberError> {
+        self.send(|r| Command::Subscribe(req, r))
+            .await
+            .map_err(subscriber_error)
+    }
+
+    /// Confirms the e-mail subscription a confirmation link's `token` names. A forged,
+    /// damaged or expired token, or one for a subscription that was cancelled, is
+    /// [`SubscriberError::InvalidLink`] and changes nothing.
+    pub async fn confirm_subscription(&self, token: &str) -> Result<Subscriber, SubscriberError> {
+        let id = self.verify(token, Purpose::Confirm)?;
+        match self.send(|r| Command::ConfirmSubscriber(id, r)).await {
+            Err(CommandError::Desk(DeskError::NotFound { .. })) => {
+                Err(SubscriberError::InvalidLink)
+            }
+            other => other.map_err(subscriber_error),
+        }
+    }
+
+    /// Ends the subscription an unsubscribe link's `token` names; `None` when it had already
+    /// ended (or was removed). A forged or damaged token is
+    /// [`SubscriberError::InvalidLink`] and changes nothing.
+    pub async fn unsubscribe(&self, token: &str) -> Result<Option<Subscriber>, SubscriberError> {
+        let id = self.verify(token, Purpose::Unsubscribe)?;
+        self.send(|r| Command::Unsubscribe(id, r))
+            .await
+            .map_err(subscriber_error)
+    }
+
+    fn verify(&self, token: &str, purpose: Purpose) -> Result<String, SubscriberError> {
+        self.tokens
+            .verify(token, purpose, Utc::now())
+            .map_err(|e: LinkError| {
+                tracing::info!(reason = %e, "a subscriber link was refused");
+                SubscriberError::InvalidLink
+            })
+    }
+
+    /// Every stored subscriber (only those in `state`, when given), oldest first.
+    pub async fn subscribers(
+        &self,
+        state: Option<SubscriberState>,
+    ) -> Result<Vec<Subscriber>, CommandError> {
+        let filter = pharos_store::SubscriberFilter {
+            states: state.into_iter().collect(),
+            component: None,
+        };
+        let records =
+            self.store.subscribers(&filter).await.map_err(|e| {
+                CommandError::Unavailable(format!("reading subscribers failed: {e}"))
+            })?;
+        Ok(records.into_iter().map(Subscriber::from_record).collect())
+    }
+
+    /// Deletes a subscriber for good, whatever its state; its pending deliveries are given
+    /// up. [`SubscriberError::NotFound`] when no subscriber has this id.
+    pub async fn remove_subscriber(&self, id: &str) -> Result<(), SubscriberError> {
+        let stored = self.store.subscriber(id).await.map_err(|e| {
+            SubscriberError::Unavailable(format!("reading subscribers failed: {e}"))
+        })?;
+        if stored.is_none() {
+            return Err(SubscriberError::NotFound(id.to_owned()));
+        }
+        let id = id.to_owned();
+        self.send(|r| Command::RemoveSubscriber(id, r))
+            .await
+            .map_err(subscriber_error)
     }
 
     /// A monitor's most recent results, newest first.

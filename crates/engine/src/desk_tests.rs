@@ -63,6 +63,7 @@ fn rig(rules: IncidentRules) -> Rig {
         name: "P".into(),
         url: "http://x".into(),
         time_zone: chrono_tz::UTC,
+        email_subscriptions: false,
     };
     let world = World::new(
         page,

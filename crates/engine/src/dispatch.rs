@@ -1,8 +1,16 @@
 //! The dispatcher: claims due deliveries from the outbox, sends each on its notifier's
-//! channel, and records the outcome. Failures are retried with exponential backoff and full
-//! jitter until a delivery is [`MAX_AGE`] old, then it is dead with its last error. Each
-//! notifier has its own concurrency limit and timeout, so a slow or failing channel delays
-//! nothing else; checks never wait for any of it.
+//! channel or to its subscriber, and records the outcome. Failures are retried with
+//! exponential backoff and full jitter until a delivery is [`MAX_AGE`] old, then it is dead
+//! with its last error. Each notifier has its own concurrency limit and timeout, and so do
+//! subscribers' webhooks ([`SUBSCRIBER_WEBHOOK_CONCURRENCY`]) and e-mails
+//! ([`SUBSCRIBER_EMAIL_CONCURRENCY`]), so a slow or failing channel delays nothing else;
+//! checks never wait for any of it.
+//!
+//! A subscriber's delivery (`subscriber:<id>`) looks the subscriber up when it is sent: one
+//! that unsubscribed or was removed meanwhile gets nothing (the delivery is dead with that
+//! reason). A webhook subscriber is POSTed Statuspage's payload with its own unsubscribe link
+//! in `meta.unsubscribe`; an e-mail subscriber is sent the e-mail through `[smtp]`, with the
+//! link in the body and in `List-Unsubscribe`. Confirmation e-mails go the same way.
 //!
 //! Claims carry a lease: a dispatcher that dies mid-send leaves rows that come back when the
 //! lease ends, so every delivery is sent at least once, with the same `Idempotency-Key`.
@@ -12,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use pharos_notify::email::{send_email, Email, SmtpSettings};
 use pharos_notify::{Event, Notifier, Outcome};
 use pharos_store::{OutboxRow, Store};
 use rand::RngExt as _;
@@ -20,6 +29,9 @@ use tokio::task::JoinSet;
 
 use crate::metrics::Metrics;
 use crate::notices::destination;
+use crate::subscribers::{
+    self, ConfirmationPayload, Subscriber, SubscriberKind, SubscriberState, Tokens,
+};
 
 /// A delivery still failing this long after it was made is given up (dead).
 pub const MAX_AGE: Duration = Duration::from_secs(24 * 3600);
@@ -31,10 +43,36 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(600);
 pub const POLL_EVERY: Duration = Duration::from_secs(1);
 /// Most deliveries in flight at once, over all notifiers.
 pub const MAX_IN_FLIGHT: usize = 256;
+/// Most subscriber webhooks in flight at once.
+pub const SUBSCRIBER_WEBHOOK_CONCURRENCY: usize = 64;
+/// Most subscriber e-mails in flight at once.
+pub const SUBSCRIBER_EMAIL_CONCURRENCY: usize = 8;
+/// Longest a subscriber's webhook may take to answer (Statuspage's limit).
+pub const SUBSCRIBER_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Everything deliveries can go out on.
+#[derive(Debug, Clone)]
+pub struct Channels {
+    /// Responders' notifiers.
+    pub notifiers: Vec<Notifier>,
+    /// The mail server subscribers' e-mails go through, if one is configured.
+    pub smtp: Option<SmtpSettings>,
+    /// Signs subscribers' unsubscribe and confirmation links.
+    pub tokens: Tokens,
+}
 
 struct Destination {
     notifier: Notifier,
     slots: Arc<Semaphore>,
+}
+
+/// Where deliveries go, with their concurrency limits.
+struct Senders {
+    notifiers: HashMap<String, Destination>,
+    smtp: Option<SmtpSettings>,
+    tokens: Tokens,
+    webhook_slots: Semaphore,
+    email_slots: Semaphore,
 }
 
 /// The wait before retry number `attempt` (1-based): full jitter over an exponentially growing
@@ -51,16 +89,16 @@ pub fn backoff(attempt: u32, unit_random: f64) -> Duration {
 /// Runs until `stop`, then lets in-flight sends finish (the caller bounds the wait).
 pub async fn run(
     store: Store,
-    notifiers: Vec<Notifier>,
+    channels: Channels,
     metrics: Arc<Metrics>,
     mut wake: watch::Receiver<u64>,
     mut stop: watch::Receiver<bool>,
 ) {
-    if notifiers.is_empty() {
-        // Nothing can be sent; leave any stored rows for a configuration that has notifiers.
-        let _ = stop.changed().await;
-        return;
-    }
+    let Channels {
+        notifiers,
+        smtp,
+        tokens,
+    } = channels;
     let client = match reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("Pharos/", env!("CARGO_PKG_VERSION")))
@@ -76,18 +114,24 @@ pub async fn run(
     let lease = notifiers
         .iter()
         .map(|n| n.timeout)
+        .chain([SUBSCRIBER_WEBHOOK_TIMEOUT])
+        .chain(smtp.iter().map(|s| s.timeout))
         .max()
-        .unwrap_or(Duration::from_secs(10))
+        .unwrap_or(SUBSCRIBER_WEBHOOK_TIMEOUT)
         + Duration::from_secs(30);
-    let destinations: Arc<HashMap<String, Destination>> = Arc::new(
-        notifiers
+    let destinations = Arc::new(Senders {
+        notifiers: notifiers
             .into_iter()
             .map(|n| {
                 let slots = Arc::new(Semaphore::new(n.concurrency.max(1)));
                 (destination(&n.id), Destination { notifier: n, slots })
             })
             .collect(),
-    );
+        smtp,
+        tokens,
+        webhook_slots: Semaphore::new(SUBSCRIBER_WEBHOOK_CONCURRENCY),
+        email_slots: Semaphore::new(SUBSCRIBER_EMAIL_CONCURRENCY),
+    });
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let mut tasks = JoinSet::new();
     loop {
@@ -127,13 +171,21 @@ pub async fn run(
 
 async fn deliver(
     store: &Store,
-    destinations: &HashMap<String, Destination>,
+    senders: &Senders,
     client: &reqwest::Client,
     metrics: &Metrics,
     row: OutboxRow,
 ) {
     let now = Utc::now();
-    let Some(dest) = destinations.get(&row.destination) else {
+    if let Some(id) = row
+        .destination
+        .strip_prefix(subscribers::DESTINATION_PREFIX)
+    {
+        let id = id.to_owned();
+        deliver_to_subscriber(store, senders, client, metrics, &id, row).await;
+        return;
+    }
+    let Some(dest) = senders.notifiers.get(&row.destination) else {
         give_up(store, &row, now, "its notifier is no longer configured").await;
         return;
     };
@@ -163,11 +215,16 @@ async fn deliver(
             ),
         },
     };
+    settle(store, metrics, &notifier.id, &row, outcome).await;
+}
+
+/// Records how an attempt went: sent, failed and retried later, or given up when too old.
+async fn settle(store: &Store, metrics: &Metrics, label: &str, row: &OutboxRow, outcome: Outcome) {
     let at = Utc::now();
     let result = match outcome {
         Outcome::Sent => {
-            metrics.record_delivery(&notifier.id, "sent");
-            tracing::debug!(delivery = %row.id, notifier = %notifier.id, "notification sent");
+            metrics.record_delivery(label, "sent");
+            tracing::debug!(delivery = %row.id, notifier = %label, "notification sent");
             store.mark_sent(&row.id, at).await
         }
         Outcome::Failed { reason } => {
@@ -178,11 +235,11 @@ async fn deliver(
                 at + chrono::Duration::from_std(wait).unwrap_or_default()
             });
             if retry_at.is_some() {
-                metrics.record_delivery(&notifier.id, "failed");
-                tracing::warn!(delivery = %row.id, notifier = %notifier.id, attempt, %reason, "notification failed; will retry");
+                metrics.record_delivery(label, "failed");
+                tracing::warn!(delivery = %row.id, notifier = %label, attempt, %reason, "notification failed; will retry");
             } else {
-                metrics.record_delivery(&notifier.id, "dead");
-                tracing::error!(delivery = %row.id, notifier = %notifier.id, attempt, %reason, "notification given up");
+                metrics.record_delivery(label, "dead");
+                tracing::error!(delivery = %row.id, notifier = %label, attempt, %reason, "notification given up");
             }
             store.mark_failed(&row.id, at, &reason, retry_at).await
         }
@@ -190,6 +247,176 @@ async fn deliver(
     if let Err(error) = result {
         // The lease runs out and the row is claimed again: at least once, never lost.
         tracing::warn!(delivery = %row.id, %error, "recording a delivery outcome failed; it will be retried");
+    }
+}
+
+/// One delivery to a public subscriber: looked up now, so one that left meanwhile gets
+/// nothing.
+async fn deliver_to_subscriber(
+    store: &Store,
+    senders: &Senders,
+    client: &reqwest::Client,
+    metrics: &Metrics,
+    id: &str,
+    row: OutboxRow,
+) {
+    let now = Utc::now();
+    let sub = match store.subscriber(id).await {
+        Ok(Some(r)) => Subscriber::from_record(r),
+        Ok(None) => return give_up(store, &row, now, "the subscriber was removed").await,
+        Err(error) => {
+            let label = "subscribers";
+            let reason = format!("reading the subscriber failed: {error}");
+            return settle(store, metrics, label, &row, Outcome::Failed { reason }).await;
+        }
+    };
+    let label = match sub.kind {
+        SubscriberKind::Email => "subscribers:email",
+        SubscriberKind::Webhook => "subscribers:webhook",
+    };
+    let confirmation = row.event_kind == subscribers::CONFIRMATION_EVENT_KIND;
+    let refused = match sub.state() {
+        SubscriberState::Unsubscribed => Some("the subscriber unsubscribed"),
+        SubscriberState::Pending if !confirmation => Some("the subscriber has not confirmed"),
+        SubscriberState::Active if confirmation => Some("the subscriber is already confirmed"),
+        _ => None,
+    };
+    if let Some(reason) = refused {
+        return give_up(store, &row, now, reason).await;
+    }
+    let email = if confirmation {
+        match serde_json::from_str::<ConfirmationPayload>(&row.payload) {
+            Ok(p) => {
+                let link = senders
+                    .tokens
+                    .confirm_link(&p.page_url, &sub.id, p.expires_at);
+                Ok(subscribers::confirmation_email(&p, &sub.address, &link))
+            }
+            Err(error) => Err(format!("unreadable payload: {error}")),
+        }
+    } else {
+        let event = match serde_json::from_str::<Event>(&row.payload) {
+            Ok(e) => e,
+            Err(error) => {
+                return give_up(store, &row, now, &format!("unreadable payload: {error}")).await
+            }
+        };
+        let unsubscribe = senders.tokens.unsubscribe_link(&event.page.url, &sub.id);
+        match sub.kind {
+            SubscriberKind::Webhook => {
+                let outcome = match pharos_notify::channels::webhook::body(&event, &unsubscribe) {
+                    Ok(body) => {
+                        let Ok(_slot) = senders.webhook_slots.acquire().await else {
+                            return;
+                        };
+                        let headers = [
+                            ("Content-Type", "application/json".to_owned()),
+                            ("Idempotency-Key", row.id.clone()),
+                            (
+                                pharos_notify::channels::webhook::EVENT_HEADER,
+                                event.kind.as_str().to_owned(),
+                            ),
+                        ];
+                        post(
+                            client,
+                            &sub.address,
+                            body,
+                            &headers,
+                            SUBSCRIBER_WEBHOOK_TIMEOUT,
+                        )
+                        .await
+                    }
+                    Err(error) => {
+                        return give_up(store, &row, now, &error.to_string()).await;
+                    }
+                };
+                return settle(store, metrics, label, &row, outcome).await;
+            }
+            SubscriberKind::Email => subscribers::event_email(&event, &sub.address, &unsubscribe)
+                .map_err(|e| e.to_string()),
+        }
+    };
+    let email: Email = match email {
+        Ok(e) => e,
+        Err(reason) => return give_up(store, &row, now, &reason).await,
+    };
+    let Some(smtp) = &senders.smtp else {
+        return give_up(store, &row, now, "no [smtp] server is configured").await;
+    };
+    let Ok(_slot) = senders.email_slots.acquire().await else {
+        return;
+    };
+    // The mail client honours its own timeout; this bounds any bug there.
+    let outcome = match tokio::time::timeout(
+        smtp.timeout + Duration::from_secs(5),
+        send_email(smtp, &email),
+    )
+    .await
+    {
+        Ok(o) => o,
+        Err(_) => Outcome::Failed {
+            reason: format!(
+                "timed out after {}",
+                pharos_domain::duration::format_duration(smtp.timeout)
+            ),
+        },
+    };
+    settle(store, metrics, label, &row, outcome).await;
+}
+
+/// POSTs `body` once to a subscriber's webhook; 2xx is sent, anything else (a redirect too)
+/// fails with a reason that names the host, never the whole URL.
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    body: Vec<u8>,
+    headers: &[(&str, String)],
+    timeout: Duration,
+) -> Outcome {
+    let failed = |reason: String| Outcome::Failed { reason };
+    let Ok(url) = reqwest::Url::parse(url) else {
+        return failed("the subscriber's URL is not valid".to_owned());
+    };
+    let host = match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_owned(),
+        (None, _) => "the receiver".to_owned(),
+    };
+    let timed_out = || {
+        failed(format!(
+            "timed out after {}",
+            pharos_domain::duration::format_duration(timeout)
+        ))
+    };
+    let mut request = client.post(url.clone()).timeout(timeout).body(body);
+    for (name, value) in headers {
+        request = request.header(*name, value.as_str());
+    }
+    match tokio::time::timeout(timeout, request.send()).await {
+        Err(_) => timed_out(),
+        Ok(Err(e)) if e.is_timeout() => timed_out(),
+        Ok(Err(e)) if e.is_connect() => failed(format!("could not connect to {host}")),
+        Ok(Err(e)) => failed(format!("the request to {host} failed: {}", e.without_url())),
+        Ok(Ok(response)) => {
+            let status = response.status();
+            if response.url() != &url {
+                failed(format!("the request to {host} was redirected"))
+            } else if status.is_success() {
+                Outcome::Sent
+            } else {
+                let mut reason = format!(
+                    "HTTP {} {}",
+                    status.as_str(),
+                    status.canonical_reason().unwrap_or("")
+                )
+                .trim_end()
+                .to_owned();
+                if status.is_redirection() {
+                    reason.push_str(" (redirects are not followed)");
+                }
+                failed(reason)
+            }
+        }
     }
 }
 

@@ -13,6 +13,7 @@ pub mod dispatch;
 pub mod metrics;
 pub mod notices;
 pub mod schedule;
+pub mod subscribers;
 pub mod view;
 pub mod world;
 mod writer;
@@ -41,6 +42,9 @@ pub use desk::{
 pub use metrics::Metrics;
 use notices::Notices;
 pub use pharos_store::{DeliveryState, OutboxRow};
+pub use subscribers::{
+    NewSubscriber, Subscribed, Subscriber, SubscriberError, SubscriberKind, SubscriberState,
+};
 pub use view::{ComponentView, MonitorView, PageInfo, StatusView};
 use world::{ComponentHistory, World};
 use writer::Pending;
@@ -60,6 +64,9 @@ pub struct EngineConfig {
     pub maintenances: Vec<MaintenanceDef>,
     /// Responders' channels (`[[notifiers]]`).
     pub notifiers: Vec<pharos_notify::Notifier>,
+    /// The outgoing mail server (`[smtp]`); without one, the page offers no e-mail
+    /// subscriptions.
+    pub smtp: Option<pharos_notify::email::SmtpSettings>,
 }
 
 /// Why the engine could not start.
@@ -133,11 +140,16 @@ impl EngineHandle {
 }
 
 /// Starts the engine: reconciles the configuration into storage, restores what was recorded,
-/// and starts every monitor.
-pub async fn start(config: EngineConfig, store: Store) -> Result<EngineHandle, EngineError> {
+/// and starts every monitor. `config.page.email_subscriptions` is set from `config.smtp`.
+pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandle, EngineError> {
     let prober = Arc::new(Prober::new()?);
     let now = Utc::now();
     let catalog = catalog::build(&config.components)?;
+    config.page.email_subscriptions = config.smtp.is_some();
+    let groups: HashMap<_, _> = catalog
+        .iter()
+        .filter_map(|e| e.group_id.clone().map(|g| (e.id.clone(), g)))
+        .collect();
 
     let component_records: Vec<ComponentRecord> = catalog
         .iter()
@@ -212,11 +224,24 @@ pub async fn start(config: EngineConfig, store: Store) -> Result<EngineHandle, E
             "component statuses re-derived from monitors"
         );
     }
-    let notices = Notices::new(config.page.clone(), config.notifiers.clone(), now);
+    let notices = Notices::new(config.page.clone(), config.notifiers.clone(), groups, now);
+    let tokens = subscribers::Tokens::new(store.signing_key().await?);
+    let subscriber_records = store
+        .subscribers(&pharos_store::SubscriberFilter {
+            states: vec![SubscriberState::Pending, SubscriberState::Active],
+            component: None,
+        })
+        .await?;
+    let subscribers = subscribers::Subscribers::new(
+        config.page.clone(),
+        config.smtp.is_some(),
+        subscriber_records,
+    );
     let mut live = Live {
         world,
         desk,
         notices,
+        subscribers,
     };
 
     let metrics = Arc::new(Metrics::new());
@@ -254,9 +279,14 @@ pub async fn start(config: EngineConfig, store: Store) -> Result<EngineHandle, E
     drop(result_tx);
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     let committed = pending.committed();
+    let email_subscriptions = config.smtp.is_some();
     tasks.spawn(dispatch::run(
         store.clone(),
-        config.notifiers,
+        dispatch::Channels {
+            notifiers: config.notifiers,
+            smtp: config.smtp,
+            tokens: tokens.clone(),
+        },
         metrics.clone(),
         pending.outbox_committed(),
         stop_rx.clone(),
@@ -288,6 +318,8 @@ pub async fn start(config: EngineConfig, store: Store) -> Result<EngineHandle, E
             committed,
             view: view_rx.clone(),
             store,
+            tokens,
+            email_subscriptions,
         },
     })
 }
@@ -295,13 +327,18 @@ pub async fn start(config: EngineConfig, store: Store) -> Result<EngineHandle, E
 /// A new incident, update or timeline id: 12 random characters of `[a-z0-9]`, like
 /// Statuspage's.
 fn random_id() -> pharos_domain::IncidentId {
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let mut rng = rand::rng();
-    let s: String = (0..12)
-        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
-        .collect();
+    let s = random_string(12);
     // Twelve characters from the accepted alphabet: always a valid id.
     pharos_domain::IncidentId::new(s).unwrap_or_else(|| unreachable!("generated ids are valid"))
+}
+
+/// `len` random characters of `[a-z0-9]`.
+pub(crate) fn random_string(len: usize) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect()
 }
 
 async fn load_incidents(
@@ -498,12 +535,13 @@ pub(crate) struct Live {
     pub(crate) world: World,
     pub(crate) desk: Desk,
     pub(crate) notices: Notices,
+    pub(crate) subscribers: subscribers::Subscribers,
 }
 
 impl Live {
-    /// Queues one step's results, states and status changes together with the desk's writes
-    /// and the notifications they cause, so all of it lands in one transaction. Returns the
-    /// sequence number that tells when it is committed.
+    /// Queues one step's results, states and status changes together with the desk's and the
+    /// subscribers' writes and the notifications they cause, so all of it lands in one
+    /// transaction. Returns the sequence number that tells when it is committed.
     pub(crate) fn queue(
         &mut self,
         pending: &Pending,
@@ -517,9 +555,16 @@ impl Live {
         }
         let mut writes = self.desk.take_writes();
         let all_changes: Vec<_> = changes.iter().chain(&writes.changes).cloned().collect();
-        writes.outbox = self
-            .notices
-            .outbox(&self.world, &mut self.desk, &all_changes, Utc::now());
+        writes.outbox = self.notices.outbox(
+            &self.world,
+            &mut self.desk,
+            &self.subscribers,
+            &all_changes,
+            Utc::now(),
+        );
+        let (subscribers, confirmations) = self.subscribers.take_writes();
+        writes.subscribers = subscribers;
+        writes.outbox.extend(confirmations);
         let has_outbox = !writes.outbox.is_empty();
         let seq = pending.add(results.into_iter(), states, changes, writes);
         if has_outbox {

@@ -1,6 +1,14 @@
 //! Turns what the desk and the world report (incident and maintenance notices, component
-//! status changes) into notification events, routes each to the notifiers that want it, and
-//! makes the outbox rows the writer stores in the same transaction as the change itself.
+//! status changes) into notification events, routes each to the notifiers that want it and
+//! to the public subscribers that follow it, and makes the outbox rows the writer stores in
+//! the same transaction as the change itself.
+//!
+//! Subscribers get public events only (never a private incident): e-mail subscribers every
+//! incident and maintenance event, webhook subscribers those and component status changes
+//! too, as Statuspage sends them; each only for the components it follows (a chosen group
+//! covers its components) or for the whole page.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use pharos_domain::{ComponentId, PageStatus};
@@ -9,6 +17,7 @@ use pharos_notify::{Event, EventKind, Notifier, PageContext};
 use pharos_store::OutboxRecord;
 
 use crate::desk::{Desk, Subject};
+use crate::subscribers::{self, SubscriberKind, Subscribers};
 use crate::view::PageInfo;
 use crate::world::{StatusChangeRecord, World};
 
@@ -16,20 +25,29 @@ use crate::world::{StatusChangeRecord, World};
 pub struct Notices {
     page: PageInfo,
     notifiers: Vec<Notifier>,
+    /// Each grouped component's group, so a subscriber to a group hears of its components.
+    groups: HashMap<ComponentId, ComponentId>,
     wants_component_events: bool,
     next: u64,
     stamp: i64,
 }
 
 impl Notices {
-    /// Routes events for `page` to `notifiers`.
-    pub fn new(page: PageInfo, notifiers: Vec<Notifier>, now: DateTime<Utc>) -> Notices {
+    /// Routes events for `page` to `notifiers` (and to subscribers); `groups` maps each
+    /// grouped component to its group.
+    pub fn new(
+        page: PageInfo,
+        notifiers: Vec<Notifier>,
+        groups: HashMap<ComponentId, ComponentId>,
+        now: DateTime<Utc>,
+    ) -> Notices {
         let wants_component_events = notifiers
             .iter()
             .any(|n| n.route.events.contains(&EventKind::ComponentStatus));
         Notices {
             page,
             notifiers,
+            groups,
             wants_component_events,
             next: 0,
             stamp: now.timestamp_micros(),
@@ -37,16 +55,21 @@ impl Notices {
     }
 
     /// The outbox rows for everything the desk noticed and every component change, with the
-    /// state as it stands now.
-    pub fn outbox(
+    /// state as it stands now: one per notifier whose route matches, and one per active
+    /// subscriber who follows it.
+    pub(crate) fn outbox(
         &mut self,
         world: &World,
         desk: &mut Desk,
+        subscribers: &Subscribers,
         changes: &[StatusChangeRecord],
         now: DateTime<Utc>,
     ) -> Vec<OutboxRecord> {
         let notices = desk.take_notices();
-        if self.notifiers.is_empty() || (notices.is_empty() && changes.is_empty()) {
+        let to_subscribers = subscribers.active().next().is_some();
+        if (self.notifiers.is_empty() && !to_subscribers)
+            || (notices.is_empty() && changes.is_empty())
+        {
             return Vec::new();
         }
         let page = self.page_context(world, desk);
@@ -79,7 +102,7 @@ impl Notices {
                     .collect(),
             });
         }
-        if self.wants_component_events {
+        if self.wants_component_events || subscribers.wants_component_events() {
             for ch in changes {
                 events.push(Event {
                     id: self.event_id(),
@@ -119,8 +142,44 @@ impl Notices {
                     due_at: now,
                 });
             }
+            if !to_subscribers || !is_public(event) {
+                continue;
+            }
+            let followed = self.followed(event);
+            for s in subscribers.active() {
+                let takes_kind = match s.kind {
+                    SubscriberKind::Webhook => true,
+                    SubscriberKind::Email => event.kind != EventKind::ComponentStatus,
+                };
+                if takes_kind && s.follows_any(followed.iter()) {
+                    // Notifier ids never contain a dot: the two kinds of ids cannot collide.
+                    rows.push(OutboxRecord {
+                        id: format!("{}.{}", event.id, s.id),
+                        destination: subscribers::destination(&s.id),
+                        event_kind: event.kind.as_str().to_owned(),
+                        payload: payload.clone(),
+                        created_at: now,
+                        due_at: now,
+                    });
+                }
+            }
         }
         rows
+    }
+
+    /// The components an event is about, with the groups they are in.
+    fn followed(&self, event: &Event) -> Vec<ComponentId> {
+        let mut ids: Vec<ComponentId> = event.component_ids().into_iter().cloned().collect();
+        let groups: Vec<ComponentId> = ids
+            .iter()
+            .filter_map(|c| self.groups.get(c).cloned())
+            .collect();
+        for g in groups {
+            if !ids.contains(&g) {
+                ids.push(g);
+            }
+        }
+        ids
     }
 
     fn event_id(&mut self) -> String {
@@ -152,6 +211,11 @@ impl Notices {
             status_description: rollup.description.to_owned(),
         }
     }
+}
+
+/// Whether the public may hear of `event`: not of a private incident.
+fn is_public(event: &Event) -> bool {
+    event.incident.as_ref().is_none_or(|i| i.public)
 }
 
 /// The outbox destination of a notifier.

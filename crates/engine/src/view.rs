@@ -20,6 +20,9 @@ pub struct PageInfo {
     pub url: String,
     /// Time zone API timestamps are written in and the page shows by default.
     pub time_zone: Tz,
+    /// Whether the page offers e-mail subscriptions (an SMTP server is configured); set by
+    /// [`crate::start`] from [`crate::EngineConfig::smtp`].
+    pub email_subscriptions: bool,
 }
 
 /// One row of the component list: a component, or a group of components.

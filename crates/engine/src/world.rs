@@ -493,6 +493,7 @@ mod tests {
             name: "P".into(),
             url: "http://x".into(),
             time_zone: chrono_tz::UTC,
+            email_subscriptions: false,
         };
         World::new(
             page,

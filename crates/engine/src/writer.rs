@@ -11,7 +11,7 @@ use std::time::Duration;
 use pharos_domain::{CheckResult, MonitorId, MonitorState};
 use pharos_store::{
     Batch, ComponentChange, IncidentEventRecord, IncidentRecord, OutboxRecord, OverrideChange,
-    Store,
+    Store, SubscriberChange,
 };
 use tokio::sync::watch;
 
@@ -35,6 +35,7 @@ struct Queue {
     events: Vec<IncidentEventRecord>,
     overrides: Vec<OverrideChange>,
     outbox: Vec<OutboxRecord>,
+    subscribers: Vec<SubscriberChange>,
     dropped: u64,
     /// Sequence number of the last thing queued; a batch carries everything up to it.
     queued_seq: u64,
@@ -53,6 +54,8 @@ pub struct DeskWrites {
     pub changes: Vec<StatusChangeRecord>,
     /// Notifications the changes cause, stored in the same transaction.
     pub outbox: Vec<OutboxRecord>,
+    /// Public subscribers to upsert or remove (with their confirmation e-mails in `outbox`).
+    pub subscribers: Vec<SubscriberChange>,
 }
 
 impl DeskWrites {
@@ -63,6 +66,7 @@ impl DeskWrites {
             && self.overrides.is_empty()
             && self.changes.is_empty()
             && self.outbox.is_empty()
+            && self.subscribers.is_empty()
     }
 }
 
@@ -149,6 +153,7 @@ impl Pending {
         q.changes
             .extend(writes.changes.into_iter().map(to_store_change));
         q.outbox.extend(writes.outbox);
+        q.subscribers.extend(writes.subscribers);
         q.queued_seq += 1;
         q.queued_seq
     }
@@ -163,6 +168,7 @@ impl Pending {
             incident_events: std::mem::take(&mut q.events),
             overrides: std::mem::take(&mut q.overrides),
             outbox: std::mem::take(&mut q.outbox),
+            subscribers: std::mem::take(&mut q.subscribers),
         };
         (batch, std::mem::take(&mut q.dropped), q.queued_seq)
     }
@@ -203,6 +209,9 @@ impl Pending {
         let newer_outbox = std::mem::take(&mut q.outbox);
         q.outbox = batch.outbox;
         q.outbox.extend(newer_outbox);
+        let newer_subscribers = std::mem::take(&mut q.subscribers);
+        q.subscribers = batch.subscribers;
+        q.subscribers.extend(newer_subscribers);
     }
 
     fn is_empty(&self) -> bool {
@@ -214,6 +223,7 @@ impl Pending {
             && q.events.is_empty()
             && q.overrides.is_empty()
             && q.outbox.is_empty()
+            && q.subscribers.is_empty()
     }
 }
 

@@ -71,6 +71,7 @@ impl App {
                 name: config.page.name.clone(),
                 url: page_url,
                 time_zone: config.page.time_zone,
+                email_subscriptions: config.smtp.is_some(),
             },
             components: config
                 .components
@@ -103,6 +104,7 @@ impl App {
                 })
                 .collect(),
             notifiers: config.notifiers.clone(),
+            smtp: config.smtp.clone(),
         };
         let engine = pharos_engine::start(engine_config, store)
             .await
@@ -127,14 +129,20 @@ impl App {
                 })
                 .collect(),
         };
-        let router = pharos_web::router(state).merge(pharos_web::admin::router(admin));
+        let router = pharos_web::router(state)
+            .merge(pharos_web::subscribe::router(engine.control()))
+            .merge(pharos_web::admin::router(admin));
         let (stop_server, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
+            // The subscription endpoints count requests per client address.
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
         });
         tracing::info!(%addr, "Pharos is serving");
         Ok(App {

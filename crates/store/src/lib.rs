@@ -21,6 +21,10 @@
 //! [`Store::mark_sent`] or [`Store::mark_failed`]. Settled deliveries age out in
 //! [`Store::prune`].
 //!
+//! Public subscribers are upserted and removed by a [`Batch`] too (so a confirmation e-mail
+//! commits with its subscriber) and read with [`Store::subscribers`] and
+//! [`Store::subscriber`]; [`Store::signing_key`] keeps the key their links are signed with.
+//!
 //! Write operations ([`Store::reconcile`], [`Store::write_batch`]) each run in one
 //! transaction: they either happen entirely or not at all.
 
@@ -62,13 +66,15 @@ mod prune;
 mod read;
 mod reconcile;
 mod sql;
+mod subscribers;
 mod write;
 
 pub use error::StoreError;
 pub use model::{
     Batch, ComponentChange, ComponentRecord, DeliveryState, Granularity, IncidentEventRecord,
     IncidentKind, IncidentRecord, MonitorRecord, OutboxRecord, OutboxRow, OverrideChange,
-    OverrideRecord, PruneReport, ReconcileReport, Rollup, StoredComponent, RING_SIZE,
+    OverrideRecord, PruneReport, ReconcileReport, Rollup, StoredComponent, SubscriberChange,
+    SubscriberFilter, SubscriberKind, SubscriberRecord, SubscriberState, RING_SIZE,
 };
 pub use outbox::OUTBOX_ERROR_MAX_CHARS;
 pub use prune::{

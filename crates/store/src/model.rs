@@ -118,6 +118,9 @@ pub struct Batch {
     /// state changes that caused them. A delivery whose id is already stored (or appears
     /// earlier in the batch) is ignored, so a retried batch enqueues it once.
     pub outbox: Vec<OutboxRecord>,
+    /// Public subscribers to upsert or remove, applied in order, before the outbox (so a
+    /// confirmation e-mail commits with the subscriber it is for).
+    pub subscribers: Vec<SubscriberChange>,
 }
 
 impl Batch {
@@ -130,6 +133,7 @@ impl Batch {
             && self.incident_events.is_empty()
             && self.overrides.is_empty()
             && self.outbox.is_empty()
+            && self.subscribers.is_empty()
     }
 }
 
@@ -406,6 +410,127 @@ pub struct OutboxRow {
     pub last_attempt_at: Option<DateTime<Utc>>,
     /// When it was sent, once it was.
     pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// How a public subscriber is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SubscriberKind {
+    /// By e-mail; needs confirming (double opt-in) before anything is sent.
+    Email,
+    /// By webhook (Statuspage's subscriber payload POSTed to a URL); active at once.
+    Webhook,
+}
+
+impl SubscriberKind {
+    /// Both kinds.
+    pub const ALL: [SubscriberKind; 2] = [SubscriberKind::Email, SubscriberKind::Webhook];
+
+    /// Storage (and API) form: `"email"` or `"webhook"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubscriberKind::Email => "email",
+            SubscriberKind::Webhook => "webhook",
+        }
+    }
+
+    /// The kind whose [`as_str`](SubscriberKind::as_str) is `s`, if any.
+    pub fn parse(s: &str) -> Option<SubscriberKind> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// Where a subscriber stands, derived from its times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SubscriberState {
+    /// Waiting for its e-mail address to be confirmed; nothing is sent to it but the
+    /// confirmation.
+    Pending,
+    /// Confirmed and not unsubscribed: it receives updates.
+    Active,
+    /// Unsubscribed; kept for the record, never sent anything again.
+    Unsubscribed,
+}
+
+impl SubscriberState {
+    /// Every state, in the order above.
+    pub const ALL: [SubscriberState; 3] = [
+        SubscriberState::Pending,
+        SubscriberState::Active,
+        SubscriberState::Unsubscribed,
+    ];
+
+    /// API form: `"pending"`, `"active"` or `"unsubscribed"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubscriberState::Pending => "pending",
+            SubscriberState::Active => "active",
+            SubscriberState::Unsubscribed => "unsubscribed",
+        }
+    }
+
+    /// The state whose [`as_str`](SubscriberState::as_str) is `s`, if any.
+    pub fn parse(s: &str) -> Option<SubscriberState> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// A public subscriber as stored.
+///
+/// The store keeps `address` and `doc` verbatim and never reads into `doc`. Times are stored
+/// as unix milliseconds: finer precision is cut off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriberRecord {
+    /// Stable id, chosen by the engine.
+    pub id: String,
+    /// E-mail or webhook.
+    pub kind: SubscriberKind,
+    /// The e-mail address or the webhook URL.
+    pub address: String,
+    /// The components it follows; empty means the whole page.
+    pub components: Vec<ComponentId>,
+    /// When it subscribed.
+    pub created_at: DateTime<Utc>,
+    /// When it was confirmed (at once for webhooks), if it was.
+    pub confirmed_at: Option<DateTime<Utc>>,
+    /// When it unsubscribed, if it did.
+    pub unsubscribed_at: Option<DateTime<Utc>>,
+    /// The engine's own data as JSON, stored verbatim.
+    pub doc: String,
+}
+
+impl SubscriberRecord {
+    /// Pending, active or unsubscribed.
+    pub fn state(&self) -> SubscriberState {
+        match (self.unsubscribed_at, self.confirmed_at) {
+            (Some(_), _) => SubscriberState::Unsubscribed,
+            (None, Some(_)) => SubscriberState::Active,
+            (None, None) => SubscriberState::Pending,
+        }
+    }
+
+    /// Whether it follows `component`: it follows the whole page, or names it.
+    pub fn follows(&self, component: &ComponentId) -> bool {
+        self.components.is_empty() || self.components.contains(component)
+    }
+}
+
+/// A change to the subscribers, carried by a [`Batch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubscriberChange {
+    /// Inserts the subscriber, or replaces every field of the stored one with that id but
+    /// `created_at`.
+    Upsert(SubscriberRecord),
+    /// Deletes the subscriber with this id, if there is one.
+    Remove(String),
+}
+
+/// Which subscribers [`Store::subscribers`](crate::Store::subscribers) lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SubscriberFilter {
+    /// Only those in one of these states; empty means every state.
+    pub states: Vec<SubscriberState>,
+    /// Only those following this component (the whole page, or naming it).
+    pub component: Option<ComponentId>,
 }
 
 #[cfg(test)]

@@ -17,7 +17,8 @@
 //! 7. upsert incidents, then insert their events (ignoring ids already stored), one statement
 //!    per row: a batch carries a handful, and one row per statement lets the same incident
 //!    be upserted twice in a batch;
-//! 8. insert the outbox deliveries, ignoring ids already stored, so a delivery is durable
+//! 8. upsert or remove public subscribers, in order;
+//! 9. insert the outbox deliveries, ignoring ids already stored, so a delivery is durable
 //!    exactly when the change that caused it is.
 
 use std::collections::{BTreeMap, HashMap};
@@ -25,7 +26,9 @@ use std::collections::{BTreeMap, HashMap};
 use pharos_domain::{CheckResult, MonitorState};
 
 use crate::error::OpError;
-use crate::model::{Batch, DeliveryState, Granularity, OverrideChange, RING_SIZE};
+use crate::model::{
+    Batch, DeliveryState, Granularity, OverrideChange, SubscriberChange, RING_SIZE,
+};
 use crate::sql::{exec_rows, fetch_rows, ms, to_i64, Val};
 use crate::{Result, Store};
 
@@ -54,7 +57,8 @@ impl Store {
     /// inserted, and an event whose id is already stored is skipped, so retrying a batch does
     /// not duplicate them. Documents are stored byte for byte and never interpreted.
     ///
-    /// Outbox deliveries are inserted last as `pending`, never attempted and unclaimed; one
+    /// Subscribers are then upserted by id (a stored one keeps its `created_at`) or removed,
+    /// in order. Outbox deliveries are inserted last as `pending`, never attempted and unclaimed; one
     /// whose id is already stored (or came earlier in the batch) is skipped, so a retried
     /// batch enqueues each delivery once. Because they share the transaction, a delivery is
     /// stored if and only if the rest of the batch is.
@@ -63,7 +67,7 @@ impl Store {
     /// [`reconcile`](Store::reconcile) (archived ones are accepted), and every event must
     /// name an incident that is stored or in the batch; otherwise the batch is rejected with
     /// [`StoreError::InvalidInput`](crate::StoreError::InvalidInput). So is any text of an
-    /// incident, event, override or delivery containing a NUL character, which PostgreSQL
+    /// incident, event, override, subscriber or delivery containing a NUL character, which PostgreSQL
     /// cannot store.
     pub async fn write_batch(&self, batch: &Batch) -> Result<()> {
         const OP: &str = "write_batch";
@@ -346,7 +350,40 @@ impl Store {
                 })?;
             }
 
-            // 8. The outbox, last: the deliveries commit with the changes that caused them.
+            // 8. Subscribers, in order: a confirmation e-mail commits with its subscriber.
+            for change in &batch.subscribers {
+                match change {
+                    SubscriberChange::Upsert(r) => {
+                        sqlx::query(
+                            "INSERT INTO subscribers (id, kind, address, components, \
+                             created_at, confirmed_at, unsubscribed_at, doc) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                             ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, \
+                             address = excluded.address, components = excluded.components, \
+                             confirmed_at = excluded.confirmed_at, \
+                             unsubscribed_at = excluded.unsubscribed_at, doc = excluded.doc",
+                        )
+                        .bind(r.id.as_str())
+                        .bind(r.kind.as_str())
+                        .bind(r.address.as_str())
+                        .bind(crate::subscribers::components_json(r))
+                        .bind(ms(r.created_at))
+                        .bind(r.confirmed_at.map(ms))
+                        .bind(r.unsubscribed_at.map(ms))
+                        .bind(r.doc.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    SubscriberChange::Remove(id) => {
+                        sqlx::query("DELETE FROM subscribers WHERE id = $1")
+                            .bind(id.as_str())
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+            }
+
+            // 9. The outbox, last: the deliveries commit with the changes that caused them.
             let outbox_vals: Vec<Val> = batch
                 .outbox
                 .iter()
@@ -388,9 +425,10 @@ fn unknown_reference(e: sqlx::Error, message: impl FnOnce() -> String) -> OpErro
     }
 }
 
-/// Rejects a NUL character in any text of an incident, event, override or outbox delivery:
-/// PostgreSQL's TEXT cannot hold one, and both engines must accept the same batches. (A JSON
-/// serializer escapes NUL inside strings as `\u0000`, so a real document never has one.)
+/// Rejects a NUL character in any text of an incident, event, override, subscriber or outbox
+/// delivery: PostgreSQL's TEXT cannot hold one, and both engines must accept the same
+/// batches. (A JSON serializer escapes NUL inside strings as `\u0000`, so a real document
+/// never has one.)
 fn check_no_nul(batch: &Batch) -> Result<(), OpError> {
     let check = |what: &str, id: &str, field: &str, value: &str| {
         if value.contains('\0') {
@@ -415,6 +453,16 @@ fn check_no_nul(batch: &Batch) -> Result<(), OpError> {
     for o in &batch.overrides {
         if let OverrideChange::Set(r) = o {
             check("override", r.component_id.as_str(), "doc", &r.doc)?;
+        }
+    }
+    for s in &batch.subscribers {
+        match s {
+            SubscriberChange::Upsert(r) => {
+                check("subscriber", &r.id, "id", &r.id)?;
+                check("subscriber", &r.id, "address", &r.address)?;
+                check("subscriber", &r.id, "doc", &r.doc)?;
+            }
+            SubscriberChange::Remove(id) => check("subscriber", id, "id", id)?,
         }
     }
     for o in &batch.outbox {

@@ -17,7 +17,8 @@ use pharos_domain::{
 use pharos_store::{
     Backend, Batch, ComponentChange, ComponentRecord, DeliveryState, Granularity,
     IncidentEventRecord, IncidentKind, IncidentRecord, MonitorRecord, OutboxRecord, OutboxRow,
-    OverrideChange, OverrideRecord, PruneReport, Store, StoreError, DEAD_DELIVERY_RETENTION,
+    OverrideChange, OverrideRecord, PruneReport, Store, StoreError, SubscriberChange,
+    SubscriberFilter, SubscriberKind, SubscriberRecord, SubscriberState, DEAD_DELIVERY_RETENTION,
     OUTBOX_ERROR_MAX_CHARS, RING_SIZE, SENT_DELIVERY_RETENTION,
 };
 use sqlx::Connection as _;
@@ -174,6 +175,10 @@ contract_tests!(
     outbox_rows_are_newest_first_and_counted,
     prune_ages_out_settled_deliveries,
     concurrent_claims_never_share_a_delivery,
+    subscribers_upsert_confirm_unsubscribe_and_remove,
+    subscribers_are_listed_by_state_and_component,
+    a_failing_batch_stores_no_subscriber,
+    the_signing_key_is_made_once_and_kept,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -353,6 +358,39 @@ async fn outbox_row(store: &Store, id: &str) -> OutboxRow {
 }
 
 const LEASE: Duration = Duration::from_secs(60);
+
+fn subscriber(
+    id: &str,
+    kind: SubscriberKind,
+    address: &str,
+    components: &[&str],
+    created_at: DateTime<Utc>,
+) -> SubscriberRecord {
+    SubscriberRecord {
+        id: id.into(),
+        kind,
+        address: address.into(),
+        components: components.iter().map(|c| cid(c)).collect(),
+        created_at,
+        confirmed_at: (kind == SubscriberKind::Webhook).then_some(created_at),
+        unsubscribed_at: None,
+        doc: format!(r#"{{"subscriber":"{id}"}}"#),
+    }
+}
+
+fn subscriber_ids(records: &[SubscriberRecord]) -> Vec<&str> {
+    records.iter().map(|r| r.id.as_str()).collect()
+}
+
+async fn write_subscribers(store: &Store, changes: Vec<SubscriberChange>) {
+    store
+        .write_batch(&Batch {
+            subscribers: changes,
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+}
 
 fn event_ids(events: &[IncidentEventRecord]) -> Vec<&str> {
     events.iter().map(|e| e.id.as_str()).collect()
@@ -1574,9 +1612,17 @@ async fn a_failing_incident_batch_writes_nothing(db: &TestDb) {
         incident_events: vec![event("e-1", "inc-1", 0, t1)],
         overrides: vec![set_override("api", ComponentStatus::MajorOutage, None, t1)],
         outbox: vec![delivery("d-1", "notifier:ops", t1, t1)],
+        subscribers: vec![SubscriberChange::Upsert(subscriber(
+            "s-1",
+            SubscriberKind::Webhook,
+            "https://hooks.example.com",
+            &[],
+            t1,
+        ))],
     };
     // The event insert violates a foreign key: everything before it, check results
-    // included, must be rolled back, and the outbox (written after it) never written.
+    // included, must be rolled back, and the subscribers and the outbox (written after it)
+    // never written.
     let mut bad = good_part.clone();
     bad.incident_events
         .push(event("e-2", "no-such-incident", 0, t1));
@@ -1611,6 +1657,7 @@ async fn a_failing_incident_batch_writes_nothing(db: &TestDb) {
         .await
         .unwrap()
         .is_empty());
+    assert_eq!(store.subscriber("s-1").await.unwrap(), None);
     assert!(store
         .rollups(&mid("api-health"), Granularity::Minute, t0)
         .await
@@ -2378,6 +2425,263 @@ async fn concurrent_claims_never_share_a_delivery(db: &TestDb) {
 }
 
 /// Polls every future to completion at once (a dependency-free `join_all`).
+async fn subscribers_upsert_confirm_unsubscribe_and_remove(db: &TestDb) {
+    let store = db.open().await;
+    let t0 = t("2027-09-01T00:00:00Z");
+    let mail = subscriber("s-mail", SubscriberKind::Email, "ann@example.com", &[], t0);
+    let hook = subscriber(
+        "s-hook",
+        SubscriberKind::Webhook,
+        "https://hooks.example.com/ünï?x=1&y=2",
+        &["api", "db"],
+        t0 + chrono::Duration::seconds(1),
+    );
+    assert!(!Batch {
+        subscribers: vec![SubscriberChange::Remove("x".into())],
+        ..Batch::default()
+    }
+    .is_empty());
+    // The confirmation e-mail commits with its subscriber.
+    store
+        .write_batch(&Batch {
+            subscribers: vec![
+                SubscriberChange::Upsert(mail.clone()),
+                SubscriberChange::Upsert(hook.clone()),
+            ],
+            outbox: vec![delivery("c-1", "subscriber:s-mail", t0, t0)],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.subscriber("s-mail").await.unwrap().unwrap(), mail);
+    assert_eq!(store.subscriber("s-hook").await.unwrap().unwrap(), hook);
+    assert_eq!(store.subscriber("nope").await.unwrap(), None);
+    assert_eq!(mail.state(), SubscriberState::Pending);
+    assert_eq!(hook.state(), SubscriberState::Active);
+    assert_eq!(store.outbox_counts().await.unwrap(), (1, 0, 0));
+
+    // Confirmed, then unsubscribed: an upsert replaces everything but `created_at`.
+    let t1 = t0 + chrono::Duration::minutes(5);
+    let confirmed = SubscriberRecord {
+        confirmed_at: Some(t1),
+        created_at: t1,
+        doc: "{\"confirmed\":true}".into(),
+        ..mail.clone()
+    };
+    write_subscribers(&store, vec![SubscriberChange::Upsert(confirmed.clone())]).await;
+    let stored = store.subscriber("s-mail").await.unwrap().unwrap();
+    assert_eq!(
+        stored.created_at, t0,
+        "created_at is kept from the first write"
+    );
+    assert_eq!(stored.confirmed_at, Some(t1));
+    assert_eq!(stored.doc, "{\"confirmed\":true}");
+    assert_eq!(stored.state(), SubscriberState::Active);
+    let t2 = t1 + chrono::Duration::minutes(5);
+    write_subscribers(
+        &store,
+        vec![SubscriberChange::Upsert(SubscriberRecord {
+            unsubscribed_at: Some(t2),
+            ..stored.clone()
+        })],
+    )
+    .await;
+    let gone = store.subscriber("s-mail").await.unwrap().unwrap();
+    assert_eq!(gone.unsubscribed_at, Some(t2));
+    assert_eq!(gone.state(), SubscriberState::Unsubscribed);
+
+    // Removed (twice: a retried batch), and a removal of an unknown id is no error.
+    write_subscribers(
+        &store,
+        vec![
+            SubscriberChange::Remove("s-hook".into()),
+            SubscriberChange::Remove("s-hook".into()),
+            SubscriberChange::Remove("never-was".into()),
+        ],
+    )
+    .await;
+    assert_eq!(store.subscriber("s-hook").await.unwrap(), None);
+
+    // Everything survives a reopen.
+    store.close().await;
+    let store = db.open().await;
+    assert_eq!(
+        subscriber_ids(
+            &store
+                .subscribers(&SubscriberFilter::default())
+                .await
+                .unwrap()
+        ),
+        ["s-mail"]
+    );
+    assert_eq!(store.subscriber("s-mail").await.unwrap().unwrap(), gone);
+    store.close().await;
+}
+
+async fn subscribers_are_listed_by_state_and_component(db: &TestDb) {
+    let store = db.open().await;
+    let t0 = t("2027-09-02T00:00:00Z");
+    let at = |s: i64| t0 + chrono::Duration::seconds(s);
+    let pending = subscriber(
+        "a-pending",
+        SubscriberKind::Email,
+        "p@example.com",
+        &[],
+        at(3),
+    );
+    let whole = subscriber(
+        "b-whole",
+        SubscriberKind::Webhook,
+        "https://a.example",
+        &[],
+        at(1),
+    );
+    let api = subscriber(
+        "c-api",
+        SubscriberKind::Webhook,
+        "https://b.example",
+        &["api"],
+        at(2),
+    );
+    let left = SubscriberRecord {
+        unsubscribed_at: Some(at(10)),
+        ..subscriber(
+            "d-left",
+            SubscriberKind::Webhook,
+            "https://c.example",
+            &[],
+            at(0),
+        )
+    };
+    write_subscribers(
+        &store,
+        [&pending, &whole, &api, &left]
+            .into_iter()
+            .map(|r| SubscriberChange::Upsert(r.clone()))
+            .collect(),
+    )
+    .await;
+    let list = |states: &[SubscriberState], component: Option<&str>| {
+        let filter = SubscriberFilter {
+            states: states.to_vec(),
+            component: component.map(cid),
+        };
+        let store = store.clone();
+        async move {
+            store
+                .subscribers(&filter)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    // Oldest first.
+    assert_eq!(
+        list(&[], None).await,
+        ["d-left", "b-whole", "c-api", "a-pending"]
+    );
+    assert_eq!(
+        list(&[SubscriberState::Active], None).await,
+        ["b-whole", "c-api"]
+    );
+    assert_eq!(list(&[SubscriberState::Pending], None).await, ["a-pending"]);
+    assert_eq!(
+        list(&[SubscriberState::Unsubscribed], None).await,
+        ["d-left"]
+    );
+    assert_eq!(
+        list(&[SubscriberState::Pending, SubscriberState::Active], None).await,
+        ["b-whole", "c-api", "a-pending"]
+    );
+    // By component: those following the whole page, and those naming it.
+    assert_eq!(
+        list(&[SubscriberState::Active], Some("api")).await,
+        ["b-whole", "c-api"]
+    );
+    assert_eq!(
+        list(&[SubscriberState::Active], Some("db")).await,
+        ["b-whole"]
+    );
+    assert!(whole.follows(&cid("db")) && api.follows(&cid("api")) && !api.follows(&cid("db")));
+    store.close().await;
+}
+
+async fn a_failing_batch_stores_no_subscriber(db: &TestDb) {
+    let store = db.open().await;
+    let t0 = t("2027-09-03T00:00:00Z");
+    let good = Batch {
+        subscribers: vec![SubscriberChange::Upsert(subscriber(
+            "s-1",
+            SubscriberKind::Email,
+            "x@example.com",
+            &[],
+            t0,
+        ))],
+        outbox: vec![delivery("c-1", "subscriber:s-1", t0, t0)],
+        ..Batch::default()
+    };
+    // An unknown monitor fails the batch: neither the subscriber nor its e-mail is stored.
+    let mut bad = good.clone();
+    bad.results.push(result("ghost", t0, CheckOutcome::Up, 1));
+    assert!(store.write_batch(&bad).await.is_err());
+    // A NUL character in a subscriber is refused up front, on both engines alike.
+    let mut bad = good.clone();
+    if let SubscriberChange::Upsert(r) = &mut bad.subscribers[0] {
+        r.address = "x\u{0}@example.com".into();
+    }
+    assert_eq!(
+        store.write_batch(&bad).await.unwrap_err().to_string(),
+        "store operation write_batch rejected its input: subscriber \"s-1\": address contains \
+         a NUL character"
+    );
+    assert!(store
+        .subscribers(&SubscriberFilter::default())
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.outbox_counts().await.unwrap(), (0, 0, 0));
+    store.write_batch(&good).await.unwrap();
+    assert_eq!(
+        subscriber_ids(
+            &store
+                .subscribers(&SubscriberFilter::default())
+                .await
+                .unwrap()
+        ),
+        ["s-1"]
+    );
+    store.close().await;
+}
+
+async fn the_signing_key_is_made_once_and_kept(db: &TestDb) {
+    let store = db.open().await;
+    let key = store.signing_key().await.unwrap();
+    assert_eq!(key.len(), 32);
+    assert_eq!(store.signing_key().await.unwrap(), key);
+    // Concurrent first uses agree too.
+    let keys = join_all((0..4).map(|_| {
+        let store = store.clone();
+        async move { store.signing_key().await.unwrap() }
+    }))
+    .await;
+    assert!(keys.iter().all(|k| *k == key));
+    store.close().await;
+    let store = db.open().await;
+    assert_eq!(
+        store.signing_key().await.unwrap(),
+        key,
+        "kept across restarts"
+    );
+    store.close().await;
+    // Another database has another key.
+    let other = TestDb::sqlite();
+    let other = other.open().await;
+    assert_ne!(other.signing_key().await.unwrap(), key);
+    other.close().await;
+}
+
 async fn join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
     let mut handles: Vec<_> = futures.into_iter().map(Box::pin).collect();
     let mut out: Vec<Option<F::Output>> = handles.iter().map(|_| None).collect();

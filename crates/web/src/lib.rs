@@ -13,6 +13,9 @@
 //! - `history`: `/incidents/{id}` and `/history` (templates `incident.html`, `history.html`).
 //! - `feed`: `/history.atom` and `/history.rss` in Statuspage's feed shape.
 //! - `routes`: the request handlers, including conditional GET and CORS.
+//! - [`subscribe`]: public subscriptions (the v2 subscribe endpoint, the page's form, the
+//!   confirmation and unsubscribe links), rate limited per client; a separate router, since
+//!   it needs the engine.
 //!
 //! [`StatusView`]: pharos_engine::StatusView
 
@@ -30,6 +33,7 @@ pub mod markdown;
 mod page;
 mod routes;
 pub mod snapshot;
+pub mod subscribe;
 pub mod v2;
 pub mod v2_incidents;
 

@@ -102,6 +102,14 @@ struct UpdateLine {
     at: TimeView,
 }
 
+/// A component the subscribe form offers to follow.
+struct SubscribeOption {
+    id: String,
+    name: String,
+    /// Whether it sits in a group (indented under it).
+    in_group: bool,
+}
+
 #[derive(Template)]
 #[template(path = "index.html")]
 struct IndexPage {
@@ -114,6 +122,10 @@ struct IndexPage {
     rows: Vec<Row>,
     incidents: Vec<IncidentCard>,
     maintenances: Vec<MaintenanceCard>,
+    /// Whether the form offers e-mail subscriptions.
+    email_subscriptions: bool,
+    /// Components the form offers, in page order.
+    subscribe_options: Vec<SubscribeOption>,
 }
 
 /// Renders the page. `incidents` are the unresolved incidents and `maintenances` the upcoming
@@ -143,8 +155,35 @@ pub fn render(
             .iter()
             .map(|m| maintenance_card(m, tz, latest_html))
             .collect(),
+        email_subscriptions: view.page.email_subscriptions,
+        subscribe_options: subscribe_options(view),
     };
     page.render()
+}
+
+/// Every group and component in page order, components of a group right after it.
+fn subscribe_options(view: &StatusView) -> Vec<SubscribeOption> {
+    let mut out = Vec::new();
+    let mut by_position: Vec<&ComponentView> = view.components.iter().collect();
+    by_position.sort_by_key(|c| c.position);
+    for c in by_position.iter().filter(|c| c.group_id.is_none()) {
+        out.push(SubscribeOption {
+            id: c.id.to_string(),
+            name: c.name.clone(),
+            in_group: false,
+        });
+        for k in by_position
+            .iter()
+            .filter(|k| k.group_id.as_ref() == Some(&c.id))
+        {
+            out.push(SubscribeOption {
+                id: k.id.to_string(),
+                name: k.name.clone(),
+                in_group: true,
+            });
+        }
+    }
+    out
 }
 
 /// Top-level rows in position order, each group holding its children.

@@ -534,6 +534,7 @@ mod last_modified_tests {
                 name: "P".into(),
                 url: "http://x".into(),
                 time_zone: chrono_tz::UTC,
+                email_subscriptions: false,
             },
             generated_at: at,
             updated_at: at,

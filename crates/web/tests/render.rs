@@ -108,3 +108,19 @@ fn open_incidents_and_maintenance_appear_when_there_are_some() {
     // Completed maintenances are not shown.
     assert!(!page.contains("Call the Moving Van!"));
 }
+
+#[test]
+fn the_subscribe_form_works_without_script_and_offers_e_mail_only_with_smtp() {
+    let mut view = common::view();
+    let page = html(&Snapshot::build(&view));
+    assert!(page.contains(r#"<form class="subscribe" method="post" action="/subscribe">"#));
+    assert!(page.contains(r#"name="endpoint""#));
+    assert!(
+        !page.contains(r#"name="email""#),
+        "no [smtp]: no e-mail option"
+    );
+    assert!(page.contains(r#"<input type="checkbox" name="components" value="api-rest">"#));
+    view.page.email_subscriptions = true;
+    let page = html(&Snapshot::build(&view));
+    assert!(page.contains(r#"<input id="sub-email" name="email" type="email""#));
+}

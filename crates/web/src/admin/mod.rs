@@ -14,7 +14,8 @@
 //! - `auth`: the bearer-token check and the caller's name.
 //! - `error`: the one JSON error shape, and the body extractor behind 400/413/415.
 //! - `model`: shapes shared by several resources (actors, updates, timeline entries).
-//! - `incidents`, `maintenances`, `components`, `monitors`: the resources.
+//! - `incidents`, `maintenances`, `components`, `monitors`, `deliveries`, `subscribers`: the
+//!   resources.
 //! - `openapi`: the document's frame and the route that serves it.
 
 use std::sync::Arc;
@@ -32,12 +33,13 @@ use utoipa_axum::routes;
 mod auth;
 mod components;
 mod deliveries;
-mod error;
+pub(crate) mod error;
 mod incidents;
 mod maintenances;
 mod model;
 mod monitors;
 mod openapi;
+mod subscribers;
 
 /// Every admin path starts with this.
 pub const PREFIX: &str = "/api/v1";
@@ -127,6 +129,8 @@ fn api(tokens: auth::Tokens) -> (Router<Ctx>, utoipa::openapi::OpenApi) {
         .routes(routes!(monitors::list))
         .routes(routes!(monitors::get_one))
         .routes(routes!(deliveries::list))
+        .routes(routes!(subscribers::list))
+        .routes(routes!(subscribers::remove))
         .route_layer(middleware::from_fn_with_state(tokens, auth::require_token));
     openapi::secure(protected.get_openapi_mut());
     OpenApiRouter::with_openapi(openapi::frame())

@@ -134,6 +134,7 @@ pub fn view_in(tz: Tz) -> StatusView {
             name: "Acme Cloud".to_owned(),
             url: "https://status.acme.test".to_owned(),
             time_zone: tz,
+            email_subscriptions: false,
         },
         generated_at: at("2026-04-01T00:00:00Z"),
         updated_at: at("2026-03-31T17:45:12.345Z"),

@@ -1,0 +1,621 @@
+//! Public subscriptions: the Statuspage-compatible `POST /api/v2/subscribers.json`, the
+//! page's subscribe form (`POST /subscribe`, plain HTML, no JavaScript needed), and the links
+//! subscribers get by e-mail or in `meta.unsubscribe`: `GET /subscribe/confirm?token=…` and
+//! `GET|POST /unsubscribe?token=…` (`POST` for RFC 8058 one-click unsubscribe).
+//!
+//! Everything goes through the engine ([`EngineControl`]): it checks every field, keeps its
+//! list of subscribers and the database in step, and answers once the change is stored.
+//! Each client address may make [`RateLimit::default`] requests (10 a minute, in bursts of
+//! 10) to these endpoints; more get `429 Too Many Requests` with `Retry-After`. The address is
+//! the TCP peer's (axum's `ConnectInfo<SocketAddr>`): serve the router with
+//! `into_make_service_with_connect_info::<SocketAddr>()`. IPv6 clients are counted per /64.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use askama::Template;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use http::header::{
+    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
+    ACCESS_CONTROL_MAX_AGE, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER,
+};
+use http::{HeaderValue, StatusCode};
+use pharos_engine::{
+    EngineControl, NewSubscriber, Subscribed, Subscriber, SubscriberError, SubscriberKind,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::admin::error::{ApiError, ApiJson};
+use crate::admin::MAX_BODY_BYTES;
+use crate::v2::ApiTime;
+
+/// The Statuspage-compatible subscribe endpoint.
+pub const API_PATH: &str = "/api/v2/subscribers.json";
+/// Where the page's form posts.
+pub const FORM_PATH: &str = "/subscribe";
+/// Where confirmation links point.
+pub const CONFIRM_PATH: &str = "/subscribe/confirm";
+/// Where unsubscribe links point.
+pub const UNSUBSCRIBE_PATH: &str = "/unsubscribe";
+
+/// How many requests one client may make: `burst` at once, then one more every
+/// `refill_every`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests allowed at once.
+    pub burst: u32,
+    /// How long it takes to earn one more request.
+    pub refill_every: Duration,
+}
+
+impl Default for RateLimit {
+    /// 10 requests a minute per client, in bursts of 10.
+    fn default() -> Self {
+        RateLimit {
+            burst: 10,
+            refill_every: Duration::from_secs(6),
+        }
+    }
+}
+
+/// Most clients tracked before full buckets are forgotten.
+const MAX_TRACKED_CLIENTS: usize = 10_000;
+
+/// A token bucket per client address, in memory.
+struct Limiter {
+    limit: RateLimit,
+    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+}
+
+impl Limiter {
+    /// Takes one request from `ip`'s bucket, or says how long until one is available.
+    fn take(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
+        let burst = f64::from(self.limit.burst.max(1));
+        let per = self.limit.refill_every.as_secs_f64().max(f64::EPSILON);
+        let refilled = |(tokens, at): (f64, Instant)| {
+            (tokens + now.saturating_duration_since(at).as_secs_f64() / per).min(burst)
+        };
+        // A poisoned lock holds plain numbers; keep using them.
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() >= MAX_TRACKED_CLIENTS && !buckets.contains_key(&ip) {
+            buckets.retain(|_, b| refilled(*b) < burst);
+        }
+        let tokens = buckets.get(&ip).map_or(burst, |b| refilled(*b));
+        if tokens >= 1.0 {
+            buckets.insert(ip, (tokens - 1.0, now));
+            Ok(())
+        } else {
+            buckets.insert(ip, (tokens, now));
+            Err(Duration::from_secs_f64((1.0 - tokens) * per))
+        }
+    }
+}
+
+/// What the subscription routes share.
+#[derive(Clone)]
+struct Ctx {
+    control: EngineControl,
+    limiter: Arc<Limiter>,
+}
+
+/// The subscription routes with the default [`RateLimit`]. Merge with the public router.
+pub fn router(control: EngineControl) -> Router {
+    router_with_limit(control, RateLimit::default())
+}
+
+/// The subscription routes, allowing each client `limit`.
+pub fn router_with_limit(control: EngineControl, limit: RateLimit) -> Router {
+    let ctx = Ctx {
+        control,
+        limiter: Arc::new(Limiter {
+            limit,
+            buckets: Mutex::new(HashMap::new()),
+        }),
+    };
+    Router::new()
+        .route(API_PATH, post(api_subscribe).options(api_preflight))
+        .route(FORM_PATH, post(form_subscribe))
+        .route(CONFIRM_PATH, get(confirm))
+        .route(UNSUBSCRIBE_PATH, get(unsubscribe).post(unsubscribe))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(ctx)
+}
+
+/// The client's address as counted: the TCP peer, IPv6 cut to its /64.
+fn client(req: &Request) -> IpAddr {
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+        v4 => v4,
+    }
+}
+
+/// `Retry-After` seconds for a wait, at least 1.
+fn retry_after(wait: Duration) -> u64 {
+    wait.as_secs_f64().ceil().max(1.0) as u64
+}
+
+// ---------------------------------------------------------------------------------------
+// POST /api/v2/subscribers.json
+
+/// `{"subscriber": {…}}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApiRequest {
+    subscriber: ApiSubscriber,
+}
+
+/// What Statuspage's public endpoint takes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApiSubscriber {
+    email: Option<String>,
+    endpoint: Option<String>,
+    component_ids: Option<Vec<String>>,
+    /// Statuspage's single-component form.
+    component_id: Option<String>,
+    phone_number: Option<String>,
+    phone_country: Option<String>,
+    /// Accepted for compatibility; e-mail subscribers are always asked to confirm.
+    #[allow(dead_code)]
+    skip_confirmation_notification: Option<bool>,
+}
+
+/// The answer, in Statuspage's shape.
+#[derive(Debug, Serialize)]
+struct ApiResponse {
+    subscriber: ApiSubscriberOut,
+}
+
+#[derive(Debug, Serialize)]
+struct ApiSubscriberOut {
+    id: String,
+    mode: &'static str,
+    email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    endpoint: Option<String>,
+    created_at: ApiTime,
+    skip_confirmation_notification: bool,
+    quarantined_at: Option<String>,
+    purge_at: Option<String>,
+}
+
+impl ApiSubscriberOut {
+    fn new(s: &Subscriber, tz: chrono_tz::Tz) -> Self {
+        ApiSubscriberOut {
+            id: s.id.clone(),
+            mode: s.kind.as_str(),
+            email: s.email.clone(),
+            endpoint: (s.kind == SubscriberKind::Webhook).then(|| s.address.clone()),
+            created_at: ApiTime::in_zone(s.created_at, tz),
+            skip_confirmation_notification: false,
+            quarantined_at: None,
+            purge_at: None,
+        }
+    }
+}
+
+/// Adds `Access-Control-Allow-Origin: *` (a browser on another site may subscribe).
+fn any_origin(mut r: Response) -> Response {
+    r.headers_mut()
+        .insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    r.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+async fn api_preflight() -> Response {
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    let h = r.headers_mut();
+    h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    h.insert(
+        ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("POST, OPTIONS"),
+    );
+    h.insert(
+        ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("Content-Type"),
+    );
+    h.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    r
+}
+
+async fn api_subscribe(State(ctx): State<Ctx>, req: Request) -> Response {
+    if let Err(wait) = ctx.limiter.take(client(&req), Instant::now()) {
+        let secs = retry_after(wait);
+        let body = serde_json::json!({"error": {
+            "status": 429,
+            "message": format!("too many requests; try again in {secs} s"),
+        }});
+        let mut r = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+        r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
+        return any_origin(r);
+    }
+    let body = match ApiJson::<ApiRequest>::from_request(req, &()).await {
+        Ok(ApiJson(b)) => b.subscriber,
+        Err(e) => return any_origin(e.into_response()),
+    };
+    if body.phone_number.is_some() || body.phone_country.is_some() {
+        return any_origin(
+            ApiError::unprocessable(
+                "subscriber.phone_number",
+                "this page does not offer SMS subscriptions",
+            )
+            .into_response(),
+        );
+    }
+    let mut components = body.component_ids.unwrap_or_default();
+    components.extend(body.component_id);
+    let req = NewSubscriber {
+        email: body.email,
+        endpoint: body.endpoint,
+        components,
+    };
+    let tz = ctx.control.view().page.time_zone;
+    let r = match ctx.control.subscribe(req).await {
+        Ok(Subscribed {
+            subscriber,
+            created,
+        }) => {
+            let status = if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            let out = ApiResponse {
+                subscriber: ApiSubscriberOut::new(&subscriber, tz),
+            };
+            (status, axum::Json(out)).into_response()
+        }
+        Err(e) => api_error(e).into_response(),
+    };
+    any_origin(r)
+}
+
+fn api_error(e: SubscriberError) -> ApiError {
+    match e {
+        SubscriberError::Invalid { field, message } => {
+            ApiError::unprocessable(format!("subscriber.{field}"), message)
+        }
+        SubscriberError::InvalidLink => ApiError::bad_request("this link is not valid", None),
+        SubscriberError::NotFound(id) => ApiError::not_found("subscriber", &id),
+        SubscriberError::Unavailable(s) => pharos_engine::CommandError::Unavailable(s).into(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// HTML: the form and the links
+
+#[derive(Template)]
+#[template(path = "subscribe.html")]
+struct ResultPage<'a> {
+    page_name: &'a str,
+    time_zone: &'static str,
+    heading: &'a str,
+    paragraphs: Vec<String>,
+    show_form_link: bool,
+}
+
+/// A small HTML page with `heading` and `paragraphs`.
+fn html(
+    ctx: &Ctx,
+    status: StatusCode,
+    heading: &str,
+    paragraphs: Vec<String>,
+    show_form_link: bool,
+) -> Response {
+    let view = ctx.control.view();
+    let page = ResultPage {
+        page_name: &view.page.name,
+        time_zone: view.page.time_zone.name(),
+        heading,
+        paragraphs,
+        show_form_link,
+    };
+    let body = page.render().unwrap_or_else(|error| {
+        tracing::error!(%error, "subscription page template failed; serving plain text");
+        format!("{heading}\n")
+    });
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(crate::snapshot::HTML),
+    );
+    r.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn too_many(ctx: &Ctx, wait: Duration) -> Response {
+    let secs = retry_after(wait);
+    let mut r = html(
+        ctx,
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many requests",
+        vec![format!(
+            "Too many requests came from your address. Try again in {secs} seconds."
+        )],
+        true,
+    );
+    r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
+    r
+}
+
+fn html_error(ctx: &Ctx, e: SubscriberError) -> Response {
+    match e {
+        SubscriberError::Invalid { field, message } => {
+            let field = match field.as_str() {
+                "component_ids" => "components",
+                other => other,
+            };
+            html(
+                ctx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Could not subscribe",
+                vec![
+                    format!("{}: {message}.", label(field)),
+                    "Nothing was changed. Go back, correct it and try again.".to_owned(),
+                ],
+                true,
+            )
+        }
+        SubscriberError::InvalidLink | SubscriberError::NotFound(_) => invalid_link(ctx),
+        SubscriberError::Unavailable(internal) => {
+            tracing::warn!(error = %internal, "a subscription request could not be completed");
+            let mut r = html(
+                ctx,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Please try again",
+                vec![
+                    "The status page could not store this just now. Try again in a moment."
+                        .to_owned(),
+                ],
+                true,
+            );
+            r.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("5"));
+            r
+        }
+    }
+}
+
+/// A form field as a person reads it.
+fn label(field: &str) -> &str {
+    match field {
+        "email" => "E-mail address",
+        "endpoint" => "Webhook URL",
+        "components" => "Components",
+        other => other,
+    }
+}
+
+fn invalid_link(ctx: &Ctx) -> Response {
+    html(
+        ctx,
+        StatusCode::BAD_REQUEST,
+        "This link is not valid",
+        vec![
+            "This link is not valid: it may be incomplete, or it has expired. Nothing was \
+             changed."
+                .to_owned(),
+            "To get a new confirmation link, subscribe again.".to_owned(),
+        ],
+        true,
+    )
+}
+
+/// `application/x-www-form-urlencoded`, with or without parameters.
+fn is_form(req: &Request) -> bool {
+    req.headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+async fn form_subscribe(State(ctx): State<Ctx>, req: Request) -> Response {
+    if let Err(wait) = ctx.limiter.take(client(&req), Instant::now()) {
+        return too_many(&ctx, wait);
+    }
+    if !is_form(&req) {
+        return html(
+            &ctx,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Could not subscribe",
+            vec!["Send the subscribe form as a web form.".to_owned()],
+            true,
+        );
+    }
+    let Ok(bytes) = Bytes::from_request(req, &()).await else {
+        return html(
+            &ctx,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Could not subscribe",
+            vec!["The form could not be read.".to_owned()],
+            true,
+        );
+    };
+    let mut new = NewSubscriber::default();
+    for (key, value) in form_urlencoded::parse(&bytes) {
+        match key.as_ref() {
+            "email" => new.email = Some(value.into_owned()),
+            "endpoint" => new.endpoint = Some(value.into_owned()),
+            "components" | "component_ids" => new.components.push(value.into_owned()),
+            _ => {}
+        }
+    }
+    match ctx.control.subscribe(new).await {
+        Ok(Subscribed {
+            subscriber,
+            created,
+        }) => {
+            let name = ctx.control.view().page.name.clone();
+            let (heading, paragraphs) = match (subscriber.kind, subscriber.confirmed_at) {
+                (SubscriberKind::Email, None) => (
+                    "Check your inbox",
+                    vec![
+                        format!(
+                            "We are sending a confirmation link to {}. Follow it to start getting \
+                             updates from {name}; the link works for 7 days.",
+                            subscriber.address
+                        ),
+                        "Nothing else is sent to this address until it is confirmed.".to_owned(),
+                    ],
+                ),
+                (SubscriberKind::Email, Some(_)) => (
+                    "You are subscribed",
+                    vec![format!(
+                        "{} already gets updates from {name}.",
+                        subscriber.address
+                    )],
+                ),
+                (SubscriberKind::Webhook, _) if created => (
+                    "Webhook subscribed",
+                    vec![format!(
+                        "{name} will POST incident, maintenance and component updates to {} \
+                         in Statuspage's webhook format. Each one carries an unsubscribe \
+                         link in meta.unsubscribe.",
+                        subscriber.address
+                    )],
+                ),
+                (SubscriberKind::Webhook, _) => (
+                    "Webhook already subscribed",
+                    vec![format!(
+                        "{} already gets updates from {name}.",
+                        subscriber.address
+                    )],
+                ),
+            };
+            html(&ctx, StatusCode::OK, heading, paragraphs, false)
+        }
+        Err(e) => html_error(&ctx, e),
+    }
+}
+
+/// The `token` query parameter, or an empty string (which no check accepts).
+fn token_of(req: &Request) -> String {
+    req.uri().query().and_then(query_token).unwrap_or_default()
+}
+
+fn query_token(query: &str) -> Option<String> {
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
+}
+
+async fn confirm(State(ctx): State<Ctx>, req: Request) -> Response {
+    if let Err(wait) = ctx.limiter.take(client(&req), Instant::now()) {
+        return too_many(&ctx, wait);
+    }
+    let token = token_of(&req);
+    match ctx.control.confirm_subscription(&token).await {
+        Ok(s) => {
+            let name = ctx.control.view().page.name.clone();
+            html(
+                &ctx,
+                StatusCode::OK,
+                "Subscription confirmed",
+                vec![
+                    format!(
+                        "{} will now get an e-mail whenever {name} posts about an incident \
+                         or a maintenance.",
+                        s.address
+                    ),
+                    "Every e-mail carries a link to unsubscribe.".to_owned(),
+                ],
+                false,
+            )
+        }
+        Err(e) => html_error(&ctx, e),
+    }
+}
+
+async fn unsubscribe(State(ctx): State<Ctx>, req: Request) -> Response {
+    if let Err(wait) = ctx.limiter.take(client(&req), Instant::now()) {
+        return too_many(&ctx, wait);
+    }
+    let token = token_of(&req);
+    match ctx.control.unsubscribe(&token).await {
+        Ok(_) => {
+            let name = ctx.control.view().page.name.clone();
+            html(
+                &ctx,
+                StatusCode::OK,
+                "You are unsubscribed",
+                vec![format!("You will get no more updates from {name}.")],
+                true,
+            )
+        }
+        Err(e) => html_error(&ctx, e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_bucket_allows_its_burst_then_one_per_refill() {
+        let limiter = Limiter {
+            limit: RateLimit {
+                burst: 3,
+                refill_every: Duration::from_secs(6),
+            },
+            buckets: Mutex::new(HashMap::new()),
+        };
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let other: IpAddr = "192.0.2.2".parse().unwrap();
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            limiter.take(ip, t0).unwrap();
+        }
+        let wait = limiter.take(ip, t0).unwrap_err();
+        assert_eq!(retry_after(wait), 6);
+        // Another client is not affected.
+        limiter.take(other, t0).unwrap();
+        // Three seconds later, still half a token short.
+        assert_eq!(
+            retry_after(limiter.take(ip, t0 + Duration::from_secs(3)).unwrap_err()),
+            3
+        );
+        limiter.take(ip, t0 + Duration::from_secs(6)).unwrap();
+        assert!(limiter.take(ip, t0 + Duration::from_secs(6)).is_err());
+        // A long pause refills up to the burst, not beyond.
+        let later = t0 + Duration::from_secs(3600);
+        for _ in 0..3 {
+            limiter.take(ip, later).unwrap();
+        }
+        assert!(limiter.take(ip, later).is_err());
+    }
+
+    #[test]
+    fn tokens_are_read_from_the_query() {
+        assert_eq!(
+            query_token("a=1&token=abc.u.0.ff%20").as_deref(),
+            Some("abc.u.0.ff ")
+        );
+        assert_eq!(query_token("a=1"), None);
+    }
+}
