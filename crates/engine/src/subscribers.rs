@@ -14,6 +14,7 @@
 //!   [`pharos_notify::Message`], with the unsubscribe link in the body and in
 //!   `List-Unsubscribe` (RFC 8058 one-click) headers.
 
+use pharos_notify::channels::email::escape;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -777,22 +778,6 @@ pub fn confirmation_email(payload: &ConfirmationPayload, to: &str, confirm: &str
         html,
         headers: vec![("Auto-Submitted".to_owned(), "auto-generated".to_owned())],
     }
-}
-
-/// `s` safe inside HTML text and double-quoted attributes.
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -4,12 +4,11 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
-use pharos_domain::ComponentId;
 use toml_edit::{Datetime, Offset, Value};
 
 use super::build::non_empty;
 use super::monitors::component_refs;
-use super::walk::{describe, Cx, Field, Section};
+use super::walk::{describe, unique_id, Cx, Field, Section};
 use super::MaintenanceConfig;
 
 /// Longest maintenance name, as on Statuspage.
@@ -50,7 +49,7 @@ fn maintenance(
 ) -> Option<MaintenanceConfig> {
     s.check_keys(cx, KEYS);
     let errors_before = cx.error_count();
-    let id = maintenance_id(cx, s, first_at);
+    let id = unique_id(cx, s, first_at, "maintenance");
 
     let name = match s.field("name") {
         None => {
@@ -135,34 +134,6 @@ fn maintenance(
         auto_start: auto_start.unwrap_or(true),
         auto_complete: auto_complete.unwrap_or(true),
     })
-}
-
-fn maintenance_id(
-    cx: &mut Cx<'_>,
-    s: &Section<'_>,
-    first_at: &mut HashMap<String, usize>,
-) -> Option<String> {
-    let Some(f) = s.field("id") else {
-        s.missing(cx, "id");
-        return None;
-    };
-    let v = cx.string(&f)?;
-    // Maintenance ids follow the same rules as component ids.
-    if let Err(e) = ComponentId::new(v.text.as_str()) {
-        cx.error(v.at, format!("maintenance {e}"));
-        return None;
-    }
-    if let Some(&prev) = first_at.get(&v.text) {
-        let message = format!(
-            "duplicate maintenance id `{}` (first used {})",
-            v.text,
-            cx.describe_position(prev)
-        );
-        cx.error(v.at, message);
-        return None;
-    }
-    first_at.insert(v.text.clone(), v.at);
-    Some(v.text)
 }
 
 fn required_timestamp(cx: &mut Cx<'_>, s: &Section<'_>, key: &str) -> Option<DateTime<Utc>> {

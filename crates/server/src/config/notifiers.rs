@@ -12,7 +12,6 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use pharos_domain::duration::format_duration;
-use pharos_domain::ComponentId;
 use pharos_notify::email::check_address;
 use pharos_notify::notifier::{DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT};
 use pharos_notify::{Channel, EventKind, Notifier, Route};
@@ -21,7 +20,7 @@ use super::monitors::component_refs;
 use super::smtp::SmtpState;
 use super::source::Str;
 use super::values::check_secret_http_url;
-use super::walk::{did_you_mean, unknown_key, Cx, Field, Section};
+use super::walk::{did_you_mean, unique_id, unknown_key, Cx, Field, Section};
 use super::DEFAULT_PAGERDUTY_URL;
 
 /// Keys every notifier type accepts.
@@ -127,7 +126,7 @@ fn notifier(
     first_at: &mut HashMap<String, usize>,
 ) -> Option<Notifier> {
     let errors_before = cx.error_count();
-    let id = notifier_id(cx, s, first_at);
+    let id = unique_id(cx, s, first_at, "notifier");
     let name = id
         .as_ref()
         .map_or_else(|| "notifier".to_owned(), |id| format!("notifier `{id}`"));
@@ -283,34 +282,6 @@ fn notifier(
         timeout: timeout.unwrap_or(default_timeout),
         concurrency: concurrency.unwrap_or(DEFAULT_CONCURRENCY),
     })
-}
-
-fn notifier_id(
-    cx: &mut Cx<'_>,
-    s: &Section<'_>,
-    first_at: &mut HashMap<String, usize>,
-) -> Option<String> {
-    let Some(f) = s.field("id") else {
-        s.missing(cx, "id");
-        return None;
-    };
-    let v = cx.string(&f)?;
-    // Notifier ids follow the same rules as component ids.
-    if let Err(e) = ComponentId::new(v.text.as_str()) {
-        cx.error(v.at, format!("notifier {e}"));
-        return None;
-    }
-    if let Some(&prev) = first_at.get(&v.text) {
-        let message = format!(
-            "duplicate notifier id `{}` (first used {})",
-            v.text,
-            cx.describe_position(prev)
-        );
-        cx.error(v.at, message);
-        return None;
-    }
-    first_at.insert(v.text.clone(), v.at);
-    Some(v.text)
 }
 
 /// Reports unknown keys, and keys that belong to another type than `ty`.

@@ -527,6 +527,36 @@ fn edit_distance(a: &str, b: &str) -> usize {
     d[a.len()][b.len()]
 }
 
+/// Reads a table's `id` for `what` (e.g. "notifier"): it follows the component-id rules and
+/// must not repeat one seen before (`first_at` remembers where each was first used).
+pub(super) fn unique_id(
+    cx: &mut Cx<'_>,
+    s: &Section<'_>,
+    first_at: &mut std::collections::HashMap<String, usize>,
+    what: &str,
+) -> Option<String> {
+    let Some(f) = s.field("id") else {
+        s.missing(cx, "id");
+        return None;
+    };
+    let v = cx.string(&f)?;
+    if let Err(e) = pharos_domain::ComponentId::new(v.text.as_str()) {
+        cx.error(v.at, format!("{what} {e}"));
+        return None;
+    }
+    if let Some(&prev) = first_at.get(&v.text) {
+        let message = format!(
+            "duplicate {what} id `{}` (first used {})",
+            v.text,
+            cx.describe_position(prev)
+        );
+        cx.error(v.at, message);
+        return None;
+    }
+    first_at.insert(v.text.clone(), v.at);
+    Some(v.text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
