@@ -118,7 +118,8 @@ pub async fn run(
         .chain(smtp.iter().map(|s| s.timeout))
         .max()
         .unwrap_or(SUBSCRIBER_WEBHOOK_TIMEOUT)
-        + Duration::from_secs(30);
+        // A send is cut off 5 s after its timeout (see `deliver`); the rest covers recording it.
+        + Duration::from_secs(10);
     let destinations = Arc::new(Senders {
         notifiers: notifiers
             .into_iter()
@@ -134,12 +135,18 @@ pub async fn run(
     });
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let mut tasks = JoinSet::new();
+    // Claim when woken (a commit stored deliveries, or the poll timer), and otherwise only
+    // when the last claim was full and a quarter of the slots are free again: a burst of
+    // thousands of deliveries then costs a claim per batch, not one per finished send.
+    let mut claim_now = true;
+    let mut more_due = false;
     loop {
         while tasks.try_join_next().is_some() {}
         let free = in_flight.available_permits();
-        if free > 0 {
+        if free > 0 && (claim_now || (more_due && free >= MAX_IN_FLIGHT / 4)) {
             match store.claim_due(Utc::now(), lease, free).await {
                 Ok(rows) => {
+                    more_due = rows.len() == free;
                     for row in rows {
                         let Ok(permit) = in_flight.clone().acquire_owned().await else {
                             return;
@@ -159,12 +166,12 @@ pub async fn run(
                 }
             }
         }
-        tokio::select! {
-            _ = tokio::time::sleep(POLL_EVERY) => {}
-            _ = wake.changed() => {}
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+        claim_now = tokio::select! {
+            _ = tokio::time::sleep(POLL_EVERY) => true,
+            _ = wake.changed() => true,
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => false,
             _ = stop.changed() => break,
-        }
+        };
     }
     while tasks.join_next().await.is_some() {}
 }

@@ -16,6 +16,8 @@ use pharos_testkit::{
 };
 
 const WAIT: Duration = Duration::from_secs(30);
+/// Long enough for a crashed dispatcher's lease to end and its deliveries to come back.
+const LEASE_WAIT: Duration = Duration::from_secs(90);
 const TOKEN: &str = "notifications-test-token-0123456789";
 
 fn config(target: &str, hook: &str, slack: &str) -> String {
@@ -298,7 +300,10 @@ async fn killed_hard_with_deliveries_pending_a_restart_delivers_every_one() {
         hook.set_status(200);
         let mut second = start_binary(&path, port, &db.url);
         wait_serving(&base).await;
-        eventually(WAIT, "every delivery after the restart", || async {
+        // A delivery that was mid-send when the process died stays claimed until its lease
+        // ends (the longest send timeout, 30 s for subscriber webhooks, plus 10 s), then comes
+        // back: allow for that.
+        eventually(LEASE_WAIT, "every delivery after the restart", || async {
             let delivered: HashSet<String> = hook
                 .accepted()
                 .iter()
