@@ -316,22 +316,22 @@ async fn deliver_to_subscriber(
                         let Ok(_slot) = senders.webhook_slots.acquire().await else {
                             return;
                         };
-                        let headers = [
-                            ("Content-Type", "application/json".to_owned()),
-                            ("Idempotency-Key", row.id.clone()),
-                            (
-                                pharos_notify::channels::webhook::EVENT_HEADER,
-                                event.kind.as_str().to_owned(),
-                            ),
-                        ];
-                        post(
-                            client,
-                            &sub.address,
+                        let request = pharos_notify::RenderedRequest {
+                            url: sub.address.clone(),
+                            headers: vec![
+                                ("Content-Type", "application/json".to_owned()),
+                                ("User-Agent", pharos_notify::channels::USER_AGENT.to_owned()),
+                                ("Idempotency-Key", row.id.clone()),
+                                (
+                                    pharos_notify::channels::webhook::EVENT_HEADER,
+                                    event.kind.as_str().to_owned(),
+                                ),
+                            ],
                             body,
-                            &headers,
-                            SUBSCRIBER_WEBHOOK_TIMEOUT,
-                        )
-                        .await
+                        };
+                        request
+                            .send(client, SUBSCRIBER_WEBHOOK_TIMEOUT, &[&sub.address])
+                            .await
                     }
                     Err(error) => {
                         return give_up(store, &row, now, &error.to_string()).await;
@@ -369,62 +369,6 @@ async fn deliver_to_subscriber(
         },
     };
     settle(store, metrics, label, &row, outcome).await;
-}
-
-/// POSTs `body` once to a subscriber's webhook; 2xx is sent, anything else (a redirect too)
-/// fails with a reason that names the host, never the whole URL.
-async fn post(
-    client: &reqwest::Client,
-    url: &str,
-    body: Vec<u8>,
-    headers: &[(&str, String)],
-    timeout: Duration,
-) -> Outcome {
-    let failed = |reason: String| Outcome::Failed { reason };
-    let Ok(url) = reqwest::Url::parse(url) else {
-        return failed("the subscriber's URL is not valid".to_owned());
-    };
-    let host = match (url.host_str(), url.port()) {
-        (Some(h), Some(p)) => format!("{h}:{p}"),
-        (Some(h), None) => h.to_owned(),
-        (None, _) => "the receiver".to_owned(),
-    };
-    let timed_out = || {
-        failed(format!(
-            "timed out after {}",
-            pharos_domain::duration::format_duration(timeout)
-        ))
-    };
-    let mut request = client.post(url.clone()).timeout(timeout).body(body);
-    for (name, value) in headers {
-        request = request.header(*name, value.as_str());
-    }
-    match tokio::time::timeout(timeout, request.send()).await {
-        Err(_) => timed_out(),
-        Ok(Err(e)) if e.is_timeout() => timed_out(),
-        Ok(Err(e)) if e.is_connect() => failed(format!("could not connect to {host}")),
-        Ok(Err(e)) => failed(format!("the request to {host} failed: {}", e.without_url())),
-        Ok(Ok(response)) => {
-            let status = response.status();
-            if response.url() != &url {
-                failed(format!("the request to {host} was redirected"))
-            } else if status.is_success() {
-                Outcome::Sent
-            } else {
-                let mut reason = format!(
-                    "HTTP {} {}",
-                    status.as_str(),
-                    status.canonical_reason().unwrap_or("")
-                )
-                .trim_end()
-                .to_owned();
-                if status.is_redirection() {
-                    reason.push_str(" (redirects are not followed)");
-                }
-                failed(reason)
-            }
-        }
-    }
 }
 
 async fn give_up(store: &Store, row: &OutboxRow, at: DateTime<Utc>, reason: &str) {

@@ -19,6 +19,19 @@ pub struct RenderedRequest {
 }
 
 impl RenderedRequest {
+    /// POSTs it once within `timeout` and classifies the answer like every channel does
+    /// (2xx sent; redirects, other statuses, timeouts and broken connections fail with a
+    /// reason that never carries the URL or any of `secrets`). `client` must not follow
+    /// redirects.
+    pub async fn send(
+        &self,
+        client: &reqwest::Client,
+        timeout: std::time::Duration,
+        secrets: &[&str],
+    ) -> crate::Outcome {
+        crate::http::post(client, self, timeout, secrets).await
+    }
+
     /// The value of header `name` (case-insensitive), if the request carries it.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
