@@ -158,6 +158,20 @@ pub const PARTIALLY_DEGRADED_SERVICE: &str = "Partially Degraded Service";
 pub const SERVICE_UNDER_MAINTENANCE: &str = "Service Under Maintenance";
 
 impl PageStatus {
+    /// This status raised by open incidents' impacts: Statuspage's indicator rises to the worst
+    /// open incident's impact when that is worse, while the description keeps describing the
+    /// components (an incident of impact `none` changes nothing).
+    pub fn raised_by(self, open_impacts: impl IntoIterator<Item = Indicator>) -> PageStatus {
+        let indicator = open_impacts.into_iter().fold(self.indicator, |worst, i| {
+            if i.rank() > worst.rank() {
+                i
+            } else {
+                worst
+            }
+        });
+        PageStatus { indicator, ..self }
+    }
+
     /// Rolls leaf component statuses (never group rows) up into the page status, following
     /// Atlassian's published top-level status rules:
     ///
@@ -209,6 +223,20 @@ impl PageStatus {
 mod tests {
     use super::ComponentStatus::*;
     use super::*;
+
+    #[test]
+    fn open_incidents_raise_the_indicator_but_not_the_description() {
+        let calm = PageStatus::rollup(&[Operational, Operational]);
+        assert_eq!(calm.raised_by([Indicator::None]), calm);
+        let raised = calm.raised_by([Indicator::Minor, Indicator::Critical]);
+        assert_eq!(raised.indicator, Indicator::Critical);
+        assert_eq!(raised.description, ALL_OPERATIONAL);
+        let worse = PageStatus::rollup(&[MajorOutage, MajorOutage]);
+        assert_eq!(
+            worse.raised_by([Indicator::Minor]).indicator,
+            Indicator::Critical
+        );
+    }
 
     fn roll(s: &[ComponentStatus]) -> (&'static str, &'static str) {
         let p = PageStatus::rollup(s);

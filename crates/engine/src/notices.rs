@@ -190,25 +190,19 @@ impl Notices {
     /// The page as the public sees it right now: the component rollup, raised by open public
     /// incidents' impact (as the v2 API computes it).
     fn page_context(&self, world: &World, desk: &mut Desk) -> PageContext {
-        let rollup = PageStatus::rollup(&world.leaf_statuses());
         let (incidents, _) = desk.lists();
-        let mut indicator = rollup.indicator;
-        for i in incidents
+        let open = incidents
             .iter()
-            .filter(|i| i.public && i.status.is_unresolved())
-        {
-            let impact = i.impact().indicator();
-            if impact.rank() > indicator.rank() {
-                indicator = impact;
-            }
-        }
+            .filter(|i| i.public && i.status.is_unresolved());
+        let status = PageStatus::rollup(&world.leaf_statuses())
+            .raised_by(open.map(|i| i.impact().indicator()));
         PageContext {
             id: self.page.id.clone(),
             name: self.page.name.clone(),
             url: self.page.url.clone(),
             time_zone: self.page.time_zone.name().to_owned(),
-            status_indicator: indicator,
-            status_description: rollup.description.to_owned(),
+            status_indicator: status.indicator,
+            status_description: status.description.to_owned(),
         }
     }
 }

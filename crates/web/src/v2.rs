@@ -350,13 +350,8 @@ pub fn components(view: &StatusView) -> Vec<Component> {
 /// components. An incident with impact `none` changes nothing (Discord's real summary shows
 /// `indicator:"none"` with an open incident of impact `none`).
 pub fn page_status(view: &StatusView, unresolved: &[Incident]) -> Status {
-    let mut status = Status::from(PageStatus::rollup(&view.leaf_statuses()));
-    for incident in unresolved.iter().filter(|i| i.status.is_unresolved()) {
-        if incident.impact.rank() > status.indicator.rank() {
-            status.indicator = incident.impact;
-        }
-    }
-    status
+    let open = unresolved.iter().filter(|i| i.status.is_unresolved());
+    Status::from(PageStatus::rollup(&view.leaf_statuses()).raised_by(open.map(|i| i.impact)))
 }
 
 /// The lists every endpoint draws from, already filtered and capped.
