@@ -75,10 +75,13 @@ impl Command {
             live: &mut Live,
             pending: &Pending,
             metrics: &Metrics,
-        ) {
+        ) -> bool {
+            let applied = r.is_ok();
             let seq = live.queue(pending, metrics, Vec::new(), Vec::new(), Vec::new());
             pending.write_soon();
             let _ = reply.send((r, seq));
+            // A refused command changed nothing: no view to rebuild.
+            applied
         }
         fn incident_of(desk: &Desk, id: &IncidentId) -> Result<Incident, DeskError> {
             desk.incident(id)
@@ -102,81 +105,80 @@ impl Command {
                     .desk
                     .create_incident(&mut live.world, req, actor, now)
                     .and_then(|id| incident_of(&live.desk, &id));
-                answer(reply, r, live, pending, metrics);
+                answer(reply, r, live, pending, metrics)
             }
             Command::PostUpdate(id, req, actor, reply) => {
                 let r = live
                     .desk
                     .post_update(&mut live.world, &id, req, actor, now)
                     .and_then(|()| incident_of(&live.desk, &id));
-                answer(reply, r, live, pending, metrics);
+                answer(reply, r, live, pending, metrics)
             }
             Command::AddNote(id, body, actor, reply) => {
                 let r = live.desk.add_note(&id, body, actor, now);
-                answer(reply, r, live, pending, metrics);
+                answer(reply, r, live, pending, metrics)
             }
             Command::PatchIncident(id, patch, actor, reply) => {
                 let r = live
                     .desk
                     .patch_incident(&id, patch, actor, now)
                     .and_then(|()| incident_of(&live.desk, &id));
-                answer(reply, r, live, pending, metrics);
+                answer(reply, r, live, pending, metrics)
             }
             Command::CreateMaintenance(req, actor, reply) => {
                 let r = live
                     .desk
                     .create_maintenance(&mut live.world, req, actor, now)
                     .and_then(|id| maintenance_of(&live.desk, &id));
-                answer(reply, r, live, pending, metrics);
+                answer(reply, r, live, pending, metrics)
             }
             Command::UpdateMaintenance(id, req, actor, reply) => {
                 let r = live
                     .desk
                     .update_maintenance(&mut live.world, &id, req, actor, now)
                     .and_then(|()| maintenance_of(&live.desk, &id));
-                answer(reply, r, live, pending, metrics);
+                answer(reply, r, live, pending, metrics)
             }
             Command::SetOverride(component, req, actor, reply) => {
                 let r = live
                     .desk
                     .set_override(&mut live.world, &component, req, actor, now)
                     .map(|()| override_of(&live.desk, &component));
-                answer(reply, r, live, pending, metrics);
+                answer(reply, r, live, pending, metrics)
             }
             Command::ClearOverride(component, reply) => {
                 let r = live
                     .desk
                     .clear_override(&mut live.world, &component, now)
                     .map(|()| override_of(&live.desk, &component));
-                answer(reply, r, live, pending, metrics);
+                answer(reply, r, live, pending, metrics)
             }
             Command::Overrides(reply) => {
                 let _ = reply.send(live.desk.overrides().values().cloned().collect());
-                return false;
+                false
             }
             // Subscribers are not on the page: nothing to publish.
             Command::Subscribe(req, reply) => {
                 let r = live.subscribers.subscribe(&live.world, req, now);
                 answer(reply, r, live, pending, metrics);
-                return false;
+                false
             }
             Command::ConfirmSubscriber(id, reply) => {
                 let r = live.subscribers.confirm(&id, now);
                 answer(reply, r, live, pending, metrics);
-                return false;
+                false
             }
             Command::Unsubscribe(id, reply) => {
                 let r = Ok(live.subscribers.unsubscribe(&id, now));
                 answer(reply, r, live, pending, metrics);
-                return false;
+                false
             }
             Command::RemoveSubscriber(id, reply) => {
                 live.subscribers.remove(&id);
                 answer(reply, Ok(()), live, pending, metrics);
-                return false;
+                false
             }
         }
-        true
     }
 }
 

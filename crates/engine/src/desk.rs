@@ -370,6 +370,11 @@ impl Desk {
         self.published.is_none()
     }
 
+    /// Every incident, oldest first, as they stand now (reading them publishes nothing).
+    pub fn incidents(&self) -> &[Incident] {
+        &self.incidents
+    }
+
     /// One incident.
     pub fn incident(&self, id: &IncidentId) -> Option<&Incident> {
         self.incident_index.get(id).map(|&i| &self.incidents[i])

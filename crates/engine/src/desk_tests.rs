@@ -624,3 +624,33 @@ fn overrides_expire_and_clear() {
         Err(DeskError::NotFound { .. })
     ));
 }
+
+#[test]
+fn making_notifications_leaves_the_change_to_be_published_at_once() {
+    let mut r = rig(rules());
+    let page = PageInfo {
+        id: "p".into(),
+        name: "P".into(),
+        url: "http://x".into(),
+        time_zone: chrono_tz::UTC,
+        email_subscriptions: false,
+    };
+    let ops = pharos_notify::Notifier {
+        id: "ops".into(),
+        channel: pharos_notify::Channel::Webhook {
+            url: "http://127.0.0.1:1/hook".into(),
+            secret: None,
+        },
+        route: pharos_notify::Route::default(),
+        timeout: Duration::from_secs(1),
+        concurrency: 1,
+    };
+    let mut notices = crate::notices::Notices::new(page.clone(), vec![ops], HashMap::new(), t(0));
+    let subscribers = crate::subscribers::Subscribers::new(page, false, Vec::new());
+    r.fail("api-health", 0);
+    assert!(r.desk.changed());
+    let rows = notices.outbox(&r.world, &mut r.desk, &subscribers, &[], t(3));
+    assert_eq!(rows.len(), 1, "one incident_opened row for the notifier");
+    // The pipeline publishes at once only while the desk still reads as changed.
+    assert!(r.desk.changed());
+}

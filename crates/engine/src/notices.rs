@@ -189,9 +189,11 @@ impl Notices {
 
     /// The page as the public sees it right now: the component rollup, raised by open public
     /// incidents' impact (as the v2 API computes it).
-    fn page_context(&self, world: &World, desk: &mut Desk) -> PageContext {
-        let (incidents, _) = desk.lists();
-        let open = incidents
+    fn page_context(&self, world: &World, desk: &Desk) -> PageContext {
+        // Not `desk.lists()`: taking the published lists would mark the desk unchanged and
+        // delay publishing this very change to the next flush.
+        let open = desk
+            .incidents()
             .iter()
             .filter(|i| i.public && i.status.is_unresolved());
         let status = PageStatus::rollup(&world.leaf_statuses())

@@ -89,11 +89,7 @@ struct Doc {
 impl Subscriber {
     /// Pending, active or unsubscribed.
     pub fn state(&self) -> SubscriberState {
-        match (self.unsubscribed_at, self.confirmed_at) {
-            (Some(_), _) => SubscriberState::Unsubscribed,
-            (None, Some(_)) => SubscriberState::Active,
-            (None, None) => SubscriberState::Pending,
-        }
+        SubscriberState::of(self.confirmed_at, self.unsubscribed_at)
     }
 
     /// A stored subscriber; an unreadable `doc` loses only what it held (logged).

@@ -452,6 +452,18 @@ pub enum SubscriberState {
 }
 
 impl SubscriberState {
+    /// The state a subscriber with these times is in: unsubscribing wins, then confirming.
+    pub fn of(
+        confirmed_at: Option<DateTime<Utc>>,
+        unsubscribed_at: Option<DateTime<Utc>>,
+    ) -> SubscriberState {
+        match (unsubscribed_at, confirmed_at) {
+            (Some(_), _) => Self::Unsubscribed,
+            (None, Some(_)) => Self::Active,
+            (None, None) => Self::Pending,
+        }
+    }
+
     /// Every state, in the order above.
     pub const ALL: [SubscriberState; 3] = [
         SubscriberState::Pending,
@@ -501,11 +513,7 @@ pub struct SubscriberRecord {
 impl SubscriberRecord {
     /// Pending, active or unsubscribed.
     pub fn state(&self) -> SubscriberState {
-        match (self.unsubscribed_at, self.confirmed_at) {
-            (Some(_), _) => SubscriberState::Unsubscribed,
-            (None, Some(_)) => SubscriberState::Active,
-            (None, None) => SubscriberState::Pending,
-        }
+        SubscriberState::of(self.confirmed_at, self.unsubscribed_at)
     }
 
     /// Whether it follows `component`: it follows the whole page, or names it.

@@ -81,7 +81,7 @@ impl Store {
     pub async fn signing_key(&self) -> Result<Vec<u8>> {
         const OP: &str = "signing_key";
         let candidate: [u8; SIGNING_KEY_BYTES] = rand::random();
-        let candidate = to_hex(&candidate);
+        let candidate = hex::encode(candidate);
         let stored: String = db_run!(self, |pool, d| async {
             sqlx::query(
                 "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
@@ -97,7 +97,8 @@ impl Store {
         }
         .await)
         .map_err(|e| OpError::from(e).at(OP))?;
-        from_hex(&stored)
+        hex::decode(&stored)
+            .ok()
             .filter(|k| !k.is_empty())
             .ok_or_else(|| OpError::Corrupt("the stored signing key is not hex".to_owned()).at(OP))
     }
@@ -134,38 +135,4 @@ pub(crate) fn components_json(record: &SubscriberRecord) -> String {
     let ids: Vec<&str> = record.components.iter().map(|c| c.as_str()).collect();
     // A list of strings always serializes.
     serde_json::to_string(&ids).unwrap_or_else(|_| "[]".to_owned())
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        // Writing to a String cannot fail.
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
-
-fn from_hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| s.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hex_round_trips() {
-        let bytes = [0u8, 1, 0xab, 0xff];
-        assert_eq!(to_hex(&bytes), "0001abff");
-        assert_eq!(from_hex("0001abff").unwrap(), bytes);
-        assert_eq!(from_hex("abc"), None);
-        assert_eq!(from_hex("zz"), None);
-    }
 }
