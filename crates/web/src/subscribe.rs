@@ -524,9 +524,9 @@ fn query_token(query: &str) -> Option<String> {
 }
 
 async fn confirm(State(ctx): State<Ctx>, req: Request) -> Response {
-    if let Err(wait) = ctx.limiter.take(client(&req), Instant::now()) {
-        return too_many(&ctx, wait);
-    }
+    // A valid signed link always works, however many share the client's address (mail
+    // providers' one-click unsubscribes come from a few servers); only failures count
+    // against the allowance, which stops guessing.
     let token = token_of(&req);
     match ctx.control.confirm_subscription(&token).await {
         Ok(s) => {
@@ -546,14 +546,17 @@ async fn confirm(State(ctx): State<Ctx>, req: Request) -> Response {
                 false,
             )
         }
-        Err(e) => html_error(&ctx, e),
+        Err(e) => match ctx.limiter.take(client(&req), Instant::now()) {
+            Err(wait) => too_many(&ctx, wait),
+            Ok(()) => html_error(&ctx, e),
+        },
     }
 }
 
 async fn unsubscribe(State(ctx): State<Ctx>, req: Request) -> Response {
-    if let Err(wait) = ctx.limiter.take(client(&req), Instant::now()) {
-        return too_many(&ctx, wait);
-    }
+    // A valid signed link always works, however many share the client's address (mail
+    // providers' one-click unsubscribes come from a few servers); only failures count
+    // against the allowance, which stops guessing.
     let token = token_of(&req);
     match ctx.control.unsubscribe(&token).await {
         Ok(_) => {
@@ -566,7 +569,10 @@ async fn unsubscribe(State(ctx): State<Ctx>, req: Request) -> Response {
                 true,
             )
         }
-        Err(e) => html_error(&ctx, e),
+        Err(e) => match ctx.limiter.take(client(&req), Instant::now()) {
+            Err(wait) => too_many(&ctx, wait),
+            Ok(()) => html_error(&ctx, e),
+        },
     }
 }
 
