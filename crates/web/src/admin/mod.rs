@@ -79,7 +79,7 @@ pub(crate) struct Ctx {
     /// The engine.
     pub(crate) control: EngineControl,
     /// The OpenAPI document, serialized once.
-    pub(crate) openapi: Arc<str>,
+    pub(crate) openapi: bytes::Bytes,
 }
 
 /// The admin router: every `/api/v1` route, the OpenAPI document at
@@ -91,10 +91,10 @@ pub fn router(state: AdminState) -> Router {
     }
     let (routes, doc) = api(Arc::from(state.tokens));
     let openapi = match serde_json::to_string(&doc) {
-        Ok(json) => Arc::from(json),
+        Ok(json) => bytes::Bytes::from(json),
         Err(error) => {
             tracing::error!(%error, "serializing the OpenAPI document failed");
-            Arc::from("{}")
+            bytes::Bytes::from_static(b"{}")
         }
     };
     let ctx = Ctx {

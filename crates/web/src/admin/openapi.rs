@@ -126,6 +126,7 @@ fn error(op: &mut Operation, status: u16, description: &str) {
 pub(crate) async fn document(State(ctx): State<Ctx>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        ctx.openapi.to_string(),
+        // Serialized once at start-up; each request clones a reference.
+        ctx.openapi.clone(),
     )
 }
