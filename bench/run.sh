@@ -6,12 +6,22 @@
 #   bench/run.sh scale [N ...]   N http monitors at 30 s (default: 1000 10000)
 #   bench/run.sh publish [ARGS]  time from a target going dark to the incident on summary.json
 #                                (bench/publish.py; ARGS e.g. --outages 20 --database URL)
+#   bench/run.sh fanout [webhook N] [email N]
+#                                one incident's notification fan-out (crates/bench, pharos-fanout):
+#                                N webhook subscribers to a local HTTP receiver and N e-mail
+#                                subscribers to a local SMTP sink, time until the last delivery
+#                                (default: webhook 10000, then email 100000; targets 10 s and 60 s).
+#                                On SQLite, and on PostgreSQL too when PHAROS_BENCH_POSTGRES_URL is
+#                                set (each run in a fresh schema there, dropped afterwards). Raw
+#                                lines in bench/results/<stamp>-fanout/fanout.jsonl.
 #
 # Knobs (environment): WARMUP=60 WINDOW=120 SETTLE=45 WRK_SECONDS=15 ROUNDS=2 UNDER_LOAD=1
 #   PORT_BASE=18080 QUIET_WAIT_MAX=1200 SKIP_BUILD=0 KEEP_TMP=0 INTERVAL=30s
 #   NGINX_KEEPALIVE_REQUESTS (unset = nginx's default, 1000), NGINX_REUSEPORT=1 (static nginx
 #   only: one listening socket per worker, so the kernel spreads connections evenly)
 #   PERF=1 (scale only: perf record Pharos for PERF_SECONDS=30 after the window; reports in results)
+#   FANOUT_TIMEOUT=1200 (fanout: seconds one run may wait for its deliveries)
+#   PHAROS_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test (fanout: also on PostgreSQL)
 #
 # Builds `cargo build --release --bin pharos`, installs wrk and nginx with apt-get when they
 # are missing, generates configs in a temp dir, writes raw results to bench/results/<stamp>/
@@ -45,8 +55,17 @@ case "$MODE" in
     [ "${SKIP_BUILD:-0}" = 1 ] || (cd "$ROOT" && cargo build --release --bin pharos)
     exec python3 "$HERE/publish.py" --bin "$BIN" "$@" ;;
   scale) DO_PAGE=0; if [ $# -gt 0 ]; then SCALES=("$@"); else SCALES=(1000 10000); fi ;;
+  fanout)
+    DO_PAGE=0; SCALES=(); FANOUT_RUNS=()
+    [ $# -eq 0 ] && FANOUT_RUNS=(webhook:10000 email:100000)
+    while [ $# -gt 0 ]; do
+      [[ "$1" =~ ^(webhook|email)$ && "${2:-}" =~ ^[0-9]+$ && "${2:-0}" -ge 1 ]] \
+        || { echo "fanout: expected pairs like 'webhook 10000 email 100000', got '$*'" >&2; exit 2; }
+      FANOUT_RUNS+=("$1:$2")
+      shift 2
+    done ;;
   -h|--help|help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
-  *) echo "usage: $0 [all|page|scale [N ...]|publish [ARGS]]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|page|scale [N ...]|publish [ARGS]|fanout [webhook N] [email N]]" >&2; exit 2 ;;
 esac
 for n in "${SCALES[@]}"; do
   [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 100 ] || { echo "scale: N must be a number >= 100, got '$n'" >&2; exit 2; }
@@ -381,12 +400,73 @@ scale_bench() {
   python3 "$HERE/analyze.py" collect-scale "$out"
 }
 
+# ------------------------------------------------------------------ fan-out benchmark
+FANOUT_BIN="$ROOT/target/release/pharos-fanout"
+FANOUT_TIMEOUT=${FANOUT_TIMEOUT:-1200}
+FANOUT_FAILED=()
+fanout_run() { # kind n database(sqlite|postgres)
+  local kind=$1 n=$2 db=$3 pid code log="$RES/fanout-$1-$2-$3.log"
+  local dbargs=()
+  [ "$db" = postgres ] && dbargs=(--database "$PHAROS_BENCH_POSTGRES_URL")
+  log "== fan-out: $n $kind subscribers on $db"
+  wait_quiet
+  "$FANOUT_BIN" --kind "$kind" --subscribers "$n" --bin "$BIN" --timeout "$FANOUT_TIMEOUT" \
+    "${dbargs[@]+"${dbargs[@]}"}" >>"$RES/fanout.jsonl" 2> >(tee "$log" >&2) &
+  pid=$!
+  PIDS+=("$pid")
+  set +e; wait "$pid"; code=$?; set -e
+  forget_pid "$pid"
+  if [ "$code" != 0 ]; then
+    log "fan-out $kind $n on $db FAILED (exit $code); see $log"
+    FANOUT_FAILED+=("$kind $n $db")
+  fi
+}
+fanout_bench() {
+  local run db dbs=(sqlite)
+  [ -n "${PHAROS_BENCH_POSTGRES_URL:-}" ] && dbs+=(postgres)
+  [ -x "$FANOUT_BIN" ] || { echo "no binary at $FANOUT_BIN" >&2; exit 1; }
+  : >"$RES/fanout.jsonl"
+  for db in "${dbs[@]}"; do
+    for run in "${FANOUT_RUNS[@]}"; do fanout_run "${run%%:*}" "${run##*:}" "$db"; done
+  done
+  python3 - "$RES/fanout.jsonl" <<'EOF' | tee "$RES/summary.md"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+def f(v, fmt):
+    return "–" if v is None else fmt.format(v)
+print("| subscribers | database | last delivery | target | deliveries/s | first delivery | repeats "
+      "| failed attempts | outbox settled | Pharos CPU | peak RSS |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
+for r in rows:
+    verdict = {True: "met", False: "**missed**", None: "n/a"}[r.get("within_target")]
+    print(f"| {r['subscribers']:,} {r['kind']} | {r['database']} | {r['last_delivery_s']:.2f} s "
+          f"| {r['target_s']:.0f} s at {r['target_subscribers']:,}: {verdict} "
+          f"| {r['deliveries_per_s']:,.0f} | {r['first_delivery_s']:.3f} s | {r['repeats']} "
+          f"| {f(r.get('attempts_failed'), '{}')} | {f(r.get('outbox_settled_s'), '{:.2f} s')} "
+          f"| {r['cpu_s_fanout']:.1f} s | {r['peak_rss_mib']:.0f} MiB |")
+EOF
+  if [ ${#FANOUT_FAILED[@]} -gt 0 ]; then
+    printf 'FAILED: %s\n' "${FANOUT_FAILED[@]}" | tee -a "$RES/summary.md" >&2
+    exit 1
+  fi
+}
+
 # ------------------------------------------------------------------ main
 # (in a function, so bash has parsed the whole file before anything runs: editing this file
 # while a benchmark runs cannot change what the running one does)
 main() {
-need_tools
-build
+if [ "$MODE" = fanout ]; then
+  command -v python3 >/dev/null || { echo "python3 is required" >&2; exit 1; }
+  if [ "${SKIP_BUILD:-0}" = 1 ] && [ -x "$BIN" ] && [ -x "$FANOUT_BIN" ]; then
+    log "SKIP_BUILD=1: using $BIN and $FANOUT_BIN"
+  else
+    log "cargo build --release --bin pharos --bin pharos-fanout"
+    (cd "$ROOT" && cargo build --release --bin pharos --bin pharos-fanout)
+  fi
+else
+  need_tools
+  build
+fi
 [ -x "$BIN" ] || { echo "no binary at $BIN" >&2; exit 1; }
 STAMP=$(date +%Y%m%d-%H%M%S)
 RES="$HERE/results/$STAMP-$MODE"
@@ -423,6 +503,10 @@ json.dump({
 EOF
 log "results in $RES"
 
+if [ "$MODE" = fanout ]; then
+  fanout_bench
+  return
+fi
 [ "$DO_PAGE" = 1 ] && page_bench
 for n in "${SCALES[@]+"${SCALES[@]}"}"; do scale_bench "$n"; done
 

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use pharos_notify::email::{send_email, Email, SmtpSettings};
+use pharos_notify::email::{Email, Mailer, SmtpSettings};
 use pharos_notify::{Event, Notifier, Outcome};
 use pharos_store::{OutboxRow, Store};
 use rand::RngExt as _;
@@ -69,7 +69,8 @@ struct Destination {
 /// Where deliveries go, with their concurrency limits.
 struct Senders {
     notifiers: HashMap<String, Destination>,
-    smtp: Option<SmtpSettings>,
+    /// Subscribers' mail server, its connections shared by every e-mail.
+    mailer: Option<Mailer>,
     tokens: Tokens,
     webhook_slots: Semaphore,
     email_slots: Semaphore,
@@ -128,7 +129,8 @@ pub async fn run(
                 (destination(&n.id), Destination { notifier: n, slots })
             })
             .collect(),
-        smtp,
+        // As many kept connections as e-mails in flight: each send finds one open.
+        mailer: smtp.map(|smtp| Mailer::new(smtp, SUBSCRIBER_EMAIL_CONCURRENCY)),
         tokens,
         webhook_slots: Semaphore::new(SUBSCRIBER_WEBHOOK_CONCURRENCY),
         email_slots: Semaphore::new(SUBSCRIBER_EMAIL_CONCURRENCY),
@@ -147,7 +149,13 @@ pub async fn run(
             match store.claim_due(Utc::now(), lease, free).await {
                 Ok(rows) => {
                     more_due = rows.len() == free;
+                    // Each payload is read once per claim, however many rows carry it.
+                    let mut parsed: HashMap<String, Arc<Parsed>> = HashMap::new();
                     for row in rows {
+                        let payload = parsed
+                            .entry(row.payload.id.clone())
+                            .or_insert_with(|| Arc::new(Parsed::of(&row)))
+                            .clone();
                         let Ok(permit) = in_flight.clone().acquire_owned().await else {
                             return;
                         };
@@ -156,7 +164,7 @@ pub async fn run(
                         let client = client.clone();
                         let metrics = metrics.clone();
                         tasks.spawn(async move {
-                            deliver(&store, &destinations, &client, &metrics, row).await;
+                            deliver(&store, &destinations, &client, &metrics, row, &payload).await;
                             drop(permit);
                         });
                     }
@@ -176,12 +184,34 @@ pub async fn run(
     while tasks.join_next().await.is_some() {}
 }
 
+/// A delivery's payload as read: an event, a confirmation e-mail's details, or why it could
+/// not be read.
+enum Parsed {
+    Event(Box<Event>),
+    Confirmation(ConfirmationPayload),
+    Unreadable(String),
+}
+
+impl Parsed {
+    /// Reads `row`'s payload as what its event kind says it is.
+    fn of(row: &OutboxRow) -> Parsed {
+        let body = &row.payload.body;
+        let read = if row.event_kind == subscribers::CONFIRMATION_EVENT_KIND {
+            serde_json::from_str(body).map(Parsed::Confirmation)
+        } else {
+            serde_json::from_str(body).map(|e| Parsed::Event(Box::new(e)))
+        };
+        read.unwrap_or_else(|error| Parsed::Unreadable(format!("unreadable payload: {error}")))
+    }
+}
+
 async fn deliver(
     store: &Store,
     senders: &Senders,
     client: &reqwest::Client,
     metrics: &Metrics,
     row: OutboxRow,
+    payload: &Parsed,
 ) {
     let now = Utc::now();
     if let Some(id) = row
@@ -189,18 +219,24 @@ async fn deliver(
         .strip_prefix(subscribers::DESTINATION_PREFIX)
     {
         let id = id.to_owned();
-        deliver_to_subscriber(store, senders, client, metrics, &id, row).await;
+        deliver_to_subscriber(store, senders, client, metrics, &id, row, payload).await;
         return;
     }
     let Some(dest) = senders.notifiers.get(&row.destination) else {
         give_up(store, &row, now, "its notifier is no longer configured").await;
         return;
     };
-    let event: Event = match serde_json::from_str(&row.payload) {
-        Ok(e) => e,
-        Err(error) => {
-            give_up(store, &row, now, &format!("unreadable payload: {error}")).await;
-            return;
+    let event = match payload {
+        Parsed::Event(e) => e,
+        Parsed::Unreadable(reason) => return give_up(store, &row, now, reason).await,
+        Parsed::Confirmation(_) => {
+            return give_up(
+                store,
+                &row,
+                now,
+                "a confirmation e-mail is not for a notifier",
+            )
+            .await
         }
     };
     let Ok(_slot) = dest.slots.acquire().await else {
@@ -210,7 +246,7 @@ async fn deliver(
     // The notifier honours its own timeout; this bounds any bug there.
     let outcome = match tokio::time::timeout(
         notifier.timeout + Duration::from_secs(5),
-        notifier.send(client, &row.id, &event),
+        notifier.send(client, &row.id, event),
     )
     .await
     {
@@ -266,6 +302,7 @@ async fn deliver_to_subscriber(
     metrics: &Metrics,
     id: &str,
     row: OutboxRow,
+    payload: &Parsed,
 ) {
     let now = Utc::now();
     let sub = match store.subscriber(id).await {
@@ -291,72 +328,69 @@ async fn deliver_to_subscriber(
     if let Some(reason) = refused {
         return give_up(store, &row, now, reason).await;
     }
-    let email = if confirmation {
-        match serde_json::from_str::<ConfirmationPayload>(&row.payload) {
-            Ok(p) => {
-                let link = senders
-                    .tokens
-                    .confirm_link(&p.page_url, &sub.id, p.expires_at);
-                Ok(subscribers::confirmation_email(&p, &sub.address, &link))
-            }
-            Err(error) => Err(format!("unreadable payload: {error}")),
+    let email = match payload {
+        Parsed::Unreadable(reason) => Err(reason.clone()),
+        Parsed::Confirmation(p) => {
+            let link = senders
+                .tokens
+                .confirm_link(&p.page_url, &sub.id, p.expires_at);
+            Ok(subscribers::confirmation_email(p, &sub.address, &link))
         }
-    } else {
-        let event = match serde_json::from_str::<Event>(&row.payload) {
-            Ok(e) => e,
-            Err(error) => {
-                return give_up(store, &row, now, &format!("unreadable payload: {error}")).await
+        Parsed::Event(event) => {
+            let unsubscribe = senders.tokens.unsubscribe_link(&event.page.url, &sub.id);
+            match sub.kind {
+                SubscriberKind::Webhook => {
+                    let outcome = match pharos_notify::channels::webhook::body(event, &unsubscribe)
+                    {
+                        Ok(body) => {
+                            let Ok(_slot) = senders.webhook_slots.acquire().await else {
+                                return;
+                            };
+                            let request = pharos_notify::RenderedRequest {
+                                url: sub.address.clone(),
+                                headers: vec![
+                                    ("Content-Type", "application/json".to_owned()),
+                                    ("User-Agent", pharos_notify::channels::USER_AGENT.to_owned()),
+                                    ("Idempotency-Key", row.id.clone()),
+                                    (
+                                        pharos_notify::channels::webhook::EVENT_HEADER,
+                                        event.kind.as_str().to_owned(),
+                                    ),
+                                ],
+                                body,
+                            };
+                            request
+                                .send(client, SUBSCRIBER_WEBHOOK_TIMEOUT, &[&sub.address])
+                                .await
+                        }
+                        Err(error) => {
+                            return give_up(store, &row, now, &error.to_string()).await;
+                        }
+                    };
+                    return settle(store, metrics, label, &row, outcome).await;
+                }
+                SubscriberKind::Email => {
+                    subscribers::event_email(event, &sub.address, &unsubscribe)
+                        .map_err(|e| e.to_string())
+                }
             }
-        };
-        let unsubscribe = senders.tokens.unsubscribe_link(&event.page.url, &sub.id);
-        match sub.kind {
-            SubscriberKind::Webhook => {
-                let outcome = match pharos_notify::channels::webhook::body(&event, &unsubscribe) {
-                    Ok(body) => {
-                        let Ok(_slot) = senders.webhook_slots.acquire().await else {
-                            return;
-                        };
-                        let request = pharos_notify::RenderedRequest {
-                            url: sub.address.clone(),
-                            headers: vec![
-                                ("Content-Type", "application/json".to_owned()),
-                                ("User-Agent", pharos_notify::channels::USER_AGENT.to_owned()),
-                                ("Idempotency-Key", row.id.clone()),
-                                (
-                                    pharos_notify::channels::webhook::EVENT_HEADER,
-                                    event.kind.as_str().to_owned(),
-                                ),
-                            ],
-                            body,
-                        };
-                        request
-                            .send(client, SUBSCRIBER_WEBHOOK_TIMEOUT, &[&sub.address])
-                            .await
-                    }
-                    Err(error) => {
-                        return give_up(store, &row, now, &error.to_string()).await;
-                    }
-                };
-                return settle(store, metrics, label, &row, outcome).await;
-            }
-            SubscriberKind::Email => subscribers::event_email(&event, &sub.address, &unsubscribe)
-                .map_err(|e| e.to_string()),
         }
     };
     let email: Email = match email {
         Ok(e) => e,
         Err(reason) => return give_up(store, &row, now, &reason).await,
     };
-    let Some(smtp) = &senders.smtp else {
+    let Some(mailer) = &senders.mailer else {
         return give_up(store, &row, now, "no [smtp] server is configured").await;
     };
     let Ok(_slot) = senders.email_slots.acquire().await else {
         return;
     };
+    let smtp = mailer.settings();
     // The mail client honours its own timeout; this bounds any bug there.
     let outcome = match tokio::time::timeout(
         smtp.timeout + Duration::from_secs(5),
-        send_email(smtp, &email),
+        mailer.send(&email),
     )
     .await
     {

@@ -473,6 +473,7 @@ async fn run_pipeline(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut batch = Vec::with_capacity(1024);
     let mut dirty = false;
+    let mut results_open = true;
     let publish = |live: &mut Live| {
         view.send_replace(Arc::new(build_view(
             &live.world,
@@ -482,9 +483,12 @@ async fn run_pipeline(
     };
     loop {
         tokio::select! {
-            n = results.recv_many(&mut batch, 1024) => {
+            n = results.recv_many(&mut batch, 1024), if results_open => {
                 if n == 0 {
-                    break;
+                    // Every monitor task is gone (or none was configured): the pipeline
+                    // still serves commands and the clock until told to stop.
+                    results_open = false;
+                    continue;
                 }
                 dirty |= apply_all(&mut live, &mut batch, &pending, &metrics);
                 if live.desk.changed() {

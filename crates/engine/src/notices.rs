@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use pharos_domain::{ComponentId, PageStatus};
 use pharos_notify::event::ComponentChange;
 use pharos_notify::{Event, EventKind, Notifier, PageContext};
-use pharos_store::OutboxRecord;
+use pharos_store::{OutboxPayload, OutboxRecord};
 
 use crate::desk::{Desk, Subject};
 use crate::subscribers::{self, SubscriberKind, Subscribers};
@@ -125,8 +125,9 @@ impl Notices {
         }
         let mut rows = Vec::new();
         for event in &events {
+            // Stored once, however many deliveries carry it.
             let payload = match serde_json::to_string(event) {
-                Ok(p) => p,
+                Ok(p) => OutboxPayload::shared(event.id.clone(), p),
                 Err(error) => {
                     tracing::error!(%error, "serializing a notification failed; it is not sent");
                     continue;

@@ -23,7 +23,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use pharos_domain::{ComponentId, RuleError};
 use pharos_notify::email::Email;
 use pharos_notify::{Event, Message, RenderError};
-use pharos_store::{OutboxRecord, SubscriberChange, SubscriberRecord};
+use pharos_store::{OutboxPayload, OutboxRecord, SubscriberChange, SubscriberRecord};
 pub use pharos_store::{SubscriberKind, SubscriberState};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -532,11 +532,13 @@ impl Subscribers {
                 return;
             }
         };
+        let id = format!("confirm.{}.{}", sub.id, now.timestamp_micros());
         self.outbox.push(OutboxRecord {
-            id: format!("confirm.{}.{}", sub.id, now.timestamp_micros()),
+            // A confirmation is for one subscriber: its payload is its own.
+            payload: OutboxPayload::shared(id.clone(), payload),
+            id,
             destination: destination(&sub.id),
             event_kind: CONFIRMATION_EVENT_KIND.to_owned(),
-            payload,
             created_at: now,
             due_at: now,
         });

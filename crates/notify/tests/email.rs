@@ -11,7 +11,7 @@ mod smtp;
 use std::time::{Duration, Instant};
 
 use common::*;
-use pharos_notify::email::{send_email, Email, SmtpSecurity, SmtpSettings};
+use pharos_notify::email::{send_email, Email, Mailer, SmtpSecurity, SmtpSettings};
 use pharos_notify::{Channel, Event, Notifier, Outcome};
 use smtp::{FakeSmtp, SmtpMode};
 
@@ -498,4 +498,49 @@ fn e_mail_is_not_an_http_request() {
     assert!(emails.iter().all(|e| !format!("{e:?}").contains(PASSWORD)));
     let hook = &notifiers("http://127.0.0.1:1", TIMEOUT)[0];
     assert_eq!(hook.render_emails("d", &event), Ok(None));
+}
+
+/// Many messages through one mailer reuse its connections: ten e-mails sent one after
+/// another open one connection (logged in once); ten at once open more, and no more than
+/// the mailer keeps stay open for the next.
+#[tokio::test]
+async fn a_mailer_reuses_its_connections() {
+    let server = FakeSmtp::start().await;
+    server.require_login("status", PASSWORD);
+    let mut smtp = settings(&server);
+    smtp.username = Some("status".into());
+    smtp.password = Some(PASSWORD.into());
+    let mailer = Mailer::new(smtp, 3);
+    for i in 0..10 {
+        let email = plain_email(&format!("reader{i}@example.org"));
+        assert_eq!(mailer.clone().send(&email).await, Outcome::Sent);
+    }
+    assert_eq!(server.messages().len(), 10);
+    assert_eq!(server.connections(), 1, "one connection, kept open");
+    let logins = |s: &FakeSmtp| {
+        s.commands()
+            .iter()
+            .filter(|c| c.starts_with("AUTH"))
+            .count()
+    };
+    assert_eq!(logins(&server), 1);
+    assert!(!server.commands().iter().any(|c| c == "QUIT"));
+
+    let burst = (0..10).map(|i| {
+        let mailer = mailer.clone();
+        async move {
+            let email = plain_email(&format!("burst{i}@example.org"));
+            mailer.send(&email).await
+        }
+    });
+    let outcomes = futures_util::future::join_all(burst).await;
+    assert!(outcomes.iter().all(|o| *o == Outcome::Sent), "{outcomes:?}");
+    assert_eq!(server.messages().len(), 20);
+    let opened = server.connections();
+    let quits = server.commands().iter().filter(|c| *c == "QUIT").count();
+    assert_eq!(
+        opened - quits,
+        3,
+        "{opened} opened, {quits} closed: three kept"
+    );
 }

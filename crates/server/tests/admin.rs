@@ -958,3 +958,42 @@ async fn the_openapi_document_and_the_router_agree() {
     assert_eq!(documented.len(), promised.len(), "{documented:?}");
     app.stop().await;
 }
+
+/// A page with components and no monitor at all (a status page kept by hand) takes
+/// commands: the pipeline used to stop as soon as it saw no monitor could ever report.
+#[tokio::test]
+async fn a_page_without_monitors_takes_commands() {
+    let config = format!(
+        r#"
+[page]
+id = "acme"
+name = "Acme"
+
+[admin]
+tokens = [{{ name = "alice", token = "{ALICE}" }}]
+
+[[components]]
+id = "api"
+name = "API"
+"#
+    );
+    let app = pharos_testkit::spawn_app(&config).await;
+    // Past the first instants, when the pipeline used to find its result channel closed.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let created = post(
+        &app,
+        "/api/v1/incidents",
+        json!({"name": "Hand-kept outage", "body": "Looking into it.",
+               "components": {"api": "major_outage"}}),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{created:?}");
+    // The public snapshot is rebuilt from the view a moment later.
+    eventually(WAIT, "the incident on summary.json", || async {
+        let summary = app.get_json("/api/v2/summary.json").await;
+        (summary["incidents"][0]["name"] == "Hand-kept outage"
+            && summary["components"][0]["status"] == "major_outage")
+            .then_some(())
+    })
+    .await;
+}

@@ -72,9 +72,10 @@ mod write;
 pub use error::StoreError;
 pub use model::{
     Batch, ComponentChange, ComponentRecord, DeliveryState, Granularity, IncidentEventRecord,
-    IncidentKind, IncidentRecord, MonitorRecord, OutboxRecord, OutboxRow, OverrideChange,
-    OverrideRecord, PruneReport, ReconcileReport, Rollup, StoredComponent, SubscriberChange,
-    SubscriberFilter, SubscriberKind, SubscriberRecord, SubscriberState, RING_SIZE,
+    IncidentKind, IncidentRecord, MonitorRecord, OutboxPayload, OutboxRecord, OutboxRow,
+    OverrideChange, OverrideRecord, PruneReport, ReconcileReport, Rollup, StoredComponent,
+    SubscriberChange, SubscriberFilter, SubscriberKind, SubscriberRecord, SubscriberState,
+    RING_SIZE,
 };
 pub use outbox::OUTBOX_ERROR_MAX_CHARS;
 pub use prune::{

@@ -2,6 +2,8 @@
 //! monitor state) come from `pharos-domain`; the types here are shaped for storage: what the
 //! configuration says should exist, what one write batch carries, and what rolls up.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use pharos_domain::{CheckResult, ComponentId, ComponentStatus, MonitorId, MonitorState};
 
@@ -325,6 +327,8 @@ pub struct PruneReport {
     pub sent_deliveries: u64,
     /// Deliveries given up more than 30 days ago.
     pub dead_deliveries: u64,
+    /// Payloads no delivery names any more.
+    pub payloads: u64,
 }
 
 /// A notification delivery to enqueue in the outbox, as part of a [`Batch`].
@@ -340,12 +344,33 @@ pub struct OutboxRecord {
     pub destination: String,
     /// The engine's event kind (what happened), stored as given.
     pub event_kind: String,
-    /// What to send, as JSON serialized by the engine; stored verbatim.
-    pub payload: String,
+    /// What to send. Deliveries of one event share one payload (the same id), which is
+    /// stored once: the first stored body for an id is kept.
+    pub payload: Arc<OutboxPayload>,
     /// When the delivery was enqueued.
     pub created_at: DateTime<Utc>,
     /// When it may first be sent.
     pub due_at: DateTime<Utc>,
+}
+
+/// What deliveries send: the engine's JSON, stored verbatim once however many deliveries
+/// name it, and pruned when none does.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OutboxPayload {
+    /// Stable id, chosen by the engine (one per event).
+    pub id: String,
+    /// The JSON to send.
+    pub body: String,
+}
+
+impl OutboxPayload {
+    /// A payload to share between deliveries.
+    pub fn shared(id: impl Into<String>, body: impl Into<String>) -> Arc<OutboxPayload> {
+        Arc::new(OutboxPayload {
+            id: id.into(),
+            body: body.into(),
+        })
+    }
 }
 
 /// Where a delivery stands.
@@ -393,8 +418,8 @@ pub struct OutboxRow {
     pub destination: String,
     /// The engine's event kind, as enqueued.
     pub event_kind: String,
-    /// What to send, as enqueued (JSON).
-    pub payload: String,
+    /// What to send, as enqueued. Rows claimed together that name one payload share it.
+    pub payload: Arc<OutboxPayload>,
     /// When it was enqueued.
     pub created_at: DateTime<Utc>,
     /// When it may next be sent: as enqueued, or the retry time of the last failure.

@@ -14,10 +14,13 @@
 //! id, which is the Idempotency-Key). A settled row is final in one direction only: a late
 //! success still marks a dead row sent, but a late failure never undoes a success.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 
 use crate::error::OpError;
-use crate::model::{DeliveryState, OutboxRow};
+use crate::model::{DeliveryState, OutboxPayload, OutboxRow};
 use crate::sql::{from_ms, from_opt_ms, ms, to_u32, to_u64};
 use crate::{Result, Store};
 
@@ -25,15 +28,18 @@ use crate::{Result, Store};
 /// values); a longer one is cut to its first `OUTBOX_ERROR_MAX_CHARS` characters.
 pub const OUTBOX_ERROR_MAX_CHARS: usize = 1_000;
 
+/// Most payload ids read in one statement (well under SQLite's bound-parameter limit).
+const PAYLOADS_PER_READ: usize = 500;
+
 /// The columns of an [`OutboxRow`], in the order of [`DbRow`].
 macro_rules! outbox_columns {
     () => {
-        "id, destination, event_kind, payload, created_at, due_at, attempts, state, \
+        "id, destination, event_kind, payload_id, created_at, due_at, attempts, state, \
          last_error, last_attempt_at, sent_at"
     };
 }
 
-/// `(id, destination, event_kind, payload, created_at, due_at, attempts, state, last_error,
+/// `(id, destination, event_kind, payload_id, created_at, due_at, attempts, state, last_error,
 /// last_attempt_at, sent_at)`
 type DbRow = (
     String,
@@ -96,7 +102,7 @@ impl Store {
         })
         .map_err(|e| OpError::from(e).at(OP))?;
         // RETURNING gives no order.
-        let mut rows = to_rows(rows).map_err(|e| e.at(OP))?;
+        let mut rows = self.with_payloads(rows).await.map_err(|e| e.at(OP))?;
         rows.sort_by(|a, b| (a.due_at, &a.id).cmp(&(b.due_at, &b.id)));
         Ok(rows)
     }
@@ -210,7 +216,41 @@ impl Store {
             }
         })
         .map_err(|e| OpError::from(e).at(OP))?;
-        to_rows(rows).map_err(|e| e.at(OP))
+        self.with_payloads(rows).await.map_err(|e| e.at(OP))
+    }
+
+    /// Stored rows back as the model, each with its payload; rows naming one payload share
+    /// it (read once).
+    async fn with_payloads(&self, rows: Vec<DbRow>) -> Result<Vec<OutboxRow>, OpError> {
+        let mut ids: Vec<&str> = rows.iter().map(|r| r.3.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut payloads: HashMap<String, Arc<OutboxPayload>> = HashMap::new();
+        for chunk in ids.chunks(PAYLOADS_PER_READ) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT id, body FROM outbox_payloads WHERE id IN ({})",
+                placeholders.join(", ")
+            );
+            let found: Vec<(String, String)> = db_run!(self, |pool, d| {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(pool).await
+            })?;
+            for (id, body) in found {
+                payloads.insert(id.clone(), Arc::new(OutboxPayload { id, body }));
+            }
+        }
+        rows.into_iter()
+            .map(|r| {
+                let payload = payloads.get(&r.3).cloned().ok_or_else(|| {
+                    OpError::Corrupt(format!("delivery {}: payload {:?} is missing", r.0, r.3))
+                })?;
+                to_row(r, payload)
+            })
+            .collect()
     }
 
     /// How many deliveries are `(pending, sent, dead)`, for metrics. Pending includes those
@@ -270,27 +310,23 @@ fn clip_error(error: &str) -> String {
     error[..end].replace('\0', "\u{fffd}")
 }
 
-/// Stored rows back as the model.
-fn to_rows(rows: Vec<DbRow>) -> Result<Vec<OutboxRow>, OpError> {
-    rows.into_iter()
-        .map(|r| {
-            Ok(OutboxRow {
-                state: DeliveryState::parse(&r.7).ok_or_else(|| {
-                    OpError::Corrupt(format!("delivery {}: unknown state {:?}", r.0, r.7))
-                })?,
-                id: r.0,
-                destination: r.1,
-                event_kind: r.2,
-                payload: r.3,
-                created_at: from_ms(r.4)?,
-                due_at: from_ms(r.5)?,
-                attempts: to_u32(r.6, "attempts")?,
-                last_error: r.8,
-                last_attempt_at: from_opt_ms(r.9)?,
-                sent_at: from_opt_ms(r.10)?,
-            })
-        })
-        .collect()
+/// A stored row back as the model, with its payload.
+fn to_row(r: DbRow, payload: Arc<OutboxPayload>) -> Result<OutboxRow, OpError> {
+    Ok(OutboxRow {
+        state: DeliveryState::parse(&r.7).ok_or_else(|| {
+            OpError::Corrupt(format!("delivery {}: unknown state {:?}", r.0, r.7))
+        })?,
+        id: r.0,
+        destination: r.1,
+        event_kind: r.2,
+        payload,
+        created_at: from_ms(r.4)?,
+        due_at: from_ms(r.5)?,
+        attempts: to_u32(r.6, "attempts")?,
+        last_error: r.8,
+        last_attempt_at: from_opt_ms(r.9)?,
+        sent_at: from_opt_ms(r.10)?,
+    })
 }
 
 #[cfg(test)]

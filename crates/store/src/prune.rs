@@ -31,7 +31,7 @@ impl Store {
     /// Deletes outbox deliveries sent more than [`SENT_DELIVERY_RETENTION`] (7 days) ago, by
     /// `sent_at`, and dead ones whose last attempt was more than [`DEAD_DELIVERY_RETENTION`]
     /// (30 days) ago; one exactly at the cut-off is kept. Pending deliveries are never
-    /// pruned. Nothing else is deleted: incidents and their events are kept forever.
+    /// pruned. A payload is deleted once no delivery names it. Nothing else is deleted: incidents and their events are kept forever.
     pub async fn prune(&self, now: DateTime<Utc>) -> Result<PruneReport> {
         const OP: &str = "prune";
         let cutoff = |retention: Duration| ms(now) - retention.num_milliseconds();
@@ -74,12 +74,24 @@ impl Store {
                 .map(|done| done.rows_affected())
         })
         .map_err(|e| OpError::from(e).at(OP))?;
+        // Then the payloads those deliveries carried, once no delivery names them.
+        let payloads = db_run!(self, |pool, d| {
+            sqlx::query(
+                "DELETE FROM outbox_payloads WHERE NOT EXISTS \
+                 (SELECT 1 FROM outbox WHERE outbox.payload_id = outbox_payloads.id)",
+            )
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })
+        .map_err(|e| OpError::from(e).at(OP))?;
         let report = PruneReport {
             minute_rollups: deleted[0],
             hour_rollups: deleted[1],
             day_rollups: deleted[2],
             sent_deliveries,
             dead_deliveries,
+            payloads,
         };
         if report != PruneReport::default() {
             tracing::info!(
@@ -88,6 +100,7 @@ impl Store {
                 day = report.day_rollups,
                 sent_deliveries = report.sent_deliveries,
                 dead_deliveries = report.dead_deliveries,
+                payloads = report.payloads,
                 "pruned old rollups and settled deliveries"
             );
         }

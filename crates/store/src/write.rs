@@ -18,16 +18,19 @@
 //!    per row: a batch carries a handful, and one row per statement lets the same incident
 //!    be upserted twice in a batch;
 //! 8. upsert or remove public subscribers, in order;
-//! 9. insert the outbox deliveries, ignoring ids already stored, so a delivery is durable
-//!    exactly when the change that caused it is.
+//! 9. insert the outbox payloads (each once, however many deliveries name it), then the
+//!    deliveries, ignoring ids already stored, so a delivery is durable exactly when the
+//!    change that caused it is.
 
 use std::collections::{BTreeMap, HashMap};
 
+use chrono::{DateTime, Utc};
 use pharos_domain::{CheckResult, MonitorState};
 
 use crate::error::OpError;
 use crate::model::{
-    Batch, DeliveryState, Granularity, OverrideChange, SubscriberChange, RING_SIZE,
+    Batch, DeliveryState, Granularity, OutboxPayload, OutboxRecord, OverrideChange,
+    SubscriberChange, RING_SIZE,
 };
 use crate::sql::{exec_rows, fetch_rows, ms, to_i64, Val};
 use crate::{Result, Store};
@@ -384,6 +387,25 @@ impl Store {
             }
 
             // 9. The outbox, last: the deliveries commit with the changes that caused them.
+            // Each payload once, however many deliveries name it, before the deliveries.
+            let payloads = distinct_payloads(&batch.outbox);
+            let payload_vals: Vec<Val> = payloads
+                .iter()
+                .flat_map(|(p, created_at)| {
+                    [
+                        Val::Text(p.id.clone()),
+                        Val::Text(p.body.clone()),
+                        Val::Int(ms(*created_at)),
+                    ]
+                })
+                .collect();
+            exec_rows!(
+                tx,
+                "INSERT INTO outbox_payloads (id, body, created_at)",
+                3,
+                "ON CONFLICT (id) DO NOTHING",
+                payload_vals
+            );
             let outbox_vals: Vec<Val> = batch
                 .outbox
                 .iter()
@@ -392,7 +414,7 @@ impl Store {
                         Val::Text(o.id.clone()),
                         Val::Text(o.destination.clone()),
                         Val::Text(o.event_kind.clone()),
-                        Val::Text(o.payload.clone()),
+                        Val::Text(o.payload.id.clone()),
                         Val::Int(ms(o.created_at)),
                         Val::Int(ms(o.due_at)),
                         Val::Text(DeliveryState::Pending.as_str().to_owned()),
@@ -401,8 +423,8 @@ impl Store {
                 .collect();
             exec_rows!(
                 tx,
-                "INSERT INTO outbox (id, destination, event_kind, payload, created_at, due_at, \
-                 state)",
+                "INSERT INTO outbox (id, destination, event_kind, payload_id, created_at, \
+                 due_at, state)",
                 7,
                 "ON CONFLICT (id) DO NOTHING",
                 outbox_vals
@@ -469,7 +491,27 @@ fn check_no_nul(batch: &Batch) -> Result<(), OpError> {
         check("delivery", &o.id, "id", &o.id)?;
         check("delivery", &o.id, "destination", &o.destination)?;
         check("delivery", &o.id, "event_kind", &o.event_kind)?;
-        check("delivery", &o.id, "payload", &o.payload)?;
+        check("delivery", &o.id, "payload id", &o.payload.id)?;
+    }
+    for (p, _) in distinct_payloads(&batch.outbox) {
+        check("payload", &p.id, "body", &p.body)?;
     }
     Ok(())
+}
+
+/// The payloads `outbox` names, each once (the first delivery naming an id gives its body),
+/// with the earliest `created_at` of the deliveries carrying it.
+fn distinct_payloads(outbox: &[OutboxRecord]) -> Vec<(&OutboxPayload, DateTime<Utc>)> {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut out: Vec<(&OutboxPayload, DateTime<Utc>)> = Vec::new();
+    for o in outbox {
+        match seen.get(o.payload.id.as_str()) {
+            Some(&i) => out[i].1 = out[i].1.min(o.created_at),
+            None => {
+                seen.insert(o.payload.id.as_str(), out.len());
+                out.push((&o.payload, o.created_at));
+            }
+        }
+    }
+    out
 }

@@ -7,6 +7,7 @@
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr as _;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -16,8 +17,8 @@ use pharos_domain::{
 };
 use pharos_store::{
     Backend, Batch, ComponentChange, ComponentRecord, DeliveryState, Granularity,
-    IncidentEventRecord, IncidentKind, IncidentRecord, MonitorRecord, OutboxRecord, OutboxRow,
-    OverrideChange, OverrideRecord, PruneReport, Store, StoreError, SubscriberChange,
+    IncidentEventRecord, IncidentKind, IncidentRecord, MonitorRecord, OutboxPayload, OutboxRecord,
+    OutboxRow, OverrideChange, OverrideRecord, PruneReport, Store, StoreError, SubscriberChange,
     SubscriberFilter, SubscriberKind, SubscriberRecord, SubscriberState, DEAD_DELIVERY_RETENTION,
     OUTBOX_ERROR_MAX_CHARS, RING_SIZE, SENT_DELIVERY_RETENTION,
 };
@@ -168,6 +169,7 @@ contract_tests!(
     prune_keeps_incidents_and_events,
     unicode_and_large_documents_survive_byte_for_byte,
     a_version_1_database_upgrades,
+    a_version_4_outbox_upgrades,
     outbox_deliveries_commit_with_their_batch,
     a_failing_batch_enqueues_nothing,
     claims_respect_due_time_and_leases,
@@ -319,7 +321,7 @@ fn delivery(
         id: id.into(),
         destination: destination.into(),
         event_kind: "incident.created".into(),
-        payload: format!(r#"{{"delivery":"{id}"}}"#),
+        payload: OutboxPayload::shared(format!("p-{id}"), format!(r#"{{"delivery":"{id}"}}"#)),
         created_at,
         due_at,
     }
@@ -1131,6 +1133,7 @@ async fn prune_respects_retention_boundaries(db: &TestDb) {
             day_rollups: 1,
             sent_deliveries: 0,
             dead_deliveries: 0,
+            payloads: 0,
         }
     );
     let starts = |g| {
@@ -1749,6 +1752,7 @@ async fn prune_keeps_incidents_and_events(db: &TestDb) {
             day_rollups: 1,
             sent_deliveries: 0,
             dead_deliveries: 0,
+            payloads: 0,
         },
         "the rollups did age out"
     );
@@ -1895,6 +1899,77 @@ async fn a_version_1_database_upgrades(db: &TestDb) {
     store.close().await;
 }
 
+/// Deliveries stored before payloads were shared (schema version 4) keep their payloads and
+/// their state through the upgrade: each gets a payload of its own, under its own id.
+async fn a_version_4_outbox_upgrades(db: &TestDb) {
+    let engine = if db.url.starts_with("sqlite") {
+        "sqlite"
+    } else {
+        "postgres"
+    };
+    let v4_dir = tempfile::tempdir().unwrap();
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(engine);
+    for entry in std::fs::read_dir(&shipped).unwrap() {
+        let name = entry.unwrap().file_name();
+        let name = name.to_str().unwrap();
+        if name[..4] <= *"0004" {
+            std::fs::copy(shipped.join(name), v4_dir.path().join(name)).unwrap();
+        }
+    }
+    let v4 = sqlx::migrate::Migrator::new(v4_dir.path()).await.unwrap();
+    assert_eq!(v4.iter().count(), 4);
+    let inserts = [
+        "INSERT INTO outbox (id, destination, event_kind, payload, created_at, due_at, state) \
+         VALUES ('old-pending', 'notifier:ops', 'incident.created', '{\"old\":1}', 0, 0, \
+         'pending')",
+        "INSERT INTO outbox (id, destination, event_kind, payload, created_at, due_at, state, \
+         sent_at) VALUES ('old-sent', 'notifier:ops', 'incident.created', '{\"old\":2}', 0, 0, \
+         'sent', 5)",
+    ];
+    if engine == "sqlite" {
+        let options = sqlx::sqlite::SqliteConnectOptions::from_str(&db.url)
+            .unwrap()
+            .create_if_missing(true);
+        std::fs::create_dir_all(options.get_filename().parent().unwrap()).unwrap();
+        let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+        v4.run(&pool).await.unwrap();
+        for insert in inserts {
+            sqlx::query(insert).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+        v4.run(&pool).await.unwrap();
+        for insert in inserts {
+            sqlx::query(insert).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+    }
+
+    let store = db.open().await;
+    let claimed = store
+        .claim_due(t("2027-07-01T00:00:00Z"), LEASE, 10)
+        .await
+        .unwrap();
+    assert_eq!(ids_of(&claimed), ["old-pending"]);
+    assert_eq!(
+        *claimed[0].payload,
+        OutboxPayload {
+            id: "old-pending".into(),
+            body: "{\"old\":1}".into()
+        }
+    );
+    let sent = store
+        .outbox_rows(Some(DeliveryState::Sent), 10)
+        .await
+        .unwrap();
+    assert_eq!(ids_of(&sent), ["old-sent"]);
+    assert_eq!(sent[0].payload.body, "{\"old\":2}");
+    store.close().await;
+}
+
 // ---------------------------------------------------------------------------------------
 // The outbox
 
@@ -1904,7 +1979,10 @@ async fn outbox_deliveries_commit_with_their_batch(db: &TestDb) {
     seed(&store, t0).await;
     let t1 = t0 + chrono::Duration::seconds(30);
     let mut unicode = delivery("d-ü", "subscriber:0193-ab", t1, t1);
-    unicode.payload = "{\"title\":\"Störung — 障害 — 🔥\",\"x\":\"\\u0000\"}".into();
+    unicode.payload = OutboxPayload::shared(
+        "p-ü",
+        "{\"title\":\"Störung — 障害 — 🔥\",\"x\":\"\\u0000\"}",
+    );
     let batch = Batch {
         results: vec![result("api-health", t1, CheckOutcome::Down, 10)],
         component_changes: vec![change(
@@ -1926,8 +2004,13 @@ async fn outbox_deliveries_commit_with_their_batch(db: &TestDb) {
             unicode.clone(),
             // Twice in one batch: the first wins.
             OutboxRecord {
-                payload: "{\"second\":true}".into(),
+                payload: OutboxPayload::shared("p-second", "{\"second\":true}"),
                 ..delivery("d-1", "notifier:ops", t1, t1)
+            },
+            // One payload for two deliveries, as one event to many subscribers.
+            OutboxRecord {
+                payload: unicode.payload.clone(),
+                ..delivery("d-ü2", "subscriber:0193-cd", t1, t1)
             },
         ],
         ..Batch::default()
@@ -1943,22 +2026,33 @@ async fn outbox_deliveries_commit_with_their_batch(db: &TestDb) {
     store
         .write_batch(&Batch {
             outbox: vec![OutboxRecord {
-                payload: "{\"retried\":true}".into(),
+                payload: OutboxPayload::shared("p-retried", "{\"retried\":true}"),
                 ..delivery("d-1", "notifier:ops", t1, t1)
             }],
             ..Batch::default()
         })
         .await
         .unwrap();
-    assert_eq!(store.outbox_counts().await.unwrap(), (2, 0, 0));
+    assert_eq!(store.outbox_counts().await.unwrap(), (3, 0, 0));
 
     let claimed = store.claim_due(t1, LEASE, 10).await.unwrap();
     assert_eq!(
         claimed,
-        [pending(&batch.outbox[0]), pending(&unicode)],
+        [
+            pending(&batch.outbox[0]),
+            pending(&unicode),
+            pending(&batch.outbox[3])
+        ],
         "oldest due first, then by id; stored byte for byte"
     );
-    assert_eq!(claimed[1].payload.as_bytes(), unicode.payload.as_bytes());
+    assert_eq!(
+        claimed[1].payload.body.as_bytes(),
+        unicode.payload.body.as_bytes()
+    );
+    assert!(
+        Arc::ptr_eq(&claimed[1].payload, &claimed[2].payload),
+        "rows naming one payload share it"
+    );
     assert_eq!(store.incidents().await.unwrap().len(), 1);
 
     // Reopened, the deliveries are still there, claimed until the lease ends.
@@ -1967,7 +2061,7 @@ async fn outbox_deliveries_commit_with_their_batch(db: &TestDb) {
     assert!(store.claim_due(t1, LEASE, 10).await.unwrap().is_empty());
     assert_eq!(
         store.claim_due(t1 + LEASE, LEASE, 10).await.unwrap().len(),
-        2
+        3
     );
     store.close().await;
 }
@@ -1998,11 +2092,11 @@ async fn a_failing_batch_enqueues_nothing(db: &TestDb) {
     ));
     // A NUL character in a delivery is refused up front, on both engines alike.
     let mut bad = good_part.clone();
-    bad.outbox[1].payload = "{\"a\":\"\u{0}\"}".into();
+    bad.outbox[1].payload = OutboxPayload::shared("p-d-2", "{\"a\":\"\u{0}\"}");
     let err = store.write_batch(&bad).await.unwrap_err();
     assert_eq!(
         err.to_string(),
-        "store operation write_batch rejected its input: delivery \"d-2\": payload contains a \
+        "store operation write_batch rejected its input: payload \"p-d-2\": body contains a \
          NUL character"
     );
     assert!(store.outbox_rows(None, 10).await.unwrap().is_empty());
@@ -2270,11 +2364,26 @@ async fn prune_ages_out_settled_deliveries(db: &TestDb) {
         "pending-ancient",
         "sent-recently",
     ];
+    // Two pruned deliveries share a payload, which goes with them; a pruned one shares its
+    // payload with a pending one, which keeps it.
+    let gone = OutboxPayload::shared("p-gone", "{}");
+    let kept = OutboxPayload::shared("p-kept", "{\"kept\":true}");
+    let payload_of = |id: &str| match id {
+        "sent-before-cut" | "dead-before-cut" => Some(gone.clone()),
+        "sent-at-cut" | "pending-ancient" => Some(kept.clone()),
+        _ => None,
+    };
     store
         .write_batch(&Batch {
             outbox: ids
                 .iter()
-                .map(|id| delivery(id, "notifier:ops", long_ago, long_ago))
+                .map(|id| {
+                    let d = delivery(id, "notifier:ops", long_ago, long_ago);
+                    OutboxRecord {
+                        payload: payload_of(id).unwrap_or(d.payload.clone()),
+                        ..d
+                    }
+                })
                 .collect(),
             ..Batch::default()
         })
@@ -2302,6 +2411,7 @@ async fn prune_ages_out_settled_deliveries(db: &TestDb) {
         PruneReport {
             sent_deliveries: 1,
             dead_deliveries: 1,
+            payloads: 1,
             ..PruneReport::default()
         }
     );
@@ -2323,6 +2433,9 @@ async fn prune_ages_out_settled_deliveries(db: &TestDb) {
         ]
     );
     assert_eq!(store.prune(now).await.unwrap(), PruneReport::default());
+    let pending = store.claim_due(now, LEASE, 10).await.unwrap();
+    assert_eq!(ids_of(&pending), ["pending-ancient"]);
+    assert_eq!(pending[0].payload, kept, "a payload still named is kept");
     store.close().await;
 }
 
