@@ -6,11 +6,14 @@
 //! ([`SUBSCRIBER_EMAIL_CONCURRENCY`]), so a slow or failing channel delays nothing else;
 //! checks never wait for any of it.
 //!
-//! A subscriber's delivery (`subscriber:<id>`) looks the subscriber up when it is sent: one
-//! that unsubscribed or was removed meanwhile gets nothing (the delivery is dead with that
-//! reason). A webhook subscriber is POSTed Statuspage's payload with its own unsubscribe link
+//! A subscriber's delivery (`subscriber:<id>`) looks the subscriber up when it is claimed,
+//! a moment before it is sent (a claim's subscribers in one query): one that unsubscribed or
+//! was removed meanwhile gets nothing (the delivery is dead with that reason). A webhook subscriber is POSTed Statuspage's payload with its own unsubscribe link
 //! in `meta.unsubscribe`; an e-mail subscriber is sent the e-mail through `[smtp]`, with the
 //! link in the body and in `List-Unsubscribe`. Confirmation e-mails go the same way.
+//!
+//! Outcomes are recorded by one task, a batch per transaction ([`OUTCOMES_PER_COMMIT`]), so
+//! a burst of thousands of deliveries does not cost a commit each.
 //!
 //! Claims carry a lease: a dispatcher that dies mid-send leaves rows that come back when the
 //! lease ends, so every delivery is sent at least once, with the same `Idempotency-Key`.
@@ -22,9 +25,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use pharos_notify::email::{Email, Mailer, SmtpSettings};
 use pharos_notify::{Event, Notifier, Outcome};
-use pharos_store::{OutboxRow, Store};
+use pharos_store::{OutboxRow, Settlement, Store, SubscriberRecord};
 use rand::RngExt as _;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::metrics::Metrics;
@@ -47,6 +50,10 @@ pub const MAX_IN_FLIGHT: usize = 256;
 pub const SUBSCRIBER_WEBHOOK_CONCURRENCY: usize = 64;
 /// Most subscriber e-mails in flight at once.
 pub const SUBSCRIBER_EMAIL_CONCURRENCY: usize = 8;
+/// Most outcomes recorded in one transaction.
+pub const OUTCOMES_PER_COMMIT: usize = 512;
+/// Outcomes waiting to be recorded before senders wait for the recorder.
+const OUTCOME_QUEUE: usize = 4 * MAX_IN_FLIGHT;
 /// Longest a subscriber's webhook may take to answer (Statuspage's limit).
 pub const SUBSCRIBER_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -69,6 +76,8 @@ struct Destination {
 /// Where deliveries go, with their concurrency limits.
 struct Senders {
     notifiers: HashMap<String, Destination>,
+    /// Where outcomes go to be recorded (see [`record_outcomes`]).
+    outcomes: mpsc::Sender<Settlement>,
     /// Subscribers' mail server, its connections shared by every e-mail.
     mailer: Option<Mailer>,
     tokens: Tokens,
@@ -121,7 +130,10 @@ pub async fn run(
         .unwrap_or(SUBSCRIBER_WEBHOOK_TIMEOUT)
         // A send is cut off 5 s after its timeout (see `deliver`); the rest covers recording it.
         + Duration::from_secs(10);
+    let (outcomes, recorded) = mpsc::channel(OUTCOME_QUEUE);
+    let recorder = tokio::spawn(record_outcomes(store.clone(), recorded));
     let destinations = Arc::new(Senders {
+        outcomes,
         notifiers: notifiers
             .into_iter()
             .map(|n| {
@@ -149,8 +161,10 @@ pub async fn run(
             match store.claim_due(Utc::now(), lease, free).await {
                 Ok(rows) => {
                     more_due = rows.len() == free;
-                    // Each payload is read once per claim, however many rows carry it.
+                    // Each payload is read once per claim, however many rows carry it, and
+                    // the claim's subscribers are looked up together.
                     let mut parsed: HashMap<String, Arc<Parsed>> = HashMap::new();
+                    let followers = Arc::new(look_up_subscribers(&store, &rows).await);
                     for row in rows {
                         let payload = parsed
                             .entry(row.payload.id.clone())
@@ -159,12 +173,13 @@ pub async fn run(
                         let Ok(permit) = in_flight.clone().acquire_owned().await else {
                             return;
                         };
-                        let store = store.clone();
+                        let followers = followers.clone();
                         let destinations = destinations.clone();
                         let client = client.clone();
                         let metrics = metrics.clone();
                         tasks.spawn(async move {
-                            deliver(&store, &destinations, &client, &metrics, row, &payload).await;
+                            let senders = &*destinations;
+                            deliver(senders, &client, &metrics, row, &payload, &followers).await;
                             drop(permit);
                         });
                     }
@@ -182,6 +197,42 @@ pub async fn run(
         };
     }
     while tasks.join_next().await.is_some() {}
+    // The last outcomes are recorded once every sender is gone.
+    drop(destinations);
+    if let Err(error) = recorder.await {
+        tracing::warn!(%error, "recording delivery outcomes stopped abnormally");
+    }
+}
+
+/// Records outcomes as they come, each batch that is waiting in one transaction: thousands
+/// of deliveries then cost a commit per batch, not one each. Ends when every sender is gone.
+/// A batch that cannot be recorded is lost from here, but not lost: its deliveries' leases
+/// run out and they are sent again, with the same `Idempotency-Key`.
+async fn record_outcomes(store: Store, mut outcomes: mpsc::Receiver<Settlement>) {
+    let mut batch = Vec::with_capacity(OUTCOMES_PER_COMMIT);
+    while outcomes.recv_many(&mut batch, OUTCOMES_PER_COMMIT).await > 0 {
+        if let Err(error) = store.settle(&batch).await {
+            tracing::warn!(%error, count = batch.len(), "recording delivery outcomes failed; those deliveries will be sent again");
+        }
+        batch.clear();
+    }
+}
+
+/// The subscribers a claim's rows are for, read in one go, or why they could not be read.
+type Followers = Result<HashMap<String, SubscriberRecord>, String>;
+
+async fn look_up_subscribers(store: &Store, rows: &[OutboxRow]) -> Followers {
+    let ids: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| r.destination.strip_prefix(subscribers::DESTINATION_PREFIX))
+        .collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    store
+        .subscribers_by_id(&ids)
+        .await
+        .map_err(|error| format!("reading the subscriber failed: {error}"))
 }
 
 /// A delivery's payload as read: an event, a confirmation e-mail's details, or why it could
@@ -206,32 +257,35 @@ impl Parsed {
 }
 
 async fn deliver(
-    store: &Store,
     senders: &Senders,
     client: &reqwest::Client,
     metrics: &Metrics,
     row: OutboxRow,
     payload: &Parsed,
+    followers: &Followers,
 ) {
     let now = Utc::now();
     if let Some(id) = row
         .destination
         .strip_prefix(subscribers::DESTINATION_PREFIX)
     {
-        let id = id.to_owned();
-        deliver_to_subscriber(store, senders, client, metrics, &id, row, payload).await;
+        let sub = match followers {
+            Ok(found) => Ok(found.get(id).cloned().map(Subscriber::from_record)),
+            Err(reason) => Err(reason.clone()),
+        };
+        deliver_to_subscriber(senders, client, metrics, sub, row, payload).await;
         return;
     }
     let Some(dest) = senders.notifiers.get(&row.destination) else {
-        give_up(store, &row, now, "its notifier is no longer configured").await;
+        give_up(senders, &row, now, "its notifier is no longer configured").await;
         return;
     };
     let event = match payload {
         Parsed::Event(e) => e,
-        Parsed::Unreadable(reason) => return give_up(store, &row, now, reason).await,
+        Parsed::Unreadable(reason) => return give_up(senders, &row, now, reason).await,
         Parsed::Confirmation(_) => {
             return give_up(
-                store,
+                senders,
                 &row,
                 now,
                 "a confirmation e-mail is not for a notifier",
@@ -258,17 +312,23 @@ async fn deliver(
             ),
         },
     };
-    settle(store, metrics, &notifier.id, &row, outcome).await;
+    settle(senders, metrics, &notifier.id, &row, outcome).await;
 }
 
 /// Records how an attempt went: sent, failed and retried later, or given up when too old.
-async fn settle(store: &Store, metrics: &Metrics, label: &str, row: &OutboxRow, outcome: Outcome) {
+async fn settle(
+    senders: &Senders,
+    metrics: &Metrics,
+    label: &str,
+    row: &OutboxRow,
+    outcome: Outcome,
+) {
     let at = Utc::now();
     let result = match outcome {
         Outcome::Sent => {
             metrics.record_delivery(label, "sent");
             tracing::debug!(delivery = %row.id, notifier = %label, "notification sent");
-            store.mark_sent(&row.id, at).await
+            Settlement::sent(&row.id, at)
         }
         Outcome::Failed { reason } => {
             let attempt = row.attempts.saturating_add(1);
@@ -284,34 +344,37 @@ async fn settle(store: &Store, metrics: &Metrics, label: &str, row: &OutboxRow, 
                 metrics.record_delivery(label, "dead");
                 tracing::error!(delivery = %row.id, notifier = %label, attempt, %reason, "notification given up");
             }
-            store.mark_failed(&row.id, at, &reason, retry_at).await
+            Settlement::failed(&row.id, at, &reason, retry_at)
         }
     };
-    if let Err(error) = result {
+    record(senders, result).await;
+}
+
+/// Queues an outcome for [`record_outcomes`].
+async fn record(senders: &Senders, settlement: Settlement) {
+    if senders.outcomes.send(settlement).await.is_err() {
         // The lease runs out and the row is claimed again: at least once, never lost.
-        tracing::warn!(delivery = %row.id, %error, "recording a delivery outcome failed; it will be retried");
+        tracing::warn!("delivery outcomes are no longer recorded; the delivery will be sent again");
     }
 }
 
-/// One delivery to a public subscriber: looked up now, so one that left meanwhile gets
-/// nothing.
+/// One delivery to a public subscriber, as read when the delivery was claimed (a moment
+/// before sending), so one that left before then gets nothing.
 async fn deliver_to_subscriber(
-    store: &Store,
     senders: &Senders,
     client: &reqwest::Client,
     metrics: &Metrics,
-    id: &str,
+    sub: Result<Option<Subscriber>, String>,
     row: OutboxRow,
     payload: &Parsed,
 ) {
     let now = Utc::now();
-    let sub = match store.subscriber(id).await {
-        Ok(Some(r)) => Subscriber::from_record(r),
-        Ok(None) => return give_up(store, &row, now, "the subscriber was removed").await,
-        Err(error) => {
+    let sub = match sub {
+        Ok(Some(sub)) => sub,
+        Ok(None) => return give_up(senders, &row, now, "the subscriber was removed").await,
+        Err(reason) => {
             let label = "subscribers";
-            let reason = format!("reading the subscriber failed: {error}");
-            return settle(store, metrics, label, &row, Outcome::Failed { reason }).await;
+            return settle(senders, metrics, label, &row, Outcome::Failed { reason }).await;
         }
     };
     let label = match sub.kind {
@@ -326,7 +389,7 @@ async fn deliver_to_subscriber(
         _ => None,
     };
     if let Some(reason) = refused {
-        return give_up(store, &row, now, reason).await;
+        return give_up(senders, &row, now, reason).await;
     }
     let email = match payload {
         Parsed::Unreadable(reason) => Err(reason.clone()),
@@ -364,10 +427,10 @@ async fn deliver_to_subscriber(
                                 .await
                         }
                         Err(error) => {
-                            return give_up(store, &row, now, &error.to_string()).await;
+                            return give_up(senders, &row, now, &error.to_string()).await;
                         }
                     };
-                    return settle(store, metrics, label, &row, outcome).await;
+                    return settle(senders, metrics, label, &row, outcome).await;
                 }
                 SubscriberKind::Email => {
                     subscribers::event_email(event, &sub.address, &unsubscribe)
@@ -378,10 +441,10 @@ async fn deliver_to_subscriber(
     };
     let email: Email = match email {
         Ok(e) => e,
-        Err(reason) => return give_up(store, &row, now, &reason).await,
+        Err(reason) => return give_up(senders, &row, now, &reason).await,
     };
     let Some(mailer) = &senders.mailer else {
-        return give_up(store, &row, now, "no [smtp] server is configured").await;
+        return give_up(senders, &row, now, "no [smtp] server is configured").await;
     };
     let Ok(_slot) = senders.email_slots.acquire().await else {
         return;
@@ -402,14 +465,12 @@ async fn deliver_to_subscriber(
             ),
         },
     };
-    settle(store, metrics, label, &row, outcome).await;
+    settle(senders, metrics, label, &row, outcome).await;
 }
 
-async fn give_up(store: &Store, row: &OutboxRow, at: DateTime<Utc>, reason: &str) {
+async fn give_up(senders: &Senders, row: &OutboxRow, at: DateTime<Utc>, reason: &str) {
     tracing::error!(delivery = %row.id, destination = %row.destination, reason, "notification given up");
-    if let Err(error) = store.mark_failed(&row.id, at, reason, None).await {
-        tracing::warn!(delivery = %row.id, %error, "recording a dead delivery failed");
-    }
+    record(senders, Settlement::failed(&row.id, at, reason, None)).await;
 }
 
 #[cfg(test)]

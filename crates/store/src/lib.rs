@@ -77,7 +77,7 @@ pub use model::{
     SubscriberChange, SubscriberFilter, SubscriberKind, SubscriberRecord, SubscriberState,
     RING_SIZE,
 };
-pub use outbox::OUTBOX_ERROR_MAX_CHARS;
+pub use outbox::{Settlement, OUTBOX_ERROR_MAX_CHARS};
 pub use prune::{
     DAY_ROLLUP_RETENTION, DEAD_DELIVERY_RETENTION, HOUR_ROLLUP_RETENTION, MINUTE_ROLLUP_RETENTION,
     SENT_DELIVERY_RETENTION,

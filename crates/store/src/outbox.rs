@@ -114,24 +114,7 @@ impl Store {
     /// one is marked sent, since the send did happen. An unknown id is rejected with
     /// [`StoreError::InvalidInput`](crate::StoreError::InvalidInput).
     pub async fn mark_sent(&self, id: &str, at: DateTime<Utc>) -> Result<()> {
-        const OP: &str = "mark_sent";
-        let updated = db_run!(self, |pool, d| {
-            sqlx::query(
-                "UPDATE outbox SET state = 'sent', sent_at = $1, last_attempt_at = $1, \
-                 attempts = attempts + 1, locked_until = NULL \
-                 WHERE id = $2 AND state <> 'sent'",
-            )
-            .bind(ms(at))
-            .bind(id)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected())
-        })
-        .map_err(|e| OpError::from(e).at(OP))?;
-        if updated == 0 {
-            self.settled_already(OP, id).await?;
-        }
-        Ok(())
+        self.settle_one("mark_sent", Settlement::sent(id, at)).await
     }
 
     /// Records that an attempt to send delivery `id` failed at `at` with `error`: one more
@@ -151,31 +134,79 @@ impl Store {
         error: &str,
         retry_at: Option<DateTime<Utc>>,
     ) -> Result<()> {
-        const OP: &str = "mark_failed";
-        let state = if retry_at.is_some() {
-            DeliveryState::Pending
-        } else {
-            DeliveryState::Dead
-        };
-        let error = clip_error(error);
-        let updated = db_run!(self, |pool, d| {
-            sqlx::query(
-                "UPDATE outbox SET state = $1, due_at = COALESCE($2, due_at), \
-                 attempts = attempts + 1, last_error = $3, last_attempt_at = $4, \
-                 locked_until = NULL WHERE id = $5 AND state = 'pending'",
-            )
-            .bind(state.as_str())
-            .bind(retry_at.map(ms))
-            .bind(error.as_str())
-            .bind(ms(at))
-            .bind(id)
-            .execute(pool)
+        let settlement = Settlement::failed(id, at, error, retry_at);
+        self.settle_one("mark_failed", settlement).await
+    }
+
+    /// Records many outcomes in one transaction, each as [`mark_sent`](Store::mark_sent) or
+    /// [`mark_failed`](Store::mark_failed) would: a dispatcher sending thousands of
+    /// deliveries then commits once per batch instead of once per delivery. Reports about
+    /// deliveries already settled are ignored; if any id is unknown, the others are still
+    /// recorded and the first unknown one is rejected with
+    /// [`StoreError::InvalidInput`](crate::StoreError::InvalidInput).
+    pub async fn settle(&self, settlements: &[Settlement]) -> Result<()> {
+        const OP: &str = "settle";
+        self.settle_all(OP, settlements).await
+    }
+
+    async fn settle_one(&self, op: &'static str, settlement: Settlement) -> Result<()> {
+        self.settle_all(op, std::slice::from_ref(&settlement)).await
+    }
+
+    async fn settle_all(&self, op: &'static str, settlements: &[Settlement]) -> Result<()> {
+        if settlements.is_empty() {
+            return Ok(());
+        }
+        let unchanged: Vec<&str> = db_run!(self, |pool, d| {
+            async {
+                let mut tx = pool.begin().await?;
+                let mut unchanged = Vec::new();
+                for s in settlements {
+                    let done = match &s.outcome {
+                        SettledAs::Sent => {
+                            sqlx::query(
+                                "UPDATE outbox SET state = 'sent', sent_at = $1, \
+                                 last_attempt_at = $1, attempts = attempts + 1, \
+                                 locked_until = NULL WHERE id = $2 AND state <> 'sent'",
+                            )
+                            .bind(ms(s.at))
+                            .bind(s.id.as_str())
+                            .execute(&mut *tx)
+                            .await?
+                        }
+                        SettledAs::Failed { error, retry_at } => {
+                            let state = if retry_at.is_some() {
+                                DeliveryState::Pending
+                            } else {
+                                DeliveryState::Dead
+                            };
+                            sqlx::query(
+                                "UPDATE outbox SET state = $1, due_at = COALESCE($2, due_at), \
+                                 attempts = attempts + 1, last_error = $3, \
+                                 last_attempt_at = $4, locked_until = NULL \
+                                 WHERE id = $5 AND state = 'pending'",
+                            )
+                            .bind(state.as_str())
+                            .bind(retry_at.map(ms))
+                            .bind(error.as_str())
+                            .bind(ms(s.at))
+                            .bind(s.id.as_str())
+                            .execute(&mut *tx)
+                            .await?
+                        }
+                    };
+                    if done.rows_affected() == 0 {
+                        unchanged.push(s.id.as_str());
+                    }
+                }
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(unchanged)
+            }
             .await
-            .map(|done| done.rows_affected())
         })
-        .map_err(|e| OpError::from(e).at(OP))?;
-        if updated == 0 {
-            self.settled_already(OP, id).await?;
+        .map_err(|e| OpError::from(e).at(op))?;
+        for id in unchanged {
+            self.settled_already(op, id).await?;
         }
         Ok(())
     }
@@ -297,6 +328,57 @@ impl Store {
             }
             None => Err(OpError::Invalid(format!("unknown delivery {id:?}")).at(op)),
         }
+    }
+}
+
+/// One outcome to record with [`Store::settle`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settlement {
+    id: String,
+    at: DateTime<Utc>,
+    outcome: SettledAs,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum SettledAs {
+    Sent,
+    Failed {
+        error: String,
+        retry_at: Option<DateTime<Utc>>,
+    },
+}
+
+impl Settlement {
+    /// Delivery `id` was sent at `at` (as [`Store::mark_sent`]).
+    pub fn sent(id: impl Into<String>, at: DateTime<Utc>) -> Settlement {
+        Settlement {
+            id: id.into(),
+            at,
+            outcome: SettledAs::Sent,
+        }
+    }
+
+    /// An attempt to send delivery `id` failed at `at` with `error`; it is due again at
+    /// `retry_at`, or given up without (as [`Store::mark_failed`]).
+    pub fn failed(
+        id: impl Into<String>,
+        at: DateTime<Utc>,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Settlement {
+        Settlement {
+            id: id.into(),
+            at,
+            outcome: SettledAs::Failed {
+                error: clip_error(error),
+                retry_at,
+            },
+        }
+    }
+
+    /// The delivery it is about.
+    pub fn id(&self) -> &str {
+        &self.id
     }
 }
 

@@ -75,6 +75,42 @@ impl Store {
         row.map(to_record).transpose().map_err(|e| e.at(OP))
     }
 
+    /// The subscribers with these ids, in any state, by id; ids not stored are absent.
+    /// Duplicates in `ids` are fine.
+    pub async fn subscribers_by_id(
+        &self,
+        ids: &[&str],
+    ) -> Result<std::collections::HashMap<String, SubscriberRecord>> {
+        const OP: &str = "subscribers_by_id";
+        /// Ids per statement, well under SQLite's bound-parameter limit.
+        const PER_READ: usize = 500;
+        let mut found = std::collections::HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(PER_READ) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                concat!(
+                    "SELECT ",
+                    subscriber_columns!(),
+                    " FROM subscribers WHERE id IN ({})"
+                ),
+                placeholders.join(", ")
+            );
+            let rows: Vec<DbRow> = db_run!(self, |pool, d| {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(pool).await
+            })
+            .map_err(|e| OpError::from(e).at(OP))?;
+            for row in rows {
+                let record = to_record(row).map_err(|e| e.at(OP))?;
+                found.insert(record.id.clone(), record);
+            }
+        }
+        Ok(found)
+    }
+
     /// The key subscribers' links are signed with: 32 random bytes made on first use and
     /// kept from then on, so links stay valid across restarts (and are shared by every node
     /// on one database; when two nodes make one at once, both end up with the first stored).

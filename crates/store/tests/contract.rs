@@ -18,9 +18,9 @@ use pharos_domain::{
 use pharos_store::{
     Backend, Batch, ComponentChange, ComponentRecord, DeliveryState, Granularity,
     IncidentEventRecord, IncidentKind, IncidentRecord, MonitorRecord, OutboxPayload, OutboxRecord,
-    OutboxRow, OverrideChange, OverrideRecord, PruneReport, Store, StoreError, SubscriberChange,
-    SubscriberFilter, SubscriberKind, SubscriberRecord, SubscriberState, DEAD_DELIVERY_RETENTION,
-    OUTBOX_ERROR_MAX_CHARS, RING_SIZE, SENT_DELIVERY_RETENTION,
+    OutboxRow, OverrideChange, OverrideRecord, PruneReport, Settlement, Store, StoreError,
+    SubscriberChange, SubscriberFilter, SubscriberKind, SubscriberRecord, SubscriberState,
+    DEAD_DELIVERY_RETENTION, OUTBOX_ERROR_MAX_CHARS, RING_SIZE, SENT_DELIVERY_RETENTION,
 };
 use sqlx::Connection as _;
 
@@ -2274,6 +2274,55 @@ async fn deliveries_are_settled_sent_retried_or_dead(db: &TestDb) {
     assert_eq!(outbox_row(&store, "dead").await, dead, "dead stays dead");
     assert_eq!(store.outbox_counts().await.unwrap(), (0, 1, 1));
 
+    // Many outcomes in one transaction, as mark_sent and mark_failed record them one by one;
+    // a report on a settled delivery is ignored there too.
+    let more: Vec<_> = ["b-1", "b-2", "b-3"]
+        .iter()
+        .map(|id| delivery(id, "notifier:ops", t0, t0))
+        .collect();
+    store
+        .write_batch(&Batch {
+            outbox: more,
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    store
+        .settle(&[
+            Settlement::sent("b-1", t0 + s(5)),
+            Settlement::failed("b-2", t0 + s(5), "refused", Some(t0 + s(9))),
+            Settlement::failed("b-3", t0 + s(5), "gone", None),
+            Settlement::failed("dead", t0 + s(5), "late report", Some(t0 + s(6))),
+        ])
+        .await
+        .unwrap();
+    let b1 = outbox_row(&store, "b-1").await;
+    assert_eq!(
+        (b1.state, b1.sent_at, b1.attempts),
+        (DeliveryState::Sent, Some(t0 + s(5)), 1)
+    );
+    let b2 = outbox_row(&store, "b-2").await;
+    assert_eq!(
+        (b2.state, b2.due_at, b2.last_error.as_deref()),
+        (DeliveryState::Pending, t0 + s(9), Some("refused"))
+    );
+    assert_eq!(outbox_row(&store, "b-3").await.state, DeliveryState::Dead);
+    assert_eq!(outbox_row(&store, "dead").await, dead, "dead stays dead");
+    assert_eq!(store.outbox_counts().await.unwrap(), (1, 2, 2));
+    // An unknown id among them: the others are still recorded.
+    let err = store
+        .settle(&[
+            Settlement::sent("nope", t0),
+            Settlement::sent("b-2", t0 + s(10)),
+        ])
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("unknown delivery \"nope\""),
+        "{err}"
+    );
+    assert_eq!(outbox_row(&store, "b-2").await.state, DeliveryState::Sent);
+
     // An unknown delivery is the caller's bug.
     for err in [
         store.mark_sent("nope", t0).await.unwrap_err(),
@@ -2695,6 +2744,15 @@ async fn subscribers_are_listed_by_state_and_component(db: &TestDb) {
         list(&[], None).await,
         ["d-left", "b-whole", "c-api", "a-pending"]
     );
+    // By id, in any state; unknown ids are absent and repeats are fine.
+    let by_id = store
+        .subscribers_by_id(&["c-api", "d-left", "nobody", "c-api"])
+        .await
+        .unwrap();
+    assert_eq!(by_id.len(), 2);
+    assert_eq!(by_id["c-api"], api);
+    assert_eq!(by_id["d-left"], left);
+    assert!(store.subscribers_by_id(&[]).await.unwrap().is_empty());
     assert_eq!(
         list(&[SubscriberState::Active], None).await,
         ["b-whole", "c-api"]
