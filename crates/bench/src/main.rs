@@ -24,15 +24,13 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use clap::{Parser, ValueEnum};
 use pharos_bench::procfs::{self, ProcSample};
-use pharos_bench::smtp::SmtpSink;
-use pharos_bench::tally::{Counts, Tally};
-use pharos_bench::webhook::WebhookSink;
+use pharos_bench::sink::Sink;
+use pharos_bench::tally::Counts;
 use pharos_store::{Batch, Store, SubscriberChange, SubscriberKind, SubscriberRecord};
 use serde_json::json;
 
@@ -99,33 +97,12 @@ impl Kind {
     }
 }
 
-/// The running sink of either kind.
-enum Sink {
-    Webhook(WebhookSink),
-    Email(SmtpSink),
-}
-
-impl Sink {
-    async fn start(kind: Kind) -> Result<Sink> {
-        Ok(match kind {
-            Kind::Webhook => Sink::Webhook(WebhookSink::start().await?),
-            Kind::Email => Sink::Email(SmtpSink::start().await?),
-        })
-    }
-
-    fn port(&self) -> u16 {
-        match self {
-            Sink::Webhook(s) => s.addr().port(),
-            Sink::Email(s) => s.addr().port(),
-        }
-    }
-
-    fn tally(&self) -> &Arc<Tally> {
-        match self {
-            Sink::Webhook(s) => s.tally(),
-            Sink::Email(s) => s.tally(),
-        }
-    }
+/// Starts the sink for `kind`.
+async fn start_sink(kind: Kind) -> Result<Sink> {
+    Ok(match kind {
+        Kind::Webhook => pharos_bench::webhook::start().await?,
+        Kind::Email => pharos_bench::smtp::start().await?,
+    })
 }
 
 /// What must be undone however the run ends.
@@ -242,11 +219,11 @@ async fn run(args: &Args, teardown: &mut Teardown) -> Result<serde_json::Value> 
     let dir = tmp.path().to_path_buf();
     teardown.tmp = Some(tmp);
 
-    let sink = Sink::start(args.kind).await.context("starting the sink")?;
+    let sink = start_sink(args.kind).await.context("starting the sink")?;
     say(format!(
         "{} sink on 127.0.0.1:{}",
         args.kind.as_str(),
-        sink.port()
+        sink.addr().port()
     ));
 
     // The database, filled before Pharos starts.
@@ -267,7 +244,7 @@ async fn run(args: &Args, teardown: &mut Teardown) -> Result<serde_json::Value> 
         Some(_) => bail!("--database must be a postgres:// or postgresql:// URL"),
     };
     let prepare_started = Instant::now();
-    insert_subscribers(&db_url, args.kind, n, sink.port()).await?;
+    insert_subscribers(&db_url, args.kind, n, sink.addr().port()).await?;
     let prepare_s = prepare_started.elapsed().as_secs_f64();
     say(format!(
         "{n} {} subscribers stored on {backend} in {prepare_s:.1} s",
@@ -280,7 +257,7 @@ async fn run(args: &Args, teardown: &mut Teardown) -> Result<serde_json::Value> 
     let config_path = dir.join("pharos.toml");
     std::fs::write(
         &config_path,
-        config_text(args.kind, port, &db_url, &token, sink.port()),
+        config_text(args.kind, port, &db_url, &token, sink.addr().port()),
     )
     .context("writing the configuration")?;
     let validate = Command::new(&bin)
@@ -599,9 +576,8 @@ tokens = [{{ name = "bench", token = "{token}" }}]
 id = "api"
 name = "API"
 
-# One quiet monitor on Pharos's own /healthz. Besides keeping `validate` from warning about an
-# unwatched component, it keeps the engine running: with no monitor at all, the engine's
-# pipeline stops at start-up and the admin API answers 503 "Pharos is shutting down".
+# One quiet monitor on Pharos's own /healthz, so `validate` has no unwatched component to
+# warn about.
 [[monitors]]
 id = "self"
 type = "http"

@@ -1,4 +1,4 @@
-//! [`SmtpSink`]: a lean SMTP server on 127.0.0.1 for throughput: it accepts every message
+//! [`start`]: a lean SMTP server on 127.0.0.1 for throughput: it accepts every message
 //! without storing it and counts each accepted recipient in a [`Tally`] (the recipient
 //! address, lower-cased, is the distinct key).
 //!
@@ -8,74 +8,29 @@
 //! `250`), `RSET`, `NOOP` and `QUIT` (`221`); anything else is `502`. A connection may carry
 //! any number of messages, and any number of connections may be open at once.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
+use tokio::net::TcpStream;
 
+use crate::sink::Sink;
 use crate::tally::Tally;
 
 /// Longest command line read at once; a longer command is refused and the connection closed.
 /// Inside `DATA`, longer lines are read in pieces of this size.
 const MAX_LINE: u64 = 64 * 1024;
 
-/// A running SMTP sink; stops accepting when dropped.
-#[derive(Debug)]
-pub struct SmtpSink {
-    addr: SocketAddr,
-    tally: Arc<Tally>,
-    task: JoinHandle<()>,
-}
-
-impl SmtpSink {
-    /// Starts the sink on 127.0.0.1 on a free port.
-    pub async fn start() -> std::io::Result<SmtpSink> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let tally = Arc::new(Tally::new());
-        let counting = tally.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let sock = match listener.accept().await {
-                    Ok((sock, _)) => sock,
-                    // Out of file descriptors and the like: wait a moment and go on.
-                    Err(_) => {
-                        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                        continue;
-                    }
-                };
-                let tally = counting.clone();
-                tokio::spawn(async move {
-                    let _ = session(sock, &tally).await;
-                });
-            }
-        });
-        Ok(SmtpSink { addr, tally, task })
-    }
-
-    /// Where it listens.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// What it has accepted: one message per completed `DATA`, one delivery per recipient.
-    pub fn tally(&self) -> &Arc<Tally> {
-        &self.tally
-    }
-}
-
-impl Drop for SmtpSink {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+/// Starts an SMTP sink on a free port of 127.0.0.1. Its tally counts one delivery per
+/// recipient of each completed `DATA`.
+pub async fn start() -> std::io::Result<Sink> {
+    Sink::start(|sock, tally| async move {
+        let _ = session(sock, &tally).await;
+    })
+    .await
 }
 
 /// One connection, until `QUIT` or the client goes away.
 async fn session(sock: TcpStream, tally: &Tally) -> std::io::Result<()> {
-    let _ = sock.set_nodelay(true);
     let (read, mut write) = sock.into_split();
     let mut read = BufReader::with_capacity(64 * 1024, read);
     let mut line = Vec::with_capacity(1024);

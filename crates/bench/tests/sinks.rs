@@ -6,14 +6,12 @@
 
 use std::time::Duration;
 
-use pharos_bench::smtp::SmtpSink;
-use pharos_bench::webhook::WebhookSink;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 #[tokio::test]
 async fn webhook_sink_counts_distinct_keys() {
-    let sink = WebhookSink::start().await.unwrap();
+    let sink = pharos_bench::webhook::start().await.unwrap();
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let url = format!("http://{}/hook/1", sink.addr());
     for key in ["a", "b", "a", "c"] {
@@ -58,7 +56,7 @@ async fn command(
 
 #[tokio::test]
 async fn smtp_sink_accepts_many_messages_per_connection() {
-    let sink = SmtpSink::start().await.unwrap();
+    let sink = pharos_bench::smtp::start().await.unwrap();
     let (read, mut write) = TcpStream::connect(sink.addr()).await.unwrap().into_split();
     let mut read = BufReader::new(read);
     let w = &mut write;

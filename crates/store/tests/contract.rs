@@ -1849,38 +1849,64 @@ async fn unicode_and_large_documents_survive_byte_for_byte(db: &TestDb) {
     store.close().await;
 }
 
-/// A database created by the first release (schema version 1 only) gains the incident
-/// tables on the next start, keeping its data.
-async fn a_version_1_database_upgrades(db: &TestDb) {
+/// Makes `db` a database an older release left behind: the shipped migrations up to and
+/// including version `last` (e.g. `"0004"`), then `statements`. The next `db.open()` upgrades
+/// it.
+async fn at_old_version(db: &TestDb, last: &str, statements: &[&'static str]) {
     let engine = if db.url.starts_with("sqlite") {
         "sqlite"
     } else {
         "postgres"
     };
-    let v1_dir = tempfile::tempdir().unwrap();
+    let old_dir = tempfile::tempdir().unwrap();
     let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("migrations")
-        .join(engine)
-        .join("0001_initial.sql");
-    std::fs::copy(&shipped, v1_dir.path().join("0001_initial.sql")).unwrap();
-    let v1 = sqlx::migrate::Migrator::new(v1_dir.path()).await.unwrap();
-    let insert = "INSERT INTO components (id, name, is_group, position, status, created_at, \
-                  updated_at) VALUES ('api', 'API', FALSE, 1, 'operational', 0, 0)";
+        .join(engine);
+    for entry in std::fs::read_dir(&shipped).unwrap() {
+        let name = entry.unwrap().file_name();
+        let name = name.to_str().unwrap();
+        if name[..4] <= *last {
+            std::fs::copy(shipped.join(name), old_dir.path().join(name)).unwrap();
+        }
+    }
+    let old = sqlx::migrate::Migrator::new(old_dir.path()).await.unwrap();
+    assert_eq!(
+        old.iter().last().unwrap().version,
+        last.parse::<i64>().unwrap()
+    );
     if engine == "sqlite" {
         let options = sqlx::sqlite::SqliteConnectOptions::from_str(&db.url)
             .unwrap()
             .create_if_missing(true);
         std::fs::create_dir_all(options.get_filename().parent().unwrap()).unwrap();
         let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
-        v1.run(&pool).await.unwrap();
-        sqlx::query(insert).execute(&pool).await.unwrap();
+        old.run(&pool).await.unwrap();
+        for statement in statements {
+            sqlx::query(*statement).execute(&pool).await.unwrap();
+        }
         pool.close().await;
     } else {
         let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
-        v1.run(&pool).await.unwrap();
-        sqlx::query(insert).execute(&pool).await.unwrap();
+        old.run(&pool).await.unwrap();
+        for statement in statements {
+            sqlx::query(*statement).execute(&pool).await.unwrap();
+        }
         pool.close().await;
     }
+}
+
+/// A database created by the first release (schema version 1 only) gains the incident
+/// tables on the next start, keeping its data.
+async fn a_version_1_database_upgrades(db: &TestDb) {
+    at_old_version(
+        db,
+        "0001",
+        &[
+            "INSERT INTO components (id, name, is_group, position, status, created_at, \
+           updated_at) VALUES ('api', 'API', FALSE, 1, 'operational', 0, 0)",
+        ],
+    )
+    .await;
 
     let store = db.open().await;
     assert_eq!(ids(&store.components().await.unwrap()), ["api"]);
@@ -1902,51 +1928,19 @@ async fn a_version_1_database_upgrades(db: &TestDb) {
 /// Deliveries stored before payloads were shared (schema version 4) keep their payloads and
 /// their state through the upgrade: each gets a payload of its own, under its own id.
 async fn a_version_4_outbox_upgrades(db: &TestDb) {
-    let engine = if db.url.starts_with("sqlite") {
-        "sqlite"
-    } else {
-        "postgres"
-    };
-    let v4_dir = tempfile::tempdir().unwrap();
-    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("migrations")
-        .join(engine);
-    for entry in std::fs::read_dir(&shipped).unwrap() {
-        let name = entry.unwrap().file_name();
-        let name = name.to_str().unwrap();
-        if name[..4] <= *"0004" {
-            std::fs::copy(shipped.join(name), v4_dir.path().join(name)).unwrap();
-        }
-    }
-    let v4 = sqlx::migrate::Migrator::new(v4_dir.path()).await.unwrap();
-    assert_eq!(v4.iter().count(), 4);
-    let inserts = [
-        "INSERT INTO outbox (id, destination, event_kind, payload, created_at, due_at, state) \
-         VALUES ('old-pending', 'notifier:ops', 'incident.created', '{\"old\":1}', 0, 0, \
-         'pending')",
-        "INSERT INTO outbox (id, destination, event_kind, payload, created_at, due_at, state, \
-         sent_at) VALUES ('old-sent', 'notifier:ops', 'incident.created', '{\"old\":2}', 0, 0, \
-         'sent', 5)",
-    ];
-    if engine == "sqlite" {
-        let options = sqlx::sqlite::SqliteConnectOptions::from_str(&db.url)
-            .unwrap()
-            .create_if_missing(true);
-        std::fs::create_dir_all(options.get_filename().parent().unwrap()).unwrap();
-        let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
-        v4.run(&pool).await.unwrap();
-        for insert in inserts {
-            sqlx::query(insert).execute(&pool).await.unwrap();
-        }
-        pool.close().await;
-    } else {
-        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
-        v4.run(&pool).await.unwrap();
-        for insert in inserts {
-            sqlx::query(insert).execute(&pool).await.unwrap();
-        }
-        pool.close().await;
-    }
+    at_old_version(
+        db,
+        "0004",
+        &[
+            "INSERT INTO outbox (id, destination, event_kind, payload, created_at, due_at, \
+             state) VALUES ('old-pending', 'notifier:ops', 'incident.created', '{\"old\":1}', \
+             0, 0, 'pending')",
+            "INSERT INTO outbox (id, destination, event_kind, payload, created_at, due_at, \
+             state, sent_at) VALUES ('old-sent', 'notifier:ops', 'incident.created', \
+             '{\"old\":2}', 0, 0, 'sent', 5)",
+        ],
+    )
+    .await;
 
     let store = db.open().await;
     let claimed = store
