@@ -6,6 +6,7 @@ pub mod check;
 pub mod condition;
 pub mod duration;
 pub mod health;
+pub mod heartbeat;
 pub mod ids;
 pub mod incident;
 pub mod monitor;

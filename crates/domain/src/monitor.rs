@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Serialize, Serializer};
 
 use crate::condition::Condition;
+use crate::heartbeat::HeartbeatSpec;
 use crate::ids::{ComponentId, MonitorId};
 use crate::status::ComponentStatus;
 
@@ -73,6 +74,8 @@ pub enum MonitorKind {
     Http(HttpSpec),
     /// A TCP connection.
     Tcp(TcpSpec),
+    /// Pings from a job (see [`heartbeat`](crate::heartbeat)); never probed.
+    Heartbeat(HeartbeatSpec),
 }
 
 impl MonitorKind {
@@ -81,6 +84,7 @@ impl MonitorKind {
         match self {
             Self::Http(_) => "http",
             Self::Tcp(_) => "tcp",
+            Self::Heartbeat(_) => "heartbeat",
         }
     }
 }

@@ -11,6 +11,8 @@ use pharos_domain::incident::TimelineEntry;
 use pharos_domain::{Actor, CheckResult, Incident, IncidentId, Maintenance, MonitorId};
 use tokio::sync::oneshot;
 
+pub use pharos_store::ArchivedMonitor;
+
 use crate::desk::{
     ComponentOverride, Desk, DeskError, IncidentPatch, NewIncident, NewMaintenance,
     NewMaintenanceUpdate, NewUpdate, OverrideRequest,
@@ -213,9 +215,15 @@ pub struct EngineControl {
     pub(crate) store: pharos_store::Store,
     pub(crate) tokens: Tokens,
     pub(crate) email_subscriptions: bool,
+    pub(crate) heartbeats: crate::heartbeats::Heartbeats,
 }
 
 impl EngineControl {
+    /// Where heartbeat pings go (`/ping/{token}`).
+    pub fn heartbeats(&self) -> &crate::heartbeats::Heartbeats {
+        &self.heartbeats
+    }
+
     /// The current view: components, monitors, incidents and maintenances.
     pub fn view(&self) -> std::sync::Arc<StatusView> {
         self.view.borrow().clone()
@@ -358,6 +366,15 @@ impl EngineControl {
             .outbox_rows(state, limit)
             .await
             .map_err(|e| CommandError::Unavailable(format!("reading deliveries failed: {e}")))
+    }
+
+    /// Monitors removed from the configuration (archived at a start-up, their history kept),
+    /// most recently removed first, with the components they drove and their last state.
+    pub async fn removed_monitors(&self) -> Result<Vec<ArchivedMonitor>, CommandError> {
+        self.store
+            .archived_monitors()
+            .await
+            .map_err(|e| CommandError::Unavailable(format!("reading removed monitors failed: {e}")))
     }
 
     /// Whether the page offers e-mail subscriptions (an SMTP server is configured).

@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod control;
 pub mod desk;
 pub mod dispatch;
+pub mod heartbeats;
 pub mod metrics;
 pub mod notices;
 pub mod schedule;
@@ -176,7 +177,7 @@ pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandl
     let report = store
         .reconcile(&component_records, &monitor_records, now)
         .await?;
-    tracing::debug!(?report, "configuration reconciled into storage");
+    log_coverage(&report, &component_records, &monitor_records);
 
     let window_start = now - ChronoDuration::days(i64::from(world::UPTIME_DAYS) + 1);
     let mut timelines = store.status_timeline(window_start).await?;
@@ -257,8 +258,23 @@ pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandl
     let (result_tx, result_rx) = mpsc::channel::<CheckResult>(16_384);
 
     let mut tasks = JoinSet::new();
+    let (heartbeats, heartbeat_tasks) = heartbeats::prepare(&specs);
+    for (spec, heartbeat, pings) in heartbeat_tasks {
+        tasks.spawn(heartbeats::run(
+            spec,
+            heartbeat,
+            pings,
+            result_tx.clone(),
+            metrics.clone(),
+            stop_rx.clone(),
+        ));
+    }
     let base = Instant::now();
-    for spec in specs {
+    // Heartbeats are pinged, not probed.
+    let probed = specs
+        .into_iter()
+        .filter(|s| !matches!(s.kind, pharos_domain::MonitorKind::Heartbeat(_)));
+    for spec in probed {
         let (jitter, phase_frac): (f64, f64) = {
             let mut rng = rand::rng();
             (rng.random(), rng.random())
@@ -320,8 +336,59 @@ pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandl
             store,
             tokens,
             email_subscriptions,
+            heartbeats,
         },
     })
+}
+
+/// Says at start-up what reconciling changed and what nothing watches, so a monitor removed
+/// from the file, or a component left without one, is never silent: each monitor archived
+/// because it left the configuration and each component no monitor drives is a warning; the
+/// counts of what was added and changed are informational.
+fn log_coverage(
+    report: &pharos_store::ReconcileReport,
+    components: &[ComponentRecord],
+    monitors: &[MonitorRecord],
+) {
+    let count = |list: &[String], kind: &str| {
+        list.iter()
+            .filter(|e| e.strip_prefix(kind).is_some_and(|r| r.starts_with(':')))
+            .count()
+    };
+    if !report.is_empty() {
+        tracing::info!(
+            components_added = count(&report.added, "component"),
+            components_changed = count(&report.changed, "component"),
+            components_archived = count(&report.archived, "component"),
+            monitors_added = count(&report.added, "monitor"),
+            monitors_changed = count(&report.changed, "monitor"),
+            monitors_archived = count(&report.archived, "monitor"),
+            "configuration reconciled into storage"
+        );
+    }
+    for id in report
+        .archived
+        .iter()
+        .filter_map(|e| e.strip_prefix("monitor:"))
+    {
+        tracing::warn!(
+            monitor = id,
+            "monitor `{id}` is no longer in the configuration: archived, its history is kept \
+             (declare it again to bring it back); GET /api/v1/coverage lists it"
+        );
+    }
+    let driven: std::collections::HashSet<_> =
+        monitors.iter().flat_map(|m| m.components.iter()).collect();
+    for c in components
+        .iter()
+        .filter(|c| !c.is_group && !driven.contains(&c.id))
+    {
+        tracing::warn!(
+            component = %c.id,
+            "component `{}` is not driven by any monitor; nothing will notice if it goes down",
+            c.id
+        );
+    }
 }
 
 /// A new incident, update or timeline id: 12 random characters of `[a-z0-9]`, like

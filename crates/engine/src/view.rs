@@ -5,6 +5,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use pharos_domain::uptime::DayUptime;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use pharos_domain::{ComponentId, ComponentStatus, Health, Incident, Maintenance, MonitorId};
@@ -93,6 +94,44 @@ pub struct StatusView {
 }
 
 impl StatusView {
+    /// For each component some monitor drives, those monitors' ids in configuration order.
+    /// A component missing from the map is driven by nothing (groups never are: their
+    /// components are).
+    pub fn drivers(&self) -> HashMap<&ComponentId, Vec<&MonitorId>> {
+        let mut out: HashMap<&ComponentId, Vec<&MonitorId>> = HashMap::new();
+        for m in &self.monitors {
+            for c in &m.components {
+                out.entry(c).or_default().push(&m.id);
+            }
+        }
+        out
+    }
+
+    /// Whether something would notice `component` going down: a component when at least one
+    /// monitor drives it, a group when each of its components is watched. `drivers` is
+    /// [`StatusView::drivers`].
+    pub fn is_watched(
+        component: &ComponentView,
+        drivers: &HashMap<&ComponentId, Vec<&MonitorId>>,
+    ) -> bool {
+        if component.is_group {
+            !component.children.is_empty()
+                && component.children.iter().all(|c| drivers.contains_key(c))
+        } else {
+            drivers.contains_key(&component.id)
+        }
+    }
+
+    /// Components (never groups) that no monitor drives, in page order: the ones
+    /// `pharos validate` warns about, since nothing will notice if they go down.
+    pub fn unwatched_components(&self) -> Vec<&ComponentView> {
+        let drivers = self.drivers();
+        self.components
+            .iter()
+            .filter(|c| !c.is_group && !drivers.contains_key(&c.id))
+            .collect()
+    }
+
     /// Statuses of leaf components (never groups), the input of the page rollup.
     pub fn leaf_statuses(&self) -> Vec<ComponentStatus> {
         self.components

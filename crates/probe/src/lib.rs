@@ -58,6 +58,11 @@ impl Prober {
                         .await
                 }
                 MonitorKind::Tcp(tcp) => tcp::check(tcp, started).await,
+                // The engine never probes a heartbeat: its job pings Pharos instead.
+                MonitorKind::Heartbeat(_) => Observation::failed(
+                    "a heartbeat monitor is not checked; its job pings /ping/<token>".to_owned(),
+                    Duration::ZERO,
+                ),
             }
         };
         // Each kind also watches the deadline itself so that it can keep what it saw before

@@ -131,6 +131,9 @@ impl App {
         };
         let router = pharos_web::router(state)
             .merge(pharos_web::subscribe::router(engine.control()))
+            .merge(pharos_web::ping::router(
+                engine.control().heartbeats().clone(),
+            ))
             .merge(pharos_web::admin::router(admin));
         let (stop_server, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {

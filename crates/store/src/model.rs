@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use pharos_domain::{CheckResult, ComponentId, ComponentStatus, MonitorId, MonitorState};
+use pharos_domain::{CheckResult, ComponentId, ComponentStatus, Health, MonitorId, MonitorState};
 
 /// How many raw results the store keeps per monitor; older ones are overwritten.
 pub const RING_SIZE: u32 = 100;
@@ -59,6 +59,32 @@ impl ReconcileReport {
     pub fn is_empty(&self) -> bool {
         self.added.is_empty() && self.changed.is_empty() && self.archived.is_empty()
     }
+}
+
+/// A monitor the configuration no longer declares: archived by
+/// [`Store::reconcile`](crate::Store::reconcile), with its results, rollups and last state
+/// kept, so it can be reported rather than silently dropped (and comes back whole if its id
+/// is declared again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchivedMonitor {
+    /// Stable id.
+    pub id: MonitorId,
+    /// Its `type` (`http`, `tcp`, …) when it was last declared.
+    pub type_name: String,
+    /// The components it drove when it was archived, in id order (some may be archived too).
+    pub components: Vec<ComponentId>,
+    /// When it was first stored.
+    pub created_at: DateTime<Utc>,
+    /// When it left the configuration.
+    pub archived_at: DateTime<Utc>,
+    /// Its last confirmed health; [`Health::Unknown`] when it was never confirmed.
+    pub health: Health,
+    /// Since when it had that health, if known.
+    pub health_since: Option<DateTime<Utc>>,
+    /// When its last check started, if it was ever checked.
+    pub last_check_at: Option<DateTime<Utc>>,
+    /// Why its last check failed, if it did.
+    pub last_error: Option<String>,
 }
 
 /// A live component as stored, with its current status.

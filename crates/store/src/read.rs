@@ -1,6 +1,7 @@
 //! Reads: live components, monitor states, status timelines for uptime, recent results from
 //! the ring, rollups, incidents with their timelines, and component overrides. Each is one or
-//! two indexed queries; archived rows are left out of the component and monitor reads.
+//! two indexed queries; archived rows are left out of the component and monitor reads, except
+//! [`Store::archived_monitors`], which lists exactly those.
 
 use std::collections::HashMap;
 
@@ -10,8 +11,8 @@ use pharos_domain::{CheckResult, ComponentId, Health, MonitorId, MonitorState};
 
 use crate::error::OpError;
 use crate::model::{
-    Granularity, IncidentEventRecord, IncidentKind, IncidentRecord, OverrideRecord, Rollup,
-    StoredComponent,
+    ArchivedMonitor, Granularity, IncidentEventRecord, IncidentKind, IncidentRecord,
+    OverrideRecord, Rollup, StoredComponent,
 };
 use crate::sql::{
     component_id, component_status, from_ms, from_opt_ms, monitor_id, ms, outcome, to_u32, to_u64,
@@ -66,6 +67,19 @@ type IncidentEventRow = (String, String, i64, i64, i64, String, String);
 
 /// `(component_id, status, until_at, set_at, doc)`
 type OverrideRow = (String, String, Option<i64>, i64, String);
+
+/// `(id, type_name, created_at, archived_at, health, health_since, last_check_at,
+/// last_error)`, the state columns nullable because of the left join.
+type ArchivedMonitorRow = (
+    String,
+    String,
+    i64,
+    i64,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+);
 
 impl Store {
     /// The live (non-archived) components and groups, ordered by position (then id).
@@ -372,5 +386,63 @@ impl Store {
             })
             .collect::<Result<_, OpError>>()
             .map_err(|e| e.at(OP))
+    }
+
+    /// Every archived monitor (one the configuration no longer declares), most recently
+    /// archived first, then by id, with the components it drove and its last state. A
+    /// monitor declared again is live, so it is no longer listed.
+    pub async fn archived_monitors(&self) -> Result<Vec<ArchivedMonitor>> {
+        const OP: &str = "archived_monitors";
+        let (rows, links): (Vec<ArchivedMonitorRow>, Vec<(String, String)>) =
+            db_run!(self, |pool, d| async {
+                let rows = sqlx::query_as(
+                    "SELECT m.id, m.type_name, m.created_at, m.archived_at, s.health, \
+                     s.health_since, s.last_check_at, s.last_error \
+                     FROM monitors m LEFT JOIN monitor_states s ON s.monitor_id = m.id \
+                     WHERE m.archived_at IS NOT NULL ORDER BY m.archived_at DESC, m.id",
+                )
+                .fetch_all(pool)
+                .await?;
+                let links = sqlx::query_as(
+                    "SELECT l.monitor_id, l.component_id \
+                     FROM monitors m JOIN monitor_components l ON l.monitor_id = m.id \
+                     WHERE m.archived_at IS NOT NULL ORDER BY l.monitor_id, l.component_id",
+                )
+                .fetch_all(pool)
+                .await?;
+                Ok::<_, sqlx::Error>((rows, links))
+            }
+            .await)
+            .map_err(|e| OpError::from(e).at(OP))?;
+        let build = || -> Result<Vec<ArchivedMonitor>, OpError> {
+            let mut components: HashMap<String, Vec<ComponentId>> = HashMap::new();
+            for (monitor, component) in links {
+                components
+                    .entry(monitor)
+                    .or_default()
+                    .push(component_id(component)?);
+            }
+            rows.into_iter()
+                .map(|r| {
+                    let health = match r.4.as_deref() {
+                        None => Health::Unknown,
+                        Some(h) => Health::parse(h)
+                            .ok_or_else(|| OpError::Corrupt(format!("unknown health {h:?}")))?,
+                    };
+                    Ok(ArchivedMonitor {
+                        components: components.remove(&r.0).unwrap_or_default(),
+                        id: monitor_id(r.0)?,
+                        type_name: r.1,
+                        created_at: from_ms(r.2)?,
+                        archived_at: from_ms(r.3)?,
+                        health,
+                        health_since: from_opt_ms(r.5)?,
+                        last_check_at: from_opt_ms(r.6)?,
+                        last_error: r.7,
+                    })
+                })
+                .collect()
+        };
+        build().map_err(|e| e.at(OP))
     }
 }

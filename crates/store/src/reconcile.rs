@@ -274,17 +274,8 @@ impl Store {
             Ok::<_, OpError>(report)
         }
         .await)
+        // The engine logs the report, with a warning per archived monitor.
         .map_err(|e| e.at(OP))
-        .inspect(|report| {
-            if !report.is_empty() {
-                tracing::info!(
-                    added = report.added.len(),
-                    changed = report.changed.len(),
-                    archived = report.archived.len(),
-                    "reconciled stored components and monitors with the configuration"
-                );
-            }
-        })
     }
 }
 

@@ -16,7 +16,7 @@ use pharos_domain::{
     CheckOutcome, CheckResult, ComponentId, ComponentStatus, Health, MonitorId, MonitorState,
 };
 use pharos_store::{
-    Backend, Batch, ComponentChange, ComponentRecord, DeliveryState, Granularity,
+    ArchivedMonitor, Backend, Batch, ComponentChange, ComponentRecord, DeliveryState, Granularity,
     IncidentEventRecord, IncidentKind, IncidentRecord, MonitorRecord, OutboxPayload, OutboxRecord,
     OutboxRow, OverrideChange, OverrideRecord, PruneReport, Settlement, Store, StoreError,
     SubscriberChange, SubscriberFilter, SubscriberKind, SubscriberRecord, SubscriberState,
@@ -153,6 +153,7 @@ contract_tests!(
     opens_migrates_and_pings,
     reconcile_adds_changes_archives_and_restores,
     reconcile_rejects_bad_input_without_writing,
+    archived_monitors_are_listed_with_their_last_state,
     everything_survives_a_reopen,
     ring_keeps_the_newest_hundred,
     rollups_count_per_bucket,
@@ -632,6 +633,81 @@ async fn reconcile_rejects_bad_input_without_writing(db: &TestDb) {
     );
     assert!(store.components().await.unwrap().is_empty(), "rolled back");
     assert!(store.monitor_states().await.unwrap().is_empty());
+    store.close().await;
+}
+
+async fn archived_monitors_are_listed_with_their_last_state(db: &TestDb) {
+    let store = db.open().await;
+    let t0 = t("2026-01-01T00:00:00Z");
+    let components = [component("api", 1), component("db", 2), group("core", 0)];
+    let both = [
+        monitor("api-health", &["db", "api"]),
+        monitor("db-port", &["db"]),
+    ];
+    store.reconcile(&components, &both, t0).await.unwrap();
+    assert!(
+        store.archived_monitors().await.unwrap().is_empty(),
+        "live monitors are not archived"
+    );
+    let t1 = t("2026-01-01T01:00:00Z");
+    store
+        .write_batch(&Batch {
+            results: vec![result("api-health", t1, CheckOutcome::Down, 40)],
+            monitor_states: vec![(mid("api-health"), state(Health::Down, t1))],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+
+    // db-port leaves the file, never having been checked.
+    let t2 = t("2026-01-01T02:00:00Z");
+    store.reconcile(&components, &both[..1], t2).await.unwrap();
+    let db_port = ArchivedMonitor {
+        id: mid("db-port"),
+        type_name: "http".into(),
+        components: vec![cid("db")],
+        created_at: t0,
+        archived_at: t2,
+        health: Health::Unknown,
+        health_since: None,
+        last_check_at: None,
+        last_error: None,
+    };
+    assert_eq!(
+        store.archived_monitors().await.unwrap(),
+        std::slice::from_ref(&db_port)
+    );
+
+    // Then api-health, last seen down: listed first (most recently archived), with the
+    // state it was in and both components it drove, in id order.
+    let t3 = t("2026-01-01T03:00:00Z");
+    store.reconcile(&components, &[], t3).await.unwrap();
+    let api_health = ArchivedMonitor {
+        id: mid("api-health"),
+        type_name: "http".into(),
+        components: vec![cid("api"), cid("db")],
+        created_at: t0,
+        archived_at: t3,
+        health: Health::Down,
+        health_since: Some(t1),
+        last_check_at: Some(t1),
+        last_error: Some("timed out".into()),
+    };
+    assert_eq!(
+        store.archived_monitors().await.unwrap(),
+        [api_health.clone(), db_port]
+    );
+    assert!(store.monitor_states().await.unwrap().is_empty());
+    store.close().await;
+
+    // Kept across a reopen; a monitor declared again is live, no longer listed.
+    let store = db.open().await;
+    let t4 = t("2026-01-01T04:00:00Z");
+    store
+        .reconcile(&components, &[monitor("db-port", &["db"])], t4)
+        .await
+        .unwrap();
+    assert_eq!(store.archived_monitors().await.unwrap(), [api_health]);
     store.close().await;
 }
 

@@ -31,6 +31,7 @@ mod feed;
 mod history;
 pub mod markdown;
 mod page;
+pub mod ping;
 mod routes;
 pub mod snapshot;
 pub mod subscribe;

@@ -189,21 +189,28 @@ fn page(cx: &mut Cx<'_>, s: Section<'_>) -> PageConfig {
             out.name = v.text;
         }
     }
-    if let Some(v) = s.field("time_zone").and_then(|f| cx.string(&f)) {
-        match chrono_tz::Tz::from_str(&v.text) {
-            Ok(tz) => out.time_zone = tz,
-            Err(_) => {
-                let names = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name());
-                let hint = suggest(&v.text, names)
-                    .map(|s| format!("; did you mean `{s}`?"))
-                    .unwrap_or_else(|| {
-                        "; expected an IANA name like \"Europe/Berlin\" or \"UTC\"".into()
-                    });
-                cx.error(v.at, format!("unknown time zone {:?}{hint}", v.text));
-            }
-        }
+    if let Some(tz) = s.field("time_zone").and_then(|f| time_zone(cx, &f)) {
+        out.time_zone = tz;
     }
     out
+}
+
+/// A `time_zone` key: an IANA name, or an error suggesting the nearest one.
+pub(super) fn time_zone(cx: &mut Cx<'_>, f: &Field<'_>) -> Option<chrono_tz::Tz> {
+    let v = cx.string(f)?;
+    match chrono_tz::Tz::from_str(&v.text) {
+        Ok(tz) => Some(tz),
+        Err(_) => {
+            let names = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name());
+            let hint = suggest(&v.text, names)
+                .map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_else(|| {
+                    "; expected an IANA name like \"Europe/Berlin\" or \"UTC\"".into()
+                });
+            cx.error(v.at, format!("unknown time zone {:?}{hint}", v.text));
+            None
+        }
+    }
 }
 
 /// `[incidents]`: every key optional, defaults from [`IncidentsConfig::default`].

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use pharos_domain::duration::format_duration;
+use pharos_domain::heartbeat::{Expect, HeartbeatSpec, Schedule};
 use pharos_domain::{
     ComponentId, ComponentStatus, Condition, HttpSpec, MonitorId, MonitorKind, MonitorSpec, TcpSpec,
 };
@@ -36,23 +37,32 @@ const HTTP_KEYS: &[&str] = &[
     "max_redirects",
     "max_body_size",
 ];
+/// Keys only `heartbeat` monitors accept.
+const HEARTBEAT_KEYS: &[&str] = &["token", "period", "schedule", "time_zone", "grace"];
+/// Keys a `heartbeat` monitor refuses: it is pinged, never checked.
+const NOT_FOR_HEARTBEATS: &[&str] = &[
+    "url",
+    "interval",
+    "timeout",
+    "conditions",
+    "degraded_conditions",
+];
 /// Keys of the SPEC §6 types not built yet, so a misplaced one gets a precise message.
 const OTHER_TYPE_KEYS: &[&str] = &[
     "server",
     "query_name",
     "query_type",
-    "token",
-    "period",
-    "schedule",
-    "time_zone",
-    "grace",
     "series",
     "threshold",
     "forecast",
 ];
 /// Types documented in SPEC §6 that this version cannot run yet.
-const UNSUPPORTED_TYPES: &[&str] = &["dns", "tls", "icmp", "heartbeat", "prometheus"];
-const SUPPORTED_TYPES: &[&str] = &["http", "tcp"];
+const UNSUPPORTED_TYPES: &[&str] = &["dns", "tls", "icmp", "prometheus"];
+const SUPPORTED_TYPES: &[&str] = &["http", "tcp", "heartbeat"];
+/// Shortest and longest heartbeat token.
+const TOKEN_LENGTH: std::ops::RangeInclusive<usize> = 16..=128;
+/// A heartbeat's grace when none is given (healthchecks.io's default).
+const DEFAULT_GRACE: Duration = Duration::from_secs(3600);
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
 const MIN_INTERVAL: Duration = Duration::from_secs(1);
@@ -71,6 +81,7 @@ const ON_FAILURE: &[ComponentStatus] = &[
 enum Type {
     Http,
     Tcp,
+    Heartbeat,
     /// Missing or unknown: the error is reported; check the rest as well as we can.
     Unknown,
 }
@@ -85,8 +96,9 @@ pub(super) fn monitors(
 ) -> Vec<MonitorSpec> {
     let mut out = Vec::new();
     let mut first_at: HashMap<String, usize> = HashMap::new();
+    let mut tokens: HashMap<String, usize> = HashMap::new();
     for s in sections {
-        if let Some(spec) = monitor(cx, s, components, driven, &mut first_at) {
+        if let Some(spec) = monitor(cx, s, components, driven, &mut first_at, &mut tokens) {
             out.push(spec);
         }
     }
@@ -99,6 +111,7 @@ fn monitor(
     components: &[String],
     driven: &mut HashSet<String>,
     first_at: &mut HashMap<String, usize>,
+    tokens: &mut HashMap<String, usize>,
 ) -> Option<MonitorSpec> {
     let errors_before = cx.error_count();
     let id = monitor_id(cx, s, first_at);
@@ -116,6 +129,7 @@ fn monitor(
             Some(v) => match v.text.as_str() {
                 "http" => Type::Http,
                 "tcp" => Type::Tcp,
+                "heartbeat" => Type::Heartbeat,
                 t if UNSUPPORTED_TYPES.contains(&t) => {
                     cx.error(v.at, format!("monitor type {t:?} is not supported yet"));
                     // Its other keys belong to a type we cannot check yet: stop here.
@@ -138,6 +152,8 @@ fn monitor(
     check_monitor_keys(cx, s, ty);
 
     let url = match s.field("url") {
+        // A heartbeat has no target; its key is refused above.
+        _ if ty == Type::Heartbeat => None,
         None => {
             cx.error(s.at, format!("{name} is missing required key `url`"));
             None
@@ -208,11 +224,12 @@ fn monitor(
     };
     let on_failure = s.field("on_failure").and_then(|f| on_failure(cx, &f));
 
-    let http = if ty == Type::Tcp {
-        None
-    } else {
+    let http = if matches!(ty, Type::Http | Type::Unknown) {
         Some(http_settings(cx, s))
+    } else {
+        None
     };
+    let heartbeat = (ty == Type::Heartbeat).then(|| heartbeat(cx, s, &name, tokens));
     let kind = match (ty, url) {
         (Type::Http, Some(url)) => match check_http_url(&url.text) {
             Ok(()) => http.map(|settings| {
@@ -233,6 +250,7 @@ fn monitor(
                 None
             }
         },
+        (Type::Heartbeat, _) => heartbeat.flatten().map(MonitorKind::Heartbeat),
         _ => None,
     };
 
@@ -245,6 +263,8 @@ fn monitor(
 
     let conditions = match conditions {
         Some(c) => c,
+        // A heartbeat's verdicts come from its pings and the clock.
+        None if ty == Type::Heartbeat => Vec::new(),
         None => {
             let default = match ty {
                 Type::Tcp => DEFAULT_TCP_CONDITION,
@@ -268,13 +288,28 @@ fn monitor(
     if cx.error_count() > errors_before {
         return None;
     }
+    // A heartbeat's one verdict per ping or silence is the whole story: no threshold by
+    // default. Its interval (shown, never used to schedule) is its period.
+    let (interval_value, thresholds) = match &kind {
+        Some(MonitorKind::Heartbeat(hb)) => (
+            match hb.expect {
+                Expect::Period(p) => p,
+                Expect::Schedule(_) => DEFAULT_INTERVAL,
+            },
+            (1, 1),
+        ),
+        _ => (
+            interval_value,
+            (DEFAULT_FAILURE_THRESHOLD, DEFAULT_SUCCESS_THRESHOLD),
+        ),
+    };
     Some(MonitorSpec {
         id: id?,
         kind: kind?,
         interval: interval_value,
         timeout: timeout.unwrap_or(interval_value.min(MAX_DEFAULT_TIMEOUT)),
-        failure_threshold: failure_threshold.unwrap_or(DEFAULT_FAILURE_THRESHOLD),
-        success_threshold: success_threshold.unwrap_or(DEFAULT_SUCCESS_THRESHOLD),
+        failure_threshold: failure_threshold.unwrap_or(thresholds.0),
+        success_threshold: success_threshold.unwrap_or(thresholds.1),
         conditions,
         degraded_conditions: degraded_conditions.unwrap_or_default(),
         components: drives.unwrap_or_default(),
@@ -317,15 +352,32 @@ fn check_monitor_keys(cx: &mut Cx<'_>, s: &Section<'_>, ty: Type) {
     let type_name = match ty {
         Type::Http => "an http",
         Type::Tcp => "a tcp",
+        Type::Heartbeat => "a heartbeat",
         Type::Unknown => "",
     };
     for (key, at) in s.keys() {
+        if ty == Type::Heartbeat && NOT_FOR_HEARTBEATS.contains(&key) {
+            cx.error(
+                at,
+                format!(
+                    "`{key}` does not apply to a heartbeat monitor: the job pings \
+                     /ping/{{token}}, and `period` or `schedule` with `grace` say when"
+                ),
+            );
+            continue;
+        }
         if COMMON_KEYS.contains(&key) {
             continue;
         }
         if HTTP_KEYS.contains(&key) {
-            if ty == Type::Tcp {
-                cx.error(at, format!("`{key}` does not apply to a tcp monitor"));
+            if matches!(ty, Type::Tcp | Type::Heartbeat) {
+                cx.error(at, format!("`{key}` does not apply to {type_name} monitor"));
+            }
+            continue;
+        }
+        if HEARTBEAT_KEYS.contains(&key) {
+            if matches!(ty, Type::Http | Type::Tcp) {
+                cx.error(at, format!("`{key}` does not apply to {type_name} monitor"));
             }
             continue;
         }
@@ -336,11 +388,127 @@ fn check_monitor_keys(cx: &mut Cx<'_>, s: &Section<'_>, ty: Type) {
             continue;
         }
         let mut known: Vec<&str> = COMMON_KEYS.to_vec();
-        if ty != Type::Tcp {
-            known.extend_from_slice(HTTP_KEYS);
+        match ty {
+            Type::Http => known.extend_from_slice(HTTP_KEYS),
+            Type::Tcp => {}
+            Type::Heartbeat => {
+                known.retain(|k| !NOT_FOR_HEARTBEATS.contains(k));
+                known.extend_from_slice(HEARTBEAT_KEYS);
+            }
+            Type::Unknown => {
+                known.extend_from_slice(HTTP_KEYS);
+                known.extend_from_slice(HEARTBEAT_KEYS);
+            }
         }
         cx.error(at, unknown_key(key, s.label, &known));
     }
+}
+
+/// The heartbeat keys: a unique `token`, `period` or `schedule` (with `time_zone`), `grace`.
+fn heartbeat(
+    cx: &mut Cx<'_>,
+    s: &Section<'_>,
+    name: &str,
+    tokens: &mut HashMap<String, usize>,
+) -> Option<HeartbeatSpec> {
+    let errors_before = cx.error_count();
+    let token = match s.field("token") {
+        None => {
+            cx.error(
+                s.at,
+                format!(
+                    "{name} is missing required key `token` (the secret in its ping URL \
+                     /ping/<token>, e.g. a UUID)"
+                ),
+            );
+            None
+        }
+        Some(f) => cx.string(&f).and_then(|v| {
+            let ok_chars = v
+                .text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !ok_chars || !TOKEN_LENGTH.contains(&v.text.len()) {
+                cx.error(
+                    v.at,
+                    format!(
+                        "`token` must be {} to {} letters, digits, `-` or `_` (a UUID works), \
+                         found {} characters{}",
+                        TOKEN_LENGTH.start(),
+                        TOKEN_LENGTH.end(),
+                        v.text.chars().count(),
+                        if ok_chars { "" } else { " including others" }
+                    ),
+                );
+                return None;
+            }
+            if let Some(&prev) = tokens.get(&v.text) {
+                let message = format!(
+                    "this `token` is already used by another heartbeat monitor ({}); each \
+                     needs its own",
+                    cx.describe_position(prev)
+                );
+                cx.error(v.at, message);
+                return None;
+            }
+            tokens.insert(v.text.clone(), v.at);
+            Some(v.text)
+        }),
+    };
+    let period = s.field("period").and_then(|f| {
+        let d = cx.duration(&f)?;
+        if d < MIN_INTERVAL {
+            cx.error(f.at, "`period` must be at least 1s");
+            return None;
+        }
+        Some(d)
+    });
+    let zone = s.field("time_zone");
+    let time_zone = zone.as_ref().and_then(|f| super::build::time_zone(cx, f));
+    let schedule = s.field("schedule").and_then(|f| {
+        let v = cx.string(&f)?;
+        let tz = time_zone.unwrap_or(chrono_tz::UTC);
+        Schedule::parse(&v.text, tz)
+            .map_err(|e| cx.error(v.at, format!("`schedule`: {e}")))
+            .ok()
+    });
+    let expect = match (s.field("period"), s.field("schedule")) {
+        (Some(_), Some(f)) => {
+            cx.error(
+                f.at,
+                "set `period` or `schedule`, not both: a job is expected either every so \
+                 often or at set times",
+            );
+            None
+        }
+        (None, None) => {
+            cx.error(
+                s.at,
+                format!(
+                    "{name} needs `period` (e.g. \"5m\") or `schedule` (e.g. \"*/5 * * * *\") \
+                     to say when its job pings"
+                ),
+            );
+            None
+        }
+        (Some(_), None) => period.map(Expect::Period),
+        (None, Some(_)) => schedule.map(|s| Expect::Schedule(Box::new(s))),
+    };
+    if let (Some(f), None) = (&zone, s.field("schedule")) {
+        cx.error(f.at, "`time_zone` applies only with `schedule`");
+    }
+    let grace = match s.field("grace") {
+        None => Some(DEFAULT_GRACE),
+        Some(f) => cx.duration(&f),
+    };
+    if cx.error_count() > errors_before {
+        return None;
+    }
+    Some(HeartbeatSpec {
+        token: token?,
+        expect: expect?,
+        grace: grace?,
+    })
 }
 
 fn condition_list(cx: &mut Cx<'_>, f: &Field<'_>) -> Option<Vec<Condition>> {

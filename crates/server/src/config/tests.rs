@@ -213,6 +213,8 @@ fn the_example_file_loads_without_any_environment() {
         match &m.kind {
             MonitorKind::Http(h) => assert!(h.url.starts_with("http://127.0.0.1:"), "{}", h.url),
             MonitorKind::Tcp(t) => assert_eq!(t.host, "127.0.0.1"),
+            // Pinged by its job, never reaching out.
+            MonitorKind::Heartbeat(_) => {}
         }
     }
     assert!(c.monitors.iter().any(|m| m.id.as_str() == "legacy-billing"));
@@ -242,6 +244,15 @@ fn uncommented(text: &str, first: &str) -> String {
 #[test]
 fn the_commented_out_examples_in_the_example_file_are_valid() {
     let text = include_str!("../../../../examples/pharos.toml");
+
+    let heartbeat = uncommented(text, "[[monitors]]");
+    let loaded = load(&format!("{text}\n{heartbeat}"));
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let m = loaded.config.monitors.last().unwrap();
+    assert_eq!(
+        (m.id.as_str(), m.type_name()),
+        ("nightly-invoices", "heartbeat")
+    );
 
     let admin = uncommented(text, "[admin]");
     let loaded = load(&format!("{text}\n{admin}"));
@@ -1837,8 +1848,8 @@ fn keys_of_another_type_are_errors() {
 
 #[test]
 fn unbuilt_and_unknown_monitor_types() {
-    for ty in ["dns", "tls", "icmp", "heartbeat", "prometheus"] {
-        let text = one_monitor(&format!("type = \"{ty}\"\ntoken = \"abc\"\n"));
+    for ty in ["dns", "tls", "icmp", "prometheus"] {
+        let text = one_monitor(&format!("type = \"{ty}\"\nserver = \"abc\"\n"));
         // Its own keys are not reported on top; the component it would drive is undriven.
         assert_eq!(
             refused(&text),
@@ -1850,7 +1861,7 @@ fn unbuilt_and_unknown_monitor_types() {
     }
     assert_eq!(
         refused(&one_monitor("type = \"htp\"\nurl = \"http://x/\"\n")),
-        ["pharos.toml:7:8: error: unknown monitor type \"htp\" (expected one of: http, tcp); did you mean `http`?"]
+        ["pharos.toml:7:8: error: unknown monitor type \"htp\" (expected one of: http, tcp, heartbeat); did you mean `http`?"]
     );
 }
 
@@ -2301,4 +2312,115 @@ to = ["ops@example.com"]
             "{line}"
         );
     }
+}
+
+#[test]
+fn heartbeat_monitors_load_with_healthchecks_defaults() {
+    let token = "5f0c1c6e-8d3a-4c59-9a57-2b1f2a7e9d10";
+    let c = load(&one_monitor(&format!(
+        "type = \"heartbeat\"\ntoken = \"{token}\"\nperiod = \"5m\"\n"
+    )))
+    .config;
+    let m = &c.monitors[0];
+    let pharos_domain::MonitorKind::Heartbeat(hb) = &m.kind else {
+        panic!("not a heartbeat: {:?}", m.kind)
+    };
+    assert_eq!(hb.token, token);
+    assert_eq!(
+        hb.expect,
+        pharos_domain::heartbeat::Expect::Period(Duration::from_secs(300))
+    );
+    assert_eq!(
+        hb.grace,
+        Duration::from_secs(3600),
+        "healthchecks.io's default"
+    );
+    assert_eq!((m.failure_threshold, m.success_threshold), (1, 1));
+    assert!(m.conditions.is_empty());
+    assert_eq!(m.interval, Duration::from_secs(300));
+    assert!(
+        !m.definition_json().contains(token),
+        "the token is a secret: {}",
+        m.definition_json()
+    );
+
+    let c = load(&one_monitor(&format!(
+        "type = \"heartbeat\"\ntoken = \"{token}\"\nschedule = \"30 2 * * *\"\n\
+         time_zone = \"Europe/Berlin\"\ngrace = \"10m\"\n"
+    )))
+    .config;
+    let pharos_domain::MonitorKind::Heartbeat(hb) = &c.monitors[0].kind else {
+        panic!("not a heartbeat")
+    };
+    let pharos_domain::heartbeat::Expect::Schedule(s) = &hb.expect else {
+        panic!("not a schedule: {:?}", hb.expect)
+    };
+    assert_eq!(s.expression(), "30 2 * * *");
+    assert_eq!(s.time_zone(), chrono_tz::Europe::Berlin);
+    assert_eq!(hb.grace, Duration::from_secs(600));
+}
+
+#[test]
+fn heartbeat_monitor_mistakes_are_named() {
+    let token = "5f0c1c6e-8d3a-4c59-9a57-2b1f2a7e9d10";
+    let hb = |rest: &str| one_monitor(&format!("type = \"heartbeat\"\n{rest}"));
+    assert_eq!(
+        refused(&hb(&format!("token = \"{token}\"\n"))),
+        ["pharos.toml:4:1: error: monitor `m` needs `period` (e.g. \"5m\") or `schedule` (e.g. \"*/5 * * * *\") to say when its job pings"]
+    );
+    assert_eq!(
+        refused(&hb(&format!(
+            "token = \"{token}\"\nperiod = \"5m\"\nschedule = \"* * * * *\"\n"
+        ))),
+        ["pharos.toml:10:12: error: set `period` or `schedule`, not both: a job is expected either every so often or at set times"]
+    );
+    assert_eq!(
+        refused(&hb("period = \"5m\"\n")),
+        ["pharos.toml:4:1: error: monitor `m` is missing required key `token` (the secret in its ping URL /ping/<token>, e.g. a UUID)"]
+    );
+    assert_eq!(
+        refused(&hb("token = \"short\"\nperiod = \"5m\"\n")),
+        ["pharos.toml:8:9: error: `token` must be 16 to 128 letters, digits, `-` or `_` (a UUID works), found 5 characters"]
+    );
+    let got = refused(&hb(&format!(
+        "token = \"{token}\"\nschedule = \"61 * * * *\"\n"
+    )));
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        got[0].starts_with(
+            "pharos.toml:9:12: error: `schedule`: \"61 * * * *\" is not a cron schedule: "
+        ),
+        "{got:?}"
+    );
+    assert_eq!(
+        refused(&hb(&format!(
+            "token = \"{token}\"\nschedule = \"* * * *\"\n"
+        ))),
+        ["pharos.toml:9:12: error: `schedule`: a schedule has five fields (minute hour day-of-month month day-of-week), like \"*/5 * * * *\"; this one has 4"]
+    );
+    assert_eq!(
+        refused(&hb(&format!(
+            "token = \"{token}\"\nperiod = \"5m\"\ntime_zone = \"UTC\"\n"
+        ))),
+        ["pharos.toml:10:13: error: `time_zone` applies only with `schedule`"]
+    );
+    let got = refused(&hb(&format!(
+        "token = \"{token}\"\nperiod = \"5m\"\nurl = \"http://x/\"\ninterval = \"1m\"\n\
+         conditions = [\"[STATUS] == 200\"]\n"
+    )));
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(got.iter().all(|l| l.contains(
+        "does not apply to a heartbeat monitor: the job pings /ping/{token}, and `period` or \
+         `schedule` with `grace` say when"
+    )));
+    // Two monitors cannot share a token: pings would go to one of them at random.
+    let two = format!(
+        "[[components]]\nid = \"c\"\nname = \"C\"\n\
+         [[monitors]]\nid = \"a\"\ntype = \"heartbeat\"\ntoken = \"{token}\"\nperiod = \"5m\"\ncomponents = [\"c\"]\n\
+         [[monitors]]\nid = \"b\"\ntype = \"heartbeat\"\ntoken = \"{token}\"\nperiod = \"5m\"\ncomponents = [\"c\"]\n"
+    );
+    assert_eq!(
+        refused(&two),
+        ["pharos.toml:13:9: error: this `token` is already used by another heartbeat monitor (at line 7); each needs its own"]
+    );
 }

@@ -1,12 +1,13 @@
 //! `/api/v1/components`: every component and group with its status, the monitors that drive
-//! it and its override, and the override itself: a status a person pins on a component,
-//! shown instead of what its monitors say until it expires or is cleared.
+//! it, whether anything watches it, and its override; and the override itself: a status a
+//! person pins on a component, shown instead of what its monitors say until it expires or is
+//! cleared.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use pharos_engine::{ComponentOverride, OverrideRequest};
+use pharos_engine::{ComponentOverride, OverrideRequest, StatusView};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -36,8 +37,13 @@ pub(crate) struct ComponentOut {
     is_group: bool,
     /// For a group: its components' ids.
     children: Vec<String>,
-    /// Monitors that drive its status.
+    /// Monitors that drive its status, in configuration order (none for a group: its
+    /// components' monitors drive it).
     monitors: Vec<String>,
+    /// Whether anything would notice it going down: a component when at least one monitor
+    /// drives it, a group when each of its components is watched. `GET /api/v1/coverage`
+    /// lists the components that are not.
+    watched: bool,
     /// Position on the page, 0-based.
     position: u32,
     /// When its status last changed.
@@ -109,6 +115,7 @@ pub(crate) struct SetOverride {
 pub(crate) async fn list(State(ctx): State<Ctx>) -> Result<Json<Vec<ComponentOut>>, ApiError> {
     let overrides = ctx.control.overrides().await?;
     let view = ctx.control.view();
+    let drivers = view.drivers();
     Ok(Json(
         view.components
             .iter()
@@ -120,12 +127,11 @@ pub(crate) async fn list(State(ctx): State<Ctx>) -> Result<Json<Vec<ComponentOut
                 group_id: c.group_id.as_ref().map(ToString::to_string),
                 is_group: c.is_group,
                 children: c.children.iter().map(ToString::to_string).collect(),
-                monitors: view
-                    .monitors
-                    .iter()
-                    .filter(|m| m.components.contains(&c.id))
-                    .map(|m| m.id.to_string())
-                    .collect(),
+                monitors: drivers
+                    .get(&c.id)
+                    .map(|ms| ms.iter().map(ToString::to_string).collect())
+                    .unwrap_or_default(),
+                watched: StatusView::is_watched(c, &drivers),
                 position: c.position,
                 updated_at: c.updated_at,
                 override_: overrides

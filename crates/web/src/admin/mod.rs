@@ -1,6 +1,7 @@
 //! The admin API under `/api/v1`: responders declare and update incidents, schedule
-//! maintenance, override component statuses, and read monitors' recent results. JSON in, JSON
-//! out, every route but `GET /api/v1/openapi.json` behind `Authorization: Bearer <token>`.
+//! maintenance, override component statuses, read monitors' recent results, and see what
+//! nothing watches (coverage). JSON in, JSON out, every route but `GET /api/v1/openapi.json`
+//! behind `Authorization: Bearer <token>`.
 //!
 //! Routes and the OpenAPI document are registered together (`utoipa-axum`'s
 //! [`OpenApiRouter`]), so a route cannot exist without being documented or the other way round;
@@ -14,8 +15,8 @@
 //! - `auth`: the bearer-token check and the caller's name.
 //! - `error`: the one JSON error shape, and the body extractor behind 400/413/415.
 //! - `model`: shapes shared by several resources (actors, updates, timeline entries).
-//! - `incidents`, `maintenances`, `components`, `monitors`, `deliveries`, `subscribers`: the
-//!   resources.
+//! - `incidents`, `maintenances`, `components`, `monitors`, `coverage`, `deliveries`,
+//!   `subscribers`: the resources.
 //! - `openapi`: the document's frame and the route that serves it.
 
 use std::sync::Arc;
@@ -32,6 +33,7 @@ use utoipa_axum::routes;
 
 mod auth;
 mod components;
+mod coverage;
 mod deliveries;
 pub(crate) mod error;
 mod incidents;
@@ -128,6 +130,7 @@ fn api(tokens: auth::Tokens) -> (Router<Ctx>, utoipa::openapi::OpenApi) {
         ))
         .routes(routes!(monitors::list))
         .routes(routes!(monitors::get_one))
+        .routes(routes!(coverage::get))
         .routes(routes!(deliveries::list))
         .routes(routes!(subscribers::list))
         .routes(routes!(subscribers::remove))

@@ -22,7 +22,7 @@ const BEARER: &str = "bearer";
     info(
         title = "Pharos admin API",
         description = "Declare and update incidents, schedule maintenance, override component \
-statuses, read monitors, follow notification deliveries and manage subscribers. Every operation except this document needs \
+statuses, read monitors, see what nothing watches, follow notification deliveries and manage subscribers. Every operation except this document needs \
 `Authorization: Bearer <token>` with a token from `[admin] tokens`; the token's name is recorded \
 as the author of every change. Errors are `{\"error\": {\"status\", \"message\", \"field\"?}}`. \
 A 2xx answer to a change means it is stored.",
@@ -33,6 +33,7 @@ A 2xx answer to a change means it is stored.",
         (name = "maintenances", description = "Scheduled maintenance windows"),
         (name = "components", description = "Components, their statuses and overrides"),
         (name = "monitors", description = "Monitors' health and recent results"),
+        (name = "coverage", description = "What nothing watches: components no monitor drives, monitors removed from the configuration"),
         (name = "deliveries", description = "The notification outbox: sent, waiting for a retry, given up"),
         (name = "subscribers", description = "The public's e-mail and webhook subscriptions"),
         (name = "meta", description = "This document"),

@@ -1,0 +1,172 @@
+//! Heartbeat monitors end to end: a job pings the real app's healthchecks.io-style URLs over
+//! real HTTP; a silent job, a failing one and one that starts and never finishes each take
+//! the component down and open an incident, and the next success brings it back. On SQLite
+//! and (when `PHAROS_TEST_POSTGRES_URL` is set) PostgreSQL.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use pharos_testkit::{backends, eventually, spawn_app_on, Backend, TestApp};
+
+const TOKEN: &str = "5f0c1c6e-8d3a-4c59-9a57-2b1f2a7e9d10";
+const ADMIN: &str = "admin-token-0123456789";
+const WAIT: Duration = Duration::from_secs(15);
+
+fn config() -> String {
+    format!(
+        r#"
+[page]
+id = "acme"
+name = "Acme"
+
+[admin]
+tokens = [{{ name = "ops", token = "{ADMIN}" }}]
+
+[[components]]
+id = "calendar"
+name = "Calendar sync"
+
+[[monitors]]
+id = "calendar-sync"
+type = "heartbeat"
+token = "{TOKEN}"
+period = "1s"
+grace = "1s"
+components = ["calendar"]
+"#
+    )
+}
+
+async fn ping(app: &TestApp, method: reqwest::Method, suffix: &str, body: &str) -> (u16, String) {
+    let r = app
+        .client
+        .request(method, format!("{}/ping/{TOKEN}{suffix}", app.base_url))
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let cors = r.headers().get("access-control-allow-origin").cloned();
+    let text = r.text().await.unwrap();
+    if status == 200 {
+        assert_eq!(cors.unwrap(), "*");
+    }
+    (status, text)
+}
+
+/// The monitor's last failure reason, as the admin API shows it.
+async fn last_error(app: &TestApp) -> String {
+    let r = app
+        .client
+        .get(format!("{}/api/v1/monitors/calendar-sync", app.base_url))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    let json: serde_json::Value = r.json().await.unwrap();
+    json["last_error"].as_str().unwrap_or_default().to_owned()
+}
+
+async fn open_incidents(app: &TestApp) -> usize {
+    let json = app.get_json("/api/v2/incidents/unresolved.json").await;
+    json["incidents"].as_array().unwrap().len()
+}
+
+#[tokio::test]
+async fn a_job_that_stops_pinging_fails_or_hangs_takes_its_component_down() {
+    for backend in backends() {
+        scenario(backend).await;
+    }
+}
+
+async fn scenario(backend: Backend) {
+    let app = spawn_app_on(backend, &config()).await;
+    let get = reqwest::Method::GET;
+    let post = reqwest::Method::POST;
+
+    // A ping in time keeps it up.
+    assert_eq!(
+        ping(&app, get.clone(), "", "").await,
+        (200, "OK".to_owned())
+    );
+    app.wait_for_component("calendar", "operational", WAIT)
+        .await;
+
+    // The job goes silent: period 1s + grace 1s later, it is down, with an incident.
+    app.wait_for_component("calendar", "major_outage", WAIT)
+        .await;
+    let reason = last_error(&app).await;
+    assert!(reason.starts_with("no ping since "), "{reason}");
+    assert!(
+        reason.ends_with("one is expected every 1s, with 1s grace"),
+        "{reason}"
+    );
+    eventually(WAIT, "an incident for the silent job", || async {
+        (open_incidents(&app).await == 1).then_some(())
+    })
+    .await;
+
+    // It runs again: up at once (HEAD counts too).
+    let head = app
+        .client
+        .head(format!("{}/ping/{TOKEN}", app.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    app.wait_for_component("calendar", "operational", WAIT)
+        .await;
+
+    // It reports failure, with its output: down at once, in the job's words.
+    assert_eq!(
+        ping(&app, post.clone(), "/fail", "disk full\n").await.0,
+        200
+    );
+    app.wait_for_component("calendar", "major_outage", WAIT)
+        .await;
+    assert_eq!(
+        last_error(&app).await,
+        "the job reported failure: disk full"
+    );
+    assert_eq!(ping(&app, post.clone(), "/0", "").await.0, 200);
+    app.wait_for_component("calendar", "operational", WAIT)
+        .await;
+    assert_eq!(ping(&app, get.clone(), "/3", "").await.0, 200);
+    app.wait_for_component("calendar", "major_outage", WAIT)
+        .await;
+    assert_eq!(last_error(&app).await, "the job exited with status 3");
+
+    // It starts and never finishes: down after grace.
+    assert_eq!(ping(&app, get.clone(), "", "").await.0, 200);
+    app.wait_for_component("calendar", "operational", WAIT)
+        .await;
+    assert_eq!(ping(&app, get.clone(), "/start", "").await.0, 200);
+    app.wait_for_component("calendar", "major_outage", WAIT)
+        .await;
+    let reason = last_error(&app).await;
+    assert!(
+        reason.starts_with("the job started at ") && reason.ends_with("did not finish within 1s"),
+        "{reason}"
+    );
+
+    // Bad pings change nothing and say why.
+    let (status, text) = ping(&app, get.clone(), "/log", "").await;
+    assert_eq!(status, 400);
+    assert!(text.contains("not a ping"), "{text}");
+    let (status, text) = ping(&app, get.clone(), "/256", "").await;
+    assert_eq!(
+        (status, text.as_str()),
+        (400, "exit status 256 is out of range (0-255)")
+    );
+    let unknown = app
+        .client
+        .get(format!("{}/ping/not-a-known-token-at-all", app.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(unknown.text().await.unwrap(), "not found");
+    assert_eq!(app.component_status("calendar").await, "major_outage");
+    app.stop().await;
+}
