@@ -232,6 +232,9 @@ fn serve(path: Option<PathBuf>, listen: Option<SocketAddr>, database: Option<Str
             listen,
             database_url,
         };
+        // Listen before serving: a SIGTERM right after `/healthz` first answers must stop
+        // Pharos cleanly, not kill it.
+        let stop = shutdown_signal();
         let app = match App::start(settings).await {
             Ok(app) => app,
             Err(err) => {
@@ -239,33 +242,41 @@ fn serve(path: Option<PathBuf>, listen: Option<SocketAddr>, database: Option<Str
                 return ExitCode::FAILURE;
             }
         };
-        shutdown_signal().await;
+        stop.await;
         tracing::info!("shutting down");
         app.shutdown().await;
         ExitCode::SUCCESS
     })
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when this is called,
+/// not when it is first awaited.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            let wait = |s: std::io::Result<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = wait(interrupt) => {}
+                _ = wait(terminate) => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
     }
 }
 

@@ -244,10 +244,15 @@ fn serve_once(dir: &Path, config: &str, database: &str) -> String {
         .status()
         .unwrap();
     assert!(kill.success());
-    // The exit status is not checked: a SIGTERM that arrives right after the first answer
-    // can beat the signal handler (a clean stop is `cli.rs`'s business). Every start-up line
-    // is written before the first answer, and each log line is flushed as it is written.
+    // SIGTERM right after the first answer is a clean stop: the handler is installed before
+    // Pharos serves (it once was not, and such a SIGTERM killed the process).
     let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{:?}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
