@@ -10,6 +10,7 @@ pub mod heartbeat;
 pub mod ids;
 pub mod incident;
 pub mod monitor;
+pub mod prometheus;
 pub mod status;
 pub mod uptime;
 

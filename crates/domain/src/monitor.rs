@@ -9,6 +9,7 @@ use serde::{Serialize, Serializer};
 use crate::condition::Condition;
 use crate::heartbeat::HeartbeatSpec;
 use crate::ids::{ComponentId, MonitorId};
+use crate::prometheus::PrometheusSpec;
 use crate::status::ComponentStatus;
 
 /// Largest response body a check reads by default; past it the check fails, so a target
@@ -76,6 +77,9 @@ pub enum MonitorKind {
     Tcp(TcpSpec),
     /// Pings from a job (see [`heartbeat`](crate::heartbeat)); never probed.
     Heartbeat(HeartbeatSpec),
+    /// One series of a Prometheus metrics page against a threshold and its trend (see
+    /// [`prometheus`](crate::prometheus)).
+    Prometheus(PrometheusSpec),
 }
 
 impl MonitorKind {
@@ -85,6 +89,7 @@ impl MonitorKind {
             Self::Http(_) => "http",
             Self::Tcp(_) => "tcp",
             Self::Heartbeat(_) => "heartbeat",
+            Self::Prometheus(_) => "prometheus",
         }
     }
 }

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
-use pharos_domain::{CheckResult, MonitorSpec};
+use pharos_domain::{CheckResult, MonitorKind, MonitorSpec};
 use pharos_probe::Prober;
 use pharos_store::{ComponentRecord, MonitorRecord, Store};
 use rand::RngExt as _;
@@ -273,7 +273,7 @@ pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandl
     // Heartbeats are pinged, not probed.
     let probed = specs
         .into_iter()
-        .filter(|s| !matches!(s.kind, pharos_domain::MonitorKind::Heartbeat(_)));
+        .filter(|s| !matches!(s.kind, MonitorKind::Heartbeat(_)));
     for spec in probed {
         let (jitter, phase_frac): (f64, f64) = {
             let mut rng = rand::rng();
@@ -482,6 +482,8 @@ async fn run_monitor(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut due = first;
+    // A prometheus monitor's recent values, for its forecast.
+    let mut trend = pharos_domain::prometheus::Trend::default();
     // Belt and braces: the probe honours the timeout itself; this bounds any bug there.
     let hard_limit = spec.timeout + Duration::from_secs(1);
     loop {
@@ -501,7 +503,16 @@ async fn run_monitor(
             }),
             _ = stop.changed() => return,
         };
-        let result = CheckResult::judge(&spec, &observation, started_at);
+        let result = match &spec.kind {
+            MonitorKind::Prometheus(p) => pharos_domain::prometheus::judge_scrape(
+                &spec,
+                p,
+                &mut trend,
+                &observation,
+                started_at,
+            ),
+            _ => CheckResult::judge(&spec, &observation, started_at),
+        };
         metrics.record_check(
             spec.id.as_str(),
             spec.type_name(),

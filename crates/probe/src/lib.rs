@@ -58,6 +58,12 @@ impl Prober {
                         .await
                 }
                 MonitorKind::Tcp(tcp) => tcp::check(tcp, started).await,
+                // The scrape is a GET whose body the engine reads the series from.
+                MonitorKind::Prometheus(p) => {
+                    self.http
+                        .check(&p.http, true, spec.timeout, started, deadline)
+                        .await
+                }
                 // The engine never probes a heartbeat: its job pings Pharos instead.
                 MonitorKind::Heartbeat(_) => Observation::failed(
                     "a heartbeat monitor is not checked; its job pings /ping/<token>".to_owned(),

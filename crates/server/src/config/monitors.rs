@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use pharos_domain::duration::format_duration;
 use pharos_domain::heartbeat::{Expect, HeartbeatSpec, Schedule};
+use pharos_domain::prometheus::{PrometheusSpec, SeriesSelector};
 use pharos_domain::{
     ComponentId, ComponentStatus, Condition, HttpSpec, MonitorId, MonitorKind, MonitorSpec, TcpSpec,
 };
@@ -47,18 +48,15 @@ const NOT_FOR_HEARTBEATS: &[&str] = &[
     "conditions",
     "degraded_conditions",
 ];
+/// Keys only `prometheus` monitors accept.
+const PROMETHEUS_KEYS: &[&str] = &["series", "threshold", "forecast"];
+/// The http keys a `prometheus` monitor also takes (its scrape is a plain `GET`).
+const PROMETHEUS_HTTP_KEYS: &[&str] = &["headers", "insecure", "max_body_size"];
 /// Keys of the SPEC §6 types not built yet, so a misplaced one gets a precise message.
-const OTHER_TYPE_KEYS: &[&str] = &[
-    "server",
-    "query_name",
-    "query_type",
-    "series",
-    "threshold",
-    "forecast",
-];
+const OTHER_TYPE_KEYS: &[&str] = &["server", "query_name", "query_type"];
 /// Types documented in SPEC §6 that this version cannot run yet.
-const UNSUPPORTED_TYPES: &[&str] = &["dns", "tls", "icmp", "prometheus"];
-const SUPPORTED_TYPES: &[&str] = &["http", "tcp", "heartbeat"];
+const UNSUPPORTED_TYPES: &[&str] = &["dns", "tls", "icmp"];
+const SUPPORTED_TYPES: &[&str] = &["http", "tcp", "heartbeat", "prometheus"];
 /// Shortest and longest heartbeat token.
 const TOKEN_LENGTH: std::ops::RangeInclusive<usize> = 16..=128;
 /// A heartbeat's grace when none is given (healthchecks.io's default).
@@ -82,6 +80,7 @@ enum Type {
     Http,
     Tcp,
     Heartbeat,
+    Prometheus,
     /// Missing or unknown: the error is reported; check the rest as well as we can.
     Unknown,
 }
@@ -130,6 +129,7 @@ fn monitor(
                 "http" => Type::Http,
                 "tcp" => Type::Tcp,
                 "heartbeat" => Type::Heartbeat,
+                "prometheus" => Type::Prometheus,
                 t if UNSUPPORTED_TYPES.contains(&t) => {
                     cx.error(v.at, format!("monitor type {t:?} is not supported yet"));
                     // Its other keys belong to a type we cannot check yet: stop here.
@@ -224,12 +224,13 @@ fn monitor(
     };
     let on_failure = s.field("on_failure").and_then(|f| on_failure(cx, &f));
 
-    let http = if matches!(ty, Type::Http | Type::Unknown) {
+    let http = if matches!(ty, Type::Http | Type::Unknown | Type::Prometheus) {
         Some(http_settings(cx, s))
     } else {
         None
     };
     let heartbeat = (ty == Type::Heartbeat).then(|| heartbeat(cx, s, &name, tokens));
+    let scrape = (ty == Type::Prometheus).then(|| prometheus(cx, s, &name));
     let kind = match (ty, url) {
         (Type::Http, Some(url)) => match check_http_url(&url.text) {
             Ok(()) => http.map(|settings| {
@@ -251,6 +252,26 @@ fn monitor(
             }
         },
         (Type::Heartbeat, _) => heartbeat.flatten().map(MonitorKind::Heartbeat),
+        (Type::Prometheus, Some(url)) => match check_http_url(&url.text) {
+            Ok(()) => match (http, scrape.flatten()) {
+                (Some(settings), Some((series, threshold, forecast))) => {
+                    Some(MonitorKind::Prometheus(PrometheusSpec {
+                        http: HttpSpec {
+                            url: url.text,
+                            ..settings
+                        },
+                        series,
+                        threshold,
+                        forecast,
+                    }))
+                }
+                _ => None,
+            },
+            Err(e) => {
+                cx.error(url.at, format!("invalid prometheus monitor `url`: {e}"));
+                None
+            }
+        },
         _ => None,
     };
 
@@ -353,6 +374,7 @@ fn check_monitor_keys(cx: &mut Cx<'_>, s: &Section<'_>, ty: Type) {
         Type::Http => "an http",
         Type::Tcp => "a tcp",
         Type::Heartbeat => "a heartbeat",
+        Type::Prometheus => "a prometheus",
         Type::Unknown => "",
     };
     for (key, at) in s.keys() {
@@ -370,7 +392,18 @@ fn check_monitor_keys(cx: &mut Cx<'_>, s: &Section<'_>, ty: Type) {
             continue;
         }
         if HTTP_KEYS.contains(&key) {
-            if matches!(ty, Type::Tcp | Type::Heartbeat) {
+            let applies = match ty {
+                Type::Http | Type::Unknown => true,
+                Type::Prometheus => PROMETHEUS_HTTP_KEYS.contains(&key),
+                Type::Tcp | Type::Heartbeat => false,
+            };
+            if !applies {
+                cx.error(at, format!("`{key}` does not apply to {type_name} monitor"));
+            }
+            continue;
+        }
+        if PROMETHEUS_KEYS.contains(&key) {
+            if !matches!(ty, Type::Prometheus | Type::Unknown) {
                 cx.error(at, format!("`{key}` does not apply to {type_name} monitor"));
             }
             continue;
@@ -395,13 +428,70 @@ fn check_monitor_keys(cx: &mut Cx<'_>, s: &Section<'_>, ty: Type) {
                 known.retain(|k| !NOT_FOR_HEARTBEATS.contains(k));
                 known.extend_from_slice(HEARTBEAT_KEYS);
             }
+            Type::Prometheus => {
+                known.extend_from_slice(PROMETHEUS_HTTP_KEYS);
+                known.extend_from_slice(PROMETHEUS_KEYS);
+            }
             Type::Unknown => {
                 known.extend_from_slice(HTTP_KEYS);
                 known.extend_from_slice(HEARTBEAT_KEYS);
+                known.extend_from_slice(PROMETHEUS_KEYS);
             }
         }
         cx.error(at, unknown_key(key, s.label, &known));
     }
+}
+
+/// The prometheus keys: the `series` to read, its `threshold`, an optional `forecast`.
+fn prometheus(
+    cx: &mut Cx<'_>,
+    s: &Section<'_>,
+    name: &str,
+) -> Option<(SeriesSelector, f64, Option<Duration>)> {
+    let series = match s.field("series") {
+        None => {
+            cx.error(
+                s.at,
+                format!(
+                    "{name} is missing required key `series` (the series to watch, like \
+                     'db_connections_open{{pool=\"booking\"}}')"
+                ),
+            );
+            None
+        }
+        Some(f) => cx.string(&f).and_then(|v| {
+            SeriesSelector::parse(&v.text)
+                .map_err(|e| cx.error(v.at, format!("`series`: {e}")))
+                .ok()
+        }),
+    };
+    let threshold = match s.field("threshold") {
+        None => {
+            cx.error(
+                s.at,
+                format!("{name} is missing required key `threshold` (at or over it → down)"),
+            );
+            None
+        }
+        Some(f) => match f.item.as_float().or(f.item.as_integer().map(|i| i as f64)) {
+            Some(t) if t.is_finite() => Some(t),
+            _ => {
+                cx.error(
+                    f.at,
+                    format!(
+                        "`threshold` must be a number, found {}",
+                        super::walk::describe(f.item)
+                    ),
+                );
+                None
+            }
+        },
+    };
+    let forecast = match s.field("forecast") {
+        None => Some(None),
+        Some(f) => cx.duration(&f).map(Some),
+    };
+    Some((series?, threshold?, forecast?))
 }
 
 /// The heartbeat keys: a unique `token`, `period` or `schedule` (with `time_zone`), `grace`.

@@ -215,6 +215,7 @@ fn the_example_file_loads_without_any_environment() {
             MonitorKind::Tcp(t) => assert_eq!(t.host, "127.0.0.1"),
             // Pinged by its job, never reaching out.
             MonitorKind::Heartbeat(_) => {}
+            MonitorKind::Prometheus(p) => assert!(p.http.url.starts_with("http://127.0.0.1:")),
         }
     }
     assert!(c.monitors.iter().any(|m| m.id.as_str() == "legacy-billing"));
@@ -1848,7 +1849,7 @@ fn keys_of_another_type_are_errors() {
 
 #[test]
 fn unbuilt_and_unknown_monitor_types() {
-    for ty in ["dns", "tls", "icmp", "prometheus"] {
+    for ty in ["dns", "tls", "icmp"] {
         let text = one_monitor(&format!("type = \"{ty}\"\nserver = \"abc\"\n"));
         // Its own keys are not reported on top; the component it would drive is undriven.
         assert_eq!(
@@ -1861,7 +1862,7 @@ fn unbuilt_and_unknown_monitor_types() {
     }
     assert_eq!(
         refused(&one_monitor("type = \"htp\"\nurl = \"http://x/\"\n")),
-        ["pharos.toml:7:8: error: unknown monitor type \"htp\" (expected one of: http, tcp, heartbeat); did you mean `http`?"]
+        ["pharos.toml:7:8: error: unknown monitor type \"htp\" (expected one of: http, tcp, heartbeat, prometheus); did you mean `http`?"]
     );
 }
 
@@ -2422,5 +2423,53 @@ fn heartbeat_monitor_mistakes_are_named() {
     assert_eq!(
         refused(&two),
         ["pharos.toml:13:9: error: this `token` is already used by another heartbeat monitor (at line 7); each needs its own"]
+    );
+}
+
+#[test]
+fn prometheus_monitors_load_and_their_mistakes_are_named() {
+    let c = load(&one_monitor(
+        "type = \"prometheus\"\nurl = \"http://10.0.0.5:9187/metrics\"\n\
+         series = 'db_connections_open{pool=\"booking\"}'\nthreshold = 500\nforecast = \"30m\"\n\
+         headers = { Authorization = \"Bearer x\" }\n",
+    ))
+    .config;
+    let m = &c.monitors[0];
+    let MonitorKind::Prometheus(p) = &m.kind else {
+        panic!("not prometheus: {:?}", m.kind)
+    };
+    assert_eq!(p.http.url, "http://10.0.0.5:9187/metrics");
+    assert_eq!(
+        p.series.to_string(),
+        "db_connections_open{pool=\"booking\"}"
+    );
+    assert_eq!(p.threshold, 500.0);
+    assert_eq!(p.forecast, Some(Duration::from_secs(1800)));
+    assert_eq!(p.http.headers.len(), 1);
+    assert_eq!(m.conditions[0].source(), "[STATUS] < 400");
+
+    let prom = |rest: &str| one_monitor(&format!("type = \"prometheus\"\n{rest}"));
+    assert_eq!(
+        refused(&prom("url = \"http://x/metrics\"\nthreshold = 5\n")),
+        ["pharos.toml:4:1: error: monitor `m` is missing required key `series` (the series to watch, like 'db_connections_open{pool=\"booking\"}')"]
+    );
+    assert_eq!(
+        refused(&prom("url = \"http://x/metrics\"\nseries = \"up\"\n")),
+        ["pharos.toml:4:1: error: monitor `m` is missing required key `threshold` (at or over it → down)"]
+    );
+    assert_eq!(
+        refused(&prom(
+            "url = \"http://x/metrics\"\nseries = \"up{job=x}\"\nthreshold = \"high\"\n"
+        )),
+        [
+            "pharos.toml:9:10: error: `series`: the value of label job must be in double quotes",
+            "pharos.toml:10:13: error: `threshold` must be a number, found a string",
+        ]
+    );
+    assert_eq!(
+        refused(&prom(
+            "url = \"http://x/metrics\"\nseries = \"up\"\nthreshold = 1\nmethod = \"POST\"\n"
+        )),
+        ["pharos.toml:11:1: error: `method` does not apply to a prometheus monitor"]
     );
 }
