@@ -57,15 +57,7 @@ async fn ping(app: &TestApp, method: reqwest::Method, suffix: &str, body: &str) 
 
 /// The monitor's last failure reason, as the admin API shows it.
 async fn last_error(app: &TestApp) -> String {
-    let r = app
-        .client
-        .get(format!("{}/api/v1/monitors/calendar-sync", app.base_url))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap();
-    let json: serde_json::Value = r.json().await.unwrap();
-    json["last_error"].as_str().unwrap_or_default().to_owned()
+    app.monitor_last_error("calendar-sync", ADMIN).await
 }
 
 async fn open_incidents(app: &TestApp) -> usize {

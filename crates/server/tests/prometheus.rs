@@ -37,20 +37,7 @@ async fn metrics_endpoint(connections: Arc<AtomicI64>) -> String {
 }
 
 async fn last_error(app: &TestApp) -> String {
-    let json: serde_json::Value = app
-        .client
-        .get(format!(
-            "{}/api/v1/monitors/booking-connections",
-            app.base_url
-        ))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    json["last_error"].as_str().unwrap_or_default().to_owned()
+    app.monitor_last_error("booking-connections", ADMIN).await
 }
 
 #[tokio::test]

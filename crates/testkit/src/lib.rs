@@ -162,6 +162,22 @@ impl TestApp {
         self.get(path).await.json().await.unwrap()
     }
 
+    /// Why monitor `id` last failed, as `GET /api/v1/monitors/{id}` shows it with admin
+    /// `token` (empty when its last check passed).
+    pub async fn monitor_last_error(&self, id: &str, token: &str) -> String {
+        let json: serde_json::Value = self
+            .client
+            .get(format!("{}/api/v1/monitors/{id}", self.base_url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        json["last_error"].as_str().unwrap_or_default().to_owned()
+    }
+
     /// A component's status as `/api/v2/components.json` shows it, or `"absent"`.
     pub async fn component_status(&self, id: &str) -> String {
         let json = self.get_json("/api/v2/components.json").await;
