@@ -43,6 +43,9 @@ pub struct MonitorSpec {
     pub components: Vec<ComponentId>,
     /// Component status while this monitor is down.
     pub on_failure: ComponentStatus,
+    /// Monitors this one depends on: while one of them is down, this one going down opens
+    /// no incident of its own (it joins theirs). Its recovery is never held back.
+    pub depends_on: Vec<MonitorId>,
 }
 
 impl MonitorSpec {

@@ -35,6 +35,7 @@ fn spec(id: &str, components: &[&str], on_failure: ComponentStatus) -> Arc<Monit
             .map(|c| ComponentId::new(*c).unwrap())
             .collect(),
         on_failure,
+        depends_on: Vec::new(),
     })
 }
 
@@ -44,6 +45,17 @@ struct Rig {
 }
 
 fn rig(rules: IncidentRules) -> Rig {
+    rig_with(
+        rules,
+        vec![
+            spec("api-health", &["api"], ComponentStatus::MajorOutage),
+            spec("api-latency", &["api"], ComponentStatus::PartialOutage),
+            spec("db-port", &["db"], ComponentStatus::MajorOutage),
+        ],
+    )
+}
+
+fn rig_with(rules: IncidentRules, monitors: Vec<Arc<MonitorSpec>>) -> Rig {
     let defs = [
         ComponentDef {
             id: ComponentId::new("api").unwrap(),
@@ -68,11 +80,7 @@ fn rig(rules: IncidentRules) -> Rig {
     let world = World::new(
         page,
         build(&defs).unwrap(),
-        vec![
-            spec("api-health", &["api"], ComponentStatus::MajorOutage),
-            spec("api-latency", &["api"], ComponentStatus::PartialOutage),
-            spec("db-port", &["db"], ComponentStatus::MajorOutage),
-        ],
+        monitors,
         HashMap::new(),
         HashMap::new(),
         t(0),
@@ -226,6 +234,52 @@ fn recovery_monitors_then_resolves_after_a_quiet_period() {
     assert_eq!(i.status, IncidentStatus::Resolved);
     assert_eq!(i.resolved_at, Some(t(700)));
     assert_eq!(i.updates.len(), 3);
+}
+
+#[test]
+fn a_failure_while_a_dependency_is_down_opens_nothing_new() {
+    let mut api = (*spec("api-health", &["api"], ComponentStatus::MajorOutage)).clone();
+    api.depends_on = vec![MonitorId::new("db-port").unwrap()];
+    let db = spec("db-port", &["db"], ComponentStatus::MajorOutage);
+    let mut r = rig_with(rules(), vec![Arc::new(api), db]);
+
+    // The database goes down: one incident. The API fails because of it: no second one; its
+    // failure is on the database's timeline, and the API still shows its real status.
+    r.fail("db-port", 0);
+    r.fail("api-health", 10);
+    let incidents = r.incidents();
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    let i = &incidents[0];
+    assert!(i
+        .monitors
+        .contains_key(&MonitorId::new("api-health").unwrap()));
+    // No public update for it: the database's is the story.
+    assert_eq!(
+        kinds(&r.events()),
+        [
+            "opened",
+            "monitor_down",
+            "public_update",
+            "published",
+            "monitor_down"
+        ]
+    );
+    assert_eq!(r.status("api"), ComponentStatus::MajorOutage);
+
+    // The database recovers first: the incident waits for the API too.
+    r.check("db-port", CheckOutcome::Up, 20);
+    assert_eq!(r.incidents()[0].status, IncidentStatus::Investigating);
+    r.check("api-health", CheckOutcome::Up, 21);
+    assert_eq!(r.incidents()[0].status, IncidentStatus::Monitoring);
+
+    // Resolved, the API fails on its own while the database is up: that is news.
+    r.desk.tick(&mut r.world, t(21 + 600));
+    r.fail("api-health", 700);
+    let incidents = r.incidents();
+    assert_eq!(incidents.len(), 2, "{incidents:?}");
+    assert!(incidents
+        .iter()
+        .any(|i| i.status == IncidentStatus::Investigating));
 }
 
 #[test]

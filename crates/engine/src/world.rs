@@ -470,6 +470,7 @@ mod tests {
                 .map(|c| ComponentId::new(*c).unwrap())
                 .collect(),
             on_failure,
+            depends_on: Vec::new(),
         })
     }
 

@@ -27,6 +27,7 @@ pub fn monitor(kind: MonitorKind, timeout: Duration) -> MonitorSpec {
         degraded_conditions: Vec::new(),
         components: Vec::new(),
         on_failure: ComponentStatus::MajorOutage,
+        depends_on: Vec::new(),
     }
 }
 

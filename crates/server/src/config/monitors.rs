@@ -28,6 +28,7 @@ const COMMON_KEYS: &[&str] = &[
     "degraded_conditions",
     "components",
     "on_failure",
+    "depends_on",
 ];
 /// Keys only `http` monitors accept.
 const HTTP_KEYS: &[&str] = &[
@@ -96,12 +97,103 @@ pub(super) fn monitors(
     let mut out = Vec::new();
     let mut first_at: HashMap<String, usize> = HashMap::new();
     let mut tokens: HashMap<String, usize> = HashMap::new();
+    let mut deps: Vec<DependsRef> = Vec::new();
     for s in sections {
-        if let Some(spec) = monitor(cx, s, components, driven, &mut first_at, &mut tokens) {
+        let spec = monitor(
+            cx,
+            s,
+            components,
+            driven,
+            &mut first_at,
+            &mut tokens,
+            &mut deps,
+        );
+        if let Some(spec) = spec {
             out.push(spec);
         }
     }
+    check_dependencies(cx, &deps, &first_at);
     out
+}
+
+/// One entry of a monitor's `depends_on`, where it was written.
+struct DependsRef {
+    monitor: String,
+    on: String,
+    at: usize,
+}
+
+/// Every `depends_on` entry names another declared monitor, and no chain of them comes back
+/// to where it started (a cycle would leave a monitor waiting on itself).
+fn check_dependencies(cx: &mut Cx<'_>, deps: &[DependsRef], declared: &HashMap<String, usize>) {
+    let mut graph: HashMap<&str, Vec<&str>> = HashMap::new();
+    for d in deps {
+        if d.on == d.monitor {
+            cx.error(
+                d.at,
+                format!("monitor `{}` cannot depend on itself", d.monitor),
+            );
+        } else if !declared.contains_key(&d.on) {
+            let hint = super::walk::suggest(&d.on, declared.keys().map(String::as_str))
+                .map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_default();
+            cx.error(
+                d.at,
+                format!("`depends_on`: unknown monitor `{}`{hint}", d.on),
+            );
+        } else {
+            graph.entry(&d.monitor).or_default().push(&d.on);
+        }
+    }
+    // Depth-first from each monitor, in file order, reporting each cycle once.
+    let mut reported: HashSet<&str> = HashSet::new();
+    for d in deps {
+        let mut path: Vec<&str> = vec![d.monitor.as_str()];
+        if let Some(cycle) = find_cycle(&graph, &mut path, &mut HashSet::new()) {
+            if cycle.iter().any(|m| reported.contains(m)) {
+                continue;
+            }
+            reported.extend(cycle.iter().copied());
+            cx.error(
+                d.at,
+                format!(
+                    "`depends_on` makes a cycle: {}",
+                    cycle
+                        .iter()
+                        .map(|m| format!("`{m}`"))
+                        .collect::<Vec<_>>()
+                        .join(" → ")
+                ),
+            );
+        }
+    }
+}
+
+/// A cycle through the last monitor of `path`, as the monitors along it (first repeated at
+/// the end), if there is one.
+fn find_cycle<'a>(
+    graph: &HashMap<&'a str, Vec<&'a str>>,
+    path: &mut Vec<&'a str>,
+    done: &mut HashSet<&'a str>,
+) -> Option<Vec<&'a str>> {
+    let here = *path.last()?;
+    for &next in graph.get(here).map(Vec::as_slice).unwrap_or_default() {
+        if let Some(i) = path.iter().position(|m| *m == next) {
+            let mut cycle = path[i..].to_vec();
+            cycle.push(next);
+            return Some(cycle);
+        }
+        if done.contains(next) {
+            continue;
+        }
+        path.push(next);
+        if let Some(c) = find_cycle(graph, path, done) {
+            return Some(c);
+        }
+        path.pop();
+    }
+    done.insert(here);
+    None
 }
 
 fn monitor(
@@ -111,6 +203,7 @@ fn monitor(
     driven: &mut HashSet<String>,
     first_at: &mut HashMap<String, usize>,
     tokens: &mut HashMap<String, usize>,
+    deps: &mut Vec<DependsRef>,
 ) -> Option<MonitorSpec> {
     let errors_before = cx.error_count();
     let id = monitor_id(cx, s, first_at);
@@ -223,6 +316,29 @@ fn monitor(
         None => None,
     };
     let on_failure = s.field("on_failure").and_then(|f| on_failure(cx, &f));
+    let depends_on = s.field("depends_on").and_then(|f| {
+        let refs = cx.string_array(&f)?;
+        let mut out: Vec<MonitorId> = Vec::with_capacity(refs.len());
+        for r in refs {
+            match MonitorId::new(r.text.as_str()) {
+                Ok(dep) if out.contains(&dep) => {
+                    cx.error(r.at, format!("monitor `{dep}` is listed twice"));
+                }
+                Ok(dep) => {
+                    if let Some(owner) = &id {
+                        deps.push(DependsRef {
+                            monitor: owner.to_string(),
+                            on: dep.to_string(),
+                            at: r.at,
+                        });
+                    }
+                    out.push(dep);
+                }
+                Err(e) => cx.error(r.at, format!("`depends_on`: monitor {e}")),
+            }
+        }
+        Some(out)
+    });
 
     let http = if matches!(ty, Type::Http | Type::Unknown | Type::Prometheus) {
         Some(http_settings(cx, s))
@@ -335,6 +451,7 @@ fn monitor(
         degraded_conditions: degraded_conditions.unwrap_or_default(),
         components: drives.unwrap_or_default(),
         on_failure: on_failure.unwrap_or(ComponentStatus::MajorOutage),
+        depends_on: depends_on.unwrap_or_default(),
     })
 }
 

@@ -2473,3 +2473,48 @@ fn prometheus_monitors_load_and_their_mistakes_are_named() {
         ["pharos.toml:11:1: error: `method` does not apply to a prometheus monitor"]
     );
 }
+
+#[test]
+fn depends_on_names_other_monitors_without_cycles() {
+    let monitors = |a: &str, b: &str, c: &str| {
+        format!(
+            "[[components]]\nid = \"c\"\nname = \"C\"\n\
+             [[monitors]]\nid = \"a\"\ntype = \"tcp\"\nurl = \"tcp://127.0.0.1:1\"\ncomponents = [\"c\"]\n{a}\n\
+             [[monitors]]\nid = \"b\"\ntype = \"tcp\"\nurl = \"tcp://127.0.0.1:2\"\ncomponents = [\"c\"]\n{b}\n\
+             [[monitors]]\nid = \"db\"\ntype = \"tcp\"\nurl = \"tcp://127.0.0.1:3\"\ncomponents = [\"c\"]\n{c}\n"
+        )
+    };
+    // Forward references are fine.
+    let c = load(&monitors(
+        "depends_on = [\"db\"]",
+        "depends_on = [\"a\", \"db\"]",
+        "",
+    ))
+    .config;
+    let deps: Vec<Vec<&str>> = c
+        .monitors
+        .iter()
+        .map(|m| m.depends_on.iter().map(|d| d.as_str()).collect())
+        .collect();
+    assert_eq!(deps, [vec!["db"], vec!["a", "db"], vec![]]);
+
+    assert_eq!(
+        refused(&monitors(
+            "depends_on = [\"dbb\"]",
+            "depends_on = [\"b\"]",
+            ""
+        )),
+        [
+            "pharos.toml:9:15: error: `depends_on`: unknown monitor `dbb`; did you mean `db`?",
+            "pharos.toml:15:15: error: monitor `b` cannot depend on itself",
+        ]
+    );
+    assert_eq!(
+        refused(&monitors(
+            "depends_on = [\"b\"]",
+            "depends_on = [\"db\"]",
+            "depends_on = [\"a\"]"
+        )),
+        ["pharos.toml:9:15: error: `depends_on` makes a cycle: `a` → `b` → `db` → `a`"]
+    );
+}
