@@ -405,16 +405,42 @@ impl Mailer {
 
 /// Why opening the TCP connection failed, in the words [`describe`] uses.
 fn describe_connect(e: &io::Error, smtp: &SmtpSettings) -> String {
+    describe_io(Some(e.kind()), &e.to_string(), smtp)
+        .unwrap_or_else(|| format!("could not connect to {}: {e}", smtp.server()))
+}
+
+/// The words for a network failure of kind `kind` whose deepest message is `cause`, when it
+/// is one of those with words of their own (refused, reset, closed, timed out, TLS, name
+/// resolution).
+fn describe_io(kind: Option<io::ErrorKind>, cause: &str, smtp: &SmtpSettings) -> Option<String> {
     let at = smtp.server();
-    match e.kind() {
-        io::ErrorKind::ConnectionRefused => format!("connection refused by {at}"),
-        io::ErrorKind::ConnectionReset => format!("connection reset by {at}"),
-        io::ErrorKind::TimedOut => timed_out(smtp.timeout),
-        _ if e.to_string().contains("lookup address") || e.to_string().contains("resolve") => {
-            format!("could not resolve {}: {e}", smtp.host)
+    match kind {
+        Some(io::ErrorKind::ConnectionRefused) => {
+            return Some(format!("connection refused by {at}"))
         }
-        _ => format!("could not connect to {at}: {e}"),
+        Some(io::ErrorKind::ConnectionReset) => return Some(format!("connection reset by {at}")),
+        Some(io::ErrorKind::ConnectionAborted) => {
+            return Some(format!("connection aborted by {at}"))
+        }
+        Some(io::ErrorKind::TimedOut) => return Some(timed_out(smtp.timeout)),
+        Some(io::ErrorKind::UnexpectedEof | io::ErrorKind::BrokenPipe) => {
+            return Some(format!("connection closed by {at}"))
+        }
+        // tokio-rustls reports every handshake failure as invalid data.
+        Some(io::ErrorKind::InvalidData) if smtp.security != SmtpSecurity::None => {
+            let hint = match smtp.security {
+                SmtpSecurity::Tls if cause.contains("corrupt message") => {
+                    " (security = \"tls\" wants TLS from the first byte, usually on port \
+                     465; port 587 wants \"starttls\")"
+                }
+                _ => "",
+            };
+            return Some(format!("TLS with {at} failed: {cause}{hint}"));
+        }
+        _ => {}
     }
+    (cause.contains("lookup address") || cause.contains("resolve"))
+        .then(|| format!("could not resolve {}: {cause}", smtp.host))
 }
 
 /// The server does not offer STARTTLS, which the settings require.
@@ -524,31 +550,8 @@ fn describe(e: &lettre::transport::smtp::Error, smtp: &SmtpSettings) -> String {
         return format!("{at} rejected the message: {reply}");
     }
     let cause = innermost(e);
-    if let Some(kind) = io_kind(e) {
-        match kind {
-            io::ErrorKind::ConnectionRefused => return format!("connection refused by {at}"),
-            io::ErrorKind::ConnectionReset => return format!("connection reset by {at}"),
-            io::ErrorKind::ConnectionAborted => return format!("connection aborted by {at}"),
-            io::ErrorKind::TimedOut => return timed_out(smtp.timeout),
-            io::ErrorKind::UnexpectedEof | io::ErrorKind::BrokenPipe => {
-                return format!("connection closed by {at}")
-            }
-            // tokio-rustls reports every handshake failure as invalid data.
-            io::ErrorKind::InvalidData if smtp.security != SmtpSecurity::None => {
-                let hint = match smtp.security {
-                    SmtpSecurity::Tls if cause.contains("corrupt message") => {
-                        " (security = \"tls\" wants TLS from the first byte, usually on port \
-                         465; port 587 wants \"starttls\")"
-                    }
-                    _ => "",
-                };
-                return format!("TLS with {at} failed: {cause}{hint}");
-            }
-            _ => {}
-        }
-    }
-    if cause.contains("lookup address") || cause.contains("resolve") {
-        return format!("could not resolve {}: {cause}", smtp.host);
+    if let Some(reason) = describe_io(io_kind(e), &cause, smtp) {
+        return reason;
     }
     if e.is_response() && cause.contains("incomplete response") {
         return format!("connection closed by {at} before it answered");
