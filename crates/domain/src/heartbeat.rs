@@ -38,7 +38,7 @@ pub struct HeartbeatSpec {
     pub expect: Expect,
     /// How late a ping may be, and how long a started job may run, before the monitor is
     /// down.
-    #[serde(serialize_with = "as_millis")]
+    #[serde(serialize_with = "crate::monitor::as_millis")]
     pub grace: Duration,
 }
 
@@ -47,7 +47,7 @@ pub struct HeartbeatSpec {
 #[serde(rename_all = "snake_case")]
 pub enum Expect {
     /// One every this long.
-    Period(#[serde(serialize_with = "as_millis")] Duration),
+    Period(#[serde(serialize_with = "crate::monitor::as_millis")] Duration),
     /// One at each time of a cron schedule (boxed: a parsed schedule is large).
     Schedule(Box<Schedule>),
 }
@@ -163,13 +163,18 @@ pub const PING_NOTE_MAX_CHARS: usize = 200;
 impl Ping {
     /// A ping, keeping at most [`PING_NOTE_MAX_CHARS`] characters of `body` on one line.
     pub fn new(kind: PingKind, at: DateTime<Utc>, body: &str) -> Ping {
-        let line: String = body
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .chars()
-            .take(PING_NOTE_MAX_CHARS)
-            .collect();
+        // Word by word, stopping once the note is full: a body may be 100 KB.
+        let mut line = String::new();
+        for word in body.split_whitespace() {
+            if line.chars().count() >= PING_NOTE_MAX_CHARS {
+                break;
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+        let line: String = line.chars().take(PING_NOTE_MAX_CHARS).collect();
         Ping {
             kind,
             at,
@@ -257,7 +262,7 @@ impl HeartbeatTracker {
         if self.down {
             return None;
         }
-        let grace = chrono::Duration::from_std(self.spec.grace).unwrap_or(chrono::Duration::MAX);
+        let grace = chrono_duration(self.spec.grace);
         let expected = self.expected_after().map(|t| t + grace);
         let finish_by = self.started.map(|s| s + grace);
         match (expected, finish_by) {
@@ -323,10 +328,6 @@ fn chrono_duration(d: Duration) -> chrono::Duration {
 /// `2026-11-22 14:03:00 UTC`.
 fn clock(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
-}
-
-fn as_millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]

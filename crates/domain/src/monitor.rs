@@ -141,8 +141,17 @@ pub struct TcpSpec {
     pub port: u16,
 }
 
-fn as_millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+/// Serializes a duration as whole milliseconds (the stored monitor definitions' form).
+pub(crate) fn as_millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// [`as_millis`] for an optional duration (`null` when absent).
+pub(crate) fn opt_millis<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => as_millis(d, s),
+        None => s.serialize_none(),
+    }
 }
 
 /// The status a monitor contributes to each component it drives.

@@ -39,7 +39,7 @@ pub struct PrometheusSpec {
     /// At or over this value the monitor is down.
     pub threshold: f64,
     /// Degraded while the trend reaches the threshold within this long.
-    #[serde(serialize_with = "opt_millis")]
+    #[serde(serialize_with = "crate::monitor::opt_millis")]
     pub forecast: Option<Duration>,
 }
 
@@ -359,13 +359,6 @@ fn escape(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
-}
-
-fn opt_millis<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-    match d {
-        Some(d) => s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-        None => s.serialize_none(),
-    }
 }
 
 #[cfg(test)]
