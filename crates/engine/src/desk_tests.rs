@@ -4,39 +4,22 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use chrono::Duration as ChronoDuration;
 use pharos_domain::incident::TimelineEntry;
 use pharos_domain::{
-    CheckOutcome, CheckResult, ComponentId, ComponentStatus, HttpSpec, IncidentId, IncidentStatus,
-    MaintenanceStatus, MonitorId, MonitorKind, MonitorSpec,
+    CheckOutcome, CheckResult, ComponentId, ComponentStatus, IncidentId, IncidentStatus,
+    MaintenanceStatus, MonitorId, MonitorSpec,
 };
 
 use super::*;
 use crate::catalog::{build, ComponentDef};
+use crate::test_support::t;
 use crate::view::PageInfo;
 use crate::world::World;
 
-fn t(secs: i64) -> DateTime<Utc> {
-    DateTime::<Utc>::UNIX_EPOCH + ChronoDuration::days(20_000) + ChronoDuration::seconds(secs)
-}
-
+/// Monitors here are down after three failures.
 fn spec(id: &str, components: &[&str], on_failure: ComponentStatus) -> Arc<MonitorSpec> {
-    Arc::new(MonitorSpec {
-        id: MonitorId::new(id).unwrap(),
-        kind: MonitorKind::Http(HttpSpec::get("http://127.0.0.1:1/")),
-        interval: Duration::from_secs(1),
-        timeout: Duration::from_secs(1),
-        failure_threshold: 3,
-        success_threshold: 1,
-        conditions: vec![],
-        degraded_conditions: vec![],
-        components: components
-            .iter()
-            .map(|c| ComponentId::new(*c).unwrap())
-            .collect(),
-        on_failure,
-        depends_on: Vec::new(),
-    })
+    crate::test_support::spec(id, components, on_failure, 3)
 }
 
 struct Rig {

@@ -706,3 +706,46 @@ fn apply_all(
     live.queue(pending, metrics, std::mem::take(batch), states, changes);
     changed
 }
+
+/// Helpers the engine's unit tests share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use chrono::{DateTime, Duration as ChronoDuration, Utc};
+    use pharos_domain::{
+        ComponentId, ComponentStatus, HttpSpec, MonitorId, MonitorKind, MonitorSpec,
+    };
+
+    /// `secs` seconds into a fixed day, so tests read in small numbers.
+    pub(crate) fn t(secs: i64) -> DateTime<Utc> {
+        DateTime::<Utc>::UNIX_EPOCH + ChronoDuration::days(20_000) + ChronoDuration::seconds(secs)
+    }
+
+    /// An http monitor `id` driving `components`, down after `failure_threshold` failures and
+    /// up after one success.
+    pub(crate) fn spec(
+        id: &str,
+        components: &[&str],
+        on_failure: ComponentStatus,
+        failure_threshold: u32,
+    ) -> Arc<MonitorSpec> {
+        Arc::new(MonitorSpec {
+            id: MonitorId::new(id).unwrap(),
+            kind: MonitorKind::Http(HttpSpec::get("http://127.0.0.1:1/")),
+            interval: Duration::from_secs(30),
+            timeout: Duration::from_secs(10),
+            failure_threshold,
+            success_threshold: 1,
+            conditions: vec![],
+            degraded_conditions: vec![],
+            components: components
+                .iter()
+                .map(|c| ComponentId::new(*c).unwrap())
+                .collect(),
+            on_failure,
+            depends_on: Vec::new(),
+        })
+    }
+}

@@ -444,34 +444,15 @@ impl World {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
-    use pharos_domain::{CheckOutcome, Health, HttpSpec, MonitorKind};
+    use pharos_domain::{CheckOutcome, Health};
 
     use super::*;
     use crate::catalog::{build, ComponentDef};
+    use crate::test_support::t;
 
-    fn t(secs: i64) -> DateTime<Utc> {
-        DateTime::<Utc>::UNIX_EPOCH + ChronoDuration::days(20_000) + ChronoDuration::seconds(secs)
-    }
-
+    /// Monitors here are down after two failures.
     fn spec(id: &str, components: &[&str], on_failure: ComponentStatus) -> Arc<MonitorSpec> {
-        Arc::new(MonitorSpec {
-            id: MonitorId::new(id).unwrap(),
-            kind: MonitorKind::Http(HttpSpec::get("http://127.0.0.1:1/")),
-            interval: Duration::from_secs(30),
-            timeout: Duration::from_secs(10),
-            failure_threshold: 2,
-            success_threshold: 1,
-            conditions: vec![],
-            degraded_conditions: vec![],
-            components: components
-                .iter()
-                .map(|c| ComponentId::new(*c).unwrap())
-                .collect(),
-            on_failure,
-            depends_on: Vec::new(),
-        })
+        crate::test_support::spec(id, components, on_failure, 2)
     }
 
     fn world() -> World {
