@@ -111,6 +111,8 @@ impl CheckResult {
         };
         let (outcome, error) = if let Some(reason) = &obs.error {
             (CheckOutcome::Down, Some(reason.clone()))
+        } else if let Some(reason) = unaccepted_status(spec, obs) {
+            (CheckOutcome::Down, Some(reason))
         } else {
             let down = failed(&spec.conditions);
             if !down.is_empty() {
@@ -133,6 +135,24 @@ impl CheckResult {
             error,
         }
     }
+}
+
+/// "status 503 is not in accepted_status_codes (200-299, 304)" when an `http` monitor lists
+/// the codes it accepts and the answer's is not among them.
+fn unaccepted_status(spec: &MonitorSpec, obs: &Observation) -> Option<String> {
+    let crate::MonitorKind::Http(http) = &spec.kind else {
+        return None;
+    };
+    let status = obs.status?;
+    let accepted = &http.accepted_status_codes;
+    if accepted.is_empty() || accepted.iter().any(|r| r.contains(status)) {
+        return None;
+    }
+    let list: Vec<String> = accepted.iter().map(ToString::to_string).collect();
+    Some(format!(
+        "status {status} is not in accepted_status_codes ({})",
+        list.join(", ")
+    ))
 }
 
 fn describe(failed: &[ConditionResult]) -> String {

@@ -22,5 +22,7 @@ pub use incident::{
     Actor, Impact, Incident, IncidentId, IncidentStatus, Maintenance, MaintenanceStatus, RuleError,
     Severity,
 };
-pub use monitor::{HttpSpec, MonitorKind, MonitorSpec, TcpSpec};
+pub use monitor::{
+    DnsSpec, HttpSpec, IcmpSpec, MonitorKind, MonitorSpec, Secret, StatusRange, TcpSpec, TlsSpec,
+};
 pub use status::{ComponentStatus, Indicator, PageStatus};

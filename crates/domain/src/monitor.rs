@@ -83,6 +83,12 @@ pub enum MonitorKind {
     /// One series of a Prometheus metrics page against a threshold and its trend (see
     /// [`prometheus`](crate::prometheus)).
     Prometheus(PrometheusSpec),
+    /// One DNS query to a chosen resolver.
+    Dns(DnsSpec),
+    /// A TLS handshake, to read the certificate and judge its chain and name.
+    Tls(TlsSpec),
+    /// An ICMP echo ("ping").
+    Icmp(IcmpSpec),
 }
 
 impl MonitorKind {
@@ -93,6 +99,9 @@ impl MonitorKind {
             Self::Tcp(_) => "tcp",
             Self::Heartbeat(_) => "heartbeat",
             Self::Prometheus(_) => "prometheus",
+            Self::Dns(_) => "dns",
+            Self::Tls(_) => "tls",
+            Self::Icmp(_) => "icmp",
         }
     }
 }
@@ -114,6 +123,130 @@ pub struct HttpSpec {
     pub insecure: bool,
     /// Largest body read before the check fails.
     pub max_body_bytes: usize,
+    /// Credentials sent with the request, if any.
+    pub auth: Option<HttpAuth>,
+    /// Status codes that count as success; empty means "use the conditions alone" (the
+    /// default condition is `[STATUS] < 400`). A status outside them fails the check.
+    pub accepted_status_codes: Vec<StatusRange>,
+    /// A client certificate presented to servers that ask for one (mutual TLS).
+    pub client_identity: Option<ClientIdentity>,
+}
+
+/// Credentials of an `http` check. The secret parts never print (see [`Secret`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HttpAuth {
+    /// `Authorization: Basic …`.
+    Basic {
+        /// User name.
+        username: String,
+        /// Password.
+        password: Secret,
+    },
+    /// `Authorization: Bearer …`.
+    Bearer(Secret),
+}
+
+/// An inclusive range of HTTP status codes, written `200` or `"200-299"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StatusRange {
+    /// Lowest accepted code.
+    pub from: u16,
+    /// Highest accepted code.
+    pub to: u16,
+}
+
+impl StatusRange {
+    /// Whether `status` is in the range.
+    pub fn contains(self, status: u16) -> bool {
+        (self.from..=self.to).contains(&status)
+    }
+}
+
+impl std::fmt::Display for StatusRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.from == self.to {
+            write!(f, "{}", self.from)
+        } else {
+            write!(f, "{}-{}", self.from, self.to)
+        }
+    }
+}
+
+/// A client certificate and its private key, both PEM, read from files at start-up.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClientIdentity {
+    /// The certificate chain, PEM.
+    pub certificate_pem: String,
+    /// The private key, PEM.
+    pub key_pem: Secret,
+}
+
+/// A value that must never reach a log or the database: `Debug` prints `[redacted]` and it
+/// serializes (in stored monitor definitions) as a SHA-256 fingerprint, so a changed secret
+/// still reads as a changed definition.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself: call only where it is sent, never to print it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(self.0.as_bytes());
+        s.serialize_str(&format!("sha256:{}", hex::encode(digest)))
+    }
+}
+
+/// Settings of a `dns` monitor.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DnsSpec {
+    /// The resolver asked: an address with a port (`1.1.1.1:53`).
+    pub server: std::net::SocketAddr,
+    /// The name looked up.
+    pub query_name: String,
+    /// The record type, upper case (`A`, `AAAA`, `CNAME`, `MX`, `NS`, `TXT`, `SOA`, `PTR`,
+    /// `SRV`, `CAA`).
+    pub query_type: String,
+}
+
+/// Record types a `dns` monitor can ask for.
+pub const DNS_QUERY_TYPES: &[&str] = &[
+    "A", "AAAA", "CAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV", "TXT",
+];
+
+/// Settings of a `tls` monitor.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TlsSpec {
+    /// Host name (also the name the certificate must carry) or address.
+    pub host: String,
+    /// Port (default 443).
+    pub port: u16,
+    /// Read the certificate without judging its chain or name (off by default).
+    pub insecure: bool,
+}
+
+/// Settings of an `icmp` monitor.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IcmpSpec {
+    /// Host name or address pinged.
+    pub host: String,
 }
 
 impl HttpSpec {
@@ -128,6 +261,9 @@ impl HttpSpec {
             max_redirects: DEFAULT_MAX_REDIRECTS,
             insecure: false,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            auth: None,
+            accepted_status_codes: Vec::new(),
+            client_identity: None,
         }
     }
 }

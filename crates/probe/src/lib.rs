@@ -6,7 +6,7 @@
 //! Pharos's own faults (such as failing to build the HTTP client at start-up), so those can
 //! never be mistaken for a target outage.
 //!
-//! One module per check kind ([`MonitorKind`]): `http` and `tcp`. Every kind honours
+//! One module per check kind ([`MonitorKind`]): `http`, `tcp`, `dns`, `tls` and `icmp`. Every kind honours
 //! `spec.timeout` for the whole check (connection to last body byte) and words its failure
 //! reasons the same way (see `reason`).
 
@@ -16,9 +16,12 @@ use pharos_domain::duration::format_duration;
 use pharos_domain::{MonitorKind, MonitorSpec, Observation};
 use tokio::time::Instant;
 
+mod dns;
 mod http;
+mod icmp;
 mod reason;
 mod tcp;
+mod tls;
 
 /// A fault of Pharos itself while setting up probes, never a verdict on a target.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +61,9 @@ impl Prober {
                         .await
                 }
                 MonitorKind::Tcp(tcp) => tcp::check(tcp, started).await,
+                MonitorKind::Dns(dns) => dns::check(dns, started).await,
+                MonitorKind::Tls(tls) => tls::check(tls, started).await,
+                MonitorKind::Icmp(icmp) => icmp::check(icmp, spec.timeout, started).await,
                 // The scrape is a GET whose body the engine reads the series from.
                 MonitorKind::Prometheus(p) => {
                     self.http

@@ -6,13 +6,18 @@ use std::time::Duration;
 
 use pharos_domain::duration::format_duration;
 use pharos_domain::heartbeat::{Expect, HeartbeatSpec, Schedule};
+use pharos_domain::monitor::{ClientIdentity, HttpAuth, DNS_QUERY_TYPES};
 use pharos_domain::prometheus::{PrometheusSpec, SeriesSelector};
 use pharos_domain::{
-    ComponentId, ComponentStatus, Condition, HttpSpec, MonitorId, MonitorKind, MonitorSpec, TcpSpec,
+    ComponentId, ComponentStatus, Condition, DnsSpec, HttpSpec, IcmpSpec, MonitorId, MonitorKind,
+    MonitorSpec, Secret, StatusRange, TcpSpec, TlsSpec,
 };
 
 use super::source::Str;
-use super::values::{check_http_url, is_http_token, parse_byte_size, parse_tcp_url};
+use super::values::{
+    check_http_url, is_http_token, parse_byte_size, parse_host_url, parse_socket_addr,
+    parse_tcp_url,
+};
 use super::walk::{did_you_mean, unknown_key, Cx, Field, Section};
 
 /// Keys every supported monitor type accepts.
@@ -38,6 +43,11 @@ const HTTP_KEYS: &[&str] = &[
     "insecure",
     "max_redirects",
     "max_body_size",
+    "basic_auth",
+    "bearer_token",
+    "accepted_status_codes",
+    "client_certificate",
+    "client_key",
 ];
 /// Keys only `heartbeat` monitors accept.
 const HEARTBEAT_KEYS: &[&str] = &["token", "period", "schedule", "time_zone", "grace"];
@@ -53,11 +63,19 @@ const NOT_FOR_HEARTBEATS: &[&str] = &[
 const PROMETHEUS_KEYS: &[&str] = &["series", "threshold", "forecast"];
 /// The http keys a `prometheus` monitor also takes (its scrape is a plain `GET`).
 const PROMETHEUS_HTTP_KEYS: &[&str] = &["headers", "insecure", "max_body_size"];
-/// Keys of the SPEC §6 types not built yet, so a misplaced one gets a precise message.
-const OTHER_TYPE_KEYS: &[&str] = &["server", "query_name", "query_type"];
-/// Types documented in SPEC §6 that this version cannot run yet.
-const UNSUPPORTED_TYPES: &[&str] = &["dns", "tls", "icmp"];
-const SUPPORTED_TYPES: &[&str] = &["http", "tcp", "heartbeat", "prometheus"];
+/// Keys only `dns` monitors accept (a dns monitor has no `url`).
+const DNS_KEYS: &[&str] = &["server", "query_name", "query_type"];
+/// Keys only `tls` monitors accept besides the common ones.
+const TLS_KEYS: &[&str] = &["insecure"];
+const SUPPORTED_TYPES: &[&str] = &[
+    "http",
+    "tcp",
+    "heartbeat",
+    "prometheus",
+    "dns",
+    "tls",
+    "icmp",
+];
 /// Shortest and longest heartbeat token.
 const TOKEN_LENGTH: std::ops::RangeInclusive<usize> = 16..=128;
 /// A heartbeat's grace when none is given (healthchecks.io's default).
@@ -70,6 +88,9 @@ const DEFAULT_FAILURE_THRESHOLD: u32 = 3;
 const DEFAULT_SUCCESS_THRESHOLD: u32 = 2;
 const DEFAULT_HTTP_CONDITION: &str = "[STATUS] < 400";
 const DEFAULT_TCP_CONDITION: &str = "[CONNECTED] == true";
+const DEFAULT_DNS_CONDITION: &str = "[DNS_RCODE] == NOERROR";
+const DEFAULT_DNS_PORT: u16 = 53;
+const DEFAULT_TLS_PORT: u16 = 443;
 const ON_FAILURE: &[ComponentStatus] = &[
     ComponentStatus::PartialOutage,
     ComponentStatus::MajorOutage,
@@ -82,6 +103,9 @@ enum Type {
     Tcp,
     Heartbeat,
     Prometheus,
+    Dns,
+    Tls,
+    Icmp,
     /// Missing or unknown: the error is reported; check the rest as well as we can.
     Unknown,
 }
@@ -223,11 +247,9 @@ fn monitor(
                 "tcp" => Type::Tcp,
                 "heartbeat" => Type::Heartbeat,
                 "prometheus" => Type::Prometheus,
-                t if UNSUPPORTED_TYPES.contains(&t) => {
-                    cx.error(v.at, format!("monitor type {t:?} is not supported yet"));
-                    // Its other keys belong to a type we cannot check yet: stop here.
-                    return None;
-                }
+                "dns" => Type::Dns,
+                "tls" => Type::Tls,
+                "icmp" => Type::Icmp,
                 t => {
                     cx.error(
                         v.at,
@@ -245,8 +267,9 @@ fn monitor(
     check_monitor_keys(cx, s, ty);
 
     let url = match s.field("url") {
-        // A heartbeat has no target; its key is refused above.
-        _ if ty == Type::Heartbeat => None,
+        // A heartbeat has no target and a dns monitor names a `server`; their `url` is
+        // refused above.
+        _ if matches!(ty, Type::Heartbeat | Type::Dns) => None,
         None => {
             cx.error(s.at, format!("{name} is missing required key `url`"));
             None
@@ -347,6 +370,7 @@ fn monitor(
     };
     let heartbeat = (ty == Type::Heartbeat).then(|| heartbeat(cx, s, &name, tokens));
     let scrape = (ty == Type::Prometheus).then(|| prometheus(cx, s, &name));
+    let dns = (ty == Type::Dns).then(|| dns(cx, s, &name)).flatten();
     let kind = match (ty, url) {
         (Type::Http, Some(url)) => match check_http_url(&url.text) {
             Ok(()) => http.map(|settings| {
@@ -368,6 +392,31 @@ fn monitor(
             }
         },
         (Type::Heartbeat, _) => heartbeat.flatten().map(MonitorKind::Heartbeat),
+        (Type::Dns, _) => dns.map(MonitorKind::Dns),
+        (Type::Tls, Some(url)) => match parse_host_url(&url.text, "tls", Some(DEFAULT_TLS_PORT)) {
+            Ok((host, port)) => {
+                let insecure = s
+                    .field("insecure")
+                    .and_then(|f| cx.boolean(&f))
+                    .unwrap_or(false);
+                Some(MonitorKind::Tls(TlsSpec {
+                    host,
+                    port: port.unwrap_or(DEFAULT_TLS_PORT),
+                    insecure,
+                }))
+            }
+            Err(e) => {
+                cx.error(url.at, format!("invalid tls monitor `url`: {e}"));
+                None
+            }
+        },
+        (Type::Icmp, Some(url)) => match parse_host_url(&url.text, "icmp", None) {
+            Ok((host, _)) => Some(MonitorKind::Icmp(IcmpSpec { host })),
+            Err(e) => {
+                cx.error(url.at, format!("invalid icmp monitor `url`: {e}"));
+                None
+            }
+        },
         (Type::Prometheus, Some(url)) => match check_http_url(&url.text) {
             Ok(()) => match (http, scrape.flatten()) {
                 (Some(settings), Some((series, threshold, forecast))) => {
@@ -404,7 +453,8 @@ fn monitor(
         None if ty == Type::Heartbeat => Vec::new(),
         None => {
             let default = match ty {
-                Type::Tcp => DEFAULT_TCP_CONDITION,
+                Type::Tcp | Type::Tls | Type::Icmp => DEFAULT_TCP_CONDITION,
+                Type::Dns => DEFAULT_DNS_CONDITION,
                 _ => DEFAULT_HTTP_CONDITION,
             };
             match Condition::parse(default) {
@@ -492,9 +542,16 @@ fn check_monitor_keys(cx: &mut Cx<'_>, s: &Section<'_>, ty: Type) {
         Type::Tcp => "a tcp",
         Type::Heartbeat => "a heartbeat",
         Type::Prometheus => "a prometheus",
+        Type::Dns => "a dns",
+        Type::Tls => "a tls",
+        Type::Icmp => "an icmp",
         Type::Unknown => "",
     };
+    let allowed = allowed_keys(ty);
     for (key, at) in s.keys() {
+        if allowed.contains(&key) {
+            continue;
+        }
         if ty == Type::Heartbeat && NOT_FOR_HEARTBEATS.contains(&key) {
             cx.error(
                 at,
@@ -503,60 +560,47 @@ fn check_monitor_keys(cx: &mut Cx<'_>, s: &Section<'_>, ty: Type) {
                      /ping/{{token}}, and `period` or `schedule` with `grace` say when"
                 ),
             );
-            continue;
+        } else if ty == Type::Dns && key == "url" {
+            cx.error(
+                at,
+                "`url` does not apply to a dns monitor: set `server` (the resolver, like \
+                 \"1.1.1.1:53\"), `query_name` and `query_type`",
+            );
+        } else if allowed_keys(Type::Unknown).contains(&key) {
+            cx.error(at, format!("`{key}` does not apply to {type_name} monitor"));
+        } else {
+            cx.error(at, unknown_key(key, s.label, &allowed));
         }
-        if COMMON_KEYS.contains(&key) {
-            continue;
-        }
-        if HTTP_KEYS.contains(&key) {
-            let applies = match ty {
-                Type::Http | Type::Unknown => true,
-                Type::Prometheus => PROMETHEUS_HTTP_KEYS.contains(&key),
-                Type::Tcp | Type::Heartbeat => false,
-            };
-            if !applies {
-                cx.error(at, format!("`{key}` does not apply to {type_name} monitor"));
-            }
-            continue;
-        }
-        if PROMETHEUS_KEYS.contains(&key) {
-            if !matches!(ty, Type::Prometheus | Type::Unknown) {
-                cx.error(at, format!("`{key}` does not apply to {type_name} monitor"));
-            }
-            continue;
-        }
-        if HEARTBEAT_KEYS.contains(&key) {
-            if matches!(ty, Type::Http | Type::Tcp) {
-                cx.error(at, format!("`{key}` does not apply to {type_name} monitor"));
-            }
-            continue;
-        }
-        if OTHER_TYPE_KEYS.contains(&key) {
-            if ty != Type::Unknown {
-                cx.error(at, format!("`{key}` does not apply to {type_name} monitor"));
-            }
-            continue;
-        }
-        let mut known: Vec<&str> = COMMON_KEYS.to_vec();
-        match ty {
-            Type::Http => known.extend_from_slice(HTTP_KEYS),
-            Type::Tcp => {}
-            Type::Heartbeat => {
-                known.retain(|k| !NOT_FOR_HEARTBEATS.contains(k));
-                known.extend_from_slice(HEARTBEAT_KEYS);
-            }
-            Type::Prometheus => {
-                known.extend_from_slice(PROMETHEUS_HTTP_KEYS);
-                known.extend_from_slice(PROMETHEUS_KEYS);
-            }
-            Type::Unknown => {
-                known.extend_from_slice(HTTP_KEYS);
-                known.extend_from_slice(HEARTBEAT_KEYS);
-                known.extend_from_slice(PROMETHEUS_KEYS);
-            }
-        }
-        cx.error(at, unknown_key(key, s.label, &known));
     }
+}
+
+/// The keys a monitor of type `ty` accepts; for an unknown type, every key of any type.
+fn allowed_keys(ty: Type) -> Vec<&'static str> {
+    let mut keys: Vec<&str> = COMMON_KEYS.to_vec();
+    match ty {
+        Type::Http => keys.extend_from_slice(HTTP_KEYS),
+        Type::Tcp | Type::Icmp => {}
+        Type::Heartbeat => {
+            keys.retain(|k| !NOT_FOR_HEARTBEATS.contains(k));
+            keys.extend_from_slice(HEARTBEAT_KEYS);
+        }
+        Type::Prometheus => {
+            keys.extend_from_slice(PROMETHEUS_HTTP_KEYS);
+            keys.extend_from_slice(PROMETHEUS_KEYS);
+        }
+        Type::Dns => {
+            keys.retain(|k| *k != "url");
+            keys.extend_from_slice(DNS_KEYS);
+        }
+        Type::Tls => keys.extend_from_slice(TLS_KEYS),
+        Type::Unknown => {
+            keys.extend_from_slice(HTTP_KEYS);
+            keys.extend_from_slice(HEARTBEAT_KEYS);
+            keys.extend_from_slice(PROMETHEUS_KEYS);
+            keys.extend_from_slice(DNS_KEYS);
+        }
+    }
+    keys
 }
 
 /// The prometheus keys: the `series` to read, its `threshold`, an optional `forecast`.
@@ -832,7 +876,274 @@ fn http_settings(cx: &mut Cx<'_>, s: &Section<'_>) -> HttpSpec {
     if let Some(n) = s.field("max_body_size").and_then(|f| max_body_size(cx, &f)) {
         spec.max_body_bytes = n;
     }
+    spec.auth = http_auth(cx, s);
+    if let Some(codes) = s
+        .field("accepted_status_codes")
+        .and_then(|f| status_codes(cx, &f))
+    {
+        spec.accepted_status_codes = codes;
+    }
+    spec.client_identity = client_identity(cx, s);
     spec
+}
+
+/// `basic_auth = { username, password }` or `bearer_token`, not both.
+fn http_auth(cx: &mut Cx<'_>, s: &Section<'_>) -> Option<HttpAuth> {
+    let basic = s.field("basic_auth");
+    let bearer = s.field("bearer_token");
+    if let (Some(_), Some(b)) = (&basic, &bearer) {
+        cx.error(
+            b.at,
+            "set `basic_auth` or `bearer_token`, not both: a request carries one Authorization header",
+        );
+        return None;
+    }
+    if s.field("headers")
+        .and_then(|h| {
+            h.item.as_table_like().map(|t| {
+                t.iter()
+                    .any(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+            })
+        })
+        .unwrap_or(false)
+        && (basic.is_some() || bearer.is_some())
+    {
+        cx.error(
+            basic.as_ref().or(bearer.as_ref()).map_or(s.at, |f| f.at),
+            "`headers` already sets Authorization; drop it or the `basic_auth`/`bearer_token` key",
+        );
+        return None;
+    }
+    if let Some(b) = bearer {
+        return cx
+            .secret_string(&b)
+            .map(|v| HttpAuth::Bearer(Secret::new(v.text)));
+    }
+    let f = basic?;
+    let Some(table) = f.item.as_table_like() else {
+        cx.error(
+            f.at,
+            format!(
+                "`basic_auth` must be a table like {{ username = \"…\", password = \"${{PASSWORD}}\" }}, found {}",
+                super::walk::describe_kind(f.item)
+            ),
+        );
+        return None;
+    };
+    let section = Section {
+        table,
+        at: f.at,
+        label: "basic_auth",
+    };
+    section.check_keys(cx, &["username", "password"]);
+    let username = match section.field("username") {
+        None => {
+            section.missing(cx, "username");
+            None
+        }
+        Some(u) => cx.string(&u).and_then(|v| {
+            if v.text.contains(':') {
+                cx.error(v.at, "`username` must not contain `:` (Basic auth joins it to the password with one)");
+                None
+            } else {
+                Some(v.text)
+            }
+        }),
+    };
+    let password = match section.field("password") {
+        None => {
+            section.missing(cx, "password");
+            None
+        }
+        Some(p) => cx.secret_string(&p).map(|v| Secret::new(v.text)),
+    };
+    Some(HttpAuth::Basic {
+        username: username?,
+        password: password?,
+    })
+}
+
+/// `accepted_status_codes = [200, 204, "300-399"]`: codes and inclusive ranges, 100-599.
+fn status_codes(cx: &mut Cx<'_>, f: &Field<'_>) -> Option<Vec<StatusRange>> {
+    let Some(array) = f.item.as_array() else {
+        cx.error(
+            f.at,
+            format!(
+                "`accepted_status_codes` must be a list like [200, \"300-399\"], found {}",
+                super::walk::describe(f.item)
+            ),
+        );
+        return None;
+    };
+    let valid = |n: i64| u16::try_from(n).ok().filter(|c| (100..=599).contains(c));
+    let mut out = Vec::new();
+    let mut ok = true;
+    for v in array.iter() {
+        let at = v.span().map_or(f.at, |s| s.start);
+        let range = match v {
+            toml_edit::Value::Integer(n) => {
+                valid(*n.value()).map(|c| StatusRange { from: c, to: c })
+            }
+            toml_edit::Value::String(text) => {
+                let text = text.value().trim();
+                let (a, b) = text.split_once('-').unwrap_or((text, text));
+                match (
+                    a.trim().parse::<i64>().ok().and_then(valid),
+                    b.trim().parse::<i64>().ok().and_then(valid),
+                ) {
+                    (Some(from), Some(to)) if from <= to => Some(StatusRange { from, to }),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        match range {
+            Some(r) => out.push(r),
+            None => {
+                ok = false;
+                cx.error(
+                    at,
+                    format!(
+                        "`accepted_status_codes`: {} is not a status code (100-599) or a range like \"200-299\"",
+                        v.to_string().trim()
+                    ),
+                );
+            }
+        }
+    }
+    if ok && out.is_empty() {
+        cx.error(f.at, "`accepted_status_codes` must not be empty; leave the key out to use the conditions alone");
+        return None;
+    }
+    ok.then_some(out)
+}
+
+/// `client_certificate` and `client_key`: PEM files, both or neither, read now so a missing
+/// or unreadable file stops start-up rather than failing every check.
+fn client_identity(cx: &mut Cx<'_>, s: &Section<'_>) -> Option<ClientIdentity> {
+    let cert = s.field("client_certificate");
+    let key = s.field("client_key");
+    match (&cert, &key) {
+        (None, None) => return None,
+        (Some(f), None) => {
+            cx.error(
+                f.at,
+                "`client_certificate` needs `client_key` (the PEM file of its private key)",
+            );
+            return None;
+        }
+        (None, Some(f)) => {
+            cx.error(
+                f.at,
+                "`client_key` needs `client_certificate` (the PEM file of the certificate)",
+            );
+            return None;
+        }
+        _ => {}
+    }
+    let certificate_pem = cert.and_then(|f| pem_file(cx, &f, "CERTIFICATE"));
+    let key_pem = key.and_then(|f| pem_file(cx, &f, "PRIVATE KEY"));
+    Some(ClientIdentity {
+        certificate_pem: certificate_pem?,
+        key_pem: Secret::new(key_pem?),
+    })
+}
+
+/// Reads a PEM file named by `f` (relative paths from the configuration file's folder) and
+/// checks it holds a block whose label ends with `label`. Never quotes the file's content.
+fn pem_file(cx: &mut Cx<'_>, f: &Field<'_>, label: &str) -> Option<String> {
+    let v = cx.string(f)?;
+    let path = cx.relative_path(&v.text);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) => {
+            cx.error(
+                v.at,
+                format!("`{}`: cannot read {}: {e}", f.name, path.display()),
+            );
+            return None;
+        }
+    };
+    let has_block = text
+        .lines()
+        .any(|l| l.starts_with("-----BEGIN ") && l.trim_end().ends_with(&format!("{label}-----")));
+    if !has_block {
+        cx.error(
+            v.at,
+            format!(
+                "`{}`: {} holds no PEM \"{label}\" block",
+                f.name,
+                path.display()
+            ),
+        );
+        return None;
+    }
+    Some(text)
+}
+
+/// The `dns` keys: the resolver `server`, the `query_name` and the `query_type` (default A).
+fn dns(cx: &mut Cx<'_>, s: &Section<'_>, name: &str) -> Option<DnsSpec> {
+    let server = match s.field("server") {
+        None => {
+            cx.error(
+                s.at,
+                format!("{name} is missing required key `server` (the resolver asked, like \"1.1.1.1:53\")"),
+            );
+            None
+        }
+        Some(f) => cx.string(&f).and_then(|v| {
+            parse_socket_addr(&v.text, DEFAULT_DNS_PORT)
+                .map_err(|e| cx.error(v.at, format!("`server`: {e}")))
+                .ok()
+        }),
+    };
+    let query_name = match s.field("query_name") {
+        None => {
+            cx.error(s.at, format!("{name} is missing required key `query_name` (the name looked up)"));
+            None
+        }
+        Some(f) => cx.string(&f).and_then(|v| {
+            let name = v.text.trim_end_matches('.');
+            let ok = !name.is_empty()
+                && name.len() <= 253
+                && name.split('.').all(|label| {
+                    !label.is_empty()
+                        && label.len() <= 63
+                        && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'*')
+                });
+            if ok {
+                Some(v.text)
+            } else {
+                cx.error(v.at, format!("`query_name`: {:?} is not a DNS name (labels of letters, digits, `-` or `_`, each 1-63 characters)", v.text));
+                None
+            }
+        }),
+    };
+    let query_type = match s.field("query_type") {
+        None => Some("A".to_owned()),
+        Some(f) => cx.string(&f).and_then(|v| {
+            let upper = v.text.to_ascii_uppercase();
+            if DNS_QUERY_TYPES.contains(&upper.as_str()) {
+                Some(upper)
+            } else {
+                cx.error(
+                    v.at,
+                    format!(
+                        "`query_type` must be one of {}, found {:?}{}",
+                        DNS_QUERY_TYPES.join(", "),
+                        v.text,
+                        did_you_mean(&upper, DNS_QUERY_TYPES)
+                    ),
+                );
+                None
+            }
+        }),
+    };
+    Some(DnsSpec {
+        server: server?,
+        query_name: query_name?,
+        query_type: query_type?,
+    })
 }
 
 fn max_body_size(cx: &mut Cx<'_>, f: &Field<'_>) -> Option<usize> {

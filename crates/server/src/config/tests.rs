@@ -216,6 +216,9 @@ fn the_example_file_loads_without_any_environment() {
             // Pinged by its job, never reaching out.
             MonitorKind::Heartbeat(_) => {}
             MonitorKind::Prometheus(p) => assert!(p.http.url.starts_with("http://127.0.0.1:")),
+            MonitorKind::Dns(d) => assert!(d.server.ip().is_loopback(), "{}", d.server),
+            MonitorKind::Tls(t) => assert_eq!(t.host, "127.0.0.1"),
+            MonitorKind::Icmp(i) => assert_eq!(i.host, "127.0.0.1"),
         }
     }
     assert!(c.monitors.iter().any(|m| m.id.as_str() == "legacy-billing"));
@@ -436,7 +439,7 @@ pharos.toml:36:22: error: unknown component `apii`; did you mean `api`? (compone
 pharos.toml:37:14: error: `on_failure` must be one of partial_outage, major_outage, degraded_performance, found "down"
 pharos.toml:42:7: error: invalid tcp monitor `url`: "tcp://db.internal" has no port; expected tcp://host:port
 pharos.toml:43:1: error: `method` does not apply to a tcp monitor
-pharos.toml:48:8: error: monitor type "dns" is not supported yet"#;
+pharos.toml:46:1: error: monitor `resolver` is missing required key `query_name` (the name looked up)"#;
     assert_eq!(got, expected);
 }
 
@@ -1848,21 +1851,190 @@ fn keys_of_another_type_are_errors() {
 }
 
 #[test]
-fn unbuilt_and_unknown_monitor_types() {
-    for ty in ["dns", "tls", "icmp"] {
-        let text = one_monitor(&format!("type = \"{ty}\"\nserver = \"abc\"\n"));
-        // Its own keys are not reported on top; the component it would drive is undriven.
-        assert_eq!(
-            refused(&text),
-            [
-                "pharos.toml:2:6: warning: component `c` is not driven by any monitor; nothing will notice if it goes down".to_owned(),
-                format!("pharos.toml:7:8: error: monitor type \"{ty}\" is not supported yet"),
-            ]
-        );
-    }
+fn unknown_monitor_types() {
     assert_eq!(
         refused(&one_monitor("type = \"htp\"\nurl = \"http://x/\"\n")),
-        ["pharos.toml:7:8: error: unknown monitor type \"htp\" (expected one of: http, tcp, heartbeat, prometheus); did you mean `http`?"]
+        ["pharos.toml:7:8: error: unknown monitor type \"htp\" (expected one of: http, tcp, heartbeat, prometheus, dns, tls, icmp); did you mean `http`?"]
+    );
+}
+
+#[test]
+fn dns_tls_and_icmp_monitors() {
+    let text = one_monitor(
+        "type = \"dns\"\nserver = \"1.1.1.1\"\nquery_name = \"example.com\"\nquery_type = \"mx\"\n",
+    );
+    let config = load(&text).config;
+    let MonitorKind::Dns(dns) = &config.monitors[0].kind else {
+        panic!("not dns: {:?}", config.monitors[0].kind)
+    };
+    assert_eq!(dns.server.to_string(), "1.1.1.1:53");
+    assert_eq!(
+        (dns.query_name.as_str(), dns.query_type.as_str()),
+        ("example.com", "MX")
+    );
+    assert_eq!(
+        config.monitors[0].conditions[0].source(),
+        "[DNS_RCODE] == NOERROR"
+    );
+
+    let config = load(&one_monitor(
+        "type = \"tls\"\nurl = \"tls://example.com\"\n",
+    ))
+    .config;
+    assert_eq!(
+        config.monitors[0].kind,
+        MonitorKind::Tls(pharos_domain::TlsSpec {
+            host: "example.com".into(),
+            port: 443,
+            insecure: false
+        })
+    );
+    let config = load(&one_monitor(
+        "type = \"tls\"\nurl = \"tls://[::1]:8443\"\ninsecure = true\n",
+    ))
+    .config;
+    assert_eq!(
+        config.monitors[0].kind,
+        MonitorKind::Tls(pharos_domain::TlsSpec {
+            host: "::1".into(),
+            port: 8443,
+            insecure: true
+        })
+    );
+    let config = load(&one_monitor("type = \"icmp\"\nurl = \"icmp://10.0.0.1\"\n")).config;
+    assert_eq!(
+        config.monitors[0].kind,
+        MonitorKind::Icmp(pharos_domain::IcmpSpec {
+            host: "10.0.0.1".into()
+        })
+    );
+
+    // Each mistake is named.
+    let cases: &[(&str, &str)] = &[
+        (
+            "type = \"dns\"\nurl = \"dns://1.1.1.1\"\nserver = \"1.1.1.1\"\nquery_name = \"a.b\"\n",
+            "pharos.toml:8:1: error: `url` does not apply to a dns monitor: set `server` (the resolver, like \"1.1.1.1:53\"), `query_name` and `query_type`",
+        ),
+        (
+            "type = \"dns\"\nquery_name = \"a.b\"\n",
+            "pharos.toml:4:1: error: monitor `m` is missing required key `server` (the resolver asked, like \"1.1.1.1:53\")",
+        ),
+        (
+            "type = \"dns\"\nserver = \"dns.google\"\nquery_name = \"a.b\"\n",
+            "pharos.toml:8:10: error: `server`: \"dns.google\" is not an IP address (write the resolver's address, like \"1.1.1.1:53\")",
+        ),
+        (
+            "type = \"dns\"\nserver = \"1.1.1.1\"\nquery_name = \"a..b\"\n",
+            "pharos.toml:9:14: error: `query_name`: \"a..b\" is not a DNS name (labels of letters, digits, `-` or `_`, each 1-63 characters)",
+        ),
+        (
+            "type = \"dns\"\nserver = \"1.1.1.1\"\nquery_name = \"a.b\"\nquery_type = \"AAA\"\n",
+            "pharos.toml:10:14: error: `query_type` must be one of A, AAAA, CAA, CNAME, MX, NS, PTR, SOA, SRV, TXT, found \"AAA\"; did you mean `AAAA`?",
+        ),
+        (
+            "type = \"tls\"\nurl = \"https://example.com\"\n",
+            "pharos.toml:8:7: error: invalid tls monitor `url`: \"https://example.com\" is not a tls URL; expected tls://host[:port]",
+        ),
+        (
+            "type = \"icmp\"\nurl = \"icmp://10.0.0.1:80\"\n",
+            "pharos.toml:8:7: error: invalid icmp monitor `url`: \"icmp://10.0.0.1:80\": icmp has no ports; expected icmp://host",
+        ),
+        (
+            "type = \"icmp\"\nurl = \"icmp://h\"\nmethod = \"GET\"\n",
+            "pharos.toml:9:1: error: `method` does not apply to an icmp monitor",
+        ),
+        (
+            "type = \"tcp\"\nurl = \"tcp://h:1\"\nquery_type = \"A\"\n",
+            "pharos.toml:9:1: error: `query_type` does not apply to a tcp monitor",
+        ),
+    ];
+    for (body, want) in cases {
+        assert_eq!(refused(&one_monitor(body)), [*want], "{body}");
+    }
+}
+
+#[test]
+fn http_credentials_status_codes_and_client_certificates() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("client.pem"),
+        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+    )
+    .expect("write cert");
+    std::fs::write(
+        dir.path().join("client.key"),
+        "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n",
+    )
+    .expect("write key");
+    let text = one_monitor(
+        "type = \"http\"\nurl = \"https://x/\"\nbasic_auth = { username = \"probe\", password = \"s3cret-pass\" }\naccepted_status_codes = [200, \"300-399\"]\nclient_certificate = \"client.pem\"\nclient_key = \"client.key\"\n",
+    );
+    let path = dir.path().join("pharos.toml");
+    std::fs::write(&path, &text).expect("write config");
+    let loaded = load_file(&path).expect("accepted");
+    let m = &loaded.config.monitors[0];
+    let MonitorKind::Http(http) = &m.kind else {
+        panic!("not http")
+    };
+    assert_eq!(
+        http.auth,
+        Some(pharos_domain::monitor::HttpAuth::Basic {
+            username: "probe".into(),
+            password: pharos_domain::Secret::new("s3cret-pass")
+        })
+    );
+    let codes: Vec<String> = http
+        .accepted_status_codes
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(codes, ["200", "300-399"]);
+    let identity = http.client_identity.as_ref().expect("identity");
+    assert!(identity.certificate_pem.contains("BEGIN CERTIFICATE"));
+    assert!(identity.key_pem.expose().contains("BEGIN PRIVATE KEY"));
+    // Secrets never reach a log line or the stored definition.
+    let shown = format!("{m:?}\n{}", m.definition_json());
+    for secret in ["s3cret-pass", "MIIE"] {
+        assert!(!shown.contains(secret), "{secret} leaked: {shown}");
+    }
+
+    let cases: &[(&str, &str)] = &[
+        (
+            "type = \"http\"\nurl = \"http://x/\"\nbasic_auth = { username = \"a\", password = \"b\" }\nbearer_token = \"t\"\n",
+            "pharos.toml:10:16: error: set `basic_auth` or `bearer_token`, not both: a request carries one Authorization header",
+        ),
+        (
+            "type = \"http\"\nurl = \"http://x/\"\nbasic_auth = { username = \"a\" }\n",
+            "pharos.toml:9:14: error: basic_auth is missing required key `password`",
+        ),
+        (
+            "type = \"http\"\nurl = \"http://x/\"\naccepted_status_codes = [200, \"299-200\", 700]\n",
+            "pharos.toml:9:31: error: `accepted_status_codes`: \"299-200\" is not a status code (100-599) or a range like \"200-299\"\npharos.toml:9:42: error: `accepted_status_codes`: 700 is not a status code (100-599) or a range like \"200-299\"",
+        ),
+        (
+            "type = \"http\"\nurl = \"http://x/\"\nclient_certificate = \"/nonexistent/c.pem\"\n",
+            "pharos.toml:9:22: error: `client_certificate` needs `client_key` (the PEM file of its private key)",
+        ),
+        (
+            "type = \"tcp\"\nurl = \"tcp://h:1\"\nbearer_token = \"t\"\n",
+            "pharos.toml:9:1: error: `bearer_token` does not apply to a tcp monitor",
+        ),
+    ];
+    for (body, want) in cases {
+        assert_eq!(refused(&one_monitor(body)).join("\n"), *want, "{body}");
+    }
+    // A missing file is named, and the key's content never quoted.
+    let text = one_monitor(
+        "type = \"http\"\nurl = \"http://x/\"\nclient_certificate = \"/nonexistent/c.pem\"\nclient_key = \"/nonexistent/c.key\"\n",
+    );
+    let got = refused(&text).join("\n");
+    assert!(
+        got.contains("`client_certificate`: cannot read /nonexistent/c.pem"),
+        "{got}"
+    );
+    assert!(
+        got.contains("`client_key`: cannot read /nonexistent/c.key"),
+        "{got}"
     );
 }
 

@@ -65,6 +65,45 @@ pub(super) fn parse_tcp_url(url: &str) -> Result<(String, u16), String> {
     }
 }
 
+/// Parses `scheme://host[:port]` (the `tls://` and `icmp://` monitor URLs) into host (IPv6
+/// without brackets) and port. With `default_port` None, a port is refused (ICMP has none).
+pub(super) fn parse_host_url(
+    url: &str,
+    scheme: &str,
+    default_port: Option<u16>,
+) -> Result<(String, Option<u16>), String> {
+    let form = if default_port.is_some() {
+        format!("{scheme}://host[:port]")
+    } else {
+        format!("{scheme}://host")
+    };
+    let Some(rest) = url.strip_prefix(&format!("{scheme}://")) else {
+        return Err(format!("{url:?} is not a {scheme} URL; expected {form}"));
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.contains(['/', '?', '#', '@']) || rest.chars().any(char::is_whitespace) {
+        return Err(format!("{url:?} must be just {form}"));
+    }
+    let (host, port) = split_host_port(rest).map_err(|e| format!("{url:?}: {e}"))?;
+    if port.is_some() && default_port.is_none() {
+        return Err(format!("{url:?}: {scheme} has no ports; expected {form}"));
+    }
+    Ok((host.to_owned(), port))
+}
+
+/// Parses a resolver address, `ip[:port]` (`[v6]:port` for IPv6), with `default_port` when
+/// none is written. A host name is refused: the resolver must not need a resolver.
+pub(super) fn parse_socket_addr(
+    s: &str,
+    default_port: u16,
+) -> Result<std::net::SocketAddr, String> {
+    let (host, port) = split_host_port(s.trim())?;
+    let ip: std::net::IpAddr = host.parse().map_err(|_| {
+        format!("{host:?} is not an IP address (write the resolver's address, like \"1.1.1.1:53\")")
+    })?;
+    Ok(std::net::SocketAddr::new(ip, port.unwrap_or(default_port)))
+}
+
 /// Splits `host[:port]` (`[v6]:port` for IPv6) and checks both parts.
 fn split_host_port(s: &str) -> Result<(&str, Option<u16>), String> {
     let (host, port) = if let Some(rest) = s.strip_prefix('[') {

@@ -32,6 +32,16 @@ impl<'a> Cx<'a> {
         }
     }
 
+    /// A path from the configuration, relative to the configuration file's folder unless it
+    /// is absolute.
+    pub(super) fn relative_path(&self, path: &str) -> std::path::PathBuf {
+        let path = std::path::Path::new(path);
+        match std::path::Path::new(self.file).parent() {
+            Some(dir) if path.is_relative() => dir.join(path),
+            _ => path.to_path_buf(),
+        }
+    }
+
     /// Records an error at byte offset `at`.
     pub(super) fn error(&mut self, at: usize, message: impl Into<String>) {
         self.found.push((at, Severity::Error, message.into()));
