@@ -46,6 +46,39 @@ pub struct MonitorSpec {
     /// Monitors this one depends on: while one of them is down, this one going down opens
     /// no incident of its own (it joins theirs). Its recovery is never held back.
     pub depends_on: Vec<MonitorId>,
+    /// Retries and flap detection: how the monitor keeps from crying wolf.
+    pub quiet: QuietRules,
+}
+
+/// How a monitor keeps quiet: a failed check is retried before it counts, and a monitor that
+/// keeps changing state is marked flapping (one incident update, not one per change).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct QuietRules {
+    /// Extra attempts after a failed check before the failure counts (0: none). A retry
+    /// that passes makes the check pass.
+    pub retries: u32,
+    /// Pause before each retry.
+    #[serde(serialize_with = "as_millis")]
+    pub retry_interval: Duration,
+    /// The window over which changes of state are counted.
+    #[serde(serialize_with = "as_millis")]
+    pub flap_window: Duration,
+    /// Changes into or out of down within `flap_window` that mark the monitor flapping;
+    /// 0 turns flap detection off. It stops flapping after a whole window without one.
+    pub flap_threshold: u32,
+}
+
+impl Default for QuietRules {
+    /// No retries (5s apart when asked for); flapping at 5 changes within 30 minutes (down
+    /// for the third time after two recoveries), so a single relapse still reads as one.
+    fn default() -> Self {
+        QuietRules {
+            retries: 0,
+            retry_interval: Duration::from_secs(5),
+            flap_window: Duration::from_secs(30 * 60),
+            flap_threshold: 5,
+        }
+    }
 }
 
 impl MonitorSpec {
@@ -130,6 +163,9 @@ pub struct HttpSpec {
     pub accepted_status_codes: Vec<StatusRange>,
     /// A client certificate presented to servers that ask for one (mutual TLS).
     pub client_identity: Option<ClientIdentity>,
+    /// An extra trusted root (PEM, read at start-up from `ca_certificate`), for servers
+    /// whose certificates an internal CA issued.
+    pub ca_certificate_pem: Option<String>,
 }
 
 /// Credentials of an `http` check. The secret parts never print (see [`Secret`]).
@@ -240,6 +276,9 @@ pub struct TlsSpec {
     pub port: u16,
     /// Read the certificate without judging its chain or name (off by default).
     pub insecure: bool,
+    /// An extra trusted root (PEM, read at start-up from `ca_certificate`), for servers
+    /// whose certificates an internal CA issued.
+    pub ca_certificate_pem: Option<String>,
 }
 
 /// Settings of an `icmp` monitor.
@@ -264,6 +303,7 @@ impl HttpSpec {
             auth: None,
             accepted_status_codes: Vec::new(),
             client_identity: None,
+            ca_certificate_pem: None,
         }
     }
 }

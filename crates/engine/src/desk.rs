@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use pharos_notify::EventKind;
 
-use crate::world::{StatusChangeRecord, World};
+use crate::world::{Flap, StatusChangeRecord, World};
 use crate::writer::DeskWrites;
 
 /// What automation does when checks confirm an outage (`[incidents]`).
@@ -533,7 +533,9 @@ impl Desk {
             }
             inc.updated_at = now;
             let (human_owned, status) = (inc.human_owned, inc.status);
-            if !human_owned {
+            // A flapping monitor's changes go on the timeline only; its one update was
+            // posted when it started to flap.
+            if !human_owned && !world.is_flapping(monitor) {
                 if status == IncidentStatus::Monitoring {
                     let body = format!("The problem has returned. {message}");
                     self.post(ii, IncidentStatus::Investigating, body, affected, now);
@@ -658,7 +660,10 @@ impl Desk {
                 inc.components.insert(a.component_id.clone(), a.new_status);
             }
             inc.updated_at = now;
-            if inc.monitors.values().all(|down| !down) {
+            if world.is_flapping(monitor) {
+                // Not a recovery yet: it has come back before. `on_flap` posts once it
+                // has been stable for a whole window.
+            } else if inc.monitors.values().all(|down| !down) {
                 inc.healthy_since = Some(now);
                 if !inc.human_owned
                     && matches!(
@@ -680,6 +685,96 @@ impl Desk {
                         incident::join_names(&name_refs)
                     );
                     self.post(ii, IncidentStatus::Monitoring, body, affected, now);
+                }
+            }
+            self.touch_incident(&id);
+        }
+        self.note_component_changes(changes, now);
+    }
+
+    /// Reacts to a monitor starting or stopping to flap. Starting posts one update to its open
+    /// incident (and so one notification), however often it changes afterwards; stopping
+    /// posts the recovery, or that it is still failing.
+    pub fn on_flap(
+        &mut self,
+        world: &mut World,
+        monitor: &MonitorId,
+        flap: Flap,
+        changes: &[StatusChangeRecord],
+        now: DateTime<Utc>,
+    ) {
+        let Some(spec) = world.monitor_spec(monitor).cloned() else {
+            return;
+        };
+        let window = pharos_domain::duration::format_duration(spec.quiet.flap_window);
+        let health = world.monitor_state(monitor).map(|s| s.health);
+        let open: Vec<usize> = (0..self.incidents.len())
+            .filter(|&i| {
+                let inc = &self.incidents[i];
+                inc.status.is_unresolved() && inc.monitors.contains_key(monitor)
+            })
+            .collect();
+        for ii in open {
+            let id = self.incidents[ii].id.clone();
+            let components: Vec<ComponentId> = self.incidents[ii].components.keys().cloned().collect();
+            let names: Vec<String> = components
+                .iter()
+                .map(|c| {
+                    world
+                        .component(c)
+                        .map_or_else(|| c.to_string(), |(n, _)| n.to_owned())
+                })
+                .collect();
+            let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            let names = incident::join_names(&name_refs);
+            let affected = affected_from(world, &components, changes);
+            let inc = &mut self.incidents[ii];
+            for a in &affected {
+                inc.components.insert(a.component_id.clone(), a.new_status);
+            }
+            inc.updated_at = now;
+            let (human_owned, status) = (inc.human_owned, inc.status);
+            match flap {
+                Flap::Started { changes: n } => {
+                    inc.healthy_since = None;
+                    tracing::info!(incident = %id, %monitor, changes = n, "monitor is flapping");
+                    if !human_owned {
+                        let body = format!(
+                            "Checks of {names} are flapping: they changed state {n} times within {window}. \
+                             The status stays as it is, with no further updates, until they have been \
+                             stable for {window}."
+                        );
+                        let status = if status == IncidentStatus::Monitoring {
+                            IncidentStatus::Investigating
+                        } else {
+                            status
+                        };
+                        self.post(ii, status, body, affected, now);
+                    }
+                }
+                Flap::Ended => {
+                    tracing::info!(incident = %id, %monitor, "monitor stopped flapping");
+                    let all_up = inc.monitors.values().all(|down| !down);
+                    if health != Some(Health::Down) && all_up {
+                        inc.healthy_since = Some(now);
+                        if !human_owned
+                            && matches!(
+                                status,
+                                IncidentStatus::Investigating | IncidentStatus::Identified
+                            )
+                        {
+                            let body = format!(
+                                "Checks of {names} have been stable and passing for {window}. \
+                                 We are monitoring the recovery."
+                            );
+                            self.post(ii, IncidentStatus::Monitoring, body, affected, now);
+                        }
+                    } else if !human_owned && health == Some(Health::Down) {
+                        let body = format!(
+                            "Checks of {names} have stopped flapping and are failing."
+                        );
+                        self.post(ii, status, body, affected, now);
+                    }
                 }
             }
             self.touch_incident(&id);

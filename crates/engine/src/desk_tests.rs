@@ -108,6 +108,15 @@ impl Rig {
                 t(at),
             );
         }
+        if let Some(flap) = applied.flap {
+            let changes: &[_] = if applied.transition.is_some() {
+                &[]
+            } else {
+                &applied.component_changes
+            };
+            self.desk
+                .on_flap(&mut self.world, &r.monitor_id, flap, changes, t(at));
+        }
     }
 
     fn fail(&mut self, monitor: &str, from: i64) {
@@ -690,4 +699,62 @@ fn making_notifications_leaves_the_change_to_be_published_at_once() {
     assert_eq!(rows.len(), 1, "one incident_opened row for the notifier");
     // The pipeline publishes at once only while the desk still reads as changed.
     assert!(r.desk.changed());
+}
+
+#[test]
+fn a_flapping_monitor_yields_one_incident_and_one_update_for_all_its_flapping() {
+    let mut r = rig(rules());
+    let mut at = 0;
+    // Ten rounds of three failures then one pass, a check a second: down and up twenty
+    // times in 40 seconds.
+    for _ in 0..10 {
+        r.fail("api-health", at);
+        r.check("api-health", CheckOutcome::Up, at + 3);
+        at += 4;
+    }
+    let incidents = r.incidents();
+    assert_eq!(incidents.len(), 1, "one incident for the whole episode");
+    let bodies: Vec<&str> = incidents[0]
+        .updates
+        .iter()
+        .map(|u| u.body.as_str())
+        .collect();
+    // Opened, monitoring, returned, monitoring, then one flapping update: not twenty.
+    assert_eq!(bodies.len(), 5, "{bodies:#?}");
+    assert!(bodies[2].starts_with("The problem has returned."), "{}", bodies[2]);
+    assert!(bodies[4].starts_with("Checks of API are flapping: they changed state 5 times within 30m."), "{}", bodies[4]);
+    assert_eq!(incidents[0].status, IncidentStatus::Investigating);
+    // The component is held at the failure status, not toggled with every change.
+    assert_eq!(r.status("api"), ComponentStatus::MajorOutage);
+    assert!(r.world.is_flapping(&MonitorId::new("api-health").unwrap()));
+
+    // Passing checks for a whole window end the flapping: one recovery update, then the
+    // usual quiet period resolves it.
+    for i in 0..=30 {
+        r.check("api-health", CheckOutcome::Up, at + i * 60);
+    }
+    at += 30 * 60;
+    assert!(!r.world.is_flapping(&MonitorId::new("api-health").unwrap()));
+    assert_eq!(r.status("api"), ComponentStatus::Operational);
+    let incidents = r.incidents();
+    let last = incidents[0].updates.last().unwrap();
+    assert_eq!(incidents[0].status, IncidentStatus::Monitoring);
+    assert!(last.body.starts_with("Checks of API have been stable and passing for 30m."), "{}", last.body);
+    assert_eq!(incidents[0].updates.len(), 6);
+    r.desk.tick(&mut r.world, t(at + 601));
+    assert_eq!(r.incidents()[0].status, IncidentStatus::Resolved);
+}
+
+#[test]
+fn flap_detection_can_be_turned_off() {
+    let mut api = (*spec("api-health", &["api"], ComponentStatus::MajorOutage)).clone();
+    api.quiet.flap_threshold = 0;
+    let mut r = rig_with(rules(), vec![Arc::new(api)]);
+    for round in 0..5 {
+        r.fail("api-health", round * 4);
+        r.check("api-health", CheckOutcome::Up, round * 4 + 3);
+    }
+    // Every change is reported: opened, then monitoring / returned / monitoring / …
+    assert_eq!(r.incidents()[0].updates.len(), 10);
+    assert_eq!(r.status("api"), ComponentStatus::Operational);
 }

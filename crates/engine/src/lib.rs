@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
-use pharos_domain::{CheckResult, MonitorKind, MonitorSpec};
+use pharos_domain::{CheckOutcome, CheckResult, MonitorKind, MonitorSpec};
 use pharos_probe::Prober;
 use pharos_store::{ComponentRecord, MonitorRecord, Store};
 use rand::RngExt as _;
@@ -493,25 +493,47 @@ async fn run_monitor(
         }
         let started = Instant::now();
         metrics.record_start_delay(started.saturating_duration_since(base + due));
-        let started_at = Utc::now();
-        let observation = tokio::select! {
-            o = tokio::time::timeout(hard_limit, prober.check(&spec)) => o.unwrap_or_else(|_| {
-                pharos_domain::Observation::failed(
-                    format!("timed out after {}", pharos_domain::duration::format_duration(spec.timeout)),
-                    spec.timeout,
-                )
-            }),
-            _ = stop.changed() => return,
-        };
-        let result = match &spec.kind {
-            MonitorKind::Prometheus(p) => pharos_domain::prometheus::judge_scrape(
-                &spec,
-                p,
-                &mut trend,
-                &observation,
-                started_at,
-            ),
-            _ => CheckResult::judge(&spec, &observation, started_at),
+        let mut started_at = Utc::now();
+        let mut attempts = 1;
+        let result = loop {
+            let observation = tokio::select! {
+                o = tokio::time::timeout(hard_limit, prober.check(&spec)) => o.unwrap_or_else(|_| {
+                    pharos_domain::Observation::failed(
+                        format!("timed out after {}", pharos_domain::duration::format_duration(spec.timeout)),
+                        spec.timeout,
+                    )
+                }),
+                _ = stop.changed() => return,
+            };
+            let mut result = match &spec.kind {
+                MonitorKind::Prometheus(p) => pharos_domain::prometheus::judge_scrape(
+                    &spec,
+                    p,
+                    &mut trend,
+                    &observation,
+                    started_at,
+                ),
+                _ => CheckResult::judge(&spec, &observation, started_at),
+            };
+            if result.outcome != CheckOutcome::Down || attempts > spec.quiet.retries {
+                if attempts > 1 && result.outcome == CheckOutcome::Down {
+                    let note = format!(
+                        " ({attempts} attempts, {} apart)",
+                        pharos_domain::duration::format_duration(spec.quiet.retry_interval)
+                    );
+                    result.error.get_or_insert_with(String::new).push_str(&note);
+                }
+                break result;
+            }
+            // A failure counts only once its retries have failed too; a passing retry
+            // makes the check pass, so a blip never reaches the thresholds.
+            tracing::debug!(monitor = %spec.id, attempt = attempts, error = result.error.as_deref().unwrap_or(""), "check failed; retrying");
+            attempts += 1;
+            tokio::select! {
+                _ = tokio::time::sleep(spec.quiet.retry_interval) => {}
+                _ = stop.changed() => return,
+            }
+            started_at = Utc::now();
         };
         metrics.record_check(
             spec.id.as_str(),
@@ -698,6 +720,16 @@ fn apply_all(
                 Utc::now(),
             );
         }
+        if let Some(flap) = applied.flap {
+            // The transition (if any) already put the component changes on the timeline.
+            let changes: &[_] = if applied.transition.is_some() {
+                &[]
+            } else {
+                &applied.component_changes
+            };
+            desk.on_flap(world, &result.monitor_id, flap, changes, Utc::now());
+            changed = true;
+        }
         changes.extend(applied.component_changes);
         if let Some(s) = world.monitor_state(&result.monitor_id) {
             states.push((result.monitor_id.clone(), s.clone()));
@@ -746,6 +778,7 @@ pub(crate) mod test_support {
                 .collect(),
             on_failure,
             depends_on: Vec::new(),
+            quiet: pharos_domain::QuietRules::default(),
         })
     }
 }

@@ -2,7 +2,7 @@
 //! their recent timelines. Applying a check result here is pure (no I/O, `now` passed in); it
 //! reports what must be written, and the view is built from it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
@@ -39,6 +39,20 @@ pub struct Applied {
     pub transition: Option<Transition>,
     /// Component status changes it caused.
     pub component_changes: Vec<StatusChangeRecord>,
+    /// Whether the monitor started or stopped flapping.
+    pub flap: Option<Flap>,
+}
+
+/// A monitor starting or stopping to flap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flap {
+    /// It changed state `changes` times within its flap window.
+    Started {
+        /// Changes into or out of down counted in the window.
+        changes: usize,
+    },
+    /// A whole window passed without a change: its status shows its health again.
+    Ended,
 }
 
 struct ComponentSlot {
@@ -61,6 +75,43 @@ struct MonitorSlot {
     /// When the current streak of failing checks began (not persisted: after a restart the
     /// last check time stands in for it).
     failing_since: Option<DateTime<Utc>>,
+    /// When the monitor recently went down or came back from down, oldest first, for flap
+    /// detection (not persisted: a restart starts counting afresh).
+    changes: VecDeque<DateTime<Utc>>,
+    /// Set while the monitor is flapping: its components are held at its failure status.
+    flapping_since: Option<DateTime<Utc>>,
+}
+
+impl MonitorSlot {
+    /// Counts changes into or out of down over the monitor's flap window: reaching the
+    /// threshold starts flapping; a whole window without a change ends it.
+    fn watch_flapping(&mut self, transition: Option<Transition>, at: DateTime<Utc>) -> Option<Flap> {
+        let rules = self.spec.quiet;
+        if rules.flap_threshold == 0 {
+            return None;
+        }
+        let window = ChronoDuration::from_std(rules.flap_window).unwrap_or(ChronoDuration::MAX);
+        if let Some(t) = transition {
+            if t.from == pharos_domain::Health::Down || t.to == pharos_domain::Health::Down {
+                self.changes.push_back(t.at);
+            }
+        }
+        while self.changes.front().is_some_and(|&c| c <= at - window) {
+            self.changes.pop_front();
+        }
+        let count = self.changes.len();
+        match self.flapping_since {
+            None if count >= rules.flap_threshold as usize => {
+                self.flapping_since = Some(at);
+                Some(Flap::Started { changes: count })
+            }
+            Some(_) if count == 0 => {
+                self.flapping_since = None;
+                Some(Flap::Ended)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Stored facts about a component, as loaded at start-up.
@@ -138,6 +189,8 @@ impl World {
                     state,
                     spec,
                     failing_since,
+                    changes: VecDeque::new(),
+                    flapping_since: None,
                 }
             })
             .collect();
@@ -193,11 +246,13 @@ impl World {
         } else {
             slot.failing_since = None;
         }
+        let flap = slot.watch_flapping(transition, result.started_at);
         let mut applied = Applied {
             transition,
             component_changes: Vec::new(),
+            flap,
         };
-        if transition.is_some() {
+        if transition.is_some() || flap.is_some() {
             let targets: Vec<usize> = slot
                 .spec
                 .components
@@ -211,6 +266,14 @@ impl World {
             }
         }
         applied
+    }
+
+    /// Whether the monitor is flapping (changing state too often to be reported change by
+    /// change).
+    pub fn is_flapping(&self, id: &MonitorId) -> bool {
+        self.monitor_index
+            .get(id)
+            .is_some_and(|&i| self.monitors[i].flapping_since.is_some())
     }
 
     /// The monitor's current state.
@@ -330,7 +393,14 @@ impl World {
         } else {
             ComponentStatus::worst_of(slot.drivers.iter().map(|&mi| {
                 let m = &self.monitors[mi];
-                contribution(m.state.health, m.spec.on_failure)
+                // A flapping monitor holds its components at its failure status until it
+                // settles, rather than toggling them (and their subscribers) every few minutes.
+                let health = if m.flapping_since.is_some() {
+                    pharos_domain::Health::Down
+                } else {
+                    m.state.health
+                };
+                contribution(health, m.spec.on_failure)
             }))
         };
         let slot = &mut self.components[ci];

@@ -81,7 +81,7 @@ pub(crate) fn http_error(err: &reqwest::Error, host: Option<&str>) -> String {
             return redirects.to_string();
         }
         if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-            return format!("TLS error: {tls}");
+            return tls_error(tls);
         }
         if let Some(io) = e.downcast_ref::<io::Error>() {
             if !err.is_dns() {
@@ -113,6 +113,55 @@ pub(crate) fn http_error(err: &reqwest::Error, host: Option<&str>) -> String {
     } else {
         cause
     }
+}
+
+/// "TLS error: …" in rustls's words, except that the certificate problems people meet most
+/// read plainly ("invalid peer certificate: expired", "… unknown issuer", "… not valid for
+/// name …") and without the verification timestamps, so the reason is the same every check.
+pub(crate) fn tls_error(err: &rustls::Error) -> String {
+    use rustls::CertificateError as C;
+    let rustls::Error::InvalidCertificate(cert) = err else {
+        return format!("TLS error: {err}");
+    };
+    let what = match cert {
+        C::Expired | C::ExpiredContext { .. } => "expired".to_owned(),
+        C::NotValidYet | C::NotValidYetContext { .. } => "not valid yet".to_owned(),
+        C::UnknownIssuer => "unknown issuer".to_owned(),
+        C::BadSignature => "bad signature".to_owned(),
+        C::Revoked => "revoked".to_owned(),
+        C::BadEncoding => "malformed certificate".to_owned(),
+        C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
+            "not valid for server authentication".to_owned()
+        }
+        C::NotValidForName => "not valid for the name asked for".to_owned(),
+        C::NotValidForNameContext {
+            expected,
+            presented,
+        } => {
+            let names: Vec<&str> = presented.iter().map(|n| presented_name(n)).collect();
+            let valid_for = if names.is_empty() {
+                "it names no host".to_owned()
+            } else {
+                format!("it is valid for {}", names.join(", "))
+            };
+            format!("not valid for name {:?}; {valid_for}", expected.to_str())
+        }
+        C::Other(other) => other.to_string(),
+        other => other.to_string(),
+    };
+    format!("TLS error: invalid peer certificate: {what}")
+}
+
+/// A subject name as rustls quotes it (`DnsName("example.com")`, `IpAddress(10.0.0.1)`),
+/// without the wrapping.
+fn presented_name(name: &str) -> &str {
+    name.strip_prefix("DnsName(\"")
+        .and_then(|n| n.strip_suffix("\")"))
+        .or_else(|| {
+            name.strip_prefix("IpAddress(")
+                .and_then(|n| n.strip_suffix(')'))
+        })
+        .unwrap_or(name)
 }
 
 /// The error `e` wraps. `io::Error::source` skips the error it wraps (it returns *that*
@@ -164,6 +213,38 @@ mod tests {
             e = next_cause(cause);
         }
         assert!(found);
+    }
+
+    #[test]
+    fn certificate_problems_read_plainly() {
+        use rustls::pki_types::{ServerName, UnixTime};
+        use rustls::CertificateError as C;
+        use std::time::Duration;
+        let bad = |c: C| tls_error(&rustls::Error::InvalidCertificate(c));
+        let expired = C::ExpiredContext {
+            time: UnixTime::since_unix_epoch(Duration::from_secs(2_000_000_000)),
+            not_after: UnixTime::since_unix_epoch(Duration::from_secs(1_900_000_000)),
+        };
+        assert_eq!(bad(expired), "TLS error: invalid peer certificate: expired");
+        assert_eq!(
+            bad(C::UnknownIssuer),
+            "TLS error: invalid peer certificate: unknown issuer"
+        );
+        let wrong_name = C::NotValidForNameContext {
+            expected: ServerName::try_from("db.internal").unwrap(),
+            presented: vec![
+                "DnsName(\"localhost\")".to_owned(),
+                "IpAddress(127.0.0.1)".to_owned(),
+            ],
+        };
+        assert_eq!(
+            bad(wrong_name),
+            "TLS error: invalid peer certificate: not valid for name \"db.internal\"; it is valid for localhost, 127.0.0.1"
+        );
+        assert_eq!(
+            tls_error(&rustls::Error::NoCertificatesPresented),
+            "TLS error: peer sent no certificates"
+        );
     }
 
     #[test]

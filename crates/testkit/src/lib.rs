@@ -16,6 +16,8 @@ use pharos_server::{App, Settings};
 
 mod smtp;
 pub use smtp::{FakeSmtp, SmtpMessage, SmtpMode};
+pub mod dns;
+pub use dns::FakeDns;
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -58,6 +58,8 @@ mod jsonpath;
 mod number;
 mod parse;
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 
 use std::fmt;

@@ -5,8 +5,10 @@
 
 mod compliance;
 mod http;
+mod icmp;
 mod targets;
 mod tcp;
+mod tls;
 
 use std::time::Duration;
 
@@ -28,6 +30,7 @@ pub fn monitor(kind: MonitorKind, timeout: Duration) -> MonitorSpec {
         components: Vec::new(),
         on_failure: ComponentStatus::MajorOutage,
         depends_on: Vec::new(),
+        quiet: pharos_domain::QuietRules::default(),
     }
 }
 

@@ -10,7 +10,7 @@ use pharos_domain::monitor::{ClientIdentity, HttpAuth, DNS_QUERY_TYPES};
 use pharos_domain::prometheus::{PrometheusSpec, SeriesSelector};
 use pharos_domain::{
     ComponentId, ComponentStatus, Condition, DnsSpec, HttpSpec, IcmpSpec, MonitorId, MonitorKind,
-    MonitorSpec, Secret, StatusRange, TcpSpec, TlsSpec,
+    MonitorSpec, QuietRules, Secret, StatusRange, TcpSpec, TlsSpec,
 };
 
 use super::source::Str;
@@ -34,6 +34,10 @@ const COMMON_KEYS: &[&str] = &[
     "components",
     "on_failure",
     "depends_on",
+    "retries",
+    "retry_interval",
+    "flap_window",
+    "flap_threshold",
 ];
 /// Keys only `http` monitors accept.
 const HTTP_KEYS: &[&str] = &[
@@ -48,6 +52,7 @@ const HTTP_KEYS: &[&str] = &[
     "accepted_status_codes",
     "client_certificate",
     "client_key",
+    "ca_certificate",
 ];
 /// Keys only `heartbeat` monitors accept.
 const HEARTBEAT_KEYS: &[&str] = &["token", "period", "schedule", "time_zone", "grace"];
@@ -58,15 +63,19 @@ const NOT_FOR_HEARTBEATS: &[&str] = &[
     "timeout",
     "conditions",
     "degraded_conditions",
+    "retries",
+    "retry_interval",
 ];
+/// Most retries a monitor may ask for: more hides an outage for too long.
+const MAX_RETRIES: u32 = 10;
 /// Keys only `prometheus` monitors accept.
 const PROMETHEUS_KEYS: &[&str] = &["series", "threshold", "forecast"];
 /// The http keys a `prometheus` monitor also takes (its scrape is a plain `GET`).
-const PROMETHEUS_HTTP_KEYS: &[&str] = &["headers", "insecure", "max_body_size"];
+const PROMETHEUS_HTTP_KEYS: &[&str] = &["headers", "insecure", "max_body_size", "ca_certificate"];
 /// Keys only `dns` monitors accept (a dns monitor has no `url`).
 const DNS_KEYS: &[&str] = &["server", "query_name", "query_type"];
 /// Keys only `tls` monitors accept besides the common ones.
-const TLS_KEYS: &[&str] = &["insecure"];
+const TLS_KEYS: &[&str] = &["insecure", "ca_certificate"];
 const SUPPORTED_TYPES: &[&str] = &[
     "http",
     "tcp",
@@ -363,6 +372,8 @@ fn monitor(
         Some(out)
     });
 
+    let quiet = quiet_rules(cx, s);
+
     let http = if matches!(ty, Type::Http | Type::Unknown | Type::Prometheus) {
         Some(http_settings(cx, s))
     } else {
@@ -399,10 +410,12 @@ fn monitor(
                     .field("insecure")
                     .and_then(|f| cx.boolean(&f))
                     .unwrap_or(false);
+                let ca_certificate_pem = ca_certificate(cx, s);
                 Some(MonitorKind::Tls(TlsSpec {
                     host,
                     port: port.unwrap_or(DEFAULT_TLS_PORT),
                     insecure,
+                    ca_certificate_pem,
                 }))
             }
             Err(e) => {
@@ -502,7 +515,67 @@ fn monitor(
         components: drives.unwrap_or_default(),
         on_failure: on_failure.unwrap_or(ComponentStatus::MajorOutage),
         depends_on: depends_on.unwrap_or_default(),
+        quiet: quiet?,
     })
+}
+
+/// `retries` with `retry_interval`, and `flap_window` with `flap_threshold`.
+fn quiet_rules(cx: &mut Cx<'_>, s: &Section<'_>) -> Option<QuietRules> {
+    let mut rules = QuietRules::default();
+    let mut ok = true;
+    if let Some(f) = s.field("retries") {
+        match cx.integer_at_least::<u32>(&f, 0) {
+            Some(n) if n > MAX_RETRIES => {
+                cx.error(
+                    f.at,
+                    format!(
+                        "`retries` must be at most {MAX_RETRIES}, found {n}; raise `failure_threshold` \
+                         to wait for more failed checks"
+                    ),
+                );
+                ok = false;
+            }
+            Some(n) => rules.retries = n,
+            None => ok = false,
+        }
+    }
+    if let Some(f) = s.field("retry_interval") {
+        match cx.duration(&f) {
+            Some(d) if d < MIN_INTERVAL => {
+                cx.error(f.at, "`retry_interval` must be at least 1s");
+                ok = false;
+            }
+            Some(d) => rules.retry_interval = d,
+            None => ok = false,
+        }
+    }
+    if let Some(f) = s.field("flap_window") {
+        match cx.duration(&f) {
+            Some(d) if d < MIN_INTERVAL => {
+                cx.error(f.at, "`flap_window` must be at least 1s");
+                ok = false;
+            }
+            Some(d) => rules.flap_window = d,
+            None => ok = false,
+        }
+    }
+    if let Some(f) = s.field("flap_threshold") {
+        match cx.integer_at_least::<u32>(&f, 0) {
+            Some(n @ (1 | 2)) => {
+                cx.error(
+                    f.at,
+                    format!(
+                        "`flap_threshold` must be 0 (off) or at least 3, found {n}: going down and \
+                         coming back is a recovery, not flapping"
+                    ),
+                );
+                ok = false;
+            }
+            Some(n) => rules.flap_threshold = n,
+            None => ok = false,
+        }
+    }
+    ok.then_some(rules)
 }
 
 fn monitor_id(
@@ -884,7 +957,15 @@ fn http_settings(cx: &mut Cx<'_>, s: &Section<'_>) -> HttpSpec {
         spec.accepted_status_codes = codes;
     }
     spec.client_identity = client_identity(cx, s);
+    spec.ca_certificate_pem = ca_certificate(cx, s);
     spec
+}
+
+/// `ca_certificate`: a PEM file of an extra trusted root (an internal CA), read now so a
+/// missing file stops start-up rather than failing every check.
+fn ca_certificate(cx: &mut Cx<'_>, s: &Section<'_>) -> Option<String> {
+    s.field("ca_certificate")
+        .and_then(|f| pem_file(cx, &f, "CERTIFICATE"))
 }
 
 /// `basic_auth = { username, password }` or `bearer_token`, not both.

@@ -1886,7 +1886,8 @@ fn dns_tls_and_icmp_monitors() {
         MonitorKind::Tls(pharos_domain::TlsSpec {
             host: "example.com".into(),
             port: 443,
-            insecure: false
+            insecure: false,
+            ca_certificate_pem: None
         })
     );
     let config = load(&one_monitor(
@@ -1898,7 +1899,8 @@ fn dns_tls_and_icmp_monitors() {
         MonitorKind::Tls(pharos_domain::TlsSpec {
             host: "::1".into(),
             port: 8443,
-            insecure: true
+            insecure: true,
+            ca_certificate_pem: None
         })
     );
     let config = load(&one_monitor("type = \"icmp\"\nurl = \"icmp://10.0.0.1\"\n")).config;
@@ -2036,6 +2038,61 @@ fn http_credentials_status_codes_and_client_certificates() {
         got.contains("`client_key`: cannot read /nonexistent/c.key"),
         "{got}"
     );
+}
+
+#[test]
+fn a_ca_certificate_is_trusted_by_tls_and_http_monitors() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    std::fs::write(dir.path().join("ca.pem"), pem).expect("write CA");
+    std::fs::write(dir.path().join("key.pem"), "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n")
+        .expect("write key");
+    // Relative to the configuration file's folder, for each kind that makes TLS connections.
+    for (body, kind) in [
+        ("type = \"tls\"\nurl = \"tls://db.internal:5432\"\nca_certificate = \"ca.pem\"\n", "tls"),
+        ("type = \"http\"\nurl = \"https://x/\"\nca_certificate = \"ca.pem\"\n", "http"),
+        (
+            "type = \"prometheus\"\nurl = \"https://x/metrics\"\nseries = \"up\"\nthreshold = 1\nca_certificate = \"ca.pem\"\n",
+            "prometheus",
+        ),
+    ] {
+        let path = dir.path().join("pharos.toml");
+        std::fs::write(&path, one_monitor(body)).expect("write config");
+        let loaded = load_file(&path).unwrap_or_else(|d| panic!("{kind}: {d:?}"));
+        let ca = match &loaded.config.monitors[0].kind {
+            MonitorKind::Tls(t) => t.ca_certificate_pem.clone(),
+            MonitorKind::Http(h) => h.ca_certificate_pem.clone(),
+            MonitorKind::Prometheus(p) => p.http.ca_certificate_pem.clone(),
+            other => panic!("{kind}: {other:?}"),
+        };
+        assert_eq!(ca.as_deref(), Some(pem), "{kind}");
+    }
+    // Left out, nothing extra is trusted.
+    let config = load(&one_monitor("type = \"tls\"\nurl = \"tls://h\"\n")).config;
+    let MonitorKind::Tls(tls) = &config.monitors[0].kind else {
+        panic!("not tls")
+    };
+    assert_eq!(tls.ca_certificate_pem, None);
+
+    let key = dir.path().join("key.pem");
+    let cases = [
+        (
+            "type = \"tls\"\nurl = \"tls://h\"\nca_certificate = \"/nonexistent/ca.pem\"\n".to_owned(),
+            "pharos.toml:9:18: error: `ca_certificate`: cannot read /nonexistent/ca.pem".to_owned(),
+        ),
+        (
+            format!("type = \"tls\"\nurl = \"tls://h\"\nca_certificate = {:?}\n", key.display().to_string()),
+            format!("pharos.toml:9:18: error: `ca_certificate`: {} holds no PEM \"CERTIFICATE\" block", key.display()),
+        ),
+        (
+            "type = \"tcp\"\nurl = \"tcp://h:1\"\nca_certificate = \"ca.pem\"\n".to_owned(),
+            "pharos.toml:9:1: error: `ca_certificate` does not apply to a tcp monitor".to_owned(),
+        ),
+    ];
+    for (body, want) in cases {
+        let got = refused(&one_monitor(&body)).join("\n");
+        assert!(got.starts_with(&want), "{body}\n{got}");
+    }
 }
 
 #[test]
@@ -2688,5 +2745,55 @@ fn depends_on_names_other_monitors_without_cycles() {
             "depends_on = [\"a\"]"
         )),
         ["pharos.toml:9:15: error: `depends_on` makes a cycle: `a` → `b` → `db` → `a`"]
+    );
+}
+
+#[test]
+fn retries_and_flap_detection() {
+    let m = &load(&one_monitor(
+        "type = \"tcp\"\nurl = \"tcp://h:1\"\nretries = 2\nretry_interval = \"3s\"\nflap_window = \"1h\"\nflap_threshold = 8\n",
+    ))
+    .config
+    .monitors[0];
+    assert_eq!(
+        m.quiet,
+        pharos_domain::QuietRules {
+            retries: 2,
+            retry_interval: Duration::from_secs(3),
+            flap_window: Duration::from_secs(3600),
+            flap_threshold: 8,
+        }
+    );
+    let m = &load(&one_monitor("type = \"tcp\"\nurl = \"tcp://h:1\"\n"))
+        .config
+        .monitors[0];
+    assert_eq!(m.quiet, pharos_domain::QuietRules::default());
+    assert_eq!((m.quiet.retries, m.quiet.flap_threshold), (0, 5));
+
+    let cases: &[(&str, &str)] = &[
+        (
+            "retries = 11\n",
+            "pharos.toml:9:11: error: `retries` must be at most 10, found 11; raise `failure_threshold` to wait for more failed checks",
+        ),
+        (
+            "retry_interval = \"500ms\"\n",
+            "pharos.toml:9:18: error: `retry_interval` must be at least 1s",
+        ),
+        (
+            "flap_threshold = 2\n",
+            "pharos.toml:9:18: error: `flap_threshold` must be 0 (off) or at least 3, found 2: going down and coming back is a recovery, not flapping",
+        ),
+    ];
+    for (extra, want) in cases {
+        let text = one_monitor(&format!("type = \"tcp\"\nurl = \"tcp://h:1\"\n{extra}"));
+        assert_eq!(refused(&text), [*want], "{extra}");
+    }
+    let text = one_monitor("type = \"heartbeat\"\ntoken = \"0123456789abcdef0\"\nperiod = \"1m\"\nretries = 1\n");
+    assert!(
+        refused(&text)
+            .iter()
+            .any(|l| l.contains("`retries` does not apply to a heartbeat monitor")),
+        "{:?}",
+        refused(&text)
     );
 }
