@@ -35,6 +35,34 @@ pub struct Observation {
     /// Why the check could not complete (refused, timed out, body too large, bad TLS, …).
     /// When set, the check has failed whatever the conditions say.
     pub error: Option<String>,
+    /// How long each phase of an `http` check took, when any was measured.
+    pub timings: Option<PhaseTimings>,
+}
+
+/// How long each phase of one `http` check took, in whole milliseconds. Each phase is its own
+/// span (not a running total), so `dns + connect + tls + first_byte` is the time to the
+/// response's headers and the check's duration adds reading the body. A phase that did not
+/// happen is `None`: a request over a kept-alive connection has no DNS, connect or TLS phase,
+/// an address in the URL needs no DNS, and plain `http` no TLS. When a redirect opens new
+/// connections, their phases add up. A check that failed keeps the phases it completed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PhaseTimings {
+    /// Resolving the host name.
+    pub dns_ms: Option<u64>,
+    /// Opening the TCP connection.
+    pub connect_ms: Option<u64>,
+    /// The TLS handshake.
+    pub tls_ms: Option<u64>,
+    /// The rest of the wait for the response's headers once connected: sending the request,
+    /// the server's thinking and the round trip (every hop's, after redirects).
+    pub first_byte_ms: Option<u64>,
+}
+
+impl PhaseTimings {
+    /// Whether no phase was measured at all.
+    pub fn is_empty(&self) -> bool {
+        *self == PhaseTimings::default()
+    }
 }
 
 impl Observation {
@@ -96,6 +124,9 @@ pub struct CheckResult {
     pub status_code: Option<u16>,
     /// Why it failed: the probe's error, or the failed conditions with resolved values.
     pub error: Option<String>,
+    /// Per-phase timings of an `http` check, when measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timings: Option<PhaseTimings>,
 }
 
 impl CheckResult {
@@ -133,6 +164,7 @@ impl CheckResult {
             outcome,
             status_code: obs.status,
             error,
+            timings: obs.timings,
         }
     }
 }
@@ -158,4 +190,57 @@ fn unaccepted_status(spec: &MonitorSpec, obs: &Observation) -> Option<String> {
 fn describe(failed: &[ConditionResult]) -> String {
     let parts: Vec<&str> = failed.iter().map(|r| r.detail.as_str()).collect();
     format!("condition failed: {}", parts.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::{HttpSpec, MonitorKind, QuietRules};
+    use crate::ComponentStatus;
+
+    fn http_spec() -> MonitorSpec {
+        MonitorSpec {
+            id: MonitorId::new("api").expect("a valid id"),
+            kind: MonitorKind::Http(HttpSpec::get("https://api.example.com/health")),
+            interval: Duration::from_secs(30),
+            timeout: Duration::from_secs(10),
+            failure_threshold: 1,
+            success_threshold: 1,
+            conditions: Vec::new(),
+            degraded_conditions: Vec::new(),
+            components: Vec::new(),
+            on_failure: ComponentStatus::MajorOutage,
+            depends_on: Vec::new(),
+            quiet: QuietRules::default(),
+        }
+    }
+
+    #[test]
+    fn the_verdict_keeps_the_phase_timings_and_omits_them_when_absent() {
+        let timings = PhaseTimings {
+            dns_ms: Some(3),
+            connect_ms: Some(10),
+            tls_ms: Some(25),
+            first_byte_ms: Some(40),
+        };
+        let obs = Observation {
+            connected: true,
+            status: Some(200),
+            timings: Some(timings),
+            ..Observation::default()
+        };
+        let result = CheckResult::judge(&http_spec(), &obs, Utc::now());
+        assert_eq!(result.timings, Some(timings));
+        let json = serde_json::to_value(&result).expect("serializable");
+        assert_eq!(json["timings"]["tls_ms"], 25);
+
+        let plain = CheckResult::judge(&http_spec(), &Observation::default(), Utc::now());
+        let json = serde_json::to_value(&plain).expect("serializable");
+        assert!(json.get("timings").is_none(), "{json}");
+        // Results stored before timings existed still read.
+        let back: CheckResult = serde_json::from_value(json).expect("deserializable");
+        assert_eq!(back.timings, None);
+        assert!(PhaseTimings::default().is_empty());
+        assert!(!timings.is_empty());
+    }
 }

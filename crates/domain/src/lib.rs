@@ -14,7 +14,7 @@ pub mod prometheus;
 pub mod status;
 pub mod uptime;
 
-pub use check::{CheckOutcome, CheckResult, Observation};
+pub use check::{CheckOutcome, CheckResult, Observation, PhaseTimings};
 pub use condition::{Condition, ConditionError, ConditionResult};
 pub use health::{Health, MonitorState, Thresholds, Transition};
 pub use ids::{ComponentId, IdError, MonitorId};

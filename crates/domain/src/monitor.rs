@@ -308,6 +308,17 @@ impl HttpSpec {
     }
 }
 
+/// The `[self_check]`: targets that answer whenever Pharos's own network works (a gateway, a
+/// resolver). When every one fails in the same round, Pharos is the one cut off, and its
+/// failed checks are not counted against the targets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SelfCheck {
+    /// The targets, each as written (`tcp://10.0.0.1:53`) with the check run for it.
+    pub targets: Vec<(String, MonitorSpec)>,
+    /// Time between two rounds.
+    pub interval: Duration,
+}
+
 /// Settings of a `tcp` monitor.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TcpSpec {

@@ -216,12 +216,18 @@ pub struct EngineControl {
     pub(crate) tokens: Tokens,
     pub(crate) email_subscriptions: bool,
     pub(crate) heartbeats: crate::heartbeats::Heartbeats,
+    pub(crate) self_check: crate::self_check::Gate,
 }
 
 impl EngineControl {
     /// Where heartbeat pings go (`/ping/{token}`).
     pub fn heartbeats(&self) -> &crate::heartbeats::Heartbeats {
         &self.heartbeats
+    }
+
+    /// What the self-check last saw (`GET /api/v1/self-check`).
+    pub fn self_check(&self) -> crate::self_check::SelfCheckStatus {
+        self.self_check.status()
     }
 
     /// The current view: components, monitors, incidents and maintenances.

@@ -96,6 +96,7 @@ impl Rig {
             outcome,
             status_code: None,
             error: (outcome == CheckOutcome::Down).then(|| "connection refused".to_owned()),
+            timings: None,
         };
         let applied = self.world.apply(&r);
         if let Some(tr) = applied.transition {

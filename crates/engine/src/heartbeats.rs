@@ -79,6 +79,7 @@ pub(crate) async fn run(
     mut pings: mpsc::Receiver<Ping>,
     results: mpsc::Sender<CheckResult>,
     metrics: Arc<Metrics>,
+    gate: crate::self_check::Gate,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut tracker = HeartbeatTracker::new(heartbeat, Utc::now());
@@ -108,7 +109,8 @@ pub(crate) async fn run(
             result.started_at.timestamp_millis() as f64 / 1000.0,
             Duration::ZERO,
         );
-        if results.send(result).await.is_err() {
+        // A silent job is no news while Pharos is cut off: its pings could not arrive.
+        if gate.admits(&result) && results.send(result).await.is_err() {
             return;
         }
     }
@@ -123,5 +125,6 @@ fn result_of(spec: &MonitorSpec, verdict: Verdict) -> CheckResult {
         outcome: verdict.outcome,
         status_code: None,
         error: verdict.reason,
+        timings: None,
     }
 }

@@ -11,6 +11,7 @@ pub mod control;
 pub mod desk;
 pub mod dispatch;
 pub mod heartbeats;
+pub mod self_check;
 pub mod metrics;
 pub mod notices;
 pub mod schedule;
@@ -68,6 +69,9 @@ pub struct EngineConfig {
     /// The outgoing mail server (`[smtp]`); without one, the page offers no e-mail
     /// subscriptions.
     pub smtp: Option<pharos_notify::email::SmtpSettings>,
+    /// The `[self_check]`, if configured: while all its targets fail, failed checks do not
+    /// count.
+    pub self_check: Option<pharos_domain::monitor::SelfCheck>,
 }
 
 /// Why the engine could not start.
@@ -258,6 +262,15 @@ pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandl
     let (result_tx, result_rx) = mpsc::channel::<CheckResult>(16_384);
 
     let mut tasks = JoinSet::new();
+    let (gate, self_check_status) = self_check::Gate::open();
+    if let Some(spec) = config.self_check.take() {
+        tasks.spawn(self_check::run(
+            spec,
+            prober.clone(),
+            self_check_status,
+            stop_rx.clone(),
+        ));
+    }
     let (heartbeats, heartbeat_tasks) = heartbeats::prepare(&specs);
     for (spec, heartbeat, pings) in heartbeat_tasks {
         tasks.spawn(heartbeats::run(
@@ -266,6 +279,7 @@ pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandl
             pings,
             result_tx.clone(),
             metrics.clone(),
+            gate.clone(),
             stop_rx.clone(),
         ));
     }
@@ -286,6 +300,7 @@ pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandl
             prober.clone(),
             result_tx.clone(),
             metrics.clone(),
+            gate.clone(),
             base,
             first,
             phase,
@@ -337,6 +352,7 @@ pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandl
             tokens,
             email_subscriptions,
             heartbeats,
+            self_check: gate,
         },
     })
 }
@@ -476,6 +492,7 @@ async fn run_monitor(
     prober: Arc<Prober>,
     results: mpsc::Sender<CheckResult>,
     metrics: Arc<Metrics>,
+    gate: self_check::Gate,
     base: Instant,
     first: Duration,
     phase: Duration,
@@ -542,7 +559,7 @@ async fn run_monitor(
             unix_seconds(started_at),
             started.elapsed(),
         );
-        if results.send(result).await.is_err() {
+        if gate.admits(&result) && results.send(result).await.is_err() {
             return;
         }
         due = schedule::next_due(due, base.elapsed(), spec.interval, phase);

@@ -569,6 +569,7 @@ mod tests {
             outcome,
             status_code: None,
             error: None,
+            timings: None,
         }
     }
 

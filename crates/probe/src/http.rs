@@ -1,31 +1,87 @@
 //! The `http` check: one request, the response's status, headers, address and (when a
 //! condition reads `[BODY]`) body, within the monitor's timeout from connection to last body
-//! byte.
+//! byte, with the time each phase took (DNS, TCP connect, TLS, first byte; see `phases`).
 //!
 //! Clients are pooled, not built per check: Pharos runs thousands of monitors, and building a
 //! TLS client costs CPU (root store, crypto setup) while a shared client keeps keep-alive
-//! connections open across checks. Redirect and certificate settings are fixed per client in
-//! reqwest, so there is one client per distinct `(insecure, max_redirects)`, built on first
-//! use and kept.
+//! connections open across checks. Redirects, certificate checking, the client certificate
+//! and extra CA are fixed per client in reqwest, so there is one client per distinct
+//! [`ClientKey`], built on first use and kept (see `client`). Credentials (`auth`) are per
+//! request and need no client of their own.
 
 use std::collections::HashMap;
-use std::sync::{PoisonError, RwLock};
+use std::fmt;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-use pharos_domain::monitor::DEFAULT_MAX_REDIRECTS;
+use pharos_domain::monitor::{ClientIdentity, HttpAuth, DEFAULT_MAX_REDIRECTS};
 use pharos_domain::{HttpSpec, Observation};
-use reqwest::redirect::Policy;
 use reqwest::{Client, Method, Response};
+use sha2::{Digest, Sha256};
 use tokio::time::{timeout_at, Instant};
 
-use crate::reason::{self, TooManyRedirects};
-use crate::{timed_out, ProbeError};
+use crate::{reason, timed_out, ProbeError};
+
+mod client;
+mod phases;
+
+use client::BuildError;
 
 /// The settings that need a client of their own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct ClientKey {
     insecure: bool,
     max_redirects: usize,
+    /// The client certificate and key, by fingerprint: the key is a secret, and a map key
+    /// must not hold (or ever print) it.
+    identity: Option<Fingerprint>,
+    /// The extra trusted CA, by fingerprint.
+    ca: Option<Fingerprint>,
+}
+
+impl ClientKey {
+    fn of(spec: &HttpSpec) -> ClientKey {
+        ClientKey {
+            insecure: spec.insecure,
+            max_redirects: spec.max_redirects,
+            identity: spec.client_identity.as_ref().map(Fingerprint::of_identity),
+            ca: spec
+                .ca_certificate_pem
+                .as_deref()
+                .map(|pem| Fingerprint::of(&[pem.as_bytes()])),
+        }
+    }
+}
+
+/// SHA-256 over PEM texts. Hashing a few KiB per check is far cheaper than a client too many,
+/// and a collision (which would hand one monitor another's certificate) is not a concern.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct Fingerprint([u8; 32]);
+
+impl Fingerprint {
+    fn of(parts: &[&[u8]]) -> Fingerprint {
+        let mut hash = Sha256::new();
+        for part in parts {
+            // Length-prefixed, so that moving bytes from one part to the next changes it.
+            hash.update((part.len() as u64).to_be_bytes());
+            hash.update(part);
+        }
+        Fingerprint(hash.finalize().into())
+    }
+
+    fn of_identity(identity: &ClientIdentity) -> Fingerprint {
+        Fingerprint::of(&[
+            identity.certificate_pem.as_bytes(),
+            identity.key_pem.expose().as_bytes(),
+        ])
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Derived from a secret: nothing of it goes to a log.
+        f.write_str("Fingerprint(..)")
+    }
 }
 
 /// Runs `http` checks over a small cache of shared clients.
@@ -41,15 +97,25 @@ impl HttpProber {
         let key = ClientKey {
             insecure: false,
             max_redirects: DEFAULT_MAX_REDIRECTS,
+            identity: None,
+            ca: None,
         };
-        let client = build_client(key).map_err(|e| ProbeError::HttpClient(Box::new(e)))?;
+        let client = client::build(client::Settings {
+            insecure: false,
+            max_redirects: DEFAULT_MAX_REDIRECTS,
+            identity: None,
+            ca_pem: None,
+        })
+        .map_err(|e| ProbeError::HttpClient(Box::new(e)))?;
         Ok(HttpProber {
             clients: RwLock::new(HashMap::from([(key, client)])),
         })
     }
 
-    /// The shared client for these settings, built on first use.
-    fn client(&self, key: ClientKey) -> Result<Client, reqwest::Error> {
+    /// The shared client for `spec`'s settings, built on first use. A client that cannot be
+    /// built is not kept, so a fixed certificate file is picked up.
+    fn client(&self, spec: &HttpSpec) -> Result<Client, BuildError> {
+        let key = ClientKey::of(spec);
         // A poisoned lock only means another check panicked mid-insert; the map is still a
         // valid cache, so keep using it.
         if let Some(client) = self
@@ -62,10 +128,17 @@ impl HttpProber {
         }
         // Build outside the lock (it reads the system's root certificates), so other checks
         // are never held up; if two checks race, the first client stored wins.
-        let built = build_client(key)?;
+        let built = client::build(client::Settings {
+            insecure: spec.insecure,
+            max_redirects: spec.max_redirects,
+            identity: spec.client_identity.as_ref(),
+            ca_pem: spec.ca_certificate_pem.as_deref(),
+        })?;
         tracing::debug!(
             insecure = key.insecure,
             max_redirects = key.max_redirects,
+            client_certificate = key.identity.is_some(),
+            extra_ca = key.ca.is_some(),
             "Built an HTTP client for new settings."
         );
         let mut clients = self.clients.write().unwrap_or_else(PoisonError::into_inner);
@@ -73,7 +146,7 @@ impl HttpProber {
     }
 
     /// Runs one request. `deadline` bounds everything, body included; on running out of time
-    /// it keeps what it already saw (status, headers) and says it timed out.
+    /// it keeps what it already saw (status, headers, phases) and says it timed out.
     pub(crate) async fn check(
         &self,
         spec: &HttpSpec,
@@ -82,13 +155,13 @@ impl HttpProber {
         started: Instant,
         deadline: Instant,
     ) -> Observation {
-        let key = ClientKey {
-            insecure: spec.insecure,
-            max_redirects: spec.max_redirects,
-        };
-        let client = match self.client(key) {
+        let client = match self.client(spec) {
             Ok(client) => client,
-            Err(err) => {
+            // The monitor's certificate settings: its failure, in its words.
+            Err(BuildError::Settings(reason)) => {
+                return Observation::failed(reason, started.elapsed())
+            }
+            Err(BuildError::Internal(err)) => {
                 // Pharos's fault, not the target's. `new` built a client with the same TLS
                 // setup, so this is not expected; say plainly that it is ours.
                 tracing::error!(error = %err, "Could not build an HTTP client.");
@@ -111,12 +184,28 @@ impl HttpProber {
         for (name, value) in &spec.headers {
             request = request.header(name.as_str(), value.as_str());
         }
+        // reqwest marks these headers sensitive (never shown by `Debug`) and drops them on a
+        // redirect to another host.
+        match &spec.auth {
+            Some(HttpAuth::Basic { username, password }) => {
+                request = request.basic_auth(username, Some(password.expose()));
+            }
+            Some(HttpAuth::Bearer(token)) => request = request.bearer_auth(token.expose()),
+            None => {}
+        }
         if let Some(body) = &spec.body {
             request = request.body(body.clone());
         }
 
-        let response = match timeout_at(deadline, request.send()).await {
-            Err(_) => return Observation::failed(timed_out(timeout), started.elapsed()),
+        let recorder = Arc::new(phases::Recorder::default());
+        let sent = Instant::now();
+        let sending = phases::record(recorder.clone(), request.send());
+        let response = match timeout_at(deadline, sending).await {
+            Err(_) => {
+                let mut observation = Observation::failed(timed_out(timeout), started.elapsed());
+                observation.timings = recorder.finish(sent, None);
+                return observation;
+            }
             Ok(Err(err)) => {
                 let host = reqwest::Url::parse(&spec.url).ok();
                 let host = host.as_ref().and_then(|u| u.host_str());
@@ -124,6 +213,7 @@ impl HttpProber {
                     Observation::failed(reason::http_error(&err, host), started.elapsed());
                 // Answers did arrive, they just kept redirecting.
                 observation.connected = err.is_redirect();
+                observation.timings = recorder.finish(sent, None);
                 return observation;
             }
             Ok(Ok(response)) => response,
@@ -144,6 +234,7 @@ impl HttpProber {
                 })
                 .collect(),
             ip: response.remote_addr().map(|addr| addr.ip()),
+            timings: recorder.finish(sent, Some(Instant::now())),
             ..Observation::default()
         };
         match read_body(response, spec.max_body_bytes, keep_body, deadline).await {
@@ -159,30 +250,6 @@ impl HttpProber {
         observation.response_time = started.elapsed();
         observation
     }
-}
-
-fn build_client(key: ClientKey) -> Result<Client, reqwest::Error> {
-    Client::builder()
-        .user_agent(concat!("Pharos/", env!("CARGO_PKG_VERSION")))
-        .redirect(redirect_policy(key.max_redirects))
-        .tls_danger_accept_invalid_certs(key.insecure)
-        .build()
-}
-
-/// Follows up to `max` redirects; one more fails with "too many redirects (max)". With 0 the
-/// redirect response itself is the answer, so conditions can check `[STATUS] == 301`.
-fn redirect_policy(max: usize) -> Policy {
-    if max == 0 {
-        return Policy::none();
-    }
-    Policy::custom(move |attempt| {
-        // `previous` holds every URL requested so far, the original included.
-        if attempt.previous().len() > max {
-            attempt.error(TooManyRedirects(max))
-        } else {
-            attempt.follow()
-        }
-    })
 }
 
 enum BodyError {

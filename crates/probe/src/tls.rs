@@ -134,11 +134,13 @@ fn provider() -> Arc<CryptoProvider> {
         .clone()
 }
 
+/// Verifiers by the extra CA they trust (PEM), `None` for the system's roots alone.
+type Verifiers = HashMap<Option<String>, Arc<dyn ServerCertVerifier>>;
+
 /// The platform's verifier, trusting `ca_pem` as well when given. Built once per distinct CA
 /// and kept: on Linux, building one reads and parses every root in the system store.
 fn verifier(ca_pem: Option<&str>) -> Result<Arc<dyn ServerCertVerifier>, String> {
-    static VERIFIERS: OnceLock<Mutex<HashMap<Option<String>, Arc<dyn ServerCertVerifier>>>> =
-        OnceLock::new();
+    static VERIFIERS: OnceLock<Mutex<Verifiers>> = OnceLock::new();
     let cache = VERIFIERS.get_or_init(Mutex::default);
     let key = ca_pem.map(str::to_owned);
     if let Some(verifier) = lock(cache).get(&key) {

@@ -105,6 +105,7 @@ impl App {
                 .collect(),
             notifiers: config.notifiers.clone(),
             smtp: config.smtp.clone(),
+            self_check: config.self_check.clone(),
         };
         let engine = pharos_engine::start(engine_config, store)
             .await

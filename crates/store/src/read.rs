@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use pharos_domain::uptime::StatusChange;
-use pharos_domain::{CheckResult, ComponentId, Health, MonitorId, MonitorState};
+use pharos_domain::{CheckResult, ComponentId, Health, MonitorId, MonitorState, PhaseTimings};
 
 use crate::error::OpError;
 use crate::model::{
@@ -53,8 +53,19 @@ type InForceRow = (String, Option<String>);
 /// `(component id, at, status)`
 type EventRow = (String, i64, String);
 
-/// `(started_at, duration_ms, outcome, status_code, error)`
-type ResultRow = (i64, i64, String, Option<i64>, Option<String>);
+/// `(started_at, duration_ms, outcome, status_code, error, dns_ms, connect_ms, tls_ms,
+/// first_byte_ms)`
+type ResultRow = (
+    i64,
+    i64,
+    String,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
 
 /// `(bucket_start, checks, up, degraded, down, duration_sum_ms, duration_max_ms)`
 type RollupRow = (i64, i64, i64, i64, i64, i64, i64);
@@ -228,7 +239,8 @@ impl Store {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows: Vec<ResultRow> = db_run!(self, |pool, d| {
             sqlx::query_as(
-                "SELECT started_at, duration_ms, outcome, status_code, error FROM check_results \
+                "SELECT started_at, duration_ms, outcome, status_code, error, dns_ms, \
+                 connect_ms, tls_ms, first_byte_ms FROM check_results \
                  WHERE monitor_id = $1 ORDER BY seq DESC LIMIT $2",
             )
             .bind(monitor.as_str().to_owned())
@@ -252,6 +264,7 @@ impl Store {
                         })
                         .transpose()?,
                     error: r.4,
+                    timings: timings([r.5, r.6, r.7, r.8])?,
                 })
             })
             .collect::<Result<_, OpError>>()
@@ -445,4 +458,20 @@ impl Store {
         };
         build().map_err(|e| e.at(OP))
     }
+}
+
+/// A result's stored phase timings: `None` when no phase was recorded (results of other
+/// kinds, or stored before schema version 6).
+fn timings(phases: [Option<i64>; 4]) -> Result<Option<PhaseTimings>, OpError> {
+    if phases.iter().all(Option::is_none) {
+        return Ok(None);
+    }
+    let [dns, connect, tls, first_byte] =
+        phases.map(|phase| phase.map(|ms| to_u64(ms, "a phase timing")).transpose());
+    Ok(Some(PhaseTimings {
+        dns_ms: dns?,
+        connect_ms: connect?,
+        tls_ms: tls?,
+        first_byte_ms: first_byte?,
+    }))
 }

@@ -233,17 +233,29 @@ impl Store {
                         Val::OptInt(r.status_code.map(i64::from)),
                         Val::OptText(r.error.clone()),
                     ]);
+                    let timings = r.timings.unwrap_or_default();
+                    ring.extend(
+                        [
+                            timings.dns_ms,
+                            timings.connect_ms,
+                            timings.tls_ms,
+                            timings.first_byte_ms,
+                        ]
+                        .map(|phase| Val::OptInt(phase.map(to_i64))),
+                    );
                 }
             }
             exec_rows!(
                 tx,
                 "INSERT INTO check_results (monitor_id, slot, seq, started_at, duration_ms, \
-                 outcome, status_code, error)",
-                8,
+                 outcome, status_code, error, dns_ms, connect_ms, tls_ms, first_byte_ms)",
+                12,
                 "ON CONFLICT (monitor_id, slot) DO UPDATE SET seq = excluded.seq, \
                  started_at = excluded.started_at, duration_ms = excluded.duration_ms, \
                  outcome = excluded.outcome, status_code = excluded.status_code, \
-                 error = excluded.error",
+                 error = excluded.error, dns_ms = excluded.dns_ms, \
+                 connect_ms = excluded.connect_ms, tls_ms = excluded.tls_ms, \
+                 first_byte_ms = excluded.first_byte_ms",
                 ring
             );
 

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use pharos_domain::uptime::StatusChange;
 use pharos_domain::{
     CheckOutcome, CheckResult, ComponentId, ComponentStatus, Health, MonitorId, MonitorState,
+    PhaseTimings,
 };
 use pharos_store::{
     ArchivedMonitor, Backend, Batch, ComponentChange, ComponentRecord, DeliveryState, Granularity,
@@ -171,6 +172,8 @@ contract_tests!(
     unicode_and_large_documents_survive_byte_for_byte,
     a_version_1_database_upgrades,
     a_version_4_outbox_upgrades,
+    results_keep_their_phase_timings,
+    a_version_5_result_upgrades,
     outbox_deliveries_commit_with_their_batch,
     a_failing_batch_enqueues_nothing,
     claims_respect_due_time_and_leases,
@@ -234,6 +237,7 @@ fn result(monitor: &str, at: DateTime<Utc>, outcome: CheckOutcome, ms: u64) -> C
         outcome,
         status_code: (outcome != CheckOutcome::Down).then_some(200),
         error: (outcome == CheckOutcome::Down).then(|| "connection refused".to_owned()),
+        timings: None,
     }
 }
 
@@ -2037,6 +2041,88 @@ async fn a_version_4_outbox_upgrades(db: &TestDb) {
         .unwrap();
     assert_eq!(ids_of(&sent), ["old-sent"]);
     assert_eq!(sent[0].payload.body, "{\"old\":2}");
+    store.close().await;
+}
+
+/// An http result's phase timings come back as written, a missing phase as `None`, and a
+/// result with none at all (another kind) without timings.
+async fn results_keep_their_phase_timings(db: &TestDb) {
+    let store = db.open().await;
+    let t0 = t("2027-06-01T00:00:00Z");
+    seed(&store, t0).await;
+    let fresh = PhaseTimings {
+        dns_ms: Some(4),
+        connect_ms: Some(11),
+        tls_ms: Some(23),
+        first_byte_ms: Some(87),
+    };
+    // A kept-alive connection: only the wait for the first byte.
+    let reused = PhaseTimings {
+        first_byte_ms: Some(9),
+        ..PhaseTimings::default()
+    };
+    let with = |at, timings| CheckResult {
+        timings,
+        ..result("api-health", at, CheckOutcome::Up, 120)
+    };
+    let t1 = t0 + chrono::Duration::seconds(30);
+    let t2 = t1 + chrono::Duration::seconds(30);
+    store
+        .write_batch(&Batch {
+            results: vec![
+                with(t0, Some(fresh)),
+                with(t1, Some(reused)),
+                with(t2, None),
+            ],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    let recent = store.recent_results(&mid("api-health"), 10).await.unwrap();
+    let timings: Vec<_> = recent.iter().map(|r| r.timings).collect();
+    assert_eq!(timings, [None, Some(reused), Some(fresh)]);
+    store.close().await;
+}
+
+/// Results stored before phase timings (schema version 5) read back without them, and the
+/// ring slot they hold takes a timed result afterwards.
+async fn a_version_5_result_upgrades(db: &TestDb) {
+    at_old_version(
+        db,
+        "0005",
+        &[
+            "INSERT INTO monitors (id, type_name, definition_json, ring_seq, created_at, \
+             updated_at) VALUES ('api-health', 'http', '{}', 1, 0, 0)",
+            "INSERT INTO check_results (monitor_id, slot, seq, started_at, duration_ms, \
+             outcome, status_code, error) VALUES ('api-health', 1, 1, 1000, 42, 'up', 200, NULL)",
+        ],
+    )
+    .await;
+
+    let store = db.open().await;
+    let old = store.recent_results(&mid("api-health"), 10).await.unwrap();
+    assert_eq!(old.len(), 1);
+    assert_eq!((old[0].duration_ms, old[0].timings), (42, None));
+    let timings = PhaseTimings {
+        dns_ms: None,
+        connect_ms: Some(2),
+        tls_ms: None,
+        first_byte_ms: Some(5),
+    };
+    store
+        .write_batch(&Batch {
+            results: vec![CheckResult {
+                timings: Some(timings),
+                ..result("api-health", t("2027-07-01T00:00:00Z"), CheckOutcome::Up, 7)
+            }],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    let recent = store.recent_results(&mid("api-health"), 10).await.unwrap();
+    assert_eq!(recent.len(), 2);
+    assert_eq!(recent[0].timings, Some(timings));
+    assert_eq!(recent[1].timings, None);
     store.close().await;
 }
 

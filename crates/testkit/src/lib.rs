@@ -164,6 +164,19 @@ impl TestApp {
         self.get(path).await.json().await.unwrap()
     }
 
+    /// GET an admin API `path` with `token`, as JSON (panics unless it succeeds).
+    pub async fn admin_json(&self, path: &str, token: &str) -> serde_json::Value {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base_url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "GET {path}: {}", response.status());
+        response.json().await.unwrap()
+    }
+
     /// Why monitor `id` last failed, as `GET /api/v1/monitors/{id}` shows it with admin
     /// `token` (empty when its last check passed).
     pub async fn monitor_last_error(&self, id: &str, token: &str) -> String {
@@ -278,6 +291,7 @@ pub struct FakeTarget {
     pub url: String,
     status: Arc<AtomicU16>,
     hits: Arc<AtomicU64>,
+    fail_every: Arc<AtomicU64>,
     _server: tokio::task::JoinHandle<()>,
 }
 
@@ -286,13 +300,27 @@ impl FakeTarget {
     pub async fn start() -> FakeTarget {
         let status = Arc::new(AtomicU16::new(200));
         let hits = Arc::new(AtomicU64::new(0));
-        let (s, h) = (status.clone(), hits.clone());
-        let app = axum::Router::new().fallback(move || {
-            let (s, h) = (s.clone(), h.clone());
+        let fail_every = Arc::new(AtomicU64::new(0));
+        let per_path: Arc<std::sync::Mutex<std::collections::HashMap<String, u64>>> =
+            Arc::default();
+        let (s, h, every) = (status.clone(), hits.clone(), fail_every.clone());
+        let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+            let (s, h, every, per_path) = (s.clone(), h.clone(), every.clone(), per_path.clone());
             async move {
                 h.fetch_add(1, Ordering::Relaxed);
-                let code = axum::http::StatusCode::from_u16(s.load(Ordering::Relaxed))
-                    .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+                let n = {
+                    let mut counts = per_path.lock().unwrap();
+                    let n = counts.entry(uri.path().to_owned()).or_default();
+                    *n += 1;
+                    *n
+                };
+                let every = every.load(Ordering::Relaxed);
+                let code = if every > 0 && n % every == 0 {
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    axum::http::StatusCode::from_u16(s.load(Ordering::Relaxed))
+                        .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR)
+                };
                 let body = if code.is_success() {
                     r#"{"status":"UP"}"#
                 } else {
@@ -310,6 +338,7 @@ impl FakeTarget {
             url,
             status,
             hits,
+            fail_every,
             _server: server,
         }
     }
@@ -317,6 +346,12 @@ impl FakeTarget {
     /// Makes every later answer use `code`.
     pub fn set_status(&self, code: u16) {
         self.status.store(code, Ordering::Relaxed);
+    }
+
+    /// Makes every `n`th request to each path fail with 500, counting per path so that
+    /// monitors sharing the target each see the pattern (0 turns it off).
+    pub fn set_fail_every(&self, n: u64) {
+        self.fail_every.store(n, Ordering::Relaxed);
     }
 
     /// Requests served so far.

@@ -36,6 +36,7 @@ const ROOT_KEYS: &[&str] = &[
     "maintenances",
     "notifiers",
     "smtp",
+    "self_check",
 ];
 
 /// Parses and walks the whole file. `None` when the text is not TOML at all (the syntax error
@@ -72,6 +73,9 @@ pub(super) fn build(cx: &mut Cx<'_>, text: &str) -> Option<Config> {
     }
     if let Some(s) = sub(cx, &root, "incidents", "[incidents]") {
         config.incidents = incidents(cx, s);
+    }
+    if let Some(s) = sub(cx, &root, "self_check", "[self_check]") {
+        config.self_check = super::self_check::self_check(cx, s);
     }
 
     let declared = match root.field("components") {

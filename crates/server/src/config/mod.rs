@@ -96,6 +96,7 @@ mod maintenances;
 mod monitors;
 mod notifiers;
 mod secret;
+mod self_check;
 mod smtp;
 mod source;
 mod values;
@@ -151,6 +152,8 @@ pub struct Config {
     /// `[smtp]`: the outgoing mail server, if the file configures one. `email` notifiers
     /// carry a copy; e-mails to subscribers go through it too. `Debug` masks the password.
     pub smtp: Option<SmtpSettings>,
+    /// `[self_check]`: targets that answer whenever Pharos's own network works.
+    pub self_check: Option<pharos_domain::monitor::SelfCheck>,
 }
 
 /// `[server]`. Unset values fall back to the environment, then to built-in defaults (SPEC §1).

@@ -2045,8 +2045,11 @@ fn a_ca_certificate_is_trusted_by_tls_and_http_monitors() {
     let dir = tempfile::tempdir().expect("temp dir");
     let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
     std::fs::write(dir.path().join("ca.pem"), pem).expect("write CA");
-    std::fs::write(dir.path().join("key.pem"), "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n")
-        .expect("write key");
+    std::fs::write(
+        dir.path().join("key.pem"),
+        "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n",
+    )
+    .expect("write key");
     // Relative to the configuration file's folder, for each kind that makes TLS connections.
     for (body, kind) in [
         ("type = \"tls\"\nurl = \"tls://db.internal:5432\"\nca_certificate = \"ca.pem\"\n", "tls"),
@@ -2077,12 +2080,19 @@ fn a_ca_certificate_is_trusted_by_tls_and_http_monitors() {
     let key = dir.path().join("key.pem");
     let cases = [
         (
-            "type = \"tls\"\nurl = \"tls://h\"\nca_certificate = \"/nonexistent/ca.pem\"\n".to_owned(),
+            "type = \"tls\"\nurl = \"tls://h\"\nca_certificate = \"/nonexistent/ca.pem\"\n"
+                .to_owned(),
             "pharos.toml:9:18: error: `ca_certificate`: cannot read /nonexistent/ca.pem".to_owned(),
         ),
         (
-            format!("type = \"tls\"\nurl = \"tls://h\"\nca_certificate = {:?}\n", key.display().to_string()),
-            format!("pharos.toml:9:18: error: `ca_certificate`: {} holds no PEM \"CERTIFICATE\" block", key.display()),
+            format!(
+                "type = \"tls\"\nurl = \"tls://h\"\nca_certificate = {:?}\n",
+                key.display().to_string()
+            ),
+            format!(
+                "pharos.toml:9:18: error: `ca_certificate`: {} holds no PEM \"CERTIFICATE\" block",
+                key.display()
+            ),
         ),
         (
             "type = \"tcp\"\nurl = \"tcp://h:1\"\nca_certificate = \"ca.pem\"\n".to_owned(),
@@ -2795,5 +2805,37 @@ fn retries_and_flap_detection() {
             .any(|l| l.contains("`retries` does not apply to a heartbeat monitor")),
         "{:?}",
         refused(&text)
+    );
+}
+
+#[test]
+fn self_check_targets() {
+    let c = load("[self_check]\ntargets = [\"tcp://10.0.0.1:53\", \"icmp://10.0.0.254\", \"http://10.0.0.1/\"]\n").config;
+    let sc = c.self_check.expect("self_check");
+    assert_eq!(sc.interval, Duration::from_secs(10));
+    let kinds: Vec<(&str, &str, Duration)> = sc
+        .targets
+        .iter()
+        .map(|(t, m)| (t.as_str(), m.type_name(), m.timeout))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("tcp://10.0.0.1:53", "tcp", Duration::from_secs(5)),
+            ("icmp://10.0.0.254", "icmp", Duration::from_secs(5)),
+            ("http://10.0.0.1/", "http", Duration::from_secs(5)),
+        ]
+    );
+    assert!(load("").config.self_check.is_none());
+    assert_eq!(
+        refused("[self_check]\ntargets = [\"ftp://x\"]\ninterval = \"2s\"\ntimeout = \"3s\"\n"),
+        [
+            "pharos.toml:2:12: error: `targets`: \"ftp://x\" is not an http(s)://, tcp://host:port or icmp://host URL",
+            "pharos.toml:4:11: error: `timeout` (3s) must not be longer than `interval` (2s)",
+        ]
+    );
+    assert_eq!(
+        refused("[self_check]\ntargets = []\n"),
+        ["pharos.toml:2:11: error: `targets` must name at least one target, like \"tcp://10.0.0.1:53\" (your gateway or resolver)"]
     );
 }

@@ -40,6 +40,7 @@ mod incidents;
 mod maintenances;
 mod model;
 mod monitors;
+mod self_check;
 mod openapi;
 mod subscribers;
 
@@ -131,6 +132,7 @@ fn api(tokens: auth::Tokens) -> (Router<Ctx>, utoipa::openapi::OpenApi) {
         .routes(routes!(monitors::list))
         .routes(routes!(monitors::get_one))
         .routes(routes!(coverage::get))
+        .routes(routes!(self_check::get))
         .routes(routes!(deliveries::list))
         .routes(routes!(subscribers::list))
         .routes(routes!(subscribers::remove))

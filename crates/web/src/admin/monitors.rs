@@ -1,10 +1,11 @@
 //! `/api/v1/monitors`: each monitor's confirmed health, its last check and why it failed, and
-//! for one monitor its most recent results, so "why is it red?" has an answer.
+//! for one monitor its most recent results (with an http check's phase timings), so "why is
+//! it red?" (or slow) has an answer.
 
 use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use pharos_domain::{CheckResult, MonitorId};
+use pharos_domain::{CheckResult, MonitorId, PhaseTimings};
 use pharos_engine::MonitorView;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -67,6 +68,9 @@ pub(crate) struct ResultOut {
     status_code: Option<u16>,
     /// Why it failed: the probe's error, or the failed conditions with their values.
     error: Option<String>,
+    /// How long each phase of an `http` check took; absent for other kinds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timings: Option<TimingsOut>,
 }
 
 impl From<&CheckResult> for ResultOut {
@@ -77,6 +81,39 @@ impl From<&CheckResult> for ResultOut {
             outcome: r.outcome.as_str(),
             status_code: r.status_code,
             error: r.error.clone(),
+            timings: r.timings.map(TimingsOut::from),
+        }
+    }
+}
+
+/// The phases of one `http` check, in milliseconds. Each is its own span, so together they
+/// are the time to the response's headers; `duration_ms` adds reading the body. A phase that
+/// did not happen is `null`: a kept-alive connection has no DNS, connect or TLS phase, an
+/// address in the URL no DNS, plain `http` no TLS.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = PhaseTimings)]
+pub(crate) struct TimingsOut {
+    /// Resolving the host name.
+    #[schema(example = 4)]
+    dns_ms: Option<u64>,
+    /// Opening the TCP connection.
+    #[schema(example = 12)]
+    connect_ms: Option<u64>,
+    /// The TLS handshake.
+    #[schema(example = 25)]
+    tls_ms: Option<u64>,
+    /// Waiting for the response's headers once connected (every hop's, after redirects).
+    #[schema(example = 87)]
+    first_byte_ms: Option<u64>,
+}
+
+impl From<PhaseTimings> for TimingsOut {
+    fn from(t: PhaseTimings) -> Self {
+        Self {
+            dns_ms: t.dns_ms,
+            connect_ms: t.connect_ms,
+            tls_ms: t.tls_ms,
+            first_byte_ms: t.first_byte_ms,
         }
     }
 }
