@@ -282,6 +282,20 @@ fn the_commented_out_examples_in_the_example_file_are_valid() {
         .collect();
     assert_eq!(names, ["alice", "deploy-bot"]);
 
+    let self_check = uncommented(text, "[self_check]");
+    let loaded = load(&format!("{text}\n{self_check}"));
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let targets: Vec<&str> = loaded
+        .config
+        .self_check
+        .as_ref()
+        .expect("self_check")
+        .targets
+        .iter()
+        .map(|(t, _)| t.as_str())
+        .collect();
+    assert_eq!(targets, ["tcp://10.0.0.1:53", "icmp://10.0.0.254"]);
+
     let maintenance = uncommented(text, "[[maintenances]]");
     let loaded = load(&format!("{text}\n{maintenance}"));
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
