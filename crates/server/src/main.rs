@@ -282,7 +282,11 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
 
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PHAROS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+        // rustls-platform-verifier logs an ERROR for every refused certificate; the check's
+        // own reason already says why, so its lines would only repeat it at the wrong level.
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new("info,sqlx=warn,rustls_platform_verifier=off")
+        });
     use std::io::IsTerminal as _;
     // Colour only for a person at a terminal; log files and journald get plain text.
     tracing_subscriber::fmt()

@@ -158,3 +158,57 @@ async fn a_host_that_never_answers_times_out_with_the_monitor() {
     let obs = prober.check(&icmp_monitor("10.254.0.1", FIVE_S)).await;
     assert_eq!(obs.error.as_deref(), Some("network unreachable"));
 }
+
+/// With raw sockets taken away (and unprivileged ones not allowed, as on this machine), the
+/// check fails with the reason that names both fixes. The test runs itself again without
+/// `CAP_NET_RAW`.
+#[tokio::test]
+async fn without_permission_the_reason_names_the_fix() {
+    const TEST: &str = "icmp::without_permission_the_reason_names_the_fix";
+    const NO_NET_RAW: &str = "PHAROS_TEST_NO_NET_RAW";
+    if std::env::var_os(NO_NET_RAW).is_none() {
+        let exe = std::env::current_exe().unwrap();
+        let out = std::process::Command::new("setpriv")
+            .args(["--bounding-set=-net_raw", "--"])
+            .arg(exe)
+            .args(["--exact", TEST, "--nocapture", "--test-threads=1"])
+            .env(NO_NET_RAW, "1")
+            .output();
+        let out = match out {
+            Ok(out) if out.status.success() || !out.stdout.is_empty() => out,
+            other => {
+                eprintln!("CAP_NET_RAW could not be dropped here ({other:?}); test skipped");
+                return;
+            }
+        };
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "without CAP_NET_RAW:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return;
+    }
+
+    let obs = Prober::new()
+        .unwrap()
+        .check(&icmp_monitor("127.0.0.1", FIVE_S))
+        .await;
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range").unwrap();
+    let unprivileged_allowed = {
+        let ids: Vec<u64> = range
+            .split_whitespace()
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        // Root's group 0 is the one this process runs with.
+        ids.len() == 2 && ids[0] == 0 && ids[0] <= ids[1]
+    };
+    if unprivileged_allowed {
+        // The unprivileged socket needs no capability: still up.
+        assert_eq!(obs.error, None);
+    } else {
+        assert_eq!(obs.error.as_deref(), Some(NOT_PERMITTED));
+        assert!(!obs.connected);
+        assert_eq!(obs.ip, Some(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+    }
+}
