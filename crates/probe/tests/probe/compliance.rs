@@ -1,7 +1,10 @@
 //! The contract every check kind keeps, run against each kind in turn: a healthy target is
 //! recorded as connected; the monitor's timeout is honoured whatever the target does; and a
 //! failure is data with a short, clear reason (no URL, no library wording, one line).
-//! A new kind joins by adding a line to `KINDS`.
+//! A new kind joins by adding a line to `KINDS` (or, if it cannot pass against a plain HTTP
+//! target, to `FAILING_KINDS`). `dns` and `icmp` do not connect over TCP; their own tests
+//! (in `src/dns.rs` and `icmp.rs` here) prove the same contract against a silent resolver
+//! and a silent host.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -20,6 +23,25 @@ const KINDS: &[(&str, SpecFor)] = &[
     }),
     ("tcp", |addr, timeout| {
         tcp_monitor(&addr.ip().to_string(), addr.port(), timeout)
+    }),
+];
+
+/// Every kind that connects over TCP, for the failure half of the contract: a TLS check
+/// cannot pass against the plain HTTP target of the healthy case (its own tests cover that),
+/// but it fails the same way as the others when the target does not answer or refuses.
+const FAILING_KINDS: &[(&str, SpecFor)] = &[
+    KINDS[0],
+    KINDS[1],
+    ("tls", |addr, timeout| {
+        crate::monitor(
+            pharos_domain::MonitorKind::Tls(pharos_domain::TlsSpec {
+                host: addr.ip().to_string(),
+                port: addr.port(),
+                insecure: false,
+                ca_certificate_pem: None,
+            }),
+            timeout,
+        )
     }),
 ];
 
@@ -60,7 +82,7 @@ async fn every_kind_honours_the_timeout_of_its_monitor() {
     // Connections to this target never complete, as with a silently firewalled host.
     let target = targets::unreachable().await;
     let prober = Prober::new().unwrap();
-    for (kind, spec_for) in KINDS {
+    for (kind, spec_for) in FAILING_KINDS {
         for (timeout, reason) in [
             (Duration::from_millis(300), "timed out after 300ms"),
             (Duration::from_secs(1), "timed out after 1s"),
@@ -81,7 +103,7 @@ async fn every_kind_honours_the_timeout_of_its_monitor() {
 async fn every_kind_names_a_refused_connection() {
     let addr = targets::refused().await;
     let prober = Prober::new().unwrap();
-    for (kind, spec_for) in KINDS {
+    for (kind, spec_for) in FAILING_KINDS {
         let obs = prober.check(&spec_for(addr, Duration::from_secs(5))).await;
         assert_clear(kind, &obs, "connection refused");
         assert!(!obs.connected, "{kind}");
