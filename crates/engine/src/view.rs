@@ -72,6 +72,9 @@ pub struct MonitorView {
     pub last_error: Option<String>,
     /// Components it drives.
     pub components: Vec<ComponentId>,
+    /// Since when it has been flapping (changing state too often to report each change),
+    /// if it is.
+    pub flapping_since: Option<DateTime<Utc>>,
 }
 
 /// Everything visible, at one instant.

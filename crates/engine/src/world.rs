@@ -498,6 +498,7 @@ impl World {
                 last_check_at: m.state.last_check_at,
                 last_error: m.state.last_error.clone(),
                 components: m.spec.components.clone(),
+                flapping_since: m.flapping_since,
             })
             .collect();
         StatusView {

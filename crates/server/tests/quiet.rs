@@ -185,6 +185,8 @@ components = ["api"]
     let bodies = updates(&all[0]);
     assert_eq!(bodies.len(), 5, "opened, monitoring, returned, monitoring, flapping: {bodies:#?}");
     assert_eq!(app.component_status("api").await, "major_outage");
+    let monitor = app.admin_json("/api/v1/monitors/api-health", ADMIN).await;
+    assert!(monitor["flapping_since"].is_string(), "{monitor}");
     app.stop().await;
 }
 

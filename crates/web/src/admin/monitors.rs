@@ -38,6 +38,9 @@ pub(crate) struct MonitorOut {
     last_error: Option<String>,
     /// Components it drives.
     components: Vec<String>,
+    /// Since when it has been flapping (changing state so often that its incident gets one
+    /// update for all of it, and its components stay at its failure status), if it is.
+    flapping_since: Option<DateTime<Utc>>,
 }
 
 impl From<&MonitorView> for MonitorOut {
@@ -49,6 +52,7 @@ impl From<&MonitorView> for MonitorOut {
             last_check_at: m.last_check_at,
             last_error: m.last_error.clone(),
             components: m.components.iter().map(ToString::to_string).collect(),
+            flapping_since: m.flapping_since,
         }
     }
 }
