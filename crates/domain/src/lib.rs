@@ -23,6 +23,7 @@ pub use incident::{
     Severity,
 };
 pub use monitor::{
-    DnsSpec, HttpSpec, IcmpSpec, MonitorKind, MonitorSpec, QuietRules, Secret, StatusRange, TcpSpec, TlsSpec,
+    DnsSpec, HttpSpec, IcmpSpec, MonitorKind, MonitorSpec, QuietRules, Secret, StatusRange,
+    TcpSpec, TlsSpec,
 };
 pub use status::{ComponentStatus, Indicator, PageStatus};

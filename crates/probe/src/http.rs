@@ -8,6 +8,13 @@
 //! and extra CA are fixed per client in reqwest, so there is one client per distinct
 //! [`ClientKey`], built on first use and kept (see `client`). Credentials (`auth`) are per
 //! request and need no client of their own.
+//!
+//! Phase timings (see `phases`): every client resolves names with a timed resolver, wraps
+//! reqwest's connector in a layer that marks when a connection is asked for and ready, and
+//! uses a rustls configuration of our own whose session store marks the start of the TLS
+//! handshake (i.e. the end of TCP connect). Each check carries its own recorder in a
+//! task-local around the request, so shared clients record into the right check. A request
+//! over a kept-alive connection only has the wait for the first byte.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -53,8 +60,8 @@ impl ClientKey {
     }
 }
 
-/// SHA-256 over PEM texts. Hashing a few KiB per check is far cheaper than a client too many,
-/// and a collision (which would hand one monitor another's certificate) is not a concern.
+/// SHA-256 over PEM texts: hashing a few KiB per check is cheap, and a collision (which would
+/// hand one monitor another's certificate) is out of reach, as it would not be for `Hash`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 struct Fingerprint([u8; 32]);
 

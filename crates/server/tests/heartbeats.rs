@@ -33,6 +33,10 @@ type = "heartbeat"
 token = "{TOKEN}"
 period = "1s"
 grace = "1s"
+# The scenario below goes down and up eight times in seconds, on purpose, to show each way a
+# job fails; flap detection would rightly hold the component down after the fifth change.
+# It has its own tests (quiet.rs).
+flap_threshold = 0
 components = ["calendar"]
 "#
     )

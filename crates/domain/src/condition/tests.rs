@@ -21,6 +21,7 @@ fn base() -> Observation {
         certificate_expiration: Some(Duration::from_secs(72 * 3600)),
         dns_rcode: Some("NOERROR".to_owned()),
         error: None,
+        timings: None,
     }
 }
 

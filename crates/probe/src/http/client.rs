@@ -25,9 +25,13 @@ use crate::reason::TooManyRedirects;
 /// The settings a client is built from.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Settings<'a> {
+    /// Accept any certificate (the monitor's `insecure`).
     pub(crate) insecure: bool,
+    /// Redirects followed before failing.
     pub(crate) max_redirects: usize,
+    /// The certificate and key presented to servers that ask for one.
     pub(crate) identity: Option<&'a ClientIdentity>,
+    /// An extra trusted root, PEM, on top of the platform's.
     pub(crate) ca_pem: Option<&'a str>,
 }
 
@@ -45,6 +49,9 @@ pub(crate) enum BuildError {
 /// A client for `settings`, with phase timing built in.
 pub(crate) fn build(settings: Settings<'_>) -> Result<Client, BuildError> {
     let tls = tls_config(settings)?;
+    // reqwest takes the configuration only if it is of the rustls it links (the same 0.23 in
+    // Cargo.lock); otherwise `build` fails with "unknown TLS backend", at start-up through
+    // `HttpProber::new`, never silently.
     Client::builder()
         .user_agent(concat!("Pharos/", env!("CARGO_PKG_VERSION")))
         .redirect(redirect_policy(settings.max_redirects))

@@ -5,6 +5,7 @@
 
 mod compliance;
 mod http;
+mod http_extras;
 mod icmp;
 mod targets;
 mod tcp;
