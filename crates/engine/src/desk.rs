@@ -716,7 +716,8 @@ impl Desk {
             .collect();
         for ii in open {
             let id = self.incidents[ii].id.clone();
-            let components: Vec<ComponentId> = self.incidents[ii].components.keys().cloned().collect();
+            let components: Vec<ComponentId> =
+                self.incidents[ii].components.keys().cloned().collect();
             let names: Vec<String> = components
                 .iter()
                 .map(|c| {
@@ -770,9 +771,8 @@ impl Desk {
                             self.post(ii, IncidentStatus::Monitoring, body, affected, now);
                         }
                     } else if !human_owned && health == Some(Health::Down) {
-                        let body = format!(
-                            "Checks of {names} have stopped flapping and are failing."
-                        );
+                        let body =
+                            format!("Checks of {names} have stopped flapping and are failing.");
                         self.post(ii, status, body, affected, now);
                     }
                 }

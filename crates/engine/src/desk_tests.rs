@@ -722,8 +722,16 @@ fn a_flapping_monitor_yields_one_incident_and_one_update_for_all_its_flapping() 
         .collect();
     // Opened, monitoring, returned, monitoring, then one flapping update: not twenty.
     assert_eq!(bodies.len(), 5, "{bodies:#?}");
-    assert!(bodies[2].starts_with("The problem has returned."), "{}", bodies[2]);
-    assert!(bodies[4].starts_with("Checks of API are flapping: they changed state 5 times within 30m."), "{}", bodies[4]);
+    assert!(
+        bodies[2].starts_with("The problem has returned."),
+        "{}",
+        bodies[2]
+    );
+    assert!(
+        bodies[4].starts_with("Checks of API are flapping: they changed state 5 times within 30m."),
+        "{}",
+        bodies[4]
+    );
     assert_eq!(incidents[0].status, IncidentStatus::Investigating);
     // The component is held at the failure status, not toggled with every change.
     assert_eq!(r.status("api"), ComponentStatus::MajorOutage);
@@ -740,7 +748,12 @@ fn a_flapping_monitor_yields_one_incident_and_one_update_for_all_its_flapping() 
     let incidents = r.incidents();
     let last = incidents[0].updates.last().unwrap();
     assert_eq!(incidents[0].status, IncidentStatus::Monitoring);
-    assert!(last.body.starts_with("Checks of API have been stable and passing for 30m."), "{}", last.body);
+    assert!(
+        last.body
+            .starts_with("Checks of API have been stable and passing for 30m."),
+        "{}",
+        last.body
+    );
     assert_eq!(incidents[0].updates.len(), 6);
     r.desk.tick(&mut r.world, t(at + 601));
     assert_eq!(r.incidents()[0].status, IncidentStatus::Resolved);

@@ -85,7 +85,11 @@ struct MonitorSlot {
 impl MonitorSlot {
     /// Counts changes into or out of down over the monitor's flap window: reaching the
     /// threshold starts flapping; a whole window without a change ends it.
-    fn watch_flapping(&mut self, transition: Option<Transition>, at: DateTime<Utc>) -> Option<Flap> {
+    fn watch_flapping(
+        &mut self,
+        transition: Option<Transition>,
+        at: DateTime<Utc>,
+    ) -> Option<Flap> {
         let rules = self.spec.quiet;
         if rules.flap_threshold == 0 {
             return None;

@@ -34,7 +34,9 @@ async fn incidents(app: &TestApp) -> Vec<serde_json::Value> {
 
 /// Outcomes of the monitor's recent results, newest first.
 async fn outcomes(app: &TestApp, id: &str) -> Vec<String> {
-    let json = app.admin_json(&format!("/api/v1/monitors/{id}"), ADMIN).await;
+    let json = app
+        .admin_json(&format!("/api/v1/monitors/{id}"), ADMIN)
+        .await;
     json["recent_results"]
         .as_array()
         .unwrap()
@@ -68,7 +70,10 @@ async fn a_target_failing_one_check_in_ten_opens_no_incident() {
         assert_eq!(app.component_status(&format!("c{i}")).await, "operational");
     }
     assert!(failures >= 6, "each monitor saw a failed check: {failures}");
-    assert!(incidents(&app).await.is_empty(), "no incident for one failure in ten");
+    assert!(
+        incidents(&app).await.is_empty(),
+        "no incident for one failure in ten"
+    );
     app.stop().await;
 }
 
@@ -104,7 +109,10 @@ components = ["api"]
     .await;
     let seen = outcomes(&app, "api-health").await;
     assert!(seen.len() >= 3, "{seen:?}");
-    assert!(seen.iter().all(|o| o == "up"), "every check passed on retry: {seen:?}");
+    assert!(
+        seen.iter().all(|o| o == "up"),
+        "every check passed on retry: {seen:?}"
+    );
     assert!(incidents(&app).await.is_empty());
     app.stop().await;
 
@@ -183,7 +191,11 @@ components = ["api"]
     let all = incidents(&app).await;
     assert_eq!(all.len(), 1);
     let bodies = updates(&all[0]);
-    assert_eq!(bodies.len(), 5, "opened, monitoring, returned, monitoring, flapping: {bodies:#?}");
+    assert_eq!(
+        bodies.len(),
+        5,
+        "opened, monitoring, returned, monitoring, flapping: {bodies:#?}"
+    );
     assert_eq!(app.component_status("api").await, "major_outage");
     let monitor = app.admin_json("/api/v1/monitors/api-health", ADMIN).await;
     assert!(monitor["flapping_since"].is_string(), "{monitor}");
@@ -231,14 +243,19 @@ components = ["api"]
     assert_eq!(status["online"], false);
     assert_eq!(status["targets"][0]["target"], format!("tcp://{gateway}"));
     assert_eq!(status["targets"][0]["error"], "connection refused");
-    assert!(incidents(&app).await.is_empty(), "nothing declared down while offline");
+    assert!(
+        incidents(&app).await.is_empty(),
+        "nothing declared down while offline"
+    );
     assert_eq!(app.component_status("api").await, "operational");
 
     // The network is back: the same failures now open an incident.
     let _gateway = tokio::net::TcpListener::bind(gateway).await.unwrap();
-    eventually(Duration::from_secs(20), "an incident once online", || async {
-        (!incidents(&app).await.is_empty()).then_some(())
-    })
+    eventually(
+        Duration::from_secs(20),
+        "an incident once online",
+        || async { (!incidents(&app).await.is_empty()).then_some(()) },
+    )
     .await;
     let s = app.admin_json("/api/v1/self-check", ADMIN).await;
     assert_eq!(s["online"], true);

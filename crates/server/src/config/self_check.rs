@@ -74,7 +74,8 @@ pub(super) fn self_check(cx: &mut Cx<'_>, s: Section<'_>) -> Option<SelfCheck> {
         } else if t.text.starts_with("tcp://") {
             parse_tcp_url(&t.text).map(|(host, port)| MonitorKind::Tcp(TcpSpec { host, port }))
         } else if t.text.starts_with("icmp://") {
-            parse_host_url(&t.text, "icmp", None).map(|(host, _)| MonitorKind::Icmp(IcmpSpec { host }))
+            parse_host_url(&t.text, "icmp", None)
+                .map(|(host, _)| MonitorKind::Icmp(IcmpSpec { host }))
         } else {
             Err(format!(
                 "{:?} is not an http(s)://, tcp://host:port or icmp://host URL",
@@ -96,7 +97,10 @@ pub(super) fn self_check(cx: &mut Cx<'_>, s: Section<'_>) -> Option<SelfCheck> {
             MonitorId::new(format!("self-check-{}", i + 1)),
             Condition::parse(condition),
         ) else {
-            cx.error(t.at, "internal error: could not build the self-check target");
+            cx.error(
+                t.at,
+                "internal error: could not build the self-check target",
+            );
             continue;
         };
         let (Some(interval), Some(timeout)) = (interval, timeout) else {

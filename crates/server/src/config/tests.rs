@@ -2812,7 +2812,9 @@ fn retries_and_flap_detection() {
         let text = one_monitor(&format!("type = \"tcp\"\nurl = \"tcp://h:1\"\n{extra}"));
         assert_eq!(refused(&text), [*want], "{extra}");
     }
-    let text = one_monitor("type = \"heartbeat\"\ntoken = \"0123456789abcdef0\"\nperiod = \"1m\"\nretries = 1\n");
+    let text = one_monitor(
+        "type = \"heartbeat\"\ntoken = \"0123456789abcdef0\"\nperiod = \"1m\"\nretries = 1\n",
+    );
     assert!(
         refused(&text)
             .iter()

@@ -40,8 +40,8 @@ mod incidents;
 mod maintenances;
 mod model;
 mod monitors;
-mod self_check;
 mod openapi;
+mod self_check;
 mod subscribers;
 
 /// Every admin path starts with this.
