@@ -14,6 +14,18 @@
 #                                On SQLite, and on PostgreSQL too when PHAROS_BENCH_POSTGRES_URL is
 #                                set (each run in a fresh schema there, dropped afterwards). Raw
 #                                lines in bench/results/<stamp>-fanout/fanout.jsonl.
+#   bench/run.sh checkcost [http] [tcp] [rss]
+#                                CPU per check (crates/bench, pharos-checkcost): Pharos with
+#                                CHECKCOST_MONITORS http (then tcp) monitors at 1 s against a local
+#                                target in the tool's process, then Debian's blackbox_exporter
+#                                (installed with apt-get when missing, run on its own port) asked
+#                                for the same probes at the same rate; CPU ms per 1,000 checks of
+#                                each, from /proc/<pid>/stat over the window. rss: Pharos's VmRSS
+#                                with RSS_MONITORS mostly idle http monitors (interval RSS_INTERVAL).
+#                                Default: all three, ROUNDS times (the order of Pharos and the
+#                                exporter alternates by round). Before each case it waits (up to
+#                                QUIET_WAIT_MAX s) until no compiler runs and the 1-minute load is
+#                                below QUIET_LOAD. Raw lines in bench/results/<stamp>-checkcost/.
 #
 # Knobs (environment): WARMUP=60 WINDOW=120 SETTLE=45 WRK_SECONDS=15 ROUNDS=2 UNDER_LOAD=1
 #   PORT_BASE=18080 QUIET_WAIT_MAX=1200 SKIP_BUILD=0 KEEP_TMP=0 INTERVAL=30s
@@ -22,9 +34,12 @@
 #   PERF=1 (scale only: perf record Pharos for PERF_SECONDS=30 after the window; reports in results)
 #   FANOUT_TIMEOUT=1200 (fanout: seconds one run may wait for its deliveries)
 #   PHAROS_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test (fanout: also on PostgreSQL)
+#   checkcost: CHECKCOST_MONITORS=1000 CHECKCOST_INTERVAL=1 (s) CHECKCOST_WARMUP=20
+#   CHECKCOST_WINDOW=60 CHECKCOST_CONCURRENCY=64 (probe requests in flight to the exporter)
+#   RSS_MONITORS=1,1000,10000 RSS_INTERVAL=300 RSS_SETTLE=60 RSS_WINDOW=20 QUIET_LOAD=0.5
 #
-# Builds `cargo build --release --bin pharos`, installs wrk and nginx with apt-get when they
-# are missing, generates configs in a temp dir, writes raw results to bench/results/<stamp>/
+# Builds `cargo build --release --bin pharos` (fanout and checkcost also build their tool from
+# crates/bench), installs wrk and nginx with apt-get when they are missing, generates configs in a temp dir, writes raw results to bench/results/<stamp>/
 # (git-ignored) and prints a markdown summary. Everything runs on 127.0.0.1 only, every load
 # is bounded in time, and every process it starts is stopped on exit.
 set -euo pipefail
@@ -64,8 +79,15 @@ case "$MODE" in
       FANOUT_RUNS+=("$1:$2")
       shift 2
     done ;;
+  checkcost)
+    DO_PAGE=0; SCALES=(); CHECKCOST_CASES=()
+    [ $# -eq 0 ] && CHECKCOST_CASES=(http tcp rss)
+    for c in "$@"; do
+      [[ "$c" =~ ^(http|tcp|rss)$ ]] || { echo "checkcost: expected http, tcp or rss, got '$c'" >&2; exit 2; }
+      CHECKCOST_CASES+=("$c")
+    done ;;
   -h|--help|help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
-  *) echo "usage: $0 [all|page|scale [N ...]|publish [ARGS]|fanout [webhook N] [email N]]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|page|scale [N ...]|publish [ARGS]|fanout [webhook N] [email N]|checkcost [http] [tcp] [rss]]" >&2; exit 2 ;;
 esac
 for n in "${SCALES[@]}"; do
   [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 100 ] || { echo "scale: N must be a number >= 100, got '$n'" >&2; exit 2; }
@@ -451,11 +473,153 @@ EOF
   fi
 }
 
+# ------------------------------------------------------------------ check-cost benchmark
+CHECKCOST_BIN="$ROOT/target/release/pharos-checkcost"
+CHECKCOST_MONITORS=${CHECKCOST_MONITORS:-1000}
+CHECKCOST_INTERVAL=${CHECKCOST_INTERVAL:-1}
+CHECKCOST_WARMUP=${CHECKCOST_WARMUP:-20}
+CHECKCOST_WINDOW=${CHECKCOST_WINDOW:-60}
+CHECKCOST_CONCURRENCY=${CHECKCOST_CONCURRENCY:-64}
+RSS_MONITORS=${RSS_MONITORS:-1,1000,10000}
+RSS_INTERVAL=${RSS_INTERVAL:-300}
+RSS_SETTLE=${RSS_SETTLE:-60}
+RSS_WINDOW=${RSS_WINDOW:-20}
+QUIET_LOAD=${QUIET_LOAD:-0.5}
+CHECKCOST_FAILED=()
+# Like wait_quiet, and also until the 1-minute load average is below QUIET_LOAD (our own
+# previous case counts too: its load takes a minute or two to decay).
+wait_load() { # label
+  local waited=0 l1
+  while :; do
+    l1=$(cut -d' ' -f1 /proc/loadavg)
+    if ! compiling && awk -v l="$l1" -v m="$QUIET_LOAD" 'BEGIN { exit !(l < m) }'; then break; fi
+    if [ "$waited" -ge "$QUIET_WAIT_MAX" ]; then
+      log "WARNING: load still $l1 (compiler running: $(compiling && echo yes || echo no)) after ${waited}s; measuring anyway"
+      break
+    fi
+    [ $((waited % 60)) = 0 ] && log "waiting for a quiet machine: load $(cut -d' ' -f1-3 /proc/loadavg), compiler running: $(compiling && echo yes || echo no)"
+    sleep 5
+    waited=$((waited + 5))
+  done
+  log "load average: $(cut -d' ' -f1-3 /proc/loadavg) (waited ${waited}s)"
+  echo "$1 waited_s=$waited loadavg=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' ,)" >>"$RES/quiet.txt"
+}
+checkcost_case() { # label args...
+  local label=$1 pid code log="$RES/checkcost.log"
+  shift
+  wait_load "$label"
+  log "== check cost: $label"
+  "$CHECKCOST_BIN" --label "$label" "$@" >>"$RES/checkcost.jsonl" 2> >(tee -a "$log" >&2) &
+  pid=$!
+  PIDS+=("$pid")
+  set +e; wait "$pid"; code=$?; set -e
+  forget_pid "$pid"
+  if [ "$code" != 0 ]; then
+    log "check cost $label FAILED (exit $code); see $log"
+    CHECKCOST_FAILED+=("$label")
+  fi
+}
+checkcost_bench() {
+  local r c who order run=(--monitors "$CHECKCOST_MONITORS" --interval "$CHECKCOST_INTERVAL"
+    --warmup "$CHECKCOST_WARMUP" --window "$CHECKCOST_WINDOW")
+  [ -x "$CHECKCOST_BIN" ] || { echo "no binary at $CHECKCOST_BIN" >&2; exit 1; }
+  : >"$RES/checkcost.jsonl"
+  for ((r = 1; r <= ROUNDS; r++)); do
+    # Odd rounds measure Pharos first, even rounds the exporter first.
+    if ((r % 2)); then order=(pharos blackbox); else order=(blackbox pharos); fi
+    for c in "${CHECKCOST_CASES[@]}"; do
+      if [ "$c" = rss ]; then
+        checkcost_case "r$r-rss" rss --monitors "$RSS_MONITORS" --interval "$RSS_INTERVAL" \
+          --settle "$RSS_SETTLE" --window "$RSS_WINDOW" --bin "$BIN"
+        continue
+      fi
+      for who in "${order[@]}"; do
+        if [ "$who" = pharos ]; then
+          checkcost_case "r$r-pharos-$c" pharos --kind "$c" "${run[@]}" --bin "$BIN"
+        else
+          checkcost_case "r$r-blackbox-$c" blackbox --kind "$c" "${run[@]}" \
+            --concurrency "$CHECKCOST_CONCURRENCY" --exporter "$(command -v prometheus-blackbox-exporter)"
+        fi
+      done
+    done
+  done
+  checkcost_report "$RES/checkcost.jsonl" | tee "$RES/summary.md"
+  if [ ${#CHECKCOST_FAILED[@]} -gt 0 ]; then
+    printf 'FAILED: %s\n' "${CHECKCOST_FAILED[@]}" | tee -a "$RES/summary.md" >&2
+    exit 1
+  fi
+}
+# The markdown summary of a checkcost.jsonl (one JSON line per case from pharos-checkcost).
+checkcost_report() { # jsonl
+  python3 - "$1" <<'EOF'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+def rnd(r):
+    return (r.get("label") or "r?").split("-")[0]
+def f(r, k, fmt="{}"):
+    return "–" if r is None or r.get(k) is None else fmt.format(r[k])
+cost = {}
+for r in rows:
+    if r["case"] in ("pharos", "blackbox"):
+        cost[(rnd(r), r["kind"], r["case"])] = r
+print("| round | kind | Pharos checks/s | Pharos CPU ms per 1,000 | Pharos CPU % | blackbox probes/s "
+      "(answered / probe_success 1) | blackbox CPU ms per 1,000 | blackbox CPU % | blackbox ÷ Pharos "
+      "| ≥ 2× | other CPU ms (P / b) | load at start (P / b) |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+ratios = {}
+for key in sorted({(k[0], k[1]) for k in cost}, key=lambda k: (k[1], k[0])):
+    p, b = cost.get(key + ("pharos",)), cost.get(key + ("blackbox",))
+    ratio = None
+    if p and b and p.get("cpu_ms_per_1000") and b.get("cpu_ms_per_1000"):
+        ratio = b["cpu_ms_per_1000"] / p["cpu_ms_per_1000"]
+        ratios.setdefault(key[1], []).append(ratio)
+    bx = "–" if b is None else (f"{b['checks_per_s']:,.1f} ({b['probes_completed']:,} / {b['probes_success']:,})"
+                                + ("" if b["kept_up"] else " **fell behind**"))
+    px = f(p, "checks_per_s", "{:,.1f}") + ("" if p is None or p["kept_up"] else " **fell behind**")
+    load = lambda r: "–" if r is None or not r.get("load_at_start") else f"{r['load_at_start'][0]:.2f}"
+    print(f"| {key[0]} | {key[1]} | {px} | {f(p, 'cpu_ms_per_1000', '{:.1f}')} "
+          f"| {f(p, 'cpu_pct_of_core', '{:.1f}')} | {bx} | {f(b, 'cpu_ms_per_1000', '{:.1f}')} "
+          f"| {f(b, 'cpu_pct_of_core', '{:.1f}')} | {'–' if ratio is None else f'{ratio:.2f}×'} "
+          f"| {'–' if ratio is None else ('met' if ratio >= 2 else '**not met**')} "
+          f"| {f(p, 'other_cpu_ms', '{:.0f}')} / {f(b, 'other_cpu_ms', '{:.0f}')} | {load(p)} / {load(b)} |")
+for kind, rs in ratios.items():
+    print(f"\n{kind}: blackbox ÷ Pharos per round: " + ", ".join(f"{x:.2f}×" for x in rs)
+          + f" (mean {statistics.mean(rs):.2f}×)")
+for r in rows:
+    if r["case"] == "rss":
+        pts = ", ".join(f"{p['monitors']:,}: {p['rss_mib_median']} MiB (VmHWM {p['vmhwm_mib']})" for p in r["points"])
+        print(f"\nRSS {rnd(r)} (interval {r['interval_s']} s): {pts}; "
+              f"per 1,000 monitors: {r['mib_per_1000_monitors']} MiB")
+EOF
+}
+need_blackbox() {
+  command -v prometheus-blackbox-exporter >/dev/null && return 0
+  log "installing prometheus-blackbox-exporter with apt-get"
+  apt-get update -qq && apt-get install -y -qq prometheus-blackbox-exporter >/dev/null
+  # Debian's package may start its own service on :9115. We run our own process on our own
+  # port, so stop that one (with systemd or without, whichever this machine has).
+  if pgrep -f '^/usr/bin/prometheus-blackbox-exporter' >/dev/null; then
+    systemctl stop prometheus-blackbox-exporter 2>/dev/null \
+      || service prometheus-blackbox-exporter stop 2>/dev/null || true
+  fi
+  command -v prometheus-blackbox-exporter >/dev/null \
+    || { echo "prometheus-blackbox-exporter did not install" >&2; exit 1; }
+}
+
 # ------------------------------------------------------------------ main
 # (in a function, so bash has parsed the whole file before anything runs: editing this file
 # while a benchmark runs cannot change what the running one does)
 main() {
-if [ "$MODE" = fanout ]; then
+if [ "$MODE" = checkcost ]; then
+  command -v python3 >/dev/null || { echo "python3 is required" >&2; exit 1; }
+  need_blackbox
+  if [ "${SKIP_BUILD:-0}" = 1 ] && [ -x "$BIN" ] && [ -x "$CHECKCOST_BIN" ]; then
+    log "SKIP_BUILD=1: using $BIN and $CHECKCOST_BIN"
+  else
+    log "cargo build --release --bin pharos --bin pharos-checkcost"
+    (cd "$ROOT" && cargo build --release --bin pharos --bin pharos-checkcost)
+  fi
+elif [ "$MODE" = fanout ]; then
   command -v python3 >/dev/null || { echo "python3 is required" >&2; exit 1; }
   if [ "${SKIP_BUILD:-0}" = 1 ] && [ -x "$BIN" ] && [ -x "$FANOUT_BIN" ]; then
     log "SKIP_BUILD=1: using $BIN and $FANOUT_BIN"
@@ -505,6 +669,10 @@ log "results in $RES"
 
 if [ "$MODE" = fanout ]; then
   fanout_bench
+  return
+fi
+if [ "$MODE" = checkcost ]; then
+  checkcost_bench
   return
 fi
 [ "$DO_PAGE" = 1 ] && page_bench

@@ -1,5 +1,6 @@
 //! A running process's CPU time and memory, read from Linux's `/proc/<pid>/stat` and
-//! `/proc/<pid>/status`.
+//! `/proc/<pid>/status`; the whole machine's CPU time from `/proc/stat` and its load from
+//! `/proc/loadavg`.
 
 use std::time::Duration;
 
@@ -67,6 +68,82 @@ fn status_kib(status: &str, name: &str) -> Option<u64> {
         .and_then(|n| n.parse().ok())
 }
 
+/// The whole machine's CPU time so far, summed over every CPU, in clock ticks (the first
+/// line of `/proc/stat`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MachineCpu {
+    /// Time in user mode (`user + nice`).
+    pub user: u64,
+    /// Time in the kernel for processes (`system`).
+    pub system: u64,
+    /// Time serving interrupts and softirqs (`irq + softirq`).
+    pub irq: u64,
+    /// Idle time (`idle + iowait`).
+    pub idle: u64,
+    /// Time the hypervisor ran something else while this machine wanted a CPU (`steal`).
+    pub steal: u64,
+}
+
+impl MachineCpu {
+    /// Ticks spent doing something: user, system and interrupts.
+    pub fn busy(&self) -> u64 {
+        self.user + self.system + self.irq
+    }
+
+    /// The ticks of each kind between `earlier` and this reading.
+    pub fn since(&self, earlier: &MachineCpu) -> MachineCpu {
+        MachineCpu {
+            user: self.user.saturating_sub(earlier.user),
+            system: self.system.saturating_sub(earlier.system),
+            irq: self.irq.saturating_sub(earlier.irq),
+            idle: self.idle.saturating_sub(earlier.idle),
+            steal: self.steal.saturating_sub(earlier.steal),
+        }
+    }
+}
+
+/// Reads the machine's CPU time from `/proc/stat`.
+pub fn machine_cpu() -> std::io::Result<MachineCpu> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    parse_machine_cpu(&stat).ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, "unexpected /proc/stat")
+    })
+}
+
+/// The `cpu` line of the text of `/proc/stat`.
+pub fn parse_machine_cpu(stat: &str) -> Option<MachineCpu> {
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    let at = |i: usize| v.get(i).copied().unwrap_or(0);
+    if v.len() < 4 {
+        return None;
+    }
+    Some(MachineCpu {
+        user: at(0) + at(1),
+        system: at(2),
+        idle: at(3) + at(4),
+        irq: at(5) + at(6),
+        steal: at(7),
+    })
+}
+
+/// The 1, 5 and 15 minute load averages from `/proc/loadavg`.
+pub fn load_average() -> std::io::Result<[f64; 3]> {
+    let text = std::fs::read_to_string("/proc/loadavg")?;
+    let mut fields = text.split_whitespace().map(|f| f.parse::<f64>().ok());
+    match (fields.next(), fields.next(), fields.next()) {
+        (Some(Some(a)), Some(Some(b)), Some(Some(c))) => Ok([a, b, c]),
+        _ => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "unexpected /proc/loadavg",
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,5 +157,25 @@ mod tests {
         assert_eq!(status_kib(status, "VmRSS:"), Some(1024));
         let me = sample(std::process::id(), clock_ticks_per_second()).unwrap();
         assert!(me.peak_rss_kib >= me.rss_kib && me.rss_kib > 0);
+    }
+
+    #[test]
+    fn parses_machine_cpu() {
+        let stat = "cpu  348148 2 46698 60934 1420 5 393 2458 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n";
+        let m = parse_machine_cpu(stat).unwrap();
+        assert_eq!(
+            m,
+            MachineCpu {
+                user: 348150,
+                system: 46698,
+                irq: 398,
+                idle: 62354,
+                steal: 2458
+            }
+        );
+        assert_eq!(m.busy(), 348150 + 46698 + 398);
+        assert_eq!(m.since(&m), MachineCpu::default());
+        assert!(machine_cpu().unwrap().busy() > 0);
+        assert!(load_average().unwrap()[0] >= 0.0);
     }
 }
