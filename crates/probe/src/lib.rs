@@ -22,6 +22,7 @@ mod icmp;
 mod reason;
 mod tcp;
 mod tls;
+mod trust;
 
 /// A fault of Pharos itself while setting up probes, never a verdict on a target.
 #[derive(Debug, thiserror::Error)]

@@ -3,6 +3,7 @@
 //! the whole check with the monitor's timeout.
 
 use std::io;
+use std::net::SocketAddr;
 
 use pharos_domain::{Observation, TcpSpec};
 use tokio::net::{lookup_host, TcpStream};
@@ -10,36 +11,42 @@ use tokio::time::Instant;
 
 use crate::reason;
 
-/// Resolves the host and tries each address in turn, as a client would, until one accepts.
+/// Opens a connection to `host:port` and closes it at once.
 pub(crate) async fn check(spec: &TcpSpec, started: Instant) -> Observation {
-    let addrs: Vec<_> = match lookup_host((spec.host.as_str(), spec.port)).await {
-        Ok(addrs) => addrs.collect(),
-        Err(err) => {
-            return Observation::failed(reason::dns_failed(&spec.host, &err), started.elapsed())
+    match connect(&spec.host, spec.port).await {
+        Ok((stream, addr)) => {
+            let response_time = started.elapsed();
+            drop(stream);
+            Observation {
+                connected: true,
+                response_time,
+                ip: Some(addr.ip()),
+                ..Observation::default()
+            }
         }
+        Err(reason) => Observation::failed(reason, started.elapsed()),
+    }
+}
+
+/// Resolves the host and tries each address in turn, as a client would, until one accepts;
+/// the reason names the last failure. The `tls` check opens its connection here too.
+pub(crate) async fn connect(host: &str, port: u16) -> Result<(TcpStream, SocketAddr), String> {
+    let addrs: Vec<_> = match lookup_host((host, port)).await {
+        Ok(addrs) => addrs.collect(),
+        Err(err) => return Err(reason::dns_failed(host, &err)),
     };
     let mut last_error: Option<io::Error> = None;
     for addr in addrs {
         match TcpStream::connect(addr).await {
-            Ok(stream) => {
-                let response_time = started.elapsed();
-                drop(stream);
-                return Observation {
-                    connected: true,
-                    response_time,
-                    ip: Some(addr.ip()),
-                    ..Observation::default()
-                };
-            }
+            Ok(stream) => return Ok((stream, addr)),
             Err(err) => {
                 tracing::trace!(%addr, error = %err, "TCP connect failed; trying the next address.");
                 last_error = Some(err);
             }
         }
     }
-    let reason = match last_error {
+    Err(match last_error {
         Some(err) => reason::io_error(&err),
-        None => reason::dns_failed(&spec.host, &"no addresses found"),
-    };
-    Observation::failed(reason, started.elapsed())
+        None => reason::dns_failed(host, &"no addresses found"),
+    })
 }

@@ -4,23 +4,21 @@
 //! `[CERTIFICATE_EXPIRATION]` is known for an expired or misnamed certificate too. Nothing is
 //! sent after the handshake. The caller bounds the whole check with the monitor's timeout.
 
-use std::collections::HashMap;
 use std::io;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use pharos_domain::{Observation, TlsSpec};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::Resumption;
-use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
-use tokio::net::{lookup_host, TcpStream};
 use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
 
-use crate::reason;
+use crate::trust::{self, lock, provider, AnyCertificate, VerifierError};
+use crate::{reason, tcp};
 
 /// Resolves the host, connects to the first address that accepts (as the `tcp` check does),
 /// and shakes hands on that connection.
@@ -31,22 +29,21 @@ pub(crate) async fn check(spec: &TlsSpec, started: Instant) -> Observation {
             started.elapsed(),
         );
     };
-    let judge = if spec.insecure {
-        None
+    let judge: Arc<dyn ServerCertVerifier> = if spec.insecure {
+        Arc::new(AnyCertificate::new())
     } else {
         match verifier(spec.ca_certificate_pem.as_deref()) {
-            Ok(verifier) => Some(verifier),
+            Ok(verifier) => verifier,
             Err(reason) => return Observation::failed(reason, started.elapsed()),
         }
     };
-    let (stream, addr) = match connect(&spec.host, spec.port).await {
+    let (stream, addr) = match tcp::connect(&spec.host, spec.port).await {
         Ok(connected) => connected,
         Err(reason) => return Observation::failed(reason, started.elapsed()),
     };
 
     let capture = Arc::new(Capture {
         judge,
-        provider: provider(),
         leaf: Mutex::new(None),
     });
     let config = match client_config(capture.clone()) {
@@ -79,33 +76,11 @@ pub(crate) async fn check(spec: &TlsSpec, started: Instant) -> Observation {
     }
 }
 
-/// Opens a TCP connection to the first address of `host` that accepts one.
-async fn connect(host: &str, port: u16) -> Result<(TcpStream, std::net::SocketAddr), String> {
-    let addrs: Vec<_> = match lookup_host((host, port)).await {
-        Ok(addrs) => addrs.collect(),
-        Err(err) => return Err(reason::dns_failed(host, &err)),
-    };
-    let mut last_error: Option<io::Error> = None;
-    for addr in addrs {
-        match TcpStream::connect(addr).await {
-            Ok(stream) => return Ok((stream, addr)),
-            Err(err) => {
-                tracing::trace!(%addr, error = %err, "TCP connect failed; trying the next address.");
-                last_error = Some(err);
-            }
-        }
-    }
-    Err(match last_error {
-        Some(err) => reason::io_error(&err),
-        None => reason::dns_failed(host, &"no addresses found"),
-    })
-}
-
 /// A fresh client configuration per check around `capture`, which holds this check's leaf.
 /// Resumption is off: a resumed TLS 1.3 session shows no certificate, and every check must
 /// see (and judge) the one the server presents now.
 fn client_config(capture: Arc<Capture>) -> Result<ClientConfig, rustls::Error> {
-    let mut config = ClientConfig::builder_with_provider(capture.provider.clone())
+    let mut config = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
         .dangerous()
         .with_custom_certificate_verifier(capture)
@@ -126,50 +101,18 @@ fn handshake_error(err: &io::Error) -> String {
     }
 }
 
-/// The cryptography every check uses: aws-lc-rs, as reqwest and lettre do in Pharos.
-fn provider() -> Arc<CryptoProvider> {
-    static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
-    PROVIDER
-        .get_or_init(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-        .clone()
-}
-
-/// Verifiers by the extra CA they trust (PEM), `None` for the system's roots alone.
-type Verifiers = HashMap<Option<String>, Arc<dyn ServerCertVerifier>>;
-
-/// The platform's verifier, trusting `ca_pem` as well when given. Built once per distinct CA
-/// and kept: on Linux, building one reads and parses every root in the system store.
+/// The platform's verifier, trusting the monitor's `ca_certificate` as well when given.
 fn verifier(ca_pem: Option<&str>) -> Result<Arc<dyn ServerCertVerifier>, String> {
-    static VERIFIERS: OnceLock<Mutex<Verifiers>> = OnceLock::new();
-    let cache = VERIFIERS.get_or_init(Mutex::default);
-    let key = ca_pem.map(str::to_owned);
-    if let Some(verifier) = lock(cache).get(&key) {
-        return Ok(verifier.clone());
-    }
-    let verifier: Arc<dyn ServerCertVerifier> = match ca_pem {
-        None => Arc::new(
-            rustls_platform_verifier::Verifier::new(provider())
-                .map_err(|e| format!("cannot verify certificates: {e}"))?,
-        ),
-        Some(pem) => {
-            let roots = CertificateDer::pem_slice_iter(pem.as_bytes())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("`ca_certificate` is not a valid PEM certificate: {e}"))?;
-            Arc::new(
-                rustls_platform_verifier::Verifier::new_with_extra_roots(roots, provider())
-                    .map_err(|e| format!("`ca_certificate` cannot be trusted: {e}"))?,
-            )
+    trust::verifier(ca_pem, |pem| {
+        CertificateDer::pem_slice_iter(pem.as_bytes()).collect::<Result<Vec<_>, _>>()
+    })
+    .map_err(|e| match e {
+        VerifierError::Ca(e) => format!("`ca_certificate` is not a valid PEM certificate: {e}"),
+        VerifierError::Build(e) if ca_pem.is_some() => {
+            format!("`ca_certificate` cannot be trusted: {e}")
         }
-    };
-    // Only a verifier that could be built is kept, so a fixed system store is picked up.
-    lock(cache).insert(key, verifier.clone());
-    Ok(verifier)
-}
-
-/// Locks `m`, carrying on after a panic elsewhere: the data (a cache, a captured
-/// certificate) is whole after any single insert.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
+        VerifierError::Build(e) => format!("cannot verify certificates: {e}"),
+    })
 }
 
 /// Time left until `leaf`'s notAfter, zero once it has passed; `None` if it cannot be read.
@@ -182,12 +125,10 @@ fn time_left(leaf: &CertificateDer<'_>, now: SystemTime) -> Option<Duration> {
 }
 
 /// Wraps the verifier of one check to keep the leaf certificate the server presented, whether
-/// or not it is then accepted. `judge` is `None` for an `insecure` monitor: any certificate is
-/// accepted, but the handshake's signatures are still checked against it.
+/// or not `judge` then accepts it (for an `insecure` monitor, `judge` accepts any).
 #[derive(Debug)]
 struct Capture {
-    judge: Option<Arc<dyn ServerCertVerifier>>,
-    provider: Arc<CryptoProvider>,
+    judge: Arc<dyn ServerCertVerifier>,
     leaf: Mutex<Option<CertificateDer<'static>>>,
 }
 
@@ -207,12 +148,8 @@ impl ServerCertVerifier for Capture {
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         *lock(&self.leaf) = Some(end_entity.clone().into_owned());
-        match &self.judge {
-            Some(judge) => {
-                judge.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-            }
-            None => Ok(ServerCertVerified::assertion()),
-        }
+        self.judge
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
     }
 
     fn verify_tls12_signature(
@@ -221,15 +158,7 @@ impl ServerCertVerifier for Capture {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        match &self.judge {
-            Some(judge) => judge.verify_tls12_signature(message, cert, dss),
-            None => rustls::crypto::verify_tls12_signature(
-                message,
-                cert,
-                dss,
-                &self.provider.signature_verification_algorithms,
-            ),
-        }
+        self.judge.verify_tls12_signature(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -238,25 +167,11 @@ impl ServerCertVerifier for Capture {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        match &self.judge {
-            Some(judge) => judge.verify_tls13_signature(message, cert, dss),
-            None => rustls::crypto::verify_tls13_signature(
-                message,
-                cert,
-                dss,
-                &self.provider.signature_verification_algorithms,
-            ),
-        }
+        self.judge.verify_tls13_signature(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        match &self.judge {
-            Some(judge) => judge.supported_verify_schemes(),
-            None => self
-                .provider
-                .signature_verification_algorithms
-                .supported_schemes(),
-        }
+        self.judge.supported_verify_schemes()
     }
 }
 

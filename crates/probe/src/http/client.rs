@@ -7,20 +7,20 @@
 //! [`BuildError::Settings`] and becomes the check's failure reason. The reasons name what is
 //! wrong but never quote the PEM, since a key file may be half right.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use pharos_domain::monitor::ClientIdentity;
 use reqwest::redirect::Policy;
 use reqwest::Client;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::danger::ServerCertVerifier;
 use rustls::client::Resumption;
-use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::{self, PemObject};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::ClientConfig;
 
 use super::phases::{HandshakeClock, TimedConnectLayer, TimedResolver};
 use crate::reason::TooManyRedirects;
+use crate::trust::{self, provider, AnyCertificate, VerifierError};
 
 /// The settings a client is built from.
 #[derive(Debug, Clone, Copy)]
@@ -78,44 +78,24 @@ fn redirect_policy(max: usize) -> Policy {
     })
 }
 
-/// The cryptography every check uses: aws-lc-rs, as reqwest's own default is.
-fn provider() -> Arc<CryptoProvider> {
-    static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
-    PROVIDER
-        .get_or_init(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-        .clone()
-}
-
 fn tls_config(settings: Settings<'_>) -> Result<ClientConfig, BuildError> {
-    let provider = provider();
     // The monitor's PEMs first: parsing them is cheap, while the platform verifier reads the
-    // whole system root store.
-    let extra_roots = match settings.ca_pem {
-        Some(pem) if !settings.insecure => Some(ca_roots(pem)?),
-        _ => None,
-    };
+    // whole system root store (once per CA: `trust::verifier` keeps them).
     let identity = settings.identity.map(identity).transpose()?;
-
     let verifier: Arc<dyn ServerCertVerifier> = if settings.insecure {
-        Arc::new(AnyCertificate {
-            provider: provider.clone(),
-        })
+        Arc::new(AnyCertificate::new())
     } else {
-        match extra_roots {
-            None => Arc::new(
-                rustls_platform_verifier::Verifier::new(provider.clone()).map_err(|e| {
-                    BuildError::Internal(format!("cannot verify certificates: {e}"))
-                })?,
-            ),
-            Some(roots) => Arc::new(
-                rustls_platform_verifier::Verifier::new_with_extra_roots(roots, provider.clone())
-                    .map_err(|e| {
-                    BuildError::Settings(format!("CA certificate could not be loaded: {e}"))
-                })?,
-            ),
-        }
+        trust::verifier(settings.ca_pem, ca_roots).map_err(|e| match e {
+            VerifierError::Ca(e) => e,
+            VerifierError::Build(e) if settings.ca_pem.is_some() => {
+                BuildError::Settings(format!("CA certificate could not be loaded: {e}"))
+            }
+            VerifierError::Build(e) => {
+                BuildError::Internal(format!("cannot verify certificates: {e}"))
+            }
+        })?
     };
-    let builder = ClientConfig::builder_with_provider(provider)
+    let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| BuildError::Internal(format!("TLS setup failed: {e}")))?
         .dangerous()
@@ -182,60 +162,6 @@ fn pem_problem(err: &pem::Error, item: &str) -> String {
         pem::Error::Base64Decode(_) => "file has a PEM section that is not valid base64".to_owned(),
         pem::Error::SectionTooLarge => "file has a PEM section over 256 MB".to_owned(),
         _ => "file is not valid PEM".to_owned(),
-    }
-}
-
-/// The verifier of an `insecure` monitor: any certificate is accepted, but the handshake's
-/// signatures are still checked against the one presented, as the `tls` check does.
-#[derive(Debug)]
-struct AnyCertificate {
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
     }
 }
 
