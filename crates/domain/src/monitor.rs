@@ -218,7 +218,8 @@ pub struct ClientIdentity {
     pub key_pem: Secret,
 }
 
-/// A value that must never reach a log or the database: `Debug` prints `[redacted]` and it
+/// A value that must never reach a log or the database: `Debug` and `Display` print
+/// `[redacted]` and it
 /// serializes (in stored monitor definitions) as a SHA-256 fingerprint, so a changed secret
 /// still reads as a changed definition.
 #[derive(Clone, PartialEq, Eq)]
@@ -237,6 +238,12 @@ impl Secret {
 }
 
 impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl std::fmt::Display for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("[redacted]")
     }
