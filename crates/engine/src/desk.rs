@@ -498,14 +498,7 @@ impl Desk {
             error: error.clone(),
             first_failure_at: first_failure,
         };
-        let names: Vec<String> = live
-            .iter()
-            .map(|c| {
-                world
-                    .component(c)
-                    .map_or_else(|| c.to_string(), |(n, _)| n.to_owned())
-            })
-            .collect();
+        let names = component_names(world, &live);
         let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
         let failures = state.down_streak.max(1);
         let message =
@@ -671,14 +664,7 @@ impl Desk {
                         IncidentStatus::Investigating | IncidentStatus::Identified
                     )
                 {
-                    let names: Vec<String> = components
-                        .iter()
-                        .map(|c| {
-                            world
-                                .component(c)
-                                .map_or_else(|| c.to_string(), |(n, _)| n.to_owned())
-                        })
-                        .collect();
+                    let names = component_names(world, &components);
                     let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
                     let body = format!(
                         "Checks of {} are passing again. We are monitoring the recovery.",
@@ -718,14 +704,7 @@ impl Desk {
             let id = self.incidents[ii].id.clone();
             let components: Vec<ComponentId> =
                 self.incidents[ii].components.keys().cloned().collect();
-            let names: Vec<String> = components
-                .iter()
-                .map(|c| {
-                    world
-                        .component(c)
-                        .map_or_else(|| c.to_string(), |(n, _)| n.to_owned())
-                })
-                .collect();
+            let names = component_names(world, &components);
             let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
             let names = incident::join_names(&name_refs);
             let affected = affected_from(world, &components, changes);
@@ -1619,6 +1598,18 @@ impl Desk {
 
 /// The component changes among `components`, or "unchanged" entries for those the result did
 /// not move, with their current status.
+/// The display names of `components` (the id where a component is unknown), for messages.
+fn component_names(world: &World, components: &[ComponentId]) -> Vec<String> {
+    components
+        .iter()
+        .map(|c| {
+            world
+                .component(c)
+                .map_or_else(|| c.to_string(), |(n, _)| n.to_owned())
+        })
+        .collect()
+}
+
 fn affected_from(
     world: &World,
     components: &[ComponentId],
