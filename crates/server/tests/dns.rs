@@ -49,21 +49,6 @@ async fn last_error(app: &TestApp) -> String {
     app.monitor_last_error("api-dns", ADMIN).await
 }
 
-/// The monitor's confirmed health (`unknown` before its first check), from the admin API.
-async fn health(app: &TestApp) -> String {
-    let json: serde_json::Value = app
-        .client
-        .get(format!("{}/api/v1/monitors/api-dns", app.base_url))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    json["health"].as_str().unwrap().to_owned()
-}
-
 /// Waits until the monitor's last failure reason is `want`.
 async fn wait_for_error(app: &TestApp, want: &str) {
     eventually(WAIT, &format!("the failure reason {want:?}"), || async {
@@ -87,7 +72,7 @@ async fn a_wrong_dns_answer_takes_the_component_down_until_it_is_right_again() {
 
     // Checked and found up (the component starts operational before any check).
     eventually(WAIT, "the first check to pass", || async {
-        (health(&app).await == "up").then_some(())
+        (app.monitor_health("api-dns", ADMIN).await == "up").then_some(())
     })
     .await;
     assert_eq!(app.component_status("api").await, "operational");

@@ -27,6 +27,29 @@ tokens = [{{ name = "ops", token = "{ADMIN}" }}]
     )
 }
 
+/// The page with one component, `api`, driven by one http monitor, `api-health`, on `url`
+/// with thresholds of 1 and `extra` keys.
+fn api_monitor(url: &str, interval: &str, extra: &str) -> String {
+    page(&format!(
+        r#"
+[[components]]
+id = "api"
+name = "API"
+
+[[monitors]]
+id = "api-health"
+type = "http"
+url = "{url}/"
+interval = "{interval}"
+timeout = "1s"
+failure_threshold = 1
+success_threshold = 1
+components = ["api"]
+{extra}
+"#
+    ))
+}
+
 async fn incidents(app: &TestApp) -> Vec<serde_json::Value> {
     let json = app.get_json("/api/v2/incidents.json").await;
     json["incidents"].as_array().unwrap().clone()
@@ -82,26 +105,11 @@ async fn a_passing_retry_hides_a_single_failure() {
     let target = FakeTarget::start().await;
     // Every other request fails: each failed check is retried, and the retry passes.
     target.set_fail_every(2);
-    let app = spawn_app(&page(&format!(
-        r#"
-[[components]]
-id = "api"
-name = "API"
-
-[[monitors]]
-id = "api-health"
-type = "http"
-url = "{}/"
-interval = "2s"
-timeout = "1s"
-failure_threshold = 1
-success_threshold = 1
-retries = 1
-retry_interval = "1s"
-components = ["api"]
-"#,
-        target.url
-    )))
+    let app = spawn_app(&api_monitor(
+        &target.url,
+        "2s",
+        "retries = 1\nretry_interval = \"1s\"",
+    ))
     .await;
     eventually(Duration::from_secs(20), "8 requests", || async {
         (target.hits() >= 8).then_some(())
@@ -119,25 +127,7 @@ components = ["api"]
     // Without the retry the same target opens an incident at once.
     let target = FakeTarget::start().await;
     target.set_fail_every(2);
-    let app = spawn_app(&page(&format!(
-        r#"
-[[components]]
-id = "api"
-name = "API"
-
-[[monitors]]
-id = "api-health"
-type = "http"
-url = "{}/"
-interval = "1s"
-timeout = "1s"
-failure_threshold = 1
-success_threshold = 1
-components = ["api"]
-"#,
-        target.url
-    )))
-    .await;
+    let app = spawn_app(&api_monitor(&target.url, "1s", "")).await;
     eventually(Duration::from_secs(20), "an incident", || async {
         (!incidents(&app).await.is_empty()).then_some(())
     })
@@ -150,25 +140,7 @@ async fn a_flapping_monitor_yields_one_incident_and_one_flapping_update() {
     let target = FakeTarget::start().await;
     // Down, up, down, up, …: a change of state every check.
     target.set_fail_every(2);
-    let app = spawn_app(&page(&format!(
-        r#"
-[[components]]
-id = "api"
-name = "API"
-
-[[monitors]]
-id = "api-health"
-type = "http"
-url = "{}/"
-interval = "1s"
-timeout = "1s"
-failure_threshold = 1
-success_threshold = 1
-components = ["api"]
-"#,
-        target.url
-    )))
-    .await;
+    let app = spawn_app(&api_monitor(&target.url, "1s", "")).await;
     let updates = |json: &serde_json::Value| -> Vec<String> {
         json["incident_updates"]
             .as_array()

@@ -55,24 +55,9 @@ async fn tls_server(ca: &CertifiedIssuer<'static, KeyPair>, days: i64) -> u16 {
     port
 }
 
-/// The monitor's confirmed health as the admin API shows it (`unknown`, `up`, `down`, …).
-async fn health(app: &TestApp, id: &str) -> String {
-    let json: serde_json::Value = app
-        .client
-        .get(format!("{}/api/v1/monitors/{id}", app.base_url))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    json["health"].as_str().unwrap_or_default().to_owned()
-}
-
 async fn wait_for_health(app: &TestApp, id: &str, want: &str) {
     eventually(WAIT, &format!("{id} to be {want}"), || async {
-        (health(app, id).await == want).then_some(())
+        (app.monitor_health(id, ADMIN).await == want).then_some(())
     })
     .await;
 }

@@ -184,17 +184,19 @@ impl TestApp {
     /// Why monitor `id` last failed, as `GET /api/v1/monitors/{id}` shows it with admin
     /// `token` (empty when its last check passed).
     pub async fn monitor_last_error(&self, id: &str, token: &str) -> String {
-        let json: serde_json::Value = self
-            .client
-            .get(format!("{}/api/v1/monitors/{id}", self.base_url))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let json = self
+            .admin_json(&format!("/api/v1/monitors/{id}"), token)
+            .await;
         json["last_error"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Monitor `id`'s confirmed health as the admin API shows it with `token` (`unknown`,
+    /// `up`, `degraded`, `down`).
+    pub async fn monitor_health(&self, id: &str, token: &str) -> String {
+        let json = self
+            .admin_json(&format!("/api/v1/monitors/{id}"), token)
+            .await;
+        json["health"].as_str().unwrap_or_default().to_owned()
     }
 
     /// A component's status as `/api/v2/components.json` shows it, or `"absent"`.
