@@ -20,6 +20,7 @@
 //!   on a fixed schedule, as Prometheus would.
 
 pub mod blackbox;
+pub mod process;
 pub mod procfs;
 pub mod sink;
 pub mod smtp;

@@ -22,12 +22,13 @@
 //! `getconf CLK_TCK` (100 when that cannot be run); peak memory is its `VmHWM`.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use clap::{Parser, ValueEnum};
+use pharos_bench::process::{self, free_port, print_log_tail, round, toml_string};
 use pharos_bench::procfs::{self, ProcSample};
 use pharos_bench::sink::Sink;
 use pharos_bench::tally::Counts;
@@ -121,7 +122,7 @@ impl Teardown {
     /// `--keep`). Problems are reported on stderr; nothing here fails the run.
     async fn finish(&mut self, failed: bool) {
         if let Some(mut child) = self.pharos.take() {
-            if let Err(e) = stop(&mut child) {
+            if let Err(e) = process::stop(&mut child, STOP_GRACE) {
                 eprintln!("pharos-fanout: stopping Pharos: {e:#}");
             }
         }
@@ -410,7 +411,7 @@ async fn run(args: &Args, teardown: &mut Teardown) -> Result<serde_json::Value> 
         .pharos
         .take()
         .ok_or_else(|| anyhow!("Pharos is gone"))?;
-    let exit = stop(&mut child)?;
+    let exit = process::stop(&mut child, STOP_GRACE)?;
     let shutdown_s = stopping.elapsed().as_secs_f64();
     if !exit.success() {
         say(format!("warning: Pharos exited with {exit} after SIGTERM"));
@@ -548,11 +549,6 @@ impl Report<'_> {
     }
 }
 
-fn round(x: f64, places: i32) -> f64 {
-    let f = 10f64.powi(places);
-    (x * f).round() / f
-}
-
 /// The Pharos configuration for the run.
 fn config_text(kind: Kind, port: u16, db_url: &str, token: &str, sink_port: u16) -> String {
     let mut text = format!(
@@ -601,29 +597,6 @@ timeout = "30s"
         ));
     }
     text
-}
-
-/// `s` as a TOML basic string, quoted and escaped (`$` too, so `${` is never read as a
-/// variable).
-fn toml_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out.replace("${", "$${")
-}
-
-/// A port free on 127.0.0.1 right now.
-fn free_port() -> Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
-    Ok(listener.local_addr()?.port())
 }
 
 /// Stores `n` confirmed, whole-page subscribers `bench0`… in a few transactions.
@@ -829,30 +802,6 @@ fn parse_attempts(metrics: &str) -> Attempts {
     }
 }
 
-/// SIGTERM (with the `kill` command), up to [`STOP_GRACE`], then SIGKILL; the exit status.
-fn stop(child: &mut Child) -> Result<ExitStatus> {
-    if let Some(status) = child.try_wait()? {
-        return Ok(status);
-    }
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    let deadline = Instant::now() + STOP_GRACE;
-    while Instant::now() < deadline {
-        if let Some(status) = child.try_wait()? {
-            return Ok(status);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    say(format!(
-        "Pharos still running {} s after SIGTERM; SIGKILL",
-        STOP_GRACE.as_secs()
-    ));
-    child.kill()?;
-    Ok(child.wait()?)
-}
-
 /// Runs a command and returns its stdout, if it ran and succeeded.
 fn command_output(cmd: &mut Command) -> Option<String> {
     let out = cmd.output().ok()?;
@@ -861,34 +810,9 @@ fn command_output(cmd: &mut Command) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn print_log_tail(path: &Path, lines: usize) {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return;
-    };
-    let all: Vec<&str> = text.lines().collect();
-    if all.is_empty() {
-        return;
-    }
-    eprintln!(
-        "--- last {} lines of {} ---",
-        lines.min(all.len()),
-        path.display()
-    );
-    for line in &all[all.len().saturating_sub(lines)..] {
-        eprintln!("{line}");
-    }
-    eprintln!("---");
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn toml_strings_are_escaped() {
-        assert_eq!(toml_string(r#"a"b\c"#), r#""a\"b\\c""#);
-        assert_eq!(toml_string("x${Y}"), r#""x$${Y}""#);
-    }
 
     #[test]
     fn attempts_from_metrics() {

@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context as _, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use pharos_bench::blackbox::{self, Driver};
+use pharos_bench::process::{self, free_port, print_log_tail, round, toml_string};
 use pharos_bench::procfs::{self, MachineCpu, ProcSample};
 use pharos_bench::target::{ProbeTarget, TargetSnapshot};
 use serde_json::json;
@@ -157,7 +158,7 @@ impl Teardown {
     /// Stops the child if it still runs and removes the temp dir (unless `--keep`).
     fn finish(&mut self, failed: bool) {
         if let Some((mut child, log)) = self.child.take() {
-            if let Err(e) = stop(&mut child) {
+            if let Err(e) = process::stop(&mut child, STOP_GRACE) {
                 eprintln!("pharos-checkcost: stopping pid {}: {e:#}", child.id());
             }
             if failed {
@@ -329,11 +330,6 @@ impl Window {
 
 fn per_1000(cpu_ms: f64, checks: u64) -> Option<f64> {
     (checks > 0).then(|| round(cpu_ms * 1000.0 / checks as f64, 2))
-}
-
-fn round(x: f64, places: i32) -> f64 {
-    let f = 10f64.powi(places);
-    (x * f).round() / f
 }
 
 /// Merges the fields of `more` into `base` (both JSON objects).
@@ -916,56 +912,8 @@ fn stop_child(teardown: &mut Teardown) -> Result<(ExitStatus, f64)> {
         .take()
         .ok_or_else(|| anyhow!("no process to stop"))?;
     let t = Instant::now();
-    let status = stop(&mut child)?;
+    let status = process::stop(&mut child, STOP_GRACE)?;
     Ok((status, t.elapsed().as_secs_f64()))
-}
-
-/// SIGTERM (with the `kill` command), up to [`STOP_GRACE`], then SIGKILL; the exit status.
-fn stop(child: &mut Child) -> Result<ExitStatus> {
-    if let Some(status) = child.try_wait()? {
-        return Ok(status);
-    }
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    let deadline = Instant::now() + STOP_GRACE;
-    while Instant::now() < deadline {
-        if let Some(status) = child.try_wait()? {
-            return Ok(status);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    say(format!(
-        "pid {} still running {} s after SIGTERM; SIGKILL",
-        child.id(),
-        STOP_GRACE.as_secs()
-    ));
-    child.kill()?;
-    Ok(child.wait()?)
-}
-
-/// A port free on 127.0.0.1 right now.
-fn free_port() -> Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
-    Ok(listener.local_addr()?.port())
-}
-
-/// `s` as a TOML basic string, quoted and escaped (`$` too, so `${` is never read as a
-/// variable).
-fn toml_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out.replace("${", "$${")
 }
 
 /// The size of the files in `dir` whose names start with `prefix` (a database and its WAL).
@@ -999,25 +947,6 @@ fn command_output(cmd: &mut Command) -> Option<String> {
         &out.stdout
     };
     Some(String::from_utf8_lossy(text).trim().to_owned())
-}
-
-fn print_log_tail(path: &Path, lines: usize) {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return;
-    };
-    let all: Vec<&str> = text.lines().collect();
-    if all.is_empty() {
-        return;
-    }
-    eprintln!(
-        "--- last {} lines of {} ---",
-        lines.min(all.len()),
-        path.display()
-    );
-    for line in &all[all.len().saturating_sub(lines)..] {
-        eprintln!("{line}");
-    }
-    eprintln!("---");
 }
 
 #[cfg(test)]
