@@ -2855,3 +2855,44 @@ fn self_check_targets() {
         ["pharos.toml:2:11: error: `targets` must name at least one target, like \"tcp://10.0.0.1:53\" (your gateway or resolver)"]
     );
 }
+
+/// The README's configuration tour is a promise too: it loads as written (with its
+/// environment variables set and its CA file present).
+#[test]
+fn the_readme_configuration_example_loads() {
+    let readme = include_str!("../../../../README.md");
+    let at = readme.find("### Configuration").expect("the section");
+    let start = readme[at..].find("```toml\n").expect("its toml block") + at + "```toml\n".len();
+    let end = readme[start..].find("```").expect("its end") + start;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("internal-ca.pem"),
+        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let path = dir.path().join("pharos.toml");
+    std::fs::write(&path, &readme[start..end]).unwrap();
+    let any_env = |name: &str| Some(format!("{name}-is-long-enough"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let loaded = parse_str(&text, path.to_str().unwrap(), &any_env)
+        .unwrap_or_else(|d| panic!("the README example does not load:\n{}", render(&d)));
+    let types: std::collections::BTreeSet<&str> = loaded
+        .config
+        .monitors
+        .iter()
+        .map(|m| m.type_name())
+        .collect();
+    assert_eq!(
+        types.into_iter().collect::<Vec<_>>(),
+        [
+            "dns",
+            "heartbeat",
+            "http",
+            "icmp",
+            "prometheus",
+            "tcp",
+            "tls"
+        ]
+    );
+    assert!(loaded.config.self_check.is_some());
+}
