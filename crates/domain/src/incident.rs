@@ -509,6 +509,22 @@ impl Incident {
         Some(self.published_at? - self.first_failure_at?)
     }
 
+    /// From the start of the trouble to the incident being declared (never negative: a person
+    /// may declare an incident with a start time after the declaration).
+    pub fn time_to_detect(&self) -> chrono::Duration {
+        (self.created_at - self.started_at).max(chrono::Duration::zero())
+    }
+
+    /// From the start of the trouble to the public page, for any published incident.
+    pub fn time_to_public(&self) -> Option<chrono::Duration> {
+        Some((self.published_at? - self.started_at).max(chrono::Duration::zero()))
+    }
+
+    /// From the start of the trouble to resolution, once resolved.
+    pub fn time_to_resolve(&self) -> Option<chrono::Duration> {
+        Some((self.resolved_at? - self.started_at).max(chrono::Duration::zero()))
+    }
+
     /// Records `status` for `component` and raises the computed impact if it is worse.
     pub fn note_component(&mut self, component: ComponentId, status: ComponentStatus) {
         self.computed_impact = self.computed_impact.max(Impact::of_component(status));

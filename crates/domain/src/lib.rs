@@ -2,6 +2,7 @@
 //! judged, how monitor health moves, how component statuses roll up into the page status, and
 //! how uptime is weighed. Nothing here does I/O or reads the clock: callers pass `now`.
 
+pub mod change;
 pub mod check;
 pub mod condition;
 pub mod duration;
@@ -14,6 +15,7 @@ pub mod prometheus;
 pub mod status;
 pub mod uptime;
 
+pub use change::Change;
 pub use check::{CheckOutcome, CheckResult, Observation, PhaseTimings};
 pub use condition::{Condition, ConditionError, ConditionResult};
 pub use health::{Health, MonitorState, Thresholds, Transition};
