@@ -402,6 +402,29 @@ pub enum TimelineKind {
         /// After.
         to: String,
     },
+    /// An alert from another system fired and joined the incident.
+    AlertFiring {
+        /// Its dedup key, e.g. `alertmanager:c6a2b5e4d3f10a9b`.
+        key: String,
+        /// Who sent it.
+        source: crate::alert::AlertSource,
+        /// Its name (the `alertname` label, else its summary).
+        name: String,
+        /// Its summary.
+        summary: String,
+        /// Its severity.
+        severity: crate::alert::AlertSeverity,
+    },
+    /// A person acknowledged an alert at its sender.
+    AlertAcknowledged {
+        /// Its dedup key.
+        key: String,
+    },
+    /// An alert stopped firing.
+    AlertResolved {
+        /// Its dedup key.
+        key: String,
+    },
     /// A role was assigned (or cleared, with `person: None`).
     RoleAssigned {
         /// The role, e.g. `commander`.
@@ -446,6 +469,9 @@ impl TimelineEntry {
             TimelineKind::ImpactChanged { .. } => "impact_changed",
             TimelineKind::Renamed { .. } => "renamed",
             TimelineKind::RoleAssigned { .. } => "role_assigned",
+            TimelineKind::AlertFiring { .. } => "alert_firing",
+            TimelineKind::AlertAcknowledged { .. } => "alert_acknowledged",
+            TimelineKind::AlertResolved { .. } => "alert_resolved",
         }
     }
 }
@@ -496,9 +522,17 @@ pub struct Incident {
     pub healthy_since: Option<DateTime<Utc>>,
     /// Public updates, oldest first.
     pub updates: Vec<PublicUpdate<IncidentStatus>>,
+    /// Alerts from other systems that joined it, by their dedup key.
+    #[serde(default)]
+    pub alerts: BTreeMap<String, crate::alert::AttachedAlert>,
 }
 
 impl Incident {
+    /// Whether every monitor and alert that joined it is healthy again.
+    pub fn all_clear(&self) -> bool {
+        self.monitors.values().all(|down| !down) && self.alerts.values().all(|a| !a.firing)
+    }
+
     /// The impact shown: the override if set, else the computed one.
     pub fn impact(&self) -> Impact {
         self.impact_override.unwrap_or(self.computed_impact)

@@ -2,6 +2,7 @@
 //! judged, how monitor health moves, how component statuses roll up into the page status, and
 //! how uptime is weighed. Nothing here does I/O or reads the clock: callers pass `now`.
 
+pub mod alert;
 pub mod change;
 pub mod check;
 pub mod condition;
@@ -11,11 +12,14 @@ pub mod heartbeat;
 pub mod ids;
 pub mod incident;
 pub mod monitor;
+pub mod postmortem;
 pub mod prometheus;
+pub mod report;
+pub mod similar;
 pub mod status;
 pub mod uptime;
 
-pub use change::Change;
+pub use change::{Change, ChangeEntry, NewChange, Regression};
 pub use check::{CheckOutcome, CheckResult, Observation, PhaseTimings};
 pub use condition::{Condition, ConditionError, ConditionResult};
 pub use health::{Health, MonitorState, Thresholds, Transition};

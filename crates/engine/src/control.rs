@@ -64,6 +64,13 @@ pub(crate) enum Command {
     ConfirmSubscriber(String, Reply<Subscriber>),
     Unsubscribe(String, Reply<Option<Subscriber>>),
     RemoveSubscriber(String, Reply<()>),
+    PublishPostmortem(IncidentId, String, Actor, Reply<(Incident, crate::desk::postmortem::Publication)>),
+    IngestAlerts(
+        Vec<pharos_domain::alert::Alert>,
+        Actor,
+        Reply<Vec<crate::desk::AlertOutcome>>,
+    ),
+    Alerts(oneshot::Sender<Vec<crate::desk::AlertListing>>),
 }
 
 impl Command {
@@ -175,6 +182,43 @@ impl Command {
                 answer(reply, r, live, pending, metrics);
                 false
             }
+            Command::IngestAlerts(alerts, actor, reply) => {
+                let Live {
+                    world,
+                    desk,
+                    alert_routing,
+                    ..
+                } = live;
+                let outcomes: Vec<_> = alerts
+                    .iter()
+                    .map(|alert| {
+                        let routed = alert_routing.route(alert, |c| {
+                            world.component(c).is_some_and(|(_, is_group)| !is_group)
+                        });
+                        let outcome = desk.on_alert(world, alert, &routed, &actor, now);
+                        tracing::info!(
+                            alert = %outcome.key,
+                            result = outcome.result,
+                            incident = ?outcome.incident_id.as_ref().map(|i| i.as_str()),
+                            routing = %outcome.routing,
+                            "alert received"
+                        );
+                        outcome
+                    })
+                    .collect();
+                answer(reply, Ok(outcomes), live, pending, metrics)
+            }
+            Command::Alerts(reply) => {
+                let _ = reply.send(live.desk.alerts());
+                false
+            }
+            Command::PublishPostmortem(id, body, actor, reply) => {
+                let r = live
+                    .desk
+                    .publish_postmortem(&id, body, actor, now)
+                    .and_then(|p| incident_of(&live.desk, &id).map(|i| (i, p)));
+                answer(reply, r, live, pending, metrics)
+            }
             Command::RemoveSubscriber(id, reply) => {
                 live.subscribers.remove(&id);
                 answer(reply, Ok(()), live, pending, metrics);
@@ -250,6 +294,28 @@ impl EngineControl {
                 "the change is applied but the database has not confirmed it yet; it will be retried".into(),
             )),
         }
+    }
+
+    /// Applies alerts from another system (already read from its wire format), in order, and
+    /// says what each did. Answers once the changes are stored.
+    pub async fn ingest_alerts(
+        &self,
+        alerts: Vec<pharos_domain::alert::Alert>,
+        actor: Actor,
+    ) -> Result<Vec<crate::desk::AlertOutcome>, CommandError> {
+        self.send(|reply| Command::IngestAlerts(alerts, actor, reply))
+            .await
+    }
+
+    /// Every alert Pharos holds: in open incidents, and kept without one.
+    pub async fn alerts(&self) -> Result<Vec<crate::desk::AlertListing>, CommandError> {
+        let (tx, rx) = oneshot::channel();
+        let stopping = || CommandError::Unavailable("Pharos is shutting down".into());
+        self.commands
+            .send(Command::Alerts(tx))
+            .await
+            .map_err(|_| stopping())?;
+        rx.await.map_err(|_| stopping())
     }
 
     /// Declares an incident.
@@ -473,5 +539,123 @@ impl EngineControl {
             .recent_results(monitor, limit)
             .await
             .map_err(|e| CommandError::Unavailable(format!("reading recent results failed: {e}")))
+    }
+
+    /// Every live component's (never a group's) status timeline from `since` on, read from
+    /// storage, which keeps status changes forever: the input of reports over windows longer
+    /// than the page's 90 days ([`pharos_domain::report::uptime`]). Each timeline is sorted
+    /// and starts with the status in force at `since` (clamped to it) when the component
+    /// existed then. Changes made in the last moments may not be stored yet.
+    pub async fn status_history(
+        &self,
+        since: chrono::DateTime<Utc>,
+    ) -> Result<
+        std::collections::HashMap<
+            pharos_domain::ComponentId,
+            Vec<pharos_domain::uptime::StatusChange>,
+        >,
+        CommandError,
+    > {
+        self.store
+            .status_timeline(since)
+            .await
+            .map_err(|e| CommandError::Unavailable(format!("reading status history failed: {e}")))
+    }
+
+    /// Publishes an incident's postmortem `body` (rendered Markdown): the first time as a
+    /// public update with status `postmortem`, later by revising that update's text. The
+    /// incident must be resolved. Answers once stored, with the incident as it is now.
+    pub async fn publish_postmortem(
+        &self,
+        id: IncidentId,
+        body: String,
+        actor: Actor,
+    ) -> Result<(Incident, crate::desk::postmortem::Publication), CommandError> {
+        self.send(|r| Command::PublishPostmortem(id, body, actor, r))
+            .await
+    }
+
+    /// An incident's stored postmortem (empty when none was saved).
+    pub async fn postmortem(
+        &self,
+        id: &IncidentId,
+    ) -> Result<crate::desk::postmortem::StoredPostmortem, CommandError> {
+        let record =
+            self.store.postmortem(id.as_str()).await.map_err(|e| {
+                CommandError::Unavailable(format!("reading the postmortem failed: {e}"))
+            })?;
+        Ok(record
+            .map(crate::desk::postmortem::StoredPostmortem::from_record)
+            .unwrap_or_default())
+    }
+
+    /// Every stored postmortem, by incident id.
+    pub async fn postmortems(
+        &self,
+    ) -> Result<
+        std::collections::HashMap<IncidentId, crate::desk::postmortem::StoredPostmortem>,
+        CommandError,
+    > {
+        let records =
+            self.store.postmortems().await.map_err(|e| {
+                CommandError::Unavailable(format!("reading postmortems failed: {e}"))
+            })?;
+        Ok(records
+            .into_iter()
+            .filter_map(|r| {
+                let id = IncidentId::new(r.incident_id.clone())?;
+                Some((id, crate::desk::postmortem::StoredPostmortem::from_record(r)))
+            })
+            .collect())
+    }
+
+    /// Saves the human part of an incident's postmortem (replacing what was saved), or, with
+    /// `published_at`, records that it was published then.
+    pub async fn save_postmortem(
+        &self,
+        id: &IncidentId,
+        edits: Option<&pharos_domain::postmortem::PostmortemEdits>,
+        published_at: Option<chrono::DateTime<Utc>>,
+    ) -> Result<crate::desk::postmortem::StoredPostmortem, CommandError> {
+        let now = Utc::now();
+        let mut record = None;
+        if let Some(edits) = edits {
+            let doc = crate::desk::postmortem::edits_doc(edits);
+            record = Some(self.store.save_postmortem(id.as_str(), &doc, now).await);
+        }
+        if let Some(at) = published_at {
+            record = Some(self.store.mark_postmortem_published(id.as_str(), at).await);
+        }
+        match record {
+            Some(Ok(r)) => Ok(crate::desk::postmortem::StoredPostmortem::from_record(r)),
+            Some(Err(pharos_store::StoreError::InvalidInput { .. })) => Err(CommandError::Unavailable(
+                "the incident is not stored yet; try again shortly".into(),
+            )),
+            Some(Err(error)) => {
+                tracing::warn!(incident = %id, %error, "saving a postmortem failed");
+                Err(CommandError::Unavailable(
+                    "storage is unavailable; the postmortem was not saved, try again shortly"
+                        .into(),
+                ))
+            }
+            None => self.postmortem(id).await,
+        }
+    }
+
+    /// The changes to `components` that started between `from` and `to`, oldest first: what
+    /// preceded an incident on them (corrections included, each beside what it corrects).
+    pub async fn changes_between(
+        &self,
+        components: &[pharos_domain::ComponentId],
+        from: chrono::DateTime<Utc>,
+        to: chrono::DateTime<Utc>,
+    ) -> Result<Vec<pharos_domain::Change>, CommandError> {
+        let mut entries = self
+            .store
+            .changes_between(components, from, to)
+            .await
+            .map_err(|e| CommandError::Unavailable(format!("reading changes failed: {e}")))?;
+        entries.reverse();
+        Ok(entries.into_iter().map(|e| e.change).collect())
     }
 }

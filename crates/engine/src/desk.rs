@@ -35,6 +35,10 @@ use pharos_notify::EventKind;
 use crate::world::{Flap, StatusChangeRecord, World};
 use crate::writer::DeskWrites;
 
+mod alerts;
+pub use alerts::{AlertListing, AlertOutcome};
+pub mod postmortem;
+
 /// What automation does when checks confirm an outage (`[incidents]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IncidentRules {
@@ -239,6 +243,8 @@ pub struct Desk {
     publish_delays: Vec<Duration>,
     /// What to notify about, in order; the subject's state is read when they are taken.
     notices: Vec<(EventKind, Subject)>,
+    /// Alerts held outside any incident (in memory only: senders repeat them).
+    loose_alerts: BTreeMap<String, pharos_domain::alert::AttachedAlert>,
 }
 
 impl Desk {
@@ -260,6 +266,7 @@ impl Desk {
             published: None,
             publish_delays: Vec::new(),
             notices: Vec::new(),
+            loose_alerts: BTreeMap::new(),
         }
     }
 
@@ -283,6 +290,7 @@ impl Desk {
                 .insert(i.id.clone(), self.incidents.len());
             self.incidents.push(i);
         }
+        self.restore_alerts(world, now);
         for m in maintenances {
             if m.status.is_active() {
                 for c in &m.components {
@@ -598,6 +606,7 @@ impl Desk {
             first_failure_at: Some(first_failure),
             published_at: None,
             healthy_since: None,
+            alerts: Default::default(),
             updates: Vec::new(),
         };
         let ii = self.insert_incident(incident);
@@ -656,7 +665,7 @@ impl Desk {
             if world.is_flapping(monitor) {
                 // Not a recovery yet: it has come back before. `on_flap` posts once it
                 // has been stable for a whole window.
-            } else if inc.monitors.values().all(|down| !down) {
+            } else if inc.all_clear() {
                 inc.healthy_since = Some(now);
                 if !inc.human_owned
                     && matches!(
@@ -734,7 +743,7 @@ impl Desk {
                 }
                 Flap::Ended => {
                     tracing::info!(incident = %id, %monitor, "monitor stopped flapping");
-                    let all_up = inc.monitors.values().all(|down| !down);
+                    let all_up = inc.all_clear();
                     if health != Some(Health::Down) && all_up {
                         inc.healthy_since = Some(now);
                         if !human_owned
@@ -799,7 +808,7 @@ impl Desk {
                 let inc = &self.incidents[i];
                 inc.status == IncidentStatus::Monitoring
                     && !inc.human_owned
-                    && inc.monitors.values().all(|down| !down)
+                    && inc.all_clear()
                     && inc.healthy_since.is_some_and(|h| now - h >= quiet)
             })
             .collect();
@@ -884,6 +893,7 @@ impl Desk {
             first_failure_at: None,
             published_at: None,
             healthy_since: None,
+            alerts: Default::default(),
             updates: Vec::new(),
         };
         let ii = self.insert_incident(incident);
@@ -1548,6 +1558,7 @@ impl Desk {
         for c in owned {
             self.remove_override(world, &c, now);
         }
+        self.release_alerts(world, id, now);
     }
 
     fn record_change(&mut self, change: Option<StatusChangeRecord>) {

@@ -38,9 +38,11 @@ use control::Command;
 pub use control::{CommandError, EngineControl};
 use desk::Desk;
 pub use desk::{
-    ComponentOverride, DeskError, IncidentPatch, IncidentRules, MaintenanceDef, NewIncident,
+    AlertListing, AlertOutcome, ComponentOverride, DeskError, IncidentPatch, IncidentRules,
+    MaintenanceDef, NewIncident,
     NewMaintenance, NewMaintenanceUpdate, NewUpdate, OverrideRequest,
 };
+pub use desk::postmortem::{Publication, StoredPostmortem};
 pub use metrics::Metrics;
 use notices::Notices;
 pub use pharos_store::{DeliveryState, OutboxRow};
@@ -72,6 +74,8 @@ pub struct EngineConfig {
     /// The `[self_check]`, if configured: while all its targets fail, failed checks do not
     /// count.
     pub self_check: Option<pharos_domain::monitor::SelfCheck>,
+    /// How ingested alerts find their components (`[alerts]`).
+    pub alert_routing: pharos_domain::alert::AlertRouting,
 }
 
 /// Why the engine could not start.
@@ -245,6 +249,7 @@ pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandl
     let mut live = Live {
         world,
         desk,
+        alert_routing: config.alert_routing.clone(),
         notices,
         subscribers,
     };
@@ -655,6 +660,7 @@ async fn run_pipeline(
 pub(crate) struct Live {
     pub(crate) world: World,
     pub(crate) desk: Desk,
+    pub(crate) alert_routing: pharos_domain::alert::AlertRouting,
     pub(crate) notices: Notices,
     pub(crate) subscribers: subscribers::Subscribers,
 }

@@ -2,7 +2,7 @@
 //! their recent timelines. Applying a check result here is pure (no I/O, `now` passed in); it
 //! reports what must be written, and the view is built from it.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
@@ -67,6 +67,9 @@ struct ComponentSlot {
     override_status: Option<ComponentStatus>,
     /// How many active maintenance windows cover it; any → `under_maintenance`.
     maintenances: u32,
+    /// Firing alerts routed to it (by dedup key) and the status each asks for; they count
+    /// like its monitors.
+    alerts: BTreeMap<String, ComponentStatus>,
 }
 
 struct MonitorSlot {
@@ -174,6 +177,7 @@ impl World {
                     drivers: Vec::new(),
                     override_status: None,
                     maintenances: 0,
+                    alerts: BTreeMap::new(),
                 }
             })
             .collect();
@@ -365,6 +369,24 @@ impl World {
         self.rederive(ci, at)
     }
 
+    /// Sets (or with `None` clears) what a firing alert asks a component to show, and returns
+    /// the change it made. Alerts count like monitors: the worst of them all is shown.
+    pub fn set_alert(
+        &mut self,
+        id: &ComponentId,
+        key: &str,
+        status: Option<ComponentStatus>,
+        at: DateTime<Utc>,
+    ) -> Option<StatusChangeRecord> {
+        let &ci = self.component_index.get(id)?;
+        let slot = &mut self.components[ci];
+        match status {
+            Some(s) => slot.alerts.insert(key.to_owned(), s),
+            None => slot.alerts.remove(key),
+        };
+        self.rederive(ci, at)
+    }
+
     /// Enters (or leaves) one maintenance window for a component, and returns the change it
     /// made. Windows may overlap: the component stays under maintenance until the last ends.
     pub fn set_maintenance(
@@ -395,7 +417,7 @@ impl World {
         } else if slot.maintenances > 0 {
             ComponentStatus::UnderMaintenance
         } else {
-            ComponentStatus::worst_of(slot.drivers.iter().map(|&mi| {
+            let monitors = slot.drivers.iter().map(|&mi| {
                 let m = &self.monitors[mi];
                 // A flapping monitor holds its components at its failure status until it
                 // settles, rather than toggling them (and their subscribers) every few minutes.
@@ -405,7 +427,8 @@ impl World {
                     m.state.health
                 };
                 contribution(health, m.spec.on_failure)
-            }))
+            });
+            ComponentStatus::worst_of(monitors.chain(slot.alerts.values().copied()))
         };
         let slot = &mut self.components[ci];
         if derived == slot.status {

@@ -171,6 +171,7 @@ impl Event {
             first_failure_at: None,
             published_at: None,
             healthy_since: None,
+            alerts: Default::default(),
             updates: vec![PublicUpdate {
                 id: id("pharostestupdate"),
                 status: IncidentStatus::Investigating,

@@ -106,6 +106,7 @@ impl App {
             notifiers: config.notifiers.clone(),
             smtp: config.smtp.clone(),
             self_check: config.self_check.clone(),
+            alert_routing: config.alerts.clone(),
         };
         let engine = pharos_engine::start(engine_config, store)
             .await

@@ -25,6 +25,15 @@
 //! commits with its subscriber) and read with [`Store::subscribers`] and
 //! [`Store::subscriber`]; [`Store::signing_key`] keeps the key their links are signed with.
 //!
+//! Changes (deploys, configuration pushes…) are append-only: [`Store::insert_change`] adds
+//! one (a correction supersedes an older record, which stays), [`Store::changes`],
+//! [`Store::change`] and [`Store::changes_between`] read them with the id of their correction
+//! and their release-regression verdict, which [`Store::put_regression`] keeps beside them.
+//!
+//! Postmortems keep only their human part (a JSON document the engine owns) with when it was
+//! saved and published: [`Store::save_postmortem`], [`Store::mark_postmortem_published`],
+//! [`Store::postmortem`] and [`Store::postmortems`].
+//!
 //! Write operations ([`Store::reconcile`], [`Store::write_batch`]) each run in one
 //! transaction: they either happen entirely or not at all.
 
@@ -58,10 +67,12 @@ macro_rules! db_run {
     };
 }
 
+mod changes;
 mod dialect;
 mod error;
 mod model;
 mod outbox;
+mod postmortems;
 mod prune;
 mod read;
 mod reconcile;
@@ -69,6 +80,7 @@ mod sql;
 mod subscribers;
 mod write;
 
+pub use changes::{ChangeConflict, ChangeFilter, CheckSample};
 pub use error::StoreError;
 pub use model::{
     ArchivedMonitor, Batch, ComponentChange, ComponentRecord, DeliveryState, Granularity,
@@ -78,6 +90,7 @@ pub use model::{
     SubscriberState, RING_SIZE,
 };
 pub use outbox::{Settlement, OUTBOX_ERROR_MAX_CHARS};
+pub use postmortems::PostmortemRecord;
 pub use prune::{
     DAY_ROLLUP_RETENTION, DEAD_DELIVERY_RETENTION, HOUR_ROLLUP_RETENTION, MINUTE_ROLLUP_RETENTION,
     SENT_DELIVERY_RETENTION,

@@ -37,6 +37,7 @@ const ROOT_KEYS: &[&str] = &[
     "notifiers",
     "smtp",
     "self_check",
+    "alerts",
 ];
 
 /// Parses and walks the whole file. `None` when the text is not TOML at all (the syntax error
@@ -89,6 +90,9 @@ pub(super) fn build(cx: &mut Cx<'_>, text: &str) -> Option<Config> {
     if let Some(f) = root.field("monitors") {
         let sections = cx.section_list(&f, "[[monitors]]");
         config.monitors = monitors(cx, &sections, &declared.ids, &mut driven);
+    }
+    if let Some(s) = sub(cx, &root, "alerts", "[alerts]") {
+        config.alerts = super::alerts::alerts(cx, s, &declared.ids, &mut driven);
     }
     for (id, at) in &declared.id_positions {
         if !driven.contains(id.as_str()) {

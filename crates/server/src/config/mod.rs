@@ -96,6 +96,7 @@ mod maintenances;
 mod monitors;
 mod notifiers;
 mod secret;
+mod alerts;
 mod self_check;
 mod smtp;
 mod source;
@@ -154,6 +155,8 @@ pub struct Config {
     pub smtp: Option<SmtpSettings>,
     /// `[self_check]`: targets that answer whenever Pharos's own network works.
     pub self_check: Option<pharos_domain::monitor::SelfCheck>,
+    /// `[alerts]`: how ingested alerts find their components.
+    pub alerts: pharos_domain::alert::AlertRouting,
 }
 
 /// `[server]`. Unset values fall back to the environment, then to built-in defaults (SPEC §1).

@@ -100,7 +100,7 @@ const DEFAULT_TCP_CONDITION: &str = "[CONNECTED] == true";
 const DEFAULT_DNS_CONDITION: &str = "[DNS_RCODE] == NOERROR";
 const DEFAULT_DNS_PORT: u16 = 53;
 const DEFAULT_TLS_PORT: u16 = 443;
-const ON_FAILURE: &[ComponentStatus] = &[
+pub(super) const ON_FAILURE: &[ComponentStatus] = &[
     ComponentStatus::PartialOutage,
     ComponentStatus::MajorOutage,
     ComponentStatus::DegradedPerformance,

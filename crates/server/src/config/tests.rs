@@ -2896,3 +2896,38 @@ fn the_readme_configuration_example_loads() {
     );
     assert!(loaded.config.self_check.is_some());
 }
+
+#[test]
+fn alert_routes() {
+    let base = "[[components]]\nid = \"api\"\nname = \"API\"\n";
+    let loaded = load(&format!(
+        "{base}[alerts]\ncomponent_labels = [\"service\"]\n[[alerts.routes]]\nmatch = {{ team = \"blue\" }}\ncomponents = [\"api\"]\nstatus = \"partial_outage\"\n"
+    ));
+    let routing = &loaded.config.alerts;
+    assert_eq!(routing.component_labels, ["service"]);
+    assert_eq!(routing.routes.len(), 1);
+    assert_eq!(
+        routing.routes[0].status,
+        Some(pharos_domain::ComponentStatus::PartialOutage)
+    );
+    assert!(
+        loaded.warnings.is_empty(),
+        "a component an alert route drives is watched: {:?}",
+        loaded.warnings
+    );
+    assert_eq!(
+        load("").config.alerts.component_labels,
+        ["component", "service"]
+    );
+    let errors = refused(&format!(
+        "{base}[alerts]\nlabels = []\n[[alerts.routes]]\nmatch = {{}}\ncomponents = [\"api\"]\n[[alerts.routes]]\nmatch = {{ a = \"b\" }}\ncomponents = [\"apx\"]\n[[alerts.routes]]\nmatch = {{ a = \"b\" }}\ncomponents = [\"api\"]\nstatus = \"down\"\n"
+    ));
+    let text = errors.join("\n");
+    assert!(text.contains("unknown key `labels`"), "{text}");
+    assert!(text.contains("`match` must name at least one label"), "{text}");
+    assert!(text.contains("unknown component `apx`; did you mean `api`?"), "{text}");
+    assert!(
+        text.contains("`status` must be one of partial_outage, major_outage, degraded_performance, found \"down\""),
+        "{text}"
+    );
+}

@@ -74,7 +74,7 @@ pub(crate) async fn require_token(
 }
 
 /// The token of an `Authorization: Bearer <token>` value (the scheme is case-insensitive).
-fn bearer(value: &str) -> Option<&str> {
+pub(crate) fn bearer(value: &str) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
@@ -83,7 +83,7 @@ fn bearer(value: &str) -> Option<&str> {
 /// The name of the token equal to `presented`. Every configured token is compared, each in
 /// constant time, so the answer's timing tells nothing about how much of a token matched (only,
 /// as with any comparison of secrets of different lengths, whether the length did).
-fn identify(tokens: &[AdminToken], presented: &str) -> Option<String> {
+pub(crate) fn identify(tokens: &[AdminToken], presented: &str) -> Option<String> {
     let mut found = None;
     for t in tokens {
         let equal: bool = t.token.as_bytes().ct_eq(presented.as_bytes()).into();
@@ -92,6 +92,96 @@ fn identify(tokens: &[AdminToken], presented: &str) -> Option<String> {
         }
     }
     found
+}
+
+/// The challenge the responders' HTML pages answer a missing or wrong credential with.
+pub(crate) const RESPONDER_CHALLENGE: &str = "Basic realm=\"Pharos responders\"";
+
+/// The password of an `Authorization: Basic <base64(user:password)>` value (the scheme is
+/// case-insensitive, the user name ignored); `None` when the value is not Basic, not valid
+/// base64 or UTF-8, has no `:`, or the password is empty.
+pub(crate) fn basic_password(value: &str) -> Option<String> {
+    use base64::Engine as _;
+    let (scheme, encoded) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    // RFC 7617: the user name cannot hold a colon; the password may.
+    let (_user, password) = text.split_once(':')?;
+    (!password.is_empty()).then(|| password.to_owned())
+}
+
+/// Middleware for the responders' HTML pages, which people open in a browser (and browsers
+/// cannot send a bearer header): lets the request through with its [`Caller`] when it carries
+/// a configured token, as HTTP Basic credentials (any user name, the token as the password)
+/// or as `Authorization: Bearer <token>`; else answers 401 with
+/// `WWW-Authenticate: Basic realm="Pharos responders"`, so the browser asks for them.
+pub(crate) async fn require_responder(
+    State(tokens): State<Tokens>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| basic_password(v).or_else(|| bearer(v).map(str::to_owned)));
+    let caller = presented.as_deref().and_then(|p| identify(&tokens, p));
+    let Some(name) = caller else {
+        if presented.is_some() {
+            tracing::info!(path = %req.uri().path(), "responder page request with an unknown token refused");
+        }
+        let mut r = Response::new(axum::body::Body::from(
+            "This page is for responders: sign in with any user name and an admin token as the password.\n",
+        ));
+        *r.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
+        let h = r.headers_mut();
+        h.insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static(RESPONDER_CHALLENGE),
+        );
+        h.insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        h.insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        );
+        return r;
+    };
+    req.extensions_mut().insert(Caller(name));
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod responder_tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_password_of_basic_credentials() {
+        // base64("anyone:tok:en") and friends.
+        let table: &[(&str, Option<&str>)] = &[
+            ("Basic YW55b25lOnRvazplbg==", Some("tok:en")),
+            ("basic  YW55b25lOnRvazplbg== ", Some("tok:en")),
+            // ":secret": no user name at all.
+            ("Basic OnNlY3JldA==", Some("secret")),
+            // "anyone:": empty password.
+            ("Basic YW55b25lOg==", None),
+            // "nocolon".
+            ("Basic bm9jb2xvbg==", None),
+            ("Basic !!!", None),
+            ("Bearer YW55b25lOnRvazplbg==", None),
+            ("Basic", None),
+        ];
+        for (value, want) in table {
+            assert_eq!(basic_password(value).as_deref(), *want, "{value}");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -76,6 +76,8 @@ pub(crate) struct IncidentOut {
     time_to_publish_seconds: Option<f64>,
     /// Public updates, oldest first.
     updates: Vec<UpdateOut>,
+    /// Alerts from Alertmanager, Grafana or PagerDuty that joined it, firing or not.
+    alerts: Vec<super::ingest::AlertOut>,
 }
 
 impl From<&Incident> for IncidentOut {
@@ -113,6 +115,11 @@ impl From<&Incident> for IncidentOut {
                 .updates
                 .iter()
                 .map(|u| UpdateOut::of(u, |s| s.as_str()))
+                .collect(),
+            alerts: i
+                .alerts
+                .iter()
+                .map(|(k, a)| super::ingest::AlertOut::of(k.clone(), Some(&i.id), a.clone()))
                 .collect(),
         }
     }

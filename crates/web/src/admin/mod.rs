@@ -18,6 +18,10 @@
 //! - `incidents`, `maintenances`, `components`, `monitors`, `coverage`, `deliveries`,
 //!   `subscribers`: the resources.
 //! - `openapi`: the document's frame and the route that serves it.
+//! - `postmortems`: `GET`/`PUT /api/v1/incidents/{id}/postmortem` and `POST …/publish`: the
+//!   postmortem drafted from the record, its human part, publishing; and similar incidents.
+//! - `reports`: `GET /api/v1/reports`, uptime and incident metrics over 30/90/365 days;
+//!   `reports_page`: the same as the responders' HTML page `/reports` (HTTP Basic or bearer).
 
 use std::sync::Arc;
 
@@ -37,10 +41,15 @@ mod coverage;
 mod deliveries;
 pub(crate) mod error;
 mod incidents;
+mod ingest;
 mod maintenances;
 mod model;
 mod monitors;
 mod openapi;
+mod pagerduty;
+mod postmortems;
+mod reports;
+mod reports_page;
 mod self_check;
 mod subscribers;
 
@@ -83,6 +92,9 @@ pub(crate) struct Ctx {
     pub(crate) control: EngineControl,
     /// The OpenAPI document, serialized once.
     pub(crate) openapi: bytes::Bytes,
+    /// The accepted tokens, for routes that check them themselves (PagerDuty's
+    /// `routing_key`).
+    pub(crate) tokens: auth::Tokens,
 }
 
 /// The admin router: every `/api/v1` route, the OpenAPI document at
@@ -92,7 +104,8 @@ pub fn router(state: AdminState) -> Router {
     if state.tokens.is_empty() {
         tracing::info!("no [admin] tokens are configured: the admin API refuses every request");
     }
-    let (routes, doc) = api(Arc::from(state.tokens));
+    let tokens: auth::Tokens = Arc::from(state.tokens);
+    let (routes, doc) = api(tokens.clone());
     let openapi = match serde_json::to_string(&doc) {
         Ok(json) => bytes::Bytes::from(json),
         Err(error) => {
@@ -103,8 +116,18 @@ pub fn router(state: AdminState) -> Router {
     let ctx = Ctx {
         control: state.control,
         openapi,
+        tokens,
     };
     routes
+        .route("/v2/enqueue", axum::routing::post(pagerduty::enqueue))
+        // The responders' report page, for browsers: HTTP Basic with a token as password.
+        .route(
+            "/reports",
+            axum::routing::get(reports_page::page).route_layer(middleware::from_fn_with_state(
+                ctx.tokens.clone(),
+                auth::require_responder,
+            )),
+        )
         .route(PREFIX, any(no_such_endpoint))
         .route(&format!("{PREFIX}/"), any(no_such_endpoint))
         .route(&format!("{PREFIX}/{{*rest}}"), any(no_such_endpoint))
@@ -121,6 +144,8 @@ fn api(tokens: auth::Tokens) -> (Router<Ctx>, utoipa::openapi::OpenApi) {
         .routes(routes!(incidents::get_one, incidents::patch))
         .routes(routes!(incidents::post_update))
         .routes(routes!(incidents::add_note))
+        .routes(routes!(postmortems::get, postmortems::put))
+        .routes(routes!(postmortems::publish))
         .routes(routes!(maintenances::list, maintenances::create))
         .routes(routes!(maintenances::get_one))
         .routes(routes!(maintenances::post_update))
@@ -132,10 +157,14 @@ fn api(tokens: auth::Tokens) -> (Router<Ctx>, utoipa::openapi::OpenApi) {
         .routes(routes!(monitors::list))
         .routes(routes!(monitors::get_one))
         .routes(routes!(coverage::get))
+        .routes(routes!(reports::get))
         .routes(routes!(self_check::get))
         .routes(routes!(deliveries::list))
         .routes(routes!(subscribers::list))
         .routes(routes!(subscribers::remove))
+        .routes(routes!(ingest::alertmanager))
+        .routes(routes!(ingest::grafana))
+        .routes(routes!(ingest::list))
         .route_layer(middleware::from_fn_with_state(tokens, auth::require_token));
     openapi::secure(protected.get_openapi_mut());
     OpenApiRouter::with_openapi(openapi::frame())

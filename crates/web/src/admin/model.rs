@@ -111,7 +111,8 @@ pub(crate) struct TimelineEntryOut {
     pub actor: ActorOut,
     /// What happened: `opened`, `public_update`, `note`, `published`, `monitor_down`,
     /// `monitor_up`, `monitor_down_in_maintenance`, `component_status`, `status_changed`,
-    /// `severity_changed`, `impact_changed`, `renamed` or `role_assigned`.
+    /// `severity_changed`, `impact_changed`, `renamed`, `role_assigned`, `alert_firing`,
+    /// `alert_acknowledged` or `alert_resolved`.
     #[schema(example = "severity_changed")]
     pub kind: &'static str,
     /// The kind's own fields, e.g. `{"from": "S3", "to": "S2"}` for `severity_changed`,

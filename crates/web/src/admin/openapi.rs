@@ -36,6 +36,7 @@ A 2xx answer to a change means it is stored.",
         (name = "coverage", description = "What nothing watches: components no monitor drives, monitors removed from the configuration"),
         (name = "deliveries", description = "The notification outbox: sent, waiting for a retry, given up"),
         (name = "subscribers", description = "The public's e-mail and webhook subscriptions"),
+        (name = "alerts", description = "Alerts from Alertmanager, Grafana and PagerDuty, in their own formats"),
         (name = "meta", description = "This document"),
     )
 )]

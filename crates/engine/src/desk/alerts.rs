@@ -1,0 +1,426 @@
+//! Alerts from other systems at the desk. A firing alert counts like a monitor confirmed
+//! down: its components show the status it asks for, it joins the open incident that covers
+//! one of them, else opens one under the same `[incidents]` rules as checks. Repeats of a
+//! firing alert (Alertmanager re-sends its whole group) are counted, not re-announced. When it
+//! resolves it leaves its incident, which moves to `monitoring` once every monitor and alert
+//! in it is clear, and resolves after the quiet period like any automated incident.
+//! Resolving an incident releases the alerts still firing in it: the next notification about
+//! one is news again, as with PagerDuty.
+//!
+//! Alerts that open no incident (info severity, `auto_open = false`, no matching component)
+//! are kept in memory only, for `GET /api/v1/alerts`; alerts in incidents are stored with
+//! them, and put back on their components at start-up.
+
+use chrono::{DateTime, Utc};
+use pharos_domain::alert::{Alert, AlertAction, AttachedAlert, Routed};
+use pharos_domain::incident::{self, TimelineKind};
+use pharos_domain::{Actor, ComponentId, Impact, Incident, IncidentId, IncidentStatus};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+use super::{affected_from, component_names, Desk};
+use crate::world::World;
+
+/// What one alert did, for the sender's answer and the logs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlertOutcome {
+    /// The alert's dedup key.
+    pub key: String,
+    /// `opened` (a new incident), `attached` (joined an open one), `repeated` (already
+    /// firing: counted), `acknowledged`, `resolved`, `recorded` (kept without an incident),
+    /// or `unknown` (a resolve or acknowledge for an alert Pharos does not hold).
+    pub result: &'static str,
+    /// The incident it is in, if any.
+    pub incident_id: Option<IncidentId>,
+    /// The components it was routed to.
+    pub components: Vec<ComponentId>,
+    /// Why it went there: `route 1`, `label component=api`, or why it went nowhere.
+    pub routing: String,
+}
+
+/// An alert Pharos holds, wherever it is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertListing {
+    /// Its dedup key.
+    pub key: String,
+    /// The incident it is in, if any.
+    pub incident_id: Option<IncidentId>,
+    /// The alert.
+    #[serde(flatten)]
+    pub alert: AttachedAlert,
+}
+
+impl Desk {
+    /// Applies one alert from another system, routed by the caller.
+    pub fn on_alert(
+        &mut self,
+        world: &mut World,
+        alert: &Alert,
+        routed: &Routed,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> AlertOutcome {
+        let outcome = |result, incident_id, components: Vec<ComponentId>| AlertOutcome {
+            key: alert.key.clone(),
+            result,
+            incident_id,
+            components,
+            routing: routed.reason.clone(),
+        };
+        let holder = self.incidents.iter().rposition(|i| {
+            i.status.is_unresolved() && i.alerts.get(&alert.key).is_some_and(|a| a.firing)
+        });
+        match alert.action {
+            AlertAction::Firing => {
+                if let Some(ii) = holder {
+                    let inc = &mut self.incidents[ii];
+                    let id = inc.id.clone();
+                    if let Some(held) = inc.alerts.get_mut(&alert.key) {
+                        held.last_seen_at = now;
+                        held.notifications = held.notifications.saturating_add(1);
+                        held.summary.clone_from(&alert.summary);
+                    }
+                    self.touch_incident(&id);
+                    let components = self.incidents[ii].alerts[&alert.key].components.clone();
+                    return outcome("repeated", Some(id), components);
+                }
+                if let Some(held) = self.loose_alerts.get_mut(&alert.key) {
+                    if held.firing {
+                        held.last_seen_at = now;
+                        held.notifications = held.notifications.saturating_add(1);
+                        return outcome("repeated", None, held.components.clone());
+                    }
+                }
+                self.alert_fired(world, alert, routed, now)
+            }
+            AlertAction::Acknowledged => match holder {
+                Some(ii) => {
+                    let id = self.incidents[ii].id.clone();
+                    let at = now;
+                    if let Some(held) = self.incidents[ii].alerts.get_mut(&alert.key) {
+                        held.acknowledged = true;
+                        held.last_seen_at = now;
+                    }
+                    self.event(
+                        &id,
+                        at,
+                        now,
+                        actor.clone(),
+                        TimelineKind::AlertAcknowledged {
+                            key: alert.key.clone(),
+                        },
+                    );
+                    self.touch_incident(&id);
+                    let components = self.incidents[ii].alerts[&alert.key].components.clone();
+                    outcome("acknowledged", Some(id), components)
+                }
+                None => match self.loose_alerts.get_mut(&alert.key) {
+                    Some(held) => {
+                        held.acknowledged = true;
+                        outcome("acknowledged", None, held.components.clone())
+                    }
+                    None => outcome("unknown", None, Vec::new()),
+                },
+            },
+            AlertAction::Resolved => match holder {
+                Some(ii) => {
+                    let components = self.incidents[ii].alerts[&alert.key].components.clone();
+                    let id = self.incidents[ii].id.clone();
+                    self.alert_resolved(world, ii, alert, now);
+                    outcome("resolved", Some(id), components)
+                }
+                None => match self.loose_alerts.remove(&alert.key) {
+                    Some(held) => {
+                        for c in &held.components {
+                            let change = world.set_alert(c, &alert.key, None, now);
+                            self.record_change(change);
+                        }
+                        outcome("resolved", None, held.components)
+                    }
+                    None => outcome("unknown", None, Vec::new()),
+                },
+            },
+        }
+    }
+
+    /// Every alert Pharos holds: those in open incidents, then those kept without one.
+    pub fn alerts(&self) -> Vec<AlertListing> {
+        let in_incidents = self
+            .incidents
+            .iter()
+            .filter(|i| i.status.is_unresolved())
+            .flat_map(|i| {
+                i.alerts.iter().map(|(k, a)| AlertListing {
+                    key: k.clone(),
+                    incident_id: Some(i.id.clone()),
+                    alert: a.clone(),
+                })
+            });
+        let loose = self.loose_alerts.iter().map(|(k, a)| AlertListing {
+            key: k.clone(),
+            incident_id: None,
+            alert: a.clone(),
+        });
+        in_incidents.chain(loose).collect()
+    }
+
+    /// Puts the firing alerts of open incidents back on their components (at start-up).
+    pub(super) fn restore_alerts(&mut self, world: &mut World, now: DateTime<Utc>) {
+        let firing: Vec<(String, ComponentId, Option<pharos_domain::ComponentStatus>)> = self
+            .incidents
+            .iter()
+            .filter(|i| i.status.is_unresolved())
+            .flat_map(|i| i.alerts.iter())
+            .filter(|(_, a)| a.firing)
+            .flat_map(|(k, a)| a.components.iter().map(|c| (k.clone(), c.clone(), a.status)))
+            .collect();
+        for (key, c, status) in firing {
+            if status.is_some() {
+                let change = world.set_alert(&c, &key, status, now);
+                self.record_change(change);
+            }
+        }
+    }
+
+    /// Releases the alerts still firing in a resolved incident: they leave its components,
+    /// and their next notification is news again.
+    pub(super) fn release_alerts(&mut self, world: &mut World, id: &IncidentId, now: DateTime<Utc>) {
+        let Some(&ii) = self.incident_index.get(id) else {
+            return;
+        };
+        let mut released = Vec::new();
+        for (key, a) in self.incidents[ii].alerts.iter_mut() {
+            if a.firing {
+                a.firing = false;
+                released.extend(a.components.iter().map(|c| (key.clone(), c.clone())));
+            }
+        }
+        if released.is_empty() {
+            return;
+        }
+        for (key, c) in released {
+            let change = world.set_alert(&c, &key, None, now);
+            self.record_change(change);
+        }
+        self.touch_incident(id);
+    }
+
+    fn alert_fired(
+        &mut self,
+        world: &mut World,
+        alert: &Alert,
+        routed: &Routed,
+        now: DateTime<Utc>,
+    ) -> AlertOutcome {
+        let started = alert.starts_at.filter(|t| *t <= now).unwrap_or(now);
+        let components: Vec<ComponentId> = routed
+            .components
+            .iter()
+            .filter(|c| world.component(c).is_some_and(|(_, is_group)| !is_group))
+            .cloned()
+            .collect();
+        let held = AttachedAlert {
+            source: alert.source,
+            name: alert.name().to_owned(),
+            summary: alert.summary.clone(),
+            severity: alert.severity,
+            components: components.clone(),
+            status: routed.status,
+            firing: true,
+            acknowledged: false,
+            first_seen_at: started,
+            last_seen_at: now,
+            notifications: 1,
+            url: alert.url.clone(),
+        };
+        let mut changes = Vec::new();
+        if routed.status.is_some() {
+            for c in &components {
+                if let Some(ch) = world.set_alert(c, &alert.key, routed.status, now) {
+                    changes.push(ch.clone());
+                    self.record_change(Some(ch));
+                }
+            }
+        }
+        let live: Vec<ComponentId> = components
+            .iter()
+            .filter(|c| !world.in_maintenance(c))
+            .cloned()
+            .collect();
+        let outcome = |result, incident_id| AlertOutcome {
+            key: alert.key.clone(),
+            result,
+            incident_id,
+            components: components.clone(),
+            routing: routed.reason.clone(),
+        };
+        let fired = TimelineKind::AlertFiring {
+            key: alert.key.clone(),
+            source: alert.source,
+            name: held.name.clone(),
+            summary: alert.summary.clone(),
+            severity: alert.severity,
+        };
+        let names = component_names(world, &live);
+        let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let status = routed
+            .status
+            .unwrap_or(pharos_domain::ComponentStatus::DegradedPerformance);
+        let message = alert_message(status, &name_refs, alert);
+
+        let joined = self.incidents.iter().rposition(|i| {
+            i.status.is_unresolved() && live.iter().any(|c| i.components.contains_key(c))
+        });
+        if let Some(ii) = joined {
+            let id = self.incidents[ii].id.clone();
+            self.event(&id, started, now, Actor::Automation, fired);
+            let affected = affected_from(world, &live, &changes);
+            let inc = &mut self.incidents[ii];
+            inc.alerts.insert(alert.key.clone(), held);
+            inc.healthy_since = None;
+            let new_components = live.iter().any(|c| !inc.components.contains_key(c));
+            if routed.status.is_some() {
+                for a in &affected {
+                    inc.note_component(a.component_id.clone(), a.new_status);
+                }
+            }
+            inc.updated_at = now;
+            let (human_owned, status) = (inc.human_owned, inc.status);
+            if !human_owned && routed.status.is_some() {
+                if status == IncidentStatus::Monitoring {
+                    let body = format!("The problem has returned. {message}");
+                    self.post(ii, IncidentStatus::Investigating, body, affected, now);
+                } else if new_components {
+                    self.post(ii, status, message, affected, now);
+                }
+            }
+            self.note_component_changes(&changes, now);
+            self.touch_incident(&id);
+            tracing::info!(incident = %id, alert = %alert.key, "alert joined an open incident");
+            return outcome("attached", Some(id));
+        }
+        if !self.rules.auto_open || routed.status.is_none() || live.is_empty() {
+            self.loose_alerts.insert(alert.key.clone(), held);
+            self.note_component_changes(&changes, now);
+            return outcome("recorded", None);
+        }
+        let id = (self.ids)();
+        let incident = Incident {
+            id: id.clone(),
+            name: incident::opening_name(status, &name_refs),
+            status: IncidentStatus::Investigating,
+            impact_override: None,
+            computed_impact: Impact::None,
+            severity: None,
+            components: BTreeMap::new(),
+            monitors: BTreeMap::new(),
+            public: false,
+            automated: true,
+            human_owned: false,
+            roles: BTreeMap::new(),
+            created_at: now,
+            updated_at: now,
+            started_at: started,
+            monitoring_at: None,
+            resolved_at: None,
+            first_failure_at: Some(started),
+            published_at: None,
+            healthy_since: None,
+            alerts: BTreeMap::from([(alert.key.clone(), held)]),
+            updates: Vec::new(),
+        };
+        let ii = self.insert_incident(incident);
+        let opened = TimelineKind::Opened {
+            name: self.incidents[ii].name.clone(),
+        };
+        self.event(&id, now, now, Actor::Automation, opened);
+        self.event(&id, started, now, Actor::Automation, fired);
+        let affected = affected_from(world, &live, &changes);
+        for a in &affected {
+            self.incidents[ii].note_component(a.component_id.clone(), a.new_status);
+        }
+        self.post(ii, IncidentStatus::Investigating, message, affected, now);
+        if self.rules.auto_publish {
+            self.publish(ii, Actor::Automation, now);
+        }
+        tracing::info!(incident = %id, alert = %alert.key, public = self.rules.auto_publish, "incident opened by an alert");
+        outcome("opened", Some(id))
+    }
+
+    fn alert_resolved(&mut self, world: &mut World, ii: usize, alert: &Alert, now: DateTime<Utc>) {
+        let id = self.incidents[ii].id.clone();
+        let ended = alert.ends_at.filter(|t| *t <= now).unwrap_or(now);
+        self.event(
+            &id,
+            ended,
+            now,
+            Actor::Automation,
+            TimelineKind::AlertResolved {
+                key: alert.key.clone(),
+            },
+        );
+        let Some(held) = self.incidents[ii].alerts.get_mut(&alert.key) else {
+            return;
+        };
+        held.firing = false;
+        held.last_seen_at = now;
+        let (name, source, components) = (held.name.clone(), held.source, held.components.clone());
+        let mut changes = Vec::new();
+        for c in &components {
+            if let Some(ch) = world.set_alert(c, &alert.key, None, now) {
+                changes.push(ch.clone());
+                self.record_change(Some(ch));
+            }
+        }
+        let incident_components: Vec<ComponentId> =
+            self.incidents[ii].components.keys().cloned().collect();
+        let affected = affected_from(world, &incident_components, &changes);
+        let inc = &mut self.incidents[ii];
+        for a in &affected {
+            inc.components.insert(a.component_id.clone(), a.new_status);
+        }
+        inc.updated_at = now;
+        if inc.all_clear() {
+            inc.healthy_since = Some(now);
+            if !inc.human_owned
+                && matches!(
+                    inc.status,
+                    IncidentStatus::Investigating | IncidentStatus::Identified
+                )
+            {
+                let body = format!(
+                    "The {} alert {name} has resolved. We are monitoring the recovery.",
+                    source.label()
+                );
+                self.post(ii, IncidentStatus::Monitoring, body, affected, now);
+            }
+        }
+        self.note_component_changes(&changes, now);
+        self.touch_incident(&id);
+    }
+}
+
+/// "We are investigating a major outage of API: Alertmanager alert HighErrorRate: 5xx rate
+/// above 5% for 5 minutes".
+fn alert_message(
+    status: pharos_domain::ComponentStatus,
+    component_names: &[&str],
+    alert: &Alert,
+) -> String {
+    let what = Impact::outage_words(status);
+    let names = incident::join_names(component_names);
+    let name = alert.name();
+    if name == alert.summary {
+        format!(
+            "We are investigating a {what} of {names}: {} alert: {}",
+            alert.source.label(),
+            alert.summary
+        )
+    } else {
+        format!(
+            "We are investigating a {what} of {names}: {} alert {name}: {}",
+            alert.source.label(),
+            alert.summary
+        )
+    }
+}

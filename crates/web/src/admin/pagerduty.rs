@@ -1,0 +1,80 @@
+//! `POST /v2/enqueue`: PagerDuty's Events API v2, so anything that can page PagerDuty
+//! (Prometheus, Grafana, Datadog, Zabbix, custom scripts…) can alert Pharos by changing the
+//! URL. The answers are PagerDuty's: `202 {"status": "success", "message": "Event
+//! processed", "dedup_key": …}`, and `400 {"status": "invalid event", "message": "Event
+//! object is invalid", "errors": [...]}`.
+//!
+//! The token is the `routing_key` (PagerDuty's integration key), or a bearer header; either
+//! must be one of `[admin] tokens`.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use bytes::Bytes;
+use pharos_domain::alert::{pagerduty_dedup_key, PagerDutyEvent};
+use pharos_domain::Actor;
+use serde_json::json;
+
+use super::auth::{bearer, identify};
+use super::Ctx;
+
+/// Receives one PagerDuty event: `trigger`, `acknowledge` or `resolve`.
+pub(crate) async fn enqueue(State(ctx): State<Ctx>, headers: HeaderMap, body: Bytes) -> Response {
+    let event: PagerDutyEvent = match serde_json::from_slice(&body) {
+        Ok(e) => e,
+        Err(e) => return invalid(format!("the body is not a PagerDuty event: {e}")),
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer)
+        .map(str::to_owned)
+        .or_else(|| event.routing_key.clone());
+    let Some(presented) = presented.filter(|k| !k.is_empty()) else {
+        return refused("'routing_key' is missing: use an admin token from [admin] tokens");
+    };
+    let Some(caller) = identify(&ctx.tokens, &presented) else {
+        tracing::info!("PagerDuty event with an unknown routing key refused");
+        return refused("invalid routing key: it must be an admin token from [admin] tokens");
+    };
+    let alert = match event.into_alert(new_dedup_key) {
+        Ok(a) => a,
+        Err(e) => return invalid(e.message),
+    };
+    let dedup_key = pagerduty_dedup_key(&alert.key).to_owned();
+    match ctx
+        .control
+        .ingest_alerts(vec![alert], Actor::Person(caller))
+        .await
+    {
+        Ok(_) => (
+            StatusCode::ACCEPTED,
+            Json(json!({"status": "success", "message": "Event processed", "dedup_key": dedup_key})),
+        )
+            .into_response(),
+        Err(e) => super::error::ApiError::from(e).into_response(),
+    }
+}
+
+/// A dedup key for a trigger without one: 32 hex digits, like PagerDuty's own.
+fn new_dedup_key() -> String {
+    let bytes: [u8; 16] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn invalid(error: String) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"status": "invalid event", "message": "Event object is invalid", "errors": [error]})),
+    )
+        .into_response()
+}
+
+fn refused(error: &str) -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({"status": "unauthorized", "message": "Event refused", "errors": [error]})),
+    )
+        .into_response()
+}
