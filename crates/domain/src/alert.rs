@@ -409,18 +409,19 @@ impl PagerDutyEvent {
     /// The alert this event describes. `new_key` makes a dedup key for a trigger without one.
     /// Errors are worded like PagerDuty's own ("'payload.summary' is missing or blank").
     pub fn into_alert(self, new_key: impl FnOnce() -> String) -> Result<Alert, AlertFormatError> {
-        let action = match self.event_action.as_deref() {
-            Some("trigger") => AlertAction::Firing,
-            Some("acknowledge") => AlertAction::Acknowledged,
-            Some("resolve") => AlertAction::Resolved,
-            Some(other) => {
-                return Err(bad(
+        let action =
+            match self.event_action.as_deref() {
+                Some("trigger") => AlertAction::Firing,
+                Some("acknowledge") => AlertAction::Acknowledged,
+                Some("resolve") => AlertAction::Resolved,
+                Some(other) => return Err(bad(
                     "event_action",
-                    format!("unknown event_action {other:?}; expected trigger, acknowledge or resolve"),
-                ))
-            }
-            None => return Err(bad("event_action", "'event_action' is missing or blank")),
-        };
+                    format!(
+                        "unknown event_action {other:?}; expected trigger, acknowledge or resolve"
+                    ),
+                )),
+                None => return Err(bad("event_action", "'event_action' is missing or blank")),
+            };
         let dedup_key = match self.dedup_key.filter(|k| !k.is_empty()) {
             Some(k) if k.chars().count() > MAX_DEDUP_KEY_LEN => {
                 return Err(bad(
@@ -446,10 +447,16 @@ impl PagerDutyEvent {
                 summary = p.summary.filter(|s| !s.trim().is_empty());
                 if action == AlertAction::Firing {
                     if summary.is_none() {
-                        return Err(bad("payload.summary", "'payload.summary' is missing or blank"));
+                        return Err(bad(
+                            "payload.summary",
+                            "'payload.summary' is missing or blank",
+                        ));
                     }
                     if p.source.as_deref().is_none_or(|s| s.trim().is_empty()) {
-                        return Err(bad("payload.source", "'payload.source' is missing or blank"));
+                        return Err(bad(
+                            "payload.source",
+                            "'payload.source' is missing or blank",
+                        ));
                     }
                 }
                 if let Some(s) = &p.severity {
@@ -466,7 +473,10 @@ impl PagerDutyEvent {
                         }
                     };
                 } else if action == AlertAction::Firing {
-                    return Err(bad("payload.severity", "'payload.severity' is missing or blank"));
+                    return Err(bad(
+                        "payload.severity",
+                        "'payload.severity' is missing or blank",
+                    ));
                 }
                 starts_at = p
                     .timestamp
@@ -605,8 +615,7 @@ impl AlertRouting {
     /// component `known` accepts.
     pub fn route(&self, alert: &Alert, known: impl Fn(&ComponentId) -> bool) -> Routed {
         for (i, r) in self.routes.iter().enumerate() {
-            if r
-                .matchers
+            if r.matchers
                 .iter()
                 .all(|(k, v)| alert.labels.get(k) == Some(v))
             {
@@ -705,7 +714,8 @@ mod tests {
 
     #[test]
     fn malformed_alerts_name_the_field() {
-        let bad_status = ALERTMANAGER.replacen("\"status\": \"resolved\"", "\"status\": \"gone\"", 1);
+        let bad_status =
+            ALERTMANAGER.replacen("\"status\": \"resolved\"", "\"status\": \"gone\"", 1);
         let hook: AlertmanagerWebhook = serde_json::from_str(&bad_status).unwrap();
         let e = hook.into_alerts(AlertSource::Alertmanager).unwrap_err();
         assert_eq!(e.field, "alerts[1].status");
@@ -716,7 +726,9 @@ mod tests {
         let v3 = ALERTMANAGER.replace("\"version\": \"4\"", "\"version\": \"3\"");
         let hook: AlertmanagerWebhook = serde_json::from_str(&v3).unwrap();
         assert_eq!(
-            hook.into_alerts(AlertSource::Alertmanager).unwrap_err().field,
+            hook.into_alerts(AlertSource::Alertmanager)
+                .unwrap_err()
+                .field,
             "version"
         );
     }
@@ -746,7 +758,10 @@ mod tests {
         assert_eq!(a.key, "pagerduty:db-leak");
         assert_eq!(pagerduty_dedup_key(&a.key), "db-leak");
         assert_eq!(a.severity, AlertSeverity::Warning);
-        assert_eq!(a.labels.get("component").map(String::as_str), Some("booking"));
+        assert_eq!(
+            a.labels.get("component").map(String::as_str),
+            Some("booking")
+        );
         assert_eq!(a.labels.get("open").map(String::as_str), Some("480"));
         assert!(!a.labels.contains_key("nested"));
         assert_eq!(a.starts_at, Some(t("2026-03-04T16:25:00Z")));
@@ -755,7 +770,10 @@ mod tests {
             r#"{"event_action":"trigger","payload":{"summary":"s","source":"h","severity":"critical"}}"#,
         )
         .unwrap();
-        assert_eq!(no_key.into_alert(|| "generated".into()).unwrap().key, "pagerduty:generated");
+        assert_eq!(
+            no_key.into_alert(|| "generated".into()).unwrap().key,
+            "pagerduty:generated"
+        );
 
         let resolve: PagerDutyEvent =
             serde_json::from_str(r#"{"event_action":"resolve","dedup_key":"db-leak"}"#).unwrap();
@@ -765,14 +783,27 @@ mod tests {
         );
         for (body, field) in [
             (r#"{"event_action":"resolve"}"#, "dedup_key"),
-            (r#"{"event_action":"explode","dedup_key":"k"}"#, "event_action"),
+            (
+                r#"{"event_action":"explode","dedup_key":"k"}"#,
+                "event_action",
+            ),
             (r#"{"dedup_key":"k"}"#, "event_action"),
-            (r#"{"event_action":"trigger","payload":{"source":"h","severity":"info"}}"#, "payload.summary"),
-            (r#"{"event_action":"trigger","payload":{"summary":"s","source":"h","severity":"bad"}}"#, "payload.severity"),
+            (
+                r#"{"event_action":"trigger","payload":{"source":"h","severity":"info"}}"#,
+                "payload.summary",
+            ),
+            (
+                r#"{"event_action":"trigger","payload":{"summary":"s","source":"h","severity":"bad"}}"#,
+                "payload.severity",
+            ),
             (r#"{"event_action":"trigger"}"#, "payload"),
         ] {
             let e: PagerDutyEvent = serde_json::from_str(body).unwrap();
-            assert_eq!(e.into_alert(|| "k".into()).unwrap_err().field, field, "{body}");
+            assert_eq!(
+                e.into_alert(|| "k".into()).unwrap_err().field,
+                field,
+                "{body}"
+            );
         }
     }
 
@@ -800,7 +831,10 @@ mod tests {
         assert_eq!(r.status, Some(ComponentStatus::DegradedPerformance));
         alerts[0].labels.insert("team".into(), "payments".into());
         let r = routing.route(&alerts[0], known);
-        assert_eq!((r.components, r.status), (vec![db.clone()], Some(ComponentStatus::PartialOutage)));
+        assert_eq!(
+            (r.components, r.status),
+            (vec![db.clone()], Some(ComponentStatus::PartialOutage))
+        );
         alerts[1].labels.insert("service".into(), "unknown".into());
         assert!(routing.route(&alerts[1], known).components.is_empty());
     }

@@ -201,7 +201,10 @@ impl NewChange {
         if !KINDS.contains(&kind.as_str()) {
             return Err(RuleError::invalid(
                 "kind",
-                format!("unknown kind {kind:?}; expected one of {}", KINDS.join(", ")),
+                format!(
+                    "unknown kind {kind:?}; expected one of {}",
+                    KINDS.join(", ")
+                ),
             ));
         }
         let summary = self.summary.trim().to_owned();
@@ -232,7 +235,8 @@ impl NewChange {
                 let host_ok = u
                     .split_once("://")
                     .is_some_and(|(_, rest)| !rest.is_empty() && !rest.starts_with('/'));
-                if !scheme_ok || !host_ok || u.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                if !scheme_ok || !host_ok || u.chars().any(|c| c.is_whitespace() || c.is_control())
+                {
                     return Err(RuleError::invalid(
                         "url",
                         "must be an http:// or https:// URL",
@@ -303,10 +307,9 @@ fn blank_is_none(s: Option<String>) -> Option<String> {
 
 fn text(field: &str, s: Option<String>) -> Result<Option<String>, RuleError> {
     match blank_is_none(s) {
-        Some(s) if s.contains('\0') => Err(RuleError::invalid(
-            field,
-            "must not contain NUL characters",
-        )),
+        Some(s) if s.contains('\0') => {
+            Err(RuleError::invalid(field, "must not contain NUL characters"))
+        }
         Some(s) if s.chars().count() > MAX_TEXT_LEN => Err(RuleError::invalid(
             field,
             format!("must be at most {MAX_TEXT_LEN} characters"),
@@ -395,7 +398,8 @@ pub fn related_components(
         .iter()
         .map(|c| (c.clone(), Relation::SameComponent))
         .collect();
-    let by_id: BTreeMap<&MonitorId, &MonitorLinks<'_>> = monitors.iter().map(|m| (m.id, m)).collect();
+    let by_id: BTreeMap<&MonitorId, &MonitorLinks<'_>> =
+        monitors.iter().map(|m| (m.id, m)).collect();
     // Breadth first over monitors, so each component gets its shortest path.
     let mut queue: VecDeque<(&MonitorId, Vec<PathStep>)> = VecDeque::new();
     let mut seen: std::collections::BTreeSet<&MonitorId> = std::collections::BTreeSet::new();
@@ -599,6 +603,8 @@ pub enum RegressionState {
     Clear,
     /// Too few checks (or no monitor) to judge.
     InsufficientData,
+    /// Superseded before it was judged: its correction is judged instead.
+    Superseded,
 }
 
 impl RegressionState {
@@ -609,6 +615,7 @@ impl RegressionState {
             Self::Suspect => "suspect",
             Self::Clear => "clear",
             Self::InsufficientData => "insufficient_data",
+            Self::Superseded => "superseded",
         }
     }
 
@@ -777,17 +784,83 @@ mod tests {
     #[test]
     fn every_refusal_names_its_field() {
         let cases: Vec<(NewChange, &str, &str)> = vec![
-            (NewChange { component: "nope".into(), ..valid() }, "component", "unknown component"),
-            (NewChange { component: "core".into(), ..valid() }, "component", "is a group"),
-            (NewChange { component: "Bad Id".into(), ..valid() }, "component", "may only contain"),
-            (NewChange { kind: "deploymnet".into(), ..valid() }, "kind", "expected one of deploy"),
-            (NewChange { summary: " ".into(), ..valid() }, "summary", "must not be empty"),
-            (NewChange { summary: "x".repeat(1025), ..valid() }, "summary", "at most 1024"),
-            (NewChange { version: Some("v".repeat(256)), ..valid() }, "version", "at most 255"),
-            (NewChange { url: Some("ftp://x".into()), ..valid() }, "url", "http://"),
-            (NewChange { url: Some("https://".into()), ..valid() }, "url", "http://"),
             (
-                NewChange { started_at: Some(t("2026-03-01T09:06:00Z")), ..valid() },
+                NewChange {
+                    component: "nope".into(),
+                    ..valid()
+                },
+                "component",
+                "unknown component",
+            ),
+            (
+                NewChange {
+                    component: "core".into(),
+                    ..valid()
+                },
+                "component",
+                "is a group",
+            ),
+            (
+                NewChange {
+                    component: "Bad Id".into(),
+                    ..valid()
+                },
+                "component",
+                "may only contain",
+            ),
+            (
+                NewChange {
+                    kind: "deploymnet".into(),
+                    ..valid()
+                },
+                "kind",
+                "expected one of deploy",
+            ),
+            (
+                NewChange {
+                    summary: " ".into(),
+                    ..valid()
+                },
+                "summary",
+                "must not be empty",
+            ),
+            (
+                NewChange {
+                    summary: "x".repeat(1025),
+                    ..valid()
+                },
+                "summary",
+                "at most 1024",
+            ),
+            (
+                NewChange {
+                    version: Some("v".repeat(256)),
+                    ..valid()
+                },
+                "version",
+                "at most 255",
+            ),
+            (
+                NewChange {
+                    url: Some("ftp://x".into()),
+                    ..valid()
+                },
+                "url",
+                "http://",
+            ),
+            (
+                NewChange {
+                    url: Some("https://".into()),
+                    ..valid()
+                },
+                "url",
+                "http://",
+            ),
+            (
+                NewChange {
+                    started_at: Some(t("2026-03-01T09:06:00Z")),
+                    ..valid()
+                },
                 "started_at",
                 "in the future",
             ),
@@ -800,7 +873,14 @@ mod tests {
                 "finished_at",
                 "before started_at",
             ),
-            (NewChange { supersedes: Some("k3v9".into()), ..valid() }, "supersedes", "not a change id"),
+            (
+                NewChange {
+                    supersedes: Some("k3v9".into()),
+                    ..valid()
+                },
+                "supersedes",
+                "not a change id",
+            ),
         ];
         for (req, field, message) in cases {
             let e = req.clone().validate(recording(), kinds).unwrap_err();
@@ -808,9 +888,12 @@ mod tests {
             assert!(e.to_string().contains(message), "{e} for {req:?}");
         }
         // Within the allowed clock skew is fine.
-        assert!(NewChange { started_at: Some(t("2026-03-01T09:04:00Z")), ..valid() }
-            .validate(recording(), kinds)
-            .is_ok());
+        assert!(NewChange {
+            started_at: Some(t("2026-03-01T09:04:00Z")),
+            ..valid()
+        }
+        .validate(recording(), kinds)
+        .is_ok());
     }
 
     #[test]
@@ -836,13 +919,9 @@ mod tests {
     #[test]
     fn related_components_follow_depends_on_transitively() {
         // api ← api-health → depends on db-port (drives db) → depends on net (drives network).
-        let (api_health, db_port, net, web) = (mid("api-health"), mid("db-port"), mid("net"), mid("web"));
-        let (api, db, network, site) = (
-            [cid("api")],
-            [cid("db")],
-            [cid("network")],
-            [cid("site")],
-        );
+        let (api_health, db_port, net, web) =
+            (mid("api-health"), mid("db-port"), mid("net"), mid("web"));
+        let (api, db, network, site) = ([cid("api")], [cid("db")], [cid("network")], [cid("site")]);
         let d1 = [db_port.clone()];
         let d2 = [net.clone()];
         let monitors = [
@@ -854,7 +933,9 @@ mod tests {
         let related = related_components(&[cid("api")], &monitors);
         assert_eq!(related.len(), 3);
         assert_eq!(related[&cid("api")], Relation::SameComponent);
-        let Relation::Dependency { path } = &related[&cid("db")] else { panic!() };
+        let Relation::Dependency { path } = &related[&cid("db")] else {
+            panic!()
+        };
         assert_eq!(
             path,
             &vec![
@@ -868,7 +949,9 @@ mod tests {
             related[&cid("db")].explain(),
             "api's monitor api-health depends on db-port, which checks db"
         );
-        let Relation::Dependency { path } = &related[&cid("network")] else { panic!() };
+        let Relation::Dependency { path } = &related[&cid("network")] else {
+            panic!()
+        };
         assert_eq!(path.len(), 5);
         assert!(!related.contains_key(&cid("site")));
         // A component of the incident stays "same component" even when also a dependency.
@@ -956,26 +1039,65 @@ mod tests {
                 "3.1x slower",
                 stats(&fast, 0),
                 stats(&slow, 0),
-                Judgement::Regressed { latency: true, failures: false },
+                Judgement::Regressed {
+                    latency: true,
+                    failures: false,
+                },
             ),
-            ("1.5x is under the ratio", stats(&fast, 0), stats(&slightly, 0), Judgement::Clear),
-            ("4.5x but only 7 ms", stats(&tiny, 0), stats(&tiny_slow, 0), Judgement::Clear),
+            (
+                "1.5x is under the ratio",
+                stats(&fast, 0),
+                stats(&slightly, 0),
+                Judgement::Clear,
+            ),
+            (
+                "4.5x but only 7 ms",
+                stats(&tiny, 0),
+                stats(&tiny_slow, 0),
+                Judgement::Clear,
+            ),
             (
                 "failures 0% → 20%",
                 stats(&fast, 0),
                 stats(&fast, 4),
-                Judgement::Regressed { latency: false, failures: true },
+                Judgement::Regressed {
+                    latency: false,
+                    failures: true,
+                },
             ),
-            ("one failed check is a blip", stats(&fast, 0), stats(&fast, 1), Judgement::Clear),
-            ("failing before too", stats(&fast, 4), stats(&fast, 5), Judgement::Clear),
+            (
+                "one failed check is a blip",
+                stats(&fast, 0),
+                stats(&fast, 1),
+                Judgement::Clear,
+            ),
+            (
+                "failing before too",
+                stats(&fast, 4),
+                stats(&fast, 5),
+                Judgement::Clear,
+            ),
             (
                 "both",
                 stats(&fast, 0),
                 stats(&slow, 10),
-                Judgement::Regressed { latency: true, failures: true },
+                Judgement::Regressed {
+                    latency: true,
+                    failures: true,
+                },
             ),
-            ("too few before", stats(&fast[..9], 0), stats(&slow, 0), Judgement::InsufficientData),
-            ("too few after", stats(&fast, 0), stats(&slow[..3], 0), Judgement::InsufficientData),
+            (
+                "too few before",
+                stats(&fast[..9], 0),
+                stats(&slow, 0),
+                Judgement::InsufficientData,
+            ),
+            (
+                "too few after",
+                stats(&fast, 0),
+                stats(&slow[..3], 0),
+                Judgement::InsufficientData,
+            ),
         ];
         for (name, before, after, want) in cases {
             assert_eq!(judge(&before, &after, &rules), want, "{name}");
@@ -1022,9 +1144,6 @@ mod tests {
         let json = serde_json::to_value(&e).unwrap();
         assert_eq!(json["id"], "chg_abc");
         assert_eq!(json["superseded_by"], "chg_def");
-        assert_eq!(
-            serde_json::from_value::<ChangeEntry>(json).unwrap(),
-            e
-        );
+        assert_eq!(serde_json::from_value::<ChangeEntry>(json).unwrap(), e);
     }
 }

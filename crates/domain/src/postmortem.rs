@@ -214,17 +214,7 @@ pub fn parse_edits(
     let time_zone = match input.time_zone.map(|z| z.trim().to_owned()) {
         None => None,
         Some(z) if z.is_empty() => None,
-        Some(z) => Some(
-            Tz::from_str(&z)
-                .map_err(|_| {
-                    RuleError::invalid(
-                        "time_zone",
-                        format!("unknown time zone {z:?}; expected an IANA name like America/Denver"),
-                    )
-                })?
-                .name()
-                .to_owned(),
-        ),
+        Some(z) => Some(parse_time_zone("time_zone", &z)?.name().to_owned()),
     };
     if input.actions.len() > MAX_ACTIONS {
         return Err(RuleError::invalid(
@@ -290,12 +280,14 @@ pub fn parse_edits(
         };
         let due = match a.due {
             None => None,
-            Some(d) => Some(NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").map_err(|_| {
-                RuleError::invalid(
-                    field("due"),
-                    format!("{d:?} is not a date; expected YYYY-MM-DD, like 2026-04-30"),
-                )
-            })?),
+            Some(d) => Some(
+                NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").map_err(|_| {
+                    RuleError::invalid(
+                        field("due"),
+                        format!("{d:?} is not a date; expected YYYY-MM-DD, like 2026-04-30"),
+                    )
+                })?,
+            ),
         };
         let kind = match a.kind {
             None => ActionKind::default(),
@@ -315,7 +307,9 @@ pub fn parse_edits(
             {
                 return Err(RuleError::invalid(
                     field("url"),
-                    format!("must be an http:// or https:// link of at most {MAX_URL_LEN} characters"),
+                    format!(
+                        "must be an http:// or https:// link of at most {MAX_URL_LEN} characters"
+                    ),
                 ))
             }
             other => other,
@@ -346,6 +340,27 @@ pub fn parse_edits(
         actions,
         time_zone,
     })
+}
+
+/// Parses the time zone a postmortem is written in: an IANA `Area/Location` name such as
+/// `America/Denver`, or `UTC`. Abbreviations are refused even where the IANA database keeps a
+/// legacy zone of that name (`MST`, `EST`): the seeds' postmortems mixed MST, CST and EST, and
+/// an abbreviation does not follow daylight saving time.
+pub fn parse_time_zone(field: &str, z: &str) -> Result<Tz, RuleError> {
+    let z = z.trim();
+    let unknown = || {
+        RuleError::invalid(
+            field,
+            format!("unknown time zone {z:?}; expected an IANA name like America/Denver, or UTC"),
+        )
+    };
+    if z != "UTC" && !z.contains('/') {
+        return Err(RuleError::invalid(
+            field,
+            format!("{z:?} is an abbreviation, not a place; give an IANA name like America/Denver, or UTC"),
+        ));
+    }
+    Tz::from_str(z).map_err(|_| unknown())
 }
 
 /// The number of an action id `A<n>`.
@@ -622,7 +637,11 @@ fn services_impacted(
     entries: &[&TimelineEntry],
     name_of: &dyn Fn(&ComponentId) -> String,
 ) -> Vec<ServiceImpact> {
-    fn see(worst: &mut BTreeMap<ComponentId, ComponentStatus>, c: &ComponentId, s: ComponentStatus) {
+    fn see(
+        worst: &mut BTreeMap<ComponentId, ComponentStatus>,
+        c: &ComponentId,
+        s: ComponentStatus,
+    ) {
         let slot = worst.entry(c.clone()).or_insert(s);
         *slot = slot.worst(s);
     }
@@ -826,12 +845,16 @@ fn who(actor: &Actor) -> String {
 /// One line for a timeline entry, and whether it is private.
 fn entry_text(e: &TimelineEntry, name_of: &dyn Fn(&ComponentId) -> String) -> (String, bool) {
     let by = who(&e.actor);
-    let status_label = |s: &str| IncidentStatus::parse(s).map_or(s.to_owned(), |st| st.label().to_owned());
+    let status_label =
+        |s: &str| IncidentStatus::parse(s).map_or(s.to_owned(), |st| st.label().to_owned());
     let text = match &e.kind {
         TimelineKind::Opened { name } if e.actor.is_person() => {
             format!("{by} declared the incident: {name}")
         }
         TimelineKind::Opened { name } => format!("Pharos opened the incident: {name}"),
+        TimelineKind::PublicUpdate { status, .. } if status == "postmortem" => {
+            format!("Postmortem published by {by}")
+        }
         TimelineKind::PublicUpdate { status, body, .. } => {
             let body = excerpt(body);
             if body.is_empty() {
@@ -882,7 +905,11 @@ fn entry_text(e: &TimelineEntry, name_of: &dyn Fn(&ComponentId) -> String) -> (S
             (_, None) => format!("Severity cleared by {by}"),
             (None, Some(s)) => format!("Severity set to {} by {by}", s.as_str()),
             (Some(f), Some(s)) => {
-                format!("Severity changed from {} to {} by {by}", f.as_str(), s.as_str())
+                format!(
+                    "Severity changed from {} to {} by {by}",
+                    f.as_str(),
+                    s.as_str()
+                )
             }
         },
         TimelineKind::ImpactChanged { from, to } => {
@@ -959,7 +986,7 @@ fn derived_description(
                 out,
                 " It lasted {}, from {start} to {}.",
                 format_span(end - inc.started_at),
-                stamp(end, tz).0
+                until(inc.started_at, end, tz)
             );
         }
         None => {
@@ -969,7 +996,11 @@ fn derived_description(
     if detection.by_check {
         let _ = write!(out, " It was detected by {}.", detection.source);
     } else {
-        let _ = write!(out, " It was declared by {}.", detection.source.trim_end_matches(" (declared by hand)"));
+        let _ = write!(
+            out,
+            " It was declared by {}.",
+            detection.source.trim_end_matches(" (declared by hand)")
+        );
     }
     if let Some(p) = &detection.time_to_first_public_update {
         let _ = write!(
@@ -992,6 +1023,17 @@ pub fn stamp(at: DateTime<Utc>, tz: Tz) -> (String, String) {
         at.format("%Y-%m-%d %H:%M UTC").to_string()
     };
     (local_text, utc_text)
+}
+
+/// The end of a range that starts at `start`: the local time alone when it falls on the same
+/// local date (`10:53 MST`), else the full local stamp.
+fn until(start: DateTime<Utc>, end: DateTime<Utc>, tz: Tz) -> String {
+    let (s, e) = (start.with_timezone(&tz), end.with_timezone(&tz));
+    if s.date_naive() == e.date_naive() {
+        e.format("%H:%M %Z").to_string()
+    } else {
+        stamp(end, tz).0
+    }
 }
 
 /// A line's time as written in the document: the local time with UTC beside it, or the UTC
@@ -1142,7 +1184,12 @@ pub fn render_markdown(pm: &Postmortem, audience: Audience) -> String {
         let _ = writeln!(md, "{}\n", note.trim());
     }
     for s in &pm.services_impacted {
-        let _ = writeln!(md, "- {}: {}", s.name, s.worst_status.label().to_lowercase());
+        let _ = writeln!(
+            md,
+            "- {}: {}",
+            s.name,
+            s.worst_status.label().to_lowercase()
+        );
     }
     if pm.services_impacted.is_empty() && pm.services_note.is_none() {
         md.push_str(none);
@@ -1178,7 +1225,7 @@ pub fn render_markdown(pm: &Postmortem, audience: Audience) -> String {
                 "{}, from {} to {}.\n",
                 d.text,
                 stamp(pm.started_at, pm.tz).0,
-                stamp(end, pm.tz).0
+                until(pm.started_at, end, pm.tz)
             );
         }
         _ => {
@@ -1192,16 +1239,49 @@ pub fn render_markdown(pm: &Postmortem, audience: Audience) -> String {
 
     let d = &pm.detection;
     let _ = writeln!(md, "{h} Detection\n");
-    let _ = writeln!(md, "Detected by {}. Measured from the start of the trouble, {}:\n", d.source, stamp(pm.started_at, pm.tz).0);
+    let _ = writeln!(
+        md,
+        "Detected by {}. Measured from the start of the trouble, {}:\n",
+        d.source,
+        stamp(pm.started_at, pm.tz).0
+    );
     let metric_line = |label: &str, m: &Option<Metric>, otherwise: &str| match m {
         Some(m) => format!("- {label}: {}", m.span.text),
         None => format!("- {label}: {otherwise}"),
     };
     let _ = writeln!(md, "- Time to detect: {}", d.time_to_detect.span.text);
-    let _ = writeln!(md, "{}", metric_line("Time to acknowledge", &d.time_to_acknowledge, "not acknowledged by a person"));
-    let _ = writeln!(md, "{}", metric_line("Time to first public update", &d.time_to_first_public_update, "never public"));
-    let _ = writeln!(md, "{}", metric_line("Time to mitigate", &d.time_to_mitigate, "never in monitoring"));
-    let _ = writeln!(md, "{}", metric_line("Time to resolve", &d.time_to_resolve, "not resolved yet"));
+    let _ = writeln!(
+        md,
+        "{}",
+        metric_line(
+            "Time to acknowledge",
+            &d.time_to_acknowledge,
+            "not acknowledged by a person"
+        )
+    );
+    let _ = writeln!(
+        md,
+        "{}",
+        metric_line(
+            "Time to first public update",
+            &d.time_to_first_public_update,
+            "never public"
+        )
+    );
+    let _ = writeln!(
+        md,
+        "{}",
+        metric_line(
+            "Time to mitigate",
+            &d.time_to_mitigate,
+            "never in monitoring"
+        )
+    );
+    let _ = writeln!(
+        md,
+        "{}",
+        metric_line("Time to resolve", &d.time_to_resolve, "not resolved yet")
+    );
     md.push('\n');
 
     let _ = writeln!(md, "{h} Changes before the incident\n");
@@ -1330,7 +1410,6 @@ pub fn check_publishable_length(markdown: &str) -> Result<(), RuleError> {
     Ok(())
 }
 
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -1440,13 +1519,7 @@ pub(crate) mod tests {
             }],
         });
         let timeline = vec![
-            update(
-                5,
-                "2026-03-04T17:53:00Z",
-                alice(),
-                "resolved",
-                "All good.",
-            ),
+            update(5, "2026-03-04T17:53:00Z", alice(), "resolved", "All good."),
             entry(
                 1,
                 "2026-03-04T16:27:00Z",
@@ -1495,7 +1568,12 @@ pub(crate) mod tests {
         BTreeMap::from([(cid("api"), "API".to_owned())])
     }
 
-    fn build(inc: &Incident, timeline: &[TimelineEntry], edits: &PostmortemEdits, tz: Tz) -> Postmortem {
+    fn build(
+        inc: &Incident,
+        timeline: &[TimelineEntry],
+        edits: &PostmortemEdits,
+        tz: Tz,
+    ) -> Postmortem {
         let names = names();
         draft(
             &Sources {
@@ -1531,7 +1609,12 @@ pub(crate) mod tests {
     #[test]
     fn the_timeline_is_in_time_order_in_one_zone_with_utc_beside() {
         let (inc, timeline) = outage();
-        let pm = build(&inc, &timeline, &PostmortemEdits::default(), chrono_tz::America::Denver);
+        let pm = build(
+            &inc,
+            &timeline,
+            &PostmortemEdits::default(),
+            chrono_tz::America::Denver,
+        );
         let at: Vec<DateTime<Utc>> = pm.timeline.iter().map(|l| l.at).collect();
         let mut sorted = at.clone();
         sorted.sort();
@@ -1561,24 +1644,46 @@ pub(crate) mod tests {
         );
         assert!(pm.timeline[4].private);
         let md = render_markdown(&pm, Audience::Internal);
-        assert!(md.contains("## Timeline (times in America/Denver, UTC beside each time)"), "{md}");
-        assert!(md.contains("- 2026-03-04 09:25 MST (16:25 UTC) — First failing check of api-health"), "{md}");
-        assert_eq!(md.matches("America/Denver").count(), 1, "the zone is named once: {md}");
+        assert!(
+            md.contains("## Timeline (times in America/Denver, UTC beside each time)"),
+            "{md}"
+        );
+        assert!(
+            md.contains("- 2026-03-04 09:25 MST (16:25 UTC) — First failing check of api-health"),
+            "{md}"
+        );
+        assert_eq!(
+            md.matches("America/Denver").count(),
+            1,
+            "the zone is named once: {md}"
+        );
     }
 
     #[test]
     fn zones_follow_daylight_saving_and_dates_that_differ_from_utc() {
         // Denver springs forward on 2026-03-08 at 02:00 MST.
         let (local, utc) = stamp(t("2026-03-08T08:30:00Z"), chrono_tz::America::Denver);
-        assert_eq!((local.as_str(), utc.as_str()), ("2026-03-08 01:30 MST", "08:30 UTC"));
+        assert_eq!(
+            (local.as_str(), utc.as_str()),
+            ("2026-03-08 01:30 MST", "08:30 UTC")
+        );
         let (local, _) = stamp(t("2026-03-08T09:30:00Z"), chrono_tz::America::Denver);
         assert_eq!(local, "2026-03-08 03:30 MDT");
         let (local, utc) = stamp(t("2026-03-05T06:30:00Z"), chrono_tz::America::Denver);
         assert_eq!(local, "2026-03-04 23:30 MST");
-        assert_eq!(utc, "2026-03-05 06:30 UTC", "the UTC date is given when it differs");
+        assert_eq!(
+            utc, "2026-03-05 06:30 UTC",
+            "the UTC date is given when it differs"
+        );
         let (local, utc) = stamp(t("2026-07-10T09:44:00Z"), chrono_tz::Europe::Berlin);
-        assert_eq!((local.as_str(), utc.as_str()), ("2026-07-10 11:44 CEST", "09:44 UTC"));
-        assert_eq!(when("2026-07-10 09:44 UTC", "09:44 UTC"), "2026-07-10 09:44 UTC");
+        assert_eq!(
+            (local.as_str(), utc.as_str()),
+            ("2026-07-10 11:44 CEST", "09:44 UTC")
+        );
+        assert_eq!(
+            when("2026-07-10 09:44 UTC", "09:44 UTC"),
+            "2026-07-10 09:44 UTC"
+        );
     }
 
     #[test]
@@ -1592,13 +1697,26 @@ pub(crate) mod tests {
 
         let (inc, timeline) = outage();
         let pm = build(&inc, &timeline, &PostmortemEdits::default(), chrono_tz::UTC);
-        assert_eq!(pm.total_duration, Some(Span { seconds: 88 * 60, text: "1h 28m".into() }));
+        assert_eq!(
+            pm.total_duration,
+            Some(Span {
+                seconds: 88 * 60,
+                text: "1h 28m".into()
+            })
+        );
         let d = &pm.detection;
         assert_eq!(d.source, "the api-health check");
         assert!(d.by_check);
         assert_eq!(d.time_to_detect.span.text, "2m");
-        assert_eq!(d.time_to_acknowledge.as_ref().unwrap().span.text, "6m", "alice's note");
-        assert_eq!(d.time_to_first_public_update.as_ref().unwrap().span.text, "2m");
+        assert_eq!(
+            d.time_to_acknowledge.as_ref().unwrap().span.text,
+            "6m",
+            "alice's note"
+        );
+        assert_eq!(
+            d.time_to_first_public_update.as_ref().unwrap().span.text,
+            "2m"
+        );
         assert_eq!(d.time_to_mitigate.as_ref().unwrap().span.text, "1h 14m");
         assert_eq!(d.time_to_resolve.as_ref().unwrap().span.text, "1h 28m");
         assert_eq!(pm.event_type.text, "Outage");
@@ -1612,7 +1730,11 @@ pub(crate) mod tests {
             }],
             "the worst status seen, not the last"
         );
-        assert!(pm.description.text.contains("It lasted 1h 28m"), "{}", pm.description.text);
+        assert!(
+            pm.description.text.contains("It lasted 1h 28m"),
+            "{}",
+            pm.description.text
+        );
 
         // Nobody acknowledged, never in monitoring, never public: each is said, not guessed.
         let mut quiet = inc.clone();
@@ -1622,13 +1744,24 @@ pub(crate) mod tests {
             .filter(|e| !e.actor.is_person())
             .cloned()
             .collect();
-        let pm = build(&quiet, &automation_only, &PostmortemEdits::default(), chrono_tz::UTC);
+        let pm = build(
+            &quiet,
+            &automation_only,
+            &PostmortemEdits::default(),
+            chrono_tz::UTC,
+        );
         assert_eq!(pm.detection.time_to_acknowledge, None);
         assert_eq!(pm.detection.time_to_mitigate, None);
         assert_eq!(pm.detection.time_to_first_public_update, None);
         let md = render_markdown(&pm, Audience::Internal);
-        assert!(md.contains("- Time to acknowledge: not acknowledged by a person"), "{md}");
-        assert!(md.contains("- Time to mitigate: never in monitoring"), "{md}");
+        assert!(
+            md.contains("- Time to acknowledge: not acknowledged by a person"),
+            "{md}"
+        );
+        assert!(
+            md.contains("- Time to mitigate: never in monitoring"),
+            "{md}"
+        );
     }
 
     #[test]
@@ -1649,11 +1782,27 @@ pub(crate) mod tests {
                 name: "Calendar sync removed".into(),
             },
         )];
-        let pm = build(&inc, &timeline, &PostmortemEdits::default(), chrono_tz::America::Chicago);
+        let pm = build(
+            &inc,
+            &timeline,
+            &PostmortemEdits::default(),
+            chrono_tz::America::Chicago,
+        );
         assert_eq!(pm.detection.source, "alice (declared by hand)");
         assert!(!pm.detection.by_check);
-        assert_eq!(pm.detection.time_to_acknowledge.as_ref().unwrap().span.seconds, 0);
-        assert_eq!(pm.timeline[0].text, "alice declared the incident: Calendar sync removed");
+        assert_eq!(
+            pm.detection
+                .time_to_acknowledge
+                .as_ref()
+                .unwrap()
+                .span
+                .seconds,
+            0
+        );
+        assert_eq!(
+            pm.timeline[0].text,
+            "alice declared the incident: Calendar sync removed"
+        );
         let gaps: Vec<String> = missing(&pm).into_iter().map(|m| m.section).collect();
         assert!(gaps.contains(&"services_impacted".to_owned()), "{gaps:?}");
     }
@@ -1710,8 +1859,14 @@ pub(crate) mod tests {
         assert_eq!(gaps[2].message, "action A2 has no owner");
         let md = render_markdown(&pm, Audience::Internal);
         assert!(md.contains("> **Draft — incomplete.**"), "{md}");
-        assert!(md.contains("> - `actions[1].owner`: action A2 has no owner"), "{md}");
-        assert!(md.contains("- A2 (mitigate): Review alerts. Owner: **none yet**. Due: 2026-05-01."), "{md}");
+        assert!(
+            md.contains("> - `actions[1].owner`: action A2 has no owner"),
+            "{md}"
+        );
+        assert!(
+            md.contains("- A2 (mitigate): Review alerts. Owner: **none yet**. Due: 2026-05-01."),
+            "{md}"
+        );
     }
 
     #[test]
@@ -1751,7 +1906,10 @@ pub(crate) mod tests {
             ),
             "actions[0].owner"
         );
-        assert_eq!(refuse(with_actions(vec![action(" ")]), &none), "actions[0].description");
+        assert_eq!(
+            refuse(with_actions(vec![action(" ")]), &none),
+            "actions[0].description"
+        );
         assert_eq!(
             refuse(
                 with_actions(vec![ActionInput {
@@ -1792,6 +1950,21 @@ pub(crate) mod tests {
             ),
             "time_zone"
         );
+        for abbreviation in ["MST", "EST", "CST6CDT"] {
+            assert_eq!(
+                refuse(
+                    EditsInput {
+                        time_zone: Some(abbreviation.into()),
+                        ..EditsInput::default()
+                    },
+                    &none
+                ),
+                "time_zone",
+                "{abbreviation}"
+            );
+        }
+        assert_eq!(parse_time_zone("tz", "UTC"), Ok(chrono_tz::UTC));
+        assert_eq!(parse_time_zone("tz", " Etc/UTC "), Ok(chrono_tz::Etc::UTC));
         assert_eq!(
             refuse(
                 EditsInput {
@@ -1862,7 +2035,10 @@ pub(crate) mod tests {
         let json = serde_json::to_string(&edits).unwrap();
         assert!(json.contains("\"due\":\"2026-04-30\""), "{json}");
         assert!(json.contains("\"kind\":\"prevent\""), "{json}");
-        assert_eq!(serde_json::from_str::<PostmortemEdits>(&json).unwrap(), edits);
+        assert_eq!(
+            serde_json::from_str::<PostmortemEdits>(&json).unwrap(),
+            edits
+        );
         // An older, smaller document still loads.
         let old: PostmortemEdits = serde_json::from_str(r#"{"root_cause":"x"}"#).unwrap();
         assert_eq!(old.root_cause, "x");
@@ -1895,7 +2071,7 @@ pub(crate) mod tests {
             "## Type of event\n\nService disruption",
             "## Services impacted\n\n- API: major outage",
             "## Timeline",
-            "## Total duration\n\n1h 28m, from 2026-03-04 09:25 MST to 2026-03-04 10:53 MST.",
+            "## Total duration\n\n1h 28m, from 2026-03-04 09:25 MST to 10:53 MST.",
             "## Detection\n\nDetected by the api-health check.",
             "- Time to resolve: 1h 28m",
             "## Changes before the incident\n\nNo changes were recorded",

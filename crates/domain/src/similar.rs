@@ -25,12 +25,11 @@ pub const LIMIT: usize = 5;
 /// Words too common to say anything.
 const STOPWORDS: &[&str] = &[
     "a", "about", "after", "again", "all", "an", "and", "any", "are", "as", "at", "be", "been",
-    "being", "but", "by", "can", "could", "did", "do", "does", "for", "from", "had", "has",
-    "have", "he", "her", "his", "how", "if", "in", "into", "is", "it", "its", "it's", "may",
-    "more", "no", "not", "now", "of", "on", "or", "our", "out", "over", "so", "some", "that",
-    "the", "their", "them", "then", "there", "these", "they", "this", "those", "to", "under",
-    "up", "us", "was", "we", "were", "what", "when", "which", "while", "who", "will", "with",
-    "would", "you", "your",
+    "being", "but", "by", "can", "could", "did", "do", "does", "for", "from", "had", "has", "have",
+    "he", "her", "his", "how", "if", "in", "into", "is", "it", "its", "it's", "may", "more", "no",
+    "not", "now", "of", "on", "or", "our", "out", "over", "so", "some", "that", "the", "their",
+    "them", "then", "there", "these", "they", "this", "those", "to", "under", "up", "us", "was",
+    "we", "were", "what", "when", "which", "while", "who", "will", "with", "would", "you", "your",
 ];
 
 /// Where a similar incident's postmortem stands.
@@ -162,10 +161,17 @@ pub fn find(
     out
 }
 
-/// The words an incident is compared on: its name, its public updates, its root cause.
+/// The words an incident is compared on: its name, its public updates, its root cause. A
+/// published postmortem's update is left out: it repeats the timeline, and its root cause is
+/// taken from the postmortem itself.
 fn text_of(c: Candidate<'_>) -> String {
     let mut text = c.incident.name.clone();
-    for u in &c.incident.updates {
+    for u in c
+        .incident
+        .updates
+        .iter()
+        .filter(|u| u.status != IncidentStatus::Postmortem)
+    {
         text.push('\n');
         text.push_str(&u.body);
     }
@@ -264,23 +270,58 @@ mod tests {
     fn earlier_incidents_on_the_same_component_with_similar_text_are_found_best_first() {
         let at = |d: u32| format!("2024-01-{d:02}T14:33:00Z");
         let thursday = with_body(
-            incident("thu", "Booking service slow", &at(25), &at(25), Some(&at(26)), &[("booking", "major_outage")]),
+            incident(
+                "thu",
+                "Booking service slow",
+                &at(25),
+                &at(25),
+                Some(&at(26)),
+                &[("booking", "major_outage")],
+            ),
             "Open connections on the booking service grew until it stopped answering.",
         );
         let other_text = with_body(
-            incident("tls", "Certificate expired", &at(20), &at(20), Some(&at(20)), &[("booking", "major_outage")]),
+            incident(
+                "tls",
+                "Certificate expired",
+                &at(20),
+                &at(20),
+                Some(&at(20)),
+                &[("booking", "major_outage")],
+            ),
             "The TLS certificate expired on the edge.",
         );
         let other_component = with_body(
-            incident("web", "Booking service slow", &at(27), &at(27), Some(&at(27)), &[("web", "major_outage")]),
+            incident(
+                "web",
+                "Booking service slow",
+                &at(27),
+                &at(27),
+                Some(&at(27)),
+                &[("web", "major_outage")],
+            ),
             "Open connections on the booking service grew.",
         );
         let later = with_body(
-            incident("later", "Booking service slow", &at(30), &at(30), None, &[("booking", "major_outage")]),
+            incident(
+                "later",
+                "Booking service slow",
+                &at(30),
+                &at(30),
+                None,
+                &[("booking", "major_outage")],
+            ),
             "Open connections grew.",
         );
         let monday = with_body(
-            incident("mon", "Booking service not accessible", &at(29), &at(29), None, &[("booking", "partial_outage")]),
+            incident(
+                "mon",
+                "Booking service not accessible",
+                &at(29),
+                &at(29),
+                None,
+                &[("booking", "partial_outage")],
+            ),
             "Customers report errors; open connections on the booking service are growing.",
         );
         let pm = parse_edits(
@@ -314,9 +355,15 @@ mod tests {
         assert_eq!(ids, ["thu"], "{found:#?}");
         let s = &found[0];
         assert!(s.score >= THRESHOLD && s.score <= 1.0, "{}", s.score);
-        assert_eq!(s.shared_components, vec![ComponentId::new("booking").unwrap()]);
+        assert_eq!(
+            s.shared_components,
+            vec![ComponentId::new("booking").unwrap()]
+        );
         assert_eq!(s.postmortem, Some(PostmortemState::Published));
-        assert_eq!(s.root_cause.as_deref(), Some("An ever-growing list of open connections."));
+        assert_eq!(
+            s.root_cause.as_deref(),
+            Some("An ever-growing list of open connections.")
+        );
         let open: Vec<&str> = s.open_actions.iter().map(|a| a.id.as_str()).collect();
         assert_eq!(open, ["A1"], "done actions are left out");
 
@@ -325,19 +372,71 @@ mod tests {
         let tls = all.iter().find(|s| s.id.as_str() == "tls").unwrap();
         assert!(tls.score < THRESHOLD, "{}", tls.score);
         assert!(all[0].score >= all[all.len() - 1].score);
-        assert!(!all.iter().any(|s| s.id.as_str() == "later" || s.id.as_str() == "web"));
+        assert!(!all
+            .iter()
+            .any(|s| s.id.as_str() == "later" || s.id.as_str() == "web"));
     }
 
     #[test]
     fn identical_text_scores_one_and_nothing_shared_scores_nothing() {
-        let a = incident("a", "Disk full on db", &t("2026-01-01T00:00:00Z").to_rfc3339(), "2026-01-01T00:00:00Z", None, &[("db", "major_outage")]);
-        let b = incident("b", "Disk full on db", "2026-01-02T00:00:00Z", "2026-01-02T00:00:00Z", None, &[("db", "major_outage")]);
-        let found = find(candidate(&b, None), &[candidate(&a, None)], THRESHOLD, LIMIT);
+        let a = incident(
+            "a",
+            "Disk full on db",
+            "2026-01-01T00:00:00Z",
+            "2026-01-01T00:00:00Z",
+            None,
+            &[("db", "major_outage")],
+        );
+        let b = incident(
+            "b",
+            "Disk full on db",
+            "2026-01-02T00:00:00Z",
+            "2026-01-02T00:00:00Z",
+            None,
+            &[("db", "major_outage")],
+        );
+        let found = find(
+            candidate(&b, None),
+            &[candidate(&a, None)],
+            THRESHOLD,
+            LIMIT,
+        );
         assert_eq!(found.len(), 1);
         assert!((found[0].score - 1.0).abs() < 1e-9, "{}", found[0].score);
         assert_eq!(found[0].postmortem, None);
-        let c = incident("c", "Certificate expired", "2026-01-03T00:00:00Z", "2026-01-03T00:00:00Z", None, &[("db", "major_outage")]);
-        assert!(find(candidate(&c, None), &[candidate(&a, None)], THRESHOLD, LIMIT).is_empty());
+        // A published postmortem's update (a whole document) does not dilute the comparison.
+        let mut published = a.clone();
+        published.status = IncidentStatus::Postmortem;
+        published.updates.push(PublicUpdate {
+            id: IncidentId::new("pm").unwrap(),
+            status: IncidentStatus::Postmortem,
+            body: "#### Timeline\n\n- lots of unrelated words about everything else".into(),
+            created_at: t("2026-01-01T01:00:00Z"),
+            actor: Actor::Person("alice".into()),
+            affected: vec![],
+        });
+        let found = find(
+            candidate(&b, None),
+            &[candidate(&published, None)],
+            THRESHOLD,
+            LIMIT,
+        );
+        assert!((found[0].score - 1.0).abs() < 1e-9, "{}", found[0].score);
+        let c = incident(
+            "c",
+            "Certificate expired",
+            "2026-01-03T00:00:00Z",
+            "2026-01-03T00:00:00Z",
+            None,
+            &[("db", "major_outage")],
+        );
+        assert!(find(
+            candidate(&c, None),
+            &[candidate(&a, None)],
+            THRESHOLD,
+            LIMIT
+        )
+        .is_empty());
         assert_eq!(terms("The API is DOWN"), ["api", "down", "api down"]);
     }
 }

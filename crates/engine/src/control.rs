@@ -64,13 +64,19 @@ pub(crate) enum Command {
     ConfirmSubscriber(String, Reply<Subscriber>),
     Unsubscribe(String, Reply<Option<Subscriber>>),
     RemoveSubscriber(String, Reply<()>),
-    PublishPostmortem(IncidentId, String, Actor, Reply<(Incident, crate::desk::postmortem::Publication)>),
+    PublishPostmortem(
+        IncidentId,
+        String,
+        Actor,
+        Reply<(Incident, crate::desk::postmortem::Publication)>,
+    ),
     IngestAlerts(
         Vec<pharos_domain::alert::Alert>,
         Actor,
         Reply<Vec<crate::desk::AlertOutcome>>,
     ),
     Alerts(oneshot::Sender<Vec<crate::desk::AlertListing>>),
+    Regression(Box<crate::changes::RegressionEvent>),
 }
 
 impl Command {
@@ -212,6 +218,7 @@ impl Command {
                 let _ = reply.send(live.desk.alerts());
                 false
             }
+            Command::Regression(event) => crate::changes::apply(*event, live, pending, metrics),
             Command::PublishPostmortem(id, body, actor, reply) => {
                 let r = live
                     .desk
@@ -261,6 +268,7 @@ pub struct EngineControl {
     pub(crate) email_subscriptions: bool,
     pub(crate) heartbeats: crate::heartbeats::Heartbeats,
     pub(crate) self_check: crate::self_check::Gate,
+    pub(crate) changes: std::sync::Arc<crate::changes::ChangeContext>,
 }
 
 impl EngineControl {
@@ -580,10 +588,9 @@ impl EngineControl {
         &self,
         id: &IncidentId,
     ) -> Result<crate::desk::postmortem::StoredPostmortem, CommandError> {
-        let record =
-            self.store.postmortem(id.as_str()).await.map_err(|e| {
-                CommandError::Unavailable(format!("reading the postmortem failed: {e}"))
-            })?;
+        let record = self.store.postmortem(id.as_str()).await.map_err(|e| {
+            CommandError::Unavailable(format!("reading the postmortem failed: {e}"))
+        })?;
         Ok(record
             .map(crate::desk::postmortem::StoredPostmortem::from_record)
             .unwrap_or_default())
@@ -604,7 +611,10 @@ impl EngineControl {
             .into_iter()
             .filter_map(|r| {
                 let id = IncidentId::new(r.incident_id.clone())?;
-                Some((id, crate::desk::postmortem::StoredPostmortem::from_record(r)))
+                Some((
+                    id,
+                    crate::desk::postmortem::StoredPostmortem::from_record(r),
+                ))
             })
             .collect())
     }
@@ -628,9 +638,11 @@ impl EngineControl {
         }
         match record {
             Some(Ok(r)) => Ok(crate::desk::postmortem::StoredPostmortem::from_record(r)),
-            Some(Err(pharos_store::StoreError::InvalidInput { .. })) => Err(CommandError::Unavailable(
-                "the incident is not stored yet; try again shortly".into(),
-            )),
+            Some(Err(pharos_store::StoreError::InvalidInput { .. })) => {
+                Err(CommandError::Unavailable(
+                    "the incident is not stored yet; try again shortly".into(),
+                ))
+            }
             Some(Err(error)) => {
                 tracing::warn!(incident = %id, %error, "saving a postmortem failed");
                 Err(CommandError::Unavailable(

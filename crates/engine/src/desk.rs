@@ -38,6 +38,7 @@ use crate::writer::DeskWrites;
 mod alerts;
 pub use alerts::{AlertListing, AlertOutcome};
 pub mod postmortem;
+mod regression;
 
 /// What automation does when checks confirm an outage (`[incidents]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

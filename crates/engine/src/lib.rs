@@ -7,6 +7,8 @@
 //! even while the database is slow or down.
 
 pub mod catalog;
+pub mod changes;
+pub mod clock;
 pub mod control;
 pub mod desk;
 pub mod dispatch;
@@ -34,15 +36,15 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 pub use catalog::ComponentDef;
+pub use changes::ChangeSettings;
 use control::Command;
 pub use control::{CommandError, EngineControl};
+pub use desk::postmortem::{Publication, StoredPostmortem};
 use desk::Desk;
 pub use desk::{
     AlertListing, AlertOutcome, ComponentOverride, DeskError, IncidentPatch, IncidentRules,
-    MaintenanceDef, NewIncident,
-    NewMaintenance, NewMaintenanceUpdate, NewUpdate, OverrideRequest,
+    MaintenanceDef, NewIncident, NewMaintenance, NewMaintenanceUpdate, NewUpdate, OverrideRequest,
 };
-pub use desk::postmortem::{Publication, StoredPostmortem};
 pub use metrics::Metrics;
 use notices::Notices;
 pub use pharos_store::{DeliveryState, OutboxRow};
@@ -76,6 +78,8 @@ pub struct EngineConfig {
     pub self_check: Option<pharos_domain::monitor::SelfCheck>,
     /// How ingested alerts find their components (`[alerts]`).
     pub alert_routing: pharos_domain::alert::AlertRouting,
+    /// What changes are listed with incidents, and the release-regression check (`[changes]`).
+    pub changes: ChangeSettings,
 }
 
 /// Why the engine could not start.
@@ -277,6 +281,7 @@ pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandl
         ));
     }
     let (heartbeats, heartbeat_tasks) = heartbeats::prepare(&specs);
+    let change_context = Arc::new(changes::ChangeContext::new(config.changes.clone(), &specs));
     for (spec, heartbeat, pings) in heartbeat_tasks {
         tasks.spawn(heartbeats::run(
             spec,
@@ -327,6 +332,12 @@ pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandl
         pending.outbox_committed(),
         stop_rx.clone(),
     ));
+    tasks.spawn(changes::watch(
+        change_context.clone(),
+        store.clone(),
+        command_tx.clone(),
+        stop_rx.clone(),
+    ));
     tasks.spawn(run_pipeline(
         live,
         result_rx,
@@ -358,6 +369,7 @@ pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandl
             email_subscriptions,
             heartbeats,
             self_check: gate,
+            changes: change_context,
         },
     })
 }
@@ -626,6 +638,7 @@ async fn run_pipeline(
             }
             _ = tick.tick() => {
                 live.desk.tick(&mut live.world, Utc::now());
+                live.desk.regression_tick(&mut live.world, Utc::now());
                 if live.desk.changed() {
                     live.queue(&pending, &metrics, Vec::new(), Vec::new(), Vec::new());
                     publish(&mut live);

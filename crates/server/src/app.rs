@@ -107,6 +107,7 @@ impl App {
             smtp: config.smtp.clone(),
             self_check: config.self_check.clone(),
             alert_routing: config.alerts.clone(),
+            changes: config.changes.clone(),
         };
         let engine = pharos_engine::start(engine_config, store)
             .await

@@ -1,4 +1,5 @@
-//! The `pharos` command: `serve`, `validate`, `--version` (SPEC §1).
+//! The `pharos` command: `serve`, `validate`, `--version` (SPEC §1), `notify test`, and
+//! `change`, which records a change with a running Pharos from a deploy pipeline.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -42,6 +43,61 @@ enum Command {
         #[command(subcommand)]
         action: NotifyCommand,
     },
+    /// Record a change (a deploy, a configuration push…) with a running Pharos, from a
+    /// pipeline; prints the new change's id.
+    Change(Box<ChangeArgs>),
+}
+
+/// `pharos change`: the fields of `POST /api/v1/changes`, and where to send them.
+#[derive(clap::Args)]
+struct ChangeArgs {
+    /// The running Pharos, e.g. http://127.0.0.1:8080.
+    #[arg(long, value_name = "URL", env = "PHAROS_URL")]
+    url: String,
+    /// An admin token from `[admin] tokens`.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "PHAROS_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
+    token: String,
+    /// The component changed.
+    #[arg(long)]
+    component: String,
+    /// deploy, config, feature_flag, infrastructure, migration, rollback or other.
+    #[arg(long, default_value = "deploy")]
+    kind: String,
+    /// One line saying what changed.
+    #[arg(long)]
+    summary: String,
+    /// The version released.
+    #[arg(long)]
+    version: Option<String>,
+    /// The commit released.
+    #[arg(long)]
+    commit: Option<String>,
+    /// Where it went, e.g. production.
+    #[arg(long)]
+    environment: Option<String>,
+    /// Who made it.
+    #[arg(long)]
+    author: Option<String>,
+    /// A link to the pipeline run, pull request or ticket (the change's `url`).
+    #[arg(long, value_name = "URL")]
+    link: Option<String>,
+    /// When it started, RFC 3339 (default: now).
+    #[arg(long, value_name = "TIME")]
+    started_at: Option<String>,
+    /// When it finished, RFC 3339.
+    #[arg(long, value_name = "TIME")]
+    finished_at: Option<String>,
+    /// The pipeline's own id for it.
+    #[arg(long)]
+    external_id: Option<String>,
+    /// The id of the change this one corrects.
+    #[arg(long, value_name = "CHANGE_ID")]
+    supersedes: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -68,6 +124,91 @@ fn main() -> ExitCode {
             listen,
             database,
         } => serve(config, listen, database),
+        Command::Change(args) => record_change(&args),
+    }
+}
+
+/// `pharos change`: posts one change to `POST /api/v1/changes` and prints its id; on a
+/// refusal prints the server's message (and the field at fault) and exits 1.
+fn record_change(args: &ChangeArgs) -> ExitCode {
+    let mut body = serde_json::json!({
+        "component": args.component,
+        "kind": args.kind,
+        "summary": args.summary,
+        "source": "cli",
+    });
+    let optional = [
+        ("version", &args.version),
+        ("commit", &args.commit),
+        ("environment", &args.environment),
+        ("author", &args.author),
+        ("url", &args.link),
+        ("started_at", &args.started_at),
+        ("finished_at", &args.finished_at),
+        ("external_id", &args.external_id),
+        ("supersedes", &args.supersedes),
+    ];
+    for (key, value) in optional {
+        if let Some(v) = value {
+            body[key] = serde_json::Value::String(v.clone());
+        }
+    }
+    let endpoint = format!("{}/api/v1/changes", args.url.trim_end_matches('/'));
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let answer = runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let response = client
+            .post(&endpoint)
+            .bearer_auth(&args.token)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .map_err(|e| format!("cannot reach {endpoint}: {e}"))?;
+        let status = response.status();
+        let text = response.text().await.map_err(|e| e.to_string())?;
+        Ok::<_, String>((status, text))
+    });
+    let (status, text) = match answer {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    if status.is_success() {
+        match json["id"].as_str() {
+            Some(id) => {
+                println!("{id}");
+                ExitCode::SUCCESS
+            }
+            None => {
+                eprintln!("error: {endpoint} answered {status} without a change id");
+                ExitCode::FAILURE
+            }
+        }
+    } else {
+        let message = json["error"]["message"]
+            .as_str()
+            .map_or_else(|| text.trim().to_owned(), str::to_owned);
+        match json["error"]["field"].as_str() {
+            Some(field) => eprintln!("error: {status}: {message} (field `{field}`)"),
+            None => eprintln!("error: {status}: {message}"),
+        }
+        ExitCode::FAILURE
     }
 }
 

@@ -950,6 +950,16 @@ async fn the_openapi_document_and_the_router_agree() {
         ("GET", "/api/v1/deliveries"),
         ("GET", "/api/v1/subscribers"),
         ("DELETE", "/api/v1/subscribers/{id}"),
+        ("GET", "/api/v1/incidents/{id}/postmortem"),
+        ("PUT", "/api/v1/incidents/{id}/postmortem"),
+        ("POST", "/api/v1/incidents/{id}/postmortem/publish"),
+        ("GET", "/api/v1/reports"),
+        ("POST", "/api/v1/ingest/alertmanager"),
+        ("POST", "/api/v1/ingest/grafana"),
+        ("GET", "/api/v1/alerts"),
+        ("GET", "/api/v1/changes"),
+        ("POST", "/api/v1/changes"),
+        ("GET", "/api/v1/changes/{id}"),
     ];
     for (method, path) in promised {
         assert!(

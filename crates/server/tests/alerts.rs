@@ -287,8 +287,7 @@ async fn a_firing_alert_survives_a_restart_and_resolves_after_it() {
 async fn grafana_and_pagerduty_alerts_join_one_incident_by_route_and_label() {
     for backend in backends() {
         let app = spawn_app_on(backend, CONFIG).await;
-        let (status, answer) =
-            post(&app, "/api/v1/ingest/grafana", &grafana(), Some(TOKEN)).await;
+        let (status, answer) = post(&app, "/api/v1/ingest/grafana", &grafana(), Some(TOKEN)).await;
         assert_eq!(status, 200, "{answer}");
         let outcome = &answer["alerts"][0];
         assert_eq!(outcome["key"], "grafana:c6eadffa33fcdf37");
@@ -322,7 +321,11 @@ async fn grafana_and_pagerduty_alerts_join_one_incident_by_route_and_label() {
         );
         app.wait_for_component("api", "major_outage", WAIT).await;
         let detail = incident(&app, &id).await;
-        assert_eq!(detail["alerts"].as_array().map(Vec::len), Some(2), "{detail}");
+        assert_eq!(
+            detail["alerts"].as_array().map(Vec::len),
+            Some(2),
+            "{detail}"
+        );
 
         // Acknowledge: on the timeline, by the token's holder.
         let ack = json!({"routing_key": TOKEN, "event_action": "acknowledge", "dedup_key": "api-latency-42"});
@@ -338,7 +341,8 @@ async fn grafana_and_pagerduty_alerts_join_one_incident_by_route_and_label() {
         assert_eq!(acked["actor"]["type"], "person");
 
         // Resolving one alert leaves the other firing: still investigating, still partial.
-        let resolve = json!({"routing_key": TOKEN, "event_action": "resolve", "dedup_key": "api-latency-42"});
+        let resolve =
+            json!({"routing_key": TOKEN, "event_action": "resolve", "dedup_key": "api-latency-42"});
         assert_eq!(post(&app, "/v2/enqueue", &resolve, None).await.0, 202);
         app.wait_for_component("api", "partial_outage", WAIT).await;
         assert_eq!(incident(&app, &id).await["status"], "investigating");
@@ -353,7 +357,8 @@ async fn grafana_and_pagerduty_alerts_join_one_incident_by_route_and_label() {
         .await;
         assert_eq!(status, 202, "{pd}");
         assert_eq!(pd["dedup_key"].as_str().unwrap().len(), 32);
-        app.wait_for_component("booking", "degraded_performance", WAIT).await;
+        app.wait_for_component("booking", "degraded_performance", WAIT)
+            .await;
         app.stop().await;
     }
 }
@@ -362,7 +367,13 @@ async fn grafana_and_pagerduty_alerts_join_one_incident_by_route_and_label() {
 async fn malformed_or_unauthenticated_alerts_are_refused_and_change_nothing() {
     let app = spawn_app(CONFIG).await;
     // No token.
-    let (status, _) = post(&app, "/api/v1/ingest/alertmanager", &alertmanager("firing"), None).await;
+    let (status, _) = post(
+        &app,
+        "/api/v1/ingest/alertmanager",
+        &alertmanager("firing"),
+        None,
+    )
+    .await;
     assert_eq!(status, 401);
     let (status, _) = post(&app, "/api/v1/ingest/grafana", &grafana(), Some("wrong")).await;
     assert_eq!(status, 401);
@@ -375,10 +386,22 @@ async fn malformed_or_unauthenticated_alerts_are_refused_and_change_nothing() {
     let mut bad = alertmanager("firing");
     bad["alerts"][0]["startsAt"] = json!("yesterday");
     let (status, e) = post(&app, "/api/v1/ingest/alertmanager", &bad, Some(TOKEN)).await;
-    assert_eq!((status, e["error"]["field"].clone()), (400, json!("alerts[0].startsAt")));
-    let (status, e) = post(&app, "/api/v1/ingest/alertmanager", &json!({"version": "4"}), Some(TOKEN)).await;
+    assert_eq!(
+        (status, e["error"]["field"].clone()),
+        (400, json!("alerts[0].startsAt"))
+    );
+    let (status, e) = post(
+        &app,
+        "/api/v1/ingest/alertmanager",
+        &json!({"version": "4"}),
+        Some(TOKEN),
+    )
+    .await;
     assert_eq!(status, 400);
-    assert!(e["error"]["message"].as_str().unwrap().contains("alerts"), "{e}");
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("alerts"),
+        "{e}"
+    );
     // PagerDuty: its own error shape.
     let (status, e) = post(
         &app,

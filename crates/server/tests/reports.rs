@@ -185,23 +185,24 @@ async fn an_outage_shows_in_the_report_with_the_incidents_own_times() {
         let detect = secs(time(&incident["created_at"]), started_at);
         let publish = secs(time(&incident["published_at"]), started_at);
         let resolve = secs(time(&incident["resolved_at"]), started_at);
-        // The component's own outage, as the incident's timeline recorded it.
-        let changes: Vec<(String, DateTime<Utc>)> = incident["timeline"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["kind"] == "component_status" && e["details"]["component_id"] == "api")
-            .map(|e| {
-                (
-                    e["details"]["to"].as_str().unwrap().to_owned(),
-                    time(&e["occurred_at"]),
-                )
-            })
-            .collect();
-        let down_at = changes.iter().find(|c| c.0 == "major_outage").unwrap().1;
-        let up_at = changes.iter().find(|c| c.0 == "operational").unwrap().1;
+        // The component's own outage, as the incident's timeline recorded it: down with the
+        // check that confirmed the failure, up with the first good one.
+        let entry = |kind: &str| {
+            incident["timeline"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| {
+                    e["kind"] == kind
+                        && (kind != "component_status" || e["details"]["to"] == "operational")
+                })
+                .map(|e| time(&e["occurred_at"]))
+                .unwrap_or_else(|| panic!("no {kind} in {incident}"))
+        };
+        let down_at = entry("monitor_down");
+        let up_at = entry("component_status");
         let outage = secs(up_at, down_at);
-        assert!(outage > 1.0, "{changes:?}");
+        assert!(outage > 1.0, "{incident}");
 
         // The report, once the recovery is stored.
         let after = eventually(WAIT, "the outage in the report", || async {
@@ -310,7 +311,9 @@ async fn an_outage_shows_in_the_report_with_the_incidents_own_times() {
             num(&api["uptime"]["30d"]["downtime_seconds"])
         );
         let shown: f64 = figure(&html, "c-api.30d.uptime").parse().unwrap();
-        assert!(shown < 100.0 && (shown - a).abs() < 0.01, "{shown} vs {a}");
+        // Computed a moment later over a young component: the same downtime over a little
+        // more tracked time.
+        assert!(shown < 100.0 && shown >= a, "{shown} vs {a}");
         assert_eq!(figure(&html, "c-db.30d.incidents"), "0");
         // Times in the page's zone (Denver: MST or MDT).
         assert!(html.contains(" MST") || html.contains(" MDT"), "{html}");

@@ -9,9 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{DateTime, Utc};
 use pharos_domain::change::{RegressionState, WindowStats};
-use pharos_domain::{
-    Change, CheckOutcome, CheckResult, ComponentId, MonitorId, Regression,
-};
+use pharos_domain::{Change, CheckOutcome, CheckResult, ComponentId, MonitorId, Regression};
 use pharos_store::{
     Batch, ChangeConflict, ChangeFilter, ComponentRecord, MonitorRecord, Store, StoreError,
 };
@@ -70,10 +68,18 @@ impl TestDb {
         let sql = sqlx::AssertSqlSafe(sql.to_owned());
         if self.schema.is_some() {
             let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
-            sqlx::raw_sql(sql).execute(&mut c).await.map(|_| ()).map_err(|e| e.to_string())
+            sqlx::raw_sql(sql)
+                .execute(&mut c)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
         } else {
             let mut c = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
-            sqlx::raw_sql(sql).execute(&mut c).await.map(|_| ()).map_err(|e| e.to_string())
+            sqlx::raw_sql(sql)
+                .execute(&mut c)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
         }
     }
 }
@@ -100,7 +106,9 @@ impl Drop for TestDb {
             rt.block_on(async move {
                 if let Ok(mut conn) = sqlx::PgConnection::connect(&base).await {
                     let sql = format!("DROP SCHEMA IF EXISTS {name} CASCADE");
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await;
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut conn)
+                        .await;
                     let _ = conn.close().await;
                 }
             });
@@ -313,7 +321,13 @@ async fn a_correction_supersedes_and_both_stay_visible(db: &TestDb) {
     };
     insert(&store, &chained).await;
     assert_eq!(
-        store.change("chg_fixed").await.unwrap().unwrap().superseded_by.as_deref(),
+        store
+            .change("chg_fixed")
+            .await
+            .unwrap()
+            .unwrap()
+            .superseded_by
+            .as_deref(),
         Some("chg_again")
     );
     let unknown = Change {
@@ -328,7 +342,10 @@ async fn a_correction_supersedes_and_both_stay_visible(db: &TestDb) {
         store.insert_change(&wrong).await.unwrap(),
         Err(ChangeConflict::DuplicateId("chg_wrong".into()))
     );
-    assert_eq!(store.changes(&ChangeFilter::default()).await.unwrap().len(), 3);
+    assert_eq!(
+        store.changes(&ChangeFilter::default()).await.unwrap().len(),
+        3
+    );
 }
 
 async fn the_database_refuses_to_edit_or_delete_a_change(db: &TestDb) {
@@ -418,7 +435,10 @@ async fn regressions_are_kept_beside_the_change(db: &TestDb) {
     assert_eq!(listed[0].regression, Some(suspect));
     // A verdict for a change that does not exist is refused by the database.
     assert!(store
-        .put_regression("chg_nope", &regression(RegressionState::Clear, "2026-03-01T08:15:00Z"))
+        .put_regression(
+            "chg_nope",
+            &regression(RegressionState::Clear, "2026-03-01T08:15:00Z")
+        )
         .await
         .is_err());
 }
@@ -481,5 +501,9 @@ async fn bad_input_stores_nothing(db: &TestDb) {
     };
     let e = store.insert_change(&nul).await.unwrap_err();
     assert!(matches!(e, StoreError::InvalidInput { .. }), "{e}");
-    assert!(store.changes(&ChangeFilter::default()).await.unwrap().is_empty());
+    assert!(store
+        .changes(&ChangeFilter::default())
+        .await
+        .unwrap()
+        .is_empty());
 }

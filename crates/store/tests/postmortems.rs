@@ -187,7 +187,10 @@ async fn a_postmortem_is_saved_replaced_and_read_back(db: &TestDb) {
         .save_postmortem("inc1", r#"{"root_cause":"B"}"#, t2)
         .await
         .unwrap();
-    assert_eq!(saved.doc, r#"{"root_cause":"B"}"#, "a save replaces the document");
+    assert_eq!(
+        saved.doc, r#"{"root_cause":"B"}"#,
+        "a save replaces the document"
+    );
     assert_eq!(saved.updated_at, t2);
     assert_eq!(store.postmortem("inc1").await.unwrap(), Some(saved));
 }
@@ -211,9 +214,17 @@ async fn publishing_keeps_the_document_and_saving_keeps_the_publication(db: &Tes
         .save_postmortem("inc1", r#"{"root_cause":"A, revised"}"#, t3)
         .await
         .unwrap();
-    assert_eq!(edited.published_at, Some(t2), "an edit keeps the publication");
+    assert_eq!(
+        edited.published_at,
+        Some(t2),
+        "an edit keeps the publication"
+    );
     let again = store.mark_postmortem_published("inc1", t3).await.unwrap();
-    assert_eq!(again.published_at, Some(t3), "the latest publication counts");
+    assert_eq!(
+        again.published_at,
+        Some(t3),
+        "the latest publication counts"
+    );
     assert_eq!(again.doc, r#"{"root_cause":"A, revised"}"#);
 
     // Published without a saved document: an empty one is stored.
@@ -228,22 +239,40 @@ async fn a_postmortem_needs_a_stored_incident(db: &TestDb) {
     let at = t("2027-01-02T10:00:00Z");
     let e = store.save_postmortem("nope", "{}", at).await.unwrap_err();
     assert!(
-        matches!(e, StoreError::InvalidInput { op: "save_postmortem", .. }),
+        matches!(
+            e,
+            StoreError::InvalidInput {
+                op: "save_postmortem",
+                ..
+            }
+        ),
         "{e}"
     );
     assert!(e.to_string().contains("nope"), "{e}");
-    let e = store.mark_postmortem_published("nope", at).await.unwrap_err();
+    let e = store
+        .mark_postmortem_published("nope", at)
+        .await
+        .unwrap_err();
     assert!(matches!(e, StoreError::InvalidInput { .. }), "{e}");
     assert_eq!(store.postmortem("nope").await.unwrap(), None);
-    assert!(store.postmortems().await.unwrap().is_empty(), "nothing was written");
+    assert!(
+        store.postmortems().await.unwrap().is_empty(),
+        "nothing was written"
+    );
 }
 
 async fn postmortems_survive_a_reopen_and_are_listed_by_incident(db: &TestDb) {
     let store = db.open().await;
     incidents(&store, &["b", "a", "c"]).await;
     let at = t("2027-01-02T10:00:00Z");
-    store.save_postmortem("b", r#"{"n":"b"}"#, at).await.unwrap();
-    store.save_postmortem("a", r#"{"n":"a"}"#, at).await.unwrap();
+    store
+        .save_postmortem("b", r#"{"n":"b"}"#, at)
+        .await
+        .unwrap();
+    store
+        .save_postmortem("a", r#"{"n":"a"}"#, at)
+        .await
+        .unwrap();
     store.mark_postmortem_published("a", at).await.unwrap();
     store.close().await;
 

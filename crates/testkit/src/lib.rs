@@ -298,6 +298,7 @@ pub struct FakeTarget {
     status: Arc<AtomicU16>,
     hits: Arc<AtomicU64>,
     fail_every: Arc<AtomicU64>,
+    delay_ms: Arc<AtomicU64>,
     _server: tokio::task::JoinHandle<()>,
 }
 
@@ -307,13 +308,29 @@ impl FakeTarget {
         let status = Arc::new(AtomicU16::new(200));
         let hits = Arc::new(AtomicU64::new(0));
         let fail_every = Arc::new(AtomicU64::new(0));
+        let delay_ms = Arc::new(AtomicU64::new(0));
         let per_path: Arc<std::sync::Mutex<std::collections::HashMap<String, u64>>> =
             Arc::default();
-        let (s, h, every) = (status.clone(), hits.clone(), fail_every.clone());
+        let (s, h, every, delay) = (
+            status.clone(),
+            hits.clone(),
+            fail_every.clone(),
+            delay_ms.clone(),
+        );
         let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
-            let (s, h, every, per_path) = (s.clone(), h.clone(), every.clone(), per_path.clone());
+            let (s, h, every, per_path, delay) = (
+                s.clone(),
+                h.clone(),
+                every.clone(),
+                per_path.clone(),
+                delay.clone(),
+            );
             async move {
                 h.fetch_add(1, Ordering::Relaxed);
+                let wait = delay.load(Ordering::Relaxed);
+                if wait > 0 {
+                    tokio::time::sleep(Duration::from_millis(wait)).await;
+                }
                 let n = {
                     let mut counts = per_path.lock().unwrap();
                     let n = counts.entry(uri.path().to_owned()).or_default();
@@ -345,8 +362,16 @@ impl FakeTarget {
             status,
             hits,
             fail_every,
+            delay_ms,
             _server: server,
         }
+    }
+
+    /// Makes every later answer wait `delay` before it is sent (zero turns it off): a slow
+    /// release, for latency checks.
+    pub fn set_delay(&self, delay: Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.delay_ms.store(ms, Ordering::Relaxed);
     }
 
     /// Makes every later answer use `code`.

@@ -172,7 +172,11 @@ impl Desk {
             .filter(|i| i.status.is_unresolved())
             .flat_map(|i| i.alerts.iter())
             .filter(|(_, a)| a.firing)
-            .flat_map(|(k, a)| a.components.iter().map(|c| (k.clone(), c.clone(), a.status)))
+            .flat_map(|(k, a)| {
+                a.components
+                    .iter()
+                    .map(|c| (k.clone(), c.clone(), a.status))
+            })
             .collect();
         for (key, c, status) in firing {
             if status.is_some() {
@@ -184,7 +188,12 @@ impl Desk {
 
     /// Releases the alerts still firing in a resolved incident: they leave its components,
     /// and their next notification is news again.
-    pub(super) fn release_alerts(&mut self, world: &mut World, id: &IncidentId, now: DateTime<Utc>) {
+    pub(super) fn release_alerts(
+        &mut self,
+        world: &mut World,
+        id: &IncidentId,
+        now: DateTime<Utc>,
+    ) {
         let Some(&ii) = self.incident_index.get(id) else {
             return;
         };

@@ -120,14 +120,7 @@ impl Desk {
                 return Ok(Publication::Revised);
             }
         }
-        self.post_as(
-            ii,
-            IncidentStatus::Postmortem,
-            body,
-            Vec::new(),
-            actor,
-            now,
-        );
+        self.post_as(ii, IncidentStatus::Postmortem, body, Vec::new(), actor, now);
         Ok(Publication::First)
     }
 }
@@ -253,7 +246,12 @@ mod tests {
         assert!(writes.events.iter().any(|e| e.kind == "note"));
 
         assert!(matches!(
-            desk.publish_postmortem(&IncidentId::new("nope").unwrap(), "x".into(), alice(), t(400)),
+            desk.publish_postmortem(
+                &IncidentId::new("nope").unwrap(),
+                "x".into(),
+                alice(),
+                t(400)
+            ),
             Err(DeskError::NotFound { .. })
         ));
     }

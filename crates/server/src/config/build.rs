@@ -38,6 +38,7 @@ const ROOT_KEYS: &[&str] = &[
     "smtp",
     "self_check",
     "alerts",
+    "changes",
 ];
 
 /// Parses and walks the whole file. `None` when the text is not TOML at all (the syntax error
@@ -74,6 +75,9 @@ pub(super) fn build(cx: &mut Cx<'_>, text: &str) -> Option<Config> {
     }
     if let Some(s) = sub(cx, &root, "incidents", "[incidents]") {
         config.incidents = incidents(cx, s);
+    }
+    if let Some(s) = sub(cx, &root, "changes", "[changes]") {
+        config.changes = super::changes::changes(cx, s);
     }
     if let Some(s) = sub(cx, &root, "self_check", "[self_check]") {
         config.self_check = super::self_check::self_check(cx, s);

@@ -87,16 +87,20 @@
 //! timestamp without an offset is an error, because its instant would depend on the server's
 //! time zone. `auto_publish = true` with `auto_open = false` is a warning: it has no effect.
 //!
+//! `[changes]` (how far back an incident lists changes, and the release-regression check)
+//! is described in `changes.rs`.
+//!
 //! Diagnostics come back sorted by position in the file.
 
 mod admin;
+mod alerts;
 mod build;
+mod changes;
 mod diagnostic;
 mod maintenances;
 mod monitors;
 mod notifiers;
 mod secret;
-mod alerts;
 mod self_check;
 mod smtp;
 mod source;
@@ -157,6 +161,8 @@ pub struct Config {
     pub self_check: Option<pharos_domain::monitor::SelfCheck>,
     /// `[alerts]`: how ingested alerts find their components.
     pub alerts: pharos_domain::alert::AlertRouting,
+    /// `[changes]`: how far back incidents list changes, and the release-regression check.
+    pub changes: pharos_engine::ChangeSettings,
 }
 
 /// `[server]`. Unset values fall back to the environment, then to built-in defaults (SPEC §1).

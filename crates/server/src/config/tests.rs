@@ -2924,8 +2924,14 @@ fn alert_routes() {
     ));
     let text = errors.join("\n");
     assert!(text.contains("unknown key `labels`"), "{text}");
-    assert!(text.contains("`match` must name at least one label"), "{text}");
-    assert!(text.contains("unknown component `apx`; did you mean `api`?"), "{text}");
+    assert!(
+        text.contains("`match` must name at least one label"),
+        "{text}"
+    );
+    assert!(
+        text.contains("unknown component `apx`; did you mean `api`?"),
+        "{text}"
+    );
     assert!(
         text.contains("`status` must be one of partial_outage, major_outage, degraded_performance, found \"down\""),
         "{text}"

@@ -39,8 +39,8 @@ CREATE TRIGGER changes_no_delete BEFORE DELETE ON changes
     FOR EACH ROW EXECUTE FUNCTION changes_append_only();
 
 -- The derived verdict of a change's release-regression check, one row per change, upserted
--- as the check progresses (`state`: watching | suspect | clear | insufficient_data). `doc` is
--- the engine's JSON, stored verbatim.
+-- as the check progresses (`state`: watching | suspect | clear | insufficient_data |
+-- superseded). `doc` is the engine's JSON, stored verbatim.
 CREATE TABLE change_regressions (
     change_id    TEXT PRIMARY KEY NOT NULL REFERENCES changes (id),
     state        TEXT NOT NULL,

@@ -135,6 +135,12 @@ pub(crate) struct IncidentDetail {
     /// notes, monitor failures and recoveries, component changes, severity, impact, name and
     /// role changes.
     timeline: Vec<TimelineEntryOut>,
+    /// Earlier incidents on the same components whose text reads alike, best first, with
+    /// their postmortems and the action items still open.
+    similar_incidents: Vec<super::postmortems::SimilarOut>,
+    /// Changes to its components and to what they depend on, from `[changes] lookback`
+    /// before it started until it was resolved, newest first, each with why it is listed.
+    changes: Vec<super::changes::RelatedChangeOut>,
 }
 
 /// `POST /api/v1/incidents`.
@@ -314,6 +320,8 @@ pub(crate) async fn get_one(
     Ok(Json(IncidentDetail {
         incident: IncidentOut::from(incident),
         timeline: timeline.iter().map(TimelineEntryOut::from).collect(),
+        similar_incidents: super::postmortems::similar_out(&ctx, incident).await?,
+        changes: super::changes::incident_changes(&ctx, incident).await?,
     }))
 }
 

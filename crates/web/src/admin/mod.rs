@@ -18,6 +18,8 @@
 //! - `incidents`, `maintenances`, `components`, `monitors`, `coverage`, `deliveries`,
 //!   `subscribers`: the resources.
 //! - `openapi`: the document's frame and the route that serves it.
+//! - `changes`: `/api/v1/changes` (append-only records of deploys and other changes, with
+//!   their release-regression verdicts) and PagerDuty's `POST /v2/change/enqueue`.
 //! - `postmortems`: `GET`/`PUT /api/v1/incidents/{id}/postmortem` and `POST …/publish`: the
 //!   postmortem drafted from the record, its human part, publishing; and similar incidents.
 //! - `reports`: `GET /api/v1/reports`, uptime and incident metrics over 30/90/365 days;
@@ -36,6 +38,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 mod auth;
+mod changes;
 mod components;
 mod coverage;
 mod deliveries;
@@ -120,6 +123,10 @@ pub fn router(state: AdminState) -> Router {
     };
     routes
         .route("/v2/enqueue", axum::routing::post(pagerduty::enqueue))
+        .route(
+            "/v2/change/enqueue",
+            axum::routing::post(changes::pagerduty_enqueue),
+        )
         // The responders' report page, for browsers: HTTP Basic with a token as password.
         .route(
             "/reports",
@@ -165,6 +172,8 @@ fn api(tokens: auth::Tokens) -> (Router<Ctx>, utoipa::openapi::OpenApi) {
         .routes(routes!(ingest::alertmanager))
         .routes(routes!(ingest::grafana))
         .routes(routes!(ingest::list))
+        .routes(routes!(changes::list, changes::create))
+        .routes(routes!(changes::get_one))
         .route_layer(middleware::from_fn_with_state(tokens, auth::require_token));
     openapi::secure(protected.get_openapi_mut());
     OpenApiRouter::with_openapi(openapi::frame())

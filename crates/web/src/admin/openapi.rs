@@ -37,6 +37,8 @@ A 2xx answer to a change means it is stored.",
         (name = "deliveries", description = "The notification outbox: sent, waiting for a retry, given up"),
         (name = "subscribers", description = "The public's e-mail and webhook subscriptions"),
         (name = "alerts", description = "Alerts from Alertmanager, Grafana and PagerDuty, in their own formats"),
+        (name = "reports", description = "Uptime and incident metrics per component over 30, 90 and 365 days"),
+        (name = "changes", description = "Deploys and other changes, append-only, with their release-regression verdicts"),
         (name = "meta", description = "This document"),
     )
 )]

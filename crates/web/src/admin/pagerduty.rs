@@ -50,7 +50,9 @@ pub(crate) async fn enqueue(State(ctx): State<Ctx>, headers: HeaderMap, body: By
     {
         Ok(_) => (
             StatusCode::ACCEPTED,
-            Json(json!({"status": "success", "message": "Event processed", "dedup_key": dedup_key})),
+            Json(
+                json!({"status": "success", "message": "Event processed", "dedup_key": dedup_key}),
+            ),
         )
             .into_response(),
         Err(e) => super::error::ApiError::from(e).into_response(),

@@ -311,12 +311,16 @@ fn incident_id(id: &str) -> Result<IncidentId, ApiError> {
 }
 
 fn parse_tz(field: &str, z: &str) -> Result<Tz, ApiError> {
-    z.trim().parse::<Tz>().map_err(|_| {
-        ApiError::unprocessable(
-            field,
-            format!("unknown time zone {z:?}; expected an IANA name like America/Denver"),
-        )
-    })
+    postmortem::parse_time_zone(field, z).map_err(rule_error)
+}
+
+/// A domain refusal as a 422 naming its field.
+fn rule_error(e: pharos_domain::RuleError) -> ApiError {
+    let field = e.field().to_owned();
+    let message = match e {
+        pharos_domain::RuleError::Invalid { message, .. } => message,
+    };
+    ApiError::unprocessable(field, message)
 }
 
 /// A draft with what it was built from.
@@ -369,7 +373,10 @@ async fn build(ctx: &Ctx, iid: &IncidentId, tz: Option<Tz>) -> Result<Built, Api
     let now = Utc::now();
     let (from, until) = postmortem::changes_window(&incident, now);
     let components: Vec<ComponentId> = incident.components.keys().cloned().collect();
-    let changes = ctx.control.changes_between(&components, from, until).await?;
+    let changes = ctx
+        .control
+        .changes_between(&components, from, until)
+        .await?;
     let names: BTreeMap<ComponentId, String> = view
         .components
         .iter()
@@ -404,7 +411,11 @@ pub(crate) async fn similar_incidents(
         .incidents
         .iter()
         .filter(|i| i.created_at < incident.created_at)
-        .filter(|i| i.components.keys().any(|c| incident.components.contains_key(c)))
+        .filter(|i| {
+            i.components
+                .keys()
+                .any(|c| incident.components.contains_key(c))
+        })
         .collect();
     if earlier.is_empty() {
         return Ok(Vec::new());
@@ -412,7 +423,10 @@ pub(crate) async fn similar_incidents(
     let stored = ctx.control.postmortems().await?;
     let candidate = |i: &'_ Incident| {
         let pm = stored.get(&i.id);
-        (pm.map(|p| &p.edits), pm.is_some_and(|p| p.published_at.is_some()))
+        (
+            pm.map(|p| &p.edits),
+            pm.is_some_and(|p| p.published_at.is_some()),
+        )
     };
     let (own, _) = candidate(incident);
     let target = Candidate {
@@ -431,11 +445,19 @@ pub(crate) async fn similar_incidents(
             }
         })
         .collect();
-    Ok(similar::find(target, &others, similar::THRESHOLD, similar::LIMIT))
+    Ok(similar::find(
+        target,
+        &others,
+        similar::THRESHOLD,
+        similar::LIMIT,
+    ))
 }
 
 /// [`similar_incidents`] in the API's shape.
-pub(crate) async fn similar_out(ctx: &Ctx, incident: &Incident) -> Result<Vec<SimilarOut>, ApiError> {
+pub(crate) async fn similar_out(
+    ctx: &Ctx,
+    incident: &Incident,
+) -> Result<Vec<SimilarOut>, ApiError> {
     Ok(similar_incidents(ctx, incident)
         .await?
         .iter()
@@ -484,11 +506,7 @@ pub(crate) async fn get(
     let built = build(&ctx, &iid, tz).await?;
     if markdown {
         let md = postmortem::render_markdown(&built.postmortem, Audience::Internal);
-        return Ok((
-            [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
-            md,
-        )
-            .into_response());
+        return Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], md).into_response());
     }
     Ok(Json(built.out()).into_response())
 }
@@ -522,14 +540,10 @@ pub(crate) async fn put(
         return Err(ApiError::not_found("incident", &id));
     }
     let previous = ctx.control.postmortem(&iid).await?;
-    let edits = postmortem::parse_edits(req.into(), &previous.edits).map_err(|e| {
-        let field = e.field().to_owned();
-        let message = match e {
-            pharos_domain::RuleError::Invalid { message, .. } => message,
-        };
-        ApiError::unprocessable(field, message)
-    })?;
-    ctx.control.save_postmortem(&iid, Some(&edits), None).await?;
+    let edits = postmortem::parse_edits(req.into(), &previous.edits).map_err(rule_error)?;
+    ctx.control
+        .save_postmortem(&iid, Some(&edits), None)
+        .await?;
     tracing::info!(incident = %iid, by = %caller.0, actions = edits.actions.len(), "postmortem saved through the admin API");
     Ok(Json(build(&ctx, &iid, None).await?.out()))
 }
