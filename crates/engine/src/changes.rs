@@ -140,7 +140,7 @@ impl EngineControl {
             id: format!("{}{}", change::ID_PREFIX, crate::random_string(12)),
             source: source.to_owned(),
             recorded_by: recorded_by.to_owned(),
-            at: Utc::now(),
+            at: crate::clock::now(),
         };
         let change = req.validate(recording, kind).map_err(rule)?;
         match self.store.insert_change(&change).await {
@@ -215,7 +215,7 @@ impl EngineControl {
         let lookback =
             chrono::Duration::from_std(ctx.settings.lookback).unwrap_or(chrono::Duration::MAX);
         let from = incident.started_at - lookback;
-        let until = incident.resolved_at.unwrap_or_else(Utc::now);
+        let until = incident.resolved_at.unwrap_or_else(crate::clock::now);
         let components: Vec<ComponentId> = related.keys().cloned().collect();
         let entries = self
             .store
@@ -259,7 +259,7 @@ pub(crate) fn apply(
     pending: &Pending,
     metrics: &Metrics,
 ) -> bool {
-    let now = Utc::now();
+    let now = crate::clock::now();
     match event {
         RegressionEvent::Suspect {
             change,
@@ -303,7 +303,7 @@ pub(crate) async fn watch(
             _ = tokio::time::sleep(every) => {}
             _ = stop.changed() => return,
         }
-        match look(&ctx, &rules, &store, Utc::now()).await {
+        match look(&ctx, &rules, &store, crate::clock::now()).await {
             Ok(events) => {
                 for e in events {
                     if commands

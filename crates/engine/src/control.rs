@@ -83,7 +83,7 @@ impl Command {
     /// Applies the command, queues its writes, and answers it with their sequence number.
     /// Returns whether anything may have changed.
     pub(crate) fn apply(self, live: &mut Live, pending: &Pending, metrics: &Metrics) -> bool {
-        let now = Utc::now();
+        let now = crate::clock::now();
         fn answer<T>(
             reply: Reply<T>,
             r: Result<T, DeskError>,
@@ -499,7 +499,7 @@ impl EngineControl {
 
     fn verify(&self, token: &str, purpose: Purpose) -> Result<String, SubscriberError> {
         self.tokens
-            .verify(token, purpose, Utc::now())
+            .verify(token, purpose, crate::clock::now())
             .map_err(|e: LinkError| {
                 tracing::info!(reason = %e, "a subscriber link was refused");
                 SubscriberError::InvalidLink
@@ -627,7 +627,7 @@ impl EngineControl {
         edits: Option<&pharos_domain::postmortem::PostmortemEdits>,
         published_at: Option<chrono::DateTime<Utc>>,
     ) -> Result<crate::desk::postmortem::StoredPostmortem, CommandError> {
-        let now = Utc::now();
+        let now = crate::clock::now();
         let mut record = None;
         if let Some(edits) = edits {
             let doc = crate::desk::postmortem::edits_doc(edits);

@@ -158,7 +158,7 @@ pub async fn run(
         while tasks.try_join_next().is_some() {}
         let free = in_flight.available_permits();
         if free > 0 && (claim_now || (more_due && free >= MAX_IN_FLIGHT / 4)) {
-            match store.claim_due(Utc::now(), lease, free).await {
+            match store.claim_due(crate::clock::now(), lease, free).await {
                 Ok(rows) => {
                     more_due = rows.len() == free;
                     // Each payload is read once per claim, however many rows carry it, and
@@ -264,7 +264,7 @@ async fn deliver(
     payload: &Parsed,
     followers: &Followers,
 ) {
-    let now = Utc::now();
+    let now = crate::clock::now();
     if let Some(id) = row
         .destination
         .strip_prefix(subscribers::DESTINATION_PREFIX)
@@ -323,7 +323,7 @@ async fn settle(
     row: &OutboxRow,
     outcome: Outcome,
 ) {
-    let at = Utc::now();
+    let at = crate::clock::now();
     let result = match outcome {
         Outcome::Sent => {
             metrics.record_delivery(label, "sent");
@@ -368,7 +368,7 @@ async fn deliver_to_subscriber(
     row: OutboxRow,
     payload: &Parsed,
 ) {
-    let now = Utc::now();
+    let now = crate::clock::now();
     let sub = match sub {
         Ok(Some(sub)) => sub,
         Ok(None) => return give_up(senders, &row, now, "the subscriber was removed").await,

@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use pharos_domain::heartbeat::{HeartbeatSpec, HeartbeatTracker, Ping, Verdict};
 use pharos_domain::{CheckResult, MonitorId, MonitorSpec};
 use tokio::sync::{mpsc, watch};
@@ -82,10 +81,10 @@ pub(crate) async fn run(
     gate: crate::self_check::Gate,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut tracker = HeartbeatTracker::new(heartbeat, Utc::now());
+    let mut tracker = HeartbeatTracker::new(heartbeat, crate::clock::now());
     loop {
         let wait = tracker.deadline().map(|d| {
-            (d - Utc::now())
+            (d - crate::clock::now())
                 .to_std()
                 .unwrap_or(Duration::ZERO)
                 .min(LONGEST_SLEEP)
@@ -96,7 +95,7 @@ pub(crate) async fn run(
                 None => return,
             },
             _ = tokio::time::sleep(wait.unwrap_or(LONGEST_SLEEP)), if wait.is_some() => {
-                tracker.on_clock(Utc::now())
+                tracker.on_clock(crate::clock::now())
             }
             _ = stop.changed() => return,
         };

@@ -156,7 +156,7 @@ impl EngineHandle {
 /// and starts every monitor. `config.page.email_subscriptions` is set from `config.smtp`.
 pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandle, EngineError> {
     let prober = Arc::new(Prober::new()?);
-    let now = Utc::now();
+    let now = crate::clock::now();
     let catalog = catalog::build(&config.components)?;
     config.page.email_subscriptions = config.smtp.is_some();
     let groups: HashMap<_, _> = catalog
@@ -527,7 +527,7 @@ async fn run_monitor(
         }
         let started = Instant::now();
         metrics.record_start_delay(started.saturating_duration_since(base + due));
-        let mut started_at = Utc::now();
+        let mut started_at = crate::clock::now();
         let mut attempts = 1;
         let result = loop {
             let observation = tokio::select! {
@@ -567,7 +567,7 @@ async fn run_monitor(
                 _ = tokio::time::sleep(spec.quiet.retry_interval) => {}
                 _ = stop.changed() => return,
             }
-            started_at = Utc::now();
+            started_at = crate::clock::now();
         };
         metrics.record_check(
             spec.id.as_str(),
@@ -612,7 +612,7 @@ async fn run_pipeline(
         view.send_replace(Arc::new(build_view(
             &live.world,
             &mut live.desk,
-            Utc::now(),
+            crate::clock::now(),
         )));
     };
     loop {
@@ -637,8 +637,8 @@ async fn run_pipeline(
                 }
             }
             _ = tick.tick() => {
-                live.desk.tick(&mut live.world, Utc::now());
-                live.desk.regression_tick(&mut live.world, Utc::now());
+                live.desk.tick(&mut live.world, crate::clock::now());
+                live.desk.regression_tick(&mut live.world, crate::clock::now());
                 if live.desk.changed() {
                     live.queue(&pending, &metrics, Vec::new(), Vec::new(), Vec::new());
                     publish(&mut live);
@@ -652,7 +652,7 @@ async fn run_pipeline(
                 }
             }
             _ = refresh.tick() => {
-                live.world.trim(Utc::now());
+                live.world.trim(crate::clock::now());
                 publish(&mut live);
                 dirty = false;
             }
@@ -700,7 +700,7 @@ impl Live {
             &mut self.desk,
             &self.subscribers,
             &all_changes,
-            Utc::now(),
+            crate::clock::now(),
         );
         let (subscribers, confirmations) = self.subscribers.take_writes();
         writes.subscribers = subscribers;
@@ -753,7 +753,7 @@ fn apply_all(
                 t.from,
                 t.to,
                 &applied.component_changes,
-                Utc::now(),
+                crate::clock::now(),
             );
         }
         if let Some(flap) = applied.flap {
@@ -763,7 +763,7 @@ fn apply_all(
             } else {
                 &applied.component_changes
             };
-            desk.on_flap(world, &result.monitor_id, flap, changes, Utc::now());
+            desk.on_flap(world, &result.monitor_id, flap, changes, crate::clock::now());
             changed = true;
         }
         changes.extend(applied.component_changes);

@@ -101,7 +101,7 @@ pub(crate) async fn run(
             _ = rounds.tick() => {}
             _ = stop.changed() => return,
         }
-        let at = Utc::now();
+        let at = crate::clock::now();
         let checks = spec.targets.iter().map(|(target, monitor)| {
             let prober = prober.clone();
             async move {

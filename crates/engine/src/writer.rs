@@ -255,7 +255,7 @@ pub async fn run(
         }
         if tokio::time::Instant::now() >= next_prune {
             next_prune += PRUNE_EVERY;
-            match store.prune(chrono::Utc::now()).await {
+            match store.prune(crate::clock::now()).await {
                 Ok(report) => tracing::debug!(?report, "old rollups pruned"),
                 Err(err) => tracing::warn!(error = %err, "pruning old rollups failed; will retry"),
             }

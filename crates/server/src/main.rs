@@ -278,7 +278,7 @@ fn notify_test(path: Option<PathBuf>, id: &str) -> ExitCode {
         status_indicator: pharos_domain::Indicator::None,
         status_description: pharos_domain::status::ALL_OPERATIONAL.to_owned(),
     };
-    let event = pharos_notify::Event::test(page, chrono::Utc::now());
+    let event = pharos_notify::Event::test(page, pharos_engine::clock::now());
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -434,4 +434,12 @@ fn init_tracing() {
         .with_env_filter(filter)
         .with_ansi(std::io::stdout().is_terminal())
         .init();
+    let offset = pharos_engine::clock::offset();
+    if !offset.is_zero() {
+        tracing::warn!(
+            offset = %offset,
+            "{} is set: Pharos's clock runs ahead of the real time; this is for replaying scenarios, never for production",
+            pharos_engine::clock::OFFSET_VAR
+        );
+    }
 }

@@ -12,7 +12,6 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use chrono::Utc;
 use http::header::{ACCESS_CONTROL_ALLOW_ORIGIN, CONTENT_TYPE};
 use http::{HeaderValue, StatusCode};
 use pharos_domain::heartbeat::{Ping, PingKind};
@@ -51,7 +50,7 @@ async fn with_suffix(
 }
 
 async fn take(heartbeats: &Heartbeats, token: &str, kind: PingKind, body: &[u8]) -> Response {
-    let ping = Ping::new(kind, Utc::now(), &String::from_utf8_lossy(body));
+    let ping = Ping::new(kind, pharos_engine::clock::now(), &String::from_utf8_lossy(body));
     match heartbeats.ping(token, ping).await {
         Ok(monitor) => {
             tracing::debug!(%monitor, ?kind, "heartbeat ping");

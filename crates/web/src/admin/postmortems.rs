@@ -370,7 +370,7 @@ async fn build(ctx: &Ctx, iid: &IncidentId, tz: Option<Tz>) -> Result<Built, Api
         .or_else(|| stored.edits.tz())
         .unwrap_or(view.page.time_zone);
     let timeline = ctx.control.timeline(iid).await?;
-    let now = Utc::now();
+    let now = pharos_engine::clock::now();
     let (from, until) = postmortem::changes_window(&incident, now);
     let components: Vec<ComponentId> = incident.components.keys().cloned().collect();
     let changes = ctx
@@ -606,7 +606,7 @@ pub(crate) async fn publish(
         .publish_postmortem(iid.clone(), text, caller.actor())
         .await?;
     ctx.control
-        .save_postmortem(&iid, None, Some(Utc::now()))
+        .save_postmortem(&iid, None, Some(pharos_engine::clock::now()))
         .await?;
     let what = match publication {
         Publication::First => "postmortem published",

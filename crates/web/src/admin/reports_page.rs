@@ -74,7 +74,7 @@ struct ReportsPage {
 /// The page: the same query as `GET /api/v1/reports` (`?days=`, `?component=`), answered
 /// with HTML that is never cached.
 pub(crate) async fn page(State(ctx): State<Ctx>, Query(query): Query<ReportQuery>) -> Response {
-    let report = match build(&ctx.control, &query, Utc::now()).await {
+    let report = match build(&ctx.control, &query, pharos_engine::clock::now()).await {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
