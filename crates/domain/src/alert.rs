@@ -409,19 +409,20 @@ impl PagerDutyEvent {
     /// The alert this event describes. `new_key` makes a dedup key for a trigger without one.
     /// Errors are worded like PagerDuty's own ("'payload.summary' is missing or blank").
     pub fn into_alert(self, new_key: impl FnOnce() -> String) -> Result<Alert, AlertFormatError> {
-        let action =
-            match self.event_action.as_deref() {
-                Some("trigger") => AlertAction::Firing,
-                Some("acknowledge") => AlertAction::Acknowledged,
-                Some("resolve") => AlertAction::Resolved,
-                Some(other) => return Err(bad(
+        let action = match self.event_action.as_deref() {
+            Some("trigger") => AlertAction::Firing,
+            Some("acknowledge") => AlertAction::Acknowledged,
+            Some("resolve") => AlertAction::Resolved,
+            Some(other) => {
+                return Err(bad(
                     "event_action",
                     format!(
                         "unknown event_action {other:?}; expected trigger, acknowledge or resolve"
                     ),
-                )),
-                None => return Err(bad("event_action", "'event_action' is missing or blank")),
-            };
+                ))
+            }
+            None => return Err(bad("event_action", "'event_action' is missing or blank")),
+        };
         let dedup_key = match self.dedup_key.filter(|k| !k.is_empty()) {
             Some(k) if k.chars().count() > MAX_DEDUP_KEY_LEN => {
                 return Err(bad(

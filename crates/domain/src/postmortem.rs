@@ -34,7 +34,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::change::Change;
+use crate::change::RelatedChange;
 use crate::incident::{
     Actor, Impact, Incident, IncidentId, IncidentStatus, RuleError, Severity, TimelineEntry,
     TimelineKind,
@@ -54,8 +54,6 @@ pub const MAX_ACTION_LEN: usize = 1_000;
 pub const MAX_OWNER_LEN: usize = 100;
 /// Longest tracker link, in characters.
 pub const MAX_URL_LEN: usize = 2_000;
-/// How far before the start of the trouble a change counts as having preceded it.
-pub const CHANGES_LOOKBACK_HOURS: i64 = 24;
 /// Longest excerpt of an update body or note on a timeline line, in characters.
 const EXCERPT_LEN: usize = 280;
 
@@ -484,6 +482,11 @@ pub struct ChangeLine {
     pub before_start: Option<Span>,
     /// The record that corrects this one, if any (both stay listed).
     pub superseded_by: Option<String>,
+    /// Why it is listed: "a change to the incident's component", or the dependency path.
+    pub why: String,
+    /// The release-regression verdict's summary when Pharos judged it suspect, e.g. "p95
+    /// latency 3.1× higher since deploy 1.4.2 at 09:00 UTC".
+    pub regression: Option<String>,
 }
 
 /// A postmortem: drafted from the record, with the human part filled in from the edits.
@@ -543,21 +546,13 @@ pub struct Sources<'a> {
     pub incident: &'a Incident,
     /// Its timeline, any order.
     pub timeline: &'a [TimelineEntry],
-    /// Changes to its components around it (see [`changes_window`]), any order.
-    pub changes: &'a [Change],
+    /// Changes to its components and to what they depend on, from the look-back window
+    /// before its start to its end (the engine's `incident_changes`), any order.
+    pub changes: &'a [RelatedChange],
     /// The saved human part.
     pub edits: &'a PostmortemEdits,
     /// Component id → display name.
     pub component_names: &'a BTreeMap<ComponentId, String>,
-}
-
-/// The window whose changes a postmortem lists: from [`CHANGES_LOOKBACK_HOURS`] before the
-/// start of the trouble to its resolution (or `now` while it is open).
-pub fn changes_window(incident: &Incident, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
-    (
-        incident.started_at - Duration::hours(CHANGES_LOOKBACK_HOURS),
-        incident.resolved_at.unwrap_or(now),
-    )
 }
 
 /// Builds the postmortem of `src.incident`, every local time in `tz`.
@@ -729,32 +724,42 @@ fn detection(inc: &Incident, entries: &[&TimelineEntry]) -> Detection {
 }
 
 fn change_lines(
-    changes: &[Change],
+    changes: &[RelatedChange],
     inc: &Incident,
     tz: Tz,
     name_of: &dyn Fn(&ComponentId) -> String,
 ) -> Vec<ChangeLine> {
-    let mut sorted: Vec<&Change> = changes.iter().collect();
-    sorted.sort_by(|a, b| a.started_at.cmp(&b.started_at).then(a.id.cmp(&b.id)));
+    let mut sorted: Vec<&RelatedChange> = changes.iter().collect();
+    sorted.sort_by(|a, b| {
+        let (a, b) = (&a.entry.change, &b.entry.change);
+        a.started_at.cmp(&b.started_at).then(a.id.cmp(&b.id))
+    });
     sorted
         .into_iter()
-        .map(|c| ChangeLine {
-            id: c.id.clone(),
-            component_id: c.component.clone(),
-            component: name_of(&c.component),
-            kind: c.kind.clone(),
-            summary: c.summary.clone(),
-            version: c.version.clone(),
-            author: c.author.clone(),
-            url: c.url.clone(),
-            started_at: c.started_at,
-            local: stamp(c.started_at, tz).0,
-            before_start: (c.started_at <= inc.started_at)
-                .then(|| Span::of(inc.started_at - c.started_at)),
-            superseded_by: changes
-                .iter()
-                .find(|o| o.supersedes.as_deref() == Some(c.id.as_str()))
-                .map(|o| o.id.clone()),
+        .map(|r| {
+            let c = &r.entry.change;
+            ChangeLine {
+                id: c.id.clone(),
+                component_id: c.component.clone(),
+                component: name_of(&c.component),
+                kind: c.kind.clone(),
+                summary: c.summary.clone(),
+                version: c.version.clone(),
+                author: c.author.clone(),
+                url: c.url.clone(),
+                started_at: c.started_at,
+                local: stamp(c.started_at, tz).0,
+                before_start: (c.started_at <= inc.started_at)
+                    .then(|| Span::of(inc.started_at - c.started_at)),
+                superseded_by: r.entry.superseded_by.clone(),
+                why: r.relation.explain(),
+                regression: r
+                    .entry
+                    .regression
+                    .as_ref()
+                    .filter(|g| g.suspect)
+                    .map(|g| g.summary.clone()),
+            }
         })
         .collect()
 }
@@ -1288,7 +1293,7 @@ pub fn render_markdown(pm: &Postmortem, audience: Audience) -> String {
     if pm.changes.is_empty() {
         let _ = writeln!(
             md,
-            "No changes were recorded for the impacted services from {CHANGES_LOOKBACK_HOURS} hours before the start to the end.\n"
+            "No changes were recorded for the impacted services or what they depend on, from the look-back window before the start to the end.\n"
         );
     } else {
         for c in &pm.changes {
@@ -1306,6 +1311,9 @@ pub fn render_markdown(pm: &Postmortem, audience: Audience) -> String {
             let _ = write!(line, "; {relation}");
             if let Some(s) = &c.superseded_by {
                 let _ = write!(line, "; corrected by {s}");
+            }
+            if let Some(r) = &c.regression {
+                let _ = write!(line, "; suspect: {r}");
             }
             let _ = writeln!(md, "{line}");
         }
@@ -2108,6 +2116,7 @@ pub(crate) mod tests {
     #[test]
     fn changes_before_the_start_are_listed_and_on_the_timeline() {
         let (inc, timeline) = outage();
+        use crate::change::Change;
         let change = |cid_: &str, at: &str, supersedes: Option<&str>| Change {
             id: cid_.to_owned(),
             component: cid("api"),
@@ -2126,9 +2135,18 @@ pub(crate) mod tests {
             recorded_at: t(at),
             recorded_by: "ci".into(),
         };
+        let related = |change: Change, superseded_by: Option<&str>| RelatedChange {
+            before_incident: change.started_at <= inc.started_at,
+            entry: crate::change::ChangeEntry {
+                change,
+                superseded_by: superseded_by.map(str::to_owned),
+                regression: None,
+            },
+            relation: crate::change::Relation::SameComponent,
+        };
         let changes = vec![
-            change("chg_b", "2026-03-04T16:00:00Z", Some("chg_a")),
-            change("chg_a", "2026-03-03T16:00:00Z", None),
+            related(change("chg_b", "2026-03-04T16:00:00Z", Some("chg_a")), None),
+            related(change("chg_a", "2026-03-03T16:00:00Z", None), Some("chg_b")),
         ];
         let names = names();
         let pm = draft(
@@ -2156,8 +2174,6 @@ pub(crate) mod tests {
             md.contains("- 2026-03-04 16:00 UTC — API deploy: Auth update (version 1.4.2), by ci; 25m before the start"),
             "{md}"
         );
-        let (from, until) = changes_window(&inc, t("2026-03-05T00:00:00Z"));
-        assert_eq!(from, t("2026-03-03T16:25:00Z"));
-        assert_eq!(until, t("2026-03-04T17:53:00Z"));
+        assert_eq!(pm.changes[0].why, "a change to the incident's component");
     }
 }

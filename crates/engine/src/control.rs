@@ -653,21 +653,4 @@ impl EngineControl {
             None => self.postmortem(id).await,
         }
     }
-
-    /// The changes to `components` that started between `from` and `to`, oldest first: what
-    /// preceded an incident on them (corrections included, each beside what it corrects).
-    pub async fn changes_between(
-        &self,
-        components: &[pharos_domain::ComponentId],
-        from: chrono::DateTime<Utc>,
-        to: chrono::DateTime<Utc>,
-    ) -> Result<Vec<pharos_domain::Change>, CommandError> {
-        let mut entries = self
-            .store
-            .changes_between(components, from, to)
-            .await
-            .map_err(|e| CommandError::Unavailable(format!("reading changes failed: {e}")))?;
-        entries.reverse();
-        Ok(entries.into_iter().map(|e| e.change).collect())
-    }
 }

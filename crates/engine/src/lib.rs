@@ -763,7 +763,13 @@ fn apply_all(
             } else {
                 &applied.component_changes
             };
-            desk.on_flap(world, &result.monitor_id, flap, changes, crate::clock::now());
+            desk.on_flap(
+                world,
+                &result.monitor_id,
+                flap,
+                changes,
+                crate::clock::now(),
+            );
             changed = true;
         }
         changes.extend(applied.component_changes);

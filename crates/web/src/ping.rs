@@ -50,7 +50,11 @@ async fn with_suffix(
 }
 
 async fn take(heartbeats: &Heartbeats, token: &str, kind: PingKind, body: &[u8]) -> Response {
-    let ping = Ping::new(kind, pharos_engine::clock::now(), &String::from_utf8_lossy(body));
+    let ping = Ping::new(
+        kind,
+        pharos_engine::clock::now(),
+        &String::from_utf8_lossy(body),
+    );
     match heartbeats.ping(token, ping).await {
         Ok(monitor) => {
             tracing::debug!(%monitor, ?kind, "heartbeat ping");

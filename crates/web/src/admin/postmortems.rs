@@ -371,12 +371,7 @@ async fn build(ctx: &Ctx, iid: &IncidentId, tz: Option<Tz>) -> Result<Built, Api
         .unwrap_or(view.page.time_zone);
     let timeline = ctx.control.timeline(iid).await?;
     let now = pharos_engine::clock::now();
-    let (from, until) = postmortem::changes_window(&incident, now);
-    let components: Vec<ComponentId> = incident.components.keys().cloned().collect();
-    let changes = ctx
-        .control
-        .changes_between(&components, from, until)
-        .await?;
+    let changes = ctx.control.incident_changes(&incident).await?;
     let names: BTreeMap<ComponentId, String> = view
         .components
         .iter()

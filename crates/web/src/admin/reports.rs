@@ -398,7 +398,9 @@ pub(crate) async fn get(
     State(ctx): State<Ctx>,
     Query(query): Query<ReportQuery>,
 ) -> Result<Json<ReportOut>, ApiError> {
-    build(&ctx.control, &query, pharos_engine::clock::now()).await.map(Json)
+    build(&ctx.control, &query, pharos_engine::clock::now())
+        .await
+        .map(Json)
 }
 
 #[cfg(test)]
