@@ -334,6 +334,15 @@ fn timestamp(field: &str, s: &str) -> Result<Option<DateTime<Utc>>, AlertFormatE
     Ok((t.timestamp() > 0).then_some(t))
 }
 
+/// PagerDuty's timestamps: RFC 3339, or ISO 8601 with a `+0000` offset as in PagerDuty's own
+/// examples (`2015-07-17T08:42:58.315+0000`).
+pub fn parse_pagerduty_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .or_else(|_| DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z"))
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
 /// A stable identity from labels, for senders that leave `fingerprint` out.
 fn label_fingerprint(labels: &BTreeMap<String, String>) -> String {
     let mut h = Sha256::new();
@@ -479,12 +488,15 @@ impl PagerDutyEvent {
                         "'payload.severity' is missing or blank",
                     ));
                 }
-                starts_at = p
-                    .timestamp
-                    .as_deref()
-                    .map(|s| timestamp("payload.timestamp", s))
-                    .transpose()?
-                    .flatten();
+                starts_at = match p.timestamp.as_deref() {
+                    None => None,
+                    Some(t) => Some(parse_pagerduty_time(t).ok_or_else(|| {
+                        bad(
+                            "payload.timestamp",
+                            format!("'payload.timestamp' {t:?} is not an ISO 8601 time like 2015-07-17T08:42:58.315+0000"),
+                        )
+                    })?),
+                };
                 if let Some(serde_json::Value::Object(details)) = p.custom_details {
                     for (k, v) in details {
                         match v {
@@ -751,7 +763,7 @@ mod tests {
         let trigger: PagerDutyEvent = serde_json::from_str(
             r#"{"routing_key":"x","event_action":"trigger","dedup_key":"db-leak",
                 "payload":{"summary":"Connections at 480 of 500","source":"booking-db","severity":"warning",
-                           "timestamp":"2026-03-04T09:25:00-07:00","component":"booking","custom_details":{"open":480,"pool":"booking","nested":{"x":1}}},
+                           "timestamp":"2026-03-04T16:25:00.000+0000","component":"booking","custom_details":{"open":480,"pool":"booking","nested":{"x":1}}},
                 "client":"Grafana","client_url":"https://grafana/d/1","images":[],"links":[]}"#,
         )
         .unwrap();

@@ -33,9 +33,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
-use super::auth::{bearer, identify, Caller};
+use super::auth::Caller;
 use super::error::{ApiError, ApiJson, ErrorBody, UNAVAILABLE};
 use super::model::IdPath;
+use super::pagerduty::invalid;
 use super::Ctx;
 
 /// Most changes one list answers.
@@ -474,15 +475,6 @@ struct PagerDutyLink {
     href: Option<String>,
 }
 
-/// PagerDuty's timestamps: RFC 3339, or ISO 8601 with a `+0000` offset as in its own examples
-/// (`2020-07-17T08:42:58.315+0000`).
-fn pagerduty_time(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .or_else(|_| DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z"))
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
-}
-
 /// A custom detail as text: strings as they are, numbers and booleans written out.
 fn detail(details: Option<&serde_json::Value>, key: &str) -> Option<String> {
     match details?.get(key)? {
@@ -506,18 +498,9 @@ pub(crate) async fn pagerduty_enqueue(
         Ok(e) => e,
         Err(e) => return invalid(format!("the body is not a PagerDuty change event: {e}")),
     };
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(bearer)
-        .map(str::to_owned)
-        .or_else(|| event.routing_key.clone());
-    let Some(presented) = presented.filter(|k| !k.is_empty()) else {
-        return refused("'routing_key' is missing: use an admin token from [admin] tokens");
-    };
-    let Some(caller) = identify(&ctx.tokens, &presented) else {
-        tracing::info!("PagerDuty change event with an unknown routing key refused");
-        return refused("invalid routing key: it must be an admin token from [admin] tokens");
+    let caller = match super::pagerduty::caller(&ctx, &headers, event.routing_key.as_deref()) {
+        Ok(c) => c,
+        Err(why) => return super::pagerduty::refused(why),
     };
     let Some(payload) = event.payload else {
         return invalid("'payload' is missing".into());
@@ -542,7 +525,7 @@ pub(crate) async fn pagerduty_enqueue(
     };
     let started_at = match payload.timestamp.as_deref() {
         None => None,
-        Some(t) => match pagerduty_time(t) {
+        Some(t) => match pharos_domain::alert::parse_pagerduty_time(t) {
             Some(t) => Some(t),
             None => {
                 return invalid(format!(
@@ -592,22 +575,6 @@ pub(crate) async fn pagerduty_enqueue(
     }
 }
 
-fn invalid(error: String) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        Json(json!({"status": "invalid event", "message": "Event object is invalid", "errors": [error]})),
-    )
-        .into_response()
-}
-
-fn refused(error: &str) -> Response {
-    (
-        StatusCode::UNAUTHORIZED,
-        Json(json!({"status": "unauthorized", "message": "Event refused", "errors": [error]})),
-    )
-        .into_response()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -617,10 +584,22 @@ mod tests {
         let want = DateTime::parse_from_rfc3339("2020-07-17T08:42:58.315Z")
             .unwrap()
             .with_timezone(&Utc);
-        assert_eq!(pagerduty_time("2020-07-17T08:42:58.315+0000"), Some(want));
-        assert_eq!(pagerduty_time("2020-07-17T08:42:58.315Z"), Some(want));
-        assert_eq!(pagerduty_time("2020-07-17T10:42:58.315+02:00"), Some(want));
-        assert_eq!(pagerduty_time("yesterday"), None);
+        assert_eq!(
+            pharos_domain::alert::parse_pagerduty_time("2020-07-17T08:42:58.315+0000"),
+            Some(want)
+        );
+        assert_eq!(
+            pharos_domain::alert::parse_pagerduty_time("2020-07-17T08:42:58.315Z"),
+            Some(want)
+        );
+        assert_eq!(
+            pharos_domain::alert::parse_pagerduty_time("2020-07-17T10:42:58.315+02:00"),
+            Some(want)
+        );
+        assert_eq!(
+            pharos_domain::alert::parse_pagerduty_time("yesterday"),
+            None
+        );
     }
 
     #[test]

@@ -25,18 +25,9 @@ pub(crate) async fn enqueue(State(ctx): State<Ctx>, headers: HeaderMap, body: By
         Ok(e) => e,
         Err(e) => return invalid(format!("the body is not a PagerDuty event: {e}")),
     };
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(bearer)
-        .map(str::to_owned)
-        .or_else(|| event.routing_key.clone());
-    let Some(presented) = presented.filter(|k| !k.is_empty()) else {
-        return refused("'routing_key' is missing: use an admin token from [admin] tokens");
-    };
-    let Some(caller) = identify(&ctx.tokens, &presented) else {
-        tracing::info!("PagerDuty event with an unknown routing key refused");
-        return refused("invalid routing key: it must be an admin token from [admin] tokens");
+    let caller = match caller(&ctx, &headers, event.routing_key.as_deref()) {
+        Ok(c) => c,
+        Err(why) => return refused(why),
     };
     let alert = match event.into_alert(new_dedup_key) {
         Ok(a) => a,
@@ -65,7 +56,29 @@ fn new_dedup_key() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn invalid(error: String) -> Response {
+/// Who sends a PagerDuty event: the name of the admin token given as a bearer header, else
+/// as its `routing_key`; why not (for [`refused`]) when neither is a known token.
+pub(super) fn caller(
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    routing_key: Option<&str>,
+) -> Result<String, &'static str> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer)
+        .or(routing_key)
+        .filter(|k| !k.is_empty())
+        .ok_or("'routing_key' is missing: use an admin token from [admin] tokens")?;
+    identify(&ctx.tokens, presented).ok_or_else(|| {
+        tracing::info!("PagerDuty event with an unknown routing key refused");
+        "invalid routing key: it must be an admin token from [admin] tokens"
+    })
+}
+
+/// PagerDuty's 400: `{"status": "invalid event", "message": "Event object is invalid",
+/// "errors": [error]}`.
+pub(super) fn invalid(error: String) -> Response {
     (
         StatusCode::BAD_REQUEST,
         Json(json!({"status": "invalid event", "message": "Event object is invalid", "errors": [error]})),
@@ -73,7 +86,8 @@ fn invalid(error: String) -> Response {
         .into_response()
 }
 
-fn refused(error: &str) -> Response {
+/// A 401 in PagerDuty's error shape.
+pub(super) fn refused(error: &str) -> Response {
     (
         StatusCode::UNAUTHORIZED,
         Json(json!({"status": "unauthorized", "message": "Event refused", "errors": [error]})),
