@@ -453,6 +453,10 @@ pub struct Line {
     pub text: String,
     /// Responders only (private notes): left out of the published postmortem.
     pub private: bool,
+    /// The line as the published postmortem words it, when that differs from `text` (change
+    /// records: no author, no record id).
+    #[serde(skip)]
+    pub public_text: Option<String>,
 }
 
 /// A change that preceded (or happened during) the incident.
@@ -781,21 +785,26 @@ fn timeline(
             kind: kind.to_owned(),
             text,
             private,
+            public_text: None,
         }
     };
     let mut lines = Vec::with_capacity(entries.len() + changes.len() + 1);
     for c in changes {
-        let mut text = format!("Change to {}: {} — {}", c.component, c.kind, c.summary);
+        let mut public = format!("Change to {}: {} — {}", c.component, c.kind, c.summary);
         if let Some(v) = &c.version {
-            let _ = write!(text, " (version {v})");
+            let _ = write!(public, " (version {v})");
         }
+        let mut text = public.clone();
         if let Some(a) = &c.author {
             let _ = write!(text, ", by {a}");
         }
         if let Some(s) = &c.superseded_by {
             let _ = write!(text, " [corrected by {s}]");
+            public.push_str(" [record corrected later]");
         }
-        lines.push(line(c.started_at, Actor::Automation, "change", text, false));
+        let mut l = line(c.started_at, Actor::Automation, "change", text, false);
+        l.public_text = Some(public);
+        lines.push(l);
     }
     let first_failure = entries
         .iter()
@@ -1218,7 +1227,11 @@ pub fn render_markdown(pm: &Postmortem, audience: Audience) -> String {
         md.push('\n');
     }
     for l in shown {
-        let _ = writeln!(md, "- {} — {}", when(&l.local, &l.utc), l.text);
+        let text = match (&l.public_text, internal) {
+            (Some(public), false) => public,
+            _ => &l.text,
+        };
+        let _ = writeln!(md, "- {} — {}", when(&l.local, &l.utc), text);
     }
     md.push('\n');
 
@@ -1305,12 +1318,16 @@ pub fn render_markdown(pm: &Postmortem, audience: Audience) -> String {
             if let Some(v) = &c.version {
                 let _ = write!(line, " (version {v})");
             }
-            if let Some(a) = &c.author {
+            if let (Some(a), true) = (&c.author, internal) {
                 let _ = write!(line, ", by {a}");
             }
             let _ = write!(line, "; {relation}");
-            if let Some(s) = &c.superseded_by {
-                let _ = write!(line, "; corrected by {s}");
+            match (&c.superseded_by, internal) {
+                (Some(s), true) => {
+                    let _ = write!(line, "; corrected by {s}");
+                }
+                (Some(_), false) => line.push_str("; this record was corrected later"),
+                (None, _) => {}
             }
             if let Some(r) = &c.regression {
                 let _ = write!(line, "; suspect: {r}");
@@ -2171,9 +2188,16 @@ pub(crate) mod tests {
         );
         let md = render_markdown(&pm, Audience::Public);
         assert!(
-            md.contains("- 2026-03-04 16:00 UTC — API deploy: Auth update (version 1.4.2), by ci; 25m before the start"),
+            md.contains("- 2026-03-04 16:00 UTC — API deploy: Auth update (version 1.4.2); 25m before the start"),
             "{md}"
         );
         assert_eq!(pm.changes[0].why, "a change to the incident's component");
+        // The published text names no record ids and no authors; responders see both.
+        assert!(!md.contains("chg_") && !md.contains("by ci"), "{md}");
+        assert!(md.contains("this record was corrected later"), "{md}");
+        assert!(md.contains("[record corrected later]"), "{md}");
+        let internal = render_markdown(&pm, Audience::Internal);
+        assert!(internal.contains("; corrected by chg_b"), "{internal}");
+        assert!(internal.contains("by ci"), "{internal}");
     }
 }

@@ -77,6 +77,8 @@ pub(crate) enum Command {
     ),
     Alerts(oneshot::Sender<Vec<crate::desk::AlertListing>>),
     Regression(Box<crate::changes::RegressionEvent>),
+    /// Answers once everything applied before it is stored.
+    Sync(Reply<()>),
 }
 
 impl Command {
@@ -213,6 +215,10 @@ impl Command {
                     })
                     .collect();
                 answer(reply, Ok(outcomes), live, pending, metrics)
+            }
+            Command::Sync(reply) => {
+                answer(reply, Ok(()), live, pending, metrics);
+                false
             }
             Command::Alerts(reply) => {
                 let _ = reply.send(live.desk.alerts());
@@ -419,6 +425,10 @@ impl EngineControl {
 
     /// An incident's (or maintenance's) full timeline, in order of when things happened.
     pub async fn timeline(&self, id: &IncidentId) -> Result<Vec<TimelineEntry>, CommandError> {
+        // The timeline is read from storage, which the writer reaches a moment after the live
+        // incident changes: wait for what is already applied, so an incident resolved a
+        // moment ago is never read without its resolution.
+        self.send(Command::Sync).await?;
         let records =
             self.store.incident_events(id.as_str()).await.map_err(|e| {
                 CommandError::Unavailable(format!("reading the timeline failed: {e}"))
