@@ -385,15 +385,17 @@ async fn from_alert_to_published_postmortem_and_the_next_incident_remembers() {
         let a = get(&app, &format!("/api/v1/incidents/{id}")).await;
         assert_eq!(a.json["status"], "postmortem");
 
-        let public = app.get_json("/api/v2/incidents.json").await;
-        let incident = public["incidents"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|i| i["id"] == id.as_str())
-            .unwrap()
-            .clone();
-        assert_eq!(incident["status"], "postmortem");
+        // The public snapshot is rebuilt a moment after the answer.
+        let incident = eventually(WAIT, "the public API to show the postmortem", || async {
+            let public = app.get_json("/api/v2/incidents.json").await;
+            public["incidents"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["id"] == id.as_str() && i["status"] == "postmortem")
+                .cloned()
+        })
+        .await;
         let newest = &incident["incident_updates"][0];
         assert_eq!(newest["status"], "postmortem");
         let body = newest["body"].as_str().unwrap();
