@@ -173,7 +173,10 @@ impl Store {
                 .bind(&change.id)
                 .fetch_optional(&mut *tx)
                 .await?;
+            // Every early answer rolls back explicitly: a dropped transaction is only rolled
+            // back when its connection is next used, and until then it holds its locks.
             if taken.is_some() {
+                tx.rollback().await?;
                 return Ok(Err(ChangeConflict::DuplicateId(change.id.clone())));
             }
             let known: Option<(String,)> =
@@ -182,6 +185,7 @@ impl Store {
                     .fetch_optional(&mut *tx)
                     .await?;
             if known.is_none() {
+                tx.rollback().await?;
                 return Err(OpError::Invalid(format!(
                     "component {:?} was never configured",
                     change.component.as_str()
@@ -194,6 +198,7 @@ impl Store {
                         .fetch_optional(&mut *tx)
                         .await?;
                 if exists.is_none() {
+                    tx.rollback().await?;
                     return Ok(Err(ChangeConflict::UnknownSupersedes(old.clone())));
                 }
                 let by: Option<(String,)> =
@@ -202,6 +207,7 @@ impl Store {
                         .fetch_optional(&mut *tx)
                         .await?;
                 if let Some((by,)) = by {
+                    tx.rollback().await?;
                     return Ok(Err(ChangeConflict::AlreadySuperseded {
                         id: old.clone(),
                         by,
