@@ -585,36 +585,14 @@ impl Desk {
         if !self.rules.auto_open {
             return;
         }
-        let id = (self.ids)();
-        let incident = Incident {
-            id: id.clone(),
-            name: incident::opening_name(spec.on_failure, &name_refs),
-            status: IncidentStatus::Investigating,
-            impact_override: None,
-            computed_impact: Impact::None,
-            severity: None,
-            components: BTreeMap::new(),
-            monitors: BTreeMap::from([(monitor.clone(), true)]),
-            public: false,
-            automated: true,
-            human_owned: false,
-            roles: BTreeMap::new(),
-            created_at: now,
-            updated_at: now,
-            started_at: first_failure,
-            monitoring_at: None,
-            resolved_at: None,
-            first_failure_at: Some(first_failure),
-            published_at: None,
-            healthy_since: None,
-            alerts: Default::default(),
-            updates: Vec::new(),
-        };
-        let ii = self.insert_incident(incident);
-        let opened = TimelineKind::Opened {
-            name: self.incidents[ii].name.clone(),
-        };
-        self.event(&id, now, now, Actor::Automation, opened);
+        let ii = self.open_automated(
+            incident::opening_name(spec.on_failure, &name_refs),
+            first_failure,
+            Some(first_failure),
+            now,
+        );
+        self.incidents[ii].monitors.insert(monitor.clone(), true);
+        let id = self.incidents[ii].id.clone();
         self.event(&id, at, now, Actor::Automation, down_event);
         let affected = affected_from(world, &live, changes);
         for a in &affected {
@@ -1247,6 +1225,51 @@ impl Desk {
     }
 
     // ---- internals --------------------------------------------------------------------
+
+    /// Opens an incident automation declares: investigating, not public yet, with its
+    /// `opened` entry on the timeline. The caller adds what opened it (monitor, alert or
+    /// change), its components, its first update, and publishes it.
+    fn open_automated(
+        &mut self,
+        name: String,
+        started_at: DateTime<Utc>,
+        first_failure_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> usize {
+        let id = (self.ids)();
+        let ii = self.insert_incident(Incident {
+            id: id.clone(),
+            name: name.clone(),
+            status: IncidentStatus::Investigating,
+            impact_override: None,
+            computed_impact: Impact::None,
+            severity: None,
+            components: BTreeMap::new(),
+            monitors: BTreeMap::new(),
+            public: false,
+            automated: true,
+            human_owned: false,
+            roles: BTreeMap::new(),
+            created_at: now,
+            updated_at: now,
+            started_at,
+            monitoring_at: None,
+            resolved_at: None,
+            first_failure_at,
+            published_at: None,
+            healthy_since: None,
+            alerts: BTreeMap::new(),
+            updates: Vec::new(),
+        });
+        self.event(
+            &id,
+            now,
+            now,
+            Actor::Automation,
+            TimelineKind::Opened { name },
+        );
+        ii
+    }
 
     fn insert_incident(&mut self, incident: Incident) -> usize {
         let ii = self.incidents.len();

@@ -14,9 +14,8 @@
 use chrono::{DateTime, Utc};
 use pharos_domain::alert::{Alert, AlertAction, AttachedAlert, Routed};
 use pharos_domain::incident::{self, TimelineKind};
-use pharos_domain::{Actor, ComponentId, Impact, Incident, IncidentId, IncidentStatus};
+use pharos_domain::{Actor, ComponentId, Impact, IncidentId, IncidentStatus};
 use serde::Serialize;
-use std::collections::BTreeMap;
 
 use super::{affected_from, component_names, Desk};
 use crate::world::World;
@@ -313,36 +312,14 @@ impl Desk {
             self.note_component_changes(&changes, now);
             return outcome("recorded", None);
         }
-        let id = (self.ids)();
-        let incident = Incident {
-            id: id.clone(),
-            name: incident::opening_name(status, &name_refs),
-            status: IncidentStatus::Investigating,
-            impact_override: None,
-            computed_impact: Impact::None,
-            severity: None,
-            components: BTreeMap::new(),
-            monitors: BTreeMap::new(),
-            public: false,
-            automated: true,
-            human_owned: false,
-            roles: BTreeMap::new(),
-            created_at: now,
-            updated_at: now,
-            started_at: started,
-            monitoring_at: None,
-            resolved_at: None,
-            first_failure_at: Some(started),
-            published_at: None,
-            healthy_since: None,
-            alerts: BTreeMap::from([(alert.key.clone(), held)]),
-            updates: Vec::new(),
-        };
-        let ii = self.insert_incident(incident);
-        let opened = TimelineKind::Opened {
-            name: self.incidents[ii].name.clone(),
-        };
-        self.event(&id, now, now, Actor::Automation, opened);
+        let ii = self.open_automated(
+            incident::opening_name(status, &name_refs),
+            started,
+            Some(started),
+            now,
+        );
+        self.incidents[ii].alerts.insert(alert.key.clone(), held);
+        let id = self.incidents[ii].id.clone();
         self.event(&id, started, now, Actor::Automation, fired);
         let affected = affected_from(world, &live, &changes);
         for a in &affected {

@@ -17,14 +17,11 @@
 //!   is down, moves to `monitoring`, to resolve after `auto_resolve_after` like any other.
 //!   A person resolving the incident lifts the override too (it belongs to the incident).
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use pharos_domain::change::WindowStats;
 use pharos_domain::incident::{AffectedChange, TimelineKind};
 use pharos_domain::{
-    Actor, Change, ComponentId, ComponentStatus, Health, Impact, Incident, IncidentStatus,
-    Regression,
+    Actor, Change, ComponentId, ComponentStatus, Health, IncidentStatus, Regression,
 };
 
 use super::{ComponentOverride, Desk};
@@ -118,36 +115,13 @@ impl Desk {
                 tracing::info!(incident = %id, change = %change.id, "suspect change named in the open incident");
             }
             None if may_degrade && self.rules.auto_open => {
-                let id = (self.ids)();
-                let incident = Incident {
-                    id: id.clone(),
-                    name: format!("Degraded performance of {name}"),
-                    status: IncidentStatus::Investigating,
-                    impact_override: None,
-                    computed_impact: Impact::None,
-                    severity: None,
-                    components: BTreeMap::new(),
-                    monitors: BTreeMap::new(),
-                    public: false,
-                    automated: true,
-                    human_owned: false,
-                    roles: BTreeMap::new(),
-                    created_at: now,
-                    updated_at: now,
-                    started_at: change.started_at.min(now),
-                    monitoring_at: None,
-                    resolved_at: None,
-                    first_failure_at: None,
-                    published_at: None,
-                    healthy_since: None,
-                    updates: Vec::new(),
-                    alerts: BTreeMap::new(),
-                };
-                let ii = self.insert_incident(incident);
-                let opened = TimelineKind::Opened {
-                    name: self.incidents[ii].name.clone(),
-                };
-                self.event(&id, now, now, Actor::Automation, opened);
+                let ii = self.open_automated(
+                    format!("Degraded performance of {name}"),
+                    change.started_at.min(now),
+                    None,
+                    now,
+                );
+                let id = self.incidents[ii].id.clone();
                 self.event(
                     &id,
                     now,
