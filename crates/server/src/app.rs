@@ -183,6 +183,24 @@ impl App {
     }
 }
 
+/// Raises the soft limit on open files to the hard limit, as Go's runtime does, so that
+/// `max_connections` connections (plus the database's and the checks') fit; warns when even
+/// the hard limit is smaller.
+pub fn raise_open_file_limit(max_connections: usize) {
+    // Connections, plus room for the database pool, checks and notifications.
+    let wanted = max_connections as u64 + 1024;
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if limit < wanted => tracing::warn!(
+            limit,
+            max_connections,
+            "the open-files limit is below [server] max_connections; raise it (ulimit -n, or \
+             LimitNOFILE= in a systemd unit) or connections beyond it will be refused"
+        ),
+        Ok(limit) => tracing::debug!(limit, "open-files limit"),
+        Err(error) => tracing::warn!(%error, "could not read or raise the open-files limit"),
+    }
+}
+
 /// Hides the password in a database URL for messages.
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
