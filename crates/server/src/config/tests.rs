@@ -2009,7 +2009,8 @@ fn http_credentials_status_codes_and_client_certificates() {
     assert!(identity.certificate_pem.contains("BEGIN CERTIFICATE"));
     assert!(identity.key_pem.expose().contains("BEGIN PRIVATE KEY"));
     // Secrets never reach a log line or the stored definition.
-    let shown = format!("{m:?}\n{}", m.definition_json());
+    let key = pharos_domain::fingerprint::FingerprintKey::derive(b"test database key");
+    let shown = format!("{m:?}\n{}", m.definition_json(&key));
     for secret in ["s3cret-pass", "MIIE"] {
         assert!(!shown.contains(secret), "{secret} leaked: {shown}");
     }
@@ -2592,10 +2593,11 @@ fn heartbeat_monitors_load_with_healthchecks_defaults() {
     assert_eq!((m.failure_threshold, m.success_threshold), (1, 1));
     assert!(m.conditions.is_empty());
     assert_eq!(m.interval, Duration::from_secs(300));
+    let key = pharos_domain::fingerprint::FingerprintKey::derive(b"test database key");
     assert!(
-        !m.definition_json().contains(token),
+        !m.definition_json(&key).contains(token),
         "the token is a secret: {}",
-        m.definition_json()
+        m.definition_json(&key)
     );
 
     let c = load(&one_monitor(&format!(

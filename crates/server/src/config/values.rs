@@ -4,26 +4,28 @@
 
 /// Checks an absolute `http://` or `https://` URL with a host.
 pub(super) fn check_http_url(url: &str) -> Result<(), String> {
+    // Messages show the URL without the password of its user information.
+    let shown = pharos_domain::fingerprint::redact_userinfo(url);
     let Some((scheme, rest)) = url.split_once("://") else {
         return Err(format!(
-            "{url:?} is not an absolute URL; expected http://… or https://…"
+            "{shown:?} is not an absolute URL; expected http://… or https://…"
         ));
     };
     if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
         return Err(format!(
-            "{url:?} has scheme {scheme:?}; expected http:// or https://"
+            "{shown:?} has scheme {scheme:?}; expected http:// or https://"
         ));
     }
     if let Some(c) = url.chars().find(|c| c.is_whitespace() || c.is_control()) {
         return Err(format!(
-            "{url:?} contains {c:?}; encode it (e.g. %20 for a space)"
+            "{shown:?} contains {c:?}; encode it (e.g. %20 for a space)"
         ));
     }
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..authority_end];
     // Userinfo (`user:pass@`) is allowed; the host is what follows the last `@`.
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    split_host_port(host_port).map_err(|e| format!("{url:?}: {e}"))?;
+    split_host_port(host_port).map_err(|e| format!("{shown:?}: {e}"))?;
     Ok(())
 }
 
