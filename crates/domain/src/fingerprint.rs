@@ -41,7 +41,10 @@ impl FingerprintKey {
     /// itself, so a fingerprint can never stand in for anything else the database's key signs
     /// (subscribers' links).
     pub fn derive(database_key: &[u8]) -> FingerprintKey {
-        FingerprintKey(hmac(database_key, b"pharos: monitor definition fingerprints, v1"))
+        FingerprintKey(hmac(
+            database_key,
+            b"pharos: monitor definition fingerprints, v1",
+        ))
     }
 
     /// `hmac-sha256:<hex>` of `value`.
@@ -138,7 +141,9 @@ pub(crate) fn url<S: Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
 pub fn redact_userinfo(url: &str) -> Cow<'_, str> {
     match split_userinfo(url) {
         Some((before, userinfo, after)) => match userinfo.split_once(':') {
-            Some((user, _)) if !user.is_empty() => Cow::Owned(format!("{before}{user}:***@{after}")),
+            Some((user, _)) if !user.is_empty() => {
+                Cow::Owned(format!("{before}{user}:***@{after}"))
+            }
             _ => Cow::Owned(format!("{before}***@{after}")),
         },
         None => Cow::Borrowed(url),
@@ -164,10 +169,21 @@ mod tests {
         let a = FingerprintKey::derive(b"database one");
         let b = FingerprintKey::derive(b"database two");
         let fa = a.fingerprint(b"hunter2");
-        assert!(fa.starts_with("hmac-sha256:") && fa.len() == 12 + 64, "{fa}");
+        assert!(
+            fa.starts_with("hmac-sha256:") && fa.len() == 12 + 64,
+            "{fa}"
+        );
         assert_eq!(fa, a.fingerprint(b"hunter2"), "the same secret reads alike");
-        assert_ne!(fa, a.fingerprint(b"hunter3"), "a changed secret reads changed");
-        assert_ne!(fa, b.fingerprint(b"hunter2"), "another database reads otherwise");
+        assert_ne!(
+            fa,
+            a.fingerprint(b"hunter3"),
+            "a changed secret reads changed"
+        );
+        assert_ne!(
+            fa,
+            b.fingerprint(b"hunter2"),
+            "another database reads otherwise"
+        );
         // Not the bare hash the definitions used to hold.
         use sha2::Digest;
         let bare = hex::encode(sha2::Sha256::digest(b"hunter2"));
@@ -181,7 +197,11 @@ mod tests {
         assert_eq!(written("s3cret"), REDACTED);
         let inside = with_key(&key, || written("s3cret"));
         assert_eq!(inside, key.fingerprint(b"s3cret"));
-        assert_eq!(written("s3cret"), REDACTED, "the key does not outlive the call");
+        assert_eq!(
+            written("s3cret"),
+            REDACTED,
+            "the key does not outlive the call"
+        );
         let caught = std::panic::catch_unwind(|| with_key(&key, || panic!("boom")));
         assert!(caught.is_err());
         assert_eq!(written("s3cret"), REDACTED, "nor a panic inside it");

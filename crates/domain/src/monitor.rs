@@ -422,7 +422,10 @@ mod tests {
         for secret in ["pw-1234", "probe", "key-5678", "body-9012", "bearer-3456"] {
             assert!(!stored.contains(secret), "{secret} stored: {stored}");
         }
-        assert!(stored.contains("api.example.com/health?region=eu"), "{stored}");
+        assert!(
+            stored.contains("api.example.com/health?region=eu"),
+            "{stored}"
+        );
         assert!(stored.contains("X-Api-Key"), "header names stay: {stored}");
         assert_eq!(stored, spec(secretive()).definition_json(&key), "stable");
 

@@ -680,18 +680,21 @@ fn page_values_are_checked() {
         .config;
     assert_eq!(c.page.id, "acme_status-1");
     assert_eq!(c.page.time_zone, chrono_tz::Asia::Kolkata);
-    // Unset keys keep their defaults.
+    // Unset keys keep their defaults: published postmortems name no responder.
     let c = load("[page]\nname = \"Acme\"\n").config;
     assert_eq!(
-        (c.page.id.as_str(), c.page.time_zone),
-        ("pharos", chrono_tz::UTC)
+        (c.page.id.as_str(), c.page.time_zone, c.page.show_responders),
+        ("pharos", chrono_tz::UTC, false)
     );
+    let c = load("[page]\nshow_responders = true\n").config;
+    assert!(c.page.show_responders);
     assert_eq!(
-        refused("[page]\nid = \"\"\nname = \" \"\ntime_zone = \"Mars/Olympus\"\n"),
+        refused("[page]\nid = \"\"\nname = \" \"\ntime_zone = \"Mars/Olympus\"\nshow_responders = \"yes\"\n"),
         [
             "pharos.toml:2:6: error: page id must not be empty",
             "pharos.toml:3:8: error: `name` must not be empty",
             "pharos.toml:4:13: error: unknown time zone \"Mars/Olympus\"; expected an IANA name like \"Europe/Berlin\" or \"UTC\"",
+            "pharos.toml:5:19: error: `show_responders` must be a boolean (true or false), found a string",
         ]
     );
 }
