@@ -152,7 +152,7 @@ async fn deliveries_to(app: &TestApp, destination: &str) -> usize {
 /// subscriber follows, degraded or back — so that what is read afterwards was rendered after
 /// every earlier step. Returns the page indicator that the canary alone accounts for.
 async fn barrier(app: &TestApp, step: usize) -> &'static str {
-    let (status, indicator) = if step % 2 == 0 {
+    let (status, indicator) = if step.is_multiple_of(2) {
         let r = send(
             app,
             reqwest::Method::PUT,
