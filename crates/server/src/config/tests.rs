@@ -709,18 +709,21 @@ fn page_values_are_checked() {
         .config;
     assert_eq!(c.page.id, "acme_status-1");
     assert_eq!(c.page.time_zone, chrono_tz::Asia::Kolkata);
-    // Unset keys keep their defaults.
+    // Unset keys keep their defaults: published postmortems name no responder.
     let c = load("[page]\nname = \"Acme\"\n").config;
     assert_eq!(
-        (c.page.id.as_str(), c.page.time_zone),
-        ("pharos", chrono_tz::UTC)
+        (c.page.id.as_str(), c.page.time_zone, c.page.show_responders),
+        ("pharos", chrono_tz::UTC, false)
     );
+    let c = load("[page]\nshow_responders = true\n").config;
+    assert!(c.page.show_responders);
     assert_eq!(
-        refused("[page]\nid = \"\"\nname = \" \"\ntime_zone = \"Mars/Olympus\"\n"),
+        refused("[page]\nid = \"\"\nname = \" \"\ntime_zone = \"Mars/Olympus\"\nshow_responders = \"yes\"\n"),
         [
             "pharos.toml:2:6: error: page id must not be empty",
             "pharos.toml:3:8: error: `name` must not be empty",
             "pharos.toml:4:13: error: unknown time zone \"Mars/Olympus\"; expected an IANA name like \"Europe/Berlin\" or \"UTC\"",
+            "pharos.toml:5:19: error: `show_responders` must be a boolean (true or false), found a string",
         ]
     );
 }
@@ -2038,7 +2041,8 @@ fn http_credentials_status_codes_and_client_certificates() {
     assert!(identity.certificate_pem.contains("BEGIN CERTIFICATE"));
     assert!(identity.key_pem.expose().contains("BEGIN PRIVATE KEY"));
     // Secrets never reach a log line or the stored definition.
-    let shown = format!("{m:?}\n{}", m.definition_json());
+    let key = pharos_domain::fingerprint::FingerprintKey::derive(b"test database key");
+    let shown = format!("{m:?}\n{}", m.definition_json(&key));
     for secret in ["s3cret-pass", "MIIE"] {
         assert!(!shown.contains(secret), "{secret} leaked: {shown}");
     }
@@ -2621,10 +2625,11 @@ fn heartbeat_monitors_load_with_healthchecks_defaults() {
     assert_eq!((m.failure_threshold, m.success_threshold), (1, 1));
     assert!(m.conditions.is_empty());
     assert_eq!(m.interval, Duration::from_secs(300));
+    let key = pharos_domain::fingerprint::FingerprintKey::derive(b"test database key");
     assert!(
-        !m.definition_json().contains(token),
+        !m.definition_json(&key).contains(token),
         "the token is a secret: {}",
-        m.definition_json()
+        m.definition_json(&key)
     );
 
     let c = load(&one_monitor(&format!(
