@@ -15,10 +15,15 @@
 //!   that belong to another monitor type.
 //! - A component that no monitor drives is a warning; everything else found is an error.
 //!
-//! Beyond SPEC §2, the file may name its admin tokens and declare planned maintenance windows,
-//! and let published postmortems name responders:
+//! Beyond SPEC §2, the file may bound the HTTP server, name its admin tokens, declare planned
+//! maintenance windows, and let published postmortems name responders:
 //!
 //! ```toml
+//! [server]
+//! header_timeout = "10s"           # request headers must arrive within this, after connecting
+//!                                  # or after the previous answer (1s–5m); also the idle timeout
+//! max_connections = 10000          # open at once (1–1,000,000); more wait to be accepted
+//!
 //! [page]
 //! show_responders = false          # true: a published postmortem names who declared the
 //!                                  # incident, posted updates, owns an action item
