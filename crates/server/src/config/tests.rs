@@ -660,6 +660,36 @@ monitors = [
 // Sections
 
 #[test]
+fn server_limits_are_read_and_bounded() {
+    let defaults = load("");
+    assert_eq!(
+        defaults.config.server.header_timeout,
+        Duration::from_secs(10)
+    );
+    assert_eq!(defaults.config.server.max_connections, 10_000);
+    let set = load("[server]\nheader_timeout = \"3s\"\nmax_connections = 50\n");
+    assert_eq!(set.config.server.header_timeout, Duration::from_secs(3));
+    assert_eq!(set.config.server.max_connections, 50);
+    assert_eq!(
+        lines(
+            "[server]\nheader_timeout = \"10m\"\nmax_connections = 0\n\
+             [page]\nname = \"x\"\n"
+        ),
+        [
+            "pharos.toml:2:18: error: `header_timeout` must be between 1s and 5m",
+            "pharos.toml:3:19: error: `max_connections` must be at least 1, found 0",
+        ]
+    );
+    assert_eq!(
+        lines("[server]\nheader_timeout = 5\nmax_connections = 2000000\n"),
+        [
+            "pharos.toml:2:18: error: `header_timeout` must be a duration string like \"30s\", found an integer (5)",
+            "pharos.toml:3:19: error: `max_connections` must be at most 1000000, found 2000000",
+        ]
+    );
+}
+
+#[test]
 fn server_and_storage_values_are_checked() {
     let loaded = load(
         "[server]\nlisten = \"[::1]:8080\"\npublic_url = \"https://status.example.com/\"\n\
@@ -1111,7 +1141,7 @@ url = "https://SECRET-11 .example/"
             "pharos.toml:5:7: error: invalid notifier `url`: it contains a space or control character; encode it (e.g. %20 for a space)",
             "pharos.toml:9:7: error: invalid notifier `url`: the scheme must be http:// or https://",
             "pharos.toml:13:7: error: invalid notifier `url`: the host or port after the scheme is not valid",
-            "pharos.toml:18:10: error: `secret` must be a string, found an integer",
+            "pharos.toml:18:10: error: `secret` must be a string, found an integer (5)",
             "pharos.toml:22:15: error: `routing_key` must be a string, found an array",
             "pharos.toml:27:1: error: `routing_key` only applies to type = \"pagerduty\"",
             "pharos.toml:28:1: error: `token` only applies to type = \"ntfy\"",
@@ -1578,12 +1608,12 @@ tokens = [
             "pharos.toml:10:3: error: an [admin] token is missing required key `name`",
             "pharos.toml:10:3: error: an [admin] token is missing required key `token`",
             "pharos.toml:10:5: error: unknown key `tokn` in an [admin] token; did you mean `token`?",
-            "pharos.toml:11:27: error: `token` must be a string, found an integer",
+            "pharos.toml:11:27: error: `token` must be a string, found an integer (5)",
             "pharos.toml:12:29: error: this admin token is the same as the one named `alice` (at line 6); every entry needs its own token, so that each change has one author",
             "pharos.toml:13:28: warning: short admin token is easy to guess: `dave` has fewer than 16 characters; use a long random value, e.g. from `openssl rand -hex 32`",
             "pharos.toml:14:13: error: environment variable `NO_NAME` is not set",
             "pharos.toml:14:35: error: environment variable `NO_TOKEN` is not set",
-            "pharos.toml:15:3: error: `tokens` must contain only strings or { name = …, token = … } tables, found an integer",
+            "pharos.toml:15:3: error: `tokens` must contain only strings or { name = …, token = … } tables, found an integer (5)",
             "pharos.toml:16:12: error: admin token `name` must be at most 64 characters",
             "pharos.toml:17:12: error: admin token `name` must not contain control characters such as line breaks",
             "pharos.toml:18:28: error: admin token must not be empty",
