@@ -205,8 +205,7 @@ fn classify_v6(ip: Ipv6Addr) -> Option<NonPublic> {
         // The server's address, then the client's (stored inverted): both must be public.
         let server = v4_at(ip, 32);
         let client = Ipv4Addr::from(!u32::from(v4_at(ip, 96)));
-        return embedded(Embedding::Teredo, server)
-            .or_else(|| embedded(Embedding::Teredo, client));
+        return embedded(Embedding::Teredo, server).or_else(|| embedded(Embedding::Teredo, client));
     }
     const TABLE: &[([u16; 8], u32, Kind)] = &[
         ([0xff00, 0, 0, 0, 0, 0, 0, 0], 8, Kind::Multicast),
@@ -286,7 +285,10 @@ mod tests {
             ("10.255.255.255", Some("a private network address")),
             ("100.63.255.255", None),
             ("100.64.0.1", Some("a shared (carrier-grade NAT) address")),
-            ("100.127.255.255", Some("a shared (carrier-grade NAT) address")),
+            (
+                "100.127.255.255",
+                Some("a shared (carrier-grade NAT) address"),
+            ),
             ("100.128.0.0", None),
             ("127.0.0.1", Some("a loopback address")),
             ("127.255.255.254", Some("a loopback address")),
@@ -322,7 +324,10 @@ mod tests {
             ("febf:ffff::1", Some("a link-local address")),
             ("fec0::1", Some("a site-local address")),
             ("fc00::1", Some("a unique local (private IPv6) address")),
-            ("fd12:3456::1", Some("a unique local (private IPv6) address")),
+            (
+                "fd12:3456::1",
+                Some("a unique local (private IPv6) address"),
+            ),
             ("ff02::1", Some("a multicast address")),
             ("2001:db8::1", Some("a documentation address")),
             ("3fff:0fff::1", Some("a documentation address")),

@@ -19,8 +19,8 @@ use crate::desk::{
 };
 use crate::metrics::Metrics;
 use crate::subscribers::{
-    self, LinkError, NewSubscriber, Purpose, Subscribed, Subscriber, SubscriberError, SubscriberState,
-    Tokens, SUBSCRIBE_LOOKUP_TIMEOUT,
+    self, LinkError, NewSubscriber, Purpose, Subscribed, Subscriber, SubscriberError,
+    SubscriberState, Tokens, SUBSCRIBE_LOOKUP_TIMEOUT,
 };
 use crate::writer::Pending;
 use crate::Live;

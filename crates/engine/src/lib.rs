@@ -49,7 +49,8 @@ pub use metrics::Metrics;
 use notices::Notices;
 pub use pharos_store::{DeliveryState, OutboxRow};
 pub use subscribers::{
-    Accepted, NewSubscriber, Subscribed, Subscriber, SubscriberError, SubscriberKind, SubscriberState,
+    Accepted, NewSubscriber, Subscribed, Subscriber, SubscriberError, SubscriberKind,
+    SubscriberState,
 };
 pub use view::{ComponentView, MonitorView, PageInfo, StatusView};
 use world::{ComponentHistory, World};

@@ -352,7 +352,10 @@ mod tests {
             ("http://0/", "0.0.0.0"),
             ("http://0x0/", "0.0.0.0"),
             ("http://3232235777:8080/x", "192.168.1.1"),
-            ("http://0xa9.0xfe.0xa9.0xfe/latest/meta-data/", "169.254.169.254"),
+            (
+                "http://0xa9.0xfe.0xa9.0xfe/latest/meta-data/",
+                "169.254.169.254",
+            ),
             ("http://[::1]:9/", "::1"),
             ("http://[::ffff:127.0.0.1]/", "::ffff:127.0.0.1"),
             ("http://[0:0:0:0:0:ffff:7f00:1]/", "::ffff:127.0.0.1"),
@@ -368,8 +371,16 @@ mod tests {
                 parsed.host_str()
             );
         }
-        for name in ["http://hooks.example.com/", "http://localhost/", "http://0x7f.example/"] {
-            assert_eq!(literal_host(&reqwest::Url::parse(name).unwrap()), None, "{name}");
+        for name in [
+            "http://hooks.example.com/",
+            "http://localhost/",
+            "http://0x7f.example/",
+        ] {
+            assert_eq!(
+                literal_host(&reqwest::Url::parse(name).unwrap()),
+                None,
+                "{name}"
+            );
         }
     }
 

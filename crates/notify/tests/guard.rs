@@ -153,10 +153,7 @@ async fn a_name_that_turns_private_after_subscribing_is_refused_at_delivery() {
     // …and loopback, where the receiver listens, when the delivery goes out.
     dns.set_records("rebind.public.test", "A", &["127.0.0.1"]);
     let asked_before = dns.queries().len();
-    let refusal = guard
-        .post(&request(url), TIMEOUT, &[])
-        .await
-        .unwrap_err();
+    let refusal = guard.post(&request(url), TIMEOUT, &[]).await.unwrap_err();
     assert!(
         refusal
             .to_string()
@@ -196,7 +193,10 @@ async fn names_that_do_not_resolve_are_accepted_when_subscribing_and_fail_when_s
     let guard = guard(&dns, &[]);
     let url = "http://nowhere.public.test/hook";
     guard.check_endpoint(url, TIMEOUT).await.unwrap();
-    let outcome = guard.post(&request(url.into()), TIMEOUT, &[]).await.unwrap();
+    let outcome = guard
+        .post(&request(url.into()), TIMEOUT, &[])
+        .await
+        .unwrap();
     let Outcome::Failed { reason } = outcome else {
         panic!("sent to a name that does not exist");
     };

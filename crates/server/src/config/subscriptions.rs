@@ -130,7 +130,10 @@ mod tests {
             resolver("127.0.0.1:5353").unwrap(),
             "127.0.0.1:5353".parse().unwrap()
         );
-        assert_eq!(resolver("10.0.0.2").unwrap(), "10.0.0.2:53".parse().unwrap());
+        assert_eq!(
+            resolver("10.0.0.2").unwrap(),
+            "10.0.0.2:53".parse().unwrap()
+        );
         assert_eq!(resolver("[::1]:53").unwrap(), "[::1]:53".parse().unwrap());
         assert!(resolver("dns.example.com:53").is_err());
     }
