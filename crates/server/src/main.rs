@@ -357,6 +357,7 @@ fn serve(path: Option<PathBuf>, listen: Option<SocketAddr>, database: Option<Str
     let database_url = database
         .or_else(|| config.storage.url.clone())
         .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+    pharos_server::app::raise_open_file_limit(config.server.max_connections);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
