@@ -60,7 +60,10 @@ async fn ping(app: &TestApp, method: reqwest::Method, suffix: &str, body: &str) 
     // Refusals are JSON errors; their message is what a script's author reads.
     let body: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(body["error"]["status"], status);
-    (status, body["error"]["message"].as_str().unwrap().to_owned())
+    (
+        status,
+        body["error"]["message"].as_str().unwrap().to_owned(),
+    )
 }
 
 /// The monitor's last failure reason, as the admin API shows it.

@@ -102,7 +102,10 @@ async fn half_open_connections_delay_no_page_and_are_dropped_after_the_header_ti
         while readers.join_next().await.is_some() {}
     })
     .await;
-    assert!(all_closed.is_ok(), "some half-open connections were still open after 30 s");
+    assert!(
+        all_closed.is_ok(),
+        "some half-open connections were still open after 30 s"
+    );
     let after = opened.elapsed();
     assert!(
         after >= Duration::from_secs(3),
