@@ -28,11 +28,11 @@ use serde::{Serialize, Serializer};
 use crate::check::CheckOutcome;
 use crate::duration::format_duration;
 
-/// Settings of a `heartbeat` monitor.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Settings of a `heartbeat` monitor. `Debug` hides the token.
+#[derive(Clone, PartialEq, Serialize)]
 pub struct HeartbeatSpec {
-    /// The secret part of the ping URL (`/ping/{token}`).
-    #[serde(skip)]
+    /// The secret part of the ping URL (`/ping/{token}`); stored only as a fingerprint.
+    #[serde(serialize_with = "crate::fingerprint::secret_str")]
     pub token: String,
     /// When pings are expected.
     pub expect: Expect,
@@ -40,6 +40,16 @@ pub struct HeartbeatSpec {
     /// down.
     #[serde(serialize_with = "crate::monitor::as_millis")]
     pub grace: Duration,
+}
+
+impl std::fmt::Debug for HeartbeatSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HeartbeatSpec")
+            .field("token", &crate::fingerprint::REDACTED)
+            .field("expect", &self.expect)
+            .field("grace", &self.grace)
+            .finish()
+    }
 }
 
 /// When a heartbeat's success pings are expected.

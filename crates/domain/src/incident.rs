@@ -493,6 +493,10 @@ pub struct Incident {
     pub severity: Option<Severity>,
     /// Affected components and the status the incident last saw for each.
     pub components: BTreeMap<ComponentId, ComponentStatus>,
+    /// Component statuses people asked for while the incident is private: held back from
+    /// the public page (and from subscribers) until it is published, when they take effect.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pending_components: BTreeMap<ComponentId, ComponentStatus>,
     /// Monitors that joined it, and whether each is currently down.
     pub monitors: BTreeMap<MonitorId, bool>,
     /// Whether it is on the public page.

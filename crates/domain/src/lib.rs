@@ -8,6 +8,7 @@ pub mod change;
 pub mod check;
 pub mod condition;
 pub mod duration;
+pub mod fingerprint;
 pub mod health;
 pub mod heartbeat;
 pub mod ids;

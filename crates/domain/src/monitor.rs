@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Serialize, Serializer};
 
 use crate::condition::Condition;
+use crate::fingerprint::{self, FingerprintKey};
 use crate::heartbeat::HeartbeatSpec;
 use crate::ids::{ComponentId, MonitorId};
 use crate::prometheus::PrometheusSpec;
@@ -96,10 +97,13 @@ impl MonitorSpec {
     }
 
     /// A stable JSON rendering of the whole definition, stored so that a changed
-    /// configuration can be told from an unchanged one at start.
-    pub fn definition_json(&self) -> String {
+    /// configuration can be told from an unchanged one at start. Secrets, header values, the
+    /// request body and URL user information are written as fingerprints keyed with `key`
+    /// (see [`fingerprint`](crate::fingerprint)): the same secret gives the same text, a
+    /// changed one a changed text, and the secret itself is never in it.
+    pub fn definition_json(&self, key: &FingerprintKey) -> String {
         // Serializing plain data with string keys cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
+        fingerprint::with_key(key, || serde_json::to_string(self).unwrap_or_default())
     }
 }
 
@@ -139,16 +143,20 @@ impl MonitorKind {
     }
 }
 
-/// Settings of an `http` monitor.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Settings of an `http` monitor. `Debug` and the stored form hide the URL's user
+/// information, header values and the body (see [`fingerprint`](crate::fingerprint)).
+#[derive(Clone, PartialEq, Serialize)]
 pub struct HttpSpec {
-    /// Absolute `http://` or `https://` URL.
+    /// Absolute `http://` or `https://` URL; it may hold `user:password@`.
+    #[serde(serialize_with = "fingerprint::url")]
     pub url: String,
     /// Request method, upper case (default `GET`).
     pub method: String,
-    /// Extra request headers, in order.
+    /// Extra request headers, in order. Their values are treated as secrets.
+    #[serde(serialize_with = "fingerprint::headers")]
     pub headers: Vec<(String, String)>,
-    /// Request body, if any.
+    /// Request body, if any (treated as a secret: it may hold credentials).
+    #[serde(serialize_with = "fingerprint::opt_secret_str")]
     pub body: Option<String>,
     /// Redirects followed before failing; 0 means redirects are not followed.
     pub max_redirects: usize,
@@ -219,9 +227,9 @@ pub struct ClientIdentity {
 }
 
 /// A value that must never reach a log or the database: `Debug` and `Display` print
-/// `[redacted]` and it
-/// serializes (in stored monitor definitions) as a SHA-256 fingerprint, so a changed secret
-/// still reads as a changed definition.
+/// `[redacted]` and it serializes (in stored monitor definitions) as a fingerprint keyed with
+/// the database's key (see [`fingerprint`](crate::fingerprint)), so a changed secret still
+/// reads as a changed definition.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
@@ -251,9 +259,7 @@ impl std::fmt::Display for Secret {
 
 impl Serialize for Secret {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use sha2::Digest;
-        let digest = sha2::Sha256::digest(self.0.as_bytes());
-        s.serialize_str(&format!("sha256:{}", hex::encode(digest)))
+        fingerprint::secret_str(&self.0, s)
     }
 }
 
@@ -293,6 +299,29 @@ pub struct TlsSpec {
 pub struct IcmpSpec {
     /// Host name or address pinged.
     pub host: String,
+}
+
+impl std::fmt::Debug for HttpSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(name, _)| (name.as_str(), fingerprint::REDACTED))
+            .collect();
+        f.debug_struct("HttpSpec")
+            .field("url", &fingerprint::redact_userinfo(&self.url))
+            .field("method", &self.method)
+            .field("headers", &headers)
+            .field("body", &self.body.as_ref().map(|_| fingerprint::REDACTED))
+            .field("max_redirects", &self.max_redirects)
+            .field("insecure", &self.insecure)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("auth", &self.auth)
+            .field("accepted_status_codes", &self.accepted_status_codes)
+            .field("client_identity", &self.client_identity)
+            .field("ca_certificate_pem", &self.ca_certificate_pem)
+            .finish()
+    }
 }
 
 impl HttpSpec {
@@ -354,5 +383,68 @@ pub fn contribution(health: crate::Health, on_failure: ComponentStatus) -> Compo
         crate::Health::Down => on_failure,
         crate::Health::Degraded => ComponentStatus::DegradedPerformance,
         crate::Health::Up | crate::Health::Unknown => ComponentStatus::Operational,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(http: HttpSpec) -> MonitorSpec {
+        MonitorSpec {
+            id: MonitorId::new("api").unwrap(),
+            kind: MonitorKind::Http(http),
+            interval: Duration::from_secs(30),
+            timeout: Duration::from_secs(10),
+            failure_threshold: 3,
+            success_threshold: 1,
+            conditions: Vec::new(),
+            degraded_conditions: Vec::new(),
+            components: vec![ComponentId::new("api").unwrap()],
+            on_failure: ComponentStatus::MajorOutage,
+            depends_on: Vec::new(),
+            quiet: QuietRules::default(),
+        }
+    }
+
+    fn secretive() -> HttpSpec {
+        let mut http = HttpSpec::get("https://probe:pw-1234@api.example.com/health?region=eu");
+        http.headers = vec![("X-Api-Key".into(), "key-5678".into())];
+        http.body = Some(r#"{"token":"body-9012"}"#.into());
+        http.auth = Some(HttpAuth::Bearer(Secret::new("bearer-3456")));
+        http
+    }
+
+    #[test]
+    fn a_stored_definition_holds_no_secret_and_changes_with_each() {
+        let key = FingerprintKey::derive(b"database key");
+        let stored = spec(secretive()).definition_json(&key);
+        for secret in ["pw-1234", "probe", "key-5678", "body-9012", "bearer-3456"] {
+            assert!(!stored.contains(secret), "{secret} stored: {stored}");
+        }
+        assert!(
+            stored.contains("api.example.com/health?region=eu"),
+            "{stored}"
+        );
+        assert!(stored.contains("X-Api-Key"), "header names stay: {stored}");
+        assert_eq!(stored, spec(secretive()).definition_json(&key), "stable");
+
+        let changes: [fn(&mut HttpSpec); 4] = [
+            |h| h.url = "https://probe:pw-9999@api.example.com/health?region=eu".into(),
+            |h| h.headers[0].1 = "key-0000".into(),
+            |h| h.body = Some(r#"{"token":"body-0000"}"#.into()),
+            |h| h.auth = Some(HttpAuth::Bearer(Secret::new("bearer-0000"))),
+        ];
+        for change in changes {
+            let mut http = secretive();
+            change(&mut http);
+            assert_ne!(spec(http).definition_json(&key), stored);
+        }
+        // Debug output (logs, panics) shows none of them either.
+        let shown = format!("{:?}", spec(secretive()));
+        for secret in ["pw-1234", "key-5678", "body-9012", "bearer-3456"] {
+            assert!(!shown.contains(secret), "{secret} in Debug: {shown}");
+        }
+        assert!(shown.contains("probe:***@api.example.com"), "{shown}");
     }
 }

@@ -15,7 +15,11 @@
 //!   edits, a time zone and `now`.
 //! - [`missing`] is the completeness check; [`render_markdown`] writes the document, for
 //!   responders ([`Audience::Internal`]: private notes, gaps and similar incidents included) or
-//!   for the public page ([`Audience::Public`]).
+//!   for the public page ([`Audience::Public`]). The public text names no person: not who
+//!   declared the incident, posted an update or changed its severity (people are named by
+//!   their admin token's name, `alice` or `token-1`), nor who owns an action item, unless the
+//!   page opts in (`show_responders`); it never names change authors or record ids. Text
+//!   people wrote (root cause, remediation, an edited description) is published as written.
 //!
 //! Detection metrics are all measured from the start of the trouble (`started_at`: the first
 //! failing check for an incident a check opened, else when it was declared):
@@ -421,6 +425,9 @@ pub struct Metric {
 pub struct Detection {
     /// What noticed it, e.g. `the api-health check` or `alice (declared by hand)`.
     pub source: String,
+    /// `source` without a person's name (`a responder (declared by hand)`), for the public.
+    #[serde(skip)]
+    pub anonymous_source: String,
     /// Whether a check noticed it (false: a person did, which often means a monitoring gap).
     pub by_check: bool,
     /// Start → declared.
@@ -457,6 +464,10 @@ pub struct Line {
     /// records: no author, no record id).
     #[serde(skip)]
     pub public_text: Option<String>,
+    /// The line as the published postmortem words it when it names no responder, when that
+    /// differs from the public text ("Identified: public update: …" rather than "… by alice").
+    #[serde(skip)]
+    pub anonymous_text: Option<String>,
 }
 
 /// A change that preceded (or happened during) the incident.
@@ -513,6 +524,10 @@ pub struct Postmortem {
     pub tz: Tz,
     /// What happened, in a paragraph.
     pub description: Text,
+    /// The drafted description without a person's name, for the public, when it differs
+    /// (`None` when people wrote the description: their words are published as written).
+    #[serde(skip)]
+    pub anonymous_description: Option<String>,
     /// Type of event: "Outage", "Partial outage", "Degradation", …
     pub event_type: Text,
     /// Components impacted, worst first.
@@ -593,15 +608,26 @@ pub fn draft(src: &Sources<'_>, tz: Tz, now: DateTime<Utc>) -> Postmortem {
             edited: false,
         },
     };
-    let description = match &src.edits.description {
-        Some(t) => Text {
-            text: t.clone(),
-            edited: true,
-        },
-        None => Text {
-            text: derived_description(inc, &services, &detection, tz),
-            edited: false,
-        },
+    let (description, anonymous_description) = match &src.edits.description {
+        Some(t) => (
+            Text {
+                text: t.clone(),
+                edited: true,
+            },
+            None,
+        ),
+        None => {
+            let named = derived_description(inc, &services, &detection, &detection.source, tz);
+            let anonymous =
+                derived_description(inc, &services, &detection, &detection.anonymous_source, tz);
+            (
+                Text {
+                    text: named.clone(),
+                    edited: false,
+                },
+                (anonymous != named).then_some(anonymous),
+            )
+        }
     };
     Postmortem {
         incident_id: inc.id.clone(),
@@ -612,6 +638,7 @@ pub fn draft(src: &Sources<'_>, tz: Tz, now: DateTime<Utc>) -> Postmortem {
         time_zone: tz.name().to_owned(),
         tz,
         description,
+        anonymous_description,
         event_type,
         services_impacted: services,
         services_note: src.edits.services_impacted.clone(),
@@ -697,11 +724,16 @@ fn detection(inc: &Incident, entries: &[&TimelineEntry]) -> Detection {
         (TimelineKind::Opened { .. }, Actor::Person(p)) => Some(p.clone()),
         _ => None,
     });
-    let (source, by_check) = match (first_down, opener) {
+    let (source, by_check) = match (first_down, &opener) {
         (_, Some(person)) => (format!("{person} (declared by hand)"), false),
         (Some(m), None) => (format!("the {m} check"), true),
         (None, None) if inc.automated => ("Pharos automation".to_owned(), true),
         (None, None) => ("a person (declared by hand)".to_owned(), false),
+    };
+    let anonymous_source = if opener.is_some() {
+        "a responder (declared by hand)".to_owned()
+    } else {
+        source.clone()
     };
     let acknowledged = entries
         .iter()
@@ -718,6 +750,7 @@ fn detection(inc: &Incident, entries: &[&TimelineEntry]) -> Detection {
         .or(inc.monitoring_at);
     Detection {
         source,
+        anonymous_source,
         by_check,
         time_to_detect: metric(start, inc.created_at),
         time_to_acknowledge: acknowledged.map(|at| metric(start, at)),
@@ -786,6 +819,7 @@ fn timeline(
             text,
             private,
             public_text: None,
+            anonymous_text: None,
         }
     };
     let mut lines = Vec::with_capacity(entries.len() + changes.len() + 1);
@@ -835,14 +869,13 @@ fn timeline(
         None => {}
     }
     for e in entries {
-        let (text, private) = entry_text(e, name_of);
-        lines.push(line(
-            e.occurred_at,
-            e.actor.clone(),
-            e.kind_name(),
-            text,
-            private,
-        ));
+        let (text, private) = entry_text(e, name_of, true);
+        let (anonymous, _) = entry_text(e, name_of, false);
+        let mut l = line(e.occurred_at, e.actor.clone(), e.kind_name(), text, private);
+        if anonymous != l.text {
+            l.anonymous_text = Some(anonymous);
+        }
+        lines.push(l);
     }
     // Stable: entries at one instant keep the order they were recorded in.
     lines.sort_by_key(|l| l.at);
@@ -856,29 +889,48 @@ fn who(actor: &Actor) -> String {
     }
 }
 
-/// One line for a timeline entry, and whether it is private.
-fn entry_text(e: &TimelineEntry, name_of: &dyn Fn(&ComponentId) -> String) -> (String, bool) {
-    let by = who(&e.actor);
+/// One line for a timeline entry, and whether it is private. `named`: whether the line may
+/// name the person who did it (else it says what happened without who; Pharos itself is
+/// always named).
+fn entry_text(
+    e: &TimelineEntry,
+    name_of: &dyn Fn(&ComponentId) -> String,
+    named: bool,
+) -> (String, bool) {
+    let hidden = e.actor.is_person() && !named;
+    // " by alice", or nothing when the person is not named.
+    let by = if hidden {
+        String::new()
+    } else {
+        format!(" by {}", who(&e.actor))
+    };
     let status_label =
         |s: &str| IncidentStatus::parse(s).map_or(s.to_owned(), |st| st.label().to_owned());
     let text = match &e.kind {
+        TimelineKind::Opened { name } if hidden => {
+            format!("A responder declared the incident: {name}")
+        }
         TimelineKind::Opened { name } if e.actor.is_person() => {
-            format!("{by} declared the incident: {name}")
+            format!("{} declared the incident: {name}", who(&e.actor))
         }
         TimelineKind::Opened { name } => format!("Pharos opened the incident: {name}"),
         TimelineKind::PublicUpdate { status, .. } if status == "postmortem" => {
-            format!("Postmortem published by {by}")
+            format!("Postmortem published{by}")
         }
         TimelineKind::PublicUpdate { status, body, .. } => {
             let body = excerpt(body);
             if body.is_empty() {
-                format!("{}: public update by {by}", status_label(status))
+                format!("{}: public update{by}", status_label(status))
             } else {
-                format!("{}: public update by {by}: {body}", status_label(status))
+                format!("{}: public update{by}: {body}", status_label(status))
             }
         }
         TimelineKind::Note { body } => {
-            return (format!("Private note by {by}: {}", excerpt(body)), true);
+            // Never published: always named.
+            return (
+                format!("Private note by {}: {}", who(&e.actor), excerpt(body)),
+                true,
+            );
         }
         TimelineKind::Published => "The incident appeared on the public status page".to_owned(),
         TimelineKind::MonitorDown {
@@ -916,27 +968,25 @@ fn entry_text(e: &TimelineEntry, name_of: &dyn Fn(&ComponentId) -> String) -> (S
             )
         }
         TimelineKind::SeverityChanged { from, to } => match (from, to) {
-            (_, None) => format!("Severity cleared by {by}"),
-            (None, Some(s)) => format!("Severity set to {} by {by}", s.as_str()),
+            (_, None) => format!("Severity cleared{by}"),
+            (None, Some(s)) => format!("Severity set to {}{by}", s.as_str()),
             (Some(f), Some(s)) => {
-                format!(
-                    "Severity changed from {} to {} by {by}",
-                    f.as_str(),
-                    s.as_str()
-                )
+                format!("Severity changed from {} to {}{by}", f.as_str(), s.as_str())
             }
         },
         TimelineKind::ImpactChanged { from, to } => {
             format!(
-                "Impact changed from {} to {} by {by}",
+                "Impact changed from {} to {}{by}",
                 from.as_str(),
                 to.as_str()
             )
         }
-        TimelineKind::Renamed { from, to } => format!("Renamed from “{from}” to “{to}” by {by}"),
+        TimelineKind::Renamed { from, to } => format!("Renamed from “{from}” to “{to}”{by}"),
         TimelineKind::RoleAssigned { role, person } => match person {
-            Some(p) => format!("{p} is the {role} (set by {by})"),
-            None => format!("The {role} role was cleared by {by}"),
+            // The person given the role is a responder too.
+            Some(_) if !named => format!("The {role} role was assigned"),
+            Some(p) => format!("{p} is the {role} (set{by})"),
+            None => format!("The {role} role was cleared{by}"),
         },
         // Kinds added later (alerts, …) read from their recorded fields.
         #[allow(unreachable_patterns)]
@@ -945,7 +995,8 @@ fn entry_text(e: &TimelineEntry, name_of: &dyn Fn(&ComponentId) -> String) -> (S
     (text, false)
 }
 
-/// A line for a timeline kind this module has no words for: its name and its main fields.
+/// A line for a timeline kind this module has no words for: its name and its main fields,
+/// and who did it when a person did and may be named (`by`: " by alice" or empty).
 fn generic_text(e: &TimelineEntry, by: &str) -> String {
     let mut text = e.kind_name().replace('_', " ");
     if let Some(first) = text.get(..1) {
@@ -962,8 +1013,8 @@ fn generic_text(e: &TimelineEntry, by: &str) -> String {
             let _ = write!(text, ": {}", detail.join(" — "));
         }
     }
-    if e.actor.is_person() {
-        let _ = write!(text, " (by {by})");
+    if e.actor.is_person() && !by.is_empty() {
+        let _ = write!(text, " ({})", by.trim_start());
     }
     text
 }
@@ -979,10 +1030,12 @@ fn excerpt(s: &str) -> String {
     }
 }
 
+/// The drafted description; `source` is what detected it, named or not (see [`Detection`]).
 fn derived_description(
     inc: &Incident,
     services: &[ServiceImpact],
     detection: &Detection,
+    source: &str,
     tz: Tz,
 ) -> String {
     let mut out = format!("{}.", inc.name.trim_end_matches('.'));
@@ -1008,12 +1061,12 @@ fn derived_description(
         }
     }
     if detection.by_check {
-        let _ = write!(out, " It was detected by {}.", detection.source);
+        let _ = write!(out, " It was detected by {source}.");
     } else {
         let _ = write!(
             out,
             " It was declared by {}.",
-            detection.source.trim_end_matches(" (declared by hand)")
+            source.trim_end_matches(" (declared by hand)")
         );
     }
     if let Some(p) = &detection.time_to_first_public_update {
@@ -1162,9 +1215,14 @@ pub enum Audience {
     /// Responders: the whole draft, with a banner listing what is missing, private notes and
     /// similar incidents.
     Internal,
-    /// The public page: no private notes, no gaps, no similar incidents; sections start at
-    /// level 4 because the page shows the text under the incident's and the update's headings.
-    Public,
+    /// The public page: no private notes, no gaps, no similar incidents, no change authors
+    /// or record ids; sections start at level 4 because the page shows the text under the
+    /// incident's and the update's headings.
+    Public {
+        /// Whether it may name responders (who declared it, posted updates, owns an action
+        /// item): `[page] show_responders`, off by default.
+        show_responders: bool,
+    },
 }
 
 /// The postmortem as Markdown, section by section: description, type of event, services
@@ -1172,7 +1230,10 @@ pub enum Audience {
 /// duration, detection, changes, root cause, remediation, action items (and, for
 /// responders, similar incidents). Text people wrote is kept as written.
 pub fn render_markdown(pm: &Postmortem, audience: Audience) -> String {
-    let internal = audience == Audience::Internal;
+    let (internal, named) = match audience {
+        Audience::Internal => (true, true),
+        Audience::Public { show_responders } => (false, show_responders),
+    };
     let h = if internal { "##" } else { "####" };
     let mut md = String::new();
     let none = "_None recorded._";
@@ -1190,7 +1251,11 @@ pub fn render_markdown(pm: &Postmortem, audience: Audience) -> String {
         }
     }
 
-    let _ = writeln!(md, "{h} Description\n\n{}\n", pm.description.text.trim());
+    let description = match &pm.anonymous_description {
+        Some(anonymous) if !named => anonymous,
+        _ => &pm.description.text,
+    };
+    let _ = writeln!(md, "{h} Description\n\n{}\n", description.trim());
     let _ = writeln!(md, "{h} Type of event\n\n{}\n", pm.event_type.text.trim());
 
     let _ = writeln!(md, "{h} Services impacted\n");
@@ -1227,8 +1292,10 @@ pub fn render_markdown(pm: &Postmortem, audience: Audience) -> String {
         md.push('\n');
     }
     for l in shown {
-        let text = match (&l.public_text, internal) {
-            (Some(public), false) => public,
+        let text = match (&l.anonymous_text, &l.public_text) {
+            _ if internal => &l.text,
+            (Some(anonymous), _) if !named => anonymous,
+            (_, Some(public)) => public,
             _ => &l.text,
         };
         let _ = writeln!(md, "- {} — {}", when(&l.local, &l.utc), text);
@@ -1260,7 +1327,11 @@ pub fn render_markdown(pm: &Postmortem, audience: Audience) -> String {
     let _ = writeln!(
         md,
         "Detected by {}. Measured from the start of the trouble, {}:\n",
-        d.source,
+        if named {
+            &d.source
+        } else {
+            &d.anonymous_source
+        },
         stamp(pm.started_at, pm.tz).0
     );
     let metric_line = |label: &str, m: &Option<Metric>, otherwise: &str| match m {
@@ -1356,8 +1427,14 @@ pub fn render_markdown(pm: &Postmortem, audience: Audience) -> String {
         let due = a
             .due
             .map_or_else(|| "**none yet**".to_owned(), |d| d.to_string());
+        // An action's owner is a responder: named only where responders may be.
+        let owner = if named {
+            format!(" Owner: {owner}.")
+        } else {
+            String::new()
+        };
         let mut line = format!(
-            "- {} ({}): {} Owner: {owner}. Due: {due}.",
+            "- {} ({}): {}{owner} Due: {due}.",
             a.id,
             a.kind.as_str(),
             with_stop(&a.description)
@@ -1833,6 +1910,112 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_public_text_names_no_responder_unless_the_page_says_so() {
+        let inc = incident(
+            "inc1",
+            "Payments failing",
+            "2026-07-10T20:34:00Z",
+            "2026-07-10T20:34:00Z",
+            Some("2026-07-10T23:05:00Z"),
+            &[("api", "partial_outage")],
+        );
+        let token = || Actor::Person("token-1".into());
+        let timeline = vec![
+            entry(
+                1,
+                "2026-07-10T20:34:00Z",
+                alice(),
+                TimelineKind::Opened {
+                    name: "Payments failing".into(),
+                },
+            ),
+            entry(
+                2,
+                "2026-07-10T20:35:00Z",
+                alice(),
+                TimelineKind::SeverityChanged {
+                    from: None,
+                    to: Some(Severity::S2),
+                },
+            ),
+            entry(
+                3,
+                "2026-07-10T20:36:00Z",
+                token(),
+                TimelineKind::RoleAssigned {
+                    role: "commander".into(),
+                    person: Some("bob".into()),
+                },
+            ),
+            entry(
+                4,
+                "2026-07-10T20:37:00Z",
+                token(),
+                TimelineKind::Renamed {
+                    from: "Payments failing".into(),
+                    to: "Payments failing in EU".into(),
+                },
+            ),
+            update(
+                5,
+                "2026-07-10T21:00:00Z",
+                token(),
+                "identified",
+                "Found it.",
+            ),
+            update(6, "2026-07-10T23:05:00Z", alice(), "resolved", "Fixed."),
+            update(7, "2026-07-11T09:00:00Z", alice(), "postmortem", "…"),
+        ];
+        let pm = build(&inc, &timeline, &complete_edits(), chrono_tz::UTC);
+        // Responders' draft: complete, with names.
+        let internal = render_markdown(&pm, Audience::Internal);
+        for name in ["alice", "token-1", "bob"] {
+            assert!(internal.contains(name), "{name} missing from:\n{internal}");
+        }
+        assert_eq!(pm.detection.source, "alice (declared by hand)");
+
+        let public = render_markdown(
+            &pm,
+            Audience::Public {
+                show_responders: false,
+            },
+        );
+        for name in ["alice", "token-1", "bob"] {
+            assert!(!public.contains(name), "{name} named in:\n{public}");
+        }
+        for line in [
+            "It was declared by a responder.",
+            "Detected by a responder (declared by hand).",
+            "— A responder declared the incident: Payments failing",
+            "— Severity set to S2\n",
+            "— The commander role was assigned\n",
+            "— Renamed from “Payments failing” to “Payments failing in EU”\n",
+            "— Identified: public update: Found it.",
+            "— Postmortem published\n",
+            "- A1 (prevent): Alert on open connections. Due: 2026-04-30.",
+        ] {
+            assert!(public.contains(line), "{line:?} missing from:\n{public}");
+        }
+
+        let named = render_markdown(
+            &pm,
+            Audience::Public {
+                show_responders: true,
+            },
+        );
+        for line in [
+            "It was declared by alice.",
+            "— alice declared the incident",
+            "— bob is the commander (set by token-1)",
+            "— Identified: public update by token-1: Found it.",
+            "Owner: alice.",
+        ] {
+            assert!(named.contains(line), "{line:?} missing from:\n{named}");
+        }
+        assert!(!named.contains("Private note"), "{named}");
+    }
+
+    #[test]
     fn a_fresh_draft_needs_only_the_human_parts() {
         let (inc, timeline) = outage();
         let pm = build(&inc, &timeline, &PostmortemEdits::default(), chrono_tz::UTC);
@@ -2114,7 +2297,12 @@ pub(crate) mod tests {
         }
         assert!(md.contains("Private note by alice: Paged the database on-call."));
 
-        let public = render_markdown(&pm, Audience::Public);
+        let public = render_markdown(
+            &pm,
+            Audience::Public {
+                show_responders: false,
+            },
+        );
         assert!(public.starts_with("#### Description\n"), "{public}");
         assert!(!public.contains("Paged the database"), "{public}");
         assert!(!public.contains("Similar incidents"), "{public}");
@@ -2186,7 +2374,12 @@ pub(crate) mod tests {
             pm.timeline[1].text,
             "Change to API: deploy — Auth update (version 1.4.2), by ci"
         );
-        let md = render_markdown(&pm, Audience::Public);
+        let md = render_markdown(
+            &pm,
+            Audience::Public {
+                show_responders: false,
+            },
+        );
         assert!(
             md.contains("- 2026-03-04 16:00 UTC — API deploy: Auth update (version 1.4.2); 25m before the start"),
             "{md}"

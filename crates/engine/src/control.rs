@@ -138,7 +138,7 @@ impl Command {
             Command::PatchIncident(id, patch, actor, reply) => {
                 let r = live
                     .desk
-                    .patch_incident(&id, patch, actor, now)
+                    .patch_incident(&mut live.world, &id, patch, actor, now)
                     .and_then(|()| incident_of(&live.desk, &id));
                 answer(reply, r, live, pending, metrics)
             }

@@ -12,6 +12,15 @@
 //!   it back to `investigating`.
 //! - Once a person posts an update, automation only records events in the timeline: it never
 //!   changes that incident's status or posts to it again.
+//!
+//! Privacy: an incident is public only by an explicit act — declared without `public: false`,
+//! opened by automation under `auto_publish`, or published by a person afterwards (PATCH
+//! `public: true`, or `public: true` on an update). Posting an update, a monitor or alert
+//! joining, recovery, auto-resolve and postmortems never publish one. While an incident is
+//! private, the component statuses people ask for on it are held in
+//! [`Incident::pending_components`] instead of being shown: they take effect when it is
+//! published (if it is still open), and are dropped when it resolves. Monitors, alerts and the
+//! release-regression watcher drive components as always.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -131,6 +140,10 @@ pub struct NewUpdate {
     pub body: String,
     /// Component id → status.
     pub components: BTreeMap<String, String>,
+    /// `Some(true)` publishes a private incident with this update (a person's explicit act);
+    /// `Some(false)` is refused on a published one. `None` leaves the visibility alone:
+    /// posting an update never publishes.
+    pub public: Option<bool>,
 }
 
 /// `PATCH /api/v1/incidents/{id}`. For the `Option<Option<_>>` fields, `None` keeps the value
@@ -223,6 +236,29 @@ pub enum Subject {
     Maintenance(IncidentId),
 }
 
+/// Who hears of a notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// The responders' notifiers, and subscribers when the subject is public.
+    Everyone,
+    /// The responders' notifiers only: news of an incident while it is private.
+    Responders,
+    /// Subscribers only: a private incident was just published; responders heard of it all
+    /// along.
+    Public,
+}
+
+/// Something to notify about: the subject's state is read when notices are taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// What happened.
+    pub kind: EventKind,
+    /// To what.
+    pub subject: Subject,
+    /// Who hears of it.
+    pub reach: Reach,
+}
+
 /// Every incident and every maintenance, shared with the published view.
 pub type Lists = (Arc<[Incident]>, Arc<[Maintenance]>);
 
@@ -243,7 +279,7 @@ pub struct Desk {
     /// Newly published incidents' time from first failure to the page, for the metrics.
     publish_delays: Vec<Duration>,
     /// What to notify about, in order; the subject's state is read when they are taken.
-    notices: Vec<(EventKind, Subject)>,
+    notices: Vec<Notice>,
     /// Alerts held outside any incident (in memory only: senders repeat them).
     loose_alerts: BTreeMap<String, pharos_domain::alert::AttachedAlert>,
 }
@@ -272,7 +308,7 @@ impl Desk {
     }
 
     /// Takes what happened since the last call, for notifications.
-    pub fn take_notices(&mut self) -> Vec<(EventKind, Subject)> {
+    pub fn take_notices(&mut self) -> Vec<Notice> {
         std::mem::take(&mut self.notices)
     }
 
@@ -859,6 +895,7 @@ impl Desk {
             computed_impact: Impact::None,
             severity,
             components: BTreeMap::new(),
+            pending_components: BTreeMap::new(),
             monitors: BTreeMap::new(),
             public: false,
             automated: false,
@@ -892,18 +929,25 @@ impl Desk {
                 },
             );
         }
-        let affected = self.apply_components(world, ii, &components, &actor, now);
+        let public = req.public.unwrap_or(true);
+        let affected = if public {
+            self.apply_components(world, ii, &components, &actor, now)
+        } else {
+            self.hold_components(world, ii, &components)
+        };
         self.post_as(ii, status, req.body, affected, actor.clone(), now);
         if status == IncidentStatus::Resolved {
             self.clear_incident_overrides(world, &id, now);
         }
-        if req.public.unwrap_or(true) {
+        if public {
             self.publish(ii, actor, now);
         }
         Ok(id)
     }
 
-    /// Posts a public update. The incident is human-owned from now on.
+    /// Posts a public update. The incident is human-owned from now on. It stays private if it
+    /// was, unless the update asks to publish it; a private incident's component statuses are
+    /// held until then.
     pub fn post_update(
         &mut self,
         world: &mut World,
@@ -932,10 +976,18 @@ impl Desk {
             None => self.incidents[ii].status,
         };
         let components = parse_component_statuses(world, &req.components)?;
+        let was_public = self.incidents[ii].public;
+        if req.public == Some(false) && was_public {
+            return Err(
+                RuleError::invalid("public", "a published incident cannot be unpublished").into(),
+            );
+        }
 
         self.incidents[ii].human_owned = true;
-        let affected = if status.is_unresolved() {
+        let affected = if status.is_unresolved() && was_public {
             self.apply_components(world, ii, &components, &actor, now)
+        } else if status.is_unresolved() {
+            self.hold_components(world, ii, &components)
         } else {
             // Resolving: the components go back to what their monitors say; a status asked
             // for in the same update is recorded, not pinned.
@@ -955,8 +1007,8 @@ impl Desk {
         if !status.is_unresolved() {
             self.clear_incident_overrides(world, id, now);
         }
-        if !self.incidents[ii].public {
-            self.publish(ii, actor, now);
+        if req.public == Some(true) {
+            self.publish_by_person(world, ii, actor, now);
         }
         Ok(())
     }
@@ -982,9 +1034,11 @@ impl Desk {
         Ok(())
     }
 
-    /// Changes name, severity, impact, roles or visibility.
+    /// Changes name, severity, impact, roles or visibility. Publishing a private incident
+    /// shows the component statuses held for it, if it is still open.
     pub fn patch_incident(
         &mut self,
+        world: &mut World,
         id: &IncidentId,
         patch: IncidentPatch,
         actor: Actor,
@@ -1084,8 +1138,8 @@ impl Desk {
         for e in events {
             self.event(id, now, now, actor.clone(), e);
         }
-        if patch.public == Some(true) && !self.incidents[ii].public {
-            self.publish(ii, actor, now);
+        if patch.public == Some(true) {
+            self.publish_by_person(world, ii, actor, now);
         }
         self.touch_incident(id);
         Ok(())
@@ -1245,6 +1299,7 @@ impl Desk {
             computed_impact: Impact::None,
             severity: None,
             components: BTreeMap::new(),
+            pending_components: BTreeMap::new(),
             monitors: BTreeMap::new(),
             public: false,
             automated: true,
@@ -1323,10 +1378,11 @@ impl Desk {
             .insert(id.clone(), self.maintenances.len());
         self.maintenances.push(m);
         self.touch_maintenance(&id);
-        self.notices.push((
-            EventKind::MaintenanceScheduled,
-            Subject::Maintenance(id.clone()),
-        ));
+        self.notices.push(Notice {
+            kind: EventKind::MaintenanceScheduled,
+            subject: Subject::Maintenance(id.clone()),
+            reach: Reach::Everyone,
+        });
         self.event(&id, now, now, actor.clone(), TimelineKind::Opened { name });
         self.event(
             &id,
@@ -1361,7 +1417,11 @@ impl Desk {
             MaintenanceStatus::Completed => EventKind::MaintenanceCompleted,
             _ => EventKind::MaintenanceUpdated,
         };
-        self.notices.push((kind, Subject::Maintenance(id.clone())));
+        self.notices.push(Notice {
+            kind,
+            subject: Subject::Maintenance(id.clone()),
+            reach: Reach::Everyone,
+        });
         let mut affected = Vec::new();
         if from.is_active() != to.is_active() {
             for c in &components {
@@ -1456,12 +1516,27 @@ impl Desk {
         } else {
             EventKind::IncidentUpdated
         };
-        self.notices.push((kind, Subject::Incident(inc.id.clone())));
+        // News of a private incident is for the responders; subscribers hear of it, as it
+        // stands then, when it is published.
+        let reach = if inc.public {
+            Reach::Everyone
+        } else {
+            Reach::Responders
+        };
+        self.notices.push(Notice {
+            kind,
+            subject: Subject::Incident(inc.id.clone()),
+            reach,
+        });
         if status == IncidentStatus::Monitoring && from != IncidentStatus::Monitoring {
             inc.monitoring_at = Some(now);
         }
         if !status.is_unresolved() && from.is_unresolved() {
             inc.resolved_at = Some(now);
+        }
+        if !status.is_unresolved() {
+            // Held statuses are for an open incident: resolved, there is nothing to show.
+            inc.pending_components.clear();
         }
         if status.is_unresolved() {
             inc.resolved_at = None;
@@ -1491,6 +1566,9 @@ impl Desk {
         );
     }
 
+    /// Puts incident `ii` on the public page. Subscribers hear of it once, as it stands when
+    /// the notices are taken: the opening notice still waiting to be sent (an incident opened
+    /// and published at once) now reaches them too, or else a new one reaches them alone.
     fn publish(&mut self, ii: usize, actor: Actor, now: DateTime<Utc>) {
         let inc = &mut self.incidents[ii];
         if inc.public {
@@ -1503,8 +1581,69 @@ impl Desk {
             self.publish_delays.push(d);
         }
         let id = inc.id.clone();
+        let subject = Subject::Incident(id.clone());
+        let waiting = self.notices.iter_mut().find(|n| {
+            n.subject == subject
+                && n.kind == EventKind::IncidentOpened
+                && n.reach == Reach::Responders
+        });
+        match waiting {
+            Some(n) => n.reach = Reach::Everyone,
+            None => self.notices.push(Notice {
+                kind: EventKind::IncidentOpened,
+                subject,
+                reach: Reach::Public,
+            }),
+        }
         self.touch_incident(&id);
         self.event(&id, now, now, actor, TimelineKind::Published);
+    }
+
+    /// A person publishes incident `ii`: it goes on the public page, and the component
+    /// statuses held while it was private take effect if it is still open.
+    fn publish_by_person(
+        &mut self,
+        world: &mut World,
+        ii: usize,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) {
+        if self.incidents[ii].public {
+            return;
+        }
+        let held: Vec<(ComponentId, ComponentStatus)> =
+            std::mem::take(&mut self.incidents[ii].pending_components)
+                .into_iter()
+                .collect();
+        self.publish(ii, actor.clone(), now);
+        if self.incidents[ii].status.is_unresolved() && !held.is_empty() {
+            self.apply_components(world, ii, &held, &actor, now);
+        }
+    }
+
+    /// Holds the requested component statuses of private incident `ii` until it is
+    /// published: recorded on the incident (and in the update's affected components), not
+    /// shown.
+    fn hold_components(
+        &mut self,
+        world: &World,
+        ii: usize,
+        components: &[(ComponentId, ComponentStatus)],
+    ) -> Vec<AffectedChange> {
+        let inc = &mut self.incidents[ii];
+        components
+            .iter()
+            .map(|(c, status)| {
+                let old = world.component_status(c).unwrap_or(*status);
+                inc.pending_components.insert(c.clone(), *status);
+                inc.note_component(c.clone(), *status);
+                AffectedChange {
+                    component_id: c.clone(),
+                    old_status: old,
+                    new_status: *status,
+                }
+            })
+            .collect()
     }
 
     /// Pins the requested component statuses as overrides owned by incident `ii`.

@@ -308,7 +308,7 @@ fn automation_never_overwrites_a_person() {
             NewUpdate {
                 status: Some("identified".into()),
                 body: "A bad deploy; rolling back.".into(),
-                components: BTreeMap::new(),
+                ..NewUpdate::default()
             },
             Actor::Person("alice".into()),
             t(50),
@@ -446,7 +446,7 @@ fn a_persons_incident_pins_component_statuses_until_resolved() {
             NewUpdate {
                 status: Some("resolved".into()),
                 body: "Fixed.".into(),
-                components: BTreeMap::new(),
+                ..NewUpdate::default()
             },
             Actor::Person("bob".into()),
             t(60),
@@ -468,6 +468,7 @@ fn severity_changes_are_recorded_with_who_when_from_to() {
     r.events();
     r.desk
         .patch_incident(
+            &mut r.world,
             &id,
             IncidentPatch {
                 severity: Some(Some("S1".into())),
@@ -771,4 +772,368 @@ fn flap_detection_can_be_turned_off() {
     // Every change is reported: opened, then monitoring / returned / monitoring / …
     assert_eq!(r.incidents()[0].updates.len(), 10);
     assert_eq!(r.status("api"), ComponentStatus::Operational);
+}
+
+fn declare(r: &mut Rig, components: &[(&str, &str)], public: bool, at: i64) -> IncidentId {
+    r.desk
+        .create_incident(
+            &mut r.world,
+            NewIncident {
+                name: "Checking payments".into(),
+                body: "Looking into it.".into(),
+                components: components
+                    .iter()
+                    .map(|(c, s)| ((*c).to_owned(), (*s).to_owned()))
+                    .collect(),
+                public: Some(public),
+                ..NewIncident::default()
+            },
+            Actor::Person("alice".into()),
+            t(at),
+        )
+        .unwrap()
+}
+
+fn update(r: &mut Rig, id: &IncidentId, req: NewUpdate, at: i64) -> Result<(), DeskError> {
+    r.desk
+        .post_update(&mut r.world, id, req, Actor::Person("bob".into()), t(at))
+}
+
+fn reaches(r: &mut Rig) -> Vec<(EventKind, Reach)> {
+    r.desk
+        .take_notices()
+        .into_iter()
+        .map(|n| (n.kind, n.reach))
+        .collect()
+}
+
+#[test]
+fn a_private_incident_stays_private_through_updates_and_resolution() {
+    let mut r = rig(rules());
+    let id = declare(&mut r, &[("api", "major_outage")], false, 0);
+    let i = r.desk.incident(&id).unwrap().clone();
+    assert!(!i.public && i.published_at.is_none());
+    // Its component status is held, not shown: no status change, no override.
+    assert_eq!(r.status("api"), ComponentStatus::Operational);
+    assert!(r.desk.overrides().is_empty());
+    assert_eq!(
+        i.pending_components,
+        BTreeMap::from([(
+            ComponentId::new("api").unwrap(),
+            ComponentStatus::MajorOutage
+        )])
+    );
+    // Responders see what was asked for.
+    assert_eq!(
+        i.updates[0].affected[0].new_status,
+        ComponentStatus::MajorOutage
+    );
+    assert_eq!(i.impact(), Impact::Critical);
+    assert!(r.desk.take_writes().changes.is_empty());
+    assert_eq!(
+        reaches(&mut r),
+        [(EventKind::IncidentOpened, Reach::Responders)]
+    );
+
+    // An update never publishes it; its statuses are held too, the latest winning.
+    let req = NewUpdate {
+        status: Some("identified".into()),
+        body: "Found it.".into(),
+        components: BTreeMap::from([
+            ("api".into(), "partial_outage".into()),
+            ("db".into(), "degraded_performance".into()),
+        ]),
+        ..NewUpdate::default()
+    };
+    update(&mut r, &id, req, 10).unwrap();
+    // `public: false` on a private incident is no change.
+    let req = NewUpdate {
+        body: "Still private.".into(),
+        public: Some(false),
+        ..NewUpdate::default()
+    };
+    update(&mut r, &id, req, 15).unwrap();
+    let i = r.desk.incident(&id).unwrap().clone();
+    assert!(!i.public && i.human_owned);
+    assert_eq!(
+        (r.status("api"), r.status("db")),
+        (ComponentStatus::Operational, ComponentStatus::Operational)
+    );
+    assert_eq!(i.pending_components.len(), 2);
+    assert_eq!(
+        i.pending_components[&ComponentId::new("api").unwrap()],
+        ComponentStatus::PartialOutage
+    );
+    assert!(r.desk.take_writes().changes.is_empty());
+    assert_eq!(
+        reaches(&mut r),
+        [
+            (EventKind::IncidentUpdated, Reach::Responders),
+            (EventKind::IncidentUpdated, Reach::Responders)
+        ]
+    );
+
+    // A monitor failing on its component joins it and drives the component as always; the
+    // incident stays private through the failure and the recovery.
+    r.fail("api-health", 20);
+    assert_eq!(r.status("api"), ComponentStatus::MajorOutage);
+    for at in 30..32 {
+        r.check("api-health", CheckOutcome::Up, at);
+    }
+    assert_eq!(r.status("api"), ComponentStatus::Operational);
+    r.desk.tick(&mut r.world, t(10_000));
+    let i = r.desk.incident(&id).unwrap().clone();
+    assert!(!i.public);
+    assert_eq!(i.monitors.len(), 1);
+
+    // Resolved, it is still private, and nothing is held any more.
+    let req = NewUpdate {
+        status: Some("resolved".into()),
+        body: "Fixed.".into(),
+        ..NewUpdate::default()
+    };
+    update(&mut r, &id, req, 40).unwrap();
+    let i = r.desk.incident(&id).unwrap().clone();
+    assert!(!i.public && i.published_at.is_none());
+    assert_eq!(i.status, IncidentStatus::Resolved);
+    assert!(i.pending_components.is_empty());
+    assert!(r.events().iter().all(|e| e.kind_name() != "published"));
+    assert!(reaches(&mut r)
+        .iter()
+        .all(|(_, reach)| *reach == Reach::Responders));
+    // Publishing it now shows it as resolved, with no component change.
+    r.desk
+        .patch_incident(
+            &mut r.world,
+            &id,
+            IncidentPatch {
+                public: Some(true),
+                ..IncidentPatch::default()
+            },
+            Actor::Person("alice".into()),
+            t(50),
+        )
+        .unwrap();
+    assert!(r.desk.incident(&id).unwrap().public);
+    assert_eq!(r.status("api"), ComponentStatus::Operational);
+    assert!(r.desk.take_writes().changes.is_empty());
+    assert_eq!(
+        reaches(&mut r),
+        [(EventKind::IncidentOpened, Reach::Public)]
+    );
+}
+
+#[test]
+fn automation_never_publishes_what_it_opened_privately() {
+    let mut r = rig(IncidentRules {
+        auto_publish: false,
+        ..rules()
+    });
+    r.fail("api-health", 0);
+    let id = r.incidents()[0].id.clone();
+    assert_eq!(
+        reaches(&mut r),
+        [(EventKind::IncidentOpened, Reach::Responders)]
+    );
+    r.check("api-health", CheckOutcome::Up, 10);
+    assert_eq!(r.incidents()[0].status, IncidentStatus::Monitoring);
+    r.fail("api-health", 20);
+    r.check("api-health", CheckOutcome::Up, 30);
+    r.desk.tick(&mut r.world, t(30 + 601));
+    let i = r.desk.incident(&id).unwrap().clone();
+    assert_eq!(i.status, IncidentStatus::Resolved, "auto-resolved");
+    assert!(!i.public && i.published_at.is_none());
+    assert!(reaches(&mut r)
+        .iter()
+        .all(|(_, reach)| *reach == Reach::Responders));
+}
+
+#[test]
+fn publishing_shows_the_held_statuses_and_tells_subscribers_once() {
+    let mut r = rig(rules());
+    let id = declare(&mut r, &[("api", "partial_outage")], false, 0);
+    r.desk.take_writes();
+    reaches(&mut r);
+    r.desk
+        .patch_incident(
+            &mut r.world,
+            &id,
+            IncidentPatch {
+                public: Some(true),
+                ..IncidentPatch::default()
+            },
+            Actor::Person("alice".into()),
+            t(10),
+        )
+        .unwrap();
+    let i = r.desk.incident(&id).unwrap().clone();
+    assert!(i.public && i.pending_components.is_empty());
+    assert_eq!(i.published_at, Some(t(10)));
+    assert_eq!(r.status("api"), ComponentStatus::PartialOutage);
+    assert_eq!(
+        r.desk.overrides()[&ComponentId::new("api").unwrap()].incident_id,
+        Some(id.clone())
+    );
+    let writes = r.desk.take_writes();
+    assert_eq!(
+        writes.changes.len(),
+        1,
+        "one component_update for the public"
+    );
+    let kinds: Vec<&str> = writes.events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["published", "component_status"]);
+    // Subscribers hear of it once; the responders heard of it when it was declared.
+    assert_eq!(
+        reaches(&mut r),
+        [(EventKind::IncidentOpened, Reach::Public)]
+    );
+
+    // Publishing with an update: the update is the responders' news, the publication the
+    // subscribers'.
+    let other = declare(&mut r, &[("db", "major_outage")], false, 20);
+    reaches(&mut r);
+    let req = NewUpdate {
+        status: Some("identified".into()),
+        body: "Found it; telling everyone.".into(),
+        public: Some(true),
+        ..NewUpdate::default()
+    };
+    update(&mut r, &other, req, 30).unwrap();
+    assert!(r.desk.incident(&other).unwrap().public);
+    assert_eq!(r.status("db"), ComponentStatus::MajorOutage);
+    assert_eq!(
+        reaches(&mut r),
+        [
+            (EventKind::IncidentUpdated, Reach::Responders),
+            (EventKind::IncidentOpened, Reach::Public)
+        ]
+    );
+
+    // Declared public, or opened and published by automation: one notice for everyone.
+    declare(&mut r, &[], true, 40);
+    assert_eq!(
+        reaches(&mut r),
+        [(EventKind::IncidentOpened, Reach::Everyone)]
+    );
+    r.fail("db-port", 50);
+    let heard = reaches(&mut r);
+    assert!(
+        heard.iter().all(|(_, reach)| *reach == Reach::Everyone),
+        "{heard:?}"
+    );
+}
+
+#[test]
+fn a_published_incident_cannot_be_unpublished() {
+    let mut r = rig(rules());
+    let id = declare(&mut r, &[("api", "degraded_performance")], true, 0);
+    r.desk.take_writes();
+    let req = NewUpdate {
+        body: "Hide this.".into(),
+        components: BTreeMap::from([("api".into(), "major_outage".into())]),
+        public: Some(false),
+        ..NewUpdate::default()
+    };
+    let e = update(&mut r, &id, req, 10).unwrap_err();
+    assert!(
+        matches!(e, DeskError::Rule(ref rule) if rule.field() == "public"),
+        "{e:?}"
+    );
+    assert!(r.desk.take_writes().is_empty(), "nothing changed");
+    assert_eq!(r.status("api"), ComponentStatus::DegradedPerformance);
+    let e = r
+        .desk
+        .patch_incident(
+            &mut r.world,
+            &id,
+            IncidentPatch {
+                public: Some(false),
+                ..IncidentPatch::default()
+            },
+            Actor::Person("alice".into()),
+            t(10),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(e, DeskError::Rule(ref rule) if rule.field() == "public"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn subscribers_get_no_row_for_a_private_incident_until_it_is_published() {
+    let mut r = rig(rules());
+    let page = PageInfo {
+        id: "p".into(),
+        name: "P".into(),
+        url: "http://x".into(),
+        time_zone: chrono_tz::UTC,
+        email_subscriptions: false,
+    };
+    let ops = pharos_notify::Notifier {
+        id: "ops".into(),
+        channel: pharos_notify::Channel::Webhook {
+            url: "http://127.0.0.1:1/hook".into(),
+            secret: None,
+        },
+        route: pharos_notify::Route {
+            events: pharos_notify::EventKind::ALL.to_vec(),
+            ..pharos_notify::Route::default()
+        },
+        timeout: Duration::from_secs(1),
+        concurrency: 1,
+    };
+    let hook = pharos_store::SubscriberRecord {
+        id: "sub1".into(),
+        kind: crate::subscribers::SubscriberKind::Webhook,
+        address: "https://hooks.example.com/status".into(),
+        components: Vec::new(),
+        created_at: t(0),
+        confirmed_at: Some(t(0)),
+        unsubscribed_at: None,
+        doc: "{}".into(),
+    };
+    let mut notices = crate::notices::Notices::new(page.clone(), vec![ops], HashMap::new(), t(0));
+    let subscribers = crate::subscribers::Subscribers::new(page, false, vec![hook]);
+    let mut step = |r: &mut Rig| {
+        let writes = r.desk.take_writes();
+        let rows = notices.outbox(&r.world, &mut r.desk, &subscribers, &writes.changes, t(1));
+        let to = |prefix: &str| -> Vec<String> {
+            rows.iter()
+                .filter(|row| row.destination.starts_with(prefix))
+                .map(|row| row.event_kind.clone())
+                .collect()
+        };
+        (to("notifier:"), to("subscriber:"))
+    };
+
+    let id = declare(&mut r, &[("api", "major_outage")], false, 0);
+    assert_eq!(step(&mut r), (vec!["incident_opened".to_owned()], vec![]));
+    let req = NewUpdate {
+        body: "Worse.".into(),
+        components: BTreeMap::from([("db".into(), "partial_outage".into())]),
+        ..NewUpdate::default()
+    };
+    update(&mut r, &id, req, 10).unwrap();
+    assert_eq!(step(&mut r), (vec!["incident_updated".to_owned()], vec![]));
+    r.desk
+        .patch_incident(
+            &mut r.world,
+            &id,
+            IncidentPatch {
+                public: Some(true),
+                ..IncidentPatch::default()
+            },
+            Actor::Person("alice".into()),
+            t(20),
+        )
+        .unwrap();
+    // Published: the subscriber hears of the incident once and of both components' new
+    // statuses; the responders hear of the component changes (their route asks for them).
+    let (ops_rows, sub_rows) = step(&mut r);
+    assert_eq!(ops_rows, ["component_status", "component_status"]);
+    assert_eq!(
+        sub_rows,
+        ["incident_opened", "component_status", "component_status"]
+    );
 }

@@ -186,13 +186,17 @@ pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandl
             position: u32::try_from(i).unwrap_or(u32::MAX),
         })
         .collect();
+    // The database's key: it signs subscribers' links and keys the fingerprints of monitors'
+    // secrets, so a stored definition changes with a secret without holding it.
+    let database_key = store.signing_key().await?;
+    let fingerprints = pharos_domain::fingerprint::FingerprintKey::derive(&database_key);
     let monitor_records: Vec<MonitorRecord> = config
         .monitors
         .iter()
         .map(|m| MonitorRecord {
             id: m.id.clone(),
             type_name: m.type_name().to_owned(),
-            definition_json: m.definition_json(),
+            definition_json: m.definition_json(&fingerprints),
             components: m.components.clone(),
         })
         .collect();
@@ -248,7 +252,7 @@ pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandl
         );
     }
     let notices = Notices::new(config.page.clone(), config.notifiers.clone(), groups, now);
-    let tokens = subscribers::Tokens::new(store.signing_key().await?);
+    let tokens = subscribers::Tokens::new(database_key);
     let subscriber_records = store
         .subscribers(&pharos_store::SubscriberFilter {
             states: vec![SubscriberState::Pending, SubscriberState::Active],

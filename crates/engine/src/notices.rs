@@ -6,7 +6,9 @@
 //! Subscribers get public events only (never a private incident): e-mail subscribers every
 //! incident and maintenance event, webhook subscribers those and component status changes
 //! too, as Statuspage sends them; each only for the components it follows (a chosen group
-//! covers its components) or for the whole page.
+//! covers its components) or for the whole page. Each notice says who hears of it
+//! ([`Reach`]): news of a private incident reaches the notifiers only, and its publication
+//! the subscribers only (one message with the incident as it stands).
 
 use std::collections::HashMap;
 
@@ -16,7 +18,7 @@ use pharos_notify::event::ComponentChange;
 use pharos_notify::{Event, EventKind, Notifier, PageContext};
 use pharos_store::{OutboxPayload, OutboxRecord};
 
-use crate::desk::{Desk, Subject};
+use crate::desk::{Desk, Reach, Subject};
 use crate::subscribers::{self, SubscriberKind, Subscribers};
 use crate::view::PageInfo;
 use crate::world::{StatusChangeRecord, World};
@@ -74,8 +76,8 @@ impl Notices {
         }
         let page = self.page_context(world, desk);
         let mut events = Vec::new();
-        for (kind, subject) in notices {
-            let (incident, maintenance, ids) = match &subject {
+        for notice in notices {
+            let (incident, maintenance, ids) = match &notice.subject {
                 Subject::Incident(id) => {
                     let Some(i) = desk.incident(id) else { continue };
                     let ids: Vec<ComponentId> = i.components.keys().cloned().collect();
@@ -88,9 +90,9 @@ impl Notices {
                     (None, Some(m.clone()), m.components.clone())
                 }
             };
-            events.push(Event {
+            let event = Event {
                 id: self.event_id(),
-                kind,
+                kind: notice.kind,
                 at: now,
                 page: page.clone(),
                 incident,
@@ -100,11 +102,12 @@ impl Notices {
                     .iter()
                     .filter_map(|c| world.component_context(c))
                     .collect(),
-            });
+            };
+            events.push((event, notice.reach));
         }
         if self.wants_component_events || subscribers.wants_component_events() {
             for ch in changes {
-                events.push(Event {
+                let event = Event {
                     id: self.event_id(),
                     kind: EventKind::ComponentStatus,
                     at: ch.at,
@@ -120,11 +123,12 @@ impl Notices {
                         .component_context(&ch.component_id)
                         .into_iter()
                         .collect(),
-                });
+                };
+                events.push((event, Reach::Everyone));
             }
         }
         let mut rows = Vec::new();
-        for event in &events {
+        for (event, reach) in &events {
             // Stored once, however many deliveries carry it.
             let payload = match serde_json::to_string(event) {
                 Ok(p) => OutboxPayload::shared(event.id.clone(), p),
@@ -133,7 +137,11 @@ impl Notices {
                     continue;
                 }
             };
-            for n in self.notifiers.iter().filter(|n| n.route.matches(event)) {
+            let notifiers = self
+                .notifiers
+                .iter()
+                .filter(|n| *reach != Reach::Public && n.route.matches(event));
+            for n in notifiers {
                 rows.push(OutboxRecord {
                     id: format!("{}-{}", event.id, n.id),
                     destination: destination(&n.id),
@@ -143,7 +151,7 @@ impl Notices {
                     due_at: now,
                 });
             }
-            if !to_subscribers || !is_public(event) {
+            if !to_subscribers || *reach == Reach::Responders || !is_public(event) {
                 continue;
             }
             let followed = self.followed(event);

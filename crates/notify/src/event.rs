@@ -158,6 +158,7 @@ impl Event {
             computed_impact: Impact::Minor,
             severity: None,
             components: Default::default(),
+            pending_components: Default::default(),
             monitors: Default::default(),
             public: false,
             automated: false,

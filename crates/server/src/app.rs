@@ -123,6 +123,7 @@ impl App {
         };
         let admin = pharos_web::admin::AdminState {
             control: engine.control(),
+            show_responders: config.page.show_responders,
             tokens: config
                 .admin
                 .tokens

@@ -19,12 +19,18 @@ const WAIT: Duration = Duration::from_secs(20);
 const ALICE: &str = "alice-token-0123456789";
 
 fn config(target: &str, hook: &str) -> String {
+    config_with(target, hook, "")
+}
+
+/// [`config`] with more `[page]` keys.
+fn config_with(target: &str, hook: &str, page: &str) -> String {
     format!(
         r#"
 [page]
 id = "acme"
 name = "Acme"
 time_zone = "America/Denver"
+{page}
 
 [admin]
 tokens = [{{ name = "alice", token = "{ALICE}" }}]
@@ -403,7 +409,18 @@ async fn from_alert_to_published_postmortem_and_the_next_incident_remembers() {
             body.contains("#### Root cause\n\nA connection leak in the booking client"),
             "{body}"
         );
-        assert!(body.contains("A1 (prevent): Alert when open connections keep growing. Owner: alice. Due: 2026-04-30."), "{body}");
+        assert!(
+            body.contains(
+                "A1 (prevent): Alert when open connections keep growing. Due: 2026-04-30."
+            ),
+            "{body}"
+        );
+        // It says what people did, not who: no responder or token is named.
+        assert!(
+            body.contains("Identified: public update: The connection pool is exhausted."),
+            "{body}"
+        );
+        assert!(!body.contains("alice"), "no responder is named: {body}");
         assert!(
             !body.contains("Paged the database"),
             "private notes stay private: {body}"
@@ -473,6 +490,64 @@ async fn from_alert_to_published_postmortem_and_the_next_incident_remembers() {
             "only earlier incidents count"
         );
 
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_page_that_shows_responders_names_them_in_the_published_postmortem() {
+    for backend in backends() {
+        let target = FakeTarget::start().await;
+        let hook = FakeReceiver::start().await;
+        let app = spawn_app_on(
+            backend,
+            &config_with(&target.url, &hook.url, "show_responders = true"),
+        )
+        .await;
+        let a = post(
+            &app,
+            "/api/v1/incidents",
+            Some(json!({"name": "Slow bookings", "body": "Looking into it.",
+                        "components": {"api": "degraded_performance"}})),
+        )
+        .await;
+        assert_eq!(a.status, 201, "{backend:?}: {a:?}");
+        let id = a.json["id"].as_str().unwrap().to_owned();
+        let a = post(
+            &app,
+            &format!("/api/v1/incidents/{id}/updates"),
+            Some(json!({"status": "resolved", "body": "Fixed."})),
+        )
+        .await;
+        assert_eq!(a.status, 201, "{a:?}");
+        let pm_path = format!("/api/v1/incidents/{id}/postmortem");
+        let a = put(
+            &app,
+            &pm_path,
+            json!({"root_cause": "A slow query.", "remediation": "Added an index.",
+                   "actions": [{"description": "Review query plans", "owner": "alice",
+                                "due": "2026-04-30"}]}),
+        )
+        .await;
+        assert_eq!(a.json["complete"], true, "{a:?}");
+        let a = post(&app, &format!("{pm_path}/publish"), None).await;
+        assert_eq!(a.status, 200, "{a:?}");
+        let body = eventually(WAIT, "the published postmortem", || async {
+            let public = app.get_json("/api/v2/incidents.json").await;
+            public["incidents"][0]["incident_updates"][0]["body"]
+                .as_str()
+                .filter(|b| b.contains("Root cause"))
+                .map(str::to_owned)
+        })
+        .await;
+        for named in [
+            "It was declared by alice.",
+            "alice declared the incident: Slow bookings",
+            "Resolved: public update by alice: Fixed.",
+            "Owner: alice.",
+        ] {
+            assert!(body.contains(named), "{named:?} missing from:\n{body}");
+        }
         app.stop().await;
     }
 }

@@ -504,7 +504,7 @@ mod tests {
         let update = NewUpdate {
             status: Some("identified".into()),
             body: "On it.".into(),
-            components: Default::default(),
+            ..NewUpdate::default()
         };
         desk.post_update(&mut world, &id, update, Actor::Person("alice".into()), t(4))
             .unwrap();

@@ -78,6 +78,7 @@ fn opened_incident() -> Incident {
         computed_impact: Impact::Critical,
         severity: Some(Severity::S2),
         components: BTreeMap::from([(cid("api"), ComponentStatus::MajorOutage)]),
+        pending_components: BTreeMap::new(),
         monitors: BTreeMap::new(),
         public: true,
         automated: true,

@@ -219,7 +219,7 @@ fn storage(cx: &mut Cx<'_>, s: Section<'_>) -> StorageConfig {
 }
 
 fn page(cx: &mut Cx<'_>, s: Section<'_>) -> PageConfig {
-    s.check_keys(cx, &["id", "name", "time_zone"]);
+    s.check_keys(cx, &["id", "name", "time_zone", "show_responders"]);
     let mut out = PageConfig::default();
     if let Some(v) = s.field("id").and_then(|f| cx.string(&f)) {
         // Page ids follow the same rules as component ids.
@@ -237,6 +237,9 @@ fn page(cx: &mut Cx<'_>, s: Section<'_>) -> PageConfig {
     }
     if let Some(tz) = s.field("time_zone").and_then(|f| time_zone(cx, &f)) {
         out.time_zone = tz;
+    }
+    if let Some(b) = s.field("show_responders").and_then(|f| cx.boolean(&f)) {
+        out.show_responders = b;
     }
     out
 }

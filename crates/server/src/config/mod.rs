@@ -15,9 +15,19 @@
 //!   that belong to another monitor type.
 //! - A component that no monitor drives is a warning; everything else found is an error.
 //!
-//! Beyond SPEC §2, the file may name its admin tokens and declare planned maintenance windows:
+//! Beyond SPEC §2, the file may bound the HTTP server, name its admin tokens, declare planned
+//! maintenance windows, and let published postmortems name responders:
 //!
 //! ```toml
+//! [server]
+//! header_timeout = "10s"           # request headers must arrive within this, after connecting
+//!                                  # or after the previous answer (1s–5m); also the idle timeout
+//! max_connections = 10000          # open at once (1–1,000,000); more wait to be accepted
+//!
+//! [page]
+//! show_responders = false          # true: a published postmortem names who declared the
+//!                                  # incident, posted updates, owns an action item
+//!
 //! [admin]
 //! # A plain string is named `token-N` after its 1-based position; a table names its token.
 //! # The name is recorded as the author of every change made with the token.
@@ -216,6 +226,10 @@ pub struct PageConfig {
     pub name: String,
     /// The page's time zone: API timestamps carry its offset (default UTC).
     pub time_zone: chrono_tz::Tz,
+    /// Whether published postmortems name responders (who declared the incident, posted an
+    /// update, owns an action item; people are named by their admin token's name). Off by
+    /// default: the public text says what was done, not who did it.
+    pub show_responders: bool,
 }
 
 impl Default for PageConfig {
@@ -224,6 +238,7 @@ impl Default for PageConfig {
             id: DEFAULT_PAGE_ID.to_owned(),
             name: DEFAULT_PAGE_NAME.to_owned(),
             time_zone: chrono_tz::UTC,
+            show_responders: false,
         }
     }
 }

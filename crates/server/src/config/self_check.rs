@@ -107,7 +107,9 @@ pub(super) fn self_check(cx: &mut Cx<'_>, s: Section<'_>) -> Option<SelfCheck> {
             continue;
         };
         targets.push((
-            t.text,
+            // The target as written, without the password of a URL's user information: it
+            // is shown in the admin API and the log.
+            pharos_domain::fingerprint::redact_userinfo(&t.text).into_owned(),
             MonitorSpec {
                 id,
                 kind,

@@ -191,9 +191,20 @@ fn the_spec_example_loads() {
 }
 
 #[test]
-fn the_example_file_loads_without_any_environment() {
+fn the_example_file_loads_with_only_its_admin_token_in_the_environment() {
     let text = include_str!("../../../../examples/pharos.toml");
-    let loaded = parse_str(text, "examples/pharos.toml", &no_env)
+    // Without the token the README asks for, the file names what is missing.
+    let missing = parse_str(text, "examples/pharos.toml", &no_env).unwrap_err();
+    assert_eq!(missing.len(), 1, "{}", render(&missing));
+    assert!(
+        missing[0].message.contains("PHAROS_ADMIN_TOKEN"),
+        "{}",
+        render(&missing)
+    );
+    let only_the_token = |name: &str| {
+        (name == "PHAROS_ADMIN_TOKEN").then(|| "0123456789abcdef0123456789abcdef".to_owned())
+    };
+    let loaded = parse_str(text, "examples/pharos.toml", &only_the_token)
         .unwrap_or_else(|d| panic!("examples/pharos.toml does not load:\n{}", render(&d)));
     assert!(
         loaded.warnings.is_empty(),
@@ -225,7 +236,10 @@ fn the_example_file_loads_without_any_environment() {
     assert!(c.monitors.iter().any(|m| !m.degraded_conditions.is_empty()));
     // `[incidents]` spells out the defaults; the maintenance example is commented out.
     assert_eq!(c.incidents, IncidentsConfig::default());
-    assert!(c.maintenances.is_empty() && c.admin.tokens.is_empty());
+    assert!(c.maintenances.is_empty());
+    // The admin API is on, with the token from the environment.
+    assert_eq!(c.admin.tokens.len(), 1);
+    assert_eq!(c.admin.tokens[0].name, "token-1");
     assert!(c.notifiers.is_empty());
 }
 
@@ -258,9 +272,7 @@ fn the_commented_out_examples_in_the_example_file_are_valid() {
         ("nightly-invoices", "heartbeat")
     );
 
-    let admin = uncommented(text, "[admin]");
-    let loaded = load(&format!("{text}\n{admin}"));
-    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let loaded = load(text);
     let tokens = &loaded.config.admin.tokens;
     assert_eq!(tokens.len(), 1);
     assert_eq!(
@@ -268,9 +280,12 @@ fn the_commented_out_examples_in_the_example_file_are_valid() {
         ("token-1", "s3cret-admin-token")
     );
 
+    // The named tokens replace the plain one.
     let named = uncommented(text, "tokens = [");
+    let plain = "tokens = [\"${PHAROS_ADMIN_TOKEN}\"]\n";
+    assert!(text.contains(plain));
     let any_env = |name: &str| Some(format!("{name}-is-long-enough"));
-    let loaded = parse_str(&format!("{text}\n[admin]\n{named}"), "x.toml", &any_env)
+    let loaded = parse_str(&text.replacen(plain, &named, 1), "x.toml", &any_env)
         .unwrap_or_else(|d| panic!("named tokens do not load:\n{}", render(&d)));
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     let names: Vec<&str> = loaded
@@ -281,6 +296,20 @@ fn the_commented_out_examples_in_the_example_file_are_valid() {
         .map(|t| t.name.as_str())
         .collect();
     assert_eq!(names, ["alice", "deploy-bot"]);
+
+    // The dns, tls and icmp monitors, each its own block.
+    for (start, id, kind) in [
+        ("# A DNS answer", "dns-www", "dns"),
+        ("# A certificate", "tls-api", "tls"),
+        ("# A ping", "ping-gateway", "icmp"),
+    ] {
+        let at = text.find(start).expect(start);
+        let block = uncommented(&text[at..], "[[monitors]]");
+        let loaded = load(&format!("{text}\n{block}"));
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        let m = loaded.config.monitors.last().unwrap();
+        assert_eq!((m.id.as_str(), m.type_name()), (id, kind));
+    }
 
     let self_check = uncommented(text, "[self_check]");
     let loaded = load(&format!("{text}\n{self_check}"));
@@ -639,6 +668,36 @@ monitors = [
 // Sections
 
 #[test]
+fn server_limits_are_read_and_bounded() {
+    let defaults = load("");
+    assert_eq!(
+        defaults.config.server.header_timeout,
+        Duration::from_secs(10)
+    );
+    assert_eq!(defaults.config.server.max_connections, 10_000);
+    let set = load("[server]\nheader_timeout = \"3s\"\nmax_connections = 50\n");
+    assert_eq!(set.config.server.header_timeout, Duration::from_secs(3));
+    assert_eq!(set.config.server.max_connections, 50);
+    assert_eq!(
+        lines(
+            "[server]\nheader_timeout = \"10m\"\nmax_connections = 0\n\
+             [page]\nname = \"x\"\n"
+        ),
+        [
+            "pharos.toml:2:18: error: `header_timeout` must be between 1s and 5m",
+            "pharos.toml:3:19: error: `max_connections` must be at least 1, found 0",
+        ]
+    );
+    assert_eq!(
+        lines("[server]\nheader_timeout = 5\nmax_connections = 2000000\n"),
+        [
+            "pharos.toml:2:18: error: `header_timeout` must be a duration string like \"30s\", found an integer (5)",
+            "pharos.toml:3:19: error: `max_connections` must be at most 1000000, found 2000000",
+        ]
+    );
+}
+
+#[test]
 fn server_and_storage_values_are_checked() {
     let loaded = load(
         "[server]\nlisten = \"[::1]:8080\"\npublic_url = \"https://status.example.com/\"\n\
@@ -688,18 +747,21 @@ fn page_values_are_checked() {
         .config;
     assert_eq!(c.page.id, "acme_status-1");
     assert_eq!(c.page.time_zone, chrono_tz::Asia::Kolkata);
-    // Unset keys keep their defaults.
+    // Unset keys keep their defaults: published postmortems name no responder.
     let c = load("[page]\nname = \"Acme\"\n").config;
     assert_eq!(
-        (c.page.id.as_str(), c.page.time_zone),
-        ("pharos", chrono_tz::UTC)
+        (c.page.id.as_str(), c.page.time_zone, c.page.show_responders),
+        ("pharos", chrono_tz::UTC, false)
     );
+    let c = load("[page]\nshow_responders = true\n").config;
+    assert!(c.page.show_responders);
     assert_eq!(
-        refused("[page]\nid = \"\"\nname = \" \"\ntime_zone = \"Mars/Olympus\"\n"),
+        refused("[page]\nid = \"\"\nname = \" \"\ntime_zone = \"Mars/Olympus\"\nshow_responders = \"yes\"\n"),
         [
             "pharos.toml:2:6: error: page id must not be empty",
             "pharos.toml:3:8: error: `name` must not be empty",
             "pharos.toml:4:13: error: unknown time zone \"Mars/Olympus\"; expected an IANA name like \"Europe/Berlin\" or \"UTC\"",
+            "pharos.toml:5:19: error: `show_responders` must be a boolean (true or false), found a string",
         ]
     );
 }
@@ -1087,7 +1149,7 @@ url = "https://SECRET-11 .example/"
             "pharos.toml:5:7: error: invalid notifier `url`: it contains a space or control character; encode it (e.g. %20 for a space)",
             "pharos.toml:9:7: error: invalid notifier `url`: the scheme must be http:// or https://",
             "pharos.toml:13:7: error: invalid notifier `url`: the host or port after the scheme is not valid",
-            "pharos.toml:18:10: error: `secret` must be a string, found an integer",
+            "pharos.toml:18:10: error: `secret` must be a string, found an integer (5)",
             "pharos.toml:22:15: error: `routing_key` must be a string, found an array",
             "pharos.toml:27:1: error: `routing_key` only applies to type = \"pagerduty\"",
             "pharos.toml:28:1: error: `token` only applies to type = \"ntfy\"",
@@ -1554,12 +1616,12 @@ tokens = [
             "pharos.toml:10:3: error: an [admin] token is missing required key `name`",
             "pharos.toml:10:3: error: an [admin] token is missing required key `token`",
             "pharos.toml:10:5: error: unknown key `tokn` in an [admin] token; did you mean `token`?",
-            "pharos.toml:11:27: error: `token` must be a string, found an integer",
+            "pharos.toml:11:27: error: `token` must be a string, found an integer (5)",
             "pharos.toml:12:29: error: this admin token is the same as the one named `alice` (at line 6); every entry needs its own token, so that each change has one author",
             "pharos.toml:13:28: warning: short admin token is easy to guess: `dave` has fewer than 16 characters; use a long random value, e.g. from `openssl rand -hex 32`",
             "pharos.toml:14:13: error: environment variable `NO_NAME` is not set",
             "pharos.toml:14:35: error: environment variable `NO_TOKEN` is not set",
-            "pharos.toml:15:3: error: `tokens` must contain only strings or { name = …, token = … } tables, found an integer",
+            "pharos.toml:15:3: error: `tokens` must contain only strings or { name = …, token = … } tables, found an integer (5)",
             "pharos.toml:16:12: error: admin token `name` must be at most 64 characters",
             "pharos.toml:17:12: error: admin token `name` must not contain control characters such as line breaks",
             "pharos.toml:18:28: error: admin token must not be empty",
@@ -2017,7 +2079,8 @@ fn http_credentials_status_codes_and_client_certificates() {
     assert!(identity.certificate_pem.contains("BEGIN CERTIFICATE"));
     assert!(identity.key_pem.expose().contains("BEGIN PRIVATE KEY"));
     // Secrets never reach a log line or the stored definition.
-    let shown = format!("{m:?}\n{}", m.definition_json());
+    let key = pharos_domain::fingerprint::FingerprintKey::derive(b"test database key");
+    let shown = format!("{m:?}\n{}", m.definition_json(&key));
     for secret in ["s3cret-pass", "MIIE"] {
         assert!(!shown.contains(secret), "{secret} leaked: {shown}");
     }
@@ -2600,10 +2663,11 @@ fn heartbeat_monitors_load_with_healthchecks_defaults() {
     assert_eq!((m.failure_threshold, m.success_threshold), (1, 1));
     assert!(m.conditions.is_empty());
     assert_eq!(m.interval, Duration::from_secs(300));
+    let key = pharos_domain::fingerprint::FingerprintKey::derive(b"test database key");
     assert!(
-        !m.definition_json().contains(token),
+        !m.definition_json(&key).contains(token),
         "the token is a secret: {}",
-        m.definition_json()
+        m.definition_json(&key)
     );
 
     let c = load(&one_monitor(&format!(

@@ -4,26 +4,28 @@
 
 /// Checks an absolute `http://` or `https://` URL with a host.
 pub(super) fn check_http_url(url: &str) -> Result<(), String> {
+    // Messages show the URL without the password of its user information.
+    let shown = pharos_domain::fingerprint::redact_userinfo(url);
     let Some((scheme, rest)) = url.split_once("://") else {
         return Err(format!(
-            "{url:?} is not an absolute URL; expected http://… or https://…"
+            "{shown:?} is not an absolute URL; expected http://… or https://…"
         ));
     };
     if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
         return Err(format!(
-            "{url:?} has scheme {scheme:?}; expected http:// or https://"
+            "{shown:?} has scheme {scheme:?}; expected http:// or https://"
         ));
     }
     if let Some(c) = url.chars().find(|c| c.is_whitespace() || c.is_control()) {
         return Err(format!(
-            "{url:?} contains {c:?}; encode it (e.g. %20 for a space)"
+            "{shown:?} contains {c:?}; encode it (e.g. %20 for a space)"
         ));
     }
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..authority_end];
     // Userinfo (`user:pass@`) is allowed; the host is what follows the last `@`.
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    split_host_port(host_port).map_err(|e| format!("{url:?}: {e}"))?;
+    split_host_port(host_port).map_err(|e| format!("{shown:?}: {e}"))?;
     Ok(())
 }
 
@@ -49,19 +51,21 @@ pub(super) fn check_secret_http_url(url: &str) -> Result<(), &'static str> {
 
 /// Parses `tcp://host:port` into host (IPv6 without brackets) and port.
 pub(super) fn parse_tcp_url(url: &str) -> Result<(String, u16), String> {
+    // A URL written with `user:password@` is refused without repeating the password.
+    let shown = pharos_domain::fingerprint::redact_userinfo(url);
     let Some(rest) = url.strip_prefix("tcp://") else {
         return Err(format!(
-            "{url:?} is not a tcp URL; expected tcp://host:port"
+            "{shown:?} is not a tcp URL; expected tcp://host:port"
         ));
     };
     let rest = rest.strip_suffix('/').unwrap_or(rest);
     if rest.contains(['/', '?', '#', '@']) || rest.chars().any(char::is_whitespace) {
-        return Err(format!("{url:?} must be just tcp://host:port"));
+        return Err(format!("{shown:?} must be just tcp://host:port"));
     }
-    let (host, port) = split_host_port(rest).map_err(|e| format!("{url:?}: {e}"))?;
+    let (host, port) = split_host_port(rest).map_err(|e| format!("{shown:?}: {e}"))?;
     match port {
         Some(port) => Ok((host.to_owned(), port)),
-        None => Err(format!("{url:?} has no port; expected tcp://host:port")),
+        None => Err(format!("{shown:?} has no port; expected tcp://host:port")),
     }
 }
 
@@ -72,21 +76,22 @@ pub(super) fn parse_host_url(
     scheme: &str,
     default_port: Option<u16>,
 ) -> Result<(String, Option<u16>), String> {
+    let shown = pharos_domain::fingerprint::redact_userinfo(url);
     let form = if default_port.is_some() {
         format!("{scheme}://host[:port]")
     } else {
         format!("{scheme}://host")
     };
     let Some(rest) = url.strip_prefix(&format!("{scheme}://")) else {
-        return Err(format!("{url:?} is not a {scheme} URL; expected {form}"));
+        return Err(format!("{shown:?} is not a {scheme} URL; expected {form}"));
     };
     let rest = rest.strip_suffix('/').unwrap_or(rest);
     if rest.contains(['/', '?', '#', '@']) || rest.chars().any(char::is_whitespace) {
-        return Err(format!("{url:?} must be just {form}"));
+        return Err(format!("{shown:?} must be just {form}"));
     }
-    let (host, port) = split_host_port(rest).map_err(|e| format!("{url:?}: {e}"))?;
+    let (host, port) = split_host_port(rest).map_err(|e| format!("{shown:?}: {e}"))?;
     if port.is_some() && default_port.is_none() {
-        return Err(format!("{url:?}: {scheme} has no ports; expected {form}"));
+        return Err(format!("{shown:?}: {scheme} has no ports; expected {form}"));
     }
     Ok((host.to_owned(), port))
 }
@@ -241,6 +246,22 @@ mod tests {
         ] {
             assert!(parse_tcp_url(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn refused_urls_are_shown_without_their_password() {
+        let e = parse_tcp_url("tcp://admin:hunter22@db:5432").unwrap_err();
+        assert_eq!(
+            e,
+            "\"tcp://admin:***@db:5432\" must be just tcp://host:port"
+        );
+        let e = parse_host_url("tls://admin:hunter22@db", "tls", Some(443)).unwrap_err();
+        assert!(!e.contains("hunter22"), "{e}");
+        let e = check_http_url("https://probe:hunter22@api.example.com:99999/").unwrap_err();
+        assert!(
+            e.starts_with("\"https://probe:***@api.example.com:99999/\""),
+            "{e}"
+        );
     }
 
     #[test]

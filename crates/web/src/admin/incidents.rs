@@ -52,6 +52,10 @@ pub(crate) struct IncidentOut {
     human_owned: bool,
     /// Affected component id → the status the incident last saw for it.
     components: BTreeMap<String, String>,
+    /// Component id → status asked for while the incident is private: not shown on the
+    /// public page until it is published (then they take effect, if it is still open).
+    #[schema(example = json!({"api": "partial_outage"}))]
+    pending_components: BTreeMap<String, String>,
     /// Monitors that joined it → whether each is down now.
     monitors: BTreeMap<String, bool>,
     /// Role → who holds it, e.g. `commander → alice`.
@@ -94,6 +98,11 @@ impl From<&Incident> for IncidentOut {
             human_owned: i.human_owned,
             components: i
                 .components
+                .iter()
+                .map(|(c, s)| (c.to_string(), s.as_str().to_owned()))
+                .collect(),
+            pending_components: i
+                .pending_components
                 .iter()
                 .map(|(c, s)| (c.to_string(), s.as_str().to_owned()))
                 .collect(),
@@ -181,8 +190,12 @@ pub(crate) struct CreateUpdate {
     /// Markdown body; may be empty when a status or components are given.
     #[schema(example = "A bad deploy was rolled back.")]
     body: String,
-    /// Component id → status to show from now on.
+    /// Component id → status to show from now on (held back while the incident is private,
+    /// and shown when it is published).
     components: Option<BTreeMap<String, String>>,
+    /// `true` publishes a private incident with this update. Posting an update never
+    /// publishes by itself; `false` is refused on a published incident.
+    public: Option<bool>,
 }
 
 /// `POST /api/v1/incidents/{id}/notes`.
@@ -225,7 +238,9 @@ pub(crate) struct PatchIncident {
     /// `-` or `_`.
     #[schema(example = json!({"commander": "alice", "scribe": null}))]
     roles: Option<BTreeMap<String, Option<String>>>,
-    /// `true` publishes a private incident (a published one cannot be unpublished).
+    /// `true` publishes a private incident: it appears on the page, in the feeds and the v2
+    /// API, subscribers hear of it once, and its held component statuses take effect. A
+    /// published incident cannot be unpublished.
     public: Option<bool>,
 }
 
@@ -268,7 +283,9 @@ pub(crate) async fn list(State(ctx): State<Ctx>) -> Json<Vec<IncidentOut>> {
 }
 
 /// Declares an incident. It is public at once unless `public` is false; the components named
-/// show the given statuses until it is resolved.
+/// show the given statuses until it is resolved. A private incident stays off every public
+/// surface (page, feeds, v2 API, subscribers) until a person publishes it, and its component
+/// statuses are held until then (`pending_components`).
 #[utoipa::path(
     post,
     path = "/api/v1/incidents",
@@ -325,8 +342,10 @@ pub(crate) async fn get_one(
     }))
 }
 
-/// Posts a public update: a new status, a message, component statuses. From now on a person
-/// owns the incident and automation no longer changes its status.
+/// Posts an update: a new status, a message, component statuses. From now on a person owns
+/// the incident and automation no longer changes its status. Posting never publishes a
+/// private incident: the update is public once the incident is (`public: true` here, or
+/// `PATCH` with `public: true`).
 #[utoipa::path(
     post,
     path = "/api/v1/incidents/{id}/updates",
@@ -347,6 +366,7 @@ pub(crate) async fn post_update(
         status: req.status,
         body: req.body,
         components: req.components.unwrap_or_default(),
+        public: req.public,
     };
     let incident = ctx.control.post_update(iid, update, caller.actor()).await?;
     tracing::info!(incident = %incident.id, status = incident.status.as_str(), by = %caller.0, "incident update posted through the admin API");

@@ -68,6 +68,8 @@ pub struct AdminState {
     pub control: EngineControl,
     /// Accepted bearer tokens; none means every request is refused with 401.
     pub tokens: Vec<AdminToken>,
+    /// Whether published postmortems may name responders (`[page] show_responders`).
+    pub show_responders: bool,
 }
 
 /// One accepted bearer token and whose it is.
@@ -98,6 +100,8 @@ pub(crate) struct Ctx {
     /// The accepted tokens, for routes that check them themselves (PagerDuty's
     /// `routing_key`).
     pub(crate) tokens: auth::Tokens,
+    /// Whether published postmortems may name responders.
+    pub(crate) show_responders: bool,
 }
 
 /// The admin router: every `/api/v1` route, the OpenAPI document at
@@ -120,6 +124,7 @@ pub fn router(state: AdminState) -> Router {
         control: state.control,
         openapi,
         tokens,
+        show_responders: state.show_responders,
     };
     routes
         .route("/v2/enqueue", axum::routing::post(pagerduty::enqueue))

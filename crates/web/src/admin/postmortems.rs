@@ -548,7 +548,10 @@ pub(crate) async fn put(
 /// posted as a public update with status `postmortem` (subscribers and notifiers hear of it;
 /// the incident page and `/api/v2/incidents.json` show it), and the incident's status becomes
 /// `postmortem`. Publishing again after an edit replaces the published text, without a second
-/// notification. Private notes and similar incidents are never published.
+/// notification. Private notes, similar incidents, change authors and record ids are never
+/// published; nor are responders' names (who declared it, posted updates, owns an action
+/// item) unless `[page] show_responders = true`. A private incident's postmortem stays
+/// private with it until the incident is published.
 #[utoipa::path(
     post,
     path = "/api/v1/incidents/{id}/postmortem/publish",
@@ -595,7 +598,10 @@ pub(crate) async fn publish(
             gaps,
         ));
     }
-    let text = postmortem::render_markdown(&built.postmortem, Audience::Public);
+    let audience = Audience::Public {
+        show_responders: ctx.show_responders,
+    };
+    let text = postmortem::render_markdown(&built.postmortem, audience);
     let (_, publication) = ctx
         .control
         .publish_postmortem(iid.clone(), text, caller.actor())
