@@ -596,6 +596,15 @@ timeout = "30s"
 "#
         ));
     }
+    if kind == Kind::Webhook {
+        // The sink listens on loopback, which subscriber webhooks may not reach by default.
+        text.push_str(
+            r#"
+[subscriptions]
+allowed_webhook_networks = ["127.0.0.0/8"]
+"#,
+        );
+    }
     text
 }
 

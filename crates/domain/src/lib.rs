@@ -2,6 +2,7 @@
 //! judged, how monitor health moves, how component statuses roll up into the page status, and
 //! how uptime is weighed. Nothing here does I/O or reads the clock: callers pass `now`.
 
+pub mod address;
 pub mod alert;
 pub mod change;
 pub mod check;

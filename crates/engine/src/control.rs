@@ -19,8 +19,8 @@ use crate::desk::{
 };
 use crate::metrics::Metrics;
 use crate::subscribers::{
-    LinkError, NewSubscriber, Purpose, Subscribed, Subscriber, SubscriberError, SubscriberState,
-    Tokens,
+    self, LinkError, NewSubscriber, Purpose, Subscribed, Subscriber, SubscriberError,
+    SubscriberState, Tokens, SUBSCRIBE_LOOKUP_TIMEOUT,
 };
 use crate::writer::Pending;
 use crate::Live;
@@ -271,6 +271,7 @@ pub struct EngineControl {
     pub(crate) view: tokio::sync::watch::Receiver<std::sync::Arc<StatusView>>,
     pub(crate) store: pharos_store::Store,
     pub(crate) tokens: Tokens,
+    pub(crate) webhooks: pharos_notify::guard::WebhookGuard,
     pub(crate) email_subscriptions: bool,
     pub(crate) heartbeats: crate::heartbeats::Heartbeats,
     pub(crate) self_check: crate::self_check::Gate,
@@ -478,10 +479,37 @@ impl EngineControl {
     /// sent a new confirmation e-mail, at most every 10 minutes). Every field is checked
     /// before anything changes; the answer comes once the subscriber and its confirmation
     /// e-mail are stored.
+    ///
+    /// A webhook must reach a public address (or one `[subscriptions]` allows): an IP
+    /// literal that is not, or a name that already resolves only to such addresses, is
+    /// refused naming `endpoint`. The lookup happens here, in the caller's task and within
+    /// [`SUBSCRIBE_LOOKUP_TIMEOUT`], never in the pipeline; a name that does not resolve
+    /// (yet) is accepted, since every delivery checks again on the address it connects to.
     pub async fn subscribe(&self, req: NewSubscriber) -> Result<Subscribed, SubscriberError> {
+        let endpoint = req.endpoint.as_deref().map(str::trim).unwrap_or_default();
+        // A malformed URL is left to the full check of every field, in the command.
+        if let Ok(url) = subscribers::check_url(endpoint) {
+            self.webhooks
+                .check_endpoint(&url, SUBSCRIBE_LOOKUP_TIMEOUT)
+                .await
+                .map_err(|refusal| {
+                    tracing::info!(%refusal, "a webhook subscription was refused");
+                    SubscriberError::Invalid {
+                        field: "endpoint".to_owned(),
+                        message: refusal.to_string(),
+                    }
+                })?;
+        }
         self.send(|r| Command::Subscribe(req, r))
             .await
             .map_err(subscriber_error)
+    }
+
+    /// Whether `token` is a genuine, unexpired link made for `purpose`, without changing
+    /// anything (the page a link opens, before its button is pressed).
+    /// [`SubscriberError::InvalidLink`] when it is not.
+    pub fn check_link(&self, token: &str, purpose: Purpose) -> Result<(), SubscriberError> {
+        self.verify(token, purpose).map(drop)
     }
 
     /// Confirms the e-mail subscription a confirmation link's `token` names. A forged,

@@ -8,8 +8,11 @@
 //!
 //! A subscriber's delivery (`subscriber:<id>`) looks the subscriber up when it is claimed,
 //! a moment before it is sent (a claim's subscribers in one query): one that unsubscribed or
-//! was removed meanwhile gets nothing (the delivery is dead with that reason). A webhook subscriber is POSTed Statuspage's payload with its own unsubscribe link
-//! in `meta.unsubscribe`; an e-mail subscriber is sent the e-mail through `[smtp]`, with the
+//! was removed meanwhile gets nothing (the delivery is dead with that reason). A webhook
+//! subscriber is POSTed Statuspage's payload with its own unsubscribe link in
+//! `meta.unsubscribe`, through [`WebhookGuard`]: to public addresses only (checked on the
+//! address connected to, after DNS), so a webhook whose host is or resolves to a private,
+//! loopback or other non-public address is dead at once, with a reason that says so; an e-mail subscriber is sent the e-mail through `[smtp]`, with the
 //! link in the body and in `List-Unsubscribe`. Confirmation e-mails go the same way.
 //!
 //! Outcomes are recorded by one task, a batch per transaction ([`OUTCOMES_PER_COMMIT`]), so
@@ -24,6 +27,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use pharos_notify::email::{Email, Mailer, SmtpSettings};
+use pharos_notify::guard::WebhookGuard;
 use pharos_notify::{Event, Notifier, Outcome};
 use pharos_store::{OutboxRow, Settlement, Store, SubscriberRecord};
 use rand::RngExt as _;
@@ -66,6 +70,8 @@ pub struct Channels {
     pub smtp: Option<SmtpSettings>,
     /// Signs subscribers' unsubscribe and confirmation links.
     pub tokens: Tokens,
+    /// Sends subscribers' webhooks, to allowed (public) addresses only.
+    pub webhooks: WebhookGuard,
 }
 
 struct Destination {
@@ -81,6 +87,7 @@ struct Senders {
     /// Subscribers' mail server, its connections shared by every e-mail.
     mailer: Option<Mailer>,
     tokens: Tokens,
+    webhooks: WebhookGuard,
     webhook_slots: Semaphore,
     email_slots: Semaphore,
 }
@@ -108,7 +115,11 @@ pub async fn run(
         notifiers,
         smtp,
         tokens,
+        webhooks,
     } = channels;
+    // The operator's notifiers are trusted: this client follows the system's proxy settings
+    // and resolver. Subscribers' webhooks go through `webhooks`, which reaches allowed
+    // addresses only.
     let client = match reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("Pharos/", env!("CARGO_PKG_VERSION")))
@@ -144,6 +155,7 @@ pub async fn run(
         // As many kept connections as e-mails in flight: each send finds one open.
         mailer: smtp.map(|smtp| Mailer::new(smtp, SUBSCRIBER_EMAIL_CONCURRENCY)),
         tokens,
+        webhooks,
         webhook_slots: Semaphore::new(SUBSCRIBER_WEBHOOK_CONCURRENCY),
         email_slots: Semaphore::new(SUBSCRIBER_EMAIL_CONCURRENCY),
     });
@@ -273,7 +285,7 @@ async fn deliver(
             Ok(found) => Ok(found.get(id).cloned().map(Subscriber::from_record)),
             Err(reason) => Err(reason.clone()),
         };
-        deliver_to_subscriber(senders, client, metrics, sub, row, payload).await;
+        deliver_to_subscriber(senders, metrics, sub, row, payload).await;
         return;
     }
     let Some(dest) = senders.notifiers.get(&row.destination) else {
@@ -362,7 +374,6 @@ async fn record(senders: &Senders, settlement: Settlement) {
 /// before sending), so one that left before then gets nothing.
 async fn deliver_to_subscriber(
     senders: &Senders,
-    client: &reqwest::Client,
     metrics: &Metrics,
     sub: Result<Option<Subscriber>, String>,
     row: OutboxRow,
@@ -422,9 +433,18 @@ async fn deliver_to_subscriber(
                                 ],
                                 body,
                             };
-                            request
-                                .send(client, SUBSCRIBER_WEBHOOK_TIMEOUT, &[&sub.address])
-                                .await
+                            let sent = senders
+                                .webhooks
+                                .post(&request, SUBSCRIBER_WEBHOOK_TIMEOUT, &[&sub.address])
+                                .await;
+                            match sent {
+                                Ok(outcome) => outcome,
+                                // Permanent: retrying does not make an address public.
+                                Err(refusal) => {
+                                    let reason = format!("refused: {refusal}");
+                                    return give_up(senders, &row, now, &reason).await;
+                                }
+                            }
                         }
                         Err(error) => {
                             return give_up(senders, &row, now, &error.to_string()).await;

@@ -49,7 +49,8 @@ pub use metrics::Metrics;
 use notices::Notices;
 pub use pharos_store::{DeliveryState, OutboxRow};
 pub use subscribers::{
-    NewSubscriber, Subscribed, Subscriber, SubscriberError, SubscriberKind, SubscriberState,
+    Accepted, NewSubscriber, Subscribed, Subscriber, SubscriberError, SubscriberKind,
+    SubscriberState,
 };
 pub use view::{ComponentView, MonitorView, PageInfo, StatusView};
 use world::{ComponentHistory, World};
@@ -80,6 +81,9 @@ pub struct EngineConfig {
     pub alert_routing: pharos_domain::alert::AlertRouting,
     /// What changes are listed with incidents, and the release-regression check (`[changes]`).
     pub changes: ChangeSettings,
+    /// Where the public's webhook subscribers may be sent (`[subscriptions]`): public
+    /// addresses only, unless the operator allows more.
+    pub webhooks: pharos_notify::guard::WebhookRules,
 }
 
 /// Why the engine could not start.
@@ -94,6 +98,9 @@ pub enum EngineError {
     /// The prober could not be built.
     #[error("probe: {0}")]
     Probe(#[from] pharos_probe::ProbeError),
+    /// The client for subscribers' webhooks could not be built.
+    #[error("{0}")]
+    Webhooks(#[from] pharos_notify::guard::GuardError),
 }
 
 /// How often pending results are handed to the writer, and the view republished if changed.
@@ -156,6 +163,9 @@ impl EngineHandle {
 /// and starts every monitor. `config.page.email_subscriptions` is set from `config.smtp`.
 pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandle, EngineError> {
     let prober = Arc::new(Prober::new()?);
+    // One guard for subscribers' webhooks: the dispatcher sends through it and subscribing
+    // checks with it, so both apply the same rules.
+    let webhooks = pharos_notify::guard::WebhookGuard::new(&config.webhooks)?;
     let now = crate::clock::now();
     let catalog = catalog::build(&config.components)?;
     config.page.email_subscriptions = config.smtp.is_some();
@@ -331,6 +341,7 @@ pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandl
             notifiers: config.notifiers,
             smtp: config.smtp,
             tokens: tokens.clone(),
+            webhooks: webhooks.clone(),
         },
         metrics.clone(),
         pending.outbox_committed(),
@@ -370,6 +381,7 @@ pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandl
             view: view_rx.clone(),
             store,
             tokens,
+            webhooks,
             email_subscriptions,
             heartbeats,
             self_check: gate,

@@ -45,6 +45,9 @@ pub const DESTINATION_PREFIX: &str = "subscriber:";
 pub const MAX_EMAIL_LEN: usize = 254;
 /// The longest webhook URL accepted.
 pub const MAX_URL_LEN: usize = 2048;
+/// How long subscribing waits for a webhook's name to resolve before accepting it unchecked
+/// (every delivery checks again).
+pub const SUBSCRIBE_LOOKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 /// Bytes of HMAC kept in a link (128 bits).
 const SIGNATURE_BYTES: usize = 16;
 
@@ -156,12 +159,32 @@ pub struct NewSubscriber {
 }
 
 /// The answer to a subscribe.
+///
+/// Only [`Subscribed::accepted`] may be shown to whoever asked: it is built from the request
+/// alone, so it reads the same for a new address, a pending one and a confirmed one. The
+/// subscriber's id, creation time and state would tell a stranger whether an address was
+/// already subscribed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscribed {
-    /// The subscriber, new or the one already there for that address.
+    /// What was asked for, checked and normalized: the same whatever was stored before.
+    pub accepted: Accepted,
+    /// The subscriber, new or the one already there for that address. Never for the public.
     pub subscriber: Subscriber,
-    /// Whether it is new (`201`) rather than the existing one (`200`).
+    /// Whether it is new rather than the existing one. Never for the public.
     pub created: bool,
+}
+
+/// A subscribe request as accepted: checked and normalized, and nothing else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// E-mail or webhook.
+    pub kind: SubscriberKind,
+    /// The e-mail address, or the webhook URL, as asked for (normalized).
+    pub address: String,
+    /// The e-mail address: `address` for e-mail, the optional contact address of a webhook.
+    pub email: Option<String>,
+    /// The components asked for; empty for the whole page.
+    pub components: Vec<ComponentId>,
 }
 
 /// Why a subscriber request failed.
@@ -416,6 +439,12 @@ impl Subscribers {
         now: DateTime<Utc>,
     ) -> Result<Subscribed, DeskError> {
         let checked = check(req, self.email_enabled, world)?;
+        let accepted = Accepted {
+            kind: checked.kind,
+            address: checked.address.clone(),
+            email: checked.email.clone(),
+            components: checked.components.clone(),
+        };
         let key = (checked.kind, address_key(checked.kind, &checked.address));
         if let Some(id) = self.by_address.get(&key).cloned() {
             let Some(mut sub) = self.live.get(&id).cloned() else {
@@ -430,10 +459,13 @@ impl Subscribers {
                     .is_none_or(|at| now - at >= CONFIRMATION_RESEND_AFTER);
             if resend {
                 self.queue_confirmation(world, &mut sub, now);
-                self.writes.push(SubscriberChange::Upsert(sub.to_record()));
                 self.live.insert(sub.id.clone(), sub.clone());
             }
+            // Written again even when nothing changed, so that the answer waits for a write
+            // as it does for a new address: how long it takes tells nothing either.
+            self.writes.push(SubscriberChange::Upsert(sub.to_record()));
             return Ok(Subscribed {
+                accepted,
                 subscriber: sub,
                 created: false,
             });
@@ -458,6 +490,7 @@ impl Subscribers {
         self.insert(sub.clone());
         tracing::info!(subscriber = %sub.id, kind = sub.kind.as_str(), "new subscriber");
         Ok(Subscribed {
+            accepted,
             subscriber: sub,
             created: true,
         })
@@ -633,8 +666,9 @@ fn check_email(s: &str) -> Result<String, RuleError> {
     Ok(parsed)
 }
 
-/// An absolute `http` or `https` URL with a host, normalized.
-fn check_url(s: &str) -> Result<String, RuleError> {
+/// An absolute `http` or `https` URL with a host, normalized. (Where it may lead is checked
+/// apart, with DNS: see [`pharos_notify::guard`].)
+pub(crate) fn check_url(s: &str) -> Result<String, RuleError> {
     if s.len() > MAX_URL_LEN {
         return Err(RuleError::invalid(
             "endpoint",

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::time::{timeout_at, Instant};
 
+use crate::guard::Refusal;
 use crate::notifier::Outcome;
 use crate::render::RenderedRequest;
 use crate::time::human_duration;
@@ -28,8 +29,25 @@ pub(crate) async fn post(
     timeout: Duration,
     secrets: &[&str],
 ) -> Outcome {
-    let failed = |reason: String| Outcome::Failed {
-        reason: redact(&reason, secrets),
+    post_or_refuse(client, req, timeout, secrets)
+        .await
+        .unwrap_or_else(|refusal| Outcome::Failed {
+            reason: redact(&format!("refused: {refusal}"), secrets),
+        })
+}
+
+/// [`post`], telling apart a request that the client's resolver refused to connect
+/// anywhere ([`Refusal`], see [`crate::guard`]): nothing was sent then.
+pub(crate) async fn post_or_refuse(
+    client: &reqwest::Client,
+    req: &RenderedRequest,
+    timeout: Duration,
+    secrets: &[&str],
+) -> Result<Outcome, Refusal> {
+    let failed = |reason: String| {
+        Ok(Outcome::Failed {
+            reason: redact(&reason, secrets),
+        })
     };
     let url = match reqwest::Url::parse(&req.url) {
         Ok(u) => u,
@@ -46,7 +64,12 @@ pub(crate) async fn post(
     }
     let mut response = match timeout_at(deadline, builder.send()).await {
         Err(_) => return failed(timed_out(timeout)),
-        Ok(Err(e)) => return failed(describe(&e, &host, timeout)),
+        Ok(Err(e)) => {
+            if let Some(refusal) = refusal_in(&e) {
+                return Err(refusal);
+            }
+            return failed(describe(&e, &host, timeout));
+        }
         Ok(Ok(r)) => r,
     };
     let status = response.status();
@@ -57,7 +80,7 @@ pub(crate) async fn post(
         ));
     }
     if status.is_success() {
-        return Outcome::Sent;
+        return Ok(Outcome::Sent);
     }
     let mut body = Vec::new();
     while body.len() < EXCERPT_READ_BYTES {
@@ -82,6 +105,18 @@ pub(crate) async fn post(
         reason.push_str(&excerpt);
     }
     failed(reason)
+}
+
+/// The guard's refusal somewhere in an error's causes.
+fn refusal_in(e: &reqwest::Error) -> Option<Refusal> {
+    let mut source = e.source();
+    while let Some(err) = source {
+        if let Some(refusal) = err.downcast_ref::<Refusal>() {
+            return Some(refusal.clone());
+        }
+        source = err.source();
+    }
+    None
 }
 
 /// `timed out after 10s`.

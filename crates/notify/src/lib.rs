@@ -14,6 +14,8 @@
 //! - [`email`]: the `[smtp]` settings and [`email::send_email`], one e-mail over SMTP with
 //!   STARTTLS, TLS or (for local relays) no encryption.
 //! - [`render`]: the rendered request ([`RenderedRequest`]) and why rendering can fail.
+//! - [`guard`]: subscribers' webhooks, sent to public addresses only ([`guard::WebhookGuard`]:
+//!   its own client, whose resolver keeps only allowed addresses).
 //!
 //! Sending POSTs the rendered request once, with the notifier's timeout, an `Idempotency-Key`
 //! equal to the delivery id and `User-Agent: Pharos/<version>`. Only a 2xx answer counts as
@@ -25,6 +27,7 @@
 pub mod channels;
 pub mod email;
 pub mod event;
+pub mod guard;
 mod http;
 pub mod message;
 pub mod notifier;

@@ -108,6 +108,7 @@ impl App {
             self_check: config.self_check.clone(),
             alert_routing: config.alerts.clone(),
             changes: config.changes.clone(),
+            webhooks: config.subscriptions.clone(),
         };
         let engine = pharos_engine::start(engine_config, store)
             .await

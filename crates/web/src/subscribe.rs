@@ -1,7 +1,19 @@
 //! Public subscriptions: the Statuspage-compatible `POST /api/v2/subscribers.json`, the
 //! page's subscribe form (`POST /subscribe`, plain HTML, no JavaScript needed), and the links
-//! subscribers get by e-mail or in `meta.unsubscribe`: `GET /subscribe/confirm?token=…` and
-//! `GET|POST /unsubscribe?token=…` (`POST` for RFC 8058 one-click unsubscribe).
+//! subscribers get by e-mail or in `meta.unsubscribe`: `/subscribe/confirm?token=…` and
+//! `/unsubscribe?token=…`.
+//!
+//! Everything assumes a hostile or careless caller:
+//! - **Subscribing answers alike for every address.** A new address, one waiting for its
+//!   confirmation and one already confirmed get the same status and the same body (the API)
+//!   or the same page (the form), built from the request alone: no id, no creation time, no
+//!   state, so nobody learns who is subscribed. Webhooks likewise.
+//! - **Links change nothing on `GET` or `HEAD`.** Mail scanners and link previews open every
+//!   link in a message; opening one only shows a page whose one button POSTs. `POST` to the
+//!   link does the change, which is also RFC 8058's one-click unsubscribe (`POST` to the
+//!   `List-Unsubscribe` URL with `List-Unsubscribe=One-Click`).
+//! - **Webhooks reach public addresses only** (the engine checks them, see
+//!   [`EngineControl::subscribe`]).
 //!
 //! Everything goes through the engine ([`EngineControl`]): it checks every field, keeps its
 //! list of subscribers and the database in step, and answers once the change is stored.
@@ -26,14 +38,12 @@ use http::header::{
     ACCESS_CONTROL_MAX_AGE, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER,
 };
 use http::{HeaderValue, StatusCode};
-use pharos_engine::{
-    EngineControl, NewSubscriber, Subscribed, Subscriber, SubscriberError, SubscriberKind,
-};
+use pharos_engine::subscribers::Purpose;
+use pharos_engine::{Accepted, EngineControl, NewSubscriber, SubscriberError, SubscriberKind};
 use serde::{Deserialize, Serialize};
 
 use crate::admin::error::{ApiError, ApiJson};
 use crate::admin::MAX_BODY_BYTES;
-use crate::v2::ApiTime;
 
 /// The Statuspage-compatible subscribe endpoint.
 pub const API_PATH: &str = "/api/v2/subscribers.json";
@@ -121,8 +131,9 @@ pub fn router_with_limit(control: EngineControl, limit: RateLimit) -> Router {
     Router::new()
         .route(API_PATH, post(api_subscribe).options(api_preflight))
         .route(FORM_PATH, post(form_subscribe))
-        .route(CONFIRM_PATH, get(confirm))
-        .route(UNSUBSCRIBE_PATH, get(unsubscribe).post(unsubscribe))
+        // `get` answers HEAD too, with the same (harmless) handler.
+        .route(CONFIRM_PATH, get(confirm_page).post(confirm))
+        .route(UNSUBSCRIBE_PATH, get(unsubscribe_page).post(unsubscribe))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(ctx)
 }
@@ -176,7 +187,8 @@ struct ApiSubscriber {
     skip_confirmation_notification: Option<bool>,
 }
 
-/// The answer, in Statuspage's shape.
+/// The answer, in Statuspage's shape without `id` and `created_at`: only what was asked
+/// for, so it reads the same for a new, a pending and a confirmed address.
 #[derive(Debug, Serialize)]
 struct ApiResponse {
     subscriber: ApiSubscriberOut,
@@ -184,25 +196,23 @@ struct ApiResponse {
 
 #[derive(Debug, Serialize)]
 struct ApiSubscriberOut {
-    id: String,
     mode: &'static str,
     email: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     endpoint: Option<String>,
-    created_at: ApiTime,
+    component_ids: Vec<String>,
     skip_confirmation_notification: bool,
     quarantined_at: Option<String>,
     purge_at: Option<String>,
 }
 
 impl ApiSubscriberOut {
-    fn new(s: &Subscriber, tz: chrono_tz::Tz) -> Self {
+    fn new(a: &Accepted) -> Self {
         ApiSubscriberOut {
-            id: s.id.clone(),
-            mode: s.kind.as_str(),
-            email: s.email.clone(),
-            endpoint: (s.kind == SubscriberKind::Webhook).then(|| s.address.clone()),
-            created_at: ApiTime::in_zone(s.created_at, tz),
+            mode: a.kind.as_str(),
+            email: a.email.clone(),
+            endpoint: (a.kind == SubscriberKind::Webhook).then(|| a.address.clone()),
+            component_ids: a.components.iter().map(ToString::to_string).collect(),
             skip_confirmation_notification: false,
             quarantined_at: None,
             purge_at: None,
@@ -267,21 +277,14 @@ async fn api_subscribe(State(ctx): State<Ctx>, req: Request) -> Response {
         endpoint: body.endpoint,
         components,
     };
-    let tz = ctx.control.view().page.time_zone;
     let r = match ctx.control.subscribe(req).await {
-        Ok(Subscribed {
-            subscriber,
-            created,
-        }) => {
-            let status = if created {
-                StatusCode::CREATED
-            } else {
-                StatusCode::OK
-            };
+        // 202 for every address: the request is taken, and whether a confirmation e-mail
+        // goes out (or anything changed at all) is not for the caller to learn.
+        Ok(done) => {
             let out = ApiResponse {
-                subscriber: ApiSubscriberOut::new(&subscriber, tz),
+                subscriber: ApiSubscriberOut::new(&done.accepted),
             };
-            (status, axum::Json(out)).into_response()
+            (StatusCode::ACCEPTED, axum::Json(out)).into_response()
         }
         Err(e) => api_error(e).into_response(),
     };
@@ -309,7 +312,15 @@ struct ResultPage<'a> {
     time_zone: &'static str,
     heading: &'a str,
     paragraphs: Vec<String>,
+    action: Option<LinkAction<'a>>,
     show_form_link: bool,
+}
+
+/// The one button of a link's page: a form that POSTs back to the page's own URL (the link,
+/// token included, wherever `public_url` puts it), with the token in a field as well.
+struct LinkAction<'a> {
+    token: &'a str,
+    button: &'static str,
 }
 
 /// A small HTML page with `heading` and `paragraphs`.
@@ -320,12 +331,25 @@ fn html(
     paragraphs: Vec<String>,
     show_form_link: bool,
 ) -> Response {
+    html_page(ctx, status, heading, paragraphs, None, show_form_link)
+}
+
+/// A small HTML page with `heading`, `paragraphs` and, when given, one button.
+fn html_page(
+    ctx: &Ctx,
+    status: StatusCode,
+    heading: &str,
+    paragraphs: Vec<String>,
+    action: Option<LinkAction<'_>>,
+    show_form_link: bool,
+) -> Response {
     let view = ctx.control.view();
     let page = ResultPage {
         page_name: &view.page.name,
         time_zone: view.page.time_zone.name(),
         heading,
         paragraphs,
+        action,
         show_form_link,
     };
     let body = page.render().unwrap_or_else(|error| {
@@ -465,44 +489,33 @@ async fn form_subscribe(State(ctx): State<Ctx>, req: Request) -> Response {
         }
     }
     match ctx.control.subscribe(new).await {
-        Ok(Subscribed {
-            subscriber,
-            created,
-        }) => {
+        Ok(done) => {
+            // The same page for a new, a pending and a confirmed address: built from what
+            // was asked, never from what is stored.
             let name = ctx.control.view().page.name.clone();
-            let (heading, paragraphs) = match (subscriber.kind, subscriber.confirmed_at) {
-                (SubscriberKind::Email, None) => (
+            let accepted = done.accepted;
+            let (heading, paragraphs) = match accepted.kind {
+                SubscriberKind::Email => (
                     "Check your inbox",
                     vec![
                         format!(
-                            "We are sending a confirmation link to {}. Follow it to start getting \
-                             updates from {name}; the link works for 7 days.",
-                            subscriber.address
+                            "If {} is not subscribed to {name} yet, a confirmation link is on \
+                             its way to it. Follow the link to start getting updates; it works \
+                             for 7 days.",
+                            accepted.address
                         ),
-                        "Nothing else is sent to this address until it is confirmed.".to_owned(),
+                        "Nothing else is sent to an address until it is confirmed, and an \
+                         address that is already subscribed stays as it is."
+                            .to_owned(),
                     ],
                 ),
-                (SubscriberKind::Email, Some(_)) => (
-                    "You are subscribed",
-                    vec![format!(
-                        "{} already gets updates from {name}.",
-                        subscriber.address
-                    )],
-                ),
-                (SubscriberKind::Webhook, _) if created => (
+                SubscriberKind::Webhook => (
                     "Webhook subscribed",
                     vec![format!(
                         "{name} will POST incident, maintenance and component updates to {} \
-                         in Statuspage's webhook format. Each one carries an unsubscribe \
-                         link in meta.unsubscribe.",
-                        subscriber.address
-                    )],
-                ),
-                (SubscriberKind::Webhook, _) => (
-                    "Webhook already subscribed",
-                    vec![format!(
-                        "{} already gets updates from {name}.",
-                        subscriber.address
+                         in Statuspage's webhook format. Each one carries an unsubscribe link \
+                         in meta.unsubscribe.",
+                        accepted.address
                     )],
                 ),
             };
@@ -523,11 +536,90 @@ fn query_token(query: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// The token of a POST to a link: in the query (the link itself, as RFC 8058's one-click
+/// POST sends it), or else the `token` field of the page's form.
+async fn posted_token(req: Request) -> String {
+    if let Some(token) = req.uri().query().and_then(query_token) {
+        return token;
+    }
+    if !is_form(&req) {
+        return String::new();
+    }
+    let Ok(body) = Bytes::from_request(req, &()).await else {
+        return String::new();
+    };
+    form_urlencoded::parse(&body)
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// A link's page on `GET` or `HEAD`: one button that POSTs, and no change at all. A link
+/// that is not valid says so (and counts against the client's allowance, as every failure
+/// does).
+fn link_page(
+    ctx: &Ctx,
+    req: &Request,
+    purpose: Purpose,
+    heading: &str,
+    paragraphs: Vec<String>,
+    button: &'static str,
+) -> Response {
+    let token = token_of(req);
+    match ctx.control.check_link(&token, purpose) {
+        Ok(()) => html_page(
+            ctx,
+            StatusCode::OK,
+            heading,
+            paragraphs,
+            Some(LinkAction {
+                token: &token,
+                button,
+            }),
+            false,
+        ),
+        Err(e) => match ctx.limiter.take(client(req), Instant::now()) {
+            Err(wait) => too_many(ctx, wait),
+            Ok(()) => html_error(ctx, e),
+        },
+    }
+}
+
+async fn confirm_page(State(ctx): State<Ctx>, req: Request) -> Response {
+    let name = ctx.control.view().page.name.clone();
+    link_page(
+        &ctx,
+        &req,
+        Purpose::Confirm,
+        "Confirm your subscription",
+        vec![format!(
+            "Press the button to start getting e-mail from {name} about its incidents and \
+             maintenances. Until then, nothing is sent."
+        )],
+        "Confirm subscription",
+    )
+}
+
+async fn unsubscribe_page(State(ctx): State<Ctx>, req: Request) -> Response {
+    let name = ctx.control.view().page.name.clone();
+    link_page(
+        &ctx,
+        &req,
+        Purpose::Unsubscribe,
+        "Unsubscribe",
+        vec![format!(
+            "Press the button to stop getting updates from {name}."
+        )],
+        "Unsubscribe",
+    )
+}
+
 async fn confirm(State(ctx): State<Ctx>, req: Request) -> Response {
     // A valid signed link always works, however many share the client's address (mail
     // providers' one-click unsubscribes come from a few servers); only failures count
     // against the allowance, which stops guessing.
-    let token = token_of(&req);
+    let ip = client(&req);
+    let token = posted_token(req).await;
     match ctx.control.confirm_subscription(&token).await {
         Ok(s) => {
             let name = ctx.control.view().page.name.clone();
@@ -546,7 +638,7 @@ async fn confirm(State(ctx): State<Ctx>, req: Request) -> Response {
                 false,
             )
         }
-        Err(e) => match ctx.limiter.take(client(&req), Instant::now()) {
+        Err(e) => match ctx.limiter.take(ip, Instant::now()) {
             Err(wait) => too_many(&ctx, wait),
             Ok(()) => html_error(&ctx, e),
         },
@@ -554,10 +646,9 @@ async fn confirm(State(ctx): State<Ctx>, req: Request) -> Response {
 }
 
 async fn unsubscribe(State(ctx): State<Ctx>, req: Request) -> Response {
-    // A valid signed link always works, however many share the client's address (mail
-    // providers' one-click unsubscribes come from a few servers); only failures count
-    // against the allowance, which stops guessing.
-    let token = token_of(&req);
+    // As for confirming: only failures count against the client's allowance.
+    let ip = client(&req);
+    let token = posted_token(req).await;
     match ctx.control.unsubscribe(&token).await {
         Ok(_) => {
             let name = ctx.control.view().page.name.clone();
@@ -569,7 +660,7 @@ async fn unsubscribe(State(ctx): State<Ctx>, req: Request) -> Response {
                 true,
             )
         }
-        Err(e) => match ctx.limiter.take(client(&req), Instant::now()) {
+        Err(e) => match ctx.limiter.take(ip, Instant::now()) {
             Err(wait) => too_many(&ctx, wait),
             Ok(()) => html_error(&ctx, e),
         },

@@ -45,6 +45,7 @@ const ROOT_KEYS: &[&str] = &[
     "self_check",
     "alerts",
     "changes",
+    "subscriptions",
 ];
 
 /// Parses and walks the whole file. `None` when the text is not TOML at all (the syntax error
@@ -84,6 +85,9 @@ pub(super) fn build(cx: &mut Cx<'_>, text: &str) -> Option<Config> {
     }
     if let Some(s) = sub(cx, &root, "changes", "[changes]") {
         config.changes = super::changes::changes(cx, s);
+    }
+    if let Some(s) = sub(cx, &root, "subscriptions", "[subscriptions]") {
+        config.subscriptions = super::subscriptions::subscriptions(cx, s);
     }
     if let Some(s) = sub(cx, &root, "self_check", "[self_check]") {
         config.self_check = super::self_check::self_check(cx, s);

@@ -98,7 +98,10 @@
 //! time zone. `auto_publish = true` with `auto_open = false` is a warning: it has no effect.
 //!
 //! `[changes]` (how far back an incident lists changes, and the release-regression check)
-//! is described in `changes.rs`.
+//! is described in `changes.rs`, and `[subscriptions]` (which addresses the public's webhook
+//! subscribers may reach: public ones only unless `allow_private_webhooks` or
+//! `allowed_webhook_networks` say otherwise; and the DNS `resolver` for their names) in
+//! `subscriptions.rs`.
 //!
 //! Diagnostics come back sorted by position in the file.
 
@@ -114,6 +117,7 @@ mod secret;
 mod self_check;
 mod smtp;
 mod source;
+mod subscriptions;
 mod values;
 mod walk;
 
@@ -173,6 +177,9 @@ pub struct Config {
     pub alerts: pharos_domain::alert::AlertRouting,
     /// `[changes]`: how far back incidents list changes, and the release-regression check.
     pub changes: pharos_engine::ChangeSettings,
+    /// `[subscriptions]`: which addresses the public's webhook subscribers may reach (public
+    /// ones only, by default) and how their names are resolved.
+    pub subscriptions: pharos_notify::guard::WebhookRules,
 }
 
 /// `[server]`. Unset values fall back to the environment, then to built-in defaults (SPEC §1).

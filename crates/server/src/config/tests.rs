@@ -325,6 +325,14 @@ fn the_commented_out_examples_in_the_example_file_are_valid() {
         .collect();
     assert_eq!(targets, ["tcp://10.0.0.1:53", "icmp://10.0.0.254"]);
 
+    let subscriptions = uncommented(text, "[subscriptions]");
+    let loaded = load(&format!("{text}\n{subscriptions}"));
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let rules = &loaded.config.subscriptions;
+    assert!(!rules.addresses.allow_private);
+    assert_eq!(rules.addresses.allowed_networks.len(), 2);
+    assert_eq!(rules.resolver, Some("10.0.0.2:53".parse().unwrap()));
+
     let maintenance = uncommented(text, "[[maintenances]]");
     let loaded = load(&format!("{text}\n{maintenance}"));
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
@@ -2999,5 +3007,81 @@ fn alert_routes() {
     assert!(
         text.contains("`status` must be one of partial_outage, major_outage, degraded_performance, found \"down\""),
         "{text}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// [subscriptions]
+
+#[test]
+fn subscriptions_allow_public_webhooks_only_unless_told_otherwise() {
+    let default = load("").config.subscriptions;
+    assert!(!default.addresses.allow_private);
+    assert!(default.addresses.allowed_networks.is_empty());
+    assert_eq!(default.resolver, None);
+
+    let loaded = load(
+        r#"[subscriptions]
+allow_private_webhooks = false
+allowed_webhook_networks = ["10.20.0.0/16", "fd00::/8", "192.168.7.10"]
+resolver = "127.0.0.1:5353"
+"#,
+    );
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let rules = &loaded.config.subscriptions;
+    let nets: Vec<String> = rules
+        .addresses
+        .allowed_networks
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(nets, ["10.20.0.0/16", "fd00::/8", "192.168.7.10/32"]);
+    assert_eq!(rules.resolver, Some("127.0.0.1:5353".parse().unwrap()));
+    assert_eq!(
+        load("[subscriptions]\nresolver = \"10.0.0.2\"\n")
+            .config
+            .subscriptions
+            .resolver,
+        Some("10.0.0.2:53".parse().unwrap())
+    );
+    assert!(
+        load("[subscriptions]\nallow_private_webhooks = true\n")
+            .config
+            .subscriptions
+            .addresses
+            .allow_private
+    );
+}
+
+#[test]
+fn subscriptions_values_are_checked_each_at_its_place() {
+    let text = r#"[subscriptions]
+allow_private_webhooks = "yes"
+allowed_webhook_networks = ["10.20.0.0/16", "10.20.1.1/16", "intranet", "10.0.0.0/33", "10.20.0.0/16"]
+resolver = "dns.example.com:53"
+allowed_networks = []
+"#;
+    assert_eq!(
+        refused(text),
+        [
+            "pharos.toml:2:26: error: `allow_private_webhooks` must be a boolean (true or false), found a string",
+            "pharos.toml:3:45: error: `allowed_webhook_networks`: \"10.20.1.1/16\" has host bits set; the network is \"10.20.0.0/16\"",
+            "pharos.toml:3:61: error: `allowed_webhook_networks`: \"intranet\" is not a network; write it like \"10.20.0.0/16\" or \"fd00::/8\"",
+            "pharos.toml:3:73: error: `allowed_webhook_networks`: \"10.0.0.0/33\" is not a network; write it like \"10.20.0.0/16\" or \"fd00::/8\"",
+            "pharos.toml:3:88: error: `allowed_webhook_networks` lists 10.20.0.0/16 twice",
+            "pharos.toml:4:12: error: `resolver` must be a DNS server's IP address, with an optional port, like \"10.0.0.2:53\" or \"[fd00::53]:53\"; found \"dns.example.com:53\"",
+            "pharos.toml:5:1: error: unknown key `allowed_networks` in [subscriptions]",
+        ]
+    );
+    assert_eq!(
+        refused("[subscriptions]\nallowed_webhook_networks = [\"fd00::/8\", 7]\nresolver = 53\n"),
+        [
+            "pharos.toml:2:41: error: `allowed_webhook_networks` must contain only strings, found an integer (7)",
+            "pharos.toml:3:12: error: `resolver` must be a string, found an integer (53)",
+        ]
+    );
+    assert_eq!(
+        lines("[subscriptions]\nallow_private_webhooks = true\nallowed_webhook_networks = [\"10.0.0.0/8\"]\n"),
+        ["pharos.toml:3:28: warning: `allowed_webhook_networks` has no effect while `allow_private_webhooks` is true: every address is allowed"]
     );
 }
