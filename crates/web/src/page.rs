@@ -378,11 +378,11 @@ mod tests {
         let today = NaiveDate::from_ymd_opt(2026, 3, 31).unwrap();
         let day = DayUptime {
             date: today,
-            observed_secs: 100,
-            major_secs: 10,
-            partial_secs: 0,
-            degraded_secs: 0,
-            maintenance_secs: 0,
+            observed_ms: 100_000,
+            major_ms: 10_000,
+            partial_ms: 0,
+            degraded_ms: 0,
+            maintenance_ms: 0,
         };
         let b = bars(&[day], today);
         assert_eq!(b.len(), UPTIME_DAYS);

@@ -507,11 +507,11 @@ mod last_modified_tests {
             .with_timezone(&Utc);
         let day = |n: u32| pharos_domain::uptime::DayUptime {
             date: chrono::NaiveDate::from_ymd_opt(2026, 3, n).unwrap(),
-            observed_secs: 86_400,
-            major_secs: 0,
-            partial_secs: 0,
-            degraded_secs: 0,
-            maintenance_secs: 0,
+            observed_ms: 86_400_000,
+            major_ms: 0,
+            partial_ms: 0,
+            degraded_ms: 0,
+            maintenance_ms: 0,
         };
         let component = pharos_engine::ComponentView {
             id: pharos_domain::ComponentId::new("api").unwrap(),
