@@ -59,6 +59,7 @@ fn rig_with(rules: IncidentRules, monitors: Vec<Arc<MonitorSpec>>) -> Rig {
         url: "http://x".into(),
         time_zone: chrono_tz::UTC,
         email_subscriptions: false,
+        branding: Default::default(),
     };
     let world = World::new(
         page,
@@ -681,6 +682,7 @@ fn making_notifications_leaves_the_change_to_be_published_at_once() {
         url: "http://x".into(),
         time_zone: chrono_tz::UTC,
         email_subscriptions: false,
+        branding: Default::default(),
     };
     let ops = pharos_notify::Notifier {
         id: "ops".into(),

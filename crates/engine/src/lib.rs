@@ -51,7 +51,7 @@ pub use pharos_store::{DeliveryState, OutboxRow};
 pub use subscribers::{
     NewSubscriber, Subscribed, Subscriber, SubscriberError, SubscriberKind, SubscriberState,
 };
-pub use view::{ComponentView, MonitorView, PageInfo, StatusView};
+pub use view::{Branding, ComponentView, MonitorView, PageInfo, StatusView};
 use world::{ComponentHistory, World};
 use writer::Pending;
 

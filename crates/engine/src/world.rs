@@ -574,6 +574,7 @@ mod tests {
             url: "http://x".into(),
             time_zone: chrono_tz::UTC,
             email_subscriptions: false,
+            branding: Default::default(),
         };
         World::new(
             page,

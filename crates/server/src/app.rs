@@ -72,6 +72,7 @@ impl App {
                 url: page_url,
                 time_zone: config.page.time_zone,
                 email_subscriptions: config.smtp.is_some(),
+                branding: config.page.branding.clone(),
             },
             components: config
                 .components

@@ -10,6 +10,8 @@
 //! - [`snapshot`]: the pre-rendered responses and the task that rebuilds them.
 //! - [`markdown`]: update bodies rendered to safe HTML.
 //! - `page`: the HTML status page (askama template `templates/index.html`).
+//! - `banner`: the one rule for the banner's colour, icon and words.
+//! - `brand`: logo, favicon, accent colour and links on every page, and `/theme.css`.
 //! - `history`: `/incidents/{id}` and `/history` (templates `incident.html`, `history.html`).
 //! - `feed`: `/history.atom` and `/history.rss` in Statuspage's feed shape.
 //! - `routes`: the request handlers, including conditional GET and CORS.
@@ -27,6 +29,8 @@ use axum::routing::{any, get, MethodRouter};
 use axum::Router;
 
 pub mod admin;
+mod banner;
+mod brand;
 mod feed;
 mod history;
 pub mod markdown;

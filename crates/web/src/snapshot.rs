@@ -31,6 +31,8 @@ pub const JSON: &str = "application/json";
 pub const ATOM: &str = "application/atom+xml; charset=utf-8";
 /// Content type of `/history.rss`.
 pub const RSS: &str = "application/rss+xml; charset=utf-8";
+/// Content type of `/theme.css`.
+pub const CSS: &str = "text/css; charset=utf-8";
 
 /// A pre-rendered public resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -59,11 +61,13 @@ pub enum Resource {
     HistoryAtom,
     /// `/history.rss`, the same as RSS 2.0.
     HistoryRss,
+    /// `/theme.css`, the configured accent colour as a CSS custom property.
+    Theme,
 }
 
 impl Resource {
     /// Every resource, in route order.
-    pub const ALL: [Resource; 12] = [
+    pub const ALL: [Resource; 13] = [
         Self::Page,
         Self::Summary,
         Self::Status,
@@ -76,6 +80,7 @@ impl Resource {
         Self::History,
         Self::HistoryAtom,
         Self::HistoryRss,
+        Self::Theme,
     ];
 
     /// The URL path it is served at.
@@ -93,6 +98,7 @@ impl Resource {
             Self::History => "/history",
             Self::HistoryAtom => "/history.atom",
             Self::HistoryRss => "/history.rss",
+            Self::Theme => "/theme.css",
         }
     }
 
@@ -100,7 +106,7 @@ impl Resource {
     pub fn is_api(self) -> bool {
         !matches!(
             self,
-            Self::Page | Self::History | Self::HistoryAtom | Self::HistoryRss
+            Self::Page | Self::History | Self::HistoryAtom | Self::HistoryRss | Self::Theme
         )
     }
 
@@ -116,6 +122,7 @@ impl Resource {
             Self::Page | Self::History => HTML,
             Self::HistoryAtom => ATOM,
             Self::HistoryRss => RSS,
+            Self::Theme => CSS,
             _ => JSON,
         }
     }
@@ -175,7 +182,7 @@ impl Entry {
 /// Every public body, rendered from one [`StatusView`] and the incidents and maintenances.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
-    entries: [Entry; 12],
+    entries: [Entry; 13],
     /// `/incidents/{id}` and the rest of each incident's renderings, by incident id.
     rendered: HashMap<String, Arc<Rendered>>,
     /// The 404 page of an unknown `/incidents/{id}`.
@@ -299,6 +306,11 @@ impl Snapshot {
             ],
             None => history_entries(&items, &rendered, &ctx, view, at),
         };
+        // The theme depends on the configuration only: keep the previous body (and its dates).
+        let theme = match previous {
+            Some(p) => p.get(Resource::Theme).clone(),
+            None => Entry::new(crate::brand::theme_css(&view.page).into_bytes(), CSS, at),
+        };
         let incident_not_found = match previous {
             Some(p) => p.incident_not_found.clone(),
             None => Entry::new(history::render_not_found(&ctx).into_bytes(), HTML, at),
@@ -337,6 +349,7 @@ impl Snapshot {
             history,
             atom,
             rss,
+            theme,
         ];
         Snapshot {
             entries,
@@ -535,6 +548,7 @@ mod last_modified_tests {
                 url: "http://x".into(),
                 time_zone: chrono_tz::UTC,
                 email_subscriptions: false,
+                branding: Default::default(),
             },
             generated_at: at,
             updated_at: at,

@@ -108,6 +108,11 @@ async fn every_public_route_answers_with_its_content_type_and_validators() {
                     .unwrap()
                     .starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"));
             }
+            "text/css; charset=utf-8" => {
+                assert!(!resource.is_api() && !resource.allows_any_origin());
+                // No accent colour in the fixture: only a comment.
+                assert!(String::from_utf8(r.body).unwrap().starts_with("/*"));
+            }
             other => panic!("{}: unexpected {other}", resource.path()),
         }
     }

@@ -90,6 +90,21 @@
 //! `[changes]` (how far back an incident lists changes, and the release-regression check)
 //! is described in `changes.rs`.
 //!
+//! `[page]` also takes the page's branding, every key optional:
+//!
+//! ```toml
+//! [page]
+//! logo_url = "https://example.com/logo.svg"   # or "/logo.svg" on the page's own origin
+//! favicon_url = "/favicon.png"                # same forms as logo_url
+//! accent_color = "#0b62c9"                    # #rgb or #rrggbb: links, buttons, focus rings
+//! home_url = "https://example.com"            # the logo links here; http(s) only
+//! support_url = "mailto:help@example.com"     # http(s) or mailto:, linked from the header
+//! ```
+//!
+//! Pharos serves no image files itself: a path starting with `/` must be served at the same
+//! origin by whatever stands in front of Pharos. `//host/…` (protocol-relative) is refused, and
+//! an `http://` image while `public_url` is `https://` is a warning (browsers block it).
+//!
 //! Diagnostics come back sorted by position in the file.
 
 mod admin;
@@ -192,6 +207,9 @@ pub struct PageConfig {
     pub name: String,
     /// The page's time zone: API timestamps carry its offset (default UTC).
     pub time_zone: chrono_tz::Tz,
+    /// `logo_url`, `favicon_url`, `accent_color`, `home_url` and `support_url`, each checked
+    /// (see `build.rs`); all unset by default.
+    pub branding: pharos_engine::Branding,
 }
 
 impl Default for PageConfig {
@@ -200,6 +218,7 @@ impl Default for PageConfig {
             id: DEFAULT_PAGE_ID.to_owned(),
             name: DEFAULT_PAGE_NAME.to_owned(),
             time_zone: chrono_tz::UTC,
+            branding: pharos_engine::Branding::default(),
         }
     }
 }

@@ -697,6 +697,49 @@ fn page_values_are_checked() {
 }
 
 #[test]
+fn branding_is_checked_and_normalised() {
+    let c = load(
+        "[page]\nlogo_url = \"https://cdn.example.com/logo.svg\"\nfavicon_url = \"/favicon.png\"\n\
+         accent_color = \"#0B6\"\nhome_url = \"https://example.com\"\n\
+         support_url = \"mailto:help@example.com\"\n",
+    )
+    .config;
+    let b = &c.page.branding;
+    assert_eq!(b.logo_url.as_deref(), Some("https://cdn.example.com/logo.svg"));
+    assert_eq!(b.favicon_url.as_deref(), Some("/favicon.png"));
+    assert_eq!(b.accent_color.as_deref(), Some("#00bb66"));
+    assert_eq!(b.home_url.as_deref(), Some("https://example.com"));
+    assert_eq!(b.support_url.as_deref(), Some("mailto:help@example.com"));
+    // Unset: no branding at all.
+    assert_eq!(
+        load("[page]\nname = \"Acme\"\n").config.page.branding,
+        pharos_engine::Branding::default()
+    );
+    assert_eq!(
+        refused(
+            "[page]\nlogo_url = \"javascript:alert(1)\"\nfavicon_url = \"//evil.example/x.ico\"\n\
+             accent_color = \"red\"\nhome_url = \"/home\"\nsupport_url = \"mailto:nobody\"\n\
+             colour = \"#fff\"\n"
+        ),
+        [
+            "pharos.toml:2:12: error: invalid `logo_url`: \"javascript:alert(1)\" is neither an http(s):// URL nor a path starting with /",
+            "pharos.toml:3:15: error: invalid `favicon_url`: \"//evil.example/x.ico\" is protocol-relative; write https://… or a path starting with a single /",
+            "pharos.toml:4:16: error: `accent_color` must be a CSS hex colour like \"#0b62c9\" or \"#08f\", found \"red\"",
+            "pharos.toml:5:12: error: invalid `home_url`: \"/home\" is not an absolute URL; expected http://… or https://…",
+            "pharos.toml:6:15: error: invalid `support_url`: \"mailto:nobody\" is not mailto:someone@example.com",
+            "pharos.toml:7:1: error: unknown key `colour` in [page]",
+        ]
+    );
+    // An http image on an https page would be blocked by the browser.
+    assert_eq!(
+        lines(
+            "[server]\npublic_url = \"https://status.example.com\"\n[page]\nlogo_url = \"http://example.com/l.png\"\n"
+        ),
+        ["pharos.toml:4:12: warning: `logo_url` is http:// while `public_url` is https://; browsers will not load it on the page"]
+    );
+}
+
+#[test]
 fn admin_tokens_are_secrets() {
     let c = load("[admin]\ntokens = [\"${PHAROS_ADMIN_TOKEN}\", \"literal\"]\n").config;
     let exposed: Vec<&str> = c.admin.tokens.iter().map(|t| t.secret.expose()).collect();

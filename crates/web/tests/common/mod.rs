@@ -135,6 +135,7 @@ pub fn view_in(tz: Tz) -> StatusView {
             url: "https://status.acme.test".to_owned(),
             time_zone: tz,
             email_subscriptions: false,
+            branding: Default::default(),
         },
         generated_at: at("2026-04-01T00:00:00Z"),
         updated_at: at("2026-03-31T17:45:12.345Z"),
