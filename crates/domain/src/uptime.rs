@@ -258,7 +258,10 @@ mod tests {
             },
         ];
         // Built the very millisecond the outage began, and 300 ms later.
-        for now in [at("2026-01-02T12:00:00.250Z"), at("2026-01-02T12:00:00.550Z")] {
+        for now in [
+            at("2026-01-02T12:00:00.250Z"),
+            at("2026-01-02T12:00:00.550Z"),
+        ] {
             let days = daily(&timeline, now, chrono_tz::UTC, 2);
             assert_eq!(days[1].worst(), Some(MajorOutage), "{now}");
             assert!(days[1].major_ms >= 1, "{now}");

@@ -97,10 +97,7 @@ fn accent(b: &Branding) -> Option<String> {
 /// when no colour is configured (the page's built-in accent applies).
 pub(crate) fn theme_css(page: &PageInfo) -> String {
     match accent(&page.branding) {
-        Some(c) => format!(
-            ":root{{--accent:{c};--on-accent:{}}}\n",
-            on_accent(&c)
-        ),
+        Some(c) => format!(":root{{--accent:{c};--on-accent:{}}}\n", on_accent(&c)),
         None => "/* No accent colour is configured; the built-in one applies. */\n".to_owned(),
     }
 }
@@ -108,8 +105,8 @@ pub(crate) fn theme_css(page: &PageInfo) -> String {
 /// Black or white, whichever contrasts more with `#rrggbb` (WCAG relative luminance).
 fn on_accent(c: &str) -> &'static str {
     let channel = |i: usize| {
-        let v = f64::from(u8::from_str_radix(c.get(i..i + 2).unwrap_or("00"), 16).unwrap_or(0))
-            / 255.0;
+        let v =
+            f64::from(u8::from_str_radix(c.get(i..i + 2).unwrap_or("00"), 16).unwrap_or(0)) / 255.0;
         if v <= 0.04045 {
             v / 12.92
         } else {

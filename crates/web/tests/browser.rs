@@ -304,7 +304,9 @@ impl Cdp {
 impl Drop for Cdp {
     fn drop(&mut self) {
         self.session.clear();
-        let _ = self.stdin.write_all(b"{\"id\":0,\"method\":\"Browser.close\"}\0");
+        let _ = self
+            .stdin
+            .write_all(b"{\"id\":0,\"method\":\"Browser.close\"}\0");
         let _ = self.stdin.flush();
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {

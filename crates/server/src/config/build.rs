@@ -68,11 +68,10 @@ pub(super) fn build(cx: &mut Cx<'_>, text: &str) -> Option<Config> {
         config.storage = storage(cx, s);
     }
     if let Some(s) = sub(cx, &root, "page", "[page]") {
-        let https = config
-            .server
-            .public_url
-            .as_deref()
-            .is_some_and(|u| u.get(..8).is_some_and(|p| p.eq_ignore_ascii_case("https://")));
+        let https = config.server.public_url.as_deref().is_some_and(|u| {
+            u.get(..8)
+                .is_some_and(|p| p.eq_ignore_ascii_case("https://"))
+        });
         config.page = page(cx, s, https);
     }
     if let Some(s) = sub(cx, &root, "admin", "[admin]") {
@@ -222,14 +221,21 @@ fn page(cx: &mut Cx<'_>, s: Section<'_>, https: bool) -> PageConfig {
         out.time_zone = tz;
     }
     let b = &mut out.branding;
-    for (key, slot) in [("logo_url", &mut b.logo_url), ("favicon_url", &mut b.favicon_url)] {
+    for (key, slot) in [
+        ("logo_url", &mut b.logo_url),
+        ("favicon_url", &mut b.favicon_url),
+    ] {
         let Some(v) = s.field(key).and_then(|f| cx.string(&f)) else {
             continue;
         };
         match check_image_url(&v.text) {
             Err(e) => cx.error(v.at, format!("invalid `{key}`: {e}")),
             Ok(()) => {
-                if https && v.text.get(..7).is_some_and(|p| p.eq_ignore_ascii_case("http://")) {
+                if https
+                    && v.text
+                        .get(..7)
+                        .is_some_and(|p| p.eq_ignore_ascii_case("http://"))
+                {
                     cx.warn(
                         v.at,
                         format!("`{key}` is http:// while `public_url` is https://; browsers will not load it on the page"),

@@ -705,7 +705,10 @@ fn branding_is_checked_and_normalised() {
     )
     .config;
     let b = &c.page.branding;
-    assert_eq!(b.logo_url.as_deref(), Some("https://cdn.example.com/logo.svg"));
+    assert_eq!(
+        b.logo_url.as_deref(),
+        Some("https://cdn.example.com/logo.svg")
+    );
     assert_eq!(b.favicon_url.as_deref(), Some("/favicon.png"));
     assert_eq!(b.accent_color.as_deref(), Some("#00bb66"));
     assert_eq!(b.home_url.as_deref(), Some("https://example.com"));

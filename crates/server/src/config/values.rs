@@ -46,9 +46,8 @@ pub(super) fn check_image_url(url: &str) -> Result<(), String> {
         }
         return Ok(());
     }
-    check_http_url(url).map_err(|_| {
-        format!("{url:?} is neither an http(s):// URL nor a path starting with /")
-    })
+    check_http_url(url)
+        .map_err(|_| format!("{url:?} is neither an http(s):// URL nor a path starting with /"))
 }
 
 /// Checks a support link: an absolute `http(s)://` URL or `mailto:address`.
@@ -237,20 +236,45 @@ mod tests {
 
     #[test]
     fn image_and_support_urls_and_colours() {
-        for ok in ["https://cdn.example.com/l.svg", "http://x.example/l.png", "/logo.svg", "/a/b.png?v=2"] {
+        for ok in [
+            "https://cdn.example.com/l.svg",
+            "http://x.example/l.png",
+            "/logo.svg",
+            "/a/b.png?v=2",
+        ] {
             assert_eq!(check_image_url(ok), Ok(()), "{ok}");
         }
-        for bad in ["//cdn.example.com/l.svg", "data:image/png;base64,AAAA", "logo.svg", "/a b.png", "/a\\b"] {
+        for bad in [
+            "//cdn.example.com/l.svg",
+            "data:image/png;base64,AAAA",
+            "logo.svg",
+            "/a b.png",
+            "/a\\b",
+        ] {
             assert!(check_image_url(bad).is_err(), "{bad}");
         }
         assert_eq!(check_support_url("mailto:help@example.com"), Ok(()));
         assert_eq!(check_support_url("https://example.com/help"), Ok(()));
-        for bad in ["mailto:", "mailto:a b@c", "tel:+123", "/help", "javascript:alert(1)"] {
+        for bad in [
+            "mailto:",
+            "mailto:a b@c",
+            "tel:+123",
+            "/help",
+            "javascript:alert(1)",
+        ] {
             assert!(check_support_url(bad).is_err(), "{bad}");
         }
         assert_eq!(parse_hex_color("#0B62C9").as_deref(), Some("#0b62c9"));
         assert_eq!(parse_hex_color("#08f").as_deref(), Some("#0088ff"));
-        for bad in ["0b62c9", "#0b62c", "#0b62c9ff", "#ggg", "red", "#", "#0b62c9;x:y"] {
+        for bad in [
+            "0b62c9",
+            "#0b62c",
+            "#0b62c9ff",
+            "#ggg",
+            "red",
+            "#",
+            "#0b62c9;x:y",
+        ] {
             assert_eq!(parse_hex_color(bad), None, "{bad}");
         }
     }
