@@ -388,3 +388,51 @@ async fn old_rollups_are_pruned_while_running() {
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn branding_from_the_file_reaches_the_pages_and_the_theme() {
+    let target = FakeTarget::start().await;
+    let cfg = format!(
+        r##"
+[page]
+id = "acme"
+name = "Acme"
+logo_url = "/brand/logo.svg"
+favicon_url = "https://cdn.acme.test/favicon.ico"
+accent_color = "#F60"
+home_url = "https://acme.test"
+support_url = "https://acme.test/help"
+
+[[components]]
+id = "api"
+name = "API"
+
+[[monitors]]
+id = "api-health"
+type = "http"
+url = "{}/health"
+interval = "1s"
+components = ["api"]
+"##,
+        target.url
+    );
+    let app = spawn_app_on(Backend::Sqlite, &cfg).await;
+    for path in ["/", "/history"] {
+        let page = app.get(path).await.text().await.unwrap();
+        for needle in [
+            r#"<a href="https://acme.test"><img class="logo" src="/brand/logo.svg" alt="Acme"></a>"#,
+            r#"<link rel="icon" href="https://cdn.acme.test/favicon.ico">"#,
+            r##"<meta name="theme-color" content="#ff6600">"##,
+            r#"<a href="https://acme.test/help">Support</a>"#,
+        ] {
+            assert!(page.contains(needle), "{path}: {needle}");
+        }
+    }
+    let r = app.get("/theme.css").await;
+    assert_eq!(r.headers()["content-type"], "text/css; charset=utf-8");
+    assert_eq!(
+        r.text().await.unwrap(),
+        ":root{--accent:#ff6600;--on-accent:#000}\n"
+    );
+    app.stop().await;
+}

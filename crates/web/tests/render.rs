@@ -321,3 +321,64 @@ fn banner_and_bars_agree_in_every_combination() {
     }
     assert_eq!(cases, 26 * 22 * 3);
 }
+
+#[test]
+fn branding_shows_on_every_page_without_inline_style_or_script() {
+    let mut view = common::view();
+    view.page.branding = pharos_engine::Branding {
+        logo_url: Some("https://cdn.acme.test/logo.svg".into()),
+        favicon_url: Some("/favicon.png".into()),
+        accent_color: Some("#6f42c1".into()),
+        home_url: Some("https://acme.test".into()),
+        support_url: Some("mailto:help@acme.test".into()),
+    };
+    let (incidents, maintenances) = common::incidents();
+    let snap = Snapshot::build_with(&view, &incidents, &maintenances);
+    let body = |e: &pharos_web::Entry| String::from_utf8(e.body.to_vec()).unwrap();
+    let pages = [
+        ("/", body(snap.get(Resource::Page))),
+        ("/history", body(snap.get(Resource::History))),
+        (
+            "/incidents/db-outage",
+            body(snap.incident("db-outage").unwrap()),
+        ),
+        ("not found", body(snap.incident_not_found())),
+    ];
+    for (path, page) in &pages {
+        for needle in [
+            r#"<a href="https://acme.test"><img class="logo" src="https://cdn.acme.test/logo.svg" alt="Acme Cloud"></a>"#,
+            r#"<link rel="icon" href="/favicon.png">"#,
+            r##"<meta name="theme-color" content="#6f42c1">"##,
+            r#"<link rel="stylesheet" href="/theme.css">"#,
+            r#"<a href="mailto:help@acme.test">Support</a>"#,
+            r#"<a href="/history">Incident history</a>"#,
+            r#"Subscribe to updates</a>"#,
+        ] {
+            assert!(page.contains(needle), "{path}: {needle}");
+        }
+        // What a strict Content-Security-Policy allows: one <style>, one <script>, nothing
+        // inline beyond them.
+        assert_eq!(page.matches("<style").count(), 1, "{path}");
+        assert_eq!(page.matches("<script").count(), 1, "{path}");
+        // (Update bodies in the fixture quote such markup as escaped text, which is fine.)
+        let inline = regex::Regex::new(
+            r#"(?i)<[a-z][^<>]*\s(?:style\s*=|on[a-z]+\s*=|(?:href|src)\s*=\s*["']?\s*javascript:)"#,
+        )
+        .unwrap();
+        if let Some(m) = inline.find(page) {
+            panic!(
+                "{path}: {}",
+                &page[m.start().saturating_sub(300)..m.end() + 80]
+            );
+        }
+    }
+    // The accent colour lives in /theme.css, never in the hashed <style> element.
+    assert_eq!(
+        body(snap.get(Resource::Theme)),
+        ":root{--accent:#6f42c1;--on-accent:#fff}\n"
+    );
+    assert!(!pages[0].1.contains("#6f42c1;"));
+    let plain = html(&Snapshot::build(&common::view()));
+    let style = |p: &str| p[p.find("<style>").unwrap()..p.find("</style>").unwrap()].to_owned();
+    assert_eq!(style(&pages[0].1), style(&plain));
+}
