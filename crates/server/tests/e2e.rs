@@ -123,7 +123,12 @@ async fn a_confirmed_failure_reaches_the_page_and_the_api_within_seconds() {
 
         let html = app.get("/").await.text().await.unwrap();
         assert!(html.contains("Major outage"), "the page says it in words");
-        assert!(html.contains("Partial System Outage"));
+        // The banner's colour is the raised indicator, and its words say why: the incident,
+        // not a component description that would mean another colour.
+        assert!(
+            html.contains(r#"<div class="banner critical" role="status"><span class="icon" aria-hidden="true">!</span><span>Incident under investigation</span></div>"#),
+            "{backend:?}"
+        );
 
         target.set_status(200);
         app.wait_for_component("api", "operational", WAIT).await;

@@ -344,6 +344,11 @@ fn branding_shows_on_every_page_without_inline_style_or_script() {
         ),
         ("not found", body(snap.incident_not_found())),
     ];
+    // (Update bodies in the fixture quote such markup as escaped text, which is fine.)
+    let inline = regex::Regex::new(
+        r#"(?i)<[a-z][^<>]*\s(?:style\s*=|on[a-z]+\s*=|(?:href|src)\s*=\s*["']?\s*javascript:)"#,
+    )
+    .unwrap();
     for (path, page) in &pages {
         for needle in [
             r#"<a href="https://acme.test"><img class="logo" src="https://cdn.acme.test/logo.svg" alt="Acme Cloud"></a>"#,
@@ -360,15 +365,11 @@ fn branding_shows_on_every_page_without_inline_style_or_script() {
         // inline beyond them.
         assert_eq!(page.matches("<style").count(), 1, "{path}");
         assert_eq!(page.matches("<script").count(), 1, "{path}");
-        // (Update bodies in the fixture quote such markup as escaped text, which is fine.)
-        let inline = regex::Regex::new(
-            r#"(?i)<[a-z][^<>]*\s(?:style\s*=|on[a-z]+\s*=|(?:href|src)\s*=\s*["']?\s*javascript:)"#,
-        )
-        .unwrap();
         if let Some(m) = inline.find(page) {
             panic!(
-                "{path}: {}",
-                &page[m.start().saturating_sub(300)..m.end() + 80]
+                "{path}: inline markup at byte {}: {}",
+                m.start(),
+                m.as_str()
             );
         }
     }
