@@ -9,6 +9,7 @@
                                               gather one benchmark's raw files into page.json /
                                               scale.json (run.sh calls these)
     analyze.py report RESULTS_DIR             markdown summary of a whole run
+    analyze.py report-compressed DIR          markdown summary of `run.sh compressed`
 
 The access log format is  '$msec $request_uri $status'  (see run.sh); the monitor is the
 m= query parameter.
@@ -208,6 +209,38 @@ def f(v, nd=1, unit=""):
     if isinstance(v, float) and nd == 0:
         return f"{v:,.0f}{unit}"
     return f"{v:,.{nd}f}{unit}"
+
+
+def report_compressed(d):
+    """Pharos vs nginx with Accept-Encoding, per route and coding, every round; then the page
+    under half-open connections."""
+    kv = dict(l.strip().split("=", 1) for l in open(os.path.join(d, "run.kv")) if "=" in l)
+    out = ["| route | Accept-Encoding | round | Pharos req/s | Pharos p50 / p99 ms | Pharos B/req "
+           "| nginx req/s | nginx p50 / p99 ms | nginx B/req | Pharos / nginx |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+    for key, route in (("root", "/"), ("summary", "/api/v2/summary.json")):
+        for enc, accept in (("gzip-br", "gzip, br"), ("gzip", "gzip")):
+            for f in sorted(glob.glob(os.path.join(d, f"wrk-pharos-{key}-{enc}-r*.txt"))):
+                rnd = re.search(r"-r(\d+)\.txt$", f).group(1)
+                p = parse_wrk(f)
+                n = parse_wrk(f.replace("wrk-pharos-", "wrk-nginx-"))
+                ratio = p["rps"] / n["rps"] * 100 if p.get("rps") and n.get("rps") else float("nan")
+                out.append(
+                    f"| `{route}` | {accept} | {rnd} | {p['rps']:,.0f} | {p['p50_ms']:.2f} / {p['p99_ms']:.2f} "
+                    f"| {p.get('bytes_per_request', 0):,} | {n['rps']:,.0f} | {n['p50_ms']:.2f} / {n['p99_ms']:.2f} "
+                    f"| {n.get('bytes_per_request', 0):,} | {ratio:.0f} % |")
+    body = (f"Bodies: `/` {int(kv['root_identity']):,} B as HTML, {int(kv['root_gzip']):,} B gzip, "
+            f"{int(kv['root_br']):,} B brotli; `/api/v2/summary.json` {int(kv['summary_identity']):,} B, "
+            f"{int(kv['summary_gzip']):,} B gzip, {int(kv['summary_br']):,} B brotli.")
+    lines = [body, ""] + out
+    half = os.path.join(d, "wrk-pharos-root-halfopen.txt")
+    if os.path.exists(half):
+        h = parse_wrk(half)
+        held = open(os.path.join(d, "half-open.txt")).read().strip().replace("\n", "; ")
+        lines += ["", f"With half-open connections held throughout ({held}): `/` with gzip, br: "
+                  f"{h['rps']:,.0f} req/s, p50 / p99 {h['p50_ms']:.2f} / {h['p99_ms']:.2f} ms, "
+                  f"{h['non2xx']} non-2xx, {h['socket_errors']} socket errors."]
+    return "\n".join(lines)
 
 
 def report(d):
@@ -426,6 +459,7 @@ def main():
     r = sub.add_parser("report"); r.add_argument("dir")
     cp = sub.add_parser("collect-page"); cp.add_argument("dir")
     cs = sub.add_parser("collect-scale"); cs.add_argument("dir")
+    rc = sub.add_parser("report-compressed"); rc.add_argument("dir")
     a = ap.parse_args()
     if a.cmd == "wrk":
         print(json.dumps(parse_wrk(a.file)))
@@ -441,6 +475,8 @@ def main():
         collect_scale(a.dir)
     elif a.cmd == "report":
         print(report(a.dir))
+    elif a.cmd == "report-compressed":
+        print(report_compressed(a.dir))
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ pub struct Settings {
 pub struct App {
     addr: SocketAddr,
     engine: EngineHandle,
-    server: JoinHandle<std::io::Result<()>>,
+    server: JoinHandle<()>,
     snapshot_builder: JoinHandle<()>,
     stop_server: oneshot::Sender<()>,
 }
@@ -135,24 +135,24 @@ impl App {
                 })
                 .collect(),
         };
-        let router = pharos_web::router(state)
-            .merge(pharos_web::subscribe::router(engine.control()))
-            .merge(pharos_web::ping::router(
-                engine.control().heartbeats().clone(),
-            ))
-            .merge(pharos_web::admin::router(admin));
+        let hardening = pharos_web::Hardening::for_public_url(&engine.view().page.url);
+        let router = pharos_web::harden(
+            pharos_web::router(state)
+                .merge(pharos_web::subscribe::router(engine.control()))
+                .merge(pharos_web::ping::router(
+                    engine.control().heartbeats().clone(),
+                ))
+                .merge(pharos_web::admin::router(admin)),
+            hardening,
+        );
+        let limits = pharos_web::serve::Limits {
+            header_timeout: config.server.header_timeout,
+            max_connections: config.server.max_connections,
+        };
         let (stop_server, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            // The subscription endpoints count requests per client address.
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-        });
+        let server = tokio::spawn(pharos_web::serve::serve(listener, router, limits, async {
+            let _ = stopped.await;
+        }));
         tracing::info!(%addr, "Pharos is serving");
         Ok(App {
             addr,
@@ -179,11 +179,28 @@ impl App {
         self.engine.shutdown(SHUTDOWN_GRACE).await;
         self.snapshot_builder.abort();
         match tokio::time::timeout(SHUTDOWN_GRACE, self.server).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(err))) => tracing::warn!(error = %err, "HTTP server ended with an error"),
+            Ok(Ok(())) => {}
             Ok(Err(err)) => tracing::warn!(error = %err, "HTTP server task failed"),
             Err(_) => tracing::warn!("HTTP connections still open after the grace period"),
         }
+    }
+}
+
+/// Raises the soft limit on open files to the hard limit, as Go's runtime does, so that
+/// `max_connections` connections (plus the database's and the checks') fit; warns when even
+/// the hard limit is smaller.
+pub fn raise_open_file_limit(max_connections: usize) {
+    // Connections, plus room for the database pool, checks and notifications.
+    let wanted = max_connections as u64 + 1024;
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if limit < wanted => tracing::warn!(
+            limit,
+            max_connections,
+            "the open-files limit is below [server] max_connections; raise it (ulimit -n, or \
+             LimitNOFILE= in a systemd unit) or connections beyond it will be refused"
+        ),
+        Ok(limit) => tracing::debug!(limit, "open-files limit"),
+        Err(error) => tracing::warn!(%error, "could not read or raise the open-files limit"),
     }
 }
 

@@ -12,7 +12,17 @@ use pharos_server::{App, Settings};
 
 /// Watches services, derives their status and publishes it on a status page.
 #[derive(Parser)]
-#[command(name = "pharos", version, about)]
+#[command(
+    name = "pharos",
+    version,
+    about = "Pharos watches your services, opens incidents when checks confirm an outage, and \
+             publishes them on a status page, a Statuspage-compatible API and feeds.",
+    after_help = "Start here:\n  \
+        pharos validate --config pharos.toml     check a configuration, every problem at once\n  \
+        pharos serve --config pharos.toml        run it; the page is at http://127.0.0.1:8080/\n\n\
+        A configuration to copy is in examples/pharos.toml; the README explains every key.\n\
+        `pharos help <command>` (or `pharos <command> --help`) tells more about one command."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -20,7 +30,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run everything: checks, the status page and the APIs.
+    /// Run everything in one process: the checks, incident automation, notifications, the
+    /// status page and the APIs. Stops cleanly on Ctrl-C or SIGTERM.
     Serve {
         /// Configuration file (default: ./pharos.toml if present, else empty).
         #[arg(long, value_name = "FILE")]
@@ -32,13 +43,14 @@ enum Command {
         #[arg(long, value_name = "URL", env = "PHAROS_DATABASE_URL")]
         database: Option<String>,
     },
-    /// Check a configuration file and print every problem.
+    /// Check a configuration file and print every problem at once, as FILE:LINE:COLUMN;
+    /// exits 1 when there is an error.
     Validate {
         /// Configuration file (default ./pharos.toml).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
-    /// Work with the notifiers of a configuration.
+    /// Try the responders' channels (`[[notifiers]]`) of a configuration.
     Notify {
         #[command(subcommand)]
         action: NotifyCommand,
@@ -357,6 +369,7 @@ fn serve(path: Option<PathBuf>, listen: Option<SocketAddr>, database: Option<Str
     let database_url = database
         .or_else(|| config.storage.url.clone())
         .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+    pharos_server::app::raise_open_file_limit(config.server.max_connections);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

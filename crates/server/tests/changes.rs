@@ -309,23 +309,32 @@ async fn changes_are_recorded_corrected_and_listed_with_the_incident() {
         assert_eq!(listed[2]["version"], "1.4.2");
         assert_eq!(listed[2]["before_incident"], true);
 
-        // Changes are for responders: the public incident shows none.
-        let public = app
-            .get("/api/v2/incidents.json")
-            .await
-            .text()
-            .await
-            .unwrap();
-        assert!(
-            public.contains("API errors") && !public.contains("chg_"),
-            "{public}"
-        );
-        let page = app
-            .get(&format!("/incidents/{id}"))
-            .await
-            .text()
-            .await
-            .unwrap();
+        // Changes are for responders: the public incident shows none. The public snapshot is
+        // rebuilt a moment after the command answers: wait for the incident to be there.
+        let public = pharos_testkit::eventually(
+            Duration::from_secs(10),
+            "the incident on the public API",
+            || async {
+                let text = app
+                    .get("/api/v2/incidents.json")
+                    .await
+                    .text()
+                    .await
+                    .unwrap();
+                text.contains("API errors").then_some(text)
+            },
+        )
+        .await;
+        assert!(!public.contains("chg_"), "{public}");
+        let page = pharos_testkit::eventually(
+            Duration::from_secs(10),
+            "the public incident page",
+            || async {
+                let r = app.get(&format!("/incidents/{id}")).await;
+                (r.status() == 200).then_some(r.text().await.unwrap())
+            },
+        )
+        .await;
         assert!(!page.contains("chg_") && !page.contains("1.4.2"), "{page}");
 
         // Everything survives a restart.

@@ -40,10 +40,25 @@ fn prints_its_version() {
 }
 
 #[test]
+fn help_speaks_to_users() {
+    let out = Command::new(PHAROS).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("status page"), "{help}");
+    assert!(help.contains("pharos serve --config pharos.toml"), "{help}");
+    // Words for the people who build Pharos stay out of it.
+    assert!(!help.contains("composition root"), "{help}");
+    for command in ["serve", "validate", "notify", "change"] {
+        assert!(help.contains(&format!("  {command} ")), "{command}: {help}");
+    }
+}
+
+#[test]
 fn validate_accepts_the_example() {
     let out = Command::new(PHAROS)
         .args(["validate", "--config"])
         .arg(example())
+        .env("PHAROS_ADMIN_TOKEN", "0123456789abcdef0123456789abcdef")
         .output()
         .unwrap();
     assert!(

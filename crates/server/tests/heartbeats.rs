@@ -53,10 +53,17 @@ async fn ping(app: &TestApp, method: reqwest::Method, suffix: &str, body: &str) 
     let status = r.status().as_u16();
     let cors = r.headers().get("access-control-allow-origin").cloned();
     let text = r.text().await.unwrap();
+    assert_eq!(cors.unwrap(), "*");
     if status == 200 {
-        assert_eq!(cors.unwrap(), "*");
+        return (status, text);
     }
-    (status, text)
+    // Refusals are JSON errors; their message is what a script's author reads.
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["error"]["status"], status);
+    (
+        status,
+        body["error"]["message"].as_str().unwrap().to_owned(),
+    )
 }
 
 /// The monitor's last failure reason, as the admin API shows it.
@@ -162,7 +169,8 @@ async fn scenario(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(unknown.status(), 404);
-    assert_eq!(unknown.text().await.unwrap(), "not found");
+    let body: serde_json::Value = unknown.json().await.unwrap();
+    assert_eq!(body["error"]["message"], "not found");
     assert_eq!(app.component_status("calendar").await, "major_outage");
     app.stop().await;
 }

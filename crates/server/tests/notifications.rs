@@ -177,12 +177,17 @@ async fn a_failing_receiver_is_retried_with_the_same_key_and_its_reason_is_visib
         .collect();
     assert_eq!(keys.len(), 1, "every attempt carries the same key");
     assert_eq!(keys.iter().next().unwrap(), ops["id"].as_str().unwrap());
-    let sent = admin_get(&app.base_url, "/api/v1/deliveries?state=sent").await;
-    assert!(sent
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|d| d["id"] == ops["id"]));
+    // The receiver has the message a moment before the dispatcher records the outcome: wait
+    // for the record, not for the receiver.
+    eventually(WAIT, "the delivery recorded as sent", || async {
+        let sent = admin_get(&app.base_url, "/api/v1/deliveries?state=sent").await;
+        sent.as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["id"] == ops["id"])
+            .then_some(())
+    })
+    .await;
     app.stop().await;
 }
 

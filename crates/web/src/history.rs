@@ -480,17 +480,39 @@ struct NotFoundPage<'a> {
     brand: &'a BrandView,
     page_name: &'a str,
     time_zone: &'static str,
+    heading: &'a str,
+    text: &'a str,
 }
 
 /// The 404 page for an unknown `/incidents/{id}`.
 pub(crate) fn render_not_found(ctx: &PageCtx<'_>) -> String {
+    render_missing(
+        ctx,
+        "Incident not found",
+        "There is no incident or maintenance with this address. It may have been removed, or \
+         the link is mistyped.",
+    )
+}
+
+/// The 404 page for any other unknown address a browser asks for.
+pub(crate) fn render_page_not_found(ctx: &PageCtx<'_>) -> String {
+    render_missing(
+        ctx,
+        "Page not found",
+        "There is no page at this address. The link may be mistyped.",
+    )
+}
+
+fn render_missing(ctx: &PageCtx<'_>, heading: &str, text: &str) -> String {
     NotFoundPage {
         brand: &ctx.brand,
         page_name: ctx.name,
         time_zone: ctx.tz.name(),
+        heading,
+        text,
     }
     .render()
-    .unwrap_or_else(|_| plain_page("Incident not found"))
+    .unwrap_or_else(|_| plain_page(heading))
 }
 
 #[cfg(test)]

@@ -37,6 +37,8 @@ pub mod markdown;
 mod page;
 pub mod ping;
 mod routes;
+pub mod security;
+pub mod serve;
 pub mod snapshot;
 pub mod subscribe;
 pub mod v2;
@@ -44,6 +46,7 @@ pub mod v2_incidents;
 
 pub use markdown::render_markdown;
 pub use routes::{METRICS_CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE};
+pub use security::{harden, Hardening};
 pub use snapshot::{spawn_snapshot_builder, Entry, Resource, Snapshot};
 
 /// Renders metrics as text.

@@ -3,7 +3,8 @@
 //! `/ping/{token}/fail`, or `/ping/{token}/{exit status}` (0 is success).
 //!
 //! The answer is `200 OK` (text), with `Access-Control-Allow-Origin: *` as healthchecks.io
-//! sends it. An unknown token is `404`, an unknown suffix `400` saying what would work. The
+//! sends it. An unknown token is `404`, an unknown suffix `400` saying what would work, both as
+//! Pharos's JSON error (`{"error": {"status", "message"}}`; scripts go by the status). The
 //! first line of a request body (a failing job's output, say) is kept with the ping and shows
 //! in the failure reason.
 
@@ -45,7 +46,7 @@ async fn with_suffix(
 ) -> Response {
     match PingKind::parse(Some(&suffix)) {
         Ok(kind) => take(&heartbeats, &token, kind, &body).await,
-        Err(reason) => text(StatusCode::BAD_REQUEST, reason),
+        Err(reason) => error(StatusCode::BAD_REQUEST, reason),
     }
 }
 
@@ -60,9 +61,16 @@ async fn take(heartbeats: &Heartbeats, token: &str, kind: PingKind, body: &[u8])
             tracing::debug!(%monitor, ?kind, "heartbeat ping");
             text(StatusCode::OK, "OK".to_owned())
         }
-        Err(PingError::UnknownToken) => text(StatusCode::NOT_FOUND, "not found".to_owned()),
-        Err(e @ PingError::Stopping) => text(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        Err(PingError::UnknownToken) => error(StatusCode::NOT_FOUND, "not found".to_owned()),
+        Err(e @ PingError::Stopping) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }
+}
+
+fn error(status: StatusCode, message: String) -> Response {
+    let mut r = crate::security::error_response(status, message);
+    r.headers_mut()
+        .insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    r
 }
 
 fn text(status: StatusCode, body: String) -> Response {

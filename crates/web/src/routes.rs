@@ -8,9 +8,10 @@ use axum::extract::Request;
 use axum::response::Response;
 use chrono::DateTime;
 use http::header::{
-    ACCEPT, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
+    ACCEPT, ACCEPT_ENCODING, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
     ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_HEADERS,
-    CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, VARY,
+    CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH,
+    LAST_MODIFIED, VARY,
 };
 use http::{HeaderMap, HeaderValue, StatusCode};
 
@@ -33,16 +34,11 @@ const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
 pub(crate) fn serve(snapshot: &ArcSwap<Snapshot>, resource: Resource, req: &Request) -> Response {
     let snap = snapshot.load();
     let entry = snap.get(resource);
-    let fresh = client_is_current(entry, req.headers());
-
-    let mut headers = HeaderMap::with_capacity(6);
-    headers.insert(ETAG, entry.etag.clone());
-    headers.insert(LAST_MODIFIED, entry.last_modified.clone());
-    headers.insert(CACHE_CONTROL, NO_CACHE);
+    let mut headers = HeaderMap::with_capacity(8);
     if resource.allows_any_origin() {
         headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, ANY_ORIGIN);
     }
-    respond(entry, headers, fresh)
+    respond(entry, headers, req.headers())
 }
 
 /// Serves `/incidents/{id}` from the snapshot's page map; an unknown id gets the 404 page.
@@ -57,26 +53,88 @@ pub(crate) fn serve_incident(snapshot: &ArcSwap<Snapshot>, id: &str, req: &Reque
         r.headers_mut().insert(CACHE_CONTROL, NO_CACHE);
         return r;
     };
-    let fresh = client_is_current(entry, req.headers());
-    let mut headers = HeaderMap::with_capacity(5);
-    headers.insert(ETAG, entry.etag.clone());
-    headers.insert(LAST_MODIFIED, entry.last_modified.clone());
-    headers.insert(CACHE_CONTROL, NO_CACHE);
-    respond(entry, headers, fresh)
+    respond(entry, HeaderMap::with_capacity(7), req.headers())
 }
 
-/// 304 with `headers` when the client's copy is `fresh`, else 200 with the body.
-fn respond(entry: &Entry, mut headers: HeaderMap, fresh: bool) -> Response {
-    let mut response = if fresh {
+/// 304 when the client's copy is current, else 200 with the body in the best coding the
+/// client accepts; `headers` are added to either.
+fn respond(entry: &Entry, mut headers: HeaderMap, request: &HeaderMap) -> Response {
+    let accepts = Accepts::of(request);
+    let brotli = entry
+        .encoded
+        .brotli
+        .as_ref()
+        .filter(|_| accepts.brotli > 0.0);
+    let gzip = entry.encoded.gzip.as_ref().filter(|_| accepts.gzip > 0.0);
+    let (body, etag, coding) = match (brotli, gzip) {
+        (Some((b, t)), Some(_)) if accepts.brotli >= accepts.gzip => (b, t, Some(BR)),
+        (Some((b, t)), None) => (b, t, Some(BR)),
+        (_, Some((b, t))) => (b, t, Some(GZIP)),
+        (None, None) => (&entry.body, &entry.etag, None),
+    };
+    headers.insert(ETAG, etag.clone());
+    headers.insert(LAST_MODIFIED, entry.last_modified.clone());
+    headers.insert(CACHE_CONTROL, NO_CACHE);
+    if entry.encoded.brotli.is_some() || entry.encoded.gzip.is_some() {
+        headers.insert(VARY, VARY_ENCODING);
+    }
+    let mut response = if client_is_current(entry, request) {
         let mut r = Response::new(Body::empty());
         *r.status_mut() = StatusCode::NOT_MODIFIED;
         r
     } else {
         headers.insert(CONTENT_TYPE, entry.content_type.clone());
-        Response::new(Body::from(entry.body.clone()))
+        if let Some(coding) = coding {
+            headers.insert(CONTENT_ENCODING, coding);
+        }
+        Response::new(Body::from(body.clone()))
     };
     *response.headers_mut() = headers;
     response
+}
+
+const BR: HeaderValue = HeaderValue::from_static("br");
+const GZIP: HeaderValue = HeaderValue::from_static("gzip");
+const VARY_ENCODING: HeaderValue = HeaderValue::from_static("Accept-Encoding");
+
+/// How much a client wants brotli and gzip (RFC 9110 §12.5.3 q-values; 0 refuses).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Accepts {
+    brotli: f32,
+    gzip: f32,
+}
+
+impl Accepts {
+    /// Reads `Accept-Encoding`: a coding named without `q` is 1.0, `q=0` refuses it, `*`
+    /// stands for any coding not named; no header accepts neither.
+    fn of(headers: &HeaderMap) -> Accepts {
+        let (mut brotli, mut gzip, mut any) = (None::<f32>, None::<f32>, None::<f32>);
+        for value in headers.get_all(ACCEPT_ENCODING) {
+            let Ok(list) = value.to_str() else { continue };
+            for item in list.split(',') {
+                let mut parts = item.split(';');
+                let name = parts.next().unwrap_or_default().trim();
+                let q = match parts.find_map(|p| p.trim().strip_prefix("q=")) {
+                    None => Some(1.0),
+                    Some(q) => q.trim().parse::<f32>().ok(),
+                };
+                let Some(q) = q.filter(|q| (0.0..=1.0).contains(q)) else {
+                    continue;
+                };
+                if name.eq_ignore_ascii_case("br") {
+                    brotli = Some(q);
+                } else if name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip") {
+                    gzip = Some(q);
+                } else if name == "*" {
+                    any = Some(q);
+                }
+            }
+        }
+        Accepts {
+            brotli: brotli.or(any).unwrap_or(0.0),
+            gzip: gzip.or(any).unwrap_or(0.0),
+        }
+    }
 }
 
 /// RFC 9110 §13.2.2: `If-None-Match` (weak comparison) decides when present; otherwise
@@ -86,12 +144,17 @@ fn client_is_current(entry: &Entry, headers: &HeaderMap) -> bool {
     for value in headers.get_all(IF_NONE_MATCH) {
         saw_inm = true;
         let Ok(list) = value.to_str() else { continue };
-        let ours = entry.etag_str();
-        if list
-            .split(',')
-            .map(str::trim)
-            .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == ours)
-        {
+        let ours = entry.etag_str().trim_matches('"');
+        // Every coding of a body is the same content: a client holding the gzip copy is as
+        // current as one holding the plain one.
+        if list.split(',').map(str::trim).any(|tag| {
+            let tag = tag.strip_prefix("W/").unwrap_or(tag).trim_matches('"');
+            let content = tag
+                .strip_suffix("-br")
+                .or_else(|| tag.strip_suffix("-gz"))
+                .unwrap_or(tag);
+            tag == "*" || content == ours
+        }) {
             return true;
         }
     }
@@ -127,21 +190,38 @@ pub(crate) fn preflight(req: &Request) -> Response {
     r
 }
 
-/// Unknown `/api/v2/…` paths: 404 with an empty body, as real Statuspage pages answer.
-pub(crate) async fn api_not_found() -> Response {
-    let mut r = Response::new(Body::empty());
-    *r.status_mut() = StatusCode::NOT_FOUND;
+/// Unknown `/api/v2/…` paths: 404 with a JSON error, readable from any origin like the rest
+/// of the API. (Statuspage answers an empty 404; clients go by the status either way.)
+pub(crate) async fn api_not_found(method: http::Method, uri: http::Uri) -> Response {
+    let mut r = crate::security::error_response(
+        StatusCode::NOT_FOUND,
+        format!("no such endpoint: {method} {}", uri.path()),
+    );
     r.headers_mut()
         .insert(ACCESS_CONTROL_ALLOW_ORIGIN, ANY_ORIGIN);
     r
 }
 
-/// Any other unknown path.
-pub(crate) async fn not_found() -> Response {
-    let mut r = Response::new(Body::from("Not Found\n"));
-    *r.status_mut() = StatusCode::NOT_FOUND;
-    r.headers_mut().insert(CONTENT_TYPE, TEXT);
-    r
+/// Any other unknown path: the page's own 404 page for a browser, a JSON error for anything
+/// else.
+pub(crate) async fn not_found(
+    axum::extract::State(state): axum::extract::State<WebState>,
+    req: Request,
+) -> Response {
+    if crate::security::wants_html(req.headers()) {
+        let snap = state.snapshot.load();
+        let page = snap.page_not_found();
+        let mut r = Response::new(Body::from(page.body.clone()));
+        *r.status_mut() = StatusCode::NOT_FOUND;
+        r.headers_mut()
+            .insert(CONTENT_TYPE, page.content_type.clone());
+        r.headers_mut().insert(CACHE_CONTROL, NO_CACHE);
+        return r;
+    }
+    crate::security::error_response(
+        StatusCode::NOT_FOUND,
+        format!("no such endpoint: {} {}", req.method(), req.uri().path()),
+    )
 }
 
 /// `/healthz`: 200 while the process serves.

@@ -132,7 +132,8 @@ impl Resource {
     }
 }
 
-/// One pre-rendered response: body and ready-made header values.
+/// One pre-rendered response: body and ready-made header values, with the body also
+/// compressed ahead of time, so a request never compresses anything.
 #[derive(Debug, Clone)]
 pub struct Entry {
     /// The response body.
@@ -145,31 +146,126 @@ pub struct Entry {
     pub last_modified: HeaderValue,
     /// The same instant, whole seconds, for `If-Modified-Since` comparisons.
     pub last_modified_at: DateTime<Utc>,
+    /// The body gzip- and brotli-compressed, when that makes it smaller.
+    pub encoded: Arc<Encoded>,
+}
+
+/// A body's compressed forms, each with its own strong ETag (RFC 9110 §8.8.3: a validator
+/// names one representation; the content hash is shared, the suffix names the coding).
+#[derive(Debug, Default)]
+pub struct Encoded {
+    /// `Content-Encoding: br`, and its ETag.
+    pub brotli: Option<(Bytes, HeaderValue)>,
+    /// `Content-Encoding: gzip`, and its ETag.
+    pub gzip: Option<(Bytes, HeaderValue)>,
+}
+
+/// Bodies shorter than this are sent as they are: compressing them saves less than the
+/// `Content-Encoding` header costs.
+const MIN_COMPRESS_BYTES: usize = 512;
+/// Brotli quality 11 (the best) and a 4 MiB window: bodies are compressed once per change, not
+/// per request, so the slowest setting pays for itself on every request.
+const BROTLI_QUALITY: u32 = 11;
+const BROTLI_WINDOW_BITS: u32 = 22;
+
+impl Encoded {
+    /// Compresses `body` with both codings, keeping each only when it is smaller. `hash` is
+    /// the body's ETag text without quotes.
+    fn of(body: &[u8], hash: &str) -> Encoded {
+        if body.len() < MIN_COMPRESS_BYTES {
+            return Encoded::default();
+        }
+        let tag = |suffix: &str| {
+            // Hex digits, a dash and letters: always a valid header value.
+            HeaderValue::from_str(&format!("\"{hash}-{suffix}\""))
+                .unwrap_or(HeaderValue::from_static("\"0\""))
+        };
+        let smaller = |compressed: Vec<u8>| (compressed.len() < body.len()).then_some(compressed);
+        let brotli = smaller(brotli_compress(body)).map(|b| (Bytes::from(b), tag("br")));
+        let gzip = smaller(gzip_compress(body)).map(|b| (Bytes::from(b), tag("gz")));
+        Encoded { brotli, gzip }
+    }
+}
+
+/// `body` brotli-compressed at [`BROTLI_QUALITY`].
+fn brotli_compress(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() / 4);
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: BROTLI_QUALITY as i32,
+        lgwin: BROTLI_WINDOW_BITS as i32,
+        ..Default::default()
+    };
+    let mut input = body;
+    // Writing into a Vec cannot fail, and neither can reading a slice.
+    match brotli::BrotliCompress(&mut input, &mut out, &params) {
+        Ok(_) => out,
+        Err(error) => {
+            tracing::error!(%error, "brotli compression failed; serving the body uncompressed");
+            body.to_vec()
+        }
+    }
+}
+
+/// `body` gzip-compressed at the best level.
+fn gzip_compress(body: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 4),
+        flate2::Compression::best(),
+    );
+    // Writing into a Vec cannot fail.
+    match encoder.write_all(body).and_then(|()| encoder.finish()) {
+        Ok(out) => out,
+        Err(error) => {
+            tracing::error!(%error, "gzip compression failed; serving the body uncompressed");
+            body.to_vec()
+        }
+    }
 }
 
 impl Entry {
-    /// `body` with its validators; `updated_at` becomes Last-Modified (whole seconds).
+    /// `body` with its validators and compressed forms; `updated_at` becomes Last-Modified
+    /// (whole seconds).
     pub(crate) fn new(
         body: Vec<u8>,
         content_type: &'static str,
         updated_at: DateTime<Utc>,
     ) -> Self {
+        Self::reusing(body, content_type, updated_at, None)
+    }
+
+    /// [`Entry::new`], taking the compressed forms from `previous` when its body is the same
+    /// (same hash and length), so an unchanged body is never compressed twice.
+    pub(crate) fn reusing(
+        body: Vec<u8>,
+        content_type: &'static str,
+        updated_at: DateTime<Utc>,
+        previous: Option<&Entry>,
+    ) -> Self {
         let mut h = std::hash::DefaultHasher::new();
         h.write(&body);
-        let etag = format!("\"{:016x}{:x}\"", h.finish(), body.len());
+        let hash = format!("{:016x}{:x}", h.finish(), body.len());
+        let etag = format!("\"{hash}\"");
         let last_modified_at =
             DateTime::from_timestamp(updated_at.timestamp(), 0).unwrap_or(updated_at);
         let last_modified = last_modified_at
             .format("%a, %d %b %Y %H:%M:%S GMT")
             .to_string();
+        // Hex digits and quotes: always a valid header value.
+        let etag = HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"0\""));
+        let encoded = match previous.filter(|p| p.etag == etag && p.body.len() == body.len()) {
+            Some(p) => p.encoded.clone(),
+            None => Arc::new(Encoded::of(&body, &hash)),
+        };
         Self {
             body: Bytes::from(body),
             content_type: HeaderValue::from_static(content_type),
-            // Hex digits and quotes, and an RFC 7231 date: always valid header values.
-            etag: HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"0\"")),
+            etag,
+            // An RFC 7231 date: always a valid header value.
             last_modified: HeaderValue::from_str(&last_modified)
                 .unwrap_or(HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT")),
             last_modified_at,
+            encoded,
         }
     }
 
@@ -187,6 +283,8 @@ pub struct Snapshot {
     rendered: HashMap<String, Arc<Rendered>>,
     /// The 404 page of an unknown `/incidents/{id}`.
     incident_not_found: Entry,
+    /// The 404 page of any other unknown path, for browsers.
+    page_not_found: Entry,
     /// [`PageCtx::key`] the pages were rendered with.
     page_key: u64,
     /// A hash of everything `/history` and the feeds show; equal means reuse them.
@@ -239,7 +337,9 @@ impl Snapshot {
         // `If-Modified-Since` client keep yesterday's page; a rebuild time is always safe, and
         // [`Snapshot::keep_dates_of_unchanged`] restores the older date where the body is the same.
         let at = view.generated_at.max(view.updated_at);
-        let json = |body| Entry::new(body, JSON, at);
+        // Any previous snapshot can lend the compressed form of an identical body.
+        let before = |r: Resource| previous.map(|p| p.get(r));
+        let json = |r: Resource, body| Entry::reusing(body, JSON, at, before(r));
 
         // Incidents and maintenances for people: reuse what did not change.
         let ctx = PageCtx::new(&view.page);
@@ -311,9 +411,12 @@ impl Snapshot {
             Some(p) => p.get(Resource::Theme).clone(),
             None => Entry::new(crate::brand::theme_css(&view.page).into_bytes(), CSS, at),
         };
-        let incident_not_found = match previous {
-            Some(p) => p.incident_not_found.clone(),
-            None => Entry::new(history::render_not_found(&ctx).into_bytes(), HTML, at),
+        let (incident_not_found, page_not_found) = match previous {
+            Some(p) => (p.incident_not_found.clone(), p.page_not_found.clone()),
+            None => (
+                Entry::new(history::render_not_found(&ctx).into_bytes(), HTML, at),
+                Entry::new(history::render_page_not_found(&ctx).into_bytes(), HTML, at),
+            ),
         };
 
         let incidents_of = |incidents: &Vec<Incident>| IncidentsResponse {
@@ -325,27 +428,51 @@ impl Snapshot {
             scheduled_maintenances: list.clone(),
         };
         let entries = [
-            Entry::new(html.into_bytes(), HTML, at),
-            json(to_json(&SummaryResponse {
-                page: page.clone(),
-                components: components.clone(),
-                incidents: lists.unresolved.clone(),
-                scheduled_maintenances: lists.summary_maintenances.clone(),
-                status: status.clone(),
-            })),
-            json(to_json(&StatusResponse {
-                page: page.clone(),
-                status,
-            })),
-            json(to_json(&ComponentsResponse {
-                page: page.clone(),
-                components,
-            })),
-            json(to_json(&incidents_of(&lists.incidents))),
-            json(to_json(&incidents_of(&lists.unresolved))),
-            json(to_json(&maintenances_of(&lists.maintenances))),
-            json(to_json(&maintenances_of(&lists.upcoming))),
-            json(to_json(&maintenances_of(&lists.active))),
+            Entry::reusing(html.into_bytes(), HTML, at, before(Resource::Page)),
+            json(
+                Resource::Summary,
+                to_json(&SummaryResponse {
+                    page: page.clone(),
+                    components: components.clone(),
+                    incidents: lists.unresolved.clone(),
+                    scheduled_maintenances: lists.summary_maintenances.clone(),
+                    status: status.clone(),
+                }),
+            ),
+            json(
+                Resource::Status,
+                to_json(&StatusResponse {
+                    page: page.clone(),
+                    status,
+                }),
+            ),
+            json(
+                Resource::Components,
+                to_json(&ComponentsResponse {
+                    page: page.clone(),
+                    components,
+                }),
+            ),
+            json(
+                Resource::Incidents,
+                to_json(&incidents_of(&lists.incidents)),
+            ),
+            json(
+                Resource::IncidentsUnresolved,
+                to_json(&incidents_of(&lists.unresolved)),
+            ),
+            json(
+                Resource::Maintenances,
+                to_json(&maintenances_of(&lists.maintenances)),
+            ),
+            json(
+                Resource::MaintenancesUpcoming,
+                to_json(&maintenances_of(&lists.upcoming)),
+            ),
+            json(
+                Resource::MaintenancesActive,
+                to_json(&maintenances_of(&lists.active)),
+            ),
             history,
             atom,
             rss,
@@ -355,6 +482,7 @@ impl Snapshot {
             entries,
             rendered,
             incident_not_found,
+            page_not_found,
             page_key: ctx.key,
             history_key,
             updated_at: view.updated_at,
@@ -368,6 +496,7 @@ impl Snapshot {
             keep_date(new, old);
         }
         keep_date(&mut self.incident_not_found, &previous.incident_not_found);
+        keep_date(&mut self.page_not_found, &previous.page_not_found);
         for (id, new) in &mut self.rendered {
             let Some(old) = previous.rendered.get(id) else {
                 continue;
@@ -402,6 +531,11 @@ impl Snapshot {
     /// The 404 page served for an unknown `/incidents/{id}`.
     pub fn incident_not_found(&self) -> &Entry {
         &self.incident_not_found
+    }
+
+    /// The 404 page served to browsers for an unknown path.
+    pub fn page_not_found(&self) -> &Entry {
+        &self.page_not_found
     }
 
     /// How many incident and maintenance pages the snapshot holds.

@@ -227,7 +227,9 @@ async fn cors_preflight_allows_any_origin() {
 }
 
 #[tokio::test]
-async fn unknown_api_paths_are_404_with_an_empty_body() {
+async fn unknown_api_paths_are_404_with_a_json_error() {
+    // Statuspage answers these with an empty 404; every Pharos error is JSON (issue 13), and
+    // clients go by the status either way.
     let (app, _) = common::app();
     for path in [
         "/api/v2/nonsense.json",
@@ -238,7 +240,14 @@ async fn unknown_api_paths_are_404_with_an_empty_body() {
     ] {
         let r = send(&app, get(path)).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
-        assert!(r.body.is_empty(), "{path}");
+        assert_eq!(r.header(header::CONTENT_TYPE), "application/json");
+        assert_eq!(r.header(header::ACCESS_CONTROL_ALLOW_ORIGIN), "*");
+        let body = r.json();
+        assert_eq!(body["error"]["status"], 404, "{path}");
+        assert_eq!(
+            body["error"]["message"],
+            format!("no such endpoint: GET {path}")
+        );
     }
     let post = Request::post("/api/v2/nonsense.json")
         .body(Body::empty())
@@ -247,10 +256,138 @@ async fn unknown_api_paths_are_404_with_an_empty_body() {
 }
 
 #[tokio::test]
-async fn other_unknown_paths_are_404() {
+async fn other_unknown_paths_are_404_a_page_for_browsers_and_json_for_the_rest() {
     let (app, _) = common::app();
     let r = send(&app, get("/no/such/page")).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.header(header::CONTENT_TYPE), "application/json");
+    assert_eq!(
+        r.json()["error"]["message"],
+        "no such endpoint: GET /no/such/page"
+    );
+
+    let browser = get_with(
+        "/no/such/page",
+        header::ACCEPT,
+        "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    );
+    let r = send(&app, browser).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.header(header::CONTENT_TYPE), "text/html; charset=utf-8");
+    let html = String::from_utf8(r.body).unwrap();
+    assert!(html.contains("<h2>Page not found</h2>"), "{html}");
+}
+
+fn decode(coding: &str, body: &[u8]) -> Vec<u8> {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    match coding {
+        "br" => {
+            brotli::Decompressor::new(body, 4096)
+                .read_to_end(&mut out)
+                .unwrap();
+        }
+        "gzip" => {
+            flate2::read::GzDecoder::new(body)
+                .read_to_end(&mut out)
+                .unwrap();
+        }
+        other => panic!("unexpected coding {other}"),
+    }
+    out
+}
+
+#[tokio::test]
+async fn compressed_bodies_decode_to_the_same_bytes_with_their_own_etags() {
+    let (app, _) = common::app_with_incidents();
+    for resource in Resource::ALL {
+        let path = resource.path();
+        let plain = send(&app, get(path)).await;
+        assert!(plain.headers.get(header::CONTENT_ENCODING).is_none());
+        if plain.body.len() < 512 {
+            // `tiny_bodies_are_not_compressed`.
+            continue;
+        }
+        for (accept, coding) in [("br", "br"), ("gzip", "gzip"), ("gzip, deflate, br", "br")] {
+            let r = send(&app, get_with(path, header::ACCEPT_ENCODING, accept)).await;
+            assert_eq!(r.status, StatusCode::OK, "{path}");
+            assert_eq!(r.header(header::VARY), "Accept-Encoding", "{path}");
+            assert_eq!(
+                r.header(header::CONTENT_ENCODING),
+                coding,
+                "{path} {accept}"
+            );
+            assert_eq!(decode(coding, &r.body), plain.body, "{path} {accept}");
+            assert!(r.body.len() < plain.body.len(), "{path}");
+            assert_eq!(r.header(header::CONTENT_LENGTH), r.body.len().to_string());
+            // A strong validator names one representation.
+            let etag = r.header(header::ETAG);
+            assert_ne!(etag, plain.header(header::ETAG));
+            let suffix = if coding == "br" { "-br\"" } else { "-gz\"" };
+            assert!(etag.ends_with(suffix), "{etag}");
+            // Either copy revalidates either way: the content is the same.
+            let again = Request::get(path)
+                .header(header::IF_NONE_MATCH, etag)
+                .body(Body::empty())
+                .unwrap();
+            assert_eq!(send(&app, again).await.status, StatusCode::NOT_MODIFIED);
+            let cross = Request::get(path)
+                .header(header::ACCEPT_ENCODING, accept)
+                .header(header::IF_NONE_MATCH, plain.header(header::ETAG))
+                .body(Body::empty())
+                .unwrap();
+            let r = send(&app, cross).await;
+            assert_eq!(r.status, StatusCode::NOT_MODIFIED);
+            assert_eq!(
+                r.header(header::ETAG),
+                etag,
+                "the 304 names what it would send"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn accept_encoding_is_honoured_with_its_q_values() {
+    let (app, _) = common::app();
+    let path = "/";
+    for (accept, expected) in [
+        ("", None),
+        ("identity", None),
+        ("deflate", None),
+        ("br;q=0, gzip;q=0", None),
+        ("*;q=0", None),
+        ("*", Some("br")),
+        ("gzip", Some("gzip")),
+        ("GZIP", Some("gzip")),
+        ("x-gzip", Some("gzip")),
+        ("br;q=0.5, gzip", Some("gzip")),
+        ("br;q=0.8, gzip;q=0.8", Some("br")),
+        ("br;q=0, *", Some("gzip")),
+        ("br;q=oops, gzip", Some("gzip")),
+    ] {
+        let r = send(&app, get_with(path, header::ACCEPT_ENCODING, accept)).await;
+        assert_eq!(
+            r.headers
+                .get(header::CONTENT_ENCODING)
+                .map(|v| v.to_str().unwrap()),
+            expected,
+            "{accept:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn tiny_bodies_are_not_compressed() {
+    let (app, _) = common::app();
+    let r = send(
+        &app,
+        get_with("/api/v2/status.json", header::ACCEPT_ENCODING, "br, gzip"),
+    )
+    .await;
+    assert!(r.body.len() < 512);
+    assert!(r.headers.get(header::CONTENT_ENCODING).is_none());
+    assert!(r.headers.get(header::VARY).is_none());
 }
 
 #[tokio::test]

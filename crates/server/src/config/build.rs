@@ -25,6 +25,12 @@ const MIN_AUTO_RESOLVE_AFTER: Duration = Duration::from_secs(1);
 /// Longest `[incidents] auto_resolve_after`: 30 days.
 const MAX_AUTO_RESOLVE_AFTER: Duration = Duration::from_secs(30 * 24 * 3600);
 
+/// Shortest and longest `[server] header_timeout`.
+const MIN_HEADER_TIMEOUT: Duration = Duration::from_secs(1);
+const MAX_HEADER_TIMEOUT: Duration = Duration::from_secs(300);
+/// Largest `[server] max_connections`.
+const MAX_CONNECTIONS: usize = 1_000_000;
+
 const ROOT_KEYS: &[&str] = &[
     "server",
     "storage",
@@ -68,11 +74,7 @@ pub(super) fn build(cx: &mut Cx<'_>, text: &str) -> Option<Config> {
         config.storage = storage(cx, s);
     }
     if let Some(s) = sub(cx, &root, "page", "[page]") {
-        let https = config.server.public_url.as_deref().is_some_and(|u| {
-            u.get(..8)
-                .is_some_and(|p| p.eq_ignore_ascii_case("https://"))
-        });
-        config.page = page(cx, s, https);
+        config.page = page(cx, s);
     }
     if let Some(s) = sub(cx, &root, "admin", "[admin]") {
         config.admin = admin(cx, s);
@@ -143,8 +145,32 @@ fn sub<'t>(
 }
 
 fn server(cx: &mut Cx<'_>, s: Section<'_>) -> ServerConfig {
-    s.check_keys(cx, &["listen", "public_url"]);
+    s.check_keys(
+        cx,
+        &["listen", "public_url", "header_timeout", "max_connections"],
+    );
     let mut out = ServerConfig::default();
+    if let Some(f) = s.field("header_timeout") {
+        if let Some(d) = cx.duration(&f) {
+            if (MIN_HEADER_TIMEOUT..=MAX_HEADER_TIMEOUT).contains(&d) {
+                out.header_timeout = d;
+            } else {
+                cx.error(f.at, "`header_timeout` must be between 1s and 5m");
+            }
+        }
+    }
+    if let Some(f) = s.field("max_connections") {
+        if let Some(n) = cx.integer_at_least::<usize>(&f, 1) {
+            if n <= MAX_CONNECTIONS {
+                out.max_connections = n;
+            } else {
+                cx.error(
+                    f.at,
+                    format!("`max_connections` must be at most {MAX_CONNECTIONS}, found {n}"),
+                );
+            }
+        }
+    }
     if let Some(v) = s.field("listen").and_then(|f| cx.string(&f)) {
         match v.text.parse() {
             Ok(addr) => out.listen = Some(addr),
@@ -188,7 +214,7 @@ fn storage(cx: &mut Cx<'_>, s: Section<'_>) -> StorageConfig {
     out
 }
 
-fn page(cx: &mut Cx<'_>, s: Section<'_>, https: bool) -> PageConfig {
+fn page(cx: &mut Cx<'_>, s: Section<'_>) -> PageConfig {
     s.check_keys(
         cx,
         &[
@@ -231,14 +257,13 @@ fn page(cx: &mut Cx<'_>, s: Section<'_>, https: bool) -> PageConfig {
         match check_image_url(&v.text) {
             Err(e) => cx.error(v.at, format!("invalid `{key}`: {e}")),
             Ok(()) => {
-                if https
-                    && v.text
-                        .get(..7)
-                        .is_some_and(|p| p.eq_ignore_ascii_case("http://"))
+                if v.text
+                    .get(..7)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("http://"))
                 {
                     cx.warn(
                         v.at,
-                        format!("`{key}` is http:// while `public_url` is https://; browsers will not load it on the page"),
+                        format!("`{key}` is http://; the page's Content-Security-Policy lets browsers load images only over https:// or from the page's own address"),
                     );
                 }
                 *slot = Some(v.text);

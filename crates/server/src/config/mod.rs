@@ -103,7 +103,8 @@
 //!
 //! Pharos serves no image files itself: a path starting with `/` must be served at the same
 //! origin by whatever stands in front of Pharos. `//host/…` (protocol-relative) is refused, and
-//! an `http://` image while `public_url` is `https://` is a warning (browsers block it).
+//! an `http://` image is a warning: the page's Content-Security-Policy (`img-src 'self' data:
+//! https:`) keeps browsers from loading it.
 //!
 //! Diagnostics come back sorted by position in the file.
 
@@ -181,13 +182,30 @@ pub struct Config {
 }
 
 /// `[server]`. Unset values fall back to the environment, then to built-in defaults (SPEC §1).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
     /// Address to listen on, if set in the file.
     pub listen: Option<SocketAddr>,
     /// Absolute `http(s)://` URL the public reaches the page at, without a trailing slash;
     /// used for absolute links in feeds, e-mails and webhooks.
     pub public_url: Option<String>,
+    /// How long a client may take to send a request's headers, after connecting or after its
+    /// previous answer; also how long an idle keep-alive connection stays open (1s–5m,
+    /// default 10s).
+    pub header_timeout: Duration,
+    /// Most connections open at once (1–1,000,000, default 10,000); more wait to be accepted.
+    pub max_connections: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            public_url: None,
+            header_timeout: pharos_web::serve::DEFAULT_HEADER_TIMEOUT,
+            max_connections: pharos_web::serve::DEFAULT_MAX_CONNECTIONS,
+        }
+    }
 }
 
 /// `[storage]`.

@@ -191,9 +191,20 @@ fn the_spec_example_loads() {
 }
 
 #[test]
-fn the_example_file_loads_without_any_environment() {
+fn the_example_file_loads_with_only_its_admin_token_in_the_environment() {
     let text = include_str!("../../../../examples/pharos.toml");
-    let loaded = parse_str(text, "examples/pharos.toml", &no_env)
+    // Without the token the README asks for, the file names what is missing.
+    let missing = parse_str(text, "examples/pharos.toml", &no_env).unwrap_err();
+    assert_eq!(missing.len(), 1, "{}", render(&missing));
+    assert!(
+        missing[0].message.contains("PHAROS_ADMIN_TOKEN"),
+        "{}",
+        render(&missing)
+    );
+    let only_the_token = |name: &str| {
+        (name == "PHAROS_ADMIN_TOKEN").then(|| "0123456789abcdef0123456789abcdef".to_owned())
+    };
+    let loaded = parse_str(text, "examples/pharos.toml", &only_the_token)
         .unwrap_or_else(|d| panic!("examples/pharos.toml does not load:\n{}", render(&d)));
     assert!(
         loaded.warnings.is_empty(),
@@ -225,7 +236,10 @@ fn the_example_file_loads_without_any_environment() {
     assert!(c.monitors.iter().any(|m| !m.degraded_conditions.is_empty()));
     // `[incidents]` spells out the defaults; the maintenance example is commented out.
     assert_eq!(c.incidents, IncidentsConfig::default());
-    assert!(c.maintenances.is_empty() && c.admin.tokens.is_empty());
+    assert!(c.maintenances.is_empty());
+    // The admin API is on, with the token from the environment.
+    assert_eq!(c.admin.tokens.len(), 1);
+    assert_eq!(c.admin.tokens[0].name, "token-1");
     assert!(c.notifiers.is_empty());
 }
 
@@ -258,9 +272,7 @@ fn the_commented_out_examples_in_the_example_file_are_valid() {
         ("nightly-invoices", "heartbeat")
     );
 
-    let admin = uncommented(text, "[admin]");
-    let loaded = load(&format!("{text}\n{admin}"));
-    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let loaded = load(text);
     let tokens = &loaded.config.admin.tokens;
     assert_eq!(tokens.len(), 1);
     assert_eq!(
@@ -268,9 +280,12 @@ fn the_commented_out_examples_in_the_example_file_are_valid() {
         ("token-1", "s3cret-admin-token")
     );
 
+    // The named tokens replace the plain one.
     let named = uncommented(text, "tokens = [");
+    let plain = "tokens = [\"${PHAROS_ADMIN_TOKEN}\"]\n";
+    assert!(text.contains(plain));
     let any_env = |name: &str| Some(format!("{name}-is-long-enough"));
-    let loaded = parse_str(&format!("{text}\n[admin]\n{named}"), "x.toml", &any_env)
+    let loaded = parse_str(&text.replacen(plain, &named, 1), "x.toml", &any_env)
         .unwrap_or_else(|d| panic!("named tokens do not load:\n{}", render(&d)));
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     let names: Vec<&str> = loaded
@@ -281,6 +296,20 @@ fn the_commented_out_examples_in_the_example_file_are_valid() {
         .map(|t| t.name.as_str())
         .collect();
     assert_eq!(names, ["alice", "deploy-bot"]);
+
+    // The dns, tls and icmp monitors, each its own block.
+    for (start, id, kind) in [
+        ("# A DNS answer", "dns-www", "dns"),
+        ("# A certificate", "tls-api", "tls"),
+        ("# A ping", "ping-gateway", "icmp"),
+    ] {
+        let at = text.find(start).expect(start);
+        let block = uncommented(&text[at..], "[[monitors]]");
+        let loaded = load(&format!("{text}\n{block}"));
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        let m = loaded.config.monitors.last().unwrap();
+        assert_eq!((m.id.as_str(), m.type_name()), (id, kind));
+    }
 
     let self_check = uncommented(text, "[self_check]");
     let loaded = load(&format!("{text}\n{self_check}"));
@@ -733,12 +762,10 @@ fn branding_is_checked_and_normalised() {
             "pharos.toml:7:1: error: unknown key `colour` in [page]",
         ]
     );
-    // An http image on an https page would be blocked by the browser.
+    // The page's Content-Security-Policy keeps browsers from loading an http image.
     assert_eq!(
-        lines(
-            "[server]\npublic_url = \"https://status.example.com\"\n[page]\nlogo_url = \"http://example.com/l.png\"\n"
-        ),
-        ["pharos.toml:4:12: warning: `logo_url` is http:// while `public_url` is https://; browsers will not load it on the page"]
+        lines("[page]\nlogo_url = \"http://example.com/l.png\"\n"),
+        ["pharos.toml:2:12: warning: `logo_url` is http://; the page's Content-Security-Policy lets browsers load images only over https:// or from the page's own address"]
     );
 }
 
