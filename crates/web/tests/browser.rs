@@ -1,6 +1,7 @@
 //! The pages in a real browser: headless Chromium loads `/` and `/incidents/{id}` from a real
 //! socket, with an update body full of script payloads that would mark the page if any ran.
-//! Our own script must run (it rewrites the time-zone note), theirs must not. And the page on a
+//! Both are served hardened, under the real Content-Security-Policy. Our own script must run
+//! (it rewrites the time-zone note), theirs must not. And the page on a
 //! phone: 390 px wide, driven through the DevTools protocol like a person with a keyboard and a
 //! finger (30 bars, each day's detail reachable, nothing wider than the screen).
 //!
@@ -19,7 +20,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use pharos_web::{router, Snapshot, WebState};
+use pharos_web::{harden, router, Hardening, Snapshot, WebState};
 use serde_json::{json, Value};
 
 /// Payloads that each leave a mark on `<body>` if they ever execute.
@@ -90,7 +91,9 @@ async fn update_bodies_never_run_script_in_a_real_browser() {
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move { axum::serve(listener, router(state)).await });
+    let server = tokio::spawn(async move {
+        axum::serve(listener, harden(router(state), Hardening::default())).await
+    });
 
     for path in ["/incidents/api-slow", "/"] {
         let url = format!("http://{addr}{path}");
@@ -362,9 +365,10 @@ fn assert_detail_shown(cdp: &mut Cdp, bar: &Value, starts: &str) {
     assert_eq!(cdp.focused_accessible_name(), text.as_str().unwrap());
 }
 
-/// The page of [`common::view`] with long names, so wrapping shows.
+/// The page of [`common::view`] with long names, so wrapping shows, and an accent colour.
 fn phone_view() -> pharos_engine::StatusView {
     let mut view = common::view();
+    view.page.branding.accent_color = Some("#6f42c1".into());
     for c in &mut view.components {
         match c.id.as_str() {
             "api" => c.name = "Core API and developer platform services".into(),
@@ -384,7 +388,9 @@ async fn on_a_phone_thirty_bars_show_and_every_days_detail_is_reachable() {
     let state = WebState::new(Snapshot::build(&phone_view()), String::new);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move { axum::serve(listener, router(state)).await });
+    let server = tokio::spawn(async move {
+        axum::serve(listener, harden(router(state), Hardening::default())).await
+    });
     let url = format!("http://{addr}/");
 
     tokio::task::spawn_blocking(move || {
@@ -406,6 +412,12 @@ async fn on_a_phone_thirty_bars_show_and_every_days_detail_is_reachable() {
             let with = if script { "with script" } else { "without script" };
             assert_eq!(cdp.eval("innerWidth"), json!(390), "{with}");
 
+            // Under the real Content-Security-Policy the accent colour arrives from /theme.css.
+            assert_eq!(
+                cdp.eval("getComputedStyle(document.documentElement).getPropertyValue('--accent')"),
+                json!("#6f42c1"),
+                "{with}"
+            );
             // Nothing is wider than the screen.
             let widths = cdp.eval("[document.documentElement.scrollWidth, innerWidth]");
             assert!(widths[0].as_f64() <= widths[1].as_f64(), "{with}: {widths}");
