@@ -59,6 +59,7 @@ fn rig_with(rules: IncidentRules, monitors: Vec<Arc<MonitorSpec>>) -> Rig {
         url: "http://x".into(),
         time_zone: chrono_tz::UTC,
         email_subscriptions: false,
+        branding: Default::default(),
     };
     let world = World::new(
         page,
@@ -682,6 +683,7 @@ fn making_notifications_leaves_the_change_to_be_published_at_once() {
         url: "http://x".into(),
         time_zone: chrono_tz::UTC,
         email_subscriptions: false,
+        branding: Default::default(),
     };
     let ops = pharos_notify::Notifier {
         id: "ops".into(),
@@ -1069,6 +1071,7 @@ fn subscribers_get_no_row_for_a_private_incident_until_it_is_published() {
         url: "http://x".into(),
         time_zone: chrono_tz::UTC,
         email_subscriptions: false,
+        branding: Default::default(),
     };
     let ops = pharos_notify::Notifier {
         id: "ops".into(),

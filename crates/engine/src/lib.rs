@@ -52,7 +52,7 @@ pub use subscribers::{
     Accepted, NewSubscriber, Subscribed, Subscriber, SubscriberError, SubscriberKind,
     SubscriberState,
 };
-pub use view::{ComponentView, MonitorView, PageInfo, StatusView};
+pub use view::{Branding, ComponentView, MonitorView, PageInfo, StatusView};
 use world::{ComponentHistory, World};
 use writer::Pending;
 

@@ -1,5 +1,12 @@
 //! Prometheus metrics owned by one engine instance (a registry per engine, not a global, so
 //! several engines in one test process never mix their numbers).
+//!
+//! The registry (`prometheus-client`) writes OpenMetrics text, which Prometheus asks for by
+//! `Accept`. Everything else that scrapes `/metrics` (older Prometheus servers, `promtool check
+//! metrics`, most exporters' clients) speaks the classic text format 0.0.4, so
+//! [`Metrics::render`] rewrites the OpenMetrics exposition into it: counters are named with
+//! their `_total` in `# HELP` and `# TYPE`, `_created` samples, `# UNIT` and `# EOF` go, and
+//! exemplars are dropped.
 
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
@@ -222,13 +229,186 @@ impl Metrics {
         self.batch_seconds.observe(took.as_secs_f64());
     }
 
-    /// The Prometheus text exposition of every metric.
-    pub fn render(&self) -> String {
+    /// Every metric in the OpenMetrics text format 1.0.0 (`application/openmetrics-text`).
+    pub fn render_openmetrics(&self) -> String {
         let mut out = String::with_capacity(4096);
         // Writing into a String cannot fail.
         if encode(&mut out, &self.registry).is_err() {
             tracing::error!("metrics encoding failed");
         }
         out
+    }
+
+    /// Every metric in the Prometheus text format 0.0.4 (`text/plain; version=0.0.4`).
+    pub fn render(&self) -> String {
+        openmetrics_to_prometheus(&self.render_openmetrics())
+    }
+}
+
+/// Rewrites an OpenMetrics text exposition as Prometheus text format 0.0.4.
+///
+/// Handles what an OpenMetrics exposition may hold: counters (named `NAME` in `# TYPE` and
+/// sampled as `NAME_total`, with optional `NAME_created`), gauges, histograms and summaries
+/// (unchanged but for `_created`), `unknown` (0.0.4's `untyped`), `info` (a gauge named
+/// `NAME_info`) and `stateset` (a gauge). Gauge histograms have no 0.0.4 form; their samples
+/// are written as untyped. `# UNIT` and `# EOF` lines and exemplars are dropped; OpenMetrics
+/// timestamps (seconds) become milliseconds.
+pub fn openmetrics_to_prometheus(text: &str) -> String {
+    use std::collections::HashMap;
+    use std::fmt::Write as _;
+
+    // The families and their types, from the `# TYPE` lines.
+    let mut types: HashMap<&str, &str> = HashMap::new();
+    for line in text.lines() {
+        if let Some((name, kind)) = line.strip_prefix("# TYPE ").and_then(|r| r.split_once(' ')) {
+            types.insert(name, kind.trim());
+        }
+    }
+    // The name a family has in 0.0.4.
+    let renamed = |name: &str| -> String {
+        match types.get(name).copied() {
+            Some("counter") => format!("{name}_total"),
+            Some("info") => format!("{name}_info"),
+            _ => name.to_owned(),
+        }
+    };
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") || line.is_empty() {
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, help) = rest.split_once(' ').unwrap_or((rest, ""));
+            if types.get(name) == Some(&"gaugehistogram") {
+                continue;
+            }
+            // OpenMetrics escapes `"` in help text; 0.0.4 escapes only `\\` and newlines.
+            let help = help.replace("\\\"", "\"");
+            let _ = writeln!(out, "# HELP {} {help}", renamed(name));
+            continue;
+        }
+        if let Some((name, kind)) = line.strip_prefix("# TYPE ").and_then(|r| r.split_once(' ')) {
+            let kind = match kind.trim() {
+                "counter" => "counter",
+                "gauge" | "info" | "stateset" => "gauge",
+                "histogram" => "histogram",
+                "summary" => "summary",
+                "gaugehistogram" => continue,
+                _ => "untyped",
+            };
+            let _ = writeln!(out, "# TYPE {} {kind}", renamed(name));
+            continue;
+        }
+        if line.starts_with('#') {
+            continue;
+        }
+        // A sample: NAME[{labels}] VALUE [TIMESTAMP] [# EXEMPLAR].
+        let name_end = line.find(['{', ' ']).unwrap_or(line.len());
+        let name = &line[..name_end];
+        if let Some(family) = name.strip_suffix("_created") {
+            if matches!(
+                types.get(family).copied(),
+                Some("counter" | "histogram" | "summary" | "gaugehistogram")
+            ) {
+                continue;
+            }
+        }
+        let rest = &line[name_end..];
+        // Label values may hold spaces and `#`: the labels end at the `}` outside quotes.
+        let labels_end = if rest.starts_with('{') {
+            let mut quoted = false;
+            let mut escaped = false;
+            let mut end = rest.len();
+            for (i, c) in rest.char_indices() {
+                match c {
+                    _ if escaped => escaped = false,
+                    '\\' if quoted => escaped = true,
+                    '"' => quoted = !quoted,
+                    '}' if !quoted => {
+                        end = i + 1;
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            end
+        } else {
+            0
+        };
+        let (labels, tail) = rest.split_at(labels_end);
+        let tail = tail.split(" # ").next().unwrap_or_default();
+        let mut fields = tail.split_whitespace();
+        let Some(value) = fields.next() else {
+            continue;
+        };
+        out.push_str(name);
+        out.push_str(labels);
+        out.push(' ');
+        out.push_str(value);
+        if let Some(ts) = fields.next().and_then(|t| t.parse::<f64>().ok()) {
+            let _ = write!(out, " {}", (ts * 1000.0).round() as i64);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_classic_format_names_counters_with_total_and_keeps_every_sample() {
+        let m = Metrics::new();
+        m.record_check(
+            "api",
+            "http",
+            CheckOutcome::Down,
+            1_700_000_000.5,
+            Duration::from_millis(20),
+        );
+        m.set_health("api", Health::Down);
+        m.record_store_error();
+        let om = m.render_openmetrics();
+        assert!(om.contains("# TYPE pharos_checks counter"), "{om}");
+        assert!(om.ends_with("# EOF\n"));
+        let text = m.render();
+        for line in [
+            "# HELP pharos_checks_total Checks run, by monitor and outcome.",
+            "# TYPE pharos_checks_total counter",
+            "pharos_checks_total{monitor=\"api\",outcome=\"down\"} 1",
+            "# TYPE pharos_store_write_errors_total counter",
+            "pharos_store_write_errors_total 1",
+            "# TYPE pharos_monitor_up gauge",
+            "pharos_monitor_up{monitor=\"api\"} 0",
+            "# TYPE pharos_check_duration_seconds histogram",
+            "pharos_check_duration_seconds_bucket{le=\"+Inf\",type=\"http\"} 1",
+            "pharos_check_duration_seconds_count{type=\"http\"} 1",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+        assert!(!text.contains("# EOF") && !text.contains("# UNIT"));
+        // Every sample survives: the same count of non-comment lines.
+        let samples = |t: &str| t.lines().filter(|l| !l.starts_with('#')).count();
+        assert_eq!(samples(&text), samples(&om));
+    }
+
+    #[test]
+    fn other_openmetrics_shapes_convert_too() {
+        let om = "# HELP a_seconds Time \\\"quoted\\\".\n# TYPE a_seconds counter\n# UNIT a_seconds seconds\n\
+                  a_seconds_total{x=\"} # {\"} 2.5 1700000000.25 # {trace=\"1\"} 1.0\n\
+                  a_seconds_created 1700000000.0\n\
+                  # TYPE b info\nb_info{version=\"1\"} 1\n\
+                  # TYPE c unknown\nc 3\n# EOF\n";
+        assert_eq!(
+            openmetrics_to_prometheus(om),
+            "# HELP a_seconds_total Time \"quoted\".\n# TYPE a_seconds_total counter\n\
+             a_seconds_total{x=\"} # {\"} 2.5 1700000000250\n\
+             # TYPE b_info gauge\nb_info{version=\"1\"} 1\n\
+             # TYPE c untyped\nc 3\n"
+        );
     }
 }

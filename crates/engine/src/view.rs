@@ -24,6 +24,25 @@ pub struct PageInfo {
     /// Whether the page offers e-mail subscriptions (an SMTP server is configured); set by
     /// [`crate::start`] from [`crate::EngineConfig::smtp`].
     pub email_subscriptions: bool,
+    /// Logo, favicon, accent colour and links, from `[page]`.
+    pub branding: Branding,
+}
+
+/// How the public pages look and where they link, from `[page]`. Every field is optional; the
+/// configuration checks each value, and the web layer checks again before printing one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Branding {
+    /// The logo shown instead of the page name in the header: an `https://` or `http://` URL,
+    /// or a path on the page's own origin starting with `/`.
+    pub logo_url: Option<String>,
+    /// The favicon, in the same forms as the logo.
+    pub favicon_url: Option<String>,
+    /// The accent colour of links, buttons and focus rings, as `#rrggbb` (lower case).
+    pub accent_color: Option<String>,
+    /// The organisation's own site, linked from the logo or name.
+    pub home_url: Option<String>,
+    /// Where people get help (`https://`, `http://` or `mailto:`), linked from the header.
+    pub support_url: Option<String>,
 }
 
 /// One row of the component list: a component, or a group of components.

@@ -574,6 +574,7 @@ mod tests {
             url: "http://x".into(),
             time_zone: chrono_tz::UTC,
             email_subscriptions: false,
+            branding: Default::default(),
         };
         World::new(
             page,
@@ -669,6 +670,24 @@ mod tests {
             ComponentStatus::DegradedPerformance
         );
         assert_eq!(view.components[2].uptime_days.len(), UPTIME_DAYS as usize);
+    }
+
+    #[test]
+    fn todays_bar_and_uptime_show_a_change_in_the_view_built_right_after_it() {
+        let mut w = world();
+        // Operational for a whole minute, then down at 60 s; the view is built 200 ms later
+        // (and even in the same millisecond), not a whole second or a refresh later.
+        w.apply(&result("api-health", CheckOutcome::Down, 59));
+        w.apply(&result("api-health", CheckOutcome::Down, 60));
+        for now in [t(60) + ChronoDuration::milliseconds(200), t(60)] {
+            let view = w.view(now);
+            let api = &view.components[1];
+            assert_eq!(api.status, ComponentStatus::MajorOutage);
+            let today = api.uptime_days.last().unwrap();
+            assert_eq!(today.worst(), Some(ComponentStatus::MajorOutage), "{now}");
+            let ratio = api.uptime_ratio.unwrap();
+            assert!(ratio < 1.0, "{now}: the uptime still reads {ratio}");
+        }
     }
 
     #[test]

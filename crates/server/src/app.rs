@@ -72,6 +72,7 @@ impl App {
                 url: page_url,
                 time_zone: config.page.time_zone,
                 email_subscriptions: config.smtp.is_some(),
+                branding: config.page.branding.clone(),
             },
             components: config
                 .components
@@ -117,9 +118,11 @@ impl App {
         let snapshot_builder =
             pharos_web::spawn_snapshot_builder(engine.subscribe(), snapshot.clone());
         let metrics = engine.metrics();
+        let openmetrics = metrics.clone();
         let state = WebState {
             snapshot,
             metrics: Arc::new(move || metrics.render()),
+            openmetrics: Some(Arc::new(move || openmetrics.render_openmetrics())),
         };
         let admin = pharos_web::admin::AdminState {
             control: engine.control(),

@@ -123,7 +123,12 @@ async fn a_confirmed_failure_reaches_the_page_and_the_api_within_seconds() {
 
         let html = app.get("/").await.text().await.unwrap();
         assert!(html.contains("Major outage"), "the page says it in words");
-        assert!(html.contains("Partial System Outage"));
+        // The banner's colour is the raised indicator, and its words say why: the incident,
+        // not a component description that would mean another colour.
+        assert!(
+            html.contains(r#"<div class="banner critical" role="status"><span class="icon" aria-hidden="true">!</span><span>Incident under investigation</span></div>"#),
+            "{backend:?}"
+        );
 
         target.set_status(200);
         app.wait_for_component("api", "operational", WAIT).await;
@@ -387,4 +392,52 @@ async fn old_rollups_are_pruned_while_running() {
         .await;
         app.stop().await;
     }
+}
+
+#[tokio::test]
+async fn branding_from_the_file_reaches_the_pages_and_the_theme() {
+    let target = FakeTarget::start().await;
+    let cfg = format!(
+        r##"
+[page]
+id = "acme"
+name = "Acme"
+logo_url = "/brand/logo.svg"
+favicon_url = "https://cdn.acme.test/favicon.ico"
+accent_color = "#F60"
+home_url = "https://acme.test"
+support_url = "https://acme.test/help"
+
+[[components]]
+id = "api"
+name = "API"
+
+[[monitors]]
+id = "api-health"
+type = "http"
+url = "{}/health"
+interval = "1s"
+components = ["api"]
+"##,
+        target.url
+    );
+    let app = spawn_app_on(Backend::Sqlite, &cfg).await;
+    for path in ["/", "/history"] {
+        let page = app.get(path).await.text().await.unwrap();
+        for needle in [
+            r#"<a href="https://acme.test"><img class="logo" src="/brand/logo.svg" alt="Acme"></a>"#,
+            r#"<link rel="icon" href="https://cdn.acme.test/favicon.ico">"#,
+            r##"<meta name="theme-color" content="#ff6600">"##,
+            r#"<a href="https://acme.test/help">Support</a>"#,
+        ] {
+            assert!(page.contains(needle), "{path}: {needle}");
+        }
+    }
+    let r = app.get("/theme.css").await;
+    assert_eq!(r.headers()["content-type"], "text/css; charset=utf-8");
+    assert_eq!(
+        r.text().await.unwrap(),
+        ":root{--accent:#ff6600;--on-accent:#000}\n"
+    );
+    app.stop().await;
 }

@@ -1157,10 +1157,10 @@ async fn status_timeline_is_clamped_to_since(db: &TestDb) {
         chrono_tz::UTC,
         3,
     );
-    assert_eq!((days[0].observed_secs, days[0].major_secs), (86_400, 0));
+    assert_eq!((days[0].observed_ms, days[0].major_ms), (86_400_000, 0));
     assert_eq!(
-        (days[1].observed_secs, days[1].major_secs),
-        (86_400, 86_400)
+        (days[1].observed_ms, days[1].major_ms),
+        (86_400_000, 86_400_000)
     );
     store.close().await;
 }

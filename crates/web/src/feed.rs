@@ -1,5 +1,8 @@
 //! `/history.atom` and `/history.rss` in Statuspage's feed shape, written by hand.
 //!
+//! Atom dates carry milliseconds, and the RSS channel names its own address with
+//! `<atom:link rel="self">`.
+//!
 //! Feed readers and scripts written against Statuspage parse these byte for byte: the Atom
 //! `tag:HOST,2005:…` ids, the titles "NAME Status - Incident History", and one
 //! `<p><small>Jun <var data-var='date'>18</var>, <var data-var='time'>18:09</var> UTC</small><br><strong>Resolved</strong> - BODY</p>`
@@ -114,8 +117,10 @@ fn esc(s: &str) -> String {
     out
 }
 
+/// An Atom date with milliseconds, so two updates within one second still differ (feed
+/// readers compare `<updated>` to decide whether an entry changed).
 fn atom_time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 fn incident_url(base: &str, id: &str) -> String {
@@ -196,10 +201,16 @@ pub(crate) fn rss(ctx: &PageCtx<'_>, entries: &[FeedEntry<'_>], updated: DateTim
             .sum::<usize>(),
     );
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    out.push_str("<rss version=\"2.0\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\">\n");
+    out.push_str("<rss version=\"2.0\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\" xmlns:atom=\"http://www.w3.org/2005/Atom\">\n");
     out.push_str("  <channel>\n");
     let _ = writeln!(out, "    <title>{name} Status - Incident History</title>");
     let _ = writeln!(out, "    <link>{}</link>", rss_esc(base));
+    // The feed's own address, as the RSS Advisory Board recommends (and validators ask for).
+    let _ = writeln!(
+        out,
+        "    <atom:link href=\"{}\" rel=\"self\" type=\"application/rss+xml\"/>",
+        rss_esc(&format!("{base}/history.rss"))
+    );
     let _ = writeln!(
         out,
         "    <description>Incident history of {name}</description>"

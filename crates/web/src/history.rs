@@ -18,6 +18,7 @@ use chrono_tz::Tz;
 use pharos_domain::Indicator;
 use pharos_engine::PageInfo;
 
+use crate::brand::BrandView;
 use crate::feed;
 use crate::markdown::{render_markdown, render_markdown_inline};
 use crate::page::TimeView;
@@ -36,7 +37,9 @@ pub(crate) struct PageCtx<'a> {
     pub(crate) base_url: &'a str,
     /// The page's time zone.
     pub(crate) tz: Tz,
-    /// A hash of the three, part of every cache key.
+    /// The page's branding.
+    pub(crate) brand: BrandView,
+    /// A hash of the four, part of every cache key.
     pub(crate) key: u64,
 }
 
@@ -44,12 +47,15 @@ impl<'a> PageCtx<'a> {
     /// The context of `page`.
     pub(crate) fn new(page: &'a PageInfo) -> Self {
         let base_url = page.url.trim_end_matches('/');
+        let brand = BrandView::new(page);
         let mut h = DefaultHasher::new();
         (&page.name, base_url, page.time_zone.name()).hash(&mut h);
+        brand.hash_into(&mut h);
         Self {
             name: &page.name,
             base_url,
             tz: page.time_zone,
+            brand,
             key: h.finish(),
         }
     }
@@ -315,6 +321,7 @@ struct UpdateView {
 #[derive(Template)]
 #[template(path = "incident.html")]
 struct IncidentPage<'a> {
+    brand: &'a BrandView,
     page_name: &'a str,
     time_zone: &'static str,
     name: &'a str,
@@ -332,6 +339,7 @@ struct IncidentPage<'a> {
 fn incident_page(item: &Item<'_>, ctx: &PageCtx<'_>) -> Result<String, askama::Error> {
     let tz = ctx.tz;
     IncidentPage {
+        brand: &ctx.brand,
         page_name: ctx.name,
         time_zone: tz.name(),
         name: item.name,
@@ -384,6 +392,7 @@ struct Month {
 #[derive(Template)]
 #[template(path = "history.html")]
 struct HistoryPage<'a> {
+    brand: &'a BrandView,
     page_name: &'a str,
     time_zone: &'static str,
     months: Vec<Month>,
@@ -457,6 +466,7 @@ pub(crate) fn render_history(
         month = previous_month(month);
     }
     HistoryPage {
+        brand: &ctx.brand,
         page_name: ctx.name,
         time_zone: tz.name(),
         months,
@@ -467,6 +477,7 @@ pub(crate) fn render_history(
 #[derive(Template)]
 #[template(path = "not_found.html")]
 struct NotFoundPage<'a> {
+    brand: &'a BrandView,
     page_name: &'a str,
     time_zone: &'static str,
     heading: &'a str,
@@ -494,6 +505,7 @@ pub(crate) fn render_page_not_found(ctx: &PageCtx<'_>) -> String {
 
 fn render_missing(ctx: &PageCtx<'_>, heading: &str, text: &str) -> String {
     NotFoundPage {
+        brand: &ctx.brand,
         page_name: ctx.name,
         time_zone: ctx.tz.name(),
         heading,

@@ -10,6 +10,8 @@
 //! - [`snapshot`]: the pre-rendered responses and the task that rebuilds them.
 //! - [`markdown`]: update bodies rendered to safe HTML.
 //! - `page`: the HTML status page (askama template `templates/index.html`).
+//! - `banner`: the one rule for the banner's colour, icon and words.
+//! - `brand`: logo, favicon, accent colour and links on every page, and `/theme.css`.
 //! - `history`: `/incidents/{id}` and `/history` (templates `incident.html`, `history.html`).
 //! - `feed`: `/history.atom` and `/history.rss` in Statuspage's feed shape.
 //! - `routes`: the request handlers, including conditional GET and CORS.
@@ -27,6 +29,8 @@ use axum::routing::{any, get, MethodRouter};
 use axum::Router;
 
 pub mod admin;
+mod banner;
+mod brand;
 mod feed;
 mod history;
 pub mod markdown;
@@ -41,33 +45,48 @@ pub mod v2;
 pub mod v2_incidents;
 
 pub use markdown::render_markdown;
-pub use routes::METRICS_CONTENT_TYPE;
+pub use routes::{METRICS_CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE};
 pub use security::{harden, Hardening};
 pub use snapshot::{spawn_snapshot_builder, Entry, Resource, Snapshot};
 
-/// Everything the router needs: the live snapshot and the metrics renderer.
+/// Renders metrics as text.
+pub type MetricsRenderer = Arc<dyn Fn() -> String + Send + Sync>;
+
+/// Everything the router needs: the live snapshot and the metrics renderers.
 #[derive(Clone)]
 pub struct WebState {
     /// The current snapshot, replaced wholesale on every change.
     pub snapshot: Arc<ArcSwap<Snapshot>>,
-    /// Renders `/metrics` in Prometheus text format.
-    pub metrics: Arc<dyn Fn() -> String + Send + Sync>,
+    /// Renders `/metrics` in the Prometheus text format 0.0.4.
+    pub metrics: MetricsRenderer,
+    /// Renders `/metrics` in the OpenMetrics text format 1.0.0, for clients whose `Accept`
+    /// prefers it; without one, they get the Prometheus text format too.
+    pub openmetrics: Option<MetricsRenderer>,
 }
 
 impl WebState {
-    /// A state serving `snapshot` until the builder replaces it.
+    /// A state serving `snapshot` until the builder replaces it, with `metrics` rendering the
+    /// Prometheus text format.
     pub fn new(snapshot: Snapshot, metrics: impl Fn() -> String + Send + Sync + 'static) -> Self {
         Self {
             snapshot: Arc::new(ArcSwap::from_pointee(snapshot)),
             metrics: Arc::new(metrics),
+            openmetrics: None,
         }
+    }
+
+    /// This state, offering OpenMetrics rendered by `render` to clients that ask for it.
+    pub fn with_openmetrics(mut self, render: impl Fn() -> String + Send + Sync + 'static) -> Self {
+        self.openmetrics = Some(Arc::new(render));
+        self
     }
 }
 
 /// The public router: `/`, the eight `/api/v2/*.json` endpoints, `/history`,
 /// `/history.atom` and `/history.rss` (the API and the feeds with CORS and OPTIONS preflight),
 /// `/incidents/{id}` (an HTML 404 page for an unknown id), 404 with an empty body for any other
-/// `/api/v2/…` path, `/healthz` and `/metrics`. `GET` also answers `HEAD`; `If-None-Match` and
+/// `/api/v2/…` path, `/theme.css`, `/healthz` and `/metrics` (OpenMetrics when `Accept` prefers
+/// it and the state offers it, else the Prometheus text format). `GET` also answers `HEAD`; `If-None-Match` and
 /// `If-Modified-Since` get 304.
 pub fn router(state: WebState) -> Router {
     let mut router = Router::new();

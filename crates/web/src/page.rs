@@ -2,25 +2,40 @@
 //! per change with askama (`templates/index.html`).
 //!
 //! Everything the template shows is prepared here (as text, or as sanitized HTML for update
-//! bodies), so the template has no logic beyond loops and conditions. Times are written in the page's time zone inside `<time>` elements; a
-//! tiny inline script rewrites them into the viewer's zone when JavaScript runs, and the page
-//! reads fine without it.
+//! bodies), so the template has no logic beyond loops and conditions. Times are written in the
+//! page's time zone inside `<time>` elements; the page's one script rewrites them into the
+//! viewer's zone when JavaScript runs, and the page reads fine without it.
+//!
+//! Uptime bars: one per local day, the newest 30 on narrow screens (CSS), each a `<button>`
+//! whose text is the day's detail, shown while it is hovered or focused (so a tap or the
+//! keyboard reaches it, and screen readers read it as the button's name). Today's bar is never
+//! better than the component's current status. The uptime figure needs a day of tracked
+//! history: a younger component says so instead of extrapolating from a few minutes.
 
 use std::collections::HashMap;
 
 use askama::Template;
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
-use pharos_domain::uptime::DayUptime;
+use pharos_domain::uptime::{observed_ms, overall_ratio, DayUptime};
 use pharos_domain::{ComponentStatus, Indicator};
 use pharos_engine::{ComponentView, StatusView};
 
+use crate::banner::{banner, Banner};
+use crate::brand::BrandView;
 use crate::history::{newest_update, path_segment};
 use crate::markdown::render_markdown_inline;
 use crate::v2::{ApiTime, Incident, ScheduledMaintenance, Status};
 
 /// How many daily bars a component shows.
 pub const UPTIME_DAYS: usize = 90;
+/// How many of them narrow screens show (the newest).
+pub const NARROW_UPTIME_DAYS: usize = 30;
+
+/// Tracked time a component needs before its uptime figure is shown.
+const FIGURE_NEEDS_MS: i64 = 24 * 3_600_000;
+/// Tracked time a day needs before its bar's detail shows a percentage.
+const DAY_FIGURE_NEEDS_MS: i64 = 3_600_000;
 
 /// A time as the pages show it.
 pub(crate) struct TimeView {
@@ -51,10 +66,10 @@ impl TimeView {
 
 /// One daily uptime bar.
 struct Bar {
-    /// CSS class suffix: `op`, `deg`, `part`, `major`, `maint` or `none`.
+    /// CSS class suffix: `op`, `deg`, `part`, `major`, `maint` or `none` (no data).
     class: &'static str,
-    /// Tooltip: date, worst status and uptime.
-    title: String,
+    /// The day's detail: date, worst status and uptime.
+    tip: String,
 }
 
 /// A component or a group on the page.
@@ -66,9 +81,11 @@ struct Row {
     is_group: bool,
     children: Vec<Row>,
     bars: Vec<Bar>,
-    /// "99.87 % uptime" or "No data".
-    uptime_text: String,
-    /// Spoken summary of the bars, for screen readers.
+    /// Over all the bars: "99.87 % uptime", "Under a day of data" or "No data".
+    uptime_90: String,
+    /// The same over the newest [`NARROW_UPTIME_DAYS`], shown on narrow screens.
+    uptime_30: String,
+    /// The bars' group label, for screen readers.
     bars_label: String,
 }
 
@@ -113,11 +130,9 @@ struct SubscribeOption {
 #[derive(Template)]
 #[template(path = "index.html")]
 struct IndexPage {
-    name: String,
-    url: String,
+    brand: BrandView,
     time_zone: &'static str,
-    banner_class: &'static str,
-    description: String,
+    banner: Banner,
     updated: TimeView,
     rows: Vec<Row>,
     incidents: Vec<IncidentCard>,
@@ -140,11 +155,9 @@ pub fn render(
 ) -> Result<String, askama::Error> {
     let tz = view.page.time_zone;
     let page = IndexPage {
-        name: view.page.name.clone(),
-        url: view.page.url.clone(),
+        brand: BrandView::new(&view.page),
         time_zone: tz.name(),
-        banner_class: indicator_class(status.indicator),
-        description: status.description.clone(),
+        banner: banner(status, incidents),
         updated: TimeView::new(view.updated_at, tz),
         rows: rows(view),
         incidents: incidents
@@ -231,30 +244,22 @@ fn rows(view: &StatusView) -> Vec<Row> {
 }
 
 fn row(c: &ComponentView, today: NaiveDate) -> Row {
-    let (bars, bars_label) = if c.is_group {
-        (Vec::new(), String::new())
+    let (bars, bars_label, uptime_90, uptime_30) = if c.is_group {
+        (Vec::new(), String::new(), String::new(), String::new())
     } else {
-        let bars = bars(&c.uptime_days, today);
-        let bad = c
+        let narrow_from = today - Duration::days(NARROW_UPTIME_DAYS as i64 - 1);
+        let recent: Vec<DayUptime> = c
             .uptime_days
             .iter()
-            .filter(|d| {
-                matches!(
-                    d.worst(),
-                    Some(
-                        ComponentStatus::MajorOutage
-                            | ComponentStatus::PartialOutage
-                            | ComponentStatus::DegradedPerformance
-                    )
-                )
-            })
-            .count();
-        let label = format!(
-            "Uptime over the last {UPTIME_DAYS} days: {}; {bad} day{} with incidents",
-            uptime_text(c.uptime_ratio),
-            if bad == 1 { "" } else { "s" }
-        );
-        (bars, label)
+            .filter(|d| d.date >= narrow_from && d.date <= today)
+            .copied()
+            .collect();
+        (
+            bars(&c.uptime_days, today, c.status),
+            format!("{}: one bar per day, oldest first", c.name),
+            uptime_figure(&c.uptime_days),
+            uptime_figure(&recent),
+        )
     };
     Row {
         name: c.name.clone(),
@@ -264,36 +269,55 @@ fn row(c: &ComponentView, today: NaiveDate) -> Row {
         is_group: c.is_group,
         children: Vec::new(),
         bars,
-        uptime_text: uptime_text(c.uptime_ratio),
+        uptime_90,
+        uptime_30,
         bars_label,
     }
 }
 
-/// Exactly [`UPTIME_DAYS`] bars ending `today`; days without data are grey.
-fn bars(days: &[DayUptime], today: NaiveDate) -> Vec<Bar> {
+/// Exactly [`UPTIME_DAYS`] bars ending `today`; days without data say so. Today's bar shows at
+/// least the component's `current` status, so it never looks better than the status beside it.
+fn bars(days: &[DayUptime], today: NaiveDate, current: ComponentStatus) -> Vec<Bar> {
     let by_date: HashMap<NaiveDate, &DayUptime> = days.iter().map(|d| (d.date, d)).collect();
     (0..UPTIME_DAYS)
         .rev()
         .map(|back| {
             let date = today - Duration::days(back as i64);
             let day = by_date.get(&date).copied();
-            let worst = day.and_then(DayUptime::worst);
+            let mut worst = day.and_then(DayUptime::worst);
+            if back == 0 {
+                worst = Some(worst.map_or(current, |w| w.worst(current)));
+            }
             let date_text = date.format("%b %-d, %Y");
-            let title = match (worst, day.and_then(DayUptime::ratio)) {
+            let ratio = day
+                .filter(|d| d.observed_ms >= DAY_FIGURE_NEEDS_MS)
+                .and_then(DayUptime::ratio);
+            let tip = match (worst, ratio) {
                 (Some(ComponentStatus::Operational), Some(r)) => {
                     format!("{date_text}: {}", uptime_text(Some(r)))
                 }
                 (Some(w), Some(r)) => {
                     format!("{date_text}: {} · {}", w.label(), uptime_text(Some(r)))
                 }
-                _ => format!("{date_text}: No data"),
+                (Some(w), None) => format!("{date_text}: {}", w.label()),
+                (None, _) => format!("{date_text}: No data"),
             };
             Bar {
                 class: status_class(worst),
-                title,
+                tip,
             }
         })
         .collect()
+}
+
+/// The uptime over `days` as the page states it: a percentage once a whole day is tracked,
+/// "Under a day of data" before that, "No data" when nothing is.
+fn uptime_figure(days: &[DayUptime]) -> String {
+    match observed_ms(days) {
+        0 => "No data".to_owned(),
+        ms if ms < FIGURE_NEEDS_MS => "Under a day of data".to_owned(),
+        _ => uptime_text(overall_ratio(days)),
+    }
 }
 
 /// "99.87 % uptime", rounded down so that any downtime never reads as 100.00 %; "No data".
@@ -378,17 +402,37 @@ mod tests {
         let today = NaiveDate::from_ymd_opt(2026, 3, 31).unwrap();
         let day = DayUptime {
             date: today,
-            observed_secs: 100,
-            major_secs: 10,
-            partial_secs: 0,
-            degraded_secs: 0,
-            maintenance_secs: 0,
+            observed_ms: 10 * 3_600_000,
+            major_ms: 3_600_000,
+            partial_ms: 0,
+            degraded_ms: 0,
+            maintenance_ms: 0,
         };
-        let b = bars(&[day], today);
+        let b = bars(&[day], today, ComponentStatus::Operational);
         assert_eq!(b.len(), UPTIME_DAYS);
         assert_eq!(b[89].class, "major");
-        assert_eq!(b[89].title, "Mar 31, 2026: Major outage · 90.00 % uptime");
+        assert_eq!(b[89].tip, "Mar 31, 2026: Major outage · 90.00 % uptime");
         assert_eq!(b[0].class, "none");
-        assert_eq!(b[0].title, "Jan 1, 2026: No data");
+        assert_eq!(b[0].tip, "Jan 1, 2026: No data");
+    }
+
+    #[test]
+    fn a_young_component_claims_no_percentage() {
+        let today = NaiveDate::from_ymd_opt(2026, 3, 31).unwrap();
+        let minute = DayUptime {
+            observed_ms: 60_000,
+            major_ms: 17_400,
+            ..DayUptime::untracked(today)
+        };
+        assert_eq!(uptime_figure(&[minute]), "Under a day of data");
+        assert_eq!(uptime_figure(&[DayUptime::untracked(today)]), "No data");
+        let b = bars(&[minute], today, ComponentStatus::Operational);
+        assert_eq!(b[89].tip, "Mar 31, 2026: Major outage");
+        let day = DayUptime {
+            observed_ms: 86_400_000,
+            major_ms: 864_000,
+            ..DayUptime::untracked(today)
+        };
+        assert_eq!(uptime_figure(&[day]), "99.00 % uptime");
     }
 }

@@ -8,7 +8,7 @@ use axum::extract::Request;
 use axum::response::Response;
 use chrono::DateTime;
 use http::header::{
-    ACCEPT_ENCODING, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
+    ACCEPT, ACCEPT_ENCODING, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
     ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_HEADERS,
     CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH,
     LAST_MODIFIED, VARY,
@@ -20,6 +20,9 @@ use crate::WebState;
 
 /// Content type of `/metrics`: the Prometheus text exposition format.
 pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// Content type of `/metrics` for clients that ask for OpenMetrics.
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 const ANY_ORIGIN: HeaderValue = HeaderValue::from_static("*");
 /// Clients may keep a copy but must revalidate it (cheaply, with the ETag) before each use, so
@@ -230,14 +233,101 @@ pub(crate) async fn healthz() -> Response {
     r
 }
 
-/// `/metrics`: whatever the metrics closure renders, in Prometheus text format.
+/// `/metrics`: the Prometheus text format, or OpenMetrics when the client's `Accept` prefers it
+/// (as Prometheus itself sends) and the state can render it.
 pub(crate) async fn metrics(
     axum::extract::State(state): axum::extract::State<WebState>,
+    headers: HeaderMap,
 ) -> Response {
-    let mut r = Response::new(Body::from((state.metrics)()));
+    let (body, content_type) = match &state.openmetrics {
+        Some(render) if prefers_openmetrics(&headers) => (render(), OPENMETRICS_CONTENT_TYPE),
+        _ => ((state.metrics)(), METRICS_CONTENT_TYPE),
+    };
+    let mut r = Response::new(Body::from(body));
     r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(METRICS_CONTENT_TYPE));
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     r.headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut()
+        .insert(VARY, HeaderValue::from_static("Accept"));
     r
+}
+
+/// Whether `Accept` ranks `application/openmetrics-text` above zero and at least as high as
+/// the Prometheus text format (`text/plain`, else `text/*`, else `*/*`). No `Accept` means the
+/// text format.
+fn prefers_openmetrics(headers: &HeaderMap) -> bool {
+    // The best quality of the most specific matching range, per RFC 9110 §12.5.1.
+    let mut openmetrics: Option<(u8, f32)> = None;
+    let mut text: Option<(u8, f32)> = None;
+    for value in headers.get_all(ACCEPT) {
+        let Ok(value) = value.to_str() else { continue };
+        for range in value.split(',') {
+            let mut parts = range.split(';').map(str::trim);
+            let media = parts.next().unwrap_or_default().to_ascii_lowercase();
+            let q = parts
+                .filter_map(|p| p.split_once('='))
+                .find(|(k, _)| k.trim().eq_ignore_ascii_case("q"))
+                .and_then(|(_, v)| v.trim().parse::<f32>().ok())
+                .unwrap_or(1.0)
+                .clamp(0.0, 1.0);
+            let better = |slot: &mut Option<(u8, f32)>, specificity: u8| match slot {
+                Some((s, best)) if *s > specificity || (*s == specificity && *best >= q) => {}
+                _ => *slot = Some((specificity, q)),
+            };
+            match media.as_str() {
+                "application/openmetrics-text" => better(&mut openmetrics, 2),
+                "application/*" => better(&mut openmetrics, 1),
+                "text/plain" => better(&mut text, 2),
+                "text/*" => better(&mut text, 1),
+                "*/*" => {
+                    better(&mut openmetrics, 0);
+                    better(&mut text, 0);
+                }
+                _ => {}
+            }
+        }
+    }
+    match (openmetrics, text) {
+        (Some((_, om)), Some((_, t))) => om > 0.0 && om > t,
+        (Some((s, om)), None) => om > 0.0 && s == 2,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prefers(accept: &[&str]) -> bool {
+        let mut h = HeaderMap::new();
+        for a in accept {
+            h.append(
+                ACCEPT,
+                HeaderValue::from_str(a).unwrap_or(HeaderValue::from_static("")),
+            );
+        }
+        prefers_openmetrics(&h)
+    }
+
+    #[test]
+    fn openmetrics_only_when_asked_for() {
+        // What Prometheus 2.x and 3.x send.
+        assert!(prefers(&["application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"]));
+        assert!(prefers(&["application/openmetrics-text; version=1.0.0"]));
+        assert!(prefers(&[
+            "text/plain;q=0.3",
+            "application/openmetrics-text"
+        ]));
+        // Everyone else: curl, browsers, promtool's fetch, no header at all.
+        assert!(!prefers(&[]));
+        assert!(!prefers(&["*/*"]));
+        assert!(!prefers(&[
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+        ]));
+        assert!(!prefers(&["text/plain;version=0.0.4"]));
+        assert!(!prefers(&["application/openmetrics-text;q=0"]));
+        assert!(!prefers(&["application/openmetrics-text;q=0.5,text/plain"]));
+        assert!(!prefers(&["application/*"]));
+    }
 }

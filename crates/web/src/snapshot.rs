@@ -31,6 +31,8 @@ pub const JSON: &str = "application/json";
 pub const ATOM: &str = "application/atom+xml; charset=utf-8";
 /// Content type of `/history.rss`.
 pub const RSS: &str = "application/rss+xml; charset=utf-8";
+/// Content type of `/theme.css`.
+pub const CSS: &str = "text/css; charset=utf-8";
 
 /// A pre-rendered public resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -59,11 +61,13 @@ pub enum Resource {
     HistoryAtom,
     /// `/history.rss`, the same as RSS 2.0.
     HistoryRss,
+    /// `/theme.css`, the configured accent colour as a CSS custom property.
+    Theme,
 }
 
 impl Resource {
     /// Every resource, in route order.
-    pub const ALL: [Resource; 12] = [
+    pub const ALL: [Resource; 13] = [
         Self::Page,
         Self::Summary,
         Self::Status,
@@ -76,6 +80,7 @@ impl Resource {
         Self::History,
         Self::HistoryAtom,
         Self::HistoryRss,
+        Self::Theme,
     ];
 
     /// The URL path it is served at.
@@ -93,6 +98,7 @@ impl Resource {
             Self::History => "/history",
             Self::HistoryAtom => "/history.atom",
             Self::HistoryRss => "/history.rss",
+            Self::Theme => "/theme.css",
         }
     }
 
@@ -100,7 +106,7 @@ impl Resource {
     pub fn is_api(self) -> bool {
         !matches!(
             self,
-            Self::Page | Self::History | Self::HistoryAtom | Self::HistoryRss
+            Self::Page | Self::History | Self::HistoryAtom | Self::HistoryRss | Self::Theme
         )
     }
 
@@ -116,6 +122,7 @@ impl Resource {
             Self::Page | Self::History => HTML,
             Self::HistoryAtom => ATOM,
             Self::HistoryRss => RSS,
+            Self::Theme => CSS,
             _ => JSON,
         }
     }
@@ -273,7 +280,7 @@ impl Entry {
 /// Every public body, rendered from one [`StatusView`] and the incidents and maintenances.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
-    entries: [Entry; 12],
+    entries: [Entry; 13],
     /// `/incidents/{id}` and the rest of each incident's renderings, by incident id.
     rendered: HashMap<String, Arc<Rendered>>,
     /// The 404 page of an unknown `/incidents/{id}`.
@@ -401,6 +408,11 @@ impl Snapshot {
             ],
             None => history_entries(&items, &rendered, &ctx, view, at),
         };
+        // The theme depends on the configuration only: keep the previous body (and its dates).
+        let theme = match previous {
+            Some(p) => p.get(Resource::Theme).clone(),
+            None => Entry::new(crate::brand::theme_css(&view.page).into_bytes(), CSS, at),
+        };
         let (incident_not_found, page_not_found) = match previous {
             Some(p) => (p.incident_not_found.clone(), p.page_not_found.clone()),
             None => (
@@ -466,6 +478,7 @@ impl Snapshot {
             history,
             atom,
             rss,
+            theme,
         ];
         Snapshot {
             entries,
@@ -643,11 +656,11 @@ mod last_modified_tests {
             .with_timezone(&Utc);
         let day = |n: u32| pharos_domain::uptime::DayUptime {
             date: chrono::NaiveDate::from_ymd_opt(2026, 3, n).unwrap(),
-            observed_secs: 86_400,
-            major_secs: 0,
-            partial_secs: 0,
-            degraded_secs: 0,
-            maintenance_secs: 0,
+            observed_ms: 86_400_000,
+            major_ms: 0,
+            partial_ms: 0,
+            degraded_ms: 0,
+            maintenance_ms: 0,
         };
         let component = pharos_engine::ComponentView {
             id: pharos_domain::ComponentId::new("api").unwrap(),
@@ -671,6 +684,7 @@ mod last_modified_tests {
                 url: "http://x".into(),
                 time_zone: chrono_tz::UTC,
                 email_subscriptions: false,
+                branding: Default::default(),
             },
             generated_at: at,
             updated_at: at,

@@ -104,7 +104,7 @@ async fn atom_is_well_formed_and_shaped_like_statuspage() {
     );
     assert_eq!(feed.child("author").child("name").text, "Acme Cloud");
     // The newest entry's last update.
-    assert_eq!(feed.child("updated").text, "2026-03-31T17:00:00Z");
+    assert_eq!(feed.child("updated").text, "2026-03-31T17:00:00.000Z");
 
     // Incidents and maintenances together, by last update.
     let entries: Vec<&Element> = feed.all("entry").collect();
@@ -156,8 +156,8 @@ async fn atom_is_well_formed_and_shaped_like_statuspage() {
         db.child("title").text,
         "Database <primary> outage & failover"
     );
-    assert_eq!(db.child("published").text, "2026-03-31T15:00:00Z");
-    assert_eq!(db.child("updated").text, "2026-03-31T16:45:00Z");
+    assert_eq!(db.child("published").text, "2026-03-31T15:00:00.000Z");
+    assert_eq!(db.child("updated").text, "2026-03-31T16:45:00.000Z");
     let content = &db.child("content").text;
     // Every update, newest first, in the page's zone with its abbreviation.
     assert!(content.starts_with(concat!(
@@ -212,11 +212,22 @@ async fn rss_is_well_formed_and_shaped_like_statuspage() {
     let rss = xml::parse(&body).unwrap();
     assert_eq!(rss.name, "rss");
     assert_eq!(rss.attr("version"), Some("2.0"));
+    assert_eq!(rss.attr("xmlns:atom"), Some("http://www.w3.org/2005/Atom"));
     assert_eq!(rss.child_names(), ["channel"]);
     let channel = rss.child("channel");
     assert_eq!(
-        channel.child_names()[..4],
-        ["title", "link", "description", "pubDate"]
+        channel.child_names()[..5],
+        ["title", "link", "atom:link", "description", "pubDate"]
+    );
+    // The channel names its own address.
+    let own = channel.child("atom:link");
+    assert_eq!(
+        (own.attr("href"), own.attr("rel"), own.attr("type")),
+        (
+            Some("https://status.acme.test/history.rss"),
+            Some("self"),
+            Some("application/rss+xml")
+        )
     );
     assert_eq!(
         channel.child("title").text,
@@ -314,7 +325,7 @@ fn empty_feeds_are_valid() {
     let feed = xml::parse(&atom).unwrap();
     assert_eq!(feed.all("entry").count(), 0);
     // No entries: the page's last update.
-    assert_eq!(feed.child("updated").text, "2026-03-31T17:45:12Z");
+    assert_eq!(feed.child("updated").text, "2026-03-31T17:45:12.345Z");
     let rss = String::from_utf8(snap.get(Resource::HistoryRss).body.to_vec()).unwrap();
     let rss = xml::parse(&rss).unwrap();
     assert_eq!(rss.child("channel").all("item").count(), 0);
@@ -402,4 +413,36 @@ fn hosts_and_links_come_from_the_public_url() {
         rss.child("channel").child("link").text,
         "https://status.acme.test:8443"
     );
+}
+
+#[test]
+fn two_updates_within_one_second_still_differ() {
+    let (incidents, maintenances) = common::incidents();
+    let slow = incidents.iter().position(|i| i.id == "api-slow").unwrap();
+    let atom_at = |incidents: &[pharos_web::v2::Incident], at: &str| {
+        let mut incidents = incidents.to_vec();
+        incidents[slow].updated_at = common::api_time(at);
+        let snap = Snapshot::build_with(&common::view(), &incidents, &maintenances);
+        let body = String::from_utf8(snap.get(Resource::HistoryAtom).body.to_vec()).unwrap();
+        let feed = xml::parse(&body).unwrap();
+        let entry = feed
+            .all("entry")
+            .find(|e| e.child("id").text.ends_with("/api-slow"))
+            .unwrap()
+            .child("updated")
+            .text
+            .clone();
+        (feed.child("updated").text.clone(), entry)
+    };
+    let first = atom_at(&incidents, "2026-03-31T23:59:58.100Z");
+    let second = atom_at(&incidents, "2026-03-31T23:59:58.900Z");
+    assert_eq!(
+        first,
+        (
+            "2026-03-31T23:59:58.100Z".to_owned(),
+            "2026-03-31T23:59:58.100Z".to_owned()
+        )
+    );
+    assert_eq!(second.1, "2026-03-31T23:59:58.900Z");
+    assert_ne!(first, second);
 }

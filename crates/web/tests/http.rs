@@ -11,7 +11,10 @@ use axum::body::Body;
 use axum::Router;
 use http::{header, HeaderMap, Method, Request, StatusCode};
 use pharos_domain::ComponentStatus;
-use pharos_web::{spawn_snapshot_builder, Resource, Snapshot};
+use pharos_web::{
+    spawn_snapshot_builder, Resource, Snapshot, WebState, METRICS_CONTENT_TYPE,
+    OPENMETRICS_CONTENT_TYPE,
+};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -107,6 +110,11 @@ async fn every_public_route_answers_with_its_content_type_and_validators() {
                 assert!(String::from_utf8(r.body)
                     .unwrap()
                     .starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"));
+            }
+            "text/css; charset=utf-8" => {
+                assert!(!resource.is_api() && !resource.allows_any_origin());
+                // No accent colour in the fixture: only a comment.
+                assert!(String::from_utf8(r.body).unwrap().starts_with("/*"));
             }
             other => panic!("{}: unexpected {other}", resource.path()),
         }
@@ -395,6 +403,39 @@ async fn healthz_and_metrics() {
         .header(header::CONTENT_TYPE)
         .starts_with("text/plain; version=0.0.4"));
     assert_eq!(r.body, b"# TYPE pharos_up gauge\npharos_up 1\n");
+}
+
+#[tokio::test]
+async fn metrics_are_openmetrics_only_for_clients_that_ask() {
+    let state = WebState::new(Snapshot::build(&common::view()), || "classic\n".to_owned())
+        .with_openmetrics(|| "openmetrics\n# EOF\n".to_owned());
+    let app = pharos_web::router(state);
+    let prometheus = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+    for (accept, body, content_type) in [
+        (None, "classic\n", METRICS_CONTENT_TYPE),
+        (Some("*/*"), "classic\n", METRICS_CONTENT_TYPE),
+        (Some("text/plain"), "classic\n", METRICS_CONTENT_TYPE),
+        (
+            Some(prometheus),
+            "openmetrics\n# EOF\n",
+            OPENMETRICS_CONTENT_TYPE,
+        ),
+    ] {
+        let mut req = Request::get("/metrics");
+        if let Some(a) = accept {
+            req = req.header(header::ACCEPT, a);
+        }
+        let r = send(&app, req.body(Body::empty()).unwrap()).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.body, body.as_bytes(), "{accept:?}");
+        assert_eq!(r.header(header::CONTENT_TYPE), content_type, "{accept:?}");
+        assert_eq!(r.header(header::VARY), "Accept");
+    }
+    // Without an OpenMetrics renderer, everyone gets the text format.
+    let (app, _) = common::app();
+    let req = Request::get("/metrics").header(header::ACCEPT, prometheus);
+    let r = send(&app, req.body(Body::empty()).unwrap()).await;
+    assert_eq!(r.header(header::CONTENT_TYPE), METRICS_CONTENT_TYPE);
 }
 
 #[tokio::test]

@@ -148,6 +148,7 @@ mod tests {
                 url: "http://x".into(),
                 time_zone: chrono_tz::UTC,
                 email_subscriptions: false,
+                branding: Default::default(),
             },
             Vec::new(),
             Vec::new(),

@@ -302,6 +302,7 @@ mod tests {
             url: "http://x".into(),
             time_zone: chrono_tz::UTC,
             email_subscriptions: false,
+            branding: Default::default(),
         };
         let monitors = vec![spec(
             "api-health",

@@ -16,7 +16,7 @@ use super::maintenances::maintenances;
 use super::monitors::monitors;
 use super::notifiers::notifiers;
 use super::smtp::{smtp, SmtpState};
-use super::values::check_http_url;
+use super::values::{check_http_url, check_image_url, check_support_url, parse_hex_color};
 use super::walk::{suggest, Cx, Field, Section};
 use super::{ComponentConfig, Config, IncidentsConfig, PageConfig, ServerConfig, StorageConfig};
 
@@ -219,7 +219,20 @@ fn storage(cx: &mut Cx<'_>, s: Section<'_>) -> StorageConfig {
 }
 
 fn page(cx: &mut Cx<'_>, s: Section<'_>) -> PageConfig {
-    s.check_keys(cx, &["id", "name", "time_zone", "show_responders"]);
+    s.check_keys(
+        cx,
+        &[
+            "id",
+            "name",
+            "time_zone",
+            "logo_url",
+            "favicon_url",
+            "accent_color",
+            "home_url",
+            "support_url",
+            "show_responders",
+        ],
+    );
     let mut out = PageConfig::default();
     if let Some(v) = s.field("id").and_then(|f| cx.string(&f)) {
         // Page ids follow the same rules as component ids.
@@ -240,6 +253,54 @@ fn page(cx: &mut Cx<'_>, s: Section<'_>) -> PageConfig {
     }
     if let Some(b) = s.field("show_responders").and_then(|f| cx.boolean(&f)) {
         out.show_responders = b;
+    }
+    let b = &mut out.branding;
+    for (key, slot) in [
+        ("logo_url", &mut b.logo_url),
+        ("favicon_url", &mut b.favicon_url),
+    ] {
+        let Some(v) = s.field(key).and_then(|f| cx.string(&f)) else {
+            continue;
+        };
+        match check_image_url(&v.text) {
+            Err(e) => cx.error(v.at, format!("invalid `{key}`: {e}")),
+            Ok(()) => {
+                if v.text
+                    .get(..7)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("http://"))
+                {
+                    cx.warn(
+                        v.at,
+                        format!("`{key}` is http://; the page's Content-Security-Policy lets browsers load images only over https:// or from the page's own address"),
+                    );
+                }
+                *slot = Some(v.text);
+            }
+        }
+    }
+    if let Some(v) = s.field("accent_color").and_then(|f| cx.string(&f)) {
+        match parse_hex_color(&v.text) {
+            Some(c) => b.accent_color = Some(c),
+            None => cx.error(
+                v.at,
+                format!(
+                    "`accent_color` must be a CSS hex colour like \"#0b62c9\" or \"#08f\", found {:?}",
+                    v.text
+                ),
+            ),
+        }
+    }
+    if let Some(v) = s.field("home_url").and_then(|f| cx.string(&f)) {
+        match check_http_url(&v.text) {
+            Err(e) => cx.error(v.at, format!("invalid `home_url`: {e}")),
+            Ok(()) => b.home_url = Some(v.text),
+        }
+    }
+    if let Some(v) = s.field("support_url").and_then(|f| cx.string(&f)) {
+        match check_support_url(&v.text) {
+            Err(e) => cx.error(v.at, format!("invalid `support_url`: {e}")),
+            Ok(()) => b.support_url = Some(v.text),
+        }
     }
     out
 }

@@ -103,6 +103,22 @@
 //! `allowed_webhook_networks` say otherwise; and the DNS `resolver` for their names) in
 //! `subscriptions.rs`.
 //!
+//! `[page]` also takes the page's branding, every key optional:
+//!
+//! ```toml
+//! [page]
+//! logo_url = "https://example.com/logo.svg"   # or "/logo.svg" on the page's own origin
+//! favicon_url = "/favicon.png"                # same forms as logo_url
+//! accent_color = "#0b62c9"                    # #rgb or #rrggbb: links, buttons, focus rings
+//! home_url = "https://example.com"            # the logo links here; http(s) only
+//! support_url = "mailto:help@example.com"     # http(s) or mailto:, linked from the header
+//! ```
+//!
+//! Pharos serves no image files itself: a path starting with `/` must be served at the same
+//! origin by whatever stands in front of Pharos. `//host/…` (protocol-relative) is refused, and
+//! an `http://` image is a warning: the page's Content-Security-Policy (`img-src 'self' data:
+//! https:`) keeps browsers from loading it.
+//!
 //! Diagnostics come back sorted by position in the file.
 
 mod admin;
@@ -230,6 +246,9 @@ pub struct PageConfig {
     /// update, owns an action item; people are named by their admin token's name). Off by
     /// default: the public text says what was done, not who did it.
     pub show_responders: bool,
+    /// `logo_url`, `favicon_url`, `accent_color`, `home_url` and `support_url`, each checked
+    /// (see `build.rs`); all unset by default.
+    pub branding: pharos_engine::Branding,
 }
 
 impl Default for PageConfig {
@@ -239,6 +258,7 @@ impl Default for PageConfig {
             name: DEFAULT_PAGE_NAME.to_owned(),
             time_zone: chrono_tz::UTC,
             show_responders: false,
+            branding: pharos_engine::Branding::default(),
         }
     }
 }

@@ -767,6 +767,50 @@ fn page_values_are_checked() {
 }
 
 #[test]
+fn branding_is_checked_and_normalised() {
+    let c = load(
+        "[page]\nlogo_url = \"https://cdn.example.com/logo.svg\"\nfavicon_url = \"/favicon.png\"\n\
+         accent_color = \"#0B6\"\nhome_url = \"https://example.com\"\n\
+         support_url = \"mailto:help@example.com\"\n",
+    )
+    .config;
+    let b = &c.page.branding;
+    assert_eq!(
+        b.logo_url.as_deref(),
+        Some("https://cdn.example.com/logo.svg")
+    );
+    assert_eq!(b.favicon_url.as_deref(), Some("/favicon.png"));
+    assert_eq!(b.accent_color.as_deref(), Some("#00bb66"));
+    assert_eq!(b.home_url.as_deref(), Some("https://example.com"));
+    assert_eq!(b.support_url.as_deref(), Some("mailto:help@example.com"));
+    // Unset: no branding at all.
+    assert_eq!(
+        load("[page]\nname = \"Acme\"\n").config.page.branding,
+        pharos_engine::Branding::default()
+    );
+    assert_eq!(
+        refused(
+            "[page]\nlogo_url = \"javascript:alert(1)\"\nfavicon_url = \"//evil.example/x.ico\"\n\
+             accent_color = \"red\"\nhome_url = \"/home\"\nsupport_url = \"mailto:nobody\"\n\
+             colour = \"#fff\"\n"
+        ),
+        [
+            "pharos.toml:2:12: error: invalid `logo_url`: \"javascript:alert(1)\" is neither an http(s):// URL nor a path starting with /",
+            "pharos.toml:3:15: error: invalid `favicon_url`: \"//evil.example/x.ico\" is protocol-relative; write https://… or a path starting with a single /",
+            "pharos.toml:4:16: error: `accent_color` must be a CSS hex colour like \"#0b62c9\" or \"#08f\", found \"red\"",
+            "pharos.toml:5:12: error: invalid `home_url`: \"/home\" is not an absolute URL; expected http://… or https://…",
+            "pharos.toml:6:15: error: invalid `support_url`: \"mailto:nobody\" is not mailto:someone@example.com",
+            "pharos.toml:7:1: error: unknown key `colour` in [page]",
+        ]
+    );
+    // The page's Content-Security-Policy keeps browsers from loading an http image.
+    assert_eq!(
+        lines("[page]\nlogo_url = \"http://example.com/l.png\"\n"),
+        ["pharos.toml:2:12: warning: `logo_url` is http://; the page's Content-Security-Policy lets browsers load images only over https:// or from the page's own address"]
+    );
+}
+
+#[test]
 fn admin_tokens_are_secrets() {
     let c = load("[admin]\ntokens = [\"${PHAROS_ADMIN_TOKEN}\", \"literal\"]\n").config;
     let exposed: Vec<&str> = c.admin.tokens.iter().map(|t| t.secret.expose()).collect();

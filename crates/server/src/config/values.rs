@@ -29,6 +29,60 @@ pub(super) fn check_http_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks an image address for the public page: an absolute `http(s)://` URL, or a path on
+/// the page's own origin starting with a single `/`.
+pub(super) fn check_image_url(url: &str) -> Result<(), String> {
+    if url.starts_with("//") {
+        return Err(format!(
+            "{url:?} is protocol-relative; write https://… or a path starting with a single /"
+        ));
+    }
+    if url.starts_with('/') {
+        if let Some(c) = url
+            .chars()
+            .find(|c| c.is_whitespace() || c.is_control() || *c == '\\')
+        {
+            return Err(format!(
+                "{url:?} contains {c:?}; encode it (e.g. %20 for a space)"
+            ));
+        }
+        return Ok(());
+    }
+    check_http_url(url)
+        .map_err(|_| format!("{url:?} is neither an http(s):// URL nor a path starting with /"))
+}
+
+/// Checks a support link: an absolute `http(s)://` URL or `mailto:address`.
+pub(super) fn check_support_url(url: &str) -> Result<(), String> {
+    match url.get(..7) {
+        Some(p) if p.eq_ignore_ascii_case("mailto:") => {
+            let to = &url[7..];
+            if to.contains('@') && !to.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                Ok(())
+            } else {
+                Err(format!("{url:?} is not mailto:someone@example.com"))
+            }
+        }
+        _ => check_http_url(url).map_err(|_| {
+            format!("{url:?} is neither an http(s):// URL nor mailto:someone@example.com")
+        }),
+    }
+}
+
+/// A CSS hex colour, `#rgb` or `#rrggbb`, as `#rrggbb` in lower case.
+pub(super) fn parse_hex_color(s: &str) -> Option<String> {
+    let hex = s.strip_prefix('#')?;
+    if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let full: String = match hex.len() {
+        3 => hex.chars().flat_map(|c| [c, c]).collect(),
+        6 => hex.to_owned(),
+        _ => return None,
+    };
+    Some(format!("#{}", full.to_ascii_lowercase()))
+}
+
 /// [`check_http_url`] for a URL that may hold a secret (a chat webhook's URL is its
 /// credential): the message says what is wrong without repeating any part of the URL.
 pub(super) fn check_secret_http_url(url: &str) -> Result<(), &'static str> {
@@ -184,6 +238,51 @@ pub(super) fn is_http_token(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn image_and_support_urls_and_colours() {
+        for ok in [
+            "https://cdn.example.com/l.svg",
+            "http://x.example/l.png",
+            "/logo.svg",
+            "/a/b.png?v=2",
+        ] {
+            assert_eq!(check_image_url(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "//cdn.example.com/l.svg",
+            "data:image/png;base64,AAAA",
+            "logo.svg",
+            "/a b.png",
+            "/a\\b",
+        ] {
+            assert!(check_image_url(bad).is_err(), "{bad}");
+        }
+        assert_eq!(check_support_url("mailto:help@example.com"), Ok(()));
+        assert_eq!(check_support_url("https://example.com/help"), Ok(()));
+        for bad in [
+            "mailto:",
+            "mailto:a b@c",
+            "tel:+123",
+            "/help",
+            "javascript:alert(1)",
+        ] {
+            assert!(check_support_url(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_hex_color("#0B62C9").as_deref(), Some("#0b62c9"));
+        assert_eq!(parse_hex_color("#08f").as_deref(), Some("#0088ff"));
+        for bad in [
+            "0b62c9",
+            "#0b62c",
+            "#0b62c9ff",
+            "#ggg",
+            "red",
+            "#",
+            "#0b62c9;x:y",
+        ] {
+            assert_eq!(parse_hex_color(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn http_urls() {

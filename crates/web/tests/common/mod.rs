@@ -24,11 +24,11 @@ pub fn id(s: &str) -> ComponentId {
 pub fn day(date: NaiveDate, major: i64, partial: i64, degraded: i64, maint: i64) -> DayUptime {
     DayUptime {
         date,
-        observed_secs: 86_400,
-        major_secs: major,
-        partial_secs: partial,
-        degraded_secs: degraded,
-        maintenance_secs: maint,
+        observed_ms: 86_400_000,
+        major_ms: major * 1000,
+        partial_ms: partial * 1000,
+        degraded_ms: degraded * 1000,
+        maintenance_ms: maint * 1000,
     }
 }
 
@@ -92,11 +92,11 @@ pub fn view_in(tz: Tz) -> StatusView {
         PartialOutage,
         Some("api"),
         full(|i, d| match i {
-            10 => d.major_secs = 3_600,
-            40 => d.partial_secs = 7_200,
+            10 => d.major_ms = 3_600_000,
+            40 => d.partial_ms = 7_200_000,
             89 => {
-                d.observed_secs = 64_800;
-                d.partial_secs = 1_800;
+                d.observed_ms = 64_800_000;
+                d.partial_ms = 1_800_000;
             }
             _ => {}
         }),
@@ -111,7 +111,7 @@ pub fn view_in(tz: Tz) -> StatusView {
         Some("api"),
         days(today, 30, |i, d| {
             if i == 5 {
-                d.degraded_secs = 600;
+                d.degraded_ms = 600_000;
             }
         }),
         Some(NaiveDate::from_ymd_opt(2026, 3, 2).unwrap()),
@@ -135,6 +135,7 @@ pub fn view_in(tz: Tz) -> StatusView {
             url: "https://status.acme.test".to_owned(),
             time_zone: tz,
             email_subscriptions: false,
+            branding: Default::default(),
         },
         generated_at: at("2026-04-01T00:00:00Z"),
         updated_at: at("2026-03-31T17:45:12.345Z"),
@@ -148,7 +149,7 @@ pub fn view_in(tz: Tz) -> StatusView {
                 None,
                 full(|i, d| {
                     if i == 60 {
-                        d.maintenance_secs = 3_600;
+                        d.maintenance_ms = 3_600_000;
                     }
                 }),
                 Some(NaiveDate::from_ymd_opt(2025, 1, 15).unwrap()),
@@ -165,7 +166,7 @@ pub fn view_in(tz: Tz) -> StatusView {
                 None,
                 full(|i, d| {
                     if i == 89 {
-                        d.major_secs = 5_400;
+                        d.major_ms = 5_400_000;
                     }
                 }),
                 None,
@@ -179,7 +180,7 @@ pub fn view_in(tz: Tz) -> StatusView {
                 None,
                 full(|i, d| {
                     if i == 89 {
-                        d.maintenance_secs = 3_600;
+                        d.maintenance_ms = 3_600_000;
                     }
                 }),
                 None,
