@@ -60,12 +60,9 @@ pub(crate) fn serve_incident(snapshot: &ArcSwap<Snapshot>, id: &str, req: &Reque
 /// client accepts; `headers` are added to either.
 fn respond(entry: &Entry, mut headers: HeaderMap, request: &HeaderMap) -> Response {
     let accepts = Accepts::of(request);
-    let brotli = entry
-        .encoded
-        .brotli
-        .as_ref()
-        .filter(|_| accepts.brotli > 0.0);
-    let gzip = entry.encoded.gzip.as_ref().filter(|_| accepts.gzip > 0.0);
+    let encoded = entry.encoded();
+    let brotli = encoded.brotli.as_ref().filter(|_| accepts.brotli > 0.0);
+    let gzip = encoded.gzip.as_ref().filter(|_| accepts.gzip > 0.0);
     let (body, etag, coding) = match (brotli, gzip) {
         (Some((b, t)), Some(_)) if accepts.brotli >= accepts.gzip => (b, t, Some(BR)),
         (Some((b, t)), None) => (b, t, Some(BR)),
@@ -75,7 +72,7 @@ fn respond(entry: &Entry, mut headers: HeaderMap, request: &HeaderMap) -> Respon
     headers.insert(ETAG, etag.clone());
     headers.insert(LAST_MODIFIED, entry.last_modified.clone());
     headers.insert(CACHE_CONTROL, NO_CACHE);
-    if entry.encoded.brotli.is_some() || entry.encoded.gzip.is_some() {
+    if encoded.brotli.is_some() || encoded.gzip.is_some() {
         headers.insert(VARY, VARY_ENCODING);
     }
     let mut response = if client_is_current(entry, request) {

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
@@ -132,8 +132,10 @@ impl Resource {
     }
 }
 
-/// One pre-rendered response: body and ready-made header values, with the body also
-/// compressed ahead of time, so a request never compresses anything.
+/// One pre-rendered response: body and ready-made header values, with the body's compressed
+/// forms. The snapshot builder compresses every body before the snapshot is served
+/// ([`Snapshot::precompress`]), so a request never compresses anything; a snapshot built
+/// without that step (in tests) compresses a body on its first request.
 #[derive(Debug, Clone)]
 pub struct Entry {
     /// The response body.
@@ -146,8 +148,9 @@ pub struct Entry {
     pub last_modified: HeaderValue,
     /// The same instant, whole seconds, for `If-Modified-Since` comparisons.
     pub last_modified_at: DateTime<Utc>,
-    /// The body gzip- and brotli-compressed, when that makes it smaller.
-    pub encoded: Arc<Encoded>,
+    /// The body gzip- and brotli-compressed (when that makes it smaller), made once; shared
+    /// with the entries of later snapshots whose body is the same.
+    encoded: Arc<OnceLock<Encoded>>,
 }
 
 /// A body's compressed forms, each with its own strong ETag (RFC 9110 §8.8.3: a validator
@@ -246,8 +249,7 @@ impl Entry {
     ) -> Self {
         let mut h = std::hash::DefaultHasher::new();
         h.write(&body);
-        let hash = format!("{:016x}{:x}", h.finish(), body.len());
-        let etag = format!("\"{hash}\"");
+        let etag = format!("\"{:016x}{:x}\"", h.finish(), body.len());
         let last_modified_at =
             DateTime::from_timestamp(updated_at.timestamp(), 0).unwrap_or(updated_at);
         let last_modified = last_modified_at
@@ -257,7 +259,7 @@ impl Entry {
         let etag = HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"0\""));
         let encoded = match previous.filter(|p| p.etag == etag && p.body.len() == body.len()) {
             Some(p) => p.encoded.clone(),
-            None => Arc::new(Encoded::of(&body, &hash)),
+            None => Arc::new(OnceLock::new()),
         };
         Self {
             body: Bytes::from(body),
@@ -274,6 +276,12 @@ impl Entry {
     /// The ETag without its header wrapper, e.g. `"1a2b…"` (quotes included).
     pub fn etag_str(&self) -> &str {
         self.etag.to_str().unwrap_or_default()
+    }
+
+    /// The body's compressed forms, compressing it now if nothing has yet.
+    pub fn encoded(&self) -> &Encoded {
+        self.encoded
+            .get_or_init(|| Encoded::of(&self.body, self.etag_str().trim_matches('"')))
     }
 }
 
@@ -297,13 +305,29 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Renders every resource from `view`, with the public incidents and the maintenances it
-    /// carries.
+    /// carries, and compresses every body: ready to serve.
     pub fn build(view: &StatusView) -> Snapshot {
-        Self::build_with(
+        let snapshot = Self::build_with(
             view,
             &crate::v2_incidents::incidents(view),
             &crate::v2_incidents::maintenances(view),
-        )
+        );
+        snapshot.precompress();
+        snapshot
+    }
+
+    /// Compresses every body that is not compressed yet (each incident page included), so that
+    /// no request pays for it. Bodies carried over unchanged from an earlier snapshot are
+    /// already done.
+    pub fn precompress(&self) {
+        for entry in self
+            .entries
+            .iter()
+            .chain([&self.incident_not_found, &self.page_not_found])
+            .chain(self.rendered.values().map(|r| &r.page))
+        {
+            entry.encoded();
+        }
     }
 
     /// Renders every resource from `view` plus incidents and maintenances already in their API
@@ -618,6 +642,7 @@ pub fn spawn_snapshot_builder(
                 let mut snapshot =
                     Snapshot::build_reusing(&view, &incidents, &maintenances, Some(&previous));
                 snapshot.keep_dates_of_unchanged(&previous);
+                snapshot.precompress();
                 snapshot
             })
             .await;

@@ -310,6 +310,7 @@ fn api_error(e: SubscriberError) -> ApiError {
 struct ResultPage<'a> {
     page_name: &'a str,
     time_zone: &'static str,
+    brand: &'a crate::brand::BrandView,
     heading: &'a str,
     paragraphs: Vec<String>,
     action: Option<LinkAction<'a>>,
@@ -344,9 +345,11 @@ fn html_page(
     show_form_link: bool,
 ) -> Response {
     let view = ctx.control.view();
+    let brand = crate::brand::BrandView::new(&view.page);
     let page = ResultPage {
         page_name: &view.page.name,
         time_zone: view.page.time_zone.name(),
+        brand: &brand,
         heading,
         paragraphs,
         action,
