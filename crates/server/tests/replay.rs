@@ -464,13 +464,31 @@ async fn a_routine_update_makes_everything_slow_and_is_reverted() {
     let target = FakeTarget::start().await;
     let dir = tempfile::tempdir().unwrap();
     let pharos = Pharos::start(dir.path(), &NOTERRO.replace("TARGET", &target.url), None).await;
-    // A few seconds of fast checks: the window before the update.
+    // A few seconds of fast checks: the window before the update. Waited for as stored:
+    // the last 4 s of results, at least four, all up and under 150 ms (a count of target hits
+    // let a check slowed by a busy machine, or the first one at start-up, fall into it).
     eventually(WAIT, "a baseline of fast checks", || async {
-        (target.hits() >= 6).then_some(())
+        let monitor = pharos.json("/api/v1/monitors/web-health").await;
+        let since = Utc::now() - chrono::Duration::milliseconds(4500);
+        let window: Vec<&Value> = monitor["recent_results"]
+            .as_array()?
+            .iter()
+            .filter(|r| time(&r["started_at"]) >= since)
+            .collect();
+        (window.len() >= 4
+            && window
+                .iter()
+                .all(|r| r["outcome"] == "up" && r["duration_ms"].as_u64().unwrap() < 150))
+        .then_some(())
     })
     .await;
 
-    // The routine update, recorded by the pipeline; from now on every answer is 400 ms slower.
+    // The routine update; from now on every answer is 400 ms slower. The pipeline records it
+    // with the moment the rollout began, half a second before the answers turned slow: a
+    // check started before that moment is never slowed, whereas recording first and slowing
+    // down after left a check started in between to chance.
+    let rollout = cest(Utc::now() - chrono::Duration::milliseconds(500));
+    target.set_delay(Duration::from_millis(400));
     let deploy = pharos_change(
         &pharos,
         &[
@@ -490,10 +508,11 @@ async fn a_routine_update_makes_everything_slow_and_is_reverted() {
             "alice",
             "--link",
             "https://ci.example.com/runs/812",
+            "--started-at",
+            &rollout,
         ],
     )
     .await;
-    target.set_delay(Duration::from_millis(400));
 
     // Pharos judges it one window later: suspect, with the numbers.
     let judged = eventually(WAIT, "the update to be judged", || async {
