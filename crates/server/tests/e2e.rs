@@ -247,13 +247,16 @@ async fn created_at(app: &TestApp, id: &str) -> String {
 
 #[tokio::test]
 async fn a_hung_target_never_delays_other_monitors() {
-    // A target that accepts connections and never answers.
+    // A target that accepts connections and never answers, counting them.
     let hang = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let hang_addr = hang.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = accepted.clone();
     tokio::spawn(async move {
         let mut held = Vec::new();
         while let Ok((sock, _)) = hang.accept().await {
             held.push(sock);
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
     });
     let target = FakeTarget::start().await;
@@ -274,22 +277,29 @@ components = ["slow"]
 "#
     );
     let app = spawn_app_on(Backend::Sqlite, &config(&target.url, &extra)).await;
+    // While `hangs` sits in its 5 s timeout, api-health keeps its 1 s interval: three healthy
+    // checks are answered after the hung check connected and before it has ended. (Timed from
+    // the start-up instead, the hung check, spread over its 5 s interval, might not have
+    // begun yet.)
+    eventually(WAIT, "the hung check to connect", || async {
+        (accepted.load(std::sync::atomic::Ordering::SeqCst) == 1).then_some(())
+    })
+    .await;
     let start = target.hits();
-    let t0 = tokio::time::Instant::now();
-    // While `hangs` sits in its 5 s timeout, api-health and db-port keep their 1 s interval.
     eventually(WAIT, "3 healthy checks", || async {
         (target.hits() >= start + 3).then_some(())
     })
     .await;
+    let metrics = app.get("/metrics").await.text().await.unwrap();
     assert!(
-        t0.elapsed() < Duration::from_secs(5),
-        "healthy checks were held up: {:?}",
-        t0.elapsed()
+        !metrics.contains("pharos_checks_total{monitor=\"hangs\""),
+        "healthy checks were held up until the hung check ended: {metrics}"
     );
     app.wait_for_component("slow", "major_outage", WAIT).await;
     let monitors = app.get("/metrics").await.text().await.unwrap();
     assert!(
-        monitors.contains("pharos_monitor_up{monitor=\"hangs\"} 0"),
+        monitors.contains("pharos_monitor_up{monitor=\"hangs\"} 0")
+            && monitors.contains("pharos_checks_total{monitor=\"hangs\",outcome=\"down\"} "),
         "{monitors}"
     );
     app.stop().await;
