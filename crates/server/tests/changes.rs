@@ -657,18 +657,39 @@ min_latency_increase = "150ms"
     for backend in backends() {
         let target = FakeTarget::start().await;
         let app = spawn_app_on(backend, &config(&target.url, rules)).await;
-        // A few seconds of fast checks before the release.
-        eventually(WAIT, "a baseline of fast checks", || async {
-            (target.hits() >= 15).then_some(())
+        // A window of fast checks before the release: the last 4 s of stored api-health
+        // results, at least four, none slower than 150 ms. (Waiting a fixed time instead let a
+        // check slowed down by a busy machine, or the first one at start-up, fall into it.)
+        eventually(WAIT, "a window of fast checks", || async {
+            let detail = app.admin_json("/api/v1/monitors/api-health", TOKEN).await;
+            let since = Utc::now() - chrono::Duration::milliseconds(4500);
+            let window: Vec<&Value> = detail["recent_results"]
+                .as_array()?
+                .iter()
+                .filter(|r| {
+                    chrono::DateTime::parse_from_rfc3339(r["started_at"].as_str().unwrap()).unwrap()
+                        >= since
+                })
+                .collect();
+            (window.len() >= 4
+                && window
+                    .iter()
+                    .all(|r| r["outcome"] == "up" && r["duration_ms"].as_u64().unwrap() < 150))
+            .then_some(())
         })
         .await;
-        tokio::time::sleep(Duration::from_millis(1500)).await;
 
-        // Release 1.4.2 makes every answer 400 ms slower.
+        // Release 1.4.2 makes every answer 400 ms slower. Its record says it began half a
+        // second before the answers turned slow: a check that started before the record's
+        // time must not be slowed, and one in flight when the delay is switched on could be
+        // (recording right before or after switching it left a check in between to chance).
+        let released = (Utc::now() - chrono::Duration::milliseconds(500))
+            .to_rfc3339_opts(SecondsFormat::Millis, true);
         target.set_delay(Duration::from_millis(400));
         let change = record(
             &app,
-            json!({"component": "api", "kind": "deploy", "summary": "Deploy api 1.4.2", "version": "1.4.2"}),
+            json!({"component": "api", "kind": "deploy", "summary": "Deploy api 1.4.2",
+                   "version": "1.4.2", "started_at": released}),
         )
         .await;
         let id = change["id"].as_str().unwrap().to_owned();

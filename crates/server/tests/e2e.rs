@@ -66,18 +66,20 @@ on_failure = "partial_outage"
     )
 }
 
+/// Checks of `monitor` so far, as `/metrics` counts them (all outcomes).
+async fn checks(app: &TestApp, monitor: &str) -> u64 {
+    let text = app.get("/metrics").await.text().await.unwrap();
+    text.lines()
+        .filter(|l| {
+            l.starts_with("pharos_checks_total") && l.contains(&format!("monitor=\"{monitor}\""))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
 async fn wait_for_checks(app: &TestApp, monitor: &str, at_least: u64) {
     eventually(WAIT, &format!("{at_least} checks of {monitor}"), || async {
-        let text = app.get("/metrics").await.text().await.unwrap();
-        let total: u64 = text
-            .lines()
-            .filter(|l| {
-                l.starts_with("pharos_checks_total")
-                    && l.contains(&format!("monitor=\"{monitor}\""))
-            })
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-            .sum();
-        (total >= at_least).then_some(())
+        (checks(app, monitor).await >= at_least).then_some(())
     })
     .await;
 }
@@ -144,21 +146,31 @@ async fn failure_threshold_keeps_a_single_blip_off_the_page() {
     let extra = "";
     let app = spawn_app_on(Backend::Sqlite, &config(&target.url, extra)).await;
     wait_for_checks(&app, "api-health", 2).await;
-    // One failed answer, then healthy again: the threshold of 2 must absorb it.
-    target.set_status(500);
-    let before = target.hits();
-    eventually(WAIT, "one failed check", || async {
-        (target.hits() > before).then_some(())
+    // One failed answer, then healthy again: the threshold of 2 must absorb it. Exactly one:
+    // switching the status to 500 and back could catch a second check in between, and two
+    // failures in a row are a real outage.
+    target.fail_next(1);
+    // Counted once the check that got it is over; then three good ones after it.
+    eventually(WAIT, "the failed check", || async {
+        let text = app.get("/metrics").await.text().await.unwrap();
+        text.contains("pharos_checks_total{monitor=\"api-health\",outcome=\"down\"} 1")
+            .then_some(())
     })
     .await;
-    target.set_status(200);
-    wait_for_checks(&app, "api-health", 6).await;
+    let after_failure = checks(&app, "api-health").await;
+    wait_for_checks(&app, "api-health", after_failure + 3).await;
     let metrics = app.get("/metrics").await.text().await.unwrap();
     assert!(
         metrics.contains("pharos_checks_total{monitor=\"api-health\",outcome=\"down\"} 1"),
         "{metrics}"
     );
     assert_eq!(app.component_status("api").await, "operational");
+    let incidents = app.get_json("/api/v2/incidents.json").await;
+    assert_eq!(
+        incidents["incidents"],
+        serde_json::json!([]),
+        "no incident either"
+    );
     app.stop().await;
 }
 
@@ -240,13 +252,16 @@ async fn created_at(app: &TestApp, id: &str) -> String {
 
 #[tokio::test]
 async fn a_hung_target_never_delays_other_monitors() {
-    // A target that accepts connections and never answers.
+    // A target that accepts connections and never answers, counting them.
     let hang = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let hang_addr = hang.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = accepted.clone();
     tokio::spawn(async move {
         let mut held = Vec::new();
         while let Ok((sock, _)) = hang.accept().await {
             held.push(sock);
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
     });
     let target = FakeTarget::start().await;
@@ -267,22 +282,29 @@ components = ["slow"]
 "#
     );
     let app = spawn_app_on(Backend::Sqlite, &config(&target.url, &extra)).await;
+    // While `hangs` sits in its 5 s timeout, api-health keeps its 1 s interval: three healthy
+    // checks are answered after the hung check connected and before it has ended. (Timed from
+    // the start-up instead, the hung check, spread over its 5 s interval, might not have
+    // begun yet.)
+    eventually(WAIT, "the hung check to connect", || async {
+        (accepted.load(std::sync::atomic::Ordering::SeqCst) == 1).then_some(())
+    })
+    .await;
     let start = target.hits();
-    let t0 = tokio::time::Instant::now();
-    // While `hangs` sits in its 5 s timeout, api-health and db-port keep their 1 s interval.
     eventually(WAIT, "3 healthy checks", || async {
         (target.hits() >= start + 3).then_some(())
     })
     .await;
+    let metrics = app.get("/metrics").await.text().await.unwrap();
     assert!(
-        t0.elapsed() < Duration::from_secs(5),
-        "healthy checks were held up: {:?}",
-        t0.elapsed()
+        !metrics.contains("pharos_checks_total{monitor=\"hangs\""),
+        "healthy checks were held up until the hung check ended: {metrics}"
     );
     app.wait_for_component("slow", "major_outage", WAIT).await;
     let monitors = app.get("/metrics").await.text().await.unwrap();
     assert!(
-        monitors.contains("pharos_monitor_up{monitor=\"hangs\"} 0"),
+        monitors.contains("pharos_monitor_up{monitor=\"hangs\"} 0")
+            && monitors.contains("pharos_checks_total{monitor=\"hangs\",outcome=\"down\"} "),
         "{monitors}"
     );
     app.stop().await;

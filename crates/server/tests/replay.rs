@@ -464,13 +464,31 @@ async fn a_routine_update_makes_everything_slow_and_is_reverted() {
     let target = FakeTarget::start().await;
     let dir = tempfile::tempdir().unwrap();
     let pharos = Pharos::start(dir.path(), &NOTERRO.replace("TARGET", &target.url), None).await;
-    // A few seconds of fast checks: the window before the update.
+    // A few seconds of fast checks: the window before the update. Waited for as stored:
+    // the last 4 s of results, at least four, all up and under 150 ms (a count of target hits
+    // let a check slowed by a busy machine, or the first one at start-up, fall into it).
     eventually(WAIT, "a baseline of fast checks", || async {
-        (target.hits() >= 6).then_some(())
+        let monitor = pharos.json("/api/v1/monitors/web-health").await;
+        let since = Utc::now() - chrono::Duration::milliseconds(4500);
+        let window: Vec<&Value> = monitor["recent_results"]
+            .as_array()?
+            .iter()
+            .filter(|r| time(&r["started_at"]) >= since)
+            .collect();
+        (window.len() >= 4
+            && window
+                .iter()
+                .all(|r| r["outcome"] == "up" && r["duration_ms"].as_u64().unwrap() < 150))
+        .then_some(())
     })
     .await;
 
-    // The routine update, recorded by the pipeline; from now on every answer is 400 ms slower.
+    // The routine update; from now on every answer is 400 ms slower. The pipeline records it
+    // with the moment the rollout began, half a second before the answers turned slow: a
+    // check started before that moment is never slowed, whereas recording first and slowing
+    // down after left a check started in between to chance.
+    let rollout = cest(Utc::now() - chrono::Duration::milliseconds(500));
+    target.set_delay(Duration::from_millis(400));
     let deploy = pharos_change(
         &pharos,
         &[
@@ -490,10 +508,11 @@ async fn a_routine_update_makes_everything_slow_and_is_reverted() {
             "alice",
             "--link",
             "https://ci.example.com/runs/812",
+            "--started-at",
+            &rollout,
         ],
     )
     .await;
-    target.set_delay(Duration::from_millis(400));
 
     // Pharos judges it one window later: suspect, with the numbers.
     let judged = eventually(WAIT, "the update to be judged", || async {
@@ -1197,20 +1216,21 @@ async fn a_connection_leak_recurs_four_days_later_and_is_linked_to_the_first_out
     pharos.stop();
 
     // Monday, four days later: the same binary, the same database, the clock moved on.
+    let restarted = Utc::now();
     let pharos = Pharos::start(dir.path(), &config, Some("4d")).await;
-    let hits = target.hits();
-    eventually(WAIT, "checks after the restart", || async {
-        (target.hits() > hits + 1).then_some(())
+    // A check of this run, stored: the newest result started after the restart (by the real
+    // clock; target hits come before the result is stored, and reading the results once then
+    // could find only Thursday's).
+    let newest = eventually(WAIT, "a stored check after the restart", || async {
+        let monitor = pharos.json("/api/v1/monitors/booking-health").await;
+        monitor["recent_results"]
+            .as_array()?
+            .iter()
+            .map(|r| time(&r["started_at"]))
+            .max()
+            .filter(|newest| *newest > restarted)
     })
     .await;
-    let monitor = pharos.json("/api/v1/monitors/booking-health").await;
-    let newest = monitor["recent_results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| time(&r["started_at"]))
-        .max()
-        .unwrap();
     assert!(
         newest - Utc::now() > chrono::Duration::days(4) - chrono::Duration::minutes(1),
         "PHAROS_CLOCK_OFFSET=4d moves the checks' clock: {newest}"

@@ -120,19 +120,21 @@ async fn half_open_connections_delay_no_page_and_are_dropped_after_the_header_ti
 async fn past_max_connections_a_new_connection_waits_for_a_free_slot() {
     let app = spawn_app(&config("3s", 10)).await;
     let addr: SocketAddr = app.base_url.trim_start_matches("http://").parse().unwrap();
+    // Before the first silent connection is opened, so before any is accepted.
+    let first_opened = Instant::now();
     let mut silent = Vec::new();
     for _ in 0..10 {
         silent.push(half_open(addr).await);
     }
-    let started = Instant::now();
     let (_, status) = page(&app.base_url).await;
-    let waited = started.elapsed();
+    let waited = first_opened.elapsed();
     assert_eq!(status, 200);
     // The eleventh connection is accepted only when a silent one is dropped, 3 s after it
-    // was accepted.
+    // was accepted. (Measured from after the ten were open, with a second's allowance for
+    // opening them, a slow machine could break the bound without Pharos doing anything wrong.)
     assert!(
-        waited >= Duration::from_secs(2),
-        "answered in {waited:?} with every slot taken"
+        waited >= Duration::from_secs(3),
+        "answered {waited:?} after the first silent connection, with every slot taken"
     );
     drop(silent);
     app.stop().await;

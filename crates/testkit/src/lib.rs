@@ -298,6 +298,7 @@ pub struct FakeTarget {
     status: Arc<AtomicU16>,
     hits: Arc<AtomicU64>,
     fail_every: Arc<AtomicU64>,
+    fail_next: Arc<AtomicU64>,
     delay_ms: Arc<AtomicU64>,
     _server: tokio::task::JoinHandle<()>,
 }
@@ -308,24 +309,32 @@ impl FakeTarget {
         let status = Arc::new(AtomicU16::new(200));
         let hits = Arc::new(AtomicU64::new(0));
         let fail_every = Arc::new(AtomicU64::new(0));
+        let fail_next = Arc::new(AtomicU64::new(0));
         let delay_ms = Arc::new(AtomicU64::new(0));
         let per_path: Arc<std::sync::Mutex<std::collections::HashMap<String, u64>>> =
             Arc::default();
-        let (s, h, every, delay) = (
+        let (s, h, every, next, delay) = (
             status.clone(),
             hits.clone(),
             fail_every.clone(),
+            fail_next.clone(),
             delay_ms.clone(),
         );
         let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
-            let (s, h, every, per_path, delay) = (
+            let (s, h, every, next, per_path, delay) = (
                 s.clone(),
                 h.clone(),
                 every.clone(),
+                next.clone(),
                 per_path.clone(),
                 delay.clone(),
             );
             async move {
+                // Taken as the request arrives, so exactly `n` requests fail whatever the
+                // timing of the test that asked for them.
+                let forced = next
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok();
                 h.fetch_add(1, Ordering::Relaxed);
                 let wait = delay.load(Ordering::Relaxed);
                 if wait > 0 {
@@ -338,7 +347,7 @@ impl FakeTarget {
                     *n
                 };
                 let every = every.load(Ordering::Relaxed);
-                let code = if every > 0 && n % every == 0 {
+                let code = if forced || (every > 0 && n % every == 0) {
                     axum::http::StatusCode::INTERNAL_SERVER_ERROR
                 } else {
                     axum::http::StatusCode::from_u16(s.load(Ordering::Relaxed))
@@ -362,6 +371,7 @@ impl FakeTarget {
             status,
             hits,
             fail_every,
+            fail_next,
             delay_ms,
             _server: server,
         }
@@ -383,6 +393,13 @@ impl FakeTarget {
     /// monitors sharing the target each see the pattern (0 turns it off).
     pub fn set_fail_every(&self, n: u64) {
         self.fail_every.store(n, Ordering::Relaxed);
+    }
+
+    /// Makes exactly the next `n` requests (to any path) fail with 500, whatever the status
+    /// set; later ones get that status again. Unlike switching the status to 500 and back,
+    /// no request in between can be caught by the switch.
+    pub fn fail_next(&self, n: u64) {
+        self.fail_next.store(n, Ordering::SeqCst);
     }
 
     /// Requests served so far.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use pharos_probe::Prober;
 
 use crate::targets::{self, JSON};
-use crate::{http_monitor, reading_body, with_http, MARGIN};
+use crate::{http_monitor, reading_body, wait_until, with_http, MARGIN};
 
 const FIVE_S: Duration = Duration::from_secs(5);
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -153,7 +153,8 @@ async fn a_redirect_loop_fails_with_the_limit_named() {
 
 #[tokio::test]
 async fn a_target_that_never_answers_fails_at_the_timeout() {
-    let (addr, _hang) = targets::hang().await;
+    let hang = targets::hang().await;
+    let addr = hang.addr;
     let prober = Prober::new().unwrap();
     let timeout = Duration::from_secs(1);
     let spec = http_monitor(&format!("http://{addr}/"), timeout);
@@ -224,6 +225,7 @@ async fn a_streamed_100_mb_body_fails_at_the_limit_without_being_read() {
         reading_body(http_monitor(&server.url("/huge"), Duration::from_secs(20))),
     ] {
         let before = server.huge_bytes_sent();
+        let cut_before = server.huge_streams_cut();
         let start = Instant::now();
         let obs = prober.check(&spec).await;
 
@@ -240,8 +242,13 @@ async fn a_streamed_100_mb_body_fails_at_the_limit_without_being_read() {
             start.elapsed()
         );
         // The probe hung up after ~1 MiB: whatever the server got out beyond that sat in
-        // socket buffers, nowhere near the 100 MB on offer.
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // socket buffers, nowhere near the 100 MB on offer. Counted once the server has seen
+        // the hang-up (a fixed pause could end while it was still writing, or before the
+        // probe had hung up at all).
+        wait_until("the server to see the probe hang up", || {
+            server.huge_streams_cut() > cut_before
+        })
+        .await;
         let sent = server.huge_bytes_sent() - before;
         assert!(sent < 32 * 1024 * 1024, "server sent {sent} bytes");
     }
@@ -326,19 +333,20 @@ async fn a_bad_method_is_reported_not_sent() {
 // A single-threaded runtime: anything that blocked instead of awaiting would stall both.
 #[tokio::test]
 async fn a_hung_target_does_not_delay_a_healthy_one() {
-    let (hung_addr, _hang) = targets::hang().await;
+    let hang = targets::hang().await;
     let server = targets::http().await;
     let prober = Arc::new(Prober::new().unwrap());
-    let hung = http_monitor(&format!("http://{hung_addr}/"), Duration::from_secs(3));
+    let hung = http_monitor(&format!("http://{}/", hang.addr), Duration::from_secs(3));
     let healthy = http_monitor(&server.url("/json"), Duration::from_secs(3));
 
-    let start = Instant::now();
     let hung_check = tokio::spawn({
         let prober = prober.clone();
         async move { prober.check(&hung).await }
     });
-    // Let the hung check get going first, on the same prober and the same client.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The hung check gets going first, on the same prober and the same client: its
+    // connection is held by the target before the healthy check starts.
+    wait_until("the hung check to connect", || hang.accepted() == 1).await;
+    let start = Instant::now();
     let obs = prober.check(&healthy).await;
     let healthy_done = start.elapsed();
 

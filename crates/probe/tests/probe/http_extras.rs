@@ -238,7 +238,9 @@ fn timings(obs: &Observation) -> PhaseTimings {
     obs.timings.unwrap_or_else(|| panic!("no timings: {obs:?}"))
 }
 
-/// Lets the pool take the connection back, as it does between two real checks.
+/// Lets the pool take the connection back, as it does between two real checks. The pool is
+/// inside the prober, so nothing marks the moment; its connection task runs on this test's
+/// runtime as soon as the test yields, so the pause is a margin, not a guess.
 async fn between_checks() {
     tokio::time::sleep(Duration::from_millis(50)).await;
 }

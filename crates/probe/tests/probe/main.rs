@@ -70,3 +70,16 @@ pub fn tcp_monitor(host: &str, port: u16, timeout: Duration) -> MonitorSpec {
 
 /// Generous slack for a loaded 2-core machine, far below any timeout used to prove a point.
 pub const MARGIN: Duration = Duration::from_millis(750);
+
+/// Polls `done` every 10 ms until it holds, or panics naming `what` after 10 s: for a state
+/// another task reaches, without guessing how long that takes.
+pub async fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after 10 s waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

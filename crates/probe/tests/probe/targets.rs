@@ -24,6 +24,8 @@ pub struct Counters {
     pub connections: AtomicUsize,
     /// Body bytes of `/huge*` the server managed to hand to the kernel.
     pub huge_bytes_sent: AtomicU64,
+    /// Streams of `/huge*` that ended because the client went away.
+    pub huge_streams_cut: AtomicUsize,
 }
 
 /// A running test server; stops accepting when dropped.
@@ -46,6 +48,11 @@ impl Target {
 
     pub fn huge_bytes_sent(&self) -> u64 {
         self.counters.huge_bytes_sent.load(Ordering::SeqCst)
+    }
+
+    /// Streams of `/huge*` cut short by the client: after one, its bytes are all counted.
+    pub fn huge_streams_cut(&self) -> usize {
+        self.counters.huge_streams_cut.load(Ordering::SeqCst)
     }
 }
 
@@ -123,18 +130,43 @@ pub async fn https_self_signed() -> Target {
     }
 }
 
-/// A listener that accepts connections and never reads or answers. The returned handle
-/// keeps it running.
-pub async fn hang() -> (SocketAddr, JoinHandle<()>) {
+/// A listener that accepts connections and never reads or answers; stops when dropped.
+pub struct Hang {
+    pub addr: SocketAddr,
+    accepted: Arc<AtomicUsize>,
+    task: JoinHandle<()>,
+}
+
+impl Hang {
+    /// Connections accepted (and held) so far.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Hang {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+pub async fn hang() -> Hang {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counted = accepted.clone();
     let task = tokio::spawn(async move {
         let mut held = Vec::new();
         while let Ok((stream, _)) = listener.accept().await {
             held.push(stream);
+            counted.fetch_add(1, Ordering::SeqCst);
         }
     });
-    (addr, task)
+    Hang {
+        addr,
+        accepted,
+        task,
+    }
 }
 
 /// A listener that reads the request and then resets the connection (RST, not FIN).
@@ -262,14 +294,17 @@ async fn stream_huge<S: AsyncWrite + Unpin>(io: &mut S, counters: &Counters, dec
         // No length: the body runs until the connection closes.
         "HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n".to_owned()
     };
+    let cut = || {
+        counters.huge_streams_cut.fetch_add(1, Ordering::SeqCst);
+    };
     if io.write_all(head.as_bytes()).await.is_err() {
-        return;
+        return cut();
     }
     let chunk = vec![b'x'; 64 * 1024];
     let mut sent = 0u64;
     while sent < HUGE {
         if io.write_all(&chunk).await.is_err() {
-            return;
+            return cut();
         }
         sent += chunk.len() as u64;
         counters

@@ -288,7 +288,8 @@ async fn insecure_reads_any_certificate() {
 #[tokio::test]
 async fn a_server_that_never_answers_the_handshake_times_out() {
     // Accepts the connection and reads nothing: the ClientHello is never answered.
-    let (addr, _hang) = targets::hang().await;
+    let hang = targets::hang().await;
+    let addr = hang.addr;
     let prober = Prober::new().unwrap();
     for (timeout, reason) in [
         (Duration::from_millis(300), "timed out after 300ms"),
