@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use axum::extract::{Path, Request};
-use axum::routing::{any, get, MethodRouter};
+use axum::routing::{any, get};
 use axum::Router;
 
 pub mod admin;
@@ -91,13 +91,9 @@ impl WebState {
 pub fn router(state: WebState) -> Router {
     let mut router = Router::new();
     for resource in Resource::ALL {
-        let snapshot = state.snapshot.clone();
-        let mut route: MethodRouter<WebState> =
-            get(move |req: Request| std::future::ready(routes::serve(&snapshot, resource, &req)));
-        if resource.allows_any_origin() {
-            route = route.options(|req: Request| std::future::ready(routes::preflight(&req)));
-        }
-        router = router.route(resource.path(), route);
+        // A plain service rather than an axum handler: these are the hot routes.
+        let route = routes::SnapshotRoute::new(state.snapshot.clone(), resource);
+        router = router.route_service(resource.path(), route);
     }
     let snapshot = state.snapshot.clone();
     router = router.route(

@@ -2,6 +2,11 @@
 //! snapshot: a lock-free pointer load, reference-count increments for the body and header
 //! values, and a conditional-GET check. Nothing here allocates per request beyond the header map.
 
+use std::convert::Infallible;
+use std::future::Ready;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
 use arc_swap::ArcSwap;
 use axum::body::Body;
 use axum::extract::Request;
@@ -9,11 +14,11 @@ use axum::response::Response;
 use chrono::DateTime;
 use http::header::{
     ACCEPT, ACCEPT_ENCODING, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
-    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_HEADERS,
-    CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH,
-    LAST_MODIFIED, VARY,
+    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_HEADERS, ALLOW,
+    CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE,
+    IF_NONE_MATCH, LAST_MODIFIED, VARY,
 };
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
 use crate::snapshot::{Entry, Resource, Snapshot};
 use crate::WebState;
@@ -29,6 +34,61 @@ const ANY_ORIGIN: HeaderValue = HeaderValue::from_static("*");
 /// nobody sees a stale status during an outage.
 const NO_CACHE: HeaderValue = HeaderValue::from_static("no-cache");
 const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+
+/// One pre-rendered resource as a service: `GET` and `HEAD` serve it, `OPTIONS` answers the
+/// CORS preflight where any origin may read it, any other method is 405 with `Allow`.
+#[derive(Clone)]
+pub(crate) struct SnapshotRoute {
+    snapshot: Arc<ArcSwap<Snapshot>>,
+    resource: Resource,
+    allow: HeaderValue,
+}
+
+impl SnapshotRoute {
+    /// The route of `resource`, served from `snapshot`.
+    pub(crate) fn new(snapshot: Arc<ArcSwap<Snapshot>>, resource: Resource) -> Self {
+        let allow = if resource.allows_any_origin() {
+            HeaderValue::from_static("GET, HEAD, OPTIONS")
+        } else {
+            HeaderValue::from_static("GET, HEAD")
+        };
+        Self {
+            snapshot,
+            resource,
+            allow,
+        }
+    }
+}
+
+impl tower::Service<Request> for SnapshotRoute {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Ready<Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let response = match *req.method() {
+            Method::GET => serve(&self.snapshot, self.resource, &req),
+            Method::HEAD => {
+                // The headers the GET would send (its Content-Length included), and no body.
+                let mut r = serve(&self.snapshot, self.resource, &req);
+                *r.body_mut() = Body::empty();
+                r
+            }
+            Method::OPTIONS if self.resource.allows_any_origin() => preflight(&req),
+            _ => {
+                let mut r = Response::new(Body::empty());
+                *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+                r.headers_mut().insert(ALLOW, self.allow.clone());
+                r
+            }
+        };
+        std::future::ready(Ok(response))
+    }
+}
 
 /// Serves one pre-rendered resource, answering 304 when the client's copy is current.
 pub(crate) fn serve(snapshot: &ArcSwap<Snapshot>, resource: Resource, req: &Request) -> Response {
@@ -84,6 +144,7 @@ fn respond(entry: &Entry, mut headers: HeaderMap, request: &HeaderMap) -> Respon
         if let Some(coding) = coding {
             headers.insert(CONTENT_ENCODING, coding);
         }
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
         Response::new(Body::from(body.clone()))
     };
     *response.headers_mut() = headers;

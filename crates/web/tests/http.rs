@@ -378,6 +378,38 @@ async fn accept_encoding_is_honoured_with_its_q_values() {
 }
 
 #[tokio::test]
+async fn other_methods_are_405_naming_the_allowed_ones() {
+    let (app, _) = common::app();
+    for (path, allowed) in [
+        ("/", "GET, HEAD"),
+        ("/history", "GET, HEAD"),
+        ("/api/v2/summary.json", "GET, HEAD, OPTIONS"),
+        ("/history.atom", "GET, HEAD, OPTIONS"),
+    ] {
+        for method in [Method::POST, Method::PUT, Method::DELETE] {
+            let req = Request::builder()
+                .method(method.clone())
+                .uri(path)
+                .body(Body::empty())
+                .unwrap();
+            let r = send(&app, req).await;
+            assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            assert_eq!(r.header(header::ALLOW), allowed, "{method} {path}");
+        }
+    }
+    // HEAD answers the GET's headers, its length included, without the body.
+    let get = send(&app, get("/")).await;
+    let head = send(&app, Request::head("/").body(Body::empty()).unwrap()).await;
+    assert_eq!(head.status, StatusCode::OK);
+    assert!(head.body.is_empty());
+    assert_eq!(
+        head.header(header::CONTENT_LENGTH),
+        get.body.len().to_string()
+    );
+    assert_eq!(head.header(header::ETAG), get.header(header::ETAG));
+}
+
+#[tokio::test]
 async fn tiny_bodies_are_not_compressed() {
     let (app, _) = common::app();
     let r = send(
