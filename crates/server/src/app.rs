@@ -47,8 +47,7 @@ impl App {
     /// Starts everything and returns once the listener is bound and the first snapshot is
     /// being served.
     pub async fn start(settings: Settings) -> anyhow::Result<App> {
-        let listener = TcpListener::bind(settings.listen)
-            .await
+        let listener = listen(settings.listen)
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let addr = listener.local_addr().context("reading the bound address")?;
         let store = Store::connect(&settings.database_url)
@@ -186,6 +185,24 @@ impl App {
             Err(_) => tracing::warn!("HTTP connections still open after the grace period"),
         }
     }
+}
+
+/// Connections the kernel may hold for Pharos before it accepts them (capped by
+/// `net.core.somaxconn`). The usual 128 overflows when a crowd arrives at once, and each
+/// overflow costs its client a one-second SYN retry.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// A listener on `addr` with [`LISTEN_BACKLOG`] and `SO_REUSEADDR` (a restart does not wait
+/// for the old connections' TIME_WAIT).
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Raises the soft limit on open files to the hard limit, as Go's runtime does, so that
