@@ -64,7 +64,9 @@ INTERVAL_S=${INTERVAL%s}
 TARGET_PORT=$((PORT_BASE + 1))
 STATIC_PORT=$((PORT_BASE + 2))
 NEXT_PHAROS_PORT=$((PORT_BASE + 10))
-BIN="$ROOT/target/release/pharos"
+# cargo builds where CARGO_TARGET_DIR says, when it is set.
+RELEASE_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+BIN="$RELEASE_DIR/pharos"
 
 MODE=${1:-all}
 shift || true
@@ -520,7 +522,7 @@ scale_bench() {
 }
 
 # ------------------------------------------------------------------ fan-out benchmark
-FANOUT_BIN="$ROOT/target/release/pharos-fanout"
+FANOUT_BIN="$RELEASE_DIR/pharos-fanout"
 FANOUT_TIMEOUT=${FANOUT_TIMEOUT:-1200}
 FANOUT_FAILED=()
 fanout_run() { # kind n database(sqlite|postgres)
@@ -571,7 +573,7 @@ EOF
 }
 
 # ------------------------------------------------------------------ check-cost benchmark
-CHECKCOST_BIN="$ROOT/target/release/pharos-checkcost"
+CHECKCOST_BIN="$RELEASE_DIR/pharos-checkcost"
 CHECKCOST_MONITORS=${CHECKCOST_MONITORS:-1000}
 CHECKCOST_INTERVAL=${CHECKCOST_INTERVAL:-1}
 CHECKCOST_WARMUP=${CHECKCOST_WARMUP:-20}
