@@ -34,4 +34,4 @@ pub use monitor::{
     DnsSpec, HttpSpec, IcmpSpec, MonitorKind, MonitorSpec, QuietRules, Secret, StatusRange,
     TcpSpec, TlsSpec,
 };
-pub use status::{ComponentStatus, Indicator, PageStatus};
+pub use status::{ComponentStatus, ComponentTransition, Indicator, PageStatus};

@@ -93,6 +93,20 @@ impl fmt::Display for ComponentStatus {
     }
 }
 
+/// A component's status moving from one value to another at one instant: what the world
+/// computes, the store records in its status history, and incidents and reports read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComponentTransition {
+    /// Which component.
+    pub component_id: crate::ComponentId,
+    /// Status before.
+    pub from: ComponentStatus,
+    /// Status after.
+    pub to: ComponentStatus,
+    /// When it changed.
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
 /// The page indicator (`status.indicator`) and incident impact scale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -140,7 +140,7 @@ impl Rig {
     fn events(&mut self) -> Vec<TimelineEntry> {
         self.desk
             .take_writes()
-            .events
+            .incident_events
             .iter()
             .map(|e| serde_json::from_str(&e.doc).unwrap())
             .collect()
@@ -183,7 +183,7 @@ fn a_confirmed_failure_opens_and_publishes_an_incident_at_once() {
     let writes = r.desk.take_writes();
     assert_eq!(writes.incidents.len(), 1);
     let events: Vec<TimelineEntry> = writes
-        .events
+        .incident_events
         .iter()
         .map(|e| serde_json::from_str(&e.doc).unwrap())
         .collect();
@@ -831,7 +831,7 @@ fn a_private_incident_stays_private_through_updates_and_resolution() {
         ComponentStatus::MajorOutage
     );
     assert_eq!(i.impact(), Impact::Critical);
-    assert!(r.desk.take_writes().changes.is_empty());
+    assert!(r.desk.take_writes().component_changes.is_empty());
     assert_eq!(
         reaches(&mut r),
         [(EventKind::IncidentOpened, Reach::Responders)]
@@ -866,7 +866,7 @@ fn a_private_incident_stays_private_through_updates_and_resolution() {
         i.pending_components[&ComponentId::new("api").unwrap()],
         ComponentStatus::PartialOutage
     );
-    assert!(r.desk.take_writes().changes.is_empty());
+    assert!(r.desk.take_writes().component_changes.is_empty());
     assert_eq!(
         reaches(&mut r),
         [
@@ -918,7 +918,7 @@ fn a_private_incident_stays_private_through_updates_and_resolution() {
         .unwrap();
     assert!(r.desk.incident(&id).unwrap().public);
     assert_eq!(r.status("api"), ComponentStatus::Operational);
-    assert!(r.desk.take_writes().changes.is_empty());
+    assert!(r.desk.take_writes().component_changes.is_empty());
     assert_eq!(
         reaches(&mut r),
         [(EventKind::IncidentOpened, Reach::Public)]
@@ -978,11 +978,15 @@ fn publishing_shows_the_held_statuses_and_tells_subscribers_once() {
     );
     let writes = r.desk.take_writes();
     assert_eq!(
-        writes.changes.len(),
+        writes.component_changes.len(),
         1,
         "one component_update for the public"
     );
-    let kinds: Vec<&str> = writes.events.iter().map(|e| e.kind.as_str()).collect();
+    let kinds: Vec<&str> = writes
+        .incident_events
+        .iter()
+        .map(|e| e.kind.as_str())
+        .collect();
     assert_eq!(kinds, ["published", "component_status"]);
     // Subscribers hear of it once; the responders heard of it when it was declared.
     assert_eq!(
@@ -1100,7 +1104,13 @@ fn subscribers_get_no_row_for_a_private_incident_until_it_is_published() {
     let subscribers = crate::subscribers::Subscribers::new(page, false, vec![hook]);
     let mut step = |r: &mut Rig| {
         let writes = r.desk.take_writes();
-        let rows = notices.outbox(&r.world, &mut r.desk, &subscribers, &writes.changes, t(1));
+        let rows = notices.outbox(
+            &r.world,
+            &mut r.desk,
+            &subscribers,
+            &writes.component_changes,
+            t(1),
+        );
         let to = |prefix: &str| -> Vec<String> {
             rows.iter()
                 .filter(|row| row.destination.starts_with(prefix))

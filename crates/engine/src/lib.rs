@@ -704,25 +704,32 @@ impl Live {
         metrics: &Metrics,
         results: Vec<CheckResult>,
         states: Vec<(pharos_domain::MonitorId, pharos_domain::MonitorState)>,
-        changes: Vec<world::StatusChangeRecord>,
+        changes: Vec<pharos_domain::ComponentTransition>,
     ) -> u64 {
         for d in self.desk.take_publish_delays() {
             metrics.record_time_to_publish(d);
         }
-        let mut writes = self.desk.take_writes();
-        let all_changes: Vec<_> = changes.iter().chain(&writes.changes).cloned().collect();
-        writes.outbox = self.notices.outbox(
+        let desk_writes = self.desk.take_writes();
+        let mut batch = pharos_store::Batch {
+            results,
+            monitor_states: states,
+            component_changes: changes,
+            ..pharos_store::Batch::default()
+        };
+        batch.append(desk_writes);
+        let outbox = self.notices.outbox(
             &self.world,
             &mut self.desk,
             &self.subscribers,
-            &all_changes,
+            &batch.component_changes,
             crate::clock::now(),
         );
+        batch.outbox.extend(outbox);
         let (subscribers, confirmations) = self.subscribers.take_writes();
-        writes.subscribers = subscribers;
-        writes.outbox.extend(confirmations);
-        let has_outbox = !writes.outbox.is_empty();
-        let seq = pending.add(results.into_iter(), states, changes, writes);
+        batch.subscribers.extend(subscribers);
+        batch.outbox.extend(confirmations);
+        let has_outbox = !batch.outbox.is_empty();
+        let seq = pending.add(batch);
         if has_outbox {
             pending.write_soon();
         }
@@ -762,30 +769,8 @@ fn apply_all(
         for c in &applied.component_changes {
             tracing::info!(component = %c.component_id, from = %c.from, to = %c.to, "component status changed");
         }
-        if let Some(t) = applied.transition {
-            desk.on_transition(
-                world,
-                &result.monitor_id,
-                t.from,
-                t.to,
-                &applied.component_changes,
-                crate::clock::now(),
-            );
-        }
-        if let Some(flap) = applied.flap {
-            // The transition (if any) already put the component changes on the timeline.
-            let changes: &[_] = if applied.transition.is_some() {
-                &[]
-            } else {
-                &applied.component_changes
-            };
-            desk.on_flap(
-                world,
-                &result.monitor_id,
-                flap,
-                changes,
-                crate::clock::now(),
-            );
+        if applied.transition.is_some() || applied.flap.is_some() {
+            desk.on_result(world, &result.monitor_id, &applied, crate::clock::now());
             changed = true;
         }
         changes.extend(applied.component_changes);

@@ -13,15 +13,16 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use pharos_domain::incident::AffectedChange;
 use pharos_domain::{ComponentId, PageStatus};
-use pharos_notify::event::ComponentChange;
 use pharos_notify::{Event, EventKind, Notifier, PageContext};
 use pharos_store::{OutboxPayload, OutboxRecord};
 
 use crate::desk::{Desk, Reach, Subject};
 use crate::subscribers::{self, SubscriberKind, Subscribers};
 use crate::view::PageInfo;
-use crate::world::{StatusChangeRecord, World};
+use crate::world::World;
+use pharos_domain::ComponentTransition;
 
 /// The configured notifiers, and how events reach them.
 pub struct Notices {
@@ -64,7 +65,7 @@ impl Notices {
         world: &World,
         desk: &mut Desk,
         subscribers: &Subscribers,
-        changes: &[StatusChangeRecord],
+        changes: &[ComponentTransition],
         now: DateTime<Utc>,
     ) -> Vec<OutboxRecord> {
         let notices = desk.take_notices();
@@ -114,7 +115,7 @@ impl Notices {
                     page: page.clone(),
                     incident: None,
                     maintenance: None,
-                    component_change: Some(ComponentChange {
+                    component_change: Some(AffectedChange {
                         component_id: ch.component_id.clone(),
                         old_status: ch.from,
                         new_status: ch.to,

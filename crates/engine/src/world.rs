@@ -9,8 +9,8 @@ use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use pharos_domain::monitor::contribution;
 use pharos_domain::uptime::{self, StatusChange};
 use pharos_domain::{
-    CheckResult, ComponentId, ComponentStatus, MonitorId, MonitorSpec, MonitorState, Thresholds,
-    Transition,
+    CheckResult, ComponentId, ComponentStatus, ComponentTransition, MonitorId, MonitorSpec,
+    MonitorState, Thresholds, Transition,
 };
 
 use crate::catalog::CatalogEntry;
@@ -19,26 +19,13 @@ use crate::view::{ComponentView, MonitorView, PageInfo, StatusView};
 /// Days of uptime history shown on the page.
 pub const UPTIME_DAYS: u32 = 90;
 
-/// A component status change to persist.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StatusChangeRecord {
-    /// Which component.
-    pub component_id: ComponentId,
-    /// Status before.
-    pub from: ComponentStatus,
-    /// Status after.
-    pub to: ComponentStatus,
-    /// When.
-    pub at: DateTime<Utc>,
-}
-
 /// What applying one result changed.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Applied {
     /// The monitor's health transition, if any.
     pub transition: Option<Transition>,
     /// Component status changes it caused.
-    pub component_changes: Vec<StatusChangeRecord>,
+    pub component_changes: Vec<ComponentTransition>,
     /// Whether the monitor started or stopped flapping.
     pub flap: Option<Flap>,
 }
@@ -226,7 +213,7 @@ impl World {
 
     /// Re-derives every component's status from its monitors (after a configuration change
     /// while Pharos was stopped, the stored status may be stale) and returns the changes.
-    pub fn rederive_all(&mut self, now: DateTime<Utc>) -> Vec<StatusChangeRecord> {
+    pub fn rederive_all(&mut self, now: DateTime<Utc>) -> Vec<ComponentTransition> {
         (0..self.components.len())
             .filter_map(|ci| self.rederive(ci, now))
             .collect()
@@ -363,7 +350,7 @@ impl World {
         id: &ComponentId,
         status: Option<ComponentStatus>,
         at: DateTime<Utc>,
-    ) -> Option<StatusChangeRecord> {
+    ) -> Option<ComponentTransition> {
         let &ci = self.component_index.get(id)?;
         self.components[ci].override_status = status;
         self.rederive(ci, at)
@@ -377,7 +364,7 @@ impl World {
         key: &str,
         status: Option<ComponentStatus>,
         at: DateTime<Utc>,
-    ) -> Option<StatusChangeRecord> {
+    ) -> Option<ComponentTransition> {
         let &ci = self.component_index.get(id)?;
         let slot = &mut self.components[ci];
         match status {
@@ -394,7 +381,7 @@ impl World {
         id: &ComponentId,
         active: bool,
         at: DateTime<Utc>,
-    ) -> Option<StatusChangeRecord> {
+    ) -> Option<ComponentTransition> {
         let &ci = self.component_index.get(id)?;
         let slot = &mut self.components[ci];
         slot.maintenances = if active {
@@ -405,7 +392,7 @@ impl World {
         self.rederive(ci, at)
     }
 
-    fn rederive(&mut self, ci: usize, at: DateTime<Utc>) -> Option<StatusChangeRecord> {
+    fn rederive(&mut self, ci: usize, at: DateTime<Utc>) -> Option<ComponentTransition> {
         let slot = &self.components[ci];
         if slot.entry.is_group {
             return None;
@@ -434,7 +421,7 @@ impl World {
         if derived == slot.status {
             return None;
         }
-        let change = StatusChangeRecord {
+        let change = ComponentTransition {
             component_id: slot.entry.id.clone(),
             from: slot.status,
             to: derived,
@@ -613,7 +600,7 @@ mod tests {
         assert_eq!(applied.transition.map(|t| t.to), Some(Health::Down));
         assert_eq!(
             applied.component_changes,
-            [StatusChangeRecord {
+            [ComponentTransition {
                 component_id: ComponentId::new("db").unwrap(),
                 from: ComponentStatus::Operational,
                 to: ComponentStatus::PartialOutage,

@@ -9,14 +9,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use pharos_domain::{CheckResult, MonitorId, MonitorState};
-use pharos_store::{
-    Batch, ComponentChange, IncidentEventRecord, IncidentRecord, OutboxRecord, OverrideChange,
-    Store, SubscriberChange,
-};
+use pharos_store::{Batch, Store};
 use tokio::sync::watch;
 
 use crate::metrics::Metrics;
-use crate::world::StatusChangeRecord;
 
 /// How often old rollups are pruned.
 pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
@@ -25,58 +21,18 @@ pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 pub const MAX_PENDING_RESULTS: usize = 200_000;
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
+/// What waits to be written. Raw results and monitor states are held apart from the rest of
+/// the batch so that the oldest results can be dropped cheaply and a monitor's newer state
+/// replaces its older one (memory stays bounded while the database is away).
 #[derive(Default)]
 struct Queue {
     results: VecDeque<CheckResult>,
     states: HashMap<MonitorId, MonitorState>,
-    changes: Vec<ComponentChange>,
-    /// Latest record per incident id, in first-queued order.
-    incidents: Vec<IncidentRecord>,
-    events: Vec<IncidentEventRecord>,
-    overrides: Vec<OverrideChange>,
-    outbox: Vec<OutboxRecord>,
-    subscribers: Vec<SubscriberChange>,
+    /// Everything else, in the order it was queued.
+    rest: Batch,
     dropped: u64,
     /// Sequence number of the last thing queued; a batch carries everything up to it.
     queued_seq: u64,
-}
-
-/// Incident-desk writes to queue with a batch.
-#[derive(Debug, Default)]
-pub struct DeskWrites {
-    /// Incidents and maintenances to upsert.
-    pub incidents: Vec<IncidentRecord>,
-    /// Timeline entries to append.
-    pub events: Vec<IncidentEventRecord>,
-    /// Overrides to set or clear.
-    pub overrides: Vec<OverrideChange>,
-    /// Component status changes the desk caused.
-    pub changes: Vec<StatusChangeRecord>,
-    /// Notifications the changes cause, stored in the same transaction.
-    pub outbox: Vec<OutboxRecord>,
-    /// Public subscribers to upsert or remove (with their confirmation e-mails in `outbox`).
-    pub subscribers: Vec<SubscriberChange>,
-}
-
-impl DeskWrites {
-    /// Whether there is nothing to write.
-    pub fn is_empty(&self) -> bool {
-        self.incidents.is_empty()
-            && self.events.is_empty()
-            && self.overrides.is_empty()
-            && self.changes.is_empty()
-            && self.outbox.is_empty()
-            && self.subscribers.is_empty()
-    }
-}
-
-fn upsert_incidents(into: &mut Vec<IncidentRecord>, records: Vec<IncidentRecord>) {
-    for r in records {
-        match into.iter_mut().find(|x| x.id == r.id) {
-            Some(slot) => *slot = r,
-            None => into.push(r),
-        }
-    }
 }
 
 impl Queue {
@@ -132,44 +88,25 @@ impl Pending {
         self.committed.subscribe()
     }
 
-    /// Queues results, states, status changes and the desk's writes (with the notifications
-    /// they cause) together, so they land in one transaction. Returns their sequence number:
-    /// once [`Pending::committed`] reaches it, they are stored.
-    pub fn add(
-        &self,
-        results: impl Iterator<Item = CheckResult>,
-        states: Vec<(MonitorId, MonitorState)>,
-        changes: Vec<StatusChangeRecord>,
-        writes: DeskWrites,
-    ) -> u64 {
+    /// Queues one step's batch (results, states, status changes, the desk's writes and the
+    /// notifications they cause) so that it lands in one transaction with whatever is queued
+    /// with it. Returns its sequence number: once [`Pending::committed`] reaches it, it is
+    /// stored.
+    pub fn add(&self, mut batch: Batch) -> u64 {
         let mut q = self.lock();
-        q.results.extend(results);
+        q.results.extend(batch.results.drain(..));
         q.cap_results();
-        q.states.extend(states);
-        q.changes.extend(changes.into_iter().map(to_store_change));
-        upsert_incidents(&mut q.incidents, writes.incidents);
-        q.events.extend(writes.events);
-        q.overrides.extend(writes.overrides);
-        q.changes
-            .extend(writes.changes.into_iter().map(to_store_change));
-        q.outbox.extend(writes.outbox);
-        q.subscribers.extend(writes.subscribers);
+        q.states.extend(batch.monitor_states.drain(..));
+        q.rest.append(batch);
         q.queued_seq += 1;
         q.queued_seq
     }
 
     fn take(&self) -> (Batch, u64, u64) {
         let mut q = self.lock();
-        let batch = Batch {
-            results: q.results.drain(..).collect(),
-            monitor_states: q.states.drain().collect(),
-            component_changes: std::mem::take(&mut q.changes),
-            incidents: std::mem::take(&mut q.incidents),
-            incident_events: std::mem::take(&mut q.events),
-            overrides: std::mem::take(&mut q.overrides),
-            outbox: std::mem::take(&mut q.outbox),
-            subscribers: std::mem::take(&mut q.subscribers),
-        };
+        let mut batch = std::mem::take(&mut q.rest);
+        batch.results = q.results.drain(..).collect();
+        batch.monitor_states = q.states.drain().collect();
         (batch, std::mem::take(&mut q.dropped), q.queued_seq)
     }
 
@@ -182,57 +119,23 @@ impl Pending {
     }
 
     /// Puts a batch that failed to write back in front of anything queued since.
-    fn put_back(&self, batch: Batch) {
+    fn put_back(&self, mut batch: Batch) {
         let mut q = self.lock();
         let newer_results = std::mem::take(&mut q.results);
-        q.results = batch.results.into();
+        q.results = batch.results.drain(..).collect();
         q.results.extend(newer_results);
         q.cap_results();
-        for (id, state) in batch.monitor_states {
+        for (id, state) in batch.monitor_states.drain(..) {
             // A newer state queued since wins.
             q.states.entry(id).or_insert(state);
         }
-        let newer_changes = std::mem::take(&mut q.changes);
-        q.changes = batch.component_changes;
-        q.changes.extend(newer_changes);
-        // Incident documents: a newer version queued since wins; events and overrides keep
-        // their order, older first.
-        let newer_incidents = std::mem::take(&mut q.incidents);
-        q.incidents = batch.incidents;
-        upsert_incidents(&mut q.incidents, newer_incidents);
-        let newer_events = std::mem::take(&mut q.events);
-        q.events = batch.incident_events;
-        q.events.extend(newer_events);
-        let newer_overrides = std::mem::take(&mut q.overrides);
-        q.overrides = batch.overrides;
-        q.overrides.extend(newer_overrides);
-        let newer_outbox = std::mem::take(&mut q.outbox);
-        q.outbox = batch.outbox;
-        q.outbox.extend(newer_outbox);
-        let newer_subscribers = std::mem::take(&mut q.subscribers);
-        q.subscribers = batch.subscribers;
-        q.subscribers.extend(newer_subscribers);
+        let newer = std::mem::replace(&mut q.rest, batch);
+        q.rest.append(newer);
     }
 
     fn is_empty(&self) -> bool {
         let q = self.lock();
-        q.results.is_empty()
-            && q.states.is_empty()
-            && q.changes.is_empty()
-            && q.incidents.is_empty()
-            && q.events.is_empty()
-            && q.overrides.is_empty()
-            && q.outbox.is_empty()
-            && q.subscribers.is_empty()
-    }
-}
-
-fn to_store_change(c: StatusChangeRecord) -> ComponentChange {
-    ComponentChange {
-        component_id: c.component_id,
-        from: c.from,
-        to: c.to,
-        at: c.at,
+        q.results.is_empty() && q.states.is_empty() && q.rest.is_empty()
     }
 }
 

@@ -2,6 +2,7 @@
 //! sent minutes later (after retries, or after a restart) still says what was true then.
 
 use chrono::{DateTime, Utc};
+use pharos_domain::incident::AffectedChange;
 use pharos_domain::{ComponentId, ComponentStatus, Incident, Indicator, Maintenance, Severity};
 use serde::{Deserialize, Serialize};
 
@@ -111,17 +112,6 @@ pub struct ComponentContext {
     pub created_at: DateTime<Utc>,
 }
 
-/// A component's status change (for [`EventKind::ComponentStatus`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ComponentChange {
-    /// Which component.
-    pub component_id: ComponentId,
-    /// Before.
-    pub old_status: ComponentStatus,
-    /// After.
-    pub new_status: ComponentStatus,
-}
-
 /// One event, everything included.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
@@ -138,7 +128,7 @@ pub struct Event {
     /// The maintenance as it stood right after, for maintenance events.
     pub maintenance: Option<Maintenance>,
     /// The change, for component events.
-    pub component_change: Option<ComponentChange>,
+    pub component_change: Option<AffectedChange>,
     /// Every component the event names (affected components, the changed one).
     pub components: Vec<ComponentContext>,
 }

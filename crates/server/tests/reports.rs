@@ -10,8 +10,8 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Duration as ChronoDuration, DurationRound, Utc};
-use pharos_domain::{ComponentId, ComponentStatus, Incident};
-use pharos_store::{Batch, ComponentChange, ComponentRecord, IncidentKind, IncidentRecord, Store};
+use pharos_domain::{ComponentId, ComponentStatus, ComponentTransition, Incident};
+use pharos_store::{Batch, ComponentRecord, IncidentKind, IncidentRecord, Store};
 use pharos_testkit::serde_json_value::Value;
 use pharos_testkit::{
     backends, eventually, spawn_app_on, spawn_app_with_db, FakeTarget, TestApp, TestDb,
@@ -433,7 +433,7 @@ async fn a_year_of_stored_history_fills_the_longer_windows() {
                 .reconcile(&[record("api", 0), record("db", 1)], &[], now - day * 400)
                 .await
                 .unwrap();
-            let change = |from, to, at| ComponentChange {
+            let change = |from, to, at| ComponentTransition {
                 component_id: api.clone(),
                 from,
                 to,

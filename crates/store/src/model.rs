@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use pharos_domain::{CheckResult, ComponentId, ComponentStatus, Health, MonitorId, MonitorState};
+use pharos_domain::{
+    CheckResult, ComponentId, ComponentStatus, ComponentTransition, Health, MonitorId, MonitorState,
+};
 
 /// How many raw results the store keeps per monitor; older ones are overwritten.
 pub const RING_SIZE: u32 = 100;
@@ -110,19 +112,6 @@ pub struct StoredComponent {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A component status change to record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ComponentChange {
-    /// Which component.
-    pub component_id: ComponentId,
-    /// Status before.
-    pub from: ComponentStatus,
-    /// Status after.
-    pub to: ComponentStatus,
-    /// When it changed.
-    pub at: DateTime<Utc>,
-}
-
 /// Everything one pipeline flush writes, in one transaction.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Batch {
@@ -131,7 +120,7 @@ pub struct Batch {
     /// New monitor states; for a monitor listed twice the last entry wins.
     pub monitor_states: Vec<(MonitorId, MonitorState)>,
     /// Component status changes, applied in time order.
-    pub component_changes: Vec<ComponentChange>,
+    pub component_changes: Vec<ComponentTransition>,
     /// Incidents and maintenances to upsert by id, in order (a later record for the same id
     /// replaces the earlier one's kind, status, `updated_at` and document; `created_at` stays
     /// as first stored). Written before [`incident_events`](Batch::incident_events).
@@ -162,6 +151,25 @@ impl Batch {
             && self.overrides.is_empty()
             && self.outbox.is_empty()
             && self.subscribers.is_empty()
+    }
+
+    /// Adds a later batch after this one, as if both had been queued in order: lists keep
+    /// their order, and a later record of an incident replaces the earlier one where it stands
+    /// (monitor states need no merge: the last entry wins when written).
+    pub fn append(&mut self, later: Batch) {
+        self.results.extend(later.results);
+        self.monitor_states.extend(later.monitor_states);
+        self.component_changes.extend(later.component_changes);
+        for record in later.incidents {
+            match self.incidents.iter_mut().find(|x| x.id == record.id) {
+                Some(slot) => *slot = record,
+                None => self.incidents.push(record),
+            }
+        }
+        self.incident_events.extend(later.incident_events);
+        self.overrides.extend(later.overrides);
+        self.outbox.extend(later.outbox);
+        self.subscribers.extend(later.subscribers);
     }
 }
 

@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use pharos_domain::uptime::StatusChange;
 use pharos_domain::{
-    CheckOutcome, CheckResult, ComponentId, ComponentStatus, Health, MonitorId, MonitorState,
-    PhaseTimings,
+    CheckOutcome, CheckResult, ComponentId, ComponentStatus, ComponentTransition, Health,
+    MonitorId, MonitorState, PhaseTimings,
 };
 use pharos_store::{
-    ArchivedMonitor, Backend, Batch, ComponentChange, ComponentRecord, DeliveryState, Granularity,
+    ArchivedMonitor, Backend, Batch, ComponentRecord, DeliveryState, Granularity,
     IncidentEventRecord, IncidentKind, IncidentRecord, MonitorRecord, OutboxPayload, OutboxRecord,
     OutboxRow, OverrideChange, OverrideRecord, PruneReport, Settlement, Store, StoreError,
     SubscriberChange, SubscriberFilter, SubscriberKind, SubscriberRecord, SubscriberState,
@@ -246,8 +246,8 @@ fn change(
     from: ComponentStatus,
     to: ComponentStatus,
     at: DateTime<Utc>,
-) -> ComponentChange {
-    ComponentChange {
+) -> ComponentTransition {
+    ComponentTransition {
         component_id: cid(id),
         from,
         to,

@@ -193,7 +193,7 @@ impl Desk {
         id: &IncidentId,
         now: DateTime<Utc>,
     ) {
-        let Some(&ii) = self.incident_index.get(id) else {
+        let Some(ii) = self.incidents.position(id) else {
             return;
         };
         let mut released = Vec::new();

@@ -73,9 +73,9 @@ impl Desk {
         actor: Actor,
         now: DateTime<Utc>,
     ) -> Result<Publication, DeskError> {
-        let &ii = self
-            .incident_index
-            .get(id)
+        let ii = self
+            .incidents
+            .position(id)
             .ok_or_else(|| not_found("incident", id.as_str()))?;
         let status = self.incidents[ii].status;
         if status.is_unresolved() {
@@ -224,7 +224,10 @@ mod tests {
         assert_eq!(desk.take_notices().len(), 1, "subscribers hear of it once");
         let writes = desk.take_writes();
         assert_eq!(writes.incidents.len(), 1);
-        assert!(writes.events.iter().any(|e| e.kind == "public_update"));
+        assert!(writes
+            .incident_events
+            .iter()
+            .any(|e| e.kind == "public_update"));
 
         assert_eq!(
             desk.publish_postmortem(&id, "Text v1".into(), alice(), t(200)),
@@ -244,7 +247,7 @@ mod tests {
         assert_eq!(postmortems, ["Text v2"], "revised in place");
         assert!(desk.take_notices().is_empty(), "a revision notifies nobody");
         let writes = desk.take_writes();
-        assert!(writes.events.iter().any(|e| e.kind == "note"));
+        assert!(writes.incident_events.iter().any(|e| e.kind == "note"));
 
         assert!(matches!(
             desk.publish_postmortem(

@@ -204,10 +204,10 @@ impl Desk {
             .component_status(c)
             .unwrap_or(ComponentStatus::Operational);
         tracing::info!(component = %c, change = %change.id, "release regression over: component no longer held degraded");
-        let Some(&ii) = o
+        let Some(ii) = o
             .incident_id
             .as_ref()
-            .and_then(|id| self.incident_index.get(id))
+            .and_then(|id| self.incidents.position(id))
         else {
             return;
         };
@@ -408,7 +408,7 @@ mod tests {
 
     fn notes(desk: &mut Desk) -> Vec<String> {
         desk.take_writes()
-            .events
+            .incident_events
             .iter()
             .filter(|e| e.kind == "note")
             .map(|e| e.doc.clone())

@@ -20,9 +20,7 @@ use pharos_domain::{
     Actor, ComponentId, ComponentStatus, Impact, Incident, IncidentId, IncidentStatus, Indicator,
     Maintenance, MaintenanceStatus, Severity,
 };
-use pharos_notify::{
-    Channel, ComponentChange, ComponentContext, Event, EventKind, Notifier, PageContext, Route,
-};
+use pharos_notify::{Channel, ComponentContext, Event, EventKind, Notifier, PageContext, Route};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 
@@ -213,7 +211,7 @@ pub fn component_changed() -> Event {
         page: page(Indicator::Critical, "Major System Outage"),
         incident: None,
         maintenance: None,
-        component_change: Some(ComponentChange {
+        component_change: Some(AffectedChange {
             component_id: cid("api"),
             old_status: ComponentStatus::Operational,
             new_status: ComponentStatus::MajorOutage,

@@ -1,0 +1,461 @@
+//! Automation at the desk: what a monitor's confirmed health change does to incidents. A
+//! monitor confirmed down joins the open incident that covers one of its components (or
+//! opens one, published with `auto_publish`); when every monitor of an incident recovers it
+//! moves to `monitoring`, and after `auto_resolve_after` of quiet it resolves; flapping is
+//! noted. Once a person has posted to an incident, automation only records events on it.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use pharos_domain::incident::{self, TimelineKind};
+use pharos_domain::{
+    Actor, ComponentId, ComponentTransition, Health, Impact, Incident, IncidentId, IncidentStatus,
+    MonitorId,
+};
+
+use super::{affected_from, component_names, Desk};
+use crate::world::{Applied, Flap, World};
+
+impl Desk {
+    /// Reacts to what one check result changed: its monitor's confirmed health change and the
+    /// start or end of its flapping. This is the one way a check result enters the desk.
+    pub fn on_result(
+        &mut self,
+        world: &mut World,
+        monitor: &MonitorId,
+        applied: &Applied,
+        now: DateTime<Utc>,
+    ) {
+        if let Some(t) = applied.transition {
+            self.on_transition(
+                world,
+                monitor,
+                t.from,
+                t.to,
+                &applied.component_changes,
+                now,
+            );
+        }
+        if let Some(flap) = applied.flap {
+            // The transition (if any) already put the component changes on the timeline.
+            let changes: &[_] = if applied.transition.is_some() {
+                &[]
+            } else {
+                &applied.component_changes
+            };
+            self.on_flap(world, monitor, flap, changes, now);
+        }
+    }
+
+    /// Reacts to a monitor's confirmed health change. `changes` are the component status
+    /// changes the same result caused.
+    pub fn on_transition(
+        &mut self,
+        world: &mut World,
+        monitor: &MonitorId,
+        from: Health,
+        to: Health,
+        changes: &[ComponentTransition],
+        now: DateTime<Utc>,
+    ) {
+        if to == Health::Down {
+            self.on_down(world, monitor, changes, now);
+        } else if from == Health::Down {
+            self.on_recovered(world, monitor, changes, now);
+        } else {
+            self.note_component_changes(changes, now);
+        }
+    }
+
+    pub(super) fn on_down(
+        &mut self,
+        world: &mut World,
+        monitor: &MonitorId,
+        changes: &[ComponentTransition],
+        now: DateTime<Utc>,
+    ) {
+        let Some(spec) = world.monitor_spec(monitor).cloned() else {
+            return;
+        };
+        let state = world.monitor_state(monitor).cloned().unwrap_or_default();
+        let at = state.since.unwrap_or(now);
+        let first_failure = world.failing_since(monitor).unwrap_or(at);
+        let error = state.last_error.clone().unwrap_or_default();
+        let (in_maintenance, live): (Vec<ComponentId>, Vec<ComponentId>) = spec
+            .components
+            .iter()
+            .cloned()
+            .partition(|c| world.in_maintenance(c));
+        if !in_maintenance.is_empty() {
+            let windows: Vec<IncidentId> = self
+                .maintenances
+                .iter()
+                .filter(|m| {
+                    m.status.is_active() && m.components.iter().any(|c| in_maintenance.contains(c))
+                })
+                .map(|m| m.id.clone())
+                .collect();
+            for w in windows {
+                self.event(
+                    &w,
+                    at,
+                    now,
+                    Actor::Automation,
+                    TimelineKind::MonitorDownInMaintenance {
+                        monitor_id: monitor.clone(),
+                        error: error.clone(),
+                    },
+                );
+            }
+        }
+        if live.is_empty() {
+            return;
+        }
+        let down_event = TimelineKind::MonitorDown {
+            monitor_id: monitor.clone(),
+            error: error.clone(),
+            first_failure_at: first_failure,
+        };
+        let names = component_names(world, &live);
+        let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let failures = state.down_streak.max(1);
+        let message =
+            incident::opening_message(spec.on_failure, &name_refs, failures, error.trim());
+
+        let joined = self.incidents.iter().rposition(|i| {
+            i.status.is_unresolved()
+                && (i.monitors.contains_key(monitor)
+                    || live.iter().any(|c| i.components.contains_key(c)))
+        });
+        if let Some(ii) = joined {
+            let id = self.incidents[ii].id.clone();
+            self.event(&id, at, now, Actor::Automation, down_event);
+            let inc = &mut self.incidents[ii];
+            let new_components: Vec<ComponentId> = live
+                .iter()
+                .filter(|c| !inc.components.contains_key(*c))
+                .cloned()
+                .collect();
+            inc.monitors.insert(monitor.clone(), true);
+            inc.healthy_since = None;
+            let affected = affected_from(world, &live, changes);
+            for a in &affected {
+                inc.note_component(a.component_id.clone(), a.new_status);
+            }
+            inc.updated_at = now;
+            let (human_owned, status) = (inc.human_owned, inc.status);
+            // A flapping monitor's changes go on the timeline only; its one update was
+            // posted when it started to flap.
+            if !human_owned && !world.is_flapping(monitor) {
+                if status == IncidentStatus::Monitoring {
+                    let body = format!("The problem has returned. {message}");
+                    self.post(ii, IncidentStatus::Investigating, body, affected, now);
+                } else if !new_components.is_empty() {
+                    self.post(ii, status, message, affected, now);
+                }
+            }
+            self.note_component_changes(changes, now);
+            self.touch_incident(&id);
+            return;
+        }
+        // A monitor it depends on is down: this failure is that outage's consequence, not
+        // news. It goes on the dependency's open incident (which then also waits for this
+        // monitor's recovery), and opens nothing of its own.
+        let parents_down: Vec<&MonitorId> = spec
+            .depends_on
+            .iter()
+            .filter(|p| {
+                world
+                    .monitor_state(p)
+                    .is_some_and(|s| s.health == Health::Down)
+            })
+            .collect();
+        if !parents_down.is_empty() {
+            let parent_incident = self.incidents.iter().rposition(|i| {
+                i.status.is_unresolved() && parents_down.iter().any(|p| i.monitors.contains_key(*p))
+            });
+            if let Some(ii) = parent_incident {
+                let id = self.incidents[ii].id.clone();
+                self.event(&id, at, now, Actor::Automation, down_event);
+                let inc = &mut self.incidents[ii];
+                inc.monitors.insert(monitor.clone(), true);
+                inc.healthy_since = None;
+                inc.updated_at = now;
+                self.touch_incident(&id);
+            }
+            self.note_component_changes(changes, now);
+            tracing::info!(
+                %monitor,
+                depends_on = ?parents_down.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+                "monitor down while a monitor it depends on is down: no incident of its own"
+            );
+            return;
+        }
+        if !self.rules.auto_open {
+            return;
+        }
+        let ii = self.open_automated(
+            incident::opening_name(spec.on_failure, &name_refs),
+            first_failure,
+            Some(first_failure),
+            now,
+        );
+        self.incidents[ii].monitors.insert(monitor.clone(), true);
+        let id = self.incidents[ii].id.clone();
+        self.event(&id, at, now, Actor::Automation, down_event);
+        let affected = affected_from(world, &live, changes);
+        for a in &affected {
+            self.incidents[ii].note_component(a.component_id.clone(), a.new_status);
+        }
+        self.post(ii, IncidentStatus::Investigating, message, affected, now);
+        if self.rules.auto_publish {
+            self.publish(ii, Actor::Automation, now);
+        }
+        tracing::info!(incident = %id, monitor = %monitor, public = self.rules.auto_publish, "incident opened by a confirmed failure");
+    }
+
+    pub(super) fn on_recovered(
+        &mut self,
+        world: &mut World,
+        monitor: &MonitorId,
+        changes: &[ComponentTransition],
+        now: DateTime<Utc>,
+    ) {
+        let at = world
+            .monitor_state(monitor)
+            .and_then(|s| s.since)
+            .unwrap_or(now);
+        let open: Vec<usize> = (0..self.incidents.len())
+            .filter(|&i| {
+                let inc = &self.incidents[i];
+                inc.status.is_unresolved() && inc.monitors.get(monitor) == Some(&true)
+            })
+            .collect();
+        for ii in open {
+            let id = self.incidents[ii].id.clone();
+            self.event(
+                &id,
+                at,
+                now,
+                Actor::Automation,
+                TimelineKind::MonitorUp {
+                    monitor_id: monitor.clone(),
+                },
+            );
+            let inc = &mut self.incidents[ii];
+            inc.monitors.insert(monitor.clone(), false);
+            let components: Vec<ComponentId> = inc.components.keys().cloned().collect();
+            let affected = affected_from(world, &components, changes);
+            for a in &affected {
+                inc.components.insert(a.component_id.clone(), a.new_status);
+            }
+            inc.updated_at = now;
+            if world.is_flapping(monitor) {
+                // Not a recovery yet: it has come back before. `on_flap` posts once it
+                // has been stable for a whole window.
+            } else if inc.all_clear() {
+                inc.healthy_since = Some(now);
+                if !inc.human_owned
+                    && matches!(
+                        inc.status,
+                        IncidentStatus::Investigating | IncidentStatus::Identified
+                    )
+                {
+                    let names = component_names(world, &components);
+                    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+                    let body = format!(
+                        "Checks of {} are passing again. We are monitoring the recovery.",
+                        incident::join_names(&name_refs)
+                    );
+                    self.post(ii, IncidentStatus::Monitoring, body, affected, now);
+                }
+            }
+            self.touch_incident(&id);
+        }
+        self.note_component_changes(changes, now);
+    }
+
+    /// Reacts to a monitor starting or stopping to flap. Starting posts one update to its open
+    /// incident (and so one notification), however often it changes afterwards; stopping
+    /// posts the recovery, or that it is still failing.
+    pub fn on_flap(
+        &mut self,
+        world: &mut World,
+        monitor: &MonitorId,
+        flap: Flap,
+        changes: &[ComponentTransition],
+        now: DateTime<Utc>,
+    ) {
+        let Some(spec) = world.monitor_spec(monitor).cloned() else {
+            return;
+        };
+        let window = pharos_domain::duration::format_duration(spec.quiet.flap_window);
+        let health = world.monitor_state(monitor).map(|s| s.health);
+        let open: Vec<usize> = (0..self.incidents.len())
+            .filter(|&i| {
+                let inc = &self.incidents[i];
+                inc.status.is_unresolved() && inc.monitors.contains_key(monitor)
+            })
+            .collect();
+        for ii in open {
+            let id = self.incidents[ii].id.clone();
+            let components: Vec<ComponentId> =
+                self.incidents[ii].components.keys().cloned().collect();
+            let names = component_names(world, &components);
+            let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            let names = incident::join_names(&name_refs);
+            let affected = affected_from(world, &components, changes);
+            let inc = &mut self.incidents[ii];
+            for a in &affected {
+                inc.components.insert(a.component_id.clone(), a.new_status);
+            }
+            inc.updated_at = now;
+            let (human_owned, status) = (inc.human_owned, inc.status);
+            match flap {
+                Flap::Started { changes: n } => {
+                    inc.healthy_since = None;
+                    tracing::info!(incident = %id, %monitor, changes = n, "monitor is flapping");
+                    if !human_owned {
+                        let body = format!(
+                            "Checks of {names} are flapping: they changed state {n} times within {window}. \
+                             The status stays as it is, with no further updates, until they have been \
+                             stable for {window}."
+                        );
+                        let status = if status == IncidentStatus::Monitoring {
+                            IncidentStatus::Investigating
+                        } else {
+                            status
+                        };
+                        self.post(ii, status, body, affected, now);
+                    }
+                }
+                Flap::Ended => {
+                    tracing::info!(incident = %id, %monitor, "monitor stopped flapping");
+                    let all_up = inc.all_clear();
+                    if health != Some(Health::Down) && all_up {
+                        inc.healthy_since = Some(now);
+                        if !human_owned
+                            && matches!(
+                                status,
+                                IncidentStatus::Investigating | IncidentStatus::Identified
+                            )
+                        {
+                            let body = format!(
+                                "Checks of {names} have been stable and passing for {window}. \
+                                 We are monitoring the recovery."
+                            );
+                            self.post(ii, IncidentStatus::Monitoring, body, affected, now);
+                        }
+                    } else if !human_owned && health == Some(Health::Down) {
+                        let body =
+                            format!("Checks of {names} have stopped flapping and are failing.");
+                        self.post(ii, status, body, affected, now);
+                    }
+                }
+            }
+            self.touch_incident(&id);
+        }
+        self.note_component_changes(changes, now);
+    }
+
+    /// Records component status changes in the timelines of open incidents that cover them.
+    pub fn note_component_changes(&mut self, changes: &[ComponentTransition], now: DateTime<Utc>) {
+        for ch in changes {
+            let open: Vec<IncidentId> = self
+                .incidents
+                .iter()
+                .filter(|i| i.status.is_unresolved() && i.components.contains_key(&ch.component_id))
+                .map(|i| i.id.clone())
+                .collect();
+            for id in open {
+                self.event(
+                    &id,
+                    ch.at,
+                    now,
+                    Actor::Automation,
+                    TimelineKind::ComponentStatus {
+                        component_id: ch.component_id.clone(),
+                        from: ch.from,
+                        to: ch.to,
+                    },
+                );
+                if let Some(ii) = self.incidents.position(&id) {
+                    self.incidents[ii].note_component(ch.component_id.clone(), ch.to);
+                    self.touch_incident(&id);
+                }
+            }
+        }
+    }
+
+    /// Opens an incident automation declares: investigating, not public yet, with its
+    /// `opened` entry on the timeline. The caller adds what opened it (monitor, alert or
+    /// change), its components, its first update, and publishes it.
+    pub(super) fn open_automated(
+        &mut self,
+        name: String,
+        started_at: DateTime<Utc>,
+        first_failure_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> usize {
+        let id = (self.ids)();
+        let ii = self.insert_incident(Incident {
+            id: id.clone(),
+            name: name.clone(),
+            status: IncidentStatus::Investigating,
+            impact_override: None,
+            computed_impact: Impact::None,
+            severity: None,
+            components: BTreeMap::new(),
+            pending_components: BTreeMap::new(),
+            monitors: BTreeMap::new(),
+            public: false,
+            automated: true,
+            human_owned: false,
+            roles: BTreeMap::new(),
+            created_at: now,
+            updated_at: now,
+            started_at,
+            monitoring_at: None,
+            resolved_at: None,
+            first_failure_at,
+            published_at: None,
+            healthy_since: None,
+            alerts: BTreeMap::new(),
+            updates: Vec::new(),
+        });
+        self.event(
+            &id,
+            now,
+            now,
+            Actor::Automation,
+            TimelineKind::Opened { name },
+        );
+        ii
+    }
+
+    /// Resolves automated incidents that have been `monitoring` with every check passing for
+    /// `auto_resolve_after`.
+    pub(super) fn resolve_quiet_incidents(&mut self, world: &mut World, now: DateTime<Utc>) {
+        let quiet = chrono::Duration::from_std(self.rules.auto_resolve_after)
+            .unwrap_or(chrono::Duration::MAX);
+        let due: Vec<usize> = (0..self.incidents.len())
+            .filter(|&i| {
+                let inc = &self.incidents[i];
+                inc.status == IncidentStatus::Monitoring
+                    && !inc.human_owned
+                    && inc.all_clear()
+                    && inc.healthy_since.is_some_and(|h| now - h >= quiet)
+            })
+            .collect();
+        for ii in due {
+            let body = format!(
+                "This incident has been resolved: every check has passed for {}.",
+                pharos_domain::duration::format_duration(self.rules.auto_resolve_after)
+            );
+            self.post(ii, IncidentStatus::Resolved, body, Vec::new(), now);
+            let id = self.incidents[ii].id.clone();
+            self.clear_incident_overrides(world, &id, now);
+            tracing::info!(incident = %id, "incident resolved after a quiet period");
+        }
+    }
+}

@@ -1,0 +1,359 @@
+//! Maintenance windows at the desk: those the configuration declares and those people
+//! schedule, and the clock that starts and completes them. While one is in progress its
+//! components show `under_maintenance`.
+
+use chrono::{DateTime, Utc};
+use pharos_domain::incident::{
+    self, check_body, check_name, AffectedChange, PublicUpdate, TimelineKind,
+};
+use pharos_domain::{
+    Actor, ComponentId, ComponentStatus, Health, IncidentId, Maintenance, MaintenanceStatus,
+    MonitorId, RuleError,
+};
+
+use super::{leaf_component, not_found, Desk, DeskError, Notice, Reach, Subject};
+use crate::world::World;
+use pharos_notify::EventKind;
+
+/// A maintenance window declared in the configuration (`[[maintenances]]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaintenanceDef {
+    /// The configuration's id for it, used to find it again on the next start.
+    pub config_id: String,
+    /// Title.
+    pub name: String,
+    /// Markdown body of its first update.
+    pub body: String,
+    /// Components under maintenance during the window.
+    pub components: Vec<ComponentId>,
+    /// Start.
+    pub scheduled_for: DateTime<Utc>,
+    /// End.
+    pub scheduled_until: DateTime<Utc>,
+    /// Start by itself.
+    pub auto_start: bool,
+    /// Complete by itself.
+    pub auto_complete: bool,
+}
+
+/// `POST /api/v1/maintenances`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMaintenance {
+    /// Title.
+    pub name: String,
+    /// Markdown body of the first update.
+    pub body: String,
+    /// Component ids.
+    pub components: Vec<String>,
+    /// Start.
+    pub scheduled_for: DateTime<Utc>,
+    /// End.
+    pub scheduled_until: DateTime<Utc>,
+    /// Start by itself (default true).
+    pub auto_start: Option<bool>,
+    /// Complete by itself (default true).
+    pub auto_complete: Option<bool>,
+}
+
+/// `POST /api/v1/maintenances/{id}/updates`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewMaintenanceUpdate {
+    /// New status (default: unchanged).
+    pub status: Option<String>,
+    /// Markdown body.
+    pub body: String,
+}
+
+impl Desk {
+    /// Brings the configuration's `[[maintenances]]` into the book: new ones are created,
+    /// ones not yet started take the configuration's current fields, started ones are left
+    /// alone.
+    pub fn reconcile_config(
+        &mut self,
+        world: &mut World,
+        defs: &[MaintenanceDef],
+        now: DateTime<Utc>,
+    ) {
+        for def in defs {
+            let existing = self
+                .maintenances
+                .iter()
+                .position(|m| m.config_id.as_deref() == Some(def.config_id.as_str()));
+            match existing {
+                Some(mi) => {
+                    let m = &mut self.maintenances[mi];
+                    if m.status != MaintenanceStatus::Scheduled {
+                        continue;
+                    }
+                    let before = m.clone();
+                    m.name.clone_from(&def.name);
+                    m.components.clone_from(&def.components);
+                    m.scheduled_for = def.scheduled_for;
+                    m.scheduled_until = def.scheduled_until;
+                    m.auto_start = def.auto_start;
+                    m.auto_complete = def.auto_complete;
+                    if *m != before {
+                        m.updated_at = now;
+                        let id = m.id.clone();
+                        self.touch_maintenance(&id);
+                    }
+                }
+                None => {
+                    let id = self.insert_maintenance(
+                        Some(def.config_id.clone()),
+                        def.name.clone(),
+                        def.body.clone(),
+                        def.components.clone(),
+                        def.scheduled_for,
+                        def.scheduled_until,
+                        def.auto_start,
+                        def.auto_complete,
+                        Actor::Automation,
+                        now,
+                    );
+                    tracing::info!(maintenance = %id, config_id = %def.config_id, "maintenance from the configuration scheduled");
+                }
+            }
+        }
+        self.tick(world, now);
+    }
+
+    /// Schedules a maintenance window.
+    pub fn create_maintenance(
+        &mut self,
+        world: &mut World,
+        req: NewMaintenance,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<IncidentId, DeskError> {
+        check_name("name", &req.name)?;
+        check_body("body", &req.body)?;
+        if req.components.is_empty() {
+            return Err(
+                RuleError::invalid("components", "must name at least one component").into(),
+            );
+        }
+        let mut components = Vec::new();
+        for (i, c) in req.components.iter().enumerate() {
+            let field = format!("components[{i}]");
+            let id = leaf_component(world, &field, c)?;
+            if !components.contains(&id) {
+                components.push(id);
+            }
+        }
+        incident::check_window(req.scheduled_for, req.scheduled_until)?;
+        if req.scheduled_until <= now {
+            return Err(RuleError::invalid("scheduled_until", "is in the past").into());
+        }
+        let id = self.insert_maintenance(
+            None,
+            req.name.trim().to_owned(),
+            req.body,
+            components,
+            req.scheduled_for,
+            req.scheduled_until,
+            req.auto_start.unwrap_or(true),
+            req.auto_complete.unwrap_or(true),
+            actor,
+            now,
+        );
+        self.tick(world, now);
+        Ok(id)
+    }
+
+    /// Posts an update to a maintenance, moving its status forward.
+    pub fn update_maintenance(
+        &mut self,
+        world: &mut World,
+        id: &IncidentId,
+        req: NewMaintenanceUpdate,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(), DeskError> {
+        let mi = self
+            .maintenances
+            .position(id)
+            .ok_or_else(|| not_found("maintenance", id.as_str()))?;
+        check_body("body", &req.body)?;
+        let from = self.maintenances[mi].status;
+        let to = match &req.status {
+            Some(s) => incident::parse_maintenance_status("status", s)?,
+            None => from,
+        };
+        incident::check_maintenance_transition(from, to)?;
+        if to == from && req.body.trim().is_empty() {
+            return Err(
+                RuleError::invalid("body", "an update needs a body or a new status").into(),
+            );
+        }
+        self.move_maintenance(world, mi, to, req.body, actor, now);
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn insert_maintenance(
+        &mut self,
+        config_id: Option<String>,
+        name: String,
+        body: String,
+        components: Vec<ComponentId>,
+        scheduled_for: DateTime<Utc>,
+        scheduled_until: DateTime<Utc>,
+        auto_start: bool,
+        auto_complete: bool,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> IncidentId {
+        let id = (self.ids)();
+        let update = PublicUpdate {
+            id: (self.ids)(),
+            status: MaintenanceStatus::Scheduled,
+            body: body.clone(),
+            created_at: now,
+            actor: actor.clone(),
+            affected: Vec::new(),
+        };
+        let m = Maintenance {
+            id: id.clone(),
+            config_id,
+            name: name.clone(),
+            status: MaintenanceStatus::Scheduled,
+            components,
+            scheduled_for,
+            scheduled_until,
+            auto_start,
+            auto_complete,
+            created_at: now,
+            updated_at: now,
+            started_at: None,
+            completed_at: None,
+            updates: vec![update.clone()],
+        };
+        self.maintenances.insert(m);
+        self.published = None;
+        self.notices.push(Notice {
+            kind: EventKind::MaintenanceScheduled,
+            subject: Subject::Maintenance(id.clone()),
+            reach: Reach::Everyone,
+        });
+        self.event(&id, now, now, actor.clone(), TimelineKind::Opened { name });
+        self.event(
+            &id,
+            now,
+            now,
+            actor,
+            TimelineKind::PublicUpdate {
+                update_id: update.id,
+                status: MaintenanceStatus::Scheduled.as_str().to_owned(),
+                body,
+            },
+        );
+        id
+    }
+
+    pub(super) fn move_maintenance(
+        &mut self,
+        world: &mut World,
+        mi: usize,
+        to: MaintenanceStatus,
+        body: String,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) {
+        let from = self.maintenances[mi].status;
+        let id = self.maintenances[mi].id.clone();
+        let components = self.maintenances[mi].components.clone();
+        let kind = match to {
+            MaintenanceStatus::InProgress if from == MaintenanceStatus::Scheduled => {
+                EventKind::MaintenanceStarted
+            }
+            MaintenanceStatus::Completed => EventKind::MaintenanceCompleted,
+            _ => EventKind::MaintenanceUpdated,
+        };
+        self.notices.push(Notice {
+            kind,
+            subject: Subject::Maintenance(id.clone()),
+            reach: Reach::Everyone,
+        });
+        let mut affected = Vec::new();
+        if from.is_active() != to.is_active() {
+            for c in &components {
+                let old = world
+                    .component_status(c)
+                    .unwrap_or(ComponentStatus::Operational);
+                let change = world.set_maintenance(c, to.is_active(), now);
+                let new = world.component_status(c).unwrap_or(old);
+                affected.push(AffectedChange {
+                    component_id: c.clone(),
+                    old_status: old,
+                    new_status: new,
+                });
+                self.record_change(change);
+            }
+        }
+        let update = PublicUpdate {
+            id: (self.ids)(),
+            status: to,
+            body: body.clone(),
+            created_at: now,
+            actor: actor.clone(),
+            affected,
+        };
+        let m = &mut self.maintenances[mi];
+        if to == MaintenanceStatus::InProgress && m.started_at.is_none() {
+            m.started_at = Some(now);
+        }
+        if to == MaintenanceStatus::Completed {
+            m.completed_at = Some(now);
+        }
+        m.status = to;
+        m.updated_at = now;
+        m.updates.push(update.clone());
+        self.touch_maintenance(&id);
+        self.event(
+            &id,
+            now,
+            now,
+            actor,
+            TimelineKind::PublicUpdate {
+                update_id: update.id,
+                status: to.as_str().to_owned(),
+                body,
+            },
+        );
+        tracing::info!(maintenance = %id, from = from.as_str(), to = to.as_str(), "maintenance status changed");
+        if from.is_active() && !to.is_active() {
+            // Monitors that went down during the window and are still down are an outage now.
+            let down: Vec<MonitorId> = world
+                .monitors()
+                .filter(|(spec, state)| {
+                    state.health == Health::Down
+                        && spec.components.iter().any(|c| components.contains(c))
+                })
+                .map(|(spec, _)| spec.id.clone())
+                .collect();
+            for m in down {
+                self.on_down(world, &m, &[], now);
+            }
+        }
+    }
+
+    /// Starts and completes the windows that are due by themselves.
+    pub(super) fn run_maintenance_clock(&mut self, world: &mut World, now: DateTime<Utc>) {
+        let moves: Vec<(usize, MaintenanceStatus)> = self
+            .maintenances
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| incident::maintenance_due(m, now).map(|to| (i, to)))
+            .collect();
+        for (mi, to) in moves {
+            let body = match to {
+                MaintenanceStatus::InProgress => {
+                    "Scheduled maintenance is currently in progress. We will provide updates as necessary."
+                }
+                _ => "The scheduled maintenance has been completed.",
+            };
+            self.move_maintenance(world, mi, to, body.to_owned(), Actor::Automation, now);
+        }
+    }
+}
