@@ -563,6 +563,30 @@ impl Incident {
         Some((self.resolved_at? - self.started_at).max(chrono::Duration::zero()))
     }
 
+    /// Whether a monitor confirmed down on `components` belongs to this incident: it is open
+    /// and already holds the monitor or one of the components.
+    pub fn covers_failure(&self, monitor: &MonitorId, components: &[ComponentId]) -> bool {
+        self.status.is_unresolved()
+            && (self.monitors.contains_key(monitor)
+                || components.iter().any(|c| self.components.contains_key(c)))
+    }
+
+    /// Whether a failure confirmed at `now` on other components joins this incident anyway,
+    /// because failures that begin together belong together: it is open, automation opened it,
+    /// it is not yet back to `monitoring`, and it opened at most `window` before (a zero
+    /// window never groups).
+    pub fn groups_failure_at(&self, now: DateTime<Utc>, window: std::time::Duration) -> bool {
+        let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+        self.automated
+            && matches!(
+                self.status,
+                IncidentStatus::Investigating | IncidentStatus::Identified
+            )
+            && window > chrono::Duration::zero()
+            && now >= self.created_at
+            && now - self.created_at <= window
+    }
+
     /// Records `status` for `component` and raises the computed impact if it is worse.
     pub fn note_component(&mut self, component: ComponentId, status: ComponentStatus) {
         self.computed_impact = self.computed_impact.max(Impact::of_component(status));
@@ -825,6 +849,93 @@ mod tests {
         let e = parse_maintenance_status("status", "resolved").unwrap_err();
         assert!(e.to_string().contains("incident status"), "{e}");
         assert_eq!(e.field(), "status");
+    }
+
+    fn automated_incident(opened: &str, status: IncidentStatus) -> Incident {
+        let at = t(opened);
+        let mut i = Incident {
+            id: IncidentId::new("inc1").unwrap(),
+            name: "Major outage of API".into(),
+            status,
+            impact_override: None,
+            computed_impact: Impact::None,
+            severity: None,
+            components: BTreeMap::new(),
+            pending_components: BTreeMap::new(),
+            monitors: BTreeMap::new(),
+            public: true,
+            automated: true,
+            human_owned: false,
+            roles: BTreeMap::new(),
+            created_at: at,
+            updated_at: at,
+            started_at: at,
+            monitoring_at: None,
+            resolved_at: None,
+            first_failure_at: Some(at),
+            published_at: Some(at),
+            healthy_since: None,
+            updates: Vec::new(),
+            alerts: BTreeMap::new(),
+        };
+        i.monitors
+            .insert(MonitorId::new("api-health").unwrap(), true);
+        i.note_component(
+            ComponentId::new("api").unwrap(),
+            ComponentStatus::MajorOutage,
+        );
+        i
+    }
+
+    #[test]
+    fn a_failure_joins_the_incident_that_covers_it_or_began_with_it() {
+        use IncidentStatus::*;
+        let api = ComponentId::new("api").unwrap();
+        let sync = ComponentId::new("sync").unwrap();
+        let health = MonitorId::new("api-health").unwrap();
+        let job = MonitorId::new("sync-job").unwrap();
+        let minute = std::time::Duration::from_secs(60);
+        // (status, automated, seconds after opening, window, covers sync-job on sync, groups it)
+        let table = [
+            (Investigating, true, 0.35, minute, false, true),
+            (Investigating, true, 60.0, minute, false, true),
+            (Investigating, true, 60.5, minute, false, false),
+            (Identified, true, 10.0, minute, false, true),
+            (Monitoring, true, 10.0, minute, false, false),
+            (Resolved, true, 10.0, minute, false, false),
+            (Investigating, false, 10.0, minute, false, false),
+            (
+                Investigating,
+                true,
+                10.0,
+                std::time::Duration::ZERO,
+                false,
+                false,
+            ),
+        ];
+        for (status, automated, after, window, covers, groups) in table {
+            let mut i = automated_incident("2026-12-07T10:00:00Z", status);
+            i.automated = automated;
+            let now = i.created_at + chrono::Duration::milliseconds((after * 1000.0) as i64);
+            let case = format!("{status:?} automated={automated} +{after}s window={window:?}");
+            assert_eq!(
+                i.covers_failure(&job, std::slice::from_ref(&sync)),
+                covers,
+                "{case}"
+            );
+            assert_eq!(i.groups_failure_at(now, window), groups, "{case}");
+            // Its own monitor or component is always covered while it is open.
+            assert_eq!(
+                i.covers_failure(&health, &[]),
+                status.is_unresolved(),
+                "{case}"
+            );
+            assert_eq!(
+                i.covers_failure(&job, std::slice::from_ref(&api)),
+                status.is_unresolved(),
+                "{case}"
+            );
+        }
     }
 
     #[test]

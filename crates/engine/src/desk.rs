@@ -68,6 +68,9 @@ pub struct IncidentRules {
     pub auto_publish: bool,
     /// Healthy this long while `monitoring` → resolved.
     pub auto_resolve_after: Duration,
+    /// A failure confirmed this soon after automation opened an incident joins it, even on
+    /// other components: failures that begin together are one outage. Zero never groups.
+    pub group_window: Duration,
 }
 
 impl Default for IncidentRules {
@@ -76,6 +79,7 @@ impl Default for IncidentRules {
             auto_open: true,
             auto_publish: true,
             auto_resolve_after: Duration::from_secs(600),
+            group_window: Duration::from_secs(60),
         }
     }
 }

@@ -85,6 +85,7 @@ fn rules() -> IncidentRules {
         auto_open: true,
         auto_publish: true,
         auto_resolve_after: Duration::from_secs(600),
+        group_window: Duration::from_secs(60),
     }
 }
 
@@ -100,25 +101,8 @@ impl Rig {
             timings: None,
         };
         let applied = self.world.apply(&r);
-        if let Some(tr) = applied.transition {
-            self.desk.on_transition(
-                &mut self.world,
-                &r.monitor_id,
-                tr.from,
-                tr.to,
-                &applied.component_changes,
-                t(at),
-            );
-        }
-        if let Some(flap) = applied.flap {
-            let changes: &[_] = if applied.transition.is_some() {
-                &[]
-            } else {
-                &applied.component_changes
-            };
-            self.desk
-                .on_flap(&mut self.world, &r.monitor_id, flap, changes, t(at));
-        }
+        self.desk
+            .on_result(&mut self.world, &r.monitor_id, &applied, t(at));
     }
 
     fn fail(&mut self, monitor: &str, from: i64) {
@@ -200,11 +184,47 @@ fn monitors_failing_on_the_same_component_join_one_incident() {
     r.fail("api-latency", 5);
     assert_eq!(r.incidents().len(), 1);
     assert_eq!(r.incidents()[0].monitors.len(), 2);
-    // Another component: its own incident.
-    r.fail("db-port", 10);
+    // Another component, well after the first incident opened: its own incident.
+    r.fail("db-port", 100);
     let incidents = r.incidents();
     assert_eq!(incidents.len(), 2);
     assert_eq!(incidents[1].name, "Major outage of Database");
+}
+
+#[test]
+fn failures_that_begin_together_join_one_incident() {
+    // A service and the job that syncs it fail together: one incident, not two.
+    let mut r = rig(rules());
+    r.fail("api-health", 0);
+    r.fail("db-port", 1);
+    let incidents = r.incidents();
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    let i = &incidents[0];
+    assert_eq!(i.monitors.len(), 2);
+    let components: Vec<&str> = i.components.keys().map(|c| c.as_str()).collect();
+    assert_eq!(components, ["api", "db"]);
+    assert_eq!(
+        i.updates.last().unwrap().body,
+        "We are investigating a major outage of Database: 3 consecutive checks failed: connection refused"
+    );
+    // The window is counted from the incident's opening (t = 2): at 62 s it still joins,
+    // after it a failure is news of its own.
+    let mut r = rig(rules());
+    r.fail("api-health", 0);
+    r.fail("db-port", 60);
+    assert_eq!(r.incidents().len(), 1);
+    let mut r = rig(rules());
+    r.fail("api-health", 0);
+    r.fail("db-port", 61);
+    assert_eq!(r.incidents().len(), 2);
+    // A zero window never groups.
+    let mut r = rig(IncidentRules {
+        group_window: Duration::ZERO,
+        ..rules()
+    });
+    r.fail("api-health", 0);
+    r.fail("db-port", 1);
+    assert_eq!(r.incidents().len(), 2);
 }
 
 #[test]

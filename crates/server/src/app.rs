@@ -88,6 +88,7 @@ impl App {
                 auto_open: config.incidents.auto_open,
                 auto_publish: config.incidents.auto_publish,
                 auto_resolve_after: config.incidents.auto_resolve_after,
+                group_window: config.incidents.group_window,
             },
             maintenances: config
                 .maintenances

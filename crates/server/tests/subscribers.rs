@@ -590,7 +590,13 @@ async fn component_scoped_subscribers_hear_only_their_components() {
         let db = FakeTarget::start().await;
         let api_hook = FakeReceiver::start().await;
         let db_hook = FakeReceiver::start().await;
-        let app = spawn_app_on(backend, &config(&api.url, &db.url, None)).await;
+        // Two outages, one after the other, each with its own incident: without a group
+        // window the database's failure a few seconds later would join the API's incident.
+        let separate = config(&api.url, &db.url, None).replace(
+            "auto_resolve_after = \"2s\"\n",
+            "auto_resolve_after = \"2s\"\ngroup_window = \"0s\"\n",
+        );
+        let app = spawn_app_on(backend, &separate).await;
 
         let r = subscribe(
             &app,

@@ -122,10 +122,50 @@ impl Desk {
         let message =
             incident::opening_message(spec.on_failure, &name_refs, failures, error.trim());
 
-        let joined = self.incidents.iter().rposition(|i| {
-            i.status.is_unresolved()
-                && (i.monitors.contains_key(monitor)
-                    || live.iter().any(|c| i.components.contains_key(c)))
+        let covering = self
+            .incidents
+            .iter()
+            .rposition(|i| i.covers_failure(monitor, &live));
+        // A monitor it depends on is down: this failure is that outage's consequence, not
+        // news. It goes on the dependency's open incident (which then also waits for this
+        // monitor's recovery), and opens nothing of its own.
+        let parents_down: Vec<&MonitorId> = spec
+            .depends_on
+            .iter()
+            .filter(|p| {
+                world
+                    .monitor_state(p)
+                    .is_some_and(|s| s.health == Health::Down)
+            })
+            .collect();
+        if covering.is_none() && !parents_down.is_empty() {
+            let parent_incident = self.incidents.iter().rposition(|i| {
+                i.status.is_unresolved() && parents_down.iter().any(|p| i.monitors.contains_key(*p))
+            });
+            if let Some(ii) = parent_incident {
+                let id = self.incidents[ii].id.clone();
+                self.event(&id, at, now, Actor::Automation, down_event);
+                let inc = &mut self.incidents[ii];
+                inc.monitors.insert(monitor.clone(), true);
+                inc.healthy_since = None;
+                inc.updated_at = now;
+                self.touch_incident(&id);
+            }
+            self.note_component_changes(changes, now);
+            tracing::info!(
+                %monitor,
+                depends_on = ?parents_down.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+                "monitor down while a monitor it depends on is down: no incident of its own"
+            );
+            return;
+        }
+        // Failures that begin together belong together: within the group window of an
+        // incident automation opened, another component's failure joins it.
+        let group_window = self.rules.group_window;
+        let joined = covering.or_else(|| {
+            self.incidents
+                .iter()
+                .rposition(|i| i.groups_failure_at(now, group_window))
         });
         if let Some(ii) = joined {
             let id = self.incidents[ii].id.clone();
@@ -156,39 +196,6 @@ impl Desk {
             }
             self.note_component_changes(changes, now);
             self.touch_incident(&id);
-            return;
-        }
-        // A monitor it depends on is down: this failure is that outage's consequence, not
-        // news. It goes on the dependency's open incident (which then also waits for this
-        // monitor's recovery), and opens nothing of its own.
-        let parents_down: Vec<&MonitorId> = spec
-            .depends_on
-            .iter()
-            .filter(|p| {
-                world
-                    .monitor_state(p)
-                    .is_some_and(|s| s.health == Health::Down)
-            })
-            .collect();
-        if !parents_down.is_empty() {
-            let parent_incident = self.incidents.iter().rposition(|i| {
-                i.status.is_unresolved() && parents_down.iter().any(|p| i.monitors.contains_key(*p))
-            });
-            if let Some(ii) = parent_incident {
-                let id = self.incidents[ii].id.clone();
-                self.event(&id, at, now, Actor::Automation, down_event);
-                let inc = &mut self.incidents[ii];
-                inc.monitors.insert(monitor.clone(), true);
-                inc.healthy_since = None;
-                inc.updated_at = now;
-                self.touch_incident(&id);
-            }
-            self.note_component_changes(changes, now);
-            tracing::info!(
-                %monitor,
-                depends_on = ?parents_down.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
-                "monitor down while a monitor it depends on is down: no incident of its own"
-            );
             return;
         }
         if !self.rules.auto_open {

@@ -327,6 +327,7 @@ mod tests {
             auto_open,
             auto_publish: true,
             auto_resolve_after: Duration::from_secs(60),
+            group_window: Duration::from_secs(60),
         };
         let mut desk = Desk::new(rules, ids, 0);
         check(&mut world, &mut desk, CheckOutcome::Up, 1);

@@ -20,6 +20,8 @@ use super::values::{check_http_url, check_image_url, check_support_url, parse_he
 use super::walk::{suggest, Cx, Field, Section};
 use super::{ComponentConfig, Config, IncidentsConfig, PageConfig, ServerConfig, StorageConfig};
 
+/// Longest `[incidents] group_window`: failures an hour apart are not "together".
+const MAX_GROUP_WINDOW: Duration = Duration::from_secs(3600);
 /// Shortest `[incidents] auto_resolve_after`.
 const MIN_AUTO_RESOLVE_AFTER: Duration = Duration::from_secs(1);
 /// Longest `[incidents] auto_resolve_after`: 30 days.
@@ -325,7 +327,15 @@ pub(super) fn time_zone(cx: &mut Cx<'_>, f: &Field<'_>) -> Option<chrono_tz::Tz>
 
 /// `[incidents]`: every key optional, defaults from [`IncidentsConfig::default`].
 fn incidents(cx: &mut Cx<'_>, s: Section<'_>) -> IncidentsConfig {
-    s.check_keys(cx, &["auto_open", "auto_publish", "auto_resolve_after"]);
+    s.check_keys(
+        cx,
+        &[
+            "auto_open",
+            "auto_publish",
+            "auto_resolve_after",
+            "group_window",
+        ],
+    );
     let mut out = IncidentsConfig::default();
     let auto_open = s.field("auto_open").and_then(|f| cx.boolean(&f));
     let publish = s.field("auto_publish");
@@ -350,6 +360,21 @@ fn incidents(cx: &mut Cx<'_>, s: Section<'_>) -> IncidentsConfig {
                 );
             } else {
                 out.auto_resolve_after = d;
+            }
+        }
+    }
+    if let Some(f) = s.field("group_window") {
+        if let Some(d) = cx.duration(&f) {
+            if d > MAX_GROUP_WINDOW {
+                cx.error(
+                    f.at,
+                    format!(
+                        "`group_window` must be at most 1h, found {:?}",
+                        format_duration(d)
+                    ),
+                );
+            } else {
+                out.group_window = d;
             }
         }
     }

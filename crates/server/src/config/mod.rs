@@ -37,6 +37,7 @@
 //! auto_open = true                 # a confirmed failure opens an incident...
 //! auto_publish = true              # ...and shows it on the public page at once
 //! auto_resolve_after = "10m"       # healthy this long while "monitoring" → resolved (1s–30d)
+//! group_window = "60s"             # failures this soon after an automated incident join it (0s–1h)
 //!
 //! [[maintenances]]
 //! id = "db-upgrade-2026-12"        # [a-z0-9_-]+, unique among maintenances
@@ -158,6 +159,8 @@ pub const DEFAULT_PAGE_ID: &str = "pharos";
 pub const DEFAULT_PAGE_NAME: &str = "Pharos";
 /// The PagerDuty Events API v2 endpoint a `pagerduty` notifier sends to when it sets no `url`.
 pub const DEFAULT_PAGERDUTY_URL: &str = "https://events.pagerduty.com/v2/enqueue";
+/// `[incidents] group_window` when it is not set.
+pub const DEFAULT_GROUP_WINDOW: Duration = Duration::from_secs(60);
 /// `[incidents] auto_resolve_after` when it is not set.
 pub const DEFAULT_AUTO_RESOLVE_AFTER: Duration = Duration::from_secs(10 * 60);
 
@@ -294,6 +297,10 @@ pub struct IncidentsConfig {
     /// How long an incident's monitors must stay healthy while it is "monitoring" before it
     /// is resolved automatically (default 10 minutes; between 1s and 30d).
     pub auto_resolve_after: Duration,
+    /// A failure confirmed this soon after automation opened an incident joins it instead of
+    /// opening its own, even on other components (default 60 s; `0s` never groups; at most
+    /// 1h).
+    pub group_window: Duration,
 }
 
 impl Default for IncidentsConfig {
@@ -302,6 +309,7 @@ impl Default for IncidentsConfig {
             auto_open: true,
             auto_publish: true,
             auto_resolve_after: DEFAULT_AUTO_RESOLVE_AFTER,
+            group_window: DEFAULT_GROUP_WINDOW,
         }
     }
 }

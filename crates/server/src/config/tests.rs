@@ -144,6 +144,7 @@ fn the_spec_example_loads() {
             auto_open: true,
             auto_publish: true,
             auto_resolve_after: Duration::from_secs(600),
+            group_window: Duration::from_secs(60),
         }
     );
     assert!(c.maintenances.is_empty());
@@ -418,6 +419,7 @@ fn an_empty_file_is_the_default_configuration() {
             auto_open: true,
             auto_publish: true,
             auto_resolve_after: Duration::from_secs(10 * 60),
+            group_window: Duration::from_secs(60),
         }
     );
 }
@@ -1269,6 +1271,7 @@ fn incidents_defaults_fill_what_is_absent() {
         auto_open: true,
         auto_publish: true,
         auto_resolve_after: Duration::from_secs(600),
+        group_window: Duration::from_secs(60),
     };
     assert_eq!(IncidentsConfig::default(), defaults);
     assert_eq!(load("").config.incidents, defaults);
@@ -1291,6 +1294,7 @@ fn incidents_defaults_fill_what_is_absent() {
             auto_open: false,
             auto_publish: false,
             auto_resolve_after: Duration::from_secs(90 * 60),
+            group_window: Duration::from_secs(60),
         }
     );
     // The bounds are inclusive; the inline form works too.
@@ -1324,6 +1328,25 @@ auto_resolve_after = "500ms"
             "pharos.toml:3:1: error: unknown key `auto_pubilsh` in [incidents]; did you mean `auto_publish`?",
             "pharos.toml:4:22: error: `auto_resolve_after` must be at least 1s, found \"500ms\"",
         ]
+    );
+    assert_eq!(
+        load("[incidents]\ngroup_window = \"0s\"\n")
+            .config
+            .incidents
+            .group_window,
+        Duration::ZERO,
+        "0s turns grouping off"
+    );
+    assert_eq!(
+        load("[incidents]\ngroup_window = \"1h\"\n")
+            .config
+            .incidents
+            .group_window,
+        Duration::from_secs(3600)
+    );
+    assert_eq!(
+        refused("[incidents]\ngroup_window = \"2h\"\n"),
+        ["pharos.toml:2:16: error: `group_window` must be at most 1h, found \"2h\""]
     );
     assert_eq!(
         refused("[incidents]\nauto_resolve_after = \"31d\"\n"),
