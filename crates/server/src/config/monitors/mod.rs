@@ -1,26 +1,44 @@
 //! `[[monitors]]`: each entry becomes a `pharos_domain::MonitorSpec`, with the defaults of
 //! SPEC §2 filled in and every key checked against the monitor's type.
+//!
+//! This module reads what every monitor has (id, type, interval, thresholds, conditions,
+//! components, `depends_on`, quiet rules) and hands the rest to the module of its type, the
+//! way each probe kind owns its module in `pharos-probe`. A type is a [`Type`] entry in
+//! [`TYPES`]: its keys, its defaults and the function that reads its target. Adding one is a
+//! new module here plus its line in [`TYPES`].
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use pharos_domain::duration::format_duration;
-use pharos_domain::heartbeat::{Expect, HeartbeatSpec, Schedule};
-use pharos_domain::monitor::{ClientIdentity, HttpAuth, DNS_QUERY_TYPES};
-use pharos_domain::prometheus::{PrometheusSpec, SeriesSelector};
 use pharos_domain::{
-    ComponentId, ComponentStatus, Condition, DnsSpec, HttpSpec, IcmpSpec, MonitorId, MonitorKind,
-    MonitorSpec, QuietRules, Secret, StatusRange, TcpSpec, TlsSpec,
+    ComponentId, ComponentStatus, Condition, MonitorId, MonitorKind, MonitorSpec, QuietRules,
 };
 
 use super::source::Str;
-use super::values::{
-    check_http_url, is_http_token, parse_byte_size, parse_host_url, parse_socket_addr,
-    parse_tcp_url,
-};
 use super::walk::{did_you_mean, unknown_key, Cx, Field, Section};
 
-/// Keys every supported monitor type accepts.
+mod depends_on;
+mod dns;
+mod heartbeat;
+mod http;
+mod icmp;
+mod prometheus;
+mod tcp;
+mod tls;
+
+/// Every monitor type, in the order messages list them (and suggestions prefer them).
+const TYPES: &[Type] = &[
+    http::TYPE,
+    tcp::TYPE,
+    heartbeat::TYPE,
+    prometheus::TYPE,
+    dns::TYPE,
+    tls::TYPE,
+    icmp::TYPE,
+];
+
+/// Keys every monitor type accepts, unless its [`Type::refuses`] them.
 const COMMON_KEYS: &[&str] = &[
     "id",
     "type",
@@ -39,84 +57,104 @@ const COMMON_KEYS: &[&str] = &[
     "flap_window",
     "flap_threshold",
 ];
-/// Keys only `http` monitors accept.
-const HTTP_KEYS: &[&str] = &[
-    "method",
-    "headers",
-    "body",
-    "insecure",
-    "max_redirects",
-    "max_body_size",
-    "basic_auth",
-    "bearer_token",
-    "accepted_status_codes",
-    "client_certificate",
-    "client_key",
-    "ca_certificate",
-];
-/// Keys only `heartbeat` monitors accept.
-const HEARTBEAT_KEYS: &[&str] = &["token", "period", "schedule", "time_zone", "grace"];
-/// Keys a `heartbeat` monitor refuses: it is pinged, never checked.
-const NOT_FOR_HEARTBEATS: &[&str] = &[
-    "url",
-    "interval",
-    "timeout",
-    "conditions",
-    "degraded_conditions",
-    "retries",
-    "retry_interval",
-];
 /// Most retries a monitor may ask for: more hides an outage for too long.
 const MAX_RETRIES: u32 = 10;
-/// Keys only `prometheus` monitors accept.
-const PROMETHEUS_KEYS: &[&str] = &["series", "threshold", "forecast"];
-/// The http keys a `prometheus` monitor also takes (its scrape is a plain `GET`).
-const PROMETHEUS_HTTP_KEYS: &[&str] = &["headers", "insecure", "max_body_size", "ca_certificate"];
-/// Keys only `dns` monitors accept (a dns monitor has no `url`).
-const DNS_KEYS: &[&str] = &["server", "query_name", "query_type"];
-/// Keys only `tls` monitors accept besides the common ones.
-const TLS_KEYS: &[&str] = &["insecure", "ca_certificate"];
-const SUPPORTED_TYPES: &[&str] = &[
-    "http",
-    "tcp",
-    "heartbeat",
-    "prometheus",
-    "dns",
-    "tls",
-    "icmp",
-];
-/// Shortest and longest heartbeat token.
-const TOKEN_LENGTH: std::ops::RangeInclusive<usize> = 16..=128;
-/// A heartbeat's grace when none is given (healthchecks.io's default).
-const DEFAULT_GRACE: Duration = Duration::from_secs(3600);
-
-const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+/// The shortest `interval` (and `retry_interval`, `flap_window`, heartbeat `period`).
 const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// The interval when none is given.
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+/// The longest default timeout: the interval, up to this.
 const MAX_DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-const DEFAULT_FAILURE_THRESHOLD: u32 = 3;
-const DEFAULT_SUCCESS_THRESHOLD: u32 = 2;
-const DEFAULT_HTTP_CONDITION: &str = "[STATUS] < 400";
-const DEFAULT_TCP_CONDITION: &str = "[CONNECTED] == true";
-const DEFAULT_DNS_CONDITION: &str = "[DNS_RCODE] == NOERROR";
-const DEFAULT_DNS_PORT: u16 = 53;
-const DEFAULT_TLS_PORT: u16 = 443;
+/// Failed and successful checks in a row before a checked monitor changes state, by default.
+const DEFAULT_THRESHOLDS: (u32, u32) = (3, 2);
+/// The statuses `on_failure` may set, in the order messages list them.
 pub(super) const ON_FAILURE: &[ComponentStatus] = &[
     ComponentStatus::PartialOutage,
     ComponentStatus::MajorOutage,
     ComponentStatus::DegradedPerformance,
 ];
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Type {
-    Http,
-    Tcp,
-    Heartbeat,
-    Prometheus,
-    Dns,
-    Tls,
-    Icmp,
-    /// Missing or unknown: the error is reported; check the rest as well as we can.
-    Unknown,
+/// One monitor type: what it accepts beyond the common keys, its defaults, and its reader.
+struct Type {
+    /// The value of `type`.
+    name: &'static str,
+    /// How messages name a monitor of this type, with its article: "an http", "a tcp".
+    a_name: &'static str,
+    /// Keys only this type (and perhaps a few others) accepts, in the order suggestions
+    /// prefer them.
+    keys: &'static [&'static str],
+    /// Common keys this type refuses (a heartbeat has no `url`).
+    refuses: &'static [&'static str],
+    /// Why a refused common key does not apply, after "`key` does not apply to … monitor: ".
+    refusal: &'static str,
+    /// The condition used when `conditions` is left out; `None` for none at all.
+    default_condition: Option<&'static str>,
+    /// Failed and successful checks in a row before the monitor changes state, by default.
+    thresholds: (u32, u32),
+    /// Reads the type's own keys and its target; `None` once an error is reported.
+    read: fn(&mut Cx<'_>, &Section<'_>, &mut Entry<'_>) -> Option<Read>,
+}
+
+/// What a type's reader knows of the monitor besides its section.
+struct Entry<'e> {
+    /// "monitor `api`" (or just "monitor" without a valid id), for messages.
+    name: &'e str,
+    /// The type's name, for "invalid … monitor `url`" messages.
+    type_name: &'static str,
+    /// The `url`, read and located, when the type takes one and it is a string.
+    url: Option<Str>,
+    /// Values this type requires to be unique across its monitors (heartbeat tokens), each
+    /// with where it was first used.
+    seen: &'e mut HashMap<String, usize>,
+}
+
+impl Entry<'_> {
+    /// The target parsed from `url` by `parse`; `None` when `url` is missing or not a string
+    /// (already reported) or `parse` refuses it ("invalid {type} monitor `url`: …").
+    fn target<T>(
+        &self,
+        cx: &mut Cx<'_>,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        let url = self.url.as_ref()?;
+        parse(&url.text)
+            .map_err(|e| {
+                cx.error(
+                    url.at,
+                    format!("invalid {} monitor `url`: {e}", self.type_name),
+                );
+            })
+            .ok()
+    }
+}
+
+/// What a type's reader makes of a monitor.
+struct Read {
+    /// The check to run (or the pings to expect).
+    kind: MonitorKind,
+    /// The interval shown when the type decides it (a heartbeat's period); `None` for
+    /// `interval` or its default.
+    interval: Option<Duration>,
+}
+
+impl From<MonitorKind> for Read {
+    fn from(kind: MonitorKind) -> Self {
+        Self {
+            kind,
+            interval: None,
+        }
+    }
+}
+
+/// What reading one monitor needs to know about those before it.
+#[derive(Default)]
+struct Seen {
+    /// Each monitor id, with where it was first used.
+    ids: HashMap<String, usize>,
+    /// Per type, the values it keeps unique (see [`Entry::seen`]).
+    by_type: HashMap<&'static str, HashMap<String, usize>>,
+    /// Every `depends_on` entry, checked once all monitors are known.
+    deps: Vec<depends_on::DependsRef>,
 }
 
 /// Reads every monitor. `components` are the declared component ids; every component a
@@ -127,106 +165,13 @@ pub(super) fn monitors(
     components: &[String],
     driven: &mut HashSet<String>,
 ) -> Vec<MonitorSpec> {
-    let mut out = Vec::new();
-    let mut first_at: HashMap<String, usize> = HashMap::new();
-    let mut tokens: HashMap<String, usize> = HashMap::new();
-    let mut deps: Vec<DependsRef> = Vec::new();
-    for s in sections {
-        let spec = monitor(
-            cx,
-            s,
-            components,
-            driven,
-            &mut first_at,
-            &mut tokens,
-            &mut deps,
-        );
-        if let Some(spec) = spec {
-            out.push(spec);
-        }
-    }
-    check_dependencies(cx, &deps, &first_at);
+    let mut seen = Seen::default();
+    let out: Vec<MonitorSpec> = sections
+        .iter()
+        .filter_map(|s| monitor(cx, s, components, driven, &mut seen))
+        .collect();
+    depends_on::check(cx, &seen.deps, &seen.ids);
     out
-}
-
-/// One entry of a monitor's `depends_on`, where it was written.
-struct DependsRef {
-    monitor: String,
-    on: String,
-    at: usize,
-}
-
-/// Every `depends_on` entry names another declared monitor, and no chain of them comes back
-/// to where it started (a cycle would leave a monitor waiting on itself).
-fn check_dependencies(cx: &mut Cx<'_>, deps: &[DependsRef], declared: &HashMap<String, usize>) {
-    let mut graph: HashMap<&str, Vec<&str>> = HashMap::new();
-    for d in deps {
-        if d.on == d.monitor {
-            cx.error(
-                d.at,
-                format!("monitor `{}` cannot depend on itself", d.monitor),
-            );
-        } else if !declared.contains_key(&d.on) {
-            let hint = super::walk::suggest(&d.on, declared.keys().map(String::as_str))
-                .map(|s| format!("; did you mean `{s}`?"))
-                .unwrap_or_default();
-            cx.error(
-                d.at,
-                format!("`depends_on`: unknown monitor `{}`{hint}", d.on),
-            );
-        } else {
-            graph.entry(&d.monitor).or_default().push(&d.on);
-        }
-    }
-    // Depth-first from each monitor, in file order, reporting each cycle once.
-    let mut reported: HashSet<&str> = HashSet::new();
-    for d in deps {
-        let mut path: Vec<&str> = vec![d.monitor.as_str()];
-        if let Some(cycle) = find_cycle(&graph, &mut path, &mut HashSet::new()) {
-            if cycle.iter().any(|m| reported.contains(m)) {
-                continue;
-            }
-            reported.extend(cycle.iter().copied());
-            cx.error(
-                d.at,
-                format!(
-                    "`depends_on` makes a cycle: {}",
-                    cycle
-                        .iter()
-                        .map(|m| format!("`{m}`"))
-                        .collect::<Vec<_>>()
-                        .join(" → ")
-                ),
-            );
-        }
-    }
-}
-
-/// A cycle through the last monitor of `path`, as the monitors along it (first repeated at
-/// the end), if there is one.
-fn find_cycle<'a>(
-    graph: &HashMap<&'a str, Vec<&'a str>>,
-    path: &mut Vec<&'a str>,
-    done: &mut HashSet<&'a str>,
-) -> Option<Vec<&'a str>> {
-    let here = *path.last()?;
-    for &next in graph.get(here).map(Vec::as_slice).unwrap_or_default() {
-        if let Some(i) = path.iter().position(|m| *m == next) {
-            let mut cycle = path[i..].to_vec();
-            cycle.push(next);
-            return Some(cycle);
-        }
-        if done.contains(next) {
-            continue;
-        }
-        path.push(next);
-        if let Some(c) = find_cycle(graph, path, done) {
-            return Some(c);
-        }
-        path.pop();
-    }
-    done.insert(here);
-    None
 }
 
 fn monitor(
@@ -234,51 +179,19 @@ fn monitor(
     s: &Section<'_>,
     components: &[String],
     driven: &mut HashSet<String>,
-    first_at: &mut HashMap<String, usize>,
-    tokens: &mut HashMap<String, usize>,
-    deps: &mut Vec<DependsRef>,
+    seen: &mut Seen,
 ) -> Option<MonitorSpec> {
     let errors_before = cx.error_count();
-    let id = monitor_id(cx, s, first_at);
+    let id = monitor_id(cx, s, &mut seen.ids);
     let name = id
         .as_ref()
         .map_or_else(|| "monitor".to_owned(), |id| format!("monitor `{id}`"));
-
-    let ty = match s.field("type") {
-        None => {
-            cx.error(s.at, format!("{name} is missing required key `type`"));
-            Type::Unknown
-        }
-        Some(f) => match cx.string(&f) {
-            None => Type::Unknown,
-            Some(v) => match v.text.as_str() {
-                "http" => Type::Http,
-                "tcp" => Type::Tcp,
-                "heartbeat" => Type::Heartbeat,
-                "prometheus" => Type::Prometheus,
-                "dns" => Type::Dns,
-                "tls" => Type::Tls,
-                "icmp" => Type::Icmp,
-                t => {
-                    cx.error(
-                        v.at,
-                        format!(
-                            "unknown monitor type {t:?} (expected one of: {}){}",
-                            SUPPORTED_TYPES.join(", "),
-                            did_you_mean(t, SUPPORTED_TYPES),
-                        ),
-                    );
-                    Type::Unknown
-                }
-            },
-        },
-    };
+    let ty = monitor_type(cx, s, &name);
     check_monitor_keys(cx, s, ty);
 
     let url = match s.field("url") {
-        // A heartbeat has no target and a dns monitor names a `server`; their `url` is
-        // refused above.
-        _ if matches!(ty, Type::Heartbeat | Type::Dns) => None,
+        // A type that refuses `url` (a heartbeat, a dns monitor) had it reported above.
+        _ if ty.is_some_and(|t| t.refuses.contains(&"url")) => None,
         None => {
             cx.error(s.at, format!("{name} is missing required key `url`"));
             None
@@ -348,109 +261,29 @@ fn monitor(
         None => None,
     };
     let on_failure = s.field("on_failure").and_then(|f| on_failure(cx, &f));
-    let depends_on = s.field("depends_on").and_then(|f| {
-        let refs = cx.string_array(&f)?;
-        let mut out: Vec<MonitorId> = Vec::with_capacity(refs.len());
-        for r in refs {
-            match MonitorId::new(r.text.as_str()) {
-                Ok(dep) if out.contains(&dep) => {
-                    cx.error(r.at, format!("monitor `{dep}` is listed twice"));
-                }
-                Ok(dep) => {
-                    if let Some(owner) = &id {
-                        deps.push(DependsRef {
-                            monitor: owner.to_string(),
-                            on: dep.to_string(),
-                            at: r.at,
-                        });
-                    }
-                    out.push(dep);
-                }
-                Err(e) => cx.error(r.at, format!("`depends_on`: monitor {e}")),
-            }
-        }
-        Some(out)
-    });
+    let depends_on = s
+        .field("depends_on")
+        .and_then(|f| depends_on::read(cx, &f, id.as_ref(), &mut seen.deps));
 
     let quiet = quiet_rules(cx, s);
 
-    let http = if matches!(ty, Type::Http | Type::Unknown | Type::Prometheus) {
-        Some(http_settings(cx, s))
-    } else {
-        None
-    };
-    let heartbeat = (ty == Type::Heartbeat).then(|| heartbeat(cx, s, &name, tokens));
-    let scrape = (ty == Type::Prometheus).then(|| prometheus(cx, s, &name));
-    let dns = (ty == Type::Dns).then(|| dns(cx, s, &name)).flatten();
-    let kind = match (ty, url) {
-        (Type::Http, Some(url)) => match check_http_url(&url.text) {
-            Ok(()) => http.map(|settings| {
-                MonitorKind::Http(HttpSpec {
-                    url: url.text,
-                    ..settings
-                })
-            }),
-            Err(e) => {
-                cx.error(url.at, format!("invalid http monitor `url`: {e}"));
-                None
-            }
-        },
-        (Type::Tcp, Some(url)) => match parse_tcp_url(&url.text) {
-            Ok((host, port)) => Some(MonitorKind::Tcp(TcpSpec { host, port })),
-            Err(e) => {
-                cx.error(url.at, format!("invalid tcp monitor `url`: {e}"));
-                None
-            }
-        },
-        (Type::Heartbeat, _) => heartbeat.flatten().map(MonitorKind::Heartbeat),
-        (Type::Dns, _) => dns.map(MonitorKind::Dns),
-        (Type::Tls, Some(url)) => match parse_host_url(&url.text, "tls", Some(DEFAULT_TLS_PORT)) {
-            Ok((host, port)) => {
-                let insecure = s
-                    .field("insecure")
-                    .and_then(|f| cx.boolean(&f))
-                    .unwrap_or(false);
-                let ca_certificate_pem = ca_certificate(cx, s);
-                Some(MonitorKind::Tls(TlsSpec {
-                    host,
-                    port: port.unwrap_or(DEFAULT_TLS_PORT),
-                    insecure,
-                    ca_certificate_pem,
-                }))
-            }
-            Err(e) => {
-                cx.error(url.at, format!("invalid tls monitor `url`: {e}"));
-                None
-            }
-        },
-        (Type::Icmp, Some(url)) => match parse_host_url(&url.text, "icmp", None) {
-            Ok((host, _)) => Some(MonitorKind::Icmp(IcmpSpec { host })),
-            Err(e) => {
-                cx.error(url.at, format!("invalid icmp monitor `url`: {e}"));
-                None
-            }
-        },
-        (Type::Prometheus, Some(url)) => match check_http_url(&url.text) {
-            Ok(()) => match (http, scrape.flatten()) {
-                (Some(settings), Some((series, threshold, forecast))) => {
-                    Some(MonitorKind::Prometheus(PrometheusSpec {
-                        http: HttpSpec {
-                            url: url.text,
-                            ..settings
-                        },
-                        series,
-                        threshold,
-                        forecast,
-                    }))
-                }
-                _ => None,
+    let read = match ty {
+        Some(ty) => (ty.read)(
+            cx,
+            s,
+            &mut Entry {
+                name: &name,
+                type_name: ty.name,
+                url,
+                seen: seen.by_type.entry(ty.name).or_default(),
             },
-            Err(e) => {
-                cx.error(url.at, format!("invalid prometheus monitor `url`: {e}"));
-                None
-            }
-        },
-        _ => None,
+        ),
+        // Missing or unknown type (reported): check the http keys, the likeliest meant, as
+        // well as we can.
+        None => {
+            http::settings(cx, s);
+            None
+        }
     };
 
     if cx.error_count() == errors_before && drives.as_ref().is_none_or(Vec::is_empty) {
@@ -462,15 +295,10 @@ fn monitor(
 
     let conditions = match conditions {
         Some(c) => c,
-        // A heartbeat's verdicts come from its pings and the clock.
-        None if ty == Type::Heartbeat => Vec::new(),
-        None => {
-            let default = match ty {
-                Type::Tcp | Type::Tls | Type::Icmp => DEFAULT_TCP_CONDITION,
-                Type::Dns => DEFAULT_DNS_CONDITION,
-                _ => DEFAULT_HTTP_CONDITION,
-            };
-            match Condition::parse(default) {
+        None => match ty.and_then(|t| t.default_condition) {
+            // A heartbeat's verdicts come from its pings and the clock.
+            None => Vec::new(),
+            Some(default) => match Condition::parse(default) {
                 Ok(c) => vec![c],
                 Err(e) => {
                     cx.error(
@@ -481,35 +309,22 @@ fn monitor(
                     );
                     Vec::new()
                 }
-            }
-        }
+            },
+        },
     };
 
     if cx.error_count() > errors_before {
         return None;
     }
-    // A heartbeat's one verdict per ping or silence is the whole story: no threshold by
-    // default. Its interval (shown, never used to schedule) is its period.
-    let (interval_value, thresholds) = match &kind {
-        Some(MonitorKind::Heartbeat(hb)) => (
-            match hb.expect {
-                Expect::Period(p) => p,
-                Expect::Schedule(_) => DEFAULT_INTERVAL,
-            },
-            (1, 1),
-        ),
-        _ => (
-            interval_value,
-            (DEFAULT_FAILURE_THRESHOLD, DEFAULT_SUCCESS_THRESHOLD),
-        ),
-    };
+    let (ty, read) = (ty?, read?);
+    let interval_value = read.interval.unwrap_or(interval_value);
     Some(MonitorSpec {
         id: id?,
-        kind: kind?,
+        kind: read.kind,
         interval: interval_value,
         timeout: timeout.unwrap_or(interval_value.min(MAX_DEFAULT_TIMEOUT)),
-        failure_threshold: failure_threshold.unwrap_or(thresholds.0),
-        success_threshold: success_threshold.unwrap_or(thresholds.1),
+        failure_threshold: failure_threshold.unwrap_or(ty.thresholds.0),
+        success_threshold: success_threshold.unwrap_or(ty.thresholds.1),
         conditions,
         degraded_conditions: degraded_conditions.unwrap_or_default(),
         components: drives.unwrap_or_default(),
@@ -517,6 +332,29 @@ fn monitor(
         depends_on: depends_on.unwrap_or_default(),
         quiet: quiet?,
     })
+}
+
+/// The monitor's `type`; `None` (reported) when it is missing, not a string or unknown.
+fn monitor_type(cx: &mut Cx<'_>, s: &Section<'_>, name: &str) -> Option<&'static Type> {
+    let Some(f) = s.field("type") else {
+        cx.error(s.at, format!("{name} is missing required key `type`"));
+        return None;
+    };
+    let v = cx.string(&f)?;
+    let found = TYPES.iter().find(|t| t.name == v.text);
+    if found.is_none() {
+        let names: Vec<&str> = TYPES.iter().map(|t| t.name).collect();
+        cx.error(
+            v.at,
+            format!(
+                "unknown monitor type {:?} (expected one of: {}){}",
+                v.text,
+                names.join(", "),
+                did_you_mean(&v.text, &names),
+            ),
+        );
+    }
+    found
 }
 
 /// `retries` with `retry_interval`, and `flap_window` with `flap_threshold`.
@@ -578,6 +416,8 @@ fn quiet_rules(cx: &mut Cx<'_>, s: &Section<'_>) -> Option<QuietRules> {
     ok.then_some(rules)
 }
 
+/// The monitor's `id`, which must be valid and not used by an earlier monitor (`first_at`
+/// remembers where each was first used).
 fn monitor_id(
     cx: &mut Cx<'_>,
     s: &Section<'_>,
@@ -609,232 +449,56 @@ fn monitor_id(
     }
 }
 
-fn check_monitor_keys(cx: &mut Cx<'_>, s: &Section<'_>, ty: Type) {
-    let type_name = match ty {
-        Type::Http => "an http",
-        Type::Tcp => "a tcp",
-        Type::Heartbeat => "a heartbeat",
-        Type::Prometheus => "a prometheus",
-        Type::Dns => "a dns",
-        Type::Tls => "a tls",
-        Type::Icmp => "an icmp",
-        Type::Unknown => "",
-    };
+/// Reports every key the monitor's type does not accept: why, for a key of another type or
+/// one the type refuses; with a suggestion, for a key no type has.
+fn check_monitor_keys(cx: &mut Cx<'_>, s: &Section<'_>, ty: Option<&Type>) {
     let allowed = allowed_keys(ty);
     for (key, at) in s.keys() {
         if allowed.contains(&key) {
             continue;
         }
-        if ty == Type::Heartbeat && NOT_FOR_HEARTBEATS.contains(&key) {
-            cx.error(
+        match ty {
+            Some(t) if t.refuses.contains(&key) => cx.error(
                 at,
                 format!(
-                    "`{key}` does not apply to a heartbeat monitor: the job pings \
-                     /ping/{{token}}, and `period` or `schedule` with `grace` say when"
+                    "`{key}` does not apply to {} monitor: {}",
+                    t.a_name, t.refusal
                 ),
-            );
-        } else if ty == Type::Dns && key == "url" {
-            cx.error(
-                at,
-                "`url` does not apply to a dns monitor: set `server` (the resolver, like \
-                 \"1.1.1.1:53\"), `query_name` and `query_type`",
-            );
-        } else if allowed_keys(Type::Unknown).contains(&key) {
-            cx.error(at, format!("`{key}` does not apply to {type_name} monitor"));
-        } else {
-            cx.error(at, unknown_key(key, s.label, &allowed));
+            ),
+            Some(t) if allowed_keys(None).contains(&key) => {
+                cx.error(
+                    at,
+                    format!("`{key}` does not apply to {} monitor", t.a_name),
+                );
+            }
+            _ => cx.error(at, unknown_key(key, s.label, &allowed)),
         }
     }
 }
 
-/// The keys a monitor of type `ty` accepts; for an unknown type, every key of any type.
-fn allowed_keys(ty: Type) -> Vec<&'static str> {
-    let mut keys: Vec<&str> = COMMON_KEYS.to_vec();
+/// The keys a monitor of type `ty` accepts; for a missing or unknown type, every key of any
+/// type (common ones first, then each type's in [`TYPES`] order).
+fn allowed_keys(ty: Option<&Type>) -> Vec<&'static str> {
     match ty {
-        Type::Http => keys.extend_from_slice(HTTP_KEYS),
-        Type::Tcp | Type::Icmp => {}
-        Type::Heartbeat => {
-            keys.retain(|k| !NOT_FOR_HEARTBEATS.contains(k));
-            keys.extend_from_slice(HEARTBEAT_KEYS);
-        }
-        Type::Prometheus => {
-            keys.extend_from_slice(PROMETHEUS_HTTP_KEYS);
-            keys.extend_from_slice(PROMETHEUS_KEYS);
-        }
-        Type::Dns => {
-            keys.retain(|k| *k != "url");
-            keys.extend_from_slice(DNS_KEYS);
-        }
-        Type::Tls => keys.extend_from_slice(TLS_KEYS),
-        Type::Unknown => {
-            keys.extend_from_slice(HTTP_KEYS);
-            keys.extend_from_slice(HEARTBEAT_KEYS);
-            keys.extend_from_slice(PROMETHEUS_KEYS);
-            keys.extend_from_slice(DNS_KEYS);
+        Some(t) => COMMON_KEYS
+            .iter()
+            .filter(|k| !t.refuses.contains(*k))
+            .chain(t.keys)
+            .copied()
+            .collect(),
+        None => {
+            let mut keys = COMMON_KEYS.to_vec();
+            for k in TYPES.iter().flat_map(|t| t.keys) {
+                if !keys.contains(k) {
+                    keys.push(*k);
+                }
+            }
+            keys
         }
     }
-    keys
 }
 
-/// The prometheus keys: the `series` to read, its `threshold`, an optional `forecast`.
-fn prometheus(
-    cx: &mut Cx<'_>,
-    s: &Section<'_>,
-    name: &str,
-) -> Option<(SeriesSelector, f64, Option<Duration>)> {
-    let series = match s.field("series") {
-        None => {
-            cx.error(
-                s.at,
-                format!(
-                    "{name} is missing required key `series` (the series to watch, like \
-                     'db_connections_open{{pool=\"booking\"}}')"
-                ),
-            );
-            None
-        }
-        Some(f) => cx.string(&f).and_then(|v| {
-            SeriesSelector::parse(&v.text)
-                .map_err(|e| cx.error(v.at, format!("`series`: {e}")))
-                .ok()
-        }),
-    };
-    let threshold = match s.field("threshold") {
-        None => {
-            cx.error(
-                s.at,
-                format!("{name} is missing required key `threshold` (at or over it → down)"),
-            );
-            None
-        }
-        Some(f) => match f.item.as_float().or(f.item.as_integer().map(|i| i as f64)) {
-            Some(t) if t.is_finite() => Some(t),
-            _ => {
-                cx.error(
-                    f.at,
-                    format!(
-                        "`threshold` must be a number, found {}",
-                        super::walk::describe(f.item)
-                    ),
-                );
-                None
-            }
-        },
-    };
-    let forecast = match s.field("forecast") {
-        None => Some(None),
-        Some(f) => cx.duration(&f).map(Some),
-    };
-    Some((series?, threshold?, forecast?))
-}
-
-/// The heartbeat keys: a unique `token`, `period` or `schedule` (with `time_zone`), `grace`.
-fn heartbeat(
-    cx: &mut Cx<'_>,
-    s: &Section<'_>,
-    name: &str,
-    tokens: &mut HashMap<String, usize>,
-) -> Option<HeartbeatSpec> {
-    let errors_before = cx.error_count();
-    let token = match s.field("token") {
-        None => {
-            cx.error(
-                s.at,
-                format!(
-                    "{name} is missing required key `token` (the secret in its ping URL \
-                     /ping/<token>, e.g. a UUID)"
-                ),
-            );
-            None
-        }
-        Some(f) => cx.string(&f).and_then(|v| {
-            let ok_chars = v
-                .text
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-            if !ok_chars || !TOKEN_LENGTH.contains(&v.text.len()) {
-                cx.error(
-                    v.at,
-                    format!(
-                        "`token` must be {} to {} letters, digits, `-` or `_` (a UUID works), \
-                         found {} characters{}",
-                        TOKEN_LENGTH.start(),
-                        TOKEN_LENGTH.end(),
-                        v.text.chars().count(),
-                        if ok_chars { "" } else { " including others" }
-                    ),
-                );
-                return None;
-            }
-            if let Some(&prev) = tokens.get(&v.text) {
-                let message = format!(
-                    "this `token` is already used by another heartbeat monitor ({}); each \
-                     needs its own",
-                    cx.describe_position(prev)
-                );
-                cx.error(v.at, message);
-                return None;
-            }
-            tokens.insert(v.text.clone(), v.at);
-            Some(v.text)
-        }),
-    };
-    let period = s.field("period").and_then(|f| {
-        let d = cx.duration(&f)?;
-        if d < MIN_INTERVAL {
-            cx.error(f.at, "`period` must be at least 1s");
-            return None;
-        }
-        Some(d)
-    });
-    let zone = s.field("time_zone");
-    let time_zone = zone.as_ref().and_then(|f| super::build::time_zone(cx, f));
-    let schedule = s.field("schedule").and_then(|f| {
-        let v = cx.string(&f)?;
-        let tz = time_zone.unwrap_or(chrono_tz::UTC);
-        Schedule::parse(&v.text, tz)
-            .map_err(|e| cx.error(v.at, format!("`schedule`: {e}")))
-            .ok()
-    });
-    let expect = match (s.field("period"), s.field("schedule")) {
-        (Some(_), Some(f)) => {
-            cx.error(
-                f.at,
-                "set `period` or `schedule`, not both: a job is expected either every so \
-                 often or at set times",
-            );
-            None
-        }
-        (None, None) => {
-            cx.error(
-                s.at,
-                format!(
-                    "{name} needs `period` (e.g. \"5m\") or `schedule` (e.g. \"*/5 * * * *\") \
-                     to say when its job pings"
-                ),
-            );
-            None
-        }
-        (Some(_), None) => period.map(Expect::Period),
-        (None, Some(_)) => schedule.map(|s| Expect::Schedule(Box::new(s))),
-    };
-    if let (Some(f), None) = (&zone, s.field("schedule")) {
-        cx.error(f.at, "`time_zone` applies only with `schedule`");
-    }
-    let grace = match s.field("grace") {
-        None => Some(DEFAULT_GRACE),
-        Some(f) => cx.duration(&f),
-    };
-    if cx.error_count() > errors_before {
-        return None;
-    }
-    Some(HeartbeatSpec {
-        token: token?,
-        expect: expect?,
-        grace: grace?,
-    })
-}
-
+/// Reads a list of conditions; `None` if any is not valid (each reported where it is wrong).
 fn condition_list(cx: &mut Cx<'_>, f: &Field<'_>) -> Option<Vec<Condition>> {
     let texts = cx.string_array(f)?;
     let parsed: Vec<Option<Condition>> = texts.iter().map(|t| cx.condition(t)).collect();
@@ -886,6 +550,7 @@ pub(super) fn component_refs(
     ok.then_some(out)
 }
 
+/// Reads `on_failure`, one of [`ON_FAILURE`].
 fn on_failure(cx: &mut Cx<'_>, f: &Field<'_>) -> Option<ComponentStatus> {
     let v = cx.string(f)?;
     let found = ON_FAILURE.iter().copied().find(|s| s.as_str() == v.text);
@@ -903,359 +568,31 @@ fn on_failure(cx: &mut Cx<'_>, f: &Field<'_>) -> Option<ComponentStatus> {
     found
 }
 
-/// The http-only keys, with defaults; the URL is filled in by the caller.
-fn http_settings(cx: &mut Cx<'_>, s: &Section<'_>) -> HttpSpec {
-    let mut spec = HttpSpec::get(String::new());
-    if let Some(v) = s.field("method").and_then(|f| cx.string(&f)) {
-        let method = v.text.to_ascii_uppercase();
-        if is_http_token(&method) {
-            spec.method = method;
-        } else {
-            cx.error(
-                v.at,
-                format!(
-                    "`method` must be an HTTP method like \"GET\" or \"POST\", found {:?}",
-                    v.text
-                ),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_default_condition_parses() {
+        for t in TYPES {
+            if let Some(c) = t.default_condition {
+                assert!(Condition::parse(c).is_ok(), "{}: {c}", t.name);
+            }
+        }
+    }
+
+    #[test]
+    fn type_names_are_unique_and_refused_keys_are_common_ones() {
+        for (i, t) in TYPES.iter().enumerate() {
+            assert!(
+                TYPES[..i].iter().all(|u| u.name != t.name),
+                "{} twice",
+                t.name
             );
-        }
-    }
-    if let Some(headers) = s.field("headers").and_then(|f| cx.string_map(&f)) {
-        for (name, name_at, value) in headers {
-            if !is_http_token(&name) {
-                cx.error(name_at, format!("{name:?} is not a valid HTTP header name"));
-            } else if value.text.contains(['\r', '\n', '\0']) {
-                cx.error(
-                    value.at,
-                    format!("header `{name}` must not contain line breaks or NUL"),
-                );
-            } else {
-                spec.headers.push((name, value.text));
+            for k in t.refuses {
+                assert!(COMMON_KEYS.contains(k), "{}: {k}", t.name);
             }
+            assert_eq!(t.refuses.is_empty(), t.refusal.is_empty(), "{}", t.name);
         }
     }
-    if let Some(v) = s.field("body").and_then(|f| cx.string(&f)) {
-        spec.body = Some(v.text);
-    }
-    if let Some(b) = s.field("insecure").and_then(|f| cx.boolean(&f)) {
-        spec.insecure = b;
-    }
-    if let Some(n) = s
-        .field("max_redirects")
-        .and_then(|f| cx.integer_at_least::<usize>(&f, 0))
-    {
-        spec.max_redirects = n;
-    }
-    if let Some(n) = s.field("max_body_size").and_then(|f| max_body_size(cx, &f)) {
-        spec.max_body_bytes = n;
-    }
-    spec.auth = http_auth(cx, s);
-    if let Some(codes) = s
-        .field("accepted_status_codes")
-        .and_then(|f| status_codes(cx, &f))
-    {
-        spec.accepted_status_codes = codes;
-    }
-    spec.client_identity = client_identity(cx, s);
-    spec.ca_certificate_pem = ca_certificate(cx, s);
-    spec
-}
-
-/// `ca_certificate`: a PEM file of an extra trusted root (an internal CA), read now so a
-/// missing file stops start-up rather than failing every check.
-fn ca_certificate(cx: &mut Cx<'_>, s: &Section<'_>) -> Option<String> {
-    s.field("ca_certificate")
-        .and_then(|f| pem_file(cx, &f, "CERTIFICATE"))
-}
-
-/// `basic_auth = { username, password }` or `bearer_token`, not both.
-fn http_auth(cx: &mut Cx<'_>, s: &Section<'_>) -> Option<HttpAuth> {
-    let basic = s.field("basic_auth");
-    let bearer = s.field("bearer_token");
-    if let (Some(_), Some(b)) = (&basic, &bearer) {
-        cx.error(
-            b.at,
-            "set `basic_auth` or `bearer_token`, not both: a request carries one Authorization header",
-        );
-        return None;
-    }
-    if s.field("headers")
-        .and_then(|h| {
-            h.item.as_table_like().map(|t| {
-                t.iter()
-                    .any(|(k, _)| k.eq_ignore_ascii_case("authorization"))
-            })
-        })
-        .unwrap_or(false)
-        && (basic.is_some() || bearer.is_some())
-    {
-        cx.error(
-            basic.as_ref().or(bearer.as_ref()).map_or(s.at, |f| f.at),
-            "`headers` already sets Authorization; drop it or the `basic_auth`/`bearer_token` key",
-        );
-        return None;
-    }
-    if let Some(b) = bearer {
-        return cx
-            .secret_string(&b)
-            .map(|v| HttpAuth::Bearer(Secret::new(v.text)));
-    }
-    let f = basic?;
-    let Some(table) = f.item.as_table_like() else {
-        cx.error(
-            f.at,
-            format!(
-                "`basic_auth` must be a table like {{ username = \"…\", password = \"${{PASSWORD}}\" }}, found {}",
-                super::walk::describe_kind(f.item)
-            ),
-        );
-        return None;
-    };
-    let section = Section {
-        table,
-        at: f.at,
-        label: "basic_auth",
-    };
-    section.check_keys(cx, &["username", "password"]);
-    let username = match section.field("username") {
-        None => {
-            section.missing(cx, "username");
-            None
-        }
-        Some(u) => cx.string(&u).and_then(|v| {
-            if v.text.contains(':') {
-                cx.error(v.at, "`username` must not contain `:` (Basic auth joins it to the password with one)");
-                None
-            } else {
-                Some(v.text)
-            }
-        }),
-    };
-    let password = match section.field("password") {
-        None => {
-            section.missing(cx, "password");
-            None
-        }
-        Some(p) => cx.secret_string(&p).map(|v| Secret::new(v.text)),
-    };
-    Some(HttpAuth::Basic {
-        username: username?,
-        password: password?,
-    })
-}
-
-/// `accepted_status_codes = [200, 204, "300-399"]`: codes and inclusive ranges, 100-599.
-fn status_codes(cx: &mut Cx<'_>, f: &Field<'_>) -> Option<Vec<StatusRange>> {
-    let Some(array) = f.item.as_array() else {
-        cx.error(
-            f.at,
-            format!(
-                "`accepted_status_codes` must be a list like [200, \"300-399\"], found {}",
-                super::walk::describe(f.item)
-            ),
-        );
-        return None;
-    };
-    let valid = |n: i64| u16::try_from(n).ok().filter(|c| (100..=599).contains(c));
-    let mut out = Vec::new();
-    let mut ok = true;
-    for v in array.iter() {
-        let at = v.span().map_or(f.at, |s| s.start);
-        let range = match v {
-            toml_edit::Value::Integer(n) => {
-                valid(*n.value()).map(|c| StatusRange { from: c, to: c })
-            }
-            toml_edit::Value::String(text) => {
-                let text = text.value().trim();
-                let (a, b) = text.split_once('-').unwrap_or((text, text));
-                match (
-                    a.trim().parse::<i64>().ok().and_then(valid),
-                    b.trim().parse::<i64>().ok().and_then(valid),
-                ) {
-                    (Some(from), Some(to)) if from <= to => Some(StatusRange { from, to }),
-                    _ => None,
-                }
-            }
-            _ => None,
-        };
-        match range {
-            Some(r) => out.push(r),
-            None => {
-                ok = false;
-                cx.error(
-                    at,
-                    format!(
-                        "`accepted_status_codes`: {} is not a status code (100-599) or a range like \"200-299\"",
-                        v.to_string().trim()
-                    ),
-                );
-            }
-        }
-    }
-    if ok && out.is_empty() {
-        cx.error(f.at, "`accepted_status_codes` must not be empty; leave the key out to use the conditions alone");
-        return None;
-    }
-    ok.then_some(out)
-}
-
-/// `client_certificate` and `client_key`: PEM files, both or neither, read now so a missing
-/// or unreadable file stops start-up rather than failing every check.
-fn client_identity(cx: &mut Cx<'_>, s: &Section<'_>) -> Option<ClientIdentity> {
-    let cert = s.field("client_certificate");
-    let key = s.field("client_key");
-    match (&cert, &key) {
-        (None, None) => return None,
-        (Some(f), None) => {
-            cx.error(
-                f.at,
-                "`client_certificate` needs `client_key` (the PEM file of its private key)",
-            );
-            return None;
-        }
-        (None, Some(f)) => {
-            cx.error(
-                f.at,
-                "`client_key` needs `client_certificate` (the PEM file of the certificate)",
-            );
-            return None;
-        }
-        _ => {}
-    }
-    let certificate_pem = cert.and_then(|f| pem_file(cx, &f, "CERTIFICATE"));
-    let key_pem = key.and_then(|f| pem_file(cx, &f, "PRIVATE KEY"));
-    Some(ClientIdentity {
-        certificate_pem: certificate_pem?,
-        key_pem: Secret::new(key_pem?),
-    })
-}
-
-/// Reads a PEM file named by `f` (relative paths from the configuration file's folder) and
-/// checks it holds a block whose label ends with `label`. Never quotes the file's content.
-fn pem_file(cx: &mut Cx<'_>, f: &Field<'_>, label: &str) -> Option<String> {
-    let v = cx.string(f)?;
-    let path = cx.relative_path(&v.text);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) => {
-            cx.error(
-                v.at,
-                format!("`{}`: cannot read {}: {e}", f.name, path.display()),
-            );
-            return None;
-        }
-    };
-    let has_block = text
-        .lines()
-        .any(|l| l.starts_with("-----BEGIN ") && l.trim_end().ends_with(&format!("{label}-----")));
-    if !has_block {
-        cx.error(
-            v.at,
-            format!(
-                "`{}`: {} holds no PEM \"{label}\" block",
-                f.name,
-                path.display()
-            ),
-        );
-        return None;
-    }
-    Some(text)
-}
-
-/// The `dns` keys: the resolver `server`, the `query_name` and the `query_type` (default A).
-fn dns(cx: &mut Cx<'_>, s: &Section<'_>, name: &str) -> Option<DnsSpec> {
-    let server = match s.field("server") {
-        None => {
-            cx.error(
-                s.at,
-                format!("{name} is missing required key `server` (the resolver asked, like \"1.1.1.1:53\")"),
-            );
-            None
-        }
-        Some(f) => cx.string(&f).and_then(|v| {
-            parse_socket_addr(&v.text, DEFAULT_DNS_PORT)
-                .map_err(|e| cx.error(v.at, format!("`server`: {e}")))
-                .ok()
-        }),
-    };
-    let query_name = match s.field("query_name") {
-        None => {
-            cx.error(s.at, format!("{name} is missing required key `query_name` (the name looked up)"));
-            None
-        }
-        Some(f) => cx.string(&f).and_then(|v| {
-            let name = v.text.trim_end_matches('.');
-            let ok = !name.is_empty()
-                && name.len() <= 253
-                && name.split('.').all(|label| {
-                    !label.is_empty()
-                        && label.len() <= 63
-                        && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'*')
-                });
-            if ok {
-                Some(v.text)
-            } else {
-                cx.error(v.at, format!("`query_name`: {:?} is not a DNS name (labels of letters, digits, `-` or `_`, each 1-63 characters)", v.text));
-                None
-            }
-        }),
-    };
-    let query_type = match s.field("query_type") {
-        None => Some("A".to_owned()),
-        Some(f) => cx.string(&f).and_then(|v| {
-            let upper = v.text.to_ascii_uppercase();
-            if DNS_QUERY_TYPES.contains(&upper.as_str()) {
-                Some(upper)
-            } else {
-                cx.error(
-                    v.at,
-                    format!(
-                        "`query_type` must be one of {}, found {:?}{}",
-                        DNS_QUERY_TYPES.join(", "),
-                        v.text,
-                        did_you_mean(&upper, DNS_QUERY_TYPES)
-                    ),
-                );
-                None
-            }
-        }),
-    };
-    Some(DnsSpec {
-        server: server?,
-        query_name: query_name?,
-        query_type: query_type?,
-    })
-}
-
-fn max_body_size(cx: &mut Cx<'_>, f: &Field<'_>) -> Option<usize> {
-    let bytes = if f.item.is_integer() {
-        cx.integer_at_least::<u64>(f, 1)?
-    } else if f.item.is_str() {
-        let v = cx.string(f)?;
-        match parse_byte_size(&v.text) {
-            Ok(0) => {
-                cx.error(v.at, "`max_body_size` must be at least 1 byte");
-                return None;
-            }
-            Ok(n) => n,
-            Err(e) => {
-                cx.error(v.at, format!("`max_body_size`: {e}"));
-                return None;
-            }
-        }
-    } else {
-        cx.error(
-            f.at,
-            format!(
-                "`max_body_size` must be an integer (bytes) or a string like \"1MiB\", found {}",
-                super::walk::describe(f.item)
-            ),
-        );
-        return None;
-    };
-    let n = usize::try_from(bytes).ok();
-    if n.is_none() {
-        cx.error(f.at, "`max_body_size` is too large for this machine");
-    }
-    n
 }
