@@ -4,8 +4,9 @@
 //! This module reads what every monitor has (id, type, interval, thresholds, conditions,
 //! components, `depends_on`, quiet rules) and hands the rest to the module of its type, the
 //! way each probe kind owns its module in `pharos-probe`. A type is a [`Type`] entry in
-//! [`TYPES`]: its keys, its defaults and the function that reads its target. Adding one is a
-//! new module here plus its line in [`TYPES`].
+//! [`TYPES`]: its keys, its defaults and the function that reads its target. Adding a type
+//! is a new module here: its `mod` line and its entry in [`TYPES`] are all that change in
+//! this file.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -174,6 +175,8 @@ pub(super) fn monitors(
     out
 }
 
+/// Reads one monitor: the common keys here, the rest by its type. `None` once an error is
+/// reported.
 fn monitor(
     cx: &mut Cx<'_>,
     s: &Section<'_>,
