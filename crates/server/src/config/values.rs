@@ -1,32 +1,62 @@
 //! Validation of the small value languages inside strings: URLs, `tcp://host:port`, byte
 //! sizes, HTTP methods and header names. Pure functions; the message says what is wrong
 //! and the caller adds where.
+//!
+//! URLs are taken apart by hand here rather than with `url::Url` (which the probes use,
+//! through `reqwest`) because the WHATWG parsing it implements repairs what it is given,
+//! and these checks exist to refuse it with a message that quotes the piece at fault as
+//! written. `Url::parse` reads `http:///x` as the host `x`, `example.com:80` as the scheme
+//! `example.com` and `http:x` as `http://x/`; it drops tabs and line breaks, accepts port 0
+//! and `!` in a host name, and when it refuses a host or port it does not say which text.
+//! The test `url_crate_repairs_what_these_checks_refuse` keeps these examples honest.
+
+/// Why an `http(s)://` URL is refused, before it is worded for a plain or a secret URL.
+enum HttpUrlError {
+    /// No `://`.
+    NotAbsolute,
+    /// A scheme other than http or https, as written.
+    Scheme(String),
+    /// A space or control character.
+    Contains(char),
+    /// What is wrong with the host or port.
+    HostPort(String),
+}
 
 /// Checks an absolute `http://` or `https://` URL with a host.
-pub(super) fn check_http_url(url: &str) -> Result<(), String> {
-    // Messages show the URL without the password of its user information.
-    let shown = pharos_domain::fingerprint::redact_userinfo(url);
+fn http_url(url: &str) -> Result<(), HttpUrlError> {
     let Some((scheme, rest)) = url.split_once("://") else {
-        return Err(format!(
-            "{shown:?} is not an absolute URL; expected http://… or https://…"
-        ));
+        return Err(HttpUrlError::NotAbsolute);
     };
     if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
-        return Err(format!(
-            "{shown:?} has scheme {scheme:?}; expected http:// or https://"
-        ));
+        return Err(HttpUrlError::Scheme(scheme.to_owned()));
     }
     if let Some(c) = url.chars().find(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!(
-            "{shown:?} contains {c:?}; encode it (e.g. %20 for a space)"
-        ));
+        return Err(HttpUrlError::Contains(c));
     }
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..authority_end];
     // Userinfo (`user:pass@`) is allowed; the host is what follows the last `@`.
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    split_host_port(host_port).map_err(|e| format!("{shown:?}: {e}"))?;
+    split_host_port(host_port).map_err(HttpUrlError::HostPort)?;
     Ok(())
+}
+
+/// Checks an absolute `http://` or `https://` URL with a host.
+pub(super) fn check_http_url(url: &str) -> Result<(), String> {
+    // Messages show the URL without the password of its user information.
+    let shown = pharos_domain::fingerprint::redact_userinfo(url);
+    http_url(url).map_err(|e| match e {
+        HttpUrlError::NotAbsolute => {
+            format!("{shown:?} is not an absolute URL; expected http://… or https://…")
+        }
+        HttpUrlError::Scheme(scheme) => {
+            format!("{shown:?} has scheme {scheme:?}; expected http:// or https://")
+        }
+        HttpUrlError::Contains(c) => {
+            format!("{shown:?} contains {c:?}; encode it (e.g. %20 for a space)")
+        }
+        HttpUrlError::HostPort(e) => format!("{shown:?}: {e}"),
+    })
 }
 
 /// Checks an image address for the public page: an absolute `http(s)://` URL, or a path on
@@ -86,40 +116,24 @@ pub(super) fn parse_hex_color(s: &str) -> Option<String> {
 /// [`check_http_url`] for a URL that may hold a secret (a chat webhook's URL is its
 /// credential): the message says what is wrong without repeating any part of the URL.
 pub(super) fn check_secret_http_url(url: &str) -> Result<(), &'static str> {
-    if check_http_url(url).is_ok() {
-        return Ok(());
-    }
-    Err(match url.split_once("://") {
-        None => "not an absolute URL; expected http://… or https://…",
-        Some((scheme, _))
-            if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") =>
-        {
-            "the scheme must be http:// or https://"
-        }
-        Some(_) if url.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+    http_url(url).map_err(|e| match e {
+        HttpUrlError::NotAbsolute => "not an absolute URL; expected http://… or https://…",
+        HttpUrlError::Scheme(_) => "the scheme must be http:// or https://",
+        HttpUrlError::Contains(_) => {
             "it contains a space or control character; encode it (e.g. %20 for a space)"
         }
-        Some(_) => "the host or port after the scheme is not valid",
+        HttpUrlError::HostPort(_) => "the host or port after the scheme is not valid",
     })
 }
 
 /// Parses `tcp://host:port` into host (IPv6 without brackets) and port.
 pub(super) fn parse_tcp_url(url: &str) -> Result<(String, u16), String> {
-    // A URL written with `user:password@` is refused without repeating the password.
-    let shown = pharos_domain::fingerprint::redact_userinfo(url);
-    let Some(rest) = url.strip_prefix("tcp://") else {
-        return Err(format!(
-            "{shown:?} is not a tcp URL; expected tcp://host:port"
-        ));
-    };
-    let rest = rest.strip_suffix('/').unwrap_or(rest);
-    if rest.contains(['/', '?', '#', '@']) || rest.chars().any(char::is_whitespace) {
-        return Err(format!("{shown:?} must be just tcp://host:port"));
-    }
-    let (host, port) = split_host_port(rest).map_err(|e| format!("{shown:?}: {e}"))?;
-    match port {
-        Some(port) => Ok((host.to_owned(), port)),
-        None => Err(format!("{shown:?} has no port; expected tcp://host:port")),
+    match host_url(url, "tcp", Port::Required)? {
+        (host, Some(port)) => Ok((host, port)),
+        (_, None) => Err(format!(
+            "{:?} has no port; expected tcp://host:port",
+            pharos_domain::fingerprint::redact_userinfo(url)
+        )),
     }
 }
 
@@ -130,11 +144,33 @@ pub(super) fn parse_host_url(
     scheme: &str,
     default_port: Option<u16>,
 ) -> Result<(String, Option<u16>), String> {
+    let port = match default_port {
+        Some(_) => Port::Optional,
+        None => Port::Refused,
+    };
+    host_url(url, scheme, port)
+}
+
+/// Whether a `scheme://host[:port]` URL must, may or must not name a port.
+#[derive(Clone, Copy)]
+enum Port {
+    /// `tcp://host:port` (the caller refuses a URL without one).
+    Required,
+    /// `tls://host[:port]`.
+    Optional,
+    /// `icmp://host`.
+    Refused,
+}
+
+/// Parses `scheme://host[:port]` into host (IPv6 without brackets) and port; `port` says
+/// how messages write the expected form and whether a port is refused.
+fn host_url(url: &str, scheme: &str, port: Port) -> Result<(String, Option<u16>), String> {
+    // A URL written with `user:password@` is refused without repeating the password.
     let shown = pharos_domain::fingerprint::redact_userinfo(url);
-    let form = if default_port.is_some() {
-        format!("{scheme}://host[:port]")
-    } else {
-        format!("{scheme}://host")
+    let form = match port {
+        Port::Required => format!("{scheme}://host:port"),
+        Port::Optional => format!("{scheme}://host[:port]"),
+        Port::Refused => format!("{scheme}://host"),
     };
     let Some(rest) = url.strip_prefix(&format!("{scheme}://")) else {
         return Err(format!("{shown:?} is not a {scheme} URL; expected {form}"));
@@ -143,11 +179,11 @@ pub(super) fn parse_host_url(
     if rest.contains(['/', '?', '#', '@']) || rest.chars().any(char::is_whitespace) {
         return Err(format!("{shown:?} must be just {form}"));
     }
-    let (host, port) = split_host_port(rest).map_err(|e| format!("{shown:?}: {e}"))?;
-    if port.is_some() && default_port.is_none() {
+    let (host, found) = split_host_port(rest).map_err(|e| format!("{shown:?}: {e}"))?;
+    if let (Port::Refused, Some(_)) = (port, found) {
         return Err(format!("{shown:?}: {scheme} has no ports; expected {form}"));
     }
-    Ok((host.to_owned(), port))
+    Ok((host.to_owned(), found))
 }
 
 /// Parses a resolver address, `ip[:port]` (`[v6]:port` for IPv6), with `default_port` when
@@ -361,6 +397,27 @@ mod tests {
             e.starts_with("\"https://probe:***@api.example.com:99999/\""),
             "{e}"
         );
+    }
+
+    #[test]
+    fn url_crate_repairs_what_these_checks_refuse() {
+        // Why the checks above do not hand URLs to `url::Url` (see the module comment).
+        for (url, repaired) in [
+            ("http:///path", "http://path/"),
+            ("http:example.com", "http://example.com/"),
+            ("http://example.com:0/", "http://example.com:0/"),
+            ("http://ex!ample.com/", "http://ex!ample.com/"),
+            ("http://example.com/\tx", "http://example.com/x"),
+        ] {
+            let parsed = reqwest::Url::parse(url).map(String::from);
+            assert_eq!(parsed.as_deref(), Ok(repaired), "{url}");
+            assert!(check_http_url(url).is_err(), "{url}");
+        }
+        let scheme = reqwest::Url::parse("example.com:80").map(|u| u.scheme().to_owned());
+        assert_eq!(scheme.as_deref(), Ok("example.com"));
+        assert!(check_http_url("example.com:80")
+            .unwrap_err()
+            .contains("not an absolute URL"));
     }
 
     #[test]
