@@ -66,10 +66,30 @@ impl Default for ChangeSettings {
     }
 }
 
+/// What recording a change did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recorded {
+    /// Stored now.
+    New(ChangeEntry),
+    /// Its source sent this `external_id` before: the record stored then.
+    Retry(ChangeEntry),
+}
+
+impl Recorded {
+    /// The stored record.
+    pub fn entry(&self) -> &ChangeEntry {
+        match self {
+            Recorded::New(e) | Recorded::Retry(e) => e,
+        }
+    }
+}
+
 /// What changes need of the configuration, shared by the control handle and the watcher.
 #[derive(Debug)]
 pub(crate) struct ChangeContext {
     settings: ChangeSettings,
+    /// Held while a change is recorded.
+    recording: tokio::sync::Mutex<()>,
     /// Every monitor: id, components it drives, monitors it depends on.
     monitors: Vec<(MonitorId, Vec<ComponentId>, Vec<MonitorId>)>,
 }
@@ -78,6 +98,7 @@ impl ChangeContext {
     pub(crate) fn new(settings: ChangeSettings, specs: &[Arc<MonitorSpec>]) -> Self {
         Self {
             settings,
+            recording: tokio::sync::Mutex::new(()),
             monitors: specs
                 .iter()
                 .map(|s| (s.id.clone(), s.components.clone(), s.depends_on.clone()))
@@ -122,14 +143,18 @@ impl EngineControl {
 
     /// Records a change `recorded_by` (an admin token's name) sent through `source` (`api`,
     /// `pagerduty`, `cli`). Every field is checked first, each refusal naming its field; a
-    /// `supersedes` naming no stored change, or one already superseded, is refused too. The
-    /// answer comes once the record is stored.
+    /// `supersedes` naming no stored change, or one already superseded, is refused too. A
+    /// change whose `external_id` the same source already sent is a retry: the record stored
+    /// the first time is the answer, and nothing new is stored. The answer comes once the
+    /// record is stored.
     pub async fn record_change(
         &self,
         req: NewChange,
         source: &str,
         recorded_by: &str,
-    ) -> Result<ChangeEntry, CommandError> {
+    ) -> Result<Recorded, CommandError> {
+        // One at a time, so that a retry racing its original finds it.
+        let _one_at_a_time = self.changes.recording.lock().await;
         let view = self.view();
         let kind = |c: &ComponentId| match view.components.iter().find(|v| &v.id == c) {
             Some(v) if v.is_group => ComponentKind::Group,
@@ -140,7 +165,8 @@ impl EngineControl {
             id: format!("{}{}", change::ID_PREFIX, crate::random_string(12)),
             source: source.to_owned(),
             recorded_by: recorded_by.to_owned(),
-            at: crate::clock::now(),
+            // Stored in milliseconds: the answer shows what a later read will.
+            at: to_millis(crate::clock::now()),
         };
         let change = req.validate(recording, kind).map_err(rule)?;
         match self.store.insert_change(&change).await {
@@ -150,6 +176,13 @@ impl EngineControl {
                 return Err(CommandError::Unavailable(
                     "the change could not be recorded; try again".into(),
                 ));
+            }
+            Ok(Err(ChangeConflict::AlreadyRecorded { id, .. })) => {
+                let first = self.change(&id).await?.ok_or_else(|| {
+                    CommandError::Unavailable("the change could not be read back; try again".into())
+                })?;
+                tracing::info!(change = %id, source, by = recorded_by, "change already recorded: a retry");
+                return Ok(Recorded::Retry(first));
             }
             Ok(Err(conflict)) => {
                 return Err(rule(RuleError::invalid("supersedes", conflict.to_string())))
@@ -170,11 +203,11 @@ impl EngineControl {
             by = recorded_by,
             "change recorded"
         );
-        Ok(ChangeEntry {
+        Ok(Recorded::New(ChangeEntry {
             change,
             superseded_by: None,
             regression: None,
-        })
+        }))
     }
 
     /// The stored changes `filter` selects, newest first.
@@ -509,6 +542,11 @@ async fn watch_recovery(
         regression: r,
         recent,
     }))
+}
+
+/// `at` without its sub-millisecond part, as the store keeps times.
+fn to_millis(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
 }
 
 #[cfg(test)]

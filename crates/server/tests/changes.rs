@@ -352,6 +352,39 @@ async fn changes_are_recorded_corrected_and_listed_with_the_incident() {
 
 /// PagerDuty's own example change event (developer docs, "Send a Change Event"), with the
 /// Pharos component in `custom_details`.
+#[tokio::test]
+async fn a_change_sent_again_with_its_external_id_is_recorded_once_per_source() {
+    for backend in backends() {
+        let target = FakeTarget::start().await;
+        let app = spawn_app_on(backend, &config(&target.url, "regression = false")).await;
+        let body = json!({"component": "api", "kind": "deploy", "summary": "Deploy api 1.4.2",
+                          "version": "1.4.2", "external_id": "run-812"});
+        let first = record(&app, body.clone()).await;
+        // The pipeline retries (its first answer was lost): the first record, 200, no second.
+        let (status, again) = post(&app, "/api/v1/changes", &body).await;
+        assert_eq!(status, 200, "{backend:?}: {again}");
+        assert_eq!(again, first, "{backend:?}");
+        // Even when the retry's text differs, the first record stands.
+        let mut edited = body.clone();
+        edited["summary"] = json!("Deploy api 1.4.2 (retry)");
+        let (status, again) = post(&app, "/api/v1/changes", &edited).await;
+        assert_eq!((status, &again["id"]), (200, &first["id"]), "{backend:?}");
+        assert_eq!(count(&app).await, 1, "{backend:?}");
+        // Another source's id space is its own; without an external_id nothing is merged.
+        let mut from_cli = body.clone();
+        from_cli["source"] = json!("cli");
+        let (status, cli) = post(&app, "/api/v1/changes", &from_cli).await;
+        assert_eq!(status, 201, "{backend:?}: {cli}");
+        assert_ne!(cli["id"], first["id"]);
+        let plain = json!({"component": "api", "kind": "deploy", "summary": "Deploy api 1.4.2"});
+        let a = record(&app, plain.clone()).await;
+        let b = record(&app, plain).await;
+        assert_ne!(a["id"], b["id"]);
+        assert_eq!(count(&app).await, 4, "{backend:?}");
+        app.stop().await;
+    }
+}
+
 fn pagerduty_example(routing_key: &str) -> Value {
     json!({
         "routing_key": routing_key,

@@ -42,6 +42,16 @@ pub enum ChangeConflict {
     /// A change with this id is already stored.
     #[error("a change with id {0:?} is already stored")]
     DuplicateId(String),
+    /// The same source already sent a change with this `external_id`: a retry.
+    #[error(
+        "a change with external_id {external_id:?} from this source is already recorded as {id}"
+    )]
+    AlreadyRecorded {
+        /// The sender's id for the change.
+        external_id: String,
+        /// The record stored the first time.
+        id: String,
+    },
 }
 
 /// One stored check result, as the regression check needs it.
@@ -159,8 +169,9 @@ fn check_text(change: &Change) -> Result<(), OpError> {
 }
 
 impl Store {
-    /// Stores a new change, in one transaction: when it supersedes another, that one must be
-    /// stored and not yet superseded. Answers `Ok(Err(conflict))` when it stored nothing for
+    /// Stores a new change, in one transaction: when it carries an `external_id`, its source
+    /// must not have sent one with the same id before; when it supersedes another, that one
+    /// must be stored and not yet superseded. Answers `Ok(Err(conflict))` when it stored nothing for
     /// one of those reasons (or because the id is taken); `Err` is a database fault, or
     /// [`StoreError::InvalidInput`](crate::StoreError::InvalidInput) for text holding a NUL
     /// character or a component that was never configured.
@@ -190,6 +201,23 @@ impl Store {
                     "component {:?} was never configured",
                     change.component.as_str()
                 )));
+            }
+            if let Some(external_id) = &change.external_id {
+                let first: Option<(String,)> = sqlx::query_as(
+                    "SELECT id FROM changes WHERE source = $1 AND external_id = $2 \
+                     ORDER BY recorded_at, id LIMIT 1",
+                )
+                .bind(&change.source)
+                .bind(external_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some((id,)) = first {
+                    tx.rollback().await?;
+                    return Ok(Err(ChangeConflict::AlreadyRecorded {
+                        external_id: external_id.clone(),
+                        id,
+                    }));
+                }
             }
             if let Some(old) = &change.supersedes {
                 let exists: Option<(String,)> =

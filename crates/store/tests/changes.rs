@@ -143,6 +143,7 @@ macro_rules! contract_tests {
 
 contract_tests!(
     changes_are_stored_and_listed_newest_first,
+    a_retried_external_id_stores_nothing_and_names_the_first_record,
     a_correction_supersedes_and_both_stay_visible,
     the_database_refuses_to_edit_or_delete_a_change,
     changes_between_selects_components_and_times,
@@ -203,7 +204,8 @@ fn change(id: &str, component: &str, started: &str) -> Change {
         url: Some("https://ci.example.com/runs/1".into()),
         started_at: t(started),
         finished_at: Some(t(started) + chrono::Duration::minutes(2)),
-        external_id: Some("run-1".into()),
+        // The sender's own id: one per change (a source never sends one twice).
+        external_id: Some(format!("run-{id}")),
         supersedes: None,
         source: "api".into(),
         recorded_at: t(started) + chrono::Duration::minutes(3),
@@ -346,6 +348,49 @@ async fn a_correction_supersedes_and_both_stay_visible(db: &TestDb) {
         store.changes(&ChangeFilter::default()).await.unwrap().len(),
         3
     );
+}
+
+async fn a_retried_external_id_stores_nothing_and_names_the_first_record(db: &TestDb) {
+    let store = db.open().await;
+    seed(&store).await;
+    let first = change("chg_first", "api", "2026-03-01T08:00:00Z");
+    insert(&store, &first).await;
+    let retry = Change {
+        id: "chg_retry".into(),
+        summary: "Deploy again".into(),
+        ..first.clone()
+    };
+    assert_eq!(
+        store.insert_change(&retry).await.unwrap(),
+        Err(ChangeConflict::AlreadyRecorded {
+            external_id: "run-chg_first".into(),
+            id: "chg_first".into()
+        })
+    );
+    // Another source may use the same id; so may a change without one, any number of times.
+    let other_source = Change {
+        id: "chg_cli".into(),
+        source: "cli".into(),
+        ..first.clone()
+    };
+    insert(&store, &other_source).await;
+    for id in ["chg_n1", "chg_n2"] {
+        let plain = Change {
+            id: id.into(),
+            external_id: None,
+            ..first.clone()
+        };
+        insert(&store, &plain).await;
+    }
+    let ids: Vec<String> = store
+        .changes(&ChangeFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.change.id)
+        .collect();
+    assert_eq!(ids.len(), 4, "{ids:?}");
+    assert!(!ids.contains(&"chg_retry".to_owned()), "{ids:?}");
 }
 
 async fn the_database_refuses_to_edit_or_delete_a_change(db: &TestDb) {

@@ -27,7 +27,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use pharos_domain::change::{PathStep, RelatedChange, Relation};
 use pharos_domain::{ChangeEntry, ComponentId, Incident, NewChange};
-use pharos_engine::changes::ChangeFilter;
+use pharos_engine::changes::{ChangeFilter, Recorded};
 use pharos_engine::{CommandError, DeskError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -382,6 +382,7 @@ pub(crate) async fn list(
     request_body = CreateChange,
     responses(
         (status = 201, description = "Recorded and stored", body = ChangeOut),
+        (status = 200, description = "A retry: this source already sent a change with this `external_id`; the record stored then", body = ChangeOut),
         (status = 503, description = UNAVAILABLE, body = ErrorBody)
     )
 )]
@@ -414,14 +415,20 @@ pub(crate) async fn create(
         external_id: req.external_id,
         supersedes: req.supersedes,
     };
-    let entry = ctx.control.record_change(new, source, &caller.0).await?;
+    let recorded = ctx.control.record_change(new, source, &caller.0).await?;
+    // A retry (an `external_id` this source sent before) answers 200 with the first record.
+    let status = match &recorded {
+        Recorded::New(_) => StatusCode::CREATED,
+        Recorded::Retry(_) => StatusCode::OK,
+    };
+    let entry = recorded.entry();
     Ok((
-        StatusCode::CREATED,
+        status,
         [(
             header::LOCATION,
             format!("/api/v1/changes/{}", entry.change.id),
         )],
-        Json(ChangeOut::from(&entry)),
+        Json(ChangeOut::from(entry)),
     )
         .into_response())
 }
@@ -549,12 +556,12 @@ pub(crate) async fn pagerduty_enqueue(
         supersedes: detail(details, "supersedes"),
     };
     match ctx.control.record_change(new, "pagerduty", &caller).await {
-        Ok(entry) => (
+        Ok(recorded) => (
             StatusCode::ACCEPTED,
             Json(json!({
                 "status": "success",
                 "message": "Change event processed",
-                "change_id": entry.change.id,
+                "change_id": recorded.entry().change.id,
             })),
         )
             .into_response(),
