@@ -2393,4 +2393,217 @@ pub(crate) mod tests {
         assert!(internal.contains("; corrected by chg_b"), "{internal}");
         assert!(internal.contains("by ci"), "{internal}");
     }
+
+    /// A postmortem that reaches every branch of the renderer: a zone with UTC beside, changes
+    /// (corrected, suspect, during the incident, by a named author), actions (done, linked,
+    /// without owner or due date), similar incidents (with and without a postmortem, a long
+    /// root cause, open actions), a private note and a person's updates.
+    fn everything() -> Postmortem {
+        use crate::change::{Change, ChangeEntry, Regression, RegressionState, Relation};
+        let (mut inc, mut timeline) = outage();
+        inc.components.insert(cid("db"), ComponentStatus::DegradedPerformance);
+        timeline.push(entry(
+            7,
+            "2026-03-04T16:40:00Z",
+            alice(),
+            TimelineKind::SeverityChanged {
+                from: None,
+                to: Some(Severity::S1),
+            },
+        ));
+        timeline.push(entry(
+            8,
+            "2026-03-04T16:41:00Z",
+            Actor::Person("token-1".into()),
+            TimelineKind::RoleAssigned {
+                role: "commander".into(),
+                person: Some("bob".into()),
+            },
+        ));
+        let change = |id_: &str, component: &str, at: &str| Change {
+            id: id_.to_owned(),
+            component: cid(component),
+            kind: "deploy".into(),
+            summary: "Pool settings".into(),
+            version: None,
+            commit: None,
+            environment: None,
+            author: None,
+            url: None,
+            started_at: t(at),
+            finished_at: None,
+            external_id: None,
+            supersedes: None,
+            source: "api".into(),
+            recorded_at: t(at),
+            recorded_by: "ci".into(),
+        };
+        let related = |change: Change, superseded_by: Option<&str>, suspect: Option<&str>| {
+            RelatedChange {
+                before_incident: change.started_at <= inc.started_at,
+                entry: ChangeEntry {
+                    superseded_by: superseded_by.map(str::to_owned),
+                    regression: suspect.map(|summary| Regression {
+                        state: RegressionState::Suspect,
+                        suspect: true,
+                        summary: summary.to_owned(),
+                        monitors: vec![],
+                        before: None,
+                        after: None,
+                        window_seconds: 900,
+                        evaluated_at: change.started_at,
+                        recovered_at: None,
+                    }),
+                    change,
+                },
+                relation: Relation::SameComponent,
+            }
+        };
+        let released = Change {
+            version: Some("1.4.2".into()),
+            author: Some("carol".into()),
+            ..change("chg_b", "api", "2026-03-04T15:00:00Z")
+        };
+        let changes = vec![
+            related(
+                released,
+                None,
+                Some("p95 latency 3.1× higher since deploy 1.4.2 at 15:00 UTC"),
+            ),
+            related(
+                change("chg_a", "db", "2026-03-03T15:00:00Z"),
+                Some("chg_c"),
+                None,
+            ),
+            related(change("chg_d", "db", "2026-03-04T17:00:00Z"), None, None),
+        ];
+        let mut edits = complete_edits();
+        edits.actions.push(ActionItem {
+            id: "A2".into(),
+            description: "Runbook for the pool!".into(),
+            owner: None,
+            due: None,
+            kind: ActionKind::Process,
+            done: true,
+            url: Some("https://tracker.example.com/T-1".into()),
+        });
+        let names = names();
+        let mut pm = draft(
+            &Sources {
+                incident: &inc,
+                timeline: &timeline,
+                changes: &changes,
+                edits: &edits,
+                component_names: &names,
+            },
+            chrono_tz::America::Denver,
+            t("2026-03-05T00:00:00Z"),
+        );
+        pm.similar_incidents = vec![
+            SimilarIncident {
+                id: id("old1"),
+                name: "Major outage of API".into(),
+                status: IncidentStatus::Postmortem,
+                started_at: t("2026-02-01T10:00:00Z"),
+                resolved_at: None,
+                score: 0.456,
+                shared_components: vec![cid("api")],
+                postmortem: Some(crate::similar::PostmortemState::Published),
+                root_cause: Some(format!("A leak\nin the pool. {}", "Long words. ".repeat(30))),
+                open_actions: vec![
+                    ActionItem {
+                        due: None,
+                        owner: None,
+                        ..edits.actions[1].clone()
+                    },
+                    edits.actions[0].clone(),
+                ],
+            },
+            SimilarIncident {
+                id: id("old2"),
+                name: "Slow API".into(),
+                status: IncidentStatus::Resolved,
+                started_at: t("2026-01-01T10:00:00Z"),
+                resolved_at: None,
+                score: 0.3,
+                shared_components: vec![cid("api")],
+                postmortem: None,
+                root_cause: None,
+                open_actions: vec![],
+            },
+        ];
+        pm
+    }
+
+    /// An incident still open, with nothing written yet, no component and no timeline, in
+    /// `Etc/UTC`: every "not yet" wording.
+    fn bare() -> Postmortem {
+        let mut inc = incident(
+            "inc2",
+            "Calendar sync removed",
+            "2026-07-10T20:30:00Z",
+            "2026-07-10T20:34:00Z",
+            None,
+            &[],
+        );
+        inc.published_at = None;
+        let mut pm = build(&inc, &[], &PostmortemEdits::default(), chrono_tz::Etc::UTC);
+        assert_eq!(pm.timeline.len(), 1, "only the start of the trouble");
+        pm.timeline.clear();
+        pm
+    }
+
+    /// Every rendering, byte for byte, against the documents in `golden/` (set
+    /// `PHAROS_BLESS_GOLDEN=1` to rewrite them after a deliberate change in wording).
+    #[test]
+    fn renderings_match_the_golden_documents() {
+        let (inc, timeline) = outage();
+        let bare_with_note = build(
+            &incident(
+                "inc2",
+                "Calendar sync removed",
+                "2026-07-10T20:30:00Z",
+                "2026-07-10T20:34:00Z",
+                None,
+                &[],
+            ),
+            &[],
+            &PostmortemEdits {
+                services_impacted: Some("Calendar sync, for every customer.".into()),
+                ..PostmortemEdits::default()
+            },
+            chrono_tz::UTC,
+        );
+        let public = Audience::Public {
+            show_responders: false,
+        };
+        let named = Audience::Public {
+            show_responders: true,
+        };
+        let cases = [
+            ("everything_internal", everything(), Audience::Internal),
+            ("everything_public", everything(), public),
+            ("everything_public_named", everything(), named),
+            ("bare_internal", bare(), Audience::Internal),
+            ("bare_public", bare(), public),
+            ("note_internal", bare_with_note, Audience::Internal),
+            (
+                "outage_internal",
+                build(&inc, &timeline, &PostmortemEdits::default(), chrono_tz::UTC),
+                Audience::Internal,
+            ),
+        ];
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/postmortem/golden");
+        let bless = std::env::var_os("PHAROS_BLESS_GOLDEN").is_some();
+        for (name, pm, audience) in cases {
+            let md = render_markdown(&pm, audience);
+            let path = dir.join(format!("{name}.md"));
+            if bless {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(&path, &md).unwrap();
+            }
+            let golden = std::fs::read_to_string(&path).unwrap();
+            assert_eq!(md, golden, "{name} differs from {}", path.display());
+        }
+    }
 }
