@@ -717,48 +717,25 @@ mod tests {
     fn changes_before_the_start_are_listed_and_on_the_timeline() {
         let (inc, timeline) = outage();
         use crate::change::Change;
-        let change = |cid_: &str, at: &str, supersedes: Option<&str>| Change {
-            id: cid_.to_owned(),
-            component: cid("api"),
-            kind: "deploy".into(),
-            summary: "Auth update".into(),
+        let deploy = |id_: &str, at: &str, supersedes: Option<&str>| Change {
             version: Some("1.4.2".into()),
-            commit: None,
-            environment: None,
             author: Some("ci".into()),
-            url: None,
-            started_at: t(at),
-            finished_at: None,
-            external_id: None,
             supersedes: supersedes.map(str::to_owned),
-            source: "api".into(),
-            recorded_at: t(at),
-            recorded_by: "ci".into(),
+            ..change(id_, "api", at)
         };
-        let related = |change: Change, superseded_by: Option<&str>| RelatedChange {
-            before_incident: change.started_at <= inc.started_at,
-            entry: crate::change::ChangeEntry {
-                change,
-                superseded_by: superseded_by.map(str::to_owned),
-                regression: None,
-            },
-            relation: crate::change::Relation::SameComponent,
+        let related = |change: Change, superseded_by: Option<&str>| {
+            related(change, inc.started_at, superseded_by)
         };
         let changes = vec![
-            related(change("chg_b", "2026-03-04T16:00:00Z", Some("chg_a")), None),
-            related(change("chg_a", "2026-03-03T16:00:00Z", None), Some("chg_b")),
+            related(deploy("chg_b", "2026-03-04T16:00:00Z", Some("chg_a")), None),
+            related(deploy("chg_a", "2026-03-03T16:00:00Z", None), Some("chg_b")),
         ];
-        let names = names();
-        let pm = draft(
-            &Sources {
-                incident: &inc,
-                timeline: &timeline,
-                changes: &changes,
-                edits: &PostmortemEdits::default(),
-                component_names: &names,
-            },
+        let pm = build_with_changes(
+            &inc,
+            &timeline,
+            &changes,
+            &PostmortemEdits::default(),
             chrono_tz::UTC,
-            t("2026-03-05T00:00:00Z"),
         );
         let ids: Vec<&str> = pm.changes.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(ids, ["chg_a", "chg_b"], "oldest first");

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use super::{draft, parse_edits, ActionInput, EditsInput, Postmortem, PostmortemEdits, Sources};
+use crate::change::{Change, ChangeEntry, RelatedChange, Relation};
 use crate::incident::{
     Actor, Incident, IncidentId, IncidentStatus, PublicUpdate, TimelineEntry, TimelineKind,
 };
@@ -179,12 +180,23 @@ pub(crate) fn build(
     edits: &PostmortemEdits,
     tz: Tz,
 ) -> Postmortem {
+    build_with_changes(inc, timeline, &[], edits, tz)
+}
+
+/// The draft of `inc` with `changes`, built at 2026-03-05 00:00 UTC.
+pub(crate) fn build_with_changes(
+    inc: &Incident,
+    timeline: &[TimelineEntry],
+    changes: &[RelatedChange],
+    edits: &PostmortemEdits,
+    tz: Tz,
+) -> Postmortem {
     let names = names();
     draft(
         &Sources {
             incident: inc,
             timeline,
-            changes: &[],
+            changes,
             edits,
             component_names: &names,
         },
@@ -210,4 +222,45 @@ pub(crate) fn complete_edits() -> PostmortemEdits {
         &PostmortemEdits::default(),
     )
     .unwrap()
+}
+
+/// A deploy of `component` (summary "Auth update") started and recorded at `at` by `ci`, with
+/// no version, author or link.
+pub(crate) fn change(id: &str, component: &str, at: &str) -> Change {
+    Change {
+        id: id.to_owned(),
+        component: cid(component),
+        kind: "deploy".into(),
+        summary: "Auth update".into(),
+        version: None,
+        commit: None,
+        environment: None,
+        author: None,
+        url: None,
+        started_at: t(at),
+        finished_at: None,
+        external_id: None,
+        supersedes: None,
+        source: "api".into(),
+        recorded_at: t(at),
+        recorded_by: "ci".into(),
+    }
+}
+
+/// `change`, to the component of an incident that started at `started_at`, corrected by
+/// `superseded_by` if given.
+pub(crate) fn related(
+    change: Change,
+    started_at: DateTime<Utc>,
+    superseded_by: Option<&str>,
+) -> RelatedChange {
+    RelatedChange {
+        before_incident: change.started_at <= started_at,
+        entry: ChangeEntry {
+            change,
+            superseded_by: superseded_by.map(str::to_owned),
+            regression: None,
+        },
+        relation: Relation::SameComponent,
+    }
 }

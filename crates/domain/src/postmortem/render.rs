@@ -146,7 +146,6 @@ mod filters {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::change::RelatedChange;
     use crate::incident::{Actor, IncidentStatus, Severity, TimelineKind};
     use crate::postmortem::fixtures::*;
     use crate::postmortem::*;
@@ -329,7 +328,7 @@ mod tests {
     /// without owner or due date), similar incidents (with and without a postmortem, a long
     /// root cause, open actions), a private note and a person's updates.
     fn everything() -> Postmortem {
-        use crate::change::{Change, ChangeEntry, Regression, RegressionState, Relation};
+        use crate::change::{Change, Regression, RegressionState};
         let (mut inc, mut timeline) = outage();
         inc.components
             .insert(cid("db"), ComponentStatus::DegradedPerformance);
@@ -351,61 +350,42 @@ mod tests {
                 person: Some("bob".into()),
             },
         ));
-        let change = |id_: &str, component: &str, at: &str| Change {
-            id: id_.to_owned(),
-            component: cid(component),
-            kind: "deploy".into(),
+        let pool = |id_: &str, component: &str, at: &str| Change {
             summary: "Pool settings".into(),
-            version: None,
-            commit: None,
-            environment: None,
-            author: None,
-            url: None,
-            started_at: t(at),
-            finished_at: None,
-            external_id: None,
-            supersedes: None,
-            source: "api".into(),
-            recorded_at: t(at),
-            recorded_by: "ci".into(),
+            ..change(id_, component, at)
         };
-        let related =
-            |change: Change, superseded_by: Option<&str>, suspect: Option<&str>| RelatedChange {
-                before_incident: change.started_at <= inc.started_at,
-                entry: ChangeEntry {
-                    superseded_by: superseded_by.map(str::to_owned),
-                    regression: suspect.map(|summary| Regression {
-                        state: RegressionState::Suspect,
-                        suspect: true,
-                        summary: summary.to_owned(),
-                        monitors: vec![],
-                        before: None,
-                        after: None,
-                        window_seconds: 900,
-                        evaluated_at: change.started_at,
-                        recovered_at: None,
-                    }),
-                    change,
-                },
-                relation: Relation::SameComponent,
-            };
-        let released = Change {
-            version: Some("1.4.2".into()),
-            author: Some("carol".into()),
-            ..change("chg_b", "api", "2026-03-04T15:00:00Z")
-        };
+        let mut released = related(
+            Change {
+                version: Some("1.4.2".into()),
+                author: Some("carol".into()),
+                ..pool("chg_b", "api", "2026-03-04T15:00:00Z")
+            },
+            inc.started_at,
+            None,
+        );
+        released.entry.regression = Some(Regression {
+            state: RegressionState::Suspect,
+            suspect: true,
+            summary: "p95 latency 3.1× higher since deploy 1.4.2 at 15:00 UTC".into(),
+            monitors: vec![],
+            before: None,
+            after: None,
+            window_seconds: 900,
+            evaluated_at: t("2026-03-04T15:15:00Z"),
+            recovered_at: None,
+        });
         let changes = vec![
+            released,
             related(
-                released,
-                None,
-                Some("p95 latency 3.1× higher since deploy 1.4.2 at 15:00 UTC"),
-            ),
-            related(
-                change("chg_a", "db", "2026-03-03T15:00:00Z"),
+                pool("chg_a", "db", "2026-03-03T15:00:00Z"),
+                inc.started_at,
                 Some("chg_c"),
+            ),
+            related(
+                pool("chg_d", "db", "2026-03-04T17:00:00Z"),
+                inc.started_at,
                 None,
             ),
-            related(change("chg_d", "db", "2026-03-04T17:00:00Z"), None, None),
         ];
         let mut edits = complete_edits();
         edits.actions.push(ActionItem {
@@ -417,17 +397,12 @@ mod tests {
             done: true,
             url: Some("https://tracker.example.com/T-1".into()),
         });
-        let names = names();
-        let mut pm = draft(
-            &Sources {
-                incident: &inc,
-                timeline: &timeline,
-                changes: &changes,
-                edits: &edits,
-                component_names: &names,
-            },
+        let mut pm = build_with_changes(
+            &inc,
+            &timeline,
+            &changes,
+            &edits,
             chrono_tz::America::Denver,
-            t("2026-03-05T00:00:00Z"),
         );
         pm.similar_incidents = vec![
             SimilarIncident {
