@@ -206,6 +206,105 @@ mod tests {
         );
     }
 
+    /// A message with every part, and text that needs escaping everywhere it can appear.
+    fn card() -> (Event, Message) {
+        let page = crate::event::PageContext {
+            id: "acme".into(),
+            name: "Acme & <Co>'s".into(),
+            url: "https://status.acme.example".into(),
+            time_zone: "America/Denver".into(),
+            status_indicator: pharos_domain::Indicator::None,
+            status_description: "All Systems Operational".into(),
+        };
+        let event = Event::test(page, chrono::DateTime::UNIX_EPOCH);
+        let m = Message {
+            title: "[Investigating] Outage <img src=x onerror=alert(1)>".into(),
+            status: "Investigating".into(),
+            impact: Some("Critical & \"loud\"".into()),
+            body: Some("Line one <script>alert('x')</script>\nLine two & \"quotes\"".into()),
+            window: Some("Jan 6, 2026 02:00 – 04:00 MST".into()),
+            components: vec!["API — Major outage".into(), "<b>db</b> — Degraded".into()],
+            when: "Jan 5, 2026 14:03 MST".into(),
+            link: "https://status.acme.example/incidents/x?a=1&b=\"2\"".into(),
+            link_text: "View incident",
+            tone: crate::message::Tone::Critical,
+        };
+        (event, m)
+    }
+
+    #[test]
+    fn the_html_part_is_one_escaped_card() {
+        let (event, m) = card();
+        let part = html(&event, &m, "on'call@example.com", "ops\"team");
+        assert_eq!(part, CARD, "{part}");
+        let bare = Message {
+            impact: None,
+            body: None,
+            window: None,
+            components: vec![],
+            link: "javascript:alert(1)".into(),
+            tone: crate::message::Tone::Good,
+            ..m
+        };
+        let part = html(&event, &bare, "oncall@example.com", "ops");
+        assert_eq!(part, BARE_CARD, "{part}");
+    }
+
+    /// [`card`]'s HTML part, as e-mails have always been written.
+    const CARD: &str = r##"<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width">
+<title>[Investigating] Outage &lt;img src=x onerror=alert(1)&gt;</title>
+</head>
+<body style="margin:0;padding:0;background:#f4f5f7;font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;color:#1f2328">
+<div style="max-width:600px;margin:0 auto;padding:24px">
+<div style="background:#ffffff;border-radius:6px;border-top:4px solid #E74C3C;padding:24px">
+<p style="margin:0 0 8px;font-size:13px;color:#57606a">Acme &amp; &lt;Co&gt;&#39;s · Jan 5, 2026 14:03 MST</p>
+<h1 style="margin:0 0 16px;font-size:20px;line-height:1.3">[Investigating] Outage &lt;img src=x onerror=alert(1)&gt;</h1>
+<table role="presentation" style="border-collapse:collapse;font-size:14px;margin:0 0 16px">
+<tr><td style="padding:2px 16px 2px 0;color:#57606a">Status</td><td style="padding:2px 0">Investigating</td></tr>
+<tr><td style="padding:2px 16px 2px 0;color:#57606a">Impact</td><td style="padding:2px 0">Critical &amp; &quot;loud&quot;</td></tr>
+<tr><td style="padding:2px 16px 2px 0;color:#57606a">Window</td><td style="padding:2px 0">Jan 6, 2026 02:00 – 04:00 MST</td></tr>
+</table>
+<div style="white-space:pre-wrap;font-size:15px;line-height:1.5;margin:0 0 16px">Line one &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;
+Line two &amp; &quot;quotes&quot;</div>
+<p style="margin:0 0 4px;font-weight:600;font-size:14px">Affected components</p>
+<ul style="margin:0 0 16px;padding-left:20px;font-size:14px"><li>API — Major outage</li><li>&lt;b&gt;db&lt;/b&gt; — Degraded</li></ul>
+<p style="margin:8px 0 0"><a href="https://status.acme.example/incidents/x?a=1&amp;b=&quot;2&quot;" style="display:inline-block;background:#0969da;color:#ffffff;text-decoration:none;padding:10px 16px;border-radius:6px;font-weight:600">View incident</a></p>
+</div>
+<p style="margin:16px 0 0;font-size:12px;color:#57606a">Sent by Pharos for Acme &amp; &lt;Co&gt;&#39;s to on&#39;call@example.com, a recipient of notifier &quot;ops&quot;team&quot;. To stop these e-mails, remove the address from that notifier&#39;s `to` list.</p>
+</div>
+</body>
+</html>
+"##;
+
+    /// [`card`] without an impact, a window, a body or components, and with a link that is
+    /// not `http(s)` (shown as text).
+    const BARE_CARD: &str = r##"<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width">
+<title>[Investigating] Outage &lt;img src=x onerror=alert(1)&gt;</title>
+</head>
+<body style="margin:0;padding:0;background:#f4f5f7;font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;color:#1f2328">
+<div style="max-width:600px;margin:0 auto;padding:24px">
+<div style="background:#ffffff;border-radius:6px;border-top:4px solid #2ECC71;padding:24px">
+<p style="margin:0 0 8px;font-size:13px;color:#57606a">Acme &amp; &lt;Co&gt;&#39;s · Jan 5, 2026 14:03 MST</p>
+<h1 style="margin:0 0 16px;font-size:20px;line-height:1.3">[Investigating] Outage &lt;img src=x onerror=alert(1)&gt;</h1>
+<table role="presentation" style="border-collapse:collapse;font-size:14px;margin:0 0 16px">
+<tr><td style="padding:2px 16px 2px 0;color:#57606a">Status</td><td style="padding:2px 0">Investigating</td></tr>
+</table>
+<p style="margin:8px 0 0">View incident: javascript:alert(1)</p>
+</div>
+<p style="margin:16px 0 0;font-size:12px;color:#57606a">Sent by Pharos for Acme &amp; &lt;Co&gt;&#39;s to oncall@example.com, a recipient of notifier &quot;ops&quot;. To stop these e-mails, remove the address from that notifier&#39;s `to` list.</p>
+</div>
+</body>
+</html>
+"##;
+
     #[test]
     fn message_ids_are_stable_per_delivery_and_recipient() {
         let a = message_id("d-1", "a@example.com", "acme.example");
