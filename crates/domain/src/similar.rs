@@ -243,7 +243,7 @@ fn cosine(a: &BTreeMap<&str, f64>, b: &BTreeMap<&str, f64>) -> f64 {
 mod tests {
     use super::*;
     use crate::incident::{Actor, PublicUpdate};
-    use crate::postmortem::tests::{incident, t};
+    use crate::postmortem::fixtures::{incident, t};
     use crate::postmortem::{parse_edits, ActionInput, EditsInput};
 
     fn with_body(mut i: Incident, body: &str) -> Incident {

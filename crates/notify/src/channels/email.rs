@@ -5,13 +5,16 @@
 //! - Both parts: the title, the page and time, status and impact (or the maintenance window),
 //!   the latest public update, the affected components, and the link to the incident,
 //!   maintenance or page; a footer says who is written to and why.
-//! - The HTML is escaped throughout: update bodies and names are text a person typed, so they
-//!   are shown as text (line breaks kept), never interpreted as markup. The link is only made
-//!   a link when it is `http(s)`.
+//! - The HTML is the `templates/email.html` card, escaped throughout by askama (with
+//!   [`escape`]'s entities): update bodies and names are text a person typed, so they are
+//!   shown as text (line breaks kept), never interpreted as markup. The link is only made a
+//!   link when it is `http(s)`.
 //! - Headers: `Auto-Submitted: auto-generated` (RFC 3834, so auto-responders stay quiet),
 //!   `X-Pharos-Event` with the event kind, and a `Message-ID` derived from the delivery id and
 //!   the recipient, the same on every retry, so a mailbox can recognise a repeat.
 
+use askama::filters::Escaper;
+use askama::Template;
 use sha2::{Digest, Sha256};
 
 use crate::email::Email;
@@ -118,80 +121,73 @@ pub fn text(event: &Event, m: &Message, address: &str, notifier_id: &str) -> Str
 }
 
 /// The HTML part: one card, inline styles (mail clients drop style sheets), every piece of
-/// text escaped.
+/// text escaped. The card is `templates/email.html`.
 pub fn html(event: &Event, m: &Message, address: &str, notifier_id: &str) -> String {
-    let muted = "color:#57606a";
-    let mut rows = String::new();
-    for (label, value) in facts(m) {
-        rows.push_str(&format!(
-            "<tr><td style=\"padding:2px 16px 2px 0;{muted}\">{}</td><td style=\"padding:2px 0\">{}</td></tr>\n",
-            escape(label),
-            escape(&value)
-        ));
-    }
-    let body = m.body.as_ref().map_or_else(String::new, |b| {
-        format!(
-            "<div style=\"white-space:pre-wrap;font-size:15px;line-height:1.5;margin:0 0 16px\">{}</div>\n",
-            escape(b)
-        )
-    });
-    let components = if m.components.is_empty() {
-        String::new()
-    } else {
-        let items: String = m
-            .components
-            .iter()
-            .map(|c| format!("<li>{}</li>", escape(c)))
-            .collect();
-        format!(
-            "<p style=\"margin:0 0 4px;font-weight:600;font-size:14px\">Affected components</p>\n\
-             <ul style=\"margin:0 0 16px;padding-left:20px;font-size:14px\">{items}</ul>\n"
-        )
+    let card = Card {
+        m,
+        page: &event.page.name,
+        facts: facts(m),
+        linked: m.link.starts_with("https://") || m.link.starts_with("http://"),
+        footer: footer(event, address, notifier_id),
     };
-    let link = if m.link.starts_with("https://") || m.link.starts_with("http://") {
-        format!(
-            "<a href=\"{}\" style=\"display:inline-block;background:#0969da;color:#ffffff;text-decoration:none;padding:10px 16px;border-radius:6px;font-weight:600\">{}</a>",
-            escape(&m.link),
-            escape(m.link_text)
-        )
-    } else {
-        format!("{}: {}", escape(m.link_text), escape(&m.link))
-    };
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width\">\n<title>{title}</title>\n</head>\n\
-         <body style=\"margin:0;padding:0;background:#f4f5f7;font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;color:#1f2328\">\n\
-         <div style=\"max-width:600px;margin:0 auto;padding:24px\">\n\
-         <div style=\"background:#ffffff;border-radius:6px;border-top:4px solid #{color:06X};padding:24px\">\n\
-         <p style=\"margin:0 0 8px;font-size:13px;{muted}\">{page} · {when}</p>\n\
-         <h1 style=\"margin:0 0 16px;font-size:20px;line-height:1.3\">{title}</h1>\n\
-         <table role=\"presentation\" style=\"border-collapse:collapse;font-size:14px;margin:0 0 16px\">\n{rows}</table>\n\
-         {body}{components}<p style=\"margin:8px 0 0\">{link}</p>\n\
-         </div>\n\
-         <p style=\"margin:16px 0 0;font-size:12px;{muted}\">{footer}</p>\n\
-         </div>\n</body>\n</html>\n",
-        title = escape(&m.title),
-        color = m.tone.rgb(),
-        page = escape(&event.page.name),
-        when = escape(&m.when),
-        footer = escape(&footer(event, address, notifier_id)),
-    )
+    let mut out = String::new();
+    // Writing to a String cannot fail, and no value in the template does.
+    let _ = card.render_into(&mut out);
+    // askama drops the template file's last line break; the part has always ended with one.
+    out.push('\n');
+    out
 }
 
-/// `s` as HTML text or a double-quoted attribute value.
+/// What `templates/email.html` is rendered from. Every value is escaped by [`EmailHtml`].
+#[derive(Template)]
+#[template(path = "email.html")]
+struct Card<'a> {
+    /// The words of the message.
+    m: &'a Message,
+    /// The status page's name.
+    page: &'a str,
+    /// The rows under the title.
+    facts: Vec<(&'static str, String)>,
+    /// Whether the link is `http(s)` and so shown as a button; otherwise it is text.
+    linked: bool,
+    /// Who is written to and why.
+    footer: String,
+}
+
+/// `s` as HTML text or a double-quoted attribute value, as the e-mail template escapes it.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
+    // Writing to a String cannot fail.
+    let _ = EmailHtml.write_escaped_str(&mut out, s);
     out
+}
+
+/// The e-mails' HTML escaping (`askama.toml` makes it the escaper of this crate's `.html`
+/// templates): `&amp;`, `&lt;`, `&gt;`, `&quot;` and `&#39;`. askama's own escaper means the
+/// same but writes numeric entities (`&#60;`); these named ones are what the e-mails have
+/// always carried, what tests and mail filters may look for, and what [`escape`] gives the
+/// subscriber e-mails, so every e-mail Pharos sends escapes alike.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct EmailHtml;
+
+impl Escaper for EmailHtml {
+    fn write_escaped_str<W: std::fmt::Write>(&self, mut dest: W, s: &str) -> std::fmt::Result {
+        let mut plain = 0;
+        for (i, c) in s.char_indices() {
+            let entity = match c {
+                '&' => "&amp;",
+                '<' => "&lt;",
+                '>' => "&gt;",
+                '"' => "&quot;",
+                '\'' => "&#39;",
+                _ => continue,
+            };
+            dest.write_str(&s[plain..i])?;
+            dest.write_str(entity)?;
+            plain = i + 1;
+        }
+        dest.write_str(&s[plain..])
+    }
 }
 
 #[cfg(test)]
@@ -205,6 +201,105 @@ mod tests {
             "&lt;script&gt;alert(&quot;x&quot; &amp; &#39;y&#39;)&lt;/script&gt;"
         );
     }
+
+    /// A message with every part, and text that needs escaping everywhere it can appear.
+    fn card() -> (Event, Message) {
+        let page = crate::event::PageContext {
+            id: "acme".into(),
+            name: "Acme & <Co>'s".into(),
+            url: "https://status.acme.example".into(),
+            time_zone: "America/Denver".into(),
+            status_indicator: pharos_domain::Indicator::None,
+            status_description: "All Systems Operational".into(),
+        };
+        let event = Event::test(page, chrono::DateTime::UNIX_EPOCH);
+        let m = Message {
+            title: "[Investigating] Outage <img src=x onerror=alert(1)>".into(),
+            status: "Investigating".into(),
+            impact: Some("Critical & \"loud\"".into()),
+            body: Some("Line one <script>alert('x')</script>\nLine two & \"quotes\"".into()),
+            window: Some("Jan 6, 2026 02:00 – 04:00 MST".into()),
+            components: vec!["API — Major outage".into(), "<b>db</b> — Degraded".into()],
+            when: "Jan 5, 2026 14:03 MST".into(),
+            link: "https://status.acme.example/incidents/x?a=1&b=\"2\"".into(),
+            link_text: "View incident",
+            tone: crate::message::Tone::Critical,
+        };
+        (event, m)
+    }
+
+    #[test]
+    fn the_html_part_is_one_escaped_card() {
+        let (event, m) = card();
+        let part = html(&event, &m, "on'call@example.com", "ops\"team");
+        assert_eq!(part, CARD, "{part}");
+        let bare = Message {
+            impact: None,
+            body: None,
+            window: None,
+            components: vec![],
+            link: "javascript:alert(1)".into(),
+            tone: crate::message::Tone::Good,
+            ..m
+        };
+        let part = html(&event, &bare, "oncall@example.com", "ops");
+        assert_eq!(part, BARE_CARD, "{part}");
+    }
+
+    /// [`card`]'s HTML part, as e-mails have always been written.
+    const CARD: &str = r##"<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width">
+<title>[Investigating] Outage &lt;img src=x onerror=alert(1)&gt;</title>
+</head>
+<body style="margin:0;padding:0;background:#f4f5f7;font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;color:#1f2328">
+<div style="max-width:600px;margin:0 auto;padding:24px">
+<div style="background:#ffffff;border-radius:6px;border-top:4px solid #E74C3C;padding:24px">
+<p style="margin:0 0 8px;font-size:13px;color:#57606a">Acme &amp; &lt;Co&gt;&#39;s · Jan 5, 2026 14:03 MST</p>
+<h1 style="margin:0 0 16px;font-size:20px;line-height:1.3">[Investigating] Outage &lt;img src=x onerror=alert(1)&gt;</h1>
+<table role="presentation" style="border-collapse:collapse;font-size:14px;margin:0 0 16px">
+<tr><td style="padding:2px 16px 2px 0;color:#57606a">Status</td><td style="padding:2px 0">Investigating</td></tr>
+<tr><td style="padding:2px 16px 2px 0;color:#57606a">Impact</td><td style="padding:2px 0">Critical &amp; &quot;loud&quot;</td></tr>
+<tr><td style="padding:2px 16px 2px 0;color:#57606a">Window</td><td style="padding:2px 0">Jan 6, 2026 02:00 – 04:00 MST</td></tr>
+</table>
+<div style="white-space:pre-wrap;font-size:15px;line-height:1.5;margin:0 0 16px">Line one &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;
+Line two &amp; &quot;quotes&quot;</div>
+<p style="margin:0 0 4px;font-weight:600;font-size:14px">Affected components</p>
+<ul style="margin:0 0 16px;padding-left:20px;font-size:14px"><li>API — Major outage</li><li>&lt;b&gt;db&lt;/b&gt; — Degraded</li></ul>
+<p style="margin:8px 0 0"><a href="https://status.acme.example/incidents/x?a=1&amp;b=&quot;2&quot;" style="display:inline-block;background:#0969da;color:#ffffff;text-decoration:none;padding:10px 16px;border-radius:6px;font-weight:600">View incident</a></p>
+</div>
+<p style="margin:16px 0 0;font-size:12px;color:#57606a">Sent by Pharos for Acme &amp; &lt;Co&gt;&#39;s to on&#39;call@example.com, a recipient of notifier &quot;ops&quot;team&quot;. To stop these e-mails, remove the address from that notifier&#39;s `to` list.</p>
+</div>
+</body>
+</html>
+"##;
+
+    /// [`card`] without an impact, a window, a body or components, and with a link that is
+    /// not `http(s)` (shown as text).
+    const BARE_CARD: &str = r##"<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width">
+<title>[Investigating] Outage &lt;img src=x onerror=alert(1)&gt;</title>
+</head>
+<body style="margin:0;padding:0;background:#f4f5f7;font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;color:#1f2328">
+<div style="max-width:600px;margin:0 auto;padding:24px">
+<div style="background:#ffffff;border-radius:6px;border-top:4px solid #2ECC71;padding:24px">
+<p style="margin:0 0 8px;font-size:13px;color:#57606a">Acme &amp; &lt;Co&gt;&#39;s · Jan 5, 2026 14:03 MST</p>
+<h1 style="margin:0 0 16px;font-size:20px;line-height:1.3">[Investigating] Outage &lt;img src=x onerror=alert(1)&gt;</h1>
+<table role="presentation" style="border-collapse:collapse;font-size:14px;margin:0 0 16px">
+<tr><td style="padding:2px 16px 2px 0;color:#57606a">Status</td><td style="padding:2px 0">Investigating</td></tr>
+</table>
+<p style="margin:8px 0 0">View incident: javascript:alert(1)</p>
+</div>
+<p style="margin:16px 0 0;font-size:12px;color:#57606a">Sent by Pharos for Acme &amp; &lt;Co&gt;&#39;s to oncall@example.com, a recipient of notifier &quot;ops&quot;. To stop these e-mails, remove the address from that notifier&#39;s `to` list.</p>
+</div>
+</body>
+</html>
+"##;
 
     #[test]
     fn message_ids_are_stable_per_delivery_and_recipient() {
