@@ -51,6 +51,7 @@ mod commands;
 mod ledger;
 mod maintenance;
 mod overrides;
+use alerts::HeldAlerts;
 pub use alerts::{AlertListing, AlertOutcome};
 pub use commands::{IncidentPatch, NewIncident, NewUpdate};
 use ledger::{to_doc, Keyed, Ledger};
@@ -142,6 +143,19 @@ pub struct Notice {
     pub reach: Reach,
 }
 
+/// What storage remembers of the desk, read at start-up.
+#[derive(Debug, Default)]
+pub struct StoredDesk {
+    /// Every incident, oldest first.
+    pub incidents: Vec<Incident>,
+    /// Every maintenance, oldest first.
+    pub maintenances: Vec<Maintenance>,
+    /// The overrides set.
+    pub overrides: Vec<ComponentOverride>,
+    /// Alerts held outside any incident, by dedup key.
+    pub held_alerts: Vec<(String, pharos_domain::alert::AttachedAlert)>,
+}
+
 /// Every incident and every maintenance, shared with the published view.
 pub type Lists = (Arc<[Incident]>, Arc<[Maintenance]>);
 
@@ -159,8 +173,8 @@ pub struct Desk {
     publish_delays: Vec<Duration>,
     /// What to notify about, in order; the subject's state is read when they are taken.
     notices: Vec<Notice>,
-    /// Alerts held outside any incident (in memory only: senders repeat them).
-    loose_alerts: BTreeMap<String, pharos_domain::alert::AttachedAlert>,
+    /// Alerts held outside any incident.
+    held_alerts: HeldAlerts,
 }
 
 impl Desk {
@@ -178,7 +192,7 @@ impl Desk {
             published: None,
             publish_delays: Vec::new(),
             notices: Vec::new(),
-            loose_alerts: BTreeMap::new(),
+            held_alerts: HeldAlerts::default(),
         }
     }
 
@@ -187,18 +201,20 @@ impl Desk {
         std::mem::take(&mut self.notices)
     }
 
-    /// Restores what storage remembers, and puts active maintenance windows and overrides back
-    /// into `world`. Call before [`World::rederive_all`].
-    pub fn restore(
-        &mut self,
-        world: &mut World,
-        incidents: Vec<Incident>,
-        maintenances: Vec<Maintenance>,
-        overrides: Vec<ComponentOverride>,
-        now: DateTime<Utc>,
-    ) {
+    /// Restores what storage remembers, and puts active maintenance windows, firing alerts and
+    /// overrides back into `world`. Call before [`World::rederive_all`].
+    pub fn restore(&mut self, world: &mut World, stored: StoredDesk, now: DateTime<Utc>) {
+        let StoredDesk {
+            incidents,
+            maintenances,
+            overrides,
+            held_alerts,
+        } = stored;
         for i in incidents {
             self.incidents.restore(i);
+        }
+        for (key, alert) in held_alerts {
+            self.held_alerts.restore(key, alert);
         }
         self.restore_alerts(world, now);
         for m in maintenances {
@@ -268,6 +284,7 @@ impl Desk {
             .into_iter()
             .map(Keyed::to_record);
         writes.incidents.extend(maintenances);
+        writes.held_alerts.extend(self.held_alerts.take_changes());
         writes
     }
 

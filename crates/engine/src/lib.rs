@@ -235,12 +235,19 @@ pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandl
 
     let (incidents, maintenances) = load_incidents(&store).await?;
     let overrides = load_overrides(&store).await?;
+    let held_alerts = load_held_alerts(&store).await?;
     let mut desk = Desk::new(
         config.incidents,
         Box::new(random_id),
         now.timestamp_micros(),
     );
-    desk.restore(&mut world, incidents, maintenances, overrides, now);
+    let stored = desk::StoredDesk {
+        incidents,
+        maintenances,
+        overrides,
+        held_alerts,
+    };
+    desk.restore(&mut world, stored, now);
     desk.reconcile_config(&mut world, &config.maintenances, now);
 
     let pending = Pending::new();
@@ -482,6 +489,23 @@ async fn load_incidents(
         }
     }
     Ok((incidents, maintenances))
+}
+
+async fn load_held_alerts(
+    store: &Store,
+) -> Result<Vec<(String, pharos_domain::alert::AttachedAlert)>, EngineError> {
+    Ok(store
+        .held_alerts()
+        .await?
+        .into_iter()
+        .filter_map(|r| match serde_json::from_str(&r.doc) {
+            Ok(a) => Some((r.key, a)),
+            Err(error) => {
+                tracing::error!(alert = %r.key, %error, "a stored alert could not be read; it is left out");
+                None
+            }
+        })
+        .collect())
 }
 
 async fn load_overrides(store: &Store) -> Result<Vec<desk::ComponentOverride>, EngineError> {

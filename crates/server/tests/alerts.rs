@@ -2,8 +2,9 @@
 //! (when `PHAROS_TEST_POSTGRES_URL` is set) PostgreSQL: an Alertmanager alert opens an
 //! incident and turns its component red, a repeat is counted and not re-announced, the
 //! resolve moves the incident to monitoring and then resolved; a firing alert survives a
-//! restart; Grafana and PagerDuty alerts join the same incident by their routes and labels;
-//! malformed payloads are refused with the field named and change nothing.
+//! restart, with or without an incident; Grafana and PagerDuty alerts join the same incident
+//! by their routes and labels; malformed payloads are refused with the field named and
+//! change nothing.
 
 #![allow(clippy::unwrap_used)]
 
@@ -279,6 +280,69 @@ async fn a_firing_alert_survives_a_restart_and_resolves_after_it() {
         assert_eq!(resolved["alerts"][0]["incident_id"], id.as_str());
         app.wait_for_component("api", "operational", WAIT).await;
         wait_status(&app, &id, "resolved").await;
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn an_alert_held_without_an_incident_survives_a_restart() {
+    let config = CONFIG.replace("auto_open = true", "auto_open = false");
+    for backend in backends() {
+        let app = spawn_app_on(backend, &config).await;
+        let (_, answer) = post(
+            &app,
+            "/api/v1/ingest/alertmanager",
+            &alertmanager("firing"),
+            Some(TOKEN),
+        )
+        .await;
+        assert_eq!(answer["alerts"][0]["result"], "recorded", "{answer}");
+        assert_eq!(answer["alerts"][0]["incident_id"], Value::Null);
+        app.wait_for_component("api", "major_outage", WAIT).await;
+        let db = app.stop().await;
+
+        // After the restart it is still held: on its component, counted when repeated, and
+        // its resolve finds it.
+        let app = spawn_app_with_db(db, &config).await;
+        app.wait_for_component("api", "major_outage", WAIT).await;
+        let (_, again) = post(
+            &app,
+            "/api/v1/ingest/alertmanager",
+            &alertmanager("firing"),
+            Some(TOKEN),
+        )
+        .await;
+        assert_eq!(
+            again["alerts"][0]["result"], "repeated",
+            "{backend:?}: {again}"
+        );
+        let (_, resolved) = post(
+            &app,
+            "/api/v1/ingest/alertmanager",
+            &alertmanager("resolved"),
+            Some(TOKEN),
+        )
+        .await;
+        assert_eq!(
+            resolved["alerts"][0]["result"], "resolved",
+            "{backend:?}: {resolved}"
+        );
+        app.wait_for_component("api", "operational", WAIT).await;
+        let db = app.stop().await;
+
+        // Resolved is gone for good: a restart does not bring it back.
+        let app = spawn_app_with_db(db, &config).await;
+        let (_, late) = post(
+            &app,
+            "/api/v1/ingest/alertmanager",
+            &alertmanager("resolved"),
+            Some(TOKEN),
+        )
+        .await;
+        assert_eq!(
+            late["alerts"][0]["result"], "unknown",
+            "{backend:?}: {late}"
+        );
         app.stop().await;
     }
 }

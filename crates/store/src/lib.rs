@@ -83,11 +83,11 @@ mod write;
 pub use changes::{ChangeConflict, ChangeFilter, CheckSample};
 pub use error::StoreError;
 pub use model::{
-    ArchivedMonitor, Batch, ComponentRecord, DeliveryState, Granularity, IncidentEventRecord,
-    IncidentKind, IncidentRecord, MonitorRecord, OutboxPayload, OutboxRecord, OutboxRow,
-    OverrideChange, OverrideRecord, PruneReport, ReconcileReport, Rollup, StoredComponent,
-    SubscriberChange, SubscriberFilter, SubscriberKind, SubscriberRecord, SubscriberState,
-    RING_SIZE,
+    ArchivedMonitor, Batch, ComponentRecord, DeliveryState, Granularity, HeldAlertChange,
+    HeldAlertRecord, IncidentEventRecord, IncidentKind, IncidentRecord, MonitorRecord,
+    OutboxPayload, OutboxRecord, OutboxRow, OverrideChange, OverrideRecord, PruneReport,
+    ReconcileReport, Rollup, StoredComponent, SubscriberChange, SubscriberFilter, SubscriberKind,
+    SubscriberRecord, SubscriberState, RING_SIZE,
 };
 pub use outbox::{Settlement, OUTBOX_ERROR_MAX_CHARS};
 pub use postmortems::PostmortemRecord;

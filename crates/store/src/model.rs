@@ -131,6 +131,8 @@ pub struct Batch {
     pub incident_events: Vec<IncidentEventRecord>,
     /// Component overrides to set or clear, applied in order.
     pub overrides: Vec<OverrideChange>,
+    /// Alerts held outside any incident to upsert or remove, applied in order.
+    pub held_alerts: Vec<HeldAlertChange>,
     /// Notification deliveries to enqueue, written last, in the same transaction as the
     /// state changes that caused them. A delivery whose id is already stored (or appears
     /// earlier in the batch) is ignored, so a retried batch enqueues it once.
@@ -149,6 +151,7 @@ impl Batch {
             && self.incidents.is_empty()
             && self.incident_events.is_empty()
             && self.overrides.is_empty()
+            && self.held_alerts.is_empty()
             && self.outbox.is_empty()
             && self.subscribers.is_empty()
     }
@@ -168,6 +171,7 @@ impl Batch {
         }
         self.incident_events.extend(later.incident_events);
         self.overrides.extend(later.overrides);
+        self.held_alerts.extend(later.held_alerts);
         self.outbox.extend(later.outbox);
         self.subscribers.extend(later.subscribers);
     }
@@ -266,6 +270,28 @@ pub enum OverrideChange {
     Set(OverrideRecord),
     /// Removes the component's override, if any.
     Clear(ComponentId),
+}
+
+/// An alert held outside any incident, by its dedup key.
+///
+/// Times are stored as unix milliseconds: finer precision is cut off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldAlertRecord {
+    /// The alert's dedup key (`alertmanager:…`, `grafana:…`, `pagerduty:…`).
+    pub key: String,
+    /// When Pharos last heard of it.
+    pub updated_at: DateTime<Utc>,
+    /// The whole alert as JSON, serialized by the engine.
+    pub doc: String,
+}
+
+/// A change to the alerts held outside incidents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeldAlertChange {
+    /// Holds the alert, replacing what was held under its key.
+    Upsert(HeldAlertRecord),
+    /// Lets go of the alert with this key, if held.
+    Remove(String),
 }
 
 /// The width of a rollup bucket. Buckets are aligned to UTC (a day starts at 00:00 UTC).

@@ -11,8 +11,8 @@ use pharos_domain::{CheckResult, ComponentId, Health, MonitorId, MonitorState, P
 
 use crate::error::OpError;
 use crate::model::{
-    ArchivedMonitor, Granularity, IncidentEventRecord, IncidentKind, IncidentRecord,
-    OverrideRecord, Rollup, StoredComponent,
+    ArchivedMonitor, Granularity, HeldAlertRecord, IncidentEventRecord, IncidentKind,
+    IncidentRecord, OverrideRecord, Rollup, StoredComponent,
 };
 use crate::sql::{
     component_id, component_status, from_ms, from_opt_ms, monitor_id, ms, outcome, to_u32, to_u64,
@@ -395,6 +395,27 @@ impl Store {
                     until: from_opt_ms(r.2)?,
                     set_at: from_ms(r.3)?,
                     doc: r.4,
+                })
+            })
+            .collect::<Result<_, OpError>>()
+            .map_err(|e| e.at(OP))
+    }
+
+    /// Every alert held outside an incident, ordered by key.
+    pub async fn held_alerts(&self) -> Result<Vec<HeldAlertRecord>> {
+        const OP: &str = "held_alerts";
+        let rows: Vec<(String, i64, String)> = db_run!(self, |pool, d| {
+            sqlx::query_as("SELECT alert_key, updated_at, doc FROM held_alerts ORDER BY alert_key")
+                .fetch_all(pool)
+                .await
+        })
+        .map_err(|e| OpError::from(e).at(OP))?;
+        rows.into_iter()
+            .map(|(key, updated_at, doc)| {
+                Ok(HeldAlertRecord {
+                    key,
+                    updated_at: from_ms(updated_at)?,
+                    doc,
                 })
             })
             .collect::<Result<_, OpError>>()

@@ -8,7 +8,8 @@
 //! whatever the batch size:
 //!
 //! 1. apply component changes one by one (there are few) and log each as an event;
-//! 2. set or clear component overrides one by one, in the order given;
+//! 2. set or clear component overrides one by one, in the order given, then the alerts held
+//!    outside incidents;
 //! 3. reserve ring sequence numbers: one `UPDATE monitors … FROM (VALUES …) RETURNING`, which
 //!    also proves every monitor named in the batch exists;
 //! 4. upsert the ring rows on `(monitor_id, slot)`, `slot = seq % RING_SIZE`;
@@ -29,8 +30,8 @@ use pharos_domain::{CheckResult, MonitorState};
 
 use crate::error::OpError;
 use crate::model::{
-    Batch, DeliveryState, Granularity, OutboxPayload, OutboxRecord, OverrideChange,
-    SubscriberChange, RING_SIZE,
+    Batch, DeliveryState, Granularity, HeldAlertChange, OutboxPayload, OutboxRecord,
+    OverrideChange, SubscriberChange, RING_SIZE,
 };
 use crate::sql::{exec_rows, fetch_rows, ms, to_i64, Val};
 use crate::{Result, Store};
@@ -180,6 +181,31 @@ impl Store {
                     OverrideChange::Clear(id) => {
                         sqlx::query("DELETE FROM component_overrides WHERE component_id = $1")
                             .bind(id.as_str())
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+            }
+
+            // 2b. Alerts held outside incidents, in order.
+            for h in &batch.held_alerts {
+                match h {
+                    HeldAlertChange::Upsert(r) => {
+                        sqlx::query(
+                            "INSERT INTO held_alerts (alert_key, updated_at, doc) \
+                             VALUES ($1, $2, $3) \
+                             ON CONFLICT (alert_key) DO UPDATE SET \
+                             updated_at = excluded.updated_at, doc = excluded.doc",
+                        )
+                        .bind(r.key.as_str())
+                        .bind(ms(r.updated_at))
+                        .bind(r.doc.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    HeldAlertChange::Remove(key) => {
+                        sqlx::query("DELETE FROM held_alerts WHERE alert_key = $1")
+                            .bind(key.as_str())
                             .execute(&mut *tx)
                             .await?;
                     }
@@ -487,6 +513,15 @@ fn check_no_nul(batch: &Batch) -> Result<(), OpError> {
     for o in &batch.overrides {
         if let OverrideChange::Set(r) = o {
             check("override", r.component_id.as_str(), "doc", &r.doc)?;
+        }
+    }
+    for h in &batch.held_alerts {
+        match h {
+            HeldAlertChange::Upsert(r) => {
+                check("held alert", &r.key, "key", &r.key)?;
+                check("held alert", &r.key, "doc", &r.doc)?;
+            }
+            HeldAlertChange::Remove(key) => check("held alert", key, "key", key)?,
         }
     }
     for s in &batch.subscribers {

@@ -17,11 +17,12 @@ use pharos_domain::{
     MonitorId, MonitorState, PhaseTimings,
 };
 use pharos_store::{
-    ArchivedMonitor, Backend, Batch, ComponentRecord, DeliveryState, Granularity,
-    IncidentEventRecord, IncidentKind, IncidentRecord, MonitorRecord, OutboxPayload, OutboxRecord,
-    OutboxRow, OverrideChange, OverrideRecord, PruneReport, Settlement, Store, StoreError,
-    SubscriberChange, SubscriberFilter, SubscriberKind, SubscriberRecord, SubscriberState,
-    DEAD_DELIVERY_RETENTION, OUTBOX_ERROR_MAX_CHARS, RING_SIZE, SENT_DELIVERY_RETENTION,
+    ArchivedMonitor, Backend, Batch, ComponentRecord, DeliveryState, Granularity, HeldAlertChange,
+    HeldAlertRecord, IncidentEventRecord, IncidentKind, IncidentRecord, MonitorRecord,
+    OutboxPayload, OutboxRecord, OutboxRow, OverrideChange, OverrideRecord, PruneReport,
+    Settlement, Store, StoreError, SubscriberChange, SubscriberFilter, SubscriberKind,
+    SubscriberRecord, SubscriberState, DEAD_DELIVERY_RETENTION, OUTBOX_ERROR_MAX_CHARS, RING_SIZE,
+    SENT_DELIVERY_RETENTION,
 };
 use sqlx::Connection as _;
 
@@ -152,6 +153,7 @@ macro_rules! contract_tests {
 
 contract_tests!(
     opens_migrates_and_pings,
+    held_alerts_are_kept_replaced_and_let_go,
     reconcile_adds_changes_archives_and_restores,
     reconcile_rejects_bad_input_without_writing,
     archived_monitors_are_listed_with_their_last_state,
@@ -1570,6 +1572,71 @@ async fn incident_events_are_ordered_and_retries_are_idempotent(db: &TestDb) {
     store.close().await;
 }
 
+async fn held_alerts_are_kept_replaced_and_let_go(db: &TestDb) {
+    let store = db.open().await;
+    assert!(store.held_alerts().await.unwrap().is_empty());
+    let held = |key: &str, at: &str, doc: &str| {
+        HeldAlertChange::Upsert(HeldAlertRecord {
+            key: key.into(),
+            updated_at: t(at),
+            doc: doc.into(),
+        })
+    };
+    store
+        .write_batch(&Batch {
+            held_alerts: vec![
+                held("grafana:b", "2027-03-01T00:00:00.250Z", r#"{"n":1}"#),
+                held("alertmanager:a", "2027-03-01T00:00:01Z", r#"{"n":1}"#),
+                held("grafana:b", "2027-03-01T00:00:02Z", r#"{"n":2}"#),
+            ],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    let stored = store.held_alerts().await.unwrap();
+    assert_eq!(
+        stored
+            .iter()
+            .map(|h| (h.key.as_str(), h.updated_at, h.doc.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("alertmanager:a", t("2027-03-01T00:00:01Z"), r#"{"n":1}"#),
+            ("grafana:b", t("2027-03-01T00:00:02Z"), r#"{"n":2}"#),
+        ],
+        "by key; the later upsert in a batch wins"
+    );
+    store
+        .write_batch(&Batch {
+            held_alerts: vec![
+                HeldAlertChange::Remove("grafana:b".into()),
+                HeldAlertChange::Remove("never:held".into()),
+            ],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    let keys: Vec<String> = store
+        .held_alerts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| h.key)
+        .collect();
+    assert_eq!(keys, ["alertmanager:a"]);
+    // A NUL in a document is refused and nothing of the batch is written.
+    let refused = store
+        .write_batch(&Batch {
+            held_alerts: vec![
+                HeldAlertChange::Remove("alertmanager:a".into()),
+                held("x", "2027-03-01T00:00:03Z", "bad\0doc"),
+            ],
+            ..Batch::default()
+        })
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+    assert_eq!(store.held_alerts().await.unwrap().len(), 1);
+}
+
 async fn overrides_set_replace_and_clear(db: &TestDb) {
     use ComponentStatus::*;
     let store = db.open().await;
@@ -1694,6 +1761,7 @@ async fn a_failing_incident_batch_writes_nothing(db: &TestDb) {
         )],
         incident_events: vec![event("e-1", "inc-1", 0, t1)],
         overrides: vec![set_override("api", ComponentStatus::MajorOutage, None, t1)],
+        held_alerts: Vec::new(),
         outbox: vec![delivery("d-1", "notifier:ops", t1, t1)],
         subscribers: vec![SubscriberChange::Upsert(subscriber(
             "s-1",

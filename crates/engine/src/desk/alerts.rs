@@ -11,13 +11,16 @@
 //! are kept in memory only, for `GET /api/v1/alerts`; alerts in incidents are stored with
 //! them, and put back on their components at start-up.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use chrono::{DateTime, Utc};
 use pharos_domain::alert::{Alert, AlertAction, AttachedAlert, Routed};
 use pharos_domain::incident::{self, TimelineKind};
 use pharos_domain::{Actor, ComponentId, Impact, IncidentId, IncidentStatus};
+use pharos_store::{HeldAlertChange, HeldAlertRecord};
 use serde::Serialize;
 
-use super::{affected_from, component_names, Desk};
+use super::{affected_from, component_names, to_doc, Desk};
 use crate::world::World;
 
 /// What one alert did, for the sender's answer and the logs.
@@ -83,7 +86,7 @@ impl Desk {
                     let components = self.incidents[ii].alerts[&alert.key].components.clone();
                     return outcome("repeated", Some(id), components);
                 }
-                if let Some(held) = self.loose_alerts.get_mut(&alert.key) {
+                if let Some(held) = self.held_alerts.get_mut(&alert.key) {
                     if held.firing {
                         held.last_seen_at = now;
                         held.notifications = held.notifications.saturating_add(1);
@@ -113,7 +116,7 @@ impl Desk {
                     let components = self.incidents[ii].alerts[&alert.key].components.clone();
                     outcome("acknowledged", Some(id), components)
                 }
-                None => match self.loose_alerts.get_mut(&alert.key) {
+                None => match self.held_alerts.get_mut(&alert.key) {
                     Some(held) => {
                         held.acknowledged = true;
                         outcome("acknowledged", None, held.components.clone())
@@ -128,7 +131,7 @@ impl Desk {
                     self.alert_resolved(world, ii, alert, now);
                     outcome("resolved", Some(id), components)
                 }
-                None => match self.loose_alerts.remove(&alert.key) {
+                None => match self.held_alerts.remove(&alert.key) {
                     Some(held) => {
                         for c in &held.components {
                             let change = world.set_alert(c, &alert.key, None, now);
@@ -155,7 +158,7 @@ impl Desk {
                     alert: a.clone(),
                 })
             });
-        let loose = self.loose_alerts.iter().map(|(k, a)| AlertListing {
+        let loose = self.held_alerts.iter().map(|(k, a)| AlertListing {
             key: k.clone(),
             incident_id: None,
             alert: a.clone(),
@@ -163,13 +166,15 @@ impl Desk {
         in_incidents.chain(loose).collect()
     }
 
-    /// Puts the firing alerts of open incidents back on their components (at start-up).
+    /// Puts the firing alerts of open incidents, and those held outside incidents, back on
+    /// their components (at start-up).
     pub(super) fn restore_alerts(&mut self, world: &mut World, now: DateTime<Utc>) {
         let firing: Vec<(String, ComponentId, Option<pharos_domain::ComponentStatus>)> = self
             .incidents
             .iter()
             .filter(|i| i.status.is_unresolved())
             .flat_map(|i| i.alerts.iter())
+            .chain(self.held_alerts.iter())
             .filter(|(_, a)| a.firing)
             .flat_map(|(k, a)| {
                 a.components
@@ -308,7 +313,7 @@ impl Desk {
             return outcome("attached", Some(id));
         }
         if !self.rules.auto_open || routed.status.is_none() || live.is_empty() {
-            self.loose_alerts.insert(alert.key.clone(), held);
+            self.held_alerts.insert(alert.key.clone(), held);
             self.note_component_changes(&changes, now);
             return outcome("recorded", None);
         }
@@ -408,5 +413,57 @@ fn alert_message(
             alert.source.label(),
             alert.summary
         )
+    }
+}
+
+/// Alerts held outside any incident, by dedup key, with the keys changed since the last write
+/// (they are stored, so a restart keeps them on their components and their resolve finds them).
+#[derive(Debug, Default)]
+pub(super) struct HeldAlerts {
+    alerts: BTreeMap<String, AttachedAlert>,
+    changed: BTreeSet<String>,
+}
+
+impl HeldAlerts {
+    /// Puts back an alert storage holds (not rewritten).
+    pub(super) fn restore(&mut self, key: String, alert: AttachedAlert) {
+        self.alerts.insert(key, alert);
+    }
+
+    fn get_mut(&mut self, key: &str) -> Option<&mut AttachedAlert> {
+        let alert = self.alerts.get_mut(key)?;
+        self.changed.insert(key.to_owned());
+        Some(alert)
+    }
+
+    fn insert(&mut self, key: String, alert: AttachedAlert) {
+        self.changed.insert(key.clone());
+        self.alerts.insert(key, alert);
+    }
+
+    fn remove(&mut self, key: &str) -> Option<AttachedAlert> {
+        let alert = self.alerts.remove(key)?;
+        self.changed.insert(key.to_owned());
+        Some(alert)
+    }
+
+    /// Every held alert, by key.
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&String, &AttachedAlert)> {
+        self.alerts.iter()
+    }
+
+    /// What to write since the last call: each changed key held now, or let go of.
+    pub(super) fn take_changes(&mut self) -> Vec<HeldAlertChange> {
+        std::mem::take(&mut self.changed)
+            .into_iter()
+            .map(|key| match self.alerts.get(&key) {
+                Some(alert) => HeldAlertChange::Upsert(HeldAlertRecord {
+                    updated_at: alert.last_seen_at,
+                    doc: to_doc(alert),
+                    key,
+                }),
+                None => HeldAlertChange::Remove(key),
+            })
+            .collect()
     }
 }
