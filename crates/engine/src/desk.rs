@@ -60,17 +60,20 @@ pub use overrides::{ComponentOverride, OverrideRequest};
 pub mod postmortem;
 mod regression;
 
-/// What automation does when checks confirm an outage (`[incidents]`).
+/// What automation does when checks confirm an outage: the `[incidents]` table, with its
+/// defaults in [`IncidentRules::default`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IncidentRules {
-    /// A confirmed failure opens an incident.
+    /// A confirmed failure opens an incident (default true).
     pub auto_open: bool,
-    /// An incident automation opens is public at once.
+    /// An incident automation opens is public at once (default true); without `auto_open` it
+    /// has no effect.
     pub auto_publish: bool,
-    /// Healthy this long while `monitoring` → resolved.
+    /// Healthy this long while `monitoring` → resolved (default 10 minutes; 1s to 30d).
     pub auto_resolve_after: Duration,
     /// A failure confirmed this soon after automation opened an incident joins it, even on
-    /// other components: failures that begin together are one outage. Zero never groups.
+    /// other components: failures that begin together are one outage (default 60 s; zero
+    /// never groups; at most 1h).
     pub group_window: Duration,
 }
 

@@ -84,26 +84,8 @@ impl App {
                 })
                 .collect(),
             monitors: config.monitors.clone(),
-            incidents: pharos_engine::IncidentRules {
-                auto_open: config.incidents.auto_open,
-                auto_publish: config.incidents.auto_publish,
-                auto_resolve_after: config.incidents.auto_resolve_after,
-                group_window: config.incidents.group_window,
-            },
-            maintenances: config
-                .maintenances
-                .iter()
-                .map(|m| pharos_engine::MaintenanceDef {
-                    config_id: m.id.clone(),
-                    name: m.name.clone(),
-                    body: m.body.clone(),
-                    components: m.components.clone(),
-                    scheduled_for: m.scheduled_for,
-                    scheduled_until: m.scheduled_until,
-                    auto_start: m.auto_start,
-                    auto_complete: m.auto_complete,
-                })
-                .collect(),
+            incidents: config.incidents,
+            maintenances: config.maintenances.clone(),
             notifiers: config.notifiers.clone(),
             smtp: config.smtp.clone(),
             self_check: config.self_check.clone(),

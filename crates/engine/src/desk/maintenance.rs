@@ -15,24 +15,26 @@ use super::{leaf_component, not_found, Desk, DeskError, Notice, Reach, Subject};
 use crate::world::World;
 use pharos_notify::EventKind;
 
-/// A maintenance window declared in the configuration (`[[maintenances]]`).
+/// A maintenance window declared in the configuration (`[[maintenances]]`), as the
+/// configuration layer checked it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MaintenanceDef {
-    /// The configuration's id for it, used to find it again on the next start.
+    /// The entry's `id` in the file (`[a-z0-9_-]+`, unique among maintenances), used to find
+    /// the window again on the next start.
     pub config_id: String,
-    /// Title.
+    /// Title: non-empty, at most 255 characters.
     pub name: String,
-    /// Markdown body of its first update.
+    /// Markdown body of its first update (default empty), at most 25,000 characters.
     pub body: String,
-    /// Components under maintenance during the window.
+    /// Components under maintenance during the window: declared ids, at least one, no repeats.
     pub components: Vec<ComponentId>,
-    /// Start.
+    /// When the window starts.
     pub scheduled_for: DateTime<Utc>,
-    /// End.
+    /// When it ends; always after `scheduled_for`.
     pub scheduled_until: DateTime<Utc>,
-    /// Start by itself.
+    /// Moves to "in progress" at `scheduled_for` without anyone acting (default true).
     pub auto_start: bool,
-    /// Complete by itself.
+    /// Moves to "completed" at `scheduled_until` without anyone acting (default true).
     pub auto_complete: bool,
 }
 

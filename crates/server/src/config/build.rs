@@ -18,7 +18,7 @@ use super::notifiers::notifiers;
 use super::smtp::{smtp, SmtpState};
 use super::values::{check_http_url, check_image_url, check_support_url, parse_hex_color};
 use super::walk::{suggest, Cx, Field, Section};
-use super::{ComponentConfig, Config, IncidentsConfig, PageConfig, ServerConfig, StorageConfig};
+use super::{ComponentConfig, Config, IncidentRules, PageConfig, ServerConfig, StorageConfig};
 
 /// Longest `[incidents] group_window`: failures an hour apart are not "together".
 const MAX_GROUP_WINDOW: Duration = Duration::from_secs(3600);
@@ -325,8 +325,8 @@ pub(super) fn time_zone(cx: &mut Cx<'_>, f: &Field<'_>) -> Option<chrono_tz::Tz>
     }
 }
 
-/// `[incidents]`: every key optional, defaults from [`IncidentsConfig::default`].
-fn incidents(cx: &mut Cx<'_>, s: Section<'_>) -> IncidentsConfig {
+/// `[incidents]`: every key optional, defaults from [`IncidentRules::default`].
+fn incidents(cx: &mut Cx<'_>, s: Section<'_>) -> IncidentRules {
     s.check_keys(
         cx,
         &[
@@ -336,7 +336,7 @@ fn incidents(cx: &mut Cx<'_>, s: Section<'_>) -> IncidentsConfig {
             "group_window",
         ],
     );
-    let mut out = IncidentsConfig::default();
+    let mut out = IncidentRules::default();
     let auto_open = s.field("auto_open").and_then(|f| cx.boolean(&f));
     let publish = s.field("auto_publish");
     let auto_publish = publish.as_ref().and_then(|f| cx.boolean(f));

@@ -9,7 +9,7 @@ use toml_edit::{Datetime, Offset, Value};
 use super::build::non_empty;
 use super::monitors::component_refs;
 use super::walk::{describe, unique_id, Cx, Field, Section};
-use super::MaintenanceConfig;
+use super::MaintenanceDef;
 
 /// Longest maintenance name, as on Statuspage.
 const MAX_NAME_CHARS: usize = 255;
@@ -33,7 +33,7 @@ pub(super) fn maintenances(
     cx: &mut Cx<'_>,
     sections: &[Section<'_>],
     components: &[String],
-) -> Vec<MaintenanceConfig> {
+) -> Vec<MaintenanceDef> {
     let mut first_at: HashMap<String, usize> = HashMap::new();
     sections
         .iter()
@@ -46,7 +46,7 @@ fn maintenance(
     s: &Section<'_>,
     components: &[String],
     first_at: &mut HashMap<String, usize>,
-) -> Option<MaintenanceConfig> {
+) -> Option<MaintenanceDef> {
     s.check_keys(cx, KEYS);
     let errors_before = cx.error_count();
     let id = unique_id(cx, s, first_at, "maintenance");
@@ -124,8 +124,8 @@ fn maintenance(
     if cx.error_count() > errors_before {
         return None;
     }
-    Some(MaintenanceConfig {
-        id: id?,
+    Some(MaintenanceDef {
+        config_id: id?,
         name: name?,
         body: body.unwrap_or_default(),
         components: covers?,

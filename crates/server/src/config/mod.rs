@@ -145,8 +145,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use pharos_domain::{ComponentId, MonitorSpec};
+pub use pharos_engine::{IncidentRules, MaintenanceDef};
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use pharos_notify::email::{SmtpSecurity, SmtpSettings};
@@ -159,10 +159,6 @@ pub const DEFAULT_PAGE_ID: &str = "pharos";
 pub const DEFAULT_PAGE_NAME: &str = "Pharos";
 /// The PagerDuty Events API v2 endpoint a `pagerduty` notifier sends to when it sets no `url`.
 pub const DEFAULT_PAGERDUTY_URL: &str = "https://events.pagerduty.com/v2/enqueue";
-/// `[incidents] group_window` when it is not set.
-pub const DEFAULT_GROUP_WINDOW: Duration = Duration::from_secs(60);
-/// `[incidents] auto_resolve_after` when it is not set.
-pub const DEFAULT_AUTO_RESOLVE_AFTER: Duration = Duration::from_secs(10 * 60);
 
 /// A whole, validated configuration. [`Config::default`] is the empty configuration used when
 /// no file exists.
@@ -177,13 +173,13 @@ pub struct Config {
     /// `[admin]`: who may use the admin API.
     pub admin: AdminConfig,
     /// `[incidents]`: what automation does when a check confirms an outage.
-    pub incidents: IncidentsConfig,
+    pub incidents: IncidentRules,
     /// `[[components]]`, in file order.
     pub components: Vec<ComponentConfig>,
     /// `[[monitors]]`, in file order.
     pub monitors: Vec<MonitorSpec>,
     /// `[[maintenances]]`: planned windows declared in the file, in file order.
-    pub maintenances: Vec<MaintenanceConfig>,
+    pub maintenances: Vec<MaintenanceDef>,
     /// `[[notifiers]]`: responders' channels with their routes, in file order. Ids are
     /// unique; `Debug` shows each channel's type only, never its URL or keys.
     pub notifiers: Vec<pharos_notify::Notifier>,
@@ -284,55 +280,6 @@ pub struct AdminToken {
     pub name: String,
     /// The token itself; non-empty, and different from every other entry's.
     pub secret: Secret,
-}
-
-/// `[incidents]`: what automation does when a check confirms an outage.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IncidentsConfig {
-    /// A monitor that goes down opens an incident (default true).
-    pub auto_open: bool,
-    /// An automatically opened incident is public at once (default true); without
-    /// `auto_open` it has no effect.
-    pub auto_publish: bool,
-    /// How long an incident's monitors must stay healthy while it is "monitoring" before it
-    /// is resolved automatically (default 10 minutes; between 1s and 30d).
-    pub auto_resolve_after: Duration,
-    /// A failure confirmed this soon after automation opened an incident joins it instead of
-    /// opening its own, even on other components (default 60 s; `0s` never groups; at most
-    /// 1h).
-    pub group_window: Duration,
-}
-
-impl Default for IncidentsConfig {
-    fn default() -> Self {
-        Self {
-            auto_open: true,
-            auto_publish: true,
-            auto_resolve_after: DEFAULT_AUTO_RESOLVE_AFTER,
-            group_window: DEFAULT_GROUP_WINDOW,
-        }
-    }
-}
-
-/// One `[[maintenances]]` entry: a planned maintenance window declared in the file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MaintenanceConfig {
-    /// Stable id from the file, `[a-z0-9_-]+`, unique among maintenances.
-    pub id: String,
-    /// Display name, non-empty, at most 255 characters.
-    pub name: String,
-    /// Markdown description (default empty), at most 25,000 characters.
-    pub body: String,
-    /// The components under maintenance: declared component ids, at least one, no repeats.
-    pub components: Vec<ComponentId>,
-    /// When the window starts.
-    pub scheduled_for: DateTime<Utc>,
-    /// When the window ends; always after `scheduled_for`.
-    pub scheduled_until: DateTime<Utc>,
-    /// Move to "in progress" at `scheduled_for` without anyone acting (default true).
-    pub auto_start: bool,
-    /// Move to "completed" at `scheduled_until` without anyone acting (default true).
-    pub auto_complete: bool,
 }
 
 /// One `[[components]]` entry: a row on the status page.

@@ -140,7 +140,7 @@ fn the_spec_example_loads() {
     assert_eq!(c.admin.tokens[0].secret.expose(), "s3cret-admin-token");
     assert_eq!(
         c.incidents,
-        IncidentsConfig {
+        IncidentRules {
             auto_open: true,
             auto_publish: true,
             auto_resolve_after: Duration::from_secs(600),
@@ -236,7 +236,7 @@ fn the_example_file_loads_with_only_its_admin_token_in_the_environment() {
     assert!(c.monitors.iter().any(|m| m.id.as_str() == "legacy-billing"));
     assert!(c.monitors.iter().any(|m| !m.degraded_conditions.is_empty()));
     // `[incidents]` spells out the defaults; the maintenance example is commented out.
-    assert_eq!(c.incidents, IncidentsConfig::default());
+    assert_eq!(c.incidents, IncidentRules::default());
     assert!(c.maintenances.is_empty());
     // The admin API is on, with the token from the environment.
     assert_eq!(c.admin.tokens.len(), 1);
@@ -340,7 +340,7 @@ fn the_commented_out_examples_in_the_example_file_are_valid() {
     let [m] = loaded.config.maintenances.as_slice() else {
         panic!("one maintenance expected: {:?}", loaded.config.maintenances)
     };
-    assert_eq!(m.id, "db-upgrade-2026-12");
+    assert_eq!(m.config_id, "db-upgrade-2026-12");
     assert_eq!(m.scheduled_for, utc(2026, 12, 1, 2, 0, 0));
     assert_eq!(m.scheduled_until, utc(2026, 12, 1, 3, 0, 0));
     assert!(m.auto_start && m.auto_complete && !m.body.is_empty());
@@ -415,7 +415,7 @@ fn an_empty_file_is_the_default_configuration() {
     assert!(d.maintenances.is_empty() && d.notifiers.is_empty());
     assert_eq!(
         d.incidents,
-        IncidentsConfig {
+        IncidentRules {
             auto_open: true,
             auto_publish: true,
             auto_resolve_after: Duration::from_secs(10 * 60),
@@ -1267,13 +1267,13 @@ routing_key = "${PD_ROUTING_KEY}"
 
 #[test]
 fn incidents_defaults_fill_what_is_absent() {
-    let defaults = IncidentsConfig {
+    let defaults = IncidentRules {
         auto_open: true,
         auto_publish: true,
         auto_resolve_after: Duration::from_secs(600),
         group_window: Duration::from_secs(60),
     };
-    assert_eq!(IncidentsConfig::default(), defaults);
+    assert_eq!(IncidentRules::default(), defaults);
     assert_eq!(load("").config.incidents, defaults);
     let empty = load("[incidents]\n");
     assert_eq!(empty.config.incidents, defaults);
@@ -1281,16 +1281,16 @@ fn incidents_defaults_fill_what_is_absent() {
     assert!(empty.warnings.is_empty(), "{:?}", empty.warnings);
     assert_eq!(
         load("[incidents]\nauto_publish = false\n").config.incidents,
-        IncidentsConfig {
+        IncidentRules {
             auto_publish: false,
-            ..defaults.clone()
+            ..defaults
         }
     );
     assert_eq!(
         load("[incidents]\nauto_open = false\nauto_publish = false\nauto_resolve_after = \"1h30m\"\n")
             .config
             .incidents,
-        IncidentsConfig {
+        IncidentRules {
             auto_open: false,
             auto_publish: false,
             auto_resolve_after: Duration::from_secs(90 * 60),
@@ -1442,8 +1442,8 @@ scheduled_until = "2027-01-01T06:00:00.5+01:00"
     assert_eq!(
         loaded.config.maintenances,
         vec![
-            MaintenanceConfig {
-                id: "db-upgrade-2026-12".into(),
+            MaintenanceDef {
+                config_id: "db-upgrade-2026-12".into(),
                 name: "Database upgrade".into(),
                 body: "We are upgrading the **api.example.com** database.".into(),
                 components: vec![db.clone(), api],
@@ -1452,8 +1452,8 @@ scheduled_until = "2027-01-01T06:00:00.5+01:00"
                 auto_start: false,
                 auto_complete: true,
             },
-            MaintenanceConfig {
-                id: "network_2".into(),
+            MaintenanceDef {
+                config_id: "network_2".into(),
                 name: "Network".into(),
                 body: String::new(),
                 components: vec![db],
@@ -1469,7 +1469,7 @@ scheduled_until = "2027-01-01T06:00:00.5+01:00"
     let inline = format!(
         "maintenances = [{{ id = \"x\", name = \"X\", components = [\"api\"], scheduled_for = \"2026-01-01T00:00:00Z\", scheduled_until = \"2026-01-01T00:00:01Z\" }}]\n{TWO_COMPONENTS}"
     );
-    assert_eq!(load(&inline).config.maintenances[0].id, "x");
+    assert_eq!(load(&inline).config.maintenances[0].config_id, "x");
 }
 
 #[test]
