@@ -201,10 +201,7 @@ impl Event {
             (_, Some(m)) => m.id.to_string(),
             _ => return None,
         };
-        Some(format!(
-            "{}/incidents/{id}",
-            self.page.url.trim_end_matches('/')
-        ))
+        Some(pharos_wire::v2::shortlink(&self.page.url, &id))
     }
 
     /// A component's name, or its id when the event does not carry it.
