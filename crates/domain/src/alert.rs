@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use strum::IntoStaticStr;
 use sha2::{Digest, Sha256};
+use strum::IntoStaticStr;
 
 use crate::{ComponentId, ComponentStatus};
 
@@ -67,7 +67,9 @@ pub enum AlertAction {
 
 /// How bad the sender says the alert is: PagerDuty's scale, which Alertmanager and Grafana
 /// rules usually carry in a `severity` label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, IntoStaticStr)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
 pub enum AlertSeverity {

@@ -318,8 +318,11 @@ mod tests {
     }
 
     /// Every variant's `as_str` is its serde name, and `parse` reads it back (and nothing else).
-    fn assert_wire_names<T>(all: &[T], as_str: fn(T) -> &'static str, parse: impl Fn(&str) -> Option<T>)
-    where
+    fn assert_wire_names<T>(
+        all: &[T],
+        as_str: fn(T) -> &'static str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) where
         T: Copy + PartialEq + fmt::Debug + Serialize,
     {
         for &v in all {
@@ -339,7 +342,11 @@ mod tests {
         use crate::alert::{AlertSeverity, AlertSource};
         use crate::change::RegressionState;
         use crate::{CheckOutcome, Health, IncidentStatus, MaintenanceStatus, Severity};
-        assert_wire_names(&ComponentStatus::ALL, ComponentStatus::as_str, ComponentStatus::parse);
+        assert_wire_names(
+            &ComponentStatus::ALL,
+            ComponentStatus::as_str,
+            ComponentStatus::parse,
+        );
         assert_eq!(MajorOutage.to_string(), "major_outage");
         let indicators = [
             Indicator::None,
@@ -351,7 +358,11 @@ mod tests {
         assert_wire_names(&indicators, Indicator::as_str, |s| {
             indicators.into_iter().find(|i| i.as_str() == s)
         });
-        assert_wire_names(&IncidentStatus::ALL, IncidentStatus::as_str, IncidentStatus::parse);
+        assert_wire_names(
+            &IncidentStatus::ALL,
+            IncidentStatus::as_str,
+            IncidentStatus::parse,
+        );
         assert_wire_names(
             &MaintenanceStatus::ALL,
             MaintenanceStatus::as_str,
@@ -396,7 +407,10 @@ mod tests {
         assert_wire_names(&states, RegressionState::as_str, |s| {
             states.into_iter().find(|x| x.as_str() == s)
         });
-        assert_eq!(RegressionState::InsufficientData.as_str(), "insufficient_data");
+        assert_eq!(
+            RegressionState::InsufficientData.as_str(),
+            "insufficient_data"
+        );
         assert_eq!(MaintenanceStatus::InProgress.as_str(), "in_progress");
         assert_eq!(DegradedPerformance.as_str(), "degraded_performance");
     }
