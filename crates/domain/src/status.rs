@@ -341,6 +341,7 @@ mod tests {
     fn enum_strings_are_serde_names() {
         use crate::alert::{AlertSeverity, AlertSource};
         use crate::change::RegressionState;
+        use crate::similar::PostmortemState;
         use crate::{CheckOutcome, Health, IncidentStatus, MaintenanceStatus, Severity};
         assert_wire_names(
             &ComponentStatus::ALL,
@@ -411,6 +412,10 @@ mod tests {
             RegressionState::InsufficientData.as_str(),
             "insufficient_data"
         );
+        let postmortems = [PostmortemState::Draft, PostmortemState::Published];
+        assert_wire_names(&postmortems, PostmortemState::as_str, |s| {
+            postmortems.into_iter().find(|x| x.as_str() == s)
+        });
         assert_eq!(MaintenanceStatus::InProgress.as_str(), "in_progress");
         assert_eq!(DegradedPerformance.as_str(), "degraded_performance");
     }
