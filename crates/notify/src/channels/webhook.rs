@@ -48,7 +48,7 @@ pub fn notifier_unsubscribe(event: &Event) -> String {
 
 /// The payload's exact bytes for `event`, with `unsubscribe` in `meta.unsubscribe`.
 pub fn body(event: &Event, unsubscribe: &str) -> Result<Vec<u8>, RenderError> {
-    let at = PageRef {
+    let on_page = PageRef {
         id: &event.page.id,
         url: &event.page.url,
         time_zone: zone(&event.page.time_zone),
@@ -66,7 +66,7 @@ pub fn body(event: &Event, unsubscribe: &str) -> Result<Vec<u8>, RenderError> {
     let name_of = |id: &ComponentId| affected_name(event, id);
     if event.kind.is_incident() {
         let i = event.incident.as_ref().ok_or_else(|| missing("incident"))?;
-        let v2 = IncidentOf::from_incident(at, i, name_of, components(event, at));
+        let v2 = IncidentOf::from_incident(on_page, i, name_of, components(event, on_page));
         return super::to_json(&IncidentPayload {
             meta,
             page,
@@ -78,7 +78,8 @@ pub fn body(event: &Event, unsubscribe: &str) -> Result<Vec<u8>, RenderError> {
             .maintenance
             .as_ref()
             .ok_or_else(|| missing("maintenance"))?;
-        let v2 = ScheduledMaintenance::from_maintenance(at, m, name_of, components(event, at));
+        let v2 =
+            ScheduledMaintenance::from_maintenance(on_page, m, name_of, components(event, on_page));
         return super::to_json(&IncidentPayload {
             meta,
             page,
@@ -94,7 +95,7 @@ pub fn body(event: &Event, unsubscribe: &str) -> Result<Vec<u8>, RenderError> {
         .iter()
         .find(|c| c.id == change.component_id);
     let component = ComponentObject {
-        created_at: at.time(context.map_or(event.at, |c| c.created_at)),
+        created_at: on_page.time(context.map_or(event.at, |c| c.created_at)),
         id: change.component_id.to_string(),
         name: event.component_name(&change.component_id),
         status: change.new_status,
@@ -103,7 +104,7 @@ pub fn body(event: &Event, unsubscribe: &str) -> Result<Vec<u8>, RenderError> {
         meta,
         page,
         component_update: ComponentUpdate {
-            created_at: at.time(event.at),
+            created_at: on_page.time(event.at),
             new_status: change.new_status,
             old_status: change.old_status,
             id: event.id.clone(),
@@ -155,12 +156,12 @@ fn affected_name(event: &Event, id: &ComponentId) -> String {
 }
 
 /// Every component the event names, as a webhook's `incident.components`.
-fn components(event: &Event, at: PageRef<'_>) -> Vec<webhook::Component> {
+fn components(event: &Event, on_page: PageRef<'_>) -> Vec<webhook::Component> {
     event
         .components
         .iter()
         .map(|c| webhook::Component {
-            created_at: at.time(c.created_at),
+            created_at: on_page.time(c.created_at),
             id: c.id.to_string(),
             name: c.name.clone(),
             status: c.status,
