@@ -341,6 +341,7 @@ mod tests {
     fn enum_strings_are_serde_names() {
         use crate::alert::{AlertSeverity, AlertSource};
         use crate::change::RegressionState;
+        use crate::postmortem::ActionKind;
         use crate::similar::PostmortemState;
         use crate::{CheckOutcome, Health, IncidentStatus, MaintenanceStatus, Severity};
         assert_wire_names(
@@ -412,6 +413,7 @@ mod tests {
             RegressionState::InsufficientData.as_str(),
             "insufficient_data"
         );
+        assert_wire_names(&ActionKind::ALL, ActionKind::as_str, ActionKind::parse);
         let postmortems = [PostmortemState::Draft, PostmortemState::Published];
         assert_wire_names(&postmortems, PostmortemState::as_str, |s| {
             postmortems.into_iter().find(|x| x.as_str() == s)
