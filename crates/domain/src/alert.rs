@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use strum::IntoStaticStr;
 
 use crate::{ComponentId, ComponentStatus};
 
@@ -22,8 +23,11 @@ pub const MAX_DEDUP_KEY_LEN: usize = 255;
 pub const MAX_SUMMARY_LEN: usize = 1024;
 
 /// Which system sent an alert.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum AlertSource {
     /// Prometheus Alertmanager's webhook receiver.
     Alertmanager,
@@ -36,11 +40,7 @@ pub enum AlertSource {
 impl AlertSource {
     /// The wire name, e.g. `alertmanager`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Alertmanager => "alertmanager",
-            Self::Grafana => "grafana",
-            Self::Pagerduty => "pagerduty",
-        }
+        self.into()
     }
 
     /// A name for people: "Alertmanager".
@@ -67,8 +67,11 @@ pub enum AlertAction {
 
 /// How bad the sender says the alert is: PagerDuty's scale, which Alertmanager and Grafana
 /// rules usually carry in a `severity` label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum AlertSeverity {
     /// For information: recorded, never an outage.
     Info,
@@ -100,12 +103,7 @@ impl AlertSeverity {
 
     /// The wire form, e.g. `critical`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Info => "info",
-            Self::Warning => "warning",
-            Self::Error => "error",
-            Self::Critical => "critical",
-        }
+        self.into()
     }
 
     /// The component status a firing alert of this severity shows by default: critical →

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use strum::IntoStaticStr;
 
 use crate::{ComponentId, MonitorId, RuleError};
 
@@ -592,8 +593,9 @@ pub fn judge(before: &WindowStats, after: &WindowStats, rules: &RegressionRules)
 }
 
 /// Where Pharos is with a change's regression check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum RegressionState {
     /// The window after the change has not passed yet.
     Watching,
@@ -610,13 +612,7 @@ pub enum RegressionState {
 impl RegressionState {
     /// The wire form, e.g. `suspect`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Watching => "watching",
-            Self::Suspect => "suspect",
-            Self::Clear => "clear",
-            Self::InsufficientData => "insufficient_data",
-            Self::Superseded => "superseded",
-        }
+        self.into()
     }
 
     /// Whether the verdict is final (the check is over).

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use strum::{EnumString, IntoStaticStr};
 
 use crate::condition::ConditionResult;
 use crate::ids::MonitorId;
@@ -77,8 +78,11 @@ impl Observation {
 }
 
 /// The verdict of one check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, IntoStaticStr, EnumString,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum CheckOutcome {
     /// Every condition and every degraded condition held.
     Up,
@@ -91,21 +95,12 @@ pub enum CheckOutcome {
 impl CheckOutcome {
     /// The wire and storage form.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Up => "up",
-            Self::Degraded => "degraded",
-            Self::Down => "down",
-        }
+        self.into()
     }
 
     /// Parses the storage form.
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "up" => Some(Self::Up),
-            "degraded" => Some(Self::Degraded),
-            "down" => Some(Self::Down),
-            _ => None,
-        }
+        s.parse().ok()
     }
 }
 

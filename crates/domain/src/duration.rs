@@ -47,7 +47,8 @@ pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
 }
 
 /// Writes a duration back in the shortest exact configuration form (`"90s"` → `"90s"`,
-/// `"2m"` → `"2m"`), for messages and the admin API.
+/// `"2m"` → `"2m"`), for messages and the admin API: the one formatter of configured
+/// durations (timeouts in delivery errors included).
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
     if !ms.is_multiple_of(1000) {
@@ -81,6 +82,16 @@ mod tests {
         for bad in ["", "30", "s", "3x", "-1s", "1.5s", "30 s"] {
             assert!(parse_duration(bad).is_err(), "{bad} should be refused");
         }
+    }
+
+    #[test]
+    fn formats_timeouts_as_delivery_errors_show_them() {
+        assert_eq!(format_duration(Duration::from_secs(10)), "10s");
+        assert_eq!(format_duration(Duration::from_millis(500)), "500ms");
+        assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
+        assert_eq!(format_duration(Duration::from_secs(120)), "2m");
+        assert_eq!(format_duration(Duration::from_secs(60)), "1m");
+        assert_eq!(format_duration(Duration::ZERO), "0s");
     }
 
     #[test]

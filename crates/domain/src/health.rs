@@ -4,12 +4,16 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use strum::{EnumString, IntoStaticStr};
 
 use crate::check::CheckOutcome;
 
 /// A monitor's confirmed health.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, IntoStaticStr, EnumString,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Health {
     /// Not yet confirmed either way (a new monitor); shown as operational.
     Unknown,
@@ -24,23 +28,12 @@ pub enum Health {
 impl Health {
     /// Storage and API form.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Unknown => "unknown",
-            Self::Up => "up",
-            Self::Degraded => "degraded",
-            Self::Down => "down",
-        }
+        self.into()
     }
 
     /// Parses the storage form.
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "unknown" => Some(Self::Unknown),
-            "up" => Some(Self::Up),
-            "degraded" => Some(Self::Degraded),
-            "down" => Some(Self::Down),
-            _ => None,
-        }
+        s.parse().ok()
     }
 }
 

@@ -11,6 +11,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use strum::{EnumString, IntoStaticStr};
 
 use crate::{ComponentId, ComponentStatus, Indicator, MonitorId};
 
@@ -48,8 +49,11 @@ impl fmt::Display for IncidentId {
 }
 
 /// An incident's status, exactly Statuspage's enum.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, IntoStaticStr, EnumString,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum IncidentStatus {
     /// Looking into it.
     Investigating,
@@ -75,18 +79,12 @@ impl IncidentStatus {
 
     /// The wire form, e.g. `"investigating"`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Investigating => "investigating",
-            Self::Identified => "identified",
-            Self::Monitoring => "monitoring",
-            Self::Resolved => "resolved",
-            Self::Postmortem => "postmortem",
-        }
+        self.into()
     }
 
     /// Parses the wire form.
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|st| st.as_str() == s)
+        s.parse().ok()
     }
 
     /// Whether the incident is still open (`incidents/unresolved.json`).
@@ -110,8 +108,11 @@ impl IncidentStatus {
 }
 
 /// A scheduled maintenance's status, exactly Statuspage's enum.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, IntoStaticStr, EnumString,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum MaintenanceStatus {
     /// Planned, not started.
     Scheduled,
@@ -134,17 +135,12 @@ impl MaintenanceStatus {
 
     /// The wire form, e.g. `"in_progress"`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Scheduled => "scheduled",
-            Self::InProgress => "in_progress",
-            Self::Verifying => "verifying",
-            Self::Completed => "completed",
-        }
+        self.into()
     }
 
     /// Parses the wire form.
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|st| st.as_str() == s)
+        s.parse().ok()
     }
 
     /// Whether the window is under way: its components show `under_maintenance`
@@ -230,7 +226,21 @@ impl Impact {
 }
 
 /// An incident's severity for responders, `S1` (worst) to `S4`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    IntoStaticStr,
+    EnumString,
+)]
+#[strum(ascii_case_insensitive)]
 pub enum Severity {
     /// Critical: customer-facing outage, all hands.
     S1,
@@ -248,19 +258,12 @@ impl Severity {
 
     /// The wire form, e.g. `"S2"`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::S1 => "S1",
-            Self::S2 => "S2",
-            Self::S3 => "S3",
-            Self::S4 => "S4",
-        }
+        self.into()
     }
 
     /// Parses the wire form (`S1`..`S4`, case-insensitive).
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|v| v.as_str().eq_ignore_ascii_case(s))
+        s.parse().ok()
     }
 }
 

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use strum::IntoStaticStr;
 
 use crate::incident::{Incident, IncidentId, IncidentStatus};
 use crate::postmortem::{ActionItem, PostmortemEdits};
@@ -33,8 +34,9 @@ const STOPWORDS: &[&str] = &[
 ];
 
 /// Where a similar incident's postmortem stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum PostmortemState {
     /// Edits are saved, not published.
     Draft,
@@ -45,10 +47,7 @@ pub enum PostmortemState {
 impl PostmortemState {
     /// The wire form.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Draft => "draft",
-            Self::Published => "published",
-        }
+        self.into()
     }
 }
 

@@ -1,13 +1,21 @@
 //! Component statuses and the page-level rollup, with Statuspage's exact enums and the seven
 //! fixed description strings that clients switch on.
+//!
+//! Enum wire strings are derived, never written out: serde's `rename_all = "snake_case"` for
+//! JSON and strum's `serialize_all = "snake_case"` for `as_str` and parsing, from the same
+//! variant names (`tests::enum_strings_are_serde_names` holds the two to the same strings).
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use strum::{EnumString, IntoStaticStr};
 
 /// A component's public status, exactly Statuspage's enum.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, IntoStaticStr, EnumString,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum ComponentStatus {
     /// Working normally.
     Operational,
@@ -33,18 +41,12 @@ impl ComponentStatus {
 
     /// The wire form, e.g. `"major_outage"`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Operational => "operational",
-            Self::DegradedPerformance => "degraded_performance",
-            Self::PartialOutage => "partial_outage",
-            Self::MajorOutage => "major_outage",
-            Self::UnderMaintenance => "under_maintenance",
-        }
+        self.into()
     }
 
     /// Parses the wire form.
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|st| st.as_str() == s)
+        s.parse().ok()
     }
 
     /// A human label for pages: "Degraded performance".
@@ -108,8 +110,9 @@ pub struct ComponentTransition {
 }
 
 /// The page indicator (`status.indicator`) and incident impact scale.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Indicator {
     /// Nothing wrong.
     None,
@@ -137,12 +140,17 @@ impl Indicator {
 
     /// The wire form, e.g. `"critical"`.
     pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// An impact in words, for pages and messages: "Critical", "None".
+    pub fn label(self) -> &'static str {
         match self {
-            Self::None => "none",
-            Self::Minor => "minor",
-            Self::Major => "major",
-            Self::Critical => "critical",
-            Self::Maintenance => "maintenance",
+            Self::None => "None",
+            Self::Minor => "Minor",
+            Self::Major => "Major",
+            Self::Critical => "Critical",
+            Self::Maintenance => "Maintenance",
         }
     }
 }
@@ -307,6 +315,111 @@ mod tests {
             roll(&[UnderMaintenance]),
             ("maintenance", SERVICE_UNDER_MAINTENANCE)
         );
+    }
+
+    /// Every variant's `as_str` is its serde name, and `parse` reads it back (and nothing else).
+    fn assert_wire_names<T>(
+        all: &[T],
+        as_str: fn(T) -> &'static str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) where
+        T: Copy + PartialEq + fmt::Debug + Serialize,
+    {
+        for &v in all {
+            let name = as_str(v);
+            assert_eq!(serde_json::to_value(v).unwrap(), name, "{v:?}");
+            assert_eq!(parse(name), Some(v), "{name}");
+            let debug = format!("{v:?}");
+            if debug != name {
+                assert_eq!(parse(&debug), None, "{debug}");
+            }
+        }
+        assert_eq!(parse(""), None);
+    }
+
+    #[test]
+    fn enum_strings_are_serde_names() {
+        use crate::alert::{AlertSeverity, AlertSource};
+        use crate::change::RegressionState;
+        use crate::postmortem::ActionKind;
+        use crate::similar::PostmortemState;
+        use crate::{CheckOutcome, Health, IncidentStatus, MaintenanceStatus, Severity};
+        assert_wire_names(
+            &ComponentStatus::ALL,
+            ComponentStatus::as_str,
+            ComponentStatus::parse,
+        );
+        assert_eq!(MajorOutage.to_string(), "major_outage");
+        let indicators = [
+            Indicator::None,
+            Indicator::Minor,
+            Indicator::Major,
+            Indicator::Critical,
+            Indicator::Maintenance,
+        ];
+        assert_wire_names(&indicators, Indicator::as_str, |s| {
+            indicators.into_iter().find(|i| i.as_str() == s)
+        });
+        assert_wire_names(
+            &IncidentStatus::ALL,
+            IncidentStatus::as_str,
+            IncidentStatus::parse,
+        );
+        assert_wire_names(
+            &MaintenanceStatus::ALL,
+            MaintenanceStatus::as_str,
+            MaintenanceStatus::parse,
+        );
+        assert_wire_names(&Severity::ALL, Severity::as_str, Severity::parse);
+        assert_eq!(Severity::parse("s2"), Some(Severity::S2));
+        assert_wire_names(
+            &[CheckOutcome::Up, CheckOutcome::Degraded, CheckOutcome::Down],
+            CheckOutcome::as_str,
+            CheckOutcome::parse,
+        );
+        assert_wire_names(
+            &[Health::Unknown, Health::Up, Health::Degraded, Health::Down],
+            Health::as_str,
+            Health::parse,
+        );
+        let sources = [
+            AlertSource::Alertmanager,
+            AlertSource::Grafana,
+            AlertSource::Pagerduty,
+        ];
+        assert_wire_names(&sources, AlertSource::as_str, |s| {
+            sources.into_iter().find(|x| x.as_str() == s)
+        });
+        let severities = [
+            AlertSeverity::Info,
+            AlertSeverity::Warning,
+            AlertSeverity::Error,
+            AlertSeverity::Critical,
+        ];
+        assert_wire_names(&severities, AlertSeverity::as_str, |s| {
+            severities.into_iter().find(|x| x.as_str() == s)
+        });
+        let states = [
+            RegressionState::Watching,
+            RegressionState::Suspect,
+            RegressionState::Clear,
+            RegressionState::InsufficientData,
+            RegressionState::Superseded,
+        ];
+        assert_wire_names(&states, RegressionState::as_str, |s| {
+            states.into_iter().find(|x| x.as_str() == s)
+        });
+        assert_eq!(
+            RegressionState::InsufficientData.as_str(),
+            "insufficient_data"
+        );
+        assert_wire_names(&ActionKind::ALL, ActionKind::as_str, ActionKind::parse);
+        let postmortems = [PostmortemState::Draft, PostmortemState::Published];
+        assert_wire_names(&postmortems, PostmortemState::as_str, |s| {
+            postmortems.into_iter().find(|x| x.as_str() == s)
+        });
+        assert_eq!(MaintenanceStatus::InProgress.as_str(), "in_progress");
+        assert_eq!(DegradedPerformance.as_str(), "degraded_performance");
     }
 
     #[test]

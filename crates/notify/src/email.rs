@@ -27,10 +27,10 @@ use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::Address;
+use pharos_domain::duration::format_duration;
 use tokio::net::TcpStream;
 
 use crate::notifier::Outcome;
-use crate::time::human_duration;
 
 /// How the connection to the SMTP server is secured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -512,7 +512,7 @@ fn one_line(s: &str) -> String {
 
 /// `timed out after 10s`.
 fn timed_out(timeout: Duration) -> String {
-    format!("timed out after {}", human_duration(timeout))
+    format!("timed out after {}", format_duration(timeout))
 }
 
 /// SMTP reply codes that answer a login (or its absence).

@@ -5,10 +5,14 @@ use chrono::{DateTime, Utc};
 use pharos_domain::incident::AffectedChange;
 use pharos_domain::{ComponentId, ComponentStatus, Incident, Indicator, Maintenance, Severity};
 use serde::{Deserialize, Serialize};
+use strum::{EnumString, IntoStaticStr};
 
 /// The kind of event, which routes select on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, IntoStaticStr, EnumString,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum EventKind {
     /// An incident was opened (or published, if it opened private).
     IncidentOpened,
@@ -43,21 +47,12 @@ impl EventKind {
 
     /// The configuration and storage form, e.g. `incident_opened`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::IncidentOpened => "incident_opened",
-            Self::IncidentUpdated => "incident_updated",
-            Self::IncidentResolved => "incident_resolved",
-            Self::MaintenanceScheduled => "maintenance_scheduled",
-            Self::MaintenanceStarted => "maintenance_started",
-            Self::MaintenanceUpdated => "maintenance_updated",
-            Self::MaintenanceCompleted => "maintenance_completed",
-            Self::ComponentStatus => "component_status",
-        }
+        self.into()
     }
 
     /// Parses the configuration form.
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
+        s.parse().ok()
     }
 
     /// Whether it is about an incident.
@@ -201,10 +196,7 @@ impl Event {
             (_, Some(m)) => m.id.to_string(),
             _ => return None,
         };
-        Some(format!(
-            "{}/incidents/{id}",
-            self.page.url.trim_end_matches('/')
-        ))
+        Some(pharos_wire::v2::shortlink(&self.page.url, &id))
     }
 
     /// A component's name, or its id when the event does not carry it.
@@ -250,5 +242,22 @@ impl Route {
             (Some(min), Some(sev)) if event.kind.is_incident() => sev <= min,
             _ => true,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_written_and_read_as_serde_names_them() {
+        for kind in EventKind::ALL {
+            let name = kind.as_str();
+            assert_eq!(serde_json::to_value(kind).unwrap(), name);
+            assert_eq!(EventKind::parse(name), Some(kind));
+        }
+        assert_eq!(EventKind::IncidentOpened.as_str(), "incident_opened");
+        assert_eq!(EventKind::parse("IncidentOpened"), None);
+        assert_eq!(EventKind::parse("bogus"), None);
     }
 }

@@ -7,12 +7,12 @@ use std::error::Error as _;
 use std::io;
 use std::time::Duration;
 
+use pharos_domain::duration::format_duration;
 use tokio::time::{timeout_at, Instant};
 
 use crate::guard::Refusal;
 use crate::notifier::Outcome;
 use crate::render::RenderedRequest;
-use crate::time::human_duration;
 
 /// Most characters of a receiver's answer quoted in a failure reason.
 const EXCERPT_CHARS: usize = 200;
@@ -121,7 +121,7 @@ fn refusal_in(e: &reqwest::Error) -> Option<Refusal> {
 
 /// `timed out after 10s`.
 fn timed_out(timeout: Duration) -> String {
-    format!("timed out after {}", human_duration(timeout))
+    format!("timed out after {}", format_duration(timeout))
 }
 
 /// `host` or `host:port`, never a path or query.

@@ -220,12 +220,7 @@ impl Message {
 
 /// `Critical`, `Major`, `Minor`, `None`.
 pub fn impact_label(impact: Impact) -> &'static str {
-    match impact {
-        Impact::Critical => "Critical",
-        Impact::Major => "Major",
-        Impact::Minor => "Minor",
-        Impact::None => "None",
-    }
+    impact.indicator().label()
 }
 
 /// Whether an incident in `status` is over, which PagerDuty resolves.

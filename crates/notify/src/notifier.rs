@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures_util::stream::FuturesUnordered;
 use futures_util::StreamExt as _;
+use pharos_domain::duration::format_duration;
 use tokio::time::{timeout_at, Instant};
 
 use crate::channels;
@@ -307,7 +308,7 @@ pub async fn send_emails(smtp: &SmtpSettings, emails: &[Email], timeout: Duratio
             in_flight.push(send_one(&each, i, email));
         }
     }
-    let timed_out = format!("timed out after {}", crate::time::human_duration(timeout));
+    let timed_out = format!("timed out after {}", format_duration(timeout));
     let failures: Vec<(&str, String)> = emails
         .iter()
         .zip(results)

@@ -246,17 +246,6 @@ fn impact_class(i: Indicator) -> &'static str {
     i.as_str()
 }
 
-/// An impact in words.
-fn impact_label(i: Indicator) -> &'static str {
-    match i {
-        Indicator::None => "None",
-        Indicator::Minor => "Minor",
-        Indicator::Major => "Major",
-        Indicator::Critical => "Critical",
-        Indicator::Maintenance => "Maintenance",
-    }
-}
-
 /// Everything rendered from one [`Item`], kept across snapshots while its key holds.
 #[derive(Debug)]
 pub(crate) struct Rendered {
@@ -345,7 +334,7 @@ fn incident_page(item: &Item<'_>, ctx: &PageCtx<'_>) -> Result<String, askama::E
         name: item.name,
         kind_label: item.kind_label(),
         impact_class: impact_class(item.impact),
-        impact_label: impact_label(item.impact),
+        impact_label: item.impact.label(),
         status_label: item.status_label,
         started: TimeView::new(item.started_at, tz),
         resolved: item

@@ -6,7 +6,8 @@
 //! snapshot. A thundering herd during an outage costs no queries, and the page keeps serving
 //! while the database is down.
 //!
-//! - [`v2`]: Statuspage's public API v2 wire types and how a view maps onto them.
+//! - [`v2`]: Statuspage's public API v2 (its wire types are `pharos-wire`'s, re-exported) and
+//!   how a view maps onto them.
 //! - [`snapshot`]: the pre-rendered responses and the task that rebuilds them.
 //! - [`markdown`]: update bodies rendered to safe HTML.
 //! - `page`: the HTML status page (askama template `templates/index.html`).
@@ -14,7 +15,8 @@
 //! - `brand`: logo, favicon, accent colour and links on every page, and `/theme.css`.
 //! - `history`: `/incidents/{id}` and `/history` (templates `incident.html`, `history.html`).
 //! - `feed`: `/history.atom` and `/history.rss` in Statuspage's feed shape.
-//! - `routes`: the request handlers, including conditional GET and CORS.
+//! - `routes`: the request handlers, including conditional GET.
+//! - `cors`: the CORS headers of everything any origin may read, written in one place.
 //! - [`subscribe`]: public subscriptions (the v2 subscribe endpoint, the page's form, the
 //!   confirmation and unsubscribe links), rate limited per client; a separate router, since
 //!   it needs the engine.
@@ -31,6 +33,7 @@ use axum::Router;
 pub mod admin;
 mod banner;
 mod brand;
+mod cors;
 mod feed;
 mod history;
 pub mod markdown;

@@ -13,7 +13,7 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use http::header::{ACCESS_CONTROL_ALLOW_ORIGIN, CONTENT_TYPE};
+use http::header::CONTENT_TYPE;
 use http::{HeaderValue, StatusCode};
 use pharos_domain::heartbeat::{Ping, PingKind};
 use pharos_engine::heartbeats::{Heartbeats, PingError};
@@ -68,8 +68,7 @@ async fn take(heartbeats: &Heartbeats, token: &str, kind: PingKind, body: &[u8])
 
 fn error(status: StatusCode, message: String) -> Response {
     let mut r = crate::security::error_response(status, message);
-    r.headers_mut()
-        .insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    crate::cors::allow_any_origin(r.headers_mut());
     r
 }
 
@@ -80,6 +79,6 @@ fn text(status: StatusCode, body: String) -> Response {
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    crate::cors::allow_any_origin(headers);
     r
 }

@@ -13,10 +13,9 @@ use axum::extract::Request;
 use axum::response::Response;
 use chrono::DateTime;
 use http::header::{
-    ACCEPT, ACCEPT_ENCODING, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
-    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_HEADERS, ALLOW,
-    CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE,
-    IF_NONE_MATCH, LAST_MODIFIED, VARY,
+    ACCEPT, ACCEPT_ENCODING, ACCESS_CONTROL_REQUEST_HEADERS, ALLOW, CACHE_CONTROL,
+    CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH,
+    LAST_MODIFIED, VARY,
 };
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
@@ -29,7 +28,6 @@ pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8
 pub const OPENMETRICS_CONTENT_TYPE: &str =
     "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-const ANY_ORIGIN: HeaderValue = HeaderValue::from_static("*");
 /// Clients may keep a copy but must revalidate it (cheaply, with the ETag) before each use, so
 /// nobody sees a stale status during an outage.
 const NO_CACHE: HeaderValue = HeaderValue::from_static("no-cache");
@@ -96,7 +94,7 @@ pub(crate) fn serve(snapshot: &ArcSwap<Snapshot>, resource: Resource, req: &Requ
     let entry = snap.get(resource);
     let mut headers = HeaderMap::with_capacity(8);
     if resource.allows_any_origin() {
-        headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, ANY_ORIGIN);
+        crate::cors::allow_any_origin(&mut headers);
     }
     respond(entry, headers, req.headers())
 }
@@ -231,21 +229,13 @@ fn client_is_current(entry: &Entry, headers: &HeaderMap) -> bool {
     }
 }
 
-/// CORS preflight for the v2 API and the feeds: any origin may `GET` them.
+/// CORS preflight for the v2 API and the feeds: any origin may `GET` them, with whatever
+/// request headers it asks for.
 pub(crate) fn preflight(req: &Request) -> Response {
-    let mut r = Response::new(Body::empty());
-    *r.status_mut() = StatusCode::NO_CONTENT;
-    let h = r.headers_mut();
-    h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, ANY_ORIGIN);
-    h.insert(
-        ACCESS_CONTROL_ALLOW_METHODS,
+    crate::cors::preflight(
         HeaderValue::from_static("GET, HEAD, OPTIONS"),
-    );
-    if let Some(asked) = req.headers().get(ACCESS_CONTROL_REQUEST_HEADERS) {
-        h.insert(ACCESS_CONTROL_ALLOW_HEADERS, asked.clone());
-    }
-    h.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
-    r
+        req.headers().get(ACCESS_CONTROL_REQUEST_HEADERS).cloned(),
+    )
 }
 
 /// Unknown `/api/v2/…` paths: 404 with a JSON error, readable from any origin like the rest
@@ -255,8 +245,7 @@ pub(crate) async fn api_not_found(method: http::Method, uri: http::Uri) -> Respo
         StatusCode::NOT_FOUND,
         format!("no such endpoint: {method} {}", uri.path()),
     );
-    r.headers_mut()
-        .insert(ACCESS_CONTROL_ALLOW_ORIGIN, ANY_ORIGIN);
+    crate::cors::allow_any_origin(r.headers_mut());
     r
 }
 

@@ -33,10 +33,7 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use http::header::{
-    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
-    ACCESS_CONTROL_MAX_AGE, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER,
-};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderValue, StatusCode};
 use pharos_engine::subscribers::Purpose;
 use pharos_engine::{Accepted, EngineControl, NewSubscriber, SubscriberError, SubscriberKind};
@@ -222,28 +219,17 @@ impl ApiSubscriberOut {
 
 /// Adds `Access-Control-Allow-Origin: *` (a browser on another site may subscribe).
 fn any_origin(mut r: Response) -> Response {
-    r.headers_mut()
-        .insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    crate::cors::allow_any_origin(r.headers_mut());
     r.headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
 
 async fn api_preflight() -> Response {
-    let mut r = Response::new(Body::empty());
-    *r.status_mut() = StatusCode::NO_CONTENT;
-    let h = r.headers_mut();
-    h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-    h.insert(
-        ACCESS_CONTROL_ALLOW_METHODS,
+    crate::cors::preflight(
         HeaderValue::from_static("POST, OPTIONS"),
-    );
-    h.insert(
-        ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("Content-Type"),
-    );
-    h.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
-    r
+        Some(HeaderValue::from_static("Content-Type")),
+    )
 }
 
 async fn api_subscribe(State(ctx): State<Ctx>, req: Request) -> Response {

@@ -8,6 +8,7 @@ use std::str::FromStr;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
+use strum::{EnumString, IntoStaticStr};
 
 use crate::incident::RuleError;
 
@@ -25,8 +26,21 @@ pub const MAX_OWNER_LEN: usize = 100;
 pub const MAX_URL_LEN: usize = 2_000;
 
 /// What an action item is for (the Google SRE template's types).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Default,
+    Serialize,
+    Deserialize,
+    IntoStaticStr,
+    EnumString,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum ActionKind {
     /// Keeps it from happening again.
     #[default]
@@ -43,16 +57,12 @@ impl ActionKind {
 
     /// The wire form, e.g. `"prevent"`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Prevent => "prevent",
-            Self::Mitigate => "mitigate",
-            Self::Process => "process",
-        }
+        self.into()
     }
 
     /// Parses the wire form.
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
+        s.parse().ok()
     }
 }
 

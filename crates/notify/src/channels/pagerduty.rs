@@ -11,12 +11,13 @@
 //! PagerDuty answers `202 Accepted` on success.
 
 use pharos_domain::Impact;
+use pharos_wire::ApiTime;
 use serde_json::{json, Value};
 
 use crate::event::Event;
 use crate::message::{incident_over, truncate, Message};
 use crate::render::RenderError;
-use crate::time::{api_time, zone};
+use crate::time::zone;
 
 /// The `dedup_key` of incident `id`.
 pub fn dedup_key(incident_id: &str) -> String {
@@ -69,7 +70,7 @@ pub fn payload(event: &Event, routing_key: &str) -> Result<Option<Value>, Render
         "summary": truncate(&m.title, 1024),
         "source": page_url,
         "severity": severity(i.impact()),
-        "timestamp": api_time(event.at, zone(&event.page.time_zone)),
+        "timestamp": ApiTime::in_zone(event.at, zone(&event.page.time_zone)),
         "group": event.page.name,
         "class": "incident",
         "custom_details": details,
