@@ -171,10 +171,52 @@ fn a_confirmed_failure_opens_and_publishes_an_incident_at_once() {
         .iter()
         .map(|e| serde_json::from_str(&e.doc).unwrap())
         .collect();
+    // The failure that caused it comes first, then the opening, the component change it
+    // brought (an entry of its own) and the first update; never the opening before its cause.
     assert_eq!(
         kinds(&events),
-        ["opened", "monitor_down", "public_update", "published"]
+        [
+            "monitor_down",
+            "opened",
+            "component_status",
+            "public_update",
+            "published"
+        ]
     );
+    assert!(events
+        .windows(2)
+        .all(|w| w[0].occurred_at <= w[1].occurred_at));
+}
+
+#[test]
+fn an_incident_never_opens_before_the_failure_that_caused_it() {
+    // A heartbeat's verdict is timed by its own task; the pipeline's clock may read a
+    // moment earlier when it applies it.
+    let mut r = rig(rules());
+    r.check("api-health", CheckOutcome::Down, 0);
+    r.check("api-health", CheckOutcome::Down, 1);
+    let late = t(2) + ChronoDuration::microseconds(100);
+    let result = CheckResult {
+        monitor_id: MonitorId::new("api-health").unwrap(),
+        started_at: late,
+        duration_ms: 0,
+        outcome: CheckOutcome::Down,
+        status_code: None,
+        error: Some("no ping".to_owned()),
+        timings: None,
+    };
+    let applied = r.world.apply(&result);
+    r.desk
+        .on_result(&mut r.world, &result.monitor_id, &applied, t(2));
+    let mut events = r.events();
+    // The timeline as every surface reads it: by time, then in the order recorded.
+    events.sort_by_key(|e| e.occurred_at);
+    assert_eq!(
+        kinds(&events)[..2],
+        ["monitor_down", "opened"],
+        "{events:?}"
+    );
+    assert_eq!(events[1].occurred_at, late);
 }
 
 #[test]
@@ -271,8 +313,9 @@ fn a_failure_while_a_dependency_is_down_opens_nothing_new() {
     assert_eq!(
         kinds(&r.events()),
         [
-            "opened",
             "monitor_down",
+            "opened",
+            "component_status",
             "public_update",
             "published",
             "monitor_down"

@@ -321,6 +321,7 @@ impl Desk {
             incident::opening_name(status, &name_refs),
             started,
             Some(started),
+            None,
             now,
         );
         self.incidents[ii].alerts.insert(alert.key.clone(), held);

@@ -26,6 +26,9 @@ impl Desk {
         applied: &Applied,
         now: DateTime<Utc>,
     ) {
+        // A result may be timed by another task's clock a moment after the pipeline's: what
+        // it causes is never dated before it.
+        let now = applied.transition.map_or(now, |t| now.max(t.at));
         if let Some(t) = applied.transition {
             self.on_transition(
                 world,
@@ -205,15 +208,18 @@ impl Desk {
             incident::opening_name(spec.on_failure, &name_refs),
             first_failure,
             Some(first_failure),
+            Some((at, down_event)),
             now,
         );
         self.incidents[ii].monitors.insert(monitor.clone(), true);
         let id = self.incidents[ii].id.clone();
-        self.event(&id, at, now, Actor::Automation, down_event);
         let affected = affected_from(world, &live, changes);
         for a in &affected {
             self.incidents[ii].note_component(a.component_id.clone(), a.new_status);
         }
+        // The component change that came with the failure is an entry of its own, as it is
+        // when a failure joins an open incident.
+        self.note_component_changes(changes, now);
         self.post(ii, IncidentStatus::Investigating, message, affected, now);
         if self.rules.auto_publish {
             self.publish(ii, Actor::Automation, now);
@@ -394,14 +400,15 @@ impl Desk {
         }
     }
 
-    /// Opens an incident automation declares: investigating, not public yet, with its
-    /// `opened` entry on the timeline. The caller adds what opened it (monitor, alert or
-    /// change), its components, its first update, and publishes it.
+    /// Opens an incident automation declares: investigating, not public yet, with `cause` (the
+    /// entry of what opened it, when there is one) and then its `opened` entry on the
+    /// timeline. The caller adds its components, its first update, and publishes it.
     pub(super) fn open_automated(
         &mut self,
         name: String,
         started_at: DateTime<Utc>,
         first_failure_at: Option<DateTime<Utc>>,
+        cause: Option<(DateTime<Utc>, TimelineKind)>,
         now: DateTime<Utc>,
     ) -> usize {
         let id = (self.ids)();
@@ -430,9 +437,16 @@ impl Desk {
             alerts: BTreeMap::new(),
             updates: Vec::new(),
         });
+        // What opened it comes first on the timeline, and the opening never precedes it,
+        // even when the cause was timed by another task's clock a moment later.
+        let mut opened_at = now;
+        if let Some((at, kind)) = cause {
+            self.event(&id, at, now, Actor::Automation, kind);
+            opened_at = opened_at.max(at);
+        }
         self.event(
             &id,
-            now,
+            opened_at,
             now,
             Actor::Automation,
             TimelineKind::Opened { name },

@@ -119,6 +119,7 @@ impl Desk {
                     format!("Degraded performance of {name}"),
                     change.started_at.min(now),
                     None,
+                    None,
                     now,
                 );
                 let id = self.incidents[ii].id.clone();
