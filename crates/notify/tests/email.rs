@@ -5,15 +5,13 @@
 #![allow(missing_docs, clippy::unwrap_used)]
 
 mod common;
-#[path = "../../testkit/src/smtp.rs"]
-mod smtp;
 
 use std::time::{Duration, Instant};
 
 use common::*;
 use pharos_notify::email::{send_email, Email, Mailer, SmtpSecurity, SmtpSettings};
 use pharos_notify::{Channel, Event, Notifier, Outcome};
-use smtp::{FakeSmtp, SmtpMode};
+use pharos_testkit_core::{FakeSmtp, SmtpMode};
 
 const PASSWORD: &str = "smtp-password-very-secret";
 const TIMEOUT: Duration = Duration::from_secs(5);

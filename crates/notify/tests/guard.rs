@@ -5,8 +5,6 @@
 #![allow(missing_docs, clippy::unwrap_used)]
 
 mod common;
-#[path = "../../testkit/src/dns.rs"]
-mod fake_dns;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,10 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{Behavior, Receiver};
-use fake_dns::FakeDns;
 use pharos_domain::address::AddressPolicy;
 use pharos_notify::guard::{WebhookGuard, WebhookRules};
 use pharos_notify::{Outcome, RenderedRequest};
+use pharos_testkit_core::FakeDns;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 

@@ -5,141 +5,16 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use chrono::{DateTime, Utc};
 use pharos_domain::change::{RegressionState, WindowStats};
 use pharos_domain::{Change, CheckOutcome, CheckResult, ComponentId, MonitorId, Regression};
 use pharos_store::{
     Batch, ChangeConflict, ChangeFilter, ComponentRecord, MonitorRecord, Store, StoreError,
 };
-use sqlx::Connection as _;
 
-// ---- harness ---------------------------------------------------------------------------
+mod common;
 
-struct TestDb {
-    url: String,
-    _dir: Option<tempfile::TempDir>,
-    schema: Option<(String, String)>,
-}
-
-impl TestDb {
-    fn sqlite() -> TestDb {
-        let dir = tempfile::tempdir().unwrap();
-        TestDb {
-            url: format!("sqlite://{}/pharos.db", dir.path().display()),
-            _dir: Some(dir),
-            schema: None,
-        }
-    }
-
-    async fn postgres(test: &str) -> Option<TestDb> {
-        let Ok(base) = std::env::var("PHAROS_TEST_POSTGRES_URL") else {
-            eprintln!("note: PHAROS_TEST_POSTGRES_URL is not set; skipping postgres::{test}");
-            return None;
-        };
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let name = format!(
-            "pharos_changes_{}_{}_{:x}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed),
-            rand_suffix()
-        );
-        let mut conn = sqlx::PgConnection::connect(&base).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}")))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        conn.close().await.ok();
-        let sep = if base.contains('?') { '&' } else { '?' };
-        Some(TestDb {
-            url: format!("{base}{sep}options=-c%20search_path%3D{name}"),
-            _dir: None,
-            schema: Some((base, name)),
-        })
-    }
-
-    async fn open(&self) -> Store {
-        Store::connect(&self.url).await.unwrap()
-    }
-
-    /// Runs `sql` behind the store's back; the driver's error, if any, as text.
-    async fn raw(&self, sql: &str) -> Result<(), String> {
-        let sql = sqlx::AssertSqlSafe(sql.to_owned());
-        if self.schema.is_some() {
-            let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
-            sqlx::raw_sql(sql)
-                .execute(&mut c)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        } else {
-            let mut c = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
-            sqlx::raw_sql(sql)
-                .execute(&mut c)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        }
-    }
-}
-
-fn rand_suffix() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos()
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let Some((base, name)) = self.schema.take() else {
-            return;
-        };
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async move {
-                if let Ok(mut conn) = sqlx::PgConnection::connect(&base).await {
-                    let sql = format!("DROP SCHEMA IF EXISTS {name} CASCADE");
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
-                        .execute(&mut conn)
-                        .await;
-                    let _ = conn.close().await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-macro_rules! contract_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(&super::TestDb::sqlite()).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let Some(db) = super::TestDb::postgres(stringify!($name)).await else {
-                        return;
-                    };
-                    super::$name(&db).await;
-                }
-            )*
-        }
-    };
-}
+use common::{contract_tests, OpenStore as _, TestDb};
 
 contract_tests!(
     changes_are_stored_and_listed_newest_first,

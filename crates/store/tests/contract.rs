@@ -6,7 +6,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr as _;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,130 +24,9 @@ use pharos_store::{
 };
 use sqlx::Connection as _;
 
-// ---------------------------------------------------------------------------------------
-// Harness
+mod common;
 
-/// A fresh database for one test: a SQLite file in a temporary directory, or a PostgreSQL
-/// schema of its own.
-struct TestDb {
-    url: String,
-    _dir: Option<tempfile::TempDir>,
-    _schema: Option<PgSchema>,
-}
-
-impl TestDb {
-    fn sqlite() -> TestDb {
-        let dir = tempfile::tempdir().unwrap();
-        // A nested path: connecting must create the parent directories.
-        let path = dir.path().join("data").join("nested").join("pharos.db");
-        TestDb {
-            url: format!("sqlite://{}", path.display()),
-            _dir: Some(dir),
-            _schema: None,
-        }
-    }
-
-    async fn postgres(test: &str) -> Option<TestDb> {
-        let Ok(base) = std::env::var("PHAROS_TEST_POSTGRES_URL") else {
-            eprintln!("note: PHAROS_TEST_POSTGRES_URL is not set; skipping postgres::{test}");
-            return None;
-        };
-        let schema = PgSchema::create(&base).await;
-        let sep = if base.contains('?') { '&' } else { '?' };
-        Some(TestDb {
-            url: format!("{base}{sep}options=-c%20search_path%3D{}", schema.name),
-            _dir: None,
-            _schema: Some(schema),
-        })
-    }
-
-    async fn open(&self) -> Store {
-        Store::connect(&self.url).await.unwrap()
-    }
-}
-
-/// A uniquely named schema, dropped (best effort) when the test ends, even by panic.
-struct PgSchema {
-    base_url: String,
-    name: String,
-}
-
-impl PgSchema {
-    async fn create(base_url: &str) -> PgSchema {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let name = format!(
-            "pharos_test_{}_{}_{:x}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed),
-            nanos
-        );
-        let mut conn = sqlx::PgConnection::connect(base_url).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}")))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        conn.close().await.ok();
-        PgSchema {
-            base_url: base_url.to_owned(),
-            name,
-        }
-    }
-}
-
-impl Drop for PgSchema {
-    fn drop(&mut self) {
-        let (url, name) = (self.base_url.clone(), self.name.clone());
-        // Drop runs inside the test's runtime; use a thread with its own runtime.
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async move {
-                if let Ok(mut conn) = sqlx::PgConnection::connect(&url).await {
-                    let sql = format!("DROP SCHEMA IF EXISTS {name} CASCADE");
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
-                        .execute(&mut conn)
-                        .await;
-                    let _ = conn.close().await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-/// Runs each named contract test (an `async fn(&TestDb)`) on SQLite and on PostgreSQL.
-macro_rules! contract_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let db = super::TestDb::sqlite();
-                    super::$name(&db).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let Some(db) = super::TestDb::postgres(stringify!($name)).await else {
-                        return;
-                    };
-                    super::$name(&db).await;
-                }
-            )*
-        }
-    };
-}
+use common::{contract_tests, OpenStore as _, TestDb};
 
 contract_tests!(
     opens_migrates_and_pings,

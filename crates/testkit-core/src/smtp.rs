@@ -5,10 +5,10 @@
 //! envelope and raw data, and [`SmtpMessage`] decodes what a test wants to look at (subject,
 //! headers, the plain-text and HTML parts).
 //!
-//! This file depends only on std, tokio, base64 and mail-parser, so other crates' tests can
-//! include it with `#[path]` without depending on the whole testkit.
+//! It lives in `pharos-testkit-core` rather than `pharos-testkit` so that pharos-notify's own
+//! tests can use it: the testkit depends on that crate.
 
-#![allow(clippy::unwrap_used, dead_code)]
+#![allow(clippy::unwrap_used)]
 
 use std::collections::HashSet;
 use std::net::SocketAddr;

@@ -7,11 +7,10 @@
 //! the final dot. A name with no records of any type is answered NXDOMAIN, a known name with
 //! none of the asked type NOERROR with no records, as an authoritative server would.
 //!
-//! This file depends only on std, tokio and hickory-proto, so other crates' tests can
-//! include it with `#[path]` (pharos-probe cannot depend on the testkit, which depends on
-//! it).
+//! It lives in `pharos-testkit-core` rather than `pharos-testkit` so that pharos-probe's and
+//! pharos-notify's own tests can use it: the testkit depends on those crates.
 
-#![allow(clippy::unwrap_used, dead_code)]
+#![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
