@@ -4,8 +4,6 @@
 //! own network (no `[self_check]` target answers) failed checks do not count. (These rules
 //! live in the engine; storage adds nothing, so SQLite only.)
 
-#![allow(clippy::unwrap_used)]
-
 use std::time::Duration;
 
 use pharos_testkit::{eventually, spawn_app, FakeTarget, TestApp};

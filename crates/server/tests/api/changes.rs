@@ -7,11 +7,10 @@
 //! suspect, its component degraded, an incident names it, and all recovers once the release
 //! is fast again.
 
-#![allow(clippy::unwrap_used)]
-
 use std::process::Command;
 use std::time::Duration;
 
+use crate::support::PHAROS;
 use chrono::{SecondsFormat, Utc};
 use pharos_testkit::serde_json_value::Value;
 use pharos_testkit::{backends, eventually, spawn_app_on, FakeTarget, TestApp};
@@ -19,7 +18,6 @@ use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(25);
 const TOKEN: &str = "changes-test-token-0123456789";
-const PHAROS: &str = env!("CARGO_BIN_EXE_pharos");
 
 fn config(target: &str, changes: &str) -> String {
     format!(

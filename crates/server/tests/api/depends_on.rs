@@ -2,8 +2,6 @@
 //! it, the public page shows one incident, not two; when the API fails on its own, it gets
 //! its own once the first is resolved. (The rule lives in the engine; storage adds nothing, so SQLite only.)
 
-#![allow(clippy::unwrap_used)]
-
 use std::time::Duration;
 
 use pharos_testkit::{eventually, spawn_app, FakeTarget, TestApp};

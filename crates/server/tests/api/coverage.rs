@@ -4,20 +4,18 @@
 //! that lost a monitor; and through the real binary, whose start-up log must say so.
 //! (A request without a token is refused: the OpenAPI walk in `admin.rs` covers this route.)
 
-#![allow(clippy::unwrap_used)]
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use crate::support::{time, PHAROS};
+use chrono::Utc;
 use pharos_testkit::serde_json_value::Value;
 use pharos_testkit::{backends, eventually, spawn_app_on, spawn_app_with_db, FakeTarget, TestApp};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(15);
 const TOKEN: &str = "coverage-token-0123456789";
-const PHAROS: &str = env!("CARGO_BIN_EXE_pharos");
 
 /// Components `api` and `billing` (grouped) and `docs` (ungrouped, driven by nothing);
 /// `api-health` drives `api`, and, when `with_billing`, `billing-health` (which always fails,
@@ -105,12 +103,6 @@ async fn watched(app: &TestApp) -> Vec<(String, Value, Value)> {
 
 fn row(id: &str, watched: bool, monitors: Value) -> (String, Value, Value) {
     (id.to_owned(), json!(watched), monitors)
-}
-
-fn time(v: &Value) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(v.as_str().unwrap())
-        .unwrap()
-        .with_timezone(&Utc)
 }
 
 #[tokio::test]

@@ -15,35 +15,24 @@
 //!    the second outage is replayed four days later (`PHAROS_CLOCK_OFFSET`) on the same
 //!    database, and lists the first with its postmortem and its action still open.
 
-#![allow(clippy::unwrap_used)]
-
 use std::io::Read as _;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::{free_port, sections, time, PHAROS};
 use chrono::{DateTime, FixedOffset, NaiveDateTime, SecondsFormat, Utc};
 use pharos_testkit::serde_json_value::Value;
 use pharos_testkit::{eventually, FakeTarget};
 use reqwest::Method;
 use serde_json::json;
 
-const PHAROS: &str = env!("CARGO_BIN_EXE_pharos");
 const TOKEN: &str = "replay-test-token-0123456789";
 const WAIT: Duration = Duration::from_secs(30);
 
 // ---------------------------------------------------------------------------------------------
 // The binary, over HTTP
 // ---------------------------------------------------------------------------------------------
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// One answer: status, content type, the body as JSON (`Null` when it is not) and as text.
 struct Answer {
@@ -292,21 +281,6 @@ async fn pharos_change(pharos: &Pharos, args: &[&str]) -> String {
 // ---------------------------------------------------------------------------------------------
 // Reading a postmortem
 // ---------------------------------------------------------------------------------------------
-
-fn time(v: &Value) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(v.as_str().unwrap_or_else(|| panic!("a time: {v}")))
-        .unwrap()
-        .with_timezone(&Utc)
-}
-
-fn sections(missing: &Value) -> Vec<String> {
-    missing
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["section"].as_str().unwrap().to_owned())
-        .collect()
-}
 
 fn kinds(timeline: &Value) -> Vec<String> {
     timeline

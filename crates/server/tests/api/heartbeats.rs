@@ -3,8 +3,6 @@
 //! the component down and open an incident, and the next success brings it back. On SQLite
 //! and (when `PHAROS_TEST_POSTGRES_URL` is set) PostgreSQL.
 
-#![allow(clippy::unwrap_used)]
-
 use std::time::Duration;
 
 use pharos_testkit::{backends, eventually, spawn_app_on, Backend, TestApp};

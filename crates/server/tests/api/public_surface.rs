@@ -3,8 +3,6 @@
 //! script and style of every page is allowed by the Content-Security-Policy and nothing else
 //! is inlined, every error is JSON (HTML routes may answer HTML), and bodies are bounded.
 
-#![allow(clippy::unwrap_used)]
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 

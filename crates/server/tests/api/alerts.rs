@@ -5,8 +5,6 @@
 //! restart; Grafana and PagerDuty alerts join the same incident by their routes and labels;
 //! malformed payloads are refused with the field named and change nothing.
 
-#![allow(clippy::unwrap_used)]
-
 use std::time::Duration;
 
 use pharos_testkit::serde_json_value::Value;

@@ -3,8 +3,6 @@
 //! before the count reaches its limit, down when it does, and back when the leak is fixed.
 //! (Storage plays no part beyond what every check does, so this runs on SQLite only.)
 
-#![allow(clippy::unwrap_used)]
-
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

@@ -4,8 +4,6 @@
 //! from the configuration hold back incidents. On SQLite and (when `PHAROS_TEST_POSTGRES_URL`
 //! is set) PostgreSQL.
 
-#![allow(clippy::unwrap_used)]
-
 use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, Utc};

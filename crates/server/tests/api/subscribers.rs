@@ -9,8 +9,6 @@
 //! already subscribed. Real receivers and a real DNS server (`FakeDns`) on real sockets, on
 //! SQLite and (when `PHAROS_TEST_POSTGRES_URL` is set) PostgreSQL.
 
-#![allow(clippy::unwrap_used)]
-
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 

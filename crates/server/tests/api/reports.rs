@@ -5,10 +5,9 @@
 //! seeded into the store shows in the 90- and 365-day windows and not in the 30-day one. On
 //! SQLite and (when `PHAROS_TEST_POSTGRES_URL` is set) PostgreSQL.
 
-#![allow(clippy::unwrap_used)]
-
 use std::time::Duration;
 
+use crate::support::time;
 use chrono::{DateTime, Duration as ChronoDuration, DurationRound, Utc};
 use pharos_domain::{ComponentId, ComponentStatus, ComponentTransition, Incident};
 use pharos_store::{Batch, ComponentRecord, IncidentKind, IncidentRecord, Store};
@@ -64,12 +63,6 @@ success_threshold = 1
 components = ["api"]
 "#
     )
-}
-
-fn time(v: &Value) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(v.as_str().unwrap_or_else(|| panic!("not a time: {v}")))
-        .unwrap()
-        .with_timezone(&Utc)
 }
 
 /// `later - earlier` in seconds with millisecond precision, as the API writes durations.

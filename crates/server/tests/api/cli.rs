@@ -1,15 +1,12 @@
 //! The `pharos` binary as a user runs it: `validate`, `serve`, `--version`, exit codes,
 //! environment overrides and a clean stop on SIGTERM.
 
-#![allow(clippy::unwrap_used)]
-
+use crate::support::{free_port, PHAROS};
 use std::io::Write as _;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-const PHAROS: &str = env!("CARGO_BIN_EXE_pharos");
 
 fn example() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/pharos.toml")
@@ -22,14 +19,6 @@ fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
         .write_all(text.as_bytes())
         .unwrap();
     path
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]

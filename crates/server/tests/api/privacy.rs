@@ -11,15 +11,13 @@
 //!   log, or the admin API; the stored definition changes when a secret does and not
 //!   otherwise, and a definition stored by an older version in clear is rewritten at start.
 
-#![allow(clippy::unwrap_used)]
-
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher as _;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::Duration;
 
+use crate::support::{free_port, PHAROS};
 use pharos_testkit::serde_json_value::Value;
 use pharos_testkit::{
     backends, eventually, spawn_app_on, Backend, FakeReceiver, FakeSmtp, FakeTarget, TestApp,
@@ -28,7 +26,6 @@ use pharos_testkit::{
 
 const WAIT: Duration = Duration::from_secs(30);
 const TOKEN: &str = "privacy-test-token-0123456789";
-const PHAROS: &str = env!("CARGO_BIN_EXE_pharos");
 
 /// A string no test has used before: secrets and names to look for.
 fn unique(prefix: &str) -> String {
@@ -580,14 +577,6 @@ targets = ["http://probe:${{PRIVACY_PASSWORD}}@{authority}/"]
 interval = "1s"
 "#
     )
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The real binary, serving `config` on `db` with `secrets` in its environment; its log goes

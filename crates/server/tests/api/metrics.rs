@@ -7,8 +7,6 @@
 //! `PHAROS_TEST_PROMTOOL`); otherwise the test looks on the PATH. Without it the test says so
 //! and passes on a laptop, but fails under CI (`CI` set).
 
-#![allow(clippy::unwrap_used)]
-
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

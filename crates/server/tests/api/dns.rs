@@ -4,8 +4,6 @@
 //! it saw, and the right answer again brings it back; a silent server times out. (Storage
 //! plays no part beyond what every check does, so this runs on SQLite only.)
 
-#![allow(clippy::unwrap_used)]
-
 use std::time::Duration;
 
 use pharos_testkit::{eventually, spawn_app, FakeDns, TestApp};

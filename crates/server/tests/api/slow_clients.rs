@@ -2,8 +2,6 @@
 //! delay nobody's page, and are dropped once `[server] header_timeout` passes; past
 //! `max_connections`, new connections wait their turn instead of exhausting the process.
 
-#![allow(clippy::unwrap_used)]
-
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 

@@ -6,10 +6,9 @@
 //! the notifiers. When the same failure happens again, the new incident lists the old one with
 //! its open action items. On SQLite and (when `PHAROS_TEST_POSTGRES_URL` is set) PostgreSQL.
 
-#![allow(clippy::unwrap_used)]
-
 use std::time::Duration;
 
+use crate::support::sections;
 use pharos_testkit::serde_json_value::Value;
 use pharos_testkit::{backends, eventually, spawn_app_on, FakeReceiver, FakeTarget, TestApp};
 use reqwest::Method;
@@ -128,15 +127,6 @@ async fn opened_by_check(app: &TestApp, except: &[&str]) -> String {
             .map(|i| i["id"].as_str().unwrap().to_owned())
     })
     .await
-}
-
-fn sections(missing: &Value) -> Vec<String> {
-    missing
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["section"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 #[tokio::test]

@@ -4,12 +4,11 @@
 //! the real binary for the crash, on SQLite and (when `PHAROS_TEST_POSTGRES_URL` is set)
 //! PostgreSQL.
 
-#![allow(clippy::unwrap_used)]
-
 use std::collections::{HashMap, HashSet};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use crate::support::{free_port, PHAROS};
 use pharos_testkit::serde_json_value::Value;
 use pharos_testkit::{
     backends, eventually, spawn_app_on, Backend, FakeReceiver, FakeTarget, TestDb,
@@ -215,16 +214,8 @@ async fn admin_get(base: &str, path: &str) -> Value {
         .unwrap()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn start_binary(config_path: &std::path::Path, port: u16, database: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_pharos"))
+    Command::new(PHAROS)
         .args(["serve", "--config"])
         .arg(config_path)
         .args([

@@ -1,8 +1,6 @@
 //! End to end through the real app: configuration → store → engine → HTTP, on SQLite and (when
 //! `PHAROS_TEST_POSTGRES_URL` is set) PostgreSQL, with real targets on real sockets.
 
-#![allow(clippy::unwrap_used)]
-
 use std::time::Duration;
 
 use pharos_testkit::serde_json_value::Value;

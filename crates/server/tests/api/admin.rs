@@ -3,8 +3,6 @@
 //! public Statuspage-compatible API, every refusal must name its field and change nothing,
 //! and the OpenAPI document must list exactly the routes the router serves.
 
-#![allow(clippy::unwrap_used)]
-
 use std::time::Duration;
 
 use chrono::Utc;

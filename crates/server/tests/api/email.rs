@@ -4,8 +4,6 @@
 //! a recipient the server rejects keeps the delivery pending with the server's words as its
 //! reason. On SQLite and (when `PHAROS_TEST_POSTGRES_URL` is set) PostgreSQL.
 
-#![allow(clippy::unwrap_used)]
-
 use std::time::Duration;
 
 use pharos_testkit::serde_json_value::Value;

@@ -5,8 +5,6 @@
 //! 127.0.0.1 keeps a component operational. (Storage plays no part beyond what every check
 //! does, so this runs on SQLite only.)
 
-#![allow(clippy::unwrap_used)]
-
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -2,8 +2,6 @@
 //! `GET /api/v1/monitors/{id}` (and described in the OpenAPI document). SQLite only: storage
 //! of the timings has its own contract tests on both engines.
 
-#![allow(clippy::unwrap_used)]
-
 use std::time::Duration;
 
 use pharos_testkit::serde_json_value::Value;
