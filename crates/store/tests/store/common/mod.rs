@@ -15,3 +15,20 @@ impl OpenStore for TestDb {
         Store::connect(&self.url).await.unwrap()
     }
 }
+
+/// An RFC 3339 time, in UTC.
+pub fn t(s: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
+
+/// A component id (panics when `s` is not a valid one).
+pub fn cid(s: &str) -> pharos_domain::ComponentId {
+    pharos_domain::ComponentId::new(s).unwrap()
+}
+
+/// A monitor id (panics when `s` is not a valid one).
+pub fn mid(s: &str) -> pharos_domain::MonitorId {
+    pharos_domain::MonitorId::new(s).unwrap()
+}

@@ -5,16 +5,14 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-use chrono::{DateTime, Utc};
 use pharos_domain::change::{RegressionState, WindowStats};
-use pharos_domain::{Change, CheckOutcome, CheckResult, ComponentId, MonitorId, Regression};
+use pharos_domain::{Change, CheckOutcome, CheckResult, Regression};
 use pharos_store::{
     Batch, ChangeConflict, ChangeFilter, ComponentRecord, MonitorRecord, Store, StoreError,
 };
 
-mod common;
-
-use common::{contract_tests, OpenStore as _, TestDb};
+use crate::common::{cid, mid, t};
+use crate::common::{contract_tests, OpenStore as _, TestDb};
 
 contract_tests!(
     changes_are_stored_and_listed_newest_first,
@@ -28,18 +26,6 @@ contract_tests!(
 );
 
 // ---- fixtures --------------------------------------------------------------------------
-
-fn t(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
-fn cid(s: &str) -> ComponentId {
-    ComponentId::new(s).unwrap()
-}
-
-fn mid(s: &str) -> MonitorId {
-    MonitorId::new(s).unwrap()
-}
 
 async fn seed(store: &Store) {
     let components: Vec<ComponentRecord> = ["api", "db", "web"]

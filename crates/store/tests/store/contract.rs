@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use pharos_domain::uptime::StatusChange;
 use pharos_domain::{
     CheckOutcome, CheckResult, ComponentId, ComponentStatus, ComponentTransition, Health,
-    MonitorId, MonitorState, PhaseTimings,
+    MonitorState, PhaseTimings,
 };
 use pharos_store::{
     ArchivedMonitor, Backend, Batch, ComponentRecord, DeliveryState, Granularity,
@@ -24,9 +24,8 @@ use pharos_store::{
 };
 use sqlx::Connection as _;
 
-mod common;
-
-use common::{contract_tests, OpenStore as _, TestDb};
+use crate::common::{cid, mid, t};
+use crate::common::{contract_tests, OpenStore as _, TestDb};
 
 contract_tests!(
     opens_migrates_and_pings,
@@ -67,18 +66,6 @@ contract_tests!(
 
 // ---------------------------------------------------------------------------------------
 // Fixtures
-
-fn t(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
-fn cid(s: &str) -> ComponentId {
-    ComponentId::new(s).unwrap()
-}
-
-fn mid(s: &str) -> MonitorId {
-    MonitorId::new(s).unwrap()
-}
 
 fn component(id: &str, position: u32) -> ComponentRecord {
     ComponentRecord {

@@ -4,12 +4,10 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-use chrono::{DateTime, Utc};
 use pharos_store::{Batch, IncidentKind, IncidentRecord, PostmortemRecord, Store, StoreError};
 
-mod common;
-
-use common::{contract_tests, OpenStore as _, TestDb};
+use crate::common::t;
+use crate::common::{contract_tests, OpenStore as _, TestDb};
 
 contract_tests!(
     a_postmortem_is_saved_replaced_and_read_back,
@@ -17,10 +15,6 @@ contract_tests!(
     a_postmortem_needs_a_stored_incident,
     postmortems_survive_a_reopen_and_are_listed_by_incident,
 );
-
-fn t(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
 
 /// Stores incidents `ids`, as the engine's writer would.
 async fn incidents(store: &Store, ids: &[&str]) {
