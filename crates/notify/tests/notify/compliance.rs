@@ -4,23 +4,14 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use pharos_notify::{Notifier, Outcome};
 use serde_json::Value;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
-
-fn reason(o: &Outcome) -> &str {
-    match o {
-        Outcome::Failed { reason } => reason,
-        Outcome::Sent => panic!("expected a failure, got Sent"),
-    }
-}
 
 fn assert_no_secret(text: &str) {
     for s in SECRETS {

@@ -4,11 +4,9 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use pharos_notify::email::{send_email, Email, Mailer, SmtpSecurity, SmtpSettings};
 use pharos_notify::{Channel, Event, Notifier, Outcome};
 use pharos_testkit_core::{FakeSmtp, SmtpMode};
@@ -44,13 +42,6 @@ async fn send(n: &Notifier, event: &Event) -> Outcome {
     let shown = format!("{o:?} {n:?} {:?}", n.channel);
     assert!(!shown.contains(PASSWORD), "{shown}");
     o
-}
-
-fn reason(o: &Outcome) -> &str {
-    match o {
-        Outcome::Failed { reason } => reason,
-        Outcome::Sent => panic!("expected a failure, got Sent"),
-    }
 }
 
 fn closed_port() -> u16 {

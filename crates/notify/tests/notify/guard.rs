@@ -4,14 +4,12 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
-mod common;
-
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Behavior, Receiver};
+use crate::common::{Behavior, Receiver};
 use pharos_domain::address::AddressPolicy;
 use pharos_notify::guard::{WebhookGuard, WebhookRules};
 use pharos_notify::{Outcome, RenderedRequest};

@@ -4,11 +4,9 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use pharos_notify::{Message, RenderedRequest};
 use serde_json::{json, Value};
 

@@ -532,3 +532,11 @@ async fn read_request(sock: &mut tokio::net::TcpStream) {
         }
     }
 }
+
+/// Why a delivery failed (panics when it was sent).
+pub fn reason(o: &pharos_notify::Outcome) -> &str {
+    match o {
+        pharos_notify::Outcome::Failed { reason } => reason,
+        pharos_notify::Outcome::Sent => panic!("expected a failure, got Sent"),
+    }
+}
