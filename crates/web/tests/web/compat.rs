@@ -5,7 +5,7 @@
 //! object), recursively, but also the same key order as real pages.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on broken fixtures
 
-mod common;
+use crate::common;
 
 use std::fmt::Write as _;
 

@@ -3,31 +3,16 @@
 //! entry being its current status, escaping, the 50-entry cap, CORS and conditional GET.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on broken fixtures
 
-mod common;
+use crate::common;
 
+use crate::common::xml::{self, Element};
+use crate::common::{get, send};
 use axum::body::Body;
-use axum::Router;
-use common::xml::{self, Element};
-use http::{header, HeaderMap, Method, Request, StatusCode};
+use http::{header, Method, Request, StatusCode};
 use pharos_domain::Indicator;
 use pharos_web::v2::IncidentStatus;
 use pharos_web::{Resource, Snapshot};
 use regex::Regex;
-use tower::ServiceExt;
-
-async fn send(app: &Router, req: Request<Body>) -> (StatusCode, HeaderMap, String) {
-    let res = app.clone().oneshot(req).await.unwrap();
-    let status = res.status();
-    let headers = res.headers().clone();
-    let body = axum::body::to_bytes(res.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    (status, headers, String::from_utf8(body.to_vec()).unwrap())
-}
-
-async fn get(app: &Router, path: &str) -> (StatusCode, HeaderMap, String) {
-    send(app, Request::get(path).body(Body::empty()).unwrap()).await
-}
 
 /// The text of the first `<strong>` of an entry's HTML content.
 fn first_strong(html: &str) -> String {

@@ -2,7 +2,7 @@
 //! health and metrics, and snapshot replacement.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on broken fixtures
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

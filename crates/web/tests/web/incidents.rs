@@ -3,29 +3,14 @@
 //! and reuse across rebuilds.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on broken fixtures
 
-mod common;
+use crate::common;
 
+use crate::common::{get, send};
 use axum::body::Body;
-use axum::Router;
-use http::{header, HeaderMap, Request, StatusCode};
+use http::{header, Request, StatusCode};
 use pharos_domain::ComponentStatus;
 use pharos_web::{Resource, Snapshot};
 use regex::Regex;
-use tower::ServiceExt;
-
-async fn send(app: &Router, req: Request<Body>) -> (StatusCode, HeaderMap, String) {
-    let res = app.clone().oneshot(req).await.unwrap();
-    let status = res.status();
-    let headers = res.headers().clone();
-    let body = axum::body::to_bytes(res.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    (status, headers, String::from_utf8(body.to_vec()).unwrap())
-}
-
-async fn get(app: &Router, path: &str) -> (StatusCode, HeaderMap, String) {
-    send(app, Request::get(path).body(Body::empty()).unwrap()).await
-}
 
 /// The part of a page between two markers (both must be present, in this order).
 fn between<'a>(page: &'a str, from: &str, to: &str) -> &'a str {

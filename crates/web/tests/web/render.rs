@@ -2,7 +2,7 @@
 //! snapshots, plus the page's promises (no external assets, 90 bars, written statuses).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on broken fixtures
 
-mod common;
+use crate::common;
 
 use pharos_web::v2::{IncidentsResponse, MaintenanceStatus, MaintenancesResponse, SummaryResponse};
 use pharos_web::{Resource, Snapshot};
@@ -86,12 +86,13 @@ fn page_loads_nothing_from_elsewhere() {
 
 #[test]
 fn open_incidents_and_maintenance_appear_when_there_are_some() {
-    let incidents =
-        serde_json::from_str::<IncidentsResponse>(include_str!("fixtures/discord-unresolved.json"))
-            .unwrap()
-            .incidents;
+    let incidents = serde_json::from_str::<IncidentsResponse>(include_str!(
+        "../fixtures/discord-unresolved.json"
+    ))
+    .unwrap()
+    .incidents;
     let mut maintenances = serde_json::from_str::<MaintenancesResponse>(include_str!(
-        "fixtures/discord-scheduled-maintenances.json"
+        "../fixtures/discord-scheduled-maintenances.json"
     ))
     .unwrap()
     .scheduled_maintenances;

@@ -432,3 +432,29 @@ pub fn app_with_incidents() -> (axum::Router, WebState) {
     );
     (router(state.clone()), state)
 }
+
+/// Sends `req` to the router, returning the status, headers and body as text.
+pub async fn send(
+    app: &axum::Router,
+    req: http::Request<axum::body::Body>,
+) -> (http::StatusCode, http::HeaderMap, String) {
+    use tower::ServiceExt as _;
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, headers, String::from_utf8(body.to_vec()).unwrap())
+}
+
+/// `GET path` from the router.
+pub async fn get(app: &axum::Router, path: &str) -> (http::StatusCode, http::HeaderMap, String) {
+    send(
+        app,
+        http::Request::get(path)
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await
+}
