@@ -11,6 +11,8 @@ use pharos_testkit::serde_json_value::Value;
 use pharos_testkit::{backends, eventually, spawn_app, spawn_app_on, spawn_app_with_db, TestApp};
 use serde_json::json;
 
+use crate::support::post_json;
+
 const WAIT: Duration = Duration::from_secs(20);
 const TOKEN: &str = "alerts-test-token-0123456789";
 
@@ -112,19 +114,6 @@ fn grafana() -> Value {
     })
 }
 
-async fn post(app: &TestApp, path: &str, body: &Value, token: Option<&str>) -> (u16, Value) {
-    let mut req = app
-        .client
-        .post(format!("{}{path}", app.base_url))
-        .json(body);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
 async fn incident(app: &TestApp, id: &str) -> Value {
     app.admin_json(&format!("/api/v1/incidents/{id}"), TOKEN)
         .await
@@ -150,7 +139,7 @@ async fn wait_status(app: &TestApp, id: &str, want: &str) {
 async fn an_alertmanager_alert_opens_repeats_quietly_and_resolves_with_its_incident() {
     for backend in backends() {
         let app = spawn_app_on(backend, CONFIG).await;
-        let (status, answer) = post(
+        let (status, answer) = post_json(
             &app,
             "/api/v1/ingest/alertmanager",
             &alertmanager("firing"),
@@ -181,7 +170,7 @@ async fn an_alertmanager_alert_opens_repeats_quietly_and_resolves_with_its_incid
         assert_eq!(detail["started_at"], "2026-03-04T07:25:00.123Z");
 
         // Alertmanager repeats the group every group_interval: counted, not re-announced.
-        let (_, again) = post(
+        let (_, again) = post_json(
             &app,
             "/api/v1/ingest/alertmanager",
             &alertmanager("firing"),
@@ -201,7 +190,7 @@ async fn an_alertmanager_alert_opens_repeats_quietly_and_resolves_with_its_incid
         assert_eq!(alerts[0]["source"], "alertmanager");
 
         // Resolved: monitoring at once, resolved after the quiet period, component green.
-        let (_, resolved) = post(
+        let (_, resolved) = post_json(
             &app,
             "/api/v1/ingest/alertmanager",
             &alertmanager("resolved"),
@@ -227,7 +216,7 @@ async fn an_alertmanager_alert_opens_repeats_quietly_and_resolves_with_its_incid
             .contains("Alertmanager alert HighErrorRate has resolved"));
 
         // The same alert firing again after its incident resolved is news again.
-        let (_, anew) = post(
+        let (_, anew) = post_json(
             &app,
             "/api/v1/ingest/alertmanager",
             &alertmanager("firing"),
@@ -244,7 +233,7 @@ async fn an_alertmanager_alert_opens_repeats_quietly_and_resolves_with_its_incid
 async fn a_firing_alert_survives_a_restart_and_resolves_after_it() {
     for backend in backends() {
         let app = spawn_app_on(backend, CONFIG).await;
-        let (_, answer) = post(
+        let (_, answer) = post_json(
             &app,
             "/api/v1/ingest/alertmanager",
             &alertmanager("firing"),
@@ -259,7 +248,7 @@ async fn a_firing_alert_survives_a_restart_and_resolves_after_it() {
 
         let app = spawn_app_with_db(db, CONFIG).await;
         app.wait_for_component("api", "major_outage", WAIT).await;
-        let (_, again) = post(
+        let (_, again) = post_json(
             &app,
             "/api/v1/ingest/alertmanager",
             &alertmanager("firing"),
@@ -267,7 +256,7 @@ async fn a_firing_alert_survives_a_restart_and_resolves_after_it() {
         )
         .await;
         assert_eq!(again["alerts"][0]["result"], "repeated", "{again}");
-        let (_, resolved) = post(
+        let (_, resolved) = post_json(
             &app,
             "/api/v1/ingest/alertmanager",
             &alertmanager("resolved"),
@@ -285,7 +274,8 @@ async fn a_firing_alert_survives_a_restart_and_resolves_after_it() {
 async fn grafana_and_pagerduty_alerts_join_one_incident_by_route_and_label() {
     for backend in backends() {
         let app = spawn_app_on(backend, CONFIG).await;
-        let (status, answer) = post(&app, "/api/v1/ingest/grafana", &grafana(), Some(TOKEN)).await;
+        let (status, answer) =
+            post_json(&app, "/api/v1/ingest/grafana", &grafana(), Some(TOKEN)).await;
         assert_eq!(status, 200, "{answer}");
         let outcome = &answer["alerts"][0];
         assert_eq!(outcome["key"], "grafana:c6eadffa33fcdf37");
@@ -311,7 +301,7 @@ async fn grafana_and_pagerduty_alerts_join_one_incident_by_route_and_label() {
             "client_url": "https://checkly.example/checks/42",
             "links": [], "images": []
         });
-        let (status, pd) = post(&app, "/v2/enqueue", &trigger, None).await;
+        let (status, pd) = post_json(&app, "/v2/enqueue", &trigger, None).await;
         assert_eq!(status, 202, "{pd}");
         assert_eq!(
             pd,
@@ -327,7 +317,7 @@ async fn grafana_and_pagerduty_alerts_join_one_incident_by_route_and_label() {
 
         // Acknowledge: on the timeline, by the token's holder.
         let ack = json!({"routing_key": TOKEN, "event_action": "acknowledge", "dedup_key": "api-latency-42"});
-        assert_eq!(post(&app, "/v2/enqueue", &ack, None).await.0, 202);
+        assert_eq!(post_json(&app, "/v2/enqueue", &ack, None).await.0, 202);
         let detail = incident(&app, &id).await;
         let acked = detail["timeline"]
             .as_array()
@@ -341,12 +331,12 @@ async fn grafana_and_pagerduty_alerts_join_one_incident_by_route_and_label() {
         // Resolving one alert leaves the other firing: still investigating, still partial.
         let resolve =
             json!({"routing_key": TOKEN, "event_action": "resolve", "dedup_key": "api-latency-42"});
-        assert_eq!(post(&app, "/v2/enqueue", &resolve, None).await.0, 202);
+        assert_eq!(post_json(&app, "/v2/enqueue", &resolve, None).await.0, 202);
         app.wait_for_component("api", "partial_outage", WAIT).await;
         assert_eq!(incident(&app, &id).await["status"], "investigating");
 
         // A trigger without a dedup key gets one; a bearer header works as well.
-        let (status, pd) = post(
+        let (status, pd) = post_json(
             &app,
             "/v2/enqueue",
             &json!({"event_action": "trigger", "payload": {"summary": "Disk 91% full", "source": "booking-db", "severity": "warning", "component": "booking"}}),
@@ -365,7 +355,7 @@ async fn grafana_and_pagerduty_alerts_join_one_incident_by_route_and_label() {
 async fn malformed_or_unauthenticated_alerts_are_refused_and_change_nothing() {
     let app = spawn_app(CONFIG).await;
     // No token.
-    let (status, _) = post(
+    let (status, _) = post_json(
         &app,
         "/api/v1/ingest/alertmanager",
         &alertmanager("firing"),
@@ -373,22 +363,22 @@ async fn malformed_or_unauthenticated_alerts_are_refused_and_change_nothing() {
     )
     .await;
     assert_eq!(status, 401);
-    let (status, _) = post(&app, "/api/v1/ingest/grafana", &grafana(), Some("wrong")).await;
+    let (status, _) = post_json(&app, "/api/v1/ingest/grafana", &grafana(), Some("wrong")).await;
     assert_eq!(status, 401);
     // Malformed, each named.
     let mut bad = alertmanager("firing");
     bad["alerts"][0]["status"] = json!("exploded");
-    let (status, e) = post(&app, "/api/v1/ingest/alertmanager", &bad, Some(TOKEN)).await;
+    let (status, e) = post_json(&app, "/api/v1/ingest/alertmanager", &bad, Some(TOKEN)).await;
     assert_eq!(status, 400);
     assert_eq!(e["error"]["field"], "alerts[0].status", "{e}");
     let mut bad = alertmanager("firing");
     bad["alerts"][0]["startsAt"] = json!("yesterday");
-    let (status, e) = post(&app, "/api/v1/ingest/alertmanager", &bad, Some(TOKEN)).await;
+    let (status, e) = post_json(&app, "/api/v1/ingest/alertmanager", &bad, Some(TOKEN)).await;
     assert_eq!(
         (status, e["error"]["field"].clone()),
         (400, json!("alerts[0].startsAt"))
     );
-    let (status, e) = post(
+    let (status, e) = post_json(
         &app,
         "/api/v1/ingest/alertmanager",
         &json!({"version": "4"}),
@@ -401,7 +391,7 @@ async fn malformed_or_unauthenticated_alerts_are_refused_and_change_nothing() {
         "{e}"
     );
     // PagerDuty: its own error shape.
-    let (status, e) = post(
+    let (status, e) = post_json(
         &app,
         "/v2/enqueue",
         &json!({"routing_key": TOKEN, "event_action": "trigger", "payload": {"source": "x", "severity": "critical"}}),
@@ -411,7 +401,7 @@ async fn malformed_or_unauthenticated_alerts_are_refused_and_change_nothing() {
     assert_eq!(status, 400);
     assert_eq!(e["status"], "invalid event");
     assert_eq!(e["errors"][0], "'payload.summary' is missing or blank");
-    let (status, e) = post(
+    let (status, e) = post_json(
         &app,
         "/v2/enqueue",
         &json!({"routing_key": "not-a-token", "event_action": "resolve", "dedup_key": "x"}),

@@ -10,7 +10,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::support::PHAROS;
+use crate::support::{post_json, PHAROS};
 use chrono::{SecondsFormat, Utc};
 use pharos_testkit::serde_json_value::Value;
 use pharos_testkit::{backends, eventually, spawn_app_on, FakeTarget, TestApp};
@@ -82,16 +82,7 @@ fn ago(d: chrono::Duration) -> String {
 }
 
 async fn post(app: &TestApp, path: &str, body: &Value) -> (u16, Value) {
-    let r = app
-        .client
-        .post(format!("{}{path}", app.base_url))
-        .bearer_auth(TOKEN)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    post_json(app, path, body, Some(TOKEN)).await
 }
 
 async fn record(app: &TestApp, body: Value) -> Value {
