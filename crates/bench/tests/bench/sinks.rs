@@ -2,8 +2,6 @@
 //! reused connections, and the SMTP sink accepts several messages on one connection and
 //! counts distinct recipients.
 
-#![allow(clippy::unwrap_used)]
-
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
