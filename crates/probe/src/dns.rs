@@ -331,12 +331,6 @@ fn rcode_name(code: ResponseCode) -> String {
     name.to_owned()
 }
 
-// The testkit's fake server, shared by path: the testkit depends on this crate, so this
-// crate's tests cannot depend on the testkit.
-#[cfg(test)]
-#[path = "../../testkit/src/dns.rs"]
-mod fake_dns;
-
 #[cfg(test)]
 mod tests {
     use std::net::Ipv4Addr;
@@ -347,9 +341,9 @@ mod tests {
     use hickory_proto::rr::Record;
     use pharos_domain::{ComponentStatus, Condition, MonitorId, MonitorKind, MonitorSpec};
 
-    use super::fake_dns::{DnsTransport, FakeDns};
     use super::*;
     use crate::Prober;
+    use pharos_testkit_core::{DnsTransport, FakeDns};
 
     fn spec(server: SocketAddr, name: &str, query_type: &str) -> DnsSpec {
         DnsSpec {

@@ -2,6 +2,9 @@
 //! server) on 127.0.0.1:0 over a fresh database and returns once it serves; [`FakeTarget`] is
 //! a real HTTP server whose answers a test controls, and [`FakeSmtp`] a real SMTP server that
 //! records the e-mails it is sent. No sleeps: callers poll with [`eventually`].
+//!
+//! The database harness ([`TestDb`]) and the DNS and SMTP fakes live in `pharos-testkit-core`,
+//! which the crates below the server can use too; they are re-exported here.
 
 #![allow(clippy::unwrap_used)]
 
@@ -14,128 +17,11 @@ use std::time::Duration;
 use pharos_server::config;
 use pharos_server::{App, Settings};
 
-mod smtp;
-pub use smtp::{FakeSmtp, SmtpMessage, SmtpMode};
-pub mod dns;
-pub use dns::FakeDns;
-
-/// Which database a test runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    /// Embedded SQLite in a temporary directory.
-    Sqlite,
-    /// PostgreSQL from `PHAROS_TEST_POSTGRES_URL`, in a fresh schema.
-    Postgres,
-}
-
-/// The environment variable naming the PostgreSQL server for tests.
-pub const POSTGRES_ENV: &str = "PHAROS_TEST_POSTGRES_URL";
-
-/// SQLite always; PostgreSQL too when `PHAROS_TEST_POSTGRES_URL` is set.
-pub fn backends() -> Vec<Backend> {
-    let mut b = vec![Backend::Sqlite];
-    if std::env::var(POSTGRES_ENV).is_ok() {
-        b.push(Backend::Postgres);
-    } else {
-        eprintln!("note: {POSTGRES_ENV} is not set; PostgreSQL variants skipped");
-    }
-    b
-}
-
-/// A fresh, isolated database.
-pub struct TestDb {
-    /// URL to hand to Pharos.
-    pub url: String,
-    /// Which engine.
-    pub backend: Backend,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl TestDb {
-    /// Creates a fresh database on `backend`: a new SQLite file, or a new PostgreSQL schema.
-    pub async fn new(backend: Backend) -> TestDb {
-        match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().unwrap();
-                let url = format!("sqlite://{}/pharos.db", dir.path().display());
-                TestDb {
-                    url,
-                    backend,
-                    _dir: Some(dir),
-                }
-            }
-            Backend::Postgres => {
-                let base = std::env::var(POSTGRES_ENV).unwrap();
-                let schema = format!("t_{:016x}", rand::random::<u64>());
-                use sqlx::Connection as _;
-                let mut conn = sqlx::PgConnection::connect(&base).await.unwrap();
-                // The schema name is ours (hex digits), not user input.
-                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-                conn.close().await.unwrap();
-                let sep = if base.contains('?') { '&' } else { '?' };
-                let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
-                TestDb {
-                    url,
-                    backend,
-                    _dir: None,
-                }
-            }
-        }
-    }
-}
-
-impl TestDb {
-    /// Runs raw SQL against the database behind Pharos's back (to break or inspect it).
-    pub async fn execute(&self, statement: &str) {
-        use sqlx::Connection as _;
-        let sql = sqlx::AssertSqlSafe(statement.to_owned());
-        match self.backend {
-            Backend::Sqlite => {
-                let mut c = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
-                sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
-            }
-            Backend::Postgres => {
-                let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
-                sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
-            }
-        }
-    }
-
-    /// Runs a query returning one text value, e.g. a stored setting.
-    pub async fn query_string(&self, query: &str) -> String {
-        use sqlx::Connection as _;
-        let sql = sqlx::AssertSqlSafe(query.to_owned());
-        match self.backend {
-            Backend::Sqlite => {
-                let mut c = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
-                sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
-            }
-            Backend::Postgres => {
-                let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
-                sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
-            }
-        }
-    }
-
-    /// Runs a query returning one integer, e.g. a `COUNT(*)`.
-    pub async fn query_i64(&self, query: &str) -> i64 {
-        use sqlx::Connection as _;
-        let sql = sqlx::AssertSqlSafe(query.to_owned());
-        match self.backend {
-            Backend::Sqlite => {
-                let mut c = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
-                sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
-            }
-            Backend::Postgres => {
-                let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
-                sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
-            }
-        }
-    }
-}
+pub use pharos_testkit_core::dns;
+pub use pharos_testkit_core::{
+    backends, contract_tests, Backend, FakeDns, FakeSmtp, SmtpMessage, SmtpMode, TestDb,
+    POSTGRES_ENV,
+};
 
 /// A running Pharos under test.
 pub struct TestApp {

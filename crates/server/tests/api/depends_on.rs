@@ -1,0 +1,141 @@
+//! `depends_on` through the real app: when the database fails and the API fails because of
+//! it, the public page shows one incident, not two; when the API fails on its own, it gets
+//! its own once the first is resolved. (The rule lives in the engine; storage adds nothing, so SQLite only.)
+
+use std::time::Duration;
+
+use pharos_testkit::{eventually, spawn_app, FakeTarget, TestApp};
+
+const WAIT: Duration = Duration::from_secs(20);
+const ADMIN: &str = "admin-token-0123456789";
+
+fn config(db: &str, api: &str) -> String {
+    format!(
+        r#"
+[page]
+id = "acme"
+name = "Acme"
+
+[admin]
+tokens = [{{ name = "ops", token = "{ADMIN}" }}]
+
+[incidents]
+auto_resolve_after = "1s"
+
+[[components]]
+id = "db"
+name = "Database"
+
+[[components]]
+id = "api"
+name = "API"
+
+[[monitors]]
+id = "db-health"
+type = "http"
+url = "{db}/"
+interval = "1s"
+timeout = "1s"
+failure_threshold = 1
+success_threshold = 1
+components = ["db"]
+
+[[monitors]]
+id = "api-health"
+type = "http"
+url = "{api}/"
+interval = "1s"
+timeout = "1s"
+failure_threshold = 1
+success_threshold = 1
+components = ["api"]
+depends_on = ["db-health"]
+"#,
+        db = db,
+        api = api
+    )
+}
+
+async fn unresolved(app: &TestApp) -> Vec<String> {
+    let json = app.get_json("/api/v2/incidents/unresolved.json").await;
+    json["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// When `monitor`'s stored results started, newest first. A result is stored once the
+/// pipeline has applied it.
+async fn stored_checks(app: &TestApp, monitor: &str) -> Vec<chrono::DateTime<chrono::FixedOffset>> {
+    let json = app
+        .admin_json(&format!("/api/v1/monitors/{monitor}"), ADMIN)
+        .await;
+    json["recent_results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| chrono::DateTime::parse_from_rfc3339(r["started_at"].as_str().unwrap()).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_failure_caused_by_a_dependency_opens_no_second_incident() {
+    let db = FakeTarget::start().await;
+    let api = FakeTarget::start().await;
+    let app = spawn_app(&config(&db.url, &api.url)).await;
+    app.wait_for_component("api", "operational", WAIT).await;
+
+    db.set_status(503);
+    app.wait_for_component("db", "major_outage", WAIT).await;
+    eventually(WAIT, "the database's incident", || async {
+        (unresolved(&app).await.len() == 1).then_some(())
+    })
+    .await;
+    api.set_status(503);
+    app.wait_for_component("api", "major_outage", WAIT).await;
+    // A few more checks of both, and still the one incident: two more of each stored, so
+    // applied, with whatever incident they would open, to the view the admin API reads.
+    let since = stored_checks(&app, "api-health").await[0];
+    eventually(WAIT, "two more checks of both monitors", || async {
+        for monitor in ["api-health", "db-health"] {
+            let newer = stored_checks(&app, monitor).await;
+            if newer.iter().filter(|t| **t > since).count() < 2 {
+                return None;
+            }
+        }
+        Some(())
+    })
+    .await;
+    let live = app.admin_json("/api/v1/incidents", ADMIN).await;
+    let open: Vec<&str> = live
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["status"] != "resolved")
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(open.len(), 1, "{live}");
+    assert!(open[0].contains("Database"), "{live}");
+    let open = unresolved(&app).await;
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert!(open[0].contains("Database"), "{open:?}");
+
+    // Both recover; then the API fails alone: that is its own incident.
+    db.set_status(200);
+    api.set_status(200);
+    app.wait_for_component("api", "operational", WAIT).await;
+    app.wait_for_component("db", "operational", WAIT).await;
+    eventually(WAIT, "the incident to resolve", || async {
+        unresolved(&app).await.is_empty().then_some(())
+    })
+    .await;
+    api.set_status(503);
+    eventually(WAIT, "an incident of the API's own", || async {
+        let open = unresolved(&app).await;
+        open.iter().any(|n| n.contains("API")).then_some(())
+    })
+    .await;
+    app.stop().await;
+}

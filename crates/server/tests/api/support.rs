@@ -1,0 +1,57 @@
+//! Helpers more than one area uses: the binary under test, a free port for it, requests, and
+//! reading the API's values.
+
+use std::net::TcpListener;
+
+use chrono::{DateTime, Utc};
+use pharos_testkit::serde_json_value::Value;
+use pharos_testkit::TestApp;
+
+/// The `pharos` binary Cargo built for these tests.
+pub const PHAROS: &str = env!("CARGO_BIN_EXE_pharos");
+
+/// A port that was free on 127.0.0.1 a moment ago, for a process told where to listen.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// An RFC 3339 time from the API, in UTC (panics when `v` is not one).
+pub fn time(v: &Value) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(v.as_str().unwrap_or_else(|| panic!("not a time: {v}")))
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+/// The `section` of each entry in a postmortem draft's `missing` list.
+pub fn sections(missing: &Value) -> Vec<String> {
+    missing
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["section"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// POSTs `body` as JSON to `path`, with `token` as bearer when given: the status, and the
+/// answer as JSON (`Null` when it is not JSON).
+pub async fn post_json(
+    app: &TestApp,
+    path: &str,
+    body: &Value,
+    token: Option<&str>,
+) -> (u16, Value) {
+    let mut req = app
+        .client
+        .post(format!("{}{path}", app.base_url))
+        .json(body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
