@@ -232,12 +232,7 @@ impl NewChange {
         let url = match blank_is_none(self.url) {
             None => None,
             Some(u) => {
-                let scheme_ok = u.starts_with("https://") || u.starts_with("http://");
-                let host_ok = u
-                    .split_once("://")
-                    .is_some_and(|(_, rest)| !rest.is_empty() && !rest.starts_with('/'));
-                if !scheme_ok || !host_ok || u.chars().any(|c| c.is_whitespace() || c.is_control())
-                {
+                if !crate::link::is_http_link(&u) {
                     return Err(RuleError::invalid(
                         "url",
                         "must be an http:// or https:// URL",

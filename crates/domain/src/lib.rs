@@ -13,6 +13,7 @@ pub mod health;
 pub mod heartbeat;
 pub mod ids;
 pub mod incident;
+pub mod link;
 pub mod monitor;
 pub mod postmortem;
 pub mod prometheus;

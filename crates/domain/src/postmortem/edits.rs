@@ -276,10 +276,7 @@ pub fn parse_edits(
         let url = match a.url.map(|u| u.trim().to_owned()) {
             None => None,
             Some(u) if u.is_empty() => None,
-            Some(u)
-                if !(u.starts_with("https://") || u.starts_with("http://"))
-                    || u.chars().count() > MAX_URL_LEN =>
-            {
+            Some(u) if !crate::link::is_http_link(&u) || u.chars().count() > MAX_URL_LEN => {
                 return Err(RuleError::invalid(
                     field("url"),
                     format!(
@@ -399,16 +396,25 @@ mod tests {
             ),
             "actions[0].kind"
         );
-        assert_eq!(
-            refuse(
-                with_actions(vec![ActionInput {
-                    url: Some("javascript:alert(1)".into()),
-                    ..action("a")
-                }]),
-                &none
-            ),
-            "actions[0].url"
-        );
+        // A link is the same rule as a change's: a scheme alone, or a link with a space in
+        // it, is no link.
+        for url in [
+            "javascript:alert(1)",
+            "https://",
+            "https://tracker.example/a b",
+        ] {
+            assert_eq!(
+                refuse(
+                    with_actions(vec![ActionInput {
+                        url: Some(url.into()),
+                        ..action("a")
+                    }]),
+                    &none
+                ),
+                "actions[0].url",
+                "{url}"
+            );
+        }
         assert_eq!(
             refuse(
                 with_actions(vec![ActionInput {
