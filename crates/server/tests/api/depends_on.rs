@@ -97,7 +97,11 @@ async fn a_failure_caused_by_a_dependency_opens_no_second_incident() {
     app.wait_for_component("api", "major_outage", WAIT).await;
     // A few more checks of both, and still the one incident: two more of each stored, so
     // applied, with whatever incident they would open, to the view the admin API reads.
-    let since = stored_checks(&app, "api-health").await[0];
+    // The view may show the outage a moment before the writer has stored its checks.
+    let since = eventually(WAIT, "the API's failing checks stored", || async {
+        stored_checks(&app, "api-health").await.first().copied()
+    })
+    .await;
     eventually(WAIT, "two more checks of both monitors", || async {
         for monitor in ["api-health", "db-health"] {
             let newer = stored_checks(&app, monitor).await;

@@ -184,7 +184,10 @@ async fn a_flapping_monitor_yields_one_incident_and_one_flapping_update() {
     // Ten more changes of state add nothing: no new incident, no new update. Ten more checks
     // stored means ten more applied by the pipeline, with whatever they did to incidents, and
     // the admin API reads the pipeline's latest view. (Target hits come before any of that.)
-    let seen = result_times(&app).await[0];
+    let seen = eventually(Duration::from_secs(30), "checks stored", || async {
+        result_times(&app).await.first().copied()
+    })
+    .await;
     eventually(
         Duration::from_secs(30),
         "ten more checks stored",
