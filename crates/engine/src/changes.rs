@@ -166,7 +166,7 @@ impl EngineControl {
             source: source.to_owned(),
             recorded_by: recorded_by.to_owned(),
             // Stored in milliseconds: the answer shows what a later read will.
-            at: to_millis(crate::clock::now()),
+            at: chrono::SubsecRound::trunc_subsecs(crate::clock::now(), 3),
         };
         let change = req.validate(recording, kind).map_err(rule)?;
         match self.store.insert_change(&change).await {
@@ -542,11 +542,6 @@ async fn watch_recovery(
         regression: r,
         recent,
     }))
-}
-
-/// `at` without its sub-millisecond part, as the store keeps times.
-fn to_millis(at: DateTime<Utc>) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
 }
 
 #[cfg(test)]

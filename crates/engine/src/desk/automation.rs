@@ -437,16 +437,14 @@ impl Desk {
             alerts: BTreeMap::new(),
             updates: Vec::new(),
         });
-        // What opened it comes first on the timeline, and the opening never precedes it,
-        // even when the cause was timed by another task's clock a moment later.
-        let mut opened_at = now;
+        // What opened it comes first on the timeline (callers never date a cause after
+        // `now`: `on_result` clamps the desk's clock to the result's).
         if let Some((at, kind)) = cause {
             self.event(&id, at, now, Actor::Automation, kind);
-            opened_at = opened_at.max(at);
         }
         self.event(
             &id,
-            opened_at,
+            now,
             now,
             Actor::Automation,
             TimelineKind::Opened { name },
