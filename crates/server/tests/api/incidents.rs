@@ -1,6 +1,7 @@
 //! Incident automation end to end, as a user meets it: a local service fails, the incident is
 //! on the page and in the API within seconds, the service recovers, the incident moves to
-//! monitoring and resolves by itself, and all of it survives a restart. Maintenance windows
+//! monitoring and resolves by itself, and all of it survives a restart. Failures that begin
+//! together are one incident. Maintenance windows
 //! from the configuration hold back incidents. On SQLite and (when `PHAROS_TEST_POSTGRES_URL`
 //! is set) PostgreSQL.
 
@@ -186,6 +187,46 @@ async fn an_outage_is_declared_published_followed_and_resolved_by_itself() {
                 .len(),
             3
         );
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn failures_that_begin_together_are_one_incident() {
+    for backend in backends() {
+        let api = FakeTarget::start().await;
+        let db = FakeTarget::start().await;
+        let db_monitor = format!(
+            r#"
+[[monitors]]
+id = "db-health"
+type = "http"
+url = "{}/health"
+interval = "1s"
+timeout = "1s"
+failure_threshold = 2
+components = ["db"]
+"#,
+            db.url
+        );
+        let app = spawn_app_on(backend, &config(&api.url, &db_monitor)).await;
+        app.wait_for_component("db", "operational", WAIT).await;
+        // A service and the database behind it fail in the same moment.
+        api.set_status(503);
+        db.set_status(503);
+        app.wait_for_component("api", "major_outage", WAIT).await;
+        app.wait_for_component("db", "major_outage", WAIT).await;
+        let open = eventually(WAIT, "one incident naming both components", || async {
+            let open = unresolved(&app).await;
+            let names: Vec<String> = open
+                .iter()
+                .flat_map(|i| i["components"].as_array().cloned().unwrap_or_default())
+                .map(|c| c["id"].as_str().unwrap_or_default().to_owned())
+                .collect();
+            (names.contains(&"api".to_owned()) && names.contains(&"db".to_owned())).then_some(open)
+        })
+        .await;
+        assert_eq!(open.len(), 1, "{backend:?}: {open:?}");
         app.stop().await;
     }
 }
