@@ -15,6 +15,9 @@ use strum::{EnumString, IntoStaticStr};
 
 use crate::{ComponentId, ComponentStatus, Indicator, MonitorId};
 
+mod transitions;
+pub use transitions::{FlapEnd, MaintenanceStep, UpdateStep};
+
 /// Longest incident or maintenance name, as on Statuspage.
 pub const MAX_NAME_LEN: usize = 255;
 /// Longest update body, as on Statuspage.

@@ -315,6 +315,29 @@ pub(crate) fn apply(
     changed
 }
 
+/// The suspect changes of the last [`RECOVERY_HORIZON`] whose component has not recovered
+/// (their components show the regression), for start-up.
+pub(crate) async fn unrecovered_suspects(
+    store: &Store,
+    now: DateTime<Utc>,
+) -> Result<Vec<Change>, StoreError> {
+    let recent = store
+        .changes(&ChangeFilter {
+            since: Some(now - chrono(RECOVERY_HORIZON)),
+            ..ChangeFilter::default()
+        })
+        .await?;
+    Ok(recent
+        .into_iter()
+        .filter(|e| {
+            e.regression
+                .as_ref()
+                .is_some_and(|r| r.state == RegressionState::Suspect && r.recovered_at.is_none())
+        })
+        .map(|e| e.change)
+        .collect())
+}
+
 /// How often the watcher looks: a thirtieth of the window, between 1 s and 10 s.
 fn period(rules: &RegressionRules) -> Duration {
     (rules.window / 30).clamp(Duration::from_secs(1), Duration::from_secs(10))
@@ -474,21 +497,34 @@ async fn judge_change(
         // Measured now, while the ring still holds the checks before the change.
         r.before = Some(stats(store, &monitors, t - window, t).await?);
     }
-    if now < t + window {
-        if first_look {
-            r.summary = format!(
-                "watching the checks for {} after {}",
-                pharos_domain::duration::format_duration(rules.window),
-                change.label()
-            );
-            r.evaluated_at = now;
-            store.put_regression(&change.id, &r).await?;
+    let (after, judgement) = if now < t + window {
+        // Within the window a regression is named as soon as the checks show it: enough
+        // checks on both sides and clearly worse after. A clean verdict waits for the window.
+        let so_far = stats(store, &monitors, t, now).await?;
+        let early = r
+            .before
+            .map(|before| change::judge(&before, &so_far, rules));
+        match early {
+            Some(j @ Judgement::Regressed { .. }) => (so_far, j),
+            _ => {
+                if first_look {
+                    r.summary = format!(
+                        "watching the checks for {} after {}",
+                        pharos_domain::duration::format_duration(rules.window),
+                        change.label()
+                    );
+                    r.evaluated_at = now;
+                    store.put_regression(&change.id, &r).await?;
+                }
+                return Ok(None);
+            }
         }
-        return Ok(None);
-    }
-    let after = stats(store, &monitors, t, t + window).await?;
+    } else {
+        let after = stats(store, &monitors, t, t + window).await?;
+        let before = r.before.unwrap_or(after);
+        (after, change::judge(&before, &after, rules))
+    };
     let before = r.before.unwrap_or(after);
-    let judgement = change::judge(&before, &after, rules);
     r.after = Some(after);
     r.state = match judgement {
         Judgement::InsufficientData => RegressionState::InsufficientData,

@@ -34,7 +34,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use pharos_domain::incident::{AffectedChange, PublicUpdate, TimelineEntry, TimelineKind};
+use pharos_domain::incident::{
+    AffectedChange, PublicUpdate, TimelineEntry, TimelineKind, UpdateStep,
+};
 use pharos_domain::{
     Actor, ComponentId, ComponentStatus, ComponentTransition, Impact, Incident, IncidentId,
     IncidentStatus, Maintenance, RuleError, Severity,
@@ -57,6 +59,7 @@ pub use commands::{IncidentPatch, NewIncident, NewUpdate};
 use ledger::{to_doc, Keyed, Ledger};
 pub use maintenance::{MaintenanceDef, NewMaintenance, NewMaintenanceUpdate};
 pub use overrides::{ComponentOverride, OverrideRequest};
+use regression::ActiveRegressions;
 pub mod postmortem;
 mod regression;
 
@@ -178,6 +181,8 @@ pub struct Desk {
     notices: Vec<Notice>,
     /// Alerts held outside any incident.
     held_alerts: HeldAlerts,
+    /// Suspect changes whose release regression their components show.
+    regressions: ActiveRegressions,
 }
 
 impl Desk {
@@ -196,6 +201,7 @@ impl Desk {
             publish_delays: Vec::new(),
             notices: Vec::new(),
             held_alerts: HeldAlerts::default(),
+            regressions: ActiveRegressions::default(),
         }
     }
 
@@ -301,6 +307,7 @@ impl Desk {
         self.resolve_quiet_incidents(world, now);
         self.run_maintenance_clock(world, now);
         self.expire_overrides(world, now);
+        self.expire_regressions(world, now);
     }
 
     // ---- shared by automation and people ------------------------------------------------
@@ -334,13 +341,18 @@ impl Desk {
     ) {
         let update_id = (self.ids)();
         let inc = &mut self.incidents[ii];
-        let from = inc.status;
-        let kind = if inc.updates.is_empty() {
-            EventKind::IncidentOpened
-        } else if from.is_unresolved() && !status.is_unresolved() {
-            EventKind::IncidentResolved
-        } else {
-            EventKind::IncidentUpdated
+        let step = inc.record_update(PublicUpdate {
+            id: update_id.clone(),
+            status,
+            body: body.clone(),
+            created_at: now,
+            actor: actor.clone(),
+            affected,
+        });
+        let kind = match step {
+            UpdateStep::Opened => EventKind::IncidentOpened,
+            UpdateStep::Resolved => EventKind::IncidentResolved,
+            UpdateStep::Updated => EventKind::IncidentUpdated,
         };
         // News of a private incident is for the responders; subscribers hear of it, as it
         // stands then, when it is published.
@@ -353,29 +365,6 @@ impl Desk {
             kind,
             subject: Subject::Incident(inc.id.clone()),
             reach,
-        });
-        if status == IncidentStatus::Monitoring && from != IncidentStatus::Monitoring {
-            inc.monitoring_at = Some(now);
-        }
-        if !status.is_unresolved() && from.is_unresolved() {
-            inc.resolved_at = Some(now);
-        }
-        if !status.is_unresolved() {
-            // Held statuses are for an open incident: resolved, there is nothing to show.
-            inc.pending_components.clear();
-        }
-        if status.is_unresolved() {
-            inc.resolved_at = None;
-        }
-        inc.status = status;
-        inc.updated_at = now;
-        inc.updates.push(PublicUpdate {
-            id: update_id.clone(),
-            status,
-            body: body.clone(),
-            created_at: now,
-            actor: actor.clone(),
-            affected,
         });
         let id = inc.id.clone();
         self.touch_incident(&id);

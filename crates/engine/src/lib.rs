@@ -248,6 +248,12 @@ pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandl
         held_alerts,
     };
     desk.restore(&mut world, stored, now);
+    let suspects = if config.changes.degrade && config.changes.regression.is_some() {
+        changes::unrecovered_suspects(&store, now).await?
+    } else {
+        Vec::new()
+    };
+    desk.restore_regressions(&mut world, &suspects, now);
     desk.reconcile_config(&mut world, &config.maintenances, now);
 
     let pending = Pending::new();
@@ -678,7 +684,6 @@ async fn run_pipeline(
             }
             _ = tick.tick() => {
                 live.desk.tick(&mut live.world, crate::clock::now());
-                live.desk.regression_tick(&mut live.world, crate::clock::now());
                 if live.desk.changed() {
                     live.queue(&pending, &metrics, Vec::new(), Vec::new(), Vec::new());
                     publish(&mut live);

@@ -42,6 +42,15 @@ pub enum Flap {
     Ended,
 }
 
+/// What besides a monitor may ask a component to show a status.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Contributor {
+    /// A firing alert, by its dedup key.
+    Alert(String),
+    /// A change judged suspect (a release regression), by the change's id.
+    Regression(String),
+}
+
 struct ComponentSlot {
     entry: CatalogEntry,
     position: u32,
@@ -54,9 +63,9 @@ struct ComponentSlot {
     override_status: Option<ComponentStatus>,
     /// How many active maintenance windows cover it; any → `under_maintenance`.
     maintenances: u32,
-    /// Firing alerts routed to it (by dedup key) and the status each asks for; they count
-    /// like its monitors.
-    alerts: BTreeMap<String, ComponentStatus>,
+    /// What besides its monitors asks it to show a status (firing alerts, suspect changes);
+    /// they count like its monitors: the worst of them all is shown.
+    contributions: BTreeMap<Contributor, ComponentStatus>,
 }
 
 struct MonitorSlot {
@@ -164,7 +173,7 @@ impl World {
                     drivers: Vec::new(),
                     override_status: None,
                     maintenances: 0,
-                    alerts: BTreeMap::new(),
+                    contributions: BTreeMap::new(),
                 }
             })
             .collect();
@@ -365,11 +374,39 @@ impl World {
         status: Option<ComponentStatus>,
         at: DateTime<Utc>,
     ) -> Option<ComponentTransition> {
+        self.set_contribution(id, Contributor::Alert(key.to_owned()), status, at)
+    }
+
+    /// Sets (or with `None` clears) what suspect change `change_id` asks a component to show
+    /// (a release regression), and returns the change it made. Like an alert it counts as a
+    /// monitor does; maintenance and people's overrides beat it.
+    pub fn set_regression(
+        &mut self,
+        id: &ComponentId,
+        change_id: &str,
+        status: Option<ComponentStatus>,
+        at: DateTime<Utc>,
+    ) -> Option<ComponentTransition> {
+        self.set_contribution(
+            id,
+            Contributor::Regression(change_id.to_owned()),
+            status,
+            at,
+        )
+    }
+
+    fn set_contribution(
+        &mut self,
+        id: &ComponentId,
+        by: Contributor,
+        status: Option<ComponentStatus>,
+        at: DateTime<Utc>,
+    ) -> Option<ComponentTransition> {
         let &ci = self.component_index.get(id)?;
         let slot = &mut self.components[ci];
         match status {
-            Some(s) => slot.alerts.insert(key.to_owned(), s),
-            None => slot.alerts.remove(key),
+            Some(s) => slot.contributions.insert(by, s),
+            None => slot.contributions.remove(&by),
         };
         self.rederive(ci, at)
     }
@@ -415,7 +452,7 @@ impl World {
                 };
                 contribution(health, m.spec.on_failure)
             });
-            ComponentStatus::worst_of(monitors.chain(slot.alerts.values().copied()))
+            ComponentStatus::worst_of(monitors.chain(slot.contributions.values().copied()))
         };
         let slot = &mut self.components[ci];
         if derived == slot.status {

@@ -290,22 +290,25 @@ impl Desk {
             let affected = affected_from(world, &live, &changes);
             let inc = &mut self.incidents[ii];
             inc.alerts.insert(alert.key.clone(), held);
-            inc.healthy_since = None;
+            inc.failing(now);
             let new_components = live.iter().any(|c| !inc.components.contains_key(c));
+            let relapse = inc.status == IncidentStatus::Monitoring;
+            // An alert recorded without an outage says nothing publicly.
+            let post = routed
+                .status
+                .and_then(|_| inc.status_after_failure(new_components, false));
             if routed.status.is_some() {
                 for a in &affected {
                     inc.note_component(a.component_id.clone(), a.new_status);
                 }
             }
-            inc.updated_at = now;
-            let (human_owned, status) = (inc.human_owned, inc.status);
-            if !human_owned && routed.status.is_some() {
-                if status == IncidentStatus::Monitoring {
-                    let body = format!("The problem has returned. {message}");
-                    self.post(ii, IncidentStatus::Investigating, body, affected, now);
-                } else if new_components {
-                    self.post(ii, status, message, affected, now);
-                }
+            if let Some(status) = post {
+                let body = if relapse {
+                    format!("The problem has returned. {message}")
+                } else {
+                    message
+                };
+                self.post(ii, status, body, affected, now);
             }
             self.note_component_changes(&changes, now);
             self.touch_incident(&id);
@@ -371,21 +374,12 @@ impl Desk {
         for a in &affected {
             inc.components.insert(a.component_id.clone(), a.new_status);
         }
-        inc.updated_at = now;
-        if inc.all_clear() {
-            inc.healthy_since = Some(now);
-            if !inc.human_owned
-                && matches!(
-                    inc.status,
-                    IncidentStatus::Investigating | IncidentStatus::Identified
-                )
-            {
-                let body = format!(
-                    "The {} alert {name} has resolved. We are monitoring the recovery.",
-                    source.label()
-                );
-                self.post(ii, IncidentStatus::Monitoring, body, affected, now);
-            }
+        if inc.cleared(now) {
+            let body = format!(
+                "The {} alert {name} has resolved. We are monitoring the recovery.",
+                source.label()
+            );
+            self.post(ii, IncidentStatus::Monitoring, body, affected, now);
         }
         self.note_component_changes(&changes, now);
         self.touch_incident(&id);

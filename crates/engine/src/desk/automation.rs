@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use pharos_domain::incident::{self, TimelineKind};
+use pharos_domain::incident::{self, FlapEnd, TimelineKind};
 use pharos_domain::{
     Actor, ComponentId, ComponentTransition, Health, Impact, Incident, IncidentId, IncidentStatus,
     MonitorId,
@@ -148,10 +148,7 @@ impl Desk {
             if let Some(ii) = parent_incident {
                 let id = self.incidents[ii].id.clone();
                 self.event(&id, at, now, Actor::Automation, down_event);
-                let inc = &mut self.incidents[ii];
-                inc.monitors.insert(monitor.clone(), true);
-                inc.healthy_since = None;
-                inc.updated_at = now;
+                self.incidents[ii].monitor_down(monitor.clone(), now);
                 self.touch_incident(&id);
             }
             self.note_component_changes(changes, now);
@@ -179,23 +176,21 @@ impl Desk {
                 .filter(|c| !inc.components.contains_key(*c))
                 .cloned()
                 .collect();
-            inc.monitors.insert(monitor.clone(), true);
-            inc.healthy_since = None;
+            inc.monitor_down(monitor.clone(), now);
             let affected = affected_from(world, &live, changes);
             for a in &affected {
                 inc.note_component(a.component_id.clone(), a.new_status);
             }
-            inc.updated_at = now;
-            let (human_owned, status) = (inc.human_owned, inc.status);
-            // A flapping monitor's changes go on the timeline only; its one update was
-            // posted when it started to flap.
-            if !human_owned && !world.is_flapping(monitor) {
-                if status == IncidentStatus::Monitoring {
-                    let body = format!("The problem has returned. {message}");
-                    self.post(ii, IncidentStatus::Investigating, body, affected, now);
-                } else if !new_components.is_empty() {
-                    self.post(ii, status, message, affected, now);
-                }
+            let relapse = inc.status == IncidentStatus::Monitoring;
+            let post =
+                inc.status_after_failure(!new_components.is_empty(), world.is_flapping(monitor));
+            if let Some(status) = post {
+                let body = if relapse {
+                    format!("The problem has returned. {message}")
+                } else {
+                    message
+                };
+                self.post(ii, status, body, affected, now);
             }
             self.note_component_changes(changes, now);
             self.touch_incident(&id);
@@ -256,32 +251,21 @@ impl Desk {
                 },
             );
             let inc = &mut self.incidents[ii];
-            inc.monitors.insert(monitor.clone(), false);
             let components: Vec<ComponentId> = inc.components.keys().cloned().collect();
             let affected = affected_from(world, &components, changes);
             for a in &affected {
                 inc.components.insert(a.component_id.clone(), a.new_status);
             }
-            inc.updated_at = now;
-            if world.is_flapping(monitor) {
-                // Not a recovery yet: it has come back before. `on_flap` posts once it
-                // has been stable for a whole window.
-            } else if inc.all_clear() {
-                inc.healthy_since = Some(now);
-                if !inc.human_owned
-                    && matches!(
-                        inc.status,
-                        IncidentStatus::Investigating | IncidentStatus::Identified
-                    )
-                {
-                    let names = component_names(world, &components);
-                    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
-                    let body = format!(
-                        "Checks of {} are passing again. We are monitoring the recovery.",
-                        incident::join_names(&name_refs)
-                    );
-                    self.post(ii, IncidentStatus::Monitoring, body, affected, now);
-                }
+            // A flapping monitor coming back is no recovery yet: `on_flap` posts once it has
+            // been stable for a whole window.
+            if inc.monitor_up(monitor.clone(), world.is_flapping(monitor), now) {
+                let names = component_names(world, &components);
+                let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+                let body = format!(
+                    "Checks of {} are passing again. We are monitoring the recovery.",
+                    incident::join_names(&name_refs)
+                );
+                self.post(ii, IncidentStatus::Monitoring, body, affected, now);
             }
             self.touch_incident(&id);
         }
@@ -322,47 +306,34 @@ impl Desk {
             for a in &affected {
                 inc.components.insert(a.component_id.clone(), a.new_status);
             }
-            inc.updated_at = now;
-            let (human_owned, status) = (inc.human_owned, inc.status);
             match flap {
                 Flap::Started { changes: n } => {
-                    inc.healthy_since = None;
                     tracing::info!(incident = %id, %monitor, changes = n, "monitor is flapping");
-                    if !human_owned {
+                    if let Some(status) = inc.flap_started(now) {
                         let body = format!(
                             "Checks of {names} are flapping: they changed state {n} times within {window}. \
                              The status stays as it is, with no further updates, until they have been \
                              stable for {window}."
                         );
-                        let status = if status == IncidentStatus::Monitoring {
-                            IncidentStatus::Investigating
-                        } else {
-                            status
-                        };
                         self.post(ii, status, body, affected, now);
                     }
                 }
                 Flap::Ended => {
                     tracing::info!(incident = %id, %monitor, "monitor stopped flapping");
-                    let all_up = inc.all_clear();
-                    if health != Some(Health::Down) && all_up {
-                        inc.healthy_since = Some(now);
-                        if !human_owned
-                            && matches!(
-                                status,
-                                IncidentStatus::Investigating | IncidentStatus::Identified
-                            )
-                        {
+                    match inc.flap_ended(health == Some(Health::Down), now) {
+                        FlapEnd::Recovering => {
                             let body = format!(
                                 "Checks of {names} have been stable and passing for {window}. \
                                  We are monitoring the recovery."
                             );
                             self.post(ii, IncidentStatus::Monitoring, body, affected, now);
                         }
-                    } else if !human_owned && health == Some(Health::Down) {
-                        let body =
-                            format!("Checks of {names} have stopped flapping and are failing.");
-                        self.post(ii, status, body, affected, now);
+                        FlapEnd::StillFailing(status) => {
+                            let body =
+                                format!("Checks of {names} have stopped flapping and are failing.");
+                            self.post(ii, status, body, affected, now);
+                        }
+                        FlapEnd::Quiet => {}
                     }
                 }
             }
@@ -455,16 +426,9 @@ impl Desk {
     /// Resolves automated incidents that have been `monitoring` with every check passing for
     /// `auto_resolve_after`.
     pub(super) fn resolve_quiet_incidents(&mut self, world: &mut World, now: DateTime<Utc>) {
-        let quiet = chrono::Duration::from_std(self.rules.auto_resolve_after)
-            .unwrap_or(chrono::Duration::MAX);
+        let quiet = self.rules.auto_resolve_after;
         let due: Vec<usize> = (0..self.incidents.len())
-            .filter(|&i| {
-                let inc = &self.incidents[i];
-                inc.status == IncidentStatus::Monitoring
-                    && !inc.human_owned
-                    && inc.all_clear()
-                    && inc.healthy_since.is_some_and(|h| now - h >= quiet)
-            })
+            .filter(|&i| self.incidents[i].quiet_enough_to_resolve(now, quiet))
             .collect();
         for ii in due {
             let body = format!(

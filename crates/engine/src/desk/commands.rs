@@ -178,7 +178,7 @@ impl Desk {
             );
         }
 
-        self.incidents[ii].human_owned = true;
+        self.incidents[ii].hand_over();
         let affected = if status.is_unresolved() && was_public {
             self.apply_components(world, ii, &components, &actor, now)
         } else if status.is_unresolved() {

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use pharos_domain::incident::{
-    self, check_body, check_name, AffectedChange, PublicUpdate, TimelineKind,
+    self, check_body, check_name, AffectedChange, MaintenanceStep, PublicUpdate, TimelineKind,
 };
 use pharos_domain::{
     Actor, ComponentId, ComponentStatus, Health, IncidentId, Maintenance, MaintenanceStatus,
@@ -265,18 +265,6 @@ impl Desk {
         let from = self.maintenances[mi].status;
         let id = self.maintenances[mi].id.clone();
         let components = self.maintenances[mi].components.clone();
-        let kind = match to {
-            MaintenanceStatus::InProgress if from == MaintenanceStatus::Scheduled => {
-                EventKind::MaintenanceStarted
-            }
-            MaintenanceStatus::Completed => EventKind::MaintenanceCompleted,
-            _ => EventKind::MaintenanceUpdated,
-        };
-        self.notices.push(Notice {
-            kind,
-            subject: Subject::Maintenance(id.clone()),
-            reach: Reach::Everyone,
-        });
         let mut affected = Vec::new();
         if from.is_active() != to.is_active() {
             for c in &components {
@@ -301,16 +289,17 @@ impl Desk {
             actor: actor.clone(),
             affected,
         };
-        let m = &mut self.maintenances[mi];
-        if to == MaintenanceStatus::InProgress && m.started_at.is_none() {
-            m.started_at = Some(now);
-        }
-        if to == MaintenanceStatus::Completed {
-            m.completed_at = Some(now);
-        }
-        m.status = to;
-        m.updated_at = now;
-        m.updates.push(update.clone());
+        let update_id = update.id.clone();
+        let kind = match self.maintenances[mi].record_update(update) {
+            MaintenanceStep::Started => EventKind::MaintenanceStarted,
+            MaintenanceStep::Completed => EventKind::MaintenanceCompleted,
+            MaintenanceStep::Updated => EventKind::MaintenanceUpdated,
+        };
+        self.notices.push(Notice {
+            kind,
+            subject: Subject::Maintenance(id.clone()),
+            reach: Reach::Everyone,
+        });
         self.touch_maintenance(&id);
         self.event(
             &id,
@@ -318,7 +307,7 @@ impl Desk {
             now,
             actor,
             TimelineKind::PublicUpdate {
-                update_id: update.id,
+                update_id,
                 status: to.as_str().to_owned(),
                 body,
             },

@@ -94,7 +94,7 @@ impl Desk {
         check_publishable_length(&body)?;
 
         let inc = &mut self.incidents[ii];
-        inc.human_owned = true;
+        inc.hand_over();
         if status == IncidentStatus::Postmortem {
             if let Some(update) = inc
                 .updates

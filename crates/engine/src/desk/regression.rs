@@ -1,41 +1,60 @@
 //! Release regressions at the desk: what happens when the regression watcher
 //! (`crate::changes`) judges a change suspect, and when its component recovers.
 //!
-//! - Suspect: when `degrade` is on and the component is `operational` (never over a worse
-//!   status, a maintenance window or a person's override), the component is held at
-//!   `degraded_performance` by an override tagged as a regression's. An open incident covering
-//!   the component gets a private note naming the change and, while automation owns it, a
-//!   public update; without one, `[incidents] auto_open` opens "Degraded performance of X",
-//!   published with `auto_publish`, its body naming the change by kind and version (the
-//!   change's details go in a private note). With `degrade` off, only an open incident's
-//!   timeline hears of it.
-//! - A check confirming its component down while the override holds: the override is lifted at
-//!   the next clock tick ([`Desk::regression_tick`]), so the outage shows, not the softer
-//!   degradation; the incident carries on as any outage's.
-//! - Recovered (a whole later window shows no regression): the override is lifted; the
-//!   incident that owned it gets a note and, while automation owns it and none of its monitors
-//!   is down, moves to `monitoring`, to resolve after `auto_resolve_after` like any other.
-//!   A person resolving the incident lifts the override too (it belongs to the incident).
+//! - Suspect, with `degrade` on: the change asks its component to show
+//!   `degraded_performance`, a status contribution that counts like a monitor's
+//!   ([`World::set_regression`]): the worst of them wins, so an outage shows over it, and a
+//!   maintenance window or a person's override beats it. When that makes the component
+//!   degraded, an open incident covering it gets a private note naming the change and, while
+//!   automation owns it, a public update; without one, `[incidents] auto_open` opens
+//!   "Degraded performance of X", published with `auto_publish`, its body naming the change by
+//!   kind and version (the change's details go in a private note). Otherwise (degrade off, or
+//!   the component shows something else) only an open incident's timeline hears of it.
+//! - Recovered (a whole later window shows no regression): the contribution ends; the open
+//!   incident covering the component gets a note and, while automation owns it and none of its
+//!   monitors is down, moves to `monitoring`, to resolve after `auto_resolve_after` like any
+//!   other.
+//! - The watcher stops watching a suspect change [`RECOVERY_HORIZON`] after it; its
+//!   contribution ends then too, so no component stays degraded for a change nobody watches.
+//! - Nothing of this is stored apart from the verdict beside the change: after a restart the
+//!   suspect, unrecovered verdicts put their contributions back ([`Desk::restore_regressions`]).
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use pharos_domain::change::WindowStats;
 use pharos_domain::incident::{AffectedChange, TimelineKind};
 use pharos_domain::{
-    Actor, Change, ComponentId, ComponentStatus, Health, IncidentStatus, Regression,
+    Actor, Change, ComponentId, ComponentStatus, ComponentTransition, IncidentStatus, Regression,
 };
 
 use super::{ComponentOverride, Desk};
+use crate::changes::RECOVERY_HORIZON;
 use crate::world::World;
 
-/// Every regression override's reason starts with this.
-const REASON_PREFIX: &str = "Release regression";
+/// Every regression override's reason started with this, before regressions became status
+/// contributions: such overrides found in storage are lifted at start-up.
+const LEGACY_REASON_PREFIX: &str = "Release regression";
 
-/// Whether automation set `o` for a release regression.
-fn is_regression_override(o: &ComponentOverride) -> bool {
+/// Whether automation set `o` for a release regression (before regressions became status
+/// contributions).
+pub(super) fn is_legacy_regression_override(o: &ComponentOverride) -> bool {
     o.actor == Actor::Automation
         && o.reason
             .as_deref()
-            .is_some_and(|r| r.starts_with(REASON_PREFIX))
+            .is_some_and(|r| r.starts_with(LEGACY_REASON_PREFIX))
+}
+
+/// The suspect changes whose regression the components show, by change id.
+#[derive(Debug, Default)]
+pub(super) struct ActiveRegressions(BTreeMap<String, ActiveRegression>);
+
+/// One suspect change's contribution.
+#[derive(Debug, Clone)]
+struct ActiveRegression {
+    component: ComponentId,
+    /// When the change started: the contribution ends [`RECOVERY_HORIZON`] after it.
+    change_started_at: DateTime<Utc>,
 }
 
 /// The private note naming a suspect change with all its details.
@@ -61,6 +80,10 @@ fn suspect_note(change: &Change, regression: &Regression) -> String {
     note
 }
 
+fn horizon() -> chrono::Duration {
+    chrono::Duration::from_std(RECOVERY_HORIZON).unwrap_or(chrono::Duration::MAX)
+}
+
 impl Desk {
     /// The watcher judged `change` suspect: see the module documentation.
     pub(crate) fn on_regression(
@@ -80,13 +103,20 @@ impl Desk {
             "We are investigating degraded performance of {name}: {}.",
             regression.summary
         );
-        let others_override = self
-            .overrides
-            .get(c)
-            .is_some_and(|o| !is_regression_override(o));
-        let may_degrade = degrade
-            && !others_override
-            && world.component_status(c) == Some(ComponentStatus::Operational);
+        // The degradation is news only when the component shows it.
+        let shown = if degrade {
+            self.degrade(world, change, now)
+        } else {
+            None
+        };
+        let affected: Vec<AffectedChange> = shown
+            .iter()
+            .map(|t| AffectedChange {
+                component_id: t.component_id.clone(),
+                old_status: t.from,
+                new_status: t.to,
+            })
+            .collect();
         let open = self
             .incidents
             .iter()
@@ -101,20 +131,16 @@ impl Desk {
                     Actor::Automation,
                     TimelineKind::Note { body: note },
                 );
-                let affected = if may_degrade {
-                    self.degrade_for(world, Some(ii), c, regression, now)
-                } else {
-                    Vec::new()
-                };
+                self.note_component_changes(shown.as_slice(), now);
                 let inc = &self.incidents[ii];
-                if !inc.human_owned {
+                if inc.automation_owns() {
                     let status = inc.status;
                     self.post(ii, status, public, affected, now);
                 }
                 self.touch_incident(&id);
                 tracing::info!(incident = %id, change = %change.id, "suspect change named in the open incident");
             }
-            None if may_degrade && self.rules.auto_open => {
+            None if !affected.is_empty() && self.rules.auto_open => {
                 let ii = self.open_automated(
                     format!("Degraded performance of {name}"),
                     change.started_at.min(now),
@@ -130,52 +156,86 @@ impl Desk {
                     Actor::Automation,
                     TimelineKind::Note { body: note },
                 );
-                let affected = self.degrade_for(world, Some(ii), c, regression, now);
+                for a in &affected {
+                    self.incidents[ii].note_component(a.component_id.clone(), a.new_status);
+                }
+                // The degradation is an entry of its own, as an outage's is.
+                self.note_component_changes(shown.as_slice(), now);
                 self.post(ii, IncidentStatus::Investigating, public, affected, now);
                 if self.rules.auto_publish {
                     self.publish(ii, Actor::Automation, now);
                 }
                 tracing::info!(incident = %id, change = %change.id, "incident opened for a suspect change");
             }
-            None if may_degrade => {
-                self.degrade_for(world, None, c, regression, now);
+            None if !affected.is_empty() => {
                 tracing::info!(component = %c, change = %change.id, "component degraded by a suspect change");
             }
             None => {}
         }
     }
 
-    /// Holds `c` at `degraded_performance` for a regression, owned by incident `ii` if any.
-    fn degrade_for(
+    /// Adds suspect `change`'s contribution to its component; returns the change it made to
+    /// what the component shows (none when something worse, a maintenance window or an
+    /// override holds it).
+    fn degrade(
         &mut self,
         world: &mut World,
-        ii: Option<usize>,
-        c: &ComponentId,
-        regression: &Regression,
+        change: &Change,
         now: DateTime<Utc>,
-    ) -> Vec<AffectedChange> {
-        let old = world
-            .component_status(c)
-            .unwrap_or(ComponentStatus::Operational);
-        let status = ComponentStatus::DegradedPerformance;
-        let o = ComponentOverride {
-            component_id: c.clone(),
-            status,
-            until: None,
-            incident_id: ii.map(|ii| self.incidents[ii].id.clone()),
-            actor: Actor::Automation,
-            set_at: now,
-            reason: Some(format!("{REASON_PREFIX}: {}", regression.summary)),
+    ) -> Option<ComponentTransition> {
+        let c = &change.component;
+        self.regressions.0.insert(
+            change.id.clone(),
+            ActiveRegression {
+                component: c.clone(),
+                change_started_at: change.started_at,
+            },
+        );
+        let shown = world.set_regression(
+            c,
+            &change.id,
+            Some(ComponentStatus::DegradedPerformance),
+            now,
+        );
+        self.record_change(shown.clone());
+        shown
+    }
+
+    /// Ends suspect change `change_id`'s contribution, if it has one; returns whether it had.
+    fn end_regression(&mut self, world: &mut World, change_id: &str, now: DateTime<Utc>) -> bool {
+        let Some(active) = self.regressions.0.remove(change_id) else {
+            return false;
         };
-        self.put_override(world, o, now);
-        if let Some(ii) = ii {
-            self.incidents[ii].note_component(c.clone(), status);
+        let shown = world.set_regression(&active.component, change_id, None, now);
+        self.note_component_changes(shown.as_slice(), now);
+        self.record_change(shown);
+        true
+    }
+
+    /// Puts back the contributions of suspect changes that have not recovered (read from
+    /// storage at start-up), without notes or updates: they were made when it was judged.
+    pub fn restore_regressions(
+        &mut self,
+        world: &mut World,
+        suspects: &[Change],
+        now: DateTime<Utc>,
+    ) {
+        for change in suspects {
+            if change.started_at + horizon() < now {
+                continue;
+            }
+            self.degrade(world, change, now);
         }
-        vec![AffectedChange {
-            component_id: c.clone(),
-            old_status: old,
-            new_status: status,
-        }]
+        // Regressions were overrides before they were contributions.
+        let legacy: Vec<ComponentId> = self
+            .overrides
+            .values()
+            .filter(|o| is_legacy_regression_override(o))
+            .map(|o| o.component_id.clone())
+            .collect();
+        for c in legacy {
+            self.remove_override(world, &c, now);
+        }
     }
 
     /// The component of suspect `change` shows no regression any more: see the module
@@ -189,32 +249,24 @@ impl Desk {
         now: DateTime<Utc>,
     ) {
         let c = &change.component;
-        let Some(o) = self
-            .overrides
-            .get(c)
-            .filter(|o| is_regression_override(o))
-            .cloned()
-        else {
+        let old = world.component_status(c);
+        if !self.end_regression(world, &change.id, now) {
             return;
-        };
-        self.remove_override(world, c, now);
+        }
         let name = world
             .component(c)
             .map_or_else(|| c.to_string(), |(n, _)| n.to_owned());
         let new_status = world
             .component_status(c)
             .unwrap_or(ComponentStatus::Operational);
-        tracing::info!(component = %c, change = %change.id, "release regression over: component no longer held degraded");
-        let Some(ii) = o
-            .incident_id
-            .as_ref()
-            .and_then(|id| self.incidents.position(id))
+        tracing::info!(component = %c, change = %change.id, "release regression over: the change no longer degrades its component");
+        let Some(ii) = self
+            .incidents
+            .iter()
+            .rposition(|i| i.status.is_unresolved() && i.components.contains_key(c))
         else {
             return;
         };
-        if !self.incidents[ii].status.is_unresolved() {
-            return;
-        }
         let id = self.incidents[ii].id.clone();
         let was = regression.before.map_or(0, |b| b.p95_ms);
         let window = pharos_domain::duration::format_duration(std::time::Duration::from_secs(
@@ -233,19 +285,10 @@ impl Desk {
             Actor::Automation,
             TimelineKind::Note { body: note },
         );
-        let inc = &mut self.incidents[ii];
-        let monitors_up = inc.monitors.values().all(|down| !down);
-        if !inc.human_owned
-            && monitors_up
-            && matches!(
-                inc.status,
-                IncidentStatus::Investigating | IncidentStatus::Identified
-            )
-        {
-            inc.healthy_since = Some(now);
+        if self.incidents[ii].regression_over(now) {
             let affected = vec![AffectedChange {
                 component_id: c.clone(),
-                old_status: ComponentStatus::DegradedPerformance,
+                old_status: old.unwrap_or(ComponentStatus::DegradedPerformance),
                 new_status,
             }];
             let body =
@@ -255,23 +298,19 @@ impl Desk {
         self.touch_incident(&id);
     }
 
-    /// Lifts every regression override whose component a monitor has confirmed down, so the
-    /// outage shows instead of the degradation. Runs with the clock.
-    pub(crate) fn regression_tick(&mut self, world: &mut World, now: DateTime<Utc>) {
-        let outages: Vec<ComponentId> = self
-            .overrides
-            .values()
-            .filter(|o| is_regression_override(o))
-            .map(|o| o.component_id.clone())
-            .filter(|c| {
-                world.monitors().any(|(spec, state)| {
-                    spec.components.contains(c) && state.health == Health::Down
-                })
-            })
+    /// Ends the contributions of suspect changes the watcher no longer watches. Runs with the
+    /// clock.
+    pub(super) fn expire_regressions(&mut self, world: &mut World, now: DateTime<Utc>) {
+        let stale: Vec<String> = self
+            .regressions
+            .0
+            .iter()
+            .filter(|(_, r)| r.change_started_at + horizon() < now)
+            .map(|(id, _)| id.clone())
             .collect();
-        for c in outages {
-            self.remove_override(world, &c, now);
-            tracing::info!(component = %c, "a monitor is down: the regression's degraded status gives way to the outage");
+        for id in stale {
+            self.end_regression(world, &id, now);
+            tracing::info!(change = %id, "suspect change no longer watched: it no longer degrades its component");
         }
     }
 }
@@ -469,17 +508,12 @@ mod tests {
     }
 
     #[test]
-    fn an_outage_takes_over_from_the_degradation() {
+    fn an_outage_shows_over_the_degradation_and_gives_way_to_it_again() {
         let (mut world, mut desk) = rig(true);
         desk.on_regression(&mut world, &change(), &suspect(), true, t(920));
         check(&mut world, &mut desk, CheckOutcome::Down, 930);
         check(&mut world, &mut desk, CheckOutcome::Down, 931);
-        // The override still holds until the clock runs.
-        assert_eq!(
-            world.component_status(&api()),
-            Some(ComponentStatus::DegradedPerformance)
-        );
-        desk.regression_tick(&mut world, t(932));
+        // The regression counts like a monitor: the worse status shows at once.
         assert_eq!(
             world.component_status(&api()),
             Some(ComponentStatus::MajorOutage)
@@ -495,6 +529,122 @@ mod tests {
             Some(&true)
         );
         assert_eq!(inc.components[&api()], ComponentStatus::MajorOutage);
+
+        // The outage ends; the change still slows the component down.
+        check(&mut world, &mut desk, CheckOutcome::Up, 940);
+        assert_eq!(
+            world.component_status(&api()),
+            Some(ComponentStatus::DegradedPerformance)
+        );
+        desk.on_regression_recovered(&mut world, &change(), &suspect(), &recovered(), t(1900));
+        assert_eq!(
+            world.component_status(&api()),
+            Some(ComponentStatus::Operational)
+        );
+        assert!(desk.overrides().is_empty(), "a regression is no override");
+    }
+
+    #[test]
+    fn maintenance_and_people_beat_the_regression() {
+        // A person's override shows over it; clearing the override shows it again.
+        let (mut world, mut desk) = rig(false);
+        let operational = crate::desk::OverrideRequest {
+            status: "operational".into(),
+            until: None,
+            reason: None,
+        };
+        desk.set_override(
+            &mut world,
+            "api",
+            operational,
+            Actor::Person("bob".into()),
+            t(900),
+        )
+        .unwrap();
+        desk.on_regression(&mut world, &change(), &suspect(), true, t(920));
+        assert_eq!(
+            world.component_status(&api()),
+            Some(ComponentStatus::Operational)
+        );
+        desk.clear_override(&mut world, "api", t(930)).unwrap();
+        assert_eq!(
+            world.component_status(&api()),
+            Some(ComponentStatus::DegradedPerformance)
+        );
+
+        // A maintenance window shows over it.
+        world.set_maintenance(&api(), true, t(940));
+        assert_eq!(
+            world.component_status(&api()),
+            Some(ComponentStatus::UnderMaintenance)
+        );
+        world.set_maintenance(&api(), false, t(950));
+        assert_eq!(
+            world.component_status(&api()),
+            Some(ComponentStatus::DegradedPerformance)
+        );
+    }
+
+    #[test]
+    fn the_degradation_ends_when_nobody_watches_the_change_any_more() {
+        let (mut world, mut desk) = rig(false);
+        desk.on_regression(&mut world, &change(), &suspect(), true, t(920));
+        let horizon = RECOVERY_HORIZON.as_secs() as i64;
+        desk.tick(&mut world, t(horizon));
+        assert_eq!(
+            world.component_status(&api()),
+            Some(ComponentStatus::DegradedPerformance)
+        );
+        desk.tick(&mut world, t(10 + horizon + 1));
+        assert_eq!(
+            world.component_status(&api()),
+            Some(ComponentStatus::Operational)
+        );
+    }
+
+    #[test]
+    fn a_restart_puts_the_regression_back_and_lifts_an_old_style_override() {
+        let (mut world, mut desk) = rig(true);
+        desk.restore(
+            &mut world,
+            crate::desk::StoredDesk {
+                overrides: vec![ComponentOverride {
+                    component_id: api(),
+                    status: ComponentStatus::DegradedPerformance,
+                    until: None,
+                    incident_id: None,
+                    actor: Actor::Automation,
+                    set_at: t(900),
+                    reason: Some("Release regression: p95 latency 4.0× higher".into()),
+                }],
+                ..Default::default()
+            },
+            t(1000),
+        );
+        desk.restore_regressions(&mut world, &[change()], t(1000));
+        assert!(
+            desk.overrides().is_empty(),
+            "the old-style override is lifted"
+        );
+        assert_eq!(
+            world.component_status(&api()),
+            Some(ComponentStatus::DegradedPerformance)
+        );
+        assert!(desk.incidents().is_empty(), "nothing is announced again");
+        desk.on_regression_recovered(&mut world, &change(), &suspect(), &recovered(), t(1900));
+        assert_eq!(
+            world.component_status(&api()),
+            Some(ComponentStatus::Operational)
+        );
+    }
+
+    fn recovered() -> WindowStats {
+        WindowStats {
+            samples: 20,
+            failures: 0,
+            p50_ms: 95,
+            p95_ms: 104,
+        }
     }
 
     #[test]

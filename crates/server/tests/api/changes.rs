@@ -10,7 +10,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::support::{post_json, PHAROS};
+use crate::support::{post_json, time, PHAROS};
 use chrono::{SecondsFormat, Utc};
 use pharos_testkit::serde_json_value::Value;
 use pharos_testkit::{backends, eventually, spawn_app_on, FakeTarget, TestApp};
@@ -801,6 +801,70 @@ min_latency_increase = "150ms"
             .await;
         assert!(c["regression"]["recovered_at"].is_string(), "{c}");
         assert_eq!(c["regression"]["state"], "suspect", "the verdict stays");
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_slow_release_is_named_as_soon_as_the_checks_show_it() {
+    // A 15-minute window: the verdict must not wait for it to end.
+    let rules = r#"
+regression_window = "15m"
+min_samples = 3
+latency_ratio = 2.0
+min_latency_increase = "150ms"
+"#;
+    for backend in backends() {
+        let target = FakeTarget::start().await;
+        let app = spawn_app_on(backend, &config(&target.url, rules)).await;
+        // Every check before the release counts here (the window reaches back 15 minutes), so
+        // wait for enough fast ones that a slow first check at start-up cannot be the p95.
+        eventually(WAIT, "fast checks before the release", || async {
+            let detail = app.admin_json("/api/v1/monitors/api-health", TOKEN).await;
+            let mut ms: Vec<u64> = detail["recent_results"]
+                .as_array()?
+                .iter()
+                .map(|r| r["duration_ms"].as_u64().unwrap())
+                .collect();
+            ms.sort_unstable();
+            let p95 = *ms.get((ms.len() * 95).div_ceil(100).checked_sub(1)?)?;
+            ((ms.len() >= 4 && ms[ms.len() - 1] < 150) || (ms.len() >= 20 && p95 < 150))
+                .then_some(())
+        })
+        .await;
+
+        let released = (Utc::now() - chrono::Duration::milliseconds(500))
+            .to_rfc3339_opts(SecondsFormat::Millis, true);
+        target.set_delay(Duration::from_millis(400));
+        let change = record(
+            &app,
+            json!({"component": "api", "kind": "deploy", "summary": "Deploy api 1.4.3",
+                   "version": "1.4.3", "started_at": released}),
+        )
+        .await;
+        let id = change["id"].as_str().unwrap().to_owned();
+        let judged = eventually(WAIT, "the change to be judged suspect", || async {
+            let c = app
+                .admin_json(&format!("/api/v1/changes/{id}"), TOKEN)
+                .await;
+            (c["regression"]["state"] == "suspect").then_some(c)
+        })
+        .await;
+        let r = &judged["regression"];
+        assert!(r["samples_after"].as_u64().unwrap() >= 3, "{r}");
+        assert!(r["p95_after_ms"].as_u64().unwrap() >= 400, "{r}");
+        let evaluated = time(&r["evaluated_at"]);
+        let started = time(&judged["started_at"]);
+        assert!(
+            evaluated - started < chrono::Duration::minutes(1),
+            "judged {evaluated}, a moment after the change at {started}, not after its 15-minute window: {r}"
+        );
+        app.wait_for_component("api", "degraded_performance", WAIT)
+            .await;
+        let open = open_incidents(&app).await;
+        assert_eq!(open.len(), 1, "{open:?}");
+        let body = open[0]["incident_updates"][0]["body"].as_str().unwrap();
+        assert!(body.contains("deploy 1.4.3"), "{body}");
         app.stop().await;
     }
 }

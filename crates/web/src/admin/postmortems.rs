@@ -358,13 +358,22 @@ impl Built {
 
 /// Builds the draft of incident `iid`, in `tz` when given.
 async fn build(ctx: &Ctx, iid: &IncidentId, tz: Option<Tz>) -> Result<Built, ApiError> {
-    let view = ctx.control.view();
-    let incident = view
+    let incident = ctx
+        .control
+        .view()
         .incidents
         .iter()
         .find(|i| &i.id == iid)
         .cloned()
         .ok_or_else(|| ApiError::not_found("incident", iid.as_str()))?;
+    build_from(ctx, incident, tz).await
+}
+
+/// The postmortem of `incident` as given (the desk's answer to a command, which the published
+/// view may not show yet).
+async fn build_from(ctx: &Ctx, incident: Incident, tz: Option<Tz>) -> Result<Built, ApiError> {
+    let iid = &incident.id;
+    let view = ctx.control.view();
     let stored = ctx.control.postmortem(iid).await?;
     let tz = tz
         .or_else(|| stored.edits.tz())
@@ -602,7 +611,7 @@ pub(crate) async fn publish(
         show_responders: ctx.show_responders,
     };
     let text = postmortem::render_markdown(&built.postmortem, audience);
-    let (_, publication) = ctx
+    let (incident, publication) = ctx
         .control
         .publish_postmortem(iid.clone(), text, caller.actor())
         .await?;
@@ -615,5 +624,7 @@ pub(crate) async fn publish(
         Publication::Unchanged => "postmortem published again, unchanged",
     };
     tracing::info!(incident = %iid, by = %caller.0, "{what} through the admin API");
-    Ok(Json(build(&ctx, &iid, None).await?.out()).into_response())
+    // Answered from the desk's incident: the published view may not show it as `postmortem`
+    // yet.
+    Ok(Json(build_from(&ctx, incident, None).await?.out()).into_response())
 }
