@@ -9,9 +9,7 @@
 //! be configured; it takes no `url`, and its `timeout` defaults to `[smtp] timeout`.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
-use pharos_domain::duration::format_duration;
 use pharos_notify::email::check_address;
 use pharos_notify::notifier::{DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT};
 use pharos_notify::{Channel, EventKind, Notifier, Route};
@@ -51,8 +49,6 @@ const SUPPORTED_TYPES: &[&str] = &[
     "email",
 ];
 
-const MIN_TIMEOUT: Duration = Duration::from_secs(1);
-const MAX_TIMEOUT: Duration = Duration::from_secs(60);
 const MAX_CONCURRENCY: usize = 64;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -227,7 +223,7 @@ fn notifier(
             );
         }
     }
-    let timeout = s.field("timeout").and_then(|f| timeout(cx, &f));
+    let timeout = s.field("timeout").and_then(|f| cx.delivery_timeout(&f));
     // An e-mail notifier's attempt takes as long as the server is given, unless it says.
     let default_timeout = match (ty, smtp.settings()) {
         (Type::Email, Some(settings)) => settings.timeout,
@@ -411,20 +407,4 @@ fn min_severity(cx: &mut Cx<'_>, f: &Field<'_>) -> Option<pharos_domain::Severit
         );
     }
     found
-}
-
-fn timeout(cx: &mut Cx<'_>, f: &Field<'_>) -> Option<Duration> {
-    let d = cx.duration(f)?;
-    let bound = if d < MIN_TIMEOUT {
-        format!("at least {}", format_duration(MIN_TIMEOUT))
-    } else if d > MAX_TIMEOUT {
-        format!("at most {}s", MAX_TIMEOUT.as_secs())
-    } else {
-        return Some(d);
-    };
-    cx.error(
-        f.at,
-        format!("`timeout` must be {bound}, found {:?}", format_duration(d)),
-    );
-    None
 }

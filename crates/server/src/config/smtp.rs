@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use pharos_domain::duration::format_duration;
 use pharos_notify::email::{check_mailbox, SmtpSecurity, SmtpSettings};
 
 use super::walk::{did_you_mean, Cx, Field, Section};
@@ -18,8 +17,6 @@ const SECURITIES: &[&str] = &["starttls", "tls", "none"];
 
 /// `[smtp] timeout` when it is not set.
 pub const DEFAULT_SMTP_TIMEOUT: Duration = Duration::from_secs(10);
-const MIN_TIMEOUT: Duration = Duration::from_secs(1);
-const MAX_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What the file says about `[smtp]`, for the notifiers that need it.
 pub(super) enum SmtpState {
@@ -106,7 +103,7 @@ pub(super) fn smtp(cx: &mut Cx<'_>, s: Section<'_>) -> Option<SmtpSettings> {
             }
         }),
     };
-    let timeout = s.field("timeout").and_then(|f| timeout(cx, &f));
+    let timeout = s.field("timeout").and_then(|f| cx.delivery_timeout(&f));
 
     if cx.error_count() > errors_before {
         return None;
@@ -204,20 +201,4 @@ fn port_warning(cx: &mut Cx<'_>, port: u16, at: usize, security: SmtpSecurity) {
             security.as_str()
         ),
     );
-}
-
-fn timeout(cx: &mut Cx<'_>, f: &Field<'_>) -> Option<Duration> {
-    let d = cx.duration(f)?;
-    let bound = if d < MIN_TIMEOUT {
-        format!("at least {}", format_duration(MIN_TIMEOUT))
-    } else if d > MAX_TIMEOUT {
-        format!("at most {}s", MAX_TIMEOUT.as_secs())
-    } else {
-        return Some(d);
-    };
-    cx.error(
-        f.at,
-        format!("`timeout` must be {bound}, found {:?}", format_duration(d)),
-    );
-    None
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use pharos_domain::duration::parse_duration;
+use pharos_domain::duration::{format_duration, parse_duration};
 use pharos_domain::Condition;
 use toml_edit::{Item, TableLike, Value};
 
@@ -200,6 +200,30 @@ impl<'a> Cx<'a> {
                 None
             }
         }
+    }
+
+    /// Reads how long one delivery attempt may take (a notifier's `timeout`, `[smtp] timeout`):
+    /// from 1s to 60s.
+    pub(super) fn delivery_timeout(&mut self, f: &Field<'_>) -> Option<Duration> {
+        const MIN: Duration = Duration::from_secs(1);
+        const MAX: Duration = Duration::from_secs(60);
+        let d = self.duration(f)?;
+        let bound = if d < MIN {
+            format!("at least {}", format_duration(MIN))
+        } else if d > MAX {
+            format!("at most {}s", MAX.as_secs())
+        } else {
+            return Some(d);
+        };
+        self.error(
+            f.at,
+            format!(
+                "`{}` must be {bound}, found {:?}",
+                f.name,
+                format_duration(d)
+            ),
+        );
+        None
     }
 
     /// Reads an array of strings, reporting each element that is not one.
