@@ -14,7 +14,7 @@
 //!   [`pharos_notify::Message`], with the unsubscribe link in the body and in
 //!   `List-Unsubscribe` (RFC 8058 one-click) headers.
 
-use pharos_notify::channels::email::escape;
+use pharos_notify::channels::email;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -704,59 +704,35 @@ pub fn event_email(event: &Event, to: &str, unsubscribe: &str) -> Result<Email, 
     if let Some(impact) = &m.impact {
         facts.push(format!("Impact: {impact}"));
     }
-    let mut text = format!("{}\n\n{}\n", m.title, facts.join(" · "));
-    let mut html = format!(
-        "<!doctype html><html><body style=\"font-family:sans-serif;line-height:1.5\">\
-         <h2 style=\"margin:0 0 8px\">{}</h2><p style=\"color:#555;margin:0 0 12px\">{}</p>",
-        escape(&m.title),
-        escape(&facts.join(" · "))
-    );
+    let facts = facts.join(" · ");
+    let mut text = format!("{}\n\n{facts}\n", m.title);
     if let Some(window) = &m.window {
         text.push_str(&format!("Scheduled for {window}\n"));
-        html.push_str(&format!("<p>Scheduled for {}</p>", escape(window)));
     }
     if let Some(body) = &m.body {
         text.push_str(&format!("\n{body}\n"));
-        html.push_str(&format!(
-            "<p style=\"white-space:pre-wrap\">{}</p>",
-            escape(body)
-        ));
     }
     if !m.components.is_empty() {
         text.push_str("\nAffected components:\n");
-        html.push_str("<p>Affected components:</p><ul>");
         for c in &m.components {
             text.push_str(&format!("- {c}\n"));
-            html.push_str(&format!("<li>{}</li>", escape(c)));
         }
-        html.push_str("</ul>");
     }
     text.push_str(&format!("\n{}\n{}: {}\n", m.when, m.link_text, m.link));
-    html.push_str(&format!(
-        "<p style=\"color:#555\">{}</p><p><a href=\"{}\">{}</a></p>",
-        escape(&m.when),
-        escape(&m.link),
-        escape(m.link_text)
-    ));
     text.push_str(&format!(
         "\n--\nYou receive this because you subscribed to updates from {page}.\n\
          Unsubscribe: {unsubscribe}\n"
     ));
-    html.push_str(&format!(
-        "<hr><p style=\"color:#777;font-size:13px\">You receive this because you subscribed \
-         to updates from {}. <a href=\"{}\">Unsubscribe</a></p></body></html>",
-        escape(page),
-        escape(unsubscribe)
-    ));
+    let html = email::subscriber_html(page, &m, &facts, unsubscribe);
     Ok(Email {
         to: to.to_owned(),
-        subject: pharos_notify::channels::email::subject(event, &m),
+        subject: email::subject(event, &m),
         text,
         html,
         headers: vec![
             ("Auto-Submitted".to_owned(), "auto-generated".to_owned()),
             (
-                pharos_notify::channels::email::EVENT_HEADER.to_owned(),
+                email::EVENT_HEADER.to_owned(),
                 event.kind.as_str().to_owned(),
             ),
             ("List-Unsubscribe".to_owned(), format!("<{unsubscribe}>")),
@@ -788,20 +764,12 @@ pub fn confirmation_email(payload: &ConfirmationPayload, to: &str, confirm: &str
          If you did not ask for this, ignore this e-mail: nothing more will be sent.\n",
         url = payload.page_url,
     );
-    let html = format!(
-        "<!doctype html><html><body style=\"font-family:sans-serif;line-height:1.5\">\
-         <h2>Confirm your subscription to {page_h}</h2>\
-         <p>Someone, hopefully you, asked to receive e-mail about {what_h} on \
-         <a href=\"{url_h}\">{page_h}'s status page</a>.</p>\
-         <p><a href=\"{confirm_h}\" style=\"display:inline-block;padding:8px 16px;\
-         background:#2e7d32;color:#fff;text-decoration:none;border-radius:4px\">Confirm \
-         subscription</a></p><p style=\"color:#555\">The link works until {expires}.</p>\
-         <p style=\"color:#777;font-size:13px\">If you did not ask for this, ignore this \
-         e-mail: nothing more will be sent.</p></body></html>",
-        page_h = escape(page),
-        what_h = escape(&what),
-        url_h = escape(&payload.page_url),
-        confirm_h = escape(confirm),
+    let html = email::confirmation_html(
+        page,
+        &payload.page_url,
+        &what,
+        confirm,
+        &expires.to_string(),
     );
     Email {
         to: to.to_owned(),
@@ -949,13 +917,5 @@ mod tests {
         assert!(sub.follows_any([ComponentId::new("api").unwrap()].iter()));
         assert!(!sub.follows_any([ComponentId::new("db").unwrap()].iter()));
         assert_eq!(sub.state(), SubscriberState::Active);
-    }
-
-    #[test]
-    fn html_is_escaped() {
-        assert_eq!(
-            escape("<a href=\"x\">&'"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
-        );
     }
 }

@@ -154,19 +154,70 @@ struct Card<'a> {
     footer: String,
 }
 
-/// `s` as HTML text or a double-quoted attribute value, as the e-mail template escapes it.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    // Writing to a String cannot fail.
-    let _ = EmailHtml.write_escaped_str(&mut out, s);
+/// The HTML part of a subscriber's e-mail about `m` (`templates/subscriber_event.html`):
+/// lighter than the responders' card, with the `unsubscribe` link at the foot.
+pub fn subscriber_html(page: &str, m: &Message, facts: &str, unsubscribe: &str) -> String {
+    render(&SubscriberEvent {
+        m,
+        page,
+        facts,
+        unsubscribe,
+    })
+}
+
+/// The HTML part of the double opt-in e-mail (`templates/subscriber_confirm.html`): `what`
+/// the address asked for on `page` (at `page_url`), and the `confirm` link, good until
+/// `expires`.
+pub fn confirmation_html(
+    page: &str,
+    page_url: &str,
+    what: &str,
+    confirm: &str,
+    expires: &str,
+) -> String {
+    render(&SubscriberConfirm {
+        page,
+        page_url,
+        what,
+        confirm,
+        expires,
+    })
+}
+
+fn render(t: &impl Template) -> String {
+    let mut out = String::new();
+    // Writing to a String cannot fail, and no value in these templates does.
+    let _ = t.render_into(&mut out);
     out
+}
+
+/// What `templates/subscriber_event.html` is rendered from, escaped by [`EmailHtml`].
+#[derive(Template)]
+#[template(path = "subscriber_event.html")]
+struct SubscriberEvent<'a> {
+    m: &'a Message,
+    page: &'a str,
+    /// "Status: … · Impact: …".
+    facts: &'a str,
+    unsubscribe: &'a str,
+}
+
+/// What `templates/subscriber_confirm.html` is rendered from, escaped by [`EmailHtml`].
+#[derive(Template)]
+#[template(path = "subscriber_confirm.html")]
+struct SubscriberConfirm<'a> {
+    page: &'a str,
+    page_url: &'a str,
+    what: &'a str,
+    confirm: &'a str,
+    expires: &'a str,
 }
 
 /// The e-mails' HTML escaping (`askama.toml` makes it the escaper of this crate's `.html`
 /// templates): `&amp;`, `&lt;`, `&gt;`, `&quot;` and `&#39;`. askama's own escaper means the
 /// same but writes numeric entities (`&#60;`); these named ones are what the e-mails have
-/// always carried, what tests and mail filters may look for, and what [`escape`] gives the
-/// subscriber e-mails, so every e-mail Pharos sends escapes alike.
+/// always carried and what tests and mail filters may look for; the subscriber e-mails'
+/// templates use it too, so every e-mail Pharos sends escapes alike.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct EmailHtml;
 
@@ -193,6 +244,12 @@ impl Escaper for EmailHtml {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn escape(s: &str) -> String {
+        let mut out = String::new();
+        EmailHtml.write_escaped_str(&mut out, s).unwrap();
+        out
+    }
 
     #[test]
     fn escapes_markup_and_quotes() {
@@ -226,6 +283,57 @@ mod tests {
             tone: crate::message::Tone::Critical,
         };
         (event, m)
+    }
+
+    #[test]
+    fn subscriber_e_mails_are_escaped_throughout() {
+        // Byte for byte what the subscriber e-mails carried before they had templates.
+        let (_, m) = card();
+        let facts = "Status: Investigating · Impact: Critical & \"loud\"";
+        let part = subscriber_html("Acme & <Co>'s", &m, facts, "https://s.example/u?t=a&b");
+        let expected = concat!(
+            "<!doctype html><html><body style=\"font-family:sans-serif;line-height:1.5\">",
+            "<h2 style=\"margin:0 0 8px\">[Investigating] Outage &lt;img src=x onerror=alert(1)&gt;</h2>",
+            "<p style=\"color:#555;margin:0 0 12px\">Status: Investigating · Impact: Critical &amp; &quot;loud&quot;</p>",
+            "<p>Scheduled for Jan 6, 2026 02:00 – 04:00 MST</p>",
+            "<p style=\"white-space:pre-wrap\">Line one &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;\nLine two &amp; &quot;quotes&quot;</p>",
+            "<p>Affected components:</p><ul><li>API — Major outage</li><li>&lt;b&gt;db&lt;/b&gt; — Degraded</li></ul>",
+            "<p style=\"color:#555\">Jan 5, 2026 14:03 MST</p>",
+            "<p><a href=\"https://status.acme.example/incidents/x?a=1&amp;b=&quot;2&quot;\">View incident</a></p>",
+            "<hr><p style=\"color:#777;font-size:13px\">You receive this because you subscribed to updates from Acme &amp; &lt;Co&gt;&#39;s. ",
+            "<a href=\"https://s.example/u?t=a&amp;b\">Unsubscribe</a></p></body></html>",
+        );
+        assert_eq!(part, expected);
+        let bare = Message {
+            body: None,
+            window: None,
+            components: vec![],
+            ..m
+        };
+        let part = subscriber_html("Acme", &bare, "Status: Investigating", "u");
+        assert!(
+            !part.contains("Scheduled for") && !part.contains("<ul>") && !part.contains("pre-wrap"),
+            "{part}"
+        );
+
+        let part = confirmation_html(
+            "Acme & <Co>'s",
+            "https://status.acme.example/?a=1&b=2",
+            "incidents and maintenances of API, <b>DB</b>",
+            "https://status.acme.example/subscriptions/confirm?token=x&y=\"z\"",
+            "Jan 6, 2026 02:00 UTC",
+        );
+        let expected = concat!(
+            "<!doctype html><html><body style=\"font-family:sans-serif;line-height:1.5\">",
+            "<h2>Confirm your subscription to Acme &amp; &lt;Co&gt;&#39;s</h2>",
+            "<p>Someone, hopefully you, asked to receive e-mail about incidents and maintenances of API, &lt;b&gt;DB&lt;/b&gt; on ",
+            "<a href=\"https://status.acme.example/?a=1&amp;b=2\">Acme &amp; &lt;Co&gt;&#39;s's status page</a>.</p>",
+            "<p><a href=\"https://status.acme.example/subscriptions/confirm?token=x&amp;y=&quot;z&quot;\" style=\"display:inline-block;padding:8px 16px;",
+            "background:#2e7d32;color:#fff;text-decoration:none;border-radius:4px\">Confirm subscription</a></p>",
+            "<p style=\"color:#555\">The link works until Jan 6, 2026 02:00 UTC.</p>",
+            "<p style=\"color:#777;font-size:13px\">If you did not ask for this, ignore this e-mail: nothing more will be sent.</p></body></html>",
+        );
+        assert_eq!(part, expected);
     }
 
     #[test]
