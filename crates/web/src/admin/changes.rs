@@ -601,10 +601,7 @@ pub(crate) async fn pagerduty_enqueue(
                 "url" => "links[0].href".to_owned(),
                 other => format!("payload.custom_details.{other}"),
             };
-            let message = match &rule {
-                pharos_domain::RuleError::Invalid { message, .. } => message.clone(),
-            };
-            invalid(format!("'{field}' {message}"))
+            invalid(format!("'{field}' {}", rule.message()))
         }
         Err(e) => ApiError::from(e).into_response(),
     }

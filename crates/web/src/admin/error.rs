@@ -131,13 +131,7 @@ impl From<DeskError> for ApiError {
     fn from(e: DeskError) -> Self {
         match e {
             DeskError::NotFound { what, id } => Self::not_found(what, &id),
-            DeskError::Rule(rule) => {
-                let field = rule.field().to_owned();
-                let message = match &rule {
-                    pharos_domain::RuleError::Invalid { message, .. } => message.clone(),
-                };
-                Self::unprocessable(field, message)
-            }
+            DeskError::Rule(rule) => Self::unprocessable(rule.field(), rule.message()),
         }
     }
 }
