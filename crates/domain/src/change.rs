@@ -16,21 +16,82 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use strum::IntoStaticStr;
+use serde::{Deserialize, Deserializer, Serialize};
+use strum::{EnumString, IntoStaticStr};
 
+use crate::incident::rule_de_error;
+use crate::request::RequestValue;
 use crate::{ComponentId, MonitorId, RuleError};
 
 /// The kinds of change Pharos records.
-pub const KINDS: [&str; 7] = [
-    "deploy",
-    "config",
-    "feature_flag",
-    "infrastructure",
-    "migration",
-    "rollback",
-    "other",
-];
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, IntoStaticStr, EnumString,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum ChangeKind {
+    /// A release of the component's software.
+    Deploy,
+    /// A configuration push.
+    Config,
+    /// A feature flag turned on or off.
+    FeatureFlag,
+    /// Machines, networks, providers.
+    Infrastructure,
+    /// A schema or data migration.
+    Migration,
+    /// A release taken back.
+    Rollback,
+    /// Anything else.
+    Other,
+}
+
+impl ChangeKind {
+    /// Every kind, in the order they are documented.
+    pub const ALL: [ChangeKind; 7] = [
+        Self::Deploy,
+        Self::Config,
+        Self::FeatureFlag,
+        Self::Infrastructure,
+        Self::Migration,
+        Self::Rollback,
+        Self::Other,
+    ];
+
+    /// The wire form, e.g. `"feature_flag"`.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// Parses the wire form.
+    pub fn parse(s: &str) -> Option<Self> {
+        s.parse().ok()
+    }
+}
+
+/// A kind as a sender gives it (surrounding blanks ignored).
+impl RequestValue for ChangeKind {
+    fn from_request(s: &str) -> Result<Self, String> {
+        let kind = s.trim();
+        Self::parse(kind).ok_or_else(|| {
+            let all: Vec<&str> = Self::ALL.iter().map(|k| k.as_str()).collect();
+            format!("unknown kind {kind:?}; expected one of {}", all.join(", "))
+        })
+    }
+}
+
+/// The component a change names, as a sender gives it: surrounding blanks ignored, then an
+/// id's syntax (whether it is configured is checked by [`NewChange::validate`]).
+pub fn parse_component(s: &str) -> Result<ComponentId, String> {
+    ComponentId::new(s.trim()).map_err(|e| e.to_string())
+}
+
+/// Deserializes a change's `component` with [`parse_component`], a bad id being a broken rule
+/// (`deserialize_with = "pharos_domain::change::component"`).
+pub fn component<'de, D: Deserializer<'de>>(d: D) -> Result<ComponentId, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_component(&s).map_err(rule_de_error)
+}
 /// Longest summary, as PagerDuty's change events allow.
 pub const MAX_SUMMARY_LEN: usize = 1024;
 /// Longest `version`, `commit`, `environment`, `author` or `external_id`.
@@ -118,14 +179,16 @@ pub fn is_change_id(s: &str) -> bool {
     })
 }
 
-/// A change as a sender asks to record it, before any check. Blank optional strings count as
-/// absent, so a pipeline variable that is unset does not make the request fail.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// A change as a sender asks to record it: its component and kind parsed (by
+/// [`parse_component`] and [`ChangeKind`]'s [`RequestValue`]), the rest checked by
+/// [`NewChange::validate`]. Blank optional strings count as absent, so a pipeline variable
+/// that is unset does not make the request fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewChange {
-    /// Component id.
-    pub component: String,
-    /// One of [`KINDS`].
-    pub kind: String,
+    /// The component changed.
+    pub component: ComponentId,
+    /// What kind of change.
+    pub kind: ChangeKind,
     /// One line, 1-1024 characters.
     pub summary: String,
     /// Version released.
@@ -181,8 +244,7 @@ impl NewChange {
         recording: Recording,
         component_kind: impl Fn(&ComponentId) -> ComponentKind,
     ) -> Result<Change, RuleError> {
-        let component = ComponentId::new(self.component.trim())
-            .map_err(|e| RuleError::invalid("component", e.to_string()))?;
+        let component = self.component;
         match component_kind(&component) {
             ComponentKind::Component => {}
             ComponentKind::Group => {
@@ -198,16 +260,7 @@ impl NewChange {
                 ))
             }
         }
-        let kind = self.kind.trim().to_owned();
-        if !KINDS.contains(&kind.as_str()) {
-            return Err(RuleError::invalid(
-                "kind",
-                format!(
-                    "unknown kind {kind:?}; expected one of {}",
-                    KINDS.join(", ")
-                ),
-            ));
-        }
+        let kind = self.kind.as_str().to_owned();
         let summary = self.summary.trim().to_owned();
         if summary.is_empty() {
             return Err(RuleError::invalid("summary", "must not be empty"));
@@ -745,12 +798,48 @@ mod tests {
 
     fn valid() -> NewChange {
         NewChange {
-            component: "api".into(),
-            kind: "deploy".into(),
+            component: cid("api"),
+            kind: ChangeKind::Deploy,
             summary: "Deploy 1.4.2".into(),
             version: Some("1.4.2".into()),
-            ..NewChange::default()
+            commit: None,
+            environment: None,
+            author: None,
+            url: None,
+            started_at: None,
+            finished_at: None,
+            external_id: None,
+            supersedes: None,
         }
+    }
+
+    #[test]
+    fn the_component_and_kind_are_parsed_as_a_sender_gives_them() {
+        assert_eq!(parse_component(" api "), Ok(cid("api")));
+        assert!(parse_component("Bad Id")
+            .unwrap_err()
+            .contains("may only contain"));
+        assert_eq!(
+            ChangeKind::from_request(" feature_flag"),
+            Ok(ChangeKind::FeatureFlag)
+        );
+        assert_eq!(
+            ChangeKind::from_request(" deploymnet "),
+            Err("unknown kind \"deploymnet\"; expected one of deploy, config, feature_flag, infrastructure, migration, rollback, other".to_owned())
+        );
+        // Raised while deserializing, a bad one is a broken rule, not a type error.
+        #[derive(Debug, Deserialize)]
+        struct Body {
+            #[serde(deserialize_with = "component")]
+            #[allow(dead_code)]
+            component: ComponentId,
+        }
+        let e = serde_json::from_str::<Body>(r#"{"component": "Bad Id"}"#).unwrap_err();
+        let message = crate::incident::rule_message(&e.to_string()).map(str::to_owned);
+        assert!(
+            message.is_some_and(|m| m.contains("may only contain")),
+            "{e}"
+        );
     }
 
     #[test]
@@ -777,7 +866,7 @@ mod tests {
         let cases: Vec<(NewChange, &str, &str)> = vec![
             (
                 NewChange {
-                    component: "nope".into(),
+                    component: cid("nope"),
                     ..valid()
                 },
                 "component",
@@ -785,28 +874,14 @@ mod tests {
             ),
             (
                 NewChange {
-                    component: "core".into(),
+                    component: cid("core"),
                     ..valid()
                 },
                 "component",
                 "is a group",
             ),
-            (
-                NewChange {
-                    component: "Bad Id".into(),
-                    ..valid()
-                },
-                "component",
-                "may only contain",
-            ),
-            (
-                NewChange {
-                    kind: "deploymnet".into(),
-                    ..valid()
-                },
-                "kind",
-                "expected one of deploy",
-            ),
+            // A component that is no id, and an unknown kind, are refused where the request
+            // is parsed: `the_component_and_kind_are_parsed_as_a_sender_gives_them`.
             (
                 NewChange {
                     summary: " ".into(),
@@ -957,7 +1032,7 @@ mod tests {
     fn entry(id: &str, component: &str, started: &str) -> ChangeEntry {
         ChangeEntry {
             change: NewChange {
-                component: component.into(),
+                component: cid(component),
                 started_at: Some(t(started)),
                 ..valid()
             }

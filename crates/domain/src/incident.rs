@@ -661,6 +661,42 @@ impl RuleError {
             Self::Invalid { field, .. } => field,
         }
     }
+
+    /// What is wrong, without the field.
+    pub fn message(&self) -> &str {
+        match self {
+            Self::Invalid { message, .. } => message,
+        }
+    }
+}
+
+// ---- rules broken while a request body is deserialized ----------------------------------
+//
+// A request body is deserialized straight into domain values (see `crate::request`), so a
+// value that breaks a rule (`"severity": "S9"`) is found by serde. Every serde error looks
+// alike to the caller (serde_json calls them all `Category::Data`), yet a broken rule must
+// answer 422 like any other `RuleError`, while a wrong type or an unknown key is a 400. These
+// two functions are the whole bridge: `rule_de_error` wraps the rule's message between two
+// private markers, and `rule_message` finds it again at the start of the error's text
+// (whatever the deserializer adds after it, such as serde_json's " at line 1 column 20") and
+// returns it without them. The field is not carried: the deserializer's path names it.
+
+/// Wraps a refused value's message; never shown to anyone.
+const RULE_MARK: &str = "\u{1}rule\u{1}";
+
+/// A serde error saying a value breaks a rule (`message` says how): raise it from a
+/// `Deserialize` impl, and [`rule_message`] tells it apart from a type error.
+pub fn rule_de_error<E: serde::de::Error>(message: impl fmt::Display) -> E {
+    E::custom(format_args!("{RULE_MARK}{message}{RULE_MARK}"))
+}
+
+/// The message of a rule a deserializer refused with [`rule_de_error`], found in the text of
+/// its error (`err.to_string()`); `None` for any other error (a wrong type, a missing or
+/// unknown key, malformed input).
+pub fn rule_message(error_text: &str) -> Option<&str> {
+    // Only at the start: a client's own text quoted in an error (an unknown key) never counts.
+    let (message, _) = error_text.strip_prefix(RULE_MARK)?.split_once(RULE_MARK)?;
+    Some(message)
 }
 
 /// Checks an incident or maintenance name.
@@ -692,11 +728,7 @@ pub fn check_body(field: &str, body: &str) -> Result<(), RuleError> {
 /// publishing a postmortem, never by hand. A maintenance status gets its own message.
 pub fn parse_incident_status(field: &str, s: &str) -> Result<IncidentStatus, RuleError> {
     match IncidentStatus::parse(s) {
-        Some(IncidentStatus::Postmortem) => Err(RuleError::invalid(
-            field,
-            "\"postmortem\" is set by publishing a postmortem, not by an update",
-        )),
-        Some(st) => Ok(st),
+        Some(st) => check_requested_status(field, st).map(|()| st),
         None if MaintenanceStatus::parse(s).is_some() => Err(RuleError::invalid(
             field,
             format!("{s:?} is a maintenance status; an incident is investigating, identified, monitoring or resolved"),
@@ -706,6 +738,48 @@ pub fn parse_incident_status(field: &str, s: &str) -> Result<IncidentStatus, Rul
             format!("unknown status {s:?}; expected investigating, identified, monitoring or resolved"),
         )),
     }
+}
+
+/// Checks an incident status a person asks for: `postmortem` is set by publishing a
+/// postmortem, never by hand.
+pub fn check_requested_status(field: &str, status: IncidentStatus) -> Result<(), RuleError> {
+    if status == IncidentStatus::Postmortem {
+        return Err(RuleError::invalid(
+            field,
+            "\"postmortem\" is set by publishing a postmortem, not by an update",
+        ));
+    }
+    Ok(())
+}
+
+/// Parses an impact a person asked for.
+pub fn parse_impact(field: &str, s: &str) -> Result<Impact, RuleError> {
+    Impact::parse(s).ok_or_else(|| {
+        RuleError::invalid(
+            field,
+            format!("unknown impact {s:?}; expected none, minor, major or critical"),
+        )
+    })
+}
+
+/// Parses a severity a person asked for (`S1`..`S4`, case-insensitive).
+pub fn parse_severity(field: &str, s: &str) -> Result<Severity, RuleError> {
+    Severity::parse(s).ok_or_else(|| {
+        RuleError::invalid(
+            field,
+            format!("unknown severity {s:?}; expected S1, S2, S3 or S4"),
+        )
+    })
+}
+
+/// Parses a component status a person asked for.
+pub fn parse_component_status(field: &str, s: &str) -> Result<ComponentStatus, RuleError> {
+    ComponentStatus::parse(s).ok_or_else(|| {
+        RuleError::invalid(
+            field,
+            format!("unknown component status {s:?}; expected operational, degraded_performance, partial_outage, major_outage or under_maintenance"),
+        )
+    })
 }
 
 /// Parses a maintenance status a person asked for, refusing incident statuses by name.
@@ -840,6 +914,63 @@ mod tests {
         assert_eq!(Impact::of_component(DegradedPerformance), Impact::Minor);
         assert_eq!(Impact::of_component(Operational), Impact::None);
         assert_eq!(Impact::of_component(UnderMaintenance), Impact::None);
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Rated(#[allow(dead_code)] u8);
+
+    #[derive(Debug)]
+    struct Checked;
+
+    impl<'de> serde::Deserialize<'de> for Checked {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            let n = u8::deserialize(d)?;
+            if n > 5 {
+                return Err(rule_de_error(format!("{n} is more than 5")));
+            }
+            Ok(Checked)
+        }
+    }
+
+    #[test]
+    fn a_rule_broken_while_deserializing_is_told_from_a_type_error() {
+        let e = serde_json::from_str::<Checked>("7").unwrap_err();
+        let text = e.to_string();
+        assert_eq!(rule_message(&text), Some("7 is more than 5"), "{text}");
+        // Whatever the deserializer adds after the message.
+        let e = serde_json::from_str::<Vec<Checked>>("[1,\n 9]").unwrap_err();
+        assert_eq!(rule_message(&e.to_string()), Some("9 is more than 5"));
+        // A client's text quoted in an error is not a rule, markers or not.
+        let quoted = format!("unknown field `{RULE_MARK}x{RULE_MARK}`");
+        assert_eq!(rule_message(&quoted), None);
+        // A wrong type, or any other error, carries no rule.
+        let e = serde_json::from_str::<Checked>("\"x\"").unwrap_err();
+        assert_eq!(rule_message(&e.to_string()), None);
+        let e = serde_json::from_str::<Rated>("300").unwrap_err();
+        assert_eq!(rule_message(&e.to_string()), None);
+        assert_eq!(rule_message("\u{1}rule\u{1}unterminated"), None);
+        assert!(serde_json::from_str::<Checked>("5").is_ok());
+    }
+
+    #[test]
+    fn requested_values_parse_with_their_messages() {
+        assert_eq!(parse_severity("severity", "s2"), Ok(Severity::S2));
+        assert_eq!(
+            parse_severity("severity", "S9").unwrap_err().message(),
+            "unknown severity \"S9\"; expected S1, S2, S3 or S4"
+        );
+        assert_eq!(
+            parse_impact("impact", "x").unwrap_err().message(),
+            "unknown impact \"x\"; expected none, minor, major or critical"
+        );
+        assert_eq!(parse_impact("impact", "major"), Ok(Impact::Major));
+        let e = parse_component_status("components.api", "on_fire").unwrap_err();
+        assert_eq!(e.field(), "components.api");
+        assert!(
+            e.message()
+                .starts_with("unknown component status \"on_fire\""),
+            "{e}"
+        );
     }
 
     #[test]

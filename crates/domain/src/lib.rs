@@ -18,6 +18,7 @@ pub mod monitor;
 pub mod postmortem;
 pub mod prometheus;
 pub mod report;
+pub mod request;
 pub mod similar;
 pub mod status;
 pub mod uptime;

@@ -371,6 +371,11 @@ mod tests {
             MaintenanceStatus::parse,
         );
         assert_wire_names(&Severity::ALL, Severity::as_str, Severity::parse);
+        assert_wire_names(
+            &crate::change::ChangeKind::ALL,
+            crate::change::ChangeKind::as_str,
+            crate::change::ChangeKind::parse,
+        );
         assert_eq!(Severity::parse("s2"), Some(Severity::S2));
         assert_wire_names(
             &[CheckOutcome::Up, CheckOutcome::Degraded, CheckOutcome::Down],

@@ -38,8 +38,8 @@ use pharos_domain::incident::{
     AffectedChange, PublicUpdate, TimelineEntry, TimelineKind, UpdateStep,
 };
 use pharos_domain::{
-    Actor, ComponentId, ComponentStatus, ComponentTransition, Impact, Incident, IncidentId,
-    IncidentStatus, Maintenance, RuleError, Severity,
+    Actor, ComponentId, ComponentStatus, ComponentTransition, Incident, IncidentId, IncidentStatus,
+    Maintenance, RuleError,
 };
 use pharos_store::{Batch, IncidentEventRecord};
 
@@ -584,55 +584,34 @@ fn affected_from(
         .collect()
 }
 
-fn leaf_component(world: &World, field: &str, id: &str) -> Result<ComponentId, RuleError> {
-    let unknown = || RuleError::invalid(field, format!("unknown component {id:?}"));
-    let cid = ComponentId::new(id).map_err(|_| unknown())?;
-    match world.component(&cid) {
-        None => Err(unknown()),
+/// `id` if it names a configured component that is not a group; else a refusal naming
+/// `field`.
+fn leaf_component(world: &World, field: &str, id: &ComponentId) -> Result<(), RuleError> {
+    match world.component(id) {
+        None => Err(RuleError::invalid(
+            field,
+            format!("unknown component {:?}", id.as_str()),
+        )),
         Some((_, true)) => Err(RuleError::invalid(
             field,
-            format!("{id:?} is a group; name its components"),
+            format!("{:?} is a group; name its components", id.as_str()),
         )),
-        Some(_) => Ok(cid),
+        Some(_) => Ok(()),
     }
 }
 
-fn parse_component_statuses(
+/// The requested component statuses, once each component is known and not a group.
+fn check_component_statuses(
     world: &World,
-    requested: &BTreeMap<String, String>,
+    requested: &BTreeMap<ComponentId, ComponentStatus>,
 ) -> Result<Vec<(ComponentId, ComponentStatus)>, RuleError> {
     requested
         .iter()
         .map(|(id, status)| {
-            let field = format!("components.{id}");
-            let cid = leaf_component(world, &field, id)?;
-            let st = ComponentStatus::parse(status).ok_or_else(|| {
-                RuleError::invalid(
-                    &field,
-                    format!("unknown component status {status:?}; expected operational, degraded_performance, partial_outage, major_outage or under_maintenance"),
-                )
-            })?;
-            Ok((cid, st))
+            leaf_component(world, &format!("components.{id}"), id)?;
+            Ok((id.clone(), *status))
         })
         .collect()
-}
-
-fn parse_impact(s: &str) -> Result<Impact, RuleError> {
-    Impact::parse(s).ok_or_else(|| {
-        RuleError::invalid(
-            "impact",
-            format!("unknown impact {s:?}; expected none, minor, major or critical"),
-        )
-    })
-}
-
-fn parse_severity(s: &str) -> Result<Severity, RuleError> {
-    Severity::parse(s).ok_or_else(|| {
-        RuleError::invalid(
-            "severity",
-            format!("unknown severity {s:?}; expected S1, S2, S3 or S4"),
-        )
-    })
 }
 
 #[cfg(test)]

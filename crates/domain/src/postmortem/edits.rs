@@ -1,16 +1,19 @@
 //! The human part of a postmortem: what people write (root cause, remediation, action items,
 //! and optionally their own description, type of event, services and time zone), as stored,
-//! and [`parse_edits`], which checks a `PUT …/postmortem` request for it field by field.
+//! and [`parse_edits`], which checks a `PUT …/postmortem` request for it field by field. Dates,
+//! action kinds and the time zone arrive parsed (the edge deserializes them with
+//! [`crate::request`] and [`time_zone`]).
 
 use std::collections::BTreeSet;
 use std::str::FromStr;
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use strum::{EnumString, IntoStaticStr};
 
-use crate::incident::RuleError;
+use crate::incident::{rule_de_error, RuleError};
+use crate::request::RequestValue;
 
 /// Longest description, root cause or remediation, in characters.
 pub const MAX_TEXT_LEN: usize = 10_000;
@@ -63,6 +66,14 @@ impl ActionKind {
     /// Parses the wire form.
     pub fn parse(s: &str) -> Option<Self> {
         s.parse().ok()
+    }
+}
+
+/// A kind as a request gives it (surrounding blanks ignored).
+impl RequestValue for ActionKind {
+    fn from_request(k: &str) -> Result<Self, String> {
+        Self::parse(k.trim())
+            .ok_or_else(|| format!("unknown kind {k:?}; expected prevent, mitigate or process"))
     }
 }
 
@@ -123,7 +134,8 @@ impl PostmortemEdits {
     }
 }
 
-/// A request to replace the human part (`PUT …/postmortem`), before it is checked.
+/// A request to replace the human part (`PUT …/postmortem`), its values parsed, before the
+/// rules that need what is saved (and lengths) are checked.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EditsInput {
     /// Replaces the drafted description; blank or `None` keeps the draft's.
@@ -138,11 +150,11 @@ pub struct EditsInput {
     pub remediation: Option<String>,
     /// Action items, in order.
     pub actions: Vec<ActionInput>,
-    /// IANA time zone name.
-    pub time_zone: Option<String>,
+    /// The zone the document is written in (parsed by [`parse_time_zone`]).
+    pub time_zone: Option<Tz>,
 }
 
-/// One action item in a request, before it is checked.
+/// One action item in a request, its values parsed, before it is checked.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ActionInput {
     /// The id of a saved action this one replaces; `None` for a new action.
@@ -151,10 +163,10 @@ pub struct ActionInput {
     pub description: String,
     /// Who owns it; must not be blank when given.
     pub owner: Option<String>,
-    /// Due date, `YYYY-MM-DD`.
-    pub due: Option<String>,
-    /// `prevent` (default), `mitigate` or `process`.
-    pub kind: Option<String>,
+    /// Due date.
+    pub due: Option<NaiveDate>,
+    /// What it is for (default `prevent`).
+    pub kind: Option<ActionKind>,
     /// Whether it is done (default false).
     pub done: Option<bool>,
     /// Ticket link, `http(s)://…`.
@@ -186,11 +198,7 @@ pub fn parse_edits(
     let services_impacted = optional("services_impacted", input.services_impacted, MAX_SHORT_LEN)?;
     let root_cause = text("root_cause", input.root_cause)?;
     let remediation = text("remediation", input.remediation)?;
-    let time_zone = match input.time_zone.map(|z| z.trim().to_owned()) {
-        None => None,
-        Some(z) if z.is_empty() => None,
-        Some(z) => Some(parse_time_zone("time_zone", &z)?.name().to_owned()),
-    };
+    let time_zone = input.time_zone.map(|z| z.name().to_owned());
     if input.actions.len() > MAX_ACTIONS {
         return Err(RuleError::invalid(
             "actions",
@@ -253,26 +261,8 @@ pub fn parse_edits(
             }
             other => other,
         };
-        let due = match a.due {
-            None => None,
-            Some(d) => Some(
-                NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").map_err(|_| {
-                    RuleError::invalid(
-                        field("due"),
-                        format!("{d:?} is not a date; expected YYYY-MM-DD, like 2026-04-30"),
-                    )
-                })?,
-            ),
-        };
-        let kind = match a.kind {
-            None => ActionKind::default(),
-            Some(k) => ActionKind::parse(k.trim()).ok_or_else(|| {
-                RuleError::invalid(
-                    field("kind"),
-                    format!("unknown kind {k:?}; expected prevent, mitigate or process"),
-                )
-            })?,
-        };
+        let due = a.due;
+        let kind = a.kind.unwrap_or_default();
         let url = match a.url.map(|u| u.trim().to_owned()) {
             None => None,
             Some(u) if u.is_empty() => None,
@@ -335,6 +325,18 @@ pub fn parse_time_zone(field: &str, z: &str) -> Result<Tz, RuleError> {
     Tz::from_str(z).map_err(|_| unknown())
 }
 
+/// Deserializes a postmortem's `time_zone` with [`parse_time_zone`], blank or `null` being
+/// `None` (`#[serde(default, deserialize_with = "pharos_domain::postmortem::time_zone")]`); a
+/// zone that is none is a broken rule.
+pub fn time_zone<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Tz>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        Some(z) if !z.trim().is_empty() => parse_time_zone("time_zone", &z)
+            .map(Some)
+            .map_err(|e| rule_de_error(e.message())),
+        _ => Ok(None),
+    }
+}
+
 /// The number of an action id `A<n>`.
 fn action_number(id: &str) -> Option<u32> {
     id.strip_prefix('A')?.parse().ok()
@@ -344,6 +346,44 @@ fn action_number(id: &str) -> Option<u32> {
 mod tests {
     use super::*;
     use crate::postmortem::fixtures::*;
+
+    #[test]
+    fn values_are_parsed_as_requests_give_them() {
+        assert_eq!(
+            ActionKind::from_request(" mitigate"),
+            Ok(ActionKind::Mitigate)
+        );
+        assert_eq!(
+            ActionKind::from_request("fix"),
+            Err("unknown kind \"fix\"; expected prevent, mitigate or process".to_owned())
+        );
+        assert_eq!(
+            NaiveDate::from_request("30/04/2026"),
+            Err("\"30/04/2026\" is not a date; expected YYYY-MM-DD, like 2026-04-30".to_owned())
+        );
+        #[derive(Debug, Deserialize)]
+        struct Body {
+            #[serde(default, deserialize_with = "time_zone")]
+            time_zone: Option<Tz>,
+        }
+        let zone = |json: &str| serde_json::from_str::<Body>(json).map(|b| b.time_zone);
+        assert_eq!(zone("{}").unwrap(), None);
+        assert_eq!(zone(r#"{"time_zone": null}"#).unwrap(), None);
+        assert_eq!(
+            zone(r#"{"time_zone": "  "}"#).unwrap(),
+            None,
+            "blank is absent"
+        );
+        assert_eq!(
+            zone(r#"{"time_zone": " America/Denver "}"#).unwrap(),
+            Some(chrono_tz::America::Denver)
+        );
+        for bad in ["Mars/Olympus", "MST"] {
+            let e = zone(&format!(r#"{{"time_zone": "{bad}"}}"#)).unwrap_err();
+            let rule = crate::incident::rule_message(&e.to_string()).map(str::to_owned);
+            assert!(rule.is_some_and(|m| m.contains(bad)), "{e}");
+        }
+    }
 
     #[test]
     fn edits_are_checked_field_by_field_and_actions_get_stable_ids() {
@@ -359,19 +399,8 @@ mod tests {
             actions,
             ..EditsInput::default()
         };
-        assert_eq!(
-            refuse(
-                with_actions(vec![
-                    action("a"),
-                    ActionInput {
-                        due: Some("30/04/2026".into()),
-                        ..action("b")
-                    }
-                ]),
-                &none
-            ),
-            "actions[1].due"
-        );
+        // A date, a kind and a time zone are parsed before: a bad one is refused at the edge
+        // naming its field (`actions[1].due`); see `values_are_parsed_as_requests_give_them`.
         assert_eq!(
             refuse(
                 with_actions(vec![ActionInput {
@@ -385,16 +414,6 @@ mod tests {
         assert_eq!(
             refuse(with_actions(vec![action(" ")]), &none),
             "actions[0].description"
-        );
-        assert_eq!(
-            refuse(
-                with_actions(vec![ActionInput {
-                    kind: Some("fix".into()),
-                    ..action("a")
-                }]),
-                &none
-            ),
-            "actions[0].kind"
         );
         // A link is the same rule as a change's: a scheme alone, or a link with a space in
         // it, is no link.
@@ -426,24 +445,16 @@ mod tests {
             "actions[0].id"
         );
         assert_eq!(
-            refuse(
-                EditsInput {
-                    time_zone: Some("Mars/Olympus".into()),
-                    ..EditsInput::default()
-                },
-                &none
-            ),
+            parse_time_zone("time_zone", "Mars/Olympus")
+                .unwrap_err()
+                .field(),
             "time_zone"
         );
         for abbreviation in ["MST", "EST", "CST6CDT"] {
             assert_eq!(
-                refuse(
-                    EditsInput {
-                        time_zone: Some(abbreviation.into()),
-                        ..EditsInput::default()
-                    },
-                    &none
-                ),
+                parse_time_zone("time_zone", abbreviation)
+                    .unwrap_err()
+                    .field(),
                 "time_zone",
                 "{abbreviation}"
             );
@@ -464,7 +475,7 @@ mod tests {
         let first = parse_edits(
             EditsInput {
                 description: Some("   ".into()),
-                time_zone: Some("America/Denver".into()),
+                time_zone: Some(chrono_tz::America::Denver),
                 actions: vec![action("one"), action("two")],
                 ..EditsInput::default()
             },

@@ -214,7 +214,7 @@ pub(crate) fn complete_edits() -> PostmortemEdits {
             actions: vec![ActionInput {
                 description: "Alert on open connections".into(),
                 owner: Some("alice".into()),
-                due: Some("2026-04-30".into()),
+                due: chrono::NaiveDate::from_ymd_opt(2026, 4, 30),
                 ..ActionInput::default()
             }],
             ..EditsInput::default()

@@ -54,8 +54,9 @@ mod words;
 
 pub use draft::{draft, Sources};
 pub use edits::{
-    parse_edits, parse_time_zone, ActionInput, ActionItem, ActionKind, EditsInput, PostmortemEdits,
-    MAX_ACTIONS, MAX_ACTION_LEN, MAX_OWNER_LEN, MAX_SHORT_LEN, MAX_TEXT_LEN, MAX_URL_LEN,
+    parse_edits, parse_time_zone, time_zone, ActionInput, ActionItem, ActionKind, EditsInput,
+    PostmortemEdits, MAX_ACTIONS, MAX_ACTION_LEN, MAX_OWNER_LEN, MAX_SHORT_LEN, MAX_TEXT_LEN,
+    MAX_URL_LEN,
 };
 pub use publish::{check_publishable_length, missing, Missing};
 pub use render::{render_markdown, Audience};

@@ -134,14 +134,14 @@ mod tests {
                 actions: vec![
                     ActionInput {
                         description: "Runbook for the pool".into(),
-                        kind: Some("process".into()),
+                        kind: Some(super::ActionKind::Process),
                         owner: Some("sre".into()),
                         ..ActionInput::default()
                     },
                     ActionInput {
                         description: "Review alerts".into(),
-                        kind: Some("mitigate".into()),
-                        due: Some("2026-05-01".into()),
+                        kind: Some(super::ActionKind::Mitigate),
+                        due: chrono::NaiveDate::from_ymd_opt(2026, 5, 1),
                         ..ActionInput::default()
                     },
                 ],

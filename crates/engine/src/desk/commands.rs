@@ -1,32 +1,37 @@
 //! Commands people send through the admin API about incidents: declare one, post an update,
-//! add a private note, change its fields. Every field is checked before anything changes, and
-//! a refusal names its field.
+//! add a private note, change its fields. They arrive typed (the edge parsed statuses,
+//! impacts, severities and component ids); what needs the desk's state or a length rule is
+//! checked here, every field before anything changes, and a refusal names its field.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use pharos_domain::incident::{self, check_body, check_name, AffectedChange, TimelineKind};
-use pharos_domain::{Actor, Impact, Incident, IncidentId, IncidentStatus, RuleError};
+use pharos_domain::incident::{
+    check_body, check_name, check_requested_status, AffectedChange, TimelineKind,
+};
+use pharos_domain::{
+    Actor, ComponentId, ComponentStatus, Impact, Incident, IncidentId, IncidentStatus, RuleError,
+    Severity,
+};
 
-use super::{not_found, parse_component_statuses, parse_impact, parse_severity, Desk, DeskError};
+use super::{check_component_statuses, not_found, Desk, DeskError};
 use crate::world::World;
 
-/// `POST /api/v1/incidents`: a person declares an incident. Strings are checked here so
-/// every refusal names its field.
+/// `POST /api/v1/incidents`: a person declares an incident.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewIncident {
     /// Title.
     pub name: String,
-    /// Initial status (default `investigating`).
-    pub status: Option<String>,
+    /// Initial status (default `investigating`); never `postmortem`.
+    pub status: Option<IncidentStatus>,
     /// Markdown body of the first update.
     pub body: String,
-    /// Component id → status to show while the incident is open.
-    pub components: BTreeMap<String, String>,
+    /// Component → status to show while the incident is open.
+    pub components: BTreeMap<ComponentId, ComponentStatus>,
     /// Impact override.
-    pub impact: Option<String>,
-    /// Severity, `S1`..`S4`.
-    pub severity: Option<String>,
+    pub impact: Option<Impact>,
+    /// Severity.
+    pub severity: Option<Severity>,
     /// Whether it shows on the public page (default true).
     pub public: Option<bool>,
 }
@@ -34,12 +39,12 @@ pub struct NewIncident {
 /// `POST /api/v1/incidents/{id}/updates`: a public update.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewUpdate {
-    /// New status (default: unchanged).
-    pub status: Option<String>,
+    /// New status (default: unchanged); never `postmortem`.
+    pub status: Option<IncidentStatus>,
     /// Markdown body.
     pub body: String,
-    /// Component id → status.
-    pub components: BTreeMap<String, String>,
+    /// Component → status.
+    pub components: BTreeMap<ComponentId, ComponentStatus>,
     /// `Some(true)` publishes a private incident with this update (a person's explicit act);
     /// `Some(false)` is refused on a published one. `None` leaves the visibility alone:
     /// posting an update never publishes.
@@ -53,9 +58,9 @@ pub struct IncidentPatch {
     /// New title.
     pub name: Option<String>,
     /// Severity.
-    pub severity: Option<Option<String>>,
+    pub severity: Option<Option<Severity>>,
     /// Impact override.
-    pub impact: Option<Option<String>>,
+    pub impact: Option<Option<Impact>>,
     /// Role → person (or `None` to clear the role).
     pub roles: BTreeMap<String, Option<String>>,
     /// Publish a private incident.
@@ -73,13 +78,11 @@ impl Desk {
     ) -> Result<IncidentId, DeskError> {
         check_name("name", &req.name)?;
         check_body("body", &req.body)?;
-        let status = match &req.status {
-            Some(s) => incident::parse_incident_status("status", s)?,
-            None => IncidentStatus::Investigating,
-        };
-        let components = parse_component_statuses(world, &req.components)?;
-        let impact = req.impact.as_deref().map(parse_impact).transpose()?;
-        let severity = req.severity.as_deref().map(parse_severity).transpose()?;
+        let status = req.status.unwrap_or(IncidentStatus::Investigating);
+        check_requested_status("status", status)?;
+        let components = check_component_statuses(world, &req.components)?;
+        let impact = req.impact;
+        let severity = req.severity;
 
         let id = (self.ids)();
         let incident = Incident {
@@ -163,14 +166,17 @@ impl Desk {
             )
             .into());
         }
-        let status = match &req.status {
-            Some(s) => incident::parse_incident_status("status", s)?,
+        if let Some(s) = req.status {
+            check_requested_status("status", s)?;
+        }
+        let status = match req.status {
+            Some(s) => s,
             None if self.incidents[ii].status == IncidentStatus::Postmortem => {
                 IncidentStatus::Resolved
             }
             None => self.incidents[ii].status,
         };
-        let components = parse_component_statuses(world, &req.components)?;
+        let components = check_component_statuses(world, &req.components)?;
         let was_public = self.incidents[ii].public;
         if req.public == Some(false) && was_public {
             return Err(
@@ -245,16 +251,8 @@ impl Desk {
         if let Some(name) = &patch.name {
             check_name("name", name)?;
         }
-        let severity = match &patch.severity {
-            Some(Some(s)) => Some(Some(parse_severity(s)?)),
-            Some(None) => Some(None),
-            None => None,
-        };
-        let impact = match &patch.impact {
-            Some(Some(s)) => Some(Some(parse_impact(s)?)),
-            Some(None) => Some(None),
-            None => None,
-        };
+        let severity = patch.severity;
+        let impact = patch.impact;
         for (role, person) in &patch.roles {
             let ok = !role.is_empty()
                 && role.len() <= 32

@@ -45,8 +45,8 @@ pub struct NewMaintenance {
     pub name: String,
     /// Markdown body of the first update.
     pub body: String,
-    /// Component ids.
-    pub components: Vec<String>,
+    /// Components under maintenance (each must be configured and not a group).
+    pub components: Vec<ComponentId>,
     /// Start.
     pub scheduled_for: DateTime<Utc>,
     /// End.
@@ -60,8 +60,8 @@ pub struct NewMaintenance {
 /// `POST /api/v1/maintenances/{id}/updates`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewMaintenanceUpdate {
-    /// New status (default: unchanged).
-    pub status: Option<String>,
+    /// New status (default: unchanged); it may only move forward.
+    pub status: Option<MaintenanceStatus>,
     /// Markdown body.
     pub body: String,
 }
@@ -137,10 +137,9 @@ impl Desk {
         }
         let mut components = Vec::new();
         for (i, c) in req.components.iter().enumerate() {
-            let field = format!("components[{i}]");
-            let id = leaf_component(world, &field, c)?;
-            if !components.contains(&id) {
-                components.push(id);
+            leaf_component(world, &format!("components[{i}]"), c)?;
+            if !components.contains(c) {
+                components.push(c.clone());
             }
         }
         incident::check_window(req.scheduled_for, req.scheduled_until)?;
@@ -178,10 +177,7 @@ impl Desk {
             .ok_or_else(|| not_found("maintenance", id.as_str()))?;
         check_body("body", &req.body)?;
         let from = self.maintenances[mi].status;
-        let to = match &req.status {
-            Some(s) => incident::parse_maintenance_status("status", s)?,
-            None => from,
-        };
+        let to = req.status.unwrap_or(from);
         incident::check_maintenance_transition(from, to)?;
         if to == from && req.body.trim().is_empty() {
             return Err(

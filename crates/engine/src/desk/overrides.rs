@@ -34,7 +34,7 @@ pub struct ComponentOverride {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OverrideRequest {
     /// Status to show.
-    pub status: String,
+    pub status: ComponentStatus,
     /// When it lapses; `None` until cleared.
     pub until: Option<DateTime<Utc>>,
     /// Why.
@@ -63,12 +63,7 @@ impl Desk {
             }
             Some(_) => {}
         }
-        let status = ComponentStatus::parse(&req.status).ok_or_else(|| {
-            RuleError::invalid(
-                "status",
-                format!("unknown component status {:?}; expected operational, degraded_performance, partial_outage, major_outage or under_maintenance", req.status),
-            )
-        })?;
+        let status = req.status;
         if req.until.is_some_and(|u| u <= now) {
             return Err(RuleError::invalid("until", "is in the past").into());
         }

@@ -189,7 +189,7 @@ mod tests {
             &mut world,
             &id,
             NewUpdate {
-                status: Some("resolved".into()),
+                status: Some(IncidentStatus::Resolved),
                 body: "Fixed".into(),
                 ..NewUpdate::default()
             },

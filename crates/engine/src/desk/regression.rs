@@ -655,7 +655,7 @@ mod tests {
         check(&mut world, &mut desk, CheckOutcome::Down, 3);
         let id = desk.incidents()[0].id.clone();
         let update = NewUpdate {
-            status: Some("identified".into()),
+            status: Some(IncidentStatus::Identified),
             body: "On it.".into(),
             ..NewUpdate::default()
         };

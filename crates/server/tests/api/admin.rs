@@ -424,6 +424,39 @@ async fn refusals_name_the_field_and_change_nothing() {
         )
         .await;
         assert_eq!((a.status, a.field()), (422, Some("severity")), "{a:?}");
+        // Refused while the body is parsed: the rule's own words, nothing else.
+        assert_eq!(
+            a.message(),
+            "unknown severity \"S9\"; expected S1, S2, S3 or S4",
+            "{a:?}"
+        );
+        let a = post(
+            &app,
+            "/api/v1/incidents",
+            json!({"name": "X", "body": "Y", "components": {"api": "on_fire"}}),
+        )
+        .await;
+        assert_eq!(
+            (a.status, a.field()),
+            (422, Some("components.api")),
+            "{a:?}"
+        );
+        assert!(
+            a.message()
+                .starts_with("unknown component status \"on_fire\""),
+            "{a:?}"
+        );
+        let a = post(
+            &app,
+            "/api/v1/incidents",
+            json!({"name": "X", "body": "Y", "severity": 2}),
+        )
+        .await;
+        assert_eq!(
+            (a.status, a.field()),
+            (400, Some("severity")),
+            "a wrong type: {a:?}"
+        );
         assert_eq!(incident_count(&app).await, (0, 0), "nothing stored");
 
         // A window that ends before it starts.

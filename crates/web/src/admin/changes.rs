@@ -25,7 +25,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use pharos_domain::change::{PathStep, RelatedChange, Relation};
+use pharos_domain::change::{self, ChangeKind, PathStep, RelatedChange, Relation};
+use pharos_domain::request::{self, RequestValue};
 use pharos_domain::{ChangeEntry, ComponentId, Incident, NewChange};
 use pharos_engine::changes::{ChangeFilter, Recorded};
 use pharos_engine::{CommandError, DeskError};
@@ -254,12 +255,14 @@ pub(crate) async fn incident_changes(
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateChange {
     /// The component changed (a configured component, not a group).
-    #[schema(example = "api")]
-    component: String,
+    #[serde(deserialize_with = "change::component")]
+    #[schema(value_type = String, example = "api")]
+    component: ComponentId,
     /// `deploy`, `config`, `feature_flag`, `infrastructure`, `migration`, `rollback` or
     /// `other`.
-    #[schema(example = "deploy")]
-    kind: String,
+    #[serde(deserialize_with = "request::one")]
+    #[schema(value_type = String, example = "deploy")]
+    kind: ChangeKind,
     /// One line, 1-1024 characters.
     #[schema(example = "Deploy api 1.4.2")]
     summary: String,
@@ -287,8 +290,28 @@ pub(crate) struct CreateChange {
     #[schema(example = "chg_k3v9x0q2m7ab")]
     supersedes: Option<String>,
     /// `api` (default) or `cli` (set by `pharos change`).
-    #[schema(example = "api")]
-    source: Option<String>,
+    #[serde(default, deserialize_with = "request::option")]
+    #[schema(value_type = Option<String>, example = "api")]
+    source: Option<Source>,
+}
+
+/// Who sent a change through `POST /api/v1/changes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// A pipeline, or anyone, through the API.
+    Api,
+    /// `pharos change`.
+    Cli,
+}
+
+impl RequestValue for Source {
+    fn from_request(s: &str) -> Result<Self, String> {
+        match s {
+            "api" => Ok(Self::Api),
+            "cli" => Ok(Self::Cli),
+            other => Err(format!("unknown source {other:?}; expected api or cli")),
+        }
+    }
 }
 
 /// Filters for the list.
@@ -391,15 +414,9 @@ pub(crate) async fn create(
     caller: Caller,
     ApiJson(req): ApiJson<CreateChange>,
 ) -> Result<Response, ApiError> {
-    let source = match req.source.as_deref() {
-        None | Some("api") => "api",
-        Some("cli") => "cli",
-        Some(other) => {
-            return Err(ApiError::unprocessable(
-                "source",
-                format!("unknown source {other:?}; expected api or cli"),
-            ))
-        }
+    let source = match req.source {
+        None | Some(Source::Api) => "api",
+        Some(Source::Cli) => "cli",
     };
     let new = NewChange {
         component: req.component,
@@ -541,9 +558,20 @@ pub(crate) async fn pagerduty_enqueue(
             }
         },
     };
+    let component = match change::parse_component(&component) {
+        Ok(c) => c,
+        Err(message) => return invalid(format!("'{component_field}' {message}")),
+    };
+    let kind = match detail(details, "kind") {
+        None => ChangeKind::Deploy,
+        Some(k) => match ChangeKind::from_request(&k) {
+            Ok(k) => k,
+            Err(message) => return invalid(format!("'payload.custom_details.kind' {message}")),
+        },
+    };
     let new = NewChange {
         component,
-        kind: detail(details, "kind").unwrap_or_else(|| "deploy".into()),
+        kind,
         summary: payload.summary.unwrap_or_default(),
         version: detail(details, "version"),
         commit: detail(details, "commit").or_else(|| detail(details, "revision")),
@@ -573,10 +601,7 @@ pub(crate) async fn pagerduty_enqueue(
                 "url" => "links[0].href".to_owned(),
                 other => format!("payload.custom_details.{other}"),
             };
-            let message = match &rule {
-                pharos_domain::RuleError::Invalid { message, .. } => message.clone(),
-            };
-            invalid(format!("'{field}' {message}"))
+            invalid(format!("'{field}' {}", rule.message()))
         }
         Err(e) => ApiError::from(e).into_response(),
     }
@@ -606,6 +631,44 @@ mod tests {
         assert_eq!(
             pharos_domain::alert::parse_pagerduty_time("yesterday"),
             None
+        );
+    }
+
+    #[test]
+    fn the_body_is_parsed_at_the_edge() {
+        use crate::admin::error::parse;
+        let refused = |json: &str| parse::<CreateChange>(json.as_bytes()).unwrap_err().parts();
+        let (status, field, message) =
+            refused(r#"{"component": "api", "kind": "deploymnet", "summary": "x"}"#);
+        assert_eq!(
+            (status, field.as_deref()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("kind"))
+        );
+        assert!(message.contains("expected one of deploy"), "{message}");
+        let (status, field, message) =
+            refused(r#"{"component": "Bad Id", "kind": "deploy", "summary": "x"}"#);
+        assert_eq!(
+            (status, field.as_deref()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("component"))
+        );
+        assert!(message.contains("may only contain"), "{message}");
+        let (status, field, message) =
+            refused(r#"{"component": "api", "kind": "deploy", "summary": "x", "source": "ci"}"#);
+        assert_eq!(
+            (status, field.as_deref(), message.as_str()),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("source"),
+                "unknown source \"ci\"; expected api or cli"
+            )
+        );
+        let c: CreateChange = parse(
+            br#"{"component": " api ", "kind": " rollback ", "summary": "x", "source": "cli"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (c.component.as_str(), c.kind, c.source),
+            ("api", ChangeKind::Rollback, Some(Source::Cli))
         );
     }
 

@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
+use pharos_domain::{request, ComponentStatus};
 use pharos_engine::{ComponentOverride, OverrideRequest, StatusView};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -94,8 +95,9 @@ impl From<&ComponentOverride> for OverrideOut {
 pub(crate) struct SetOverride {
     /// Status to show: `operational`, `degraded_performance`, `partial_outage`,
     /// `major_outage` or `under_maintenance`.
-    #[schema(example = "degraded_performance")]
-    status: String,
+    #[serde(deserialize_with = "request::one")]
+    #[schema(value_type = String, example = "degraded_performance")]
+    status: ComponentStatus,
     /// When it lapses by itself (RFC 3339, in the future); absent or null lasts until cleared.
     #[schema(example = "2026-05-01T03:00:00Z")]
     until: Option<DateTime<Utc>>,
@@ -191,4 +193,27 @@ pub(crate) async fn clear_override(
     ctx.control.clear_override(id.clone()).await?;
     tracing::info!(component = %id, by = %caller.0, "component status override cleared through the admin API");
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::admin::error::parse;
+
+    #[test]
+    fn the_status_is_parsed_at_the_edge() {
+        let (status, field, message) = parse::<SetOverride>(br#"{"status": "broken"}"#)
+            .unwrap_err()
+            .parts();
+        assert_eq!(
+            (status, field.as_deref()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("status"))
+        );
+        assert!(
+            message.starts_with("unknown component status \"broken\""),
+            "{message}"
+        );
+        let o: SetOverride = parse(br#"{"status": "major_outage"}"#).unwrap();
+        assert_eq!(o.status, ComponentStatus::MajorOutage);
+    }
 }

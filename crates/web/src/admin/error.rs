@@ -2,7 +2,9 @@
 //! `{"error": {"status": 422, "message": "…", "field": "components.api"}}` (`field` only when
 //! one field is at fault). Internals (storage errors, engine state) are logged once, here, and
 //! never sent to the client. [`ApiJson`] is the request-body extractor behind the 400, 413 and
-//! 415 answers: it names the field serde stopped at.
+//! 415 answers: it names the field serde stopped at. Bodies deserialize straight into typed
+//! commands, so a value that breaks a rule is also found there: it is a 422 with the rule's
+//! message (see [`json_error`]).
 
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -109,6 +111,12 @@ impl ApiError {
         }
     }
 
+    /// (status, field, message), for tests.
+    #[cfg(test)]
+    pub(crate) fn parts(self) -> (StatusCode, Option<String>, String) {
+        (self.status, self.field, self.message)
+    }
+
     /// 500 for something that cannot happen; `internal` is logged, not sent.
     pub(crate) fn internal(internal: &str) -> Self {
         tracing::error!(error = internal, "admin API request failed");
@@ -123,13 +131,7 @@ impl From<DeskError> for ApiError {
     fn from(e: DeskError) -> Self {
         match e {
             DeskError::NotFound { what, id } => Self::not_found(what, &id),
-            DeskError::Rule(rule) => {
-                let field = rule.field().to_owned();
-                let message = match &rule {
-                    pharos_domain::RuleError::Invalid { message, .. } => message.clone(),
-                };
-                Self::unprocessable(field, message)
-            }
+            DeskError::Rule(rule) => Self::unprocessable(rule.field(), rule.message()),
         }
     }
 }
@@ -235,6 +237,12 @@ pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
+/// The answer to a body that did not deserialize, `path` being where serde stopped:
+/// - malformed JSON: 400, no field;
+/// - a value that breaks a rule, refused inside a `Deserialize` impl with
+///   [`pharos_domain::incident::rule_de_error`] (`"severity": "S9"`): 422 with the rule's
+///   message and `path` as the field, like a `RuleError` from the engine;
+/// - any other data error (a wrong type, a missing or unknown key): 400 naming the field.
 fn json_error(e: &serde_json::Error, path: &str) -> ApiError {
     use serde_json::error::Category;
     match e.classify() {
@@ -243,6 +251,12 @@ fn json_error(e: &serde_json::Error, path: &str) -> ApiError {
         }
         Category::Data => {
             let message = e.to_string();
+            if let Some(rule) = pharos_domain::incident::rule_message(&message) {
+                return ApiError {
+                    field: (path != ".").then(|| path.to_owned()),
+                    ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, rule)
+                };
+            }
             // A missing key is reported at the object that should hold it; name the key.
             // (An unknown key's path already ends with it.)
             let missing = message
@@ -337,6 +351,56 @@ mod tests {
             .2
             .starts_with("malformed JSON"));
         assert_eq!(field_of("  ").2, "a JSON body is required");
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Rated {
+        #[serde(deserialize_with = "pharos_domain::request::one")]
+        severity: pharos_domain::Severity,
+        #[serde(default, deserialize_with = "pharos_domain::request::list")]
+        components: Vec<pharos_domain::ComponentId>,
+    }
+
+    #[test]
+    fn a_rule_broken_in_the_body_is_422_naming_its_field_without_the_marker() {
+        let refused = |json: &str| parse::<Rated>(json.as_bytes()).unwrap_err();
+        let e = refused(r#"{"severity": "S9"}"#);
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e.field.as_deref(), Some("severity"));
+        assert_eq!(
+            e.message,
+            "unknown severity \"S9\"; expected S1, S2, S3 or S4"
+        );
+        let e = refused(r#"{"severity": "S1", "components": ["api", "No!"]}"#);
+        assert_eq!(
+            (e.status, e.field.as_deref(), e.message.as_str()),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("components[1]"),
+                "unknown component \"No!\""
+            )
+        );
+        // What reaches the client carries no marker.
+        let body = serde_json::to_string(&ErrorBody {
+            error: ErrorDetail {
+                status: e.status.as_u16(),
+                message: e.message,
+                field: e.field,
+            },
+        })
+        .unwrap();
+        assert!(
+            !body.contains("rule") && !body.contains("\\u0001"),
+            "{body}"
+        );
+        // A wrong type is still a 400.
+        let e = refused(r#"{"severity": 1}"#);
+        assert_eq!(
+            (e.status, e.field.as_deref()),
+            (StatusCode::BAD_REQUEST, Some("severity"))
+        );
     }
 
     #[test]

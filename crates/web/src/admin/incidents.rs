@@ -1,9 +1,13 @@
 //! `/api/v1/incidents`: declare an incident, post public updates and private notes, change
 //! its name, severity, impact, roles or visibility, and read it with its full timeline.
 //!
-//! Statuses, impacts, severities and component statuses are plain strings here and checked by
-//! the engine, so a wrong one is a 422 naming its field (`status`, `components.api`, …) rather
-//! than a generic type error.
+//! Request bodies are parsed here, at the edge, into the engine's typed commands: statuses,
+//! impacts, severities and component ids deserialize straight into domain values
+//! (`pharos_domain::request`). A string that names no such value (`"severity": "S9"`, a
+//! maintenance status on an incident) is a 422 naming its field by its path (`status`,
+//! `components.api`), with the rule's own message; a wrong JSON type or an unknown key is a
+//! 400. The engine then checks only what needs its state: that a component is configured and
+//! not a group, that a published incident is not unpublished, lengths and roles.
 
 use std::collections::BTreeMap;
 
@@ -12,9 +16,11 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
-use pharos_domain::{Incident, IncidentId};
+use pharos_domain::{
+    request, ComponentId, ComponentStatus, Impact, Incident, IncidentId, IncidentStatus, Severity,
+};
 use pharos_engine::{IncidentPatch, NewIncident, NewUpdate};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::auth::Caller;
@@ -160,21 +166,26 @@ pub(crate) struct CreateIncident {
     #[schema(example = "Elevated API errors")]
     name: String,
     /// `investigating` (default), `identified`, `monitoring` or `resolved`.
-    #[schema(example = "investigating")]
-    status: Option<String>,
+    #[serde(default, deserialize_with = "request::option")]
+    #[schema(value_type = Option<String>, example = "investigating")]
+    status: Option<IncidentStatus>,
     /// Markdown body of the first public update.
     #[schema(example = "We are looking into elevated error rates on the API.")]
     body: String,
     /// Component id → status to show while the incident is open (`operational`,
     /// `degraded_performance`, `partial_outage`, `major_outage`, `under_maintenance`).
-    #[schema(example = json!({"api": "partial_outage"}))]
-    components: Option<BTreeMap<String, String>>,
+    #[serde(default, deserialize_with = "request::map")]
+    #[schema(value_type = Option<BTreeMap<String, String>>, example = json!({"api": "partial_outage"}))]
+    components: BTreeMap<ComponentId, ComponentStatus>,
     /// Impact override: `none`, `minor`, `major` or `critical` (default: computed from the
     /// components).
-    impact: Option<String>,
+    #[serde(default, deserialize_with = "request::option")]
+    #[schema(value_type = Option<String>)]
+    impact: Option<Impact>,
     /// `S1` (worst) to `S4`.
-    #[schema(example = "S2")]
-    severity: Option<String>,
+    #[serde(default, deserialize_with = "request::option")]
+    #[schema(value_type = Option<String>, example = "S2")]
+    severity: Option<Severity>,
     /// Whether it shows on the public page at once (default true).
     public: Option<bool>,
 }
@@ -185,14 +196,17 @@ pub(crate) struct CreateIncident {
 pub(crate) struct CreateUpdate {
     /// New status (default: unchanged): `investigating`, `identified`, `monitoring` or
     /// `resolved`. Resolving puts the components back to what their monitors say.
-    #[schema(example = "identified")]
-    status: Option<String>,
+    #[serde(default, deserialize_with = "request::option")]
+    #[schema(value_type = Option<String>, example = "identified")]
+    status: Option<IncidentStatus>,
     /// Markdown body; may be empty when a status or components are given.
     #[schema(example = "A bad deploy was rolled back.")]
     body: String,
     /// Component id → status to show from now on (held back while the incident is private,
     /// and shown when it is published).
-    components: Option<BTreeMap<String, String>>,
+    #[serde(default, deserialize_with = "request::map")]
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
+    components: BTreeMap<ComponentId, ComponentStatus>,
     /// `true` publishes a private incident with this update. Posting an update never
     /// publishes by itself; `false` is refused on a published incident.
     public: Option<bool>,
@@ -227,13 +241,13 @@ pub(crate) struct PatchIncident {
     /// New title.
     name: Option<String>,
     /// `S1`..`S4`, or `null` to clear.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "request::nullable")]
     #[schema(value_type = Option<String>, example = "S2")]
-    severity: Option<Option<String>>,
+    severity: Option<Option<Severity>>,
     /// `none`, `minor`, `major`, `critical`, or `null` to go back to the computed impact.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "request::nullable")]
     #[schema(value_type = Option<String>, example = "critical")]
-    impact: Option<Option<String>>,
+    impact: Option<Option<Impact>>,
     /// Role → person, or `null` to clear the role. Role names are 1-32 lowercase letters,
     /// `-` or `_`.
     #[schema(example = json!({"commander": "alice", "scribe": null}))]
@@ -242,16 +256,6 @@ pub(crate) struct PatchIncident {
     /// API, subscribers hear of it once, and its held component statuses take effect. A
     /// published incident cannot be unpublished.
     public: Option<bool>,
-}
-
-/// For a key that may be `null`: present (even as `null`) is `Some`, absent is `None` (by
-/// `#[serde(default)]`).
-fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
 }
 
 fn incident_id(id: &str) -> Result<IncidentId, ApiError> {
@@ -303,7 +307,7 @@ pub(crate) async fn create(
         name: req.name,
         status: req.status,
         body: req.body,
-        components: req.components.unwrap_or_default(),
+        components: req.components,
         impact: req.impact,
         severity: req.severity,
         public: req.public,
@@ -365,7 +369,7 @@ pub(crate) async fn post_update(
     let update = NewUpdate {
         status: req.status,
         body: req.body,
-        components: req.components.unwrap_or_default(),
+        components: req.components,
         public: req.public,
     };
     let incident = ctx.control.post_update(iid, update, caller.actor()).await?;
@@ -441,15 +445,126 @@ pub(crate) async fn patch(
 mod tests {
     use super::*;
     use crate::admin::error::parse;
+    use axum::http::StatusCode;
 
     #[test]
     fn patch_tells_absent_from_null() {
         let p: PatchIncident = parse(br#"{"severity": null, "impact": "major"}"#).unwrap();
         assert_eq!(p.severity, Some(None));
-        assert_eq!(p.impact, Some(Some("major".to_owned())));
+        assert_eq!(p.impact, Some(Some(Impact::Major)));
         let p: PatchIncident = parse(br#"{"roles": {"commander": null}}"#).unwrap();
         assert_eq!(p.severity, None);
         assert_eq!(p.impact, None);
         assert_eq!(p.roles, Some(BTreeMap::from([("commander".into(), None)])));
+    }
+
+    /// The answer to a body refused at the edge: (status, field, message).
+    fn refusal<T: serde::de::DeserializeOwned + std::fmt::Debug>(
+        json: &str,
+    ) -> (StatusCode, Option<String>, String) {
+        parse::<T>(json.as_bytes()).unwrap_err().parts()
+    }
+
+    #[test]
+    fn values_that_name_nothing_are_refused_at_the_edge_naming_their_field() {
+        let (status, field, message) =
+            refusal::<CreateIncident>(r#"{"name": "X", "body": "Y", "status": "in_progress"}"#);
+        assert_eq!(
+            (status, field.as_deref()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("status"))
+        );
+        assert!(message.contains("maintenance status"), "{message}");
+        let (status, field, message) =
+            refusal::<CreateIncident>(r#"{"name": "X", "body": "Y", "status": "postmortem"}"#);
+        assert_eq!(
+            (status, field.as_deref()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("status"))
+        );
+        assert!(message.contains("publishing a postmortem"), "{message}");
+        let (status, field, message) = refusal::<CreateIncident>(
+            r#"{"name": "X", "body": "Y", "components": {"api": "on_fire"}}"#,
+        );
+        assert_eq!(
+            (status, field.as_deref()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("components.api"))
+        );
+        assert_eq!(message, "unknown component status \"on_fire\"; expected operational, degraded_performance, partial_outage, major_outage or under_maintenance");
+        let (status, field, message) = refusal::<CreateIncident>(
+            r#"{"name": "X", "body": "Y", "components": {"Not an id": "major_outage"}}"#,
+        );
+        assert_eq!(
+            (status, field.as_deref()),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("components.Not an id")
+            )
+        );
+        assert_eq!(message, "unknown component \"Not an id\"");
+        let (status, field, message) =
+            refusal::<CreateIncident>(r#"{"name": "X", "body": "Y", "severity": "S9"}"#);
+        assert_eq!(
+            (status, field.as_deref()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("severity"))
+        );
+        assert_eq!(
+            message,
+            "unknown severity \"S9\"; expected S1, S2, S3 or S4"
+        );
+        let (status, field, message) = refusal::<PatchIncident>(r#"{"impact": "x"}"#);
+        assert_eq!(
+            (status, field.as_deref()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("impact"))
+        );
+        assert_eq!(
+            message,
+            "unknown impact \"x\"; expected none, minor, major or critical"
+        );
+        let (status, field, _) = refusal::<CreateUpdate>(r#"{"body": "", "status": "closed"}"#);
+        assert_eq!(
+            (status, field.as_deref()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("status"))
+        );
+        // A wrong JSON type, a missing or an unknown key stays a 400.
+        for (json, at) in [
+            (r#"{"name": "X", "body": "Y", "severity": 1}"#, "severity"),
+            (
+                r#"{"name": "X", "body": "Y", "components": {"api": 1}}"#,
+                "components.api",
+            ),
+            (r#"{"name": "X"}"#, "body"),
+            (r#"{"name": "X", "body": "Y", "sevrity": "S1"}"#, "sevrity"),
+        ] {
+            let (status, field, _) = refusal::<CreateIncident>(json);
+            assert_eq!(
+                (status, field.as_deref()),
+                (StatusCode::BAD_REQUEST, Some(at)),
+                "{json}"
+            );
+        }
+    }
+
+    #[test]
+    fn typed_bodies_reach_the_engine_as_asked() {
+        let c: CreateIncident = parse(
+            br#"{"name": "X", "body": "Y", "severity": "s2", "components": {"api": "major_outage"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.severity,
+            Some(Severity::S2),
+            "severities are case-insensitive"
+        );
+        assert_eq!(
+            c.components,
+            BTreeMap::from([(
+                ComponentId::new("api").unwrap(),
+                ComponentStatus::MajorOutage
+            )])
+        );
+        let c: CreateIncident =
+            parse(br#"{"name": "X", "body": "Y", "components": null}"#).unwrap();
+        assert!(c.components.is_empty() && c.status.is_none());
+        let u: CreateUpdate = parse(br#"{"body": "", "status": "resolved"}"#).unwrap();
+        assert_eq!(u.status, Some(IncidentStatus::Resolved));
     }
 }

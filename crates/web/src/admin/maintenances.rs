@@ -8,7 +8,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
-use pharos_domain::{IncidentId, Maintenance};
+use pharos_domain::{request, ComponentId, IncidentId, Maintenance, MaintenanceStatus};
 use pharos_engine::{NewMaintenance, NewMaintenanceUpdate};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -100,8 +100,9 @@ pub(crate) struct CreateMaintenance {
     #[schema(example = "We are upgrading the primary database.")]
     body: String,
     /// Ids of the components under maintenance (not groups); at least one.
-    #[schema(example = json!(["api"]))]
-    components: Vec<String>,
+    #[serde(deserialize_with = "request::list")]
+    #[schema(value_type = Vec<String>, example = json!(["api"]))]
+    components: Vec<ComponentId>,
     /// Start, RFC 3339.
     #[schema(example = "2026-05-01T02:00:00Z")]
     scheduled_for: DateTime<Utc>,
@@ -120,8 +121,9 @@ pub(crate) struct CreateMaintenance {
 pub(crate) struct CreateMaintenanceUpdate {
     /// New status (default: unchanged); only forward: `scheduled`, `in_progress`,
     /// `verifying`, `completed`.
-    #[schema(example = "verifying")]
-    status: Option<String>,
+    #[serde(default, deserialize_with = "request::option")]
+    #[schema(value_type = Option<String>, example = "verifying")]
+    status: Option<MaintenanceStatus>,
     /// Markdown body; may be empty when the status changes.
     #[schema(example = "The upgrade is done; we are verifying.")]
     body: String,
@@ -237,4 +239,37 @@ pub(crate) async fn post_update(
         .await?;
     tracing::info!(maintenance = %m.id, status = m.status.as_str(), by = %caller.0, "maintenance update posted through the admin API");
     Ok(created(&m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::admin::error::parse;
+    use axum::http::StatusCode;
+
+    #[test]
+    fn statuses_and_components_are_parsed_at_the_edge() {
+        let (status, field, message) =
+            parse::<CreateMaintenanceUpdate>(br#"{"status": "resolved", "body": "b"}"#)
+                .unwrap_err()
+                .parts();
+        assert_eq!(
+            (status, field.as_deref()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("status"))
+        );
+        assert!(message.contains("incident status"), "{message}");
+        let u: CreateMaintenanceUpdate = parse(br#"{"status": "verifying", "body": ""}"#).unwrap();
+        assert_eq!(u.status, Some(MaintenanceStatus::Verifying));
+        let body = br#"{"name": "x", "body": "", "components": ["db", "Bad id"],
+            "scheduled_for": "2026-05-01T02:00:00Z", "scheduled_until": "2026-05-01T03:00:00Z"}"#;
+        let (status, field, message) = parse::<CreateMaintenance>(body).unwrap_err().parts();
+        assert_eq!(
+            (status, field.as_deref(), message.as_str()),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("components[1]"),
+                "unknown component \"Bad id\""
+            )
+        );
+    }
 }

@@ -17,8 +17,9 @@ use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use pharos_domain::postmortem::{
-    self, ActionInput, ActionItem, Audience, EditsInput, Postmortem, PostmortemEdits,
+    self, ActionInput, ActionItem, ActionKind, Audience, EditsInput, Postmortem, PostmortemEdits,
 };
+use pharos_domain::request;
 use pharos_domain::similar::{self, Candidate, SimilarIncident};
 use pharos_domain::{ComponentId, Incident, IncidentId};
 use pharos_engine::{Publication, StoredPostmortem};
@@ -229,8 +230,9 @@ pub(crate) struct PutPostmortem {
     #[serde(default)]
     actions: Vec<PutAction>,
     /// IANA time zone the document is written in, e.g. `America/Denver`.
-    #[schema(example = "America/Denver")]
-    time_zone: Option<String>,
+    #[serde(default, deserialize_with = "postmortem::time_zone")]
+    #[schema(value_type = Option<String>, example = "America/Denver")]
+    time_zone: Option<Tz>,
 }
 
 /// One action item in a `PUT`.
@@ -246,11 +248,13 @@ pub(crate) struct PutAction {
     #[schema(example = "alice")]
     owner: Option<String>,
     /// Due date, `YYYY-MM-DD`.
-    #[schema(example = "2026-04-30")]
-    due: Option<String>,
+    #[serde(default, deserialize_with = "request::option")]
+    #[schema(value_type = Option<String>, example = "2026-04-30")]
+    due: Option<NaiveDate>,
     /// `prevent` (default), `mitigate` or `process`.
-    #[schema(example = "prevent")]
-    kind: Option<String>,
+    #[serde(default, deserialize_with = "request::option")]
+    #[schema(value_type = Option<String>, example = "prevent")]
+    kind: Option<ActionKind>,
     /// Whether it is done (default false).
     done: Option<bool>,
     /// Its ticket, `http(s)://…`.
@@ -627,4 +631,50 @@ pub(crate) async fn publish(
     // Answered from the desk's incident: the published view may not show it as `postmortem`
     // yet.
     Ok(Json(build_from(&ctx, incident, None).await?.out()).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::admin::error::parse;
+
+    #[test]
+    fn dates_kinds_and_time_zones_are_parsed_at_the_edge_naming_their_field() {
+        let refused = |json: &str| parse::<PutPostmortem>(json.as_bytes()).unwrap_err().parts();
+        for (json, field, says) in [
+            (
+                r#"{"actions": [{"description": "a"}, {"description": "b", "due": "30/04/2026"}]}"#,
+                "actions[1].due",
+                "is not a date",
+            ),
+            (
+                r#"{"actions": [{"description": "a", "kind": "fix"}]}"#,
+                "actions[0].kind",
+                "unknown kind \"fix\"",
+            ),
+            (
+                r#"{"time_zone": "Mars/Olympus"}"#,
+                "time_zone",
+                "unknown time zone",
+            ),
+            (r#"{"time_zone": "MST"}"#, "time_zone", "abbreviation"),
+            (r#"{"time_zone": "CST6CDT"}"#, "time_zone", "abbreviation"),
+        ] {
+            let (status, at, message) = refused(json);
+            assert_eq!(
+                (status, at.as_deref()),
+                (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+                "{json}"
+            );
+            assert!(message.contains(says), "{json}: {message}");
+        }
+        let p: PutPostmortem = parse(
+            br#"{"time_zone": " ", "actions": [{"description": "a", "kind": " process", "due": "2026-04-30"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(p.time_zone, None, "blank is absent");
+        let input = EditsInput::from(p);
+        assert_eq!(input.actions[0].kind, Some(ActionKind::Process));
+        assert_eq!(input.actions[0].due, NaiveDate::from_ymd_opt(2026, 4, 30));
+    }
 }
