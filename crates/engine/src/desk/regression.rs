@@ -549,7 +549,7 @@ mod tests {
         // A person's override shows over it; clearing the override shows it again.
         let (mut world, mut desk) = rig(false);
         let operational = crate::desk::OverrideRequest {
-            status: "operational".into(),
+            status: ComponentStatus::Operational,
             until: None,
             reason: None,
         };
