@@ -11,73 +11,29 @@ use pharos_testkit::{backends, eventually, spawn_app_on, Backend, FakeTarget, Te
 use reqwest::Method;
 use serde_json::json;
 
+use crate::support::config::Config;
+use crate::support::http::{self, Answer, Body};
+
 const WAIT: Duration = Duration::from_secs(15);
 const ALICE: &str = "alice-token-0123456789";
 const CI: &str = "ci-plain-token-0123456789";
 
+/// An API in a group and a website, each with a monitor; a named token (alice) and an
+/// unnamed one (CI).
 fn config(target: &str) -> String {
-    format!(
-        r#"
-[page]
-id = "acme"
-name = "Acme"
-
-[admin]
-tokens = [{{ name = "alice", token = "{ALICE}" }}, "{CI}"]
-
-[[components]]
-id = "api"
-name = "API"
-group = "Core services"
-
-[[components]]
-id = "web"
-name = "Website"
-
-[[monitors]]
-id = "api-health"
-type = "http"
-url = "{target}/health"
-interval = "1s"
-timeout = "1s"
-failure_threshold = 1
-success_threshold = 1
-components = ["api"]
-
-[[monitors]]
-id = "web-health"
-type = "http"
-url = "{target}/"
-interval = "1s"
-timeout = "1s"
-components = ["web"]
-"#
-    )
+    Config::acme()
+        .admin("alice", ALICE)
+        .admin_unnamed(CI)
+        .component("api", "API")
+        .with(r#"group = "Core services""#)
+        .component("web", "Website")
+        .http_monitor("api-health", &format!("{target}/health"), "api")
+        .thresholds(1, 1)
+        .http_monitor("web-health", &format!("{target}/"), "web")
+        .build()
 }
 
-/// One answer: status, headers and the JSON body (`Null` when empty).
-struct Answer {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    json: Value,
-}
-
-impl Answer {
-    fn field(&self) -> Option<&str> {
-        self.json["error"]["field"].as_str()
-    }
-
-    fn message(&self) -> &str {
-        self.json["error"]["message"].as_str().unwrap_or("")
-    }
-}
-
-impl std::fmt::Debug for Answer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", self.status, self.json)
-    }
-}
-
+/// `method path` with `token` and `body` as JSON; every admin API answer is JSON or empty.
 async fn send(
     app: &TestApp,
     method: Method,
@@ -85,30 +41,10 @@ async fn send(
     token: Option<&str>,
     body: Option<&Value>,
 ) -> Answer {
-    let mut req = app
-        .client
-        .request(method, format!("{}{path}", app.base_url));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        req = req.json(b);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    let headers = res.headers().clone();
-    let bytes = res.bytes().await.unwrap();
-    let json = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes)
-            .unwrap_or_else(|e| panic!("{status} answer is not JSON ({e}): {bytes:?}"))
-    };
-    Answer {
-        status,
-        headers,
-        json,
-    }
+    let body = body.map_or(Body::None, Body::Json);
+    http::send(app, method, path, token, body)
+        .await
+        .json_or_empty()
 }
 
 async fn get(app: &TestApp, path: &str) -> Answer {
@@ -900,14 +836,9 @@ async fn concurrent_updates_are_all_recorded() {
 async fn the_openapi_document_and_the_router_agree() {
     let target = FakeTarget::start().await;
     let app = spawn_app_on(Backend::Sqlite, &config(&target.url)).await;
-    let res = app
-        .client
-        .get(format!("{}/api/v1/openapi.json", app.base_url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200, "the document needs no token");
-    let doc: Value = res.json().await.unwrap();
+    let res = send(&app, Method::GET, "/api/v1/openapi.json", None, None).await;
+    assert_eq!(res.status, 200, "the document needs no token");
+    let doc = res.json;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let scheme = &doc["components"]["securitySchemes"]["bearer"];
     assert_eq!(scheme["type"], "http");
@@ -1006,20 +937,10 @@ async fn the_openapi_document_and_the_router_agree() {
 /// commands: the pipeline used to stop as soon as it saw no monitor could ever report.
 #[tokio::test]
 async fn a_page_without_monitors_takes_commands() {
-    let config = format!(
-        r#"
-[page]
-id = "acme"
-name = "Acme"
-
-[admin]
-tokens = [{{ name = "alice", token = "{ALICE}" }}]
-
-[[components]]
-id = "api"
-name = "API"
-"#
-    );
+    let config = Config::acme()
+        .admin("alice", ALICE)
+        .component("api", "API")
+        .build();
     let app = pharos_testkit::spawn_app(&config).await;
     // Past the first instants, when the pipeline used to find its result channel closed.
     // Nothing outside the engine marks that moment, so this pause is fixed: it only gives the

@@ -12,40 +12,31 @@ use pharos_testkit::serde_json_value::Value;
 use pharos_testkit::{backends, eventually, spawn_app, spawn_app_on, spawn_app_with_db, TestApp};
 use serde_json::json;
 
-use crate::support::post_json;
+use crate::support::config::Config;
+use crate::support::http::post_json;
 
 const WAIT: Duration = Duration::from_secs(20);
 const TOKEN: &str = "alerts-test-token-0123456789";
 
-const CONFIG: &str = r#"
-[page]
-id = "acme"
-name = "Acme"
-
-[admin]
-tokens = ["alerts-test-token-0123456789"]
-
-[incidents]
-auto_open = true
-auto_publish = true
-auto_resolve_after = "1s"
-
-[[components]]
-id = "api"
-name = "API"
-
-[[components]]
-id = "booking"
-name = "Booking"
-
-[alerts]
+/// Two components and no monitor: alerts drive them, labelled by `component` or `service`
+/// or routed by team and zone; incidents opened, published and resolved by themselves.
+fn config() -> String {
+    Config::acme()
+        .admin_unnamed(TOKEN)
+        .auto_incidents("1s")
+        .component("api", "API")
+        .component("booking", "Booking")
+        .section(
+            r#"[alerts]
 component_labels = ["component", "service"]
 
 [[alerts.routes]]
 match = { team = "blue", zone = "us-1" }
 components = ["api"]
-status = "partial_outage"
-"#;
+status = "partial_outage""#,
+        )
+        .build()
+}
 
 /// An Alertmanager v4 webhook body as Alertmanager 0.27 sends it (plus `notification_reason`
 /// from later releases, which must be ignored).
@@ -139,7 +130,7 @@ async fn wait_status(app: &TestApp, id: &str, want: &str) {
 #[tokio::test]
 async fn an_alertmanager_alert_opens_repeats_quietly_and_resolves_with_its_incident() {
     for backend in backends() {
-        let app = spawn_app_on(backend, CONFIG).await;
+        let app = spawn_app_on(backend, &config()).await;
         let (status, answer) = post_json(
             &app,
             "/api/v1/ingest/alertmanager",
@@ -233,7 +224,7 @@ async fn an_alertmanager_alert_opens_repeats_quietly_and_resolves_with_its_incid
 #[tokio::test]
 async fn a_firing_alert_survives_a_restart_and_resolves_after_it() {
     for backend in backends() {
-        let app = spawn_app_on(backend, CONFIG).await;
+        let app = spawn_app_on(backend, &config()).await;
         let (_, answer) = post_json(
             &app,
             "/api/v1/ingest/alertmanager",
@@ -247,7 +238,7 @@ async fn a_firing_alert_survives_a_restart_and_resolves_after_it() {
             .to_owned();
         let db = app.stop().await;
 
-        let app = spawn_app_with_db(db, CONFIG).await;
+        let app = spawn_app_with_db(db, &config()).await;
         app.wait_for_component("api", "major_outage", WAIT).await;
         let (_, again) = post_json(
             &app,
@@ -273,7 +264,7 @@ async fn a_firing_alert_survives_a_restart_and_resolves_after_it() {
 
 #[tokio::test]
 async fn an_alert_held_without_an_incident_survives_a_restart() {
-    let config = CONFIG.replace("auto_open = true", "auto_open = false");
+    let config = config().replace("auto_open = true", "auto_open = false");
     for backend in backends() {
         let app = spawn_app_on(backend, &config).await;
         let (_, answer) = post_json(
@@ -337,7 +328,7 @@ async fn an_alert_held_without_an_incident_survives_a_restart() {
 #[tokio::test]
 async fn grafana_and_pagerduty_alerts_join_one_incident_by_route_and_label() {
     for backend in backends() {
-        let app = spawn_app_on(backend, CONFIG).await;
+        let app = spawn_app_on(backend, &config()).await;
         let (status, answer) =
             post_json(&app, "/api/v1/ingest/grafana", &grafana(), Some(TOKEN)).await;
         assert_eq!(status, 200, "{answer}");
@@ -417,7 +408,7 @@ async fn grafana_and_pagerduty_alerts_join_one_incident_by_route_and_label() {
 
 #[tokio::test]
 async fn malformed_or_unauthenticated_alerts_are_refused_and_change_nothing() {
-    let app = spawn_app(CONFIG).await;
+    let app = spawn_app(&config()).await;
     // No token.
     let (status, _) = post_json(
         &app,

@@ -10,71 +10,34 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::support::{post_json, time, PHAROS};
+use crate::support::config::Config;
+use crate::support::http::{self, get, post_json, Body};
+use crate::support::{time, PHAROS};
 use chrono::{SecondsFormat, Utc};
 use pharos_testkit::serde_json_value::Value;
 use pharos_testkit::{backends, eventually, spawn_app_on, FakeTarget, TestApp};
+use reqwest::Method;
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(25);
 const TOKEN: &str = "changes-test-token-0123456789";
 
+/// An API that depends on its database, and a website, each with a monitor; incidents
+/// opened, published and resolved by themselves; `changes` in `[changes]`.
 fn config(target: &str, changes: &str) -> String {
-    format!(
-        r#"
-[page]
-id = "acme"
-name = "Acme"
-
-[admin]
-tokens = [{{ name = "ci", token = "{TOKEN}" }}]
-
-[incidents]
-auto_open = true
-auto_publish = true
-auto_resolve_after = "2s"
-
-[changes]
-{changes}
-
-[[components]]
-id = "api"
-name = "API"
-
-[[components]]
-id = "db"
-name = "Database"
-
-[[components]]
-id = "web"
-name = "Website"
-
-[[monitors]]
-id = "api-health"
-type = "http"
-url = "{target}/api"
-interval = "1s"
-timeout = "1s"
-components = ["api"]
-depends_on = ["db-port"]
-
-[[monitors]]
-id = "db-port"
-type = "http"
-url = "{target}/db"
-interval = "1s"
-timeout = "1s"
-components = ["db"]
-
-[[monitors]]
-id = "web-health"
-type = "http"
-url = "{target}/web"
-interval = "1s"
-timeout = "1s"
-components = ["web"]
-"#
-    )
+    Config::acme()
+        .admin("ci", TOKEN)
+        .auto_incidents("2s")
+        .section("[changes]")
+        .with(changes)
+        .component("api", "API")
+        .component("db", "Database")
+        .component("web", "Website")
+        .http_monitor("api-health", &format!("{target}/api"), "api")
+        .with(r#"depends_on = ["db-port"]"#)
+        .http_monitor("db-port", &format!("{target}/db"), "db")
+        .http_monitor("web-health", &format!("{target}/web"), "web")
+        .build()
 }
 
 fn ago(d: chrono::Duration) -> String {
@@ -195,14 +158,9 @@ async fn changes_are_recorded_corrected_and_listed_with_the_incident() {
             m.contains(&format!("already superseded by {fixed_id}")),
             "{m}"
         );
-        let r = app
-            .client
-            .post(format!("{}/api/v1/changes", app.base_url))
-            .json(&json!({"component": "api", "kind": "deploy", "summary": "x"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 401);
+        let anonymous = json!({"component": "api", "kind": "deploy", "summary": "x"});
+        let r = http::post(&app, "/api/v1/changes", None, &anonymous).await;
+        assert_eq!(r.status, 401);
         assert_eq!(count(&app).await, 5, "nothing refused was stored");
 
         // The old record is unchanged and shows its correction; nothing can edit or delete it.
@@ -212,31 +170,13 @@ async fn changes_are_recorded_corrected_and_listed_with_the_incident() {
         assert_eq!(old["summary"], "Raise max_connections to 500");
         assert_eq!(old["superseded"], true);
         assert_eq!(old["superseded_by"], fixed_id.as_str());
-        for method in [
-            reqwest::Method::PUT,
-            reqwest::Method::PATCH,
-            reqwest::Method::DELETE,
-        ] {
-            let r = app
-                .client
-                .request(
-                    method.clone(),
-                    format!("{}/api/v1/changes/{wrong_id}", app.base_url),
-                )
-                .bearer_auth(TOKEN)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 405, "{method}");
+        for method in [Method::PUT, Method::PATCH, Method::DELETE] {
+            let path = format!("/api/v1/changes/{wrong_id}");
+            let r = http::send(&app, method.clone(), &path, Some(TOKEN), Body::None).await;
+            assert_eq!(r.status, 405, "{method}");
         }
-        let missing = app
-            .client
-            .get(format!("{}/api/v1/changes/chg_nothing", app.base_url))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(missing.status(), 404);
+        let missing = get(&app, "/api/v1/changes/chg_nothing", Some(TOKEN)).await;
+        assert_eq!(missing.status, 404);
 
         // Lists: newest first, by component, by time.
         let api = app.admin_json("/api/v1/changes?component=api", TOKEN).await;
@@ -252,15 +192,9 @@ async fn changes_are_recorded_corrected_and_listed_with_the_incident() {
             .admin_json(&format!("/api/v1/changes?since={since}"), TOKEN)
             .await;
         assert_eq!(recent.as_array().unwrap().len(), 3);
-        let r = app
-            .client
-            .get(format!("{}/api/v1/changes?since=soon", app.base_url))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 422);
-        assert_eq!(r.json::<Value>().await.unwrap()["error"]["field"], "since");
+        let r = get(&app, "/api/v1/changes?since=soon", Some(TOKEN)).await;
+        assert_eq!(r.status, 422);
+        assert_eq!(r.field(), Some("since"), "{r:?}");
 
         // An incident on the API lists the API's changes and the database's (the API's
         // monitor depends on the database's), newest first, with why; not the website's, not
@@ -394,16 +328,9 @@ fn pagerduty_example(routing_key: &str) -> Value {
 }
 
 async fn enqueue(app: &TestApp, body: &Value, bearer: Option<&str>) -> (u16, Value) {
-    let mut req = app
-        .client
-        .post(format!("{}/v2/change/enqueue", app.base_url))
-        .json(body);
-    if let Some(t) = bearer {
-        req = req.bearer_auth(t);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap())
+    let a = http::post(app, "/v2/change/enqueue", bearer, body).await;
+    assert!(!a.json.is_null(), "PagerDuty's answer is JSON: {a:?}");
+    (a.status, a.json)
 }
 
 #[tokio::test]

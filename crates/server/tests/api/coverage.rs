@@ -8,6 +8,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::config::Config;
+use crate::support::http::get;
 use crate::support::{time, PHAROS};
 use chrono::Utc;
 use pharos_testkit::serde_json_value::Value;
@@ -21,67 +23,30 @@ const TOKEN: &str = "coverage-token-0123456789";
 /// `api-health` drives `api`, and, when `with_billing`, `billing-health` (which always fails,
 /// with a condition no answer meets) drives `billing`.
 fn config(target: &str, with_billing: bool) -> String {
-    let billing = if with_billing {
-        format!(
-            r#"
-[[monitors]]
-id = "billing-health"
-type = "http"
-url = "{target}/billing"
-interval = "1s"
-timeout = "1s"
-failure_threshold = 1
-conditions = ["[STATUS] == 418"]
-components = ["billing"]
-"#
-        )
-    } else {
-        String::new()
-    };
-    format!(
-        r#"
-[page]
-id = "acme"
-name = "Acme"
-
-[admin]
-tokens = ["{TOKEN}"]
-
-[[components]]
-id = "api"
-name = "API"
-group = "Core services"
-
-[[components]]
-id = "billing"
-name = "Billing"
-group = "Core services"
-
-[[components]]
-id = "docs"
-name = "Docs"
-
-[[monitors]]
-id = "api-health"
-type = "http"
-url = "{target}/health"
-interval = "1s"
-timeout = "1s"
-components = ["api"]
-{billing}"#
-    )
+    let mut config = Config::acme()
+        .admin_unnamed(TOKEN)
+        .component("api", "API")
+        .with(r#"group = "Core services""#)
+        .component("billing", "Billing")
+        .with(r#"group = "Core services""#)
+        .component("docs", "Docs")
+        .http_monitor("api-health", &format!("{target}/health"), "api");
+    if with_billing {
+        config = config
+            .http_monitor("billing-health", &format!("{target}/billing"), "billing")
+            .with(
+                r#"failure_threshold = 1
+conditions = ["[STATUS] == 418"]"#,
+            );
+    }
+    config.build()
 }
 
 async fn admin_get(app: &TestApp, path: &str) -> Value {
-    let res = app
-        .client
-        .get(format!("{}{path}", app.base_url))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200, "GET {path}");
-    res.json().await.unwrap()
+    let res = get(app, path, Some(TOKEN)).await;
+    assert_eq!(res.status, 200, "GET {path}");
+    assert!(!res.json.is_null(), "GET {path}: {res:?}");
+    res.json
 }
 
 /// `id → (watched, monitors)` from `GET /api/v1/components`.

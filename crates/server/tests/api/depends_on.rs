@@ -6,54 +6,25 @@ use std::time::Duration;
 
 use pharos_testkit::{eventually, spawn_app, FakeTarget, TestApp};
 
+use crate::support::config::Config;
+
 const WAIT: Duration = Duration::from_secs(20);
 const ADMIN: &str = "admin-token-0123456789";
 
+/// A database and an API that depends on it, each with a monitor that decides at once;
+/// incidents resolved a second after recovery.
 fn config(db: &str, api: &str) -> String {
-    format!(
-        r#"
-[page]
-id = "acme"
-name = "Acme"
-
-[admin]
-tokens = [{{ name = "ops", token = "{ADMIN}" }}]
-
-[incidents]
-auto_resolve_after = "1s"
-
-[[components]]
-id = "db"
-name = "Database"
-
-[[components]]
-id = "api"
-name = "API"
-
-[[monitors]]
-id = "db-health"
-type = "http"
-url = "{db}/"
-interval = "1s"
-timeout = "1s"
-failure_threshold = 1
-success_threshold = 1
-components = ["db"]
-
-[[monitors]]
-id = "api-health"
-type = "http"
-url = "{api}/"
-interval = "1s"
-timeout = "1s"
-failure_threshold = 1
-success_threshold = 1
-components = ["api"]
-depends_on = ["db-health"]
-"#,
-        db = db,
-        api = api
-    )
+    Config::acme()
+        .admin("ops", ADMIN)
+        .section("[incidents]\nauto_resolve_after = \"1s\"")
+        .component("db", "Database")
+        .component("api", "API")
+        .http_monitor("db-health", &format!("{db}/"), "db")
+        .thresholds(1, 1)
+        .http_monitor("api-health", &format!("{api}/"), "api")
+        .thresholds(1, 1)
+        .with(r#"depends_on = ["db-health"]"#)
+        .build()
 }
 
 async fn unresolved(app: &TestApp) -> Vec<String> {

@@ -8,39 +8,26 @@ use std::time::Duration;
 
 use pharos_testkit::{eventually, spawn_app, FakeDns, TestApp};
 
+use crate::support::config::Config;
+
 const ADMIN: &str = "admin-token-0123456789";
 const WAIT: Duration = Duration::from_secs(15);
 const NAME: &str = "api.example.com";
 
 fn config(dns: &FakeDns) -> String {
-    format!(
-        r#"
-[page]
-id = "acme"
-name = "Acme"
-
-[admin]
-tokens = [{{ name = "ops", token = "{ADMIN}" }}]
-
-[[components]]
-id = "api"
-name = "API"
-
-[[monitors]]
-id = "api-dns"
-type = "dns"
-server = "{server}"
+    Config::acme()
+        .admin("ops", ADMIN)
+        .component("api", "API")
+        .monitor("api-dns", "dns", "api")
+        .with(&format!(
+            r#"server = "{}"
 query_name = "{NAME}"
 query_type = "A"
-conditions = ["[DNS_RCODE] == NOERROR", "[BODY] == 10.1.2.3"]
-interval = "1s"
-timeout = "1s"
-failure_threshold = 1
-success_threshold = 1
-components = ["api"]
-"#,
-        server = dns.addr()
-    )
+conditions = ["[DNS_RCODE] == NOERROR", "[BODY] == 10.1.2.3"]"#,
+            dns.addr()
+        ))
+        .thresholds(1, 1)
+        .build()
 }
 
 async fn last_error(app: &TestApp) -> String {

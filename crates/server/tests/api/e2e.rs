@@ -8,60 +8,32 @@ use pharos_testkit::{
     backends, eventually, spawn_app_on, spawn_app_with_db, Backend, FakeTarget, TestApp,
 };
 
+use crate::support::config::Config;
+
 const WAIT: Duration = Duration::from_secs(15);
 
-fn config(target: &str, extra: &str) -> String {
-    format!("{}{}{extra}", base_config(target), db_parts(target))
+/// [`base_config`] and the database component, its tcp monitor on the target's port.
+fn config(target: &str) -> Config {
+    base_config(target)
+        .component("db", "Database")
+        .with(r#"group = "Core services""#)
+        .monitor("db-port", "tcp", "db")
+        .with(&format!(
+            "url = \"tcp://{}\"\non_failure = \"partial_outage\"",
+            target.trim_start_matches("http://")
+        ))
 }
 
-/// The page, the API component and its monitor.
-fn base_config(target: &str) -> String {
-    format!(
-        r#"
-[page]
-id = "acme"
-name = "Acme"
-time_zone = "America/Denver"
-
-[[components]]
-id = "api"
-name = "API"
-group = "Core services"
-
-[[monitors]]
-id = "api-health"
-type = "http"
-url = "{target}/health"
-interval = "1s"
-timeout = "1s"
-failure_threshold = 2
-success_threshold = 2
-conditions = ["[STATUS] == 200", "[BODY].status == UP"]
-components = ["api"]
-"#
-    )
-}
-
-/// The database component and its tcp monitor.
-fn db_parts(target: &str) -> String {
-    format!(
-        r#"
-[[components]]
-id = "db"
-name = "Database"
-group = "Core services"
-
-[[monitors]]
-id = "db-port"
-type = "tcp"
-url = "tcp://{host}"
-interval = "1s"
-timeout = "1s"
-components = ["db"]
-on_failure = "partial_outage"
-"#,
-        host = target.trim_start_matches("http://"),
-    )
+/// The page (no admin token), the API component and its monitor: two checks to go down and
+/// two to come back, on the status and the body.
+fn base_config(target: &str) -> Config {
+    Config::acme()
+        .with(r#"time_zone = "America/Denver""#)
+        .component("api", "API")
+        .with(r#"group = "Core services""#)
+        .http_monitor("api-health", &format!("{target}/health"), "api")
+        .thresholds(2, 2)
+        .with(r#"conditions = ["[STATUS] == 200", "[BODY].status == UP"]"#)
 }
 
 /// Checks of `monitor` so far, as `/metrics` counts them (all outcomes).
@@ -86,7 +58,7 @@ async fn wait_for_checks(app: &TestApp, monitor: &str, at_least: u64) {
 async fn a_confirmed_failure_reaches_the_page_and_the_api_within_seconds() {
     for backend in backends() {
         let target = FakeTarget::start().await;
-        let app = spawn_app_on(backend, &config(&target.url, "")).await;
+        let app = spawn_app_on(backend, &config(&target.url).build()).await;
         wait_for_checks(&app, "api-health", 1).await;
         assert_eq!(
             app.component_status("api").await,
@@ -141,8 +113,7 @@ async fn a_confirmed_failure_reaches_the_page_and_the_api_within_seconds() {
 #[tokio::test]
 async fn failure_threshold_keeps_a_single_blip_off_the_page() {
     let target = FakeTarget::start().await;
-    let extra = "";
-    let app = spawn_app_on(Backend::Sqlite, &config(&target.url, extra)).await;
+    let app = spawn_app_on(Backend::Sqlite, &config(&target.url).build()).await;
     wait_for_checks(&app, "api-health", 2).await;
     // One failed answer, then healthy again: the threshold of 2 must absorb it. Exactly one:
     // switching the status to 500 and back could catch a second check in between, and two
@@ -175,11 +146,8 @@ async fn failure_threshold_keeps_a_single_blip_off_the_page() {
 #[tokio::test]
 async fn degraded_conditions_show_degraded_performance() {
     let target = FakeTarget::start().await;
-    let extra = r#"
-[[components]]
-id = "search"
-name = "Search"
-
+    let config = config(&target.url).component("search", "Search").section(
+        &r#"
 [[monitors]]
 id = "search-latency"
 type = "http"
@@ -189,8 +157,9 @@ failure_threshold = 1
 degraded_conditions = ["[RESPONSE_TIME] < 0"]
 components = ["search"]
 "#
-    .replace("URL", &target.url);
-    let app = spawn_app_on(Backend::Sqlite, &config(&target.url, &extra)).await;
+        .replace("URL", &target.url),
+    );
+    let app = spawn_app_on(Backend::Sqlite, &config.build()).await;
     app.wait_for_component("search", "degraded_performance", WAIT)
         .await;
     let status = app.get_json("/api/v2/status.json").await;
@@ -206,7 +175,7 @@ components = ["search"]
 async fn what_was_recorded_survives_a_restart_and_reconcile_follows_the_file() {
     for backend in backends() {
         let target = FakeTarget::start().await;
-        let cfg = config(&target.url, "");
+        let cfg = config(&target.url).build();
         let app = spawn_app_on(backend, &cfg).await;
         target.set_status(503);
         app.wait_for_component("api", "major_outage", WAIT).await;
@@ -225,7 +194,7 @@ async fn what_was_recorded_survives_a_restart_and_reconcile_follows_the_file() {
         let db = app.stop().await;
 
         // Remove the database component and its monitor: gone from the API.
-        let without_db = base_config(&target.url);
+        let without_db = base_config(&target.url).build();
         let app = spawn_app_with_db(db, &without_db).await;
         assert_eq!(app.component_status("db").await, "absent", "{backend:?}");
         let db = app.stop().await;
@@ -263,12 +232,11 @@ async fn a_hung_target_never_delays_other_monitors() {
         }
     });
     let target = FakeTarget::start().await;
-    let extra = format!(
-        r#"
-[[components]]
-id = "slow"
-name = "Slow thing"
-
+    // A monitor of its own interval and timeout (5 s).
+    let config = config(&target.url)
+        .component("slow", "Slow thing")
+        .section(&format!(
+            r#"
 [[monitors]]
 id = "hangs"
 type = "http"
@@ -278,8 +246,8 @@ timeout = "5s"
 failure_threshold = 1
 components = ["slow"]
 "#
-    );
-    let app = spawn_app_on(Backend::Sqlite, &config(&target.url, &extra)).await;
+        ));
+    let app = spawn_app_on(Backend::Sqlite, &config.build()).await;
     // While `hangs` sits in its 5 s timeout, api-health keeps its 1 s interval: three healthy
     // checks are answered after the hung check connected and before it has ended. (Timed from
     // the start-up instead, the hung check, spread over its 5 s interval, might not have
@@ -312,7 +280,7 @@ components = ["slow"]
 async fn a_database_failure_is_retried_and_never_shown_as_an_outage() {
     for backend in backends() {
         let target = FakeTarget::start().await;
-        let app = spawn_app_on(backend, &config(&target.url, "")).await;
+        let app = spawn_app_on(backend, &config(&target.url).build()).await;
         wait_for_checks(&app, "api-health", 2).await;
 
         // Break writes behind Pharos's back: the results table disappears.
@@ -364,7 +332,7 @@ async fn count(app: &TestApp, query: &str) -> i64 {
 #[tokio::test]
 async fn health_metrics_and_cors_are_public() {
     let target = FakeTarget::start().await;
-    let app = spawn_app_on(Backend::Sqlite, &config(&target.url, "")).await;
+    let app = spawn_app_on(Backend::Sqlite, &config(&target.url).build()).await;
     assert_eq!(app.get("/healthz").await.status(), 200);
     wait_for_checks(&app, "db-port", 1).await;
     let metrics = app.get("/metrics").await.text().await.unwrap();
@@ -387,7 +355,7 @@ async fn health_metrics_and_cors_are_public() {
 async fn old_rollups_are_pruned_while_running() {
     for backend in backends() {
         let target = FakeTarget::start().await;
-        let cfg = config(&target.url, "");
+        let cfg = config(&target.url).build();
         // A minute rollup from 1970, written while Pharos is stopped: the next start prunes it,
         // while current rollups stay.
         let probe = spawn_app_on(backend, &cfg).await;
@@ -417,30 +385,25 @@ async fn old_rollups_are_pruned_while_running() {
 #[tokio::test]
 async fn branding_from_the_file_reaches_the_pages_and_the_theme() {
     let target = FakeTarget::start().await;
-    let cfg = format!(
-        r##"
-[page]
-id = "acme"
-name = "Acme"
-logo_url = "/brand/logo.svg"
+    let cfg = Config::acme()
+        .with(
+            r##"logo_url = "/brand/logo.svg"
 favicon_url = "https://cdn.acme.test/favicon.ico"
 accent_color = "#F60"
 home_url = "https://acme.test"
-support_url = "https://acme.test/help"
-
-[[components]]
-id = "api"
-name = "API"
-
-[[monitors]]
+support_url = "https://acme.test/help""##,
+        )
+        .component("api", "API")
+        .section(&format!(
+            r#"[[monitors]]
 id = "api-health"
 type = "http"
 url = "{}/health"
 interval = "1s"
-components = ["api"]
-"##,
-        target.url
-    );
+components = ["api"]"#,
+            target.url
+        ))
+        .build();
     let app = spawn_app_on(Backend::Sqlite, &cfg).await;
     for path in ["/", "/history"] {
         let page = app.get(path).await.text().await.unwrap();

@@ -6,59 +6,31 @@
 
 use std::time::Duration;
 
-use pharos_testkit::serde_json_value::Value;
 use pharos_testkit::{backends, eventually, spawn_app_on, Backend, FakeSmtp, FakeTarget};
+
+use crate::support::config::Config;
+use crate::support::http::{get, post};
 
 const WAIT: Duration = Duration::from_secs(30);
 const TOKEN: &str = "email-test-token-0123456789abcdef";
 
+/// One component with a monitor, `[smtp]` for `smtp`, and an `email` notifier to `to`;
+/// incidents resolved two seconds after recovery.
 fn config(target: &str, smtp: &FakeSmtp, to: &[&str]) -> String {
     let to: Vec<String> = to.iter().map(|a| format!("{a:?}")).collect();
-    format!(
-        r#"
-[server]
-public_url = "https://status.acme.test"
-
-[page]
-id = "acme"
-name = "Acme"
-
-[admin]
-tokens = [{{ name = "alice", token = "{TOKEN}" }}]
-
-[incidents]
-auto_resolve_after = "2s"
-
-[smtp]
-host = "{host}"
-port = {port}
-security = "none"
-from = "Acme Status <status@acme.test>"
-timeout = "5s"
-
-[[components]]
-id = "api"
-name = "API"
-
-[[monitors]]
-id = "api-health"
-type = "http"
-url = "{target}/health"
-interval = "1s"
-timeout = "1s"
-failure_threshold = 2
-success_threshold = 1
-components = ["api"]
-
-[[notifiers]]
-id = "oncall"
-type = "email"
-to = [{to}]
-"#,
-        host = smtp.host(),
-        port = smtp.port(),
-        to = to.join(", "),
-    )
+    Config::acme()
+        .admin("alice", TOKEN)
+        .section("[server]\npublic_url = \"https://status.acme.test\"")
+        .section("[incidents]\nauto_resolve_after = \"2s\"")
+        .smtp(smtp)
+        .component("api", "API")
+        .http_monitor("api-health", &format!("{target}/health"), "api")
+        .thresholds(2, 1)
+        .section(&format!(
+            "[[notifiers]]\nid = \"oncall\"\ntype = \"email\"\nto = [{}]",
+            to.join(", ")
+        ))
+        .build()
 }
 
 #[tokio::test]
@@ -154,27 +126,14 @@ async fn a_rejected_recipient_keeps_the_delivery_pending_with_the_servers_words(
         ),
     )
     .await;
-    let client = reqwest::Client::new();
-    let created = client
-        .post(format!("{}/api/v1/incidents", app.base_url))
-        .bearer_auth(TOKEN)
-        .json(&serde_json::json!({"name": "Payments <degraded>", "body": "Looking into it."}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status().as_u16(), 201);
+    let incident = serde_json::json!({"name": "Payments <degraded>", "body": "Looking into it."});
+    let created = post(&app, "/api/v1/incidents", Some(TOKEN), &incident).await;
+    assert_eq!(created.status, 201, "{created:?}");
 
     let pending = eventually(WAIT, "a failed attempt on record", || async {
-        let deliveries: Value = client
-            .get(format!("{}/api/v1/deliveries?state=pending", app.base_url))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let deliveries = get(&app, "/api/v1/deliveries?state=pending", Some(TOKEN)).await;
         deliveries
+            .json
             .as_array()
             .unwrap()
             .iter()

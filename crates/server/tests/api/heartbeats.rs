@@ -7,25 +7,18 @@ use std::time::Duration;
 
 use pharos_testkit::{backends, eventually, spawn_app_on, Backend, TestApp};
 
+use crate::support::config::Config;
+
 const TOKEN: &str = "5f0c1c6e-8d3a-4c59-9a57-2b1f2a7e9d10";
 const ADMIN: &str = "admin-token-0123456789";
 const WAIT: Duration = Duration::from_secs(15);
 
 fn config() -> String {
-    format!(
-        r#"
-[page]
-id = "acme"
-name = "Acme"
-
-[admin]
-tokens = [{{ name = "ops", token = "{ADMIN}" }}]
-
-[[components]]
-id = "calendar"
-name = "Calendar sync"
-
-[[monitors]]
+    Config::acme()
+        .admin("ops", ADMIN)
+        .component("calendar", "Calendar sync")
+        .section(&format!(
+            r#"[[monitors]]
 id = "calendar-sync"
 type = "heartbeat"
 token = "{TOKEN}"
@@ -35,9 +28,9 @@ grace = "2s"
 # job fails; flap detection would rightly hold the component down after the fifth change.
 # It has its own tests (quiet.rs).
 flap_threshold = 0
-components = ["calendar"]
-"#
-    )
+components = ["calendar"]"#
+        ))
+        .build()
 }
 
 async fn ping(app: &TestApp, method: reqwest::Method, suffix: &str, body: &str) -> (u16, String) {

@@ -7,6 +7,8 @@ use std::time::Duration;
 use pharos_testkit::serde_json_value::Value;
 use pharos_testkit::{eventually, spawn_app, FakeTarget};
 
+use crate::support::config::Config;
+
 const ADMIN: &str = "admin-token-0123456789";
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -15,28 +17,11 @@ async fn monitor_results_show_the_phases_of_each_check() {
     let target = FakeTarget::start().await;
     // By name, so the first check has a DNS phase.
     let url = format!("{}/health", target.url.replace("127.0.0.1", "localhost"));
-    let config = format!(
-        r#"
-[page]
-id = "acme"
-name = "Acme"
-
-[admin]
-tokens = [{{ name = "ops", token = "{ADMIN}" }}]
-
-[[components]]
-id = "api"
-name = "API"
-
-[[monitors]]
-id = "api-health"
-type = "http"
-url = "{url}"
-interval = "1s"
-timeout = "1s"
-components = ["api"]
-"#
-    );
+    let config = Config::acme()
+        .admin("ops", ADMIN)
+        .component("api", "API")
+        .http_monitor("api-health", &url, "api")
+        .build();
     let app = spawn_app(&config).await;
 
     // Two results: the first opened the connection, the second reused it.

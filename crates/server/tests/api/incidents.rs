@@ -11,46 +11,24 @@ use chrono::{SecondsFormat, Utc};
 use pharos_testkit::serde_json_value::Value;
 use pharos_testkit::{backends, eventually, spawn_app_on, spawn_app_with_db, FakeTarget, TestApp};
 
+use crate::support::config::Config;
+
 const WAIT: Duration = Duration::from_secs(20);
 const ADMIN: &str = "admin-token-0123456789";
 
-fn config(target: &str, extra: &str) -> String {
-    format!(
-        r#"
-[page]
-id = "acme"
-name = "Acme"
-time_zone = "Europe/Berlin"
-
-[admin]
-tokens = [{{ name = "ops", token = "{ADMIN}" }}]
-
-[incidents]
-auto_open = true
-auto_publish = true
-auto_resolve_after = "2s"
-
-[[components]]
-id = "api"
-name = "API"
-group = "Core services"
-
-[[components]]
-id = "db"
-name = "Database"
-
-[[monitors]]
-id = "api-health"
-type = "http"
-url = "{target}/health"
-interval = "1s"
-timeout = "1s"
-failure_threshold = 2
-success_threshold = 1
-components = ["api"]
-{extra}
-"#
-    )
+/// An API in a group, with a monitor, and a database without one (tests add theirs);
+/// incidents opened, published and resolved (two seconds after recovery) by themselves; the
+/// page in Berlin's time zone.
+fn config(target: &str) -> Config {
+    Config::acme()
+        .with(r#"time_zone = "Europe/Berlin""#)
+        .admin("ops", ADMIN)
+        .auto_incidents("2s")
+        .component("api", "API")
+        .with(r#"group = "Core services""#)
+        .component("db", "Database")
+        .http_monitor("api-health", &format!("{target}/health"), "api")
+        .thresholds(2, 1)
 }
 
 async fn unresolved(app: &TestApp) -> Vec<Value> {
@@ -75,7 +53,7 @@ async fn incident_status(app: &TestApp, id: &str) -> String {
 async fn an_outage_is_declared_published_followed_and_resolved_by_itself() {
     for backend in backends() {
         let target = FakeTarget::start().await;
-        let app = spawn_app_on(backend, &config(&target.url, "")).await;
+        let app = spawn_app_on(backend, &config(&target.url).build()).await;
         eventually(WAIT, "a first good check", || async {
             (target.hits() > 0).then_some(())
         })
@@ -176,7 +154,7 @@ async fn an_outage_is_declared_published_followed_and_resolved_by_itself() {
 
         // Everything survives a restart.
         let db = app.stop().await;
-        let app = spawn_app_with_db(db, &config(&target.url, "")).await;
+        let app = spawn_app_with_db(db, &config(&target.url).build()).await;
         let again = app.get_json("/api/v2/incidents.json").await;
         assert_eq!(again["incidents"][0]["id"], id.as_str(), "{backend:?}");
         assert_eq!(again["incidents"][0]["status"], "resolved");
@@ -196,20 +174,10 @@ async fn failures_that_begin_together_are_one_incident() {
     for backend in backends() {
         let api = FakeTarget::start().await;
         let db = FakeTarget::start().await;
-        let db_monitor = format!(
-            r#"
-[[monitors]]
-id = "db-health"
-type = "http"
-url = "{}/health"
-interval = "1s"
-timeout = "1s"
-failure_threshold = 2
-components = ["db"]
-"#,
-            db.url
-        );
-        let app = spawn_app_on(backend, &config(&api.url, &db_monitor)).await;
+        let config = config(&api.url)
+            .http_monitor("db-health", &format!("{}/health", db.url), "db")
+            .with("failure_threshold = 2");
+        let app = spawn_app_on(backend, &config.build()).await;
         app.wait_for_component("db", "operational", WAIT).await;
         // A service and the database behind it fail in the same moment.
         api.set_status(503);
@@ -234,7 +202,9 @@ components = ["db"]
 #[tokio::test]
 async fn a_failure_while_monitoring_reopens_the_same_incident() {
     let target = FakeTarget::start().await;
-    let slow_resolve = config(&target.url, "").replace("\"2s\"", "\"1h\"");
+    let slow_resolve = config(&target.url)
+        .build()
+        .replace("auto_resolve_after = \"2s\"", "auto_resolve_after = \"1h\"");
     let app = spawn_app_on(pharos_testkit::Backend::Sqlite, &slow_resolve).await;
     target.set_status(500);
     let id = eventually(WAIT, "an incident", || async {
@@ -273,7 +243,7 @@ async fn a_configured_maintenance_window_holds_back_incidents() {
         let closed_port = closed.local_addr().unwrap().port();
         drop(closed);
         let now = Utc::now();
-        let extra = format!(
+        let config = config(&target.url).section(&format!(
             r#"
 [[monitors]]
 id = "db-port"
@@ -294,8 +264,8 @@ scheduled_until = "{end}"
 "#,
             start = (now - chrono::Duration::minutes(1)).to_rfc3339_opts(SecondsFormat::Secs, true),
             end = (now + chrono::Duration::hours(1)).to_rfc3339_opts(SecondsFormat::Secs, true),
-        );
-        let app = spawn_app_on(backend, &config(&target.url, &extra)).await;
+        ));
+        let app = spawn_app_on(backend, &config.build()).await;
         let active = eventually(WAIT, "an active maintenance", || async {
             let json = app
                 .get_json("/api/v2/scheduled-maintenances/active.json")
@@ -356,7 +326,7 @@ scheduled_until = "{end}"
         );
         // Restarting does not schedule it twice.
         let db_handle = app.stop().await;
-        let app = spawn_app_with_db(db_handle, &config(&target.url, &extra)).await;
+        let app = spawn_app_with_db(db_handle, &config.build()).await;
         let all = app.get_json("/api/v2/scheduled-maintenances.json").await;
         assert_eq!(
             all["scheduled_maintenances"].as_array().unwrap().len(),

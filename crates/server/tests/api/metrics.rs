@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use pharos_testkit::{eventually, spawn_app, FakeReceiver, FakeTarget};
 
+use crate::support::config::Config;
+
 const WAIT: Duration = Duration::from_secs(20);
 
 fn promtool() -> Option<PathBuf> {
@@ -64,46 +66,17 @@ async fn metrics_pass_promtool_and_openmetrics_is_served_only_when_asked_for() {
     let down = FakeTarget::start().await;
     down.set_status(503);
     let hooks = FakeReceiver::start().await;
-    let config = format!(
-        r#"
-[page]
-id = "acme"
-name = "Acme"
-
-[[components]]
-id = "api"
-name = "API"
-
-[[components]]
-id = "web"
-name = "Website"
-
-[[monitors]]
-id = "api-health"
-type = "http"
-url = "{up}/health"
-interval = "1s"
-timeout = "1s"
-components = ["api"]
-
-[[monitors]]
-id = "web-home"
-type = "http"
-url = "{down}/"
-interval = "1s"
-timeout = "1s"
-failure_threshold = 1
-components = ["web"]
-
-[[notifiers]]
-id = "ops"
-type = "webhook"
-url = "{hooks}/hook"
-"#,
-        up = up.url,
-        down = down.url,
-        hooks = hooks.url,
-    );
+    let config = Config::acme()
+        .component("api", "API")
+        .component("web", "Website")
+        .http_monitor("api-health", &format!("{}/health", up.url), "api")
+        .http_monitor("web-home", &format!("{}/", down.url), "web")
+        .with("failure_threshold = 1")
+        .section(&format!(
+            "[[notifiers]]\nid = \"ops\"\ntype = \"webhook\"\nurl = \"{}/hook\"",
+            hooks.url
+        ))
+        .build();
     let app = spawn_app(&config).await;
 
     // Every kind of metric has values: checks both ways, the incident's time to the page, and

@@ -8,45 +8,31 @@ use std::collections::{HashMap, HashSet};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use crate::support::config::Config;
+use crate::support::http::{send_from, Body};
 use crate::support::{free_port, PHAROS};
 use pharos_testkit::serde_json_value::Value;
 use pharos_testkit::{
     backends, eventually, spawn_app_on, Backend, FakeReceiver, FakeTarget, TestDb,
 };
+use reqwest::Method;
 
 const WAIT: Duration = Duration::from_secs(30);
 /// Long enough for a crashed dispatcher's lease to end and its deliveries to come back.
 const LEASE_WAIT: Duration = Duration::from_secs(90);
 const TOKEN: &str = "notifications-test-token-0123456789";
 
+/// One component with a monitor; a signed webhook notifier and a Slack one for openings
+/// and resolutions; incidents resolved two seconds after recovery.
 fn config(target: &str, hook: &str, slack: &str) -> String {
-    format!(
-        r#"
-[page]
-id = "acme"
-name = "Acme"
-
-[admin]
-tokens = [{{ name = "alice", token = "{TOKEN}" }}]
-
-[incidents]
-auto_resolve_after = "2s"
-
-[[components]]
-id = "api"
-name = "API"
-
-[[monitors]]
-id = "api-health"
-type = "http"
-url = "{target}/health"
-interval = "1s"
-timeout = "1s"
-failure_threshold = 2
-success_threshold = 1
-components = ["api"]
-
-[[notifiers]]
+    Config::acme()
+        .admin("alice", TOKEN)
+        .section("[incidents]\nauto_resolve_after = \"2s\"")
+        .component("api", "API")
+        .http_monitor("api-health", &format!("{target}/health"), "api")
+        .thresholds(2, 1)
+        .section(&format!(
+            r#"[[notifiers]]
 id = "ops"
 type = "webhook"
 url = "{hook}/hook"
@@ -56,9 +42,9 @@ secret = "signing-secret-for-tests"
 id = "chat"
 type = "slack"
 url = "{slack}/services/T000/B000/XXXX"
-events = ["incident_opened", "incident_resolved"]
-"#
-    )
+events = ["incident_opened", "incident_resolved"]"#
+        ))
+        .build()
 }
 
 fn kinds(received: &[pharos_testkit::Received]) -> Vec<String> {
@@ -190,28 +176,21 @@ async fn a_failing_receiver_is_retried_with_the_same_key_and_its_reason_is_visib
     app.stop().await;
 }
 
+/// `POST base+path` with `body` to the binary, as alice.
 async fn admin_post(base: &str, path: &str, body: Value) -> (u16, Value) {
-    let r = reqwest::Client::new()
-        .post(format!("{base}{path}"))
-        .bearer_auth(TOKEN)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    let url = format!("{base}{path}");
+    let client = reqwest::Client::new();
+    let r = send_from(&client, Method::POST, &url, Some(TOKEN), Body::Json(&body)).await;
+    (r.status, r.json)
 }
 
+/// `GET base+path` from the binary, as alice: the JSON it answers.
 async fn admin_get(base: &str, path: &str) -> Value {
-    reqwest::Client::new()
-        .get(format!("{base}{path}"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    let url = format!("{base}{path}");
+    let client = reqwest::Client::new();
+    let r = send_from(&client, Method::GET, &url, Some(TOKEN), Body::None).await;
+    assert!(!r.json.is_null(), "GET {path}: {r:?}");
+    r.json
 }
 
 fn start_binary(config_path: &std::path::Path, port: u16, database: &str) -> Child {

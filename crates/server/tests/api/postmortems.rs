@@ -8,6 +8,8 @@
 
 use std::time::Duration;
 
+use crate::support::config::Config;
+use crate::support::http::{self, Answer, Body};
 use crate::support::sections;
 use pharos_testkit::serde_json_value::Value;
 use pharos_testkit::{backends, eventually, spawn_app_on, FakeReceiver, FakeTarget, TestApp};
@@ -21,84 +23,31 @@ fn config(target: &str, hook: &str) -> String {
     config_with(target, hook, "")
 }
 
-/// [`config`] with more `[page]` keys.
+/// One component with a monitor, a webhook notifier, incidents opened and published by
+/// themselves (resolved by people: an hour is never reached), the page in Denver's time zone
+/// with more `[page]` keys `page`.
 fn config_with(target: &str, hook: &str, page: &str) -> String {
-    format!(
-        r#"
-[page]
-id = "acme"
-name = "Acme"
-time_zone = "America/Denver"
-{page}
-
-[admin]
-tokens = [{{ name = "alice", token = "{ALICE}" }}]
-
-[incidents]
-auto_open = true
-auto_publish = true
-auto_resolve_after = "1h"
-
-[[components]]
-id = "api"
-name = "API"
-
-[[monitors]]
-id = "api-health"
-type = "http"
-url = "{target}/health"
-interval = "1s"
-timeout = "1s"
-failure_threshold = 2
-success_threshold = 1
-components = ["api"]
-
-[[notifiers]]
+    Config::acme()
+        .with(r#"time_zone = "America/Denver""#)
+        .with(page)
+        .admin("alice", ALICE)
+        .auto_incidents("1h")
+        .component("api", "API")
+        .http_monitor("api-health", &format!("{target}/health"), "api")
+        .thresholds(2, 1)
+        .section(&format!(
+            r#"[[notifiers]]
 id = "ops"
 type = "webhook"
-url = "{hook}/hook"
-"#
-    )
+url = "{hook}/hook""#
+        ))
+        .build()
 }
 
-/// One answer: status, content type, and the body as JSON (`Null` when it is not JSON) and
-/// as text.
-struct Answer {
-    status: u16,
-    content_type: String,
-    json: Value,
-    text: String,
-}
-
-impl std::fmt::Debug for Answer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", self.status, self.text)
-    }
-}
-
+/// `method path` as alice, with `body` as JSON.
 async fn send(app: &TestApp, method: Method, path: &str, body: Option<Value>) -> Answer {
-    let mut req = app
-        .client
-        .request(method, format!("{}{path}", app.base_url))
-        .bearer_auth(ALICE);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    let content_type = res
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let text = res.text().await.unwrap();
-    let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Answer {
-        status,
-        content_type,
-        json,
-        text,
-    }
+    let body = body.as_ref().map_or(Body::None, Body::Json);
+    http::send(app, method, path, Some(ALICE), body).await
 }
 
 async fn get(app: &TestApp, path: &str) -> Answer {
@@ -246,11 +195,8 @@ async fn from_alert_to_published_postmortem_and_the_next_incident_remembers() {
         // The same as Markdown, and in another zone on request.
         let a = get(&app, &format!("{pm_path}?format=md")).await;
         assert_eq!(a.status, 200);
-        assert!(
-            a.content_type.starts_with("text/markdown"),
-            "{}",
-            a.content_type
-        );
+        let content_type = a.header("content-type").unwrap_or_default();
+        assert!(content_type.starts_with("text/markdown"), "{content_type}");
         let md = a.text;
         for part in [
             "# Postmortem: Major outage of API",

@@ -17,12 +17,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::Duration;
 
+use crate::support::config::Config;
+use crate::support::http::{self, patch, put, send_from, Answer, Body};
 use crate::support::{free_port, PHAROS};
 use pharos_testkit::serde_json_value::Value;
 use pharos_testkit::{
     backends, eventually, spawn_app_on, Backend, FakeReceiver, FakeSmtp, FakeTarget, TestApp,
     TestDb,
 };
+use reqwest::Method;
 
 const WAIT: Duration = Duration::from_secs(30);
 const TOKEN: &str = "privacy-test-token-0123456789";
@@ -37,78 +40,31 @@ fn unique(prefix: &str) -> String {
 // ---------------------------------------------------------------------------------------
 // Private incidents
 
+/// The API with a monitor and a canary component nothing drives; `[smtp]`; a webhook
+/// notifier for responders.
 fn incident_config(api: &str, smtp: &FakeSmtp, ops: &str) -> String {
-    format!(
-        r#"
-[page]
-id = "acme"
-name = "Acme"
-
-[admin]
-tokens = [{{ name = "alice", token = "{TOKEN}" }}]
-
-[smtp]
-host = "{host}"
-port = {port}
-security = "none"
-from = "Acme Status <status@acme.test>"
-timeout = "5s"
-
-# The webhook subscriber's receiver listens on 127.0.0.1, which subscriber webhooks may not
-# reach by default (they reach public addresses only): allow loopback for this test.
+    Config::acme()
+        .admin("alice", TOKEN)
+        .smtp(smtp)
+        .section(
+            r#"# The webhook subscriber's receiver listens on 127.0.0.1, which subscriber webhooks
+# may not reach by default (they reach public addresses only): allow loopback for this test.
 [subscriptions]
-allowed_webhook_networks = ["127.0.0.0/8"]
-
-[[components]]
-id = "api"
-name = "API"
-
-[[components]]
-id = "canary"
-name = "Canary"
-
-[[monitors]]
-id = "api-health"
-type = "http"
-url = "{api}/health"
-interval = "1s"
-timeout = "1s"
-components = ["api"]
-
-[[notifiers]]
-id = "ops"
-type = "webhook"
-url = "{ops}/ops"
-"#,
-        host = smtp.host(),
-        port = smtp.port(),
-    )
+allowed_webhook_networks = ["127.0.0.0/8"]"#,
+        )
+        .component("api", "API")
+        .component("canary", "Canary")
+        .http_monitor("api-health", &format!("{api}/health"), "api")
+        .section(&format!(
+            "[[notifiers]]\nid = \"ops\"\ntype = \"webhook\"\nurl = \"{ops}/ops\""
+        ))
+        .build()
 }
 
-struct Reply {
-    status: u16,
-    text: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or(Value::Null)
-    }
-}
-
-async fn send(app: &TestApp, method: reqwest::Method, path: &str, body: Option<Value>) -> Reply {
-    let mut r = app
-        .client
-        .request(method, format!("{}{path}", app.base_url))
-        .bearer_auth(TOKEN);
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    let r = r.send().await.unwrap();
-    Reply {
-        status: r.status().as_u16(),
-        text: r.text().await.unwrap(),
-    }
+/// `method path` as alice, with `body` as JSON.
+async fn send(app: &TestApp, method: Method, path: &str, body: Option<Value>) -> Answer {
+    let body = body.as_ref().map_or(Body::None, Body::Json);
+    http::send(app, method, path, Some(TOKEN), body).await
 }
 
 async fn text(app: &TestApp, path: &str) -> (u16, String) {
@@ -134,15 +90,9 @@ const SURFACES: [&str; 10] = [
 /// written in the same transaction as the change, so once a command has answered, its rows
 /// are all there.
 async fn deliveries_to(app: &TestApp, destination: &str) -> usize {
-    let r = send(
-        app,
-        reqwest::Method::GET,
-        "/api/v1/deliveries?limit=500",
-        None,
-    )
-    .await;
+    let r = send(app, Method::GET, "/api/v1/deliveries?limit=500", None).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    r.json()
+    r.json
         .as_array()
         .unwrap()
         .iter()
@@ -155,11 +105,12 @@ async fn deliveries_to(app: &TestApp, destination: &str) -> usize {
 /// every earlier step. Returns the page indicator that the canary alone accounts for.
 async fn barrier(app: &TestApp, step: usize) -> &'static str {
     let (status, indicator) = if step.is_multiple_of(2) {
-        let r = send(
+        let degraded = serde_json::json!({"status": "degraded_performance"});
+        let r = put(
             app,
-            reqwest::Method::PUT,
             "/api/v1/components/canary/override",
-            Some(serde_json::json!({"status": "degraded_performance"})),
+            Some(TOKEN),
+            &degraded,
         )
         .await;
         assert!(r.status < 300, "{}", r.text);
@@ -167,7 +118,7 @@ async fn barrier(app: &TestApp, step: usize) -> &'static str {
     } else {
         let r = send(
             app,
-            reqwest::Method::DELETE,
+            Method::DELETE,
             "/api/v1/components/canary/override",
             None,
         )
@@ -235,17 +186,10 @@ async fn assert_private(app: &TestApp, subs: &Subscribers<'_>, id: &str, name: &
 /// Subscribes a webhook and an e-mail address (confirmed), both following `api` only.
 async fn subscribe(app: &TestApp, hook: &FakeReceiver, smtp: &FakeSmtp) -> (String, String) {
     let post = |body: Value| async move {
-        let r = app
-            .client
-            .post(format!("{}/api/v2/subscribers.json", app.base_url))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        let json: Value = r.json().await.unwrap();
+        let r = http::post(app, "/api/v2/subscribers.json", None, &body).await;
         // The same answer for every address, without an id: see the subscribers tests.
-        assert_eq!(status, 202, "{json}");
+        assert_eq!(r.status, 202, "{r:?}");
+        assert!(!r.json.is_null(), "{r:?}");
     };
     let endpoint = format!("{}/hook", hook.url);
     post(serde_json::json!({"subscriber": {
@@ -254,10 +198,10 @@ async fn subscribe(app: &TestApp, hook: &FakeReceiver, smtp: &FakeSmtp) -> (Stri
     post(serde_json::json!({"subscriber": {
         "email": "ann@example.com", "component_ids": ["api"]}}))
     .await;
-    let listed = send(app, reqwest::Method::GET, "/api/v1/subscribers", None).await;
+    let listed = send(app, Method::GET, "/api/v1/subscribers", None).await;
     let id_of = |address: &str| {
         listed
-            .json()
+            .json
             .as_array()
             .unwrap()
             .iter()
@@ -292,10 +236,10 @@ async fn subscribe(app: &TestApp, hook: &FakeReceiver, smtp: &FakeSmtp) -> (Stri
     } else {
         assert!(posted.status().is_success(), "{}", posted.status());
     }
-    let subscribers = send(app, reqwest::Method::GET, "/api/v1/subscribers", None).await;
+    let subscribers = send(app, Method::GET, "/api/v1/subscribers", None).await;
     assert!(
         subscribers
-            .json()
+            .json
             .as_array()
             .unwrap()
             .iter()
@@ -309,7 +253,7 @@ async fn subscribe(app: &TestApp, hook: &FakeReceiver, smtp: &FakeSmtp) -> (Stri
 async fn declare(app: &TestApp, name: &str, components: Value) -> String {
     let r = send(
         app,
-        reqwest::Method::POST,
+        Method::POST,
         "/api/v1/incidents",
         Some(serde_json::json!({
             "name": name,
@@ -320,20 +264,20 @@ async fn declare(app: &TestApp, name: &str, components: Value) -> String {
     )
     .await;
     assert_eq!(r.status, 201, "{}", r.text);
-    assert_eq!(r.json()["public"], false);
-    r.json()["id"].as_str().unwrap().to_owned()
+    assert_eq!(r.json["public"], false);
+    r.json["id"].as_str().unwrap().to_owned()
 }
 
 async fn post_update(app: &TestApp, id: &str, body: Value) -> Value {
     let r = send(
         app,
-        reqwest::Method::POST,
+        Method::POST,
         &format!("/api/v1/incidents/{id}/updates"),
         Some(body),
     )
     .await;
     assert_eq!(r.status, 201, "{}", r.text);
-    r.json()
+    r.json
 }
 
 #[tokio::test]
@@ -400,28 +344,24 @@ async fn a_private_incident_is_on_no_public_surface_until_a_person_publishes_it(
             .unwrap()
             .is_empty());
         assert_private(&app, &subs, &id, &name, 3).await;
-        let detail = send(
-            &app,
-            reqwest::Method::GET,
-            &format!("/api/v1/incidents/{id}"),
-            None,
-        )
-        .await
-        .json();
+        let detail = send(&app, Method::GET, &format!("/api/v1/incidents/{id}"), None)
+            .await
+            .json;
         assert_eq!(detail["updates"].as_array().unwrap().len(), 4, "{detail}");
         assert!(detail["published_at"].is_null());
 
         // A person publishes it: it appears, resolved, with its history; subscribers hear of
         // it once; the API it asked about stays as its monitor says (it is over).
-        let r = send(
+        let public = serde_json::json!({"public": true});
+        let r = patch(
             &app,
-            reqwest::Method::PATCH,
             &format!("/api/v1/incidents/{id}"),
-            Some(serde_json::json!({"public": true})),
+            Some(TOKEN),
+            &public,
         )
         .await;
         assert_eq!(r.status, 200, "{}", r.text);
-        assert_eq!(r.json()["public"], true);
+        assert_eq!(r.json["public"], true);
         let incident = eventually(WAIT, "the incident in incidents.json", || async {
             app.get_json("/api/v2/incidents.json").await["incidents"]
                 .as_array()
@@ -534,49 +474,35 @@ impl Secrets {
 /// Monitors whose secrets all come from the environment.
 fn secrets_config(target: &str) -> String {
     let authority = target.trim_start_matches("http://");
-    format!(
-        r#"
-[admin]
-tokens = [{{ name = "alice", token = "{TOKEN}" }}]
-
-[[components]]
-id = "api"
-name = "API"
-
-[[monitors]]
-id = "api-health"
-type = "http"
-url = "http://probe:${{PRIVACY_PASSWORD}}@{authority}/health"
-method = "POST"
-headers = {{ "X-Api-Key" = "${{PRIVACY_HEADER}}" }}
-body = "${{PRIVACY_BODY}}"
-interval = "1s"
-timeout = "1s"
-components = ["api"]
-
-[[monitors]]
-id = "db-metrics"
-type = "prometheus"
-url = "http://probe:${{PRIVACY_PASSWORD}}@{authority}/metrics"
-headers = {{ "X-Api-Key" = "${{PRIVACY_HEADER}}" }}
-series = "db_connections_open"
-threshold = 500
-interval = "1s"
-timeout = "1s"
-components = ["api"]
-
-[[monitors]]
+    let secret_url = |path: &str| format!("http://probe:${{PRIVACY_PASSWORD}}@{authority}{path}");
+    let secret_header = r#"headers = { "X-Api-Key" = "${PRIVACY_HEADER}" }"#;
+    // No `[page]`: the defaults.
+    Config::new()
+        .admin("alice", TOKEN)
+        .component("api", "API")
+        .http_monitor("api-health", &secret_url("/health"), "api")
+        .with(secret_header)
+        .with(
+            r#"method = "POST"
+body = "${PRIVACY_BODY}""#,
+        )
+        .monitor("db-metrics", "prometheus", "api")
+        .with(&format!("url = \"{}\"", secret_url("/metrics")))
+        .with(secret_header)
+        .with("series = \"db_connections_open\"\nthreshold = 500")
+        .section(
+            r#"[[monitors]]
 id = "nightly"
 type = "heartbeat"
-token = "${{PRIVACY_HEARTBEAT}}"
+token = "${PRIVACY_HEARTBEAT}"
 period = "5m"
-components = ["api"]
-
-[self_check]
-targets = ["http://probe:${{PRIVACY_PASSWORD}}@{authority}/"]
-interval = "1s"
-"#
-    )
+components = ["api"]"#,
+        )
+        .section(&format!(
+            "[self_check]\ntargets = [\"{}\"]\ninterval = \"1s\"",
+            secret_url("/")
+        ))
+        .build()
 }
 
 /// The real binary, serving `config` on `db` with `secrets` in its environment; its log goes
@@ -616,14 +542,16 @@ impl Served {
     }
 
     async fn admin(&self, client: &reqwest::Client, path: &str) -> String {
-        let r = client
-            .get(self.url(path))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "{path}: {}", r.status());
-        r.text().await.unwrap()
+        let r = send_from(
+            client,
+            Method::GET,
+            &self.url(path),
+            Some(TOKEN),
+            Body::None,
+        )
+        .await;
+        assert!((200..300).contains(&r.status), "{path}: {}", r.status);
+        r.text
     }
 
     /// SIGTERM, then the clean exit the binary promises.

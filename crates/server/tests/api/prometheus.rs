@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use pharos_testkit::{eventually, spawn_app, TestApp};
 
+use crate::support::config::Config;
+
 const ADMIN: &str = "admin-token-0123456789";
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -42,33 +44,18 @@ async fn last_error(app: &TestApp) -> String {
 async fn a_growing_connection_count_degrades_before_it_hits_the_limit() {
     let connections = Arc::new(AtomicI64::new(100));
     let url = metrics_endpoint(connections.clone()).await;
-    let config = format!(
-        r#"
-[page]
-id = "acme"
-name = "Acme"
-
-[admin]
-tokens = [{{ name = "ops", token = "{ADMIN}" }}]
-
-[[components]]
-id = "booking"
-name = "Booking"
-
-[[monitors]]
-id = "booking-connections"
-type = "prometheus"
-url = "{url}"
+    let config = Config::acme()
+        .admin("ops", ADMIN)
+        .component("booking", "Booking")
+        .monitor("booking-connections", "prometheus", "booking")
+        .with(&format!(
+            r#"url = "{url}"
 series = 'db_connections_open{{pool="booking"}}'
 threshold = 500
-forecast = "5s"
-interval = "1s"
-timeout = "1s"
-failure_threshold = 1
-success_threshold = 1
-components = ["booking"]
-"#
-    );
+forecast = "5s""#
+        ))
+        .thresholds(1, 1)
+        .build();
     let app = spawn_app(&config).await;
     app.wait_for_component("booking", "operational", WAIT).await;
 

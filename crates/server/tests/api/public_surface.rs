@@ -11,35 +11,28 @@ use pharos_testkit::{eventually, spawn_app, TestApp};
 use reqwest::{Method, StatusCode};
 use sha2::Digest as _;
 
+use crate::support::config::Config;
+
 const TOKEN: &str = "public-surface-token-0123456789";
 const PING: &str = "surface-heartbeat-0123456789";
 
+/// One component driven by a heartbeat; `[server] public_url` when given.
 fn config(public_url: Option<&str>) -> String {
-    let server = public_url
-        .map(|u| format!("[server]\npublic_url = \"{u}\"\n"))
-        .unwrap_or_default();
-    format!(
-        r#"
-{server}
-[page]
-id = "acme"
-name = "Acme"
-
-[admin]
-tokens = [{{ name = "alice", token = "{TOKEN}" }}]
-
-[[components]]
-id = "api"
-name = "API"
-
-[[monitors]]
+    let mut config = Config::acme().admin("alice", TOKEN);
+    if let Some(u) = public_url {
+        config = config.section(&format!("[server]\npublic_url = \"{u}\""));
+    }
+    config
+        .component("api", "API")
+        .section(&format!(
+            r#"[[monitors]]
 id = "api-beat"
 type = "heartbeat"
 token = "{PING}"
 period = "1h"
-components = ["api"]
-"#
-    )
+components = ["api"]"#
+        ))
+        .build()
 }
 
 /// A response, read whole.

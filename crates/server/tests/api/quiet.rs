@@ -8,44 +8,21 @@ use std::time::Duration;
 
 use pharos_testkit::{eventually, spawn_app, FakeTarget, TestApp};
 
+use crate::support::config::Config;
+
 const ADMIN: &str = "admin-token-0123456789";
 
-fn page(extra: &str) -> String {
-    format!(
-        r#"
-[page]
-id = "acme"
-name = "Acme"
-
-[admin]
-tokens = [{{ name = "ops", token = "{ADMIN}" }}]
-
-{extra}
-"#
-    )
+fn page() -> Config {
+    Config::acme().admin("ops", ADMIN)
 }
 
 /// The page with one component, `api`, driven by one http monitor, `api-health`, on `url`
-/// with thresholds of 1 and `extra` keys.
-fn api_monitor(url: &str, interval: &str, extra: &str) -> String {
-    page(&format!(
-        r#"
-[[components]]
-id = "api"
-name = "API"
-
-[[monitors]]
-id = "api-health"
-type = "http"
-url = "{url}/"
-interval = "{interval}"
-timeout = "1s"
-failure_threshold = 1
-success_threshold = 1
-components = ["api"]
-{extra}
-"#
-    ))
+/// with thresholds of 1.
+fn api_monitor(url: &str) -> Config {
+    page()
+        .component("api", "API")
+        .http_monitor("api-health", &format!("{url}/"), "api")
+        .thresholds(1, 1)
 }
 
 async fn incidents(app: &TestApp) -> Vec<serde_json::Value> {
@@ -82,14 +59,14 @@ async fn a_target_failing_one_check_in_ten_opens_no_incident() {
     let target = FakeTarget::start().await;
     target.set_fail_every(10);
     // Six monitors, each with its own path (the target counts per path), default thresholds.
-    let mut extra = String::new();
+    let mut config = page();
     for i in 1..=6 {
-        extra.push_str(&format!(
-            "[[components]]\nid = \"c{i}\"\nname = \"C{i}\"\n\n[[monitors]]\nid = \"m{i}\"\ntype = \"http\"\nurl = \"{}/m{i}\"\ninterval = \"1s\"\ntimeout = \"1s\"\ncomponents = [\"c{i}\"]\n\n",
-            target.url
-        ));
+        let url = format!("{}/m{i}", target.url);
+        config = config
+            .component(&format!("c{i}"), &format!("C{i}"))
+            .http_monitor(&format!("m{i}"), &url, &format!("c{i}"));
     }
-    let app = spawn_app(&page(&extra)).await;
+    let app = spawn_app(&config.build()).await;
     // Until each monitor has seen its tenth check fail and stored a check after that one. A
     // result is stored once the pipeline has applied it, so the failure was applied (with
     // whatever incident it would open) a check ago. (Counting target hits let a monitor whose
@@ -132,12 +109,10 @@ async fn a_passing_retry_hides_a_single_failure() {
     let target = FakeTarget::start().await;
     // Every other request fails: each failed check is retried, and the retry passes.
     target.set_fail_every(2);
-    let app = spawn_app(&api_monitor(
-        &target.url,
-        "2s",
-        "retries = 1\nretry_interval = \"1s\"",
-    ))
-    .await;
+    let config = api_monitor(&target.url)
+        .set("interval", r#""2s""#)
+        .with("retries = 1\nretry_interval = \"1s\"");
+    let app = spawn_app(&config.build()).await;
     eventually(Duration::from_secs(20), "8 requests", || async {
         (target.hits() >= 8).then_some(())
     })
@@ -154,7 +129,7 @@ async fn a_passing_retry_hides_a_single_failure() {
     // Without the retry the same target opens an incident at once.
     let target = FakeTarget::start().await;
     target.set_fail_every(2);
-    let app = spawn_app(&api_monitor(&target.url, "1s", "")).await;
+    let app = spawn_app(&api_monitor(&target.url).build()).await;
     eventually(Duration::from_secs(20), "an incident", || async {
         (!incidents(&app).await.is_empty()).then_some(())
     })
@@ -167,7 +142,7 @@ async fn a_flapping_monitor_yields_one_incident_and_one_flapping_update() {
     let target = FakeTarget::start().await;
     // Down, up, down, up, …: a change of state every check.
     target.set_fail_every(2);
-    let app = spawn_app(&api_monitor(&target.url, "1s", "")).await;
+    let app = spawn_app(&api_monitor(&target.url).build()).await;
     let updates = |json: &serde_json::Value| -> Vec<String> {
         json["incident_updates"]
             .as_array()
@@ -228,30 +203,13 @@ async fn failed_checks_do_not_count_while_pharos_is_offline() {
     drop(reserved);
     let target = FakeTarget::start().await;
     target.set_status(500);
-    let app = spawn_app(&page(&format!(
-        r#"
-[self_check]
+    let config = api_monitor(&target.url).section(&format!(
+        r#"[self_check]
 targets = ["tcp://{gateway}"]
 interval = "1s"
-timeout = "500ms"
-
-[[components]]
-id = "api"
-name = "API"
-
-[[monitors]]
-id = "api-health"
-type = "http"
-url = "{}/"
-interval = "1s"
-timeout = "1s"
-failure_threshold = 1
-success_threshold = 1
-components = ["api"]
-"#,
-        target.url
-    )))
-    .await;
+timeout = "500ms""#
+    ));
+    let app = spawn_app(&config.build()).await;
     let status = eventually(Duration::from_secs(20), "suppressed failures", || async {
         let s = app.admin_json("/api/v1/self-check", ADMIN).await;
         (s["suppressed_failures"].as_u64().unwrap() >= 3).then_some(s)

@@ -20,6 +20,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::config::Config;
+use crate::support::http::{send_from, Answer, Body};
 use crate::support::{free_port, sections, time, PHAROS};
 use chrono::{DateTime, FixedOffset, NaiveDateTime, SecondsFormat, Utc};
 use pharos_testkit::serde_json_value::Value;
@@ -33,20 +35,6 @@ const WAIT: Duration = Duration::from_secs(30);
 // ---------------------------------------------------------------------------------------------
 // The binary, over HTTP
 // ---------------------------------------------------------------------------------------------
-
-/// One answer: status, content type, the body as JSON (`Null` when it is not) and as text.
-struct Answer {
-    status: u16,
-    content_type: String,
-    json: Value,
-    text: String,
-}
-
-impl std::fmt::Debug for Answer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", self.status, self.text)
-    }
-}
 
 /// A running `pharos serve`, killed when dropped (with its log printed if the test failed).
 struct Pharos {
@@ -124,29 +112,11 @@ impl Pharos {
         pharos
     }
 
+    /// `method path` with the admin token, with `body` as JSON.
     async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
-        let mut req = self
-            .client
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(TOKEN);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status().as_u16();
-        let content_type = res
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default();
-        let text = res.text().await.unwrap();
-        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Answer {
-            status,
-            content_type,
-            json,
-            text,
-        }
+        let url = format!("{}{path}", self.base);
+        let body = body.as_ref().map_or(Body::None, Body::Json);
+        send_from(&self.client, method, &url, Some(TOKEN), body).await
     }
 
     async fn get(&self, path: &str) -> Answer {
@@ -399,45 +369,31 @@ fn md_section<'a>(md: &'a str, heading: &str) -> &'a str {
 // 1. A routine update made everything slow; it was reverted (seed 004)
 // ---------------------------------------------------------------------------------------------
 
-const NOTERRO: &str = r#"
-[page]
-id = "noterro"
-name = "Noterro"
-time_zone = "America/New_York"
-
-[admin]
-tokens = [{ name = "alice", token = "replay-test-token-0123456789" }]
-
-[incidents]
-auto_open = true
-auto_publish = true
-auto_resolve_after = "1s"
-
-[changes]
+/// Noterro's page: the web app with its monitor on `target`, and regression detection.
+fn noterro(target: &str) -> String {
+    Config::new()
+        .page("noterro", "Noterro")
+        .with(r#"time_zone = "America/New_York""#)
+        .admin("alice", TOKEN)
+        .auto_incidents("1s")
+        .section(
+            r#"[changes]
 regression_window = "4s"
 min_samples = 3
 latency_ratio = 2.0
-min_latency_increase = "150ms"
-
-[[components]]
-id = "web"
-name = "Web App"
-
-[[monitors]]
-id = "web-health"
-type = "http"
-url = "TARGET/web"
-interval = "1s"
-timeout = "1s"
-components = ["web"]
-"#;
+min_latency_increase = "150ms""#,
+        )
+        .component("web", "Web App")
+        .http_monitor("web-health", &format!("{target}/web"), "web")
+        .build()
+}
 
 #[tokio::test]
 async fn a_routine_update_makes_everything_slow_and_is_reverted() {
     let started = Instant::now();
     let target = FakeTarget::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let pharos = Pharos::start(dir.path(), &NOTERRO.replace("TARGET", &target.url), None).await;
+    let pharos = Pharos::start(dir.path(), &noterro(&target.url), None).await;
     // A few seconds of fast checks: the window before the update. Waited for as stored:
     // the last 4 s of results, at least four, all up and under 150 ms (a count of target hits
     // let a check slowed by a busy machine, or the first one at start-up, fall into it).
@@ -682,11 +638,8 @@ async fn a_routine_update_makes_everything_slow_and_is_reverted() {
     // The same as Markdown.
     let a = pharos.get(&format!("{pm_path}?format=md")).await;
     assert_eq!(a.status, 200, "{a:?}");
-    assert!(
-        a.content_type.starts_with("text/markdown"),
-        "{}",
-        a.content_type
-    );
+    let content_type = a.header("content-type").unwrap_or_default();
+    assert!(content_type.starts_with("text/markdown"), "{content_type}");
     let md = a.text;
     assert!(
         md.starts_with("# Postmortem: Degraded performance of Web App\n"),
@@ -760,31 +713,18 @@ async fn a_routine_update_makes_everything_slow_and_is_reverted() {
 // 2. An outage, an Alertmanager alert and a wrong deployment record (seed 002)
 // ---------------------------------------------------------------------------------------------
 
-const PROXYCLICK: &str = r#"
-[page]
-id = "proxyclick"
-name = "Proxyclick"
-time_zone = "Europe/Brussels"
-
-[admin]
-tokens = [{ name = "alice", token = "replay-test-token-0123456789" }]
-
-[incidents]
-auto_open = true
-auto_publish = true
-auto_resolve_after = "1s"
-
-[changes]
-regression = false
-
-[[components]]
-id = "api"
-name = "Proxyclick API"
-
-[[components]]
-id = "dashboard"
-name = "Dashboard"
-"#;
+/// Proxyclick's page: the API and the dashboard, no monitor (alerts drive them).
+fn proxyclick() -> String {
+    Config::new()
+        .page("proxyclick", "Proxyclick")
+        .with(r#"time_zone = "Europe/Brussels""#)
+        .admin("alice", TOKEN)
+        .auto_incidents("1s")
+        .section("[changes]\nregression = false")
+        .component("api", "Proxyclick API")
+        .component("dashboard", "Dashboard")
+        .build()
+}
 
 /// Central European Summer Time, as the seed's updates were posted.
 fn cest(at: DateTime<Utc>) -> String {
@@ -823,7 +763,7 @@ fn alertmanager(status: &str, starts_at: DateTime<Utc>, ends_at: Option<DateTime
 async fn a_wrong_deployment_record_is_corrected_during_an_alertmanager_outage() {
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
-    let pharos = Pharos::start(dir.path(), PROXYCLICK, None).await;
+    let pharos = Pharos::start(dir.path(), &proxyclick(), None).await;
     let now = Utc::now();
     let deployed_at = now - chrono::Duration::minutes(25);
     let alert_started = now - chrono::Duration::minutes(5);
@@ -1108,45 +1048,26 @@ async fn a_wrong_deployment_record_is_corrected_during_an_alertmanager_outage() 
 // 3. A connection leak takes the booking service down twice within days (seed 003)
 // ---------------------------------------------------------------------------------------------
 
-const SERRAVIEW: &str = r#"
-[page]
-id = "serraview"
-name = "Serraview"
-time_zone = "America/New_York"
-
-[admin]
-tokens = [{ name = "alice", token = "replay-test-token-0123456789" }]
-
-[incidents]
-auto_open = true
-auto_publish = true
-auto_resolve_after = "2s"
-
-[[components]]
-id = "booking"
-name = "Booking Service"
-
-[[components]]
-id = "engage"
-name = "Engage"
-
-[[monitors]]
-id = "booking-health"
-type = "http"
-url = "TARGET/booking"
-interval = "1s"
-timeout = "1s"
-failure_threshold = 2
-success_threshold = 1
-components = ["booking"]
-"#;
+/// Serraview's page: the booking service with its monitor on `target`, and Engage.
+fn serraview(target: &str) -> String {
+    Config::new()
+        .page("serraview", "Serraview")
+        .with(r#"time_zone = "America/New_York""#)
+        .admin("alice", TOKEN)
+        .auto_incidents("2s")
+        .component("booking", "Booking Service")
+        .component("engage", "Engage")
+        .http_monitor("booking-health", &format!("{target}/booking"), "booking")
+        .thresholds(2, 1)
+        .build()
+}
 
 #[tokio::test]
 async fn a_connection_leak_recurs_four_days_later_and_is_linked_to_the_first_outage() {
     let started = Instant::now();
     let target = FakeTarget::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let config = SERRAVIEW.replace("TARGET", &target.url);
+    let config = serraview(&target.url);
     let pharos = Pharos::start(dir.path(), &config, None).await;
     eventually(WAIT, "a first good check", || async {
         (target.hits() > 0).then_some(())

@@ -7,6 +7,8 @@
 
 use std::time::Duration;
 
+use crate::support::config::Config;
+use crate::support::http::get;
 use crate::support::time;
 use chrono::{DateTime, Duration as ChronoDuration, DurationRound, Utc};
 use pharos_domain::{ComponentId, ComponentStatus, ComponentTransition, Incident};
@@ -20,49 +22,16 @@ use serde_json::json;
 const WAIT: Duration = Duration::from_secs(20);
 const TOKEN: &str = "responder-token-0123456789";
 
-fn config(monitors: &str) -> String {
-    format!(
-        r#"
-[page]
-id = "acme"
-name = "Acme"
-time_zone = "America/Denver"
-
-[admin]
-tokens = [{{ name = "alice", token = "{TOKEN}" }}]
-
-[incidents]
-auto_open = true
-auto_publish = true
-auto_resolve_after = "1s"
-
-[[components]]
-id = "api"
-name = "API"
-group = "Core services"
-
-[[components]]
-id = "db"
-name = "Database"
-{monitors}
-"#
-    )
-}
-
-fn api_monitor(target: &str) -> String {
-    format!(
-        r#"
-[[monitors]]
-id = "api-health"
-type = "http"
-url = "{target}/health"
-interval = "1s"
-timeout = "1s"
-failure_threshold = 2
-success_threshold = 1
-components = ["api"]
-"#
-    )
+/// Two components, `api` in a group, and no monitor yet; incidents opened, published and
+/// resolved (a second after recovery) by themselves; the page in Denver's time zone.
+fn config() -> Config {
+    Config::acme()
+        .with(r#"time_zone = "America/Denver""#)
+        .admin("alice", TOKEN)
+        .auto_incidents("1s")
+        .component("api", "API")
+        .with(r#"group = "Core services""#)
+        .component("db", "Database")
 }
 
 /// `later - earlier` in seconds with millisecond precision, as the API writes durations.
@@ -120,7 +89,10 @@ async fn an_outage_shows_in_the_report_with_the_incidents_own_times() {
     for backend in backends() {
         let started = Utc::now();
         let target = FakeTarget::start().await;
-        let app = spawn_app_on(backend, &config(&api_monitor(&target.url))).await;
+        let config = config()
+            .http_monitor("api-health", &format!("{}/health", target.url), "api")
+            .thresholds(2, 1);
+        let app = spawn_app_on(backend, &config.build()).await;
         eventually(WAIT, "a first good check", || async {
             (target.hits() > 0).then_some(())
         })
@@ -165,7 +137,20 @@ async fn an_outage_shows_in_the_report_with_the_incidents_own_times() {
             (app.component_status("api").await == "major_outage").then_some(())
         })
         .await;
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // The outage must last over a second (asserted below): keep the target failing until
+        // it has, counted from the check that confirmed it as the timeline records it.
+        eventually(WAIT, "the outage to last over a second", || async {
+            let i = app
+                .admin_json(&format!("/api/v1/incidents/{id}"), TOKEN)
+                .await;
+            let down_at = i["timeline"]
+                .as_array()?
+                .iter()
+                .find(|e| e["kind"] == "monitor_down")
+                .map(|e| time(&e["occurred_at"]))?;
+            (Utc::now() - down_at > ChronoDuration::milliseconds(1200)).then_some(())
+        })
+        .await;
         target.set_status(200);
         let incident = eventually(WAIT, "the incident resolved", || async {
             let i = app
@@ -326,7 +311,7 @@ async fn an_outage_shows_in_the_report_with_the_incidents_own_times() {
 
 #[tokio::test]
 async fn bad_queries_are_refused_naming_the_field() {
-    let app = spawn_app_on(backends()[0], &config("")).await;
+    let app = spawn_app_on(backends()[0], &config().build()).await;
     for (query, field) in [
         ("?days=7", "days"),
         ("?days=ninety", "days"),
@@ -334,25 +319,12 @@ async fn bad_queries_are_refused_naming_the_field() {
         ("?component=core-services", "component"),
     ] {
         for path in ["/api/v1/reports", "/reports"] {
-            let res = app
-                .client
-                .get(format!("{}{path}{query}", app.base_url))
-                .bearer_auth(TOKEN)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(res.status(), 422, "{path}{query}");
-            let body: Value = res.json().await.unwrap();
-            assert_eq!(body["error"]["field"], field, "{path}{query}: {body}");
+            let res = get(&app, &format!("{path}{query}"), Some(TOKEN)).await;
+            assert_eq!(res.status, 422, "{path}{query}");
+            assert_eq!(res.field(), Some(field), "{path}{query}: {res:?}");
         }
     }
-    let res = app
-        .client
-        .get(format!("{}/api/v1/reports", app.base_url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 401);
+    assert_eq!(get(&app, "/api/v1/reports", None).await.status, 401);
     // Documented.
     let doc = app.get_json("/api/v1/openapi.json").await;
     let op = &doc["paths"]["/api/v1/reports"]["get"];
@@ -451,7 +423,7 @@ async fn a_year_of_stored_history_fills_the_longer_windows() {
             store.write_batch(&batch).await.unwrap();
             store.close().await;
         }
-        let app = spawn_app_with_db(db, &config("")).await;
+        let app = spawn_app_with_db(db, &config().build()).await;
         let r = report(&app, "").await;
         let api = component(&r, "api");
         let (w30, w90, w365) = (

@@ -9,23 +9,19 @@ use pharos_testkit::spawn_app;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
+use crate::support::config::Config;
+
 const HALF_OPEN: usize = 3_000;
 
 fn config(header_timeout: &str, max_connections: usize) -> String {
-    format!(
-        r#"
-[server]
-header_timeout = "{header_timeout}"
-max_connections = {max_connections}
-
-[page]
-name = "Acme"
-
-[[components]]
-id = "api"
-name = "API"
-"#
-    )
+    // A page with a name only, and one component.
+    Config::new()
+        .section(&format!(
+            "[server]\nheader_timeout = \"{header_timeout}\"\nmax_connections = {max_connections}"
+        ))
+        .section("[page]\nname = \"Acme\"")
+        .component("api", "API")
+        .build()
 }
 
 /// A connection that sends the start of a request and then nothing.

@@ -17,6 +17,8 @@ use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio_rustls::rustls;
 
+use crate::support::config::Config;
+
 const ADMIN: &str = "admin-token-0123456789";
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -60,15 +62,6 @@ async fn wait_for_health(app: &TestApp, id: &str, want: &str) {
     .await;
 }
 
-const HEAD: &str = r#"
-[page]
-id = "acme"
-name = "Acme"
-
-[admin]
-tokens = [{ name = "ops", token = "admin-token-0123456789" }]
-"#;
-
 #[tokio::test]
 async fn tls_monitors_judge_certificates_from_an_internal_ca() {
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -83,33 +76,24 @@ async fn tls_monitors_judge_certificates_from_an_internal_ca() {
     let good = tls_server(&ca, 90).await;
     let soon = tls_server(&ca, 10).await;
 
-    let monitor = |id: &str, port: u16, component: &str| {
-        format!(
-            r#"
-[[components]]
-id = "{component}"
-name = "{component}"
-
-[[monitors]]
-id = "{id}"
-type = "tls"
-url = "tls://localhost:{port}"
-ca_certificate = "{ca}"
-conditions = ["[CONNECTED] == true", "[CERTIFICATE_EXPIRATION] > 336h"]
-interval = "1s"
-timeout = "1s"
-failure_threshold = 1
-success_threshold = 1
-components = ["{component}"]
-"#,
-            ca = ca_file.display()
-        )
-    };
-    let config = format!(
-        "{HEAD}{}{}",
-        monitor("cert-api", good, "api"),
-        monitor("cert-billing", soon, "billing")
+    let checks = format!(
+        r#"ca_certificate = "{}"
+conditions = ["[CONNECTED] == true", "[CERTIFICATE_EXPIRATION] > 336h"]"#,
+        ca_file.display()
     );
+    let config = Config::acme()
+        .admin("ops", ADMIN)
+        .component("api", "api")
+        .monitor("cert-api", "tls", "api")
+        .with(&format!("url = \"tls://localhost:{good}\""))
+        .with(&checks)
+        .thresholds(1, 1)
+        .component("billing", "billing")
+        .monitor("cert-billing", "tls", "billing")
+        .with(&format!("url = \"tls://localhost:{soon}\""))
+        .with(&checks)
+        .thresholds(1, 1)
+        .build();
     let app = spawn_app(&config).await;
 
     wait_for_health(&app, "cert-api", "up").await;
@@ -130,23 +114,13 @@ components = ["{component}"]
 
 #[tokio::test]
 async fn an_icmp_monitor_of_the_loopback_address_keeps_its_component_up() {
-    let config = format!(
-        r#"{HEAD}
-[[components]]
-id = "gateway"
-name = "Gateway"
-
-[[monitors]]
-id = "gw-ping"
-type = "icmp"
-url = "icmp://127.0.0.1"
-interval = "1s"
-timeout = "1s"
-failure_threshold = 1
-success_threshold = 1
-components = ["gateway"]
-"#
-    );
+    let config = Config::acme()
+        .admin("ops", ADMIN)
+        .component("gateway", "Gateway")
+        .monitor("gw-ping", "icmp", "gateway")
+        .with(r#"url = "icmp://127.0.0.1""#)
+        .thresholds(1, 1)
+        .build();
     let app = spawn_app(&config).await;
 
     wait_for_health(&app, "gw-ping", "up").await;

@@ -1,11 +1,13 @@
-//! Helpers more than one area uses: the binary under test, a free port for it, requests, and
-//! reading the API's values.
+//! Helpers more than one area uses: the configuration file ([`config::Config`]), requests
+//! ([`http`]), the binary under test, a free port for it, and reading the API's values.
+
+pub mod config;
+pub mod http;
 
 use std::net::TcpListener;
 
 use chrono::{DateTime, Utc};
 use pharos_testkit::serde_json_value::Value;
-use pharos_testkit::TestApp;
 
 /// The `pharos` binary Cargo built for these tests.
 pub const PHAROS: &str = env!("CARGO_BIN_EXE_pharos");
@@ -34,24 +36,4 @@ pub fn sections(missing: &Value) -> Vec<String> {
         .iter()
         .map(|m| m["section"].as_str().unwrap().to_owned())
         .collect()
-}
-
-/// POSTs `body` as JSON to `path`, with `token` as bearer when given: the status, and the
-/// answer as JSON (`Null` when it is not JSON).
-pub async fn post_json(
-    app: &TestApp,
-    path: &str,
-    body: &Value,
-    token: Option<&str>,
-) -> (u16, Value) {
-    let mut req = app
-        .client
-        .post(format!("{}{path}", app.base_url))
-        .json(body);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
 }
