@@ -330,6 +330,30 @@ impl Desk {
         self.post_as(ii, status, body, affected, Actor::Automation, now);
     }
 
+    /// A failure (a monitor's or an alert's) joined incident `ii`: posts what automation has
+    /// to say about it, if anything ([`Incident::status_after_failure`]); `message` describes
+    /// the failure, and a reopened incident says the problem has returned.
+    fn post_failure(
+        &mut self,
+        ii: usize,
+        new_components: bool,
+        flapping: bool,
+        message: String,
+        affected: Vec<AffectedChange>,
+        now: DateTime<Utc>,
+    ) {
+        let inc = &self.incidents[ii];
+        let Some(status) = inc.status_after_failure(new_components, flapping) else {
+            return;
+        };
+        let body = if inc.status == IncidentStatus::Monitoring {
+            format!("The problem has returned. {message}")
+        } else {
+            message
+        };
+        self.post(ii, status, body, affected, now);
+    }
+
     fn post_as(
         &mut self,
         ii: usize,

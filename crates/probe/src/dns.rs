@@ -32,7 +32,7 @@ pub(crate) async fn check(spec: &DnsSpec, started: Instant) -> Observation {
     let answer = match udp_exchange(server, &request).await {
         Ok(Udp::Answer(answer)) => Ok(answer),
         Ok(Udp::Truncated(rcode)) => {
-            tracing::debug!(%server, "DNS answer truncated over UDP; asking again over TCP.");
+            tracing::debug!(%server, "DNS answer truncated over UDP; asking again over TCP");
             tcp_exchange(server, &request).await.map_err(|failure| {
                 // The truncated answer did arrive: keep its rcode, and say why it was not
                 // enough.
@@ -195,7 +195,7 @@ async fn udp_exchange(server: SocketAddr, request: &Request) -> Result<Udp, Fail
         let meta = header.metadata;
         if meta.id != request.id || meta.message_type != MessageType::Response {
             // A late answer to someone else's query, or an echo: not ours, keep waiting.
-            tracing::trace!(%server, id = meta.id, "Ignoring a DNS message that does not answer our query.");
+            tracing::trace!(%server, id = meta.id, "ignoring a DNS message that does not answer our query");
             continue;
         }
         // Checked on the header alone: a server may cut a truncated answer anywhere, so the

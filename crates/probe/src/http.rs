@@ -146,7 +146,7 @@ impl HttpProber {
             max_redirects = key.max_redirects,
             client_certificate = key.identity.is_some(),
             extra_ca = key.ca.is_some(),
-            "Built an HTTP client for new settings."
+            "built an HTTP client for new settings"
         );
         let mut clients = self.clients.write().unwrap_or_else(PoisonError::into_inner);
         Ok(clients.entry(key).or_insert(built).clone())
@@ -171,7 +171,7 @@ impl HttpProber {
             Err(BuildError::Internal(err)) => {
                 // Pharos's fault, not the target's. `new` built a client with the same TLS
                 // setup, so this is not expected; say plainly that it is ours.
-                tracing::error!(error = %err, "Could not build an HTTP client.");
+                tracing::error!(error = %err, "could not build an HTTP client");
                 return Observation::failed(
                     format!("internal error: could not build the HTTP client: {err}"),
                     started.elapsed(),

@@ -96,8 +96,8 @@ fn open(ip: IpAddr) -> io::Result<Client> {
             if client.get_socket().get_type() == socket2::Type::RAW {
                 warn_once(&FALLBACK_LOGGED, || {
                     tracing::warn!(
-                        "Unprivileged ICMP sockets are not allowed (sysctl net.ipv4.ping_group_range); \
-                         icmp checks use a raw socket instead, which needs root or CAP_NET_RAW."
+                        "unprivileged ICMP sockets are not allowed (sysctl net.ipv4.ping_group_range); \
+                         icmp checks use a raw socket instead, which needs root or CAP_NET_RAW"
                     );
                 });
             }
@@ -106,7 +106,7 @@ fn open(ip: IpAddr) -> io::Result<Client> {
         Err(err) => {
             if err.kind() == io::ErrorKind::PermissionDenied {
                 warn_once(&DENIED_LOGGED, || {
-                    tracing::warn!("icmp checks cannot run: {NOT_PERMITTED}.");
+                    tracing::warn!("icmp checks cannot run: {NOT_PERMITTED}");
                 });
             }
             Err(err)

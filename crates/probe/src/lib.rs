@@ -91,7 +91,7 @@ impl Prober {
             status = ?observation.status,
             response_time_ms = observation.response_time.as_millis(),
             error = ?observation.error,
-            "Check finished."
+            "check finished"
         );
         observation
     }

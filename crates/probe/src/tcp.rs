@@ -40,7 +40,7 @@ pub(crate) async fn connect(host: &str, port: u16) -> Result<(TcpStream, SocketA
         match TcpStream::connect(addr).await {
             Ok(stream) => return Ok((stream, addr)),
             Err(err) => {
-                tracing::trace!(%addr, error = %err, "TCP connect failed; trying the next address.");
+                tracing::trace!(%addr, error = %err, "TCP connect failed; trying the next address");
                 last_error = Some(err);
             }
         }

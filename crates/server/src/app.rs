@@ -109,15 +109,7 @@ impl App {
         let admin = pharos_web::admin::AdminState {
             control: engine.control(),
             show_responders: config.page.show_responders,
-            tokens: config
-                .admin
-                .tokens
-                .iter()
-                .map(|t| pharos_web::admin::AdminToken {
-                    name: t.name.clone(),
-                    token: t.secret.expose().to_owned(),
-                })
-                .collect(),
+            tokens: config.admin.tokens.clone(),
         };
         let hardening = pharos_web::Hardening::for_public_url(&engine.view().page.url);
         let router = pharos_web::harden(
@@ -206,23 +198,11 @@ pub fn raise_open_file_limit(max_connections: usize) {
     }
 }
 
-/// Hides the password in a database URL for messages.
+/// A database URL as messages show it: the password hidden (`user:***@`), and a bare user
+/// information too (in a URL it may be a token), by the one redaction Pharos uses for URLs
+/// ([`pharos_domain::fingerprint::redact_userinfo`]).
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let creds = &url[scheme_end + 3..at];
-            match creds.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme_end + 3],
-                    &creds[..colon],
-                    &url[at..]
-                ),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
+    pharos_domain::fingerprint::redact_userinfo(url).into_owned()
 }
 
 #[cfg(test)]
@@ -235,7 +215,11 @@ mod tests {
             redact_url("postgres://u:secret@h:5432/db"),
             "postgres://u:***@h:5432/db"
         );
-        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://***@h/db");
+        assert_eq!(
+            redact_url("postgres://u:p@h/db?opt=a@b"),
+            "postgres://u:***@h/db?opt=a@b"
+        );
         assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
     }
 }

@@ -292,23 +292,12 @@ impl Desk {
             inc.alerts.insert(alert.key.clone(), held);
             inc.failing(now);
             let new_components = live.iter().any(|c| !inc.components.contains_key(c));
-            let relapse = inc.status == IncidentStatus::Monitoring;
             // An alert recorded without an outage says nothing publicly.
-            let post = routed
-                .status
-                .and_then(|_| inc.status_after_failure(new_components, false));
             if routed.status.is_some() {
                 for a in &affected {
                     inc.note_component(a.component_id.clone(), a.new_status);
                 }
-            }
-            if let Some(status) = post {
-                let body = if relapse {
-                    format!("The problem has returned. {message}")
-                } else {
-                    message
-                };
-                self.post(ii, status, body, affected, now);
+                self.post_failure(ii, new_components, false, message, affected, now);
             }
             self.note_component_changes(&changes, now);
             self.touch_incident(&id);

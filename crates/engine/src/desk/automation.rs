@@ -181,17 +181,15 @@ impl Desk {
             for a in &affected {
                 inc.note_component(a.component_id.clone(), a.new_status);
             }
-            let relapse = inc.status == IncidentStatus::Monitoring;
-            let post =
-                inc.status_after_failure(!new_components.is_empty(), world.is_flapping(monitor));
-            if let Some(status) = post {
-                let body = if relapse {
-                    format!("The problem has returned. {message}")
-                } else {
-                    message
-                };
-                self.post(ii, status, body, affected, now);
-            }
+            let flapping = world.is_flapping(monitor);
+            self.post_failure(
+                ii,
+                !new_components.is_empty(),
+                flapping,
+                message,
+                affected,
+                now,
+            );
             self.note_component_changes(changes, now);
             self.touch_incident(&id);
             return;

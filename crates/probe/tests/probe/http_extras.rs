@@ -507,7 +507,7 @@ async fn secrets_reach_neither_errors_nor_logs() {
 
     let logged = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
     // The capture works: the probe's own events and reqwest's `log` records are in it.
-    assert!(logged.contains("Check finished."), "{logged}");
+    assert!(logged.contains("check finished"), "{logged}");
     assert!(logged.contains("starting new connection"), "{logged}");
     let encoded = base64_encode(format!("probe:{PASSWORD}").as_bytes());
     for secret in [PASSWORD, TOKEN, encoded.as_str()] {

@@ -271,16 +271,8 @@ pub struct AdminConfig {
     pub tokens: Vec<AdminToken>,
 }
 
-/// One `[admin] tokens` entry: a bearer token and whose it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AdminToken {
-    /// Who holds the token, recorded as the author of every admin change made with it:
-    /// the table's `name`, or `token-N` (1-based position in the list) for a plain string.
-    /// Non-empty, at most 64 characters, unique among the tokens.
-    pub name: String,
-    /// The token itself; non-empty, and different from every other entry's.
-    pub secret: Secret,
-}
+/// One `[admin] tokens` entry: the admin API's own type, as the configuration checked it.
+pub use pharos_web::admin::AdminToken;
 
 /// One `[[components]]` entry: a row on the status page.
 #[derive(Debug, Clone, PartialEq, Eq)]

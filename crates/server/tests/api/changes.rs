@@ -595,6 +595,24 @@ async fn open_incidents(app: &TestApp) -> Vec<Value> {
         .clone()
 }
 
+/// Releases `version` of the API, which makes every answer 400 ms slower, and records it as a
+/// deploy; returns the change's id. The record says it began half a second before the answers
+/// turned slow: a check that started before the record's time must not be slowed, and one in
+/// flight when the delay is switched on could be (recording right before or after switching it
+/// left a check in between to chance).
+async fn release_slowly(app: &TestApp, target: &FakeTarget, version: &str) -> String {
+    let released = (Utc::now() - chrono::Duration::milliseconds(500))
+        .to_rfc3339_opts(SecondsFormat::Millis, true);
+    target.set_delay(Duration::from_millis(400));
+    let change = record(
+        app,
+        json!({"component": "api", "kind": "deploy", "summary": format!("Deploy api {version}"),
+               "version": version, "started_at": released}),
+    )
+    .await;
+    change["id"].as_str().unwrap().to_owned()
+}
+
 #[tokio::test]
 async fn a_slow_release_is_caught_named_and_recovers() {
     let rules = r#"
@@ -628,20 +646,7 @@ min_latency_increase = "150ms"
         })
         .await;
 
-        // Release 1.4.2 makes every answer 400 ms slower. Its record says it began half a
-        // second before the answers turned slow: a check that started before the record's
-        // time must not be slowed, and one in flight when the delay is switched on could be
-        // (recording right before or after switching it left a check in between to chance).
-        let released = (Utc::now() - chrono::Duration::milliseconds(500))
-            .to_rfc3339_opts(SecondsFormat::Millis, true);
-        target.set_delay(Duration::from_millis(400));
-        let change = record(
-            &app,
-            json!({"component": "api", "kind": "deploy", "summary": "Deploy api 1.4.2",
-                   "version": "1.4.2", "started_at": released}),
-        )
-        .await;
-        let id = change["id"].as_str().unwrap().to_owned();
+        let id = release_slowly(&app, &target, "1.4.2").await;
         let watching = eventually(WAIT, "the check to start watching", || async {
             let c = app
                 .admin_json(&format!("/api/v1/changes/{id}"), TOKEN)
@@ -760,16 +765,7 @@ min_latency_increase = "150ms"
         })
         .await;
 
-        let released = (Utc::now() - chrono::Duration::milliseconds(500))
-            .to_rfc3339_opts(SecondsFormat::Millis, true);
-        target.set_delay(Duration::from_millis(400));
-        let change = record(
-            &app,
-            json!({"component": "api", "kind": "deploy", "summary": "Deploy api 1.4.3",
-                   "version": "1.4.3", "started_at": released}),
-        )
-        .await;
-        let id = change["id"].as_str().unwrap().to_owned();
+        let id = release_slowly(&app, &target, "1.4.3").await;
         let judged = eventually(WAIT, "the change to be judged suspect", || async {
             let c = app
                 .admin_json(&format!("/api/v1/changes/{id}"), TOKEN)

@@ -86,7 +86,12 @@ pub(crate) fn bearer(value: &str) -> Option<&str> {
 pub(crate) fn identify(tokens: &[AdminToken], presented: &str) -> Option<String> {
     let mut found = None;
     for t in tokens {
-        let equal: bool = t.token.as_bytes().ct_eq(presented.as_bytes()).into();
+        let equal: bool = t
+            .secret
+            .expose()
+            .as_bytes()
+            .ct_eq(presented.as_bytes())
+            .into();
         if equal && found.is_none() {
             found = Some(t.name.clone());
         }
@@ -202,11 +207,11 @@ mod tests {
         let tokens = [
             AdminToken {
                 name: "alice".into(),
-                token: "alice-token-0123456789".into(),
+                secret: pharos_domain::Secret::new("alice-token-0123456789"),
             },
             AdminToken {
                 name: "ci".into(),
-                token: "ci-token-0123456789".into(),
+                secret: pharos_domain::Secret::new("ci-token-0123456789"),
             },
         ];
         assert_eq!(

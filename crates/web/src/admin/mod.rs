@@ -72,22 +72,15 @@ pub struct AdminState {
     pub show_responders: bool,
 }
 
-/// One accepted bearer token and whose it is.
-#[derive(Clone, PartialEq, Eq)]
+/// One accepted bearer token (an `[admin] tokens` entry) and whose it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminToken {
-    /// Who holds the token; recorded as the author of every change made with it.
+    /// Who holds the token, recorded as the author of every admin change made with it:
+    /// the entry's `name`, or `token-N` (1-based position in the list) for a plain string.
+    /// Non-empty, at most 64 characters, unique among the tokens.
     pub name: String,
-    /// The token itself.
-    pub token: String,
-}
-
-impl std::fmt::Debug for AdminToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AdminToken")
-            .field("name", &self.name)
-            .field("token", &"***")
-            .finish()
-    }
+    /// The token itself; non-empty, and different from every other entry's.
+    pub secret: pharos_domain::Secret,
 }
 
 /// What the handlers share.
