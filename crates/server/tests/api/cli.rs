@@ -276,21 +276,11 @@ fn the_listen_flag_overrides_the_environment() {
     child.wait().unwrap();
 }
 
-/// A minimal blocking HTTP/1.0 GET, returning the body.
-fn http_get(port: u16, path: &str) -> std::io::Result<String> {
-    use std::io::Read as _;
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
-    let mut text = String::new();
-    s.read_to_string(&mut text)?;
-    match text.split_once("\r\n\r\n") {
-        Some((head, body))
-            if head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200") =>
-        {
-            Ok(body.to_owned())
-        }
-        _ => Err(std::io::Error::other(text)),
-    }
+/// The body of a blocking GET of `path` from the `pharos` on `port`, when it answers 200.
+fn http_get(port: u16, path: &str) -> reqwest::Result<String> {
+    reqwest::blocking::get(format!("http://127.0.0.1:{port}{path}"))?
+        .error_for_status()?
+        .text()
 }
 
 #[tokio::test]

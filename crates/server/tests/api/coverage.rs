@@ -225,17 +225,10 @@ impl Drop for KillOnDrop {
     }
 }
 
-/// Whether `GET /healthz` answers 200 (a minimal blocking HTTP/1.0 request).
+/// Whether `GET /healthz` answers 200 (a blocking request: the test runs on a plain thread).
 fn healthy(port: u16) -> bool {
-    use std::io::{Read as _, Write as _};
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let mut text = String::new();
-    s.write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")
-        .and_then(|()| s.read_to_string(&mut text))
-        .is_ok()
-        && (text.starts_with("HTTP/1.0 200") || text.starts_with("HTTP/1.1 200"))
+    reqwest::blocking::get(format!("http://127.0.0.1:{port}/healthz"))
+        .is_ok_and(|r| r.status() == reqwest::StatusCode::OK)
 }
 
 #[test]
