@@ -136,6 +136,9 @@ interval = "1s"
 timeout = "1s"
 failure_threshold = 3
 success_threshold = 1
+# Twenty outages in a few minutes would mark the monitor flapping (5 changes in 30 min by
+# default), which holds its incident open on purpose; each outage here stands alone.
+flap_threshold = 0
 components = ["api"]
 """)
     env = dict(os.environ, PHAROS_LOG=os.environ.get("PHAROS_LOG", "warn"))

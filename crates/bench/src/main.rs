@@ -159,7 +159,7 @@ async fn main() -> std::process::ExitCode {
     // dir are still cleaned up.
     let result = tokio::select! {
         r = run(&args, &mut teardown) => r,
-        signal = interrupted() => Err(anyhow!("interrupted by {signal}")),
+        signal = process::interrupted() => Err(anyhow!("interrupted by {signal}")),
     };
     teardown.finish(result.is_err()).await;
     match result {
@@ -171,22 +171,6 @@ async fn main() -> std::process::ExitCode {
             eprintln!("pharos-fanout: FAILED: {e:#}");
             std::process::ExitCode::FAILURE
         }
-    }
-}
-
-/// Waits for SIGINT or SIGTERM; names the one that came.
-async fn interrupted() -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        // No signal handling: never interrupted (the default handlers stay).
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => "SIGINT",
-        _ = term.recv() => "SIGTERM",
     }
 }
 

@@ -1,11 +1,28 @@
 //! Small process and text helpers the bench tools share: a free port, stopping a child
-//! politely, the tail of its log, TOML-quoting generated config values, rounding figures.
+//! politely, waiting for SIGINT or SIGTERM, the tail of its log, TOML-quoting generated config
+//! values, rounding figures.
 
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
+
+/// Waits for SIGINT or SIGTERM; names the one that came.
+pub async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        // No signal handling: never interrupted (the default handlers stay).
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
+}
 
 /// A port free on 127.0.0.1 right now (bound and released).
 pub fn free_port() -> Result<u16> {

@@ -181,7 +181,7 @@ async fn main() -> std::process::ExitCode {
     let mut teardown = Teardown::default();
     let result = tokio::select! {
         r = run(&cli.case, &mut teardown) => r,
-        signal = interrupted() => Err(anyhow!("interrupted by {signal}")),
+        signal = process::interrupted() => Err(anyhow!("interrupted by {signal}")),
     };
     teardown.finish(result.is_err());
     match result {
@@ -224,22 +224,6 @@ async fn run(case: &Case, teardown: &mut Teardown) -> Result<serde_json::Value> 
             teardown.keep = *keep;
             run_rss(monitors, *interval, *settle, *window, bin, teardown).await
         }
-    }
-}
-
-/// Waits for SIGINT or SIGTERM; names the one that came.
-async fn interrupted() -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        // No signal handling: never interrupted (the default handlers stay).
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => "SIGINT",
-        _ = term.recv() => "SIGTERM",
     }
 }
 
