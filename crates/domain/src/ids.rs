@@ -95,6 +95,26 @@ id_type!(
     /// Identifies a monitor: one check of one target.
     MonitorId
 );
+id_type!(
+    /// Identifies a place monitors are checked from (`[[locations]]`); `local` is the server
+    /// itself.
+    LocationId
+);
+
+impl LocationId {
+    /// The id of the server's own location, where monitors are checked by default.
+    pub const LOCAL: &'static str = "local";
+
+    /// The server's own location.
+    pub fn local() -> Self {
+        Self(Self::LOCAL.to_owned())
+    }
+
+    /// Whether this is the server's own location.
+    pub fn is_local(&self) -> bool {
+        self.0 == Self::LOCAL
+    }
+}
 
 /// Turns a display name into an id-shaped slug ("Core services" → "core-services"), used for
 /// group ids derived from group names.

@@ -14,6 +14,7 @@ pub mod heartbeat;
 pub mod ids;
 pub mod incident;
 pub mod link;
+pub mod location;
 pub mod monitor;
 pub mod postmortem;
 pub mod prometheus;
@@ -27,7 +28,7 @@ pub use change::{Change, ChangeEntry, NewChange, Regression};
 pub use check::{CheckOutcome, CheckResult, Observation, PhaseTimings};
 pub use condition::{Condition, ConditionError, ConditionResult};
 pub use health::{Health, MonitorState, Thresholds, Transition};
-pub use ids::{ComponentId, IdError, MonitorId};
+pub use ids::{ComponentId, IdError, LocationId, MonitorId};
 pub use incident::{
     Actor, Impact, Incident, IncidentId, IncidentStatus, Maintenance, MaintenanceStatus, RuleError,
     Severity,
