@@ -36,6 +36,8 @@ pub struct Settings {
 
 /// A running Pharos.
 pub struct App {
+    /// Held while this process serves a SQLite file: SQLite is single-node.
+    _sqlite_lock: Option<std::fs::File>,
     addr: SocketAddr,
     engine: EngineHandle,
     server: JoinHandle<()>,
@@ -50,6 +52,7 @@ impl App {
         let listener = listen(settings.listen)
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let addr = listener.local_addr().context("reading the bound address")?;
+        let sqlite_lock = lock_sqlite_file(&settings.database_url)?;
         let store = Store::connect(&settings.database_url)
             .await
             .with_context(|| {
@@ -131,6 +134,7 @@ impl App {
         }));
         tracing::info!(%addr, "Pharos is serving");
         Ok(App {
+            _sqlite_lock: sqlite_lock,
             addr,
             engine,
             server,
@@ -158,6 +162,43 @@ impl App {
             Ok(Ok(())) => {}
             Ok(Err(err)) => tracing::warn!(error = %err, "HTTP server task failed"),
             Err(_) => tracing::warn!("HTTP connections still open after the grace period"),
+        }
+    }
+}
+
+/// SQLite is single-node (SPEC §8): the `pharos serve` that opens a SQLite file holds an
+/// exclusive lock on `<file>.lock` beside it for as long as it runs, and a second one on the
+/// same file is refused at start, before it touches the database. (Two processes on one file
+/// would each check, open incidents and send notifications: everything twice.) The lock is
+/// the kernel's, so it goes with the process however it ends.
+fn lock_sqlite_file(database_url: &str) -> anyhow::Result<Option<std::fs::File>> {
+    let Some(db) = pharos_store::sqlite_file(database_url) else {
+        return Ok(None);
+    };
+    if let Some(parent) = db.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create the directory {}", parent.display()))?;
+    }
+    let mut path = db.clone().into_os_string();
+    path.push(".lock");
+    let path = std::path::PathBuf::from(path);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "the SQLite database {} is already served by another `pharos serve` (it holds {}); \
+             SQLite is single-node: stop the other process, or run several nodes on one \
+             PostgreSQL database",
+            db.display(),
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
         }
     }
 }

@@ -283,6 +283,17 @@ async fn connect_sqlite(url: &str, timeout: Duration) -> Result<Store> {
     })
 }
 
+/// The file a `sqlite:` URL names; `None` for PostgreSQL, an in-memory SQLite database or a URL
+/// that is not one.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let scheme = url.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
+    if scheme.as_deref() != Some("sqlite") || is_sqlite_memory_url(url) {
+        return None;
+    }
+    let options = SqliteConnectOptions::from_str(url).ok()?;
+    Some(options.get_filename().to_path_buf())
+}
+
 fn is_sqlite_memory_url(url: &str) -> bool {
     let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
     rest.starts_with(":memory:") || rest.is_empty() || url.contains("mode=memory")

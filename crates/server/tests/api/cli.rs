@@ -276,6 +276,73 @@ fn the_listen_flag_overrides_the_environment() {
     child.wait().unwrap();
 }
 
+/// Starts `pharos serve` on `port` with the default configuration and `database`.
+fn serve(dir: &Path, port: u16, database: &str) -> std::process::Child {
+    Command::new(PHAROS)
+        .current_dir(dir)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--database", database])
+        .env_remove("PHAROS_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn a_second_node_on_one_sqlite_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}/data/pharos.db", dir.path().display());
+    let first_port = free_port();
+    let mut first = serve(dir.path(), first_port, &database);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http_get(first_port, "/healthz").is_err() {
+        assert!(Instant::now() < deadline, "the first pharos did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // A second node on the same file stops at once, saying why, and the first serves on.
+    let mut second = serve(dir.path(), free_port(), &database);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while second.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            second.kill().unwrap();
+            panic!("a second pharos on the same SQLite file was not refused");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let second = second.wait_with_output().unwrap();
+    assert!(!second.status.success(), "{:?}", second.status);
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains("is already served by another `pharos serve`")
+            && stderr.contains("pharos.db")
+            && stderr.contains("PostgreSQL"),
+        "{stderr}"
+    );
+    assert!(
+        http_get(first_port, "/healthz").is_ok(),
+        "the first node still serves"
+    );
+
+    // Once the first has stopped (even by SIGKILL), the file is free again.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let port = free_port();
+    let mut again = serve(dir.path(), port, &database);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http_get(port, "/healthz").is_err() {
+        assert!(
+            again.try_wait().unwrap().is_none(),
+            "pharos refused a file nobody serves"
+        );
+        assert!(Instant::now() < deadline, "pharos did not start again");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    again.kill().unwrap();
+    again.wait().unwrap();
+}
+
 /// The body of a blocking GET of `path` from the `pharos` on `port`, when it answers 200.
 fn http_get(port: u16, path: &str) -> reqwest::Result<String> {
     reqwest::blocking::get(format!("http://127.0.0.1:{port}{path}"))?
