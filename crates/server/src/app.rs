@@ -62,6 +62,7 @@ impl App {
                 )
             })?;
         let config = settings.config;
+        let mirror_dir = config.mirror.clone();
         let page_url = config
             .server
             .public_url
@@ -100,8 +101,21 @@ impl App {
             .await
             .context("starting the engine")?;
         let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::build(&engine.view())));
+        let mirror = match &mirror_dir {
+            Some(dir) => {
+                let mut m = pharos_web::mirror::Mirror::open(dir).with_context(|| {
+                    format!("cannot write the mirror directory {}", dir.display())
+                })?;
+                let files = m
+                    .write(&snapshot.load())
+                    .with_context(|| format!("cannot write the mirror in {}", dir.display()))?;
+                tracing::info!(dir = %dir.display(), files, "mirror written");
+                Some(m)
+            }
+            None => None,
+        };
         let snapshot_builder =
-            pharos_web::spawn_snapshot_builder(engine.subscribe(), snapshot.clone());
+            pharos_web::spawn_snapshot_builder(engine.subscribe(), snapshot.clone(), mirror);
         let metrics = engine.metrics();
         let openmetrics = metrics.clone();
         let state = WebState {

@@ -37,6 +37,7 @@ mod cors;
 mod feed;
 mod history;
 pub mod markdown;
+pub mod mirror;
 mod page;
 pub mod ping;
 mod routes;

@@ -554,6 +554,11 @@ impl Snapshot {
         self.rendered.get(id).map(|r| &r.page)
     }
 
+    /// Every pre-rendered `/incidents/{id}` page, by id.
+    pub fn incident_pages(&self) -> impl Iterator<Item = (&str, &Entry)> {
+        self.rendered.iter().map(|(id, r)| (id.as_str(), &r.page))
+    }
+
     /// The 404 page served for an unknown `/incidents/{id}`.
     pub fn incident_not_found(&self) -> &Entry {
         &self.incident_not_found
@@ -625,12 +630,15 @@ fn to_json(value: &impl Serialize) -> Vec<u8> {
 
 /// Rebuilds `target` from every new [`StatusView`] published on `rx`, starting with the
 /// current one. Views published while a build runs are coalesced: the next build takes only the
-/// latest. Builds run on the blocking pool so a large page never stalls request handling. The
-/// task ends when the sender is dropped.
+/// latest. Builds run on the blocking pool so a large page never stalls request handling. Each
+/// new snapshot is also written to `mirror`, when there is one. The task ends when the sender
+/// is dropped.
 pub fn spawn_snapshot_builder(
     mut rx: watch::Receiver<Arc<StatusView>>,
     target: Arc<ArcSwap<Snapshot>>,
+    mirror: Option<crate::mirror::Mirror>,
 ) -> JoinHandle<()> {
+    let mirror = mirror.map(|m| Arc::new(std::sync::Mutex::new(m)));
     tokio::spawn(async move {
         loop {
             let view = rx.borrow_and_update().clone();
@@ -650,7 +658,25 @@ pub fn spawn_snapshot_builder(
                 Ok(snapshot) => {
                     let summary_bytes = snapshot.get(Resource::Summary).body.len();
                     let page_bytes = snapshot.get(Resource::Page).body.len();
-                    target.store(Arc::new(snapshot));
+                    let snapshot = Arc::new(snapshot);
+                    target.store(snapshot.clone());
+                    if let Some(mirror) = &mirror {
+                        let mirror = mirror.clone();
+                        let written = tokio::task::spawn_blocking(move || {
+                            let mut m = mirror
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner);
+                            m.write(&snapshot)
+                        })
+                        .await;
+                        match written {
+                            Ok(Ok(files)) => tracing::debug!(files, "mirror updated"),
+                            Ok(Err(error)) => {
+                                tracing::error!(%error, "writing the mirror failed; it is written again at the next change")
+                            }
+                            Err(error) => tracing::error!(%error, "writing the mirror failed"),
+                        }
+                    }
                     tracing::debug!(
                         elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
                         page_bytes,

@@ -48,6 +48,7 @@ const ROOT_KEYS: &[&str] = &[
     "alerts",
     "changes",
     "subscriptions",
+    "mirror",
 ];
 
 /// Parses and walks the whole file. `None` when the text is not TOML at all (the syntax error
@@ -90,6 +91,9 @@ pub(super) fn build(cx: &mut Cx<'_>, text: &str) -> Option<Config> {
     }
     if let Some(s) = sub(cx, &root, "subscriptions", "[subscriptions]") {
         config.subscriptions = super::subscriptions::subscriptions(cx, s);
+    }
+    if let Some(s) = sub(cx, &root, "mirror", "[mirror]") {
+        config.mirror = super::mirror::mirror(cx, s);
     }
     if let Some(s) = sub(cx, &root, "self_check", "[self_check]") {
         config.self_check = super::self_check::self_check(cx, s);

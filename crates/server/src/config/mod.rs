@@ -128,6 +128,7 @@ mod build;
 mod changes;
 mod diagnostic;
 mod maintenances;
+mod mirror;
 mod monitors;
 mod notifiers;
 mod secret;
@@ -186,6 +187,9 @@ pub struct Config {
     /// `[smtp]`: the outgoing mail server, if the file configures one. `email` notifiers
     /// carry a copy; e-mails to subscribers go through it too. `Debug` masks the password.
     pub smtp: Option<SmtpSettings>,
+    /// `[mirror] dir`: where the public page, the v2 JSON and the feeds are written on every
+    /// change, for a plain web server to serve when no Pharos is up.
+    pub mirror: Option<std::path::PathBuf>,
     /// `[self_check]`: targets that answer whenever Pharos's own network works.
     pub self_check: Option<pharos_domain::monitor::SelfCheck>,
     /// `[alerts]`: how ingested alerts find their components.

@@ -2995,6 +2995,22 @@ fn self_check_targets() {
     );
 }
 
+#[test]
+fn mirror_dir() {
+    let c = load("[mirror]\ndir = \"/var/www/status\"\n").config;
+    assert_eq!(c.mirror, Some(std::path::PathBuf::from("/var/www/status")));
+    assert!(load("").config.mirror.is_none());
+    let missing = refused("[mirror]\n");
+    assert_eq!(missing.len(), 1, "{missing:?}");
+    assert!(missing[0].contains("`dir`"), "{missing:?}");
+    assert_eq!(
+        refused("[mirror]\ndir = \" \"\n"),
+        ["pharos.toml:2:7: error: `dir` must name a directory, like \"/var/www/status\""]
+    );
+    let unknown = refused("[mirror]\ndir = \"x\"\npath = \"y\"\n");
+    assert!(unknown.iter().any(|l| l.contains("path")), "{unknown:?}");
+}
+
 /// The README's configuration tour is a promise too: it loads as written (with its
 /// environment variables set and its CA file present).
 #[test]

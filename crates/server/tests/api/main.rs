@@ -26,6 +26,7 @@ mod heartbeats;
 mod http_extras;
 mod incidents;
 mod metrics;
+mod mirror;
 mod notifications;
 mod postmortems;
 mod privacy;

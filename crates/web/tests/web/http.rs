@@ -609,7 +609,7 @@ async fn the_builder_follows_the_watch_channel_and_stops_with_it() {
     let mut first = common::view();
     first.page.name = "First".to_owned();
     let (tx, rx) = tokio::sync::watch::channel(Arc::new(first));
-    let task = spawn_snapshot_builder(rx, state.snapshot.clone());
+    let task = spawn_snapshot_builder(rx, state.snapshot.clone(), None);
 
     let name_is = |want: &'static str| {
         let app = app.clone();
