@@ -613,17 +613,20 @@ async fn release_slowly(app: &TestApp, target: &FakeTarget, version: &str) -> St
     change["id"].as_str().unwrap().to_owned()
 }
 
+/// `[changes]` keys for a release 150 ms and twice as slow as before it, judged on 3 checks a
+/// side compared over `window`.
+fn latency_rules(window: &str) -> String {
+    format!(
+        "regression_window = {window:?}\nmin_samples = 3\nlatency_ratio = 2.0\nmin_latency_increase = \"150ms\"\n"
+    )
+}
+
 #[tokio::test]
 async fn a_slow_release_is_caught_named_and_recovers() {
-    let rules = r#"
-regression_window = "4s"
-min_samples = 3
-latency_ratio = 2.0
-min_latency_increase = "150ms"
-"#;
+    let rules = latency_rules("4s");
     for backend in backends() {
         let target = FakeTarget::start().await;
-        let app = spawn_app_on(backend, &config(&target.url, rules)).await;
+        let app = spawn_app_on(backend, &config(&target.url, &rules)).await;
         // A window of fast checks before the release: the last 4 s of stored api-health
         // results, at least four, none slower than 150 ms. (Waiting a fixed time instead let a
         // check slowed down by a busy machine, or the first one at start-up, fall into it.)
@@ -740,15 +743,10 @@ min_latency_increase = "150ms"
 #[tokio::test]
 async fn a_slow_release_is_named_as_soon_as_the_checks_show_it() {
     // A 15-minute window: the verdict must not wait for it to end.
-    let rules = r#"
-regression_window = "15m"
-min_samples = 3
-latency_ratio = 2.0
-min_latency_increase = "150ms"
-"#;
+    let rules = latency_rules("15m");
     for backend in backends() {
         let target = FakeTarget::start().await;
-        let app = spawn_app_on(backend, &config(&target.url, rules)).await;
+        let app = spawn_app_on(backend, &config(&target.url, &rules)).await;
         // Every check before the release counts here (the window reaches back 15 minutes), so
         // wait for enough fast ones that a slow first check at start-up cannot be the p95.
         eventually(WAIT, "fast checks before the release", || async {
