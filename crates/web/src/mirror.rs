@@ -37,14 +37,15 @@ impl Mirror {
         })
     }
 
-    /// Writes what changed in `snapshot`; returns how many files it wrote.
+    /// Writes what changed in `snapshot`; returns how many files it wrote. Incident pages go
+    /// first, so a page or list that links to one never does before it exists.
     pub fn write(&mut self, snapshot: &Snapshot) -> io::Result<usize> {
         let mut count = 0;
-        for resource in Resource::ALL {
-            count += self.put(&file_for(resource.path()), snapshot.get(resource))?;
-        }
         for (id, page) in snapshot.incident_pages() {
             count += self.put(&PathBuf::from(format!("incidents/{id}.html")), page)?;
+        }
+        for resource in Resource::ALL {
+            count += self.put(&file_for(resource.path()), snapshot.get(resource))?;
         }
         Ok(count)
     }

@@ -36,9 +36,13 @@ async fn the_mirror_follows_the_page_and_serves_without_pharos() {
         .build();
     let app = spawn_app(&config).await;
 
-    // Written at start: the same bytes the server answers.
-    let served = app.get_json("/api/v2/status.json").await;
-    assert_eq!(json(&dir, "api/v2/status.json"), Some(served));
+    // Written at start, and in step with what the server answers (the mirror is written
+    // right after each snapshot is served, so the two agree once it is done).
+    eventually(WAIT, "the mirror in step with the server", || async {
+        let served = app.get_json("/api/v2/status.json").await;
+        (json(&dir, "api/v2/status.json")? == served).then_some(())
+    })
+    .await;
     for rel in [
         "index.html",
         "history.html",
@@ -65,37 +69,47 @@ async fn the_mirror_follows_the_page_and_serves_without_pharos() {
             .filter(|i| i.is_object())
     })
     .await;
+    // Its page was written before the summary that lists it.
     let id = incident["id"].as_str().unwrap();
-    let page = String::from_utf8(read(&dir, &format!("incidents/{id}.html")).unwrap()).unwrap();
+    let page = read(&dir, &format!("incidents/{id}.html")).expect("the incident's page");
+    let page = String::from_utf8(page).unwrap();
     assert!(page.contains("Major outage of API"), "{page}");
 
-    // The compressed forms hold the same body (a web server's gzip_static / brotli_static).
-    let body = read(&dir, "index.html").unwrap();
-    let mut gunzipped = Vec::new();
-    flate2::read::GzDecoder::new(&read(&dir, "index.html.gz").unwrap()[..])
-        .read_to_end(&mut gunzipped)
-        .unwrap();
-    assert_eq!(gunzipped, body);
-    let mut unbrotlied = Vec::new();
-    brotli::Decompressor::new(&read(&dir, "index.html.br").unwrap()[..], 4096)
-        .read_to_end(&mut unbrotlied)
-        .unwrap();
-    assert_eq!(unbrotlied, body);
+    // Pharos stops; the mirror keeps the last state. (A write in flight when it stopped
+    // finishes on its own: each file is replaced whole, so wait for the three forms of the
+    // page to agree rather than read them in the middle.)
+    app.stop().await;
+    let body = eventually(
+        WAIT,
+        "the page and its compressed forms to agree",
+        || async {
+            let body = read(&dir, "index.html")?;
+            let mut gunzipped = Vec::new();
+            flate2::read::GzDecoder::new(&read(&dir, "index.html.gz")?[..])
+                .read_to_end(&mut gunzipped)
+                .ok()?;
+            let mut unbrotlied = Vec::new();
+            brotli::Decompressor::new(&read(&dir, "index.html.br")?[..], 4096)
+                .read_to_end(&mut unbrotlied)
+                .ok()?;
+            (gunzipped == body && unbrotlied == body).then_some(body)
+        },
+    )
+    .await;
     let page = String::from_utf8(body).unwrap();
     assert!(
         page.contains("Major Outage") || page.contains("Major outage"),
         "the page shows the outage"
     );
-
-    // Pharos stops; the mirror keeps the last state, and no temporary file is left behind.
-    app.stop().await;
     let summary = json(&dir, "api/v2/summary.json").unwrap();
     assert_eq!(summary["components"][0]["status"], "major_outage");
-    let leftovers: Vec<_> = walk(&dir)
-        .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "tmp"))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    eventually(WAIT, "no temporary file left behind", || async {
+        walk(&dir)
+            .iter()
+            .all(|p| p.extension().is_none_or(|e| e != "tmp"))
+            .then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]
