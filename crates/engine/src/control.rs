@@ -83,22 +83,34 @@ pub(crate) enum Command {
 
 impl Command {
     /// Applies the command, queues its writes, and answers it with their sequence number.
-    /// Returns whether anything may have changed.
-    pub(crate) fn apply(self, live: &mut Live, pending: &Pending, metrics: &Metrics) -> bool {
+    /// A command that changes what the page shows is published (`publish`) before it is
+    /// answered, so whoever sent it reads the view with its change. Returns whether anything
+    /// may have changed that is not published yet.
+    pub(crate) fn apply(
+        self,
+        live: &mut Live,
+        pending: &Pending,
+        metrics: &Metrics,
+        publish: &dyn Fn(&mut Live),
+    ) -> bool {
         let now = crate::clock::now();
+        /// Answers `reply`; `publish` is given for a command the page shows.
         fn answer<T>(
             reply: Reply<T>,
             r: Result<T, DeskError>,
             live: &mut Live,
             pending: &Pending,
             metrics: &Metrics,
+            publish: Option<&dyn Fn(&mut Live)>,
         ) -> bool {
-            let applied = r.is_ok();
             let seq = live.queue(pending, metrics, Vec::new(), Vec::new(), Vec::new());
             pending.write_soon();
-            let _ = reply.send((r, seq));
             // A refused command changed nothing: no view to rebuild.
-            applied
+            if let (Ok(_), Some(publish)) = (&r, publish) {
+                publish(live);
+            }
+            let _ = reply.send((r, seq));
+            false
         }
         fn incident_of(desk: &Desk, id: &IncidentId) -> Result<Incident, DeskError> {
             desk.incident(id)
@@ -122,53 +134,53 @@ impl Command {
                     .desk
                     .create_incident(&mut live.world, req, actor, now)
                     .and_then(|id| incident_of(&live.desk, &id));
-                answer(reply, r, live, pending, metrics)
+                answer(reply, r, live, pending, metrics, Some(publish))
             }
             Command::PostUpdate(id, req, actor, reply) => {
                 let r = live
                     .desk
                     .post_update(&mut live.world, &id, req, actor, now)
                     .and_then(|()| incident_of(&live.desk, &id));
-                answer(reply, r, live, pending, metrics)
+                answer(reply, r, live, pending, metrics, Some(publish))
             }
             Command::AddNote(id, body, actor, reply) => {
                 let r = live.desk.add_note(&id, body, actor, now);
-                answer(reply, r, live, pending, metrics)
+                answer(reply, r, live, pending, metrics, Some(publish))
             }
             Command::PatchIncident(id, patch, actor, reply) => {
                 let r = live
                     .desk
                     .patch_incident(&mut live.world, &id, patch, actor, now)
                     .and_then(|()| incident_of(&live.desk, &id));
-                answer(reply, r, live, pending, metrics)
+                answer(reply, r, live, pending, metrics, Some(publish))
             }
             Command::CreateMaintenance(req, actor, reply) => {
                 let r = live
                     .desk
                     .create_maintenance(&mut live.world, req, actor, now)
                     .and_then(|id| maintenance_of(&live.desk, &id));
-                answer(reply, r, live, pending, metrics)
+                answer(reply, r, live, pending, metrics, Some(publish))
             }
             Command::UpdateMaintenance(id, req, actor, reply) => {
                 let r = live
                     .desk
                     .update_maintenance(&mut live.world, &id, req, actor, now)
                     .and_then(|()| maintenance_of(&live.desk, &id));
-                answer(reply, r, live, pending, metrics)
+                answer(reply, r, live, pending, metrics, Some(publish))
             }
             Command::SetOverride(component, req, actor, reply) => {
                 let r = live
                     .desk
                     .set_override(&mut live.world, &component, req, actor, now)
                     .map(|()| override_of(&live.desk, &component));
-                answer(reply, r, live, pending, metrics)
+                answer(reply, r, live, pending, metrics, Some(publish))
             }
             Command::ClearOverride(component, reply) => {
                 let r = live
                     .desk
                     .clear_override(&mut live.world, &component, now)
                     .map(|()| override_of(&live.desk, &component));
-                answer(reply, r, live, pending, metrics)
+                answer(reply, r, live, pending, metrics, Some(publish))
             }
             Command::Overrides(reply) => {
                 let _ = reply.send(live.desk.overrides().values().cloned().collect());
@@ -177,17 +189,17 @@ impl Command {
             // Subscribers are not on the page: nothing to publish.
             Command::Subscribe(req, reply) => {
                 let r = live.subscribers.subscribe(&live.world, req, now);
-                answer(reply, r, live, pending, metrics);
+                answer(reply, r, live, pending, metrics, None);
                 false
             }
             Command::ConfirmSubscriber(id, reply) => {
                 let r = live.subscribers.confirm(&id, now);
-                answer(reply, r, live, pending, metrics);
+                answer(reply, r, live, pending, metrics, None);
                 false
             }
             Command::Unsubscribe(id, reply) => {
                 let r = Ok(live.subscribers.unsubscribe(&id, now));
-                answer(reply, r, live, pending, metrics);
+                answer(reply, r, live, pending, metrics, None);
                 false
             }
             Command::IngestAlerts(alerts, actor, reply) => {
@@ -214,10 +226,10 @@ impl Command {
                         outcome
                     })
                     .collect();
-                answer(reply, Ok(outcomes), live, pending, metrics)
+                answer(reply, Ok(outcomes), live, pending, metrics, Some(publish))
             }
             Command::Sync(reply) => {
-                answer(reply, Ok(()), live, pending, metrics);
+                answer(reply, Ok(()), live, pending, metrics, None);
                 false
             }
             Command::Alerts(reply) => {
@@ -230,11 +242,11 @@ impl Command {
                     .desk
                     .publish_postmortem(&id, body, actor, now)
                     .and_then(|p| incident_of(&live.desk, &id).map(|i| (i, p)));
-                answer(reply, r, live, pending, metrics)
+                answer(reply, r, live, pending, metrics, Some(publish))
             }
             Command::RemoveSubscriber(id, reply) => {
                 live.subscribers.remove(&id);
-                answer(reply, Ok(()), live, pending, metrics);
+                answer(reply, Ok(()), live, pending, metrics, None);
                 false
             }
         }

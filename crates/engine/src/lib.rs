@@ -677,7 +677,7 @@ async fn run_pipeline(
                 }
             }
             Some(command) = commands.recv() => {
-                if command.apply(&mut live, &pending, &metrics) {
+                if command.apply(&mut live, &pending, &metrics, &publish) {
                     publish(&mut live);
                     dirty = false;
                 }
