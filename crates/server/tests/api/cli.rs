@@ -264,29 +264,37 @@ fn the_listen_flag_overrides_the_environment() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while http_get(port, "/healthz").is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "pharos did not listen on the flag's port"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_serving(&mut child, port, "pharos did not listen on the flag's port");
     child.kill().unwrap();
     child.wait().unwrap();
 }
 
-/// Starts `pharos serve` on `port` with the default configuration and `database`.
-fn serve(dir: &Path, port: u16, database: &str) -> std::process::Child {
+/// Starts `pharos serve` on `port` with the default configuration and `database`; its
+/// standard error goes to `stderr`.
+fn serve(dir: &Path, port: u16, database: &str, stderr: Stdio) -> std::process::Child {
     Command::new(PHAROS)
         .current_dir(dir)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .args(["--database", database])
         .env_remove("PHAROS_LOG")
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(stderr)
         .spawn()
         .unwrap()
+}
+
+/// Waits (20 s at most) until `child` answers `/healthz` on `port`; panics with `failed` when
+/// it does not, or when it exits first.
+fn wait_serving(child: &mut std::process::Child, port: u16, failed: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http_get(port, "/healthz").is_err() {
+        let exited = child.try_wait().unwrap();
+        assert!(
+            exited.is_none() && Instant::now() < deadline,
+            "{failed} ({exited:?})"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]
@@ -294,15 +302,11 @@ fn a_second_node_on_one_sqlite_file_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let database = format!("sqlite://{}/data/pharos.db", dir.path().display());
     let first_port = free_port();
-    let mut first = serve(dir.path(), first_port, &database);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while http_get(first_port, "/healthz").is_err() {
-        assert!(Instant::now() < deadline, "the first pharos did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut first = serve(dir.path(), first_port, &database, Stdio::null());
+    wait_serving(&mut first, first_port, "the first pharos did not start");
 
     // A second node on the same file stops at once, saying why, and the first serves on.
-    let mut second = serve(dir.path(), free_port(), &database);
+    let mut second = serve(dir.path(), free_port(), &database, Stdio::piped());
     let deadline = Instant::now() + Duration::from_secs(20);
     while second.try_wait().unwrap().is_none() {
         if Instant::now() > deadline {
@@ -329,16 +333,12 @@ fn a_second_node_on_one_sqlite_file_is_refused() {
     first.kill().unwrap();
     first.wait().unwrap();
     let port = free_port();
-    let mut again = serve(dir.path(), port, &database);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while http_get(port, "/healthz").is_err() {
-        assert!(
-            again.try_wait().unwrap().is_none(),
-            "pharos refused a file nobody serves"
-        );
-        assert!(Instant::now() < deadline, "pharos did not start again");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut again = serve(dir.path(), port, &database, Stdio::null());
+    wait_serving(
+        &mut again,
+        port,
+        "pharos did not start again on a file nobody serves",
+    );
     again.kill().unwrap();
     again.wait().unwrap();
 }
