@@ -798,8 +798,11 @@ fn apply_all(
         for c in &applied.component_changes {
             tracing::info!(component = %c.component_id, from = %c.from, to = %c.to, "component status changed");
         }
-        if applied.transition.is_some() || applied.flap.is_some() {
+        if applied.transition.is_some() || applied.flap.is_some() || applied.reach.is_some() {
             desk.on_result(world, &result.monitor_id, &applied, crate::clock::now());
+            changed = true;
+        }
+        if !applied.component_changes.is_empty() {
             changed = true;
         }
         changes.extend(applied.component_changes);
@@ -851,6 +854,7 @@ pub(crate) mod test_support {
             on_failure,
             depends_on: Vec::new(),
             quiet: pharos_domain::QuietRules::default(),
+            placement: pharos_domain::location::Placement::default(),
         })
     }
 }
