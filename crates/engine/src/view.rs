@@ -94,6 +94,9 @@ pub struct MonitorView {
     /// Since when it has been flapping (changing state too often to report each change),
     /// if it is.
     pub flapping_since: Option<DateTime<Utc>>,
+    /// For a monitor checked from several locations, each location's own state, in its
+    /// `locations` order; empty for one checked by the server alone.
+    pub locations: Vec<crate::world::LocationState>,
 }
 
 /// Everything visible, at one instant.

@@ -146,6 +146,8 @@ pub struct LocationState {
     pub last_error: Option<String>,
     /// Whether the location's probes are online.
     pub online: bool,
+    /// The location's display name.
+    pub name: String,
 }
 
 /// Stored facts about a component, as loaded at start-up.
@@ -481,7 +483,11 @@ impl World {
         let Some(places) = &self.monitors[mi].places else {
             return Vec::new();
         };
-        let verdict = places.judge(crate::clock::now());
+        self.place_states(places, crate::clock::now())
+    }
+
+    fn place_states(&self, places: &Places, now: DateTime<Utc>) -> Vec<LocationState> {
+        let verdict = places.judge(now);
         places
             .at
             .iter()
@@ -495,6 +501,7 @@ impl World {
                 last_check_at: p.last_at,
                 last_error: p.state.last_error.clone(),
                 online: p.online,
+                name: self.location_name(&p.location),
             })
             .collect()
     }
@@ -789,6 +796,11 @@ impl World {
                 last_error: m.state.last_error.clone(),
                 components: m.spec.components.clone(),
                 flapping_since: m.flapping_since,
+                locations: m
+                    .places
+                    .as_ref()
+                    .map(|p| self.place_states(p, now))
+                    .unwrap_or_default(),
             })
             .collect();
         StatusView {

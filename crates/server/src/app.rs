@@ -96,6 +96,7 @@ impl App {
             alert_routing: config.alerts.clone(),
             changes: config.changes.clone(),
             webhooks: config.subscriptions.clone(),
+            locations: config.locations.clone(),
         };
         let engine = pharos_engine::start(engine_config, store)
             .await

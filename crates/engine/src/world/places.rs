@@ -107,6 +107,9 @@ impl Places {
             result.started_at,
         );
         place.state = state;
+        // A result is word from its location's probes: they are online (the pipeline hears
+        // of it from the registry only at its next tick).
+        place.online = true;
         place.last_at = Some(
             place
                 .last_at

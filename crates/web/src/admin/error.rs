@@ -66,6 +66,16 @@ impl ApiError {
         }
     }
 
+    /// 503 with `message`: retry later.
+    pub(crate) fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, message)
+    }
+
+    /// 413 with `message`.
+    pub(crate) fn too_large(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, message)
+    }
+
     /// 400: the request is not what the schema says, naming `field` when there is one.
     pub(crate) fn bad_request(message: impl Into<String>, field: Option<String>) -> Self {
         Self {
