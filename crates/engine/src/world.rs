@@ -403,7 +403,7 @@ impl World {
         } else {
             verdict.health
         };
-        let transition = (health != state.health).then(|| Transition {
+        let transition = (health != state.health).then_some(Transition {
             from: state.health,
             to: health,
             at,
