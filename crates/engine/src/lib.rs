@@ -804,6 +804,18 @@ fn apply_all(
     let mut changes = Vec::new();
     for result in batch.iter() {
         let applied = live.world.apply(result);
+        if let Some(health) = live
+            .world
+            .location_health(&result.monitor_id, &result.location)
+        {
+            metrics.record_location_check(
+                result.monitor_id.as_str(),
+                result.location.as_str(),
+                result.outcome,
+                Duration::from_millis(result.duration_ms),
+                health,
+            );
+        }
         changed |= absorb(
             live,
             &result.monitor_id,
@@ -878,16 +890,35 @@ fn watch_locations(
     metrics: &Metrics,
 ) -> bool {
     let mut stepped = Vec::new();
-    for (location, name, online) in registry.online_changes() {
-        if online {
+    let mut news = false;
+    for change in registry.online_changes() {
+        let (location, name) = (&change.location, &change.name);
+        if change.online {
             tracing::info!(%location, "location `{name}` is online: its probes are heard from");
         } else {
             tracing::warn!(%location, "probe offline: nothing heard from location `{name}`; its checks count as unknown (never as down) until it returns");
         }
-        stepped.extend(live.world.set_location_online(&location, online, now));
+        stepped.extend(live.world.set_location_online(location, change.online, now));
+        // The first contact after start is no news; coming back after being offline is.
+        if !change.online || change.was_offline {
+            live.notices.probe_news(
+                pharos_notify::LocationContext {
+                    id: location.to_string(),
+                    name: name.clone(),
+                    last_seen_at: change.last_seen_at,
+                    monitors: change.monitors,
+                },
+                change.online,
+                now,
+            );
+            news = true;
+        }
     }
     stepped.extend(live.world.expire_votes(last, now));
     if stepped.is_empty() {
+        if news {
+            live.queue(pending, metrics, Vec::new(), Vec::new(), Vec::new());
+        }
         return false;
     }
     let mut changed = false;

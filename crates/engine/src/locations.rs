@@ -65,6 +65,23 @@ pub struct BatchOutcome {
     pub clock_offset_ms: i64,
 }
 
+/// A location's probes went offline or came back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OnlineChange {
+    /// Which.
+    pub location: LocationId,
+    /// Its name.
+    pub name: String,
+    /// Online now.
+    pub online: bool,
+    /// Online again after having been offline (not merely heard from the first time).
+    pub was_offline: bool,
+    /// When its probes were last heard from.
+    pub last_seen_at: Option<DateTime<Utc>>,
+    /// Monitors checked there.
+    pub monitors: usize,
+}
+
 /// One location as `GET /api/v1/locations` shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LocationListing {
@@ -127,6 +144,8 @@ struct Entry {
     problems: VecDeque<Problem>,
     /// Bumped when the assignment of any instance changes.
     generation: u64,
+    /// Whether it has been offline since it was first heard from: coming back is then news.
+    was_offline: bool,
 }
 
 impl Entry {
@@ -215,6 +234,7 @@ impl Registry {
                     clock_offset_ms: None,
                     problems: VecDeque::new(),
                     generation: 0,
+                    was_offline: false,
                 };
                 (def.id.clone(), entry)
             })
@@ -419,9 +439,9 @@ impl Registry {
         })
     }
 
-    /// Locations whose online state changed since last asked, with the new state: the
-    /// pipeline turns their votes unknown (or back) and tells responders.
-    pub fn online_changes(&self) -> Vec<(LocationId, String, bool)> {
+    /// Locations whose online state changed since last asked: the pipeline turns their
+    /// votes unknown (or back) and tells responders.
+    pub fn online_changes(&self) -> Vec<OnlineChange> {
         let now = Instant::now();
         let mut out = Vec::new();
         let mut reassigned = false;
@@ -433,7 +453,17 @@ impl Registry {
             let online = entry.online(now);
             if online != entry.reported_online {
                 entry.reported_online = online;
-                out.push((entry.def.id.clone(), entry.def.name.clone(), online));
+                out.push(OnlineChange {
+                    location: entry.def.id.clone(),
+                    name: entry.def.name.clone(),
+                    online,
+                    was_offline: online && entry.was_offline,
+                    last_seen_at: entry.last_seen_at,
+                    monitors: entry.monitors.len(),
+                });
+                if !online {
+                    entry.was_offline = true;
+                }
             }
         }
         if reassigned {

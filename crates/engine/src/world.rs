@@ -17,7 +17,7 @@ use pharos_domain::{
 mod places;
 
 use places::Places;
-pub use places::{Reach, ReachChange};
+pub use places::{FailureReach, ReachChange};
 
 use crate::catalog::CatalogEntry;
 use crate::view::{ComponentView, MonitorView, PageInfo, StatusView};
@@ -381,9 +381,9 @@ impl World {
             return Applied::default();
         };
         let verdict = places.judge(at);
-        let reach = Reach::of(&verdict);
+        let reach = FailureReach::of(&verdict);
         let reach_change = (reach != places.reach
-            || (reach != Reach::Clear && verdict.failing != places.failing))
+            || (reach != FailureReach::Clear && verdict.failing != places.failing))
             .then(|| ReachChange {
                 from: places.reach,
                 to: reach,
@@ -512,6 +512,18 @@ impl World {
         self.monitor_index
             .get(id)
             .is_some_and(|&i| self.monitors[i].flapping_since.is_some())
+    }
+
+    /// The monitor's own health at `location`, for a monitor checked from several; `None`
+    /// for one checked by the server alone or not from there.
+    pub fn location_health(&self, id: &MonitorId, location: &LocationId) -> Option<Health> {
+        let &mi = self.monitor_index.get(id)?;
+        let places = self.monitors[mi].places.as_ref()?;
+        places
+            .at
+            .iter()
+            .find(|p| &p.location == location)
+            .map(|p| p.state.health)
     }
 
     /// Whether the monitor is checked from more than the server alone.

@@ -14,7 +14,7 @@ use pharos_domain::{
 };
 
 use super::{affected_from, component_names, Desk};
-use crate::world::{Applied, Flap, Reach, ReachChange, World};
+use crate::world::{Applied, FailureReach, Flap, ReachChange, World};
 
 impl Desk {
     /// Reacts to what one check result changed: its monitor's confirmed health change and the
@@ -98,9 +98,9 @@ impl Desk {
                 .any(|i| i.status.is_unresolved() && i.monitors.get(monitor) == Some(&true))
         };
         match (reach.from, reach.to) {
-            (_, Reach::Clear) => self.on_recovered(world, monitor, changes, now),
-            (Reach::Clear, to) => {
-                let status = if to == Reach::Down {
+            (_, FailureReach::Clear) => self.on_recovered(world, monitor, changes, now),
+            (FailureReach::Clear, to) => {
+                let status = if to == FailureReach::Down {
                     spec.on_failure
                 } else {
                     spec.placement.on_regional_failure
@@ -112,10 +112,10 @@ impl Desk {
                 let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
                 let names = incident::join_names(&name_refs);
                 let body = match (reach.from, to) {
-                    (Reach::Regional, Reach::Down) => {
+                    (FailureReach::Regional, FailureReach::Down) => {
                         format!("The problem with {names} has spread: {words}.")
                     }
-                    (Reach::Down, _) => {
+                    (FailureReach::Down, _) => {
                         format!("The problem with {names} is now regional: {words}.")
                     }
                     _ => format!("The problem with {names} has moved: {words}."),
@@ -123,7 +123,7 @@ impl Desk {
                 self.on_moved(world, monitor, body, changes, now);
             }
             (_, to) => {
-                let status = if to == Reach::Down {
+                let status = if to == FailureReach::Down {
                     spec.on_failure
                 } else {
                     spec.placement.on_regional_failure

@@ -14,7 +14,7 @@ const STALE_SLACK: Duration = Duration::from_secs(15);
 
 /// How far a monitor's failure reaches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reach {
+pub enum FailureReach {
     /// Failing nowhere.
     Clear,
     /// Failing at some locations, fewer than the quorum.
@@ -28,9 +28,9 @@ pub enum Reach {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReachChange {
     /// How far it reached before.
-    pub from: Reach,
+    pub from: FailureReach,
     /// How far it reaches now.
-    pub to: Reach,
+    pub to: FailureReach,
     /// The locations' verdict now, for saying where.
     pub verdict: Verdict,
 }
@@ -53,7 +53,7 @@ pub(crate) struct Places {
     pub(crate) at: Vec<Place>,
     /// A result older than this is no vote.
     stale_after: ChronoDuration,
-    pub(crate) reach: Reach,
+    pub(crate) reach: FailureReach,
     pub(crate) failing: Vec<LocationId>,
 }
 
@@ -87,9 +87,9 @@ impl Places {
                 .collect(),
             stale_after: ChronoDuration::from_std(stale).unwrap_or(ChronoDuration::MAX),
             reach: if stored.health == Health::Down {
-                Reach::Down
+                FailureReach::Down
             } else {
-                Reach::Clear
+                FailureReach::Clear
             },
             failing: Vec::new(),
         }
@@ -182,15 +182,15 @@ impl Places {
     }
 }
 
-impl Reach {
+impl FailureReach {
     /// How far the failure in `verdict` reaches.
-    pub(crate) fn of(verdict: &Verdict) -> Reach {
+    pub(crate) fn of(verdict: &Verdict) -> FailureReach {
         if verdict.health == Health::Down {
-            Reach::Down
+            FailureReach::Down
         } else if verdict.regional {
-            Reach::Regional
+            FailureReach::Regional
         } else {
-            Reach::Clear
+            FailureReach::Clear
         }
     }
 }

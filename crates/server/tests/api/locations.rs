@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use pharos_testkit::{eventually, spawn_app, FakeTarget, TestApp};
+use pharos_testkit::{eventually, spawn_app, FakeReceiver, FakeTarget, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -143,6 +143,30 @@ async fn a_failure_in_one_place_is_regional_and_says_where_then_spreads_in_the_s
         [("local", "up"), ("eu-fr", "down"), ("us-east", "unknown")]
     );
 
+    // `/metrics` has each location's say, and each result says where it came from.
+    let metrics = get(&app, "/metrics", None).await.text;
+    assert!(
+        metrics.contains("pharos_location_monitor_up{monitor=\"app\",location=\"eu-fr\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "pharos_location_checks_total{monitor=\"app\",location=\"eu-fr\",outcome=\"down\"} 1"
+        ),
+        "{metrics}"
+    );
+    let m = app.admin_json("/api/v1/monitors/app", ADMIN).await;
+    let froms: Vec<&str> = m["recent_results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["location"].as_str().unwrap())
+        .collect();
+    assert!(
+        froms.contains(&"eu-fr") && froms.contains(&"local"),
+        "{froms:?}"
+    );
+
     // The same batch again counts nothing.
     let again = batch(&app, "eu-fr", EU, "eu-1", &[("app", false)]).await;
     assert_eq!(again.status, 200);
@@ -190,7 +214,13 @@ async fn a_failure_in_one_place_is_regional_and_says_where_then_spreads_in_the_s
 #[tokio::test]
 async fn a_silent_location_never_votes_down_and_is_offline() {
     let target = FakeTarget::start().await;
-    let app = spawn_app(&config(&target)).await;
+    let hook = FakeReceiver::start().await;
+    let config = format!(
+        "{}\n[[notifiers]]\nid = \"ops\"\ntype = \"webhook\"\nurl = \"{}/hook\"\n",
+        config(&target),
+        hook.url
+    );
+    let app = spawn_app(&config).await;
     let listing = app.admin_json("/api/v1/locations", ADMIN).await;
     let ids: Vec<&str> = listing
         .as_array()
@@ -234,6 +264,45 @@ async fn a_silent_location_never_votes_down_and_is_offline() {
     .await;
     // `db` is checked from Europe only: with Europe silent it is unknown, never down.
     assert_eq!(component_status(&app, "db").await, "operational");
+
+    // Responders hear that the probe is offline — and, when it returns, that it is back.
+    let event = |r: &pharos_testkit::Received| r.header("x-pharos-event").map(str::to_owned);
+    let offline = eventually(
+        Duration::from_secs(10),
+        "the probe offline notice",
+        || async {
+            hook.accepted()
+                .into_iter()
+                .find(|r| event(r).as_deref() == Some("probe_offline"))
+        },
+    )
+    .await;
+    let update = &offline.json()["location_update"];
+    assert_eq!(update["id"], "eu-fr");
+    assert_eq!(update["name"], "Europe (France)");
+    assert_eq!(update["online"], false);
+    assert_eq!(update["monitors"], 2);
+    assert!(update["last_seen_at"].is_string(), "{update}");
+    let a = batch(&app, "eu-fr", EU, "eu-2", &[("app", true)]).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    eventually(
+        Duration::from_secs(10),
+        "the probe online notice",
+        || async {
+            hook.accepted()
+                .into_iter()
+                .find(|r| event(r).as_deref() == Some("probe_online"))
+        },
+    )
+    .await;
+    // One of each: the first contact after start is not news.
+    let kinds: Vec<String> = hook
+        .accepted()
+        .iter()
+        .filter_map(event)
+        .filter(|k| k.starts_with("probe_"))
+        .collect();
+    assert_eq!(kinds, ["probe_offline", "probe_online"], "{kinds:?}");
 }
 
 #[tokio::test]

@@ -112,6 +112,9 @@ pub(crate) struct ResultOut {
     /// How long each phase of an `http` check took; absent for other kinds.
     #[serde(skip_serializing_if = "Option::is_none")]
     timings: Option<TimingsOut>,
+    /// Where it was checked from: `local` (the server) or a location's id.
+    #[schema(example = "eu-fr")]
+    location: String,
 }
 
 impl From<&CheckResult> for ResultOut {
@@ -123,6 +126,7 @@ impl From<&CheckResult> for ResultOut {
             status_code: r.status_code,
             error: r.error.clone(),
             timings: r.timings.map(TimingsOut::from),
+            location: r.location.to_string(),
         }
     }
 }
