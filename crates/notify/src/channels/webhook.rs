@@ -134,7 +134,7 @@ pub fn body(event: &Event, unsubscribe: &str) -> Result<Vec<u8>, RenderError> {
 /// A probe event's payload: Pharos's own, in the shape of the others.
 #[derive(serde::Serialize)]
 struct ProbePayload<'a> {
-    meta: Meta,
+    meta: Meta<'a>,
     page: Page<'a>,
     location_update: LocationUpdate<'a>,
 }

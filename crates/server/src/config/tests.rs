@@ -1087,7 +1087,7 @@ url = "https://x.example/"
 id = "x"
 url = "https://x.example/"
 "#;
-    let events = "incident_opened, incident_updated, incident_resolved, maintenance_scheduled, maintenance_started, maintenance_updated, maintenance_completed, component_status";
+    let events = "incident_opened, incident_updated, incident_resolved, maintenance_scheduled, maintenance_started, maintenance_updated, maintenance_completed, component_status, probe_offline, probe_online";
     let expected = [
         "pharos.toml:14:1: error: `routing_key` only applies to type = \"pagerduty\"".to_owned(),
         "pharos.toml:15:1: error: `secret` only applies to type = \"webhook\"".to_owned(),
@@ -1106,7 +1106,7 @@ url = "https://x.example/"
         "pharos.toml:29:15: error: `concurrency` must be at most 64, found 65".to_owned(),
         "pharos.toml:30:1: error: `token` only applies to type = \"ntfy\"".to_owned(),
         "pharos.toml:34:7: error: invalid notifier `url`: the scheme must be http:// or https://".to_owned(),
-        "pharos.toml:35:10: error: `events` must not be empty; leave the key out to receive every incident and maintenance event".to_owned(),
+        "pharos.toml:35:10: error: `events` must not be empty; leave the key out to receive every incident, maintenance and probe event".to_owned(),
         "pharos.toml:36:14: error: `components` must not be empty; leave the key out for events about every component".to_owned(),
         "pharos.toml:40:7: error: invalid notifier `url`: not an absolute URL; expected http://… or https://…".to_owned(),
         "pharos.toml:42:6: error: notifier id \"Chat\" may only contain lowercase letters, digits, '-' and '_'".to_owned(),
