@@ -3,6 +3,7 @@
 //! can say so in the log once a minute.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -23,6 +24,8 @@ pub(crate) struct Buffer {
     capacity: usize,
     /// Woken on every push, so the sender can wait for work.
     pushed: Notify,
+    /// Results taken by the sender and not yet answered by the server.
+    in_flight: AtomicUsize,
 }
 
 #[derive(Debug, Default)]
@@ -41,6 +44,7 @@ impl Buffer {
             inner: Mutex::new(Inner::default()),
             capacity: capacity.max(1),
             pushed: Notify::new(),
+            in_flight: AtomicUsize::new(0),
         }
     }
 
@@ -64,11 +68,23 @@ impl Buffer {
         self.pushed.notify_one();
     }
 
-    /// Removes and returns up to `max` of the oldest results, oldest first.
+    /// Removes and returns up to `max` of the oldest results, oldest first; they count as in
+    /// flight until [`Buffer::settled`].
     pub(crate) fn take(&self, max: usize) -> Vec<CheckResult> {
         let mut inner = self.lock();
         let n = max.min(inner.queue.len());
+        self.in_flight.fetch_add(n, Ordering::Relaxed);
         inner.queue.drain(..n).collect()
+    }
+
+    /// `n` results taken earlier were answered (delivered or refused for good).
+    pub(crate) fn settled(&self, n: usize) {
+        self.in_flight.fetch_sub(n, Ordering::Relaxed);
+    }
+
+    /// Results not delivered yet: waiting, and in flight.
+    pub(crate) fn undelivered(&self) -> usize {
+        self.len() + self.in_flight.load(Ordering::Relaxed)
     }
 
     /// Results waiting.

@@ -98,7 +98,9 @@ impl Sender {
                 sent_at: pharos_engine::clock::now(),
                 results,
             };
+            let n = batch.results.len();
             self.deliver(batch).await?;
+            self.buffer.settled(n);
         }
     }
 

@@ -251,23 +251,30 @@ pub(crate) async fn run_with(
 
     let mut checks = Checks::new(prober, buffer.clone());
     let mut shutdown = std::pin::pin!(shutdown);
+    let mut running_version: Option<String> = None;
     let ended = loop {
         tokio::select! {
             () = &mut shutdown => break None,
             Some(fatal) = fatal_rx.recv() => break Some(fatal),
             Some(assignment) = assign_rx.recv() => {
                 let assignment: pharos_wire::probe::Assignment = assignment;
+                let version = assignment.version;
                 let changes = checks.apply(assignment.monitors);
-                tracing::info!(
-                    monitors = changes.running,
-                    started = changes.started,
-                    restarted = changes.restarted,
-                    stopped = changes.stopped,
-                    skipped = changes.skipped,
-                    version = %assignment.version,
-                    "assignment changed: {} monitors",
-                    changes.running
-                );
+                if changes.started + changes.restarted + changes.stopped > 0
+                    || running_version.as_deref() != Some(version.as_str())
+                {
+                    tracing::info!(
+                        monitors = changes.running,
+                        started = changes.started,
+                        restarted = changes.restarted,
+                        stopped = changes.stopped,
+                        skipped = changes.skipped,
+                        version = %version,
+                        "assignment changed: {} monitors",
+                        changes.running
+                    );
+                }
+                running_version = Some(version);
             }
         }
     };
@@ -281,7 +288,7 @@ pub(crate) async fn run_with(
     // Deliver what is left, for a while.
     let _ = drain_tx.send(true);
     let outcome = tokio::time::timeout(tuning.drain, &mut sender).await;
-    let left = buffer.len();
+    let left = buffer.undelivered();
     match outcome {
         Ok(Ok(Ok(()))) => {
             tracing::info!(probe = %instance, "probe stopped; every result was delivered");

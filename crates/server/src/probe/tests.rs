@@ -300,7 +300,7 @@ async fn a_failed_batch_is_retried_with_its_key_before_anything_newer() {
         (0..25).collect::<Vec<_>>(),
         "every result once, in order"
     );
-    assert_eq!(buffer.len(), 0);
+    assert_eq!(buffer.undelivered(), 0);
 }
 
 #[tokio::test]
@@ -344,7 +344,7 @@ async fn results_pushed_while_the_server_fails_wait_their_turn() {
     let task = tokio::spawn(sender.run());
     let mut n = 0;
     // Keep checking while the server refuses: the pushes land behind the failing batch.
-    while fake.recorded.lock().expect("lock").failures.len() > 0 {
+    while !fake.recorded.lock().expect("lock").failures.is_empty() {
         buffer.push(result(n));
         n += 1;
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -502,6 +502,46 @@ async fn runs_what_it_is_assigned_follows_changes_and_stops_cleanly() {
         .expect("the probe stops in time")
         .expect("the probe task ran");
     assert!(outcome.is_ok(), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn a_stopping_probe_gives_up_on_an_unreachable_server_after_its_grace() {
+    let target = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = target.local_addr().expect("address").port();
+    let (fake, url) = spawn_fake(vec![tcp_monitor("first", port)]).await;
+    fake.recorded.lock().expect("lock").failures = vec![StatusCode::SERVICE_UNAVAILABLE; 100_000];
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let tuning = Tuning {
+        drain: Duration::from_millis(300),
+        ..quick()
+    };
+    let probe = tokio::spawn(run_with(
+        settings(&url, TOKEN),
+        "host-abc123".into(),
+        tuning,
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
+    eventually("a batch the server turns away", || {
+        (!fake.posts().is_empty()).then_some(())
+    })
+    .await;
+    let asked = Instant::now();
+    let _ = stop_tx.send(());
+    let outcome = tokio::time::timeout(WAIT, probe)
+        .await
+        .expect("the probe stops in time")
+        .expect("the probe task ran");
+    assert!(outcome.is_ok(), "stopping is not an error: {outcome:?}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(3),
+        "the probe stopped within its grace: {:?}",
+        asked.elapsed()
+    );
+    drop(target);
 }
 
 #[test]
