@@ -39,6 +39,9 @@ use link::{Link, Polled, Transient};
 /// The environment variable holding the location's token when `--token-file` is not given.
 pub const TOKEN_VAR: &str = "PHAROS_PROBE_TOKEN";
 
+/// Least time between two assignment requests that found nothing new.
+const MIN_POLL_SPACING: Duration = Duration::from_secs(1);
+
 /// How long a stopping probe keeps trying to deliver what it buffered.
 pub const DRAIN_GRACE: Duration = Duration::from_secs(5);
 
@@ -217,12 +220,12 @@ pub(crate) async fn run_with(
     )?);
     let prober = Arc::new(pharos_probe::Prober::new().map_err(|e| Fatal::Setup(e.to_string()))?);
     let buffer = Arc::new(Buffer::new(tuning.capacity));
+    let server = pharos_domain::fingerprint::redact_userinfo(settings.server.as_str()).into_owned();
     tracing::info!(
         location = %location,
-        server = %settings.server,
+        server = %server,
         probe = %instance,
-        "probe started: location {location}, server {}",
-        settings.server
+        "probe started: location {location}, server {server}"
     );
 
     let (fatal_tx, mut fatal_rx) = mpsc::channel::<Fatal>(2);
@@ -320,6 +323,7 @@ async fn poll(
     let mut version: Option<String> = None;
     let mut backoff = Backoff::new(tuning.retry_first, tuning.retry_max);
     loop {
+        let asked = tokio::time::Instant::now();
         match link.poll(version.as_deref()).await {
             Err(refused) => {
                 let _ = fatal.send(refused).await;
@@ -328,11 +332,18 @@ async fn poll(
             Ok(Ok(polled)) => {
                 link.restored();
                 backoff.reset();
-                if let Polled::Changed(assignment) = polled {
-                    link.clock_from(&assignment);
-                    version = Some(assignment.version.clone());
-                    if assignments.send(*assignment).await.is_err() {
-                        return;
+                match polled {
+                    Polled::Changed(assignment) => {
+                        link.clock_from(&assignment);
+                        version = Some(assignment.version.clone());
+                        if assignments.send(*assignment).await.is_err() {
+                            return;
+                        }
+                    }
+                    // The server holds an unchanged answer; something between that does not
+                    // (a proxy answering at once) must not make this a busy loop.
+                    Polled::Unchanged => {
+                        tokio::time::sleep_until(asked + MIN_POLL_SPACING).await;
                     }
                 }
             }
