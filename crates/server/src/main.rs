@@ -197,6 +197,8 @@ fn probe(args: &ProbeArgs) -> ExitCode {
         let stop = shutdown_signal();
         match pharos_server::probe::run(settings, stop).await {
             Ok(()) => ExitCode::SUCCESS,
+            // Already in the log, as an error naming the location.
+            Err(pharos_server::probe::Fatal::Refused { .. }) => ExitCode::FAILURE,
             Err(err) => {
                 eprintln!("error: {err}");
                 ExitCode::FAILURE

@@ -197,7 +197,8 @@ pub fn instance_id() -> String {
 }
 
 /// Runs the probe until `shutdown` resolves (then stops its checks, delivers what it can
-/// within [`DRAIN_GRACE`] and returns `Ok`) or the server refuses its token.
+/// within [`DRAIN_GRACE`] and returns `Ok`) or the server refuses its token (logged here as
+/// an error naming the location, and returned).
 pub async fn run(
     settings: ProbeSettings,
     shutdown: impl std::future::Future<Output = ()>,
@@ -205,6 +206,7 @@ pub async fn run(
     run_with(settings, instance_id(), Tuning::default(), shutdown).await
 }
 
+/// [`run`] with a chosen instance id and [`Tuning`] (tests shorten the waits).
 pub(crate) async fn run_with(
     settings: ProbeSettings,
     instance: String,
