@@ -3,5 +3,6 @@
 
 pub mod app;
 pub mod config;
+pub mod probe;
 
 pub use app::{App, Settings};

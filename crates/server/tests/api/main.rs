@@ -31,6 +31,7 @@ mod mirror;
 mod notifications;
 mod postmortems;
 mod privacy;
+mod probes;
 mod prometheus;
 mod public_surface;
 mod quiet;
