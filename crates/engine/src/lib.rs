@@ -831,6 +831,7 @@ fn absorb(
         tracing::info!(component = %c.component_id, from = %c.from, to = %c.to, "component status changed");
         changed = true;
     }
+    changed |= applied.votes_changed;
     if applied.transition.is_some() || applied.flap.is_some() || applied.reach.is_some() {
         desk.on_result(world, monitor, &applied, crate::clock::now());
         changed = true;

@@ -37,6 +37,9 @@ pub struct Applied {
     /// For a monitor checked from several locations: where it fails changed. The desk acts
     /// on this rather than on `transition` for such a monitor.
     pub reach: Option<ReachChange>,
+    /// For a monitor checked from several locations: some location's say changed (up,
+    /// down, unknown), which the view shows even when the monitor's health did not change.
+    pub votes_changed: bool,
 }
 
 /// A monitor starting or stopping to flap.
@@ -314,6 +317,7 @@ impl World {
             component_changes: Vec::new(),
             flap,
             reach: None,
+            votes_changed: false,
         };
         if transition.is_some() || flap.is_some() {
             applied.component_changes = self.rederive_driven(mi, result.started_at);
@@ -389,6 +393,13 @@ impl World {
                 to: reach,
                 verdict: verdict.clone(),
             });
+        let votes = (
+            verdict.failing.clone(),
+            verdict.passing.clone(),
+            verdict.unknown.clone(),
+        );
+        let votes_changed = places.votes != votes;
+        places.votes = votes;
         places.reach = reach;
         places.failing = verdict.failing.clone();
         slot.failing_since = places.failing_since(&verdict.failing);
@@ -420,6 +431,7 @@ impl World {
             component_changes: Vec::new(),
             flap,
             reach: reach_change,
+            votes_changed,
         };
         if transition.is_some() || flap.is_some() || regional_changed {
             applied.component_changes = self.rederive_driven(mi, at);

@@ -55,6 +55,8 @@ pub(crate) struct Places {
     stale_after: ChronoDuration,
     pub(crate) reach: FailureReach,
     pub(crate) failing: Vec<LocationId>,
+    /// The last verdict's failing, passing and unknown locations, for telling a change.
+    pub(crate) votes: (Vec<LocationId>, Vec<LocationId>, Vec<LocationId>),
 }
 
 impl Places {
@@ -92,6 +94,7 @@ impl Places {
                 FailureReach::Clear
             },
             failing: Vec::new(),
+            votes: (Vec::new(), Vec::new(), Vec::new()),
         }
     }
 

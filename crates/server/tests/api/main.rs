@@ -35,6 +35,7 @@ mod probes;
 mod prometheus;
 mod public_surface;
 mod quiet;
+mod regions;
 mod replay;
 mod reports;
 mod slow_clients;
