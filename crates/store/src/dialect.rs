@@ -19,16 +19,26 @@ pub(crate) struct Dialect {
     /// committed meanwhile is re-checked, and its fresh lease excludes it). SQLite has one
     /// writer at a time, so the claiming `UPDATE` is already alone and needs no clause.
     pub(crate) claim_lock: &'static str,
+    /// The database's clock in unix milliseconds, read when the statement runs (lease
+    /// expiry is judged by the database, never by a node).
+    pub(crate) now_ms: &'static str,
+    /// Appended to a `SELECT` whose rows must not change until the transaction ends: the
+    /// lease row a fenced write checks. SQLite's one writer needs none.
+    pub(crate) lock_shared: &'static str,
 }
 
 /// SQLite's dialect.
 pub(crate) const SQLITE: Dialect = Dialect {
     begin_write: "BEGIN IMMEDIATE",
     claim_lock: "",
+    now_ms: "CAST(unixepoch('subsec') * 1000 AS INTEGER)",
+    lock_shared: "",
 };
 
 /// PostgreSQL's dialect.
 pub(crate) const POSTGRES: Dialect = Dialect {
     begin_write: "BEGIN",
     claim_lock: " FOR UPDATE SKIP LOCKED",
+    now_ms: crate::cluster::PG_NOW_MS,
+    lock_shared: " FOR SHARE",
 };
