@@ -269,6 +269,21 @@ impl Store {
         Ok(())
     }
 
+    /// Removes the rows of nodes silent for longer than `silent_for` (each start of a node
+    /// without a `node_id` adds a row). PostgreSQL only.
+    pub async fn forget_nodes(&self, silent_for: Duration) -> Result<u64> {
+        const OP: &str = "forget_nodes";
+        let pool = self.postgres(OP)?;
+        let silent_ms = i64::try_from(silent_for.as_millis()).unwrap_or(i64::MAX);
+        let sql = format!("DELETE FROM cluster_nodes WHERE last_seen_at < {PG_NOW_MS} - $1");
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(silent_ms)
+            .execute(pool)
+            .await
+            .map_err(|e| OpError::from(e).at(OP))?;
+        Ok(done.rows_affected())
+    }
+
     /// Every node's row, by id. PostgreSQL only.
     pub async fn cluster_nodes(&self) -> Result<Vec<NodeRecord>> {
         const OP: &str = "cluster_nodes";

@@ -111,6 +111,15 @@ impl ApiError {
         }
     }
 
+    /// 503: something this answer needs is away for the moment; `internal` is logged.
+    pub(crate) fn unavailable(internal: &str) -> Self {
+        tracing::warn!(error = internal, "admin API request could not be answered");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily unavailable; the details are in Pharos's log",
+        )
+    }
+
     /// (status, field, message), for tests.
     #[cfg(test)]
     pub(crate) fn parts(self) -> (StatusCode, Option<String>, String) {

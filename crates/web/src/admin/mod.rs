@@ -39,6 +39,7 @@ use utoipa_axum::routes;
 
 mod auth;
 mod changes;
+pub mod cluster;
 mod components;
 mod coverage;
 mod deliveries;

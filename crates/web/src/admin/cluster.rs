@@ -1,0 +1,68 @@
+//! `GET /api/v1/cluster`: which node answers, which one leads, and every node the cluster
+//! knows (SPEC §8). Served by every node itself (never forwarded), behind the admin token.
+//!
+//! The answer comes from a [`ClusterInfo`] the server supplies: on a cluster, read from the
+//! database's node rows and lease; on a single node, just this node, leading.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::middleware;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::auth;
+use super::error::ApiError;
+use super::{AdminToken, PREFIX};
+
+/// The cluster as one node sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterStatus {
+    /// This node's id.
+    pub node: String,
+    /// The leader's id, `null` while none is elected.
+    pub leader: Option<String>,
+    /// The nodes, by id.
+    pub nodes: Vec<ClusterNode>,
+}
+
+/// One node of the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterNode {
+    /// Its id.
+    pub id: String,
+    /// The URL the other nodes reach it at.
+    pub address: String,
+    /// `leader`, `follower`, or `offline` for a node not seen for three lease lengths.
+    pub role: String,
+    /// When it last said it was alive.
+    pub last_seen_at: DateTime<Utc>,
+}
+
+/// A future of a [`ClusterStatus`], or why it could not be read.
+pub type ClusterStatusFuture = Pin<Box<dyn Future<Output = Result<ClusterStatus, String>> + Send>>;
+
+/// Reads the cluster's state on demand.
+pub type ClusterInfo = Arc<dyn Fn() -> ClusterStatusFuture + Send + Sync>;
+
+/// The router of `GET /api/v1/cluster`, behind the admin tokens like every admin route.
+pub fn router(tokens: Vec<AdminToken>, info: ClusterInfo) -> Router {
+    let tokens: auth::Tokens = Arc::from(tokens);
+    Router::new()
+        .route(&format!("{PREFIX}/cluster"), get(status))
+        .route_layer(middleware::from_fn_with_state(tokens, auth::require_token))
+        .with_state(info)
+}
+
+async fn status(State(info): State<ClusterInfo>) -> Result<Json<ClusterStatus>, ApiError> {
+    match info().await {
+        Ok(status) => Ok(Json(status)),
+        Err(error) => Err(ApiError::unavailable(&format!(
+            "reading the cluster's state failed: {error}"
+        ))),
+    }
+}
