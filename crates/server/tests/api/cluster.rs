@@ -1,0 +1,625 @@
+//! Several `pharos serve` processes (the real binary) on one PostgreSQL database (SPEC §8):
+//! one leader, checks and deliveries made once, the same page everywhere, writes forwarded to
+//! the leader, takeover after SIGKILL within `failover`, and a leader paused past its lease
+//! (SIGSTOP) that wakes to write nothing. Each test has a PostgreSQL schema of its own, and is
+//! skipped (with a note) when `PHAROS_TEST_POSTGRES_URL` is not set.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pharos_testkit::{eventually, FakeReceiver, FakeTarget, TestDb};
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::support::config::Config;
+use crate::support::http::{send_from, Body};
+use crate::support::{free_port, PHAROS};
+
+const TOKEN: &str = "cluster-test-token-0123456789";
+const WAIT: Duration = Duration::from_secs(30);
+/// `[cluster] failover` in these tests.
+const FAILOVER: Duration = Duration::from_secs(2);
+/// What a takeover may take beyond `failover`: a renewal period (400 ms), starting the engine,
+/// and a loaded test machine.
+const TAKEOVER_MARGIN: Duration = Duration::from_secs(3);
+
+/// One component checked every second; incidents opened at the first failure; a webhook
+/// notifier to `hook` when given; `[cluster] failover = "2s"`.
+fn config(target: &str, hook: Option<&str>) -> String {
+    let mut c = Config::acme()
+        .admin("alice", TOKEN)
+        .section("[incidents]\nauto_resolve_after = \"1h\"")
+        .section("[cluster]\nfailover = \"2s\"")
+        .component("api", "API")
+        .http_monitor("api-health", &format!("{target}/health"), "api")
+        .thresholds(1, 1);
+    if let Some(hook) = hook {
+        c = c.section(&format!(
+            "[[notifiers]]\nid = \"ops\"\ntype = \"webhook\"\nurl = \"{hook}/hook\"\n\
+             events = [\"incident_opened\"]"
+        ));
+    }
+    c.build()
+}
+
+/// A `pharos serve` process of the cluster, killed when dropped.
+struct Node {
+    child: Child,
+    base: String,
+}
+
+impl Node {
+    /// Starts a node with `config` on `database`; `env` adds environment variables. Its log
+    /// goes to `<dir>/<name>.log`.
+    fn start(dir: &Path, name: &str, config: &Path, database: &str, env: &[(&str, &str)]) -> Node {
+        let port = free_port();
+        let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
+        let mut cmd = Command::new(PHAROS);
+        cmd.args(["serve", "--config"])
+            .arg(config)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--database", database])
+            .env("PHAROS_LOG", "info,sqlx=warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Node {
+            child: cmd.spawn().unwrap(),
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    fn pid(&self) -> String {
+        self.child.id().to_string()
+    }
+
+    /// Sends `signal` (`KILL`, `STOP`, `CONT`) to the process.
+    fn signal(&self, signal: &str) {
+        let done = Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid()])
+            .status()
+            .unwrap();
+        assert!(done.success(), "kill -{signal}");
+    }
+
+    async fn wait_serving(&mut self) {
+        let base = self.base.clone();
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let up = reqwest::get(format!("{base}/healthz"))
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if up {
+                return;
+            }
+            let exited = self.child.try_wait().unwrap();
+            assert!(
+                exited.is_none() && Instant::now() < deadline,
+                "node {base} did not start ({exited:?})"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// `GET /api/v1/cluster`, or `None` when the node does not answer it.
+    async fn cluster(&self) -> Option<Value> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .unwrap();
+        let r = client
+            .get(format!("{}/api/v1/cluster", self.base))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .ok()?;
+        if !r.status().is_success() {
+            return None;
+        }
+        r.json().await.ok()
+    }
+
+    /// This node's id.
+    async fn id(&self) -> String {
+        let c = eventually(WAIT, "the node's cluster state", || self.cluster()).await;
+        c["node"].as_str().unwrap().to_owned()
+    }
+
+    /// The leader this node knows, if any.
+    async fn leader(&self) -> Option<String> {
+        self.cluster().await?["leader"].as_str().map(str::to_owned)
+    }
+
+    /// `/api/v2/summary.json`, or `None` when the node does not answer.
+    async fn summary(&self) -> Option<Value> {
+        let r = reqwest::get(format!("{}/api/v2/summary.json", self.base))
+            .await
+            .ok()?;
+        r.json().await.ok()
+    }
+
+    /// The status of component `api` on this node's page.
+    async fn api_status(&self) -> Option<String> {
+        let s = self.summary().await?;
+        s["components"]
+            .as_array()?
+            .iter()
+            .find(|c| c["id"] == "api")
+            .and_then(|c| c["status"].as_str())
+            .map(str::to_owned)
+    }
+
+    async fn admin(&self, method: Method, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let client = reqwest::Client::new();
+        let url = format!("{}{path}", self.base);
+        let body = body.map_or(Body::None, Body::Json);
+        let r = send_from(&client, method, &url, Some(TOKEN), body).await;
+        (r.status, r.json)
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        // SIGKILL ends a stopped process too.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The nodes whose own view says they lead.
+async fn self_declared_leaders(nodes: &[&Node]) -> Vec<String> {
+    let mut out = Vec::new();
+    for n in nodes {
+        if let Some(c) = n.cluster().await {
+            if c["leader"].is_string() && c["leader"] == c["node"] {
+                out.push(c["node"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// A fresh database for `test`, or `None` (with a note) without PostgreSQL.
+async fn database(test: &str) -> Option<TestDb> {
+    TestDb::postgres(&format!("cluster::{test}")).await
+}
+
+/// Waits until `n` more checks reached `target`, and returns how long that took.
+async fn time_for_checks(target: &FakeTarget, n: u64) -> Duration {
+    let from = target.hits();
+    let started = Instant::now();
+    eventually(WAIT, "more checks", || async {
+        (target.hits() >= from + n).then_some(())
+    })
+    .await;
+    started.elapsed()
+}
+
+#[tokio::test]
+async fn three_nodes_elect_one_leader_check_once_serve_one_page_and_notify_once() {
+    let Some(db) = database("three_nodes").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let target = FakeTarget::start().await;
+    let hook = FakeReceiver::start().await;
+    let path = dir.path().join("pharos.toml");
+    std::fs::write(&path, config(&target.url, Some(&hook.url))).unwrap();
+    let mut nodes = vec![
+        Node::start(dir.path(), "a", &path, &db.url, &[]),
+        Node::start(dir.path(), "b", &path, &db.url, &[]),
+        Node::start(dir.path(), "c", &path, &db.url, &[]),
+    ];
+    for n in &mut nodes {
+        n.wait_serving().await;
+    }
+    let all: Vec<&Node> = nodes.iter().collect();
+
+    // Exactly one leader, and every node names it.
+    let leader = eventually(WAIT, "one leader every node agrees on", || async {
+        let mut seen = HashSet::new();
+        for n in &all {
+            seen.insert(n.leader().await?);
+        }
+        (seen.len() == 1).then(|| seen.into_iter().next().unwrap())
+    })
+    .await;
+    assert_eq!(self_declared_leaders(&all).await, vec![leader.clone()]);
+    let state = nodes[0].cluster().await.unwrap();
+    let listed = state["nodes"].as_array().unwrap();
+    assert_eq!(listed.len(), 3, "{state}");
+    for n in listed {
+        let role = if n["id"] == leader.as_str() {
+            "leader"
+        } else {
+            "follower"
+        };
+        assert_eq!(n["role"], role, "{state}");
+        assert!(n["address"].as_str().unwrap().starts_with("http://127.0.0.1:"));
+    }
+
+    // Checked once per interval, not once per node: five checks of a one-second monitor take
+    // four seconds or more (three nodes each checking would take well under two).
+    let took = time_for_checks(&target, 5).await;
+    assert!(took >= Duration::from_millis(3500), "5 checks in {took:?}");
+
+    // Every node serves the leader's page; a change reaches them all within two seconds.
+    eventually(WAIT, "the component operational everywhere", || async {
+        for n in &all {
+            if n.api_status().await.as_deref() != Some("operational") {
+                return None;
+            }
+        }
+        Some(())
+    })
+    .await;
+    target.set_status(503);
+    let first_seen = std::sync::Mutex::new(vec![None::<Instant>; nodes.len()]);
+    eventually(WAIT, "the outage on every node's page", || async {
+        for (i, n) in nodes.iter().enumerate() {
+            let down = n.api_status().await.as_deref() == Some("major_outage");
+            let mut seen = first_seen.lock().unwrap();
+            if down && seen[i].is_none() {
+                seen[i] = Some(Instant::now());
+            }
+        }
+        first_seen
+            .lock()
+            .unwrap()
+            .iter()
+            .all(Option::is_some)
+            .then_some(())
+    })
+    .await;
+    let seen: Vec<Instant> = first_seen.into_inner().unwrap().into_iter().flatten().collect();
+    let spread = *seen.iter().max().unwrap() - *seen.iter().min().unwrap();
+    assert!(spread <= Duration::from_secs(2), "pages agreed {spread:?} apart");
+    let summaries: Vec<Value> = {
+        let mut out = Vec::new();
+        for n in &nodes {
+            out.push(n.summary().await.unwrap());
+        }
+        out
+    };
+    eventually(WAIT, "the same summary on every node", || async {
+        let mut bodies = HashSet::new();
+        for n in &nodes {
+            let mut s = n.summary().await?;
+            // The page's identity is the leader's; only the build time may differ.
+            s["page"]["updated_at"] = Value::Null;
+            bodies.insert(s.to_string());
+        }
+        (bodies.len() == 1).then_some(())
+    })
+    .await;
+    assert_eq!(summaries[0]["incidents"].as_array().unwrap().len(), 1);
+
+    // One incident and one message to the responders, though three nodes saw the outage.
+    eventually(WAIT, "the responders' message", || async {
+        (!hook.accepted().is_empty()).then_some(())
+    })
+    .await;
+    eventually(WAIT, "no delivery left pending", || async {
+        let pending = db
+            .query_i64("SELECT COUNT(*) FROM outbox WHERE state <> 'sent'")
+            .await;
+        (pending == 0).then_some(())
+    })
+    .await;
+    let (status, incidents) = nodes[1]
+        .admin(Method::GET, "/api/v1/incidents", None)
+        .await;
+    assert_eq!(status, 200, "{incidents}");
+    let open = incidents.as_array().map_or(0, Vec::len);
+    assert_eq!(open, 1, "{incidents}");
+    let messages = hook.accepted();
+    assert_eq!(messages.len(), 1, "one message, not one per node");
+    assert_eq!(
+        db.query_i64("SELECT COUNT(*) FROM outbox").await,
+        1,
+        "one delivery stored"
+    );
+
+    // A write sent to a follower is forwarded to the leader and answered as it answers.
+    let mut follower_node = None;
+    for n in &nodes {
+        if n.id().await != leader {
+            follower_node = Some(n);
+            break;
+        }
+    }
+    let follower = follower_node.unwrap();
+    let (status, created) = follower
+        .admin(
+            Method::POST,
+            "/api/v1/incidents",
+            Some(&serde_json::json!({"name": "Declared on a follower", "body": "Looking."})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    eventually(WAIT, "the declared incident on every page", || async {
+        for n in &nodes {
+            let s = n.summary().await?;
+            let shown = s["incidents"]
+                .as_array()?
+                .iter()
+                .any(|i| i["id"] == id.as_str());
+            if !shown {
+                return None;
+            }
+        }
+        Some(())
+    })
+    .await;
+    // A bad token is refused the same way through a follower.
+    let client = reqwest::Client::new();
+    let r = send_from(
+        &client,
+        Method::POST,
+        &format!("{}/api/v1/incidents", follower.base),
+        Some("wrong-token"),
+        Body::Json(&serde_json::json!({"name": "x", "body": "y"})),
+    )
+    .await;
+    assert_eq!(r.status, 401, "{r:?}");
+}
+
+#[tokio::test]
+async fn killing_the_leader_hands_over_within_failover() {
+    let Some(db) = database("sigkill").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let target = FakeTarget::start().await;
+    let path = dir.path().join("pharos.toml");
+    std::fs::write(&path, config(&target.url, None)).unwrap();
+    let mut a = Node::start(dir.path(), "a", &path, &db.url, &[]);
+    a.wait_serving().await;
+    let a_id = a.id().await;
+    eventually(WAIT, "a to lead", || async {
+        (a.leader().await.as_deref() == Some(a_id.as_str())).then_some(())
+    })
+    .await;
+    let mut b = Node::start(dir.path(), "b", &path, &db.url, &[]);
+    b.wait_serving().await;
+    let b_id = b.id().await;
+    eventually(WAIT, "b to follow a", || async {
+        (b.leader().await.as_deref() == Some(a_id.as_str())).then_some(())
+    })
+    .await;
+
+    a.signal("KILL");
+    let killed = Instant::now();
+    eventually(FAILOVER + TAKEOVER_MARGIN, "b to take over", || async {
+        (b.leader().await.as_deref() == Some(b_id.as_str())).then_some(())
+    })
+    .await;
+    let took = killed.elapsed();
+    eprintln!("takeover after SIGKILL: {took:?} (failover {FAILOVER:?})");
+
+    // The new leader checks…
+    time_for_checks(&target, 2).await;
+    // …publishes what it sees…
+    target.set_status(503);
+    b.wait_for_status("major_outage").await;
+    // …and takes admin writes.
+    let (status, created) = b
+        .admin(
+            Method::POST,
+            "/api/v1/incidents",
+            Some(&serde_json::json!({"name": "After the takeover", "body": "Still here."})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let state = b.cluster().await.unwrap();
+    let roles: Vec<(String, String)> = state["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["id"].as_str().unwrap().to_owned(),
+                n["role"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(roles.contains(&(b_id.clone(), "leader".to_owned())), "{state}");
+    assert!(!roles.contains(&(a_id.clone(), "leader".to_owned())), "{state}");
+}
+
+impl Node {
+    /// Waits until component `api` shows `want` on this node's page.
+    async fn wait_for_status(&self, want: &str) {
+        eventually(WAIT, &format!("api {want} on {}", self.base), || async {
+            (self.api_status().await.as_deref() == Some(want)).then_some(())
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn a_leader_paused_past_its_lease_wakes_to_write_nothing() {
+    let Some(db) = database("sigstop").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let target = FakeTarget::start().await;
+    let path = dir.path().join("pharos.toml");
+    std::fs::write(&path, config(&target.url, None)).unwrap();
+    // a's clock runs a day ahead, so every check result it writes is told apart from b's.
+    let mut a = Node::start(
+        dir.path(),
+        "a",
+        &path,
+        &db.url,
+        &[("PHAROS_CLOCK_OFFSET", "1d")],
+    );
+    a.wait_serving().await;
+    let a_id = a.id().await;
+    eventually(WAIT, "a to lead", || async {
+        (a.leader().await.as_deref() == Some(a_id.as_str())).then_some(())
+    })
+    .await;
+    let mut b = Node::start(dir.path(), "b", &path, &db.url, &[]);
+    b.wait_serving().await;
+    let b_id = b.id().await;
+    let day_ms = 24 * 3600 * 1000;
+    let a_results = "SELECT COUNT(*) FROM check_results WHERE started_at > \
+                     (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT + 43200000";
+    eventually(WAIT, "a's results stored", || async {
+        (db.query_i64(a_results).await > 0).then_some(())
+    })
+    .await;
+
+    a.signal("STOP");
+    let stopped_ms = db
+        .query_i64("SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT")
+        .await;
+    eventually(FAILOVER + TAKEOVER_MARGIN, "b to take over", || async {
+        (b.leader().await.as_deref() == Some(b_id.as_str())).then_some(())
+    })
+    .await;
+    // b checks and writes for a while as the leader.
+    let b_results = "SELECT COUNT(*) FROM check_results WHERE started_at < \
+                     (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT + 43200000";
+    let before = db.query_i64(b_results).await;
+    eventually(WAIT, "b's results stored", || async {
+        (db.query_i64(b_results).await >= before + 2).then_some(())
+    })
+    .await;
+
+    // a wakes past its lease, with checks and writes due: it must write none of them.
+    a.signal("CONT");
+    eventually(WAIT, "a to follow b", || async {
+        let c = a.cluster().await?;
+        (c["leader"] == b_id.as_str()).then_some(())
+    })
+    .await;
+    // a has demoted (its engine is stopped), so nothing it held can be written after this.
+    eventually(WAIT, "a to show itself as a follower", || async {
+        let c = b.cluster().await?;
+        let role = c["nodes"]
+            .as_array()?
+            .iter()
+            .find(|n| n["id"] == a_id.as_str())?["role"]
+            .as_str()?
+            .to_owned();
+        (role == "follower").then_some(())
+    })
+    .await;
+    let written_after_stop = db
+        .query_i64(&format!(
+            "SELECT COUNT(*) FROM check_results WHERE started_at >= {}",
+            stopped_ms + day_ms
+        ))
+        .await;
+    assert_eq!(written_after_stop, 0, "a wrote check results after waking");
+    let token = db
+        .query_i64("SELECT token FROM cluster_lease WHERE name = 'leader'")
+        .await;
+    let view_token = db
+        .query_i64("SELECT token FROM cluster_view WHERE name = 'status'")
+        .await;
+    assert_eq!(view_token, token, "the view is the new leader's");
+    assert_eq!(
+        self_declared_leaders(&[&a, &b]).await,
+        vec![b_id.clone()],
+        "one leader"
+    );
+    // And b carries on.
+    time_for_checks(&target, 2).await;
+}
+
+#[test]
+fn cluster_on_sqlite_is_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pharos.toml");
+    std::fs::write(&path, "[cluster]\nfailover = \"2s\"\n").unwrap();
+    let database = format!("sqlite://{}/pharos.db", dir.path().display());
+    let out = Command::new(PHAROS)
+        .args(["serve", "--config"])
+        .arg(&path)
+        .args(["--listen", &format!("127.0.0.1:{}", free_port())])
+        .args(["--database", &database])
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("[cluster] needs PostgreSQL") && stderr.contains("single-node"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("pharos.db").exists(), "nothing created");
+
+    // In the file itself, `validate` says so at the section.
+    std::fs::write(
+        &path,
+        "[storage]\nurl = \"sqlite://x.db\"\n\n[cluster]\nfailover = \"2s\"\n",
+    )
+    .unwrap();
+    let out = Command::new(PHAROS)
+        .args(["validate", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(":4:1: error: [cluster] needs PostgreSQL"), "{stderr}");
+}
+
+#[test]
+fn bad_cluster_settings_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pharos.toml");
+    std::fs::write(
+        &path,
+        "[cluster]\nfailover = \"500ms\"\nnode_id = \"a b\"\naddress = \"ftp://x\"\nleader = true\n",
+    )
+    .unwrap();
+    let out = Command::new(PHAROS)
+        .args(["validate", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        ":2:12: error: `failover` must be between 1s and 10m, found 500ms",
+        ":3:11: error: `node_id` must be 1 to 64 letters",
+        ":4:11: error: invalid `address`",
+        ":5:1: error: unknown key `leader` in [cluster]",
+    ] {
+        assert!(stderr.contains(expected), "{expected:?} in:\n{stderr}");
+    }
+    std::fs::write(&path, "[cluster]\nfailover = \"soon\"\n").unwrap();
+    let out = Command::new(PHAROS)
+        .args(["validate", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(":2:12: error: `failover`: invalid duration"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_single_node_says_it_leads_alone() {
+    let app = pharos_testkit::spawn_app(&Config::acme().admin("alice", TOKEN).build()).await;
+    let r = crate::support::http::get(&app, "/api/v1/cluster", None).await;
+    assert_eq!(r.status, 401, "{r:?}");
+    let r = crate::support::http::get(&app, "/api/v1/cluster", Some(TOKEN)).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let node = r.json["node"].as_str().unwrap();
+    assert!(node.starts_with("node-"), "{}", r.json);
+    assert_eq!(r.json["leader"], node);
+    let nodes = r.json["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 1);
+    assert_eq!(nodes[0]["role"], "leader");
+    assert_eq!(nodes[0]["address"], app.base_url.as_str());
+}
