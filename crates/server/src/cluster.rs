@@ -79,7 +79,7 @@ pub struct Parts {
     pub views: watch::Sender<Arc<StatusView>>,
     /// The engine's metrics while this node leads.
     pub metrics: Arc<ArcSwapOption<Metrics>>,
-    /// Admin tokens and `[page] show_responders`, for the engine's admin router.
+    /// The admin tokens, for the engine's admin router.
     pub admin_tokens: Vec<pharos_web::admin::AdminToken>,
     /// `[page] show_responders`.
     pub show_responders: bool,
@@ -220,7 +220,28 @@ async fn promote(
     let fence = Arc::new(Fence::new(node.id.clone(), token, node.failover, sent));
     let store = parts.store.with_fence(fence.clone());
     tracing::info!(node = %node.id, token, "this node won the lease; starting the engine");
-    let engine = match pharos_engine::start(parts.engine.clone(), store.clone()).await {
+    // Starting restores everything from storage, which may take longer than the lease on a
+    // large database: the lease is renewed meanwhile.
+    let start = pharos_engine::start(parts.engine.clone(), store.clone());
+    tokio::pin!(start);
+    let mut renew = tokio::time::interval_at(
+        tokio::time::Instant::now() + node.renew_every,
+        node.renew_every,
+    );
+    let started = loop {
+        tokio::select! {
+            started = &mut start => break started,
+            _ = renew.tick() => {
+                let sent = Instant::now();
+                match parts.store.acquire_lease(&node.id, node.failover).await {
+                    Ok(Some(t)) if t == token => fence.renewed(sent),
+                    Ok(_) => tracing::warn!(node = %node.id, "the lease was lost while the engine started"),
+                    Err(error) => tracing::warn!(%error, "renewing the cluster lease failed while the engine started"),
+                }
+            }
+        }
+    };
+    let engine = match started {
         Ok(engine) => engine,
         Err(error) => {
             tracing::error!(%error, "the engine could not start; giving the lease up");
