@@ -14,13 +14,14 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::auth;
 use super::error::ApiError;
 use super::{AdminToken, PREFIX};
 
 /// The cluster as one node sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ClusterStatus {
     /// This node's id.
     pub node: String,
@@ -31,7 +32,7 @@ pub struct ClusterStatus {
 }
 
 /// One node of the cluster.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ClusterNode {
     /// Its id.
     pub id: String,
@@ -40,6 +41,7 @@ pub struct ClusterNode {
     /// `leader`, `follower`, or `offline` for a node not seen for three lease lengths.
     pub role: String,
     /// When it last said it was alive.
+    #[schema(value_type = String, format = DateTime)]
     pub last_seen_at: DateTime<Utc>,
 }
 
@@ -58,6 +60,23 @@ pub fn router(tokens: Vec<AdminToken>, info: ClusterInfo) -> Router {
         .with_state(info)
 }
 
+/// The operation's place in the admin API's OpenAPI document (the route itself is served
+/// by every node apart from the admin router; see [`router`]).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(status), components(schemas(ClusterStatus, ClusterNode)))]
+pub(crate) struct ClusterDoc;
+
+/// Which node answers, which leads, and every node of the cluster.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cluster",
+    operation_id = "get_cluster",
+    tag = "cluster",
+    responses(
+        (status = 200, description = "This node, the leader (null during an election) and every node with its role: leader, follower, or offline when not seen for three failover periods", body = ClusterStatus),
+        (status = 503, description = "The database could not be read", body = super::error::ErrorBody)
+    )
+)]
 async fn status(State(info): State<ClusterInfo>) -> Result<Json<ClusterStatus>, ApiError> {
     match info().await {
         Ok(status) => Ok(Json(status)),
