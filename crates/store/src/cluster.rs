@@ -12,7 +12,8 @@
 //!   [`claim_due`](Store::claim_due) and [`publish_view`](Store::publish_view), that the lease
 //!   is still this holder's with this token and unexpired (the lease row is read `FOR SHARE`,
 //!   so a takeover waits for the write to commit, and a write after a takeover is refused with
-//!   [`StoreError::Fenced`]). Before asking the database, it checks locally that the lease was
+//!   [`StoreError::Fenced`]; the transaction may not idle longer than the lease, so a leader
+//!   paused inside one cannot block a takeover). Before asking the database, it checks locally that the lease was
 //!   renewed less than its length ago ([`Fence::holds_locally`]), so a leader that was paused
 //!   past its lease does nothing at all when it wakes.
 //! - Without a fence (one node, SQLite or PostgreSQL without `[cluster]`), nothing is checked
@@ -66,6 +67,11 @@ impl Fence {
     /// The fencing token.
     pub fn token(&self) -> i64 {
         self.token
+    }
+
+    /// The lease's length.
+    pub fn lease(&self) -> Duration {
+        self.lease
     }
 
     /// Records a renewal whose request was sent at `at` (an earlier one changes nothing).

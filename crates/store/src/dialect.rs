@@ -25,6 +25,11 @@ pub(crate) struct Dialect {
     /// Appended to a `SELECT` whose rows must not change until the transaction ends: the
     /// lease row a fenced write checks. SQLite's one writer needs none.
     pub(crate) lock_shared: &'static str,
+    /// Limits how long the current transaction may sit idle (`$1`, milliseconds as text),
+    /// after which the server ends it and its locks go: a fenced write's transaction holds
+    /// the lease row, and a leader paused inside one must not hold it for ever. SQLite has
+    /// one process, so none.
+    pub(crate) idle_limit: Option<&'static str>,
 }
 
 /// SQLite's dialect.
@@ -33,6 +38,7 @@ pub(crate) const SQLITE: Dialect = Dialect {
     claim_lock: "",
     now_ms: "CAST(unixepoch('subsec') * 1000 AS INTEGER)",
     lock_shared: "",
+    idle_limit: None,
 };
 
 /// PostgreSQL's dialect.
@@ -41,4 +47,5 @@ pub(crate) const POSTGRES: Dialect = Dialect {
     claim_lock: " FOR UPDATE SKIP LOCKED",
     now_ms: crate::cluster::PG_NOW_MS,
     lock_shared: " FOR SHARE",
+    idle_limit: Some("SELECT set_config('idle_in_transaction_session_timeout', $1, true)"),
 };

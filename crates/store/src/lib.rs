@@ -76,10 +76,21 @@ macro_rules! db_run {
 /// `OpError::Fenced` unless the lease is still the fence's holder's, with its token, and
 /// unexpired by the database's clock. The lease row is read with the dialect's shared lock
 /// (`FOR SHARE` on PostgreSQL), so a node taking the lease over waits for this transaction:
-/// whatever it commits happens before the takeover. Without a fence, nothing is asked.
+/// whatever it commits happens before the takeover; and on PostgreSQL the transaction may not
+/// idle longer than the lease, so a holder paused mid-transaction cannot block a takeover.
+/// Without a fence, nothing is asked.
 macro_rules! check_fence {
     ($store:expr, $tx:expr, $dialect:expr) => {
         if let Some(fence) = &$store.fence {
+            if let Some(limit) = $dialect.idle_limit {
+                // A leader paused inside this transaction would hold the lease row's lock
+                // and keep every other node from taking over: the server ends the
+                // transaction once it has idled for the lease's length.
+                sqlx::query(limit)
+                    .bind(fence.lease().as_millis().to_string())
+                    .execute(&mut *$tx)
+                    .await?;
+            }
             let sql = format!(
                 "SELECT 1 FROM cluster_lease WHERE name = 'leader' AND holder = $1 \
                  AND token = $2 AND expires_at > {}{}",
