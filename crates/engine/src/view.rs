@@ -187,7 +187,15 @@ mod tz_name {
 }
 
 /// The monitor types a view names, so a deserialized one keeps a `&'static str`.
-const MONITOR_TYPES: &[&str] = &["http", "tcp", "heartbeat", "prometheus", "dns", "tls", "icmp"];
+const MONITOR_TYPES: &[&str] = &[
+    "http",
+    "tcp",
+    "heartbeat",
+    "prometheus",
+    "dns",
+    "tls",
+    "icmp",
+];
 
 /// [`MonitorView`] as read back from JSON, its type name owned.
 #[derive(Deserialize)]

@@ -165,12 +165,18 @@ async fn elect(parts: Arc<Parts>, leading: Arc<AtomicBool>, mut stop: watch::Rec
                         continue;
                     }
                     // The lease changed hands and came back: the old token is void.
-                    tracing::warn!(old = l.fence.token(), new = token, "the lease was lost and taken again; restarting the engine");
+                    tracing::warn!(
+                        old = l.fence.token(),
+                        new = token,
+                        "the lease was lost and taken again; restarting the engine"
+                    );
                     demote(&parts, &leading, &mut current).await;
                 }
                 current = promote(&parts, &leading, token, sent).await;
                 if current.is_some() {
-                    let _ = store.heartbeat_node(&node.id, &node.address, LEADER, version).await;
+                    let _ = store
+                        .heartbeat_node(&node.id, &node.address, LEADER, version)
+                        .await;
                     if let Err(error) = store.forget_nodes(FORGET_NODES_AFTER).await {
                         tracing::debug!(%error, "removing long-silent nodes failed");
                     }

@@ -126,8 +126,8 @@ mod sql;
 mod subscribers;
 mod write;
 
-pub use cluster::{Fence, LeaseRecord, NodeRecord, ViewRecord};
 pub use changes::{ChangeConflict, ChangeFilter, CheckSample};
+pub use cluster::{Fence, LeaseRecord, NodeRecord, ViewRecord};
 pub use error::StoreError;
 pub use model::{
     ArchivedMonitor, Batch, ComponentRecord, DeliveryState, Granularity, HeldAlertChange,

@@ -156,7 +156,11 @@ async fn forward(inner: &Inner, leader: &str, req: Request) -> Response {
         Ok(b) => b,
         Err(error) => {
             tracing::debug!(%error, "reading a request body to forward failed");
-            return (StatusCode::BAD_REQUEST, "the request body could not be read").into_response();
+            return (
+                StatusCode::BAD_REQUEST,
+                "the request body could not be read",
+            )
+                .into_response();
         }
     };
     let mut request = inner

@@ -88,8 +88,7 @@ pub(super) fn cluster(cx: &mut Cx<'_>, s: Section<'_>) -> ClusterConfig {
     if let Some(v) = s.field("node_id").and_then(|f| cx.string(&f)) {
         let ok = !v.text.is_empty()
             && v.text.len() <= MAX_NODE_ID
-            && v
-                .text
+            && v.text
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
         if ok {

@@ -252,7 +252,10 @@ async fn three_nodes_elect_one_leader_check_once_serve_one_page_and_notify_once(
             "follower"
         };
         assert_eq!(n["role"], role, "{state}");
-        assert!(n["address"].as_str().unwrap().starts_with("http://127.0.0.1:"));
+        assert!(n["address"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:"));
     }
 
     // Checked once per interval, not once per node: five checks of a one-second monitor take
@@ -288,9 +291,17 @@ async fn three_nodes_elect_one_leader_check_once_serve_one_page_and_notify_once(
             .then_some(())
     })
     .await;
-    let seen: Vec<Instant> = first_seen.into_inner().unwrap().into_iter().flatten().collect();
+    let seen: Vec<Instant> = first_seen
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .collect();
     let spread = *seen.iter().max().unwrap() - *seen.iter().min().unwrap();
-    assert!(spread <= Duration::from_secs(2), "pages agreed {spread:?} apart");
+    assert!(
+        spread <= Duration::from_secs(2),
+        "pages agreed {spread:?} apart"
+    );
     let summaries: Vec<Value> = {
         let mut out = Vec::new();
         for n in &nodes {
@@ -323,9 +334,7 @@ async fn three_nodes_elect_one_leader_check_once_serve_one_page_and_notify_once(
         (pending == 0).then_some(())
     })
     .await;
-    let (status, incidents) = nodes[1]
-        .admin(Method::GET, "/api/v1/incidents", None)
-        .await;
+    let (status, incidents) = nodes[1].admin(Method::GET, "/api/v1/incidents", None).await;
     assert_eq!(status, 200, "{incidents}");
     let open = incidents.as_array().map_or(0, Vec::len);
     assert_eq!(open, 1, "{incidents}");
@@ -441,8 +450,14 @@ async fn killing_the_leader_hands_over_within_failover() {
             )
         })
         .collect();
-    assert!(roles.contains(&(b_id.clone(), "leader".to_owned())), "{state}");
-    assert!(!roles.contains(&(a_id.clone(), "leader".to_owned())), "{state}");
+    assert!(
+        roles.contains(&(b_id.clone(), "leader".to_owned())),
+        "{state}"
+    );
+    assert!(
+        !roles.contains(&(a_id.clone(), "leader".to_owned())),
+        "{state}"
+    );
 }
 
 impl Node {
@@ -585,7 +600,10 @@ fn cluster_on_sqlite_is_refused_with_the_reason() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(":4:1: error: [cluster] needs PostgreSQL"), "{stderr}");
+    assert!(
+        stderr.contains(":4:1: error: [cluster] needs PostgreSQL"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -620,7 +638,10 @@ fn bad_cluster_settings_are_named() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(":2:12: error: `failover`: invalid duration"), "{stderr}");
+    assert!(
+        stderr.contains(":2:12: error: `failover`: invalid duration"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]

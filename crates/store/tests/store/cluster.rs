@@ -112,9 +112,25 @@ async fn the_fence_refuses_a_deposed_leaders_writes_claims_and_views() {
     assert_eq!(b_token, a_token + 1);
     let err = a.write_batch(&incident("i2")).await.unwrap_err();
     assert!(err.is_fenced(), "{err}");
-    assert!(matches!(err, StoreError::Fenced { op: "write_batch", .. }), "{err}");
-    assert_eq!(incidents(&db).await, 1, "nothing of the refused batch was written");
-    let err = a.claim_due(chrono::Utc::now(), LEASE, 10).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Fenced {
+                op: "write_batch",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        incidents(&db).await,
+        1,
+        "nothing of the refused batch was written"
+    );
+    let err = a
+        .claim_due(chrono::Utc::now(), LEASE, 10)
+        .await
+        .unwrap_err();
     assert!(err.is_fenced(), "{err}");
     let err = a.publish_view(r#"{"by":"a, late"}"#).await.unwrap_err();
     assert!(err.is_fenced(), "{err}");
@@ -135,8 +151,15 @@ async fn the_fence_refuses_a_deposed_leaders_writes_claims_and_views() {
     assert_eq!(store.published_view(Some(view.seq)).await.unwrap(), None);
     // An expired lease refuses its own holder's writes until it is renewed.
     expire(&db).await;
-    assert!(b.write_batch(&incident("i4")).await.unwrap_err().is_fenced());
-    assert_eq!(store.acquire_lease("b", LEASE).await.unwrap(), Some(b_token));
+    assert!(b
+        .write_batch(&incident("i4"))
+        .await
+        .unwrap_err()
+        .is_fenced());
+    assert_eq!(
+        store.acquire_lease("b", LEASE).await.unwrap(),
+        Some(b_token)
+    );
     b.write_batch(&incident("i4")).await.unwrap();
     // A store without a fence (a single node) writes whatever the lease says, and may not
     // publish a view.
@@ -159,7 +182,11 @@ async fn a_fence_not_renewed_in_time_refuses_without_asking_the_database() {
     assert!(!a.may_act());
     let err = a.write_batch(&incident("i1")).await.unwrap_err();
     assert!(err.is_fenced(), "{err}");
-    assert!(a.claim_due(chrono::Utc::now(), LEASE, 10).await.unwrap_err().is_fenced());
+    assert!(a
+        .claim_due(chrono::Utc::now(), LEASE, 10)
+        .await
+        .unwrap_err()
+        .is_fenced());
     assert_eq!(incidents(&db).await, 0);
     // Renewed: it acts again.
     fence.renewed(Instant::now());
@@ -202,7 +229,10 @@ async fn nodes_are_listed_with_how_long_they_have_been_silent() {
         .await;
     let b = &store.cluster_nodes().await.unwrap()[1];
     assert!(b.silent_for >= Duration::from_secs(7200), "{b:?}");
-    assert_eq!(store.forget_nodes(Duration::from_secs(3600)).await.unwrap(), 1);
+    assert_eq!(
+        store.forget_nodes(Duration::from_secs(3600)).await.unwrap(),
+        1
+    );
     assert_eq!(store.cluster_nodes().await.unwrap().len(), 1);
 }
 

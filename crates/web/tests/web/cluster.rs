@@ -95,7 +95,10 @@ async fn requests_go_to_the_engine_the_leader_or_nowhere() {
     assert_eq!(headers["retry-after"], "1");
     let json: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(json["error"]["status"], 503, "{body}");
-    assert!(json["error"]["message"].as_str().unwrap().contains("no leader"));
+    assert!(json["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("no leader"));
 
     // Another node leads: forwarded with method, path, query, body and the headers that
     // matter; the answer comes back as the leader gave it.
@@ -119,7 +122,10 @@ async fn requests_go_to_the_engine_the_leader_or_nowhere() {
     assert_eq!(status, 503, "{body}");
 
     // This node leads: its engine's routes answer.
-    routing.lead(Router::new().route("/api/v1/incidents", get(|| async { "local" }).post(|| async { "local post" })));
+    routing.lead(Router::new().route(
+        "/api/v1/incidents",
+        get(|| async { "local" }).post(|| async { "local post" }),
+    ));
     assert!(routing.is_leading());
     let (status, _, body) = send(&app, post("/api/v1/incidents", true)).await;
     assert_eq!((status.as_u16(), body.as_str()), (200, "local post"));
