@@ -116,3 +116,60 @@ pub(super) fn cluster(cx: &mut Cx<'_>, s: Section<'_>) -> ClusterConfig {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_str;
+
+    fn cluster(text: &str) -> Option<ClusterConfig> {
+        match parse_str(text, "pharos.toml", &|_| None) {
+            Ok(loaded) => loaded.config.cluster,
+            Err(diags) => panic!("{diags:?}"),
+        }
+    }
+
+    #[test]
+    fn absent_is_a_single_node_and_an_empty_section_takes_the_defaults() {
+        assert_eq!(cluster(""), None);
+        let c = cluster("[cluster]\n").unwrap();
+        assert_eq!(c, ClusterConfig::default());
+        assert_eq!(c.failover, Duration::from_secs(10));
+        assert_eq!(c.renew_every(), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn every_key_is_read() {
+        let c = cluster(
+            "[storage]\nurl = \"postgres://db/pharos\"\n\n[cluster]\nfailover = \"3s\"\n\
+             node_id = \"node-a.1_x\"\naddress = \"https://10.0.0.5:8443/\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.failover, Duration::from_secs(3));
+        assert_eq!(c.node_id.as_deref(), Some("node-a.1_x"));
+        assert_eq!(c.address.as_deref(), Some("https://10.0.0.5:8443"));
+        // A fifth of the lease, and never slower than every 2 s.
+        assert_eq!(c.renew_every(), Duration::from_millis(600));
+        let long = cluster("[cluster]\nfailover = \"5m\"\n").unwrap();
+        assert_eq!(long.renew_every(), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn bad_values_are_refused_at_their_position() {
+        let diags = parse_str(
+            "[cluster]\nfailover = \"11m\"\naddress = \"http://x/?a=b\"\nnode_id = \"\"\n",
+            "pharos.toml",
+            &|_| None,
+        )
+        .unwrap_err();
+        let lines: Vec<String> = diags.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            lines,
+            vec![
+                "pharos.toml:2:12: error: `failover` must be between 1s and 10m, found 11m",
+                "pharos.toml:3:11: error: `address` must not have a query or fragment; requests are forwarded to its paths",
+                "pharos.toml:4:11: error: `node_id` must be 1 to 64 letters, digits, `_`, `.` or `-`, found \"\"",
+            ]
+        );
+    }
+}
