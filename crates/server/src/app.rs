@@ -160,7 +160,12 @@ impl App {
                         None => Metrics::new().render_openmetrics(),
                     })),
                 };
-                let routing = ClusterRouting::new(node.id.clone())
+                let key = store
+                    .signing_key()
+                    .await
+                    .context("reading the database's signing key")?;
+                let signer = pharos_engine::subscribers::Tokens::new(key);
+                let routing = ClusterRouting::new(node.id.clone(), signer)
                     .context("building the client that forwards requests to the leader")?;
                 let info =
                     crate::cluster::cluster_info(store.clone(), node.id.clone(), node.failover);

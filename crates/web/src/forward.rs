@@ -11,7 +11,9 @@
 //!   ([`ClusterRouting::follow`]) with reqwest: method, path, query and body, and the headers
 //!   that matter (authorization, content type, accept, user agent, `X-Forwarded-For` with the
 //!   client's address added), within [`FORWARD_TIMEOUT`]; the leader's answer comes back with
-//!   its status, headers and body;
+//!   its status, headers and body. The client's address also travels signed ([`CLIENT`],
+//!   [`CLIENT_SIGNATURE`]) with the key every node shares, so the leader's per-client limits
+//!   (subscriptions) count the client, not the node that forwarded it;
 //! - with no leader known (an election in progress), or when the leader cannot be reached,
 //!   the answer is a 503 with a JSON error and `Retry-After: 1`.
 //!
@@ -30,12 +32,18 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use http::header::{self, HeaderName, HeaderValue};
 use http::StatusCode;
+use pharos_engine::subscribers::Tokens;
 use tower::ServiceExt as _;
 
 /// How long a forwarded request may take, the leader's answer included.
 pub const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
 /// The header a forwarded request carries, naming the node that forwarded it.
 pub const FORWARDED_BY: &str = "x-pharos-forwarded-by";
+/// The client address a forwarded request came from, as the forwarding node saw it…
+pub const CLIENT: &str = "x-pharos-client";
+/// …and the forwarding node's signature of it, with the key every node shares (the
+/// database's): the leader's per-client limits count the client, not the node.
+pub const CLIENT_SIGNATURE: &str = "x-pharos-client-signature";
 /// The largest request body forwarded (the edge refuses larger ones before this).
 const MAX_FORWARD_BODY: usize = 16 * 1024 * 1024;
 
@@ -73,14 +81,16 @@ pub struct ClusterRouting {
 
 struct Inner {
     node: String,
+    signer: Tokens,
     local: ArcSwapOption<Router>,
     leader: ArcSwapOption<String>,
     client: reqwest::Client,
 }
 
 impl ClusterRouting {
-    /// Routing for node `node`, with no leader known yet.
-    pub fn new(node: impl Into<String>) -> Result<ClusterRouting, reqwest::Error> {
+    /// Routing for node `node`, with no leader known yet; `signer` (made from the database's
+    /// key) vouches for the client addresses of forwarded requests.
+    pub fn new(node: impl Into<String>, signer: Tokens) -> Result<ClusterRouting, reqwest::Error> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(FORWARD_TIMEOUT)
@@ -89,6 +99,7 @@ impl ClusterRouting {
         Ok(ClusterRouting {
             inner: Arc::new(Inner {
                 node: node.into(),
+                signer,
                 local: ArcSwapOption::empty(),
                 leader: ArcSwapOption::empty(),
                 client,
@@ -183,6 +194,12 @@ async fn forward(inner: &Inner, leader: &str, req: Request) -> Response {
     };
     if let Some(value) = forwarded_for {
         request = request.header("x-forwarded-for", value);
+    }
+    if let Some(ip) = peer {
+        let ip = ip.to_string();
+        request = request
+            .header(CLIENT_SIGNATURE, inner.signer.sign_client(&ip))
+            .header(CLIENT, ip);
     }
     request = request.header(FORWARDED_BY, inner.node.as_str()).body(body);
     let answer = match request.send().await {

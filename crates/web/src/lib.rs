@@ -97,22 +97,33 @@ impl WebState {
 /// `If-Modified-Since` get 304.
 pub fn router(state: WebState) -> Router {
     snapshot_routes(&state)
+        .route("/api/v2", any(routes::api_not_found))
+        .route("/api/v2/", any(routes::api_not_found))
+        .route("/api/v2/{*rest}", any(routes::api_not_found))
         .fallback(routes::not_found)
         .with_state(state)
 }
 
-/// [`router`] without its fallback: exactly the routes a node serves itself from its snapshot,
-/// for a node of a cluster, whose fallback forwards the rest to the leader
-/// ([`forward::ClusterRouting`]).
+/// [`router`] without its fallback and its 404 for unknown `/api/v2/…` paths: exactly the
+/// routes a node serves itself from its snapshot, for a node of a cluster, whose fallback
+/// forwards the rest to the leader ([`forward::ClusterRouting`]) — including
+/// `POST /api/v2/subscribers.json`, which a catch-all here would shadow — and the leader
+/// answers an unknown `/api/v2/…` path as a single node does.
 pub fn public_routes(state: WebState) -> Router {
     snapshot_routes(&state).with_state(state)
 }
 
-/// Only [`router`]'s fallback: the page's 404 (HTML for browsers, else JSON) for any path.
-/// Merged under the engine's routes on the leader of a cluster, so an unknown path answers
-/// there as it does on a single node.
+/// What [`router`] answers for paths it has no route for: 404 with an empty body under
+/// `/api/v2` (as Statuspage), else the page's 404 (HTML for browsers, else JSON). Merged under
+/// the engine's routes on the leader of a cluster, so an unknown path answers there as it does
+/// on a single node.
 pub fn not_found_router(state: WebState) -> Router {
-    Router::new().fallback(routes::not_found).with_state(state)
+    Router::new()
+        .route("/api/v2", any(routes::api_not_found))
+        .route("/api/v2/", any(routes::api_not_found))
+        .route("/api/v2/{*rest}", any(routes::api_not_found))
+        .fallback(routes::not_found)
+        .with_state(state)
 }
 
 /// The routes of [`router`], their state still to be given.
@@ -131,9 +142,6 @@ fn snapshot_routes(state: &WebState) -> Router<WebState> {
         }),
     );
     router
-        .route("/api/v2", any(routes::api_not_found))
-        .route("/api/v2/", any(routes::api_not_found))
-        .route("/api/v2/{*rest}", any(routes::api_not_found))
         .route("/healthz", get(routes::healthz))
         .route("/metrics", get(routes::metrics))
 }

@@ -378,6 +378,36 @@ async fn three_nodes_elect_one_leader_check_once_serve_one_page_and_notify_once(
         Some(())
     })
     .await;
+    // Subscribing is limited per client (10 at once) at the leader, and a follower passes the
+    // client's address on: one client's exhausted allowance is not another's.
+    let from = |ip: [u8; 4]| {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from(ip))
+            .build()
+            .unwrap()
+    };
+    let subscribe = |client: reqwest::Client| {
+        let url = format!("{}/api/v2/subscribers.json", follower.base);
+        async move {
+            client
+                .post(url)
+                .json(&serde_json::json!({"subscriber": {"endpoint": "not-a-url"}}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let greedy = from([127, 0, 0, 2]);
+    let mut statuses = Vec::new();
+    for _ in 0..11 {
+        statuses.push(subscribe(greedy.clone()).await);
+    }
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    assert!(statuses[..10].iter().all(|s| *s != 429), "{statuses:?}");
+    assert_ne!(subscribe(from([127, 0, 0, 3])).await, 429, "another client");
+
     // A bad token is refused the same way through a follower.
     let client = reqwest::Client::new();
     let r = send_from(

@@ -54,6 +54,8 @@ async fn echo_leader() -> String {
             "forwarded_by": header(FORWARDED_BY),
             "forwarded_for": header("x-forwarded-for"),
             "cookie_kept": header("x-not-forwarded"),
+            "client": header("x-pharos-client"),
+            "client_signature": header("x-pharos-client-signature"),
             "body": String::from_utf8(body.to_vec()).unwrap(),
         });
         (
@@ -86,7 +88,11 @@ fn post(path: &str, forwarded: bool) -> Request {
 
 #[tokio::test]
 async fn requests_go_to_the_engine_the_leader_or_nowhere() {
-    let routing = ClusterRouting::new("node-here").unwrap();
+    let routing = ClusterRouting::new(
+        "node-here",
+        pharos_engine::subscribers::Tokens::new(b"k".to_vec()),
+    )
+    .unwrap();
     let app = routing.router();
 
     // No leader known: 503, JSON, Retry-After.
@@ -115,6 +121,14 @@ async fn requests_go_to_the_engine_the_leader_or_nowhere() {
     assert_eq!(json["forwarded_by"], "node-here");
     assert_eq!(json["forwarded_for"], "203.0.113.9, 198.51.100.7");
     assert_eq!(json["cookie_kept"], serde_json::Value::Null);
+    // The client's address, signed with the shared key, for the leader's per-client limits.
+    let signer = pharos_engine::subscribers::Tokens::new(b"k".to_vec());
+    assert_eq!(json["client"], "198.51.100.7");
+    let sig = json["client_signature"].as_str().unwrap();
+    assert!(signer.verify_client("198.51.100.7", sig));
+    assert!(!signer.verify_client("198.51.100.8", sig));
+    assert!(!pharos_engine::subscribers::Tokens::new(b"other".to_vec())
+        .verify_client("198.51.100.7", sig));
     assert_eq!(json["body"], r#"{"name":"x"}"#);
 
     // A request another node forwarded here is not bounced on.
