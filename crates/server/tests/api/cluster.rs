@@ -302,6 +302,7 @@ async fn three_nodes_elect_one_leader_check_once_serve_one_page_and_notify_once(
         spread <= Duration::from_secs(2),
         "pages agreed {spread:?} apart"
     );
+    eprintln!("the outage reached the last node's page {spread:?} after the first's");
     let summaries: Vec<Value> = {
         let mut out = Vec::new();
         for n in &nodes {
@@ -488,6 +489,56 @@ async fn killing_the_leader_hands_over_within_failover() {
         !roles.contains(&(a_id.clone(), "leader".to_owned())),
         "{state}"
     );
+}
+
+#[tokio::test]
+async fn a_leader_stopped_cleanly_hands_over_at_once() {
+    let Some(db) = database("sigterm").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let target = FakeTarget::start().await;
+    let path = dir.path().join("pharos.toml");
+    // A long lease: only the leader giving it up explains a quick takeover.
+    let text = config(&target.url, None).replace("failover = \"2s\"", "failover = \"30s\"");
+    std::fs::write(&path, text).unwrap();
+    let mut a = Node::start(dir.path(), "a", &path, &db.url, &[]);
+    a.wait_serving().await;
+    let a_id = a.id().await;
+    eventually(WAIT, "a to lead", || async {
+        (a.leader().await.as_deref() == Some(a_id.as_str())).then_some(())
+    })
+    .await;
+    let mut b = Node::start(dir.path(), "b", &path, &db.url, &[]);
+    b.wait_serving().await;
+    let b_id = b.id().await;
+
+    a.signal("TERM");
+    let stopped = Instant::now();
+    let status = tokio::task::spawn_blocking(move || {
+        let status = a.child.wait().unwrap();
+        drop(a);
+        status
+    })
+    .await
+    .unwrap();
+    assert_eq!(status.code(), Some(0));
+    // b tries every 2 s (a fifth of 30 s, at most 2 s): well within the lease.
+    eventually(Duration::from_secs(10), "b to take over", || async {
+        (b.leader().await.as_deref() == Some(b_id.as_str())).then_some(())
+    })
+    .await;
+    let took = stopped.elapsed();
+    eprintln!("takeover after SIGTERM with a 30s lease: {took:?}");
+    let state = b.cluster().await.unwrap();
+    let a_row = state["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == a_id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(a_row["role"], "offline", "{state}");
 }
 
 impl Node {
