@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use strum::{EnumString, IntoStaticStr};
 
 use crate::condition::ConditionResult;
-use crate::ids::MonitorId;
+use crate::ids::{LocationId, MonitorId};
 use crate::monitor::MonitorSpec;
 
 /// Everything a probe observed about a target in one check: the values the condition
@@ -122,6 +122,12 @@ pub struct CheckResult {
     /// Per-phase timings of an `http` check, when measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timings: Option<PhaseTimings>,
+    /// Where it was checked from: `local` (the server) unless a probe sent it.
+    #[serde(
+        default = "LocationId::local",
+        skip_serializing_if = "LocationId::is_local"
+    )]
+    pub location: LocationId,
 }
 
 impl CheckResult {
@@ -160,6 +166,7 @@ impl CheckResult {
             status_code: obs.status,
             error,
             timings: obs.timings,
+            location: LocationId::local(),
         }
     }
 }
@@ -207,6 +214,7 @@ mod tests {
             on_failure: ComponentStatus::MajorOutage,
             depends_on: Vec::new(),
             quiet: QuietRules::default(),
+            placement: crate::location::Placement::default(),
         }
     }
 

@@ -69,29 +69,51 @@ fn hmac(key: &[u8], value: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-thread_local! {
-    static ACTIVE: RefCell<Option<FingerprintKey>> = const { RefCell::new(None) };
+/// How secrets serialize on this thread: fingerprinted (stored definitions) or in clear
+/// (a monitor sent to the probe that runs it).
+#[derive(Clone)]
+enum Mode {
+    Keyed(FingerprintKey),
+    Clear,
 }
 
-/// Runs `f` with `key` as the key secrets serialize with on this thread, and restores the
+thread_local! {
+    static ACTIVE: RefCell<Option<Mode>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with `mode` as the way secrets serialize on this thread, and restores the
 /// previous one afterwards (even if `f` panics).
-pub fn with_key<R>(key: &FingerprintKey, f: impl FnOnce() -> R) -> R {
-    struct Restore(Option<FingerprintKey>);
+fn with_mode<R>(mode: Mode, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<Mode>);
     impl Drop for Restore {
         fn drop(&mut self) {
             let previous = self.0.take();
             ACTIVE.with(|a| *a.borrow_mut() = previous);
         }
     }
-    let previous = ACTIVE.with(|a| a.borrow_mut().replace(key.clone()));
+    let previous = ACTIVE.with(|a| a.borrow_mut().replace(mode));
     let _restore = Restore(previous);
     f()
 }
 
-/// How a secret is written: its fingerprint inside [`with_key`], else [`REDACTED`].
+/// Runs `f` with `key` as the key secrets serialize with on this thread, and restores the
+/// previous one afterwards (even if `f` panics).
+pub fn with_key<R>(key: &FingerprintKey, f: impl FnOnce() -> R) -> R {
+    with_mode(Mode::Keyed(key.clone()), f)
+}
+
+/// Runs `f` with secrets serializing as themselves on this thread: only for a monitor's
+/// definition sent to the probe that must run it, over an authenticated connection.
+pub fn in_clear<R>(f: impl FnOnce() -> R) -> R {
+    with_mode(Mode::Clear, f)
+}
+
+/// How a secret is written: its fingerprint inside [`with_key`], itself inside
+/// [`in_clear`], else [`REDACTED`].
 pub(crate) fn written(secret: &str) -> String {
     ACTIVE.with(|a| match &*a.borrow() {
-        Some(key) => key.fingerprint(secret.as_bytes()),
+        Some(Mode::Keyed(key)) => key.fingerprint(secret.as_bytes()),
+        Some(Mode::Clear) => secret.to_owned(),
         None => REDACTED.to_owned(),
     })
 }

@@ -879,6 +879,25 @@ pub fn opening_message(
     }
 }
 
+/// The first update of an incident automation opens for a monitor checked from several
+/// locations: "We are investigating a partial outage of App: failing from Europe (France);
+/// US East and Local see it up. Europe (France): connection refused"; `where_words` is
+/// [`crate::location::Verdict::where_words`], `error` the last failure with its location.
+pub fn regional_message(
+    status: ComponentStatus,
+    component_names: &[&str],
+    where_words: &str,
+    error: &str,
+) -> String {
+    let what = Impact::outage_words(status);
+    let names = join_names(component_names);
+    if error.is_empty() {
+        format!("We are investigating a {what} of {names}: {where_words}.")
+    } else {
+        format!("We are investigating a {what} of {names}: {where_words}. {error}")
+    }
+}
+
 /// The generated title for an incident automation opens: "Major outage of API".
 pub fn opening_name(status: ComponentStatus, component_names: &[&str]) -> String {
     let what = Impact::outage_words(status);

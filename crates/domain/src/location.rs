@@ -123,6 +123,67 @@ impl Quorum {
     }
 }
 
+/// How long a location may stay silent before it is offline, by default: a probe asks for
+/// its monitors at least every 20 seconds and sends results as it has them.
+pub const DEFAULT_OFFLINE_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A place monitors are checked from besides the server itself (`[[locations]]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocationDef {
+    /// Its id, as monitors' `locations` name it; never `local`.
+    pub id: LocationId,
+    /// What people read: "Europe (France)".
+    pub name: String,
+    /// The tokens its probes may present; each revoked by removing it.
+    pub tokens: Vec<crate::Secret>,
+    /// Silence longer than this makes the location offline: its votes turn unknown and
+    /// responders hear of it.
+    pub offline_after: std::time::Duration,
+}
+
+/// The display name of the server's own location.
+pub const LOCAL_NAME: &str = "Local";
+
+/// Where a monitor is checked from and how the places' verdicts combine (SPEC §7): its
+/// `locations`, `quorum` and `on_regional_failure`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placement {
+    /// The locations, in configuration order, without repeats.
+    pub locations: Vec<LocationId>,
+    /// How many must confirm it down.
+    pub quorum: Quorum,
+    /// The component's status while it fails at fewer than `quorum` locations.
+    pub on_regional_failure: ComponentStatus,
+}
+
+impl Default for Placement {
+    /// Checked by the server itself only (`["local"]`), as before locations existed.
+    fn default() -> Self {
+        Placement {
+            locations: vec![LocationId::local()],
+            quorum: Quorum {
+                locations: 1,
+                needed: 1,
+            },
+            on_regional_failure: ComponentStatus::PartialOutage,
+        }
+    }
+}
+
+impl Placement {
+    /// Whether the monitor is checked by the server alone: one location, `local`. Such a
+    /// monitor's health is simply its own checks' (no votes, no regional failure), and its
+    /// stored definition leaves the placement out, as it was before locations existed.
+    pub fn is_local_only(&self) -> bool {
+        self.locations.len() == 1 && self.locations[0].is_local()
+    }
+
+    /// Whether `location` is one the monitor is checked from.
+    pub fn includes(&self, location: &LocationId) -> bool {
+        self.locations.contains(location)
+    }
+}
+
 fn count(locations: &[LocationId]) -> u32 {
     u32::try_from(locations.len()).unwrap_or(u32::MAX)
 }

@@ -4,12 +4,13 @@
 
 use std::time::Duration;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::condition::Condition;
 use crate::fingerprint::{self, FingerprintKey};
 use crate::heartbeat::HeartbeatSpec;
 use crate::ids::{ComponentId, MonitorId};
+use crate::location::Placement;
 use crate::prometheus::PrometheusSpec;
 use crate::status::ComponentStatus;
 
@@ -20,17 +21,17 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_MAX_REDIRECTS: usize = 10;
 
 /// A monitor, fully validated.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MonitorSpec {
     /// Stable id.
     pub id: MonitorId,
     /// What to check and how.
     pub kind: MonitorKind,
     /// Time between the starts of two checks.
-    #[serde(serialize_with = "as_millis")]
+    #[serde(serialize_with = "as_millis", deserialize_with = "from_millis")]
     pub interval: Duration,
     /// Longest a single check may take, connection to last body byte.
-    #[serde(serialize_with = "as_millis")]
+    #[serde(serialize_with = "as_millis", deserialize_with = "from_millis")]
     pub timeout: Duration,
     /// Consecutive failed checks before the monitor is down.
     pub failure_threshold: u32,
@@ -49,20 +50,25 @@ pub struct MonitorSpec {
     pub depends_on: Vec<MonitorId>,
     /// Retries and flap detection: how the monitor keeps from crying wolf.
     pub quiet: QuietRules,
+    /// Where it is checked from and how many places must agree it is down. Left out of the
+    /// stored definition when it is the server alone, so monitors defined before locations
+    /// existed keep their fingerprints.
+    #[serde(default, skip_serializing_if = "Placement::is_local_only")]
+    pub placement: Placement,
 }
 
 /// How a monitor keeps quiet: a failed check is retried before it counts, and a monitor that
 /// keeps changing state is marked flapping (one incident update, not one per change).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuietRules {
     /// Extra attempts after a failed check before the failure counts (0: none). A retry
     /// that passes makes the check pass.
     pub retries: u32,
     /// Pause before each retry.
-    #[serde(serialize_with = "as_millis")]
+    #[serde(serialize_with = "as_millis", deserialize_with = "from_millis")]
     pub retry_interval: Duration,
     /// The window over which changes of state are counted.
-    #[serde(serialize_with = "as_millis")]
+    #[serde(serialize_with = "as_millis", deserialize_with = "from_millis")]
     pub flap_window: Duration,
     /// Changes into or out of down within `flap_window` that mark the monitor flapping;
     /// 0 turns flap detection off. It stops flapping after a whole window without one.
@@ -105,17 +111,26 @@ impl MonitorSpec {
         // Serializing plain data with string keys cannot fail.
         fingerprint::with_key(key, || serde_json::to_string(self).unwrap_or_default())
     }
+
+    /// The whole definition as JSON with its secrets in clear, for the probe that runs it
+    /// (deserializing it gives this spec back). Never store or log it.
+    pub fn wire_json(&self) -> serde_json::Value {
+        // Serializing plain data with string keys cannot fail.
+        fingerprint::in_clear(|| serde_json::to_value(self).unwrap_or_default())
+    }
 }
 
 /// The kind of check, with its kind-specific settings.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum MonitorKind {
     /// An HTTP(S) request.
     Http(HttpSpec),
     /// A TCP connection.
     Tcp(TcpSpec),
-    /// Pings from a job (see [`heartbeat`](crate::heartbeat)); never probed.
+    /// Pings from a job (see [`heartbeat`](crate::heartbeat)); never probed, so never sent
+    /// to a probe either.
+    #[serde(skip_deserializing)]
     Heartbeat(HeartbeatSpec),
     /// One series of a Prometheus metrics page against a threshold and its trend (see
     /// [`prometheus`](crate::prometheus)).
@@ -145,7 +160,7 @@ impl MonitorKind {
 
 /// Settings of an `http` monitor. `Debug` and the stored form hide the URL's user
 /// information, header values and the body (see [`fingerprint`](crate::fingerprint)).
-#[derive(Clone, PartialEq, Serialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct HttpSpec {
     /// Absolute `http://` or `https://` URL; it may hold `user:password@`.
     #[serde(serialize_with = "fingerprint::url")]
@@ -177,7 +192,7 @@ pub struct HttpSpec {
 }
 
 /// Credentials of an `http` check. The secret parts never print (see [`Secret`]).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HttpAuth {
     /// `Authorization: Basic …`.
@@ -192,7 +207,7 @@ pub enum HttpAuth {
 }
 
 /// An inclusive range of HTTP status codes, written `200` or `"200-299"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusRange {
     /// Lowest accepted code.
     pub from: u16,
@@ -218,7 +233,7 @@ impl std::fmt::Display for StatusRange {
 }
 
 /// A client certificate and its private key, both PEM, read from files at start-up.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClientIdentity {
     /// The certificate chain, PEM.
     pub certificate_pem: String,
@@ -245,6 +260,13 @@ impl Secret {
     }
 }
 
+impl<'de> Deserialize<'de> for Secret {
+    /// Reads a secret sent in clear (see [`fingerprint::in_clear`]).
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Secret)
+    }
+}
+
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("[redacted]")
@@ -264,7 +286,7 @@ impl Serialize for Secret {
 }
 
 /// Settings of a `dns` monitor.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DnsSpec {
     /// The resolver asked: an address with a port (`1.1.1.1:53`).
     pub server: std::net::SocketAddr,
@@ -281,7 +303,7 @@ pub const DNS_QUERY_TYPES: &[&str] = &[
 ];
 
 /// Settings of a `tls` monitor.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TlsSpec {
     /// Host name (also the name the certificate must carry) or address.
     pub host: String,
@@ -295,7 +317,7 @@ pub struct TlsSpec {
 }
 
 /// Settings of an `icmp` monitor.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IcmpSpec {
     /// Host name or address pinged.
     pub host: String,
@@ -356,7 +378,7 @@ pub struct SelfCheck {
 }
 
 /// Settings of a `tcp` monitor.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TcpSpec {
     /// Host name or address.
     pub host: String,
@@ -367,6 +389,18 @@ pub struct TcpSpec {
 /// Serializes a duration as whole milliseconds (the stored monitor definitions' form).
 pub(crate) fn as_millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Reads a duration written by [`as_millis`].
+pub(crate) fn from_millis<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    u64::deserialize(d).map(Duration::from_millis)
+}
+
+/// Reads a duration written by [`opt_millis`].
+pub(crate) fn opt_from_millis<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Duration>, D::Error> {
+    Option::<u64>::deserialize(d).map(|ms| ms.map(Duration::from_millis))
 }
 
 /// [`as_millis`] for an optional duration (`null` when absent).
@@ -404,6 +438,7 @@ mod tests {
             on_failure: ComponentStatus::MajorOutage,
             depends_on: Vec::new(),
             quiet: QuietRules::default(),
+            placement: crate::location::Placement::default(),
         }
     }
 

@@ -18,7 +18,7 @@ use std::fmt;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::check::{CheckOutcome, CheckResult, Observation};
 use crate::duration::format_duration;
@@ -30,7 +30,7 @@ pub const TREND_SAMPLES: usize = 20;
 pub const TREND_MIN_SAMPLES: usize = 3;
 
 /// Settings of a `prometheus` monitor.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PrometheusSpec {
     /// How the metrics page is fetched (a `GET` of its URL).
     pub http: HttpSpec,
@@ -39,7 +39,10 @@ pub struct PrometheusSpec {
     /// At or over this value the monitor is down.
     pub threshold: f64,
     /// Degraded while the trend reaches the threshold within this long.
-    #[serde(serialize_with = "crate::monitor::opt_millis")]
+    #[serde(
+        serialize_with = "crate::monitor::opt_millis",
+        deserialize_with = "crate::monitor::opt_from_millis"
+    )]
     pub forecast: Option<Duration>,
 }
 
@@ -53,6 +56,13 @@ pub struct SeriesSelector {
 impl Serialize for SeriesSelector {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for SeriesSelector {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        SeriesSelector::parse(&text).map_err(serde::de::Error::custom)
     }
 }
 

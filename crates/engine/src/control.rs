@@ -288,12 +288,19 @@ pub struct EngineControl {
     pub(crate) heartbeats: crate::heartbeats::Heartbeats,
     pub(crate) self_check: crate::self_check::Gate,
     pub(crate) changes: std::sync::Arc<crate::changes::ChangeContext>,
+    pub(crate) locations: std::sync::Arc<crate::locations::Registry>,
 }
 
 impl EngineControl {
     /// Where heartbeat pings go (`/ping/{token}`).
     pub fn heartbeats(&self) -> &crate::heartbeats::Heartbeats {
         &self.heartbeats
+    }
+
+    /// The locations and their probes: probes authenticate and send results through it,
+    /// and `GET /api/v1/locations` lists it.
+    pub fn locations(&self) -> &crate::locations::Registry {
+        &self.locations
     }
 
     /// What the self-check last saw (`GET /api/v1/self-check`).

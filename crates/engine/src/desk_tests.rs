@@ -108,6 +108,7 @@ impl Rig {
             status_code: None,
             error: (outcome == CheckOutcome::Down).then(|| "connection refused".to_owned()),
             timings: None,
+            location: pharos_domain::LocationId::local(),
         };
         let applied = self.world.apply(&r);
         self.desk
@@ -213,6 +214,7 @@ fn an_incident_never_opens_before_the_failure_that_caused_it() {
         status_code: None,
         error: Some("no ping".to_owned()),
         timings: None,
+        location: pharos_domain::LocationId::local(),
     };
     let applied = r.world.apply(&result);
     r.desk

@@ -125,5 +125,6 @@ fn result_of(spec: &MonitorSpec, verdict: Verdict) -> CheckResult {
         status_code: None,
         error: verdict.reason,
         timings: None,
+        location: pharos_domain::LocationId::local(),
     }
 }

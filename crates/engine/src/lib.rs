@@ -13,6 +13,7 @@ pub mod control;
 pub mod desk;
 pub mod dispatch;
 pub mod heartbeats;
+pub mod locations;
 pub mod metrics;
 pub mod notices;
 pub mod schedule;
@@ -84,6 +85,8 @@ pub struct EngineConfig {
     /// Where the public's webhook subscribers may be sent (`[subscriptions]`): public
     /// addresses only, unless the operator allows more.
     pub webhooks: pharos_notify::guard::WebhookRules,
+    /// Where probes check from besides the server itself (`[[locations]]`).
+    pub locations: Vec<pharos_domain::location::LocationDef>,
 }
 
 /// Why the engine could not start.
@@ -232,6 +235,12 @@ pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandl
         states,
         now,
     );
+    world.name_locations(
+        config
+            .locations
+            .iter()
+            .map(|l| (l.id.clone(), l.name.clone())),
+    );
 
     let (incidents, maintenances) = load_incidents(&store).await?;
     let overrides = load_overrides(&store).await?;
@@ -321,10 +330,17 @@ pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandl
         ));
     }
     let base = Instant::now();
-    // Heartbeats are pinged, not probed.
-    let probed = specs
-        .into_iter()
-        .filter(|s| !matches!(s.kind, MonitorKind::Heartbeat(_)));
+    // Heartbeats are pinged, not probed; monitors checked only from elsewhere are run by
+    // the probes of their locations.
+    let registry = Arc::new(locations::Registry::new(
+        &config.locations,
+        &specs,
+        result_tx.clone(),
+    ));
+    let probed = specs.into_iter().filter(|s| {
+        !matches!(s.kind, MonitorKind::Heartbeat(_))
+            && s.placement.includes(&pharos_domain::LocationId::local())
+    });
     for spec in probed {
         let (jitter, phase_frac): (f64, f64) = {
             let mut rng = rand::rng();
@@ -344,6 +360,8 @@ pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandl
             stop_rx.clone(),
         ));
     }
+    // The registry holds a sender for the probes' results, so the channel stays open while
+    // the engine runs even when no monitor is checked here.
     drop(result_tx);
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     let committed = pending.committed();
@@ -368,6 +386,7 @@ pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandl
     ));
     tasks.spawn(run_pipeline(
         live,
+        registry.clone(),
         result_rx,
         command_rx,
         view_tx,
@@ -399,6 +418,7 @@ pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandl
             heartbeats,
             self_check: gate,
             changes: change_context,
+            locations: registry,
         },
     })
 }
@@ -639,6 +659,7 @@ fn unix_seconds(t: DateTime<Utc>) -> f64 {
 #[allow(clippy::too_many_arguments)]
 async fn run_pipeline(
     mut live: Live,
+    registry: Arc<locations::Registry>,
     mut results: mpsc::Receiver<CheckResult>,
     mut commands: mpsc::Receiver<Command>,
     view: watch::Sender<Arc<StatusView>>,
@@ -654,6 +675,7 @@ async fn run_pipeline(
     let mut batch = Vec::with_capacity(1024);
     let mut dirty = false;
     let mut results_open = true;
+    let mut last_tick = crate::clock::now();
     let publish = |live: &mut Live| {
         view.send_replace(Arc::new(build_view(
             &live.world,
@@ -683,6 +705,11 @@ async fn run_pipeline(
                 }
             }
             _ = tick.tick() => {
+                let now = crate::clock::now();
+                if watch_locations(&mut live, &registry, last_tick, now, &pending, &metrics) {
+                    dirty = true;
+                }
+                last_tick = now;
                 live.desk.tick(&mut live.world, crate::clock::now());
                 if live.desk.changed() {
                     live.queue(&pending, &metrics, Vec::new(), Vec::new(), Vec::new());
@@ -772,42 +799,143 @@ fn apply_all(
     pending: &Pending,
     metrics: &Metrics,
 ) -> bool {
-    let Live { world, desk, .. } = live;
     let mut changed = false;
     let mut states = Vec::with_capacity(batch.len());
     let mut changes = Vec::new();
     for result in batch.iter() {
-        let applied = world.apply(result);
-        if let Some(t) = applied.transition {
-            // A new monitor's first success is routine (10,000 of them at start-up would
-            // bury the log); every other change is worth a line.
-            if t.from == pharos_domain::Health::Unknown && t.to == pharos_domain::Health::Up {
-                tracing::debug!(monitor = %result.monitor_id, "monitor confirmed up");
-            } else {
-                tracing::info!(
-                    monitor = %result.monitor_id,
-                    from = t.from.as_str(),
-                    to = t.to.as_str(),
-                    error = result.error.as_deref().unwrap_or(""),
-                    "monitor health changed"
-                );
-            }
-            metrics.set_health(result.monitor_id.as_str(), t.to);
-            changed = true;
+        let applied = live.world.apply(result);
+        if let Some(health) = live
+            .world
+            .location_health(&result.monitor_id, &result.location)
+        {
+            metrics.record_location_check(
+                result.monitor_id.as_str(),
+                result.location.as_str(),
+                result.outcome,
+                Duration::from_millis(result.duration_ms),
+                health,
+            );
         }
-        for c in &applied.component_changes {
-            tracing::info!(component = %c.component_id, from = %c.from, to = %c.to, "component status changed");
-        }
-        if applied.transition.is_some() || applied.flap.is_some() {
-            desk.on_result(world, &result.monitor_id, &applied, crate::clock::now());
-            changed = true;
-        }
-        changes.extend(applied.component_changes);
-        if let Some(s) = world.monitor_state(&result.monitor_id) {
-            states.push((result.monitor_id.clone(), s.clone()));
-        }
+        changed |= absorb(
+            live,
+            &result.monitor_id,
+            applied,
+            result.error.as_deref(),
+            metrics,
+            &mut states,
+            &mut changes,
+        );
     }
     live.queue(pending, metrics, std::mem::take(batch), states, changes);
+    changed
+}
+
+/// Hands what one step did to a monitor to the desk, logs it, and collects its state and
+/// component changes for writing. Returns whether anything visible changed.
+fn absorb(
+    live: &mut Live,
+    monitor: &pharos_domain::MonitorId,
+    applied: world::Applied,
+    error: Option<&str>,
+    metrics: &Metrics,
+    states: &mut Vec<(pharos_domain::MonitorId, pharos_domain::MonitorState)>,
+    changes: &mut Vec<pharos_domain::ComponentTransition>,
+) -> bool {
+    let Live { world, desk, .. } = live;
+    let mut changed = false;
+    if let Some(t) = applied.transition {
+        // A new monitor's first success is routine (10,000 of them at start-up would
+        // bury the log); every other change is worth a line.
+        if t.from == pharos_domain::Health::Unknown && t.to == pharos_domain::Health::Up {
+            tracing::debug!(%monitor, "monitor confirmed up");
+        } else {
+            tracing::info!(
+                %monitor,
+                from = t.from.as_str(),
+                to = t.to.as_str(),
+                error = error.unwrap_or(""),
+                "monitor health changed"
+            );
+        }
+        metrics.set_health(monitor.as_str(), t.to);
+        changed = true;
+    }
+    if let Some(r) = &applied.reach {
+        let words = r.verdict.where_words(|l| world.location_name(l));
+        tracing::info!(%monitor, from = ?r.from, to = ?r.to, "where the monitor fails changed: {words}");
+    }
+    for c in &applied.component_changes {
+        tracing::info!(component = %c.component_id, from = %c.from, to = %c.to, "component status changed");
+        changed = true;
+    }
+    if applied.transition.is_some() || applied.flap.is_some() || applied.reach.is_some() {
+        desk.on_result(world, monitor, &applied, crate::clock::now());
+        changed = true;
+    }
+    changes.extend(applied.component_changes);
+    if let Some(s) = world.monitor_state(monitor) {
+        states.push((monitor.clone(), s.clone()));
+    }
+    changed
+}
+
+/// Turns the votes of locations whose probes went offline unknown (and back when they
+/// return), and of single monitors whose results from a location grew stale.
+fn watch_locations(
+    live: &mut Live,
+    registry: &locations::Registry,
+    last: DateTime<Utc>,
+    now: DateTime<Utc>,
+    pending: &Pending,
+    metrics: &Metrics,
+) -> bool {
+    let mut stepped = Vec::new();
+    let mut news = false;
+    for change in registry.online_changes() {
+        let (location, name) = (&change.location, &change.name);
+        if change.online {
+            tracing::info!(%location, "location `{name}` is online: its probes are heard from");
+        } else {
+            tracing::warn!(%location, "probe offline: nothing heard from location `{name}`; its checks count as unknown (never as down) until it returns");
+        }
+        stepped.extend(live.world.set_location_online(location, change.online, now));
+        // The first contact after start is no news; coming back after being offline is.
+        if !change.online || change.was_offline {
+            live.notices.probe_news(
+                pharos_notify::LocationContext {
+                    id: location.to_string(),
+                    name: name.clone(),
+                    last_seen_at: change.last_seen_at,
+                    monitors: change.monitors,
+                },
+                change.online,
+                now,
+            );
+            news = true;
+        }
+    }
+    stepped.extend(live.world.expire_votes(last, now));
+    if stepped.is_empty() {
+        if news {
+            live.queue(pending, metrics, Vec::new(), Vec::new(), Vec::new());
+        }
+        return false;
+    }
+    let mut changed = false;
+    let mut states = Vec::new();
+    let mut changes = Vec::new();
+    for (monitor, applied) in stepped {
+        changed |= absorb(
+            live,
+            &monitor,
+            applied,
+            None,
+            metrics,
+            &mut states,
+            &mut changes,
+        );
+    }
+    live.queue(pending, metrics, Vec::new(), states, changes);
     changed
 }
 
@@ -851,6 +979,7 @@ pub(crate) mod test_support {
             on_failure,
             depends_on: Vec::new(),
             quiet: pharos_domain::QuietRules::default(),
+            placement: pharos_domain::location::Placement::default(),
         })
     }
 }

@@ -36,6 +36,26 @@ pub struct CheckLabels {
     pub outcome: String,
 }
 
+/// Labels naming one monitor at one location.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LocationLabels {
+    /// Monitor id.
+    pub monitor: String,
+    /// Location id (`local` is the server itself).
+    pub location: String,
+}
+
+/// Labels of the per-location checks counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LocationCheckLabels {
+    /// Monitor id.
+    pub monitor: String,
+    /// Location id.
+    pub location: String,
+    /// `up`, `degraded` or `down`.
+    pub outcome: String,
+}
+
 /// Labels naming a monitor type: `type="http"`.
 pub type TypeLabels = Vec<(&'static str, String)>;
 
@@ -52,6 +72,9 @@ pub struct Metrics {
     batch_seconds: Histogram,
     time_to_publish: Histogram,
     deliveries: Family<DeliveryLabels, Counter>,
+    location_checks: Family<LocationCheckLabels, Counter>,
+    location_up: Family<LocationLabels, Gauge>,
+    location_duration: Family<LocationLabels, Gauge<f64, AtomicU64>>,
 }
 
 /// Labels of the notifications counter.
@@ -143,7 +166,28 @@ impl Metrics {
             "Notification attempts, by notifier and outcome",
             deliveries.clone(),
         );
+        let location_checks = Family::<LocationCheckLabels, Counter>::default();
+        registry.register(
+            "location_checks",
+            "Results of monitors checked from several locations, by monitor, location and outcome",
+            location_checks.clone(),
+        );
+        let location_up = Family::<LocationLabels, Gauge>::default();
+        registry.register(
+            "location_monitor_up",
+            "1 while the monitor is up or degraded at the location, 0 while down there (absent while unknown)",
+            location_up.clone(),
+        );
+        let location_duration = Family::<LocationLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "location_last_check_duration_seconds",
+            "How long the monitor's last check from the location took",
+            location_duration.clone(),
+        );
         Metrics {
+            location_checks,
+            location_up,
+            location_duration,
             registry,
             checks,
             check_duration,
@@ -198,6 +242,38 @@ impl Metrics {
         self.last_duration
             .get_or_create(&labels)
             .set(took.as_secs_f64());
+    }
+
+    /// Records one result of a monitor checked from several locations, with the monitor's
+    /// health there after it (`Unknown` leaves the gauge as it was).
+    pub fn record_location_check(
+        &self,
+        monitor: &str,
+        location: &str,
+        outcome: CheckOutcome,
+        took: Duration,
+        health: Health,
+    ) {
+        self.location_checks
+            .get_or_create(&LocationCheckLabels {
+                monitor: monitor.to_owned(),
+                location: location.to_owned(),
+                outcome: outcome.as_str().to_owned(),
+            })
+            .inc();
+        let labels = LocationLabels {
+            monitor: monitor.to_owned(),
+            location: location.to_owned(),
+        };
+        self.location_duration
+            .get_or_create(&labels)
+            .set(took.as_secs_f64());
+        let up = match health {
+            Health::Up | Health::Degraded => 1,
+            Health::Down => 0,
+            Health::Unknown => return,
+        };
+        self.location_up.get_or_create(&labels).set(up);
     }
 
     /// Records how late a check started.

@@ -33,6 +33,8 @@ pub struct Notices {
     wants_component_events: bool,
     next: u64,
     stamp: i64,
+    /// Locations whose probes went offline or came back, waiting for the next outbox.
+    probe_news: Vec<(pharos_notify::LocationContext, bool, DateTime<Utc>)>,
 }
 
 impl Notices {
@@ -54,7 +56,19 @@ impl Notices {
             wants_component_events,
             next: 0,
             stamp: now.timestamp_micros(),
+            probe_news: Vec::new(),
         }
+    }
+
+    /// Notes that a location's probes went offline (`online` false) or came back at `at`:
+    /// responders hear of it with the next outbox, the public never.
+    pub(crate) fn probe_news(
+        &mut self,
+        location: pharos_notify::LocationContext,
+        online: bool,
+        at: DateTime<Utc>,
+    ) {
+        self.probe_news.push((location, online, at));
     }
 
     /// The outbox rows for everything the desk noticed and every component change, with the
@@ -69,14 +83,34 @@ impl Notices {
         now: DateTime<Utc>,
     ) -> Vec<OutboxRecord> {
         let notices = desk.take_notices();
+        let probe_news = std::mem::take(&mut self.probe_news);
         let to_subscribers = subscribers.active().next().is_some();
         if (self.notifiers.is_empty() && !to_subscribers)
-            || (notices.is_empty() && changes.is_empty())
+            || (notices.is_empty() && changes.is_empty() && probe_news.is_empty())
         {
             return Vec::new();
         }
         let page = self.page_context(world, desk);
         let mut events = Vec::new();
+        for (location, online, at) in probe_news {
+            let event = Event {
+                id: self.event_id(),
+                kind: if online {
+                    EventKind::ProbeOnline
+                } else {
+                    EventKind::ProbeOffline
+                },
+                at,
+                page: page.clone(),
+                incident: None,
+                maintenance: None,
+                component_change: None,
+                components: Vec::new(),
+                location: Some(location),
+            };
+            // Never the public's business: a probe's silence is no outage.
+            events.push((event, Reach::Responders));
+        }
         for notice in notices {
             let (incident, maintenance, ids) = match &notice.subject {
                 Subject::Incident(id) => {
@@ -103,6 +137,7 @@ impl Notices {
                     .iter()
                     .filter_map(|c| world.component_context(c))
                     .collect(),
+                location: None,
             };
             events.push((event, notice.reach));
         }
@@ -124,6 +159,7 @@ impl Notices {
                         .component_context(&ch.component_id)
                         .into_iter()
                         .collect(),
+                    location: None,
                 };
                 events.push((event, Reach::Everyone));
             }

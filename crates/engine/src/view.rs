@@ -100,6 +100,9 @@ pub struct MonitorView {
     /// Since when it has been flapping (changing state too often to report each change),
     /// if it is.
     pub flapping_since: Option<DateTime<Utc>>,
+    /// For a monitor checked from several locations, each location's own state, in its
+    /// `locations` order; empty for one checked by the server alone.
+    pub locations: Vec<crate::world::LocationState>,
 }
 
 /// Everything visible, at one instant.
@@ -207,6 +210,8 @@ struct MonitorDoc {
     last_error: Option<String>,
     components: Vec<ComponentId>,
     flapping_since: Option<DateTime<Utc>>,
+    #[serde(default)]
+    locations: Vec<crate::world::LocationState>,
 }
 
 impl<'de> Deserialize<'de> for MonitorView {
@@ -231,6 +236,7 @@ impl From<MonitorDoc> for MonitorView {
             last_error: m.last_error,
             components: m.components,
             flapping_since: m.flapping_since,
+            locations: m.locations,
         }
     }
 }

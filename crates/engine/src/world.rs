@@ -6,12 +6,18 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use pharos_domain::location::LOCAL_NAME;
 use pharos_domain::monitor::contribution;
 use pharos_domain::uptime::{self, StatusChange};
 use pharos_domain::{
-    CheckResult, ComponentId, ComponentStatus, ComponentTransition, MonitorId, MonitorSpec,
-    MonitorState, Thresholds, Transition,
+    CheckResult, ComponentId, ComponentStatus, ComponentTransition, Health, LocationId, MonitorId,
+    MonitorSpec, MonitorState, Thresholds, Transition,
 };
+
+mod places;
+
+use places::Places;
+pub use places::{FailureReach, ReachChange};
 
 use crate::catalog::CatalogEntry;
 use crate::view::{ComponentView, MonitorView, PageInfo, StatusView};
@@ -28,6 +34,9 @@ pub struct Applied {
     pub component_changes: Vec<ComponentTransition>,
     /// Whether the monitor started or stopped flapping.
     pub flap: Option<Flap>,
+    /// For a monitor checked from several locations: where it fails changed. The desk acts
+    /// on this rather than on `transition` for such a monitor.
+    pub reach: Option<ReachChange>,
 }
 
 /// A monitor starting or stopping to flap.
@@ -79,6 +88,13 @@ struct MonitorSlot {
     changes: VecDeque<DateTime<Utc>>,
     /// Set while the monitor is flapping: its components are held at its failure status.
     flapping_since: Option<DateTime<Utc>>,
+    /// For a monitor checked from more than the server alone: each location's own state
+    /// (not persisted: after a restart each location starts from the monitor's stored
+    /// health). `None` for a local-only monitor, whose `state` is its checks' own.
+    places: Option<Places>,
+    /// Whether it fails somewhere short of its quorum: its components show its
+    /// `on_regional_failure`.
+    regional: bool,
 }
 
 impl MonitorSlot {
@@ -117,6 +133,24 @@ impl MonitorSlot {
     }
 }
 
+/// One location's view of a monitor checked from several (part of the published view, so it
+/// has a JSON form for the followers of a cluster).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LocationState {
+    /// Where.
+    pub location: LocationId,
+    /// Its confirmed health there; `Unknown` while it has no fresh say.
+    pub health: Health,
+    /// When its last result there was taken.
+    pub last_check_at: Option<DateTime<Utc>>,
+    /// Why its last check there failed, if it did.
+    pub last_error: Option<String>,
+    /// Whether the location's probes are online.
+    pub online: bool,
+    /// The location's display name.
+    pub name: String,
+}
+
 /// Stored facts about a component, as loaded at start-up.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ComponentHistory {
@@ -137,6 +171,8 @@ pub struct World {
     component_index: HashMap<ComponentId, usize>,
     monitors: Vec<MonitorSlot>,
     monitor_index: HashMap<MonitorId, usize>,
+    /// Display names of the locations, for saying where a monitor fails.
+    location_names: HashMap<LocationId, String>,
 }
 
 impl World {
@@ -189,12 +225,16 @@ impl World {
                 let failing_since = (state.down_streak > 0)
                     .then_some(state.last_check_at)
                     .flatten();
+                let places = (!spec.placement.is_local_only())
+                    .then(|| Places::new(&spec.placement, &state, spec.interval, spec.timeout));
                 MonitorSlot {
                     state,
                     spec,
                     failing_since,
                     changes: VecDeque::new(),
                     flapping_since: None,
+                    places,
+                    regional: false,
                 }
             })
             .collect();
@@ -209,6 +249,7 @@ impl World {
             component_index,
             monitors,
             monitor_index,
+            location_names: HashMap::new(),
         };
         for (mi, m) in world.monitors.iter().enumerate() {
             for cid in &m.spec.components {
@@ -228,11 +269,29 @@ impl World {
             .collect()
     }
 
+    /// Names the locations (`[[locations]]`), for saying where a monitor fails; `local` is
+    /// named [`LOCAL_NAME`] unless given.
+    pub fn name_locations(&mut self, names: impl IntoIterator<Item = (LocationId, String)>) {
+        self.location_names = names.into_iter().collect();
+    }
+
+    /// A location's display name (its id when it has none).
+    pub fn location_name(&self, id: &LocationId) -> String {
+        match self.location_names.get(id) {
+            Some(name) => name.clone(),
+            None if id.is_local() => LOCAL_NAME.to_owned(),
+            None => id.to_string(),
+        }
+    }
+
     /// Applies one judged check result.
     pub fn apply(&mut self, result: &CheckResult) -> Applied {
         let Some(&mi) = self.monitor_index.get(&result.monitor_id) else {
             return Applied::default();
         };
+        if self.monitors[mi].places.is_some() {
+            return self.apply_at_location(mi, result);
+        }
         let slot = &mut self.monitors[mi];
         let thresholds = Thresholds {
             failure: slot.spec.failure_threshold,
@@ -255,21 +314,197 @@ impl World {
             transition,
             component_changes: Vec::new(),
             flap,
+            reach: None,
         };
         if transition.is_some() || flap.is_some() {
-            let targets: Vec<usize> = slot
-                .spec
-                .components
-                .iter()
-                .filter_map(|cid| self.component_index.get(cid).copied())
-                .collect();
-            for ci in targets {
-                if let Some(change) = self.rederive(ci, result.started_at) {
-                    applied.component_changes.push(change);
-                }
-            }
+            applied.component_changes = self.rederive_driven(mi, result.started_at);
         }
         applied
+    }
+
+    /// Re-derives the components monitor `mi` drives and returns their changes.
+    fn rederive_driven(&mut self, mi: usize, at: DateTime<Utc>) -> Vec<ComponentTransition> {
+        let targets: Vec<usize> = self.monitors[mi]
+            .spec
+            .components
+            .iter()
+            .filter_map(|cid| self.component_index.get(cid).copied())
+            .collect();
+        targets
+            .into_iter()
+            .filter_map(|ci| self.rederive(ci, at))
+            .collect()
+    }
+
+    /// Applies a result of a monitor checked from several locations: it counts at its
+    /// location, then the locations' votes decide the monitor's health and reach.
+    fn apply_at_location(&mut self, mi: usize, result: &CheckResult) -> Applied {
+        let slot = &mut self.monitors[mi];
+        let thresholds = Thresholds {
+            failure: slot.spec.failure_threshold,
+            success: slot.spec.success_threshold,
+        };
+        let Some(places) = slot.places.as_mut() else {
+            return Applied::default();
+        };
+        if !places.record(result, thresholds) {
+            return Applied::default();
+        }
+        let state = &mut slot.state;
+        state.last_check_at = Some(
+            state
+                .last_check_at
+                .map_or(result.started_at, |t| t.max(result.started_at)),
+        );
+        state.last_outcome = Some(result.outcome);
+        if let Some(error) = &result.error {
+            let name = self
+                .location_names
+                .get(&result.location)
+                .cloned()
+                .unwrap_or_else(|| {
+                    if result.location.is_local() {
+                        LOCAL_NAME.to_owned()
+                    } else {
+                        result.location.to_string()
+                    }
+                });
+            state.last_error = Some(format!("{name}: {error}"));
+        }
+        self.rejudge(mi, result.started_at)
+    }
+
+    /// Asks monitor `mi`'s locations again at `at` (after a result, a location going
+    /// offline or a result growing stale) and applies what they say.
+    fn rejudge(&mut self, mi: usize, at: DateTime<Utc>) -> Applied {
+        let slot = &mut self.monitors[mi];
+        let Some(places) = slot.places.as_mut() else {
+            return Applied::default();
+        };
+        let verdict = places.judge(at);
+        let reach = FailureReach::of(&verdict);
+        let reach_change = (reach != places.reach
+            || (reach != FailureReach::Clear && verdict.failing != places.failing))
+            .then(|| ReachChange {
+                from: places.reach,
+                to: reach,
+                verdict: verdict.clone(),
+            });
+        places.reach = reach;
+        places.failing = verdict.failing.clone();
+        slot.failing_since = places.failing_since(&verdict.failing);
+        let state = &mut slot.state;
+        state.down_streak = places.down_streak(&verdict.failing);
+        if verdict.failing.is_empty() && verdict.health != Health::Unknown {
+            state.last_error = None;
+        }
+        // Nobody has a fresh say: nothing is known that was not before.
+        let health = if verdict.health == Health::Unknown {
+            state.health
+        } else {
+            verdict.health
+        };
+        let transition = (health != state.health).then_some(Transition {
+            from: state.health,
+            to: health,
+            at,
+        });
+        if transition.is_some() {
+            state.health = health;
+            state.since = Some(at);
+        }
+        let regional_changed = slot.regional != verdict.regional;
+        slot.regional = verdict.regional;
+        let flap = slot.watch_flapping(transition, at);
+        let mut applied = Applied {
+            transition,
+            component_changes: Vec::new(),
+            flap,
+            reach: reach_change,
+        };
+        if transition.is_some() || flap.is_some() || regional_changed {
+            applied.component_changes = self.rederive_driven(mi, at);
+        }
+        applied
+    }
+
+    /// Marks a location's probes online or offline at `now`: offline, its votes turn
+    /// unknown. Returns what that changed, per monitor checked there.
+    pub fn set_location_online(
+        &mut self,
+        location: &LocationId,
+        online: bool,
+        now: DateTime<Utc>,
+    ) -> Vec<(MonitorId, Applied)> {
+        let touched: Vec<usize> = (0..self.monitors.len())
+            .filter(|&mi| {
+                self.monitors[mi]
+                    .places
+                    .as_mut()
+                    .is_some_and(|p| p.set_online(location, online))
+            })
+            .collect();
+        touched
+            .into_iter()
+            .map(|mi| (self.monitors[mi].spec.id.clone(), self.rejudge(mi, now)))
+            .filter(|(_, a)| *a != Applied::default())
+            .collect()
+    }
+
+    /// Asks again every monitor whose location's last result grew stale since `last`
+    /// (a probe that stopped checking one monitor while still online). Returns what that
+    /// changed, per monitor.
+    pub fn expire_votes(
+        &mut self,
+        last: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Vec<(MonitorId, Applied)> {
+        let stale: Vec<usize> = (0..self.monitors.len())
+            .filter(|&mi| {
+                self.monitors[mi]
+                    .places
+                    .as_ref()
+                    .is_some_and(|p| p.any_went_stale(last, now))
+            })
+            .collect();
+        stale
+            .into_iter()
+            .map(|mi| (self.monitors[mi].spec.id.clone(), self.rejudge(mi, now)))
+            .filter(|(_, a)| *a != Applied::default())
+            .collect()
+    }
+
+    /// Each location's own state of a monitor checked from several, in its `locations`
+    /// order, with when it last reported and whether its say counts; empty for a
+    /// local-only monitor.
+    pub fn location_states(&self, id: &MonitorId) -> Vec<LocationState> {
+        let Some(&mi) = self.monitor_index.get(id) else {
+            return Vec::new();
+        };
+        let Some(places) = &self.monitors[mi].places else {
+            return Vec::new();
+        };
+        self.place_states(places, crate::clock::now())
+    }
+
+    fn place_states(&self, places: &Places, now: DateTime<Utc>) -> Vec<LocationState> {
+        let verdict = places.judge(now);
+        places
+            .at
+            .iter()
+            .map(|p| LocationState {
+                location: p.location.clone(),
+                health: if verdict.unknown.contains(&p.location) {
+                    Health::Unknown
+                } else {
+                    p.state.health
+                },
+                last_check_at: p.last_at,
+                last_error: p.state.last_error.clone(),
+                online: p.online,
+                name: self.location_name(&p.location),
+            })
+            .collect()
     }
 
     /// Whether the monitor is flapping (changing state too often to be reported change by
@@ -278,6 +513,25 @@ impl World {
         self.monitor_index
             .get(id)
             .is_some_and(|&i| self.monitors[i].flapping_since.is_some())
+    }
+
+    /// The monitor's own health at `location`, for a monitor checked from several; `None`
+    /// for one checked by the server alone or not from there.
+    pub fn location_health(&self, id: &MonitorId, location: &LocationId) -> Option<Health> {
+        let &mi = self.monitor_index.get(id)?;
+        let places = self.monitors[mi].places.as_ref()?;
+        places
+            .at
+            .iter()
+            .find(|p| &p.location == location)
+            .map(|p| p.state.health)
+    }
+
+    /// Whether the monitor is checked from more than the server alone.
+    pub fn is_checked_from_several(&self, id: &MonitorId) -> bool {
+        self.monitor_index
+            .get(id)
+            .is_some_and(|&i| self.monitors[i].places.is_some())
     }
 
     /// The monitor's current state.
@@ -450,7 +704,12 @@ impl World {
                 } else {
                     m.state.health
                 };
-                contribution(health, m.spec.on_failure)
+                let own = contribution(health, m.spec.on_failure);
+                if m.regional {
+                    ComponentStatus::worst_of([own, m.spec.placement.on_regional_failure])
+                } else {
+                    own
+                }
             });
             ComponentStatus::worst_of(monitors.chain(slot.contributions.values().copied()))
         };
@@ -550,6 +809,11 @@ impl World {
                 last_error: m.state.last_error.clone(),
                 components: m.spec.components.clone(),
                 flapping_since: m.flapping_since,
+                locations: m
+                    .places
+                    .as_ref()
+                    .map(|p| self.place_states(p, now))
+                    .unwrap_or_default(),
             })
             .collect();
         StatusView {
@@ -623,6 +887,7 @@ mod tests {
             status_code: None,
             error: None,
             timings: None,
+            location: pharos_domain::LocationId::local(),
         }
     }
 

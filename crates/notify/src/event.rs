@@ -30,11 +30,15 @@ pub enum EventKind {
     MaintenanceCompleted,
     /// A component's status changed.
     ComponentStatus,
+    /// A location's probes fell silent: its checks count as unknown. For responders only.
+    ProbeOffline,
+    /// A location's probes are heard from again. For responders only.
+    ProbeOnline,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 8] = [
+    pub const ALL: [EventKind; 10] = [
         Self::IncidentOpened,
         Self::IncidentUpdated,
         Self::IncidentResolved,
@@ -43,6 +47,8 @@ impl EventKind {
         Self::MaintenanceUpdated,
         Self::MaintenanceCompleted,
         Self::ComponentStatus,
+        Self::ProbeOffline,
+        Self::ProbeOnline,
     ];
 
     /// The configuration and storage form, e.g. `incident_opened`.
@@ -61,6 +67,11 @@ impl EventKind {
             self,
             Self::IncidentOpened | Self::IncidentUpdated | Self::IncidentResolved
         )
+    }
+
+    /// Whether it is about a location's probes: news for responders, never for the public.
+    pub fn is_probe(self) -> bool {
+        matches!(self, Self::ProbeOffline | Self::ProbeOnline)
     }
 
     /// Whether it is about a maintenance.
@@ -126,6 +137,22 @@ pub struct Event {
     pub component_change: Option<AffectedChange>,
     /// Every component the event names (affected components, the changed one).
     pub components: Vec<ComponentContext>,
+    /// The location, for probe events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<LocationContext>,
+}
+
+/// A location named in a probe event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocationContext {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// When its probes were last heard from.
+    pub last_seen_at: Option<DateTime<Utc>>,
+    /// How many monitors are checked from there.
+    pub monitors: usize,
 }
 
 impl Event {
@@ -176,6 +203,7 @@ impl Event {
             maintenance: None,
             component_change: None,
             components: Vec::new(),
+            location: None,
         }
     }
 
@@ -211,8 +239,8 @@ impl Event {
 /// Which events a notifier receives.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Route {
-    /// Kinds it receives; empty means every incident and maintenance event (component status
-    /// changes are opt-in: they are many).
+    /// Kinds it receives; empty means every incident, maintenance and probe event (component
+    /// status changes are opt-in: they are many).
     pub events: Vec<EventKind>,
     /// Components it cares about; empty means all.
     pub components: Vec<ComponentId>,

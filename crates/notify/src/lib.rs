@@ -34,7 +34,7 @@ pub mod notifier;
 pub mod render;
 mod time;
 
-pub use event::{ComponentContext, Event, EventKind, PageContext, Route};
+pub use event::{ComponentContext, Event, EventKind, LocationContext, PageContext, Route};
 pub use message::{Message, Tone};
 pub use notifier::{Channel, Notifier, Outcome};
 pub use render::{RenderError, RenderedRequest};

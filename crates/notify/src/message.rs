@@ -13,6 +13,8 @@
 //! | maintenance updated | `Maintenance update: Database upgrade` |
 //! | maintenance completed | `Maintenance completed: Database upgrade` |
 //! | component status | `API is now Major outage (was Operational)` |
+//! | probe offline | `Probe offline: Europe (France)` |
+//! | probe online | `Probe back online: Europe (France)` |
 
 use pharos_domain::{ComponentStatus, Impact, IncidentStatus, MaintenanceStatus};
 
@@ -174,6 +176,45 @@ impl Message {
                 } else {
                     Tone::Maintenance
                 },
+            });
+        }
+        if event.kind.is_probe() {
+            let l = event.location.as_ref().ok_or_else(|| missing("location"))?;
+            let online = event.kind == EventKind::ProbeOnline;
+            let checks = match l.monitors {
+                1 => "its 1 monitor".to_owned(),
+                n => format!("its {n} monitors"),
+            };
+            let body = if online {
+                format!(
+                    "The probes of {} are heard from again; {checks} count again.",
+                    l.name
+                )
+            } else {
+                let since = l
+                    .last_seen_at
+                    .map(|t| format!(" since {}", time::human(t, tz)))
+                    .unwrap_or_default();
+                format!(
+                    "Nothing heard from the probes of {}{since}. Until they return, {checks} there count as unknown, never as down: the status page is not affected. Check the probe process and its way to this server.",
+                    l.name
+                )
+            };
+            return Ok(Message {
+                title: if online {
+                    format!("Probe back online: {}", l.name)
+                } else {
+                    format!("Probe offline: {}", l.name)
+                },
+                status: if online { "Online" } else { "Offline" }.to_owned(),
+                impact: None,
+                body: Some(body),
+                window: None,
+                components: Vec::new(),
+                when,
+                link: page_link,
+                link_text: "View status page",
+                tone: if online { Tone::Good } else { Tone::Major },
             });
         }
         let change = event

@@ -607,6 +607,7 @@ mod tests {
             on_failure: ComponentStatus::MajorOutage,
             depends_on: Vec::new(),
             quiet: Default::default(),
+            placement: pharos_domain::location::Placement::default(),
         };
         let prober = Prober::new().unwrap();
 

@@ -279,6 +279,7 @@ fn engine_config(config: &Config, page_url: String) -> EngineConfig {
         alert_routing: config.alerts.clone(),
         changes: config.changes.clone(),
         webhooks: config.subscriptions.clone(),
+        locations: config.locations.clone(),
     }
 }
 

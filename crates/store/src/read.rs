@@ -7,7 +7,9 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use pharos_domain::uptime::StatusChange;
-use pharos_domain::{CheckResult, ComponentId, Health, MonitorId, MonitorState, PhaseTimings};
+use pharos_domain::{
+    CheckResult, ComponentId, Health, LocationId, MonitorId, MonitorState, PhaseTimings,
+};
 
 use crate::error::OpError;
 use crate::model::{
@@ -65,6 +67,7 @@ type ResultRow = (
     Option<i64>,
     Option<i64>,
     Option<i64>,
+    String,
 );
 
 /// `(bucket_start, checks, up, degraded, down, duration_sum_ms, duration_max_ms)`
@@ -240,7 +243,7 @@ impl Store {
         let rows: Vec<ResultRow> = db_run!(self, |pool, d| {
             sqlx::query_as(
                 "SELECT started_at, duration_ms, outcome, status_code, error, dns_ms, \
-                 connect_ms, tls_ms, first_byte_ms FROM check_results \
+                 connect_ms, tls_ms, first_byte_ms, location FROM check_results \
                  WHERE monitor_id = $1 ORDER BY seq DESC LIMIT $2",
             )
             .bind(monitor.as_str().to_owned())
@@ -265,6 +268,8 @@ impl Store {
                         .transpose()?,
                     error: r.4,
                     timings: timings([r.5, r.6, r.7, r.8])?,
+                    location: LocationId::new(r.9.clone())
+                        .map_err(|_| OpError::Corrupt(format!("location {:?}", r.9)))?,
                 })
             })
             .collect::<Result<_, OpError>>()

@@ -276,19 +276,21 @@ impl Store {
                         ]
                         .map(|phase| Val::OptInt(phase.map(to_i64))),
                     );
+                    ring.push(Val::Text(r.location.as_str().to_owned()));
                 }
             }
             exec_rows!(
                 tx,
                 "INSERT INTO check_results (monitor_id, slot, seq, started_at, duration_ms, \
-                 outcome, status_code, error, dns_ms, connect_ms, tls_ms, first_byte_ms)",
-                12,
+                 outcome, status_code, error, dns_ms, connect_ms, tls_ms, first_byte_ms, \
+                 location)",
+                13,
                 "ON CONFLICT (monitor_id, slot) DO UPDATE SET seq = excluded.seq, \
                  started_at = excluded.started_at, duration_ms = excluded.duration_ms, \
                  outcome = excluded.outcome, status_code = excluded.status_code, \
                  error = excluded.error, dns_ms = excluded.dns_ms, \
                  connect_ms = excluded.connect_ms, tls_ms = excluded.tls_ms, \
-                 first_byte_ms = excluded.first_byte_ms",
+                 first_byte_ms = excluded.first_byte_ms, location = excluded.location",
                 ring
             );
 

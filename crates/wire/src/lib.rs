@@ -23,6 +23,7 @@
 //! Every v2 type both serializes and deserializes, so the same types parse real Statuspage
 //! payloads (`pharos-web`'s `tests/compat.rs` proves them key for key against published ones).
 
+pub mod probe;
 pub mod time;
 pub mod v2;
 pub mod webhook;

@@ -65,7 +65,7 @@ mod tests;
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::check::Observation;
 
@@ -161,6 +161,14 @@ impl FromStr for Condition {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Condition::parse(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Condition {
+    /// Reads a condition written by its `Serialize` (its source text).
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Condition::parse(&text).map_err(serde::de::Error::custom)
     }
 }
 

@@ -9,12 +9,12 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use pharos_domain::incident::{self, FlapEnd, TimelineKind};
 use pharos_domain::{
-    Actor, ComponentId, ComponentTransition, Health, Impact, Incident, IncidentId, IncidentStatus,
-    MonitorId,
+    Actor, ComponentId, ComponentStatus, ComponentTransition, Health, Impact, Incident, IncidentId,
+    IncidentStatus, MonitorId,
 };
 
 use super::{affected_from, component_names, Desk};
-use crate::world::{Applied, Flap, World};
+use crate::world::{Applied, FailureReach, Flap, ReachChange, World};
 
 impl Desk {
     /// Reacts to what one check result changed: its monitor's confirmed health change and the
@@ -29,7 +29,13 @@ impl Desk {
         // A result may be timed by another task's clock a moment after the pipeline's: what
         // it causes is never dated before it.
         let now = applied.transition.map_or(now, |t| now.max(t.at));
-        if let Some(t) = applied.transition {
+        if let Some(reach) = &applied.reach {
+            // Checked from several locations: where it fails is the news.
+            self.on_reach(world, monitor, reach, &applied.component_changes, now);
+        } else if applied.transition.is_some() && world.is_checked_from_several(monitor) {
+            // Slower or faster at the quorum, failing nowhere new: the status only.
+            self.note_component_changes(&applied.component_changes, now);
+        } else if let Some(t) = applied.transition {
             self.on_transition(
                 world,
                 monitor,
@@ -62,7 +68,7 @@ impl Desk {
         now: DateTime<Utc>,
     ) {
         if to == Health::Down {
-            self.on_down(world, monitor, changes, now);
+            self.on_down(world, monitor, changes, None, now);
         } else if from == Health::Down {
             self.on_recovered(world, monitor, changes, now);
         } else {
@@ -70,11 +76,106 @@ impl Desk {
         }
     }
 
+    /// A monitor failing where it did not: opens, spreads, narrows, moves or ends the
+    /// incident that says where (SPEC §7). A regional failure opens an incident at the
+    /// monitor's `on_regional_failure` status; one that reaches the quorum becomes the
+    /// monitor's outage in the same incident.
+    pub fn on_reach(
+        &mut self,
+        world: &mut World,
+        monitor: &MonitorId,
+        reach: &ReachChange,
+        changes: &[ComponentTransition],
+        now: DateTime<Utc>,
+    ) {
+        let Some(spec) = world.monitor_spec(monitor).cloned() else {
+            return;
+        };
+        let words = reach.verdict.where_words(|l| world.location_name(l));
+        let failing_here = |d: &Desk| {
+            d.incidents
+                .iter()
+                .any(|i| i.status.is_unresolved() && i.monitors.get(monitor) == Some(&true))
+        };
+        match (reach.from, reach.to) {
+            (_, FailureReach::Clear) => self.on_recovered(world, monitor, changes, now),
+            (FailureReach::Clear, to) => {
+                let status = if to == FailureReach::Down {
+                    spec.on_failure
+                } else {
+                    spec.placement.on_regional_failure
+                };
+                self.on_down(world, monitor, changes, Some((status, words)), now);
+            }
+            (_, to) if failing_here(self) => {
+                let names = component_names(world, &spec.components);
+                let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+                let names = incident::join_names(&name_refs);
+                let body = match (reach.from, to) {
+                    (FailureReach::Regional, FailureReach::Down) => {
+                        format!("The problem with {names} has spread: {words}.")
+                    }
+                    (FailureReach::Down, _) => {
+                        format!("The problem with {names} is now regional: {words}.")
+                    }
+                    _ => format!("The problem with {names} has moved: {words}."),
+                };
+                self.on_moved(world, monitor, body, changes, now);
+            }
+            (_, to) => {
+                let status = if to == FailureReach::Down {
+                    spec.on_failure
+                } else {
+                    spec.placement.on_regional_failure
+                };
+                self.on_down(world, monitor, changes, Some((status, words)), now);
+            }
+        }
+    }
+
+    /// Posts `body` to each open incident the monitor fails in, with the components it
+    /// changed (while automation owns it; a person's incident gets the components only).
+    fn on_moved(
+        &mut self,
+        world: &mut World,
+        monitor: &MonitorId,
+        body: String,
+        changes: &[ComponentTransition],
+        now: DateTime<Utc>,
+    ) {
+        let open: Vec<usize> = (0..self.incidents.len())
+            .filter(|&i| {
+                let inc = &self.incidents[i];
+                inc.status.is_unresolved() && inc.monitors.get(monitor) == Some(&true)
+            })
+            .collect();
+        for ii in open {
+            let id = self.incidents[ii].id.clone();
+            let components: Vec<ComponentId> =
+                self.incidents[ii].components.keys().cloned().collect();
+            let affected = affected_from(world, &components, changes);
+            let inc = &mut self.incidents[ii];
+            for a in &affected {
+                inc.note_component(a.component_id.clone(), a.new_status);
+            }
+            if inc.automation_owns() && !world.is_flapping(monitor) {
+                let status = inc.status;
+                self.post(ii, status, body.clone(), affected, now);
+            }
+            self.touch_incident(&id);
+        }
+        self.note_component_changes(changes, now);
+    }
+
+    /// A monitor confirmed failing. `regional` is the status it asks for and where, for a
+    /// monitor checked from several locations (its `on_failure` at the quorum, its
+    /// `on_regional_failure` short of it); `None` for one checked by the server alone.
     pub(super) fn on_down(
         &mut self,
         world: &mut World,
         monitor: &MonitorId,
         changes: &[ComponentTransition],
+        regional: Option<(ComponentStatus, String)>,
         now: DateTime<Utc>,
     ) {
         let Some(spec) = world.monitor_spec(monitor).cloned() else {
@@ -122,8 +223,11 @@ impl Desk {
         let names = component_names(world, &live);
         let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
         let failures = state.down_streak.max(1);
-        let message =
-            incident::opening_message(spec.on_failure, &name_refs, failures, error.trim());
+        let status = regional.as_ref().map_or(spec.on_failure, |(s, _)| *s);
+        let message = match &regional {
+            None => incident::opening_message(status, &name_refs, failures, error.trim()),
+            Some((_, words)) => incident::regional_message(status, &name_refs, words, error.trim()),
+        };
 
         let covering = self
             .incidents
@@ -198,7 +302,7 @@ impl Desk {
             return;
         }
         let ii = self.open_automated(
-            incident::opening_name(spec.on_failure, &name_refs),
+            incident::opening_name(status, &name_refs),
             first_failure,
             Some(first_failure),
             Some((at, down_event)),

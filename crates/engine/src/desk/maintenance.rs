@@ -320,7 +320,7 @@ impl Desk {
                 .map(|(spec, _)| spec.id.clone())
                 .collect();
             for m in down {
-                self.on_down(world, &m, &[], now);
+                self.on_down(world, &m, &[], None, now);
             }
         }
     }

@@ -383,6 +383,7 @@ mod tests {
             status_code: None,
             error: (outcome == CheckOutcome::Down).then(|| "timed out".to_owned()),
             timings: None,
+            location: pharos_domain::LocationId::local(),
         };
         let applied = world.apply(&r);
         if let Some(tr) = applied.transition {

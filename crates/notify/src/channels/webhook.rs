@@ -6,7 +6,9 @@
 //!   every field of Statuspage's webhook (including the legacy `scheduled_*`, `metadata` and
 //!   twitter fields), updates newest first; a maintenance uses the same `incident` key with
 //!   the `scheduled_*` fields filled in and impact `maintenance`;
-//! - component status events: `{"meta", "page", "component_update", "component"}`.
+//! - component status events: `{"meta", "page", "component_update", "component"}`;
+//! - probe events (responders' webhooks only; Pharos's own): `{"meta", "page",
+//!   "location_update": {"id", "name", "online", "last_seen_at", "monitors", "created_at"}}`.
 //!
 //! Timestamps are written as the v2 API writes them: RFC 3339 with milliseconds, in the
 //! page's time zone. Components are written as far as the event carries them (id, name,
@@ -86,6 +88,21 @@ pub fn body(event: &Event, unsubscribe: &str) -> Result<Vec<u8>, RenderError> {
             incident: webhook::Incident::from_maintenance(v2, m.auto_start, m.auto_complete),
         });
     }
+    if event.kind.is_probe() {
+        let l = event.location.as_ref().ok_or_else(|| missing("location"))?;
+        return super::to_json(&ProbePayload {
+            meta,
+            page,
+            location_update: LocationUpdate {
+                id: &l.id,
+                name: &l.name,
+                online: event.kind == crate::EventKind::ProbeOnline,
+                last_seen_at: l.last_seen_at.map(|t| on_page.time(t)),
+                monitors: l.monitors,
+                created_at: on_page.time(event.at),
+            },
+        });
+    }
     let change = event
         .component_change
         .as_ref()
@@ -112,6 +129,25 @@ pub fn body(event: &Event, unsubscribe: &str) -> Result<Vec<u8>, RenderError> {
         },
         component,
     })
+}
+
+/// A probe event's payload: Pharos's own, in the shape of the others.
+#[derive(serde::Serialize)]
+struct ProbePayload<'a> {
+    meta: Meta<'a>,
+    page: Page<'a>,
+    location_update: LocationUpdate<'a>,
+}
+
+/// What happened to a location's probes.
+#[derive(serde::Serialize)]
+struct LocationUpdate<'a> {
+    id: &'a str,
+    name: &'a str,
+    online: bool,
+    last_seen_at: Option<pharos_wire::ApiTime>,
+    monitors: usize,
+    created_at: pharos_wire::ApiTime,
 }
 
 /// The request for a webhook notifier.

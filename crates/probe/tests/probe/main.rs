@@ -32,6 +32,7 @@ pub fn monitor(kind: MonitorKind, timeout: Duration) -> MonitorSpec {
         on_failure: ComponentStatus::MajorOutage,
         depends_on: Vec::new(),
         quiet: pharos_domain::QuietRules::default(),
+        placement: pharos_domain::location::Placement::default(),
     }
 }
 

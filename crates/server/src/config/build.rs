@@ -50,6 +50,7 @@ const ROOT_KEYS: &[&str] = &[
     "subscriptions",
     "mirror",
     "cluster",
+    "locations",
 ];
 
 /// Parses and walks the whole file. `None` when the text is not TOML at all (the syntax error
@@ -123,10 +124,14 @@ pub(super) fn build(cx: &mut Cx<'_>, text: &str) -> Option<Config> {
         }
         None => Declared::default(),
     };
+    if let Some(f) = root.field("locations") {
+        let sections = cx.section_list(&f, "[[locations]]");
+        config.locations = super::locations::locations(cx, &sections);
+    }
     let mut driven = HashSet::new();
     if let Some(f) = root.field("monitors") {
         let sections = cx.section_list(&f, "[[monitors]]");
-        config.monitors = monitors(cx, &sections, &declared.ids, &mut driven);
+        config.monitors = monitors(cx, &sections, &declared.ids, &config.locations, &mut driven);
     }
     if let Some(s) = sub(cx, &root, "alerts", "[alerts]") {
         config.alerts = super::alerts::alerts(cx, s, &declared.ids, &mut driven);

@@ -128,6 +128,7 @@ mod build;
 mod changes;
 mod cluster;
 mod diagnostic;
+mod locations;
 mod maintenances;
 mod mirror;
 mod monitors;
@@ -192,6 +193,8 @@ pub struct Config {
     /// `[mirror] dir`: where the public page, the v2 JSON and the feeds are written on every
     /// change, for a plain web server to serve when no Pharos is up.
     pub mirror: Option<std::path::PathBuf>,
+    /// `[[locations]]`: where probes check from besides the server itself, in file order.
+    pub locations: Vec<pharos_domain::location::LocationDef>,
     /// `[self_check]`: targets that answer whenever Pharos's own network works.
     pub self_check: Option<pharos_domain::monitor::SelfCheck>,
     /// `[alerts]`: how ingested alerts find their components.

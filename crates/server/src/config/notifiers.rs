@@ -382,7 +382,7 @@ fn events(cx: &mut Cx<'_>, f: &Field<'_>) -> Option<Vec<EventKind>> {
     if ok && out.is_empty() {
         cx.error(
             f.at,
-            "`events` must not be empty; leave the key out to receive every incident and maintenance event",
+            "`events` must not be empty; leave the key out to receive every incident, maintenance and probe event",
         );
         return None;
     }

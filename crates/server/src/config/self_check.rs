@@ -123,6 +123,7 @@ pub(super) fn self_check(cx: &mut Cx<'_>, s: Section<'_>) -> Option<SelfCheck> {
                 on_failure: ComponentStatus::MajorOutage,
                 depends_on: Vec::new(),
                 quiet: QuietRules::default(),
+                placement: pharos_domain::location::Placement::default(),
             },
         ));
     }

@@ -1087,7 +1087,7 @@ url = "https://x.example/"
 id = "x"
 url = "https://x.example/"
 "#;
-    let events = "incident_opened, incident_updated, incident_resolved, maintenance_scheduled, maintenance_started, maintenance_updated, maintenance_completed, component_status";
+    let events = "incident_opened, incident_updated, incident_resolved, maintenance_scheduled, maintenance_started, maintenance_updated, maintenance_completed, component_status, probe_offline, probe_online";
     let expected = [
         "pharos.toml:14:1: error: `routing_key` only applies to type = \"pagerduty\"".to_owned(),
         "pharos.toml:15:1: error: `secret` only applies to type = \"webhook\"".to_owned(),
@@ -1106,7 +1106,7 @@ url = "https://x.example/"
         "pharos.toml:29:15: error: `concurrency` must be at most 64, found 65".to_owned(),
         "pharos.toml:30:1: error: `token` only applies to type = \"ntfy\"".to_owned(),
         "pharos.toml:34:7: error: invalid notifier `url`: the scheme must be http:// or https://".to_owned(),
-        "pharos.toml:35:10: error: `events` must not be empty; leave the key out to receive every incident and maintenance event".to_owned(),
+        "pharos.toml:35:10: error: `events` must not be empty; leave the key out to receive every incident, maintenance and probe event".to_owned(),
         "pharos.toml:36:14: error: `components` must not be empty; leave the key out for events about every component".to_owned(),
         "pharos.toml:40:7: error: invalid notifier `url`: not an absolute URL; expected http://… or https://…".to_owned(),
         "pharos.toml:42:6: error: notifier id \"Chat\" may only contain lowercase letters, digits, '-' and '_'".to_owned(),
@@ -3167,4 +3167,232 @@ allowed_networks = []
         lines("[subscriptions]\nallow_private_webhooks = true\nallowed_webhook_networks = [\"10.0.0.0/8\"]\n"),
         ["pharos.toml:3:28: warning: `allowed_webhook_networks` has no effect while `allow_private_webhooks` is true: every address is allowed"]
     );
+}
+
+const LOCATIONS: &str = r#"
+[[components]]
+id = "app"
+name = "App"
+
+[[locations]]
+id = "eu-fr"
+name = "Europe (France)"
+tokens = ["eu-fr-probe-token-0001"]
+
+[[locations]]
+id = "us-east"
+name = "US East"
+tokens = ["us-east-probe-token-01", "us-east-probe-token-02"]
+offline_after = "30s"
+"#;
+
+#[test]
+fn locations_and_a_monitors_quorum() {
+    use pharos_domain::location::Quorum;
+    use pharos_domain::LocationId;
+    let text = format!(
+        "{LOCATIONS}
+[[monitors]]
+id = \"app\"
+type = \"http\"
+url = \"https://app.example.com/health\"
+components = [\"app\"]
+locations = [\"local\", \"eu-fr\", \"us-east\"]
+on_regional_failure = \"degraded_performance\"
+
+[[monitors]]
+id = \"app-two\"
+type = \"http\"
+url = \"https://app.example.com/health\"
+components = [\"app\"]
+locations = [\"eu-fr\", \"us-east\"]
+quorum = 1
+
+[[monitors]]
+id = \"app-local\"
+type = \"tcp\"
+url = \"tcp://app.example.com:443\"
+components = [\"app\"]
+"
+    );
+    let c = load(&text).config;
+    let ids: Vec<&str> = c.locations.iter().map(|l| l.id.as_str()).collect();
+    assert_eq!(ids, ["eu-fr", "us-east"]);
+    assert_eq!(c.locations[0].name, "Europe (France)");
+    assert_eq!(c.locations[1].tokens.len(), 2);
+    assert_eq!(c.locations[0].offline_after, Duration::from_secs(60));
+    assert_eq!(c.locations[1].offline_after, Duration::from_secs(30));
+    let p = &c.monitors[0].placement;
+    let ids: Vec<&str> = p.locations.iter().map(LocationId::as_str).collect();
+    assert_eq!(ids, ["local", "eu-fr", "us-east"]);
+    assert_eq!(
+        p.quorum,
+        Quorum {
+            locations: 3,
+            needed: 2
+        }
+    );
+    assert_eq!(
+        p.on_regional_failure,
+        pharos_domain::ComponentStatus::DegradedPerformance
+    );
+    assert_eq!(c.monitors[1].placement.quorum.needed, 1);
+    assert_eq!(
+        c.monitors[1].placement.on_regional_failure,
+        pharos_domain::ComponentStatus::PartialOutage
+    );
+    assert!(c.monitors[2].placement.is_local_only());
+}
+
+#[test]
+fn bad_locations_are_refused_by_name() {
+    let monitor = |extra: &str| {
+        format!(
+            "{LOCATIONS}
+[[monitors]]
+id = \"app\"
+type = \"http\"
+url = \"https://app.example.com/health\"
+components = [\"app\"]
+{extra}
+"
+        )
+    };
+    let one = |text: &str| {
+        let r = refused(text);
+        assert_eq!(r.len(), 1, "{r:?}");
+        r[0].clone()
+    };
+    assert!(one(&monitor("locations = [\"eu-frr\"]"))
+        .contains("unknown location `eu-frr`; did you mean `eu-fr`?"));
+    assert!(one(&monitor("locations = [\"eu-fr\", \"eu-fr\"]"))
+        .contains("location `eu-fr` is listed twice"));
+    assert!(one(&monitor("locations = []")).contains("must name at least one location"));
+    assert!(
+        one(&monitor("locations = [\"eu-fr\", \"us-east\"]\nquorum = 3"))
+            .contains("`quorum` must be between 1 and the number of locations (2), found 3")
+    );
+    assert!(one(&monitor("on_regional_failure = \"operational\""))
+        .contains("`on_regional_failure` must be one of"));
+    // A pinged heartbeat has no locations.
+    let heartbeat = format!(
+        "{LOCATIONS}
+[[monitors]]
+id = \"job\"
+type = \"heartbeat\"
+token = \"job-token-long-enough\"
+period = \"1h\"
+components = [\"app\"]
+locations = [\"eu-fr\"]
+"
+    );
+    assert!(one(&heartbeat).contains("`locations` does not apply to a heartbeat monitor"));
+    // The locations themselves.
+    let loc = |body: &str| one(&format!("[[locations]]\n{body}\n"));
+    assert!(
+        loc("id = \"local\"\nname = \"L\"\ntokens = [\"aaaaaaaaaaaaaaaaaaaa\"]")
+            .contains("`local` is the server itself")
+    );
+    assert!(
+        loc("id = \"eu\"\nname = \"EU\"\ntokens = [\"short\"]").contains("at least 16 characters")
+    );
+    assert!(loc("id = \"eu\"\ntokens = [\"aaaaaaaaaaaaaaaaaaaa\"]").contains("`name`"));
+    assert!(loc(
+        "id = \"eu\"\nname = \"EU\"\ntokens = [\"aaaaaaaaaaaaaaaaaaaa\"]\nofline_after = \"1m\""
+    )
+    .contains("did you mean `offline_after`?"));
+    let shared = refused(
+        "[[locations]]\nid = \"a\"\nname = \"A\"\ntokens = [\"aaaaaaaaaaaaaaaaaaaa\"]\n\
+         [[locations]]\nid = \"b\"\nname = \"B\"\ntokens = [\"aaaaaaaaaaaaaaaaaaaa\"]\n",
+    );
+    assert_eq!(shared.len(), 1, "{shared:?}");
+    assert!(
+        shared[0].contains("already given to location `a`"),
+        "{shared:?}"
+    );
+    // Without [[locations]], a token never prints in a message.
+    assert!(!shared[0].contains("aaaa"), "{shared:?}");
+}
+
+/// What a probe receives is the monitor itself: every type, with its secrets, comes back
+/// equal from its wire form, and a stored definition never carries a secret.
+#[test]
+fn a_monitor_survives_its_wire_form_secrets_included() {
+    let text = format!(
+        "{LOCATIONS}
+[[monitors]]
+id = \"web\"
+type = \"http\"
+url = \"https://user:pa55@app.example.com/health\"
+method = \"POST\"
+body = \"{{\\\"q\\\": 1}}\"
+headers = {{ Authorization = \"Bearer abc\", X-Key = \"k\" }}
+conditions = [\"[STATUS] == 200\", \"[BODY].ok == true\", \"[RESPONSE_TIME] < 500\"]
+degraded_conditions = [\"[RESPONSE_TIME] < 200\"]
+components = [\"app\"]
+locations = [\"local\", \"eu-fr\", \"us-east\"]
+quorum = 2
+retries = 2
+accepted_status_codes = [200, \"300-399\"]
+
+[[monitors]]
+id = \"db\"
+type = \"tcp\"
+url = \"tcp://db.example.com:5432\"
+components = [\"app\"]
+locations = [\"eu-fr\"]
+
+[[monitors]]
+id = \"dns\"
+type = \"dns\"
+server = \"1.1.1.1:53\"
+query_name = \"example.com\"
+query_type = \"A\"
+components = [\"app\"]
+locations = [\"us-east\"]
+
+[[monitors]]
+id = \"cert\"
+type = \"tls\"
+url = \"tls://app.example.com:443\"
+components = [\"app\"]
+
+[[monitors]]
+id = \"ping\"
+type = \"icmp\"
+url = \"icmp://app.example.com\"
+components = [\"app\"]
+
+[[monitors]]
+id = \"queue\"
+type = \"prometheus\"
+url = \"https://metrics.example.com/metrics\"
+series = 'queue_depth{{queue=\"mail\"}}'
+threshold = 1000
+forecast = \"10m\"
+components = [\"app\"]
+"
+    );
+    let c = load(&text).config;
+    assert_eq!(c.monitors.len(), 6);
+    for m in &c.monitors {
+        let wire = m.wire_json();
+        let back: pharos_domain::MonitorSpec = serde_json::from_value(wire.clone())
+            .unwrap_or_else(|e| panic!("{}: {e}\n{wire}", m.id));
+        assert_eq!(&back, m, "{}", m.id);
+    }
+    let wire = c.monitors[0].wire_json().to_string();
+    assert!(
+        wire.contains("pa55") && wire.contains("Bearer abc"),
+        "{wire}"
+    );
+    let key = pharos_domain::fingerprint::FingerprintKey::derive(b"k");
+    let stored = c.monitors[0].definition_json(&key);
+    assert!(
+        !stored.contains("pa55") && !stored.contains("Bearer abc"),
+        "{stored}"
+    );
+    // A monitor checked by the server alone is stored as it was before locations existed.
+    assert!(!c.monitors[3].definition_json(&key).contains("placement"));
+    assert!(stored.contains("placement"));
 }

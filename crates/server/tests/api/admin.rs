@@ -909,6 +909,7 @@ async fn the_openapi_document_and_the_router_agree() {
         ("GET", "/api/v1/monitors/{id}"),
         ("GET", "/api/v1/coverage"),
         ("GET", "/api/v1/self-check"),
+        ("GET", "/api/v1/locations"),
         ("GET", "/api/v1/deliveries"),
         ("GET", "/api/v1/subscribers"),
         ("DELETE", "/api/v1/subscribers/{id}"),

@@ -26,6 +26,7 @@ mod email;
 mod heartbeats;
 mod http_extras;
 mod incidents;
+mod locations;
 mod metrics;
 mod mirror;
 mod notifications;

@@ -366,6 +366,7 @@ async fn results_between_reads_a_window_of_the_ring(db: &TestDb) {
             status_code: Some(200),
             error: None,
             timings: None,
+            location: pharos_domain::LocationId::local(),
         })
         .collect();
     store

@@ -105,6 +105,7 @@ fn result(monitor: &str, at: DateTime<Utc>, outcome: CheckOutcome, ms: u64) -> C
         status_code: (outcome != CheckOutcome::Down).then_some(200),
         error: (outcome == CheckOutcome::Down).then(|| "connection refused".to_owned()),
         timings: None,
+        location: pharos_domain::LocationId::local(),
     }
 }
 

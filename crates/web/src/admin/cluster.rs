@@ -80,8 +80,11 @@ pub(crate) struct ClusterDoc;
 async fn status(State(info): State<ClusterInfo>) -> Result<Json<ClusterStatus>, ApiError> {
     match info().await {
         Ok(status) => Ok(Json(status)),
-        Err(error) => Err(ApiError::unavailable(&format!(
-            "reading the cluster's state failed: {error}"
-        ))),
+        Err(error) => {
+            tracing::warn!(%error, "reading the cluster's state failed");
+            Err(ApiError::unavailable(
+                "the cluster's state could not be read; the details are in Pharos's log",
+            ))
+        }
     }
 }

@@ -66,6 +66,16 @@ impl ApiError {
         }
     }
 
+    /// 503 with `message`: retry later.
+    pub(crate) fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, message)
+    }
+
+    /// 413 with `message`.
+    pub(crate) fn too_large(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, message)
+    }
+
     /// 400: the request is not what the schema says, naming `field` when there is one.
     pub(crate) fn bad_request(message: impl Into<String>, field: Option<String>) -> Self {
         Self {
@@ -109,15 +119,6 @@ impl ApiError {
             field: Some(field.into()),
             ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, message)
         }
-    }
-
-    /// 503: something this answer needs is away for the moment; `internal` is logged.
-    pub(crate) fn unavailable(internal: &str) -> Self {
-        tracing::warn!(error = internal, "admin API request could not be answered");
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "temporarily unavailable; the details are in Pharos's log",
-        )
     }
 
     /// (status, field, message), for tests.

@@ -46,12 +46,14 @@ mod deliveries;
 pub(crate) mod error;
 mod incidents;
 mod ingest;
+mod locations;
 mod maintenances;
 mod model;
 mod monitors;
 mod openapi;
 mod pagerduty;
 mod postmortems;
+mod probes;
 mod reports;
 mod reports_page;
 mod self_check;
@@ -134,6 +136,16 @@ pub fn router(state: AdminState) -> Router {
                 auth::require_responder,
             )),
         )
+        // Probes authenticate with their location's token, not an admin token.
+        .route(
+            &format!("{PREFIX}/probe/monitors"),
+            axum::routing::get(probes::monitors),
+        )
+        .route(
+            &format!("{PREFIX}/probe/results"),
+            axum::routing::post(probes::results)
+                .route_layer(DefaultBodyLimit::max(probes::MAX_RESULTS_BYTES)),
+        )
         .route(PREFIX, any(no_such_endpoint))
         .route(&format!("{PREFIX}/"), any(no_such_endpoint))
         .route(&format!("{PREFIX}/{{*rest}}"), any(no_such_endpoint))
@@ -165,6 +177,7 @@ fn api(tokens: auth::Tokens) -> (Router<Ctx>, utoipa::openapi::OpenApi) {
         .routes(routes!(coverage::get))
         .routes(routes!(reports::get))
         .routes(routes!(self_check::get))
+        .routes(routes!(locations::list))
         .routes(routes!(deliveries::list))
         .routes(routes!(subscribers::list))
         .routes(routes!(subscribers::remove))

@@ -41,6 +41,31 @@ pub(crate) struct MonitorOut {
     /// Since when it has been flapping (changing state so often that its incident gets one
     /// update for all of it, and its components stay at its failure status), if it is.
     flapping_since: Option<DateTime<Utc>>,
+    /// For a monitor checked from several locations, each one's own state, in the
+    /// monitor's `locations` order; empty for one checked by the server alone.
+    locations: Vec<MonitorLocationOut>,
+}
+
+/// A monitor's state at one location.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = MonitorLocation)]
+pub(crate) struct MonitorLocationOut {
+    /// The location's id (`local` is the server itself).
+    #[schema(example = "eu-fr")]
+    id: String,
+    /// Its name.
+    #[schema(example = "Europe (France)")]
+    name: String,
+    /// Its confirmed health there; `unknown` while it has no fresh result (its probe is
+    /// offline or silent), which never counts as down.
+    #[schema(example = "down")]
+    health: &'static str,
+    /// When its last result there was taken.
+    last_check_at: Option<DateTime<Utc>>,
+    /// Why its last check there failed, if it did.
+    last_error: Option<String>,
+    /// Whether the location's probes are online.
+    online: bool,
 }
 
 impl From<&MonitorView> for MonitorOut {
@@ -53,6 +78,18 @@ impl From<&MonitorView> for MonitorOut {
             last_error: m.last_error.clone(),
             components: m.components.iter().map(ToString::to_string).collect(),
             flapping_since: m.flapping_since,
+            locations: m
+                .locations
+                .iter()
+                .map(|l| MonitorLocationOut {
+                    id: l.location.to_string(),
+                    name: l.name.clone(),
+                    health: l.health.as_str(),
+                    last_check_at: l.last_check_at,
+                    last_error: l.last_error.clone(),
+                    online: l.online,
+                })
+                .collect(),
         }
     }
 }
@@ -75,6 +112,9 @@ pub(crate) struct ResultOut {
     /// How long each phase of an `http` check took; absent for other kinds.
     #[serde(skip_serializing_if = "Option::is_none")]
     timings: Option<TimingsOut>,
+    /// Where it was checked from: `local` (the server) or a location's id.
+    #[schema(example = "eu-fr")]
+    location: String,
 }
 
 impl From<&CheckResult> for ResultOut {
@@ -86,6 +126,7 @@ impl From<&CheckResult> for ResultOut {
             status_code: r.status_code,
             error: r.error.clone(),
             timings: r.timings.map(TimingsOut::from),
+            location: r.location.to_string(),
         }
     }
 }

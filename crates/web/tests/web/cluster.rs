@@ -24,6 +24,14 @@ fn a_view_reads_back_from_its_json_as_it_was() {
         last_error: Some("connection refused".into()),
         components: vec![v.components[0].id.clone()],
         flapping_since: None,
+        locations: vec![pharos_engine::world::LocationState {
+            location: pharos_domain::LocationId::new("eu-fr").unwrap(),
+            health: pharos_domain::Health::Down,
+            last_check_at: None,
+            last_error: Some("timed out after 10s".into()),
+            online: true,
+            name: "Europe (France)".into(),
+        }],
     });
     let json = serde_json::to_string(&v).unwrap();
     let back: StatusView = serde_json::from_str(&json).unwrap();

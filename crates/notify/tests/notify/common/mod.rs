@@ -116,6 +116,7 @@ pub fn incident_opened() -> Event {
         maintenance: None,
         component_change: None,
         components: vec![api(ComponentStatus::MajorOutage)],
+        location: None,
     }
 }
 
@@ -149,6 +150,7 @@ pub fn incident_resolved() -> Event {
         maintenance: None,
         component_change: None,
         components: vec![api(ComponentStatus::Operational)],
+        location: None,
     }
 }
 
@@ -200,6 +202,7 @@ pub fn maintenance_started() -> Event {
         maintenance: Some(m),
         component_change: None,
         components: vec![db(ComponentStatus::UnderMaintenance)],
+        location: None,
     }
 }
 
@@ -217,6 +220,7 @@ pub fn component_changed() -> Event {
             new_status: ComponentStatus::MajorOutage,
         }),
         components: vec![api(ComponentStatus::MajorOutage)],
+        location: None,
     }
 }
 

@@ -29,6 +29,9 @@ pub(super) const TYPE: Type = Type {
         "degraded_conditions",
         "retries",
         "retry_interval",
+        "locations",
+        "quorum",
+        "on_regional_failure",
     ],
     refusal: "the job pings /ping/{token}, and `period` or `schedule` with `grace` say when",
     // Its verdicts come from its pings and the clock.

@@ -16,6 +16,8 @@ use pharos_domain::{
     ComponentId, ComponentStatus, Condition, MonitorId, MonitorKind, MonitorSpec, QuietRules,
 };
 
+use pharos_domain::location::{LocationDef, Placement};
+
 use super::source::Str;
 use super::walk::{did_you_mean, unknown_key, Cx, Field, Section};
 
@@ -57,6 +59,9 @@ const COMMON_KEYS: &[&str] = &[
     "retry_interval",
     "flap_window",
     "flap_threshold",
+    "locations",
+    "quorum",
+    "on_regional_failure",
 ];
 /// Most retries a monitor may ask for: more hides an outage for too long.
 const MAX_RETRIES: u32 = 10;
@@ -164,12 +169,13 @@ pub(super) fn monitors(
     cx: &mut Cx<'_>,
     sections: &[Section<'_>],
     components: &[String],
+    locations: &[LocationDef],
     driven: &mut HashSet<String>,
 ) -> Vec<MonitorSpec> {
     let mut seen = Seen::default();
     let out: Vec<MonitorSpec> = sections
         .iter()
-        .filter_map(|s| monitor(cx, s, components, driven, &mut seen))
+        .filter_map(|s| monitor(cx, s, components, locations, driven, &mut seen))
         .collect();
     depends_on::check(cx, &seen.deps, &seen.ids);
     out
@@ -181,6 +187,7 @@ fn monitor(
     cx: &mut Cx<'_>,
     s: &Section<'_>,
     components: &[String],
+    locations: &[LocationDef],
     driven: &mut HashSet<String>,
     seen: &mut Seen,
 ) -> Option<MonitorSpec> {
@@ -269,6 +276,12 @@ fn monitor(
         .and_then(|f| depends_on::read(cx, &f, id.as_ref(), &mut seen.deps));
 
     let quiet = quiet_rules(cx, s);
+    // A type that refuses `locations` (a pinged heartbeat) had them reported above.
+    let placement = if ty.is_some_and(|t| t.refuses.contains(&"locations")) {
+        Some(Placement::default())
+    } else {
+        super::locations::placement(cx, s, locations)
+    };
 
     let read = match ty {
         Some(ty) => (ty.read)(
@@ -334,6 +347,7 @@ fn monitor(
         on_failure: on_failure.unwrap_or(ComponentStatus::MajorOutage),
         depends_on: depends_on.unwrap_or_default(),
         quiet: quiet?,
+        placement: placement?,
     })
 }
 

@@ -1,0 +1,113 @@
+//! The probe protocol's two routes (SPEC §7, `pharos_wire::probe`): a probe long-polls for
+//! the monitors it runs and sends its results in batches. A probe authenticates with its
+//! location's token, not an admin token; a wrong token and an unknown location get the same
+//! 401, so locations cannot be discovered.
+
+use std::collections::HashMap;
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use pharos_domain::LocationId;
+use pharos_engine::locations::ProbeRefusal;
+use pharos_wire::probe::{Assignment, BatchAnswer, ResultBatch, LONG_POLL};
+
+use super::auth::bearer;
+use super::error::{self, ApiError};
+use super::Ctx;
+
+/// Largest results body: a full batch of results with long errors.
+pub(crate) const MAX_RESULTS_BYTES: usize = 4 * 1024 * 1024;
+
+/// The location a request is for, once its token is checked, and the probe instance.
+fn authenticate(
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+) -> Result<(LocationId, String), ApiError> {
+    let location = query
+        .get("location")
+        .ok_or_else(|| ApiError::bad_request("missing `location` in the query", None))?;
+    let instance = query.get("probe").map_or("probe", String::as_str);
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer)
+        .ok_or_else(|| {
+            ApiError::unauthorized("send Authorization: Bearer <the location's probe token>")
+        })?;
+    let id = ctx
+        .control
+        .locations()
+        .authenticate(location, token, instance)
+        .map_err(|e| ApiError::unauthorized(e.to_string()))?;
+    Ok((id, instance.to_owned()))
+}
+
+/// `GET /api/v1/probe/monitors`: the monitors this probe runs. With `version` equal to the
+/// current one, waits up to [`LONG_POLL`] for a change and answers 304 if none came.
+pub(crate) async fn monitors(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let (location, instance) = authenticate(&ctx, &headers, &query)?;
+    let registry = ctx.control.locations();
+    let known = query.get("version").cloned();
+    let deadline = tokio::time::Instant::now() + LONG_POLL;
+    loop {
+        let (version, monitors) = registry.assignment(&location, &instance);
+        if known.as_deref() != Some(version.as_str()) {
+            let assignment = Assignment {
+                location: location.to_string(),
+                version,
+                monitors: monitors.iter().map(|m| (**m).clone()).collect(),
+                server_time: pharos_engine::clock::now(),
+            };
+            // The monitors' secrets go to the probe that runs them, in clear, only here.
+            let body = pharos_domain::fingerprint::in_clear(|| serde_json::to_vec(&assignment))
+                .map_err(|e| ApiError::internal(&format!("serializing an assignment: {e}")))?;
+            return Ok((
+                [(header::CONTENT_TYPE, "application/json")],
+                [(header::CACHE_CONTROL, "no-store")],
+                body,
+            )
+                .into_response());
+        }
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            return Ok(StatusCode::NOT_MODIFIED.into_response());
+        }
+        registry.wait_for_change(left).await;
+        // Waiting is also being alive: note the probe again before answering.
+        authenticate(&ctx, &headers, &query)?;
+    }
+}
+
+/// `POST /api/v1/probe/results`: one batch of results, counted once however often it is
+/// sent.
+pub(crate) async fn results(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Result<axum::Json<BatchAnswer>, ApiError> {
+    let (location, _) = authenticate(&ctx, &headers, &query)?;
+    let batch: ResultBatch = error::parse(&body)?;
+    let outcome = ctx
+        .control
+        .locations()
+        .accept(&location, batch)
+        .map_err(|e| match e {
+            ProbeRefusal::Unauthorized => ApiError::unauthorized(e.to_string()),
+            ProbeRefusal::TooLarge { .. } => ApiError::too_large(e.to_string()),
+            ProbeRefusal::Busy => ApiError::unavailable(e.to_string()),
+        })?;
+    Ok(axum::Json(BatchAnswer {
+        accepted: outcome.accepted,
+        duplicate: outcome.duplicate,
+        refused: outcome.refused,
+        clock_offset_ms: outcome.clock_offset_ms,
+    }))
+}
