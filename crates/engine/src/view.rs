@@ -80,6 +80,10 @@ pub struct ComponentView {
     pub uptime_ratio: Option<f64>,
     /// The first local date with tracked history.
     pub start_date: Option<NaiveDate>,
+    /// Where the monitors checked from several locations see it failing, by location name
+    /// in configuration order (empty when none does, or when a person's status or a
+    /// maintenance is shown instead).
+    pub failing_from: Vec<String>,
 }
 
 /// A monitor's live state, for `/metrics` and the admin API.

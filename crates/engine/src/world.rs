@@ -527,6 +527,24 @@ impl World {
             .map(|p| p.state.health)
     }
 
+    /// The names of the locations where any of `drivers` (monitor slots) fails, in the
+    /// order the monitors list them, each once.
+    fn failing_from(&self, drivers: &[usize]) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for &mi in drivers {
+            let Some(places) = &self.monitors[mi].places else {
+                continue;
+            };
+            for l in &places.failing {
+                let name = self.location_name(l);
+                if !out.contains(&name) {
+                    out.push(name);
+                }
+            }
+        }
+        out
+    }
+
     /// Whether the monitor is checked from more than the server alone.
     pub fn is_checked_from_several(&self, id: &MonitorId) -> bool {
         self.monitor_index
@@ -762,7 +780,13 @@ impl World {
                         .map(|s| s.at.max(c.created_at).with_timezone(&tz).date_naive());
                     (days, ratio, start)
                 };
+                let failing_from = if c.override_status.is_some() || c.maintenances > 0 {
+                    Vec::new()
+                } else {
+                    self.failing_from(&c.drivers)
+                };
                 ComponentView {
+                    failing_from,
                     id: c.entry.id.clone(),
                     name: c.entry.name.clone(),
                     description: c.entry.description.clone(),

@@ -5,5 +5,6 @@
 pub mod app;
 pub mod cluster;
 pub mod config;
+pub mod probe;
 
 pub use app::{App, Settings};

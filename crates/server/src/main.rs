@@ -1,5 +1,6 @@
-//! The `pharos` command: `serve`, `validate`, `--version` (SPEC §1), `notify test`, and
-//! `change`, which records a change with a running Pharos from a deploy pipeline.
+//! The `pharos` command: `serve`, `validate`, `--version` (SPEC §1), `notify test`,
+//! `change`, which records a change with a running Pharos from a deploy pipeline, and `probe`,
+//! which checks a location's monitors from where it runs (SPEC §7).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -58,6 +59,30 @@ enum Command {
     /// Record a change (a deploy, a configuration push…) with a running Pharos, from a
     /// pipeline; prints the new change's id.
     Change(Box<ChangeArgs>),
+    /// Check a location's monitors from this machine and send the results to the server.
+    ///
+    /// The probe connects outbound only: it asks the server for the monitors of its location
+    /// (and hears of changes within seconds), runs them as the server would, and sends the
+    /// results in batches. While the server is unreachable the checks go on with the last
+    /// monitors received and results are kept (up to 100,000, the oldest dropped beyond)
+    /// until it is back. A token the server refuses stops the probe with an error. Ctrl-C or
+    /// SIGTERM stops the checks, delivers what is kept for up to 5 s, and exits 0.
+    Probe(ProbeArgs),
+}
+
+/// `pharos probe`: where to send results, for which location, with which token.
+#[derive(clap::Args)]
+struct ProbeArgs {
+    /// The Pharos server, e.g. https://status.example.com.
+    #[arg(long, value_name = "URL")]
+    server: String,
+    /// The location this probe checks from: an id in the server's `[[locations]]`.
+    #[arg(long, value_name = "ID")]
+    location: String,
+    /// A file holding the location's token (one of its `tokens`). Without it the token is
+    /// read from PHAROS_PROBE_TOKEN.
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
 }
 
 /// `pharos change`: the fields of `POST /api/v1/changes`, and where to send them.
@@ -137,7 +162,49 @@ fn main() -> ExitCode {
             database,
         } => serve(config, listen, database),
         Command::Change(args) => record_change(&args),
+        Command::Probe(args) => probe(&args),
     }
+}
+
+/// `pharos probe`: runs until SIGTERM/SIGINT (exit 0) or until the server refuses the token
+/// (exit 1).
+fn probe(args: &ProbeArgs) -> ExitCode {
+    let token_env = std::env::var(pharos_server::probe::TOKEN_VAR).ok();
+    let settings = match pharos_server::probe::ProbeSettings::from_args(
+        &args.server,
+        &args.location,
+        args.token_file.as_deref(),
+        token_env,
+    ) {
+        Ok(s) => s,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let stop = shutdown_signal();
+        match pharos_server::probe::run(settings, stop).await {
+            Ok(()) => ExitCode::SUCCESS,
+            // Already in the log, as an error naming the location.
+            Err(pharos_server::probe::Fatal::Refused { .. }) => ExitCode::FAILURE,
+            Err(err) => {
+                eprintln!("error: {err}");
+                ExitCode::FAILURE
+            }
+        }
+    })
 }
 
 /// `pharos change`: posts one change to `POST /api/v1/changes` and prints its id; on a

@@ -87,6 +87,8 @@ struct Row {
     uptime_30: String,
     /// The bars' group label, for screen readers.
     bars_label: String,
+    /// "Failing from Europe (France)" while checks from some places fail.
+    failing_from: Option<String>,
 }
 
 /// An open incident.
@@ -272,6 +274,13 @@ fn row(c: &ComponentView, today: NaiveDate) -> Row {
         uptime_90,
         uptime_30,
         bars_label,
+        failing_from: (!c.failing_from.is_empty()).then(|| {
+            let names: Vec<&str> = c.failing_from.iter().map(String::as_str).collect();
+            format!(
+                "Failing from {}",
+                pharos_domain::incident::join_names(&names)
+            )
+        }),
     }
 }
 

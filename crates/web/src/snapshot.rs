@@ -727,6 +727,7 @@ mod last_modified_tests {
             uptime_days: vec![day(1), day(2)],
             uptime_ratio: Some(1.0),
             start_date: None,
+            failing_from: Vec::new(),
         };
         let mut view = StatusView {
             page: pharos_engine::PageInfo {

@@ -143,6 +143,18 @@ async fn a_failure_in_one_place_is_regional_and_says_where_then_spreads_in_the_s
         [("local", "up"), ("eu-fr", "down"), ("us-east", "unknown")]
     );
 
+    // The public page names where it fails, on the component.
+    eventually(
+        Duration::from_secs(10),
+        "the page naming Europe",
+        || async {
+            let page = get(&app, "/", None).await.text;
+            page.contains("Failing from Europe (France)</p>")
+                .then_some(())
+        },
+    )
+    .await;
+
     // `/metrics` has each location's say, and each result says where it came from.
     let metrics = get(&app, "/metrics", None).await.text;
     assert!(
@@ -155,17 +167,21 @@ async fn a_failure_in_one_place_is_regional_and_says_where_then_spreads_in_the_s
         ),
         "{metrics}"
     );
-    let m = app.admin_json("/api/v1/monitors/app", ADMIN).await;
-    let froms: Vec<&str> = m["recent_results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["location"].as_str().unwrap())
-        .collect();
-    assert!(
-        froms.contains(&"eu-fr") && froms.contains(&"local"),
-        "{froms:?}"
-    );
+    // Results are stored a moment after they count.
+    eventually(
+        Duration::from_secs(10),
+        "both places in the stored results",
+        || async {
+            let m = app.admin_json("/api/v1/monitors/app", ADMIN).await;
+            let froms: Vec<String> = m["recent_results"]
+                .as_array()?
+                .iter()
+                .filter_map(|r| r["location"].as_str().map(str::to_owned))
+                .collect();
+            (froms.iter().any(|f| f == "eu-fr") && froms.iter().any(|f| f == "local")).then_some(())
+        },
+    )
+    .await;
 
     // The same batch again counts nothing.
     let again = batch(&app, "eu-fr", EU, "eu-1", &[("app", false)]).await;
@@ -193,6 +209,12 @@ async fn a_failure_in_one_place_is_regional_and_says_where_then_spreads_in_the_s
     .await;
     let inc = &incidents[0];
     assert_eq!(inc["impact"], "critical");
+    eventually(Duration::from_secs(10), "the page naming both", || async {
+        let page = get(&app, "/", None).await.text;
+        page.contains("Failing from Europe (France) and US East</p>")
+            .then_some(())
+    })
+    .await;
     let latest = inc["incident_updates"][0]["body"].as_str().unwrap();
     assert_eq!(
         latest,
@@ -209,6 +231,11 @@ async fn a_failure_in_one_place_is_regional_and_says_where_then_spreads_in_the_s
         .then_some(())
     })
     .await;
+    let page = get(&app, "/", None).await.text;
+    assert!(
+        !page.contains("Failing from"),
+        "the page names nothing once it passes"
+    );
 }
 
 #[tokio::test]

@@ -32,6 +32,7 @@ mod mirror;
 mod notifications;
 mod postmortems;
 mod privacy;
+mod probes;
 mod prometheus;
 mod public_surface;
 mod quiet;

@@ -33,6 +33,7 @@ fn a_view_reads_back_from_its_json_as_it_was() {
             name: "Europe (France)".into(),
         }],
     });
+    v.components[1].failing_from = vec!["Europe (France)".into()];
     let json = serde_json::to_string(&v).unwrap();
     let back: StatusView = serde_json::from_str(&json).unwrap();
     assert_eq!(back, v);

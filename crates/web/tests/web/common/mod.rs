@@ -68,6 +68,7 @@ fn component(
         uptime_ratio: overall_ratio(&uptime),
         uptime_days: uptime,
         start_date: start,
+        failing_from: Vec::new(),
     }
 }
 

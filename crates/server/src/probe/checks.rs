@@ -1,0 +1,214 @@
+//! The checks a probe runs: one task per assigned monitor, started, kept, restarted or
+//! stopped as the assignment changes, each running the server's own per-monitor loop.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pharos_domain::{CheckOutcome, CheckResult, MonitorId, MonitorKind, MonitorSpec};
+use pharos_engine::schedule;
+use pharos_probe::Prober;
+use rand::RngExt as _;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::buffer::Buffer;
+
+/// How an assignment changed the running checks.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Changes {
+    /// Monitors now running.
+    pub(crate) running: usize,
+    /// Started for the first time.
+    pub(crate) started: usize,
+    /// Restarted because their definition changed.
+    pub(crate) restarted: usize,
+    /// Stopped because they are no longer assigned.
+    pub(crate) stopped: usize,
+    /// Assigned but not run here (heartbeats are pinged, never probed).
+    pub(crate) skipped: usize,
+}
+
+struct Running {
+    spec: Arc<MonitorSpec>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+/// The running check tasks.
+pub(crate) struct Checks {
+    prober: Arc<Prober>,
+    sink: Arc<Buffer>,
+    base: Instant,
+    running: HashMap<MonitorId, Running>,
+}
+
+impl Checks {
+    /// No checks yet; results will go to `sink`.
+    pub(crate) fn new(prober: Arc<Prober>, sink: Arc<Buffer>) -> Checks {
+        Checks {
+            prober,
+            sink,
+            base: Instant::now(),
+            running: HashMap::new(),
+        }
+    }
+
+    /// Runs exactly `monitors`: a monitor whose definition is unchanged keeps its task (and
+    /// its schedule), a changed one is restarted, one no longer listed is stopped.
+    pub(crate) fn apply(&mut self, monitors: Vec<MonitorSpec>) -> Changes {
+        let mut changes = Changes::default();
+        let mut wanted: HashMap<MonitorId, MonitorSpec> = HashMap::new();
+        for spec in monitors {
+            if matches!(spec.kind, MonitorKind::Heartbeat(_)) {
+                changes.skipped += 1;
+                continue;
+            }
+            wanted.insert(spec.id.clone(), spec);
+        }
+        let gone: Vec<MonitorId> = self
+            .running
+            .keys()
+            .filter(|id| !wanted.contains_key(*id))
+            .cloned()
+            .collect();
+        for id in gone {
+            if let Some(old) = self.running.remove(&id) {
+                stop(old);
+                changes.stopped += 1;
+            }
+        }
+        for (id, spec) in wanted {
+            match self.running.get(&id) {
+                Some(old) if *old.spec == spec => continue,
+                Some(_) => {
+                    if let Some(old) = self.running.remove(&id) {
+                        stop(old);
+                    }
+                    changes.restarted += 1;
+                }
+                None => changes.started += 1,
+            }
+            let running = self.start(spec);
+            self.running.insert(id, running);
+        }
+        changes.running = self.running.len();
+        changes
+    }
+
+    fn start(&self, spec: MonitorSpec) -> Running {
+        let spec = Arc::new(spec);
+        let (jitter, phase_frac): (f64, f64) = {
+            let mut rng = rand::rng();
+            (rng.random(), rng.random())
+        };
+        let phase = spec.interval.mul_f64(phase_frac);
+        // From now, not from `base`: a monitor that arrives later still checks soon.
+        let first = self.base.elapsed() + schedule::first_delay(spec.interval, jitter);
+        let (stop, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(run_monitor(
+            spec.clone(),
+            self.prober.clone(),
+            self.sink.clone(),
+            self.base,
+            first,
+            phase,
+            stop_rx,
+        ));
+        Running { spec, stop, task }
+    }
+
+    /// Stops every check; a check in flight is abandoned.
+    pub(crate) async fn stop_all(&mut self) {
+        let tasks: Vec<JoinHandle<()>> = self
+            .running
+            .drain()
+            .map(|(_, r)| {
+                let _ = r.stop.send(true);
+                r.task
+            })
+            .collect();
+        for task in tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+fn stop(running: Running) {
+    let _ = running.stop.send(true);
+    // The task ends at its next await point; nothing waits for it here.
+    drop(running.task);
+}
+
+// Same loop as pharos_engine::run_monitor; to be shared. What differs: results go to the
+// probe's buffer instead of the engine's channel, and there are no metrics and no self-check
+// gate (a probe has neither).
+/// One monitor's loop: wait for the due time, check, judge, keep the result. A slow or hung
+/// target only ever delays its own monitor, and never past its timeout.
+async fn run_monitor(
+    spec: Arc<MonitorSpec>,
+    prober: Arc<Prober>,
+    results: Arc<Buffer>,
+    base: Instant,
+    first: Duration,
+    phase: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut due = first;
+    // A prometheus monitor's recent values, for its forecast.
+    let mut trend = pharos_domain::prometheus::Trend::default();
+    // Belt and braces: the probe honours the timeout itself; this bounds any bug there.
+    let hard_limit = spec.timeout + Duration::from_secs(1);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(base + due) => {}
+            _ = stop.changed() => return,
+        }
+        let mut started_at = pharos_engine::clock::now();
+        let mut attempts = 1;
+        let result = loop {
+            let observation = tokio::select! {
+                o = tokio::time::timeout(hard_limit, prober.check(&spec)) => o.unwrap_or_else(|_| {
+                    pharos_domain::Observation::failed(
+                        format!("timed out after {}", pharos_domain::duration::format_duration(spec.timeout)),
+                        spec.timeout,
+                    )
+                }),
+                _ = stop.changed() => return,
+            };
+            let mut result = match &spec.kind {
+                MonitorKind::Prometheus(p) => pharos_domain::prometheus::judge_scrape(
+                    &spec,
+                    p,
+                    &mut trend,
+                    &observation,
+                    started_at,
+                ),
+                _ => CheckResult::judge(&spec, &observation, started_at),
+            };
+            if result.outcome != CheckOutcome::Down || attempts > spec.quiet.retries {
+                if attempts > 1 && result.outcome == CheckOutcome::Down {
+                    let note = format!(
+                        " ({attempts} attempts, {} apart)",
+                        pharos_domain::duration::format_duration(spec.quiet.retry_interval)
+                    );
+                    result.error.get_or_insert_with(String::new).push_str(&note);
+                }
+                break result;
+            }
+            // A failure counts only once its retries have failed too; a passing retry
+            // makes the check pass, so a blip never reaches the thresholds.
+            tracing::debug!(monitor = %spec.id, attempt = attempts, error = result.error.as_deref().unwrap_or(""), "check failed; retrying");
+            attempts += 1;
+            tokio::select! {
+                _ = tokio::time::sleep(spec.quiet.retry_interval) => {}
+                _ = stop.changed() => return,
+            }
+            started_at = pharos_engine::clock::now();
+        };
+        tracing::debug!(monitor = %spec.id, outcome = result.outcome.as_str(), "check finished");
+        results.push(result);
+        due = schedule::next_due(due, base.elapsed(), spec.interval, phase);
+    }
+}
