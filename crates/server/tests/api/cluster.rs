@@ -1,7 +1,8 @@
 //! Several `pharos serve` processes (the real binary) on one PostgreSQL database (SPEC §8):
 //! one leader, checks and deliveries made once, the same page everywhere, writes forwarded to
 //! the leader, takeover after SIGKILL within `failover`, and a leader paused past its lease
-//! (SIGSTOP) that wakes to write nothing. Each test has a PostgreSQL schema of its own, and is
+//! (SIGSTOP) that wakes to write nothing, a clean stop handing over at once, and a probe that
+//! knows only a follower reaching the leader and then the next one. Each test has a PostgreSQL schema of its own, and is
 //! skipped (with a note) when `PHAROS_TEST_POSTGRES_URL` is not set.
 
 use std::collections::HashSet;
@@ -154,12 +155,17 @@ impl Node {
     }
 
     async fn admin(&self, method: Method, path: &str, body: Option<&Value>) -> (u16, Value) {
-        let client = reqwest::Client::new();
-        let url = format!("{}{path}", self.base);
-        let body = body.map_or(Body::None, Body::Json);
-        let r = send_from(&client, method, &url, Some(TOKEN), body).await;
-        (r.status, r.json)
+        admin_at(&self.base, method, path, body).await
     }
+}
+
+/// An admin request to the node at `base`, with the test's token: the status and the JSON.
+async fn admin_at(base: &str, method: Method, path: &str, body: Option<&Value>) -> (u16, Value) {
+    let client = reqwest::Client::new();
+    let url = format!("{base}{path}");
+    let body = body.map_or(Body::None, Body::Json);
+    let r = send_from(&client, method, &url, Some(TOKEN), body).await;
+    (r.status, r.json)
 }
 
 impl Drop for Node {
@@ -739,4 +745,94 @@ async fn a_single_node_says_it_leads_alone() {
     assert_eq!(nodes.len(), 1);
     assert_eq!(nodes[0]["role"], "leader");
     assert_eq!(nodes[0]["address"], app.base_url.as_str());
+}
+
+#[tokio::test]
+async fn a_probe_talking_to_a_follower_reaches_the_leader_and_the_next_one() {
+    const PROBE_TOKEN: &str = "cluster-probe-token-5e1b7c";
+    let Some(db) = database("probe").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let target = FakeTarget::start().await;
+    let path = dir.path().join("pharos.toml");
+    let text = Config::acme()
+        .admin("alice", TOKEN)
+        .section("[cluster]\nfailover = \"2s\"")
+        .component("db", "Database")
+        .section(&format!(
+            "[[locations]]\nid = \"eu-fr\"\nname = \"Europe (France)\"\ntokens = [\"{PROBE_TOKEN}\"]"
+        ))
+        .http_monitor("db", &format!("{}/", target.url), "db")
+        .thresholds(1, 1)
+        .with("locations = [\"eu-fr\"]")
+        .build();
+    std::fs::write(&path, text).unwrap();
+    let mut a = Node::start(dir.path(), "a", &path, &db.url, &[]);
+    a.wait_serving().await;
+    let a_id = a.id().await;
+    eventually(WAIT, "a to lead", || async {
+        (a.leader().await.as_deref() == Some(a_id.as_str())).then_some(())
+    })
+    .await;
+    let mut b = Node::start(dir.path(), "b", &path, &db.url, &[]);
+    b.wait_serving().await;
+    let b_id = b.id().await;
+
+    // The probe knows only the follower: its long-polls and results pass through b to a.
+    let log = std::fs::File::create(dir.path().join("probe.log")).unwrap();
+    let _probe = Node {
+        child: Command::new(PHAROS)
+            .args(["probe", "--server", &b.base, "--location", "eu-fr"])
+            .env("PHAROS_PROBE_TOKEN", PROBE_TOKEN)
+            .env("PHAROS_LOG", "info")
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+        base: String::new(),
+    };
+    // `db`'s health as seen from Europe, asked of `node`.
+    let europe = |node: &Node| {
+        let base = node.base.clone();
+        async move {
+            let (status, m) = admin_at(&base, Method::GET, "/api/v1/monitors/db", None).await;
+            if status != 200 {
+                return None;
+            }
+            m["locations"]
+                .as_array()?
+                .iter()
+                .find(|l| l["id"] == "eu-fr")?["health"]
+                .as_str()
+                .map(str::to_owned)
+        }
+    };
+    eventually(
+        WAIT,
+        "Europe to see db up, through the follower",
+        || async { (europe(&b).await.as_deref() == Some("up")).then_some(()) },
+    )
+    .await;
+
+    // The leader dies; the follower leads, and the probe's next requests are its own.
+    a.signal("KILL");
+    eventually(FAILOVER + TAKEOVER_MARGIN, "b to take over", || async {
+        (b.leader().await.as_deref() == Some(b_id.as_str())).then_some(())
+    })
+    .await;
+    target.set_status(503);
+    eventually(WAIT, "Europe to see db down, on the new leader", || async {
+        (europe(&b).await.as_deref() == Some("down")).then_some(())
+    })
+    .await;
+    eventually(WAIT, "the outage on the new leader's page", || async {
+        let s = b.summary().await?;
+        let db = s["components"]
+            .as_array()?
+            .iter()
+            .find(|c| c["id"] == "db")?;
+        (db["status"] == "major_outage").then_some(())
+    })
+    .await;
 }
