@@ -1,9 +1,10 @@
 //! Several `pharos serve` processes (the real binary) on one PostgreSQL database (SPEC §8):
 //! one leader, checks and deliveries made once, the same page everywhere, writes forwarded to
-//! the leader, takeover after SIGKILL within `failover`, and a leader paused past its lease
+//! the leader, takeover after SIGKILL within `failover`, a leader paused past its lease
 //! (SIGSTOP) that wakes to write nothing, a clean stop handing over at once, and a probe that
-//! knows only a follower reaching the leader and then the next one. Each test has a PostgreSQL schema of its own, and is
-//! skipped (with a note) when `PHAROS_TEST_POSTGRES_URL` is not set.
+//! knows only a follower reaching the leader and then the next one. Each test has a
+//! PostgreSQL schema of its own, and is skipped (with a note) when `PHAROS_TEST_POSTGRES_URL`
+//! is not set.
 
 use std::collections::HashSet;
 use std::path::Path;
