@@ -8,6 +8,7 @@
 
 pub mod catalog;
 pub mod changes;
+pub mod checking;
 pub mod clock;
 pub mod control;
 pub mod desk;
@@ -28,7 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
-use pharos_domain::{CheckOutcome, CheckResult, MonitorKind, MonitorSpec};
+use pharos_domain::{CheckResult, MonitorKind, MonitorSpec};
 use pharos_probe::Prober;
 use pharos_store::{ComponentRecord, MonitorRecord, Store};
 use rand::RngExt as _;
@@ -584,8 +585,6 @@ async fn run_monitor(
     let mut due = first;
     // A prometheus monitor's recent values, for its forecast.
     let mut trend = pharos_domain::prometheus::Trend::default();
-    // Belt and braces: the probe honours the timeout itself; this bounds any bug there.
-    let hard_limit = spec.timeout + Duration::from_secs(1);
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(base + due) => {}
@@ -593,48 +592,12 @@ async fn run_monitor(
         }
         let started = Instant::now();
         metrics.record_start_delay(started.saturating_duration_since(base + due));
-        let mut started_at = crate::clock::now();
-        let mut attempts = 1;
-        let result = loop {
-            let observation = tokio::select! {
-                o = tokio::time::timeout(hard_limit, prober.check(&spec)) => o.unwrap_or_else(|_| {
-                    pharos_domain::Observation::failed(
-                        format!("timed out after {}", pharos_domain::duration::format_duration(spec.timeout)),
-                        spec.timeout,
-                    )
-                }),
-                _ = stop.changed() => return,
-            };
-            let mut result = match &spec.kind {
-                MonitorKind::Prometheus(p) => pharos_domain::prometheus::judge_scrape(
-                    &spec,
-                    p,
-                    &mut trend,
-                    &observation,
-                    started_at,
-                ),
-                _ => CheckResult::judge(&spec, &observation, started_at),
-            };
-            if result.outcome != CheckOutcome::Down || attempts > spec.quiet.retries {
-                if attempts > 1 && result.outcome == CheckOutcome::Down {
-                    let note = format!(
-                        " ({attempts} attempts, {} apart)",
-                        pharos_domain::duration::format_duration(spec.quiet.retry_interval)
-                    );
-                    result.error.get_or_insert_with(String::new).push_str(&note);
-                }
-                break result;
-            }
-            // A failure counts only once its retries have failed too; a passing retry
-            // makes the check pass, so a blip never reaches the thresholds.
-            tracing::debug!(monitor = %spec.id, attempt = attempts, error = result.error.as_deref().unwrap_or(""), "check failed; retrying");
-            attempts += 1;
-            tokio::select! {
-                _ = tokio::time::sleep(spec.quiet.retry_interval) => {}
-                _ = stop.changed() => return,
-            }
-            started_at = crate::clock::now();
+        let Some(result) =
+            checking::check_with_retries(&spec, &prober, &mut trend, &mut stop).await
+        else {
+            return;
         };
+        let started_at = result.started_at;
         metrics.record_check(
             spec.id.as_str(),
             spec.type_name(),

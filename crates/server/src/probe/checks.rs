@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pharos_domain::{CheckOutcome, CheckResult, MonitorId, MonitorKind, MonitorSpec};
+use pharos_domain::{MonitorId, MonitorKind, MonitorSpec};
 use pharos_engine::schedule;
 use pharos_probe::Prober;
 use rand::RngExt as _;
@@ -141,11 +141,9 @@ fn stop(running: Running) {
     drop(running.task);
 }
 
-// Same loop as pharos_engine::run_monitor; to be shared. What differs: results go to the
-// probe's buffer instead of the engine's channel, and there are no metrics and no self-check
-// gate (a probe has neither).
-/// One monitor's loop: wait for the due time, check, judge, keep the result. A slow or hung
-/// target only ever delays its own monitor, and never past its timeout.
+/// One monitor's loop: wait for the due time, check (the server's own check, with its
+/// retries: `pharos_engine::checking`), keep the result. A slow or hung target only ever
+/// delays its own monitor, and never past its timeout.
 async fn run_monitor(
     spec: Arc<MonitorSpec>,
     prober: Arc<Prober>,
@@ -158,54 +156,16 @@ async fn run_monitor(
     let mut due = first;
     // A prometheus monitor's recent values, for its forecast.
     let mut trend = pharos_domain::prometheus::Trend::default();
-    // Belt and braces: the probe honours the timeout itself; this bounds any bug there.
-    let hard_limit = spec.timeout + Duration::from_secs(1);
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(base + due) => {}
             _ = stop.changed() => return,
         }
-        let mut started_at = pharos_engine::clock::now();
-        let mut attempts = 1;
-        let result = loop {
-            let observation = tokio::select! {
-                o = tokio::time::timeout(hard_limit, prober.check(&spec)) => o.unwrap_or_else(|_| {
-                    pharos_domain::Observation::failed(
-                        format!("timed out after {}", pharos_domain::duration::format_duration(spec.timeout)),
-                        spec.timeout,
-                    )
-                }),
-                _ = stop.changed() => return,
-            };
-            let mut result = match &spec.kind {
-                MonitorKind::Prometheus(p) => pharos_domain::prometheus::judge_scrape(
-                    &spec,
-                    p,
-                    &mut trend,
-                    &observation,
-                    started_at,
-                ),
-                _ => CheckResult::judge(&spec, &observation, started_at),
-            };
-            if result.outcome != CheckOutcome::Down || attempts > spec.quiet.retries {
-                if attempts > 1 && result.outcome == CheckOutcome::Down {
-                    let note = format!(
-                        " ({attempts} attempts, {} apart)",
-                        pharos_domain::duration::format_duration(spec.quiet.retry_interval)
-                    );
-                    result.error.get_or_insert_with(String::new).push_str(&note);
-                }
-                break result;
-            }
-            // A failure counts only once its retries have failed too; a passing retry
-            // makes the check pass, so a blip never reaches the thresholds.
-            tracing::debug!(monitor = %spec.id, attempt = attempts, error = result.error.as_deref().unwrap_or(""), "check failed; retrying");
-            attempts += 1;
-            tokio::select! {
-                _ = tokio::time::sleep(spec.quiet.retry_interval) => {}
-                _ = stop.changed() => return,
-            }
-            started_at = pharos_engine::clock::now();
+        let Some(result) =
+            pharos_engine::checking::check_with_retries(&spec, &prober, &mut trend, &mut stop)
+                .await
+        else {
+            return;
         };
         tracing::debug!(monitor = %spec.id, outcome = result.outcome.as_str(), "check finished");
         results.push(result);

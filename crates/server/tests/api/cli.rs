@@ -37,7 +37,7 @@ fn help_speaks_to_users() {
     assert!(help.contains("pharos serve --config pharos.toml"), "{help}");
     // Words for the people who build Pharos stay out of it.
     assert!(!help.contains("composition root"), "{help}");
-    for command in ["serve", "validate", "notify", "change"] {
+    for command in ["serve", "validate", "notify", "change", "probe"] {
         assert!(help.contains(&format!("  {command} ")), "{command}: {help}");
     }
 }
