@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::status::ComponentStatus;
 
@@ -25,7 +25,7 @@ pub struct StatusChange {
 }
 
 /// Milliseconds spent in each status on one local day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DayUptime {
     /// The local date in the page's time zone.
     pub date: NaiveDate,

@@ -554,6 +554,12 @@ impl EngineControl {
             .map_err(subscriber_error)
     }
 
+    /// The signer of subscribers' links, which also vouches for the client address of a
+    /// request another node of a cluster forwarded ([`Tokens::sign_client`]).
+    pub fn link_tokens(&self) -> &Tokens {
+        &self.tokens
+    }
+
     fn verify(&self, token: &str, purpose: Purpose) -> Result<String, SubscriberError> {
         self.tokens
             .verify(token, purpose, crate::clock::now())

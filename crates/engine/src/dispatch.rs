@@ -20,6 +20,11 @@
 //!
 //! Claims carry a lease: a dispatcher that dies mid-send leaves rows that come back when the
 //! lease ends, so every delivery is sent at least once, with the same `Idempotency-Key`.
+//!
+//! On the leader of several nodes, the store carries the leader's fence: a claim is refused
+//! once another node leads, and each send first checks that this node's lease was renewed
+//! less than its length ago (`Senders::may_send`), so a leader paused past its lease sends
+//! nothing when it wakes.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -90,6 +95,23 @@ struct Senders {
     webhooks: WebhookGuard,
     webhook_slots: Semaphore,
     email_slots: Semaphore,
+    /// The store the deliveries were claimed from: its fence, when this node leads several,
+    /// says whether it may still send ([`Store::may_act`]).
+    store: Store,
+}
+
+impl Senders {
+    /// Whether a claimed delivery may still go out: always on a single node; for the leader
+    /// of several, only while its lease was renewed less than its length ago. A leader paused
+    /// past its lease sends nothing when it wakes: the delivery stays claimed, its claim runs
+    /// out and the new leader sends it (with the same `Idempotency-Key`).
+    fn may_send(&self, row: &OutboxRow) -> bool {
+        let may = self.store.may_act();
+        if !may {
+            tracing::warn!(delivery = %row.id, "not sending: this node no longer holds the leader's lease");
+        }
+        may
+    }
 }
 
 /// The wait before retry number `attempt` (1-based): full jitter over an exponentially growing
@@ -158,6 +180,7 @@ pub async fn run(
         webhooks,
         webhook_slots: Semaphore::new(SUBSCRIBER_WEBHOOK_CONCURRENCY),
         email_slots: Semaphore::new(SUBSCRIBER_EMAIL_CONCURRENCY),
+        store: store.clone(),
     });
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let mut tasks = JoinSet::new();
@@ -308,6 +331,9 @@ async fn deliver(
     let Ok(_slot) = dest.slots.acquire().await else {
         return;
     };
+    if !senders.may_send(&row) {
+        return;
+    }
     let notifier = &dest.notifier;
     // The notifier honours its own timeout; this bounds any bug there.
     let outcome = match tokio::time::timeout(
@@ -420,6 +446,9 @@ async fn deliver_to_subscriber(
                             let Ok(_slot) = senders.webhook_slots.acquire().await else {
                                 return;
                             };
+                            if !senders.may_send(&row) {
+                                return;
+                            }
                             let request = pharos_notify::RenderedRequest {
                                 url: sub.address.clone(),
                                 headers: vec![
@@ -469,6 +498,9 @@ async fn deliver_to_subscriber(
     let Ok(_slot) = senders.email_slots.acquire().await else {
         return;
     };
+    if !senders.may_send(&row) {
+        return;
+    }
     let smtp = mailer.settings();
     // The mail client honours its own timeout; this bounds any bug there.
     let outcome = match tokio::time::timeout(

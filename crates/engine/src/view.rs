@@ -1,6 +1,9 @@
 //! The engine's published picture of the world: everything the public page and the
 //! Statuspage-compatible API show, as plain data. A new [`StatusView`] is published whenever
 //! something visible changes; the web layer renders it once into its snapshot.
+//!
+//! A view is plain data with a JSON form (serde), so the leader of several nodes can publish
+//! it for its followers to serve as they would their own.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -8,10 +11,12 @@ use pharos_domain::uptime::DayUptime;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
 use pharos_domain::{ComponentId, ComponentStatus, Health, Incident, Maintenance, MonitorId};
 
 /// The page's identity, from `[page]` and `[server] public_url`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PageInfo {
     /// `page.id` in the public API.
     pub id: String,
@@ -20,6 +25,7 @@ pub struct PageInfo {
     /// Public base URL without a trailing slash, e.g. `https://status.example.com`.
     pub url: String,
     /// Time zone API timestamps are written in and the page shows by default.
+    #[serde(with = "tz_name")]
     pub time_zone: Tz,
     /// Whether the page offers e-mail subscriptions (an SMTP server is configured); set by
     /// [`crate::start`] from [`crate::EngineConfig::smtp`].
@@ -30,7 +36,7 @@ pub struct PageInfo {
 
 /// How the public pages look and where they link, from `[page]`. Every field is optional; the
 /// configuration checks each value, and the web layer checks again before printing one.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Branding {
     /// The logo shown instead of the page name in the header: an `https://` or `http://` URL,
     /// or a path on the page's own origin starting with `/`.
@@ -46,7 +52,7 @@ pub struct Branding {
 }
 
 /// One row of the component list: a component, or a group of components.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ComponentView {
     /// Stable id.
     pub id: ComponentId,
@@ -81,7 +87,7 @@ pub struct ComponentView {
 }
 
 /// A monitor's live state, for `/metrics` and the admin API.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MonitorView {
     /// Stable id.
     pub id: MonitorId,
@@ -104,7 +110,7 @@ pub struct MonitorView {
 }
 
 /// Everything visible, at one instant.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StatusView {
     /// The page's identity.
     pub page: PageInfo,
@@ -168,5 +174,73 @@ impl StatusView {
             .filter(|c| !c.is_group)
             .map(|c| c.status)
             .collect()
+    }
+}
+
+/// A time zone as its IANA name.
+mod tz_name {
+    use chrono_tz::Tz;
+    use serde::{Deserialize as _, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(tz: &Tz, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(tz.name())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Tz, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse()
+            .map_err(|_| serde::de::Error::custom(format!("unknown time zone {name:?}")))
+    }
+}
+
+/// The monitor types a view names, so a deserialized one keeps a `&'static str`.
+const MONITOR_TYPES: &[&str] = &[
+    "http",
+    "tcp",
+    "heartbeat",
+    "prometheus",
+    "dns",
+    "tls",
+    "icmp",
+];
+
+/// [`MonitorView`] as read back from JSON, its type name owned.
+#[derive(Deserialize)]
+struct MonitorDoc {
+    id: MonitorId,
+    type_name: String,
+    health: Health,
+    last_check_at: Option<DateTime<Utc>>,
+    last_error: Option<String>,
+    components: Vec<ComponentId>,
+    flapping_since: Option<DateTime<Utc>>,
+    #[serde(default)]
+    locations: Vec<crate::world::LocationState>,
+}
+
+impl<'de> Deserialize<'de> for MonitorView {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        MonitorDoc::deserialize(d).map(MonitorView::from)
+    }
+}
+
+impl From<MonitorDoc> for MonitorView {
+    /// The type name becomes one of [`MONITOR_TYPES`], or `"unknown"` for a type this
+    /// version does not know (a newer leader's).
+    fn from(m: MonitorDoc) -> MonitorView {
+        MonitorView {
+            id: m.id,
+            type_name: MONITOR_TYPES
+                .iter()
+                .find(|t| **t == m.type_name)
+                .copied()
+                .unwrap_or("unknown"),
+            health: m.health,
+            last_check_at: m.last_check_at,
+            last_error: m.last_error,
+            components: m.components,
+            flapping_since: m.flapping_since,
+            locations: m.locations,
+        }
     }
 }

@@ -136,8 +136,9 @@ impl MonitorSlot {
     }
 }
 
-/// One location's view of a monitor checked from several.
-#[derive(Debug, Clone, PartialEq)]
+/// One location's view of a monitor checked from several (part of the published view, so it
+/// has a JSON form for the followers of a cluster).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LocationState {
     /// Where.
     pub location: LocationId,

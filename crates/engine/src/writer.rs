@@ -196,6 +196,14 @@ async fn write_once(store: &Store, pending: &Pending, metrics: &Metrics) -> bool
             }
             true
         }
+        Err(err) if err.is_fenced() => {
+            // A deposed leader of several nodes: the node stops this engine at its next
+            // renewal, and the new leader checks again; the batch is kept only so the
+            // shutdown's last attempt is refused the same way.
+            tracing::warn!(error = %err, results = batch.results.len(), "batch not written: this node no longer leads");
+            pending.put_back(batch);
+            false
+        }
         Err(err) => {
             metrics.record_store_error();
             tracing::error!(error = %err, results = batch.results.len(), "writing check results failed; will retry");

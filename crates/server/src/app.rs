@@ -6,12 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use arc_swap::ArcSwap;
-use pharos_engine::{ComponentDef, EngineConfig, EngineHandle, PageInfo};
+use arc_swap::{ArcSwap, ArcSwapOption};
+use pharos_engine::{ComponentDef, EngineConfig, EngineHandle, Metrics, PageInfo, StatusView};
 use pharos_store::Store;
+use pharos_web::forward::ClusterRouting;
 use pharos_web::{Snapshot, WebState};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
@@ -39,10 +40,17 @@ pub struct App {
     /// Held while this process serves a SQLite file: SQLite is single-node.
     _sqlite_lock: Option<std::fs::File>,
     addr: SocketAddr,
-    engine: EngineHandle,
+    running: Running,
     server: JoinHandle<()>,
     snapshot_builder: JoinHandle<()>,
     stop_server: oneshot::Sender<()>,
+}
+
+/// What does the work: the engine itself on a single node, or a node of a cluster, which
+/// runs the engine while it leads.
+enum Running {
+    Single(EngineHandle),
+    Cluster(crate::cluster::Node),
 }
 
 impl App {
@@ -52,6 +60,14 @@ impl App {
         let listener = listen(settings.listen)
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let addr = listener.local_addr().context("reading the bound address")?;
+        if settings.config.cluster.is_some() && !is_postgres(&settings.database_url) {
+            anyhow::bail!(
+                "[cluster] needs PostgreSQL, but the database is {}: SQLite is single-node (one \
+                 process per file), so several nodes must share a postgres:// database; remove \
+                 [cluster] to run one node on SQLite",
+                redact_url(&settings.database_url)
+            );
+        }
         let sqlite_lock = lock_sqlite_file(&settings.database_url)?;
         let store = Store::connect(&settings.database_url)
             .await
@@ -68,40 +84,26 @@ impl App {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{addr}"));
-        let engine_config = EngineConfig {
-            page: PageInfo {
-                id: config.page.id.clone(),
-                name: config.page.name.clone(),
-                url: page_url,
-                time_zone: config.page.time_zone,
-                email_subscriptions: config.smtp.is_some(),
-                branding: config.page.branding.clone(),
-            },
-            components: config
-                .components
-                .iter()
-                .map(|c| ComponentDef {
-                    id: c.id.clone(),
-                    name: c.name.clone(),
-                    description: c.description.clone(),
-                    group: c.group.clone(),
-                })
-                .collect(),
-            monitors: config.monitors.clone(),
-            incidents: config.incidents,
-            maintenances: config.maintenances.clone(),
-            notifiers: config.notifiers.clone(),
-            smtp: config.smtp.clone(),
-            self_check: config.self_check.clone(),
-            alert_routing: config.alerts.clone(),
-            changes: config.changes.clone(),
-            webhooks: config.subscriptions.clone(),
-            locations: config.locations.clone(),
+        let engine_config = engine_config(&config, page_url);
+        let node = node_settings(&config, addr);
+
+        // On a single node the engine starts here and its views are served directly; a node
+        // of a cluster serves the views of whichever node leads (see `crate::cluster`).
+        let (engine, views, cluster_views) = match &config.cluster {
+            None => {
+                let engine = pharos_engine::start(engine_config.clone(), store.clone())
+                    .await
+                    .context("starting the engine")?;
+                let views = engine.subscribe();
+                (Some(engine), views, None)
+            }
+            Some(_) => {
+                let first = first_cluster_view(&store, &engine_config).await;
+                let (tx, rx) = watch::channel(Arc::new(first));
+                (None, rx, Some(tx))
+            }
         };
-        let engine = pharos_engine::start(engine_config, store)
-            .await
-            .context("starting the engine")?;
-        let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::build(&engine.view())));
+        let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::build(&views.borrow())));
         let mirror = match &mirror_dir {
             Some(dir) => {
                 let mut m = pharos_web::mirror::Mirror::open(dir).with_context(|| {
@@ -115,30 +117,83 @@ impl App {
             }
             None => None,
         };
-        let snapshot_builder =
-            pharos_web::spawn_snapshot_builder(engine.subscribe(), snapshot.clone(), mirror);
-        let metrics = engine.metrics();
-        let openmetrics = metrics.clone();
-        let state = WebState {
-            snapshot,
-            metrics: Arc::new(move || metrics.render()),
-            openmetrics: Some(Arc::new(move || openmetrics.render_openmetrics())),
+        let snapshot_builder = pharos_web::spawn_snapshot_builder(views, snapshot.clone(), mirror);
+        let hardening = pharos_web::Hardening::for_public_url(&engine_config.page.url);
+        let tokens = config.admin.tokens.clone();
+        let show_responders = config.page.show_responders;
+        let (router, running) = match (engine, cluster_views) {
+            (Some(engine), _) => {
+                let metrics = engine.metrics();
+                let openmetrics = metrics.clone();
+                let state = WebState {
+                    snapshot,
+                    metrics: Arc::new(move || metrics.render()),
+                    openmetrics: Some(Arc::new(move || openmetrics.render_openmetrics())),
+                };
+                let admin = pharos_web::admin::AdminState {
+                    control: engine.control(),
+                    show_responders,
+                    tokens: tokens.clone(),
+                };
+                let info = crate::cluster::single_node_info(node.id, node.address);
+                let router = pharos_web::router(state)
+                    .merge(pharos_web::subscribe::router(engine.control()))
+                    .merge(pharos_web::ping::router(
+                        engine.control().heartbeats().clone(),
+                    ))
+                    .merge(pharos_web::admin::router(admin))
+                    .merge(pharos_web::admin::cluster::router(tokens, info));
+                (router, Running::Single(engine))
+            }
+            (None, Some(views)) => {
+                // The engine's metrics while this node leads; a follower's are empty.
+                let metrics: Arc<ArcSwapOption<Metrics>> = Arc::default();
+                let (text, open) = (metrics.clone(), metrics.clone());
+                let state = WebState {
+                    snapshot,
+                    metrics: Arc::new(move || match text.load_full() {
+                        Some(m) => m.render(),
+                        None => Metrics::new().render(),
+                    }),
+                    openmetrics: Some(Arc::new(move || match open.load_full() {
+                        Some(m) => m.render_openmetrics(),
+                        None => Metrics::new().render_openmetrics(),
+                    })),
+                };
+                let key = store
+                    .signing_key()
+                    .await
+                    .context("reading the database's signing key")?;
+                let signer = pharos_engine::subscribers::Tokens::new(key);
+                let routing = ClusterRouting::new(node.id.clone(), signer)
+                    .context("building the client that forwards requests to the leader")?;
+                let info =
+                    crate::cluster::cluster_info(store.clone(), node.id.clone(), node.failover);
+                let router = pharos_web::public_routes(state.clone())
+                    .merge(pharos_web::admin::cluster::router(tokens.clone(), info))
+                    .merge(routing.router());
+                tracing::info!(
+                    node = %node.id,
+                    address = %node.address,
+                    failover_ms = node.failover.as_millis() as u64,
+                    "joining the cluster"
+                );
+                let running = crate::cluster::Node::start(crate::cluster::Parts {
+                    node,
+                    store,
+                    engine: engine_config,
+                    routing,
+                    views,
+                    metrics,
+                    admin_tokens: tokens,
+                    show_responders,
+                    web: state,
+                });
+                (router, Running::Cluster(running))
+            }
+            (None, None) => anyhow::bail!("neither an engine nor a cluster node was started"),
         };
-        let admin = pharos_web::admin::AdminState {
-            control: engine.control(),
-            show_responders: config.page.show_responders,
-            tokens: config.admin.tokens.clone(),
-        };
-        let hardening = pharos_web::Hardening::for_public_url(&engine.view().page.url);
-        let router = pharos_web::harden(
-            pharos_web::router(state)
-                .merge(pharos_web::subscribe::router(engine.control()))
-                .merge(pharos_web::ping::router(
-                    engine.control().heartbeats().clone(),
-                ))
-                .merge(pharos_web::admin::router(admin)),
-            hardening,
-        );
+        let router = pharos_web::harden(router, hardening);
         let limits = pharos_web::serve::Limits {
             header_timeout: config.server.header_timeout,
             max_connections: config.server.max_connections,
@@ -151,7 +206,7 @@ impl App {
         Ok(App {
             _sqlite_lock: sqlite_lock,
             addr,
-            engine,
+            running,
             server,
             snapshot_builder,
             stop_server,
@@ -163,21 +218,106 @@ impl App {
         self.addr
     }
 
-    /// The running engine.
-    pub fn engine(&self) -> &EngineHandle {
-        &self.engine
+    /// The running engine on a single node; `None` on a node of a cluster (whose engine runs
+    /// only while it leads).
+    pub fn engine(&self) -> Option<&EngineHandle> {
+        match &self.running {
+            Running::Single(engine) => Some(engine),
+            Running::Cluster(_) => None,
+        }
     }
 
     /// Stops taking work, finishes in-flight writes within the grace period, and returns.
     pub async fn shutdown(self) {
         let _ = self.stop_server.send(());
-        self.engine.shutdown(SHUTDOWN_GRACE).await;
+        match self.running {
+            Running::Single(engine) => engine.shutdown(SHUTDOWN_GRACE).await,
+            Running::Cluster(node) => node.shutdown().await,
+        }
         self.snapshot_builder.abort();
         match tokio::time::timeout(SHUTDOWN_GRACE, self.server).await {
             Ok(Ok(())) => {}
             Ok(Err(err)) => tracing::warn!(error = %err, "HTTP server task failed"),
             Err(_) => tracing::warn!("HTTP connections still open after the grace period"),
         }
+    }
+}
+
+/// Whether `url` names a PostgreSQL database.
+fn is_postgres(url: &str) -> bool {
+    let scheme = url.split_once(':').map_or("", |(s, _)| s);
+    scheme.eq_ignore_ascii_case("postgres") || scheme.eq_ignore_ascii_case("postgresql")
+}
+
+/// What the engine runs, from the configuration.
+fn engine_config(config: &Config, page_url: String) -> EngineConfig {
+    EngineConfig {
+        page: PageInfo {
+            id: config.page.id.clone(),
+            name: config.page.name.clone(),
+            url: page_url,
+            time_zone: config.page.time_zone,
+            email_subscriptions: config.smtp.is_some(),
+            branding: config.page.branding.clone(),
+        },
+        components: config
+            .components
+            .iter()
+            .map(|c| ComponentDef {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                description: c.description.clone(),
+                group: c.group.clone(),
+            })
+            .collect(),
+        monitors: config.monitors.clone(),
+        incidents: config.incidents,
+        maintenances: config.maintenances.clone(),
+        notifiers: config.notifiers.clone(),
+        smtp: config.smtp.clone(),
+        self_check: config.self_check.clone(),
+        alert_routing: config.alerts.clone(),
+        changes: config.changes.clone(),
+        webhooks: config.subscriptions.clone(),
+        locations: config.locations.clone(),
+    }
+}
+
+/// This node's id, address and lease: from `[cluster]`, or for a single node a random id and
+/// the listener's address (what `GET /api/v1/cluster` shows).
+fn node_settings(config: &Config, addr: SocketAddr) -> crate::cluster::NodeSettings {
+    let cluster = config.cluster.clone().unwrap_or_default();
+    crate::cluster::NodeSettings {
+        id: cluster
+            .node_id
+            .clone()
+            .unwrap_or_else(crate::cluster::random_node_id),
+        address: cluster
+            .address
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}")),
+        failover: cluster.failover,
+        renew_every: cluster.renew_every(),
+    }
+}
+
+/// What a node of a cluster serves before it leads or reads the leader's view: the view the
+/// last leader stored, else the page with nothing on it yet (replaced within a poll).
+async fn first_cluster_view(store: &Store, engine: &EngineConfig) -> StatusView {
+    if let Ok(Some(record)) = store.published_view(None).await {
+        if let Ok(view) = serde_json::from_str::<StatusView>(&record.doc) {
+            return view;
+        }
+    }
+    let now = pharos_engine::clock::now();
+    StatusView {
+        page: engine.page.clone(),
+        generated_at: now,
+        updated_at: now,
+        components: Vec::new(),
+        monitors: Vec::new(),
+        incidents: Arc::from(Vec::new()),
+        maintenances: Arc::from(Vec::new()),
     }
 }
 

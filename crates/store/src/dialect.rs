@@ -19,16 +19,33 @@ pub(crate) struct Dialect {
     /// committed meanwhile is re-checked, and its fresh lease excludes it). SQLite has one
     /// writer at a time, so the claiming `UPDATE` is already alone and needs no clause.
     pub(crate) claim_lock: &'static str,
+    /// The database's clock in unix milliseconds, read when the statement runs (lease
+    /// expiry is judged by the database, never by a node).
+    pub(crate) now_ms: &'static str,
+    /// Appended to a `SELECT` whose rows must not change until the transaction ends: the
+    /// lease row a fenced write checks. SQLite's one writer needs none.
+    pub(crate) lock_shared: &'static str,
+    /// Limits how long the current transaction may sit idle (`$1`, milliseconds as text),
+    /// after which the server ends it and its locks go: a fenced write's transaction holds
+    /// the lease row, and a leader paused inside one must not hold it for ever. SQLite has
+    /// one process, so none.
+    pub(crate) idle_limit: Option<&'static str>,
 }
 
 /// SQLite's dialect.
 pub(crate) const SQLITE: Dialect = Dialect {
     begin_write: "BEGIN IMMEDIATE",
     claim_lock: "",
+    now_ms: "CAST(unixepoch('subsec') * 1000 AS INTEGER)",
+    lock_shared: "",
+    idle_limit: None,
 };
 
 /// PostgreSQL's dialect.
 pub(crate) const POSTGRES: Dialect = Dialect {
     begin_write: "BEGIN",
     claim_lock: " FOR UPDATE SKIP LOCKED",
+    now_ms: crate::cluster::PG_NOW_MS,
+    lock_shared: " FOR SHARE",
+    idle_limit: Some("SELECT set_config('idle_in_transaction_session_timeout', $1, true)"),
 };

@@ -72,6 +72,23 @@ pub enum StoreError {
         /// What was wrong.
         message: String,
     },
+    /// The write was for the leader of several nodes, and this node no longer holds the
+    /// lease with the token its writes carry (another node took over, or the lease ran out);
+    /// nothing was written.
+    #[error("store operation {op} refused: {message}")]
+    Fenced {
+        /// The operation.
+        op: &'static str,
+        /// Why.
+        message: String,
+    },
+}
+
+impl StoreError {
+    /// Whether this is a refusal by the leader's fence ([`StoreError::Fenced`]).
+    pub fn is_fenced(&self) -> bool {
+        matches!(self, StoreError::Fenced { .. })
+    }
 }
 
 /// An error inside an operation, before it is tagged with the operation's name.
@@ -80,6 +97,7 @@ pub(crate) enum OpError {
     Sql(sqlx::Error),
     Invalid(String),
     Corrupt(String),
+    Fenced(String),
 }
 
 impl From<sqlx::Error> for OpError {
@@ -95,6 +113,7 @@ impl OpError {
             OpError::Sql(source) => StoreError::Database { op, source },
             OpError::Invalid(message) => StoreError::InvalidInput { op, message },
             OpError::Corrupt(message) => StoreError::Corrupt { op, message },
+            OpError::Fenced(message) => StoreError::Fenced { op, message },
         }
     }
 }

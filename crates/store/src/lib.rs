@@ -36,6 +36,11 @@
 //!
 //! Write operations ([`Store::reconcile`], [`Store::write_batch`]) each run in one
 //! transaction: they either happen entirely or not at all.
+//!
+//! Several nodes on one PostgreSQL database elect a leader through a lease with a fencing
+//! token ([`cluster`]): the leader's store carries a [`Fence`] ([`Store::with_fence`]), and
+//! its batch writes and outbox claims are refused ([`StoreError::Fenced`]) once the lease is
+//! no longer its own.
 
 use std::fmt;
 use std::str::FromStr;
@@ -67,7 +72,48 @@ macro_rules! db_run {
     };
 }
 
+/// Inside a write transaction `tx` of a store that carries a [`Fence`]: refuses with
+/// `OpError::Fenced` unless the lease is still the fence's holder's, with its token, and
+/// unexpired by the database's clock. The lease row is read with the dialect's shared lock
+/// (`FOR SHARE` on PostgreSQL), so a node taking the lease over waits for this transaction:
+/// whatever it commits happens before the takeover; and on PostgreSQL the transaction may not
+/// idle longer than the lease, so a holder paused mid-transaction cannot block a takeover.
+/// Without a fence, nothing is asked.
+macro_rules! check_fence {
+    ($store:expr, $tx:expr, $dialect:expr) => {
+        if let Some(fence) = &$store.fence {
+            if let Some(limit) = $dialect.idle_limit {
+                // A leader paused inside this transaction would hold the lease row's lock
+                // and keep every other node from taking over: the server ends the
+                // transaction once it has idled for the lease's length.
+                sqlx::query(limit)
+                    .bind(fence.lease().as_millis().to_string())
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+            let sql = format!(
+                "SELECT 1 FROM cluster_lease WHERE name = 'leader' AND holder = $1 \
+                 AND token = $2 AND expires_at > {}{}",
+                $dialect.now_ms, $dialect.lock_shared
+            );
+            let held: Option<i32> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .bind(fence.holder())
+                .bind(fence.token())
+                .fetch_optional(&mut *$tx)
+                .await?;
+            if held.is_none() {
+                return Err($crate::error::OpError::Fenced(format!(
+                    "node {} no longer holds the lease with token {}",
+                    fence.holder(),
+                    fence.token()
+                )));
+            }
+        }
+    };
+}
+
 mod changes;
+pub mod cluster;
 mod dialect;
 mod error;
 mod model;
@@ -81,6 +127,7 @@ mod subscribers;
 mod write;
 
 pub use changes::{ChangeConflict, ChangeFilter, CheckSample};
+pub use cluster::{Fence, LeaseRecord, NodeRecord, ViewRecord};
 pub use error::StoreError;
 pub use model::{
     ArchivedMonitor, Batch, ComponentRecord, DeliveryState, Granularity, HeldAlertChange,
@@ -148,6 +195,9 @@ pub(crate) enum Db {
 #[derive(Clone)]
 pub struct Store {
     pub(crate) db: Db,
+    /// The leader's fence, when this store writes for the leader of several nodes
+    /// ([`Store::with_fence`]); `None` on a single node.
+    pub(crate) fence: Option<std::sync::Arc<cluster::Fence>>,
 }
 
 impl fmt::Debug for Store {
@@ -280,6 +330,7 @@ async fn connect_sqlite(url: &str, timeout: Duration) -> Result<Store> {
         .map_err(connect_error(target))?;
     Ok(Store {
         db: Db::Sqlite(pool),
+        fence: None,
     })
 }
 
@@ -319,6 +370,7 @@ async fn connect_postgres(url: &str, timeout: Duration) -> Result<Store> {
         .map_err(|source| StoreError::Connect { target, source })?;
     Ok(Store {
         db: Db::Postgres(pool),
+        fence: None,
     })
 }
 

@@ -66,6 +66,9 @@ impl Store {
     /// [`mark_failed`](Store::mark_failed). A delivery whose lease ends unreported (its
     /// dispatcher crashed) is due again.
     ///
+    /// A store carrying a leader's [`Fence`](crate::Fence) claims only while the lease is its
+    /// own ([`StoreError::Fenced`](crate::StoreError::Fenced) otherwise, nothing claimed).
+    ///
     /// On PostgreSQL, concurrent claims (from this node or others on the same database)
     /// never return the same delivery: each skips the rows another is claiming rather than
     /// waiting for them. SQLite serves one node, and its claims run one at a time.
@@ -83,6 +86,7 @@ impl Store {
         let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
         let locked_until = now_ms.saturating_add(lease_ms);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.fence_locally(OP)?;
         let rows: Vec<DbRow> = db_run!(self, |pool, d| {
             // One statement, so one transaction: the rows are picked and leased atomically.
             let sql = format!(
@@ -93,14 +97,25 @@ impl Store {
                 d.claim_lock,
                 outbox_columns!()
             );
-            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            let claim = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(locked_until)
                 .bind(now_ms)
-                .bind(limit)
-                .fetch_all(pool)
-                .await
+                .bind(limit);
+            async {
+                if self.fence.is_none() {
+                    return Ok(claim.fetch_all(pool).await?);
+                }
+                // A leader claims only while it still leads: the fence and the claim in one
+                // transaction.
+                let mut tx = pool.begin().await?;
+                check_fence!(self, tx, d);
+                let rows = claim.fetch_all(&mut *tx).await?;
+                tx.commit().await?;
+                Ok::<_, OpError>(rows)
+            }
+            .await
         })
-        .map_err(|e| OpError::from(e).at(OP))?;
+        .map_err(|e| e.at(OP))?;
         // RETURNING gives no order.
         let mut rows = self.with_payloads(rows).await.map_err(|e| e.at(OP))?;
         rows.sort_by(|a, b| (a.due_at, &a.id).cmp(&(b.due_at, &b.id)));

@@ -34,6 +34,8 @@ impl Store {
     /// pruned. A payload is deleted once no delivery names it. Nothing else is deleted: incidents and their events are kept forever.
     pub async fn prune(&self, now: DateTime<Utc>) -> Result<PruneReport> {
         const OP: &str = "prune";
+        // A leader of several nodes paused past its lease deletes nothing either.
+        self.fence_locally(OP)?;
         let cutoff = |retention: Duration| ms(now) - retention.num_milliseconds();
         let plan = [
             (Granularity::Minute, cutoff(MINUTE_ROLLUP_RETENTION)),

@@ -73,6 +73,10 @@ impl Store {
     /// [`StoreError::InvalidInput`](crate::StoreError::InvalidInput). So is any text of an
     /// incident, event, override, subscriber or delivery containing a NUL character, which PostgreSQL
     /// cannot store.
+    ///
+    /// A store carrying a leader's [`Fence`](crate::Fence) writes only while the lease is its
+    /// own, checked in the same transaction; otherwise nothing is written and the batch is
+    /// refused with [`StoreError::Fenced`](crate::StoreError::Fenced).
     pub async fn write_batch(&self, batch: &Batch) -> Result<()> {
         const OP: &str = "write_batch";
         if batch.is_empty() {
@@ -118,8 +122,11 @@ impl Store {
         let mut changes: Vec<_> = batch.component_changes.iter().collect();
         changes.sort_by_key(|c| c.at);
 
+        self.fence_locally(OP)?;
         db_run!(self, |pool, d| async {
             let mut tx = pool.begin_with(d.begin_write).await?;
+            // 0. A leader's batch is written only while it still leads.
+            check_fence!(self, tx, d);
 
             // 1. Component changes, first: rows are locked table by table in the same order
             // as `reconcile` (components, then monitors), so a reconcile running beside a

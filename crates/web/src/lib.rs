@@ -17,6 +17,8 @@
 //! - `feed`: `/history.atom` and `/history.rss` in Statuspage's feed shape.
 //! - `routes`: the request handlers, including conditional GET.
 //! - `cors`: the CORS headers of everything any origin may read, written in one place.
+//! - [`forward`]: on a node of a cluster, the requests that need the engine answered by the
+//!   leader: the engine's router on the leader, forwarded there from a follower.
 //! - [`subscribe`]: public subscriptions (the v2 subscribe endpoint, the page's form, the
 //!   confirmation and unsubscribe links), rate limited per client; a separate router, since
 //!   it needs the engine.
@@ -35,6 +37,7 @@ mod banner;
 mod brand;
 mod cors;
 mod feed;
+pub mod forward;
 mod history;
 pub mod markdown;
 pub mod mirror;
@@ -93,6 +96,38 @@ impl WebState {
 /// it and the state offers it, else the Prometheus text format). `GET` also answers `HEAD`; `If-None-Match` and
 /// `If-Modified-Since` get 304.
 pub fn router(state: WebState) -> Router {
+    snapshot_routes(&state)
+        .route("/api/v2", any(routes::api_not_found))
+        .route("/api/v2/", any(routes::api_not_found))
+        .route("/api/v2/{*rest}", any(routes::api_not_found))
+        .fallback(routes::not_found)
+        .with_state(state)
+}
+
+/// [`router`] without its fallback and its 404 for unknown `/api/v2/…` paths: exactly the
+/// routes a node serves itself from its snapshot, for a node of a cluster, whose fallback
+/// forwards the rest to the leader ([`forward::ClusterRouting`]) — including
+/// `POST /api/v2/subscribers.json`, which a catch-all here would shadow — and the leader
+/// answers an unknown `/api/v2/…` path as a single node does.
+pub fn public_routes(state: WebState) -> Router {
+    snapshot_routes(&state).with_state(state)
+}
+
+/// What [`router`] answers for paths it has no route for: 404 with an empty body under
+/// `/api/v2` (as Statuspage), else the page's 404 (HTML for browsers, else JSON). Merged under
+/// the engine's routes on the leader of a cluster, so an unknown path answers there as it does
+/// on a single node.
+pub fn not_found_router(state: WebState) -> Router {
+    Router::new()
+        .route("/api/v2", any(routes::api_not_found))
+        .route("/api/v2/", any(routes::api_not_found))
+        .route("/api/v2/{*rest}", any(routes::api_not_found))
+        .fallback(routes::not_found)
+        .with_state(state)
+}
+
+/// The routes of [`router`], their state still to be given.
+fn snapshot_routes(state: &WebState) -> Router<WebState> {
     let mut router = Router::new();
     for resource in Resource::ALL {
         // A plain service rather than an axum handler: these are the hot routes.
@@ -107,11 +142,6 @@ pub fn router(state: WebState) -> Router {
         }),
     );
     router
-        .route("/api/v2", any(routes::api_not_found))
-        .route("/api/v2/", any(routes::api_not_found))
-        .route("/api/v2/{*rest}", any(routes::api_not_found))
         .route("/healthz", get(routes::healthz))
         .route("/metrics", get(routes::metrics))
-        .fallback(routes::not_found)
-        .with_state(state)
 }

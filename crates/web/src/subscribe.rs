@@ -135,12 +135,32 @@ pub fn router_with_limit(control: EngineControl, limit: RateLimit) -> Router {
         .with_state(ctx)
 }
 
-/// The client's address as counted: the TCP peer, IPv6 cut to its /64.
-fn client(req: &Request) -> IpAddr {
-    let ip = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+/// The client's address as counted: the TCP peer, IPv6 cut to its /64. On the leader of a
+/// cluster, a request another node forwarded counts for the address that node vouches for
+/// ([`crate::forward::CLIENT`], signed with the database's key), so each client keeps its own
+/// allowance whichever node it reached.
+fn client(ctx: &Ctx, req: &Request) -> IpAddr {
+    let vouched = || {
+        let ip = req.headers().get(crate::forward::CLIENT)?.to_str().ok()?;
+        let sig = req
+            .headers()
+            .get(crate::forward::CLIENT_SIGNATURE)?
+            .to_str()
+            .ok()?;
+        if !ctx.control.link_tokens().verify_client(ip, sig) {
+            tracing::info!(
+                client = ip,
+                "a forwarded client address with a wrong signature was ignored"
+            );
+            return None;
+        }
+        ip.parse::<IpAddr>().ok()
+    };
+    let ip = vouched().unwrap_or_else(|| {
+        req.extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
+    });
     match ip {
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => IpAddr::V4(v4),
@@ -233,7 +253,7 @@ async fn api_preflight() -> Response {
 }
 
 async fn api_subscribe(State(ctx): State<Ctx>, req: Request) -> Response {
-    if let Err(wait) = ctx.limiter.take(client(&req), Instant::now()) {
+    if let Err(wait) = ctx.limiter.take(client(&ctx, &req), Instant::now()) {
         let secs = retry_after(wait);
         let body = serde_json::json!({"error": {
             "status": 429,
@@ -447,7 +467,7 @@ fn is_form(req: &Request) -> bool {
 }
 
 async fn form_subscribe(State(ctx): State<Ctx>, req: Request) -> Response {
-    if let Err(wait) = ctx.limiter.take(client(&req), Instant::now()) {
+    if let Err(wait) = ctx.limiter.take(client(&ctx, &req), Instant::now()) {
         return too_many(&ctx, wait);
     }
     if !is_form(&req) {
@@ -567,7 +587,7 @@ fn link_page(
             }),
             false,
         ),
-        Err(e) => match ctx.limiter.take(client(req), Instant::now()) {
+        Err(e) => match ctx.limiter.take(client(ctx, req), Instant::now()) {
             Err(wait) => too_many(ctx, wait),
             Ok(()) => html_error(ctx, e),
         },
@@ -607,7 +627,7 @@ async fn confirm(State(ctx): State<Ctx>, req: Request) -> Response {
     // A valid signed link always works, however many share the client's address (mail
     // providers' one-click unsubscribes come from a few servers); only failures count
     // against the allowance, which stops guessing.
-    let ip = client(&req);
+    let ip = client(&ctx, &req);
     let token = posted_token(req).await;
     match ctx.control.confirm_subscription(&token).await {
         Ok(s) => {
@@ -636,7 +656,7 @@ async fn confirm(State(ctx): State<Ctx>, req: Request) -> Response {
 
 async fn unsubscribe(State(ctx): State<Ctx>, req: Request) -> Response {
     // As for confirming: only failures count against the client's allowance.
-    let ip = client(&req);
+    let ip = client(&ctx, &req);
     let token = posted_token(req).await;
     match ctx.control.unsubscribe(&token).await {
         Ok(_) => {

@@ -49,6 +49,7 @@ const ROOT_KEYS: &[&str] = &[
     "changes",
     "subscriptions",
     "mirror",
+    "cluster",
     "locations",
 ];
 
@@ -95,6 +96,22 @@ pub(super) fn build(cx: &mut Cx<'_>, text: &str) -> Option<Config> {
     }
     if let Some(s) = sub(cx, &root, "mirror", "[mirror]") {
         config.mirror = super::mirror::mirror(cx, s);
+    }
+    if let Some(s) = sub(cx, &root, "cluster", "[cluster]") {
+        let at = s.at;
+        config.cluster = Some(super::cluster::cluster(cx, s));
+        let sqlite = config
+            .storage
+            .url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("sqlite:"));
+        if sqlite {
+            cx.error(
+                at,
+                "[cluster] needs PostgreSQL: SQLite is single-node (one process per file), so \
+                 several nodes must share a `postgres://` [storage] url",
+            );
+        }
     }
     if let Some(s) = sub(cx, &root, "self_check", "[self_check]") {
         config.self_check = super::self_check::self_check(cx, s);

@@ -126,6 +126,7 @@ mod admin;
 mod alerts;
 mod build;
 mod changes;
+mod cluster;
 mod diagnostic;
 mod locations;
 mod maintenances;
@@ -150,6 +151,7 @@ use std::time::Duration;
 use pharos_domain::{ComponentId, MonitorSpec};
 pub use pharos_engine::{IncidentRules, MaintenanceDef};
 
+pub use cluster::{ClusterConfig, DEFAULT_FAILOVER};
 pub use diagnostic::{Diagnostic, Severity};
 pub use pharos_notify::email::{SmtpSecurity, SmtpSettings};
 pub use secret::Secret;
@@ -202,6 +204,8 @@ pub struct Config {
     /// `[subscriptions]`: which addresses the public's webhook subscribers may reach (public
     /// ones only, by default) and how their names are resolved.
     pub subscriptions: pharos_notify::guard::WebhookRules,
+    /// `[cluster]`, when this node is one of several on one PostgreSQL database.
+    pub cluster: Option<ClusterConfig>,
 }
 
 /// `[server]`. Unset values fall back to the environment, then to built-in defaults (SPEC §1).

@@ -923,6 +923,7 @@ async fn the_openapi_document_and_the_router_agree() {
         ("GET", "/api/v1/changes"),
         ("POST", "/api/v1/changes"),
         ("GET", "/api/v1/changes/{id}"),
+        ("GET", "/api/v1/cluster"),
     ];
     for (method, path) in promised {
         assert!(

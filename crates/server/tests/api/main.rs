@@ -17,6 +17,7 @@ mod admin;
 mod alerts;
 mod changes;
 mod cli;
+mod cluster;
 mod coverage;
 mod depends_on;
 mod dns;

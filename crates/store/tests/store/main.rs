@@ -8,5 +8,6 @@
 mod common;
 
 mod changes;
+mod cluster;
 mod contract;
 mod postmortems;

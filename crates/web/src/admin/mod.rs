@@ -39,6 +39,7 @@ use utoipa_axum::routes;
 
 mod auth;
 mod changes;
+pub mod cluster;
 mod components;
 mod coverage;
 mod deliveries;
@@ -186,6 +187,10 @@ fn api(tokens: auth::Tokens) -> (Router<Ctx>, utoipa::openapi::OpenApi) {
         .routes(routes!(changes::list, changes::create))
         .routes(routes!(changes::get_one))
         .route_layer(middleware::from_fn_with_state(tokens, auth::require_token));
+    // `/api/v1/cluster` is served by each node itself (`cluster::router`), but documented here.
+    protected
+        .get_openapi_mut()
+        .merge(<cluster::ClusterDoc as utoipa::OpenApi>::openapi());
     openapi::secure(protected.get_openapi_mut());
     OpenApiRouter::with_openapi(openapi::frame())
         .merge(protected)

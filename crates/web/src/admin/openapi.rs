@@ -39,6 +39,7 @@ A 2xx answer to a change means it is stored.",
         (name = "alerts", description = "Alerts from Alertmanager, Grafana and PagerDuty, in their own formats"),
         (name = "reports", description = "Uptime and incident metrics per component over 30, 90 and 365 days"),
         (name = "changes", description = "Deploys and other changes, append-only, with their release-regression verdicts"),
+        (name = "cluster", description = "The nodes sharing one PostgreSQL database, and which one leads"),
         (name = "meta", description = "This document"),
     )
 )]

@@ -8,6 +8,7 @@
 mod common;
 
 mod browser;
+mod cluster;
 mod compat;
 mod feeds;
 mod http;
