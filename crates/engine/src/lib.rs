@@ -568,8 +568,8 @@ fn build_view(world: &World, desk: &mut Desk, now: DateTime<Utc>) -> StatusView 
     view
 }
 
-/// One monitor's loop: wait for the due time, check, judge, hand the result on. A slow or
-/// hung target only ever delays its own monitor, and never past its timeout.
+/// One monitor's checks on the server: each result is counted in the metrics and, unless
+/// the self-check holds failures back, handed to the pipeline.
 #[allow(clippy::too_many_arguments)]
 async fn run_monitor(
     spec: Arc<MonitorSpec>,
@@ -580,36 +580,24 @@ async fn run_monitor(
     base: Instant,
     first: Duration,
     phase: Duration,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
-    let mut due = first;
-    // A prometheus monitor's recent values, for its forecast.
-    let mut trend = pharos_domain::prometheus::Trend::default();
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep_until(base + due) => {}
-            _ = stop.changed() => return,
-        }
-        let started = Instant::now();
-        metrics.record_start_delay(started.saturating_duration_since(base + due));
-        let Some(result) =
-            checking::check_with_retries(&spec, &prober, &mut trend, &mut stop).await
-        else {
-            return;
-        };
-        let started_at = result.started_at;
+    let due = checking::Due { base, first, phase };
+    let (id, type_name) = (spec.id.clone(), spec.type_name());
+    checking::run_checks(spec, prober, due, stop, |result, late, took| {
+        metrics.record_start_delay(late);
         metrics.record_check(
-            spec.id.as_str(),
-            spec.type_name(),
+            id.as_str(),
+            type_name,
             result.outcome,
-            unix_seconds(started_at),
-            started.elapsed(),
+            unix_seconds(result.started_at),
+            took,
         );
-        if gate.admits(&result) && results.send(result).await.is_err() {
-            return;
-        }
-        due = schedule::next_due(due, base.elapsed(), spec.interval, phase);
-    }
+        let admitted = gate.admits(&result);
+        let results = results.clone();
+        async move { !admitted || results.send(result).await.is_ok() }
+    })
+    .await;
 }
 
 fn unix_seconds(t: DateTime<Utc>) -> f64 {

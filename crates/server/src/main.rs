@@ -183,15 +183,8 @@ fn probe(args: &ProbeArgs) -> ExitCode {
         }
     };
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = runtime() else {
+        return ExitCode::FAILURE;
     };
     runtime.block_on(async move {
         let stop = shutdown_signal();
@@ -437,15 +430,8 @@ fn serve(path: Option<PathBuf>, listen: Option<SocketAddr>, database: Option<Str
         .or_else(|| config.storage.url.clone())
         .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
     pharos_server::app::raise_open_file_limit(config.server.max_connections);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = runtime() else {
+        return ExitCode::FAILURE;
     };
     runtime.block_on(async move {
         let settings = Settings {
@@ -521,5 +507,20 @@ fn init_tracing() {
             "{} is set: Pharos's clock runs ahead of the real time; this is for replaying scenarios, never for production",
             pharos_engine::clock::OFFSET_VAR
         );
+    }
+}
+
+/// The multi-threaded runtime `serve` and `probe` run on; `None` (said on stderr) when it
+/// cannot start.
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            None
+        }
     }
 }

@@ -133,6 +133,16 @@ impl Desk {
         }
     }
 
+    /// The open incidents `monitor` fails in, by position.
+    fn failing_in(&self, monitor: &MonitorId) -> Vec<usize> {
+        (0..self.incidents.len())
+            .filter(|&i| {
+                let inc = &self.incidents[i];
+                inc.status.is_unresolved() && inc.monitors.get(monitor) == Some(&true)
+            })
+            .collect()
+    }
+
     /// Posts `body` to each open incident the monitor fails in, with the components it
     /// changed (while automation owns it; a person's incident gets the components only).
     fn on_moved(
@@ -143,12 +153,7 @@ impl Desk {
         changes: &[ComponentTransition],
         now: DateTime<Utc>,
     ) {
-        let open: Vec<usize> = (0..self.incidents.len())
-            .filter(|&i| {
-                let inc = &self.incidents[i];
-                inc.status.is_unresolved() && inc.monitors.get(monitor) == Some(&true)
-            })
-            .collect();
+        let open = self.failing_in(monitor);
         for ii in open {
             let id = self.incidents[ii].id.clone();
             let components: Vec<ComponentId> =
@@ -335,12 +340,7 @@ impl Desk {
             .monitor_state(monitor)
             .and_then(|s| s.since)
             .unwrap_or(now);
-        let open: Vec<usize> = (0..self.incidents.len())
-            .filter(|&i| {
-                let inc = &self.incidents[i];
-                inc.status.is_unresolved() && inc.monitors.get(monitor) == Some(&true)
-            })
-            .collect();
+        let open = self.failing_in(monitor);
         for ii in open {
             let id = self.incidents[ii].id.clone();
             self.event(

@@ -141,9 +141,8 @@ fn stop(running: Running) {
     drop(running.task);
 }
 
-/// One monitor's loop: wait for the due time, check (the server's own check, with its
-/// retries: `pharos_engine::checking`), keep the result. A slow or hung target only ever
-/// delays its own monitor, and never past its timeout.
+/// One monitor's checks on a probe: the server's own loop (`pharos_engine::checking`), each
+/// result kept in the probe's buffer.
 async fn run_monitor(
     spec: Arc<MonitorSpec>,
     prober: Arc<Prober>,
@@ -151,24 +150,14 @@ async fn run_monitor(
     base: Instant,
     first: Duration,
     phase: Duration,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
-    let mut due = first;
-    // A prometheus monitor's recent values, for its forecast.
-    let mut trend = pharos_domain::prometheus::Trend::default();
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep_until(base + due) => {}
-            _ = stop.changed() => return,
-        }
-        let Some(result) =
-            pharos_engine::checking::check_with_retries(&spec, &prober, &mut trend, &mut stop)
-                .await
-        else {
-            return;
-        };
-        tracing::debug!(monitor = %spec.id, outcome = result.outcome.as_str(), "check finished");
+    let due = pharos_engine::checking::Due { base, first, phase };
+    let id = spec.id.clone();
+    pharos_engine::checking::run_checks(spec, prober, due, stop, |result, _, _| {
+        tracing::debug!(monitor = %id, outcome = result.outcome.as_str(), "check finished");
         results.push(result);
-        due = schedule::next_due(due, base.elapsed(), spec.interval, phase);
-    }
+        std::future::ready(true)
+    })
+    .await;
 }
