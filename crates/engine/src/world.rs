@@ -386,9 +386,17 @@ impl World {
             return Applied::default();
         };
         let verdict = places.judge(at);
-        let reach = FailureReach::of(&verdict);
+        let mut reach = FailureReach::of(&verdict);
+        // Failing at places not yet known (restored from storage): it is over only once
+        // every place has had its say.
+        let assumed = places.reach == FailureReach::Regional && places.failing.is_empty();
+        if assumed && reach == FailureReach::Clear && !verdict.unknown.is_empty() {
+            reach = FailureReach::Regional;
+        }
+        // Where it fails was not known (restored from storage): finding out is no news.
+        let learned = assumed && reach == FailureReach::Regional;
         let reach_change = (reach != places.reach
-            || (reach != FailureReach::Clear && verdict.failing != places.failing))
+            || (reach != FailureReach::Clear && verdict.failing != places.failing && !learned))
             .then(|| ReachChange {
                 from: places.reach,
                 to: reach,
@@ -438,6 +446,22 @@ impl World {
             applied.component_changes = self.rederive_driven(mi, at);
         }
         applied
+    }
+
+    /// Takes a monitor checked from several locations, restored from storage while an
+    /// incident holds it failing but not down, as failing regionally at places not yet known:
+    /// the first verdict that finds it failing nowhere ends that incident, and one that finds
+    /// where is no news.
+    pub fn assume_regional(&mut self, id: &MonitorId) {
+        let Some(&mi) = self.monitor_index.get(id) else {
+            return;
+        };
+        let slot = &mut self.monitors[mi];
+        if let Some(places) = slot.places.as_mut() {
+            if slot.state.health != Health::Down {
+                places.reach = FailureReach::Regional;
+            }
+        }
     }
 
     /// Marks a location's probes online or offline at `now`: offline, its votes turn
@@ -1021,6 +1045,109 @@ mod tests {
         assert_eq!(
             w.apply(&result("gone", CheckOutcome::Down, 1)),
             Applied::default()
+        );
+    }
+
+    /// A world with one monitor, `app` on `api`, checked from `local` and `eu-fr` (quorum 2),
+    /// down at the first failure; `stored` is its stored state.
+    fn placed(stored: Option<pharos_domain::MonitorState>) -> World {
+        let defs = [ComponentDef {
+            id: ComponentId::new("api").unwrap(),
+            name: "API".into(),
+            description: None,
+            group: None,
+        }];
+        let mut spec =
+            (*crate::test_support::spec("app", &["api"], ComponentStatus::MajorOutage, 1)).clone();
+        spec.placement = pharos_domain::location::Placement {
+            locations: vec![LocationId::local(), LocationId::new("eu-fr").unwrap()],
+            quorum: pharos_domain::location::Quorum::new(2, None).unwrap(),
+            on_regional_failure: ComponentStatus::PartialOutage,
+        };
+        let states: HashMap<MonitorId, pharos_domain::MonitorState> = stored
+            .into_iter()
+            .map(|s| (MonitorId::new("app").unwrap(), s))
+            .collect();
+        let page = PageInfo {
+            id: "p".into(),
+            name: "P".into(),
+            url: "http://x".into(),
+            time_zone: chrono_tz::UTC,
+            email_subscriptions: false,
+            branding: Default::default(),
+        };
+        World::new(
+            page,
+            build(&defs).unwrap(),
+            vec![Arc::new(spec)],
+            HashMap::new(),
+            states,
+            t(0),
+        )
+    }
+
+    fn at(location: &str, outcome: CheckOutcome, secs: i64) -> CheckResult {
+        CheckResult {
+            location: LocationId::new(location).unwrap(),
+            ..result("app", outcome, secs)
+        }
+    }
+
+    #[test]
+    fn a_regional_failure_is_the_locations_own_and_shows_as_the_regional_status() {
+        let mut w = placed(None);
+        w.apply(&at("local", CheckOutcome::Up, 1));
+        let a = w.apply(&at("eu-fr", CheckOutcome::Down, 1));
+        let reach = a.reach.expect("a change of reach");
+        assert_eq!(
+            (reach.from, reach.to),
+            (FailureReach::Clear, FailureReach::Regional)
+        );
+        assert_eq!(reach.verdict.failing, [LocationId::new("eu-fr").unwrap()]);
+        assert_eq!(
+            w.component_status(&ComponentId::new("api").unwrap()),
+            Some(ComponentStatus::PartialOutage)
+        );
+        assert_eq!(
+            w.monitor_state(&MonitorId::new("app").unwrap())
+                .unwrap()
+                .health,
+            Health::Up
+        );
+        // Down at both: the quorum, the outage.
+        let a = w.apply(&at("local", CheckOutcome::Down, 2));
+        let reach = a.reach.unwrap();
+        assert_eq!(
+            (reach.from, reach.to),
+            (FailureReach::Regional, FailureReach::Down)
+        );
+        assert_eq!(
+            w.component_status(&ComponentId::new("api").unwrap()),
+            Some(ComponentStatus::MajorOutage)
+        );
+    }
+
+    #[test]
+    fn a_monitor_restored_while_failing_somewhere_ends_its_incident_once_every_place_passes() {
+        let stored = pharos_domain::MonitorState {
+            health: Health::Up,
+            ..Default::default()
+        };
+        // Still failing in Europe after the restart: finding out where is no news.
+        let mut w = placed(Some(stored.clone()));
+        w.assume_regional(&MonitorId::new("app").unwrap());
+        w.apply(&at("local", CheckOutcome::Up, 1));
+        let a = w.apply(&at("eu-fr", CheckOutcome::Down, 1));
+        assert_eq!(a.reach, None, "{a:?}");
+        // Fine everywhere after the restart: the regional failure is over.
+        let mut w = placed(Some(stored));
+        w.assume_regional(&MonitorId::new("app").unwrap());
+        w.apply(&at("local", CheckOutcome::Up, 1));
+        let a = w.apply(&at("eu-fr", CheckOutcome::Up, 1));
+        let reach = a.reach.expect("the end of the regional failure");
+        assert_eq!(
+            (reach.from, reach.to),
+            (FailureReach::Regional, FailureReach::Clear)
         );
     }
 }

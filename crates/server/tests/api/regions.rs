@@ -185,6 +185,31 @@ fn target(place: Option<&Place>, port: u16, dir: &std::path::Path) -> Proc {
     Proc(c.spawn().expect("python3 -m http.server"))
 }
 
+/// Waits until the place's copy of the target answers, so a probe's first check never finds
+/// it still starting (which would be an outage of its own).
+fn wait_ready(place: Option<&Place>, port: u16) {
+    let script = format!(
+        "import time, urllib.request\n\
+         for _ in range(200):\n\
+         \x20   try:\n\
+         \x20       urllib.request.urlopen('http://127.0.0.1:{port}/', timeout=1); break\n\
+         \x20   except Exception:\n\
+         \x20       time.sleep(0.05)\n\
+         else:\n\
+         \x20   raise SystemExit('the target never answered')\n"
+    );
+    let mut c = match place {
+        Some(p) => p.command("python3"),
+        None => Command::new("python3"),
+    };
+    let out = c.args(["-c", &script]).output().expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn probe(place: &Place, port: u16, location: &str, token: &str) -> Proc {
     let mut c = place.command(PHAROS);
     c.args([
@@ -324,6 +349,9 @@ async fn seed_000_from_several_places_in_network_namespaces() {
     let _local_target = target(None, target_port, dir.path());
     let mut eu_target = target(Some(&eu), target_port, dir.path());
     let mut us_target = target(Some(&us), target_port, dir.path());
+    for place in [None, Some(&eu), Some(&us)] {
+        wait_ready(place, target_port);
+    }
 
     let db = TestDb::new(Backend::Sqlite).await;
     let port = free_port();
