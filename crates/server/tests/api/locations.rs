@@ -3,13 +3,16 @@
 //! target. One location failing is a regional incident that says where; a second makes it
 //! a major outage in the same incident; a silent location never votes down; a replayed
 //! batch, a wrong token, a monitor not assigned there and a clock far off are refused or
-//! corrected, and named in `GET /api/v1/locations`. (The rules live in the engine; SQLite
-//! only.)
+//! corrected, and named in `GET /api/v1/locations`. The regional scenario runs on both
+//! databases (results are stored with their location); the rest live in the engine and run
+//! on SQLite.
 
 use std::time::Duration;
 
 use chrono::Utc;
-use pharos_testkit::{eventually, spawn_app, FakeReceiver, FakeTarget, TestApp};
+use pharos_testkit::{
+    backends, eventually, spawn_app, spawn_app_on, Backend, FakeReceiver, FakeTarget, TestApp,
+};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -95,8 +98,15 @@ async fn open_incidents(app: &TestApp) -> Vec<Value> {
 
 #[tokio::test]
 async fn a_failure_in_one_place_is_regional_and_says_where_then_spreads_in_the_same_incident() {
+    // Results with their location are stored: on both databases.
+    for backend in backends() {
+        regional_then_spread(backend).await;
+    }
+}
+
+async fn regional_then_spread(backend: Backend) {
     let target = FakeTarget::start().await;
-    let app = spawn_app(&config(&target)).await;
+    let app = spawn_app_on(backend, &config(&target)).await;
 
     // The server's own checks see it up.
     eventually(Duration::from_secs(10), "the local checks", || async {
