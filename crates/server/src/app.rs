@@ -296,7 +296,7 @@ fn node_settings(config: &Config, addr: SocketAddr) -> crate::cluster::NodeSetti
             .address
             .clone()
             .unwrap_or_else(|| format!("http://{addr}")),
-        failover: cluster.failover,
+        failover: cluster.lease(),
         renew_every: cluster.renew_every(),
     }
 }

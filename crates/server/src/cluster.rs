@@ -53,7 +53,8 @@ pub struct NodeSettings {
     pub id: String,
     /// Where the other nodes reach it.
     pub address: String,
-    /// The lease's length.
+    /// The lease's length (`ClusterConfig::lease`: shorter than `[cluster] failover` by a
+    /// renewal period and a margin, so a takeover completes within `failover`).
     pub failover: Duration,
     /// How often the lease is renewed.
     pub renew_every: Duration,
