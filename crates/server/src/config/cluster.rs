@@ -4,9 +4,9 @@
 //!
 //! ```toml
 //! [cluster]
-//! failover = "10s"                  # the leader's lease: another node takes over within this
-//!                                   # long of the leader going silent (1s–10m); renewed every
-//!                                   # failover/5, at most every 2s
+//! failover = "10s"                  # another node takes over within this long of the leader
+//!                                   # going silent (1s–10m); the lease is renewed every
+//!                                   # failover/5 (at most every 2s) and lasts `lease()`
 //! node_id = "node-a"                # this node's name (default: node-<8 random characters>,
 //!                                   # new at every start); [A-Za-z0-9_.-], at most 64
 //! address = "http://10.0.0.5:8080"  # where the other nodes reach this one (default
