@@ -205,7 +205,16 @@ async fn forward(inner: &Inner, leader: &str, req: Request) -> Response {
     let answer = match request.send().await {
         Ok(a) => a,
         Err(error) => {
-            tracing::warn!(%error, leader, path = %parts.uri.path(), "forwarding a request to the leader failed");
+            // During an election every request fails the same way: one line per
+            // `FAILURE_LOG_EVERY`, with how many were not logged, instead of one per request.
+            match failures_to_log() {
+                Some(unlogged) => {
+                    tracing::warn!(%error, leader, path = %parts.uri.path(), unlogged, "forwarding a request to the leader failed")
+                }
+                None => {
+                    tracing::debug!(%error, leader, path = %parts.uri.path(), "forwarding a request to the leader failed")
+                }
+            }
             return unavailable("the leader could not be reached");
         }
     };
@@ -241,4 +250,25 @@ fn unavailable(why: &str) -> Response {
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     response
+}
+
+/// How often a failure to reach the leader is logged as a warning.
+const FAILURE_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Whether this failure to forward is the one to warn about: `Some(failures since the last
+/// warning that were not warned about)` at most once per [`FAILURE_LOG_EVERY`], else `None`.
+fn failures_to_log() -> Option<u64> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Mutex;
+    static LAST: Mutex<Option<std::time::Instant>> = Mutex::new(None);
+    static UNLOGGED: AtomicU64 = AtomicU64::new(0);
+    // A poisoned lock holds a plain instant: still usable.
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    let now = std::time::Instant::now();
+    if last.is_some_and(|t| now.duration_since(t) < FAILURE_LOG_EVERY) {
+        UNLOGGED.fetch_add(1, Ordering::Relaxed);
+        return None;
+    }
+    *last = Some(now);
+    Some(UNLOGGED.swap(0, Ordering::Relaxed))
 }
