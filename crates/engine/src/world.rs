@@ -480,11 +480,7 @@ impl World {
                     .is_some_and(|p| p.set_online(location, online))
             })
             .collect();
-        touched
-            .into_iter()
-            .map(|mi| (self.monitors[mi].spec.id.clone(), self.rejudge(mi, now)))
-            .filter(|(_, a)| *a != Applied::default())
-            .collect()
+        self.rejudge_each(touched, now)
     }
 
     /// Asks again every monitor whose location's last result grew stale since `last`
@@ -503,7 +499,12 @@ impl World {
                     .is_some_and(|p| p.any_went_stale(last, now))
             })
             .collect();
-        stale
+        self.rejudge_each(stale, now)
+    }
+
+    /// Asks the monitors in slots `which` again at `now`; what changed, per monitor.
+    fn rejudge_each(&mut self, which: Vec<usize>, now: DateTime<Utc>) -> Vec<(MonitorId, Applied)> {
+        which
             .into_iter()
             .map(|mi| (self.monitors[mi].spec.id.clone(), self.rejudge(mi, now)))
             .filter(|(_, a)| *a != Applied::default())
