@@ -4,8 +4,6 @@
 //! never race; the caller gets its answer once the change is committed to storage, so a
 //! `201 Created` always means stored.
 
-use std::time::Duration;
-
 use chrono::Utc;
 use pharos_domain::incident::TimelineEntry;
 use pharos_domain::{Actor, CheckResult, Incident, IncidentId, Maintenance, MonitorId};
@@ -25,9 +23,6 @@ use crate::subscribers::{
 use crate::writer::Pending;
 use crate::Live;
 use crate::StatusView;
-
-/// How long a command waits for its change to be committed before answering "unavailable".
-pub const COMMIT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a command or read failed.
 #[derive(Debug, thiserror::Error)]
@@ -316,15 +311,14 @@ impl EngineControl {
     async fn send<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, CommandError> {
         let stopping = || CommandError::Unavailable("Pharos is shutting down".into());
         let (tx, rx) = oneshot::channel();
-        let mut committed = self.committed.clone();
+        let committed = self.committed.clone();
         self.commands.send(make(tx)).await.map_err(|_| stopping())?;
         let (value, seq) = rx.await.map_err(|_| stopping())?;
         let value = value?;
-        let wait = async { committed.wait_for(|&c| c >= seq).await.is_ok() };
-        match tokio::time::timeout(COMMIT_TIMEOUT, wait).await {
-            Ok(true) => Ok(value),
-            Ok(false) => Err(stopping()),
-            Err(_) => Err(CommandError::Unavailable(
+        match crate::stored::committed(committed, seq).await {
+            Ok(()) => Ok(value),
+            Err(crate::stored::NotStored::Stopping) => Err(stopping()),
+            Err(crate::stored::NotStored::Unconfirmed) => Err(CommandError::Unavailable(
                 "the change is applied but the database has not confirmed it yet; it will be retried".into(),
             )),
         }

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use pharos_domain::heartbeat::{HeartbeatSpec, HeartbeatTracker, Ping, Verdict};
 use pharos_domain::{CheckResult, MonitorId, MonitorSpec};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::stored::{Input, NotStored, Receipt};
 
 use crate::metrics::Metrics;
 
@@ -22,10 +24,14 @@ const INBOX: usize = 16;
 /// Longest sleep between looks at the clock, so a wall-clock jump is noticed within a minute.
 const LONGEST_SLEEP: Duration = Duration::from_secs(60);
 
+/// A ping with the marker its task answers once the ping's result is queued for writing.
+pub(crate) type PingIn = (Ping, oneshot::Sender<u64>);
+
 /// Where pings go: each heartbeat monitor's token and its task's inbox.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Heartbeats {
-    inboxes: Arc<HashMap<String, (MonitorId, mpsc::Sender<Ping>)>>,
+    inboxes: Arc<HashMap<String, (MonitorId, mpsc::Sender<PingIn>)>>,
+    committed: watch::Receiver<u64>,
 }
 
 /// Why a ping was not taken.
@@ -34,26 +40,38 @@ pub enum PingError {
     /// No heartbeat monitor has this token.
     #[error("no heartbeat monitor has this token")]
     UnknownToken,
-    /// Pharos is stopping.
-    #[error("Pharos is shutting down")]
-    Stopping,
+    /// Pharos is stopping, or the ping could not be stored in time; the caller should send
+    /// it again.
+    #[error(transparent)]
+    NotStored(#[from] NotStored),
 }
 
 impl Heartbeats {
-    /// Hands a ping to the monitor whose token it names; returns that monitor's id.
+    /// Hands a ping to the monitor whose token it names and returns that monitor's id once
+    /// what the ping did is stored, so an acknowledged ping survives the node that took it.
     pub async fn ping(&self, token: &str, ping: Ping) -> Result<MonitorId, PingError> {
         let (id, inbox) = self.inboxes.get(token).ok_or(PingError::UnknownToken)?;
-        inbox.send(ping).await.map_err(|_| PingError::Stopping)?;
+        let (marker, answer) = oneshot::channel();
+        inbox
+            .send((ping, marker))
+            .await
+            .map_err(|_| NotStored::Stopping)?;
+        Receipt::new(answer, self.committed.clone())
+            .stored()
+            .await?;
         Ok(id.clone())
     }
 }
 
 /// What one heartbeat task runs with: its monitor, its settings and its inbox.
-pub(crate) type HeartbeatTask = (Arc<MonitorSpec>, HeartbeatSpec, mpsc::Receiver<Ping>);
+pub(crate) type HeartbeatTask = (Arc<MonitorSpec>, HeartbeatSpec, mpsc::Receiver<PingIn>);
 
 /// The tasks to start: one per heartbeat monitor in `specs`, with the registry that feeds
-/// them.
-pub(crate) fn prepare(specs: &[Arc<MonitorSpec>]) -> (Heartbeats, Vec<HeartbeatTask>) {
+/// them; a ping is answered once `committed` reaches the write that carries it.
+pub(crate) fn prepare(
+    specs: &[Arc<MonitorSpec>],
+    committed: watch::Receiver<u64>,
+) -> (Heartbeats, Vec<HeartbeatTask>) {
     let mut inboxes = HashMap::new();
     let mut tasks = Vec::new();
     for spec in specs {
@@ -66,6 +84,7 @@ pub(crate) fn prepare(specs: &[Arc<MonitorSpec>]) -> (Heartbeats, Vec<HeartbeatT
     (
         Heartbeats {
             inboxes: Arc::new(inboxes),
+            committed,
         },
         tasks,
     )
@@ -75,8 +94,8 @@ pub(crate) fn prepare(specs: &[Arc<MonitorSpec>]) -> (Heartbeats, Vec<HeartbeatT
 pub(crate) async fn run(
     spec: Arc<MonitorSpec>,
     heartbeat: HeartbeatSpec,
-    mut pings: mpsc::Receiver<Ping>,
-    results: mpsc::Sender<CheckResult>,
+    mut pings: mpsc::Receiver<PingIn>,
+    results: mpsc::Sender<Input>,
     metrics: Arc<Metrics>,
     gate: crate::self_check::Gate,
     mut stop: watch::Receiver<bool>,
@@ -89,9 +108,13 @@ pub(crate) async fn run(
                 .unwrap_or(Duration::ZERO)
                 .min(LONGEST_SLEEP)
         });
+        let mut marker = None;
         let verdict = tokio::select! {
             ping = pings.recv() => match ping {
-                Some(ping) => tracker.on_ping(&ping),
+                Some((ping, m)) => {
+                    marker = Some(m);
+                    tracker.on_ping(&ping)
+                }
                 None => return,
             },
             _ = tokio::time::sleep(wait.unwrap_or(LONGEST_SLEEP)), if wait.is_some() => {
@@ -99,18 +122,25 @@ pub(crate) async fn run(
             }
             _ = stop.changed() => return,
         };
-        let Some(verdict) = verdict else { continue };
-        let result = result_of(&spec, verdict);
-        metrics.record_check(
-            spec.id.as_str(),
-            spec.type_name(),
-            result.outcome,
-            result.started_at.timestamp_millis() as f64 / 1000.0,
-            Duration::ZERO,
-        );
-        // A silent job is no news while Pharos is cut off: its pings could not arrive.
-        if gate.admits(&result) && results.send(result).await.is_err() {
-            return;
+        if let Some(verdict) = verdict {
+            let result = result_of(&spec, verdict);
+            metrics.record_check(
+                spec.id.as_str(),
+                spec.type_name(),
+                result.outcome,
+                result.started_at.timestamp_millis() as f64 / 1000.0,
+                Duration::ZERO,
+            );
+            // A silent job is no news while Pharos is cut off: its pings could not arrive.
+            if gate.admits(&result) && results.send(Input::Result(result)).await.is_err() {
+                return;
+            }
+        }
+        // Behind the ping's result, so its answer names the write that stores it.
+        if let Some(m) = marker {
+            if results.send(Input::Marker(m)).await.is_err() {
+                return;
+            }
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod notices;
 pub mod schedule;
 pub mod self_check;
+pub mod stored;
 pub mod subscribers;
 pub mod view;
 pub mod world;
@@ -322,7 +323,7 @@ pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandl
     let (view_tx, view_rx) = watch::channel(Arc::new(build_view(&live.world, &mut live.desk, now)));
     let (command_tx, command_rx) = mpsc::channel::<Command>(256);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let (result_tx, result_rx) = mpsc::channel::<CheckResult>(16_384);
+    let (result_tx, result_rx) = mpsc::channel::<stored::Input>(16_384);
 
     let mut tasks = JoinSet::new();
     let (gate, self_check_status) = self_check::Gate::open();
@@ -334,7 +335,7 @@ pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandl
             stop_rx.clone(),
         ));
     }
-    let (heartbeats, heartbeat_tasks) = heartbeats::prepare(&specs);
+    let (heartbeats, heartbeat_tasks) = heartbeats::prepare(&specs, pending.committed());
     let change_context = Arc::new(changes::ChangeContext::new(config.changes.clone(), &specs));
     for (spec, heartbeat, pings) in heartbeat_tasks {
         tasks.spawn(heartbeats::run(
@@ -354,6 +355,7 @@ pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandl
         &config.locations,
         &specs,
         result_tx.clone(),
+        pending.committed(),
     ));
     let probed = specs.into_iter().filter(|s| {
         !matches!(s.kind, MonitorKind::Heartbeat(_))
@@ -591,7 +593,7 @@ fn build_view(world: &World, desk: &mut Desk, now: DateTime<Utc>) -> StatusView 
 async fn run_monitor(
     spec: Arc<MonitorSpec>,
     prober: Arc<Prober>,
-    results: mpsc::Sender<CheckResult>,
+    results: mpsc::Sender<stored::Input>,
     metrics: Arc<Metrics>,
     gate: self_check::Gate,
     base: Instant,
@@ -612,7 +614,7 @@ async fn run_monitor(
         );
         let admitted = gate.admits(&result);
         let results = results.clone();
-        async move { !admitted || results.send(result).await.is_ok() }
+        async move { !admitted || results.send(stored::Input::Result(result)).await.is_ok() }
     })
     .await;
 }
@@ -628,7 +630,7 @@ fn unix_seconds(t: DateTime<Utc>) -> f64 {
 async fn run_pipeline(
     mut live: Live,
     registry: Arc<locations::Registry>,
-    mut results: mpsc::Receiver<CheckResult>,
+    mut results: mpsc::Receiver<stored::Input>,
     mut commands: mpsc::Receiver<Command>,
     view: watch::Sender<Arc<StatusView>>,
     pending: Pending,
@@ -640,6 +642,7 @@ async fn run_pipeline(
     let mut refresh = tokio::time::interval(REFRESH_EVERY);
     let mut tick = tokio::time::interval(TICK_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut inputs = Vec::with_capacity(1024);
     let mut batch = Vec::with_capacity(1024);
     let mut dirty = false;
     let mut results_open = true;
@@ -653,14 +656,17 @@ async fn run_pipeline(
     };
     loop {
         tokio::select! {
-            n = results.recv_many(&mut batch, 1024), if results_open => {
+            n = results.recv_many(&mut inputs, 1024), if results_open => {
                 if n == 0 {
                     // Every monitor task is gone (or none was configured): the pipeline
                     // still serves commands and the clock until told to stop.
                     results_open = false;
                     continue;
                 }
-                dirty |= apply_all(&mut live, &mut batch, &pending, &metrics);
+                let markers = stored::split(&mut inputs, &mut batch);
+                let (changed, seq) = apply_all(&mut live, &mut batch, &pending, &metrics);
+                stored::answer(markers, seq, &pending);
+                dirty |= changed;
                 if live.desk.changed() {
                     publish(&mut live);
                     dirty = false;
@@ -700,10 +706,13 @@ async fn run_pipeline(
         }
     }
     // Take whatever already arrived, so a clean shutdown records it.
-    while let Ok(r) = results.try_recv() {
-        batch.push(r);
+    while let Ok(input) = results.try_recv() {
+        inputs.push(input);
     }
-    if apply_all(&mut live, &mut batch, &pending, &metrics) || dirty {
+    let markers = stored::split(&mut inputs, &mut batch);
+    let (changed, seq) = apply_all(&mut live, &mut batch, &pending, &metrics);
+    stored::answer(markers, seq, &pending);
+    if changed || dirty {
         publish(&mut live);
     }
     let _ = done.send(());
@@ -761,12 +770,14 @@ impl Live {
     }
 }
 
+/// Applies `batch` and queues it for writing; says whether anything visible changed, and
+/// the write that carries it.
 fn apply_all(
     live: &mut Live,
     batch: &mut Vec<CheckResult>,
     pending: &Pending,
     metrics: &Metrics,
-) -> bool {
+) -> (bool, u64) {
     let mut changed = false;
     let mut states = Vec::with_capacity(batch.len());
     let mut changes = Vec::new();
@@ -794,8 +805,8 @@ fn apply_all(
             &mut changes,
         );
     }
-    live.queue(pending, metrics, std::mem::take(batch), states, changes);
-    changed
+    let seq = live.queue(pending, metrics, std::mem::take(batch), states, changes);
+    (changed, seq)
 }
 
 /// Hands what one step did to a monitor to the desk, logs it, and collects its state and

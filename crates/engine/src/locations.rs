@@ -14,12 +14,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use pharos_domain::location::LocationDef;
-use pharos_domain::{CheckResult, LocationId, MonitorId, MonitorSpec};
+use pharos_domain::{LocationId, MonitorId, MonitorSpec};
 use pharos_wire::probe::{RefusedResult, ResultBatch};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
+
+use crate::stored::{Input, Receipt};
 
 /// Batch keys remembered per location, so a retried batch is never counted twice: at one
 /// batch a second this covers more than an hour of retries.
@@ -204,16 +206,19 @@ pub struct Registry {
     order: Vec<LocationId>,
     changed: watch::Sender<u64>,
     /// Where results go: the pipeline.
-    results: tokio::sync::mpsc::Sender<CheckResult>,
+    results: tokio::sync::mpsc::Sender<Input>,
+    /// The last write committed, which settles a batch's [`Receipt`].
+    committed: watch::Receiver<u64>,
 }
 
 impl Registry {
     /// The registry of `locations`, with the monitors checked at each; results are handed
-    /// to `results`.
-    pub fn new(
+    /// to `results`, and a batch is stored once `committed` reaches the write carrying it.
+    pub(crate) fn new(
         locations: &[LocationDef],
         monitors: &[Arc<MonitorSpec>],
-        results: tokio::sync::mpsc::Sender<CheckResult>,
+        results: tokio::sync::mpsc::Sender<Input>,
+        committed: watch::Receiver<u64>,
     ) -> Registry {
         let entries = locations
             .iter()
@@ -254,6 +259,7 @@ impl Registry {
             order: locations.iter().map(|l| l.id.clone()).collect(),
             changed: watch::channel(0).0,
             results,
+            committed,
         }
     }
 
@@ -340,11 +346,16 @@ impl Registry {
     /// Counts a batch from `location`: a key seen before counts nothing; results for
     /// monitors not checked here are refused and named; times are corrected by how far the
     /// probe's clock is off; the rest go to the engine, in order.
+    /// Takes a probe's batch: its results go to the pipeline, followed by a marker whose
+    /// [`Receipt`] says when they are stored; the probe is answered only then, so a batch it
+    /// saw acknowledged is never lost with this node. A batch seen before is not counted
+    /// again, but its answer still waits for a marker sent now, which stands behind the
+    /// first copy's results.
     pub fn accept(
         &self,
         location: &LocationId,
         batch: ResultBatch,
-    ) -> Result<BatchOutcome, ProbeRefusal> {
+    ) -> Result<(BatchOutcome, Receipt), ProbeRefusal> {
         let max = pharos_wire::probe::MAX_BATCH;
         if batch.results.len() > max {
             return Err(ProbeRefusal::TooLarge {
@@ -366,12 +377,16 @@ impl Registry {
                 "batch `{}` arrived again; it was counted once already",
                 batch.key.chars().take(80).collect::<String>()
             ));
-            return Ok(BatchOutcome {
+            let permit = self.results.try_reserve().map_err(|_| ProbeRefusal::Busy)?;
+            let (marker, answer) = oneshot::channel();
+            permit.send(Input::Marker(marker));
+            let outcome = BatchOutcome {
                 accepted: 0,
                 duplicate: true,
                 refused: Vec::new(),
                 clock_offset_ms: offset.num_milliseconds(),
-            });
+            };
+            return Ok((outcome, Receipt::new(answer, self.committed.clone())));
         }
         if offset.abs() > CLOCK_WARNING {
             entry.problem(format!(
@@ -414,15 +429,21 @@ impl Registry {
                 names.join(", ")
             ));
         }
-        // Reserve room for every result first: a batch is taken whole or not at all, so a
-        // retry never counts half of it twice.
-        let permits = match self.results.try_reserve_many(good.len()) {
+        // Reserve room for every result and the marker first: a batch is taken whole or not
+        // at all, so a retry never counts half of it twice.
+        let mut permits = match self.results.try_reserve_many(good.len() + 1) {
             Ok(p) => p,
             Err(_) => return Err(ProbeRefusal::Busy),
         };
         let accepted = good.len();
-        for (permit, r) in permits.zip(good) {
-            permit.send(r);
+        for r in good {
+            if let Some(permit) = permits.next() {
+                permit.send(Input::Result(r));
+            }
+        }
+        let (marker, answer) = oneshot::channel();
+        if let Some(permit) = permits.next() {
+            permit.send(Input::Marker(marker));
         }
         entry.keys.push_back(batch.key.clone());
         entry.key_set.insert(batch.key);
@@ -440,12 +461,13 @@ impl Registry {
         {
             entry.results.pop_front();
         }
-        Ok(BatchOutcome {
+        let outcome = BatchOutcome {
             accepted,
             duplicate: false,
             refused,
             clock_offset_ms: offset.num_milliseconds(),
-        })
+        };
+        Ok((outcome, Receipt::new(answer, self.committed.clone())))
     }
 
     /// Locations whose online state changed since last asked: the pipeline turns their

@@ -150,13 +150,13 @@ async fn elect(parts: Arc<Parts>, leading: Arc<AtomicBool>, mut stop: watch::Rec
         // plus `failover`, so the local guard always turns off first.
         let sent = Instant::now();
         let role = if current.is_some() { LEADER } else { FOLLOWER };
-        let heartbeat = store
-            .heartbeat_node(&node.id, &node.address, role, version)
-            .await;
-        let acquired = match heartbeat {
-            Ok(()) => store.acquire_lease(&node.id, node.failover).await,
-            Err(e) => Err(e),
+        let renewal = async {
+            store
+                .heartbeat_node(&node.id, &node.address, role, version)
+                .await?;
+            store.acquire_lease(&node.id, node.failover).await
         };
+        let acquired = answered_within(node.failover, renewal).await;
         match acquired {
             Ok(Some(token)) => {
                 db_ok = true;
@@ -240,9 +240,17 @@ async fn promote(
             started = &mut start => break started,
             _ = renew.tick() => {
                 let sent = Instant::now();
-                match parts.store.acquire_lease(&node.id, node.failover).await {
+                let renewal = parts.store.acquire_lease(&node.id, node.failover);
+                match answered_within(node.failover, renewal).await {
                     Ok(Some(t)) if t == token => fence.renewed(sent),
-                    Ok(_) => tracing::warn!(node = %node.id, "the lease was lost while the engine started"),
+                    Ok(_) => {
+                        tracing::warn!(node = %node.id, "the lease was lost while the engine started; this node follows");
+                        return None;
+                    }
+                    Err(error) if !fence.holds_locally() => {
+                        tracing::warn!(%error, "the lease ran out while the engine started; this node follows");
+                        return None;
+                    }
                     Err(error) => tracing::warn!(%error, "renewing the cluster lease failed while the engine started"),
                 }
             }
@@ -283,6 +291,27 @@ async fn promote(
         fence,
         publisher,
     })
+}
+
+/// Why a renewal failed: the database's error, or no answer in time.
+#[derive(Debug, thiserror::Error)]
+enum RenewalError {
+    #[error(transparent)]
+    Store(#[from] pharos_store::StoreError),
+    #[error("the database did not answer within {0:?}")]
+    NoAnswer(Duration),
+}
+
+/// `renewal`, given at most `limit`: a database cut off without a word (a partition) leaves
+/// a query waiting for ever, and a leader must notice that its lease has run out all the same.
+async fn answered_within<T>(
+    limit: Duration,
+    renewal: impl std::future::Future<Output = Result<T, pharos_store::StoreError>>,
+) -> Result<T, RenewalError> {
+    match tokio::time::timeout(limit, renewal).await {
+        Ok(answer) => Ok(answer?),
+        Err(_) => Err(RenewalError::NoAnswer(limit)),
+    }
 }
 
 /// Stops leading: no more engine routes, the engine drained and stopped.

@@ -17,6 +17,9 @@ use std::time::Duration;
 use pharos_server::config;
 use pharos_server::{App, Settings};
 
+pub mod relay;
+pub use relay::Relay;
+
 pub use pharos_testkit_core::dns;
 pub use pharos_testkit_core::{
     backends, contract_tests, Backend, FakeDns, FakeSmtp, SmtpMessage, SmtpMode, TestDb,

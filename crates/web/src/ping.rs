@@ -62,7 +62,7 @@ async fn take(heartbeats: &Heartbeats, token: &str, kind: PingKind, body: &[u8])
             text(StatusCode::OK, "OK".to_owned())
         }
         Err(PingError::UnknownToken) => error(StatusCode::NOT_FOUND, "not found".to_owned()),
-        Err(e @ PingError::Stopping) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        Err(e @ PingError::NotStored(_)) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }
 }
 

@@ -837,3 +837,224 @@ async fn a_probe_talking_to_a_follower_reaches_the_leader_and_the_next_one() {
     })
     .await;
 }
+
+/// What a stream of writers saw acknowledged.
+#[derive(Default, Debug)]
+struct Acknowledged {
+    pings: u64,
+    probe_results: u64,
+    incidents: Vec<String>,
+    /// Requests answered otherwise (unavailable, timed out), by status (0: no answer): the
+    /// sender keeps what they carried, which may or may not be stored.
+    unanswered: std::collections::BTreeMap<u16, u64>,
+}
+
+/// What a writer sends, over and over.
+#[derive(Clone, Copy)]
+enum Write {
+    /// A heartbeat ping.
+    Ping,
+    /// A probe's batch of one result.
+    ProbeResult,
+    /// A new incident.
+    Incident,
+}
+
+/// Sends `what` to `base` until `stop`, one request at a time; counts what was acknowledged.
+async fn keep_writing(
+    base: String,
+    what: Write,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Acknowledged {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let mut seen = Acknowledged::default();
+    let mut n = 0u64;
+    while !*stop.borrow() {
+        n += 1;
+        let request = match what {
+            Write::Ping => client.post(format!("{base}/ping/{HEARTBEAT}")),
+            Write::ProbeResult => {
+                let now = chrono::Utc::now().to_rfc3339();
+                client
+                    .post(format!("{base}/api/v1/probe/results?location=eu&probe=p1"))
+                    .bearer_auth(PROBE)
+                    .json(
+                        &serde_json::json!({"key": format!("batch-{n}"), "version": "test",
+                        "sent_at": now, "results": [{"monitor_id": "remote", "started_at": now,
+                        "duration_ms": 5, "outcome": "up"}]}),
+                    )
+            }
+            Write::Incident => client
+                .post(format!("{base}/api/v1/incidents"))
+                .bearer_auth(TOKEN)
+                .json(&serde_json::json!({"name": format!("Write {n}"), "body": "Stored?"})),
+        };
+        let (status, body) = match request.send().await {
+            Ok(r) => {
+                let status = r.status().as_u16();
+                (status, r.json::<Value>().await.unwrap_or(Value::Null))
+            }
+            Err(_) => (0, Value::Null),
+        };
+        match (what, status) {
+            (Write::Ping, 200) => seen.pings += 1,
+            (Write::ProbeResult, 200) => {
+                seen.probe_results += body["accepted"].as_u64().unwrap();
+            }
+            (Write::Incident, 201) => {
+                seen.incidents.push(body["id"].as_str().unwrap().to_owned());
+            }
+            (_, status) => *seen.unanswered.entry(status).or_default() += 1,
+        }
+    }
+    seen
+}
+
+const HEARTBEAT: &str = "cluster-heartbeat-token-0123456789";
+const PROBE: &str = "cluster-probe-token-0123456789";
+
+#[tokio::test]
+async fn a_leader_cut_off_from_its_database_steps_down_and_loses_nothing_it_acknowledged() {
+    let Some(db) = database("partition").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let target = FakeTarget::start().await;
+    let path = dir.path().join("pharos.toml");
+    let mut text = config(&target.url, None);
+    text.push_str(&format!(
+        "[[locations]]\nid = \"eu\"\nname = \"Europe\"\ntokens = [\"{PROBE}\"]\n\n\
+         [[monitors]]\nid = \"remote\"\ntype = \"http\"\nurl = \"{}/remote\"\n\
+         locations = [\"eu\"]\ncomponents = [\"api\"]\n\n\
+         [[monitors]]\nid = \"job\"\ntype = \"heartbeat\"\ntoken = \"{HEARTBEAT}\"\n\
+         period = \"1h\"\ncomponents = [\"api\"]\n",
+        target.url
+    ));
+    std::fs::write(&path, text).unwrap();
+    // a reaches PostgreSQL through a relay the test can cut; b directly.
+    let upstream = reqwest::Url::parse(&db.url).unwrap();
+    let upstream = format!(
+        "{}:{}",
+        upstream.host_str().unwrap(),
+        upstream.port().unwrap_or(5432)
+    );
+    let relay = pharos_testkit::Relay::start(&upstream).await;
+    let a_url = db.url.replacen(&upstream, &relay.addr, 1);
+    assert_ne!(a_url, db.url, "the relay stands between a and the database");
+    let mut a = Node::start(dir.path(), "a", &path, &a_url, &[]);
+    a.wait_serving().await;
+    let a_id = a.id().await;
+    eventually(WAIT, "a to lead", || async {
+        (a.leader().await.as_deref() == Some(a_id.as_str())).then_some(())
+    })
+    .await;
+    let mut b = Node::start(dir.path(), "b", &path, &db.url, &[]);
+    b.wait_serving().await;
+    let b_id = b.id().await;
+    eventually(WAIT, "b to follow a", || async {
+        (b.leader().await.as_deref() == Some(a_id.as_str())).then_some(())
+    })
+    .await;
+
+    // Writers keep sending to a, before and through the cut.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let writers: Vec<_> = [Write::Ping, Write::ProbeResult, Write::Incident]
+        .into_iter()
+        .map(|what| tokio::spawn(keep_writing(a.base.clone(), what, stopped.clone())))
+        .collect();
+    eventually(WAIT, "writes acknowledged by a", || async {
+        let n = db.query_i64("SELECT COUNT(*) FROM incidents").await;
+        (n >= 20).then_some(())
+    })
+    .await;
+
+    relay.cut();
+    eventually(FAILOVER + TAKEOVER_MARGIN, "b to take over", || async {
+        (b.leader().await.as_deref() == Some(b_id.as_str())).then_some(())
+    })
+    .await;
+    // a cannot renew, so it stops leading by itself (its own view of the cluster needs the
+    // database, so its log says it).
+    let log = dir.path().join("a.log");
+    eventually(WAIT, "a to stop leading", || async {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.contains("this node stops leading").then_some(())
+    })
+    .await;
+    let _ = stop.send(true);
+    let mut seen = Acknowledged::default();
+    for w in writers {
+        let s = w.await.unwrap();
+        seen.pings += s.pings;
+        seen.probe_results += s.probe_results;
+        seen.incidents.extend(s.incidents);
+        for (status, n) in s.unanswered {
+            *seen.unanswered.entry(status).or_default() += n;
+        }
+    }
+    eprintln!(
+        "a acknowledged {} pings, {} probe results, {} incidents; unanswered by status: {:?}",
+        seen.pings,
+        seen.probe_results,
+        seen.incidents.len(),
+        seen.unanswered
+    );
+    assert!(seen.pings > 0 && seen.probe_results > 0 && !seen.incidents.is_empty());
+
+    // Everything a acknowledged is stored, though a lost the database with writes on their
+    // way to it.
+    let ids: Vec<String> = seen.incidents.iter().map(|i| format!("'{i}'")).collect();
+    let stored = db
+        .query_i64(&format!(
+            "SELECT COUNT(*) FROM incidents WHERE id IN ({})",
+            ids.join(", ")
+        ))
+        .await;
+    assert_eq!(
+        stored as usize,
+        seen.incidents.len(),
+        "acknowledged incidents lost"
+    );
+    let checks = |monitor: &str| {
+        format!(
+            "SELECT COALESCE(SUM(checks), 0)::BIGINT FROM rollups \
+             WHERE monitor_id = '{monitor}' AND granularity = 'd'"
+        )
+    };
+    let pings = db.query_i64(&checks("job")).await;
+    assert!(
+        pings as u64 >= seen.pings,
+        "{} pings acknowledged, {pings} stored",
+        seen.pings
+    );
+    let results = db.query_i64(&checks("remote")).await;
+    assert!(
+        results as u64 >= seen.probe_results,
+        "{} probe results acknowledged, {results} stored",
+        seen.probe_results
+    );
+
+    // b leads and takes writes; once the link is back, a follows it.
+    let (status, created) = b
+        .admin(
+            Method::POST,
+            "/api/v1/incidents",
+            Some(&serde_json::json!({"name": "After the partition", "body": "Still here."})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    relay.heal();
+    eventually(WAIT, "a to follow b", || async {
+        let c = a.cluster().await?;
+        (c["leader"] == b_id.as_str()).then_some(())
+    })
+    .await;
+    assert_eq!(
+        self_declared_leaders(&[&a, &b]).await,
+        vec![b_id.clone()],
+        "one leader"
+    );
+}

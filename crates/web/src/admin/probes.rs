@@ -95,15 +95,21 @@ pub(crate) async fn results(
 ) -> Result<axum::Json<BatchAnswer>, ApiError> {
     let (location, _) = authenticate(&ctx, &headers, &query)?;
     let batch: ResultBatch = error::parse(&body)?;
-    let outcome = ctx
-        .control
-        .locations()
-        .accept(&location, batch)
-        .map_err(|e| match e {
-            ProbeRefusal::Unauthorized => ApiError::unauthorized(e.to_string()),
-            ProbeRefusal::TooLarge { .. } => ApiError::too_large(e.to_string()),
-            ProbeRefusal::Busy => ApiError::unavailable(e.to_string()),
-        })?;
+    let (outcome, receipt) =
+        ctx.control
+            .locations()
+            .accept(&location, batch)
+            .map_err(|e| match e {
+                ProbeRefusal::Unauthorized => ApiError::unauthorized(e.to_string()),
+                ProbeRefusal::TooLarge { .. } => ApiError::too_large(e.to_string()),
+                ProbeRefusal::Busy => ApiError::unavailable(e.to_string()),
+            })?;
+    // Answered only once stored: the probe keeps the batch and sends it again (same key)
+    // until then.
+    receipt
+        .stored()
+        .await
+        .map_err(|e| ApiError::unavailable(e.to_string()))?;
     Ok(axum::Json(BatchAnswer {
         accepted: outcome.accepted,
         duplicate: outcome.duplicate,
