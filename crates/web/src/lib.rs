@@ -39,6 +39,7 @@ mod cors;
 mod feed;
 pub mod forward;
 mod history;
+mod limit;
 pub mod markdown;
 pub mod mirror;
 mod page;

@@ -22,14 +22,13 @@
 //! the TCP peer's (axum's `ConnectInfo<SocketAddr>`): serve the router with
 //! `into_make_service_with_connect_info::<SocketAddr>()`. IPv6 clients are counted per /64.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use askama::Template;
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -41,6 +40,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::admin::error::{ApiError, ApiJson};
 use crate::admin::MAX_BODY_BYTES;
+pub use crate::limit::RateLimit;
+use crate::limit::{retry_after, Limiter};
 
 /// The Statuspage-compatible subscribe endpoint.
 pub const API_PATH: &str = "/api/v2/subscribers.json";
@@ -50,59 +51,6 @@ pub const FORM_PATH: &str = "/subscribe";
 pub const CONFIRM_PATH: &str = "/subscribe/confirm";
 /// Where unsubscribe links point.
 pub const UNSUBSCRIBE_PATH: &str = "/unsubscribe";
-
-/// How many requests one client may make: `burst` at once, then one more every
-/// `refill_every`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimit {
-    /// Requests allowed at once.
-    pub burst: u32,
-    /// How long it takes to earn one more request.
-    pub refill_every: Duration,
-}
-
-impl Default for RateLimit {
-    /// 10 requests a minute per client, in bursts of 10.
-    fn default() -> Self {
-        RateLimit {
-            burst: 10,
-            refill_every: Duration::from_secs(6),
-        }
-    }
-}
-
-/// Most clients tracked before full buckets are forgotten.
-const MAX_TRACKED_CLIENTS: usize = 10_000;
-
-/// A token bucket per client address, in memory.
-struct Limiter {
-    limit: RateLimit,
-    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
-}
-
-impl Limiter {
-    /// Takes one request from `ip`'s bucket, or says how long until one is available.
-    fn take(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
-        let burst = f64::from(self.limit.burst.max(1));
-        let per = self.limit.refill_every.as_secs_f64().max(f64::EPSILON);
-        let refilled = |(tokens, at): (f64, Instant)| {
-            (tokens + now.saturating_duration_since(at).as_secs_f64() / per).min(burst)
-        };
-        // A poisoned lock holds plain numbers; keep using them.
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if buckets.len() >= MAX_TRACKED_CLIENTS && !buckets.contains_key(&ip) {
-            buckets.retain(|_, b| refilled(*b) < burst);
-        }
-        let tokens = buckets.get(&ip).map_or(burst, |b| refilled(*b));
-        if tokens >= 1.0 {
-            buckets.insert(ip, (tokens - 1.0, now));
-            Ok(())
-        } else {
-            buckets.insert(ip, (tokens, now));
-            Err(Duration::from_secs_f64((1.0 - tokens) * per))
-        }
-    }
-}
 
 /// What the subscription routes share.
 #[derive(Clone)]
@@ -120,10 +68,7 @@ pub fn router(control: EngineControl) -> Router {
 pub fn router_with_limit(control: EngineControl, limit: RateLimit) -> Router {
     let ctx = Ctx {
         control,
-        limiter: Arc::new(Limiter {
-            limit,
-            buckets: Mutex::new(HashMap::new()),
-        }),
+        limiter: Arc::new(Limiter::new(limit)),
     };
     Router::new()
         .route(API_PATH, post(api_subscribe).options(api_preflight))
@@ -135,47 +80,9 @@ pub fn router_with_limit(control: EngineControl, limit: RateLimit) -> Router {
         .with_state(ctx)
 }
 
-/// The client's address as counted: the TCP peer, IPv6 cut to its /64. On the leader of a
-/// cluster, a request another node forwarded counts for the address that node vouches for
-/// ([`crate::forward::CLIENT`], signed with the database's key), so each client keeps its own
-/// allowance whichever node it reached.
+/// The client's address as counted ([`crate::limit::client_ip`]).
 fn client(ctx: &Ctx, req: &Request) -> IpAddr {
-    let vouched = || {
-        let ip = req.headers().get(crate::forward::CLIENT)?.to_str().ok()?;
-        let sig = req
-            .headers()
-            .get(crate::forward::CLIENT_SIGNATURE)?
-            .to_str()
-            .ok()?;
-        if !ctx.control.link_tokens().verify_client(ip, sig) {
-            tracing::info!(
-                client = ip,
-                "a forwarded client address with a wrong signature was ignored"
-            );
-            return None;
-        }
-        ip.parse::<IpAddr>().ok()
-    };
-    let ip = vouched().unwrap_or_else(|| {
-        req.extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
-    });
-    match ip {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let s = v6.segments();
-                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-            }
-        },
-        v4 => v4,
-    }
-}
-
-/// `Retry-After` seconds for a wait, at least 1.
-fn retry_after(wait: Duration) -> u64 {
-    wait.as_secs_f64().ceil().max(1.0) as u64
+    crate::limit::client_ip(&ctx.control, req.headers(), req.extensions())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -681,40 +588,6 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-
-    #[test]
-    fn a_bucket_allows_its_burst_then_one_per_refill() {
-        let limiter = Limiter {
-            limit: RateLimit {
-                burst: 3,
-                refill_every: Duration::from_secs(6),
-            },
-            buckets: Mutex::new(HashMap::new()),
-        };
-        let ip: IpAddr = "192.0.2.1".parse().unwrap();
-        let other: IpAddr = "192.0.2.2".parse().unwrap();
-        let t0 = Instant::now();
-        for _ in 0..3 {
-            limiter.take(ip, t0).unwrap();
-        }
-        let wait = limiter.take(ip, t0).unwrap_err();
-        assert_eq!(retry_after(wait), 6);
-        // Another client is not affected.
-        limiter.take(other, t0).unwrap();
-        // Three seconds later, still half a token short.
-        assert_eq!(
-            retry_after(limiter.take(ip, t0 + Duration::from_secs(3)).unwrap_err()),
-            3
-        );
-        limiter.take(ip, t0 + Duration::from_secs(6)).unwrap();
-        assert!(limiter.take(ip, t0 + Duration::from_secs(6)).is_err());
-        // A long pause refills up to the burst, not beyond.
-        let later = t0 + Duration::from_secs(3600);
-        for _ in 0..3 {
-            limiter.take(ip, later).unwrap();
-        }
-        assert!(limiter.take(ip, later).is_err());
-    }
 
     #[test]
     fn tokens_are_read_from_the_query() {

@@ -523,3 +523,59 @@ async fn probes_are_refused_or_corrected_and_named() {
         "{eu}"
     );
 }
+
+#[tokio::test]
+async fn guessing_probe_tokens_is_slowed_per_address() {
+    let target = FakeTarget::start().await;
+    let app = spawn_app(&config(&target)).await;
+    let path = "/api/v1/probe/monitors?location=eu-fr&probe=guess";
+    let refused = || async {
+        let listing = get(&app, "/api/v1/locations", Some(ADMIN)).await;
+        listing
+            .json
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["id"] == "eu-fr")
+            .unwrap()["refused"]
+            .as_u64()
+            .unwrap()
+    };
+
+    // Ten wrong guesses from one address are each looked at, refused and counted…
+    for i in 0..10 {
+        let wrong = get(&app, path, Some(&format!("guess-{i:016}"))).await;
+        assert_eq!(wrong.status, 401, "guess {i}: {}", wrong.text);
+    }
+    assert_eq!(refused().await, 10);
+    // …the next is turned away unread, with when to come back, and so is the right token
+    // from that address for now.
+    let more = get(&app, path, Some("guess-0000000000000010")).await;
+    assert_eq!(more.status, 429, "{}", more.text);
+    let wait: u64 = more.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "Retry-After {wait}");
+    assert!(
+        more.message().contains("too many failed attempts"),
+        "{}",
+        more.text
+    );
+    assert_eq!(get(&app, path, Some(EU)).await.status, 429);
+    assert_eq!(
+        refused().await,
+        10,
+        "a turned-away guess is not even looked at"
+    );
+
+    // Another address is not affected.
+    let elsewhere = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let r = elsewhere
+        .get(format!("{}{path}", app.base_url))
+        .bearer_auth(EU)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}

@@ -31,6 +31,8 @@ pub(crate) struct ApiError {
     field: Option<String>,
     /// Set for 401s: the `WWW-Authenticate` challenge.
     challenge: bool,
+    /// `Retry-After` seconds, for 429s.
+    retry_after: Option<u64>,
 }
 
 /// The body of every error answer.
@@ -63,6 +65,19 @@ impl ApiError {
             message: message.into(),
             field: None,
             challenge: false,
+            retry_after: None,
+        }
+    }
+
+    /// 429: this client tried too often; `Retry-After` says when it may again.
+    pub(crate) fn too_many(wait: std::time::Duration) -> Self {
+        let secs = crate::limit::retry_after(wait);
+        Self {
+            retry_after: Some(secs),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("too many failed attempts from this address; try again in {secs} s"),
+            )
         }
     }
 
@@ -184,6 +199,9 @@ impl IntoResponse for ApiError {
         }
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        if let Some(secs) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

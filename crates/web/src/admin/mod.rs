@@ -98,6 +98,8 @@ pub(crate) struct Ctx {
     pub(crate) tokens: auth::Tokens,
     /// Whether published postmortems may name responders.
     pub(crate) show_responders: bool,
+    /// Wrong probe tokens allowed per address ([`probes::WRONG_TOKENS`]).
+    pub(crate) probe_guesses: std::sync::Arc<crate::limit::Limiter>,
 }
 
 /// The admin router: every `/api/v1` route, the OpenAPI document at
@@ -121,6 +123,7 @@ pub fn router(state: AdminState) -> Router {
         openapi,
         tokens,
         show_responders: state.show_responders,
+        probe_guesses: std::sync::Arc::new(crate::limit::Limiter::new(probes::WRONG_TOKENS)),
     };
     routes
         .route("/v2/enqueue", axum::routing::post(pagerduty::enqueue))

@@ -6,6 +6,9 @@
 use std::collections::HashMap;
 
 use axum::extract::{Query, State};
+use std::time::Instant;
+
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -16,12 +19,41 @@ use pharos_wire::probe::{Assignment, BatchAnswer, ResultBatch, LONG_POLL};
 use super::auth::bearer;
 use super::error::{self, ApiError};
 use super::Ctx;
+use crate::limit::RateLimit;
 
 /// Largest results body: a full batch of results with long errors.
 pub(crate) const MAX_RESULTS_BYTES: usize = 4 * 1024 * 1024;
 
+/// Wrong tokens (or unknown locations) one address may send: 10 at once, then one a minute.
+/// Only failures count; past them, the address gets 429 without its token being looked at or
+/// logged, so guessing is slow and cannot fill the log.
+pub(crate) const WRONG_TOKENS: RateLimit = RateLimit {
+    burst: 10,
+    refill_every: std::time::Duration::from_secs(60),
+};
+
 /// The location a request is for, once its token is checked, and the probe instance.
 fn authenticate(
+    ctx: &Ctx,
+    parts: &Parts,
+    query: &HashMap<String, String>,
+) -> Result<(LocationId, String), ApiError> {
+    let ip = crate::limit::client_ip(&ctx.control, &parts.headers, &parts.extensions);
+    let now = Instant::now();
+    ctx.probe_guesses
+        .check(ip, now)
+        .map_err(ApiError::too_many)?;
+    let checked = check_token(ctx, &parts.headers, query);
+    if checked.is_err() {
+        // Spent only on failure; the next failure past the allowance is a 429.
+        let _ = ctx.probe_guesses.take(ip, now);
+    }
+    checked
+}
+
+/// The location and instance named by `query`, if the bearer token in `headers` is one of
+/// the location's.
+fn check_token(
     ctx: &Ctx,
     headers: &HeaderMap,
     query: &HashMap<String, String>,
@@ -49,10 +81,10 @@ fn authenticate(
 /// current one, waits up to [`LONG_POLL`] for a change and answers 304 if none came.
 pub(crate) async fn monitors(
     State(ctx): State<Ctx>,
-    headers: HeaderMap,
+    parts: Parts,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let (location, instance) = authenticate(&ctx, &headers, &query)?;
+    let (location, instance) = authenticate(&ctx, &parts, &query)?;
     let registry = ctx.control.locations();
     let known = query.get("version").cloned();
     let deadline = tokio::time::Instant::now() + LONG_POLL;
@@ -81,7 +113,7 @@ pub(crate) async fn monitors(
         }
         registry.wait_for_change(left).await;
         // Waiting is also being alive: note the probe again before answering.
-        authenticate(&ctx, &headers, &query)?;
+        authenticate(&ctx, &parts, &query)?;
     }
 }
 
@@ -89,11 +121,11 @@ pub(crate) async fn monitors(
 /// sent.
 pub(crate) async fn results(
     State(ctx): State<Ctx>,
-    headers: HeaderMap,
+    parts: Parts,
     Query(query): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Result<axum::Json<BatchAnswer>, ApiError> {
-    let (location, _) = authenticate(&ctx, &headers, &query)?;
+    let (location, _) = authenticate(&ctx, &parts, &query)?;
     let batch: ResultBatch = error::parse(&body)?;
     let (outcome, receipt) =
         ctx.control

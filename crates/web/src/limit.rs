@@ -1,0 +1,180 @@
+//! Per-client allowances for what strangers can reach: a token bucket per address
+//! ([`Limiter`]) and the address a request counts for ([`client_ip`]). Subscribing spends
+//! the allowance on every request; routes guarded by a secret (probe tokens) spend it only on
+//! a wrong secret, so guessing is slow and a flood of wrong guesses is not a flood of log lines.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::ConnectInfo;
+use http::{Extensions, HeaderMap};
+use pharos_engine::EngineControl;
+
+/// How many requests one client may make: `burst` at once, then one more every
+/// `refill_every`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests allowed at once.
+    pub burst: u32,
+    /// How long it takes to earn one more request.
+    pub refill_every: Duration,
+}
+
+impl Default for RateLimit {
+    /// 10 requests a minute per client, in bursts of 10.
+    fn default() -> Self {
+        RateLimit {
+            burst: 10,
+            refill_every: Duration::from_secs(6),
+        }
+    }
+}
+
+/// Most clients tracked before full buckets are forgotten.
+const MAX_TRACKED_CLIENTS: usize = 10_000;
+
+/// A token bucket per client address, in memory.
+pub(crate) struct Limiter {
+    limit: RateLimit,
+    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+}
+
+impl Limiter {
+    /// A limiter allowing each client `limit`.
+    pub(crate) fn new(limit: RateLimit) -> Limiter {
+        Limiter {
+            limit,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether `ip` has a request left, without taking it; otherwise how long until it has.
+    pub(crate) fn check(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
+        let burst = f64::from(self.limit.burst.max(1));
+        let per = self.limit.refill_every.as_secs_f64().max(f64::EPSILON);
+        let buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let tokens = buckets.get(&ip).map_or(burst, |(tokens, at)| {
+            (tokens + now.saturating_duration_since(*at).as_secs_f64() / per).min(burst)
+        });
+        if tokens >= 1.0 {
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - tokens) * per))
+        }
+    }
+
+    /// Takes one request from `ip`'s bucket, or says how long until one is available.
+    pub(crate) fn take(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
+        let burst = f64::from(self.limit.burst.max(1));
+        let per = self.limit.refill_every.as_secs_f64().max(f64::EPSILON);
+        let refilled = |(tokens, at): (f64, Instant)| {
+            (tokens + now.saturating_duration_since(at).as_secs_f64() / per).min(burst)
+        };
+        // A poisoned lock holds plain numbers; keep using them.
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() >= MAX_TRACKED_CLIENTS && !buckets.contains_key(&ip) {
+            buckets.retain(|_, b| refilled(*b) < burst);
+        }
+        let tokens = buckets.get(&ip).map_or(burst, |b| refilled(*b));
+        if tokens >= 1.0 {
+            buckets.insert(ip, (tokens - 1.0, now));
+            Ok(())
+        } else {
+            buckets.insert(ip, (tokens, now));
+            Err(Duration::from_secs_f64((1.0 - tokens) * per))
+        }
+    }
+}
+
+/// `Retry-After` seconds for a wait, at least 1.
+pub(crate) fn retry_after(wait: Duration) -> u64 {
+    wait.as_secs_f64().ceil().max(1.0) as u64
+}
+
+/// The client's address as counted: the TCP peer, IPv6 cut to its /64. On the leader of a
+/// cluster, a request another node forwarded counts for the address that node vouches for
+/// ([`crate::forward::CLIENT`], signed with the database's key), so each client keeps its own
+/// allowance whichever node it reached.
+pub(crate) fn client_ip(
+    control: &EngineControl,
+    headers: &HeaderMap,
+    extensions: &Extensions,
+) -> IpAddr {
+    let vouched = || {
+        let ip = headers.get(crate::forward::CLIENT)?.to_str().ok()?;
+        let sig = headers
+            .get(crate::forward::CLIENT_SIGNATURE)?
+            .to_str()
+            .ok()?;
+        if !control.link_tokens().verify_client(ip, sig) {
+            tracing::info!(
+                client = ip,
+                "a forwarded client address with a wrong signature was ignored"
+            );
+            return None;
+        }
+        ip.parse::<IpAddr>().ok()
+    };
+    let ip = vouched().unwrap_or_else(|| {
+        extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
+    });
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+        v4 => v4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_bucket_allows_its_burst_then_one_per_refill() {
+        let limiter = Limiter::new(RateLimit {
+            burst: 3,
+            refill_every: Duration::from_secs(6),
+        });
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let other: IpAddr = "192.0.2.2".parse().unwrap();
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            limiter.take(ip, t0).unwrap();
+        }
+        let wait = limiter.take(ip, t0).unwrap_err();
+        assert_eq!(retry_after(wait), 6);
+        // Another client is not affected.
+        limiter.take(other, t0).unwrap();
+        // Three seconds later, still half a token short.
+        assert_eq!(
+            retry_after(limiter.take(ip, t0 + Duration::from_secs(3)).unwrap_err()),
+            3
+        );
+        limiter.take(ip, t0 + Duration::from_secs(6)).unwrap();
+        assert!(limiter.take(ip, t0 + Duration::from_secs(6)).is_err());
+        // A long pause refills up to the burst, not beyond.
+        let later = t0 + Duration::from_secs(3600);
+        for _ in 0..3 {
+            limiter.take(ip, later).unwrap();
+        }
+        assert!(limiter.take(ip, later).is_err());
+        // Looking does not spend.
+        let fresh: IpAddr = "192.0.2.3".parse().unwrap();
+        for _ in 0..10 {
+            limiter.check(fresh, later).unwrap();
+        }
+        limiter.take(fresh, later).unwrap();
+        assert!(limiter.check(ip, later).is_err());
+    }
+}
