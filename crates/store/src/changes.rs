@@ -178,8 +178,10 @@ impl Store {
     pub async fn insert_change(&self, change: &Change) -> Result<Result<(), ChangeConflict>> {
         const OP: &str = "insert_change";
         check_text(change).map_err(|e| e.at(OP))?;
+        self.fence_locally(OP)?;
         let outcome: Result<Result<(), ChangeConflict>, OpError> = db_run!(self, |pool, d| async {
             let mut tx = pool.begin_with(d.begin_write).await?;
+            check_fence!(self, tx, d);
             let taken: Option<(String,)> = sqlx::query_as("SELECT id FROM changes WHERE id = $1")
                 .bind(&change.id)
                 .fetch_optional(&mut *tx)
@@ -357,7 +359,10 @@ impl Store {
         if doc.contains('\0') {
             return Err(OpError::Invalid("regression contains a NUL character".into()).at(OP));
         }
-        db_run!(self, |pool, d| {
+        self.fence_locally(OP)?;
+        db_run!(self, |pool, d| async {
+            let mut tx = pool.begin_with(d.begin_write).await?;
+            check_fence!(self, tx, d);
             sqlx::query(
                 "INSERT INTO change_regressions (change_id, state, suspect, evaluated_at, doc) \
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT (change_id) DO UPDATE SET \
@@ -369,12 +374,13 @@ impl Store {
             .bind(regression.suspect)
             .bind(ms(regression.evaluated_at))
             .bind(&doc)
-            .execute(pool)
-            .await
-            .map(|_| ())
-        })
-        .map_err(|e| OpError::from(e).at(OP))?;
-        Ok(())
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok::<_, OpError>(())
+        }
+        .await)
+        .map_err(|e| e.at(OP))
     }
 
     /// `monitor`'s stored results that started in `[from, to)`, oldest first. Only the ring's

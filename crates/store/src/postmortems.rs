@@ -116,16 +116,22 @@ impl Store {
              SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM incidents WHERE id = $1) \
              {on_conflict} RETURNING {COLUMNS}"
         );
-        let row: Option<DbRow> = db_run!(self, |pool, d| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        self.fence_locally(op)?;
+        let row: Option<DbRow> = db_run!(self, |pool, d| async {
+            let mut tx = pool.begin_with(d.begin_write).await?;
+            check_fence!(self, tx, d);
+            let row = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
                 .bind(incident_id)
                 .bind(doc)
                 .bind(ms(at))
                 .bind(published_at.map(ms))
-                .fetch_optional(pool)
-                .await
-        })
-        .map_err(|e| OpError::from(e).at(op))?;
+                .fetch_optional(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<_, OpError>(row)
+        }
+        .await)
+        .map_err(|e| e.at(op))?;
         match row {
             Some(row) => to_record(row).map_err(|e| e.at(op)),
             None => Err(OpError::Invalid(format!("no incident with id {incident_id:?}")).at(op)),

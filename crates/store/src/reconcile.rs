@@ -55,8 +55,12 @@ impl Store {
         let now_ms = ms(now);
         let operational = ComponentStatus::Operational.as_str();
 
+        self.fence_locally(OP)?;
         db_run!(self, |pool, d| async {
             let mut tx = pool.begin_with(d.begin_write).await?;
+            // A node that lost the lease while starting must not rewrite the configuration
+            // under the new leader.
+            check_fence!(self, tx, d);
             let mut report = ReconcileReport::default();
 
             // Components.

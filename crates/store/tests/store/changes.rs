@@ -27,7 +27,8 @@ contract_tests!(
 
 // ---- fixtures --------------------------------------------------------------------------
 
-async fn seed(store: &Store) {
+/// The components `api`, `db` and `web`, and monitor `api-health` of `api`.
+pub(crate) async fn seed(store: &Store) {
     let components: Vec<ComponentRecord> = ["api", "db", "web"]
         .iter()
         .enumerate()
@@ -52,7 +53,8 @@ async fn seed(store: &Store) {
         .unwrap();
 }
 
-fn change(id: &str, component: &str, started: &str) -> Change {
+/// A deploy of `component` started at `started`.
+pub(crate) fn change(id: &str, component: &str, started: &str) -> Change {
     Change {
         id: id.into(),
         component: cid(component),
@@ -297,7 +299,8 @@ async fn changes_between_selects_components_and_times(db: &TestDb) {
         .is_empty());
 }
 
-fn regression(state: RegressionState, at: &str) -> Regression {
+/// A verdict on a change, evaluated at `at`.
+pub(crate) fn regression(state: RegressionState, at: &str) -> Regression {
     Regression {
         state,
         suspect: state == RegressionState::Suspect,

@@ -168,6 +168,57 @@ async fn the_fence_refuses_a_deposed_leaders_writes_claims_and_views() {
 }
 
 #[tokio::test]
+async fn a_deposed_leaders_direct_writes_are_refused_too() {
+    let Some((db, store)) = postgres("direct_writes").await else {
+        return;
+    };
+    crate::changes::seed(&store).await;
+    let a_token = store.acquire_lease("a", LEASE).await.unwrap().unwrap();
+    let a = fenced(&store, "a", a_token);
+    a.write_batch(&incident("i1")).await.unwrap();
+    let at = t("2027-01-01T01:00:00Z");
+    a.save_postmortem("i1", r#"{"by":"a"}"#, at).await.unwrap();
+    let deploy = crate::changes::change("c1", "api", "2027-01-01T00:00:00Z");
+    a.insert_change(&deploy).await.unwrap().unwrap();
+    let verdict = crate::changes::regression(
+        pharos_domain::change::RegressionState::Suspect,
+        "2027-01-01T00:20:00Z",
+    );
+    a.put_regression("c1", &verdict).await.unwrap();
+
+    expire(&db).await;
+    store.acquire_lease("b", LEASE).await.unwrap().unwrap();
+    // Everything a writes outside its batches is refused once b leads: postmortems, changes,
+    // regression verdicts and the configuration it reconciles at start.
+    let refused = [
+        a.save_postmortem("i1", r#"{"by":"a, late"}"#, at)
+            .await
+            .unwrap_err(),
+        a.mark_postmortem_published("i1", at).await.unwrap_err(),
+        a.insert_change(&crate::changes::change("c2", "api", "2027-01-01T00:30:00Z"))
+            .await
+            .unwrap_err(),
+        a.put_regression("c1", &verdict).await.unwrap_err(),
+        a.reconcile(&[], &[], at).await.unwrap_err(),
+    ];
+    for err in &refused {
+        assert!(err.is_fenced(), "{err}");
+    }
+    assert_eq!(
+        db.query_string("SELECT doc FROM postmortems WHERE incident_id = 'i1'")
+            .await,
+        r#"{"by":"a"}"#
+    );
+    assert_eq!(db.query_i64("SELECT COUNT(*) FROM changes").await, 1);
+    assert_eq!(
+        db.query_i64("SELECT COUNT(*) FROM components WHERE archived_at IS NULL")
+            .await,
+        3,
+        "a's empty configuration archived nothing"
+    );
+}
+
+#[tokio::test]
 async fn a_fence_not_renewed_in_time_refuses_without_asking_the_database() {
     let Some((db, store)) = postgres("local_fence").await else {
         return;
