@@ -610,6 +610,151 @@ fn maintenance_runs_on_its_clock_and_holds_back_incidents() {
     assert_eq!(r.incidents().len(), 1);
 }
 
+/// A rig whose one monitor, `app` on `db`, is checked from `local` and `eu-fr` (quorum 2,
+/// down at a place at its first failure there): failing at one place is regional.
+fn placed_rig() -> Rig {
+    let mut app =
+        (*crate::test_support::spec("app", &["db"], ComponentStatus::MajorOutage, 1)).clone();
+    app.placement = pharos_domain::location::Placement {
+        locations: vec![
+            pharos_domain::LocationId::local(),
+            pharos_domain::LocationId::new("eu-fr").unwrap(),
+        ],
+        quorum: pharos_domain::location::Quorum::new(2, None).unwrap(),
+        on_regional_failure: ComponentStatus::PartialOutage,
+    };
+    let mut r = rig_with(rules(), vec![Arc::new(app)]);
+    r.world.name_locations([(
+        pharos_domain::LocationId::new("eu-fr").unwrap(),
+        "Europe (France)".to_owned(),
+    )]);
+    r
+}
+
+impl Rig {
+    /// One result of `app` from `location`.
+    fn check_from(&mut self, location: &str, outcome: CheckOutcome, at: i64) {
+        let r = CheckResult {
+            monitor_id: MonitorId::new("app").unwrap(),
+            started_at: t(at),
+            duration_ms: 5,
+            outcome,
+            status_code: None,
+            error: (outcome == CheckOutcome::Down).then(|| "connection refused".to_owned()),
+            timings: None,
+            location: pharos_domain::LocationId::new(location).unwrap(),
+        };
+        let applied = self.world.apply(&r);
+        self.desk
+            .on_result(&mut self.world, &r.monitor_id, &applied, t(at));
+    }
+}
+
+#[test]
+fn a_regional_failure_during_maintenance_opens_its_incident_when_the_window_ends() {
+    let mut r = placed_rig();
+    r.check_from("local", CheckOutcome::Up, 0);
+    r.check_from("eu-fr", CheckOutcome::Up, 0);
+    let id = r
+        .desk
+        .create_maintenance(
+            &mut r.world,
+            NewMaintenance {
+                name: "DB upgrade".into(),
+                body: "Upgrading.".into(),
+                components: vec![cid("db")],
+                scheduled_for: t(100),
+                scheduled_until: t(200),
+                auto_start: None,
+                auto_complete: None,
+            },
+            Actor::Person("alice".into()),
+            t(0),
+        )
+        .unwrap();
+    r.desk.tick(&mut r.world, t(100));
+    r.events();
+
+    // Europe fails during the window: recorded on the window, no incident, the component
+    // under maintenance.
+    r.check_from("local", CheckOutcome::Up, 110);
+    r.check_from("eu-fr", CheckOutcome::Down, 110);
+    assert!(r.incidents().is_empty(), "no incident during maintenance");
+    assert_eq!(r.status("db"), ComponentStatus::UnderMaintenance);
+    assert!(kinds(&r.events()).contains(&"monitor_down_in_maintenance"));
+    // Still failing there as the window nears its end (fresh results, no news).
+    r.check_from("local", CheckOutcome::Up, 190);
+    r.check_from("eu-fr", CheckOutcome::Down, 190);
+    assert!(r.incidents().is_empty());
+
+    // The window ends with Europe still failing: the regional incident opens now, saying
+    // where, as if the failure had begun at this moment.
+    r.desk.tick(&mut r.world, t(200));
+    assert_eq!(
+        r.desk.maintenance(&id).unwrap().status,
+        MaintenanceStatus::Completed
+    );
+    assert_eq!(r.status("db"), ComponentStatus::PartialOutage);
+    let incidents = r.incidents();
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    let inc = &incidents[0];
+    assert_eq!(inc.name, "Partial outage of Database");
+    assert_eq!(inc.status, IncidentStatus::Investigating);
+    assert!(inc.public);
+    assert_eq!(
+        inc.components.get(&cid("db")),
+        Some(&ComponentStatus::PartialOutage)
+    );
+    assert_eq!(
+        inc.monitors.get(&MonitorId::new("app").unwrap()),
+        Some(&true)
+    );
+    assert_eq!(inc.updates.len(), 1, "{:?}", inc.updates);
+    let body = &inc.updates[0].body;
+    assert!(
+        body.starts_with(
+            "We are investigating a partial outage of Database: failing from Europe (France); \
+             Local sees it up."
+        ),
+        "{body}"
+    );
+
+    // Europe passes again: the incident is monitored, as any regional failure's would be.
+    r.check_from("eu-fr", CheckOutcome::Up, 210);
+    assert_eq!(r.status("db"), ComponentStatus::Operational);
+    assert_eq!(r.incidents()[0].status, IncidentStatus::Monitoring);
+}
+
+#[test]
+fn a_regional_failure_over_before_the_window_ends_opens_nothing() {
+    let mut r = placed_rig();
+    r.check_from("local", CheckOutcome::Up, 0);
+    r.check_from("eu-fr", CheckOutcome::Up, 0);
+    r.desk
+        .create_maintenance(
+            &mut r.world,
+            NewMaintenance {
+                name: "DB upgrade".into(),
+                body: "Upgrading.".into(),
+                components: vec![cid("db")],
+                scheduled_for: t(100),
+                scheduled_until: t(200),
+                auto_start: None,
+                auto_complete: None,
+            },
+            Actor::Person("alice".into()),
+            t(0),
+        )
+        .unwrap();
+    r.desk.tick(&mut r.world, t(100));
+    r.check_from("eu-fr", CheckOutcome::Down, 110);
+    r.check_from("local", CheckOutcome::Up, 190);
+    r.check_from("eu-fr", CheckOutcome::Up, 190);
+    r.desk.tick(&mut r.world, t(200));
+    assert!(r.incidents().is_empty(), "{:?}", r.incidents());
+    assert_eq!(r.status("db"), ComponentStatus::Operational);
+}
+
 #[test]
 fn maintenance_refuses_bad_windows_and_backward_moves() {
     let mut r = rig(rules());

@@ -464,6 +464,27 @@ impl World {
         }
     }
 
+    /// Where a monitor checked from several locations fails, in words ("failing from …;
+    /// … sees it up"), while it fails at some of them, short of its quorum, as its
+    /// locations last said; `None` for any other monitor (checked by the server alone,
+    /// failing nowhere, down, or failing at places not yet known after a restart).
+    pub fn regional_words(&self, id: &MonitorId) -> Option<String> {
+        let &mi = self.monitor_index.get(id)?;
+        let places = self.monitors[mi].places.as_ref()?;
+        if places.reach != FailureReach::Regional || places.failing.is_empty() {
+            return None;
+        }
+        let (failing, passing, unknown) = places.votes.clone();
+        let verdict = pharos_domain::location::Verdict {
+            health: self.monitors[mi].state.health,
+            regional: true,
+            failing,
+            passing,
+            unknown,
+        };
+        Some(verdict.where_words(|l| self.location_name(l)))
+    }
+
     /// Marks a location's probes online or offline at `now`: offline, its votes turn
     /// unknown. Returns what that changed, per monitor checked there.
     pub fn set_location_online(

@@ -322,6 +322,21 @@ impl Desk {
             for m in down {
                 self.on_down(world, &m, &[], None, now);
             }
+            // Monitors failing at some of their locations, short of the quorum, were only
+            // recorded on the window (`on_down` holds back what is under maintenance), and no
+            // verdict will tell of them again while they keep failing where they do: their
+            // regional incident opens now, saying where, as if the failure began now.
+            let regional: Vec<(MonitorId, ComponentStatus, String)> = world
+                .monitors()
+                .filter(|(spec, _)| spec.components.iter().any(|c| components.contains(c)))
+                .filter_map(|(spec, _)| {
+                    let words = world.regional_words(&spec.id)?;
+                    Some((spec.id.clone(), spec.placement.on_regional_failure, words))
+                })
+                .collect();
+            for (m, status, words) in regional {
+                self.on_down(world, &m, &[], Some((status, words)), now);
+            }
         }
     }
 

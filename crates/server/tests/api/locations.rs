@@ -3,9 +3,9 @@
 //! target. One location failing is a regional incident that says where; a second makes it
 //! a major outage in the same incident; a silent location never votes down; a replayed
 //! batch, a wrong token, a monitor not assigned there and a clock far off are refused or
-//! corrected, and named in `GET /api/v1/locations`. The regional scenario runs on both
-//! databases (results are stored with their location); the rest live in the engine and run
-//! on SQLite.
+//! corrected, and named in `GET /api/v1/locations`. A regional failure under maintenance
+//! becomes its incident when the window ends. The regional scenarios run on both databases
+//! (results are stored with their location); the rest live in the engine and run on SQLite.
 
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::support::config::Config;
-use crate::support::http::{get, send, Body};
+use crate::support::http::{get, post, send, Body};
 
 const ADMIN: &str = "admin-token-0123456789";
 const EU: &str = "eu-fr-probe-token-000000";
@@ -578,4 +578,107 @@ async fn guessing_probe_tokens_is_slowed_per_address() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+}
+
+/// `app` checked from the server and `eu-fr` (quorum 2 of 2: one failing is regional), down
+/// at a place after two failures there; `eu-fr` goes offline only after the default minute.
+fn two_places(target: &FakeTarget) -> String {
+    Config::acme()
+        .admin("ops", ADMIN)
+        .component("app", "Eptura Workplace")
+        .section(&format!(
+            "[[locations]]\nid = \"eu-fr\"\nname = \"Europe (France)\"\ntokens = [\"{EU}\"]"
+        ))
+        .http_monitor("app", &format!("{}/", target.url), "app")
+        .thresholds(2, 1)
+        .with("locations = [\"local\", \"eu-fr\"]")
+        .auto_incidents("1h")
+        .build()
+}
+
+#[tokio::test]
+async fn a_regional_failure_under_maintenance_opens_its_incident_when_the_window_ends() {
+    for backend in backends() {
+        regional_after_maintenance(backend).await;
+    }
+}
+
+async fn regional_after_maintenance(backend: Backend) {
+    let target = FakeTarget::start().await;
+    let app = spawn_app_on(backend, &two_places(&target)).await;
+    eventually(Duration::from_secs(10), "the local checks", || async {
+        let m = app.admin_json("/api/v1/monitors/app", ADMIN).await;
+        (m["locations"][0]["health"] == "up").then_some(())
+    })
+    .await;
+    let now = Utc::now();
+    let a = post(
+        &app,
+        "/api/v1/maintenances",
+        Some(ADMIN),
+        &json!({
+            "name": "Network work", "body": "Moving racks.", "components": ["app"],
+            "scheduled_for": now.to_rfc3339(),
+            "scheduled_until": (now + chrono::Duration::hours(1)).to_rfc3339(),
+        }),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{a:?}");
+    let window = a.json["id"].as_str().unwrap().to_owned();
+    app.wait_for_component("app", "under_maintenance", Duration::from_secs(10))
+        .await;
+
+    // Europe fails during the window: recorded on it, no incident.
+    for key in ["eu-1", "eu-2"] {
+        let a = batch(&app, "eu-fr", EU, key, &[("app", false)]).await;
+        assert_eq!(a.status, 200, "{}", a.text);
+    }
+    eventually(Duration::from_secs(10), "Europe failing", || async {
+        let m = app.admin_json("/api/v1/monitors/app", ADMIN).await;
+        (m["locations"][1]["health"] == "down").then_some(())
+    })
+    .await;
+    assert!(open_incidents(&app).await.is_empty(), "{backend:?}");
+    assert_eq!(component_status(&app, "app").await, "under_maintenance");
+
+    // The window is completed with Europe still failing: the regional incident opens, saying
+    // where, and the component shows the partial outage.
+    let done = post(
+        &app,
+        &format!("/api/v1/maintenances/{window}/updates"),
+        Some(ADMIN),
+        &json!({"status": "completed", "body": "Done."}),
+    )
+    .await;
+    assert!(done.status < 300, "{done:?}");
+    let inc = eventually(Duration::from_secs(10), "the regional incident", || async {
+        let list = open_incidents(&app).await;
+        (list.len() == 1).then(|| list[0].clone())
+    })
+    .await;
+    assert_eq!(
+        inc["name"], "Partial outage of Eptura Workplace",
+        "{backend:?}"
+    );
+    assert_eq!(inc["impact"], "major");
+    let body = inc["incident_updates"][0]["body"].as_str().unwrap();
+    assert!(
+        body.starts_with(
+            "We are investigating a partial outage of Eptura Workplace: failing from Europe (France); Local sees it up."
+        ),
+        "{body}"
+    );
+    assert_eq!(component_status(&app, "app").await, "partial_outage");
+
+    // Europe passes: it is monitored.
+    let a = batch(&app, "eu-fr", EU, "eu-3", &[("app", true)]).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    eventually(Duration::from_secs(10), "the recovery", || async {
+        let list = open_incidents(&app).await;
+        (component_status(&app, "app").await == "operational"
+            && list.first().is_some_and(|i| i["status"] == "monitoring"))
+        .then_some(())
+    })
+    .await;
+    app.stop().await;
 }
