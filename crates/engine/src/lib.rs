@@ -245,6 +245,24 @@ pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandl
     );
 
     let (incidents, maintenances) = load_incidents(&store).await?;
+    // Each location's own state is not stored: a monitor that was failing somewhere short
+    // of its quorum when Pharos stopped starts as failing at a place not yet known, so the
+    // incident it is in ends when every place passes again, and its components keep showing
+    // the regional status meanwhile. Assumed before the desk is restored, so that what the
+    // restore re-derives (alerts, overrides, maintenance) already counts it.
+    let failing: Vec<pharos_domain::MonitorId> = incidents
+        .iter()
+        .filter(|i| i.status.is_unresolved())
+        .flat_map(|i| {
+            i.monitors
+                .iter()
+                .filter(|(_, f)| **f)
+                .map(|(m, _)| m.clone())
+        })
+        .collect();
+    for m in &failing {
+        world.assume_regional(m);
+    }
     let overrides = load_overrides(&store).await?;
     let held_alerts = load_held_alerts(&store).await?;
     let mut desk = Desk::new(
@@ -259,23 +277,6 @@ pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandl
         held_alerts,
     };
     desk.restore(&mut world, stored, now);
-    // Each location's own state is not stored: a monitor that was failing somewhere short
-    // of its quorum when Pharos stopped starts as failing at a place not yet known, so the
-    // incident it is in ends when every place passes again.
-    let failing: Vec<pharos_domain::MonitorId> = desk
-        .incidents()
-        .iter()
-        .filter(|i| i.status.is_unresolved())
-        .flat_map(|i| {
-            i.monitors
-                .iter()
-                .filter(|(_, f)| **f)
-                .map(|(m, _)| m.clone())
-        })
-        .collect();
-    for m in &failing {
-        world.assume_regional(m);
-    }
     let suspects = if config.changes.degrade && config.changes.regression.is_some() {
         changes::unrecovered_suspects(&store, now).await?
     } else {

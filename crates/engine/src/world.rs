@@ -388,9 +388,15 @@ impl World {
         let verdict = places.judge(at);
         let mut reach = FailureReach::of(&verdict);
         // Failing at places not yet known (restored from storage): it is over only once
-        // every place has had its say.
+        // every place has had its say. A place whose checks fail again since the restart,
+        // short of its threshold, has not said it passes: each place starts from the
+        // monitor's stored health (up), so without this its first failure would end the
+        // incident and its next one open it again.
         let assumed = places.reach == FailureReach::Regional && places.failing.is_empty();
-        if assumed && reach == FailureReach::Clear && !verdict.unknown.is_empty() {
+        if assumed
+            && reach == FailureReach::Clear
+            && (!verdict.unknown.is_empty() || places.failing_unconfirmed(at))
+        {
             reach = FailureReach::Regional;
         }
         // Where it fails was not known (restored from storage): finding out is no news.
@@ -432,8 +438,12 @@ impl World {
             state.health = health;
             state.since = Some(at);
         }
-        let regional_changed = slot.regional != verdict.regional;
-        slot.regional = verdict.regional;
+        // The components show the regional status while the failure is regional, also when
+        // that is assumed (restored from storage, where not yet known), not only while the
+        // votes say where: else they would read operational while its incident is open.
+        let regional = reach == FailureReach::Regional;
+        let regional_changed = slot.regional != regional;
+        slot.regional = regional;
         let flap = slot.watch_flapping(transition, at);
         let mut applied = Applied {
             transition,
@@ -451,7 +461,8 @@ impl World {
     /// Takes a monitor checked from several locations, restored from storage while an
     /// incident holds it failing but not down, as failing regionally at places not yet known:
     /// the first verdict that finds it failing nowhere ends that incident, and one that finds
-    /// where is no news.
+    /// where is no news. Until then its components show its `on_regional_failure`, as they
+    /// did before the restart (re-derived by the caller).
     pub fn assume_regional(&mut self, id: &MonitorId) {
         let Some(&mi) = self.monitor_index.get(id) else {
             return;
@@ -460,6 +471,10 @@ impl World {
         if let Some(places) = slot.places.as_mut() {
             if slot.state.health != Health::Down {
                 places.reach = FailureReach::Regional;
+                // Each place's state is not stored, so no verdict says "regional" yet: without
+                // this the start's re-derivation would show the components operational while
+                // the incident is open.
+                slot.regional = true;
             }
         }
     }
@@ -1073,6 +1088,16 @@ mod tests {
     /// A world with one monitor, `app` on `api`, checked from `local` and `eu-fr` (quorum 2),
     /// down at the first failure; `stored` is its stored state.
     fn placed(stored: Option<pharos_domain::MonitorState>) -> World {
+        placed_with(1, stored, None)
+    }
+
+    /// [`placed`] with the monitor down at a place after `failures` failures there, and
+    /// `api` stored as showing `shown` (operational when `None`).
+    fn placed_with(
+        failures: u32,
+        stored: Option<pharos_domain::MonitorState>,
+        shown: Option<ComponentStatus>,
+    ) -> World {
         let defs = [ComponentDef {
             id: ComponentId::new("api").unwrap(),
             name: "API".into(),
@@ -1080,7 +1105,8 @@ mod tests {
             group: None,
         }];
         let mut spec =
-            (*crate::test_support::spec("app", &["api"], ComponentStatus::MajorOutage, 1)).clone();
+            (*crate::test_support::spec("app", &["api"], ComponentStatus::MajorOutage, failures))
+                .clone();
         spec.placement = pharos_domain::location::Placement {
             locations: vec![LocationId::local(), LocationId::new("eu-fr").unwrap()],
             quorum: pharos_domain::location::Quorum::new(2, None).unwrap(),
@@ -1102,7 +1128,18 @@ mod tests {
             page,
             build(&defs).unwrap(),
             vec![Arc::new(spec)],
-            HashMap::new(),
+            shown
+                .map(|status| {
+                    let history = ComponentHistory {
+                        status,
+                        created_at: t(-100),
+                        updated_at: t(-10),
+                        timeline: vec![StatusChange { at: t(-10), status }],
+                    };
+                    (ComponentId::new("api").unwrap(), history)
+                })
+                .into_iter()
+                .collect(),
             states,
             t(0),
         )
@@ -1171,5 +1208,52 @@ mod tests {
             (reach.from, reach.to),
             (FailureReach::Regional, FailureReach::Clear)
         );
+    }
+
+    #[test]
+    fn a_monitor_restored_while_failing_somewhere_keeps_showing_it_until_every_place_passes() {
+        let app = MonitorId::new("app").unwrap();
+        let api = ComponentId::new("api").unwrap();
+        let stored = pharos_domain::MonitorState {
+            health: Health::Up,
+            ..Default::default()
+        };
+        // Stopped during a regional failure: the monitor up, `api` at the partial outage it
+        // showed, an open incident holding the monitor failing (so it is assumed regional).
+        // Down at a place after two failures there, so a place's first failure after the
+        // restart is not yet a confirmed one.
+        let mut w = placed_with(2, Some(stored), Some(ComponentStatus::PartialOutage));
+        w.assume_regional(&app);
+        assert_eq!(w.rederive_all(t(0)), [], "the start keeps what was shown");
+        assert_eq!(
+            w.component_status(&api),
+            Some(ComponentStatus::PartialOutage)
+        );
+        // The server's own check passes; Europe has not said anything yet.
+        let a = w.apply(&at("local", CheckOutcome::Up, 1));
+        assert_eq!((a.reach, a.component_changes), (None, vec![]));
+        // Europe's first failure since the restart is not a vote that it passes.
+        let a = w.apply(&at("eu-fr", CheckOutcome::Down, 2));
+        assert_eq!((a.reach, a.component_changes), (None, vec![]));
+        assert_eq!(
+            w.component_status(&api),
+            Some(ComponentStatus::PartialOutage)
+        );
+        // Its second confirms where it fails: no news.
+        let a = w.apply(&at("eu-fr", CheckOutcome::Down, 3));
+        assert_eq!((a.reach, a.component_changes), (None, vec![]));
+        assert_eq!(
+            w.component_status(&api),
+            Some(ComponentStatus::PartialOutage)
+        );
+        assert_eq!(w.monitor_state(&app).unwrap().health, Health::Up);
+        // Europe passes: the regional failure is over, and the component shows it.
+        let a = w.apply(&at("eu-fr", CheckOutcome::Up, 4));
+        let reach = a.reach.expect("the end of the regional failure");
+        assert_eq!(
+            (reach.from, reach.to),
+            (FailureReach::Regional, FailureReach::Clear)
+        );
+        assert_eq!(w.component_status(&api), Some(ComponentStatus::Operational));
     }
 }

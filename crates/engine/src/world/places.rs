@@ -144,6 +144,15 @@ impl Places {
         self.quorum.judge(&votes)
     }
 
+    /// Whether some place with a say at `now` failed its latest check without that being
+    /// confirmed yet (fewer failures in a row than the threshold): its vote still says it
+    /// passes, but it has not said so.
+    pub(crate) fn failing_unconfirmed(&self, now: DateTime<Utc>) -> bool {
+        self.at.iter().any(|p| {
+            self.fresh(p, now) && p.failing_since.is_some() && p.state.health != Health::Down
+        })
+    }
+
     /// When the earliest of the failing locations began failing.
     pub(crate) fn failing_since(&self, failing: &[LocationId]) -> Option<DateTime<Utc>> {
         self.at

@@ -3,15 +3,17 @@
 //! target. One location failing is a regional incident that says where; a second makes it
 //! a major outage in the same incident; a silent location never votes down; a replayed
 //! batch, a wrong token, a monitor not assigned there and a clock far off are refused or
-//! corrected, and named in `GET /api/v1/locations`. A regional failure under maintenance
-//! becomes its incident when the window ends. The regional scenarios run on both databases
-//! (results are stored with their location); the rest live in the engine and run on SQLite.
+//! corrected, and named in `GET /api/v1/locations`. A regional incident survives a restart
+//! as it was, and a regional failure under maintenance becomes its incident when the window
+//! ends. The regional scenarios run on both databases (results are stored with their
+//! location); the rest live in the engine and run on SQLite.
 
 use std::time::Duration;
 
 use chrono::Utc;
 use pharos_testkit::{
-    backends, eventually, spawn_app, spawn_app_on, Backend, FakeReceiver, FakeTarget, TestApp,
+    backends, eventually, spawn_app, spawn_app_on, spawn_app_with_db, Backend, FakeReceiver,
+    FakeTarget, TestApp,
 };
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -594,6 +596,161 @@ fn two_places(target: &FakeTarget) -> String {
         .with("locations = [\"local\", \"eu-fr\"]")
         .auto_incidents("1h")
         .build()
+}
+
+/// Waits until `app`'s result from `location` (its index in `locations`) taken after
+/// `since` has counted.
+async fn counted_since(app: &TestApp, index: usize, since: chrono::DateTime<Utc>) {
+    eventually(
+        Duration::from_secs(10),
+        "a result counted since",
+        || async {
+            let m = app.admin_json("/api/v1/monitors/app", ADMIN).await;
+            let at = m["locations"][index]["last_check_at"].as_str()?;
+            (chrono::DateTime::parse_from_rfc3339(at).ok()? >= since).then_some(())
+        },
+    )
+    .await;
+}
+
+/// Incident `id` as the admin API shows it. The admin API reads the engine's view, built
+/// in one piece after each batch of results and what the desk made of them: once
+/// `GET /api/v1/monitors/app` shows a result counted, this shows what it did to the incident
+/// (the public lists may be rendered a moment later).
+async fn incident(app: &TestApp, id: &str) -> Value {
+    let r = get(app, &format!("/api/v1/incidents/{id}"), Some(ADMIN)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json
+}
+
+/// Component `id`'s status as the admin API shows it, from the same view as [`incident`].
+async fn admin_status(app: &TestApp, id: &str) -> String {
+    let list = app.admin_json("/api/v1/components", ADMIN).await;
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .map(|c| c["status"].as_str().unwrap().to_owned())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_regional_incident_survives_a_restart_and_ends_when_the_place_passes() {
+    for backend in backends() {
+        regional_across_a_restart(backend).await;
+    }
+}
+
+async fn regional_across_a_restart(backend: Backend) {
+    let target = FakeTarget::start().await;
+    let cfg = two_places(&target);
+    let app = spawn_app_on(backend, &cfg).await;
+    eventually(Duration::from_secs(10), "the local checks", || async {
+        let m = app.admin_json("/api/v1/monitors/app", ADMIN).await;
+        (m["locations"][0]["health"] == "up").then_some(())
+    })
+    .await;
+
+    // Europe fails twice: a regional incident, the page naming Europe.
+    for key in ["eu-1", "eu-2"] {
+        let a = batch(&app, "eu-fr", EU, key, &[("app", false)]).await;
+        assert_eq!(a.status, 200, "{}", a.text);
+    }
+    let opened = eventually(Duration::from_secs(10), "the regional incident", || async {
+        let list = open_incidents(&app).await;
+        (component_status(&app, "app").await == "partial_outage" && list.len() == 1)
+            .then(|| list[0].clone())
+    })
+    .await;
+    let id = opened["id"].as_str().unwrap().to_owned();
+    assert_eq!(opened["name"], "Partial outage of Eptura Workplace");
+    assert_eq!(opened["incident_updates"].as_array().unwrap().len(), 1);
+    eventually(
+        Duration::from_secs(10),
+        "the page naming Europe",
+        || async {
+            let page = get(&app, "/", None).await.text;
+            page.contains("Failing from Europe (France)</p>")
+                .then_some(())
+        },
+    )
+    .await;
+
+    // Stopped and started again on the same database.
+    let db = app.stop().await;
+    let restarted = Utc::now();
+    let app = spawn_app_with_db(db, &cfg).await;
+    // Shown at once, before any new check.
+    assert_eq!(
+        component_status(&app, "app").await,
+        "partial_outage",
+        "{backend:?}"
+    );
+    // And after the server's own first check since the restart (which sees it up): the
+    // same incident, still investigating a partial outage, with nothing posted to it.
+    counted_since(&app, 0, restarted).await;
+    let still = |inc: &Value, when: &str| {
+        assert_eq!(inc["status"], "investigating", "{backend:?} {when}: {inc}");
+        assert_eq!(inc["impact"], "major", "{backend:?} {when}: {inc}");
+        assert_eq!(inc["monitors"], json!({"app": true}), "{backend:?} {when}");
+        assert_eq!(
+            inc["updates"].as_array().unwrap().len(),
+            1,
+            "{backend:?} {when}: {inc}"
+        );
+    };
+    still(&incident(&app, &id).await, "after the local check");
+    assert_eq!(admin_status(&app, "app").await, "partial_outage");
+    assert_eq!(app.monitor_health("app", ADMIN).await, "up");
+
+    // Europe's probe still sees it failing. Its first failure since the restart is not yet
+    // a confirmed one there: no "passing again", no new incident.
+    let before = Utc::now();
+    let a = batch(&app, "eu-fr", EU, "eu-3", &[("app", false)]).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    counted_since(&app, 1, before).await;
+    still(&incident(&app, &id).await, "after Europe's first failure");
+    assert_eq!(admin_status(&app, "app").await, "partial_outage");
+    // Its second confirms where: no news either, and the page names Europe again.
+    let a = batch(&app, "eu-fr", EU, "eu-4", &[("app", false)]).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    eventually(Duration::from_secs(10), "Europe failing again", || async {
+        let m = app.admin_json("/api/v1/monitors/app", ADMIN).await;
+        (m["locations"][1]["health"] == "down").then_some(())
+    })
+    .await;
+    still(&incident(&app, &id).await, "after Europe's second failure");
+    assert_eq!(admin_status(&app, "app").await, "partial_outage");
+    eventually(
+        Duration::from_secs(10),
+        "the page naming Europe after the restart",
+        || async {
+            let page = get(&app, "/", None).await.text;
+            page.contains("Failing from Europe (France)</p>")
+                .then_some(())
+        },
+    )
+    .await;
+
+    // Europe passes: the same incident is monitored, as it would be without the restart.
+    let a = batch(&app, "eu-fr", EU, "eu-5", &[("app", true)]).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    let inc = eventually(Duration::from_secs(10), "the recovery", || async {
+        let list = open_incidents(&app).await;
+        (component_status(&app, "app").await == "operational"
+            && list.len() == 1
+            && list[0]["status"] == "monitoring")
+            .then(|| list[0].clone())
+    })
+    .await;
+    assert_eq!(inc["id"], id.as_str());
+    let updates = inc["incident_updates"].as_array().unwrap();
+    assert_eq!(updates.len(), 2, "{inc}");
+    assert_eq!(
+        updates[0]["body"],
+        "Checks of Eptura Workplace are passing again. We are monitoring the recovery."
+    );
+    app.stop().await;
 }
 
 #[tokio::test]
