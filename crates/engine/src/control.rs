@@ -55,6 +55,7 @@ pub(crate) enum Command {
     ),
     ClearOverride(String, Reply<Option<ComponentOverride>>),
     Overrides(oneshot::Sender<Vec<ComponentOverride>>),
+    Monitor(MonitorId, oneshot::Sender<Option<crate::MonitorView>>),
     Subscribe(NewSubscriber, Reply<Subscribed>),
     ConfirmSubscriber(String, Reply<Subscriber>),
     Unsubscribe(String, Reply<Option<Subscriber>>),
@@ -179,6 +180,10 @@ impl Command {
             }
             Command::Overrides(reply) => {
                 let _ = reply.send(live.desk.overrides().values().cloned().collect());
+                false
+            }
+            Command::Monitor(id, reply) => {
+                let _ = reply.send(live.world.monitor_view(&id, now));
                 false
             }
             // Subscribers are not on the page: nothing to publish.
@@ -432,6 +437,21 @@ impl EngineControl {
         let stopping = || CommandError::Unavailable("Pharos is shutting down".into());
         self.commands
             .send(Command::Overrides(tx))
+            .await
+            .map_err(|_| stopping())?;
+        rx.await.map_err(|_| stopping())
+    }
+
+    /// Monitor `id` as the engine sees it now (the published view is rebuilt only when
+    /// something visible changes, or every minute); `None` for an unknown monitor.
+    pub async fn monitor(
+        &self,
+        id: &MonitorId,
+    ) -> Result<Option<crate::MonitorView>, CommandError> {
+        let (tx, rx) = oneshot::channel();
+        let stopping = || CommandError::Unavailable("Pharos is shutting down".into());
+        self.commands
+            .send(Command::Monitor(id.clone(), tx))
             .await
             .map_err(|_| stopping())?;
         rx.await.map_err(|_| stopping())

@@ -148,6 +148,10 @@ pub struct LocationState {
     pub last_check_at: Option<DateTime<Utc>>,
     /// Why its last check there failed, if it did.
     pub last_error: Option<String>,
+    /// How long its last check there took, in milliseconds: the response time from there.
+    /// (Absent from views published by an older leader.)
+    #[serde(default)]
+    pub last_duration_ms: Option<u64>,
     /// Whether the location's probes are online.
     pub online: bool,
     /// The location's display name.
@@ -560,6 +564,30 @@ impl World {
         self.place_states(places, crate::clock::now())
     }
 
+    /// Monitor `id` as it is now, read live rather than from the last published view (which
+    /// is rebuilt only when something visible changes, or every minute).
+    pub fn monitor_view(&self, id: &MonitorId, now: DateTime<Utc>) -> Option<MonitorView> {
+        let &mi = self.monitor_index.get(id)?;
+        Some(self.monitor_view_at(&self.monitors[mi], now))
+    }
+
+    fn monitor_view_at(&self, m: &MonitorSlot, now: DateTime<Utc>) -> MonitorView {
+        MonitorView {
+            id: m.spec.id.clone(),
+            type_name: m.spec.type_name(),
+            health: m.state.health,
+            last_check_at: m.state.last_check_at,
+            last_error: m.state.last_error.clone(),
+            components: m.spec.components.clone(),
+            flapping_since: m.flapping_since,
+            locations: m
+                .places
+                .as_ref()
+                .map(|p| self.place_states(p, now))
+                .unwrap_or_default(),
+        }
+    }
+
     fn place_states(&self, places: &Places, now: DateTime<Utc>) -> Vec<LocationState> {
         let verdict = places.judge(now);
         places
@@ -574,6 +602,7 @@ impl World {
                 },
                 last_check_at: p.last_at,
                 last_error: p.state.last_error.clone(),
+                last_duration_ms: p.last_duration_ms,
                 online: p.online,
                 name: self.location_name(&p.location),
             })
@@ -898,20 +927,7 @@ impl World {
         let monitors = self
             .monitors
             .iter()
-            .map(|m| MonitorView {
-                id: m.spec.id.clone(),
-                type_name: m.spec.type_name(),
-                health: m.state.health,
-                last_check_at: m.state.last_check_at,
-                last_error: m.state.last_error.clone(),
-                components: m.spec.components.clone(),
-                flapping_since: m.flapping_since,
-                locations: m
-                    .places
-                    .as_ref()
-                    .map(|p| self.place_states(p, now))
-                    .unwrap_or_default(),
-            })
+            .map(|m| self.monitor_view_at(m, now))
             .collect();
         StatusView {
             page: self.page.clone(),

@@ -41,6 +41,8 @@ pub(crate) struct Place {
     pub(crate) state: MonitorState,
     /// When its last result was taken.
     pub(crate) last_at: Option<DateTime<Utc>>,
+    /// How long its last check took: the response time seen from there.
+    pub(crate) last_duration_ms: Option<u64>,
     /// When its current streak of failing checks began.
     pub(crate) failing_since: Option<DateTime<Utc>>,
     /// Whether its probes are online (the server's own location always is).
@@ -83,6 +85,7 @@ impl Places {
                         ..MonitorState::default()
                     },
                     last_at: None,
+                    last_duration_ms: None,
                     failing_since: None,
                     online: l.is_local(),
                 })
@@ -113,6 +116,9 @@ impl Places {
         // A result is word from its location's probes: they are online (the pipeline hears
         // of it from the registry only at its next tick).
         place.online = true;
+        if place.last_at.is_none_or(|t| result.started_at >= t) {
+            place.last_duration_ms = Some(result.duration_ms);
+        }
         place.last_at = Some(
             place
                 .last_at

@@ -154,6 +154,20 @@ async fn regional_then_spread(backend: Backend) {
         places,
         [("local", "up"), ("eu-fr", "down"), ("us-east", "unknown")]
     );
+    // Response times are per location: Europe's is its result's.
+    assert_eq!(m["locations"][1]["last_duration_ms"], 12, "{m}");
+    assert!(m["locations"][2]["last_duration_ms"].is_null(), "{m}");
+    // One monitor is read live: the server's own passing checks, which change nothing on
+    // the page (so the page's view is not rebuilt for them), show at once.
+    let local_check = |m: &Value| {
+        chrono::DateTime::parse_from_rfc3339(m["locations"][0]["last_check_at"].as_str()?).ok()
+    };
+    let seen = local_check(&m).unwrap();
+    eventually(Duration::from_secs(10), "a newer local check", || async {
+        let m = app.admin_json("/api/v1/monitors/app", ADMIN).await;
+        (local_check(&m)? > seen && m["locations"][0]["last_duration_ms"].is_u64()).then_some(())
+    })
+    .await;
 
     // The public page names where it fails, on the component.
     eventually(

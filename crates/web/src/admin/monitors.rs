@@ -64,6 +64,10 @@ pub(crate) struct MonitorLocationOut {
     last_check_at: Option<DateTime<Utc>>,
     /// Why its last check there failed, if it did.
     last_error: Option<String>,
+    /// How long its last check there took, in milliseconds: the response time seen from
+    /// that location.
+    #[schema(example = 182)]
+    last_duration_ms: Option<u64>,
     /// Whether the location's probes are online.
     online: bool,
 }
@@ -87,6 +91,7 @@ impl From<&MonitorView> for MonitorOut {
                     health: l.health.as_str(),
                     last_check_at: l.last_check_at,
                     last_error: l.last_error.clone(),
+                    last_duration_ms: l.last_duration_ms,
                     online: l.online,
                 })
                 .collect(),
@@ -201,15 +206,12 @@ pub(crate) async fn get_one(
 ) -> Result<Json<MonitorDetail>, ApiError> {
     let not_found = || ApiError::not_found("monitor", &id);
     let mid = MonitorId::new(id.as_str()).map_err(|_| not_found())?;
-    let view = ctx.control.view();
-    let monitor = view
-        .monitors
-        .iter()
-        .find(|m| m.id == mid)
-        .ok_or_else(not_found)?;
+    // Live, not from the published view: an up monitor's last check is news here, though
+    // not on the page.
+    let monitor = ctx.control.monitor(&mid).await?.ok_or_else(not_found)?;
     let results = ctx.control.recent_results(&mid, RECENT_RESULTS).await?;
     Ok(Json(MonitorDetail {
-        monitor: MonitorOut::from(monitor),
+        monitor: MonitorOut::from(&monitor),
         recent_results: results.iter().map(ResultOut::from).collect(),
     }))
 }

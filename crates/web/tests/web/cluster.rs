@@ -29,6 +29,7 @@ fn a_view_reads_back_from_its_json_as_it_was() {
             health: pharos_domain::Health::Down,
             last_check_at: None,
             last_error: Some("timed out after 10s".into()),
+            last_duration_ms: Some(10_000),
             online: true,
             name: "Europe (France)".into(),
         }],
