@@ -1,7 +1,9 @@
 //! The pure core of Pharos: what a monitor is, what a check observed, how a condition is
-//! judged, how monitor health moves, how component statuses roll up into the page status, and
-//! how uptime is weighed. Nothing here does I/O or reads the clock: callers pass `now`.
+//! judged, how monitor health moves, how component statuses roll up into the page status, how
+//! uptime is weighed, and who may do what (`access`: roles, permissions, token scopes).
+//! Nothing here does I/O or reads the clock: callers pass `now`.
 
+pub mod access;
 pub mod address;
 pub mod alert;
 pub mod change;
@@ -24,6 +26,7 @@ pub mod similar;
 pub mod status;
 pub mod uptime;
 
+pub use access::{Permission, Role, Scope, UnknownRole, UnknownScope};
 pub use change::{Change, ChangeEntry, NewChange, Regression};
 pub use check::{CheckOutcome, CheckResult, Observation, PhaseTimings};
 pub use condition::{Condition, ConditionError, ConditionResult};

@@ -371,6 +371,12 @@ mod tests {
             MaintenanceStatus::parse,
         );
         assert_wire_names(&Severity::ALL, Severity::as_str, Severity::parse);
+        assert_wire_names(&crate::Role::ALL, crate::Role::as_str, crate::Role::parse);
+        assert_wire_names(
+            &crate::Permission::ALL,
+            crate::Permission::as_str,
+            crate::Permission::parse,
+        );
         assert_wire_names(
             &crate::change::ChangeKind::ALL,
             crate::change::ChangeKind::as_str,

@@ -17,6 +17,7 @@ pub mod heartbeats;
 pub mod locations;
 pub mod metrics;
 pub mod notices;
+pub mod people;
 pub mod schedule;
 pub mod self_check;
 pub mod stored;
