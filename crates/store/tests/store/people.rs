@@ -21,6 +21,7 @@ use crate::common::{contract_tests, OpenStore as _, TestDb};
 contract_tests!(
     users_are_added_read_and_updated,
     a_taken_email_sso_identity_or_id_is_refused_and_changes_nothing,
+    two_people_adding_one_email_at_once_get_one_user_and_a_conflict,
     bad_people_input_is_refused,
     the_last_owner_can_be_neither_demoted_nor_disabled,
     two_owners_demoting_each_other_at_once_leave_one,
@@ -362,6 +363,37 @@ async fn a_taken_email_sso_identity_or_id_is_refused_and_changes_nothing(db: &Te
             .unwrap(),
         Err(PeopleConflict::UnknownUser("usr_nobody".into()))
     );
+}
+
+async fn two_people_adding_one_email_at_once_get_one_user_and_a_conflict(db: &TestDb) {
+    let store = db.open().await;
+    for round in 0..5 {
+        let email = format!("same{round}@example.com");
+        let add_one = |id: String| {
+            let store = store.clone();
+            let user = person(&id, &email, Role::Viewer);
+            async move {
+                store
+                    .add_user(&user, &audit("user.add", &user.id))
+                    .await
+                    .unwrap()
+            }
+        };
+        let (a, b) = tokio::join!(
+            tokio::spawn(add_one(format!("usr_a{round}"))),
+            tokio::spawn(add_one(format!("usr_b{round}"))),
+        );
+        let mut outcomes = [a.unwrap(), b.unwrap()];
+        outcomes.sort_by_key(Result::is_err);
+        // Whichever lost, it lost with the typed conflict, never a database error.
+        assert_eq!(
+            outcomes,
+            [Ok(()), Err(PeopleConflict::DuplicateEmail(email.clone()))],
+            "round {round}"
+        );
+    }
+    assert_eq!(store.users().await.unwrap().len(), 5);
+    assert_eq!(audit_count(db).await, 5);
 }
 
 async fn bad_people_input_is_refused(db: &TestDb) {
