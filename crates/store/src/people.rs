@@ -4,7 +4,11 @@
 //! Every change here is written in one transaction with the [`AuditRecord`] the caller
 //! describes it by, so a change and its audit entry are stored together or not at all; a
 //! change refused (a [`PeopleConflict`], bad input, a deposed leader's fence) writes neither.
-//! Each write transaction carries the leader's fence, as the batch does.
+//! Three bookkeeping writes take no entry: a session's and a token's last use
+//! ([`Store::touch_session`], [`Store::touch_api_token`], single `UPDATE`s the caller
+//! throttles) and the last TOTP step accepted ([`Store::advance_totp_step`], a step of a
+//! sign-in that is audited as a whole). Each write carries the leader's fence, as the batch
+//! does.
 //!
 //! The store never sees a secret in clear: passwords arrive as PHC strings, TOTP secrets as
 //! sealed blobs, recovery codes hashed, and sessions and tokens by the SHA-256 of their secret.

@@ -1,7 +1,8 @@
 -- Pharos schema, version 13 (SQLite): the responders' console: people and service accounts,
 -- their recovery codes, sessions and API tokens, and the audit trail. Keep in lockstep with
 -- ../postgres/0013_people.sql. Times are unix milliseconds.
--- Every table here is written together with its audit entries, in one transaction.
+-- Every change to these tables is written in one transaction with its audit entry, but the
+-- recording of a session's or token's last use and of the last TOTP step accepted.
 --
 -- People and service accounts. People are disabled (`disabled_at`), never deleted, so the audit
 -- trail keeps naming them. `email` is stored lowercased and `sso_subject` ("issuer|sub") is
