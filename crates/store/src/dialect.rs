@@ -25,6 +25,10 @@ pub(crate) struct Dialect {
     /// Appended to a `SELECT` whose rows must not change until the transaction ends: the
     /// lease row a fenced write checks. SQLite's one writer needs none.
     pub(crate) lock_shared: &'static str,
+    /// Appended to a `SELECT` whose rows this transaction is about to change, so a concurrent
+    /// transaction deciding on the same rows waits for it (the last owner's guard). SQLite's
+    /// one writer (`BEGIN IMMEDIATE`) needs none.
+    pub(crate) lock_update: &'static str,
     /// Limits how long the current transaction may sit idle (`$1`, milliseconds as text),
     /// after which the server ends it and its locks go: a fenced write's transaction holds
     /// the lease row, and a leader paused inside one must not hold it for ever. SQLite has
@@ -38,6 +42,7 @@ pub(crate) const SQLITE: Dialect = Dialect {
     claim_lock: "",
     now_ms: "CAST(unixepoch('subsec') * 1000 AS INTEGER)",
     lock_shared: "",
+    lock_update: "",
     idle_limit: None,
 };
 
@@ -47,5 +52,6 @@ pub(crate) const POSTGRES: Dialect = Dialect {
     claim_lock: " FOR UPDATE SKIP LOCKED",
     now_ms: crate::cluster::PG_NOW_MS,
     lock_shared: " FOR SHARE",
+    lock_update: " FOR UPDATE",
     idle_limit: Some("SELECT set_config('idle_in_transaction_session_timeout', $1, true)"),
 };

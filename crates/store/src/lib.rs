@@ -34,6 +34,13 @@
 //! saved and published: [`Store::save_postmortem`], [`Store::mark_postmortem_published`],
 //! [`Store::postmortem`] and [`Store::postmortems`].
 //!
+//! The responders' console keeps its people and service accounts ([`Store::add_user`],
+//! [`Store::update_user`], which never lets the last enabled owner go), their recovery codes,
+//! sessions ([`Store::session`] reads a live one with its user) and API tokens
+//! ([`Store::api_token`]). Each of those writes takes the [`AuditRecord`] describing it and
+//! appends it to the append-only audit trail in the same transaction, as a [`Batch`] does with
+//! [`Batch::audit`]; [`Store::audit`] reads the trail newest first.
+//!
 //! Write operations ([`Store::reconcile`], [`Store::write_batch`]) each run in one
 //! transaction: they either happen entirely or not at all.
 //!
@@ -112,12 +119,14 @@ macro_rules! check_fence {
     };
 }
 
+mod audit;
 mod changes;
 pub mod cluster;
 mod dialect;
 mod error;
 mod model;
 mod outbox;
+mod people;
 mod postmortems;
 mod prune;
 mod read;
@@ -126,17 +135,22 @@ mod sql;
 mod subscribers;
 mod write;
 
+pub use audit::{AuditEntry, AuditFilter, AUDIT_PAGE_MAX};
 pub use changes::{ChangeConflict, ChangeFilter, CheckSample};
 pub use cluster::{Fence, LeaseRecord, NodeRecord, ViewRecord};
 pub use error::StoreError;
 pub use model::{
-    ArchivedMonitor, Batch, ComponentRecord, DeliveryState, Granularity, HeldAlertChange,
-    HeldAlertRecord, IncidentEventRecord, IncidentKind, IncidentRecord, MonitorRecord,
-    OutboxPayload, OutboxRecord, OutboxRow, OverrideChange, OverrideRecord, PruneReport,
-    ReconcileReport, Rollup, StoredComponent, SubscriberChange, SubscriberFilter, SubscriberKind,
-    SubscriberRecord, SubscriberState, RING_SIZE,
+    ActorKind, ArchivedMonitor, AuditRecord, Batch, ComponentRecord, DeliveryState, Granularity,
+    HeldAlertChange, HeldAlertRecord, IncidentEventRecord, IncidentKind, IncidentRecord,
+    MonitorRecord, OutboxPayload, OutboxRecord, OutboxRow, OverrideChange, OverrideRecord,
+    PruneReport, ReconcileReport, Rollup, StoredComponent, SubscriberChange, SubscriberFilter,
+    SubscriberKind, SubscriberRecord, SubscriberState, RING_SIZE,
 };
 pub use outbox::{Settlement, OUTBOX_ERROR_MAX_CHARS};
+pub use people::{
+    ApiTokenRecord, PeopleConflict, RecoveryCodeRecord, Role, SessionRecord, SessionWithUser,
+    TokenScope, TokenWithOwner, UserKind, UserPatch, UserRecord, USER_AGENT_MAX_CHARS,
+};
 pub use postmortems::PostmortemRecord;
 pub use prune::{
     DAY_ROLLUP_RETENTION, DEAD_DELIVERY_RETENTION, HOUR_ROLLUP_RETENTION, MINUTE_ROLLUP_RETENTION,

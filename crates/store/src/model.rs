@@ -140,6 +140,10 @@ pub struct Batch {
     /// Public subscribers to upsert or remove, applied in order, before the outbox (so a
     /// confirmation e-mail commits with the subscriber it is for).
     pub subscribers: Vec<SubscriberChange>,
+    /// Audit entries for what this batch changes on someone's behalf (an incident a person
+    /// created, an update a token posted), appended in order, in the same transaction: an
+    /// entry is stored if and only if the change it records is.
+    pub audit: Vec<AuditRecord>,
 }
 
 impl Batch {
@@ -154,6 +158,7 @@ impl Batch {
             && self.held_alerts.is_empty()
             && self.outbox.is_empty()
             && self.subscribers.is_empty()
+            && self.audit.is_empty()
     }
 
     /// Adds a later batch after this one, as if both had been queued in order: lists keep
@@ -174,6 +179,7 @@ impl Batch {
         self.held_alerts.extend(later.held_alerts);
         self.outbox.extend(later.outbox);
         self.subscribers.extend(later.subscribers);
+        self.audit.extend(later.audit);
     }
 }
 
@@ -389,6 +395,8 @@ pub struct PruneReport {
     pub dead_deliveries: u64,
     /// Payloads no delivery names any more.
     pub payloads: u64,
+    /// Console sessions past their `expires_at`.
+    pub sessions: u64,
 }
 
 /// A notification delivery to enqueue in the outbox, as part of a [`Batch`].
@@ -626,6 +634,79 @@ pub struct SubscriberFilter {
     pub component: Option<ComponentId>,
 }
 
+/// Who did something the audit trail records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ActorKind {
+    /// A person (or service account) signed in to the console; `actor_id` is the user's id.
+    User,
+    /// An API token; `actor_id` is the token's id.
+    Token,
+    /// A token from the configuration's `[admin] tokens`; `actor_id` is its name.
+    ConfigToken,
+    /// Pharos itself (monitors, alerts, the clock).
+    Automation,
+    /// Someone not signed in (a failed sign-in, a public request).
+    Anonymous,
+}
+
+impl ActorKind {
+    /// Every kind.
+    pub const ALL: [ActorKind; 5] = [
+        ActorKind::User,
+        ActorKind::Token,
+        ActorKind::ConfigToken,
+        ActorKind::Automation,
+        ActorKind::Anonymous,
+    ];
+
+    /// Storage form: `"user"`, `"token"`, `"config_token"`, `"automation"` or `"anonymous"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorKind::User => "user",
+            ActorKind::Token => "token",
+            ActorKind::ConfigToken => "config_token",
+            ActorKind::Automation => "automation",
+            ActorKind::Anonymous => "anonymous",
+        }
+    }
+
+    /// The kind whose [`as_str`](ActorKind::as_str) is `s`, if any.
+    pub fn parse(s: &str) -> Option<ActorKind> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// One entry of the audit trail, as the caller describes it: written in the same
+/// transaction as the change it records (every people, session and token write takes one,
+/// and [`Batch::audit`] carries those of a batch), and never changed or removed afterwards.
+///
+/// The store keeps every field as given; `before` and `after` must be JSON (the store checks
+/// they parse, nothing more) and must not carry secrets: the caller leaves out password hashes,
+/// TOTP secrets and token secrets. Times are stored as unix milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// Who did it.
+    pub actor_kind: ActorKind,
+    /// The actor's id (a user id, a token id, a configuration token's name), if it has one.
+    pub actor_id: Option<String>,
+    /// The actor's name as shown when the entry was written (kept even if it changes later).
+    pub actor_name: String,
+    /// What was done, dotted: `incident.create`, `user.add`, `signin.failed`…
+    pub action: String,
+    /// What it was done to (an incident id, a user id, a token id), if anything.
+    pub subject: Option<String>,
+    /// The subject before, as JSON; `None` for a creation or when nothing is worth showing.
+    pub before: Option<String>,
+    /// The subject after, as JSON; `None` for a removal or when nothing is worth showing.
+    pub after: Option<String>,
+    /// The id of the request that did it, if it came in a request.
+    pub request_id: Option<String>,
+    /// The client's address, if it came in a request.
+    pub address: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -648,5 +729,13 @@ mod tests {
             assert_eq!(DeliveryState::parse(state.as_str()), Some(state));
         }
         assert_eq!(DeliveryState::parse("Pending"), None);
+    }
+
+    #[test]
+    fn actor_kinds_round_trip() {
+        for kind in ActorKind::ALL {
+            assert_eq!(ActorKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(ActorKind::parse("User"), None);
     }
 }

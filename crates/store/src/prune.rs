@@ -2,7 +2,8 @@
 //! they ended. Raw results need no pruning (the ring is bounded) and component status events
 //! are kept forever, since they only grow with real status changes and carry the uptime
 //! history. Incidents, maintenances and their timeline events are the permanent record and
-//! are never pruned either; nor are pending deliveries.
+//! are never pruned either; nor are pending deliveries, nor the audit trail. Expired console
+//! sessions are deleted.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -31,7 +32,9 @@ impl Store {
     /// Deletes outbox deliveries sent more than [`SENT_DELIVERY_RETENTION`] (7 days) ago, by
     /// `sent_at`, and dead ones whose last attempt was more than [`DEAD_DELIVERY_RETENTION`]
     /// (30 days) ago; one exactly at the cut-off is kept. Pending deliveries are never
-    /// pruned. A payload is deleted once no delivery names it. Nothing else is deleted: incidents and their events are kept forever.
+    /// pruned. A payload is deleted once no delivery names it. Console sessions whose
+    /// `expires_at` is at or before `now` are deleted. Nothing else is deleted: incidents and
+    /// their events, and the audit trail, are kept forever.
     pub async fn prune(&self, now: DateTime<Utc>) -> Result<PruneReport> {
         const OP: &str = "prune";
         // A leader of several nodes paused past its lease deletes nothing either.
@@ -87,6 +90,15 @@ impl Store {
             .map(|done| done.rows_affected())
         })
         .map_err(|e| OpError::from(e).at(OP))?;
+        // Console sessions past their absolute end: they are never read again.
+        let sessions = db_run!(self, |pool, d| {
+            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+                .bind(ms(now))
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })
+        .map_err(|e| OpError::from(e).at(OP))?;
         let report = PruneReport {
             minute_rollups: deleted[0],
             hour_rollups: deleted[1],
@@ -94,6 +106,7 @@ impl Store {
             sent_deliveries,
             dead_deliveries,
             payloads,
+            sessions,
         };
         if report != PruneReport::default() {
             tracing::info!(
@@ -103,7 +116,8 @@ impl Store {
                 sent_deliveries = report.sent_deliveries,
                 dead_deliveries = report.dead_deliveries,
                 payloads = report.payloads,
-                "pruned old rollups and settled deliveries"
+                sessions = report.sessions,
+                "pruned old rollups, settled deliveries and expired sessions"
             );
         }
         Ok(report)

@@ -21,13 +21,16 @@
 //! 8. upsert or remove public subscribers, in order;
 //! 9. insert the outbox payloads (each once, however many deliveries name it), then the
 //!    deliveries, ignoring ids already stored, so a delivery is durable exactly when the
-//!    change that caused it is.
+//!    change that caused it is;
+//! 10. append the batch's audit entries, in order, so an entry is durable exactly when the
+//!     change it records is.
 
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use pharos_domain::{CheckResult, MonitorState};
 
+use crate::audit::{check_audit, insert_audit};
 use crate::error::OpError;
 use crate::model::{
     Batch, DeliveryState, Granularity, HeldAlertChange, OutboxPayload, OutboxRecord,
@@ -65,14 +68,16 @@ impl Store {
     /// in order. Outbox deliveries are inserted last as `pending`, never attempted and unclaimed; one
     /// whose id is already stored (or came earlier in the batch) is skipped, so a retried
     /// batch enqueues each delivery once. Because they share the transaction, a delivery is
-    /// stored if and only if the rest of the batch is.
+    /// stored if and only if the rest of the batch is. Audit entries are appended last, in
+    /// order, with the same guarantee.
     ///
     /// Every monitor and component named must have been stored by
     /// [`reconcile`](Store::reconcile) (archived ones are accepted), and every event must
     /// name an incident that is stored or in the batch; otherwise the batch is rejected with
     /// [`StoreError::InvalidInput`](crate::StoreError::InvalidInput). So is any text of an
-    /// incident, event, override, subscriber or delivery containing a NUL character, which PostgreSQL
-    /// cannot store.
+    /// incident, event, override, subscriber, delivery or audit entry containing a NUL
+    /// character, which PostgreSQL cannot store, and an audit entry whose `before` or `after`
+    /// is not JSON.
     ///
     /// A store carrying a leader's [`Fence`](crate::Fence) writes only while the lease is its
     /// own, checked in the same transaction; otherwise nothing is written and the batch is
@@ -477,6 +482,11 @@ impl Store {
                 outbox_vals
             );
 
+            // 10. The audit trail: each entry commits with the change it records.
+            for record in &batch.audit {
+                insert_audit!(tx, record);
+            }
+
             tx.commit().await?;
             Ok::<_, OpError>(())
         }
@@ -551,6 +561,9 @@ fn check_no_nul(batch: &Batch) -> Result<(), OpError> {
     }
     for (p, _) in distinct_payloads(&batch.outbox) {
         check("payload", &p.id, "body", &p.body)?;
+    }
+    for record in &batch.audit {
+        check_audit(record)?;
     }
     Ok(())
 }

@@ -1082,6 +1082,7 @@ async fn prune_respects_retention_boundaries(db: &TestDb) {
             sent_deliveries: 0,
             dead_deliveries: 0,
             payloads: 0,
+            sessions: 0,
         }
     );
     let starts = |g| {
@@ -1628,6 +1629,7 @@ async fn a_failing_incident_batch_writes_nothing(db: &TestDb) {
         incident_events: vec![event("e-1", "inc-1", 0, t1)],
         overrides: vec![set_override("api", ComponentStatus::MajorOutage, None, t1)],
         held_alerts: Vec::new(),
+        audit: Vec::new(),
         outbox: vec![delivery("d-1", "notifier:ops", t1, t1)],
         subscribers: vec![SubscriberChange::Upsert(subscriber(
             "s-1",
@@ -1767,6 +1769,7 @@ async fn prune_keeps_incidents_and_events(db: &TestDb) {
             sent_deliveries: 0,
             dead_deliveries: 0,
             payloads: 0,
+            sessions: 0,
         },
         "the rollups did age out"
     );
@@ -2551,6 +2554,7 @@ async fn prune_ages_out_settled_deliveries(db: &TestDb) {
             sent_deliveries: 1,
             dead_deliveries: 1,
             payloads: 1,
+            sessions: 0,
             ..PruneReport::default()
         }
     );

@@ -10,4 +10,5 @@ mod common;
 mod changes;
 mod cluster;
 mod contract;
+mod people;
 mod postmortems;
