@@ -34,6 +34,7 @@ use crate::error::OpError;
 use crate::model::AuditRecord;
 use crate::sql::{from_ms, from_opt_ms, ms};
 use crate::{Result, Store};
+use pharos_domain::access::{Role, Scope};
 
 /// The most characters of a session's user agent the store keeps; the rest is cut off.
 pub const USER_AGENT_MAX_CHARS: usize = 256;
@@ -63,80 +64,6 @@ impl UserKind {
     /// The kind whose [`as_str`](UserKind::as_str) is `s`, if any.
     pub fn parse(s: &str) -> Option<UserKind> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-}
-
-/// A user's role, widest first (SPEC §9 says what each may do).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// Everything, including removing or demoting another owner.
-    Owner,
-    /// Everything but removing or demoting an owner.
-    Admin,
-    /// Incidents, acknowledgements, overrides, changes, silences.
-    Responder,
-    /// Incidents, updates, notes, maintenances, postmortems.
-    Communicator,
-    /// Reads only.
-    Viewer,
-}
-
-impl Role {
-    /// Every role, widest first.
-    pub const ALL: [Role; 5] = [
-        Role::Owner,
-        Role::Admin,
-        Role::Responder,
-        Role::Communicator,
-        Role::Viewer,
-    ];
-
-    /// Storage form: `"owner"`, `"admin"`, `"responder"`, `"communicator"` or `"viewer"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Owner => "owner",
-            Role::Admin => "admin",
-            Role::Responder => "responder",
-            Role::Communicator => "communicator",
-            Role::Viewer => "viewer",
-        }
-    }
-
-    /// The role whose [`as_str`](Role::as_str) is `s`, if any.
-    pub fn parse(s: &str) -> Option<Role> {
-        Self::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-}
-
-/// What an API token may do: act with a role, or only ingest (alerts, changes, pings), or
-/// only read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TokenScope {
-    /// Whatever the role may do.
-    Role(Role),
-    /// Only the ingestion routes.
-    Ingest,
-    /// Only reads.
-    Read,
-}
-
-impl TokenScope {
-    /// Storage form: the role's name, `"ingest"` or `"read"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TokenScope::Role(role) => role.as_str(),
-            TokenScope::Ingest => "ingest",
-            TokenScope::Read => "read",
-        }
-    }
-
-    /// The scope whose [`as_str`](TokenScope::as_str) is `s`, if any.
-    pub fn parse(s: &str) -> Option<TokenScope> {
-        match s {
-            "ingest" => Some(TokenScope::Ingest),
-            "read" => Some(TokenScope::Read),
-            _ => Role::parse(s).map(TokenScope::Role),
-        }
     }
 }
 
@@ -346,7 +273,7 @@ pub struct ApiTokenRecord {
     /// Who created it: a user id, or a configuration token's name.
     pub created_by: String,
     /// What it may do.
-    pub scope: TokenScope,
+    pub scope: Scope,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it stops working by itself; `None` for never.
@@ -513,7 +440,7 @@ struct TokenRow {
 
 impl TokenRow {
     fn into_record(self) -> Result<ApiTokenRecord, OpError> {
-        let scope = TokenScope::parse(&self.t_scope).ok_or_else(|| {
+        let scope = Scope::parse(&self.t_scope).ok_or_else(|| {
             OpError::Corrupt(format!(
                 "API token {} has unknown scope {:?}",
                 self.t_id, self.t_scope
@@ -1431,14 +1358,14 @@ mod tests {
         }
         for role in Role::ALL {
             assert_eq!(Role::parse(role.as_str()), Some(role));
-            let scope = TokenScope::Role(role);
-            assert_eq!(TokenScope::parse(scope.as_str()), Some(scope));
+            let scope = Scope::Role(role);
+            assert_eq!(Scope::parse(scope.as_str()), Some(scope));
         }
-        for scope in [TokenScope::Ingest, TokenScope::Read] {
-            assert_eq!(TokenScope::parse(scope.as_str()), Some(scope));
+        for scope in [Scope::Ingest, Scope::Read] {
+            assert_eq!(Scope::parse(scope.as_str()), Some(scope));
         }
         assert_eq!(Role::parse("Owner"), None);
-        assert_eq!(TokenScope::parse("write"), None);
+        assert_eq!(Scope::parse("write"), None);
     }
 
     #[test]

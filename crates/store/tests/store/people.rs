@@ -9,10 +9,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use pharos_domain::access::{Role, Scope};
 use pharos_store::{
     ActorKind, ApiTokenRecord, AuditFilter, AuditRecord, Batch, Fence, IncidentEventRecord,
-    IncidentKind, IncidentRecord, PeopleConflict, Role, SessionRecord, Store, StoreError,
-    TokenScope, UserKind, UserPatch, UserRecord, AUDIT_PAGE_MAX, USER_AGENT_MAX_CHARS,
+    IncidentKind, IncidentRecord, PeopleConflict, SessionRecord, Store, StoreError, UserKind,
+    UserPatch, UserRecord, AUDIT_PAGE_MAX, USER_AGENT_MAX_CHARS,
 };
 
 use crate::common::t;
@@ -117,7 +118,7 @@ async fn sign_in(store: &Store, s: &SessionRecord) {
         .unwrap();
 }
 
-fn token(id: &str, owner: &str, scope: TokenScope) -> ApiTokenRecord {
+fn token(id: &str, owner: &str, scope: Scope) -> ApiTokenRecord {
     ApiTokenRecord {
         id: id.into(),
         secret_hash: format!("{:0>64}", id.len()),
@@ -848,11 +849,11 @@ async fn tokens_are_created_read_revoked_and_touched(db: &TestDb) {
 
     let deploys = ApiTokenRecord {
         expires_at: Some(at(60)),
-        ..token("tok_deploys", "usr_ci", TokenScope::Ingest)
+        ..token("tok_deploys", "usr_ci", Scope::Ingest)
     };
     let mine = ApiTokenRecord {
         created_at: at(1),
-        ..token("tok_mine", "usr_owner", TokenScope::Role(Role::Admin))
+        ..token("tok_mine", "usr_owner", Scope::Role(Role::Admin))
     };
     let entries = audit_count(db).await;
     for tok in [&deploys, &mine] {
@@ -940,15 +941,15 @@ async fn tokens_are_created_read_revoked_and_touched(db: &TestDb) {
     let entries = audit_count(db).await;
     for (tok, conflict) in [
         (
-            token("tok_mine", "usr_owner", TokenScope::Read),
+            token("tok_mine", "usr_owner", Scope::Read),
             PeopleConflict::DuplicateId("tok_mine".into()),
         ),
         (
-            token("tok_x", "usr_nobody", TokenScope::Read),
+            token("tok_x", "usr_nobody", Scope::Read),
             PeopleConflict::UnknownUser("usr_nobody".into()),
         ),
         (
-            token("tok_y", "usr_ci", TokenScope::Read),
+            token("tok_y", "usr_ci", Scope::Read),
             PeopleConflict::UserDisabled("usr_ci".into()),
         ),
     ] {
@@ -1492,5 +1493,5 @@ async fn a_deposed_leaders_people_writes_are_refused() {
 }
 
 fn token_of(id: &str, owner: &str) -> ApiTokenRecord {
-    token(id, owner, TokenScope::Read)
+    token(id, owner, Scope::Read)
 }
