@@ -15,6 +15,7 @@ mod support;
 
 mod admin;
 mod alerts;
+mod browser_harness;
 mod changes;
 mod cli;
 mod cluster;

@@ -1,0 +1,349 @@
+//! The browser and sign-in harness in `tests/browser` (issue 16), run against what exists: real
+//! Chromium driven by `playwright-core` over the real app's public pages (the page's name,
+//! axe-core with no serious or critical violation, every control reachable with Tab), and the
+//! real OpenID provider (`oidc-provider`) through a whole authorization-code + PKCE sign-in in
+//! the browser. The console's own browser and SSO tests will run the same way.
+//!
+//! Needs Node.js 20.19 or later (`node` on the PATH, or `PHAROS_TEST_NODE`), the harness's
+//! packages (`npm ci` in `tests/browser`, which `.ci/run` does before exporting
+//! `PHAROS_TEST_NODE_MODULES`) and Chromium (`PHAROS_TEST_CHROMIUM`, or `chromium` on the
+//! PATH). Without them the tests print `SKIPPED …` with what is missing and pass, except under
+//! CI (`CI` set) or when `PHAROS_TEST_NODE_MODULES` says the harness was installed, where a
+//! missing piece fails them.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pharos_testkit::{eventually, spawn_app, FakeSmtp, FakeTarget};
+use serde_json::{json, Value};
+
+use crate::support::config::Config;
+use crate::support::http::post;
+
+const TOKEN: &str = "browser-harness-token-0123456789";
+const WAIT: Duration = Duration::from_secs(30);
+/// Longest a harness script may run; each stops itself after 90 s, this is the backstop.
+const SCRIPT_DEADLINE: Duration = Duration::from_secs(150);
+/// The oldest Node.js the pinned packages run on (`engines` in tests/browser/package.json).
+const NODE_MIN: (u32, u32) = (20, 19);
+
+/// The harness: where its scripts are, the Node.js and the Chromium to run them with.
+struct Harness {
+    dir: PathBuf,
+    node: PathBuf,
+    chromium: PathBuf,
+}
+
+fn harness_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser")
+}
+
+/// A path from the environment; set but empty counts as not set.
+fn given(var: &str) -> Option<PathBuf> {
+    std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+fn on_path(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    names
+        .iter()
+        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+        .find(|p| p.is_file())
+}
+
+/// `Some(reason)` when `node` is missing or older than [`NODE_MIN`].
+fn node_problem(node: &Path) -> Option<String> {
+    let out = match Command::new(node).arg("--version").output() {
+        Ok(out) if out.status.success() => out,
+        _ => return Some(format!("Node.js ({} does not run)", node.display())),
+    };
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let mut parts = version
+        .trim_start_matches('v')
+        .split('.')
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let found = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (found < NODE_MIN).then(|| {
+        format!(
+            "Node.js {}.{} or later ({} is {version})",
+            NODE_MIN.0,
+            NODE_MIN.1,
+            node.display()
+        )
+    })
+}
+
+/// `Some(reason)` when the packages pinned in package.json are not installed at their pins
+/// (never installed, or installed before the pins changed).
+fn packages_problem(dir: &Path) -> Option<String> {
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("package.json")).unwrap()).unwrap();
+    let mut stale = Vec::new();
+    for (name, pinned) in manifest["dependencies"].as_object().unwrap() {
+        let installed = std::fs::read(dir.join("node_modules").join(name).join("package.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .and_then(|v| v["version"].as_str().map(str::to_owned));
+        if installed.as_deref() != pinned.as_str() {
+            stale.push(format!(
+                "{name} {} (installed: {})",
+                pinned.as_str().unwrap_or("?"),
+                installed.as_deref().unwrap_or("none")
+            ));
+        }
+    }
+    (!stale.is_empty()).then(|| {
+        format!(
+            "the harness's packages (`npm ci` in tests/browser): {}",
+            stale.join(", ")
+        )
+    })
+}
+
+/// The harness, or `None` after saying the test is skipped and why. Under CI, or when
+/// `.ci/run` said the harness is installed, a missing piece fails the test instead.
+fn harness_or_skip(test: &str) -> Option<Harness> {
+    let dir = harness_dir().canonicalize().unwrap();
+    let node = given("PHAROS_TEST_NODE").or_else(|| on_path(&["node"]));
+    let chromium = given("PHAROS_TEST_CHROMIUM")
+        .or_else(|| on_path(&["chromium", "chromium-browser", "google-chrome"]));
+    let mut missing = Vec::new();
+    match &node {
+        None => missing.push("Node.js (`node` on the PATH or PHAROS_TEST_NODE)".to_owned()),
+        Some(node) => missing.extend(node_problem(node)),
+    }
+    missing.extend(packages_problem(&dir));
+    if chromium.is_none() {
+        missing.push("Chromium (PHAROS_TEST_CHROMIUM or `chromium` on the PATH)".to_owned());
+    }
+    let installed = given("PHAROS_TEST_NODE_MODULES");
+    if let Some(modules) = &installed {
+        // The scripts load their packages from beside them; any other folder is not theirs.
+        assert_eq!(
+            modules.canonicalize().ok(),
+            Some(dir.join("node_modules")),
+            "PHAROS_TEST_NODE_MODULES names {} but the harness loads {}",
+            modules.display(),
+            dir.join("node_modules").display()
+        );
+    }
+    if missing.is_empty() {
+        return Some(Harness {
+            dir,
+            node: node.unwrap(),
+            chromium: chromium.unwrap(),
+        });
+    }
+    assert!(
+        std::env::var_os("CI").is_none() && installed.is_none(),
+        "{test}: the browser harness is incomplete under CI: needs {}; .ci/run installs it all",
+        missing.join("; ")
+    );
+    eprintln!(
+        "SKIPPED browser_harness::{test}: needs {} (README, For developers: the browser tests)",
+        missing.join("; ")
+    );
+    None
+}
+
+/// A child process killed when dropped, so a failing assertion leaves nothing running.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// What a harness script did.
+struct Ran {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+    took: Duration,
+}
+
+impl Ran {
+    /// The script's one-line JSON summary (its last line on stdout).
+    fn summary(&self) -> Value {
+        let last = self.stdout.lines().last().unwrap_or_default();
+        serde_json::from_str(last).unwrap_or_else(|_| panic!("no JSON summary:\n{self}"))
+    }
+}
+
+impl std::fmt::Display for Ran {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "after {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.took, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs `node <script>` in the harness with `env`, waiting for its exit until
+/// [`SCRIPT_DEADLINE`] (then it is killed and the test fails). Blocking: call it from
+/// `spawn_blocking`, so the app in the test's runtime keeps answering the browser.
+fn run_script(harness: &Harness, script: &str, env: &[(&str, &str)]) -> Ran {
+    let start = Instant::now();
+    let mut command = Command::new(&harness.node);
+    command
+        .arg(harness.dir.join(script))
+        .current_dir(&harness.dir)
+        .env("PHAROS_TEST_CHROMIUM", &harness.chromium)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // Only what this test gives: a developer's shell may have these set for running the
+    // scripts by hand.
+    for k in ["PHAROS_URL", "PHAROS_PATHS", "PHAROS_PAGE_NAME"] {
+        command.env_remove(k);
+    }
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = Running(command.spawn().unwrap());
+    // Read both pipes while the script runs, so neither fills up and blocks it.
+    let mut out = child.0.stdout.take().unwrap();
+    let mut err = child.0.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break Some(status);
+        }
+        if start.elapsed() > SCRIPT_DEADLINE {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    drop(child);
+    let ran = Ran {
+        ok: status.is_some_and(|s| s.success()),
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+        took: start.elapsed(),
+    };
+    assert!(
+        status.is_some(),
+        "{script} did not finish within {SCRIPT_DEADLINE:?} and was killed\n{ran}"
+    );
+    ran
+}
+
+/// A page like the example's: a group of components checked for real, an e-mail server (so
+/// the subscribe form has its e-mail field), and a published incident with a Markdown update.
+fn config(target: &str, smtp: &FakeSmtp) -> String {
+    Config::new()
+        .page("example", "Example Inc.")
+        .with(r#"time_zone = "Europe/Berlin""#)
+        .admin("ops", TOKEN)
+        .smtp(smtp)
+        .component("website", "Website")
+        .with(r#"group = "Customer-facing""#)
+        .component("search", "Search")
+        .with(r#"group = "Customer-facing""#)
+        .with(r#"description = "Full-text search across the catalogue""#)
+        .component("db", "Database")
+        .with(r#"group = "Infrastructure""#)
+        .http_monitor("website-home", &format!("{target}/"), "website")
+        .http_monitor("search-health", &format!("{target}/search"), "search")
+        .http_monitor("db-health", &format!("{target}/db"), "db")
+        .build()
+}
+
+#[tokio::test]
+async fn the_public_pages_pass_the_browser_harness() {
+    let Some(harness) = harness_or_skip("the_public_pages_pass_the_browser_harness") else {
+        return;
+    };
+    let target = FakeTarget::start().await;
+    let smtp = FakeSmtp::start().await;
+    let app = spawn_app(&config(&target.url, &smtp)).await;
+    let created = post(
+        &app,
+        "/api/v1/incidents",
+        Some(TOKEN),
+        &json!({
+            "name": "Slow search results",
+            "body": "We are **looking into** slow searches.\n\n- results take up to 10 s\n- [details](https://example.com/status)",
+            "components": {"search": "degraded_performance"},
+            "impact": "minor",
+        }),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{created:?}");
+    let id = created.json["id"].as_str().unwrap().to_owned();
+    // The page the browser loads is the one the test set up: every monitor has been checked
+    // and the incident is on it.
+    eventually(
+        WAIT,
+        "every monitor checked and the incident shown",
+        || async {
+            let metrics = app.get("/metrics").await.text().await.ok()?;
+            let checked = ["website-home", "search-health", "db-health"]
+                .iter()
+                .all(|m| {
+                    metrics.lines().any(|l| {
+                        l.starts_with("pharos_checks_total")
+                            && l.contains(&format!("monitor=\"{m}\""))
+                            && l.rsplit(' ').next().and_then(|n| n.parse::<f64>().ok()) >= Some(1.0)
+                    })
+                });
+            let page = app.get("/").await.text().await.ok()?;
+            (checked && page.contains("Slow search results")).then_some(())
+        },
+    )
+    .await;
+
+    let base = app.base_url.clone();
+    let paths = format!("/,/history,/incidents/{id}");
+    let ran = tokio::task::spawn_blocking(move || {
+        run_script(
+            &harness,
+            "public-page.spec.mjs",
+            &[("PHAROS_URL", &base), ("PHAROS_PATHS", &paths)],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(ran.ok, "public-page.spec.mjs failed {ran}");
+    let summary = ran.summary();
+    assert_eq!(summary["ok"], true, "{ran}");
+    assert_eq!(summary["page_name"], "Example Inc.", "{ran}");
+    assert_eq!(summary["pages"].as_array().unwrap().len(), 3, "{ran}");
+    eprintln!("public-page.spec.mjs: {summary}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_real_openid_provider_signs_in_through_chromium() {
+    let Some(harness) = harness_or_skip("a_real_openid_provider_signs_in_through_chromium") else {
+        return;
+    };
+    let ran = tokio::task::spawn_blocking(move || run_script(&harness, "oidc-smoke.mjs", &[]))
+        .await
+        .unwrap();
+    assert!(ran.ok, "oidc-smoke.mjs failed {ran}");
+    let summary = ran.summary();
+    assert_eq!(summary["ok"], true, "{ran}");
+    assert_eq!(
+        summary["groups"],
+        json!({"alice": ["pharos-admins"], "bob": ["pharos-viewers"]}),
+        "{ran}"
+    );
+    eprintln!("oidc-smoke.mjs: {summary}");
+}
