@@ -303,6 +303,11 @@ impl EngineControl {
         &self.locations
     }
 
+    /// Who credentials belong to: API tokens read from storage.
+    pub fn directory(&self) -> crate::people::Directory {
+        crate::people::Directory::new(self.store.clone())
+    }
+
     /// What the self-check last saw (`GET /api/v1/self-check`).
     pub fn self_check(&self) -> crate::self_check::SelfCheckStatus {
         self.self_check.status()

@@ -503,8 +503,8 @@ fn random_id() -> pharos_domain::IncidentId {
     pharos_domain::IncidentId::new(s).unwrap_or_else(|| unreachable!("generated ids are valid"))
 }
 
-/// `len` random characters of `[a-z0-9]`.
-pub(crate) fn random_string(len: usize) -> String {
+/// `len` random characters of `[a-z0-9]`: the random part of every id Pharos makes.
+pub fn random_string(len: usize) -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rng();
     (0..len)

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod cluster;
 pub mod config;
+pub mod people;
 pub mod probe;
 
 pub use app::{App, Settings};

@@ -1,6 +1,6 @@
 //! The `pharos` command: `serve`, `validate`, `--version` (SPEC §1), `notify test`,
 //! `change`, which records a change with a running Pharos from a deploy pipeline, and `probe`,
-//! which checks a location's monitors from where it runs (SPEC §7).
+//! which checks a location's monitors from where it runs (SPEC §7), and `user add` (SPEC §9).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -68,6 +68,53 @@ enum Command {
     /// until it is back. A token the server refuses stops the probe with an error. Ctrl-C or
     /// SIGTERM stops the checks, delivers what is kept for up to 5 s, and exits 0.
     Probe(ProbeArgs),
+    /// People and service accounts of the console and the API (SPEC §9).
+    User {
+        #[command(subcommand)]
+        action: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a person (the first one must be an owner), or with --service a service account
+    /// that owns API tokens. Without --password-file a person's password is asked on the
+    /// terminal; prints the new user's id.
+    Add(Box<UserAddArgs>),
+}
+
+/// `pharos user add`.
+#[derive(clap::Args)]
+struct UserAddArgs {
+    /// The person's e-mail address (how they sign in).
+    #[arg(long, value_name = "EMAIL", required_unless_present = "service")]
+    email: Option<String>,
+    /// owner, admin, responder, communicator or viewer.
+    #[arg(long, value_name = "ROLE")]
+    role: String,
+    /// Display name (default: the part of the e-mail before the @; required for --service).
+    #[arg(long)]
+    name: Option<String>,
+    /// IANA time zone the console shows times in (default UTC).
+    #[arg(long, value_name = "ZONE")]
+    time_zone: Option<String>,
+    /// A file holding the password (its first line). Without it the password is asked on
+    /// the terminal, twice.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["service", "no_password"])]
+    password_file: Option<PathBuf>,
+    /// No password: the person signs in only through single sign-on.
+    #[arg(long)]
+    no_password: bool,
+    /// A service account: no e-mail, no password; it owns API tokens that outlive people.
+    #[arg(long, conflicts_with_all = ["email", "no_password"])]
+    service: bool,
+    /// Configuration file (default ./pharos.toml if present); checked, so a user is never
+    /// added beside a configuration that cannot start.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Database URL, as for `serve` (default sqlite://pharos-data/pharos.db).
+    #[arg(long, value_name = "URL", env = "PHAROS_DATABASE_URL")]
+    database: Option<String>,
 }
 
 /// `pharos probe`: where to send results, for which location, with which token.
@@ -163,7 +210,95 @@ fn main() -> ExitCode {
         } => serve(config, listen, database),
         Command::Change(args) => record_change(&args),
         Command::Probe(args) => probe(&args),
+        Command::User {
+            action: UserCommand::Add(args),
+        } => user_add(&args),
     }
+}
+
+/// `pharos user add`: adds one user and prints its id; a refusal is one line naming the
+/// problem, exit 1, nothing stored.
+fn user_add(args: &UserAddArgs) -> ExitCode {
+    if load(args.config.clone()).is_none() {
+        return ExitCode::FAILURE;
+    }
+    let password = if args.service || args.no_password {
+        None
+    } else {
+        match read_password(args.password_file.as_deref()) {
+            Ok(p) => Some(p),
+            Err(message) => {
+                eprintln!("error: {message}");
+                return ExitCode::FAILURE;
+            }
+        }
+    };
+    let new = pharos_server::people::NewUser {
+        kind: if args.service {
+            pharos_store::UserKind::Service
+        } else {
+            pharos_store::UserKind::Person
+        },
+        email: args.email.clone(),
+        name: args.name.clone(),
+        role: args.role.clone(),
+        time_zone: args.time_zone.clone(),
+        password,
+    };
+    let url = args
+        .database
+        .clone()
+        .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+    let Some(runtime) = runtime() else {
+        return ExitCode::FAILURE;
+    };
+    let added = runtime.block_on(async {
+        let store = pharos_store::Store::connect(&url)
+            .await
+            .map_err(|e| e.to_string())?;
+        let added = pharos_server::people::add_user(&store, new)
+            .await
+            .map_err(|e| e.to_string());
+        store.close().await;
+        added
+    });
+    match added {
+        Ok(user) => {
+            let who = user.email.as_deref().unwrap_or("service account");
+            println!(
+                "added {} <{who}> as {} ({})",
+                user.name,
+                user.role.as_str(),
+                user.id
+            );
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The password from `file` (its first line), else asked twice on the terminal.
+fn read_password(file: Option<&Path>) -> Result<String, String> {
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let line = text.lines().next().unwrap_or_default().to_owned();
+        if line.is_empty() {
+            return Err(format!("{} holds no password", path.display()));
+        }
+        return Ok(line);
+    }
+    let first = rpassword::prompt_password("Password: ").map_err(|e| {
+        format!("cannot ask for a password ({e}); give --password-file or --no-password")
+    })?;
+    let again = rpassword::prompt_password("Again: ").map_err(|e| e.to_string())?;
+    if first != again {
+        return Err("the two passwords differ".to_owned());
+    }
+    Ok(first)
 }
 
 /// `pharos probe`: runs until SIGTERM/SIGINT (exit 0) or until the server refuses the token

@@ -1,8 +1,10 @@
-//! People's credentials, as pure functions over bytes: what the console's sign-in, sessions,
-//! API tokens and second factor are made of. No storage, no HTTP, no clock (callers pass
-//! `now`); the tables that keep what these functions produce are `pharos_store`'s, and who
+//! People's credentials: what the console's sign-in, sessions, API tokens and second factor
+//! are made of, as pure functions over bytes (no HTTP, no clock: callers pass `now`), and the
+//! [`directory`] that reads stored credentials back; the tables that keep what these functions produce are `pharos_store`'s, and who
 //! may do what is `pharos_domain::access`.
 //!
+//! - [`directory`]: the one place a presented API token becomes a [`Principal`], read from
+//!   storage.
 //! - [`password`]: argon2id hashes in PHC strings, the length rules, and the dummy hash that
 //!   makes a sign-in for a missing account cost what a real one costs.
 //! - [`token`]: API tokens `pht_<id>_<secret>`, shown once and stored as a SHA-256 of the
@@ -23,6 +25,7 @@
 //! [`password::hash_password`] and [`password::verify_password`] from
 //! `tokio::task::spawn_blocking`, never on the runtime's threads.
 
+pub mod directory;
 pub mod password;
 pub mod recovery;
 pub mod seal;
@@ -35,6 +38,13 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+/// The stored forms the web layer shows and fills in.
+pub use pharos_store::{ActorKind, ApiTokenRecord, AuditRecord, StoreError};
+
+pub use directory::{
+    Directory, MintRefused, Minted, Principal, Source, TokenRefused, LAST_USE_EVERY,
+    TOKEN_NAME_MAX_CHARS,
+};
 pub use password::{
     check_password, hash_password, needs_rehash, verify_password, verify_sign_in, PasswordError,
 };

@@ -924,6 +924,9 @@ async fn the_openapi_document_and_the_router_agree() {
         ("POST", "/api/v1/changes"),
         ("GET", "/api/v1/changes/{id}"),
         ("GET", "/api/v1/cluster"),
+        ("GET", "/api/v1/tokens"),
+        ("POST", "/api/v1/tokens"),
+        ("DELETE", "/api/v1/tokens/{id}"),
     ];
     for (method, path) in promised {
         assert!(

@@ -40,6 +40,7 @@ mod quiet;
 mod regions;
 mod replay;
 mod reports;
+mod roles;
 mod slow_clients;
 mod subscribers;
 mod tls_icmp;

@@ -1,24 +1,29 @@
-//! Bearer tokens: every admin route but the OpenAPI document runs behind [`require_token`],
-//! which compares the presented token with each configured one in constant time and hands the
-//! token's name to the handler as the [`Caller`], recorded as the author of every change.
-//! A missing, malformed or wrong token is a 401 before the body is even read.
+//! Bearer tokens: every admin route but the OpenAPI document runs behind [`require_token`].
+//! A token is either an `[admin] tokens` entry (compared with each configured one in constant
+//! time; it acts as an owner) or an API token `pht_…` read from storage
+//! ([`pharos_engine::people::Directory`]). The caller's grant must then allow the route's
+//! permission ([`super::permissions`]): a missing, malformed or unknown token is a 401 before
+//! the body is read, a known one without the permission a 403 that says what it lacks. The
+//! handler gets the [`Caller`], recorded as the author of every change.
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::header;
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
+use pharos_domain::access::Permission;
 use pharos_domain::Actor;
+use pharos_engine::people::{Directory, Principal};
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
 use super::AdminToken;
 
-/// Who is calling: the name of the token they presented.
+/// Who is calling: the name recorded as the author of their changes, and what they may do.
 #[derive(Debug, Clone)]
-pub(crate) struct Caller(pub String);
+pub(crate) struct Caller(pub String, pub Principal);
 
 impl Caller {
     /// The actor recorded for the caller's changes.
@@ -42,10 +47,60 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 /// The accepted tokens.
 pub(crate) type Tokens = Arc<[AdminToken]>;
 
-/// Middleware: lets the request through with its [`Caller`] when it carries a configured
-/// bearer token, else answers 401 with `WWW-Authenticate: Bearer`.
+/// What the token check needs: the configured tokens, and where API tokens are looked up
+/// (absent where there is no engine to ask: a follower's own cluster route).
+#[derive(Clone)]
+pub(crate) struct AuthState {
+    pub(crate) tokens: Tokens,
+    pub(crate) directory: Option<Directory>,
+}
+
+/// The principal behind `presented`: a configured token, else an API token from storage.
+pub(crate) async fn principal(auth: &AuthState, presented: &str) -> Result<Principal, ApiError> {
+    if let Some(name) = identify(&auth.tokens, presented) {
+        return Ok(Principal::config_token(&name));
+    }
+    let refused = || ApiError::unauthorized("invalid bearer token");
+    let Some(directory) = &auth.directory else {
+        return Err(refused());
+    };
+    if !presented.starts_with(pharos_engine::people::token::TOKEN_PREFIX) {
+        return Err(refused());
+    }
+    match directory
+        .api_token(presented, pharos_engine::clock::now())
+        .await
+    {
+        Ok(Ok(p)) => Ok(p),
+        Ok(Err(why)) => {
+            tracing::info!(reason = %why, "an API token was refused");
+            Err(refused())
+        }
+        Err(error) => {
+            tracing::warn!(%error, "reading an API token failed");
+            Err(ApiError::unavailable(
+                "the token could not be checked; try again",
+            ))
+        }
+    }
+}
+
+/// A 403 for `principal` lacking `permission`, saying what it would take.
+pub(crate) fn forbidden(principal: &Principal, permission: Permission) -> ApiError {
+    ApiError::forbidden(format!(
+        "{} ({}) may not do this: it needs \"{}\", which the role {} and above have",
+        principal.name,
+        principal.grant.as_str(),
+        permission.label(),
+        permission.least_role().as_str()
+    ))
+}
+
+/// Middleware: lets the request through with its [`Caller`] when it carries a known bearer
+/// token whose grant allows the route's permission; else 401 (with `WWW-Authenticate:
+/// Bearer`) or 403.
 pub(crate) async fn require_token(
-    State(tokens): State<Tokens>,
+    State(auth): State<AuthState>,
     mut req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
@@ -64,12 +119,32 @@ pub(crate) async fn require_token(
             ApiError::unauthorized(
                 "malformed Authorization header; send Authorization: Bearer <token>",
             )
-        })?;
-    let name = identify(&tokens, presented).ok_or_else(|| {
+        })?
+        .to_owned();
+    let principal = principal(&auth, &presented).await.inspect_err(|_| {
         tracing::info!(path = %req.uri().path(), "admin API request with an unknown token refused");
-        ApiError::unauthorized("invalid bearer token")
     })?;
-    req.extensions_mut().insert(Caller(name));
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_default();
+    let Some(permission) = super::permissions::required(req.method(), &route) else {
+        if super::permissions::is_listed(&route) {
+            // A method the route does not have: its answer is the router's 405.
+            return Ok(next.run(req).await);
+        }
+        // A route without a row is closed: the table's test keeps this from happening.
+        tracing::error!(method = %req.method(), route, "an admin route has no permission rule; refused");
+        return Err(ApiError::forbidden(
+            "this route has no permission rule".to_owned(),
+        ));
+    };
+    if !principal.may(permission) {
+        return Err(forbidden(&principal, permission));
+    }
+    req.extensions_mut()
+        .insert(Caller(principal.name.clone(), principal));
     Ok(next.run(req).await)
 }
 
@@ -159,7 +234,8 @@ pub(crate) async fn require_responder(
         );
         return r;
     };
-    req.extensions_mut().insert(Caller(name));
+    let principal = Principal::config_token(&name);
+    req.extensions_mut().insert(Caller(name, principal));
     next.run(req).await
 }
 

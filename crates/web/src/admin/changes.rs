@@ -522,9 +522,10 @@ pub(crate) async fn pagerduty_enqueue(
         Ok(e) => e,
         Err(e) => return invalid(format!("the body is not a PagerDuty change event: {e}")),
     };
-    let caller = match super::pagerduty::caller(&ctx, &headers, event.routing_key.as_deref()) {
+    let caller = match super::pagerduty::caller(&ctx, &headers, event.routing_key.as_deref()).await
+    {
         Ok(c) => c,
-        Err(why) => return super::pagerduty::refused(why),
+        Err(why) => return why.response(),
     };
     let Some(payload) = event.payload else {
         return invalid("'payload' is missing".into());

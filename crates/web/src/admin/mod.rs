@@ -52,12 +52,14 @@ mod model;
 mod monitors;
 mod openapi;
 mod pagerduty;
+mod permissions;
 mod postmortems;
 mod probes;
 mod reports;
 mod reports_page;
 mod self_check;
 mod subscribers;
+mod tokens;
 
 /// Every admin path starts with this.
 pub const PREFIX: &str = "/api/v1";
@@ -95,7 +97,7 @@ pub(crate) struct Ctx {
     pub(crate) openapi: bytes::Bytes,
     /// The accepted tokens, for routes that check them themselves (PagerDuty's
     /// `routing_key`).
-    pub(crate) tokens: auth::Tokens,
+    pub(crate) auth: auth::AuthState,
     /// Whether published postmortems may name responders.
     pub(crate) show_responders: bool,
     /// Wrong probe tokens allowed per address ([`probes::WRONG_TOKENS`]).
@@ -110,7 +112,11 @@ pub fn router(state: AdminState) -> Router {
         tracing::info!("no [admin] tokens are configured: the admin API refuses every request");
     }
     let tokens: auth::Tokens = Arc::from(state.tokens);
-    let (routes, doc) = api(tokens.clone());
+    let auth = auth::AuthState {
+        tokens: tokens.clone(),
+        directory: Some(state.control.directory()),
+    };
+    let (routes, doc) = api(auth.clone());
     let openapi = match serde_json::to_string(&doc) {
         Ok(json) => bytes::Bytes::from(json),
         Err(error) => {
@@ -121,7 +127,7 @@ pub fn router(state: AdminState) -> Router {
     let ctx = Ctx {
         control: state.control,
         openapi,
-        tokens,
+        auth,
         show_responders: state.show_responders,
         probe_guesses: std::sync::Arc::new(crate::limit::Limiter::new(probes::WRONG_TOKENS)),
     };
@@ -135,7 +141,7 @@ pub fn router(state: AdminState) -> Router {
         .route(
             "/reports",
             axum::routing::get(reports_page::page).route_layer(middleware::from_fn_with_state(
-                ctx.tokens.clone(),
+                ctx.auth.tokens.clone(),
                 auth::require_responder,
             )),
         )
@@ -159,7 +165,7 @@ pub fn router(state: AdminState) -> Router {
 
 /// The routes and their document. Everything registered in `protected` gets the token check
 /// and the bearer requirement in the document, from the same place.
-fn api(tokens: auth::Tokens) -> (Router<Ctx>, utoipa::openapi::OpenApi) {
+fn api(auth: auth::AuthState) -> (Router<Ctx>, utoipa::openapi::OpenApi) {
     let mut protected = OpenApiRouter::new()
         .routes(routes!(incidents::list, incidents::create))
         .routes(routes!(incidents::get_one, incidents::patch))
@@ -189,7 +195,9 @@ fn api(tokens: auth::Tokens) -> (Router<Ctx>, utoipa::openapi::OpenApi) {
         .routes(routes!(ingest::list))
         .routes(routes!(changes::list, changes::create))
         .routes(routes!(changes::get_one))
-        .route_layer(middleware::from_fn_with_state(tokens, auth::require_token));
+        .routes(routes!(tokens::list, tokens::mint))
+        .routes(routes!(tokens::revoke))
+        .route_layer(middleware::from_fn_with_state(auth, auth::require_token));
     // `/api/v1/cluster` is served by each node itself (`cluster::router`), but documented here.
     protected
         .get_openapi_mut()

@@ -40,6 +40,7 @@ A 2xx answer to a change means it is stored.",
         (name = "reports", description = "Uptime and incident metrics per component over 30, 90 and 365 days"),
         (name = "changes", description = "Deploys and other changes, append-only, with their release-regression verdicts"),
         (name = "cluster", description = "The nodes sharing one PostgreSQL database, and which one leads"),
+        (name = "tokens", description = "API tokens: minted once, scoped, revocable"),
         (name = "meta", description = "This document"),
     )
 )]
@@ -56,7 +57,9 @@ pub(crate) fn frame() -> OpenApi {
         SecurityScheme::Http(
             HttpBuilder::new()
                 .scheme(HttpAuthScheme::Bearer)
-                .description(Some("A token from `[admin] tokens` in the configuration"))
+                .description(Some(
+                    "A token from `[admin] tokens` in the configuration (an owner), or an API token `pht_…`",
+                ))
                 .build(),
         ),
     );
@@ -82,6 +85,11 @@ pub(crate) fn secure(doc: &mut OpenApi) {
                 op,
                 401,
                 "Missing, malformed or unknown bearer token; nothing changed",
+            );
+            error(
+                op,
+                403,
+                "The token's role or scope does not allow this (the message says what it needs); nothing changed",
             );
             if has_id {
                 error(

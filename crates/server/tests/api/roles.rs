@@ -1,0 +1,679 @@
+//! Who may call which admin route (SPEC §9), tested route by route through the real router:
+//! one API token per role and scope, each stored as the console will store them, tried on
+//! every operation of the OpenAPI document. A token whose grant lacks the route's permission
+//! gets 403 naming what it needs; one that has it gets past the check (to a 404, 400 or 415
+//! for the made-up id and empty body, never a change). The table below restates SPEC §9 for
+//! each route, and every operation in the document must be in it, so a new route cannot
+//! ship without a decision.
+
+use std::collections::BTreeSet;
+
+use chrono::Utc;
+use pharos_domain::access::{Permission, Role, Scope};
+use pharos_engine::people::mint_token;
+use pharos_store::{
+    ActorKind, ApiTokenRecord, AuditFilter, AuditRecord, Store, UserKind, UserPatch, UserRecord,
+};
+use pharos_testkit::{spawn_app, FakeTarget};
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::support::config::Config;
+
+const ADMIN: &str = "admin-token-0123456789";
+
+/// SPEC §9, route by route.
+const EXPECTED: &[(&str, &str, Permission)] = &[
+    ("GET", "/api/v1/alerts", Permission::Read),
+    ("GET", "/api/v1/changes", Permission::Read),
+    ("POST", "/api/v1/changes", Permission::Ingest),
+    ("GET", "/api/v1/changes/{id}", Permission::Read),
+    ("GET", "/api/v1/cluster", Permission::Read),
+    ("GET", "/api/v1/components", Permission::Read),
+    (
+        "PUT",
+        "/api/v1/components/{id}/override",
+        Permission::Respond,
+    ),
+    (
+        "DELETE",
+        "/api/v1/components/{id}/override",
+        Permission::Respond,
+    ),
+    ("GET", "/api/v1/coverage", Permission::Read),
+    ("GET", "/api/v1/deliveries", Permission::Read),
+    ("GET", "/api/v1/incidents", Permission::Read),
+    ("POST", "/api/v1/incidents", Permission::Communicate),
+    ("GET", "/api/v1/incidents/{id}", Permission::Read),
+    ("PATCH", "/api/v1/incidents/{id}", Permission::Communicate),
+    (
+        "POST",
+        "/api/v1/incidents/{id}/updates",
+        Permission::Communicate,
+    ),
+    (
+        "POST",
+        "/api/v1/incidents/{id}/notes",
+        Permission::Communicate,
+    ),
+    ("GET", "/api/v1/incidents/{id}/postmortem", Permission::Read),
+    (
+        "PUT",
+        "/api/v1/incidents/{id}/postmortem",
+        Permission::Communicate,
+    ),
+    (
+        "POST",
+        "/api/v1/incidents/{id}/postmortem/publish",
+        Permission::Communicate,
+    ),
+    ("POST", "/api/v1/ingest/alertmanager", Permission::Ingest),
+    ("POST", "/api/v1/ingest/grafana", Permission::Ingest),
+    ("GET", "/api/v1/locations", Permission::Read),
+    ("GET", "/api/v1/maintenances", Permission::Read),
+    ("POST", "/api/v1/maintenances", Permission::Communicate),
+    ("GET", "/api/v1/maintenances/{id}", Permission::Read),
+    (
+        "POST",
+        "/api/v1/maintenances/{id}/updates",
+        Permission::Communicate,
+    ),
+    ("GET", "/api/v1/monitors", Permission::Read),
+    ("GET", "/api/v1/monitors/{id}", Permission::Read),
+    ("GET", "/api/v1/reports", Permission::Read),
+    ("GET", "/api/v1/self-check", Permission::Read),
+    ("GET", "/api/v1/subscribers", Permission::Read),
+    ("DELETE", "/api/v1/subscribers/{id}", Permission::Operate),
+    ("GET", "/api/v1/tokens", Permission::Read),
+    ("POST", "/api/v1/tokens", Permission::Read),
+    ("DELETE", "/api/v1/tokens/{id}", Permission::Read),
+];
+
+/// A system entry for the audit trail of what the test sets up.
+fn setup(action: &str) -> AuditRecord {
+    AuditRecord {
+        at: Utc::now(),
+        actor_kind: ActorKind::Automation,
+        actor_id: None,
+        actor_name: "test".into(),
+        action: action.into(),
+        subject: None,
+        before: None,
+        after: None,
+        request_id: None,
+        address: None,
+    }
+}
+
+/// A user of `role` owning a token of `scope`; the token as shown once.
+async fn token(store: &Store, user: &str, role: Role, scope: Scope) -> String {
+    let now = Utc::now();
+    if store.user(user).await.unwrap().is_none() {
+        let u = UserRecord::new(user, UserKind::Person, user, role, now);
+        store
+            .add_user(&u, &setup("user.add"))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let minted = mint_token();
+    let record = ApiTokenRecord {
+        id: minted.id.clone(),
+        secret_hash: minted.secret_hash.clone(),
+        name: format!("{user}-{}", scope.as_str()),
+        owner_id: user.into(),
+        created_by: user.into(),
+        scope,
+        created_at: now,
+        expires_at: None,
+        last_used_at: None,
+        revoked_at: None,
+    };
+    store
+        .create_api_token(&record, &setup("token.create"))
+        .await
+        .unwrap()
+        .unwrap();
+    minted.shown_once
+}
+
+#[tokio::test]
+async fn every_route_lets_exactly_the_roles_of_its_permission_through() {
+    let target = FakeTarget::start().await;
+    let app = spawn_app(
+        &Config::acme()
+            .admin("ops", ADMIN)
+            .component("api", "API")
+            .http_monitor("api-health", &format!("{}/", target.url), "api")
+            .build(),
+    )
+    .await;
+    let store = Store::connect(&app.db.url).await.unwrap();
+    let mut grants: Vec<(Scope, String)> = Vec::new();
+    for role in Role::ALL {
+        let user = format!("usr_{}", role.as_str());
+        grants.push((
+            Scope::Role(role),
+            token(&store, &user, role, Scope::Role(role)).await,
+        ));
+    }
+    grants.push((
+        Scope::Ingest,
+        token(&store, "usr_responder", Role::Responder, Scope::Ingest).await,
+    ));
+    grants.push((
+        Scope::Read,
+        token(&store, "usr_responder", Role::Responder, Scope::Read).await,
+    ));
+
+    // Every documented operation has a row here (and nothing here is undocumented).
+    let doc = app.get_json("/api/v1/openapi.json").await;
+    let mut documented = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            if ["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                documented.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    documented.remove(&("GET".to_owned(), "/api/v1/openapi.json".to_owned()));
+    let expected: BTreeSet<(String, String)> = EXPECTED
+        .iter()
+        .map(|(m, p, _)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
+    assert_eq!(documented, expected, "the document and this table disagree");
+
+    let client = reqwest::Client::new();
+    let mut checked = 0;
+    for (method, path, permission) in EXPECTED {
+        // The cluster route is served by a node itself, which takes configured tokens only.
+        if *path == "/api/v1/cluster" {
+            continue;
+        }
+        let url = format!("{}{}", app.base_url, path.replace("{id}", "nope"));
+        for (scope, token) in &grants {
+            let r = client
+                .request(Method::from_bytes(method.as_bytes()).unwrap(), &url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let body: Value = r.json().await.unwrap_or(Value::Null);
+            if scope.may(*permission) {
+                assert!(
+                    status != 403 && status != 401,
+                    "{method} {path} with a {} token: {status} {body}",
+                    scope.as_str()
+                );
+            } else {
+                assert_eq!(
+                    status,
+                    403,
+                    "{method} {path} with a {} token: {body}",
+                    scope.as_str()
+                );
+                let message = body["error"]["message"].as_str().unwrap();
+                assert!(
+                    message.contains(permission.label())
+                        && message.contains(permission.least_role().as_str()),
+                    "{message}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, (EXPECTED.len() - 1) * grants.len());
+}
+
+#[tokio::test]
+async fn a_revoked_expired_or_disowned_token_is_refused_like_an_unknown_one() {
+    let app = spawn_app(&Config::acme().admin("ops", ADMIN).build()).await;
+    let store = Store::connect(&app.db.url).await.unwrap();
+    let get = |token: String| {
+        let url = format!("{}/api/v1/incidents", app.base_url);
+        async move {
+            let r = reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            r.status().as_u16()
+        }
+    };
+    let good = token(&store, "usr_a", Role::Viewer, Scope::Read).await;
+    assert_eq!(get(good.clone()).await, 200);
+    // Its use is recorded.
+    let id = pharos_engine::people::parse_token(&good)
+        .unwrap()
+        .0
+        .to_owned();
+    let used = store.api_token(&id).await.unwrap().unwrap();
+    assert!(used.token.last_used_at.is_some());
+
+    // A wrong secret for a real id, and a token never issued.
+    let wrong = format!("{}x", &good[..good.len() - 1]);
+    let wrong = if wrong == good {
+        format!("{}y", &good[..good.len() - 1])
+    } else {
+        wrong
+    };
+    assert_eq!(get(wrong).await, 401);
+    assert_eq!(get(mint_token().shown_once).await, 401);
+
+    // Revoked.
+    store
+        .revoke_api_token(&id, Utc::now(), &setup("token.revoke"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(get(good).await, 401);
+
+    // Its owner disabled.
+    let other = token(&store, "usr_b", Role::Viewer, Scope::Read).await;
+    assert_eq!(get(other.clone()).await, 200);
+    let patch = UserPatch {
+        disabled: Some(true),
+        ..UserPatch::default()
+    };
+    store
+        .update_user("usr_b", &patch, Utc::now(), &setup("user.disable"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(get(other).await, 401);
+}
+
+/// `method path` with `token` and an optional JSON body: the status and the JSON answer.
+async fn call(
+    app: &pharos_testkit::TestApp,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = reqwest::Client::new()
+        .request(method, format!("{}{path}", app.base_url))
+        .bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn tokens_are_minted_once_scoped_to_their_owner_listed_without_secrets_and_revoked() {
+    let app = spawn_app(&Config::acme().admin("ops", ADMIN).build()).await;
+    let store = Store::connect(&app.db.url).await.unwrap();
+    let now = Utc::now();
+    let ci = UserRecord::new("svc_ci", UserKind::Service, "CI", Role::Responder, now);
+    store
+        .add_user(&ci, &setup("user.add"))
+        .await
+        .unwrap()
+        .unwrap();
+
+    // A configured token mints an ingest token for the CI's service account.
+    let (status, minted) = call(
+        &app,
+        Method::POST,
+        "/api/v1/tokens",
+        ADMIN,
+        Some(serde_json::json!({"name": "alertmanager", "owner": "svc_ci", "scope": "ingest"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{minted}");
+    let token = minted["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("pht_"), "{minted}");
+    assert_eq!(minted["scope"], "ingest");
+    assert_eq!(minted["owner"], "svc_ci");
+    // It ingests, and does nothing else.
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/ingest/alertmanager",
+        &token,
+        Some(serde_json::json!({"alerts": []})),
+    )
+    .await;
+    assert_ne!(status, 401);
+    assert_ne!(status, 403);
+    let (status, body) = call(&app, Method::GET, "/api/v1/incidents", &token, None).await;
+    assert_eq!(status, 403, "{body}");
+    // An API token never mints tokens.
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "/api/v1/tokens",
+        &token,
+        Some(serde_json::json!({"name": "heir", "owner": "svc_ci", "scope": "ingest"})),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+
+    // Refusals name the field, and store nothing.
+    for (body, field) in [
+        (
+            serde_json::json!({"name": "x", "owner": "svc_ci", "scope": "admin"}),
+            "scope",
+        ),
+        (
+            serde_json::json!({"name": "x", "owner": "nobody", "scope": "read"}),
+            "owner",
+        ),
+        (
+            serde_json::json!({"name": "", "owner": "svc_ci", "scope": "read"}),
+            "name",
+        ),
+        (
+            serde_json::json!({"name": "x", "owner": "svc_ci", "scope": "root"}),
+            "scope",
+        ),
+        (
+            serde_json::json!({"name": "x", "owner": "svc_ci", "scope": "read", "expires_at": "2001-01-01T00:00:00Z"}),
+            "expires_at",
+        ),
+    ] {
+        let (status, answer) = call(
+            &app,
+            Method::POST,
+            "/api/v1/tokens",
+            ADMIN,
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(status, 422, "{body} → {answer}");
+        assert_eq!(answer["error"]["field"], field, "{answer}");
+    }
+
+    // Listed without secrets.
+    let (status, listed) = call(&app, Method::GET, "/api/v1/tokens", ADMIN, None).await;
+    assert_eq!(status, 200);
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert!(listed[0].get("token").is_none() && listed[0].get("secret_hash").is_none());
+    assert!(!listed[0].to_string().contains(&token[token.len() - 20..]));
+    assert!(listed[0]["last_used_at"].is_string(), "its use is recorded");
+
+    // A viewer's own token sees only its own tokens, and someone else's is not there for it.
+    let viewer = self::token(&store, "usr_v", Role::Viewer, Scope::Read).await;
+    let (_, mine) = call(&app, Method::GET, "/api/v1/tokens", &viewer, None).await;
+    let mine = mine.as_array().unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0]["owner"], "usr_v");
+    let ci_id = minted["id"].as_str().unwrap();
+    let (status, _) = call(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/tokens/{ci_id}"),
+        &viewer,
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // Revoked: it stops working at once; revoking again changes nothing.
+    let (status, _) = call(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/tokens/{ci_id}"),
+        ADMIN,
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/ingest/alertmanager",
+        &token,
+        Some(serde_json::json!({"alerts": []})),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, _) = call(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/tokens/{ci_id}"),
+        ADMIN,
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+
+    // The audit trail has both, by the configured token's name, and no secret.
+    let trail = store
+        .audit(&AuditFilter {
+            action_prefix: Some("token.".into()),
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    let ours: Vec<(&str, &str)> = trail
+        .iter()
+        .filter(|e| e.record.subject.as_deref() == Some(ci_id))
+        .map(|e| (e.record.action.as_str(), e.record.actor_name.as_str()))
+        .collect();
+    assert_eq!(ours, [("token.revoke", "ops"), ("token.create", "ops")]);
+    for e in &trail {
+        let text = format!("{:?}", e.record);
+        assert!(
+            !text.contains(&token[4..]),
+            "a secret in the audit trail: {text}"
+        );
+    }
+}
+
+/// `pharos user add` with `args` on `database`; (exit success, stdout, stderr).
+fn user_add(database: &str, dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(crate::support::PHAROS)
+        .args(["user", "add", "--database", database])
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn user_add_makes_the_first_owner_then_people_and_service_accounts_that_own_tokens() {
+    let app = spawn_app(&Config::acme().admin("ops", ADMIN).build()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("password");
+    std::fs::write(&secret, "correct horse battery staple\n").unwrap();
+    let short = dir.path().join("short");
+    std::fs::write(&short, "hunter2\n").unwrap();
+    let pw = secret.to_str().unwrap();
+    let db = app.db.url.as_str();
+
+    // The first person must be an owner.
+    let (ok, _, err) = user_add(
+        db,
+        dir.path(),
+        &[
+            "--email",
+            "bob@example.com",
+            "--role",
+            "viewer",
+            "--password-file",
+            pw,
+        ],
+    );
+    assert!(!ok);
+    assert!(err.contains("the first user must be an owner"), "{err}");
+    let (ok, out, err) = user_add(
+        db,
+        dir.path(),
+        &[
+            "--email",
+            "Alice@Example.com",
+            "--name",
+            "Alice",
+            "--role",
+            "owner",
+            "--password-file",
+            pw,
+            "--time-zone",
+            "Europe/Paris",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.starts_with("added Alice <alice@example.com> as owner (usr_"),
+        "{out}"
+    );
+    // Refusals name the problem and store nothing.
+    for (args, says) in [
+        (
+            vec![
+                "--email",
+                "alice@example.com",
+                "--role",
+                "admin",
+                "--password-file",
+                pw,
+            ],
+            "already exists",
+        ),
+        (
+            vec![
+                "--email",
+                "carol@example.com",
+                "--role",
+                "chief",
+                "--password-file",
+                pw,
+            ],
+            "unknown role \"chief\"",
+        ),
+        (
+            vec![
+                "--email",
+                "not-an-address",
+                "--role",
+                "viewer",
+                "--password-file",
+                pw,
+            ],
+            "is not an e-mail address",
+        ),
+        (
+            vec![
+                "--email",
+                "dan@example.com",
+                "--role",
+                "viewer",
+                "--password-file",
+                short.to_str().unwrap(),
+            ],
+            "12",
+        ),
+        (
+            vec![
+                "--email",
+                "erin@example.com",
+                "--role",
+                "viewer",
+                "--password-file",
+                pw,
+                "--time-zone",
+                "Mars/Olympus",
+            ],
+            "unknown time zone",
+        ),
+        (vec!["--service", "--role", "responder"], "needs --name"),
+        (
+            vec!["--email", "frank@example.com", "--role", "viewer"],
+            "--password-file or --no-password",
+        ),
+    ] {
+        let (ok, _, err) = user_add(db, dir.path(), &args);
+        assert!(!ok, "{args:?}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    let (ok, out, err) = user_add(
+        db,
+        dir.path(),
+        &["--service", "--name", "CI", "--role", "responder"],
+    );
+    assert!(ok, "{err}");
+    let svc = out
+        .trim()
+        .rsplit_once('(')
+        .unwrap()
+        .1
+        .trim_end_matches(')')
+        .to_owned();
+    assert!(svc.starts_with("svc_"), "{out}");
+    let (ok, _, err) = user_add(
+        db,
+        dir.path(),
+        &[
+            "--email",
+            "sso@example.com",
+            "--role",
+            "viewer",
+            "--no-password",
+        ],
+    );
+    assert!(ok, "{err}");
+
+    let store = Store::connect(db).await.unwrap();
+    let users = store.users().await.unwrap();
+    assert_eq!(users.len(), 3, "{users:?}");
+    let alice = store
+        .user_by_email("alice@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(alice.time_zone, "Europe/Paris");
+    let hash = alice.password_hash.clone().unwrap();
+    assert!(hash.starts_with("$argon2id$"), "stored hashed");
+    assert!(pharos_engine::people::verify_password(
+        "correct horse battery staple",
+        &hash
+    ));
+    let trail = store
+        .audit(&AuditFilter {
+            action_prefix: Some("user.add".into()),
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(trail.len(), 3);
+    assert!(
+        trail
+            .iter()
+            .all(|e| !format!("{:?}", e.record).contains("$argon2")),
+        "no hash in the trail"
+    );
+
+    // The service account owns a token minted through the API, which ingests.
+    let (status, minted) = call(
+        &app,
+        Method::POST,
+        "/api/v1/tokens",
+        ADMIN,
+        Some(serde_json::json!({"name": "deploys", "owner": svc, "scope": "ingest"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{minted}");
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "/api/v1/changes",
+        minted["token"].as_str().unwrap(),
+        Some(serde_json::json!({"component": "nope", "summary": "Deploy 1.2.3"})),
+    )
+    .await;
+    assert_ne!(status, 401, "{body}");
+    assert_ne!(status, 403, "{body}");
+}
