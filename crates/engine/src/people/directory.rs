@@ -227,6 +227,14 @@ impl Directory {
         }
     }
 
+    /// The audit trail, newest first, as `filter` selects.
+    pub async fn audit(
+        &self,
+        filter: &pharos_store::AuditFilter,
+    ) -> Result<Vec<pharos_store::AuditEntry>, StoreError> {
+        self.store.audit(filter).await
+    }
+
     /// Tokens, newest first: all of them, or `owner`'s.
     pub async fn tokens(&self, owner: Option<&str>) -> Result<Vec<ApiTokenRecord>, StoreError> {
         self.store.api_tokens(owner).await

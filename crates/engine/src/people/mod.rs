@@ -39,7 +39,9 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// The stored forms the web layer shows and fills in.
-pub use pharos_store::{ActorKind, ApiTokenRecord, AuditRecord, StoreError};
+pub use pharos_store::{
+    ActorKind, ApiTokenRecord, AuditEntry, AuditFilter, AuditRecord, StoreError, AUDIT_PAGE_MAX,
+};
 
 pub use directory::{
     Directory, MintRefused, Minted, Principal, Source, TokenRefused, LAST_USE_EVERY,

@@ -927,6 +927,7 @@ async fn the_openapi_document_and_the_router_agree() {
         ("GET", "/api/v1/tokens"),
         ("POST", "/api/v1/tokens"),
         ("DELETE", "/api/v1/tokens/{id}"),
+        ("GET", "/api/v1/audit"),
     ];
     for (method, path) in promised {
         assert!(

@@ -87,6 +87,7 @@ const EXPECTED: &[(&str, &str, Permission)] = &[
     ("GET", "/api/v1/tokens", Permission::Read),
     ("POST", "/api/v1/tokens", Permission::Read),
     ("DELETE", "/api/v1/tokens/{id}", Permission::Read),
+    ("GET", "/api/v1/audit", Permission::Administer),
 ];
 
 /// A system entry for the audit trail of what the test sets up.
@@ -676,4 +677,112 @@ async fn user_add_makes_the_first_owner_then_people_and_service_accounts_that_ow
     .await;
     assert_ne!(status, 401, "{body}");
     assert_ne!(status, 403, "{body}");
+}
+
+#[tokio::test]
+async fn the_audit_trail_is_read_newest_first_filtered_and_paged_by_admins_only() {
+    let app = spawn_app(&Config::acme().admin("ops", ADMIN).build()).await;
+    let store = Store::connect(&app.db.url).await.unwrap();
+    let now = Utc::now();
+    let svc = UserRecord::new("svc_ci", UserKind::Service, "CI", Role::Responder, now);
+    store
+        .add_user(&svc, &setup("user.add"))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let (status, minted) = call(
+            &app,
+            Method::POST,
+            "/api/v1/tokens",
+            ADMIN,
+            Some(serde_json::json!({"name": format!("t{i}"), "owner": "svc_ci", "scope": "read"})),
+        )
+        .await;
+        assert_eq!(status, 201, "{minted}");
+        ids.push(minted["id"].as_str().unwrap().to_owned());
+    }
+    let (status, _) = call(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/tokens/{}", ids[0]),
+        ADMIN,
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+
+    let (status, all) = call(&app, Method::GET, "/api/v1/audit?kind=token.", ADMIN, None).await;
+    assert_eq!(status, 200, "{all}");
+    let all = all.as_array().unwrap();
+    let actions: Vec<&str> = all.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(
+        actions,
+        [
+            "token.revoke",
+            "token.create",
+            "token.create",
+            "token.create"
+        ]
+    );
+    let newest = &all[0];
+    assert_eq!(newest["actor"]["kind"], "config_token");
+    assert_eq!(newest["actor"]["name"], "ops");
+    assert_eq!(newest["subject"], ids[0].as_str());
+    assert_eq!(newest["before"]["scope"], "read", "{newest}");
+    assert!(newest["before"].get("secret_hash").is_none(), "{newest}");
+    let seqs: Vec<i64> = all.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[0] > w[1]),
+        "newest first: {seqs:?}"
+    );
+
+    // Paged: two at a time, the next page after the last seq.
+    let (_, page1) = call(
+        &app,
+        Method::GET,
+        "/api/v1/audit?kind=token.&limit=2",
+        ADMIN,
+        None,
+    )
+    .await;
+    let last = page1[1]["seq"].as_i64().unwrap();
+    let (_, page2) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/audit?kind=token.&limit=2&before={last}"),
+        ADMIN,
+        None,
+    )
+    .await;
+    let paged: Vec<i64> = page1
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(page2.as_array().unwrap())
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(paged, seqs);
+    // By actor, and a bad limit named.
+    let (_, by_test) = call(&app, Method::GET, "/api/v1/audit?actor=test", ADMIN, None).await;
+    assert_eq!(by_test.as_array().unwrap().len(), 1, "{by_test}");
+    let (status, bad) = call(&app, Method::GET, "/api/v1/audit?limit=0", ADMIN, None).await;
+    assert_eq!(
+        (status, bad["error"]["field"].as_str()),
+        (422, Some("limit"))
+    );
+    let (status, bad) = call(&app, Method::GET, "/api/v1/audit?who=me", ADMIN, None).await;
+    assert_eq!(status, 400, "{bad}");
+
+    // A responder may not read it.
+    let responder = self::token(
+        &store,
+        "usr_r",
+        Role::Responder,
+        Scope::Role(Role::Responder),
+    )
+    .await;
+    let (status, body) = call(&app, Method::GET, "/api/v1/audit", &responder, None).await;
+    assert_eq!(status, 403, "{body}");
 }

@@ -37,6 +37,7 @@ use pharos_engine::EngineControl;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+mod audit;
 mod auth;
 mod changes;
 pub mod cluster;
@@ -197,6 +198,7 @@ fn api(auth: auth::AuthState) -> (Router<Ctx>, utoipa::openapi::OpenApi) {
         .routes(routes!(changes::get_one))
         .routes(routes!(tokens::list, tokens::mint))
         .routes(routes!(tokens::revoke))
+        .routes(routes!(audit::list))
         .route_layer(middleware::from_fn_with_state(auth, auth::require_token));
     // `/api/v1/cluster` is served by each node itself (`cluster::router`), but documented here.
     protected

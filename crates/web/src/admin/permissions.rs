@@ -78,6 +78,7 @@ pub(crate) const ROUTES: &[(&str, &str, Permission)] = &[
     ("GET", "/api/v1/tokens", Permission::Read),
     ("POST", "/api/v1/tokens", Permission::Read),
     ("DELETE", "/api/v1/tokens/{id}", Permission::Read),
+    ("GET", "/api/v1/audit", Permission::Administer),
 ];
 
 /// The permission `method` on the route registered as `path` needs; `None` for a route not
