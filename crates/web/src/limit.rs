@@ -93,16 +93,16 @@ pub(crate) fn retry_after(wait: Duration) -> u64 {
     wait.as_secs_f64().ceil().max(1.0) as u64
 }
 
-/// The client's address as counted: the TCP peer, IPv6 cut to its /64. On the leader of a
-/// cluster, a request another node forwarded counts for the address that node vouches for
-/// ([`crate::forward::CLIENT`], signed with the database's key), so each client keeps its own
-/// allowance whichever node it reached.
-pub(crate) fn client_ip(
-    control: &EngineControl,
+/// The client's address: the TCP peer, or on the leader of a cluster, for a request another
+/// node forwarded, the address that node vouches for ([`crate::forward::CLIENT`], signed with
+/// the database's key). Without `control` (no engine to check a signature with) the peer.
+pub(crate) fn client_addr(
+    control: Option<&EngineControl>,
     headers: &HeaderMap,
     extensions: &Extensions,
 ) -> IpAddr {
     let vouched = || {
+        let control = control?;
         let ip = headers.get(crate::forward::CLIENT)?.to_str().ok()?;
         let sig = headers
             .get(crate::forward::CLIENT_SIGNATURE)?
@@ -123,13 +123,24 @@ pub(crate) fn client_ip(
             .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
     });
     match ip {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let s = v6.segments();
-                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-            }
-        },
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// The client's address as counted by a [`Limiter`]: [`client_addr`], IPv6 cut to its /64
+/// (one host usually holds a whole /64), so each client keeps its own allowance whichever
+/// node it reached.
+pub(crate) fn client_ip(
+    control: &EngineControl,
+    headers: &HeaderMap,
+    extensions: &Extensions,
+) -> IpAddr {
+    match client_addr(Some(control), headers, extensions) {
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
         v4 => v4,
     }
 }

@@ -775,6 +775,40 @@ async fn the_audit_trail_is_read_newest_first_filtered_and_paged_by_admins_only(
     let (status, bad) = call(&app, Method::GET, "/api/v1/audit?who=me", ADMIN, None).await;
     assert_eq!(status, 400, "{bad}");
 
+    // Each entry carries its request's id (the client's, when sane, sent back too) and
+    // the client's address.
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/tokens", app.base_url))
+        .bearer_auth(ADMIN)
+        .header("X-Request-Id", "deploy-42")
+        .json(&serde_json::json!({"name": "traced", "owner": "svc_ci", "scope": "read"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.headers()["x-request-id"], "deploy-42");
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/tokens", app.base_url))
+        .bearer_auth(ADMIN)
+        .header("X-Request-Id", "not ok; <script>")
+        .json(&serde_json::json!({"name": "untraced", "owner": "svc_ci", "scope": "read"}))
+        .send()
+        .await
+        .unwrap();
+    let fresh = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(fresh.len(), 16, "{fresh}");
+    let (_, newest) = call(
+        &app,
+        Method::GET,
+        "/api/v1/audit?kind=token.create&limit=2",
+        ADMIN,
+        None,
+    )
+    .await;
+    assert_eq!(newest[0]["request_id"], fresh.as_str());
+    assert_eq!(newest[1]["request_id"], "deploy-42");
+    assert_eq!(newest[1]["address"], "127.0.0.1");
+
     // A responder may not read it.
     let responder = self::token(
         &store,

@@ -15,21 +15,50 @@ use axum::middleware::Next;
 use axum::response::Response;
 use pharos_domain::access::Permission;
 use pharos_domain::Actor;
-use pharos_engine::people::{Directory, Principal};
+use pharos_engine::people::Principal;
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
 use super::AdminToken;
 
-/// Who is calling: the name recorded as the author of their changes, and what they may do.
+/// Who is calling: the name recorded as the author of their changes, what they may do, and
+/// the request it came with.
 #[derive(Debug, Clone)]
-pub(crate) struct Caller(pub String, pub Principal);
+pub(crate) struct Caller {
+    /// The name recorded as the author.
+    pub(crate) name: String,
+    /// What the credential may do, and where it came from.
+    pub(crate) principal: Principal,
+    /// The request's id (`X-Request-Id`, sent back on the answer) and the client's address,
+    /// for the audit trail.
+    pub(crate) request_id: String,
+    /// The client's address as counted by [`crate::limit::client_ip`].
+    pub(crate) address: String,
+}
 
 impl Caller {
     /// The actor recorded for the caller's changes.
     pub(crate) fn actor(&self) -> Actor {
-        Actor::Person(self.0.clone())
+        Actor::Person(self.name.clone())
     }
+}
+
+/// The header a request's id travels in, both ways.
+pub(crate) const REQUEST_ID: &str = "x-request-id";
+
+/// The request's id: the client's `X-Request-Id` when it is a sane token (1–64 characters of
+/// letters, digits, `-`, `_`, `.`), so a proxy's id follows the request into the audit trail;
+/// else a fresh one.
+pub(crate) fn request_id(headers: &header::HeaderMap) -> String {
+    headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=64).contains(&v.len())
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        })
+        .map_or_else(|| pharos_engine::random_string(16), str::to_owned)
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
@@ -47,12 +76,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 /// The accepted tokens.
 pub(crate) type Tokens = Arc<[AdminToken]>;
 
-/// What the token check needs: the configured tokens, and where API tokens are looked up
-/// (absent where there is no engine to ask: a follower's own cluster route).
+/// What the token check needs: the configured tokens, and the engine API tokens are looked
+/// up through (absent where there is none to ask: a follower's own cluster route).
 #[derive(Clone)]
 pub(crate) struct AuthState {
     pub(crate) tokens: Tokens,
-    pub(crate) directory: Option<Directory>,
+    pub(crate) control: Option<pharos_engine::EngineControl>,
 }
 
 /// The principal behind `presented`: a configured token, else an API token from storage.
@@ -61,7 +90,7 @@ pub(crate) async fn principal(auth: &AuthState, presented: &str) -> Result<Princ
         return Ok(Principal::config_token(&name));
     }
     let refused = || ApiError::unauthorized("invalid bearer token");
-    let Some(directory) = &auth.directory else {
+    let Some(directory) = auth.control.as_ref().map(|c| c.directory()) else {
         return Err(refused());
     };
     if !presented.starts_with(pharos_engine::people::token::TOKEN_PREFIX) {
@@ -143,9 +172,20 @@ pub(crate) async fn require_token(
     if !principal.may(permission) {
         return Err(forbidden(&principal, permission));
     }
-    req.extensions_mut()
-        .insert(Caller(principal.name.clone(), principal));
-    Ok(next.run(req).await)
+    let request_id = request_id(req.headers());
+    let address = crate::limit::client_addr(auth.control.as_ref(), req.headers(), req.extensions())
+        .to_string();
+    req.extensions_mut().insert(Caller {
+        name: principal.name.clone(),
+        principal,
+        request_id: request_id.clone(),
+        address,
+    });
+    let mut response = next.run(req).await;
+    if let Ok(v) = header::HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID, v);
+    }
+    Ok(response)
 }
 
 /// The token of an `Authorization: Bearer <token>` value (the scheme is case-insensitive).
@@ -235,7 +275,14 @@ pub(crate) async fn require_responder(
         return r;
     };
     let principal = Principal::config_token(&name);
-    req.extensions_mut().insert(Caller(name, principal));
+    let request_id = request_id(req.headers());
+    let address = crate::limit::client_addr(None, req.headers(), req.extensions()).to_string();
+    req.extensions_mut().insert(Caller {
+        name,
+        principal,
+        request_id,
+        address,
+    });
     next.run(req).await
 }
 

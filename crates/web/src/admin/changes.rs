@@ -432,7 +432,7 @@ pub(crate) async fn create(
         external_id: req.external_id,
         supersedes: req.supersedes,
     };
-    let recorded = ctx.control.record_change(new, source, &caller.0).await?;
+    let recorded = ctx.control.record_change(new, source, &caller.name).await?;
     // A retry (an `external_id` this source sent before) answers 200 with the first record.
     let status = match &recorded {
         Recorded::New(_) => StatusCode::CREATED,

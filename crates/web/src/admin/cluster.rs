@@ -56,7 +56,7 @@ pub fn router(tokens: Vec<AdminToken>, info: ClusterInfo) -> Router {
     // Only the configured tokens: a follower has no engine to look API tokens up with.
     let auth = auth::AuthState {
         tokens: Arc::from(tokens),
-        directory: None,
+        control: None,
     };
     Router::new()
         .route(&format!("{PREFIX}/cluster"), get(status))

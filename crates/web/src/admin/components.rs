@@ -170,7 +170,7 @@ pub(crate) async fn set_override(
         .control
         .set_override(id.clone(), request, caller.actor())
         .await?;
-    tracing::info!(component = %id, by = %caller.0, "component status override set through the admin API");
+    tracing::info!(component = %id, by = %caller.name, "component status override set through the admin API");
     set.as_ref()
         .map(|o| Json(OverrideOut::from(o)))
         .ok_or_else(|| ApiError::internal("an override was set but the engine does not show it"))
@@ -191,7 +191,7 @@ pub(crate) async fn clear_override(
     IdPath(id): IdPath,
 ) -> Result<StatusCode, ApiError> {
     ctx.control.clear_override(id.clone()).await?;
-    tracing::info!(component = %id, by = %caller.0, "component status override cleared through the admin API");
+    tracing::info!(component = %id, by = %caller.name, "component status override cleared through the admin API");
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -313,7 +313,7 @@ pub(crate) async fn create(
         public: req.public,
     };
     let incident = ctx.control.create_incident(new, caller.actor()).await?;
-    tracing::info!(incident = %incident.id, by = %caller.0, "incident declared through the admin API");
+    tracing::info!(incident = %incident.id, by = %caller.name, "incident declared through the admin API");
     Ok(created(incident.id.as_str(), IncidentOut::from(&incident)))
 }
 
@@ -373,7 +373,7 @@ pub(crate) async fn post_update(
         public: req.public,
     };
     let incident = ctx.control.post_update(iid, update, caller.actor()).await?;
-    tracing::info!(incident = %incident.id, status = incident.status.as_str(), by = %caller.0, "incident update posted through the admin API");
+    tracing::info!(incident = %incident.id, status = incident.status.as_str(), by = %caller.name, "incident update posted through the admin API");
     Ok(created(incident.id.as_str(), IncidentOut::from(&incident)))
 }
 

@@ -181,7 +181,7 @@ pub(crate) async fn create(
         auto_complete: req.auto_complete,
     };
     let m = ctx.control.create_maintenance(new, caller.actor()).await?;
-    tracing::info!(maintenance = %m.id, by = %caller.0, "maintenance scheduled through the admin API");
+    tracing::info!(maintenance = %m.id, by = %caller.name, "maintenance scheduled through the admin API");
     Ok(created(&m))
 }
 
@@ -237,7 +237,7 @@ pub(crate) async fn post_update(
         .control
         .update_maintenance(mid, update, caller.actor())
         .await?;
-    tracing::info!(maintenance = %m.id, status = m.status.as_str(), by = %caller.0, "maintenance update posted through the admin API");
+    tracing::info!(maintenance = %m.id, status = m.status.as_str(), by = %caller.name, "maintenance update posted through the admin API");
     Ok(created(&m))
 }
 

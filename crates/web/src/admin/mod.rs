@@ -115,7 +115,7 @@ pub fn router(state: AdminState) -> Router {
     let tokens: auth::Tokens = Arc::from(state.tokens);
     let auth = auth::AuthState {
         tokens: tokens.clone(),
-        directory: Some(state.control.directory()),
+        control: Some(state.control.clone()),
     };
     let (routes, doc) = api(auth.clone());
     let openapi = match serde_json::to_string(&doc) {

@@ -552,7 +552,7 @@ pub(crate) async fn put(
     ctx.control
         .save_postmortem(&iid, Some(&edits), None)
         .await?;
-    tracing::info!(incident = %iid, by = %caller.0, actions = edits.actions.len(), "postmortem saved through the admin API");
+    tracing::info!(incident = %iid, by = %caller.name, actions = edits.actions.len(), "postmortem saved through the admin API");
     Ok(Json(build(&ctx, &iid, None).await?.out()))
 }
 
@@ -627,7 +627,7 @@ pub(crate) async fn publish(
         Publication::Revised => "published postmortem revised",
         Publication::Unchanged => "postmortem published again, unchanged",
     };
-    tracing::info!(incident = %iid, by = %caller.0, "{what} through the admin API");
+    tracing::info!(incident = %iid, by = %caller.name, "{what} through the admin API");
     // Answered from the desk's incident: the published view may not show it as `postmortem`
     // yet.
     Ok(Json(build_from(&ctx, incident, None).await?.out()).into_response())

@@ -119,7 +119,7 @@ pub(crate) async fn remove(
 ) -> Result<StatusCode, ApiError> {
     match ctx.control.remove_subscriber(&id).await {
         Ok(()) => {
-            tracing::info!(subscriber = %id, by = %caller.0, "subscriber removed through the admin API");
+            tracing::info!(subscriber = %id, by = %caller.name, "subscriber removed through the admin API");
             Ok(StatusCode::NO_CONTENT)
         }
         Err(SubscriberError::NotFound(_)) => Err(ApiError::not_found("subscriber", &id)),

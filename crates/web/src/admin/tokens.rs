@@ -98,7 +98,7 @@ pub(crate) struct MintToken {
 
 /// What the audit trail records as the caller.
 fn actor(caller: &Caller, action: &str) -> AuditRecord {
-    let (actor_kind, actor_id) = match &caller.1.source {
+    let (actor_kind, actor_id) = match &caller.principal.source {
         Source::ConfigToken => (ActorKind::ConfigToken, None),
         Source::ApiToken { id, .. } => (ActorKind::Token, Some(id.clone())),
     };
@@ -106,13 +106,13 @@ fn actor(caller: &Caller, action: &str) -> AuditRecord {
         at: pharos_engine::clock::now(),
         actor_kind,
         actor_id,
-        actor_name: caller.0.clone(),
+        actor_name: caller.name.clone(),
         action: action.to_owned(),
         subject: None,
         before: None,
         after: None,
-        request_id: None,
-        address: None,
+        request_id: Some(caller.request_id.clone()),
+        address: Some(caller.address.clone()),
     }
 }
 
@@ -138,7 +138,7 @@ pub(crate) async fn mint(
     caller: Caller,
     ApiJson(req): ApiJson<MintToken>,
 ) -> Result<Response, ApiError> {
-    if !matches!(caller.1.source, Source::ConfigToken) {
+    if !matches!(caller.principal.source, Source::ConfigToken) {
         return Err(ApiError::forbidden(
             "an API token cannot mint tokens: use a token from [admin] tokens",
         ));
@@ -160,7 +160,7 @@ pub(crate) async fn mint(
             &req.name,
             scope,
             req.expires_at,
-            &caller.0,
+            &caller.name,
             actor(&caller, "token.create"),
         )
         .await
@@ -174,7 +174,7 @@ pub(crate) async fn mint(
             };
             ApiError::unprocessable(field, refused.to_string())
         })?;
-    tracing::info!(token = %minted.record.id, owner = %minted.record.owner_id, scope = minted.record.scope.as_str(), by = %caller.0, "API token minted");
+    tracing::info!(token = %minted.record.id, owner = %minted.record.owner_id, scope = minted.record.scope.as_str(), by = %caller.name, "API token minted");
     let body = MintedOut {
         token: minted.shown_once,
         listed: TokenOut::from(&minted.record),
@@ -221,10 +221,10 @@ pub(crate) async fn list(
 
 /// Whose tokens the caller sees and may revoke: `None` for all (with `administer`).
 fn own_user(caller: &Caller) -> Option<&str> {
-    if caller.1.may(Permission::Administer) {
+    if caller.principal.may(Permission::Administer) {
         return None;
     }
-    match &caller.1.source {
+    match &caller.principal.source {
         Source::ApiToken { owner_id, .. } => Some(owner_id),
         // A configured token is an owner, so it has `administer`; no user of its own.
         Source::ConfigToken => Some(""),
@@ -264,6 +264,6 @@ pub(crate) async fn revoke(
         .await
         .map_err(unavailable)?
         .ok_or_else(not_found)?;
-    tracing::info!(token = %id, by = %caller.0, "API token revoked");
+    tracing::info!(token = %id, by = %caller.name, "API token revoked");
     Ok(StatusCode::NO_CONTENT)
 }
