@@ -75,6 +75,8 @@ pub(crate) enum Command {
     Regression(Box<crate::changes::RegressionEvent>),
     /// Answers once everything applied before it is stored.
     Sync(Reply<()>),
+    /// A command sent on someone's behalf: it leaves an audit entry when it succeeds.
+    Audited(Box<Command>, Box<crate::audit::AuditContext>),
 }
 
 impl Command {
@@ -91,7 +93,7 @@ impl Command {
     ) -> bool {
         let now = crate::clock::now();
         /// Answers `reply`; `publish` is given for a command the page shows.
-        fn answer<T>(
+        fn answer<T: 'static>(
             reply: Reply<T>,
             r: Result<T, DeskError>,
             live: &mut Live,
@@ -99,6 +101,10 @@ impl Command {
             metrics: &Metrics,
             publish: Option<&dyn Fn(&mut Live)>,
         ) -> bool {
+            if let (Ok(value), Some(auditing)) = (&r, live.auditing.take()) {
+                let entry = crate::audit::finish(auditing, value as &dyn std::any::Any, live);
+                live.audit_out.push(entry);
+            }
             let seq = live.queue(pending, metrics, Vec::new(), Vec::new(), Vec::new());
             pending.write_soon();
             // A refused command changed nothing: no view to rebuild.
@@ -125,6 +131,13 @@ impl Command {
                 })
         }
         match self {
+            Command::Audited(inner, ctx) => {
+                live.auditing = crate::audit::start(&inner, *ctx, live);
+                let changed = inner.apply(live, pending, metrics, publish);
+                // Refused, or a command that answers otherwise: no entry.
+                live.auditing = None;
+                changed
+            }
             Command::CreateIncident(req, actor, reply) => {
                 let r = live
                     .desk
@@ -289,6 +302,8 @@ pub struct EngineControl {
     pub(crate) self_check: crate::self_check::Gate,
     pub(crate) changes: std::sync::Arc<crate::changes::ChangeContext>,
     pub(crate) locations: std::sync::Arc<crate::locations::Registry>,
+    /// Who the commands sent through this handle are on behalf of (see [`Self::on_behalf`]).
+    pub(crate) audit: Option<std::sync::Arc<crate::audit::AuditContext>>,
 }
 
 impl EngineControl {
@@ -318,11 +333,24 @@ impl EngineControl {
         self.view.borrow().clone()
     }
 
+    /// This handle, sending its commands on behalf of `ctx`: each change a person makes
+    /// leaves an audit entry, stored with the change.
+    pub fn on_behalf(&self, ctx: crate::audit::AuditContext) -> EngineControl {
+        EngineControl {
+            audit: Some(std::sync::Arc::new(ctx)),
+            ..self.clone()
+        }
+    }
+
     async fn send<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, CommandError> {
         let stopping = || CommandError::Unavailable("Pharos is shutting down".into());
         let (tx, rx) = oneshot::channel();
         let committed = self.committed.clone();
-        self.commands.send(make(tx)).await.map_err(|_| stopping())?;
+        let command = match &self.audit {
+            Some(ctx) => Command::Audited(Box::new(make(tx)), Box::new((**ctx).clone())),
+            None => make(tx),
+        };
+        self.commands.send(command).await.map_err(|_| stopping())?;
         let (value, seq) = rx.await.map_err(|_| stopping())?;
         let value = value?;
         match crate::stored::committed(committed, seq).await {

@@ -6,6 +6,7 @@
 //! writer (batched, retried). The view is published from memory, so the page stays current
 //! even while the database is slow or down.
 
+pub mod audit;
 pub mod catalog;
 pub mod changes;
 pub mod checking;
@@ -313,6 +314,8 @@ pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandl
         alert_routing: config.alert_routing.clone(),
         notices,
         subscribers,
+        auditing: None,
+        audit_out: Vec::new(),
     };
 
     let metrics = Arc::new(Metrics::new());
@@ -441,6 +444,7 @@ pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandl
             self_check: gate,
             changes: change_context,
             locations: registry,
+            audit: None,
         },
     })
 }
@@ -727,6 +731,10 @@ pub(crate) struct Live {
     pub(crate) alert_routing: pharos_domain::alert::AlertRouting,
     pub(crate) notices: Notices,
     pub(crate) subscribers: subscribers::Subscribers,
+    /// The command being applied on someone's behalf, if any.
+    pub(crate) auditing: Option<audit::Auditing>,
+    /// Audit entries of changes made since the last queueing, written with them.
+    pub(crate) audit_out: Vec<pharos_store::AuditRecord>,
 }
 
 impl Live {
@@ -760,6 +768,7 @@ impl Live {
             crate::clock::now(),
         );
         batch.outbox.extend(outbox);
+        batch.audit.append(&mut self.audit_out);
         let (subscribers, confirmations) = self.subscribers.take_writes();
         batch.subscribers.extend(subscribers);
         batch.outbox.extend(confirmations);

@@ -820,3 +820,144 @@ async fn the_audit_trail_is_read_newest_first_filtered_and_paged_by_admins_only(
     let (status, body) = call(&app, Method::GET, "/api/v1/audit", &responder, None).await;
     assert_eq!(status, 403, "{body}");
 }
+
+#[tokio::test]
+async fn each_change_a_person_makes_is_in_the_audit_trail_with_before_and_after() {
+    let target = FakeTarget::start().await;
+    let app = spawn_app(
+        &Config::acme()
+            .admin("ops", ADMIN)
+            .component("api", "API")
+            .http_monitor("api-health", &format!("{}/", target.url), "api")
+            .build(),
+    )
+    .await;
+    let store = Store::connect(&app.db.url).await.unwrap();
+    let responder = self::token(
+        &store,
+        "usr_rita",
+        Role::Responder,
+        Scope::Role(Role::Responder),
+    )
+    .await;
+
+    let (status, incident) = call(
+        &app,
+        Method::POST,
+        "/api/v1/incidents",
+        &responder,
+        Some(serde_json::json!({"name": "Elevated errors", "body": "Investigating.", "components": {"api": "partial_outage"}})),
+    )
+    .await;
+    assert_eq!(status, 201, "{incident}");
+    let id = incident["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/incidents/{id}");
+    let steps = [
+        (
+            Method::POST,
+            format!("{path}/updates"),
+            serde_json::json!({"status": "identified", "body": "A bad deploy."}),
+        ),
+        (
+            Method::POST,
+            format!("{path}/notes"),
+            serde_json::json!({"body": "Rolled back at 10:02."}),
+        ),
+        (
+            Method::PATCH,
+            path.clone(),
+            serde_json::json!({"severity": "S2"}),
+        ),
+        (
+            Method::PUT,
+            "/api/v1/components/api/override".to_owned(),
+            serde_json::json!({"status": "degraded_performance"}),
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/components/api/override".to_owned(),
+            Value::Null,
+        ),
+        (
+            Method::POST,
+            "/api/v1/maintenances".to_owned(),
+            serde_json::json!({"name": "DB upgrade", "body": "Upgrading.", "components": ["api"], "scheduled_for": "2030-05-01T02:00:00Z", "scheduled_until": "2030-05-01T03:00:00Z"}),
+        ),
+    ];
+    for (method, path, body) in steps {
+        let body = (!body.is_null()).then_some(body);
+        let (status, answer) = call(&app, method.clone(), &path, &responder, body).await;
+        assert!(status < 300, "{method} {path}: {status} {answer}");
+    }
+    // Refused changes leave nothing: an unknown incident, and a viewer.
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/incidents/nope/updates",
+        &responder,
+        Some(serde_json::json!({"status": "identified", "body": "x"})),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let viewer = self::token(&store, "usr_vic", Role::Viewer, Scope::Read).await;
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/incidents",
+        &viewer,
+        Some(serde_json::json!({"name": "x", "body": "x"})),
+    )
+    .await;
+    assert_eq!(status, 403);
+
+    let (status, trail) = call(
+        &app,
+        Method::GET,
+        "/api/v1/audit?actor=usr_rita",
+        ADMIN,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{trail}");
+    let trail = trail.as_array().unwrap();
+    let actions: Vec<&str> = trail
+        .iter()
+        .rev()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "incident.create",
+            "incident.update",
+            "incident.note",
+            "incident.edit",
+            "override.set",
+            "override.clear",
+            "maintenance.create"
+        ],
+        "{trail:?}"
+    );
+    let by_action = |a: &str| trail.iter().find(|e| e["action"] == a).unwrap();
+    let created = by_action("incident.create");
+    assert_eq!(created["subject"], id.as_str());
+    assert!(created["before"].is_null());
+    assert_eq!(created["after"]["name"], "Elevated errors");
+    assert_eq!(created["actor"]["kind"], "token");
+    assert_eq!(created["actor"]["name"], "usr_rita");
+    assert_eq!(created["address"], "127.0.0.1");
+    assert!(created["request_id"].is_string());
+    let update = by_action("incident.update");
+    assert_eq!(update["before"]["status"], "investigating", "{update}");
+    assert_eq!(update["after"]["status"], "identified", "{update}");
+    let set = by_action("override.set");
+    assert_eq!(set["subject"], "api");
+    assert_eq!(set["after"]["status"], "degraded_performance", "{set}");
+    let cleared = by_action("override.clear");
+    assert_eq!(
+        cleared["before"]["status"], "degraded_performance",
+        "{cleared}"
+    );
+    assert!(cleared["after"].is_null());
+    assert!(by_action("maintenance.create")["subject"].is_string());
+}

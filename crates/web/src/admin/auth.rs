@@ -41,6 +41,34 @@ impl Caller {
     pub(crate) fn actor(&self) -> Actor {
         Actor::Person(self.name.clone())
     }
+
+    /// `control`, sending commands on this caller's behalf, so each change they make leaves
+    /// an audit entry stored with it.
+    pub(crate) fn on_behalf(
+        &self,
+        control: &pharos_engine::EngineControl,
+    ) -> pharos_engine::EngineControl {
+        control.on_behalf(self.audit_context())
+    }
+
+    /// Who the audit trail says did what this caller does.
+    pub(crate) fn audit_context(&self) -> pharos_engine::audit::AuditContext {
+        let (actor_kind, actor_id) = match &self.principal.source {
+            pharos_engine::people::Source::ConfigToken => {
+                (pharos_engine::people::ActorKind::ConfigToken, None)
+            }
+            pharos_engine::people::Source::ApiToken { id, .. } => {
+                (pharos_engine::people::ActorKind::Token, Some(id.clone()))
+            }
+        };
+        pharos_engine::audit::AuditContext {
+            actor_kind,
+            actor_id,
+            actor_name: self.name.clone(),
+            request_id: Some(self.request_id.clone()),
+            address: Some(self.address.clone()),
+        }
+    }
 }
 
 /// The header a request's id travels in, both ways.

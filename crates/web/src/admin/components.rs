@@ -166,8 +166,8 @@ pub(crate) async fn set_override(
         until: req.until,
         reason: req.reason,
     };
-    let set = ctx
-        .control
+    let set = caller
+        .on_behalf(&ctx.control)
         .set_override(id.clone(), request, caller.actor())
         .await?;
     tracing::info!(component = %id, by = %caller.name, "component status override set through the admin API");
@@ -190,7 +190,10 @@ pub(crate) async fn clear_override(
     caller: Caller,
     IdPath(id): IdPath,
 ) -> Result<StatusCode, ApiError> {
-    ctx.control.clear_override(id.clone()).await?;
+    caller
+        .on_behalf(&ctx.control)
+        .clear_override(id.clone())
+        .await?;
     tracing::info!(component = %id, by = %caller.name, "component status override cleared through the admin API");
     Ok(StatusCode::NO_CONTENT)
 }

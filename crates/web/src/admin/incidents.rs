@@ -312,7 +312,10 @@ pub(crate) async fn create(
         severity: req.severity,
         public: req.public,
     };
-    let incident = ctx.control.create_incident(new, caller.actor()).await?;
+    let incident = caller
+        .on_behalf(&ctx.control)
+        .create_incident(new, caller.actor())
+        .await?;
     tracing::info!(incident = %incident.id, by = %caller.name, "incident declared through the admin API");
     Ok(created(incident.id.as_str(), IncidentOut::from(&incident)))
 }
@@ -372,7 +375,10 @@ pub(crate) async fn post_update(
         components: req.components,
         public: req.public,
     };
-    let incident = ctx.control.post_update(iid, update, caller.actor()).await?;
+    let incident = caller
+        .on_behalf(&ctx.control)
+        .post_update(iid, update, caller.actor())
+        .await?;
     tracing::info!(incident = %incident.id, status = incident.status.as_str(), by = %caller.name, "incident update posted through the admin API");
     Ok(created(incident.id.as_str(), IncidentOut::from(&incident)))
 }
@@ -395,7 +401,8 @@ pub(crate) async fn add_note(
     ApiJson(req): ApiJson<CreateNote>,
 ) -> Result<Response, ApiError> {
     let iid = incident_id(&id)?;
-    ctx.control
+    caller
+        .on_behalf(&ctx.control)
         .add_note(iid.clone(), req.body.clone(), caller.actor())
         .await?;
     Ok((
@@ -434,8 +441,8 @@ pub(crate) async fn patch(
         roles: req.roles.unwrap_or_default(),
         public: req.public,
     };
-    let incident = ctx
-        .control
+    let incident = caller
+        .on_behalf(&ctx.control)
         .patch_incident(iid, patch, caller.actor())
         .await?;
     Ok(Json(IncidentOut::from(&incident)))

@@ -180,7 +180,10 @@ pub(crate) async fn create(
         auto_start: req.auto_start,
         auto_complete: req.auto_complete,
     };
-    let m = ctx.control.create_maintenance(new, caller.actor()).await?;
+    let m = caller
+        .on_behalf(&ctx.control)
+        .create_maintenance(new, caller.actor())
+        .await?;
     tracing::info!(maintenance = %m.id, by = %caller.name, "maintenance scheduled through the admin API");
     Ok(created(&m))
 }
@@ -233,8 +236,8 @@ pub(crate) async fn post_update(
         status: req.status,
         body: req.body,
     };
-    let m = ctx
-        .control
+    let m = caller
+        .on_behalf(&ctx.control)
         .update_maintenance(mid, update, caller.actor())
         .await?;
     tracing::info!(maintenance = %m.id, status = m.status.as_str(), by = %caller.name, "maintenance update posted through the admin API");

@@ -615,8 +615,8 @@ pub(crate) async fn publish(
         show_responders: ctx.show_responders,
     };
     let text = postmortem::render_markdown(&built.postmortem, audience);
-    let (incident, publication) = ctx
-        .control
+    let (incident, publication) = caller
+        .on_behalf(&ctx.control)
         .publish_postmortem(iid.clone(), text, caller.actor())
         .await?;
     ctx.control

@@ -117,7 +117,7 @@ pub(crate) async fn remove(
     caller: Caller,
     IdPath(id): IdPath,
 ) -> Result<StatusCode, ApiError> {
-    match ctx.control.remove_subscriber(&id).await {
+    match caller.on_behalf(&ctx.control).remove_subscriber(&id).await {
         Ok(()) => {
             tracing::info!(subscriber = %id, by = %caller.name, "subscriber removed through the admin API");
             Ok(StatusCode::NO_CONTENT)

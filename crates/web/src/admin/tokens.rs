@@ -13,9 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use pharos_domain::access::{Permission, Scope};
-use pharos_engine::people::{
-    ActorKind, ApiTokenRecord, AuditRecord, MintRefused, Source, StoreError,
-};
+use pharos_engine::people::{ApiTokenRecord, AuditRecord, MintRefused, Source, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -96,23 +94,21 @@ pub(crate) struct MintToken {
     expires_at: Option<DateTime<Utc>>,
 }
 
-/// What the audit trail records as the caller.
+/// An audit entry of `action` by `caller`, its subject and contents filled in by the
+/// directory.
 fn actor(caller: &Caller, action: &str) -> AuditRecord {
-    let (actor_kind, actor_id) = match &caller.principal.source {
-        Source::ConfigToken => (ActorKind::ConfigToken, None),
-        Source::ApiToken { id, .. } => (ActorKind::Token, Some(id.clone())),
-    };
+    let who = caller.audit_context();
     AuditRecord {
         at: pharos_engine::clock::now(),
-        actor_kind,
-        actor_id,
-        actor_name: caller.name.clone(),
+        actor_kind: who.actor_kind,
+        actor_id: who.actor_id,
+        actor_name: who.actor_name,
         action: action.to_owned(),
         subject: None,
         before: None,
         after: None,
-        request_id: Some(caller.request_id.clone()),
-        address: Some(caller.address.clone()),
+        request_id: who.request_id,
+        address: who.address,
     }
 }
 
