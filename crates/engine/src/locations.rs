@@ -143,6 +143,10 @@ struct Entry {
     /// Online as last reported to the pipeline.
     reported_online: bool,
     results: VecDeque<(Instant, usize)>,
+    /// When this server first took a batch from here: the rate is over the last minute, or
+    /// over the time since then when that is shorter, so a new probe's rate is not a
+    /// sixtieth of what it sends.
+    counting_since: Option<Instant>,
     keys: VecDeque<String>,
     key_set: HashSet<String>,
     refused: u64,
@@ -243,6 +247,7 @@ impl Registry {
                     version: None,
                     reported_online: false,
                     results: VecDeque::new(),
+                    counting_since: None,
                     keys: VecDeque::new(),
                     key_set: HashSet::new(),
                     refused: 0,
@@ -453,6 +458,7 @@ impl Registry {
             }
         }
         let t = Instant::now();
+        entry.counting_since.get_or_insert(t);
         entry.results.push_back((t, accepted));
         while entry
             .results
@@ -532,7 +538,13 @@ impl Registry {
                         .map(|(k, _)| k.clone())
                         .collect(),
                     monitors: e.monitors.len(),
-                    results_per_second: recent as f64 / RATE_WINDOW.as_secs_f64(),
+                    results_per_second: recent as f64
+                        / e.counting_since
+                            .map_or(RATE_WINDOW, |since| {
+                                now.saturating_duration_since(since)
+                                    .clamp(Duration::from_secs(1), RATE_WINDOW)
+                            })
+                            .as_secs_f64(),
                     refused: e.refused,
                     clock_offset_ms: e.clock_offset_ms,
                     problems: e.problems.iter().cloned().collect(),

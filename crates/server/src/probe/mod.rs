@@ -275,8 +275,9 @@ pub(crate) async fn run_with(
                         stopped = changes.stopped,
                         skipped = changes.skipped,
                         version = %version,
-                        "assignment changed: {} monitors",
-                        changes.running
+                        "assignment changed: {} monitor{} to run",
+                        changes.running,
+                        if changes.running == 1 { "" } else { "s" }
                     );
                 }
                 running_version = Some(version);

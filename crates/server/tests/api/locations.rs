@@ -121,6 +121,17 @@ async fn regional_then_spread(backend: Backend) {
     let a = batch(&app, "eu-fr", EU, "eu-1", &[("app", false)]).await;
     assert_eq!(a.status, 200, "{}", a.text);
     assert_eq!(a.json["accepted"], 1);
+    // A new location's rate counts from its first batch, not over a whole minute.
+    let listing = app.admin_json("/api/v1/locations", ADMIN).await;
+    let eu = listing
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["id"] == "eu-fr")
+        .unwrap()
+        .clone();
+    let rate = eu["results_per_second"].as_f64().unwrap();
+    assert!(rate > 1.0 / 60.0, "one result, just now: {rate}");
     eventually(Duration::from_secs(10), "a partial outage", || async {
         (component_status(&app, "app").await == "partial_outage").then_some(())
     })
