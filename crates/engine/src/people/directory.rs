@@ -227,6 +227,40 @@ impl Directory {
         }
     }
 
+    /// Every user and service account, oldest first.
+    pub async fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        self.store.users().await
+    }
+
+    /// Adds `user`, with `audit`, in one transaction.
+    pub async fn add_user(
+        &self,
+        user: &UserRecord,
+        audit: &AuditRecord,
+    ) -> Result<Result<(), pharos_store::PeopleConflict>, StoreError> {
+        self.store.add_user(user, audit).await
+    }
+
+    /// Changes user `id` as `patch` says, with `audit`, in one transaction; the last enabled
+    /// owner is kept.
+    pub async fn update_user(
+        &self,
+        id: &str,
+        patch: &pharos_store::UserPatch,
+        audit: &AuditRecord,
+    ) -> Result<Result<UserRecord, pharos_store::PeopleConflict>, StoreError> {
+        self.store.update_user(id, patch, audit.at, audit).await
+    }
+
+    /// Ends every session of user `id`, with `audit`.
+    pub async fn sign_out_everywhere(
+        &self,
+        id: &str,
+        audit: &AuditRecord,
+    ) -> Result<Result<(), pharos_store::PeopleConflict>, StoreError> {
+        self.store.sign_out_everywhere(id, audit.at, audit).await
+    }
+
     /// The audit trail, newest first, as `filter` selects.
     pub async fn audit(
         &self,

@@ -40,7 +40,8 @@ use subtle::ConstantTimeEq;
 
 /// The stored forms the web layer shows and fills in.
 pub use pharos_store::{
-    ActorKind, ApiTokenRecord, AuditEntry, AuditFilter, AuditRecord, StoreError, AUDIT_PAGE_MAX,
+    ActorKind, ApiTokenRecord, AuditEntry, AuditFilter, AuditRecord, PeopleConflict, StoreError,
+    UserKind, UserPatch, UserRecord, AUDIT_PAGE_MAX,
 };
 
 pub use directory::{

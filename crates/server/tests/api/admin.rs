@@ -928,6 +928,10 @@ async fn the_openapi_document_and_the_router_agree() {
         ("POST", "/api/v1/tokens"),
         ("DELETE", "/api/v1/tokens/{id}"),
         ("GET", "/api/v1/audit"),
+        ("GET", "/api/v1/users"),
+        ("POST", "/api/v1/users"),
+        ("PATCH", "/api/v1/users/{id}"),
+        ("POST", "/api/v1/users/{id}/sign-out"),
     ];
     for (method, path) in promised {
         assert!(

@@ -88,6 +88,14 @@ const EXPECTED: &[(&str, &str, Permission)] = &[
     ("POST", "/api/v1/tokens", Permission::Read),
     ("DELETE", "/api/v1/tokens/{id}", Permission::Read),
     ("GET", "/api/v1/audit", Permission::Administer),
+    ("GET", "/api/v1/users", Permission::Read),
+    ("POST", "/api/v1/users", Permission::Administer),
+    ("PATCH", "/api/v1/users/{id}", Permission::Administer),
+    (
+        "POST",
+        "/api/v1/users/{id}/sign-out",
+        Permission::Administer,
+    ),
 ];
 
 /// A system entry for the audit trail of what the test sets up.
@@ -960,4 +968,243 @@ async fn each_change_a_person_makes_is_in_the_audit_trail_with_before_and_after(
     );
     assert!(cleared["after"].is_null());
     assert!(by_action("maintenance.create")["subject"].is_string());
+}
+
+#[tokio::test]
+async fn people_are_managed_through_the_api_within_their_managers_role_and_one_owner_stays() {
+    let app = spawn_app(&Config::acme().admin("ops", ADMIN).build()).await;
+    let store = Store::connect(&app.db.url).await.unwrap();
+    let now = Utc::now();
+    let mut owner = UserRecord::new("usr_olga", UserKind::Person, "Olga", Role::Owner, now);
+    owner.email = Some("olga@example.com".into());
+    owner.password_hash =
+        Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into());
+    store
+        .add_user(&owner, &setup("user.add"))
+        .await
+        .unwrap()
+        .unwrap();
+
+    // A configured token (an owner) adds an admin, whose own token then manages others.
+    let (status, adam) = call(&app, Method::POST, "/api/v1/users", ADMIN,
+        Some(serde_json::json!({"email": "Adam@Example.com", "role": "admin", "time_zone": "Europe/Paris"}))).await;
+    assert_eq!(status, 201, "{adam}");
+    assert_eq!(adam["email"], "adam@example.com");
+    assert_eq!(adam["name"], "adam");
+    let adam_id = adam["id"].as_str().unwrap().to_owned();
+    let adam_token = {
+        let (status, minted) = call(
+            &app,
+            Method::POST,
+            "/api/v1/tokens",
+            ADMIN,
+            Some(serde_json::json!({"name": "adam", "owner": adam_id, "scope": "admin"})),
+        )
+        .await;
+        assert_eq!(status, 201, "{minted}");
+        minted["token"].as_str().unwrap().to_owned()
+    };
+    let (status, rita) = call(
+        &app,
+        Method::POST,
+        "/api/v1/users",
+        &adam_token,
+        Some(serde_json::json!({"email": "rita@example.com", "name": "Rita", "role": "responder"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{rita}");
+    let rita_id = rita["id"].as_str().unwrap().to_owned();
+    // An admin makes no owner and touches no owner.
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "/api/v1/users",
+        &adam_token,
+        Some(serde_json::json!({"email": "eve@example.com", "role": "owner"})),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = call(
+        &app,
+        Method::PATCH,
+        "/api/v1/users/usr_olga",
+        &adam_token,
+        Some(serde_json::json!({"role": "viewer"})),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/users/{rita_id}"),
+        &adam_token,
+        Some(serde_json::json!({"role": "owner"})),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    // Refusals name the field.
+    for (body, field) in [
+        (
+            serde_json::json!({"email": "x@example.com", "role": "chief"}),
+            "role",
+        ),
+        (
+            serde_json::json!({"email": "nope", "role": "viewer"}),
+            "email",
+        ),
+        (
+            serde_json::json!({"email": "rita@example.com", "role": "viewer"}),
+            "email",
+        ),
+        (
+            serde_json::json!({"kind": "service", "role": "viewer"}),
+            "name",
+        ),
+        (
+            serde_json::json!({"email": "y@example.com", "role": "viewer", "time_zone": "Mars/Base"}),
+            "time_zone",
+        ),
+    ] {
+        let (status, answer) = call(
+            &app,
+            Method::POST,
+            "/api/v1/users",
+            ADMIN,
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(
+            (status, answer["error"]["field"].as_str()),
+            (422, Some(field)),
+            "{body} → {answer}"
+        );
+    }
+
+    // The last enabled owner stays one.
+    let (status, body) = call(
+        &app,
+        Method::PATCH,
+        "/api/v1/users/usr_olga",
+        ADMIN,
+        Some(serde_json::json!({"role": "admin"})),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("last enabled owner"),
+        "{body}"
+    );
+    let (status, _) = call(
+        &app,
+        Method::PATCH,
+        "/api/v1/users/usr_olga",
+        ADMIN,
+        Some(serde_json::json!({"disabled": true})),
+    )
+    .await;
+    assert_eq!(status, 409);
+
+    // Disabled: their token stops working at once; enabled again, it works.
+    let rita_token = self::token(
+        &store,
+        &rita_id,
+        Role::Responder,
+        Scope::Role(Role::Responder),
+    )
+    .await;
+    assert_eq!(
+        call(&app, Method::GET, "/api/v1/incidents", &rita_token, None)
+            .await
+            .0,
+        200
+    );
+    let (status, body) = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/users/{rita_id}"),
+        &adam_token,
+        Some(serde_json::json!({"disabled": true})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["disabled_at"].is_string());
+    assert_eq!(
+        call(&app, Method::GET, "/api/v1/incidents", &rita_token, None)
+            .await
+            .0,
+        401
+    );
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/users/{rita_id}/sign-out"),
+        &adam_token,
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+
+    // Listed without secrets; a viewer may list.
+    let viewer = self::token(&store, "usr_vera", Role::Viewer, Scope::Read).await;
+    let (status, users) = call(&app, Method::GET, "/api/v1/users", &viewer, None).await;
+    assert_eq!(status, 200);
+    let text = users.to_string();
+    assert!(
+        !text.contains("argon2") && !text.contains("password_hash"),
+        "{text}"
+    );
+    let olga = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["id"] == "usr_olga")
+        .unwrap();
+    assert_eq!(
+        (olga["role"].as_str(), olga["password"].as_bool()),
+        (Some("owner"), Some(true))
+    );
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/users",
+        &viewer,
+        Some(serde_json::json!({"email": "z@example.com", "role": "viewer"})),
+    )
+    .await;
+    assert_eq!(status, 403);
+
+    // The trail has each change, by whom.
+    let (_, trail) = call(&app, Method::GET, "/api/v1/audit?kind=user.", ADMIN, None).await;
+    let seen: Vec<(String, String)> = trail
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_owned(),
+                e["actor"]["name"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let adam_name = "adam".to_owned();
+    assert!(
+        seen.contains(&("user.add".to_owned(), "ops".to_owned())),
+        "{seen:?}"
+    );
+    assert!(
+        seen.contains(&("user.add".to_owned(), adam_name.clone())),
+        "{seen:?}"
+    );
+    assert!(
+        seen.contains(&("user.disable".to_owned(), adam_name.clone())),
+        "{seen:?}"
+    );
+    assert!(
+        seen.contains(&("user.sign_out".to_owned(), adam_name)),
+        "{seen:?}"
+    );
 }

@@ -51,6 +51,24 @@ impl Caller {
         control.on_behalf(self.audit_context())
     }
 
+    /// An audit entry of `action` by this caller, now; its subject and contents are the
+    /// writer's to fill in.
+    pub(crate) fn audit_record(&self, action: &str) -> pharos_engine::people::AuditRecord {
+        let who = self.audit_context();
+        pharos_engine::people::AuditRecord {
+            at: pharos_engine::clock::now(),
+            actor_kind: who.actor_kind,
+            actor_id: who.actor_id,
+            actor_name: who.actor_name,
+            action: action.to_owned(),
+            subject: None,
+            before: None,
+            after: None,
+            request_id: who.request_id,
+            address: who.address,
+        }
+    }
+
     /// Who the audit trail says did what this caller does.
     pub(crate) fn audit_context(&self) -> pharos_engine::audit::AuditContext {
         let (actor_kind, actor_id) = match &self.principal.source {

@@ -61,6 +61,7 @@ mod reports_page;
 mod self_check;
 mod subscribers;
 mod tokens;
+mod users;
 
 /// Every admin path starts with this.
 pub const PREFIX: &str = "/api/v1";
@@ -199,6 +200,9 @@ fn api(auth: auth::AuthState) -> (Router<Ctx>, utoipa::openapi::OpenApi) {
         .routes(routes!(tokens::list, tokens::mint))
         .routes(routes!(tokens::revoke))
         .routes(routes!(audit::list))
+        .routes(routes!(users::list, users::add))
+        .routes(routes!(users::change))
+        .routes(routes!(users::sign_out))
         .route_layer(middleware::from_fn_with_state(auth, auth::require_token));
     // `/api/v1/cluster` is served by each node itself (`cluster::router`), but documented here.
     protected

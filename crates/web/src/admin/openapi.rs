@@ -41,6 +41,7 @@ A 2xx answer to a change means it is stored.",
         (name = "changes", description = "Deploys and other changes, append-only, with their release-regression verdicts"),
         (name = "cluster", description = "The nodes sharing one PostgreSQL database, and which one leads"),
         (name = "tokens", description = "API tokens: minted once, scoped, revocable"),
+        (name = "users", description = "People and service accounts, their roles"),
         (name = "audit", description = "Who changed what, when and from where: append-only"),
         (name = "meta", description = "This document"),
     )

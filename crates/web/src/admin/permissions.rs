@@ -79,6 +79,14 @@ pub(crate) const ROUTES: &[(&str, &str, Permission)] = &[
     ("POST", "/api/v1/tokens", Permission::Read),
     ("DELETE", "/api/v1/tokens/{id}", Permission::Read),
     ("GET", "/api/v1/audit", Permission::Administer),
+    ("GET", "/api/v1/users", Permission::Read),
+    ("POST", "/api/v1/users", Permission::Administer),
+    ("PATCH", "/api/v1/users/{id}", Permission::Administer),
+    (
+        "POST",
+        "/api/v1/users/{id}/sign-out",
+        Permission::Administer,
+    ),
 ];
 
 /// The permission `method` on the route registered as `path` needs; `None` for a route not

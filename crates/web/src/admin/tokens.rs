@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use pharos_domain::access::{Permission, Scope};
-use pharos_engine::people::{ApiTokenRecord, AuditRecord, MintRefused, Source, StoreError};
+use pharos_engine::people::{ApiTokenRecord, MintRefused, Source, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -94,25 +94,8 @@ pub(crate) struct MintToken {
     expires_at: Option<DateTime<Utc>>,
 }
 
-/// An audit entry of `action` by `caller`, its subject and contents filled in by the
-/// directory.
-fn actor(caller: &Caller, action: &str) -> AuditRecord {
-    let who = caller.audit_context();
-    AuditRecord {
-        at: pharos_engine::clock::now(),
-        actor_kind: who.actor_kind,
-        actor_id: who.actor_id,
-        actor_name: who.actor_name,
-        action: action.to_owned(),
-        subject: None,
-        before: None,
-        after: None,
-        request_id: who.request_id,
-        address: who.address,
-    }
-}
-
-fn unavailable(error: StoreError) -> ApiError {
+/// A storage failure, logged, as a 503.
+pub(crate) fn unavailable(error: StoreError) -> ApiError {
     tracing::warn!(%error, "reading or writing API tokens failed");
     ApiError::unavailable("storage did not answer; try again")
 }
@@ -157,7 +140,7 @@ pub(crate) async fn mint(
             scope,
             req.expires_at,
             &caller.name,
-            actor(&caller, "token.create"),
+            caller.audit_record("token.create"),
         )
         .await
         .map_err(unavailable)?
@@ -256,7 +239,7 @@ pub(crate) async fn revoke(
         return Err(not_found());
     }
     directory
-        .revoke(&id, actor(&caller, "token.revoke"))
+        .revoke(&id, caller.audit_record("token.revoke"))
         .await
         .map_err(unavailable)?
         .ok_or_else(not_found)?;
