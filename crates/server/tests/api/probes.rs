@@ -249,7 +249,7 @@ async fn checks_from_a_location_reach_the_server_and_survive_its_absence() {
     })
     .await;
     wait_for_log(&log, "connection to the server restored").await;
-    wait_for_log(&log, "assignment changed: 1 monitors").await;
+    wait_for_log(&log, "assignment changed: 1 monitor to run").await;
     let listing = admin_json(port, "/api/v1/locations").await;
     assert_eq!(listing[0]["online"], true, "{listing}");
 
