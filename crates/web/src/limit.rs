@@ -204,4 +204,27 @@ mod tests {
         limiter.take(fresh, later).unwrap();
         assert!(limiter.check(ip, later).is_err());
     }
+
+    #[test]
+    fn a_refund_gives_back_one_request_up_to_the_burst() {
+        let limiter: Limiter<String> = Limiter::new(RateLimit {
+            burst: 2,
+            refill_every: Duration::from_secs(60),
+        });
+        let t0 = Instant::now();
+        let key = || "ada@acme.test".to_owned();
+        limiter.take(key(), t0).unwrap();
+        limiter.take(key(), t0).unwrap();
+        assert!(limiter.check(key(), t0).is_err());
+        limiter.refund(key(), t0);
+        limiter.take(key(), t0).unwrap();
+        // Refunds never raise a bucket above its burst, nor create one.
+        for _ in 0..5 {
+            limiter.refund(key(), t0);
+            limiter.refund("other".to_owned(), t0);
+        }
+        limiter.take(key(), t0).unwrap();
+        limiter.take(key(), t0).unwrap();
+        assert!(limiter.take(key(), t0).is_err());
+    }
 }

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use pharos_server::people::{add_user, NewUser};
-use pharos_store::{AuditEntry, AuditFilter, Store, UserKind};
+use pharos_store::{ActorKind, AuditEntry, AuditFilter, AuditRecord, Store, UserKind, UserPatch};
 use pharos_testkit::{backends, eventually, spawn_app_on, Backend, TestApp};
 use reqwest::header::HeaderMap;
 
@@ -49,6 +49,22 @@ async fn app(backend: Backend) -> TestApp {
     let created = post(&app, "/api/v1/incidents", Some(ADMIN), &incident).await;
     assert_eq!(created.status, 201, "{created:?}");
     app
+}
+
+/// An entry for what the test sets up behind the app's back.
+fn setup(action: &str) -> AuditRecord {
+    AuditRecord {
+        at: chrono::Utc::now(),
+        actor_kind: ActorKind::Automation,
+        actor_id: None,
+        actor_name: "test".into(),
+        action: action.into(),
+        subject: None,
+        before: None,
+        after: None,
+        request_id: None,
+        address: None,
+    }
 }
 
 /// A browser: keeps cookies, follows no redirect.
@@ -294,13 +310,39 @@ async fn a_person_signs_in_sees_the_console_and_signs_out() {
 }
 
 #[tokio::test]
-async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
+async fn a_wrong_password_an_unknown_email_a_disabled_user_and_no_password_get_the_same_answer() {
     for backend in backends() {
         let app = app(backend).await;
         let client = browser();
+        // A disabled person with the right password, and one without a password, too.
+        let store = Store::connect(&app.db.url).await.unwrap();
+        for (email, password) in [("eve@acme.test", Some(PASSWORD)), ("sso@acme.test", None)] {
+            let person = NewUser {
+                kind: UserKind::Person,
+                email: Some(email.into()),
+                name: None,
+                role: "responder".into(),
+                time_zone: None,
+                password: password.map(str::to_owned),
+            };
+            let user = add_user(&store, person).await.unwrap();
+            if password.is_some() {
+                let patch = UserPatch {
+                    disabled: Some(true),
+                    ..UserPatch::default()
+                };
+                store
+                    .update_user(&user.id, &patch, chrono::Utc::now(), &setup("user.disable"))
+                    .await
+                    .unwrap()
+                    .unwrap();
+            }
+        }
+        let disabled = sign_in(&app, &client, "eve@acme.test", PASSWORD).await;
+        let no_password = sign_in(&app, &client, "sso@acme.test", PASSWORD).await;
         let wrong = sign_in(&app, &client, EMAIL, "not the password at all").await;
         let unknown = sign_in(&app, &client, "bob@acme.test", PASSWORD).await;
-        for page in [&wrong, &unknown] {
+        for page in [&wrong, &unknown, &disabled, &no_password] {
             assert_eq!(page.status, 401, "{backend:?}");
             assert!(page.text.contains(MISMATCH), "{}", page.text);
             assert!(page.set_cookie("pharos_session").is_none());
@@ -317,7 +359,26 @@ async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
             .iter()
             .map(|e| e.record.actor_name.as_str())
             .collect();
-        assert_eq!(names, ["bob@acme.test", EMAIL], "{backend:?}");
+        assert_eq!(
+            names,
+            ["bob@acme.test", EMAIL, "sso@acme.test", "eve@acme.test"],
+            "{backend:?}"
+        );
+        let reasons: Vec<&str> = failed
+            .iter()
+            .map(|e| e.record.after.as_deref().unwrap_or(""))
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                r#"{"reason":"mismatch"}"#,
+                r#"{"reason":"mismatch"}"#,
+                r#"{"reason":"no_password"}"#,
+                r#"{"reason":"disabled"}"#
+            ],
+            "for owners and admins only, the trail says why"
+        );
+        assert!(failed.iter().all(|e| e.record.request_id.is_some()));
         assert!(failed
             .iter()
             .all(|e| e.record.actor_kind.as_str() == "anonymous"));

@@ -345,7 +345,14 @@ async fn sign_in(State(ctx): State<Ctx>, req: Request) -> Response {
         return forbidden(&ctx);
     }
     let email = field(&fields, "email");
-    let account = email.trim().to_lowercase();
+    // Counted by the e-mail as it is looked up, cut to an address's longest (RFC 5321), so a
+    // stranger's made-up keys stay small.
+    let account: String = email
+        .trim()
+        .to_lowercase()
+        .chars()
+        .take(pharos_engine::people::signin::AUDIT_EMAIL_MAX_CHARS)
+        .collect();
     let now = Instant::now();
     // Taken before the password is verified, so attempts at once cannot all pass a check;
     // given back on success, so only failures are spent.
@@ -360,12 +367,13 @@ async fn sign_in(State(ctx): State<Ctx>, req: Request) -> Response {
         .get(http::header::USER_AGENT)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         .unwrap_or_default();
+    let request_id = crate::admin::auth::request_id(&headers);
     let attempt = SignIn {
         email,
         password: field(&fields, "password"),
         address: &address,
         user_agent: &user_agent,
-        request_id: None,
+        request_id: Some(&request_id),
         now: pharos_engine::clock::now(),
     };
     match ctx.control.directory().sign_in(attempt).await {
@@ -460,10 +468,11 @@ async fn sign_out(State(ctx): State<Ctx>, req: Request) -> Response {
         return forbidden(&ctx);
     }
     let now = pharos_engine::clock::now();
+    let request_id = crate::admin::auth::request_id(&headers);
     if let Err(e) = ctx
         .control
         .directory()
-        .sign_out(&session, &address, None, now)
+        .sign_out(&session, &address, Some(&request_id), now)
         .await
     {
         return unavailable(&ctx, &e);
