@@ -6,6 +6,9 @@
 
 use std::time::Duration;
 
+use base64::Engine as _;
+use sha2::Digest as _;
+
 use pharos_server::people::{add_user, NewUser};
 use pharos_store::{ActorKind, AuditEntry, AuditFilter, AuditRecord, Store, UserKind, UserPatch};
 use pharos_testkit::{backends, eventually, spawn_app_on, Backend, TestApp};
@@ -23,14 +26,18 @@ const WAIT: Duration = Duration::from_secs(10);
 /// An app with one component, the owner Ada (who signs in with [`PASSWORD`]) and an open
 /// incident whose name needs escaping.
 async fn app(backend: Backend) -> TestApp {
-    let app = spawn_app_on(
-        backend,
-        &Config::acme()
-            .admin("ops", ADMIN)
-            .component("api", "Public API")
-            .build(),
-    )
-    .await;
+    app_at(backend, None).await
+}
+
+/// [`app`], published at `public_url` when given.
+async fn app_at(backend: Backend, public_url: Option<&str>) -> TestApp {
+    let mut config = Config::acme()
+        .admin("ops", ADMIN)
+        .component("api", "Public API");
+    if let Some(url) = public_url {
+        config = config.section(&format!("[server]\npublic_url = \"{url}\""));
+    }
+    let app = spawn_app_on(backend, &config.build()).await;
     let store = Store::connect(&app.db.url).await.unwrap();
     add_user(
         &store,
@@ -207,6 +214,20 @@ fn assert_private(page: &Page) {
         assert!(csp.contains("form-action 'self'"), "{csp}");
         assert!(!csp.contains("unsafe-inline"), "{csp}");
         assert!(!page.text.contains("<script"), "no script on console pages");
+        assert!(!page.text.contains(" style="), "no inline style attributes");
+        // Every inline <style> is one the policy names by hash.
+        let mut rest = page.text.as_str();
+        let mut styles = 0;
+        while let Some(start) = rest.find("<style>") {
+            let body = &rest[start + "<style>".len()..];
+            let end = body.find("</style>").unwrap();
+            let digest = sha2::Sha256::digest(&body.as_bytes()[..end]);
+            let hash = base64::engine::general_purpose::STANDARD.encode(digest);
+            assert!(csp.contains(&format!("'sha256-{hash}'")), "{csp}");
+            styles += 1;
+            rest = &body[end..];
+        }
+        assert!(styles >= 1, "the page is styled");
     }
 }
 
@@ -513,6 +534,90 @@ async fn an_idle_absent_or_junk_session_goes_to_the_sign_in_form() {
             to_sign_in(&get(&app, &client, "/console").await).then_some(())
         })
         .await;
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn behind_https_the_cookies_are_secure_host_cookies() {
+    for backend in backends() {
+        let public = "https://status.acme.test";
+        let app = app_at(backend, Some(public)).await;
+        // Cookies by hand: a cookie store keeps `Secure` cookies away from this plain-http
+        // test server, as a browser would.
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let form = get(&app, &client, "/console/sign-in").await;
+        assert!(form
+            .header("strict-transport-security")
+            .contains("max-age="));
+        let csrf_cookie = form
+            .set_cookie("__Host-pharos_csrf")
+            .expect("a CSRF cookie");
+        let value = |set_cookie: &str, name: &str| {
+            set_cookie
+                .split(';')
+                .next()
+                .unwrap()
+                .strip_prefix(&format!("{name}="))
+                .unwrap()
+                .to_owned()
+        };
+        let nonce = value(&csrf_cookie, "__Host-pharos_csrf");
+        let fields = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("csrf", form.csrf().as_str()),
+                ("email", EMAIL),
+                ("password", PASSWORD),
+            ])
+            .finish();
+        let send = |origin: String| {
+            client
+                .post(format!("{}/console/sign-in", app.base_url))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("cookie", format!("__Host-pharos_csrf={nonce}"))
+                .header("origin", origin)
+                .body(fields.clone())
+                .send()
+        };
+        // The page says it is https: this plain-http origin is not its own.
+        let other = read(send(app.base_url.clone()).await.unwrap()).await;
+        assert_eq!(other.status, 403, "{backend:?}");
+        let signed = read(send(public.to_owned()).await.unwrap()).await;
+        assert_eq!(signed.status, 303, "{backend:?}: {}", signed.text);
+        let cookie = signed
+            .set_cookie("__Host-pharos_session")
+            .expect("a __Host- session cookie");
+        let attributes: Vec<&str> = cookie.split(';').map(str::trim).collect();
+        for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Secure"] {
+            assert!(attributes.contains(&attribute), "{cookie}");
+        }
+        assert!(signed.set_cookie("pharos_session").is_none());
+        let session = value(&cookie, "__Host-pharos_session");
+        let home = read(
+            client
+                .get(format!("{}/console", app.base_url))
+                .header("cookie", format!("__Host-pharos_session={session}"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(home.status, 200, "{backend:?}");
+        assert!(home.text.contains("Signed in as Ada Lovelace (owner)"));
+        // The plain name means nothing here.
+        let plain = read(
+            client
+                .get(format!("{}/console", app.base_url))
+                .header("cookie", format!("pharos_session={session}"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert!(to_sign_in(&plain), "{backend:?}");
         app.stop().await;
     }
 }
