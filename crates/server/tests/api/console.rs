@@ -513,6 +513,20 @@ async fn an_idle_absent_or_junk_session_goes_to_the_sign_in_form() {
         let signed = sign_in(&app, &client, EMAIL, PASSWORD).await;
         assert_eq!(signed.status, 303, "{backend:?}");
         assert_eq!(get(&app, &client, "/console").await.status, 200);
+        // Last used 2 minutes ago: a request records the use (at most once a minute)…
+        let ago = chrono::Utc::now().timestamp_millis() - 2 * 60 * 1000;
+        app.db
+            .execute(&format!("UPDATE sessions SET last_seen_at = {ago}"))
+            .await;
+        assert_eq!(get(&app, &client, "/console").await.status, 200);
+        let seen = app.db.query_i64("SELECT last_seen_at FROM sessions").await;
+        assert!(seen > ago + 60 * 1000, "{backend:?}: the use is recorded");
+        // …and one within the minute is not written again.
+        assert_eq!(get(&app, &client, "/console").await.status, 200);
+        assert_eq!(
+            app.db.query_i64("SELECT last_seen_at FROM sessions").await,
+            seen
+        );
         // Last used 31 minutes ago: past the idle limit.
         let ago = chrono::Utc::now().timestamp_millis() - 31 * 60 * 1000;
         app.db
