@@ -277,6 +277,20 @@ impl Tokens {
         Some(mac)
     }
 
+    /// A 32-byte key for another purpose, derived from this signer's key (the database's):
+    /// HMAC-SHA256 over a fixed prefix and `label`, so each label gets its own key, every
+    /// node of a cluster derives the same one, and no key derived here can stand for a link
+    /// signature or another label's key. The console signs its CSRF tokens with
+    /// `derive_key(b"console csrf")`.
+    pub fn derive_key(&self, label: &[u8]) -> [u8; 32] {
+        // HMAC takes a key of any length (RFC 2104 §2), so `new_from_slice` cannot fail.
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key)
+            .expect("HMAC accepts a key of any length");
+        mac.update(b"pharos-derived-key\n");
+        mac.update(label);
+        mac.finalize().into_bytes().into()
+    }
+
     /// Vouches for `client`, the address a request came from, when a node of a cluster
     /// forwards it to the leader: every node shares the key (it is the database's), so the
     /// leader counts the client's own allowance, not the forwarding node's (hex signature).
@@ -818,6 +832,18 @@ mod tests {
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn derived_keys_differ_by_label_and_by_key() {
+        let tokens = Tokens::new(b"0123456789abcdef0123456789abcdef".to_vec());
+        let console = tokens.derive_key(b"console csrf");
+        assert_eq!(console, tokens.derive_key(b"console csrf"), "stable");
+        assert_ne!(console, tokens.derive_key(b"something else"));
+        assert_ne!(
+            console,
+            Tokens::new(b"another key".to_vec()).derive_key(b"console csrf")
+        );
     }
 
     #[test]

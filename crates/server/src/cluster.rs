@@ -274,6 +274,7 @@ async fn promote(
         tokens: parts.admin_tokens.clone(),
     };
     let router = pharos_web::subscribe::router(engine.control())
+        .merge(pharos_web::console::router(engine.control()))
         .merge(pharos_web::ping::router(
             engine.control().heartbeats().clone(),
         ))

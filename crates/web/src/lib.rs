@@ -22,6 +22,8 @@
 //! - [`subscribe`]: public subscriptions (the v2 subscribe endpoint, the page's form, the
 //!   confirmation and unsubscribe links), rate limited per client; a separate router, since
 //!   it needs the engine.
+//! - [`console`]: the responders' console (signing in with a password, the landing page,
+//!   signing out); a separate router too, for the same reason.
 //!
 //! [`StatusView`]: pharos_engine::StatusView
 
@@ -35,6 +37,7 @@ use axum::Router;
 pub mod admin;
 mod banner;
 mod brand;
+pub mod console;
 mod cors;
 mod feed;
 pub mod forward;

@@ -4,6 +4,7 @@
 //! a wrong secret, so guessing is slow and a flood of wrong guesses is not a flood of log lines.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -35,15 +36,16 @@ impl Default for RateLimit {
 /// Most clients tracked before full buckets are forgotten.
 const MAX_TRACKED_CLIENTS: usize = 10_000;
 
-/// A token bucket per client address, in memory.
-pub(crate) struct Limiter {
+/// A token bucket per key, in memory: per client address by default, or per anything else
+/// that names who is counted (the console counts sign-in failures per e-mail too).
+pub(crate) struct Limiter<K = IpAddr> {
     limit: RateLimit,
-    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+    buckets: Mutex<HashMap<K, (f64, Instant)>>,
 }
 
-impl Limiter {
+impl<K: Hash + Eq + Clone> Limiter<K> {
     /// A limiter allowing each client `limit`.
-    pub(crate) fn new(limit: RateLimit) -> Limiter {
+    pub(crate) fn new(limit: RateLimit) -> Limiter<K> {
         Limiter {
             limit,
             buckets: Mutex::new(HashMap::new()),
@@ -51,7 +53,7 @@ impl Limiter {
     }
 
     /// Whether `ip` has a request left, without taking it; otherwise how long until it has.
-    pub(crate) fn check(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
+    pub(crate) fn check(&self, ip: K, now: Instant) -> Result<(), Duration> {
         let burst = f64::from(self.limit.burst.max(1));
         let per = self.limit.refill_every.as_secs_f64().max(f64::EPSILON);
         let buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
@@ -66,7 +68,7 @@ impl Limiter {
     }
 
     /// Takes one request from `ip`'s bucket, or says how long until one is available.
-    pub(crate) fn take(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
+    pub(crate) fn take(&self, ip: K, now: Instant) -> Result<(), Duration> {
         let burst = f64::from(self.limit.burst.max(1));
         let per = self.limit.refill_every.as_secs_f64().max(f64::EPSILON);
         let refilled = |(tokens, at): (f64, Instant)| {
@@ -84,6 +86,20 @@ impl Limiter {
         } else {
             buckets.insert(ip, (tokens, now));
             Err(Duration::from_secs_f64((1.0 - tokens) * per))
+        }
+    }
+
+    /// Gives back one request [`Self::take`] took from `ip` (never beyond the burst): for a
+    /// caller that takes before it knows whether the request counts (so requests at once
+    /// cannot all pass a check), then learns that it did not.
+    pub(crate) fn refund(&self, ip: K, now: Instant) {
+        let burst = f64::from(self.limit.burst.max(1));
+        let per = self.limit.refill_every.as_secs_f64().max(f64::EPSILON);
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((tokens, at)) = buckets.get_mut(&ip) {
+            let refilled = *tokens + now.saturating_duration_since(*at).as_secs_f64() / per;
+            *tokens = (refilled + 1.0).min(burst);
+            *at = now;
         }
     }
 }
@@ -187,5 +203,28 @@ mod tests {
         }
         limiter.take(fresh, later).unwrap();
         assert!(limiter.check(ip, later).is_err());
+    }
+
+    #[test]
+    fn a_refund_gives_back_one_request_up_to_the_burst() {
+        let limiter: Limiter<String> = Limiter::new(RateLimit {
+            burst: 2,
+            refill_every: Duration::from_secs(60),
+        });
+        let t0 = Instant::now();
+        let key = || "ada@acme.test".to_owned();
+        limiter.take(key(), t0).unwrap();
+        limiter.take(key(), t0).unwrap();
+        assert!(limiter.check(key(), t0).is_err());
+        limiter.refund(key(), t0);
+        limiter.take(key(), t0).unwrap();
+        // Refunds never raise a bucket above its burst, nor create one.
+        for _ in 0..5 {
+            limiter.refund(key(), t0);
+            limiter.refund("other".to_owned(), t0);
+        }
+        limiter.take(key(), t0).unwrap();
+        limiter.take(key(), t0).unwrap();
+        assert!(limiter.take(key(), t0).is_err());
     }
 }

@@ -340,7 +340,7 @@ fn uptime_text(ratio: Option<f64>) -> String {
     }
 }
 
-fn status_class(s: Option<ComponentStatus>) -> &'static str {
+pub(crate) fn status_class(s: Option<ComponentStatus>) -> &'static str {
     match s {
         Some(ComponentStatus::Operational) => "op",
         Some(ComponentStatus::DegradedPerformance) => "deg",

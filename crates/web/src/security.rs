@@ -4,7 +4,9 @@
 //! [`harden`] wraps the whole router (public page, API, subscriptions, pings, admin), so a
 //! route added later cannot forget them:
 //! - `X-Content-Type-Options: nosniff` and `Referrer-Policy: no-referrer` on everything (JSON
-//!   and feeds included; the page's links carry signed tokens, so no URL leaves in a Referer);
+//!   and feeds included; the page's links carry signed tokens, so no URL leaves in a Referer),
+//!   unless the handler set a policy of its own (the console's `same-origin`: see
+//!   [`crate::console`]);
 //! - on HTML, a Content-Security-Policy that allows no script or style but the page's own,
 //!   named by hash ([`content_security_policy`]), no framing (`frame-ancestors 'none'` and
 //!   `X-Frame-Options: DENY`), and forms posting only to this origin;
@@ -190,7 +192,11 @@ impl Headers {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("text/html"));
         h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-        h.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        // A handler's own policy stands (the console's `same-origin`, without which a
+        // browser sends its forms' POSTs with `Origin: null`).
+        if !h.contains_key(REFERRER_POLICY) {
+            h.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        }
         if is_html {
             h.insert(CONTENT_SECURITY_POLICY, self.csp.clone());
             h.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));

@@ -89,6 +89,11 @@ impl Directory {
         Directory { store }
     }
 
+    /// The store it reads, for the sibling modules (`signin`).
+    pub(super) fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// The principal behind API token `presented` at `now`: its owner's name and the token's
     /// scope. Its last use is recorded (at most every [`LAST_USE_EVERY`]). `Err` is a storage
     /// fault; `Ok(Err(_))` a refused token.

@@ -11,6 +11,8 @@
 //!   secret.
 //! - [`session`]: the console's session cookie (stored as its SHA-256) and the CSRF token
 //!   bound to it.
+//! - [`signin`]: signing in with an e-mail and a password, the session's two expiries, and
+//!   signing out, each audited.
 //! - [`totp`]: RFC 6238 codes, the `otpauth://` URI, and refusing a replayed step.
 //! - [`recovery`]: one-time recovery codes, stored hashed.
 //! - [`seal`]: secrets kept at rest (the TOTP secret) sealed with XChaCha20-Poly1305.
@@ -30,6 +32,7 @@ pub mod password;
 pub mod recovery;
 pub mod seal;
 pub mod session;
+pub mod signin;
 pub mod token;
 pub mod totp;
 
@@ -57,6 +60,10 @@ pub use recovery::{
 };
 pub use seal::{open, seal, SealError};
 pub use session::{csrf_token, mint_session, session_id_hash, verify_csrf, MintedSession};
+pub use signin::{
+    LiveSession, SignIn, SignInError, SignInRefused, SignedIn, SESSION_IDLE, SESSION_LIFETIME,
+    SESSION_TOUCH_EVERY,
+};
 pub use token::{mint_token, parse_token, secret_hash, verify_secret, MintedToken};
 pub use totp::{step_at, CodeRefused, TotpError, TotpSecret};
 

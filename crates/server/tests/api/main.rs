@@ -19,6 +19,7 @@ mod browser_harness;
 mod changes;
 mod cli;
 mod cluster;
+mod console;
 mod coverage;
 mod depends_on;
 mod dns;

@@ -38,7 +38,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 mod audit;
-mod auth;
+pub(crate) mod auth;
 mod changes;
 pub mod cluster;
 mod components;

@@ -1,0 +1,517 @@
+//! The responders' console, first part: signing in with an e-mail and a password
+//! (`GET`/`POST /console/sign-in`), the signed-in landing page (`GET /console`: who is signed
+//! in, the components and the open incidents) and signing out (`POST /console/sign-out`).
+//! Server-rendered askama pages (`templates/console/`), no JavaScript.
+//!
+//! How each request is guarded:
+//! - **Forms are CSRF-protected.** Before a session, the sign-in form carries a signed
+//!   double-submit token: a random value in the cookie `pharos_csrf` and, in a hidden field,
+//!   its HMAC under a key derived from the database's signing key ([`csrf`]). Once signed in,
+//!   the token is bound to the session ([`pharos_engine::people::csrf_token`]). A `POST`
+//!   must also come from this origin (`Origin`, else `Referer`, equal to the public URL's
+//!   origin or to this host); a `POST` with neither is refused. Refusals are 403 and change
+//!   nothing.
+//! - **Guessing is slow.** Sign-in failures are counted per client address
+//!   ([`ADDRESS_LIMIT`]) and per e-mail as typed ([`ACCOUNT_LIMIT`]); once either is spent,
+//!   sign-ins are answered 429 with `Retry-After` before any password is looked at, the
+//!   right one included. A successful sign-in gives back what it took.
+//! - **One answer for every refused sign-in**: 401 with "That e-mail and password do not
+//!   match.", whether the e-mail is unknown, the password wrong, the user disabled or without a
+//!   password; each leaves `signin.failed` in the audit trail.
+//! - **The session cookie** (`pharos_session`) is `HttpOnly`, `SameSite=Lax`, `Path=/console`;
+//!   when the public URL is https it is also `Secure` and named `__Host-pharos_session`, which
+//!   the `__Host-` prefix requires to be `Path=/`. It holds 32 random bytes; the database keeps
+//!   their SHA-256 ([`pharos_engine::people::signin`] for the expiries).
+//! - **Every answer** is `Cache-Control: no-store` and `Referrer-Policy: same-origin`, and gets
+//!   the headers of every HTML page from [`crate::security`] (the Content-Security-Policy, which
+//!   allows these pages' one inline style by hash and nothing inline else; `X-Frame-Options:
+//!   DENY` and `frame-ancestors 'none'`). `same-origin` rather than the public pages'
+//!   `no-referrer`: under `no-referrer` a browser sends `Origin: null` with a form's `POST`,
+//!   and the origin check could not tell this page's forms from anyone's.
+//!
+//! The routes need the engine, so on a cluster they are served by the leader; a follower
+//! forwards them ([`crate::forward`]: every path its public routes do not serve, with the
+//! `Cookie`, `Origin` and `Referer` headers).
+
+mod csrf;
+mod pages;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, LOCATION, REFERRER_POLICY, RETRY_AFTER};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use pharos_engine::people::{csrf_token, verify_csrf, LiveSession, SignIn};
+use pharos_engine::EngineControl;
+
+use crate::limit::{retry_after, Limiter, RateLimit};
+
+/// The landing page.
+pub const HOME_PATH: &str = "/console";
+/// The sign-in form.
+pub const SIGN_IN_PATH: &str = "/console/sign-in";
+/// Where the sign-out form posts.
+pub const SIGN_OUT_PATH: &str = "/console/sign-out";
+
+/// Sign-in failures one client address may have: 10 at once, then one a minute.
+pub const ADDRESS_LIMIT: RateLimit = RateLimit {
+    burst: 10,
+    refill_every: Duration::from_secs(60),
+};
+/// Sign-in failures one e-mail may have, whoever types it: 5 in 15 minutes (a bucket of 5
+/// that earns one back every 3 minutes).
+pub const ACCOUNT_LIMIT: RateLimit = RateLimit {
+    burst: 5,
+    refill_every: Duration::from_secs(180),
+};
+/// The largest form the console reads.
+const MAX_FORM_BYTES: usize = 16 * 1024;
+/// The one message of every refused sign-in.
+pub const MISMATCH: &str = "That e-mail and password do not match.";
+
+/// What the console's routes share.
+#[derive(Clone)]
+struct Ctx {
+    control: EngineControl,
+    /// Signs the CSRF tokens (derived from the database's key).
+    key: Arc<[u8; 32]>,
+    /// Whether cookies are `Secure` (the public URL is https).
+    secure: bool,
+    /// The public URL's origin, `scheme://host[:port]`, lowercased.
+    origin: String,
+    by_address: Arc<Limiter<IpAddr>>,
+    by_account: Arc<Limiter<String>>,
+}
+
+/// The console's routes with the default limits. Merge with the public router (leader side).
+pub fn router(control: EngineControl) -> Router {
+    router_with_limits(control, ADDRESS_LIMIT, ACCOUNT_LIMIT)
+}
+
+/// The console's routes, counting sign-in failures with `by_address` and `by_account`.
+pub fn router_with_limits(
+    control: EngineControl,
+    by_address: RateLimit,
+    by_account: RateLimit,
+) -> Router {
+    let page_url = control.view().page.url.clone();
+    let ctx = Ctx {
+        key: Arc::new(control.link_tokens().derive_key(b"console csrf")),
+        secure: page_url
+            .get(..8)
+            .is_some_and(|s| s.eq_ignore_ascii_case("https://")),
+        origin: origin_of(&page_url).unwrap_or_default(),
+        control,
+        by_address: Arc::new(Limiter::new(by_address)),
+        by_account: Arc::new(Limiter::new(by_account)),
+    };
+    Router::new()
+        .route(HOME_PATH, get(home))
+        .route(SIGN_IN_PATH, get(sign_in_form).post(sign_in))
+        .route(SIGN_OUT_PATH, post(sign_out))
+        .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
+        .layer(axum::middleware::map_response(private))
+        .with_state(ctx)
+}
+
+/// Adds what every console answer carries.
+async fn private(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    r
+}
+
+// ---------------------------------------------------------------------------------------
+// Cookies
+
+/// The session cookie's name.
+fn session_cookie(ctx: &Ctx) -> &'static str {
+    if ctx.secure {
+        "__Host-pharos_session"
+    } else {
+        "pharos_session"
+    }
+}
+
+/// The pre-session CSRF cookie's name.
+fn csrf_cookie(ctx: &Ctx) -> &'static str {
+    if ctx.secure {
+        "__Host-pharos_csrf"
+    } else {
+        "pharos_csrf"
+    }
+}
+
+/// A `Set-Cookie` value for `name=value` with the console's attributes; `max_age` 0 clears it.
+fn set_cookie(ctx: &Ctx, name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
+    // `__Host-` cookies must be `Path=/` (RFC 6265bis §4.1.3.2).
+    let path = if ctx.secure { "/" } else { "/console" };
+    let mut s = format!("{name}={value}; Path={path}; HttpOnly; SameSite=Lax");
+    if ctx.secure {
+        s.push_str("; Secure");
+    }
+    if let Some(age) = max_age {
+        s.push_str(&format!("; Max-Age={age}"));
+    }
+    // Names are fixed and values base64url: always a valid header value.
+    HeaderValue::from_str(&s).unwrap_or(HeaderValue::from_static("pharos_invalid=; Max-Age=0"))
+}
+
+/// The value of cookie `name` in the request, if sent once or more (the first).
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim())
+}
+
+// ---------------------------------------------------------------------------------------
+// Origin
+
+/// `scheme://host[:port]` of an absolute URL, lowercased, or `None`.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority.rsplit('@').next()?;
+    if scheme.is_empty() || authority.is_empty() {
+        return None;
+    }
+    Some(format!("{scheme}://{authority}").to_ascii_lowercase())
+}
+
+/// Whether a `POST` comes from this origin: its `Origin` (else its `Referer`'s origin) is the
+/// public URL's, or this host's as the request names it. Neither header, or `Origin: null`,
+/// is refused.
+fn same_origin(ctx: &Ctx, headers: &HeaderMap) -> bool {
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    let claimed = match header(http::header::ORIGIN) {
+        Some(o) => origin_of(o),
+        None => header(http::header::REFERER).and_then(origin_of),
+    };
+    let Some(claimed) = claimed else {
+        return false;
+    };
+    if !ctx.origin.is_empty() && claimed == ctx.origin {
+        return true;
+    }
+    let scheme = if ctx.secure { "https" } else { "http" };
+    header(http::header::HOST)
+        .is_some_and(|host| claimed == format!("{scheme}://{host}").to_ascii_lowercase())
+}
+
+// ---------------------------------------------------------------------------------------
+// Answers
+
+/// `303 See Other` to `to`.
+fn see_other(to: &'static str) -> Response {
+    let mut r = StatusCode::SEE_OTHER.into_response();
+    r.headers_mut()
+        .insert(LOCATION, HeaderValue::from_static(to));
+    r
+}
+
+/// An HTML answer with `status`.
+fn html(status: StatusCode, body: String) -> Response {
+    let mut r = (status, body).into_response();
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(crate::snapshot::HTML),
+    );
+    r
+}
+
+/// Pharos could not complete the request: logged, and a page asking to try again.
+fn unavailable(ctx: &Ctx, error: &dyn std::fmt::Display) -> Response {
+    tracing::warn!(%error, "a console request could not be completed");
+    let mut r = html(
+        StatusCode::SERVICE_UNAVAILABLE,
+        pages::message(
+            &ctx.control,
+            "Please try again",
+            "Pharos could not complete this just now. Try again in a moment.",
+        ),
+    );
+    r.headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from_static("5"));
+    r
+}
+
+/// A refused form: 403, nothing changed.
+fn forbidden(ctx: &Ctx) -> Response {
+    html(
+        StatusCode::FORBIDDEN,
+        pages::message(
+            &ctx.control,
+            "This form has expired",
+            "The form was not sent from this page, or it is too old. Nothing was changed: \
+             open the page again and resend it.",
+        ),
+    )
+}
+
+/// The client's address as stored, and as counted.
+fn addresses(ctx: &Ctx, req: &Request) -> (String, IpAddr) {
+    let addr = crate::limit::client_addr(Some(&ctx.control), req.headers(), req.extensions());
+    let counted = crate::limit::client_ip(&ctx.control, req.headers(), req.extensions());
+    (addr.to_string(), counted)
+}
+
+/// The `application/x-www-form-urlencoded` fields of a request body, or `None`.
+async fn form(req: Request) -> Option<Vec<(String, String)>> {
+    let is_form = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if !is_form {
+        return None;
+    }
+    let bytes = Bytes::from_request(req, &()).await.ok()?;
+    Some(
+        form_urlencoded::parse(&bytes)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect(),
+    )
+}
+
+/// Field `name` of a form, or an empty string.
+fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+// ---------------------------------------------------------------------------------------
+// Handlers
+
+/// The sign-in form with a CSRF pair: the browser's existing `pharos_csrf` cookie when it has
+/// a sound one (so two open tabs both work), else a new one.
+fn sign_in_page(
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    status: StatusCode,
+    error: Option<&str>,
+    email: &str,
+) -> Response {
+    let nonce = cookie(headers, csrf_cookie(ctx))
+        .filter(|n| csrf::is_nonce(n))
+        .map_or_else(csrf::nonce, str::to_owned);
+    let token = csrf::token(&ctx.key, &nonce);
+    let mut r = html(status, pages::sign_in(&ctx.control, &token, error, email));
+    r.headers_mut().append(
+        http::header::SET_COOKIE,
+        set_cookie(ctx, csrf_cookie(ctx), &nonce, None),
+    );
+    r
+}
+
+async fn sign_in_form(State(ctx): State<Ctx>, headers: HeaderMap) -> Response {
+    sign_in_page(&ctx, &headers, StatusCode::OK, None, "")
+}
+
+async fn sign_in(State(ctx): State<Ctx>, req: Request) -> Response {
+    let headers = req.headers().clone();
+    if !same_origin(&ctx, &headers) {
+        tracing::info!("a console sign-in from another origin was refused");
+        return forbidden(&ctx);
+    }
+    let (address, counted) = addresses(&ctx, &req);
+    let Some(fields) = form(req).await else {
+        return forbidden(&ctx);
+    };
+    let nonce = cookie(&headers, csrf_cookie(&ctx)).unwrap_or_default();
+    if !csrf::verify(&ctx.key, nonce, field(&fields, "csrf")) {
+        tracing::info!("a console sign-in without a valid CSRF token was refused");
+        return forbidden(&ctx);
+    }
+    let email = field(&fields, "email");
+    // Counted by the e-mail as it is looked up, cut to an address's longest (RFC 5321), so a
+    // stranger's made-up keys stay small.
+    let account: String = email
+        .trim()
+        .to_lowercase()
+        .chars()
+        .take(pharos_engine::people::signin::AUDIT_EMAIL_MAX_CHARS)
+        .collect();
+    let now = Instant::now();
+    // Taken before the password is verified, so attempts at once cannot all pass a check;
+    // given back on success, so only failures are spent.
+    if let Err(wait) = ctx.by_address.take(counted, now) {
+        return too_many(&ctx, &headers, wait, email);
+    }
+    if let Err(wait) = ctx.by_account.take(account.clone(), now) {
+        ctx.by_address.refund(counted, now);
+        return too_many(&ctx, &headers, wait, email);
+    }
+    let user_agent = headers
+        .get(http::header::USER_AGENT)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default();
+    let request_id = crate::admin::auth::request_id(&headers);
+    let attempt = SignIn {
+        email,
+        password: field(&fields, "password"),
+        address: &address,
+        user_agent: &user_agent,
+        request_id: Some(&request_id),
+        now: pharos_engine::clock::now(),
+    };
+    match ctx.control.directory().sign_in(attempt).await {
+        Ok(Ok(signed_in)) => {
+            let now = Instant::now();
+            ctx.by_address.refund(counted, now);
+            ctx.by_account.refund(account, now);
+            tracing::info!(user = %signed_in.user.id, "signed in to the console");
+            let mut r = see_other(HOME_PATH);
+            let h = r.headers_mut();
+            h.append(
+                http::header::SET_COOKIE,
+                set_cookie(&ctx, session_cookie(&ctx), &signed_in.cookie, None),
+            );
+            // The pre-session token has served.
+            h.append(
+                http::header::SET_COOKIE,
+                set_cookie(&ctx, csrf_cookie(&ctx), "", Some(0)),
+            );
+            r
+        }
+        Ok(Err(refused)) => {
+            tracing::info!(reason = %refused, "a console sign-in was refused");
+            sign_in_page(
+                &ctx,
+                &headers,
+                StatusCode::UNAUTHORIZED,
+                Some(MISMATCH),
+                email,
+            )
+        }
+        Err(error) => unavailable(&ctx, &error),
+    }
+}
+
+/// 429 with `Retry-After`: the form again, saying how long to wait.
+fn too_many(ctx: &Ctx, headers: &HeaderMap, wait: Duration, email: &str) -> Response {
+    let secs = retry_after(wait);
+    let message = format!("Too many failed sign-ins. Try again in {secs} seconds.");
+    let mut r = sign_in_page(
+        ctx,
+        headers,
+        StatusCode::TOO_MANY_REQUESTS,
+        Some(&message),
+        email,
+    );
+    r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
+    r
+}
+
+/// The session the request's cookie names, `Ok(None)` when none is live.
+async fn current(ctx: &Ctx, headers: &HeaderMap) -> Result<Option<LiveSession>, Response> {
+    let Some(value) = cookie(headers, session_cookie(ctx)) else {
+        return Ok(None);
+    };
+    ctx.control
+        .directory()
+        .session(value, pharos_engine::clock::now())
+        .await
+        .map_err(|e| unavailable(ctx, &e))
+}
+
+async fn home(State(ctx): State<Ctx>, headers: HeaderMap) -> Response {
+    match current(&ctx, &headers).await {
+        Ok(Some(session)) => {
+            let token = csrf_token(&ctx.key, &session.id_hash);
+            html(
+                StatusCode::OK,
+                pages::home(&ctx.control, &session.user, &token),
+            )
+        }
+        Ok(None) => see_other(SIGN_IN_PATH),
+        Err(r) => r,
+    }
+}
+
+async fn sign_out(State(ctx): State<Ctx>, req: Request) -> Response {
+    let headers = req.headers().clone();
+    if !same_origin(&ctx, &headers) {
+        return forbidden(&ctx);
+    }
+    let (address, _) = addresses(&ctx, &req);
+    let session = match current(&ctx, &headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return see_other(SIGN_IN_PATH),
+        Err(r) => return r,
+    };
+    let Some(fields) = form(req).await else {
+        return forbidden(&ctx);
+    };
+    if !verify_csrf(&ctx.key, &session.id_hash, field(&fields, "csrf")) {
+        return forbidden(&ctx);
+    }
+    let now = pharos_engine::clock::now();
+    let request_id = crate::admin::auth::request_id(&headers);
+    if let Err(e) = ctx
+        .control
+        .directory()
+        .sign_out(&session, &address, Some(&request_id), now)
+        .await
+    {
+        return unavailable(&ctx, &e);
+    }
+    tracing::info!(user = %session.user.id, "signed out of the console");
+    let mut r = see_other(SIGN_IN_PATH);
+    r.headers_mut().append(
+        http::header::SET_COOKIE,
+        set_cookie(&ctx, session_cookie(&ctx), "", Some(0)),
+    );
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_scheme_and_authority() {
+        assert_eq!(
+            origin_of("https://Status.Example.com/x?y#z").as_deref(),
+            Some("https://status.example.com")
+        );
+        assert_eq!(
+            origin_of("http://127.0.0.1:8080").as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
+        assert_eq!(origin_of("null"), None);
+        assert_eq!(origin_of(""), None);
+    }
+
+    #[test]
+    fn cookies_are_read_by_exact_name() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            COOKIE,
+            HeaderValue::from_static("xpharos_session=a; pharos_session=b; other=c"),
+        );
+        assert_eq!(cookie(&h, "pharos_session"), Some("b"));
+        assert_eq!(cookie(&h, "missing"), None);
+    }
+}
