@@ -4,7 +4,9 @@
 
 use chrono::Utc;
 use pharos_domain::access::Role;
-use pharos_engine::people::{check_password, hash_password, PasswordError};
+use pharos_engine::people::{
+    check_password, hash_password, new_user_id, normalise_email, PasswordError,
+};
 use pharos_store::{ActorKind, AuditRecord, PeopleConflict, Store, UserKind, UserRecord};
 
 /// Who to add.
@@ -64,14 +66,7 @@ pub async fn add_user(store: &Store, new: NewUser) -> Result<UserRecord, AddUser
     let now = Utc::now();
     let email = match (&new.kind, new.email) {
         (UserKind::Person, Some(e)) => {
-            let e = e.trim().to_lowercase();
-            let valid = e.split_once('@').is_some_and(|(local, domain)| {
-                !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
-            }) && !e.chars().any(char::is_whitespace);
-            if !valid {
-                return Err(AddUserError::Email(e));
-            }
-            Some(e)
+            Some(normalise_email(&e).ok_or_else(|| AddUserError::Email(e.trim().to_owned()))?)
         }
         (UserKind::Person, None) => return Err(AddUserError::Email(String::new())),
         (UserKind::Service, Some(_)) => return Err(AddUserError::ServiceWithCredentials),
@@ -105,17 +100,7 @@ pub async fn add_user(store: &Store, new: NewUser) -> Result<UserRecord, AddUser
     if new.kind == UserKind::Person && first_person && role != Role::Owner {
         return Err(AddUserError::FirstNotOwner);
     }
-    let prefix = match new.kind {
-        UserKind::Person => "usr_",
-        UserKind::Service => "svc_",
-    };
-    let mut user = UserRecord::new(
-        format!("{prefix}{}", pharos_engine::random_string(12)),
-        new.kind,
-        name,
-        role,
-        now,
-    );
+    let mut user = UserRecord::new(new_user_id(new.kind), new.kind, name, role, now);
     user.email = email.clone();
     user.time_zone = time_zone;
     user.password_hash = password_hash;

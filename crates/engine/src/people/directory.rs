@@ -8,6 +8,26 @@ use pharos_store::{ApiTokenRecord, AuditRecord, Store, StoreError, UserRecord};
 
 use super::token::{mint_token, parse_token, verify_secret};
 
+/// `email` as stored and looked up: trimmed and lowercased; `None` when it is not an
+/// address (no `@`, an empty local part, a domain without a dot, or whitespace inside).
+pub fn normalise_email(email: &str) -> Option<String> {
+    let e = email.trim().to_lowercase();
+    let valid = e.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
+    }) && !e.chars().any(char::is_whitespace);
+    valid.then_some(e)
+}
+
+/// A new user's id: `usr_` for a person, `svc_` for a service account, then 12 random
+/// characters.
+pub fn new_user_id(kind: pharos_store::UserKind) -> String {
+    let prefix = match kind {
+        pharos_store::UserKind::Person => "usr_",
+        pharos_store::UserKind::Service => "svc_",
+    };
+    format!("{prefix}{}", crate::random_string(12))
+}
+
 /// Longest token name.
 pub const TOKEN_NAME_MAX_CHARS: usize = 100;
 

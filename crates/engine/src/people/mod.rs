@@ -48,8 +48,8 @@ pub use pharos_store::{
 };
 
 pub use directory::{
-    Directory, MintRefused, Minted, Principal, Source, TokenRefused, LAST_USE_EVERY,
-    TOKEN_NAME_MAX_CHARS,
+    new_user_id, normalise_email, Directory, MintRefused, Minted, Principal, Source, TokenRefused,
+    LAST_USE_EVERY, TOKEN_NAME_MAX_CHARS,
 };
 pub use password::{
     check_password, hash_password, needs_rehash, verify_password, verify_sign_in, PasswordError,

@@ -12,7 +12,9 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use pharos_domain::access::{Role, Scope};
-use pharos_engine::people::{PeopleConflict, UserKind, UserPatch, UserRecord};
+use pharos_engine::people::{
+    new_user_id, normalise_email, PeopleConflict, UserKind, UserPatch, UserRecord,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -190,19 +192,9 @@ pub(crate) async fn add(
         }
     };
     let email = match (kind, req.email) {
-        (UserKind::Person, Some(e)) => {
-            let e = e.trim().to_lowercase();
-            let valid = e.split_once('@').is_some_and(|(local, domain)| {
-                !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
-            }) && !e.chars().any(char::is_whitespace);
-            if !valid {
-                return Err(ApiError::unprocessable(
-                    "email",
-                    format!("{e:?} is not an e-mail address"),
-                ));
-            }
-            Some(e)
-        }
+        (UserKind::Person, Some(e)) => Some(normalise_email(&e).ok_or_else(|| {
+            ApiError::unprocessable("email", format!("{:?} is not an e-mail address", e.trim()))
+        })?),
         (UserKind::Person, None) => {
             return Err(ApiError::unprocessable("email", "a person needs an e-mail"))
         }
@@ -226,18 +218,8 @@ pub(crate) async fn add(
     };
     let time_zone = req.time_zone.unwrap_or_else(|| "UTC".to_owned());
     check_time_zone(&time_zone)?;
-    let prefix = match kind {
-        UserKind::Person => "usr_",
-        UserKind::Service => "svc_",
-    };
     let now = pharos_engine::clock::now();
-    let mut user = UserRecord::new(
-        format!("{prefix}{}", pharos_engine::random_string(12)),
-        kind,
-        name,
-        role,
-        now,
-    );
+    let mut user = UserRecord::new(new_user_id(kind), kind, name, role, now);
     user.email = email;
     user.time_zone = time_zone;
     let mut audit = caller.audit_record("user.add");
