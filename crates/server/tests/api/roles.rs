@@ -292,6 +292,27 @@ async fn a_revoked_expired_or_disowned_token_is_refused_like_an_unknown_one() {
         .unwrap()
         .unwrap();
     assert_eq!(get(other).await, 401);
+
+    // Expired: a token whose `expires_at` has passed.
+    let minted = mint_token();
+    let expired = ApiTokenRecord {
+        id: minted.id.clone(),
+        secret_hash: minted.secret_hash.clone(),
+        name: "expired".into(),
+        owner_id: "usr_a".into(),
+        created_by: "usr_a".into(),
+        scope: Scope::Read,
+        created_at: Utc::now() - chrono::TimeDelta::hours(2),
+        expires_at: Some(Utc::now() - chrono::TimeDelta::seconds(1)),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    store
+        .create_api_token(&expired, &setup("token.create"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(get(minted.shown_once).await, 401);
 }
 
 /// `method path` with `token` and an optional JSON body: the status and the JSON answer.
