@@ -4,7 +4,8 @@
 //! travels wrapped with its [`AuditContext`]; the pipeline notes the subject as it was before
 //! the command, and once the command succeeds, the entry (who, what, the subject before and
 //! after) joins the same batch as the change, so both are stored in one transaction or
-//! neither is. A refused command leaves no entry.
+//! neither is. A refused command leaves no entry. A postmortem's edits, written by the store
+//! directly, take their entry ([`record`]) into that write's transaction.
 
 use std::any::Any;
 
@@ -109,6 +110,29 @@ pub(crate) fn start(command: &Command, ctx: AuditContext, live: &Live) -> Option
         subject,
         before,
     })
+}
+
+/// An entry of `action` by `ctx`, now, for a change written outside the pipeline (in its
+/// own transaction, by the store).
+pub(crate) fn record(
+    ctx: &AuditContext,
+    action: &str,
+    subject: Option<String>,
+    before: Option<String>,
+    after: Option<String>,
+) -> AuditRecord {
+    AuditRecord {
+        at: crate::clock::now(),
+        actor_kind: ctx.actor_kind,
+        actor_id: ctx.actor_id.clone(),
+        actor_name: ctx.actor_name.clone(),
+        action: action.to_owned(),
+        subject,
+        before,
+        after,
+        request_id: ctx.request_id.clone(),
+        address: ctx.address.clone(),
+    }
 }
 
 /// The entry for a command that succeeded with `value`: the subject after it (read again, or,

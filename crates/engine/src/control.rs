@@ -741,7 +741,28 @@ impl EngineControl {
         let mut record = None;
         if let Some(edits) = edits {
             let doc = crate::desk::postmortem::edits_doc(edits);
-            record = Some(self.store.save_postmortem(id.as_str(), &doc, now).await);
+            // On someone's behalf: the edit and its audit entry are stored together.
+            let audit = match &self.audit {
+                Some(ctx) => {
+                    let before = match self.store.postmortem(id.as_str()).await {
+                        Ok(previous) => previous.map(|p| p.doc),
+                        Err(_) => None,
+                    };
+                    Some(crate::audit::record(
+                        ctx,
+                        "postmortem.save",
+                        Some(id.to_string()),
+                        before,
+                        Some(doc.clone()),
+                    ))
+                }
+                None => None,
+            };
+            record = Some(
+                self.store
+                    .save_postmortem(id.as_str(), &doc, now, audit.as_ref())
+                    .await,
+            );
         }
         if let Some(at) = published_at {
             record = Some(self.store.mark_postmortem_published(id.as_str(), at).await);

@@ -5,7 +5,9 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::audit::insert_audit;
 use crate::error::OpError;
+use crate::model::AuditRecord;
 use crate::sql::{from_ms, from_opt_ms, ms};
 use crate::{Result, Store};
 
@@ -64,11 +66,13 @@ impl Store {
     /// Its publication time is kept. The incident must be stored
     /// ([`StoreError::InvalidInput`](crate::StoreError::InvalidInput) otherwise, and nothing
     /// is written).
+    /// With `audit`, the entry is written in the same transaction.
     pub async fn save_postmortem(
         &self,
         incident_id: &str,
         doc: &str,
         at: DateTime<Utc>,
+        audit: Option<&AuditRecord>,
     ) -> Result<PostmortemRecord> {
         const OP: &str = "save_postmortem";
         self.upsert_postmortem(
@@ -78,6 +82,7 @@ impl Store {
             at,
             None,
             "ON CONFLICT (incident_id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at",
+            audit,
         )
         .await
     }
@@ -98,10 +103,13 @@ impl Store {
             at,
             Some(at),
             "ON CONFLICT (incident_id) DO UPDATE SET published_at = excluded.published_at",
+            None,
         )
         .await
     }
 
+    // Private, and each argument is one column or rule of the one statement it writes.
+    #[allow(clippy::too_many_arguments)]
     async fn upsert_postmortem(
         &self,
         op: &'static str,
@@ -110,7 +118,11 @@ impl Store {
         at: DateTime<Utc>,
         published_at: Option<DateTime<Utc>>,
         on_conflict: &str,
+        audit: Option<&AuditRecord>,
     ) -> Result<PostmortemRecord> {
+        if let Some(a) = audit {
+            crate::audit::check_audit(a).map_err(|e| e.at(op))?;
+        }
         let sql = format!(
             "INSERT INTO postmortems ({COLUMNS}) \
              SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM incidents WHERE id = $1) \
@@ -127,6 +139,10 @@ impl Store {
                 .bind(published_at.map(ms))
                 .fetch_optional(&mut *tx)
                 .await?;
+            // No row: no incident, nothing saved, and so nothing to record.
+            if let (Some(_), Some(a)) = (&row, audit) {
+                insert_audit!(tx, a);
+            }
             tx.commit().await?;
             Ok::<_, OpError>(row)
         }

@@ -899,6 +899,16 @@ async fn each_change_a_person_makes_is_in_the_audit_trail_with_before_and_after(
         ),
         (
             Method::PUT,
+            format!("{path}/postmortem"),
+            serde_json::json!({"root_cause": "A bad deploy."}),
+        ),
+        (
+            Method::PUT,
+            format!("{path}/postmortem"),
+            serde_json::json!({"root_cause": "A bad deploy of the API."}),
+        ),
+        (
+            Method::PUT,
             "/api/v1/components/api/override".to_owned(),
             serde_json::json!({"status": "degraded_performance"}),
         ),
@@ -961,6 +971,8 @@ async fn each_change_a_person_makes_is_in_the_audit_trail_with_before_and_after(
             "incident.update",
             "incident.note",
             "incident.edit",
+            "postmortem.save",
+            "postmortem.save",
             "override.set",
             "override.clear",
             "maintenance.create"
@@ -968,6 +980,14 @@ async fn each_change_a_person_makes_is_in_the_audit_trail_with_before_and_after(
         "{trail:?}"
     );
     let by_action = |a: &str| trail.iter().find(|e| e["action"] == a).unwrap();
+    // The newest postmortem save says what it replaced.
+    let saved = by_action("postmortem.save");
+    assert_eq!(saved["subject"], id.as_str());
+    assert_eq!(saved["before"]["root_cause"], "A bad deploy.", "{saved}");
+    assert_eq!(
+        saved["after"]["root_cause"], "A bad deploy of the API.",
+        "{saved}"
+    );
     let created = by_action("incident.create");
     assert_eq!(created["subject"], id.as_str());
     assert!(created["before"].is_null());

@@ -177,7 +177,9 @@ async fn a_deposed_leaders_direct_writes_are_refused_too() {
     let a = fenced(&store, "a", a_token);
     a.write_batch(&incident("i1")).await.unwrap();
     let at = t("2027-01-01T01:00:00Z");
-    a.save_postmortem("i1", r#"{"by":"a"}"#, at).await.unwrap();
+    a.save_postmortem("i1", r#"{"by":"a"}"#, at, None)
+        .await
+        .unwrap();
     let deploy = crate::changes::change("c1", "api", "2027-01-01T00:00:00Z");
     a.insert_change(&deploy).await.unwrap().unwrap();
     let verdict = crate::changes::regression(
@@ -191,7 +193,7 @@ async fn a_deposed_leaders_direct_writes_are_refused_too() {
     // Everything a writes outside its batches is refused once b leads: postmortems, changes,
     // regression verdicts and the configuration it reconciles at start.
     let refused = [
-        a.save_postmortem("i1", r#"{"by":"a, late"}"#, at)
+        a.save_postmortem("i1", r#"{"by":"a, late"}"#, at, None)
             .await
             .unwrap_err(),
         a.mark_postmortem_published("i1", at).await.unwrap_err(),

@@ -46,7 +46,7 @@ async fn a_postmortem_is_saved_replaced_and_read_back(db: &TestDb) {
 
     let t1 = t("2027-01-02T10:00:00.123Z");
     let doc = r#"{"root_cause":"A leak — ünïcode kept","actions":[]}"#;
-    let saved = store.save_postmortem("inc1", doc, t1).await.unwrap();
+    let saved = store.save_postmortem("inc1", doc, t1, None).await.unwrap();
     let expected = PostmortemRecord {
         incident_id: "inc1".into(),
         doc: doc.into(),
@@ -58,7 +58,7 @@ async fn a_postmortem_is_saved_replaced_and_read_back(db: &TestDb) {
 
     let t2 = t("2027-01-02T11:00:00Z");
     let saved = store
-        .save_postmortem("inc1", r#"{"root_cause":"B"}"#, t2)
+        .save_postmortem("inc1", r#"{"root_cause":"B"}"#, t2, None)
         .await
         .unwrap();
     assert_eq!(
@@ -76,7 +76,7 @@ async fn publishing_keeps_the_document_and_saving_keeps_the_publication(db: &Tes
     let t2 = t("2027-01-03T10:00:00Z");
     let t3 = t("2027-01-04T10:00:00Z");
     store
-        .save_postmortem("inc1", r#"{"root_cause":"A"}"#, t1)
+        .save_postmortem("inc1", r#"{"root_cause":"A"}"#, t1, None)
         .await
         .unwrap();
     let published = store.mark_postmortem_published("inc1", t2).await.unwrap();
@@ -85,7 +85,7 @@ async fn publishing_keeps_the_document_and_saving_keeps_the_publication(db: &Tes
     assert_eq!(published.published_at, Some(t2));
 
     let edited = store
-        .save_postmortem("inc1", r#"{"root_cause":"A, revised"}"#, t3)
+        .save_postmortem("inc1", r#"{"root_cause":"A, revised"}"#, t3, None)
         .await
         .unwrap();
     assert_eq!(
@@ -111,7 +111,10 @@ async fn a_postmortem_needs_a_stored_incident(db: &TestDb) {
     let store = db.open().await;
     incidents(&store, &["inc1"]).await;
     let at = t("2027-01-02T10:00:00Z");
-    let e = store.save_postmortem("nope", "{}", at).await.unwrap_err();
+    let e = store
+        .save_postmortem("nope", "{}", at, None)
+        .await
+        .unwrap_err();
     assert!(
         matches!(
             e,
@@ -140,11 +143,11 @@ async fn postmortems_survive_a_reopen_and_are_listed_by_incident(db: &TestDb) {
     incidents(&store, &["b", "a", "c"]).await;
     let at = t("2027-01-02T10:00:00Z");
     store
-        .save_postmortem("b", r#"{"n":"b"}"#, at)
+        .save_postmortem("b", r#"{"n":"b"}"#, at, None)
         .await
         .unwrap();
     store
-        .save_postmortem("a", r#"{"n":"a"}"#, at)
+        .save_postmortem("a", r#"{"n":"a"}"#, at, None)
         .await
         .unwrap();
     store.mark_postmortem_published("a", at).await.unwrap();

@@ -549,7 +549,8 @@ pub(crate) async fn put(
     }
     let previous = ctx.control.postmortem(&iid).await?;
     let edits = postmortem::parse_edits(req.into(), &previous.edits).map_err(rule_error)?;
-    ctx.control
+    caller
+        .on_behalf(&ctx.control)
         .save_postmortem(&iid, Some(&edits), None)
         .await?;
     tracing::info!(incident = %iid, by = %caller.name, actions = edits.actions.len(), "postmortem saved through the admin API");
