@@ -52,40 +52,70 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
         }
     }
 
+    /// Requests allowed at once.
+    fn burst(&self) -> f64 {
+        f64::from(self.limit.burst.max(1))
+    }
+
+    /// Seconds to earn one request back.
+    fn per(&self) -> f64 {
+        self.limit.refill_every.as_secs_f64().max(f64::EPSILON)
+    }
+
+    /// A bucket's tokens at `now`: what it held, plus what it earned since, up to the burst.
+    fn refilled(&self, (tokens, at): (f64, Instant), now: Instant) -> f64 {
+        (tokens + now.saturating_duration_since(at).as_secs_f64() / self.per()).min(self.burst())
+    }
+
+    /// How long until a bucket holding `tokens` has one.
+    fn wait(&self, tokens: f64) -> Duration {
+        Duration::from_secs_f64((1.0 - tokens) * self.per())
+    }
+
+    fn buckets(&self) -> std::sync::MutexGuard<'_, HashMap<K, (f64, Instant)>> {
+        // A poisoned lock holds plain numbers; keep using them.
+        self.buckets.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Whether `ip` has a request left, without taking it; otherwise how long until it has.
     pub(crate) fn check(&self, ip: K, now: Instant) -> Result<(), Duration> {
-        let burst = f64::from(self.limit.burst.max(1));
-        let per = self.limit.refill_every.as_secs_f64().max(f64::EPSILON);
-        let buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let tokens = buckets.get(&ip).map_or(burst, |(tokens, at)| {
-            (tokens + now.saturating_duration_since(*at).as_secs_f64() / per).min(burst)
-        });
+        let tokens = self
+            .buckets()
+            .get(&ip)
+            .map_or(self.burst(), |b| self.refilled(*b, now));
         if tokens >= 1.0 {
             Ok(())
         } else {
-            Err(Duration::from_secs_f64((1.0 - tokens) * per))
+            Err(self.wait(tokens))
         }
     }
 
     /// Takes one request from `ip`'s bucket, or says how long until one is available.
     pub(crate) fn take(&self, ip: K, now: Instant) -> Result<(), Duration> {
-        let burst = f64::from(self.limit.burst.max(1));
-        let per = self.limit.refill_every.as_secs_f64().max(f64::EPSILON);
-        let refilled = |(tokens, at): (f64, Instant)| {
-            (tokens + now.saturating_duration_since(at).as_secs_f64() / per).min(burst)
-        };
-        // A poisoned lock holds plain numbers; keep using them.
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let burst = self.burst();
+        let mut buckets = self.buckets();
         if buckets.len() >= MAX_TRACKED_CLIENTS && !buckets.contains_key(&ip) {
-            buckets.retain(|_, b| refilled(*b) < burst);
+            // Full buckets say nothing a fresh one would not.
+            buckets.retain(|_, b| self.refilled(*b, now) < burst);
+            // Still full (many clients spending at once): the longest untouched goes, so
+            // memory stays bounded whoever sends what.
+            if buckets.len() >= MAX_TRACKED_CLIENTS {
+                let oldest = buckets
+                    .iter()
+                    .min_by_key(|(_, (_, at))| *at)
+                    .map(|(k, _)| k.clone());
+                if let Some(k) = oldest {
+                    buckets.remove(&k);
+                }
+            }
         }
-        let tokens = buckets.get(&ip).map_or(burst, |b| refilled(*b));
+        let tokens = buckets.get(&ip).map_or(burst, |b| self.refilled(*b, now));
         if tokens >= 1.0 {
             buckets.insert(ip, (tokens - 1.0, now));
             Ok(())
         } else {
             buckets.insert(ip, (tokens, now));
-            Err(Duration::from_secs_f64((1.0 - tokens) * per))
+            Err(self.wait(tokens))
         }
     }
 
@@ -93,13 +123,9 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
     /// caller that takes before it knows whether the request counts (so requests at once
     /// cannot all pass a check), then learns that it did not.
     pub(crate) fn refund(&self, ip: K, now: Instant) {
-        let burst = f64::from(self.limit.burst.max(1));
-        let per = self.limit.refill_every.as_secs_f64().max(f64::EPSILON);
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((tokens, at)) = buckets.get_mut(&ip) {
-            let refilled = *tokens + now.saturating_duration_since(*at).as_secs_f64() / per;
-            *tokens = (refilled + 1.0).min(burst);
-            *at = now;
+        let mut buckets = self.buckets();
+        if let Some(b) = buckets.get_mut(&ip) {
+            *b = ((self.refilled(*b, now) + 1.0).min(self.burst()), now);
         }
     }
 }
@@ -152,7 +178,12 @@ pub(crate) fn client_ip(
     headers: &HeaderMap,
     extensions: &Extensions,
 ) -> IpAddr {
-    match client_addr(Some(control), headers, extensions) {
+    counted(client_addr(Some(control), headers, extensions))
+}
+
+/// `addr` as a [`Limiter`] counts it: IPv6 cut to its /64.
+pub(crate) fn counted(addr: IpAddr) -> IpAddr {
+    match addr {
         IpAddr::V6(v6) => {
             let s = v6.segments();
             IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
@@ -226,5 +257,22 @@ mod tests {
         limiter.take(key(), t0).unwrap();
         limiter.take(key(), t0).unwrap();
         assert!(limiter.take(key(), t0).is_err());
+    }
+
+    #[test]
+    fn a_stranger_spending_from_endless_keys_cannot_grow_the_table() {
+        let limiter: Limiter<String> = Limiter::new(RateLimit {
+            burst: 5,
+            refill_every: Duration::from_secs(180),
+        });
+        let t0 = Instant::now();
+        for i in 0..MAX_TRACKED_CLIENTS + 500 {
+            // Each key spent and not full again: none is forgotten for being full.
+            limiter.take(format!("guess-{i}@example.com"), t0).unwrap();
+        }
+        assert_eq!(limiter.buckets().len(), MAX_TRACKED_CLIENTS);
+        // The newest are kept.
+        let newest = format!("guess-{}@example.com", MAX_TRACKED_CLIENTS + 499);
+        assert!(limiter.buckets().contains_key(&newest));
     }
 }

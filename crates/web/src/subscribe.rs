@@ -361,8 +361,9 @@ fn invalid_link(ctx: &Ctx) -> Response {
     )
 }
 
-/// `application/x-www-form-urlencoded`, with or without parameters.
-fn is_form(req: &Request) -> bool {
+/// `application/x-www-form-urlencoded`, with or without parameters (the console's forms
+/// too).
+pub(crate) fn is_form(req: &Request) -> bool {
     req.headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -267,22 +267,12 @@ fn forbidden(ctx: &Ctx) -> Response {
 /// The client's address as stored, and as counted.
 fn addresses(ctx: &Ctx, req: &Request) -> (String, IpAddr) {
     let addr = crate::limit::client_addr(Some(&ctx.control), req.headers(), req.extensions());
-    let counted = crate::limit::client_ip(&ctx.control, req.headers(), req.extensions());
-    (addr.to_string(), counted)
+    (addr.to_string(), crate::limit::counted(addr))
 }
 
 /// The `application/x-www-form-urlencoded` fields of a request body, or `None`.
 async fn form(req: Request) -> Option<Vec<(String, String)>> {
-    let is_form = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| {
-            v.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
-    if !is_form {
+    if !crate::subscribe::is_form(&req) {
         return None;
     }
     let bytes = Bytes::from_request(req, &()).await.ok()?;
