@@ -1249,3 +1249,45 @@ async fn people_are_managed_through_the_api_within_their_managers_role_and_one_o
         "{seen:?}"
     );
 }
+
+#[tokio::test]
+async fn guessing_admin_tokens_is_slowed_per_address() {
+    let app = spawn_app(&Config::acme().admin("ops", ADMIN).build()).await;
+    for _ in 0..10 {
+        let (status, _) = call(
+            &app,
+            Method::GET,
+            "/api/v1/incidents",
+            &mint_token().shown_once,
+            None,
+        )
+        .await;
+        assert_eq!(status, 401);
+    }
+    let r = reqwest::Client::new()
+        .get(format!("{}/api/v1/incidents", app.base_url))
+        .bearer_auth(mint_token().shown_once)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    // The right token from that address waits too, for now; another address does not.
+    assert_eq!(
+        call(&app, Method::GET, "/api/v1/incidents", ADMIN, None)
+            .await
+            .0,
+        429
+    );
+    let elsewhere = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 3]))
+        .build()
+        .unwrap();
+    let r = elsewhere
+        .get(format!("{}/api/v1/incidents", app.base_url))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}

@@ -128,6 +128,19 @@ pub(crate) type Tokens = Arc<[AdminToken]>;
 pub(crate) struct AuthState {
     pub(crate) tokens: Tokens,
     pub(crate) control: Option<pharos_engine::EngineControl>,
+    /// Wrong tokens allowed per address (the same allowance as probes', counted apart).
+    pub(crate) guesses: Arc<crate::limit::Limiter>,
+}
+
+impl AuthState {
+    /// The check over `tokens`, looking API tokens up through `control` when given.
+    pub(crate) fn new(tokens: Tokens, control: Option<pharos_engine::EngineControl>) -> Self {
+        AuthState {
+            tokens,
+            control,
+            guesses: Arc::new(crate::limit::Limiter::new(super::probes::WRONG_TOKENS)),
+        }
+    }
 }
 
 /// The principal behind `presented`: a configured token, else an API token from storage.
@@ -196,7 +209,19 @@ pub(crate) async fn require_token(
             )
         })?
         .to_owned();
-    let principal = principal(&auth, &presented).await.inspect_err(|_| {
+    // Guessing tokens is slow: past its allowance of wrong ones, an address is turned away
+    // before its token is looked at (or logged, or looked up in storage).
+    let ip = crate::limit::counted(crate::limit::client_addr(
+        auth.control.as_ref(),
+        req.headers(),
+        req.extensions(),
+    ));
+    let now = std::time::Instant::now();
+    auth.guesses.check(ip, now).map_err(ApiError::too_many)?;
+    let principal = principal(&auth, &presented).await.inspect_err(|e| {
+        if e.is_unauthorized() {
+            let _ = auth.guesses.take(ip, now);
+        }
         tracing::info!(path = %req.uri().path(), "admin API request with an unknown token refused");
     })?;
     let route = req

@@ -54,10 +54,7 @@ pub type ClusterInfo = Arc<dyn Fn() -> ClusterStatusFuture + Send + Sync>;
 /// The router of `GET /api/v1/cluster`, behind the admin tokens like every admin route.
 pub fn router(tokens: Vec<AdminToken>, info: ClusterInfo) -> Router {
     // Only the configured tokens: a follower has no engine to look API tokens up with.
-    let auth = auth::AuthState {
-        tokens: Arc::from(tokens),
-        control: None,
-    };
+    let auth = auth::AuthState::new(Arc::from(tokens), None);
     Router::new()
         .route(&format!("{PREFIX}/cluster"), get(status))
         .route_layer(middleware::from_fn_with_state(auth, auth::require_token))

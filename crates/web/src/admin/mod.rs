@@ -114,10 +114,7 @@ pub fn router(state: AdminState) -> Router {
         tracing::info!("no [admin] tokens are configured: the admin API refuses every request");
     }
     let tokens: auth::Tokens = Arc::from(state.tokens);
-    let auth = auth::AuthState {
-        tokens: tokens.clone(),
-        control: Some(state.control.clone()),
-    };
+    let auth = auth::AuthState::new(tokens.clone(), Some(state.control.clone()));
     let (routes, doc) = api(auth.clone());
     let openapi = match serde_json::to_string(&doc) {
         Ok(json) => bytes::Bytes::from(json),

@@ -25,6 +25,8 @@ use crate::limit::RateLimit;
 pub(crate) const MAX_RESULTS_BYTES: usize = 4 * 1024 * 1024;
 
 /// Wrong tokens (or unknown locations) one address may send: 10 at once, then one a minute.
+/// The probe routes and the admin API count apart, so a misconfigured probe does not lock its
+/// operators out of the API from the same address.
 /// Only failures count; past them, the address gets 429 without its token being looked at or
 /// logged, so guessing is slow and cannot fill the log.
 pub(crate) const WRONG_TOKENS: RateLimit = RateLimit {
