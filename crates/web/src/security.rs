@@ -48,10 +48,12 @@ const MAX_ERROR_TEXT: usize = 1024;
 /// The inline `<style>` and `<script>` elements the templates include, whose contents the
 /// Content-Security-Policy allows by hash. A page that inlines anything else is refused by the
 /// browser (and by `every_inline_element_is_allowed_by_the_policy` in the tests).
-const INLINE_ASSETS: [&str; 3] = [
+const INLINE_ASSETS: [&str; 5] = [
     include_str!("../templates/style.html"),
     include_str!("../templates/reports_style.html"),
     include_str!("../templates/script.html"),
+    include_str!("../templates/console/style.html"),
+    include_str!("../templates/console/script.html"),
 ];
 
 /// How responses are hardened beyond the fixed headers.
@@ -322,8 +324,8 @@ mod tests {
         );
         assert!(csp.contains("frame-ancestors 'none'"));
         assert!(!csp.contains("unsafe-inline"));
-        // Two styles and one script.
-        assert_eq!(csp.matches("'sha256-").count(), 3, "{csp}");
+        // Three styles and two scripts.
+        assert_eq!(csp.matches("'sha256-").count(), 5, "{csp}");
         let style = inline_content(INLINE_ASSETS[0], "style").unwrap();
         assert!(csp.contains(&source_hash(style)));
     }

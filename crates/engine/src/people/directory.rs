@@ -58,6 +58,11 @@ pub enum Source {
         /// The user or service account that owns it.
         owner_id: String,
     },
+    /// A person signed in to the console: acts with their role.
+    Session {
+        /// The user's id.
+        user_id: String,
+    },
 }
 
 impl Principal {
@@ -67,6 +72,17 @@ impl Principal {
             name: name.to_owned(),
             grant: Scope::Role(Role::Owner),
             source: Source::ConfigToken,
+        }
+    }
+
+    /// A person signed in to the console as `user`, acting with their role.
+    pub fn session(user: &UserRecord) -> Principal {
+        Principal {
+            name: user.name.clone(),
+            grant: Scope::Role(user.role),
+            source: Source::Session {
+                user_id: user.id.clone(),
+            },
         }
     }
 
@@ -284,6 +300,11 @@ impl Directory {
         audit: &AuditRecord,
     ) -> Result<Result<(), pharos_store::PeopleConflict>, StoreError> {
         self.store.sign_out_everywhere(id, audit.at, audit).await
+    }
+
+    /// Records `entry` on its own: something refused or denied, which changes nothing stored.
+    pub async fn record(&self, entry: &AuditRecord) -> Result<(), StoreError> {
+        self.store.append_audit(entry).await.map(|_| ())
     }
 
     /// The audit trail, newest first, as `filter` selects.

@@ -274,7 +274,7 @@ async fn a_person_signs_in_sees_the_console_and_signs_out() {
         assert_eq!(home.status, 200, "{backend:?}");
         assert_private(&home);
         assert!(
-            home.text.contains("Signed in as Ada Lovelace (owner)"),
+            home.text.contains("Ada Lovelace · owner"),
             "{}",
             home.text
         );
@@ -620,7 +620,7 @@ async fn behind_https_the_cookies_are_secure_host_cookies() {
         )
         .await;
         assert_eq!(home.status, 200, "{backend:?}");
-        assert!(home.text.contains("Signed in as Ada Lovelace (owner)"));
+        assert!(home.text.contains("Ada Lovelace · owner"));
         // The plain name means nothing here.
         let plain = read(
             client

@@ -205,6 +205,7 @@ fn own_user(caller: &Caller) -> Option<&str> {
     }
     match &caller.principal.source {
         Source::ApiToken { owner_id, .. } => Some(owner_id),
+        Source::Session { user_id } => Some(user_id),
         // A configured token is an owner, so it has `administer`; no user of its own.
         Source::ConfigToken => Some(""),
     }

@@ -34,24 +34,31 @@
 //! `Cookie`, `Origin` and `Referer` headers).
 
 mod csrf;
+mod guard;
+mod overview;
 mod pages;
+mod signin;
+
+pub(crate) use guard::{Fields, Signed};
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Request};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, LOCATION, REFERRER_POLICY, RETRY_AFTER};
-use http::{HeaderMap, HeaderValue, StatusCode};
-use pharos_engine::people::{csrf_token, verify_csrf, LiveSession, SignIn};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use pharos_domain::access::Permission;
 use pharos_engine::EngineControl;
 
-use crate::limit::{retry_after, Limiter, RateLimit};
+use crate::limit::{Limiter, RateLimit};
 
+/// Where the console lives.
+pub const BASE: &str = "/console";
 /// The landing page.
 pub const HOME_PATH: &str = "/console";
 /// The sign-in form.
@@ -111,13 +118,42 @@ pub fn router_with_limits(
         by_address: Arc::new(Limiter::new(by_address)),
         by_account: Arc::new(Limiter::new(by_account)),
     };
+    let signed = Router::new()
+        .route(&at(""), get(overview::page))
+        .route_layer(axum::middleware::from_fn_with_state(
+            ctx.clone(),
+            guard::require_session,
+        ))
+        .layer(DefaultBodyLimit::max(guard::MAX_SIGNED_FORM_BYTES));
+    let open = Router::new()
+        .route(SIGN_IN_PATH, get(signin::sign_in_form).post(signin::sign_in))
+        .route(SIGN_OUT_PATH, post(signin::sign_out))
+        .layer(DefaultBodyLimit::max(MAX_FORM_BYTES));
     Router::new()
-        .route(HOME_PATH, get(home))
-        .route(SIGN_IN_PATH, get(sign_in_form).post(sign_in))
-        .route(SIGN_OUT_PATH, post(sign_out))
-        .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
+        .merge(signed)
+        .merge(open)
         .layer(axum::middleware::map_response(private))
         .with_state(ctx)
+}
+
+/// Every signed-in console route: method, path as registered, and the permission it needs
+/// (SPEC §9). Pages are [`Permission::Read`]; each form's `POST` needs what the same change
+/// needs through the admin API. Sign-in and sign-out are open (they check what they need).
+/// Paths are under [`BASE`] (`""` is the overview).
+pub(crate) const ROUTES: &[(&str, &str, Permission)] = &[("GET", "", Permission::Read)];
+
+/// The registered path of console route `rel`.
+fn at(rel: &str) -> String {
+    format!("{BASE}{rel}")
+}
+
+/// The permission `method` on console route `path` (under [`BASE`]) needs, or `None` for a
+/// route not listed.
+fn required(method: &Method, path: &str) -> Option<Permission> {
+    ROUTES
+        .iter()
+        .find(|(m, p, _)| *m == method.as_str() && *p == path)
+        .map(|(_, _, permission)| *permission)
 }
 
 /// Adds what every console answer carries.
@@ -289,191 +325,6 @@ fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
         .iter()
         .find(|(k, _)| k == name)
         .map_or("", |(_, v)| v.as_str())
-}
-
-// ---------------------------------------------------------------------------------------
-// Handlers
-
-/// The sign-in form with a CSRF pair: the browser's existing `pharos_csrf` cookie when it has
-/// a sound one (so two open tabs both work), else a new one.
-fn sign_in_page(
-    ctx: &Ctx,
-    headers: &HeaderMap,
-    status: StatusCode,
-    error: Option<&str>,
-    email: &str,
-) -> Response {
-    let nonce = cookie(headers, csrf_cookie(ctx))
-        .filter(|n| csrf::is_nonce(n))
-        .map_or_else(csrf::nonce, str::to_owned);
-    let token = csrf::token(&ctx.key, &nonce);
-    let mut r = html(status, pages::sign_in(&ctx.control, &token, error, email));
-    r.headers_mut().append(
-        http::header::SET_COOKIE,
-        set_cookie(ctx, csrf_cookie(ctx), &nonce, None),
-    );
-    r
-}
-
-async fn sign_in_form(State(ctx): State<Ctx>, headers: HeaderMap) -> Response {
-    sign_in_page(&ctx, &headers, StatusCode::OK, None, "")
-}
-
-async fn sign_in(State(ctx): State<Ctx>, req: Request) -> Response {
-    let headers = req.headers().clone();
-    if !same_origin(&ctx, &headers) {
-        tracing::info!("a console sign-in from another origin was refused");
-        return forbidden(&ctx);
-    }
-    let (address, counted) = addresses(&ctx, &req);
-    let Some(fields) = form(req).await else {
-        return forbidden(&ctx);
-    };
-    let nonce = cookie(&headers, csrf_cookie(&ctx)).unwrap_or_default();
-    if !csrf::verify(&ctx.key, nonce, field(&fields, "csrf")) {
-        tracing::info!("a console sign-in without a valid CSRF token was refused");
-        return forbidden(&ctx);
-    }
-    let email = field(&fields, "email");
-    // Counted by the e-mail as it is looked up, cut to an address's longest (RFC 5321), so a
-    // stranger's made-up keys stay small.
-    let account: String = email
-        .trim()
-        .to_lowercase()
-        .chars()
-        .take(pharos_engine::people::signin::AUDIT_EMAIL_MAX_CHARS)
-        .collect();
-    let now = Instant::now();
-    // Taken before the password is verified, so attempts at once cannot all pass a check;
-    // given back on success, so only failures are spent.
-    if let Err(wait) = ctx.by_address.take(counted, now) {
-        return too_many(&ctx, &headers, wait, email);
-    }
-    if let Err(wait) = ctx.by_account.take(account.clone(), now) {
-        ctx.by_address.refund(counted, now);
-        return too_many(&ctx, &headers, wait, email);
-    }
-    let user_agent = headers
-        .get(http::header::USER_AGENT)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .unwrap_or_default();
-    let request_id = crate::admin::auth::request_id(&headers);
-    let attempt = SignIn {
-        email,
-        password: field(&fields, "password"),
-        address: &address,
-        user_agent: &user_agent,
-        request_id: Some(&request_id),
-        now: pharos_engine::clock::now(),
-    };
-    match ctx.control.directory().sign_in(attempt).await {
-        Ok(Ok(signed_in)) => {
-            let now = Instant::now();
-            ctx.by_address.refund(counted, now);
-            ctx.by_account.refund(account, now);
-            tracing::info!(user = %signed_in.user.id, "signed in to the console");
-            let mut r = see_other(HOME_PATH);
-            let h = r.headers_mut();
-            h.append(
-                http::header::SET_COOKIE,
-                set_cookie(&ctx, session_cookie(&ctx), &signed_in.cookie, None),
-            );
-            // The pre-session token has served.
-            h.append(
-                http::header::SET_COOKIE,
-                set_cookie(&ctx, csrf_cookie(&ctx), "", Some(0)),
-            );
-            r
-        }
-        Ok(Err(refused)) => {
-            tracing::info!(reason = %refused, "a console sign-in was refused");
-            sign_in_page(
-                &ctx,
-                &headers,
-                StatusCode::UNAUTHORIZED,
-                Some(MISMATCH),
-                email,
-            )
-        }
-        Err(error) => unavailable(&ctx, &error),
-    }
-}
-
-/// 429 with `Retry-After`: the form again, saying how long to wait.
-fn too_many(ctx: &Ctx, headers: &HeaderMap, wait: Duration, email: &str) -> Response {
-    let secs = retry_after(wait);
-    let message = format!("Too many failed sign-ins. Try again in {secs} seconds.");
-    let mut r = sign_in_page(
-        ctx,
-        headers,
-        StatusCode::TOO_MANY_REQUESTS,
-        Some(&message),
-        email,
-    );
-    r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
-    r
-}
-
-/// The session the request's cookie names, `Ok(None)` when none is live.
-async fn current(ctx: &Ctx, headers: &HeaderMap) -> Result<Option<LiveSession>, Response> {
-    let Some(value) = cookie(headers, session_cookie(ctx)) else {
-        return Ok(None);
-    };
-    ctx.control
-        .directory()
-        .session(value, pharos_engine::clock::now())
-        .await
-        .map_err(|e| unavailable(ctx, &e))
-}
-
-async fn home(State(ctx): State<Ctx>, headers: HeaderMap) -> Response {
-    match current(&ctx, &headers).await {
-        Ok(Some(session)) => {
-            let token = csrf_token(&ctx.key, &session.id_hash);
-            html(
-                StatusCode::OK,
-                pages::home(&ctx.control, &session.user, &token),
-            )
-        }
-        Ok(None) => see_other(SIGN_IN_PATH),
-        Err(r) => r,
-    }
-}
-
-async fn sign_out(State(ctx): State<Ctx>, req: Request) -> Response {
-    let headers = req.headers().clone();
-    if !same_origin(&ctx, &headers) {
-        return forbidden(&ctx);
-    }
-    let (address, _) = addresses(&ctx, &req);
-    let session = match current(&ctx, &headers).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return see_other(SIGN_IN_PATH),
-        Err(r) => return r,
-    };
-    let Some(fields) = form(req).await else {
-        return forbidden(&ctx);
-    };
-    if !verify_csrf(&ctx.key, &session.id_hash, field(&fields, "csrf")) {
-        return forbidden(&ctx);
-    }
-    let now = pharos_engine::clock::now();
-    let request_id = crate::admin::auth::request_id(&headers);
-    if let Err(e) = ctx
-        .control
-        .directory()
-        .sign_out(&session, &address, Some(&request_id), now)
-        .await
-    {
-        return unavailable(&ctx, &e);
-    }
-    tracing::info!(user = %session.user.id, "signed out of the console");
-    let mut r = see_other(SIGN_IN_PATH);
-    r.headers_mut().append(
-        http::header::SET_COOKIE,
-        set_cookie(&ctx, session_cookie(&ctx), "", Some(0)),
-    );
-    r
 }
 
 #[cfg(test)]

@@ -2,15 +2,80 @@
 //! nothing here is `|safe`).
 
 use askama::Template;
-use pharos_engine::people::UserRecord;
+use pharos_domain::access::Permission;
 use pharos_engine::EngineControl;
 
+use super::Signed;
 use crate::brand::BrandView;
+
+/// A link in the console's navigation.
+pub(crate) struct NavLink {
+    /// Path under the console's base.
+    pub(crate) path: &'static str,
+    /// Its text.
+    pub(crate) label: &'static str,
+    /// Whether it is the page shown (`aria-current="page"`).
+    pub(crate) current: bool,
+}
+
+/// What every signed-in page shows around its content: who is signed in, the sign-out form
+/// and the navigation (only the pages their role may open).
+pub(crate) struct Nav {
+    /// The person's name.
+    pub(crate) user_name: String,
+    /// Their role.
+    pub(crate) role: &'static str,
+    /// The session's CSRF token, for the sign-out form.
+    pub(crate) csrf: String,
+    /// The console's pages.
+    pub(crate) links: Vec<NavLink>,
+}
+
+/// The console's sections: path under the base, label, and what it takes to open.
+const SECTIONS: &[(&str, &str, Permission)] = &[
+    ("", "Overview", Permission::Read),
+    ("/incidents", "Incidents", Permission::Read),
+    ("/maintenances", "Maintenances", Permission::Read),
+    ("/changes", "Changes", Permission::Read),
+    ("/subscribers", "Subscribers", Permission::Read),
+    ("/deliveries", "Deliveries", Permission::Read),
+    ("/reports", "Reports", Permission::Read),
+    ("/users", "People", Permission::Read),
+    ("/tokens", "Tokens", Permission::Read),
+    ("/audit", "Audit log", Permission::Administer),
+];
+
+impl Nav {
+    /// The chrome for `signed`, on the section at `current` (a path under the base). A
+    /// section whose route does not exist yet is left out.
+    pub(crate) fn new(signed: &Signed, current: &str) -> Nav {
+        let user = &signed.session.user;
+        let links = SECTIONS
+            .iter()
+            .filter(|(path, _, permission)| {
+                signed.may(*permission) && super::required(&http::Method::GET, path).is_some()
+            })
+            .map(|(path, label, _)| NavLink {
+                path,
+                label,
+                current: *path == current,
+            })
+            .collect();
+        Nav {
+            user_name: user.name.clone(),
+            role: user.role.as_str(),
+            csrf: signed.csrf.clone(),
+            links,
+        }
+    }
+}
 
 /// The sign-in form.
 #[derive(Template)]
 #[template(path = "console/sign_in.html")]
 struct SignInPage<'a> {
+    base: &'a str,
+    nav: Option<&'a Nav>,
     page_name: &'a str,
     brand: &'a BrandView,
     csrf: &'a str,
@@ -39,11 +104,10 @@ struct IncidentRow {
 #[derive(Template)]
 #[template(path = "console/home.html")]
 struct HomePage<'a> {
+    base: &'a str,
+    nav: Option<&'a Nav>,
     page_name: &'a str,
     brand: &'a BrandView,
-    user_name: &'a str,
-    role: &'static str,
-    csrf: &'a str,
     components: Vec<ComponentRow>,
     incidents: Vec<IncidentRow>,
 }
@@ -52,6 +116,8 @@ struct HomePage<'a> {
 #[derive(Template)]
 #[template(path = "console/message.html")]
 struct MessagePage<'a> {
+    base: &'a str,
+    nav: Option<&'a Nav>,
     page_name: &'a str,
     brand: &'a BrandView,
     heading: &'a str,
@@ -59,7 +125,7 @@ struct MessagePage<'a> {
 }
 
 /// The rendered page, or (logged) a plain line when the template fails.
-fn render(t: &impl Template, fallback: &str) -> String {
+pub(crate) fn render(t: &impl Template, fallback: &str) -> String {
     t.render().unwrap_or_else(|error| {
         tracing::error!(%error, "a console template failed; serving plain text");
         format!("{fallback}\n")
@@ -77,6 +143,8 @@ pub(super) fn sign_in(
     let brand = BrandView::new(&view.page);
     render(
         &SignInPage {
+            base: super::BASE,
+            nav: None,
             page_name: &view.page.name,
             brand: &brand,
             csrf,
@@ -87,8 +155,9 @@ pub(super) fn sign_in(
     )
 }
 
-/// The landing page for `user`, whose sign-out form carries `csrf`.
-pub(super) fn home(control: &EngineControl, user: &UserRecord, csrf: &str) -> String {
+/// The landing page for `signed`.
+pub(super) fn home(control: &EngineControl, signed: &Signed) -> String {
+    let nav = Nav::new(signed, "");
     let view = control.view();
     let brand = BrandView::new(&view.page);
     let components = view
@@ -116,11 +185,10 @@ pub(super) fn home(control: &EngineControl, user: &UserRecord, csrf: &str) -> St
         .collect();
     render(
         &HomePage {
+            base: super::BASE,
+            nav: Some(&nav),
             page_name: &view.page.name,
             brand: &brand,
-            user_name: &user.name,
-            role: user.role.as_str(),
-            csrf,
             components,
             incidents,
         },
@@ -134,6 +202,8 @@ pub(super) fn message(control: &EngineControl, heading: &str, text: &str) -> Str
     let brand = BrandView::new(&view.page);
     render(
         &MessagePage {
+            base: super::BASE,
+            nav: None,
             page_name: &view.page.name,
             brand: &brand,
             heading,
