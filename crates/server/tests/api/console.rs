@@ -12,9 +12,9 @@ use sha2::Digest as _;
 use pharos_server::people::{add_user, NewUser};
 use pharos_store::{ActorKind, AuditEntry, AuditFilter, AuditRecord, Store, UserKind, UserPatch};
 use pharos_testkit::{backends, eventually, spawn_app_on, Backend, TestApp};
-use reqwest::header::HeaderMap;
 
 use crate::support::config::Config;
+use crate::support::console::{browser, get, read, sign_in, submit, submit_from, Page};
 use crate::support::http::post;
 
 const ADMIN: &str = "admin-token-0123456789";
@@ -72,110 +72,6 @@ fn setup(action: &str) -> AuditRecord {
         request_id: None,
         address: None,
     }
-}
-
-/// A browser: keeps cookies, follows no redirect.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// What a request answered.
-struct Page {
-    status: u16,
-    headers: HeaderMap,
-    text: String,
-}
-
-impl Page {
-    fn header(&self, name: &str) -> &str {
-        self.headers.get(name).map_or("", |v| v.to_str().unwrap())
-    }
-
-    /// The `Set-Cookie` line for cookie `name`.
-    fn set_cookie(&self, name: &str) -> Option<String> {
-        self.headers
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .find(|c| c.starts_with(&format!("{name}=")))
-    }
-
-    /// The hidden CSRF field's value.
-    fn csrf(&self) -> String {
-        let marker = r#"name="csrf" value=""#;
-        let start = self.text.find(marker).expect("a CSRF field") + marker.len();
-        let end = start + self.text[start..].find('"').unwrap();
-        self.text[start..end].to_owned()
-    }
-}
-
-async fn read(r: reqwest::Response) -> Page {
-    Page {
-        status: r.status().as_u16(),
-        headers: r.headers().clone(),
-        text: r.text().await.unwrap(),
-    }
-}
-
-async fn get(app: &TestApp, client: &reqwest::Client, path: &str) -> Page {
-    read(
-        client
-            .get(format!("{}{path}", app.base_url))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-}
-
-/// POSTs `fields` as a form from this app's own origin (as a browser on its page does).
-async fn submit(
-    app: &TestApp,
-    client: &reqwest::Client,
-    path: &str,
-    fields: &[(&str, &str)],
-) -> Page {
-    submit_from(app, client, path, fields, Some(&app.base_url)).await
-}
-
-/// POSTs `fields` as a form with `Origin: origin` (none when `None`).
-async fn submit_from(
-    app: &TestApp,
-    client: &reqwest::Client,
-    path: &str,
-    fields: &[(&str, &str)],
-    origin: Option<&str>,
-) -> Page {
-    let mut request = client
-        .post(format!("{}{path}", app.base_url))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(
-            form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(fields)
-                .finish(),
-        );
-    if let Some(origin) = origin {
-        request = request.header("origin", origin);
-    }
-    read(request.send().await.unwrap()).await
-}
-
-/// Opens the sign-in form and sends it with `email` and `password`.
-async fn sign_in(app: &TestApp, client: &reqwest::Client, email: &str, password: &str) -> Page {
-    let form = get(app, client, "/console/sign-in").await;
-    assert_eq!(form.status, 200, "{}", form.text);
-    let csrf = form.csrf();
-    submit(
-        app,
-        client,
-        "/console/sign-in",
-        &[("csrf", &csrf), ("email", email), ("password", password)],
-    )
-    .await
 }
 
 /// The audit entries whose action starts with `prefix`, newest first.

@@ -2,6 +2,7 @@
 //! ([`http`]), the binary under test, a free port for it, and reading the API's values.
 
 pub mod config;
+pub mod console;
 pub mod http;
 
 use std::net::TcpListener;
