@@ -302,6 +302,7 @@ pub struct EngineControl {
     pub(crate) self_check: crate::self_check::Gate,
     pub(crate) changes: std::sync::Arc<crate::changes::ChangeContext>,
     pub(crate) locations: std::sync::Arc<crate::locations::Registry>,
+    pub(crate) recent: std::sync::Arc<crate::recent::RecentChecks>,
     /// Who the commands sent through this handle are on behalf of (see [`Self::on_behalf`]).
     pub(crate) audit: Option<std::sync::Arc<crate::audit::AuditContext>>,
 }
@@ -318,6 +319,11 @@ impl EngineControl {
         &self.locations
     }
 
+    /// Each monitor's last checks, kept in memory (the console's sparklines).
+    pub fn recent(&self) -> &crate::recent::RecentChecks {
+        &self.recent
+    }
+
     /// Who credentials belong to: API tokens read from storage.
     pub fn directory(&self) -> crate::people::Directory {
         crate::people::Directory::new(self.store.clone())
@@ -326,6 +332,11 @@ impl EngineControl {
     /// What the self-check last saw (`GET /api/v1/self-check`).
     pub fn self_check(&self) -> crate::self_check::SelfCheckStatus {
         self.self_check.status()
+    }
+
+    /// The view as it changes: a receiver that wakes whenever a new view is published.
+    pub fn watch_view(&self) -> tokio::sync::watch::Receiver<std::sync::Arc<StatusView>> {
+        self.view.clone()
     }
 
     /// The current view: components, monitors, incidents and maintenances.

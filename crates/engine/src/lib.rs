@@ -19,6 +19,7 @@ pub mod locations;
 pub mod metrics;
 pub mod notices;
 pub mod people;
+pub mod recent;
 pub mod schedule;
 pub mod self_check;
 pub mod stored;
@@ -316,8 +317,10 @@ pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandl
         subscribers,
         auditing: None,
         audit_out: Vec::new(),
+        recent: Arc::new(recent::RecentChecks::default()),
     };
 
+    let recent = live.recent.clone();
     let metrics = Arc::new(Metrics::new());
     live.queue(&pending, &metrics, Vec::new(), Vec::new(), changes);
     for m in &specs {
@@ -444,6 +447,7 @@ pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandl
             self_check: gate,
             changes: change_context,
             locations: registry,
+            recent,
             audit: None,
         },
     })
@@ -735,6 +739,8 @@ pub(crate) struct Live {
     pub(crate) auditing: Option<audit::Auditing>,
     /// Audit entries of changes made since the last queueing, written with them.
     pub(crate) audit_out: Vec<pharos_store::AuditRecord>,
+    /// Each monitor's last checks, for the console's sparklines.
+    pub(crate) recent: Arc<recent::RecentChecks>,
 }
 
 impl Live {
@@ -790,6 +796,7 @@ fn apply_all(
     metrics: &Metrics,
 ) -> (bool, u64) {
     let mut changed = false;
+    live.recent.record(batch);
     let mut states = Vec::with_capacity(batch.len());
     let mut changes = Vec::new();
     for result in batch.iter() {

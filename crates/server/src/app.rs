@@ -49,7 +49,7 @@ pub struct App {
 /// What does the work: the engine itself on a single node, or a node of a cluster, which
 /// runs the engine while it leads.
 enum Running {
-    Single(EngineHandle),
+    Single(Box<EngineHandle>),
     Cluster(crate::cluster::Node),
 }
 
@@ -144,7 +144,7 @@ impl App {
                     ))
                     .merge(pharos_web::admin::router(admin))
                     .merge(pharos_web::admin::cluster::router(tokens, info));
-                (router, Running::Single(engine))
+                (router, Running::Single(Box::new(engine)))
             }
             (None, Some(views)) => {
                 // The engine's metrics while this node leads; a follower's are empty.

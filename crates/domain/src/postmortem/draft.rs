@@ -346,6 +346,12 @@ fn timeline(
     lines
 }
 
+/// One line saying what a timeline entry records, naming who did it (the responders'
+/// console shows an incident's timeline with these).
+pub fn timeline_line(e: &TimelineEntry, name_of: &dyn Fn(&ComponentId) -> String) -> String {
+    entry_text(e, name_of, true).0
+}
+
 /// Who did it, as a timeline line names them.
 fn who(actor: &Actor) -> String {
     match actor {

@@ -52,7 +52,7 @@ mod publish;
 mod render;
 mod words;
 
-pub use draft::{draft, Sources};
+pub use draft::{draft, timeline_line, Sources};
 pub use edits::{
     parse_edits, parse_time_zone, time_zone, ActionInput, ActionItem, ActionKind, EditsInput,
     PostmortemEdits, MAX_ACTIONS, MAX_ACTION_LEN, MAX_OWNER_LEN, MAX_SHORT_LEN, MAX_TEXT_LEN,

@@ -35,6 +35,9 @@
 
 mod csrf;
 mod guard;
+mod incidents;
+mod live;
+mod monitor;
 mod overview;
 mod pages;
 mod signin;
@@ -120,13 +123,27 @@ pub fn router_with_limits(
     };
     let signed = Router::new()
         .route(&at(""), get(overview::page))
+        .route(&at("/monitors/{id}"), get(monitor::page))
+        .route(
+            &at("/incidents"),
+            get(incidents::list).post(incidents::create),
+        )
+        .route(&at("/incidents/new"), get(incidents::new))
+        .route(&at("/incidents/{id}"), get(incidents::show))
+        .route(&at("/incidents/{id}/updates"), post(incidents::post_update))
+        .route(&at("/incidents/{id}/notes"), post(incidents::add_note))
+        .route(&at("/incidents/{id}/edit"), post(incidents::edit))
+        .route(&at("/incidents/{id}/events"), get(live::events))
         .route_layer(axum::middleware::from_fn_with_state(
             ctx.clone(),
             guard::require_session,
         ))
         .layer(DefaultBodyLimit::max(guard::MAX_SIGNED_FORM_BYTES));
     let open = Router::new()
-        .route(SIGN_IN_PATH, get(signin::sign_in_form).post(signin::sign_in))
+        .route(
+            SIGN_IN_PATH,
+            get(signin::sign_in_form).post(signin::sign_in),
+        )
         .route(SIGN_OUT_PATH, post(signin::sign_out))
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES));
     Router::new()
@@ -140,11 +157,51 @@ pub fn router_with_limits(
 /// (SPEC §9). Pages are [`Permission::Read`]; each form's `POST` needs what the same change
 /// needs through the admin API. Sign-in and sign-out are open (they check what they need).
 /// Paths are under [`BASE`] (`""` is the overview).
-pub(crate) const ROUTES: &[(&str, &str, Permission)] = &[("GET", "", Permission::Read)];
+pub const ROUTES: &[(&str, &str, Permission)] = &[
+    ("GET", "", Permission::Read),
+    ("GET", "/monitors/{id}", Permission::Read),
+    ("GET", "/incidents", Permission::Read),
+    ("POST", "/incidents", Permission::Communicate),
+    ("GET", "/incidents/new", Permission::Communicate),
+    ("GET", "/incidents/{id}", Permission::Read),
+    ("POST", "/incidents/{id}/updates", Permission::Communicate),
+    ("POST", "/incidents/{id}/notes", Permission::Communicate),
+    ("POST", "/incidents/{id}/edit", Permission::Communicate),
+    ("GET", "/incidents/{id}/events", Permission::Read),
+];
 
 /// The registered path of console route `rel`.
 fn at(rel: &str) -> String {
     format!("{BASE}{rel}")
+}
+
+/// The time zone `signed` reads times in (their own; UTC if theirs is unknown).
+pub(crate) fn time_zone(signed: &Signed) -> chrono_tz::Tz {
+    signed
+        .session
+        .user
+        .time_zone
+        .parse()
+        .unwrap_or(chrono_tz::UTC)
+}
+
+/// `t` as a person in `tz` reads it: `2026-12-07 19:53 CET`.
+pub(crate) fn local_time(t: chrono::DateTime<chrono::Utc>, tz: chrono_tz::Tz) -> String {
+    t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
+}
+
+/// How long before `now` `then` was, roughly: `12 s ago`, `5 min ago`, `3 h ago`, `2 d ago`.
+pub(crate) fn ago(
+    now: chrono::DateTime<chrono::Utc>,
+    then: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let s = (now - then).num_seconds().max(0);
+    match s {
+        0..=59 => format!("{s} s ago"),
+        60..=3599 => format!("{} min ago", s / 60),
+        3600..=86_399 => format!("{} h ago", s / 3600),
+        _ => format!("{} d ago", s / 86_400),
+    }
 }
 
 /// The permission `method` on console route `path` (under [`BASE`]) needs, or `None` for a

@@ -83,35 +83,6 @@ struct SignInPage<'a> {
     email: &'a str,
 }
 
-/// A component's row on the landing page.
-struct ComponentRow {
-    name: String,
-    status: &'static str,
-    class: &'static str,
-    is_group: bool,
-}
-
-/// An open incident's row on the landing page.
-struct IncidentRow {
-    name: String,
-    status: &'static str,
-    impact: &'static str,
-    public: bool,
-    started: String,
-}
-
-/// The landing page.
-#[derive(Template)]
-#[template(path = "console/home.html")]
-struct HomePage<'a> {
-    base: &'a str,
-    nav: Option<&'a Nav>,
-    page_name: &'a str,
-    brand: &'a BrandView,
-    components: Vec<ComponentRow>,
-    incidents: Vec<IncidentRow>,
-}
-
 /// A page with a heading and one paragraph.
 #[derive(Template)]
 #[template(path = "console/message.html")]
@@ -152,47 +123,6 @@ pub(super) fn sign_in(
             email,
         },
         error.unwrap_or("Sign in"),
-    )
-}
-
-/// The landing page for `signed`.
-pub(super) fn home(control: &EngineControl, signed: &Signed) -> String {
-    let nav = Nav::new(signed, "");
-    let view = control.view();
-    let brand = BrandView::new(&view.page);
-    let components = view
-        .components
-        .iter()
-        .map(|c| ComponentRow {
-            name: c.name.clone(),
-            status: c.status.label(),
-            class: crate::page::status_class(Some(c.status)),
-            is_group: c.is_group,
-        })
-        .collect();
-    let incidents = view
-        .incidents
-        .iter()
-        .filter(|i| i.status.is_unresolved())
-        .rev()
-        .map(|i| IncidentRow {
-            name: i.name.clone(),
-            status: i.status.label(),
-            impact: i.impact_override.unwrap_or(i.computed_impact).as_str(),
-            public: i.public,
-            started: i.started_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-        })
-        .collect();
-    render(
-        &HomePage {
-            base: super::BASE,
-            nav: Some(&nav),
-            page_name: &view.page.name,
-            brand: &brand,
-            components,
-            incidents,
-        },
-        "Console",
     )
 }
 

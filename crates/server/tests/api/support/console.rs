@@ -110,7 +110,6 @@ pub async fn sign_in(app: &TestApp, client: &reqwest::Client, email: &str, passw
     .await
 }
 
-
 /// Adds a person with `role` who signs in with `password`.
 pub async fn add_person(app: &TestApp, email: &str, name: &str, role: &str, password: &str) {
     let store = Store::connect(&app.db.url).await.unwrap();
@@ -130,9 +129,14 @@ pub async fn add_person(app: &TestApp, email: &str, name: &str, role: &str, pass
 }
 
 /// A browser signed in as a new person with `role` (e-mail `<role>@acme.test`, name
-/// `<Role> Person`), and the CSRF token of their session's forms.
+/// `<Role> Person`), and the CSRF token of their session's forms. The first person is an
+/// owner, so when there is nobody yet, `owner@acme.test` ("Owner Person") is added first.
 pub async fn signed_in_as(app: &TestApp, role: &str) -> (reqwest::Client, String) {
     const PASSWORD: &str = "correct horse battery staple";
+    let store = Store::connect(&app.db.url).await.unwrap();
+    if role != "owner" && store.users().await.unwrap().is_empty() {
+        add_person(app, "owner@acme.test", "Owner Person", "owner", PASSWORD).await;
+    }
     let email = format!("{role}@acme.test");
     let mut name = role.to_owned();
     name[..1].make_ascii_uppercase();
