@@ -155,15 +155,16 @@ const VARY_ENCODING: HeaderValue = HeaderValue::from_static("Accept-Encoding");
 
 /// How much a client wants brotli and gzip (RFC 9110 §12.5.3 q-values; 0 refuses).
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Accepts {
+pub(crate) struct Accepts {
     brotli: f32,
-    gzip: f32,
+    /// How much gzip is wanted (0: refused).
+    pub(crate) gzip: f32,
 }
 
 impl Accepts {
     /// Reads `Accept-Encoding`: a coding named without `q` is 1.0, `q=0` refuses it, `*`
     /// stands for any coding not named; no header accepts neither.
-    fn of(headers: &HeaderMap) -> Accepts {
+    pub(crate) fn of(headers: &HeaderMap) -> Accepts {
         let (mut brotli, mut gzip, mut any) = (None::<f32>, None::<f32>, None::<f32>);
         for value in headers.get_all(ACCEPT_ENCODING) {
             let Ok(list) = value.to_str() else { continue };
