@@ -33,11 +33,14 @@
 //! forwards them ([`crate::forward`]: every path its public routes do not serve, with the
 //! `Cookie`, `Origin` and `Referer` headers).
 
+mod audit;
 mod csrf;
 mod guard;
 mod overview;
 mod pages;
+mod people;
 mod signin;
+mod tokens;
 
 pub(crate) use guard::{Fields, Signed};
 
@@ -120,6 +123,12 @@ pub fn router_with_limits(
     };
     let signed = Router::new()
         .route(&at(""), get(overview::page))
+        .route(&at("/users"), get(people::page).post(people::add))
+        .route(&at("/users/{id}"), post(people::change))
+        .route(&at("/users/{id}/sign-out"), post(people::sign_out))
+        .route(&at("/tokens"), get(tokens::page).post(tokens::create))
+        .route(&at("/tokens/{id}/revoke"), post(tokens::revoke))
+        .route(&at("/audit"), get(audit::page))
         .route_layer(axum::middleware::from_fn_with_state(
             ctx.clone(),
             guard::require_session,
@@ -140,7 +149,19 @@ pub fn router_with_limits(
 /// (SPEC §9). Pages are [`Permission::Read`]; each form's `POST` needs what the same change
 /// needs through the admin API. Sign-in and sign-out are open (they check what they need).
 /// Paths are under [`BASE`] (`""` is the overview).
-pub(crate) const ROUTES: &[(&str, &str, Permission)] = &[("GET", "", Permission::Read)];
+pub(crate) const ROUTES: &[(&str, &str, Permission)] = &[
+    ("GET", "", Permission::Read),
+    // People, tokens and the audit log: as `/api/v1/users`, `/api/v1/tokens` and
+    // `/api/v1/audit` (the token handlers narrow to one's own tokens without `administer`).
+    ("GET", "/users", Permission::Read),
+    ("POST", "/users", Permission::Administer),
+    ("POST", "/users/{id}", Permission::Administer),
+    ("POST", "/users/{id}/sign-out", Permission::Administer),
+    ("GET", "/tokens", Permission::Read),
+    ("POST", "/tokens", Permission::Read),
+    ("POST", "/tokens/{id}/revoke", Permission::Read),
+    ("GET", "/audit", Permission::Administer),
+];
 
 /// The registered path of console route `rel`.
 fn at(rel: &str) -> String {
