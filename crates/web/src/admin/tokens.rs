@@ -171,7 +171,7 @@ pub(crate) async fn mint_token(
                 return Err(ApiError::unprocessable(
                     "scope",
                     format!(
-                        "a {scope} token would be wider than your role ({creator}): a token is never wider than its creator"
+                        "the scope {scope} is wider than your role ({creator}): a token is never wider than its creator"
                     ),
                 ));
             }

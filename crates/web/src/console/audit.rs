@@ -150,7 +150,11 @@ pub(super) async fn page(
     RawQuery(query): RawQuery,
 ) -> Response {
     let q = query.as_deref();
-    let field = |name| query_field(q, name).map(|v| v.trim().to_owned()).unwrap_or_default();
+    let field = |name| {
+        query_field(q, name)
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_default()
+    };
     let form = FilterForm {
         actor: field("actor"),
         kind: field("kind"),
@@ -164,7 +168,10 @@ pub(super) async fn page(
         match NaiveDate::parse_from_str(&form.since, "%Y-%m-%d") {
             Ok(day) => Some(start_of_day(tz, day)),
             Err(_) => {
-                error = Some(format!("\"since\" is a date (YYYY-MM-DD), not {:?}.", form.since));
+                error = Some(format!(
+                    "\"since\" is a date (YYYY-MM-DD), not {:?}.",
+                    form.since
+                ));
                 None
             }
         }

@@ -26,7 +26,9 @@ use pharos_engine::people::{AuditFilter, UserKind, UserRecord};
 use super::pages::{render, Nav};
 use super::{html, see_other, unavailable, Ctx, Fields, Signed, BASE};
 use crate::admin::error::ApiError;
-use crate::admin::users::{add_user, caller_role, change_user, sign_out_user, NewUserIn, UserChange};
+use crate::admin::users::{
+    add_user, caller_role, change_user, sign_out_user, NewUserIn, UserChange,
+};
 use crate::brand::BrandView;
 
 /// The page's path.
@@ -39,7 +41,9 @@ pub(super) fn viewer_tz(signed: &Signed) -> Tz {
 
 /// `at` as the viewer reads it: `2026-12-07 21:05 CET`.
 pub(super) fn local_time(tz: Tz, at: DateTime<Utc>) -> String {
-    at.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
+    at.with_timezone(&tz)
+        .format("%Y-%m-%d %H:%M %Z")
+        .to_string()
 }
 
 /// The first instant of `date` in `tz` (the earliest, when the clocks go back that night;
@@ -64,9 +68,7 @@ pub(super) fn query_field(query: Option<&str>, name: &str) -> Option<String> {
 pub(super) fn refusal(error: ApiError) -> Result<(StatusCode, String), String> {
     let (status, field, message) = error.parts();
     let text = match status {
-        StatusCode::SERVICE_UNAVAILABLE | StatusCode::INTERNAL_SERVER_ERROR => {
-            return Err(message)
-        }
+        StatusCode::SERVICE_UNAVAILABLE | StatusCode::INTERNAL_SERVER_ERROR => return Err(message),
         StatusCode::CONFLICT => format!(
             "The last owner cannot be removed or demoted: make another person owner first. \
              Nothing was changed ({message})."
@@ -150,7 +152,9 @@ fn done_note(done: Option<&str>) -> Option<&'static str> {
     Some(match done? {
         "added" => "Added. A person signs in with the e-mail and the first password you set.",
         "changed" => "Role changed.",
-        "disabled" => "Disabled: they cannot sign in, their sessions ended and their tokens stopped working.",
+        "disabled" => {
+            "Disabled: they cannot sign in, their sessions ended and their tokens stopped working."
+        }
         "enabled" => "Enabled again.",
         "signed-out" => "Signed out everywhere: every session of theirs has ended.",
         _ => return None,
@@ -277,11 +281,25 @@ pub(super) async fn page(
     RawQuery(query): RawQuery,
 ) -> Response {
     let done = done_note(query_field(query.as_deref(), "done").as_deref());
-    show(&ctx, &signed, StatusCode::OK, None, done, AddForm::default()).await
+    show(
+        &ctx,
+        &signed,
+        StatusCode::OK,
+        None,
+        done,
+        AddForm::default(),
+    )
+    .await
 }
 
 /// Answers a refusal of the shared rules: the page with the reason (a 403 is also recorded).
-async fn refused(ctx: &Ctx, signed: &Signed, error: ApiError, subject: &str, form: AddForm) -> Response {
+async fn refused(
+    ctx: &Ctx,
+    signed: &Signed,
+    error: ApiError,
+    subject: &str,
+    form: AddForm,
+) -> Response {
     match refusal(error) {
         Ok((status, text)) => {
             if status == StatusCode::FORBIDDEN {
@@ -316,24 +334,29 @@ pub(super) async fn add(
     // Not trimmed: spaces are part of a password.
     let password = fields.get("password");
     let password = match (service, password.is_empty()) {
-        (false, true) => {
-            return show(
-                &ctx,
-                &signed,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some("Nothing was changed: a person needs a first password (they can change it later).".to_owned()),
-                None,
-                form,
-            )
-            .await
-        }
+        (false, true) => return show(
+            &ctx,
+            &signed,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(
+                "Nothing was changed: a person needs a first password (they can change it later)."
+                    .to_owned(),
+            ),
+            None,
+            form,
+        )
+        .await,
         (true, true) => None,
         (_, false) => Some(password.to_owned()),
     };
     let req = NewUserIn {
         kind: given(&fields, "kind"),
         // A service account's form may still carry the e-mail field, empty.
-        email: if service { None } else { given(&fields, "email") },
+        email: if service {
+            None
+        } else {
+            given(&fields, "email")
+        },
         name: given(&fields, "name"),
         role: form.role.clone(),
         time_zone: given(&fields, "time_zone"),

@@ -87,7 +87,11 @@ struct MintedPage<'a> {
 /// What each scope lets a token do, for the form.
 fn scope_label(scope: Scope) -> String {
     match scope {
-        Scope::Role(role) => format!("{} — everything the {} role may", role.as_str(), role.label()),
+        Scope::Role(role) => format!(
+            "{} — everything the {} role may",
+            role.as_str(),
+            role.label()
+        ),
         Scope::Ingest => "ingest — send alerts and changes only".to_owned(),
         Scope::Read => "read — read everything, change nothing".to_owned(),
     }
@@ -130,7 +134,9 @@ async fn show(
             created: local_time(tz, t.created_at),
             created_by: t.created_by.clone(),
             expires: t.expires_at.map_or_else(String::new, |e| local_time(tz, e)),
-            last_used: t.last_used_at.map_or_else(String::new, |e| local_time(tz, e)),
+            last_used: t
+                .last_used_at
+                .map_or_else(String::new, |e| local_time(tz, e)),
             revoked: t.revoked_at.map_or_else(String::new, |e| local_time(tz, e)),
             state: if t.revoked_at.is_some() {
                 "revoked"
@@ -267,7 +273,10 @@ pub(super) async fn create(
             &ctx,
             &signed,
             StatusCode::UNPROCESSABLE_ENTITY,
-            Some("Nothing was changed: the expiry has passed; choose today or a later day.".to_owned()),
+            Some(
+                "Nothing was changed: the expiry has passed; choose today or a later day."
+                    .to_owned(),
+            ),
             None,
             form,
             (&scope, &owner),
@@ -288,7 +297,16 @@ pub(super) async fn create(
                     if status == StatusCode::FORBIDDEN {
                         denied(&ctx, &signed, "/tokens").await;
                     }
-                    show(&ctx, &signed, status, Some(text), None, form, (&scope, &owner)).await
+                    show(
+                        &ctx,
+                        &signed,
+                        status,
+                        Some(text),
+                        None,
+                        form,
+                        (&scope, &owner),
+                    )
+                    .await
                 }
                 Err(e) => unavailable(&ctx, &e),
             }
