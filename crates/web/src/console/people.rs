@@ -12,7 +12,7 @@
 //! as `access.denied`, 409 for the last owner) and changes nothing.
 //!
 //! The directory has no invitation flow, so a person is added with a first password (the
-//! engine's rules: at least 12 characters), which they change in their account settings.
+//! engine's rules: at least 12 characters), given to them privately.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
@@ -245,9 +245,15 @@ async fn show(
     } else {
         &form.role
     };
-    let roles = role_choices(default_role, &|r| mine.is_some_and(|m| m.may_assign(r)))
+    // The add form offers only the roles the viewer may give.
+    let roles = Role::ALL
         .into_iter()
-        .filter(|c| Role::parse(&c.value).is_some_and(|r| mine.is_some_and(|m| m.may_assign(r))))
+        .filter(|r| mine.is_some_and(|m| m.may_assign(*r)))
+        .map(|r| Choice {
+            value: r.as_str().to_owned(),
+            label: r.label().to_owned(),
+            selected: r.as_str() == default_role,
+        })
         .collect();
     let nav = Nav::new(signed, "/users");
     let view = ctx.control.view();
@@ -334,18 +340,17 @@ pub(super) async fn add(
     // Not trimmed: spaces are part of a password.
     let password = fields.get("password");
     let password = match (service, password.is_empty()) {
-        (false, true) => return show(
-            &ctx,
-            &signed,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some(
-                "Nothing was changed: a person needs a first password (they can change it later)."
-                    .to_owned(),
-            ),
-            None,
-            form,
-        )
-        .await,
+        (false, true) => {
+            return show(
+                &ctx,
+                &signed,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("Nothing was changed: a person needs a first password.".to_owned()),
+                None,
+                form,
+            )
+            .await
+        }
         (true, true) => None,
         (_, false) => Some(password.to_owned()),
     };
