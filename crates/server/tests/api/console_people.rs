@@ -78,6 +78,18 @@ async fn add_service(app: &TestApp, name: &str, role: &str) -> String {
         .id
 }
 
+/// What every console page keeps to: no script, no inline style attribute, private caching.
+fn assert_plain(page: &Page) {
+    assert!(!page.text.contains("<script"), "no script: {}", page.text);
+    assert!(
+        !page.text.contains(" style="),
+        "no inline style: {}",
+        page.text
+    );
+    assert_eq!(page.header("cache-control"), "no-store");
+    assert_eq!(page.text.matches("<h1").count(), 1, "one h1: {}", page.text);
+}
+
 /// The token shown once on a mint's answer.
 fn shown_token(page: &Page) -> String {
     let marker = r#"value="pht_"#;
@@ -116,6 +128,7 @@ async fn an_owner_adds_their_team_changes_roles_disables_and_signs_people_out() 
             page.text
         );
         assert!(page.text.contains("Add a person or a service account"));
+        assert_plain(&page);
 
         // A person, with a first password; the name needs escaping.
         let added = submit(
@@ -508,6 +521,7 @@ async fn a_token_made_in_the_console_works_with_exactly_its_scope_until_revoked(
             );
         }
         assert!(page.text.contains("No tokens yet."));
+        assert_plain(&page);
 
         let minted = submit(
             &app,
@@ -717,6 +731,7 @@ async fn an_admin_makes_a_service_accounts_token_and_sees_everyones() {
         let app = app(backend).await;
         let (_owner, _) = signed_in_as(&app, "owner").await;
         let svc = add_service(&app, "deploy-bot", "responder").await;
+        add_service(&app, "<i>sneaky</i>", "viewer").await;
         let (admin, csrf) = signed_in_as(&app, "admin").await;
         let (_responder, _) = signed_in_as(&app, "responder").await;
 
@@ -832,6 +847,7 @@ async fn the_audit_log_shows_the_trail_newest_first_with_filters_and_pages() {
         let page = get(&app, &owner, "/console/audit").await;
         assert_eq!(page.status, 200, "{backend:?}: {}", page.text);
         assert!(page.text.contains(r#"aria-current="page">Audit log"#));
+        assert_plain(&page);
         assert!(page.text.contains("Robot &#60;r&#62;") && !page.text.contains("Robot <r>"));
         assert!(page.text.contains("automation"));
         assert!(page.text.contains("req-abc") && page.text.contains("192.0.2.7"));
@@ -866,7 +882,19 @@ async fn the_audit_log_shows_the_trail_newest_first_with_filters_and_pages() {
         assert!(page2.text.contains("thing-4<"), "{}", page2.text);
         assert!(!page2.text.contains("thing-54"));
 
-        // Filters: the action's prefix, the actor, a date.
+        // Filters: the action's prefix, the actor, a date; the older page keeps them.
+        let robots = get(&app, &owner, "/console/audit?kind=robot.").await;
+        assert!(!robots.text.contains("<code>signin</code>"));
+        assert!(
+            robots.text.contains("kind=robot.&#38;before=")
+                || robots.text.contains("kind=robot.&amp;before="),
+            "{}",
+            robots.text
+        );
+        assert!(
+            robots.text.contains(r#"value="robot.""#),
+            "the form shows the filter"
+        );
         let filtered = get(&app, &owner, "/console/audit?kind=signin&actor=&since=").await;
         assert_eq!(filtered.status, 200);
         assert!(filtered.text.contains("Owner Person") && !filtered.text.contains("robot.poke"));
