@@ -169,7 +169,11 @@ async fn a_person_signs_in_sees_the_console_and_signs_out() {
         let home = get(&app, &client, "/console").await;
         assert_eq!(home.status, 200, "{backend:?}");
         assert_private(&home);
-        assert!(home.text.contains("Ada Lovelace · owner"), "{}", home.text);
+        assert!(
+            home.text.contains("Ada Lovelace · owner"),
+            "{}",
+            home.text
+        );
         assert!(home.text.contains("Public API"), "{}", home.text);
         assert!(home.text.contains("Operational"), "{}", home.text);
         assert!(

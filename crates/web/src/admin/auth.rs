@@ -78,10 +78,9 @@ impl Caller {
             pharos_engine::people::Source::ApiToken { id, .. } => {
                 (pharos_engine::people::ActorKind::Token, Some(id.clone()))
             }
-            pharos_engine::people::Source::Session { user_id } => (
-                pharos_engine::people::ActorKind::User,
-                Some(user_id.clone()),
-            ),
+            pharos_engine::people::Source::Session { user_id } => {
+                (pharos_engine::people::ActorKind::User, Some(user_id.clone()))
+            }
         };
         pharos_engine::audit::AuditContext {
             actor_kind,

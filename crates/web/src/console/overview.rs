@@ -10,5 +10,8 @@ use axum::extract::State;
 
 /// The overview page.
 pub(super) async fn page(State(ctx): State<Ctx>, Extension(signed): Extension<Signed>) -> Response {
-    html(StatusCode::OK, pages::home(&ctx.control, &signed))
+    html(
+        StatusCode::OK,
+        pages::home(&ctx.control, &signed),
+    )
 }

@@ -136,10 +136,7 @@ fn too_many(ctx: &Ctx, headers: &HeaderMap, wait: Duration, email: &str) -> Resp
 }
 
 /// The session the request's cookie names, `Ok(None)` when none is live.
-pub(super) async fn current(
-    ctx: &Ctx,
-    headers: &HeaderMap,
-) -> Result<Option<LiveSession>, Response> {
+pub(super) async fn current(ctx: &Ctx, headers: &HeaderMap) -> Result<Option<LiveSession>, Response> {
     let Some(value) = cookie(headers, session_cookie(ctx)) else {
         return Ok(None);
     };
@@ -185,3 +182,4 @@ pub(super) async fn sign_out(State(ctx): State<Ctx>, req: Request) -> Response {
     );
     r
 }
+

@@ -110,6 +110,7 @@ pub async fn sign_in(app: &TestApp, client: &reqwest::Client, email: &str, passw
     .await
 }
 
+
 /// Adds a person with `role` who signs in with `password`.
 pub async fn add_person(app: &TestApp, email: &str, name: &str, role: &str, password: &str) {
     let store = Store::connect(&app.db.url).await.unwrap();
