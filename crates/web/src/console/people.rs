@@ -73,12 +73,28 @@ pub(super) fn refusal(error: ApiError) -> Result<(StatusCode, String), String> {
             "The last owner cannot be removed or demoted: make another person owner first. \
              Nothing was changed ({message})."
         ),
-        _ => match field {
-            Some(field) => format!("Nothing was changed: {field}: {message}."),
+        _ => match field.as_deref().map(field_label) {
+            Some(label) => format!("Nothing was changed. {label}: {message}."),
             None => format!("Nothing was changed: {message}."),
         },
     };
     Ok((status, text))
+}
+
+/// The form's name for a field the shared rules name.
+fn field_label(field: &str) -> &str {
+    match field {
+        "email" => "E-mail",
+        "name" => "Name",
+        "role" => "Role",
+        "kind" => "Kind",
+        "time_zone" => "Time zone",
+        "password" => "First password",
+        "scope" => "Scope",
+        "owner" => "Owner",
+        "expires_at" => "Expiry",
+        other => other,
+    }
 }
 
 /// Records `signed`'s refused attempt at `subject` as `access.denied` (best effort, as the
