@@ -21,6 +21,7 @@ mod cli;
 mod cluster;
 mod console;
 mod console_incidents;
+mod console_people;
 mod coverage;
 mod depends_on;
 mod dns;

@@ -152,8 +152,8 @@ impl ApiError {
         }
     }
 
-    /// (status, field, message), for tests.
-    #[cfg(test)]
+    /// (status, field, message): for tests, and for the console, which shows the message on
+    /// its page.
     pub(crate) fn parts(self) -> (StatusCode, Option<String>, String) {
         (self.status, self.field, self.message)
     }

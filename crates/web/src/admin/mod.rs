@@ -60,8 +60,8 @@ mod reports;
 mod reports_page;
 mod self_check;
 mod subscribers;
-mod tokens;
-mod users;
+pub(crate) mod tokens;
+pub(crate) mod users;
 
 /// Every admin path starts with this.
 pub const PREFIX: &str = "/api/v1";

@@ -3,9 +3,12 @@
 //! is shown once, when it is minted, and stored as a hash; listing shows its name, scope,
 //! expiry and last use, never the secret. Every mint and revocation is in the audit trail.
 //!
-//! Who may: minting is for an owner-level configured token for now (the console will let a
-//! person mint their own); an API token never mints tokens, so revoking one leaves no heirs.
-//! Listing and revoking: one's own tokens, or everyone's with the `administer` permission.
+//! Who may mint ([`mint_token`], shared with the console's Tokens page): a configured token
+//! (an owner) for anyone; a person signed in to the console for themselves, or, with the
+//! `administer` permission, for a service account whose role they may manage; the scope never
+//! wider than the creator's role ([`Scope::within`]) nor than the owner's. An API token never
+//! mints tokens, so revoking one leaves no heirs. Listing and revoking: one's own tokens, or
+//! everyone's with the `administer` permission.
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -13,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use pharos_domain::access::{Permission, Scope};
-use pharos_engine::people::{ApiTokenRecord, MintRefused, Source, StoreError};
+use pharos_engine::people::{ApiTokenRecord, MintRefused, Minted, Source, StoreError, UserKind};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -82,16 +85,16 @@ pub(crate) struct MintedOut {
 pub(crate) struct MintToken {
     /// What it is for (1–100 characters).
     #[schema(example = "alertmanager")]
-    name: String,
+    pub(crate) name: String,
     /// The user or service account that will own it.
     #[schema(example = "svc_ci")]
-    owner: String,
+    pub(crate) owner: String,
     /// A role (`owner`, `admin`, `responder`, `communicator`, `viewer`), `ingest` or `read`;
     /// no wider than the owner's role.
     #[schema(example = "ingest")]
-    scope: String,
+    pub(crate) scope: String,
     /// When it stops working; never when absent.
-    expires_at: Option<DateTime<Utc>>,
+    pub(crate) expires_at: Option<DateTime<Utc>>,
 }
 
 /// A storage failure, logged, as a 503.
@@ -117,11 +120,32 @@ pub(crate) async fn mint(
     caller: Caller,
     ApiJson(req): ApiJson<MintToken>,
 ) -> Result<Response, ApiError> {
-    if !matches!(caller.principal.source, Source::ConfigToken) {
-        return Err(ApiError::forbidden(
-            "an API token cannot mint tokens: use a token from [admin] tokens",
-        ));
-    }
+    let minted = mint_token(&ctx.control, &caller, req).await?;
+    let body = MintedOut {
+        token: minted.shown_once,
+        listed: TokenOut::from(&minted.record),
+    };
+    Ok((
+        StatusCode::CREATED,
+        [
+            (
+                header::LOCATION,
+                format!("/api/v1/tokens/{}", body.listed.id),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        Json(body),
+    )
+        .into_response())
+}
+
+/// Mints the token `req` describes on behalf of `caller`, audited as `token.create` (see the
+/// module's documentation for who may). Shared by the admin API and the console.
+pub(crate) async fn mint_token(
+    control: &pharos_engine::EngineControl,
+    caller: &Caller,
+    req: MintToken,
+) -> Result<Minted, ApiError> {
     let scope = Scope::parse(&req.scope).ok_or_else(|| {
         ApiError::unprocessable(
             "scope",
@@ -131,9 +155,44 @@ pub(crate) async fn mint(
             ),
         )
     })?;
-    let minted = ctx
-        .control
-        .directory()
+    let directory = control.directory();
+    match &caller.principal.source {
+        Source::ConfigToken => {}
+        Source::ApiToken { .. } => {
+            return Err(ApiError::forbidden(
+                "an API token cannot mint tokens: use a token from [admin] tokens, or the console",
+            ))
+        }
+        Source::Session { user_id } => {
+            let Some(creator) = super::users::caller_role(caller) else {
+                return Err(ApiError::forbidden("a session always has a role"));
+            };
+            if !scope.within(creator) {
+                return Err(ApiError::unprocessable(
+                    "scope",
+                    format!(
+                        "the scope {scope} is wider than your role ({creator}): a token is never wider than its creator"
+                    ),
+                ));
+            }
+            if req.owner != *user_id {
+                // Someone else's: only a service account's, by someone who administers it.
+                let owner = directory.user(&req.owner).await.map_err(unavailable)?;
+                let allowed = owner.as_ref().is_some_and(|o| {
+                    o.kind == UserKind::Service
+                        && caller.principal.may(Permission::Administer)
+                        && creator.may_manage(o.role)
+                });
+                if !allowed {
+                    return Err(ApiError::forbidden(format!(
+                        "{} may mint tokens for themselves and, with the administer permission, for service accounts; not for {:?}",
+                        caller.name, req.owner
+                    )));
+                }
+            }
+        }
+    }
+    let minted = directory
         .mint(
             &req.owner,
             &req.name,
@@ -154,22 +213,7 @@ pub(crate) async fn mint(
             ApiError::unprocessable(field, refused.to_string())
         })?;
     tracing::info!(token = %minted.record.id, owner = %minted.record.owner_id, scope = minted.record.scope.as_str(), by = %caller.name, "API token minted");
-    let body = MintedOut {
-        token: minted.shown_once,
-        listed: TokenOut::from(&minted.record),
-    };
-    Ok((
-        StatusCode::CREATED,
-        [
-            (
-                header::LOCATION,
-                format!("/api/v1/tokens/{}", body.listed.id),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_owned()),
-        ],
-        Json(body),
-    )
-        .into_response())
+    Ok(minted)
 }
 
 /// The caller's own tokens, or everyone's for a caller with the `administer` permission;
@@ -199,7 +243,7 @@ pub(crate) async fn list(
 }
 
 /// Whose tokens the caller sees and may revoke: `None` for all (with `administer`).
-fn own_user(caller: &Caller) -> Option<&str> {
+pub(crate) fn own_user(caller: &Caller) -> Option<&str> {
     if caller.principal.may(Permission::Administer) {
         return None;
     }
@@ -228,22 +272,34 @@ pub(crate) async fn revoke(
     caller: Caller,
     IdPath(id): IdPath,
 ) -> Result<StatusCode, ApiError> {
-    let directory = ctx.control.directory();
-    let not_found = || ApiError::not_found("token", &id);
+    revoke_token(&ctx.control, &caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Revokes token `id` on behalf of `caller`, audited as `token.revoke`: one's own, or anyone's
+/// with the `administer` permission; someone else's is answered as missing (404), so ids
+/// cannot be probed. Shared by the admin API and the console.
+pub(crate) async fn revoke_token(
+    control: &pharos_engine::EngineControl,
+    caller: &Caller,
+    id: &str,
+) -> Result<(), ApiError> {
+    let directory = control.directory();
+    let not_found = || ApiError::not_found("token", id);
     let token = directory
-        .token(&id)
+        .token(id)
         .await
         .map_err(unavailable)?
         .ok_or_else(not_found)?;
     // Someone else's token is answered as missing, so ids cannot be probed.
-    if own_user(&caller).is_some_and(|me| me != token.owner_id) {
+    if own_user(caller).is_some_and(|me| me != token.owner_id) {
         return Err(not_found());
     }
     directory
-        .revoke(&id, caller.audit_record("token.revoke"))
+        .revoke(id, caller.audit_record("token.revoke"))
         .await
         .map_err(unavailable)?
         .ok_or_else(not_found)?;
     tracing::info!(token = %id, by = %caller.name, "API token revoked");
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }

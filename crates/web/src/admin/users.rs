@@ -5,7 +5,10 @@
 //! enabled owner is kept. Every change is audited in its own transaction.
 //!
 //! Passwords and second factors are not set here: a person sets their own in the console,
-//! and `pharos user add` sets the first.
+//! and `pharos user add` (or the console's People page, [`add_user`]) sets the first.
+//!
+//! The rules live in [`add_user`], [`change_user`] and [`sign_out_user`], which the console's
+//! People page calls too, so both doors refuse the same things with the same words.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -13,7 +16,8 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use pharos_domain::access::{Role, Scope};
 use pharos_engine::people::{
-    new_user_id, normalise_email, PeopleConflict, UserKind, UserPatch, UserRecord,
+    check_password, hash_password, new_user_id, normalise_email, PeopleConflict, UserKind,
+    UserPatch, UserRecord,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -82,16 +86,16 @@ impl From<&UserRecord> for UserOut {
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewUserIn {
     /// `person` (default) or `service`.
-    kind: Option<String>,
+    pub(crate) kind: Option<String>,
     /// A person's e-mail; none for a service account.
-    email: Option<String>,
+    pub(crate) email: Option<String>,
     /// Display name (a service account needs one).
-    name: Option<String>,
+    pub(crate) name: Option<String>,
     /// The role.
     #[schema(example = "responder")]
-    role: String,
+    pub(crate) role: String,
     /// IANA time zone (default UTC).
-    time_zone: Option<String>,
+    pub(crate) time_zone: Option<String>,
 }
 
 /// What to change; absent fields stay as they are.
@@ -99,31 +103,34 @@ pub(crate) struct NewUserIn {
 #[serde(deny_unknown_fields)]
 pub(crate) struct UserChange {
     /// A new display name.
-    name: Option<String>,
+    pub(crate) name: Option<String>,
     /// A new role.
-    role: Option<String>,
+    pub(crate) role: Option<String>,
     /// A new IANA time zone.
-    time_zone: Option<String>,
+    pub(crate) time_zone: Option<String>,
     /// `true` disables (they cannot sign in, their sessions end, their tokens stop working);
     /// `false` enables again.
-    disabled: Option<bool>,
+    pub(crate) disabled: Option<bool>,
 }
 
 /// The caller's role, for deciding about roles: a configured token is an owner; an API token
-/// with a role scope has that role; `ingest` and `read` tokens have none.
-fn caller_role(caller: &Caller) -> Option<Role> {
+/// with a role scope has that role; `ingest` and `read` tokens have none; a person signed in to
+/// the console has their role.
+pub(crate) fn caller_role(caller: &Caller) -> Option<Role> {
     match caller.principal.grant {
         Scope::Role(r) => Some(r),
         Scope::Ingest | Scope::Read => None,
     }
 }
 
-fn parse_role(field: &str, s: &str) -> Result<Role, ApiError> {
+/// `s` as a role, or a 422 on `field` listing the roles.
+pub(crate) fn parse_role(field: &str, s: &str) -> Result<Role, ApiError> {
     s.parse::<Role>()
         .map_err(|e| ApiError::unprocessable(field, e.to_string()))
 }
 
-fn check_time_zone(tz: &str) -> Result<(), ApiError> {
+/// A 422 unless `tz` is an IANA time zone name.
+pub(crate) fn check_time_zone(tz: &str) -> Result<(), ApiError> {
     tz.parse::<chrono_tz::Tz>().map(|_| ()).map_err(|_| {
         ApiError::unprocessable(
             "time_zone",
@@ -132,7 +139,9 @@ fn check_time_zone(tz: &str) -> Result<(), ApiError> {
     })
 }
 
-fn conflict(c: PeopleConflict) -> ApiError {
+/// A refusal of the directory as an answer: a taken e-mail is the e-mail field's fault, an
+/// unknown user a 404, the last owner (and the rest) a 409.
+pub(crate) fn conflict(c: PeopleConflict) -> ApiError {
     match c {
         PeopleConflict::DuplicateEmail(_) => ApiError::unprocessable("email", c.to_string()),
         PeopleConflict::UnknownUser(id) => ApiError::not_found("user", &id),
@@ -173,8 +182,25 @@ pub(crate) async fn add(
     caller: Caller,
     ApiJson(req): ApiJson<NewUserIn>,
 ) -> Result<(StatusCode, Json<UserOut>), ApiError> {
+    let user = add_user(&ctx.control, &caller, req, None).await?;
+    tracing::info!(user = %user.id, role = user.role.as_str(), by = %caller.name, "user added through the admin API");
+    Ok((StatusCode::CREATED, Json(UserOut::from(&user))))
+}
+
+/// Adds the person or service account `req` describes on behalf of `caller`, with `password`
+/// as a person's first password (checked with the engine's rules, hashed off the runtime);
+/// audited as `user.add`. The rules of `POST /api/v1/users`: giving a role needs
+/// [`Role::may_assign`] (only an owner makes owners), a person needs an e-mail, a service
+/// account a name and neither an e-mail nor a password. Shared by the admin API and the
+/// console.
+pub(crate) async fn add_user(
+    control: &pharos_engine::EngineControl,
+    caller: &Caller,
+    req: NewUserIn,
+    password: Option<String>,
+) -> Result<UserRecord, ApiError> {
     let role = parse_role("role", &req.role)?;
-    if !caller_role(&caller).is_some_and(|r| r.may_assign(role)) {
+    if !caller_role(caller).is_some_and(|r| r.may_assign(role)) {
         return Err(ApiError::forbidden(format!(
             "{} may not give the role {}: only an owner makes owners",
             caller.name,
@@ -218,21 +244,38 @@ pub(crate) async fn add(
     };
     let time_zone = req.time_zone.unwrap_or_else(|| "UTC".to_owned());
     check_time_zone(&time_zone)?;
+    let password_hash = match (kind, password) {
+        (_, None) => None,
+        (UserKind::Service, Some(_)) => {
+            return Err(ApiError::unprocessable(
+                "password",
+                "a service account has no password: it acts through its tokens",
+            ))
+        }
+        (UserKind::Person, Some(p)) => {
+            check_password(&p).map_err(|e| ApiError::unprocessable("password", e.to_string()))?;
+            // Argon2 takes tens of milliseconds of CPU: off the runtime's threads.
+            let hashed = tokio::task::spawn_blocking(move || hash_password(&p))
+                .await
+                .map_err(|e| ApiError::internal(&e.to_string()))?;
+            Some(hashed.map_err(|e| ApiError::internal(&e.to_string()))?)
+        }
+    };
     let now = pharos_engine::clock::now();
     let mut user = UserRecord::new(new_user_id(kind), kind, name, role, now);
     user.email = email;
     user.time_zone = time_zone;
+    user.password_hash = password_hash;
     let mut audit = caller.audit_record("user.add");
     audit.subject = Some(user.id.clone());
     audit.after = serde_json::to_string(&UserOut::from(&user)).ok();
-    ctx.control
+    control
         .directory()
         .add_user(&user, &audit)
         .await
         .map_err(unavailable)?
         .map_err(conflict)?;
-    tracing::info!(user = %user.id, role = role.as_str(), by = %caller.name, "user added through the admin API");
-    Ok((StatusCode::CREATED, Json(UserOut::from(&user))))
+    Ok(user)
 }
 
 /// Changes a user's name, role or time zone, or disables or enables them. Touching an owner,
@@ -256,18 +299,33 @@ pub(crate) async fn change(
     IdPath(id): IdPath,
     ApiJson(req): ApiJson<UserChange>,
 ) -> Result<Json<UserOut>, ApiError> {
-    let directory = ctx.control.directory();
+    let changed = change_user(&ctx.control, &caller, &id, req).await?;
+    tracing::info!(user = %id, by = %caller.name, "user changed through the admin API");
+    Ok(Json(UserOut::from(&changed)))
+}
+
+/// Changes user `id` as `req` says on behalf of `caller`, audited as `user.change`,
+/// `user.disable` or `user.enable`: the rules of `PATCH /api/v1/users/{id}` (the caller must
+/// [`Role::may_manage`] the user and [`Role::may_change_role`] to a new role; the last enabled
+/// owner is kept, a 409). Shared by the admin API and the console.
+pub(crate) async fn change_user(
+    control: &pharos_engine::EngineControl,
+    caller: &Caller,
+    id: &str,
+    req: UserChange,
+) -> Result<UserRecord, ApiError> {
+    let directory = control.directory();
     let user = directory
-        .user(&id)
+        .user(id)
         .await
         .map_err(unavailable)?
-        .ok_or_else(|| ApiError::not_found("user", &id))?;
+        .ok_or_else(|| ApiError::not_found("user", id))?;
     let role = req
         .role
         .as_deref()
         .map(|r| parse_role("role", r))
         .transpose()?;
-    let mine = caller_role(&caller);
+    let mine = caller_role(caller);
     let allowed = mine.is_some_and(|m| {
         m.may_manage(user.role) && role.is_none_or(|to| m.may_change_role(user.role, to))
     });
@@ -298,7 +356,7 @@ pub(crate) async fn change(
         Some(false) => "user.enable",
         None => "user.change",
     });
-    audit.subject = Some(id.clone());
+    audit.subject = Some(id.to_owned());
     audit.before = serde_json::to_string(&UserOut::from(&user)).ok();
     // The stored entry's `after` is what was asked; the answer shows the result.
     audit.after = serde_json::to_string(&serde_json::json!({
@@ -306,13 +364,11 @@ pub(crate) async fn change(
         "time_zone": patch.time_zone, "disabled": patch.disabled,
     }))
     .ok();
-    let changed = directory
-        .update_user(&id, &patch, &audit)
+    directory
+        .update_user(id, &patch, &audit)
         .await
         .map_err(unavailable)?
-        .map_err(conflict)?;
-    tracing::info!(user = %id, by = %caller.name, "user changed through the admin API");
-    Ok(Json(UserOut::from(&changed)))
+        .map_err(conflict)
 }
 
 /// Ends every session of a user at once (their API tokens are revoked one by one).
@@ -332,13 +388,24 @@ pub(crate) async fn sign_out(
     caller: Caller,
     IdPath(id): IdPath,
 ) -> Result<StatusCode, ApiError> {
-    let directory = ctx.control.directory();
+    sign_out_user(&ctx.control, &caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ends every session of user `id` on behalf of `caller` (who must [`Role::may_manage`]
+/// them), audited as `user.sign_out`. Shared by the admin API and the console.
+pub(crate) async fn sign_out_user(
+    control: &pharos_engine::EngineControl,
+    caller: &Caller,
+    id: &str,
+) -> Result<(), ApiError> {
+    let directory = control.directory();
     let user = directory
-        .user(&id)
+        .user(id)
         .await
         .map_err(unavailable)?
-        .ok_or_else(|| ApiError::not_found("user", &id))?;
-    if !caller_role(&caller).is_some_and(|m| m.may_manage(user.role)) {
+        .ok_or_else(|| ApiError::not_found("user", id))?;
+    if !caller_role(caller).is_some_and(|m| m.may_manage(user.role)) {
         return Err(ApiError::forbidden(format!(
             "{} may not sign out {} ({}): only an owner acts on an owner's account",
             caller.name,
@@ -347,11 +414,10 @@ pub(crate) async fn sign_out(
         )));
     }
     let mut audit = caller.audit_record("user.sign_out");
-    audit.subject = Some(id.clone());
+    audit.subject = Some(id.to_owned());
     directory
-        .sign_out_everywhere(&id, &audit)
+        .sign_out_everywhere(id, &audit)
         .await
         .map_err(unavailable)?
-        .map_err(conflict)?;
-    Ok(StatusCode::NO_CONTENT)
+        .map_err(conflict)
 }

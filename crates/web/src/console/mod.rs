@@ -33,6 +33,7 @@
 //! forwards them ([`crate::forward`]: every path its public routes do not serve, with the
 //! `Cookie`, `Origin` and `Referer` headers).
 
+mod audit;
 mod csrf;
 mod guard;
 mod incidents;
@@ -40,7 +41,9 @@ mod live;
 mod monitor;
 mod overview;
 mod pages;
+mod people;
 mod signin;
+mod tokens;
 
 pub(crate) use guard::{Fields, Signed};
 
@@ -134,6 +137,12 @@ pub fn router_with_limits(
         .route(&at("/incidents/{id}/notes"), post(incidents::add_note))
         .route(&at("/incidents/{id}/edit"), post(incidents::edit))
         .route(&at("/incidents/{id}/events"), get(live::events))
+        .route(&at("/users"), get(people::page).post(people::add))
+        .route(&at("/users/{id}"), post(people::change))
+        .route(&at("/users/{id}/sign-out"), post(people::sign_out))
+        .route(&at("/tokens"), get(tokens::page).post(tokens::create))
+        .route(&at("/tokens/{id}/revoke"), post(tokens::revoke))
+        .route(&at("/audit"), get(audit::page))
         .route_layer(axum::middleware::from_fn_with_state(
             ctx.clone(),
             guard::require_session,
@@ -216,6 +225,16 @@ pub const ROUTES: &[(&str, &str, Permission)] = &[
     ("POST", "/incidents/{id}/notes", Permission::Communicate),
     ("POST", "/incidents/{id}/edit", Permission::Communicate),
     ("GET", "/incidents/{id}/events", Permission::Read),
+    // People, tokens and the audit log: as `/api/v1/users`, `/api/v1/tokens` and
+    // `/api/v1/audit` (the token handlers narrow to one's own tokens without `administer`).
+    ("GET", "/users", Permission::Read),
+    ("POST", "/users", Permission::Administer),
+    ("POST", "/users/{id}", Permission::Administer),
+    ("POST", "/users/{id}/sign-out", Permission::Administer),
+    ("GET", "/tokens", Permission::Read),
+    ("POST", "/tokens", Permission::Read),
+    ("POST", "/tokens/{id}/revoke", Permission::Read),
+    ("GET", "/audit", Permission::Administer),
 ];
 
 /// The registered path of console route `rel`.
