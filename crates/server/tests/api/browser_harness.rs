@@ -201,7 +201,16 @@ fn run_script(harness: &Harness, script: &str, env: &[(&str, &str)]) -> Ran {
         .stderr(Stdio::piped());
     // Only what this test gives: a developer's shell may have these set for running the
     // scripts by hand.
-    for k in ["PHAROS_URL", "PHAROS_PATHS", "PHAROS_PAGE_NAME"] {
+    for k in [
+        "PHAROS_URL",
+        "PHAROS_PATHS",
+        "PHAROS_PAGE_NAME",
+        "PHAROS_OWNER",
+        "PHAROS_VIEWER",
+        "PHAROS_COMPONENT",
+        "PHAROS_MONITOR",
+        "PHAROS_CONSOLE_PATHS",
+    ] {
         command.env_remove(k);
     }
     for (k, v) in env {
@@ -263,6 +272,74 @@ fn config(target: &str, smtp: &FakeSmtp) -> String {
         .http_monitor("search-health", &format!("{target}/search"), "search")
         .http_monitor("db-health", &format!("{target}/db"), "db")
         .build()
+}
+
+/// The console's pages the browser test checks besides those it acts on (once they exist).
+const CONSOLE_PATHS: &str = "";
+
+#[tokio::test]
+async fn a_team_runs_an_incident_in_the_console_in_chromium() {
+    let Some(harness) = harness_or_skip("a_team_runs_an_incident_in_the_console_in_chromium")
+    else {
+        return;
+    };
+    let target = FakeTarget::start().await;
+    let smtp = FakeSmtp::start().await;
+    let app = spawn_app(&config(&target.url, &smtp)).await;
+    const PASSWORD: &str = "correct horse battery staple";
+    crate::support::console::add_person(
+        &app,
+        "owner@example.test",
+        "Olive Owner",
+        "owner",
+        PASSWORD,
+    )
+    .await;
+    crate::support::console::add_person(
+        &app,
+        "viewer@example.test",
+        "Vic Viewer",
+        "viewer",
+        PASSWORD,
+    )
+    .await;
+    let base = app.base_url.clone();
+    let owner = format!("owner@example.test:{PASSWORD}");
+    let viewer = format!("viewer@example.test:{PASSWORD}");
+    let ran = tokio::task::spawn_blocking(move || {
+        run_script(
+            &harness,
+            "console.spec.mjs",
+            &[
+                ("PHAROS_URL", &base),
+                ("PHAROS_OWNER", &owner),
+                ("PHAROS_VIEWER", &viewer),
+                ("PHAROS_COMPONENT", "search"),
+                ("PHAROS_MONITOR", "search-health"),
+                ("PHAROS_CONSOLE_PATHS", CONSOLE_PATHS),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(ran.ok, "console.spec.mjs failed {ran}");
+    let summary = ran.summary();
+    assert_eq!(summary["ok"], true, "{ran}");
+    eprintln!("console.spec.mjs: {summary}");
+    // What the browser did is in the store: the incident it declared, as the owner's.
+    let store = pharos_store::Store::connect(&app.db.url).await.unwrap();
+    let created = store
+        .audit(&pharos_store::AuditFilter {
+            action_prefix: Some("incident.create".into()),
+            ..pharos_store::AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        created.iter().any(|e| e.record.actor_name == "Olive Owner"),
+        "{created:?}"
+    );
+    app.stop().await;
 }
 
 #[tokio::test]
