@@ -38,8 +38,10 @@ mod guard;
 mod overview;
 mod pages;
 mod signin;
+mod sso;
 
 pub(crate) use guard::{Fields, Signed};
+pub use sso::{SsoSettings, SSO_CALLBACK_PATH, SSO_START_PATH};
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -94,16 +96,20 @@ struct Ctx {
     origin: String,
     by_address: Arc<Limiter<IpAddr>>,
     by_account: Arc<Limiter<String>>,
+    /// `[sso]`, when configured.
+    sso: Option<Arc<sso::Sso>>,
 }
 
-/// The console's routes with the default limits. Merge with the public router (leader side).
-pub fn router(control: EngineControl) -> Router {
-    router_with_limits(control, ADDRESS_LIMIT, ACCOUNT_LIMIT)
+/// The console's routes with the default limits, and single sign-on when `sso` is set. Merge
+/// with the public router (leader side).
+pub fn router(control: EngineControl, sso: Option<SsoSettings>) -> Router {
+    router_with_limits(control, sso, ADDRESS_LIMIT, ACCOUNT_LIMIT)
 }
 
 /// The console's routes, counting sign-in failures with `by_address` and `by_account`.
 pub fn router_with_limits(
     control: EngineControl,
+    sso: Option<SsoSettings>,
     by_address: RateLimit,
     by_account: RateLimit,
 ) -> Router {
@@ -114,6 +120,7 @@ pub fn router_with_limits(
             .get(..8)
             .is_some_and(|s| s.eq_ignore_ascii_case("https://")),
         origin: origin_of(&page_url).unwrap_or_default(),
+        sso: sso.map(|s| sso::Sso::start(s, control.link_tokens().derive_key(b"console sso"))),
         control,
         by_address: Arc::new(Limiter::new(by_address)),
         by_account: Arc::new(Limiter::new(by_account)),
@@ -128,6 +135,8 @@ pub fn router_with_limits(
     let open = Router::new()
         .route(SIGN_IN_PATH, get(signin::sign_in_form).post(signin::sign_in))
         .route(SIGN_OUT_PATH, post(signin::sign_out))
+        .route(SSO_START_PATH, get(sso::start))
+        .route(SSO_CALLBACK_PATH, get(sso::callback))
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES));
     Router::new()
         .merge(signed)
