@@ -725,6 +725,92 @@ mod tests {
         assert_eq!(with_default.role_for(&v(&["other"])), Some(Role::Viewer));
     }
 
+    /// A key made for these tests only (1024 bits, to sign quickly unoptimized): it signs
+    /// nothing anywhere else.
+    const TEST_KEY: &str = "-----BEGIN RSA PRIVATE KEY-----\nMIICXAIBAAKBgQD3Oks6gdFZaGZbjtlGqRuGwFWjLgLIRFnnz15WistmQqFa9QAS\ny78MEnzSsKEXkwh0VGlDM8qO8Fn8ssk4JH9CVXJORXSidUqJKsBq2YosXWLyVOwe\nvDbmxYtUiCp7u1+ZLZ3g8mLyeHOR83I+LPhCzkxi8K0Fc7V6vkSPiBY3TwIDAQAB\nAoGBALv/jC1Vgojmps+A9SCSf+gcYgLQfjUkJOnt+uL8cGe2y1SLch7Y6NKZTGo6\n/oUavhcYCWOdAq9nfkZ2/iS/PDUKfRmjrLDQUhR8mH/+E6oGniZiWdPJJ0FqiuTT\n8p5jFSM8CfJ8qhSKxgkTR1ls3Dskpa+LdDnOGugHl3hTVhaBAkEA/WCeSPcVgrqN\ndNWRD8dQGSlv0Tqn1eZTLYQvGmoaJptTmCmgXR2Kd+xO4VnxAGyGUcOc5n/DT/eK\nY3krifkOkQJBAPnJYWi43k9cMxz6Yazk0yG5g9Ou4pLA4BpmSKxnQVAeyq8M0wLO\nbj58by3fcXWqX1cyBYE6xabKIhEIK5Nbl98CQDPwLEIUtAoaJ4j9hkDPwHGH9u3S\nsji8f+xini0x9q5XRKl6Tu8HcSzn+btj7m0B0f7MtErjgavQuENvwScFMKECQBls\nA3vzBL0y9wjF+tbr2wkdpmsO64RgGO7W5iKVx7Ht0FcMiRVKCTJW28Hhcdy14Eox\njxnd72vQOrNdD4JJ2iUCQEsK97qN7mwtJgmgy7IRk8ET75XLDk33V3rRbUR/wJEJ\nopmEYknXN77QgDmVtm4MXazXIo4wek7aCnRD5plRWtM=\n-----END RSA PRIVATE KEY-----";
+    const ISSUER: &str = "https://id.example.com";
+
+    /// An ID token signed with [`TEST_KEY`] by `issuer` for `audience`, with `nonce`,
+    /// expiring at `exp`, whose `groups` are `pharos-admins`.
+    fn token(issuer: &str, audience: &str, nonce: &str, exp: chrono::DateTime<chrono::Utc>) -> String {
+        use openidconnect::core::CoreRsaPrivateSigningKey;
+        use openidconnect::{Audience, IdTokenClaims, JsonWebKeyId, StandardClaims, SubjectIdentifier};
+        let key =
+            CoreRsaPrivateSigningKey::from_pem(TEST_KEY, Some(JsonWebKeyId::new("k1".into())))
+                .unwrap();
+        let mut other = HashMap::new();
+        other.insert("groups".to_owned(), serde_json::json!(["pharos-admins"]));
+        let claims = IdTokenClaims::new(
+            IssuerUrl::new(issuer.into()).unwrap(),
+            vec![Audience::new(audience.into())],
+            exp,
+            chrono::Utc::now(),
+            StandardClaims::new(SubjectIdentifier::new("sub-1".into())),
+            OtherClaims(other),
+        )
+        .set_nonce(Some(Nonce::new(nonce.into())));
+        SsoIdToken::new(claims, &key, CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256, None, None)
+            .unwrap()
+            .to_string()
+    }
+
+    /// What the callback checks `raw` with: the verifier a client for `pharos` at [`ISSUER`]
+    /// makes, trusting [`TEST_KEY`]'s public half.
+    fn check(raw: &str, nonce: &str) -> Result<Verified, Refusal> {
+        use openidconnect::core::CoreRsaPrivateSigningKey;
+        use openidconnect::{JsonWebKeyId, JsonWebKeySet, PrivateSigningKey};
+        let key =
+            CoreRsaPrivateSigningKey::from_pem(TEST_KEY, Some(JsonWebKeyId::new("k1".into())))
+                .unwrap();
+        let verifier = IdTokenVerifier::new_confidential_client(
+            ClientId::new("pharos".into()),
+            ClientSecret::new("s3cret".into()),
+            IssuerUrl::new(ISSUER.into()).unwrap(),
+            JsonWebKeySet::new(vec![key.as_verification_key()]),
+        );
+        verify_id_token(raw, &verifier, &Nonce::new(nonce.into()), "groups")
+    }
+
+    fn reason(r: Result<Verified, Refusal>) -> &'static str {
+        match r {
+            Ok(_) => "accepted",
+            Err(refusal) => refusal.reason,
+        }
+    }
+
+    #[test]
+    fn an_id_token_is_checked_for_issuer_audience_nonce_expiry_and_signature() {
+        let later = chrono::Utc::now() + chrono::TimeDelta::minutes(5);
+        let good = check(&token(ISSUER, "pharos", "n1", later), "n1").ok().unwrap();
+        assert_eq!(good.subject, "sub-1");
+        assert_eq!(good.role_values, ["pharos-admins"]);
+
+        // Issued for another application by the same provider.
+        assert_eq!(reason(check(&token(ISSUER, "another-app", "n1", later), "n1")), "audience");
+        // Issued by another provider.
+        assert_eq!(
+            reason(check(&token("https://evil.example.com", "pharos", "n1", later), "n1")),
+            "issuer"
+        );
+        // Another sign-in's token.
+        assert_eq!(reason(check(&token(ISSUER, "pharos", "n2", later), "n1")), "nonce");
+        // Expired.
+        let past = chrono::Utc::now() - chrono::TimeDelta::minutes(5);
+        assert_eq!(reason(check(&token(ISSUER, "pharos", "n1", past), "n1")), "expired");
+        // Altered after signing: the payload says another subject.
+        let raw = token(ISSUER, "pharos", "n1", later);
+        let mut parts: Vec<String> = raw.split('.').map(str::to_owned).collect();
+        use base64::Engine as _;
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let mut payload: serde_json::Value =
+            serde_json::from_slice(&engine.decode(&parts[1]).unwrap()).unwrap();
+        payload["sub"] = serde_json::json!("someone-else");
+        parts[1] = engine.encode(payload.to_string());
+        assert_eq!(reason(check(&parts.join("."), "n1")), "signature");
+        // Not a token at all.
+        assert_eq!(reason(check("not.a.token", "n1")), "id_token");
+    }
+
     #[test]
     fn the_secret_is_never_printed() {
         assert!(!format!("{:?}", settings()).contains("s3cret"));
