@@ -264,7 +264,103 @@ fn check_issuer(url: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
+
+    /// The diagnostics of `text`, one `line:column: message` each.
+    fn errors(text: &str) -> Vec<String> {
+        let diags = super::super::parse_str(text, "t.toml", &|_| None).unwrap_err();
+        diags
+            .iter()
+            .map(|d| format!("{}:{}: {}", d.line, d.column, d.message))
+            .collect()
+    }
+
+    const SERVER: &str = "[server]\npublic_url = \"https://status.acme.test/\"\n";
+
+    #[test]
+    fn a_full_section_is_read_with_its_defaults() {
+        let text = format!(
+            "{SERVER}[sso]\nissuer = \"https://id.acme.test\"\nclient_id = \"pharos\"\n\
+             client_secret = \"${{SSO_SECRET}}\"\nroles = {{ \"ops\" = \"responder\", \"admins\" = \"admin\" }}\n"
+        );
+        let env = |k: &str| (k == "SSO_SECRET").then(|| "hush".to_owned());
+        let sso = super::super::parse_str(&text, "t.toml", &env)
+            .unwrap()
+            .config
+            .sso
+            .unwrap();
+        assert_eq!(sso.redirect_url, "https://status.acme.test/console/sso/callback");
+        assert_eq!(sso.client_secret.expose(), "hush");
+        assert_eq!(sso.role_claim, "groups");
+        assert_eq!(sso.scopes, ["email", "profile"]);
+        assert_eq!(
+            sso.roles,
+            [("ops".to_owned(), Role::Responder), ("admins".to_owned(), Role::Admin)]
+        );
+        assert_eq!(sso.default_role, None);
+        assert!(!sso.only);
+        assert_eq!(sso.button_label, "single sign-on");
+    }
+
+    #[test]
+    fn the_secret_comes_from_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secret");
+        std::fs::write(&file, "from-file\nignored\n").unwrap();
+        let text = format!(
+            "{SERVER}[sso]\nissuer = \"https://id.acme.test\"\nclient_id = \"pharos\"\n\
+             client_secret_file = \"{}\"\ndefault_role = \"viewer\"\nonly = true\n",
+            file.display()
+        );
+        let sso = super::super::parse_str(&text, "t.toml", &|_| None)
+            .unwrap()
+            .config
+            .sso
+            .unwrap();
+        assert_eq!(sso.client_secret.expose(), "from-file");
+        assert_eq!(sso.default_role, Some(Role::Viewer));
+        assert!(sso.only);
+        let missing = format!(
+            "{SERVER}[sso]\nissuer = \"https://id.acme.test\"\nclient_id = \"pharos\"\n\
+             client_secret_file = \"{}/nope\"\ndefault_role = \"viewer\"\n",
+            dir.path().display()
+        );
+        let e = errors(&missing);
+        assert!(e[0].starts_with("6:22: `client_secret_file`: cannot read"), "{e:?}");
+    }
+
+    #[test]
+    fn errors_name_the_key_and_its_line() {
+        let e = errors(
+            "[sso]\nissuer = \"http://id.acme.test\"\nclient_id = \"\"\nclient_secret = \"x\"\n\
+             roles = { \"ops\" = \"boss\" }\ndefault_role = \"nobody\"\nonly = \"yes\"\nbuton_label = \"X\"\n",
+        );
+        let joined = e.join("\n");
+        for expected in [
+            "1:1: [sso] needs `[server] public_url`",
+            "2:10: invalid `issuer`: \"http://id.acme.test\" must be https://",
+            "3:13: `client_id` must not be empty",
+            "5:19: `roles.\"ops\"`: unknown role \"boss\"",
+            "6:16: `default_role`: unknown role \"nobody\"",
+            "8:1: unknown key `buton_label` in [sso]",
+        ] {
+            assert!(joined.contains(expected), "{expected}\nin\n{joined}");
+        }
+        assert!(joined.contains("7:8: "), "{joined}");
+        let e = errors(&format!(
+            "{SERVER}[sso]\nissuer = \"https://id.acme.test\"\nclient_id = \"pharos\"\n"
+        ));
+        assert!(
+            e.join("\n").contains("[sso] is missing required key `client_secret_file`"),
+            "{e:?}"
+        );
+        let e = errors(&format!(
+            "{SERVER}[sso]\nissuer = \"https://id.acme.test\"\nclient_id = \"pharos\"\nclient_secret = \"x\"\n"
+        ));
+        assert!(e.join("\n").contains("nobody could sign in"), "{e:?}");
+    }
 
     #[test]
     fn issuers_are_https_or_this_machine() {
