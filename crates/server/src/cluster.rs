@@ -276,7 +276,10 @@ async fn promote(
         tokens: parts.admin_tokens.clone(),
     };
     let router = pharos_web::subscribe::router(engine.control())
-        .merge(pharos_web::console::router(engine.control(), parts.sso.clone()))
+        .merge(pharos_web::console::router(
+            engine.control(),
+            parts.sso.clone(),
+        ))
         .merge(pharos_web::ping::router(
             engine.control().heartbeats().clone(),
         ))

@@ -116,7 +116,12 @@ pub fn sso_subject(issuer: &str, subject: &str) -> String {
 }
 
 /// A record by single sign-on itself at `at`.
-fn by_sso(action: &str, subject: &str, at: DateTime<Utc>, attempt: &ExternalSignIn<'_>) -> AuditRecord {
+fn by_sso(
+    action: &str,
+    subject: &str,
+    at: DateTime<Utc>,
+    attempt: &ExternalSignIn<'_>,
+) -> AuditRecord {
     AuditRecord {
         at,
         actor_kind: ActorKind::Automation,
@@ -146,7 +151,10 @@ impl Directory {
         let who = email.as_deref().unwrap_or(attempt.subject);
         let user = match self.store().user_by_sso_subject(&identity).await? {
             Some(user) => user,
-            None => match self.link_or_add(&attempt, &identity, email.as_deref()).await? {
+            None => match self
+                .link_or_add(&attempt, &identity, email.as_deref())
+                .await?
+            {
                 Ok(user) => user,
                 Err((refused, user_id)) => {
                     self.record_external_failure(ExternalFailure {
@@ -230,23 +238,33 @@ impl Directory {
                 ..UserPatch::default()
             };
             let mut audit = by_sso("user.change", &user.id, attempt.now, attempt);
-            audit.after =
-                Some(serde_json::json!({ "sso": { "issuer": attempt.issuer, "linked": true } }).to_string());
-            return Ok(match self.store().update_user(&user.id, &patch, attempt.now, &audit).await? {
-                Ok(linked) => {
-                    tracing::info!(user = %linked.id, "a person's single sign-on identity was linked by their verified e-mail");
-                    Ok(linked)
-                }
-                Err(PeopleConflict::DuplicateSsoSubject(_)) => {
-                    // Linked by a sign-in at the same moment: read it back.
-                    match self.store().user_by_sso_subject(identity).await? {
-                        Some(u) => Ok(u),
-                        None => Err((ExternalRefused::LinkedElsewhere, Some(user.id))),
+            audit.after = Some(
+                serde_json::json!({ "sso": { "issuer": attempt.issuer, "linked": true } })
+                    .to_string(),
+            );
+            return Ok(
+                match self
+                    .store()
+                    .update_user(&user.id, &patch, attempt.now, &audit)
+                    .await?
+                {
+                    Ok(linked) => {
+                        tracing::info!(user = %linked.id, "a person's single sign-on identity was linked by their verified e-mail");
+                        Ok(linked)
                     }
-                }
-                Err(PeopleConflict::UserDisabled(_)) => Err((ExternalRefused::Disabled, Some(user.id))),
-                Err(_) => Err((ExternalRefused::LinkedElsewhere, Some(user.id))),
-            });
+                    Err(PeopleConflict::DuplicateSsoSubject(_)) => {
+                        // Linked by a sign-in at the same moment: read it back.
+                        match self.store().user_by_sso_subject(identity).await? {
+                            Some(u) => Ok(u),
+                            None => Err((ExternalRefused::LinkedElsewhere, Some(user.id))),
+                        }
+                    }
+                    Err(PeopleConflict::UserDisabled(_)) => {
+                        Err((ExternalRefused::Disabled, Some(user.id)))
+                    }
+                    Err(_) => Err((ExternalRefused::LinkedElsewhere, Some(user.id))),
+                },
+            );
         }
         let name = attempt
             .name

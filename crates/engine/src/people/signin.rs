@@ -140,7 +140,12 @@ pub struct LiveSession {
 }
 
 /// An audit record by `user` at `at`.
-pub(super) fn by_user(user: &UserRecord, action: &str, at: DateTime<Utc>, address: &str) -> AuditRecord {
+pub(super) fn by_user(
+    user: &UserRecord,
+    action: &str,
+    at: DateTime<Utc>,
+    address: &str,
+) -> AuditRecord {
     AuditRecord {
         at,
         actor_kind: ActorKind::User,

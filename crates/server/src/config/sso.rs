@@ -49,7 +49,11 @@ pub const DEFAULT_BUTTON_LABEL: &str = "single sign-on";
 
 /// Reads `[sso]`; `None` (every problem reported) unless it is fully valid. `public_url` is
 /// `[server] public_url`, which the redirect URI is built on.
-pub(super) fn sso(cx: &mut Cx<'_>, s: Section<'_>, public_url: Option<&str>) -> Option<SsoSettings> {
+pub(super) fn sso(
+    cx: &mut Cx<'_>,
+    s: Section<'_>,
+    public_url: Option<&str>,
+) -> Option<SsoSettings> {
     s.check_keys(cx, KEYS);
     let errors_before = cx.error_count();
 
@@ -175,13 +179,15 @@ pub(super) fn sso(cx: &mut Cx<'_>, s: Section<'_>, public_url: Option<&str>) -> 
     };
     let default_role = match s.field("default_role") {
         None => Some(None),
-        Some(f) => cx.string(&f).and_then(|v| match v.text.trim().parse::<Role>() {
-            Ok(r) => Some(Some(r)),
-            Err(e) => {
-                cx.error(v.at, format!("`default_role`: {e}"));
-                None
-            }
-        }),
+        Some(f) => cx
+            .string(&f)
+            .and_then(|v| match v.text.trim().parse::<Role>() {
+                Ok(r) => Some(Some(r)),
+                Err(e) => {
+                    cx.error(v.at, format!("`default_role`: {e}"));
+                    None
+                }
+            }),
     };
     let only = match s.field("only") {
         None => Some(false),
@@ -291,13 +297,19 @@ mod tests {
             .config
             .sso
             .unwrap();
-        assert_eq!(sso.redirect_url, "https://status.acme.test/console/sso/callback");
+        assert_eq!(
+            sso.redirect_url,
+            "https://status.acme.test/console/sso/callback"
+        );
         assert_eq!(sso.client_secret.expose(), "hush");
         assert_eq!(sso.role_claim, "groups");
         assert_eq!(sso.scopes, ["email", "profile"]);
         assert_eq!(
             sso.roles,
-            [("ops".to_owned(), Role::Responder), ("admins".to_owned(), Role::Admin)]
+            [
+                ("ops".to_owned(), Role::Responder),
+                ("admins".to_owned(), Role::Admin)
+            ]
         );
         assert_eq!(sso.default_role, None);
         assert!(!sso.only);
@@ -328,7 +340,10 @@ mod tests {
             dir.path().display()
         );
         let e = errors(&missing);
-        assert!(e[0].starts_with("6:22: `client_secret_file`: cannot read"), "{e:?}");
+        assert!(
+            e[0].starts_with("6:22: `client_secret_file`: cannot read"),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -353,7 +368,8 @@ mod tests {
             "{SERVER}[sso]\nissuer = \"https://id.acme.test\"\nclient_id = \"pharos\"\n"
         ));
         assert!(
-            e.join("\n").contains("[sso] is missing required key `client_secret_file`"),
+            e.join("\n")
+                .contains("[sso] is missing required key `client_secret_file`"),
             "{e:?}"
         );
         let e = errors(&format!(

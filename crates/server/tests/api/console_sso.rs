@@ -96,14 +96,23 @@ async fn start(app: &TestApp, client: &reqwest::Client) -> (String, String) {
     for attribute in ["HttpOnly", "SameSite=Lax", "Path=/console", "Max-Age=600"] {
         assert!(flow.contains(attribute), "{flow}");
     }
-    let value = flow["pharos_sso=".len()..].split(';').next().unwrap().to_owned();
+    let value = flow["pharos_sso=".len()..]
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
     (started.header("location").to_owned(), value)
 }
 
 /// Follows the provider from `url` as a browser: its redirects, its login form (filled with
 /// `user` and `password`) and its consent form, until it sends the browser to Pharos. Answers
 /// that URL (on [`PUBLIC`]).
-async fn through_provider(client: &reqwest::Client, url: &str, user: &str, password: &str) -> String {
+async fn through_provider(
+    client: &reqwest::Client,
+    url: &str,
+    user: &str,
+    password: &str,
+) -> String {
     let mut request = client.get(url);
     let mut at = Url::parse(url).unwrap();
     for _ in 0..20 {
@@ -120,9 +129,15 @@ async fn through_provider(client: &reqwest::Client, url: &str, user: &str, passw
             continue;
         }
         let body = answer.text().await.unwrap();
-        assert_eq!(status, 200, "the provider answered {status} at {at}: {body}");
+        assert_eq!(
+            status, 200,
+            "the provider answered {status} at {at}: {body}"
+        );
         let marker = "<form method=\"post\" action=\"";
-        let start = body.find(marker).unwrap_or_else(|| panic!("no form at {at}: {body}")) + marker.len();
+        let start = body
+            .find(marker)
+            .unwrap_or_else(|| panic!("no form at {at}: {body}"))
+            + marker.len();
         let action = &body[start..start + body[start..].find('"').unwrap()];
         let target = at.join(action).unwrap();
         let fields: Vec<(&str, &str)> = if action.ends_with("/login") {
@@ -207,18 +222,26 @@ async fn a_first_sign_in_adds_the_person_with_their_mapped_role_and_the_next_reu
         let form = get(&app, &browser(), "/console/sign-in").await;
         assert_eq!(form.status, 200);
         assert!(
-            form.text.contains(r#"<a class="button" href="/console/sso/start">Sign in with Test ID</a>"#),
+            form.text.contains(
+                r#"<a class="button" href="/console/sso/start">Sign in with Test ID</a>"#
+            ),
             "{}",
             form.text
         );
-        assert!(!form.text.contains("<details>"), "the password form is open without `only`");
+        assert!(
+            !form.text.contains("<details>"),
+            "the password form is open without `only`"
+        );
 
         let client = browser();
         let back = sso(&app, &client, "alice", "alice-password").await;
         assert_eq!(back.status, 303, "{backend:?}: {}", back.text);
         assert_eq!(back.header("location"), "/console");
         let session = back.set_cookie("pharos_session").expect("a session cookie");
-        assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax"), "{session}");
+        assert!(
+            session.contains("HttpOnly") && session.contains("SameSite=Lax"),
+            "{session}"
+        );
         assert!(
             back.set_cookie("pharos_sso").unwrap().contains("Max-Age=0"),
             "the flow cookie serves once"
@@ -247,8 +270,12 @@ async fn a_first_sign_in_adds_the_person_with_their_mapped_role_and_the_next_reu
         assert_eq!(added[0].record.subject.as_deref(), Some(alice.id.as_str()));
         let signins = audit(&app, "signin").await;
         assert_eq!(signins.len(), 1);
-        assert_eq!(signins[0].record.actor_id.as_deref(), Some(alice.id.as_str()));
-        let after: Value = serde_json::from_str(signins[0].record.after.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            signins[0].record.actor_id.as_deref(),
+            Some(alice.id.as_str())
+        );
+        let after: Value =
+            serde_json::from_str(signins[0].record.after.as_deref().unwrap()).unwrap();
         assert_eq!(after["method"], "sso");
         assert_eq!(after["issuer"], s.provider.issuer.as_str());
 
@@ -283,12 +310,21 @@ async fn a_first_sign_in_adds_the_person_with_their_mapped_role_and_the_next_reu
         let other = browser();
         let again = sso(&app, &other, "alice", "alice-password").await;
         assert_eq!(again.status, 303, "{}", again.text);
-        assert_eq!(count(&app, "users").await, users, "the same person signs in");
+        assert_eq!(
+            count(&app, "users").await,
+            users,
+            "the same person signs in"
+        );
         let alice_now = store(&app).await.user(&alice.id).await.unwrap().unwrap();
         assert_eq!(alice_now.role.as_str(), "admin");
         let followed = audit(&app, "user.change").await;
         assert_eq!(followed[0].record.actor_name, "single sign-on");
-        assert!(followed[0].record.after.as_deref().unwrap().contains("\"admin\""));
+        assert!(followed[0]
+            .record
+            .after
+            .as_deref()
+            .unwrap()
+            .contains("\"admin\""));
         assert_eq!(audit(&app, "signin").await.len(), 2);
         assert_eq!(count(&app, "sessions").await, 2);
         assert!(failures(&app).await.is_empty());
@@ -298,15 +334,28 @@ async fn a_first_sign_in_adds_the_person_with_their_mapped_role_and_the_next_reu
 
 #[tokio::test]
 async fn a_person_with_the_same_verified_e_mail_is_linked_not_added_again() {
-    let Some(harness) = node_or_skip("console_sso", "a_person_with_the_same_verified_e_mail") else {
+    let Some(harness) = node_or_skip("console_sso", "a_person_with_the_same_verified_e_mail")
+    else {
         return;
     };
     let s = setup(&harness);
     for backend in backends() {
         let app = app(backend, &s, false).await;
         add_person(&app, "owner@acme.test", "Olive Owner", "owner", PASSWORD).await;
-        add_person(&app, "Bob@Example.test", "Bob Builder", "responder", PASSWORD).await;
-        let bob = store(&app).await.user_by_email("bob@example.test").await.unwrap().unwrap();
+        add_person(
+            &app,
+            "Bob@Example.test",
+            "Bob Builder",
+            "responder",
+            PASSWORD,
+        )
+        .await;
+        let bob = store(&app)
+            .await
+            .user_by_email("bob@example.test")
+            .await
+            .unwrap()
+            .unwrap();
         let client = browser();
         let back = sso(&app, &client, "bob", "bob-password").await;
         assert_eq!(back.status, 303, "{backend:?}: {}", back.text);
@@ -340,17 +389,32 @@ async fn wrong_state_replayed_callback_other_nonce_and_no_role_are_refused_and_a
         let pairs: Vec<(String, String)> = tampered
             .query_pairs()
             .map(|(k, v)| {
-                let v = if k == "state" { "forged-state".to_owned() } else { v.into_owned() };
+                let v = if k == "state" {
+                    "forged-state".to_owned()
+                } else {
+                    v.into_owned()
+                };
                 (k.into_owned(), v)
             })
             .collect();
         tampered.query_pairs_mut().clear().extend_pairs(&pairs);
         let refused = get(&app, &client, &on_app(tampered.as_str())).await;
         assert_eq!(refused.status, 401, "{backend:?}: {}", refused.text);
-        assert!(refused.text.contains("its state does not match"), "{}", refused.text);
-        assert!(refused.text.contains("Sign in with Test ID"), "the way in again");
+        assert!(
+            refused.text.contains("its state does not match"),
+            "{}",
+            refused.text
+        );
+        assert!(
+            refused.text.contains("Sign in with Test ID"),
+            "the way in again"
+        );
         assert!(refused.set_cookie("pharos_session").is_none());
-        assert_eq!(get(&app, &client, "/console").await.status, 303, "not signed in");
+        assert_eq!(
+            get(&app, &client, "/console").await.status,
+            303,
+            "not signed in"
+        );
 
         // A callback replayed: the flow cookie is gone after its one use…
         let client = browser();
@@ -360,7 +424,11 @@ async fn wrong_state_replayed_callback_other_nonce_and_no_role_are_refused_and_a
         assert_eq!(first.status, 303, "{}", first.text);
         let replayed = get(&app, &browser(), &on_app(&back)).await;
         assert_eq!(replayed.status, 401, "{}", replayed.text);
-        assert!(replayed.text.contains("was already used"), "{}", replayed.text);
+        assert!(
+            replayed.text.contains("was already used"),
+            "{}",
+            replayed.text
+        );
         // …and with the cookie copied, the provider does not take the code twice.
         let copied = read(
             reqwest::Client::builder()
@@ -375,7 +443,11 @@ async fn wrong_state_replayed_callback_other_nonce_and_no_role_are_refused_and_a
         )
         .await;
         assert_eq!(copied.status, 401, "{}", copied.text);
-        assert!(copied.text.contains("did not accept this sign-in"), "{}", copied.text);
+        assert!(
+            copied.text.contains("did not accept this sign-in"),
+            "{}",
+            copied.text
+        );
         assert!(copied.set_cookie("pharos_session").is_none());
 
         // Another nonce: the authorization request is changed on its way to the provider, so
@@ -386,7 +458,11 @@ async fn wrong_state_replayed_callback_other_nonce_and_no_role_are_refused_and_a
         let pairs: Vec<(String, String)> = url
             .query_pairs()
             .map(|(k, v)| {
-                let v = if k == "nonce" { "a-nonce-from-elsewhere".to_owned() } else { v.into_owned() };
+                let v = if k == "nonce" {
+                    "a-nonce-from-elsewhere".to_owned()
+                } else {
+                    v.into_owned()
+                };
                 (k.into_owned(), v)
             })
             .collect();
@@ -394,13 +470,25 @@ async fn wrong_state_replayed_callback_other_nonce_and_no_role_are_refused_and_a
         let back = through_provider(&client, url.as_str(), "alice", "alice-password").await;
         let refused = get(&app, &client, &on_app(&back)).await;
         assert_eq!(refused.status, 401, "{}", refused.text);
-        assert!(refused.text.contains("it belongs to another sign-in (nonce)"), "{}", refused.text);
+        assert!(
+            refused
+                .text
+                .contains("it belongs to another sign-in (nonce)"),
+            "{}",
+            refused.text
+        );
 
         // Signed in at the provider, but in no group Pharos maps and no default role.
         let client = browser();
         let refused = sso(&app, &client, "carol", "carol-password").await;
         assert_eq!(refused.status, 403, "{}", refused.text);
-        assert!(refused.text.contains("none of your `groups` values gives a role"), "{}", refused.text);
+        assert!(
+            refused
+                .text
+                .contains("none of your `groups` values gives a role"),
+            "{}",
+            refused.text
+        );
 
         assert_eq!(
             failures(&app).await,
@@ -426,11 +514,19 @@ async fn sso_only_refuses_a_non_owners_password_and_lets_the_break_glass_owner_i
     for backend in backends() {
         let app = app(backend, &s, true).await;
         add_person(&app, "owner@acme.test", "Olive Owner", "owner", PASSWORD).await;
-        add_person(&app, "rita@acme.test", "Rita Responder", "responder", PASSWORD).await;
+        add_person(
+            &app,
+            "rita@acme.test",
+            "Rita Responder",
+            "responder",
+            PASSWORD,
+        )
+        .await;
         let form = get(&app, &browser(), "/console/sign-in").await;
         assert!(form.text.contains("Sign in with Test ID"), "{}", form.text);
         assert!(
-            form.text.contains("<details>\n<summary>Owners: sign in with a password</summary>"),
+            form.text
+                .contains("<details>\n<summary>Owners: sign in with a password</summary>"),
             "{}",
             form.text
         );
@@ -438,7 +534,11 @@ async fn sso_only_refuses_a_non_owners_password_and_lets_the_break_glass_owner_i
         let rita = browser();
         let refused = sign_in(&app, &rita, "rita@acme.test", PASSWORD).await;
         assert_eq!(refused.status, 401, "{backend:?}: {}", refused.text);
-        assert!(refused.text.contains(MISMATCH), "the one answer: {}", refused.text);
+        assert!(
+            refused.text.contains(MISMATCH),
+            "the one answer: {}",
+            refused.text
+        );
         assert_eq!(get(&app, &rita, "/console").await.status, 303);
         assert_eq!(failures(&app).await, ["sso_only"]);
 
@@ -449,7 +549,10 @@ async fn sso_only_refuses_a_non_owners_password_and_lets_the_break_glass_owner_i
 
         // SSO itself still works for everyone.
         let alice = browser();
-        assert_eq!(sso(&app, &alice, "alice", "alice-password").await.status, 303);
+        assert_eq!(
+            sso(&app, &alice, "alice", "alice-password").await.status,
+            303
+        );
         assert_eq!(count(&app, "sessions").await, 2);
         app.stop().await;
     }
@@ -467,16 +570,24 @@ async fn a_provider_down_when_pharos_starts_is_used_once_it_is_up() {
     let app = spawn_app(&config(&issuer, secret.path(), false)).await;
     let down = get(&app, &browser(), "/console/sso/start").await;
     assert_eq!(down.status, 503, "{}", down.text);
-    assert!(down.text.contains("cannot reach the identity provider"), "{}", down.text);
+    assert!(
+        down.text.contains("cannot reach the identity provider"),
+        "{}",
+        down.text
+    );
     // The sign-in page still works, password form and all.
     assert_eq!(get(&app, &browser(), "/console/sign-in").await.status, 200);
 
     let mut up = provider_config();
     up["port"] = json!(port);
     let _provider = OidcProvider::start(&harness, &up);
-    eventually(WAIT, "single sign-on to start once the provider is up", || async {
-        (get(&app, &browser(), "/console/sso/start").await.status == 303).then_some(())
-    })
+    eventually(
+        WAIT,
+        "single sign-on to start once the provider is up",
+        || async {
+            (get(&app, &browser(), "/console/sso/start").await.status == 303).then_some(())
+        },
+    )
     .await;
     let client = browser();
     assert_eq!(sso(&app, &client, "bob", "bob-password").await.status, 303);

@@ -133,7 +133,10 @@ pub fn router_with_limits(
         ))
         .layer(DefaultBodyLimit::max(guard::MAX_SIGNED_FORM_BYTES));
     let open = Router::new()
-        .route(SIGN_IN_PATH, get(signin::sign_in_form).post(signin::sign_in))
+        .route(
+            SIGN_IN_PATH,
+            get(signin::sign_in_form).post(signin::sign_in),
+        )
         .route(SIGN_OUT_PATH, post(signin::sign_out))
         .route(SSO_START_PATH, get(sso::start))
         .route(SSO_CALLBACK_PATH, get(sso::callback))

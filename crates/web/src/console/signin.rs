@@ -29,7 +29,10 @@ pub(super) fn sign_in_page(
         .map_or_else(csrf::nonce, str::to_owned);
     let token = csrf::token(&ctx.key, &nonce);
     let sso = ctx.sso.as_ref().map(|s| (s.label(), s.only()));
-    let mut r = html(status, pages::sign_in(&ctx.control, &token, error, email, sso));
+    let mut r = html(
+        status,
+        pages::sign_in(&ctx.control, &token, error, email, sso),
+    );
     r.headers_mut().append(
         http::header::SET_COOKIE,
         set_cookie(ctx, csrf_cookie(ctx), &nonce, None),
@@ -138,7 +141,10 @@ fn too_many(ctx: &Ctx, headers: &HeaderMap, wait: Duration, email: &str) -> Resp
 }
 
 /// The session the request's cookie names, `Ok(None)` when none is live.
-pub(super) async fn current(ctx: &Ctx, headers: &HeaderMap) -> Result<Option<LiveSession>, Response> {
+pub(super) async fn current(
+    ctx: &Ctx,
+    headers: &HeaderMap,
+) -> Result<Option<LiveSession>, Response> {
     let Some(value) = cookie(headers, session_cookie(ctx)) else {
         return Ok(None);
     };
@@ -184,4 +190,3 @@ pub(super) async fn sign_out(State(ctx): State<Ctx>, req: Request) -> Response {
     );
     r
 }
-

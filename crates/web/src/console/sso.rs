@@ -42,15 +42,17 @@ use openidconnect::core::{
 use openidconnect::{
     AdditionalClaims, AsyncHttpClient, AuthorizationCode, ClaimsVerificationError, ClientId,
     ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, HttpRequest,
-    HttpResponse, IdToken, IdTokenVerifier, IssuerUrl, Nonce, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, Scope,
+    HttpResponse, IdToken, IdTokenVerifier, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier,
+    RedirectUrl, Scope,
 };
 use pharos_domain::access::Role;
 use pharos_domain::Secret;
 use pharos_engine::people::{ct_eq, open, seal, ExternalFailure, ExternalSignIn};
 use serde::{Deserialize, Serialize};
 
-use super::{addresses, cookie, csrf_cookie, html, pages, session_cookie, set_cookie, Ctx, HOME_PATH};
+use super::{
+    addresses, cookie, csrf_cookie, html, pages, session_cookie, set_cookie, Ctx, HOME_PATH,
+};
 
 /// Where the sign-in page's link starts a single sign-on.
 pub const SSO_START_PATH: &str = "/console/sso/start";
@@ -114,8 +116,12 @@ struct OtherClaims(HashMap<String, serde_json::Value>);
 impl AdditionalClaims for OtherClaims {}
 
 /// An ID token whose other claims are kept (the role claim is one).
-type SsoIdToken =
-    IdToken<OtherClaims, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
+type SsoIdToken = IdToken<
+    OtherClaims,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+>;
 
 /// The client as discovery makes it: authorization URL set, token and userinfo URLs if the
 /// provider has them.
@@ -151,13 +157,10 @@ impl Sso {
             .redirect(reqwest::redirect::Policy::none())
             .timeout(PROVIDER_TIMEOUT)
             .build()
-            .map_or_else(
-                |error| {
-                    tracing::error!(%error, "building the single sign-on HTTP client failed; using the default one");
-                    reqwest::Client::new()
-                },
-                |c| c,
-            );
+            .unwrap_or_else(|error| {
+                tracing::error!(%error, "building the single sign-on HTTP client failed; using the default one");
+                reqwest::Client::new()
+            });
         let sso = Arc::new(Sso {
             settings,
             http: Http(http),
@@ -328,7 +331,9 @@ fn read_flow(ctx: &Ctx, sso: &Sso, headers: &HeaderMap) -> Option<Flow> {
     let sealed = cookie(headers, flow_cookie(ctx))?;
     let flow: Flow = serde_json::from_slice(&open(&sso.key, sealed).ok()?).ok()?;
     let age = pharos_engine::clock::now().timestamp() - flow.t;
-    (0..=FLOW_LIFETIME.as_secs() as i64).contains(&age).then_some(flow)
+    (0..=FLOW_LIFETIME.as_secs() as i64)
+        .contains(&age)
+        .then_some(flow)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -365,7 +370,10 @@ pub(super) async fn start(State(ctx): State<Ctx>) -> Response {
         Err(e) => return super::unavailable(&ctx, &e),
     };
     let Ok(location) = HeaderValue::from_str(url.as_str()) else {
-        return super::unavailable(&ctx, &"the provider's authorization URL is not a valid header");
+        return super::unavailable(
+            &ctx,
+            &"the provider's authorization URL is not a valid header",
+        );
     };
     let mut r = StatusCode::SEE_OTHER.into_response();
     r.headers_mut().insert(LOCATION, location);
@@ -426,12 +434,16 @@ pub(super) async fn callback(State(ctx): State<Ctx>, req: Request) -> Response {
         .unwrap_or_default();
     let verified = match verify(&ctx, &sso, &headers, &query).await {
         Ok(v) => v,
-        Err(Err(unavailable)) => return clear_flow(&ctx, unavailable),
+        Err(Err(unavailable)) => return clear_flow(&ctx, *unavailable),
         Err(Ok(refusal)) => {
             return refuse(&ctx, &headers, &address, &request_id, "", refusal).await;
         }
     };
-    let who = verified.email.as_deref().unwrap_or(&verified.subject).to_owned();
+    let who = verified
+        .email
+        .as_deref()
+        .unwrap_or(&verified.subject)
+        .to_owned();
     let Some(role) = sso.settings.role_for(&verified.role_values) else {
         let mut refusal = Refusal::new(
             "no_role",
@@ -469,7 +481,10 @@ pub(super) async fn callback(State(ctx): State<Ctx>, req: Request) -> Response {
             clear_flow(&ctx, r)
         }
         Ok(Err(refused)) => {
-            tracing::info!(reason = refused.as_str(), "a console single sign-on was refused");
+            tracing::info!(
+                reason = refused.as_str(),
+                "a console single sign-on was refused"
+            );
             // Already recorded by the directory.
             let page = super::signin::sign_in_page(
                 &ctx,
@@ -500,7 +515,7 @@ async fn verify(
     sso: &Sso,
     headers: &HeaderMap,
     query: &CallbackQuery,
-) -> Result<Verified, Result<Refusal, Response>> {
+) -> Result<Verified, Result<Refusal, Box<Response>>> {
     let Some(flow) = read_flow(ctx, sso, headers) else {
         return Err(Ok(Refusal::new(
             "state",
@@ -533,11 +548,14 @@ async fn verify(
             "The identity provider's answer carries no authorization code. Start again.",
         )));
     };
-    let discovered = sso.client().await.map_err(|_| Err(provider_down(ctx)))?;
+    let discovered = sso
+        .client()
+        .await
+        .map_err(|_| Err(Box::new(provider_down(ctx))))?;
     let client = &discovered.client;
     let request = client
         .exchange_code(AuthorizationCode::new(code))
-        .map_err(|e| Err(super::unavailable(ctx, &e)))?
+        .map_err(|e| Err(Box::new(super::unavailable(ctx, &e))))?
         .set_pkce_verifier(PkceCodeVerifier::new(flow.v));
     let tokens = match request.request_async(&sso.http).await {
         Ok(t) => t,
@@ -550,8 +568,7 @@ async fn verify(
             )));
         }
     };
-    let Some(raw) = openidconnect::TokenResponse::id_token(&tokens).map(ToString::to_string)
-    else {
+    let Some(raw) = openidconnect::TokenResponse::id_token(&tokens).map(ToString::to_string) else {
         return Err(Ok(Refusal::new(
             "id_token",
             "The identity provider sent no ID token. Check that the `openid` scope is allowed \
@@ -559,7 +576,12 @@ async fn verify(
         )));
     };
     let verifier = client.id_token_verifier();
-    let verified = verify_id_token(&raw, &verifier, &Nonce::new(flow.n), &sso.settings.role_claim);
+    let verified = verify_id_token(
+        &raw,
+        &verifier,
+        &Nonce::new(flow.n),
+        &sso.settings.role_claim,
+    );
     verified.map_err(Ok)
 }
 
@@ -587,10 +609,9 @@ fn verify_id_token(
                 "audience",
                 "it was issued for another application (audience)",
             ),
-            ClaimsVerificationError::InvalidNonce(_) => (
-                "nonce",
-                "it belongs to another sign-in (nonce)",
-            ),
+            ClaimsVerificationError::InvalidNonce(_) => {
+                ("nonce", "it belongs to another sign-in (nonce)")
+            }
             ClaimsVerificationError::Expired(_) => ("expired", "it has expired"),
             ClaimsVerificationError::SignatureVerification(_) => (
                 "signature",
@@ -644,7 +665,10 @@ async fn refuse(
     who: &str,
     refusal: Refusal,
 ) -> Response {
-    tracing::info!(reason = refusal.reason, "a console single sign-on was refused");
+    tracing::info!(
+        reason = refusal.reason,
+        "a console single sign-on was refused"
+    );
     let recorded = ctx
         .control
         .directory()
@@ -660,7 +684,8 @@ async fn refuse(
     if let Err(e) = recorded {
         return clear_flow(ctx, super::unavailable(ctx, &e));
     }
-    let page = super::signin::sign_in_page(ctx, headers, refusal.status, Some(&refusal.message), "");
+    let page =
+        super::signin::sign_in_page(ctx, headers, refusal.status, Some(&refusal.message), "");
     clear_flow(ctx, page)
 }
 
@@ -714,7 +739,10 @@ mod tests {
     fn the_highest_mapped_role_wins_and_none_refuses_without_a_default() {
         let s = settings();
         let v = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        assert_eq!(s.role_for(&v(&["oncall", "pharos-admins"])), Some(Role::Admin));
+        assert_eq!(
+            s.role_for(&v(&["oncall", "pharos-admins"])),
+            Some(Role::Admin)
+        );
         assert_eq!(s.role_for(&v(&["oncall", "other"])), Some(Role::Responder));
         assert_eq!(s.role_for(&v(&["other"])), None);
         assert_eq!(s.role_for(&[]), None);
@@ -732,9 +760,16 @@ mod tests {
 
     /// An ID token signed with [`TEST_KEY`] by `issuer` for `audience`, with `nonce`,
     /// expiring at `exp`, whose `groups` are `pharos-admins`.
-    fn token(issuer: &str, audience: &str, nonce: &str, exp: chrono::DateTime<chrono::Utc>) -> String {
+    fn token(
+        issuer: &str,
+        audience: &str,
+        nonce: &str,
+        exp: chrono::DateTime<chrono::Utc>,
+    ) -> String {
         use openidconnect::core::CoreRsaPrivateSigningKey;
-        use openidconnect::{Audience, IdTokenClaims, JsonWebKeyId, StandardClaims, SubjectIdentifier};
+        use openidconnect::{
+            Audience, IdTokenClaims, JsonWebKeyId, StandardClaims, SubjectIdentifier,
+        };
         let key =
             CoreRsaPrivateSigningKey::from_pem(TEST_KEY, Some(JsonWebKeyId::new("k1".into())))
                 .unwrap();
@@ -749,9 +784,15 @@ mod tests {
             OtherClaims(other),
         )
         .set_nonce(Some(Nonce::new(nonce.into())));
-        SsoIdToken::new(claims, &key, CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256, None, None)
-            .unwrap()
-            .to_string()
+        SsoIdToken::new(
+            claims,
+            &key,
+            CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+            None,
+            None,
+        )
+        .unwrap()
+        .to_string()
     }
 
     /// What the callback checks `raw` with: the verifier a client for `pharos` at [`ISSUER`]
@@ -781,22 +822,36 @@ mod tests {
     #[test]
     fn an_id_token_is_checked_for_issuer_audience_nonce_expiry_and_signature() {
         let later = chrono::Utc::now() + chrono::TimeDelta::minutes(5);
-        let good = check(&token(ISSUER, "pharos", "n1", later), "n1").ok().unwrap();
+        let good = check(&token(ISSUER, "pharos", "n1", later), "n1")
+            .ok()
+            .unwrap();
         assert_eq!(good.subject, "sub-1");
         assert_eq!(good.role_values, ["pharos-admins"]);
 
         // Issued for another application by the same provider.
-        assert_eq!(reason(check(&token(ISSUER, "another-app", "n1", later), "n1")), "audience");
+        assert_eq!(
+            reason(check(&token(ISSUER, "another-app", "n1", later), "n1")),
+            "audience"
+        );
         // Issued by another provider.
         assert_eq!(
-            reason(check(&token("https://evil.example.com", "pharos", "n1", later), "n1")),
+            reason(check(
+                &token("https://evil.example.com", "pharos", "n1", later),
+                "n1"
+            )),
             "issuer"
         );
         // Another sign-in's token.
-        assert_eq!(reason(check(&token(ISSUER, "pharos", "n2", later), "n1")), "nonce");
+        assert_eq!(
+            reason(check(&token(ISSUER, "pharos", "n2", later), "n1")),
+            "nonce"
+        );
         // Expired.
         let past = chrono::Utc::now() - chrono::TimeDelta::minutes(5);
-        assert_eq!(reason(check(&token(ISSUER, "pharos", "n1", past), "n1")), "expired");
+        assert_eq!(
+            reason(check(&token(ISSUER, "pharos", "n1", past), "n1")),
+            "expired"
+        );
         // Altered after signing: the payload says another subject.
         let raw = token(ISSUER, "pharos", "n1", later);
         let mut parts: Vec<String> = raw.split('.').map(str::to_owned).collect();

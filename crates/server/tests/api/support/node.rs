@@ -187,9 +187,9 @@ impl OidcProvider {
             port: 0,
             _dir: dir,
         };
-        let line = rx
-            .recv_timeout(PROVIDER_START)
-            .unwrap_or_else(|_| panic!("oidc-server.mjs printed no ready line in {PROVIDER_START:?}"));
+        let line = rx.recv_timeout(PROVIDER_START).unwrap_or_else(|_| {
+            panic!("oidc-server.mjs printed no ready line in {PROVIDER_START:?}")
+        });
         let ready: Value = serde_json::from_str(line.trim())
             .unwrap_or_else(|_| panic!("oidc-server.mjs did not start: {line:?}"));
         provider.issuer = ready["issuer"].as_str().unwrap().to_owned();
