@@ -51,6 +51,10 @@ fn provider_config() -> Value {
              "email": "bob@example.test", "groups": ["pharos-viewers"]},
             {"username": "carol", "password": "carol-password", "name": "Carol Nobody",
              "email": "carol@example.test", "groups": ["marketing"]},
+            {"username": "olive", "password": "olive-password", "name": "Olive O.",
+             "email": "owner@acme.test", "groups": ["pharos-admins"]},
+            {"username": "mallory", "password": "mallory-password", "name": "Mallory",
+             "email": "rita@acme.test", "email_verified": false, "groups": ["pharos-admins"]},
         ],
     })
 }
@@ -368,6 +372,52 @@ async fn a_person_with_the_same_verified_e_mail_is_linked_not_added_again() {
         assert_eq!(linked.role.as_str(), "viewer", "the claim decides the role");
         assert_eq!(linked.name, "Bob Builder", "the name given in Pharos stays");
         assert!(linked.password_hash.is_some(), "the password stays");
+
+        // The only owner signs in through the provider, whose groups make her an admin: she
+        // is linked, and stays owner (the last owner is never demoted).
+        let olive = store(&app)
+            .await
+            .user_by_email("owner@acme.test")
+            .await
+            .unwrap()
+            .unwrap();
+        let back = sso(&app, &browser(), "olive", "olive-password").await;
+        assert_eq!(back.status, 303, "{}", back.text);
+        let olive_now = store(&app).await.user(&olive.id).await.unwrap().unwrap();
+        assert!(olive_now.sso_subject.is_some());
+        assert_eq!(olive_now.role.as_str(), "owner");
+
+        // An address the provider does not call verified links nobody.
+        add_person(
+            &app,
+            "rita@acme.test",
+            "Rita Responder",
+            "responder",
+            PASSWORD,
+        )
+        .await;
+        let rita = store(&app)
+            .await
+            .user_by_email("rita@acme.test")
+            .await
+            .unwrap()
+            .unwrap();
+        let refused = sso(&app, &browser(), "mallory", "mallory-password").await;
+        assert_eq!(refused.status, 403, "{}", refused.text);
+        assert!(
+            refused
+                .text
+                .contains("does not say the address is verified"),
+            "{}",
+            refused.text
+        );
+        let rita_now = store(&app).await.user(&rita.id).await.unwrap().unwrap();
+        assert_eq!(rita_now.sso_subject, None);
+        assert_eq!(count(&app, "users").await, 3);
+        assert_eq!(failures(&app).await, ["email_unverified"]);
+        let failed = &audit(&app, "signin.failed").await[0];
+        assert_eq!(failed.record.subject.as_deref(), Some(rita.id.as_str()));
+        assert_eq!(count(&app, "sessions").await, 2);
         app.stop().await;
     }
 }
