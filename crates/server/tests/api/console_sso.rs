@@ -7,8 +7,8 @@
 //!
 //! Covered: a first sign-in adds the person with the role their `groups` map to, a second
 //! reuses them, the role follows the claim, a person with the same verified e-mail is linked;
-//! a wrong state, a replayed callback (with and without the flow cookie), a token with another
-//! nonce (the authorization request's nonce tampered with) and a person with no mapped group
+//! a wrong state, an answer naming another issuer (RFC 9207's `iss`), a replayed callback
+//! (with and without the flow cookie), a token with another nonce (the authorization request's nonce tampered with) and a person with no mapped group
 //! are refused, each with `signin.failed` and its reason, nothing added, no session; "SSO
 //! only" refuses a responder's password and lets the break-glass owner in; a provider down
 //! when Pharos starts is used once it is up. An ID token for another audience or from another
@@ -162,6 +162,20 @@ async fn through_provider(
         at = target;
     }
     panic!("the provider did not send the browser back to Pharos");
+}
+
+/// `url` with query parameter `name` set to `value` (the others kept, in order).
+fn with_param(url: &str, name: &str, value: &str) -> String {
+    let mut url = Url::parse(url).unwrap();
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == name { value.to_owned() } else { v.into_owned() };
+            (k.into_owned(), v)
+        })
+        .collect();
+    url.query_pairs_mut().clear().extend_pairs(&pairs);
+    url.to_string()
 }
 
 /// The path and query of a URL on [`PUBLIC`].
@@ -435,20 +449,8 @@ async fn wrong_state_replayed_callback_other_nonce_and_no_role_are_refused_and_a
         let client = browser();
         let (auth, _) = start(&app, &client).await;
         let back = through_provider(&client, &auth, "alice", "alice-password").await;
-        let mut tampered = Url::parse(&back).unwrap();
-        let pairs: Vec<(String, String)> = tampered
-            .query_pairs()
-            .map(|(k, v)| {
-                let v = if k == "state" {
-                    "forged-state".to_owned()
-                } else {
-                    v.into_owned()
-                };
-                (k.into_owned(), v)
-            })
-            .collect();
-        tampered.query_pairs_mut().clear().extend_pairs(&pairs);
-        let refused = get(&app, &client, &on_app(tampered.as_str())).await;
+        let tampered = with_param(&back, "state", "forged-state");
+        let refused = get(&app, &client, &on_app(&tampered)).await;
         assert_eq!(refused.status, 401, "{backend:?}: {}", refused.text);
         assert!(
             refused.text.contains("its state does not match"),
@@ -465,6 +467,17 @@ async fn wrong_state_replayed_callback_other_nonce_and_no_role_are_refused_and_a
             303,
             "not signed in"
         );
+
+        // An answer naming another issuer (RFC 9207's `iss`, which this provider sends): a
+        // mix-up with another provider.
+        let client = browser();
+        let (auth, _) = start(&app, &client).await;
+        let back = through_provider(&client, &auth, "alice", "alice-password").await;
+        assert!(back.contains("iss="), "the provider names itself: {back}");
+        let mixed = with_param(&back, "iss", "https://evil.example.com");
+        let refused = get(&app, &client, &on_app(&mixed)).await;
+        assert_eq!(refused.status, 401, "{}", refused.text);
+        assert!(refused.text.contains("its issuer does not match"), "{}", refused.text);
 
         // A callback replayed: the flow cookie is gone after its one use…
         let client = browser();
@@ -504,20 +517,8 @@ async fn wrong_state_replayed_callback_other_nonce_and_no_role_are_refused_and_a
         // the ID token carries a nonce this browser's flow never made.
         let client = browser();
         let (auth, _) = start(&app, &client).await;
-        let mut url = Url::parse(&auth).unwrap();
-        let pairs: Vec<(String, String)> = url
-            .query_pairs()
-            .map(|(k, v)| {
-                let v = if k == "nonce" {
-                    "a-nonce-from-elsewhere".to_owned()
-                } else {
-                    v.into_owned()
-                };
-                (k.into_owned(), v)
-            })
-            .collect();
-        url.query_pairs_mut().clear().extend_pairs(&pairs);
-        let back = through_provider(&client, url.as_str(), "alice", "alice-password").await;
+        let other = with_param(&auth, "nonce", "a-nonce-from-elsewhere");
+        let back = through_provider(&client, &other, "alice", "alice-password").await;
         let refused = get(&app, &client, &on_app(&back)).await;
         assert_eq!(refused.status, 401, "{}", refused.text);
         assert!(
@@ -542,7 +543,7 @@ async fn wrong_state_replayed_callback_other_nonce_and_no_role_are_refused_and_a
 
         assert_eq!(
             failures(&app).await,
-            ["state", "state", "exchange", "nonce", "no_role"],
+            ["state", "issuer", "state", "exchange", "nonce", "no_role"],
             "{backend:?}"
         );
         let no_role = &audit(&app, "signin.failed").await[0];

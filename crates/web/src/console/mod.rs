@@ -18,6 +18,10 @@
 //! - **One answer for every refused sign-in**: 401 with "That e-mail and password do not
 //!   match.", whether the e-mail is unknown, the password wrong, the user disabled or without a
 //!   password; each leaves `signin.failed` in the audit trail.
+//! - **Single sign-on** (`[sso]`, OpenID Connect): `GET /console/sso/start` and
+//!   `GET /console/sso/callback`, open like sign-in; the checks are in [`sso`]'s documentation.
+//!   Under `[sso] only` a password signs in owners alone (the break-glass owner); anyone
+//!   else gets the one answer below.
 //! - **The session cookie** (`pharos_session`) is `HttpOnly`, `SameSite=Lax`, `Path=/console`;
 //!   when the public URL is https it is also `Secure` and named `__Host-pharos_session`, which
 //!   the `__Host-` prefix requires to be `Path=/`. It holds 32 random bytes; the database keeps

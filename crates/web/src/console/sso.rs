@@ -6,7 +6,8 @@
 //!   sealed with XChaCha20-Poly1305 under a key derived from the database's, so it can be
 //!   neither read nor forged), and sends the browser to the provider.
 //! - `GET /console/sso/callback` (the redirect URI, `<[server] public_url>/console/sso/callback`)
-//!   takes the cookie away whatever happens (one use), checks the returned `state` against it,
+//!   takes the cookie away whatever happens (one use), checks the returned `state` against it
+//!   (and the answer's `iss`, when the provider sends one, against the issuer: RFC 9207),
 //!   exchanges the code with the verifier (client secret over HTTP Basic), and verifies the ID
 //!   token: signature by a key of the provider's JWKS, `iss`, `aud` (and `azp`), expiry, and
 //!   the nonce. The role claim ([`SsoSettings::role_claim`], a string or a list of strings) is
@@ -17,7 +18,8 @@
 //!   accept, an ID token for another issuer or audience, with another nonce, expired or badly
 //!   signed, no role) shows the sign-in page with a sentence naming the problem (401, or 403
 //!   when the person has no role), changes nothing, and leaves `signin.failed` with
-//!   `{"method": "sso", "reason": …}` in the audit trail.
+//!   `{"method": "sso", "reason": …}` in the audit trail. Refusals count against the client
+//!   address's sign-in failures, as the password form's do (then 429 with `Retry-After`).
 //! - **The provider may be down when Pharos starts**: discovery is tried in the background
 //!   with growing pauses, and again on the first sign-in that needs it; until it succeeds, the
 //!   start page says the provider cannot be reached (503). The provider's metadata and keys
@@ -53,6 +55,9 @@ use serde::{Deserialize, Serialize};
 use super::{
     addresses, cookie, csrf_cookie, html, pages, session_cookie, set_cookie, Ctx, HOME_PATH,
 };
+
+/// Who a refusal before any identity was verified is recorded as.
+const UNKNOWN: &str = "unknown";
 
 /// Where the sign-in page's link starts a single sign-on.
 pub const SSO_START_PATH: &str = "/console/sso/start";
@@ -413,6 +418,8 @@ struct CallbackQuery {
     state: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
+    /// The issuer of the answer (RFC 9207), which providers that know it send.
+    iss: Option<String>,
 }
 
 /// `GET /console/sso/callback`: the provider's answer (see the module's documentation).
@@ -421,7 +428,23 @@ pub(super) async fn callback(State(ctx): State<Ctx>, req: Request) -> Response {
         return StatusCode::NOT_FOUND.into_response();
     };
     let headers = req.headers().clone();
-    let (address, _) = addresses(&ctx, &req);
+    let (address, counted) = addresses(&ctx, &req);
+    // Counted as the password form's failures are, per client address: each refusal costs an
+    // audit entry, so nobody may write them at will. Given back on success.
+    if let Err(wait) = ctx.by_address.take(counted, Instant::now()) {
+        let secs = crate::limit::retry_after(wait);
+        let message = format!("Too many failed sign-ins. Try again in {secs} seconds.");
+        let mut r = super::signin::sign_in_page(
+            &ctx,
+            &headers,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(&message),
+            "",
+        );
+        r.headers_mut()
+            .insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
+        return clear_flow(&ctx, r);
+    }
     let request_id = crate::admin::auth::request_id(&headers);
     let user_agent = headers
         .get(http::header::USER_AGENT)
@@ -436,7 +459,7 @@ pub(super) async fn callback(State(ctx): State<Ctx>, req: Request) -> Response {
         Ok(v) => v,
         Err(Err(unavailable)) => return clear_flow(&ctx, *unavailable),
         Err(Ok(refusal)) => {
-            return refuse(&ctx, &headers, &address, &request_id, "", refusal).await;
+            return refuse(&ctx, &headers, &address, &request_id, UNKNOWN, refusal).await;
         }
     };
     let who = verified
@@ -470,6 +493,7 @@ pub(super) async fn callback(State(ctx): State<Ctx>, req: Request) -> Response {
     };
     match ctx.control.directory().sign_in_external(attempt).await {
         Ok(Ok(signed_in)) => {
+            ctx.by_address.refund(counted, Instant::now());
             tracing::info!(user = %signed_in.user.id, "signed in to the console by single sign-on");
             let mut r = super::see_other(HOME_PATH);
             let h = r.headers_mut();
@@ -528,6 +552,14 @@ async fn verify(
             "state",
             "The identity provider's answer does not belong to the sign-in started here (its \
              state does not match). Start again.",
+        )));
+    }
+    // RFC 9207: an answer naming another issuer came through another provider (a mix-up).
+    if query.iss.as_deref().is_some_and(|iss| iss != sso.settings.issuer) {
+        return Err(Ok(Refusal::new(
+            "issuer",
+            "The answer comes from another identity provider than the one configured (its \
+             issuer does not match). Start again.",
         )));
     }
     if let Some(error) = &query.error {
