@@ -140,12 +140,7 @@ pub struct LiveSession {
 }
 
 /// An audit record by `user` at `at`.
-pub(super) fn by_user(
-    user: &UserRecord,
-    action: &str,
-    at: DateTime<Utc>,
-    address: &str,
-) -> AuditRecord {
+fn by_user(user: &UserRecord, action: &str, at: DateTime<Utc>, address: &str) -> AuditRecord {
     AuditRecord {
         at,
         actor_kind: ActorKind::User,
