@@ -610,6 +610,22 @@ async fn sso_only_refuses_a_non_owners_password_and_lets_the_break_glass_owner_i
 }
 
 #[tokio::test]
+async fn without_sso_there_is_no_link_and_no_route() {
+    let app = spawn_app(&Config::acme().component("api", "Public API").build()).await;
+    let form = get(&app, &browser(), "/console/sign-in").await;
+    assert_eq!(form.status, 200);
+    assert!(!form.text.contains("Sign in with"), "{}", form.text);
+    assert!(!form.text.contains("<details>"), "{}", form.text);
+    assert_eq!(get(&app, &browser(), "/console/sso/start").await.status, 404);
+    assert_eq!(
+        get(&app, &browser(), "/console/sso/callback?code=x&state=y").await.status,
+        404
+    );
+    assert!(audit(&app, "signin.failed").await.is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_provider_down_when_pharos_starts_is_used_once_it_is_up() {
     let Some(harness) = node_or_skip("console_sso", "a_provider_down_when_pharos_starts") else {
         return;
