@@ -170,7 +170,11 @@ fn with_param(url: &str, name: &str, value: &str) -> String {
     let pairs: Vec<(String, String)> = url
         .query_pairs()
         .map(|(k, v)| {
-            let v = if k == name { value.to_owned() } else { v.into_owned() };
+            let v = if k == name {
+                value.to_owned()
+            } else {
+                v.into_owned()
+            };
             (k.into_owned(), v)
         })
         .collect();
@@ -477,7 +481,11 @@ async fn wrong_state_replayed_callback_other_nonce_and_no_role_are_refused_and_a
         let mixed = with_param(&back, "iss", "https://evil.example.com");
         let refused = get(&app, &client, &on_app(&mixed)).await;
         assert_eq!(refused.status, 401, "{}", refused.text);
-        assert!(refused.text.contains("its issuer does not match"), "{}", refused.text);
+        assert!(
+            refused.text.contains("its issuer does not match"),
+            "{}",
+            refused.text
+        );
 
         // A callback replayed: the flow cookie is gone after its one use…
         let client = browser();
@@ -616,9 +624,14 @@ async fn without_sso_there_is_no_link_and_no_route() {
     assert_eq!(form.status, 200);
     assert!(!form.text.contains("Sign in with"), "{}", form.text);
     assert!(!form.text.contains("<details>"), "{}", form.text);
-    assert_eq!(get(&app, &browser(), "/console/sso/start").await.status, 404);
     assert_eq!(
-        get(&app, &browser(), "/console/sso/callback?code=x&state=y").await.status,
+        get(&app, &browser(), "/console/sso/start").await.status,
+        404
+    );
+    assert_eq!(
+        get(&app, &browser(), "/console/sso/callback?code=x&state=y")
+            .await
+            .status,
         404
     );
     assert!(audit(&app, "signin.failed").await.is_empty());

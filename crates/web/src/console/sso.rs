@@ -555,7 +555,11 @@ async fn verify(
         )));
     }
     // RFC 9207: an answer naming another issuer came through another provider (a mix-up).
-    if query.iss.as_deref().is_some_and(|iss| iss != sso.settings.issuer) {
+    if query
+        .iss
+        .as_deref()
+        .is_some_and(|iss| iss != sso.settings.issuer)
+    {
         return Err(Ok(Refusal::new(
             "issuer",
             "The answer comes from another identity provider than the one configured (its \
