@@ -121,6 +121,7 @@ impl App {
         let hardening = pharos_web::Hardening::for_public_url(&engine_config.page.url);
         let tokens = config.admin.tokens.clone();
         let show_responders = config.page.show_responders;
+        let sso = config.sso.clone();
         let (router, running) = match (engine, cluster_views) {
             (Some(engine), _) => {
                 let metrics = engine.metrics();
@@ -138,7 +139,7 @@ impl App {
                 let info = crate::cluster::single_node_info(node.id, node.address);
                 let router = pharos_web::router(state)
                     .merge(pharos_web::subscribe::router(engine.control()))
-                    .merge(pharos_web::console::router(engine.control()))
+                    .merge(pharos_web::console::router(engine.control(), sso))
                     .merge(pharos_web::ping::router(
                         engine.control().heartbeats().clone(),
                     ))
@@ -188,6 +189,7 @@ impl App {
                     metrics,
                     admin_tokens: tokens,
                     show_responders,
+                    sso,
                     web: state,
                 });
                 (router, Running::Cluster(running))

@@ -84,6 +84,8 @@ pub struct Parts {
     pub admin_tokens: Vec<pharos_web::admin::AdminToken>,
     /// `[page] show_responders`.
     pub show_responders: bool,
+    /// `[sso]`, for the console's router.
+    pub sso: Option<pharos_web::console::SsoSettings>,
     /// The web state, for the 404 answer under the engine's routes.
     pub web: WebState,
 }
@@ -274,7 +276,10 @@ async fn promote(
         tokens: parts.admin_tokens.clone(),
     };
     let router = pharos_web::subscribe::router(engine.control())
-        .merge(pharos_web::console::router(engine.control()))
+        .merge(pharos_web::console::router(
+            engine.control(),
+            parts.sso.clone(),
+        ))
         .merge(pharos_web::ping::router(
             engine.control().heartbeats().clone(),
         ))

@@ -173,7 +173,8 @@ export function formatViolations(violations) {
  * (the order has wrapped around); `unreached` lists, in the same shape, the visible
  * interactive elements (links, buttons, form fields, summaries, positive tabindex) that are not
  * disabled nor taken out of the order on purpose (`tabindex="-1"`, as a roving tabindex does)
- * and that Tab never reached.
+ * and that Tab never reached (a radio button counts as reached when another of its group was:
+ * a group is one Tab stop).
  */
 export async function tabOrder(page, { maxSteps = 200 } = {}) {
   // The page gets a describer of its own (page.evaluate cannot pass functions, and building
@@ -207,9 +208,15 @@ export async function tabOrder(page, { maxSteps = 200 } = {}) {
   }
   const unreached = await page.evaluate(() => {
     const out = [];
+    // A group of radio buttons is one Tab stop (the arrow keys move within it): a radio is
+    // reached when any radio of its group was.
+    const reachedRadio = (el) => el.form
+      ? [...el.form.elements].some((r) => r.type === 'radio' && r.name === el.name && r.hasAttribute('data-pharos-tab'))
+      : false;
     for (const el of document.querySelectorAll('a[href], button, input, select, textarea, summary, [tabindex]')) {
       if (el.disabled || el.getAttribute('type') === 'hidden' || el.getAttribute('tabindex') === '-1') continue;
       if (el.closest('[inert]') || !el.checkVisibility({ visibilityProperty: true })) continue;
+      if (el.type === 'radio' && reachedRadio(el)) continue;
       if (!el.hasAttribute('data-pharos-tab')) out.push(window.pharosDescribe(el));
     }
     document.querySelectorAll('[data-pharos-tab]').forEach((el) => el.removeAttribute('data-pharos-tab'));

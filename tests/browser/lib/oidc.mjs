@@ -219,7 +219,9 @@ export async function startProvider(config = loadConfig()) {
             name: a.name ?? a.username,
             preferred_username: a.username,
             email: a.email,
-            email_verified: a.email !== undefined,
+            // An account may say its address is unverified (`email_verified: false`), as a
+            // provider that lets people type any address does.
+            email_verified: a.email_verified ?? a.email !== undefined,
             groups: a.groups ?? [],
           };
         },

@@ -13,6 +13,8 @@
 //!   bound to it.
 //! - [`signin`]: signing in with an e-mail and a password, the session's two expiries, and
 //!   signing out, each audited.
+//! - [`external`]: signing in through an identity provider (`[sso]`): the person found,
+//!   linked or added, their role following the provider's claim, the same session.
 //! - [`totp`]: RFC 6238 codes, the `otpauth://` URI, and refusing a replayed step.
 //! - [`recovery`]: one-time recovery codes, stored hashed.
 //! - [`seal`]: secrets kept at rest (the TOTP secret) sealed with XChaCha20-Poly1305.
@@ -28,6 +30,7 @@
 //! `tokio::task::spawn_blocking`, never on the runtime's threads.
 
 pub mod directory;
+pub mod external;
 pub mod password;
 pub mod recovery;
 pub mod seal;
@@ -51,6 +54,7 @@ pub use directory::{
     new_user_id, normalise_email, Directory, MintRefused, Minted, Principal, Source, TokenRefused,
     LAST_USE_EVERY, TOKEN_NAME_MAX_CHARS,
 };
+pub use external::{sso_subject, ExternalFailure, ExternalRefused, ExternalSignIn, SSO_ACTOR};
 pub use password::{
     check_password, hash_password, needs_rehash, verify_password, verify_sign_in, PasswordError,
 };

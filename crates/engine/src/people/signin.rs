@@ -15,6 +15,7 @@
 use std::fmt;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use pharos_domain::access::Role;
 use pharos_store::{ActorKind, AuditRecord, SessionRecord, StoreError, UserKind, UserRecord};
 
 use super::directory::Directory;
@@ -49,6 +50,9 @@ pub struct SignIn<'a> {
     pub request_id: Option<&'a str>,
     /// When.
     pub now: DateTime<Utc>,
+    /// `[sso] only`: a password signs in owners alone (the break-glass owner); anyone else is
+    /// refused ([`SignInRefused::SsoOnly`]) even with the right password.
+    pub owners_only: bool,
 }
 
 impl fmt::Debug for SignIn<'_> {
@@ -94,6 +98,9 @@ pub enum SignInRefused {
     /// The person has no password (signs in by SSO only).
     #[error("the user has no password")]
     NoPassword,
+    /// The password is right but sign-in is by SSO only and the person is not an owner.
+    #[error("password sign-in is for owners only (SSO only)")]
+    SsoOnly,
 }
 
 impl SignInRefused {
@@ -103,6 +110,7 @@ impl SignInRefused {
             SignInRefused::Mismatch => "mismatch",
             SignInRefused::Disabled => "disabled",
             SignInRefused::NoPassword => "no_password",
+            SignInRefused::SsoOnly => "sso_only",
         }
     }
 }
@@ -149,7 +157,7 @@ fn by_user(user: &UserRecord, action: &str, at: DateTime<Utc>, address: &str) ->
 
 /// `s` as the audit trail can keep it: at most `max` characters, NUL characters (which
 /// PostgreSQL's TEXT cannot hold) replaced.
-fn audit_text(s: &str, max: usize) -> String {
+pub(super) fn audit_text(s: &str, max: usize) -> String {
     s.chars()
         .take(max)
         .map(|c| if c == '\0' { '\u{FFFD}' } else { c })
@@ -186,6 +194,7 @@ impl Directory {
             Some(u) if u.password_hash.is_none() => Some(SignInRefused::NoPassword),
             Some(_) if !matches => Some(SignInRefused::Mismatch),
             Some(u) if !u.is_enabled() => Some(SignInRefused::Disabled),
+            Some(u) if attempt.owners_only && u.role != Role::Owner => Some(SignInRefused::SsoOnly),
             Some(_) => None,
         };
         let user = match (refused, user) {
@@ -196,32 +205,61 @@ impl Directory {
                 return Ok(Err(reason));
             }
         };
+        let opened = self
+            .open_session(
+                user,
+                attempt.address,
+                attempt.user_agent,
+                attempt.request_id,
+                attempt.now,
+                None,
+            )
+            .await?;
+        match opened {
+            Ok(signed_in) => Ok(Ok(signed_in)),
+            // Disabled (or gone) between the read and the write.
+            Err(user) => {
+                self.record_failure(&attempt, Some(&user), SignInRefused::Disabled)
+                    .await?;
+                Ok(Err(SignInRefused::Disabled))
+            }
+        }
+    }
+
+    /// Creates a session for `user` ([`SESSION_LIFETIME`]) with the audit entry `signin` (its
+    /// `after` is `after`, the way in when it is not the password) in one transaction: how
+    /// every way of signing in ends. `Ok(Err(user))` when the user was disabled (or is gone)
+    /// by the time of the write, and nothing was stored.
+    pub(super) async fn open_session(
+        &self,
+        user: UserRecord,
+        address: &str,
+        user_agent: &str,
+        request_id: Option<&str>,
+        now: DateTime<Utc>,
+        after: Option<String>,
+    ) -> Result<Result<SignedIn, UserRecord>, StoreError> {
         let minted = mint_session();
-        let now = attempt.now;
         let session = SessionRecord {
             id_hash: minted.id_hash.clone(),
             user_id: user.id.clone(),
             created_at: now,
             last_seen_at: now,
             expires_at: now + SESSION_LIFETIME,
-            address: attempt.address.to_owned(),
-            user_agent: attempt.user_agent.to_owned(),
+            address: address.to_owned(),
+            user_agent: user_agent.to_owned(),
         };
-        let mut audit = by_user(&user, "signin", now, attempt.address);
-        audit.request_id = attempt.request_id.map(str::to_owned);
-        match self.store().create_session(&session, &audit).await? {
-            Ok(()) => Ok(Ok(SignedIn {
+        let mut audit = by_user(&user, "signin", now, address);
+        audit.request_id = request_id.map(str::to_owned);
+        audit.after = after;
+        Ok(match self.store().create_session(&session, &audit).await? {
+            Ok(()) => Ok(SignedIn {
                 cookie: minted.cookie,
                 id_hash: minted.id_hash,
                 user,
-            })),
-            // Disabled (or gone) between the read and the write.
-            Err(_) => {
-                self.record_failure(&attempt, Some(&user), SignInRefused::Disabled)
-                    .await?;
-                Ok(Err(SignInRefused::Disabled))
-            }
-        }
+            }),
+            Err(_) => Err(user),
+        })
     }
 
     /// Writes `signin.failed` for `attempt`.

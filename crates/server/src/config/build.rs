@@ -51,6 +51,7 @@ const ROOT_KEYS: &[&str] = &[
     "mirror",
     "cluster",
     "locations",
+    "sso",
 ];
 
 /// Parses and walks the whole file. `None` when the text is not TOML at all (the syntax error
@@ -75,6 +76,9 @@ pub(super) fn build(cx: &mut Cx<'_>, text: &str) -> Option<Config> {
 
     if let Some(s) = sub(cx, &root, "server", "[server]") {
         config.server = server(cx, s);
+    }
+    if let Some(s) = sub(cx, &root, "sso", "[sso]") {
+        config.sso = super::sso::sso(cx, s, config.server.public_url.as_deref());
     }
     if let Some(s) = sub(cx, &root, "storage", "[storage]") {
         config.storage = storage(cx, s);

@@ -137,6 +137,7 @@ mod secret;
 mod self_check;
 mod smtp;
 mod source;
+mod sso;
 mod subscriptions;
 mod values;
 mod walk;
@@ -206,6 +207,9 @@ pub struct Config {
     pub subscriptions: pharos_notify::guard::WebhookRules,
     /// `[cluster]`, when this node is one of several on one PostgreSQL database.
     pub cluster: Option<ClusterConfig>,
+    /// `[sso]`: single sign-on to the console with OpenID Connect (`sso.rs` lists the keys).
+    /// `Debug` masks the client secret.
+    pub sso: Option<pharos_web::console::SsoSettings>,
 }
 
 /// `[server]`. Unset values fall back to the environment, then to built-in defaults (SPEC §1).

@@ -12,7 +12,7 @@
 //! missing piece fails them.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -21,87 +21,20 @@ use serde_json::{json, Value};
 
 use crate::support::config::Config;
 use crate::support::http::post;
+use crate::support::node::{
+    given, harness_dir, harness_required, node_problem, on_path, packages_problem,
+};
 
 const TOKEN: &str = "browser-harness-token-0123456789";
 const WAIT: Duration = Duration::from_secs(30);
 /// Longest a harness script may run; each stops itself after 90 s, this is the backstop.
 const SCRIPT_DEADLINE: Duration = Duration::from_secs(150);
-/// The oldest Node.js the pinned packages run on (`engines` in tests/browser/package.json).
-const NODE_MIN: (u32, u32) = (20, 19);
 
 /// The harness: where its scripts are, the Node.js and the Chromium to run them with.
 struct Harness {
     dir: PathBuf,
     node: PathBuf,
     chromium: PathBuf,
-}
-
-fn harness_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser")
-}
-
-/// A path from the environment; set but empty counts as not set.
-fn given(var: &str) -> Option<PathBuf> {
-    std::env::var_os(var)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-}
-
-fn on_path(names: &[&str]) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    names
-        .iter()
-        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
-        .find(|p| p.is_file())
-}
-
-/// `Some(reason)` when `node` is missing or older than [`NODE_MIN`].
-fn node_problem(node: &Path) -> Option<String> {
-    let out = match Command::new(node).arg("--version").output() {
-        Ok(out) if out.status.success() => out,
-        _ => return Some(format!("Node.js ({} does not run)", node.display())),
-    };
-    let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    let mut parts = version
-        .trim_start_matches('v')
-        .split('.')
-        .map(|p| p.parse::<u32>().unwrap_or(0));
-    let found = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-    (found < NODE_MIN).then(|| {
-        format!(
-            "Node.js {}.{} or later ({} is {version})",
-            NODE_MIN.0,
-            NODE_MIN.1,
-            node.display()
-        )
-    })
-}
-
-/// `Some(reason)` when the packages pinned in package.json are not installed at their pins
-/// (never installed, or installed before the pins changed).
-fn packages_problem(dir: &Path) -> Option<String> {
-    let manifest: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("package.json")).unwrap()).unwrap();
-    let mut stale = Vec::new();
-    for (name, pinned) in manifest["dependencies"].as_object().unwrap() {
-        let installed = std::fs::read(dir.join("node_modules").join(name).join("package.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-            .and_then(|v| v["version"].as_str().map(str::to_owned));
-        if installed.as_deref() != pinned.as_str() {
-            stale.push(format!(
-                "{name} {} (installed: {})",
-                pinned.as_str().unwrap_or("?"),
-                installed.as_deref().unwrap_or("none")
-            ));
-        }
-    }
-    (!stale.is_empty()).then(|| {
-        format!(
-            "the harness's packages (`npm ci` in tests/browser): {}",
-            stale.join(", ")
-        )
-    })
 }
 
 /// The harness, or `None` after saying the test is skipped and why. Under CI, or when
@@ -120,17 +53,7 @@ fn harness_or_skip(test: &str) -> Option<Harness> {
     if chromium.is_none() {
         missing.push("Chromium (PHAROS_TEST_CHROMIUM or `chromium` on the PATH)".to_owned());
     }
-    let installed = given("PHAROS_TEST_NODE_MODULES");
-    if let Some(modules) = &installed {
-        // The scripts load their packages from beside them; any other folder is not theirs.
-        assert_eq!(
-            modules.canonicalize().ok(),
-            Some(dir.join("node_modules")),
-            "PHAROS_TEST_NODE_MODULES names {} but the harness loads {}",
-            modules.display(),
-            dir.join("node_modules").display()
-        );
-    }
+    let required = harness_required(&dir);
     if missing.is_empty() {
         return Some(Harness {
             dir,
@@ -139,7 +62,7 @@ fn harness_or_skip(test: &str) -> Option<Harness> {
         });
     }
     assert!(
-        std::env::var_os("CI").is_none() && installed.is_none(),
+        !required,
         "{test}: the browser harness is incomplete under CI: needs {}; .ci/run installs it all",
         missing.join("; ")
     );

@@ -22,6 +22,7 @@ mod cluster;
 mod console;
 mod console_incidents;
 mod console_people;
+mod console_sso;
 mod coverage;
 mod depends_on;
 mod dns;

@@ -18,6 +18,10 @@
 //! - **One answer for every refused sign-in**: 401 with "That e-mail and password do not
 //!   match.", whether the e-mail is unknown, the password wrong, the user disabled or without a
 //!   password; each leaves `signin.failed` in the audit trail.
+//! - **Single sign-on** (`[sso]`, OpenID Connect): `GET /console/sso/start` and
+//!   `GET /console/sso/callback`, open like sign-in; the checks are in [`sso`]'s documentation.
+//!   Under `[sso] only` a password signs in owners alone (the break-glass owner); anyone
+//!   else gets the one answer below.
 //! - **The session cookie** (`pharos_session`) is `HttpOnly`, `SameSite=Lax`, `Path=/console`;
 //!   when the public URL is https it is also `Secure` and named `__Host-pharos_session`, which
 //!   the `__Host-` prefix requires to be `Path=/`. It holds 32 random bytes; the database keeps
@@ -43,9 +47,11 @@ mod overview;
 mod pages;
 mod people;
 mod signin;
+mod sso;
 mod tokens;
 
 pub(crate) use guard::{Fields, Signed};
+pub use sso::{SsoSettings, SSO_CALLBACK_PATH, SSO_START_PATH};
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -100,16 +106,20 @@ struct Ctx {
     origin: String,
     by_address: Arc<Limiter<IpAddr>>,
     by_account: Arc<Limiter<String>>,
+    /// `[sso]`, when configured.
+    sso: Option<Arc<sso::Sso>>,
 }
 
-/// The console's routes with the default limits. Merge with the public router (leader side).
-pub fn router(control: EngineControl) -> Router {
-    router_with_limits(control, ADDRESS_LIMIT, ACCOUNT_LIMIT)
+/// The console's routes with the default limits, and single sign-on when `sso` is set. Merge
+/// with the public router (leader side).
+pub fn router(control: EngineControl, sso: Option<SsoSettings>) -> Router {
+    router_with_limits(control, sso, ADDRESS_LIMIT, ACCOUNT_LIMIT)
 }
 
 /// The console's routes, counting sign-in failures with `by_address` and `by_account`.
 pub fn router_with_limits(
     control: EngineControl,
+    sso: Option<SsoSettings>,
     by_address: RateLimit,
     by_account: RateLimit,
 ) -> Router {
@@ -120,6 +130,7 @@ pub fn router_with_limits(
             .get(..8)
             .is_some_and(|s| s.eq_ignore_ascii_case("https://")),
         origin: origin_of(&page_url).unwrap_or_default(),
+        sso: sso.map(|s| sso::Sso::start(s, control.link_tokens().derive_key(b"console sso"))),
         control,
         by_address: Arc::new(Limiter::new(by_address)),
         by_account: Arc::new(Limiter::new(by_account)),
@@ -154,6 +165,8 @@ pub fn router_with_limits(
             get(signin::sign_in_form).post(signin::sign_in),
         )
         .route(SIGN_OUT_PATH, post(signin::sign_out))
+        .route(SSO_START_PATH, get(sso::start))
+        .route(SSO_CALLBACK_PATH, get(sso::callback))
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES));
     Router::new()
         .merge(signed)

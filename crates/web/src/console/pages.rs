@@ -81,6 +81,10 @@ struct SignInPage<'a> {
     csrf: &'a str,
     error: Option<&'a str>,
     email: &'a str,
+    /// `[sso] button_label`, when single sign-on is configured.
+    sso_label: Option<&'a str>,
+    /// `[sso] only`: the password form is for the break-glass owner.
+    sso_only: bool,
 }
 
 /// A page with a heading and one paragraph.
@@ -103,12 +107,14 @@ pub(crate) fn render(t: &impl Template, fallback: &str) -> String {
     })
 }
 
-/// The sign-in form carrying `csrf`, with `error` above it and `email` filled in.
+/// The sign-in form carrying `csrf`, with `error` above it and `email` filled in; with `sso`
+/// (its label, and whether it is "SSO only") the single sign-on link too.
 pub(super) fn sign_in(
     control: &EngineControl,
     csrf: &str,
     error: Option<&str>,
     email: &str,
+    sso: Option<(&str, bool)>,
 ) -> String {
     let view = control.view();
     let brand = BrandView::new(&view.page);
@@ -121,6 +127,8 @@ pub(super) fn sign_in(
             csrf,
             error,
             email,
+            sso_label: sso.map(|(label, _)| label),
+            sso_only: sso.is_some_and(|(_, only)| only),
         },
         error.unwrap_or("Sign in"),
     )

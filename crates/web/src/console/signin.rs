@@ -17,7 +17,7 @@ use crate::limit::retry_after;
 
 /// The sign-in form with a CSRF pair: the browser's existing `pharos_csrf` cookie when it has
 /// a sound one (so two open tabs both work), else a new one.
-fn sign_in_page(
+pub(super) fn sign_in_page(
     ctx: &Ctx,
     headers: &HeaderMap,
     status: StatusCode,
@@ -28,7 +28,11 @@ fn sign_in_page(
         .filter(|n| csrf::is_nonce(n))
         .map_or_else(csrf::nonce, str::to_owned);
     let token = csrf::token(&ctx.key, &nonce);
-    let mut r = html(status, pages::sign_in(&ctx.control, &token, error, email));
+    let sso = ctx.sso.as_ref().map(|s| (s.label(), s.only()));
+    let mut r = html(
+        status,
+        pages::sign_in(&ctx.control, &token, error, email, sso),
+    );
     r.headers_mut().append(
         http::header::SET_COOKIE,
         set_cookie(ctx, csrf_cookie(ctx), &nonce, None),
@@ -86,6 +90,7 @@ pub(super) async fn sign_in(State(ctx): State<Ctx>, req: Request) -> Response {
         user_agent: &user_agent,
         request_id: Some(&request_id),
         now: pharos_engine::clock::now(),
+        owners_only: ctx.sso.as_ref().is_some_and(|sso| sso.only()),
     };
     match ctx.control.directory().sign_in(attempt).await {
         Ok(Ok(signed_in)) => {

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod console;
 pub mod http;
+pub mod node;
 
 use std::net::TcpListener;
 
