@@ -187,6 +187,7 @@ fn api(auth: auth::AuthState) -> (Router<Ctx>, utoipa::openapi::OpenApi) {
         .routes(routes!(self_check::get))
         .routes(routes!(locations::list))
         .routes(routes!(deliveries::list))
+        .routes(routes!(deliveries::retry))
         .routes(routes!(subscribers::list))
         .routes(routes!(subscribers::remove))
         .routes(routes!(ingest::alertmanager))
