@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use crate::audit::insert_audit;
 use crate::error::OpError;
 use crate::model::{AuditRecord, DeliveryState, OutboxPayload, OutboxRow};
 use crate::sql::{from_ms, from_opt_ms, ms, to_u32, to_u64};

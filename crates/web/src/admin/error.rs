@@ -152,6 +152,11 @@ impl ApiError {
         }
     }
 
+    /// The status, the field at fault and the message, as the console shows a refusal.
+    pub(crate) fn shown(&self) -> (StatusCode, Option<&str>, &str) {
+        (self.status, self.field.as_deref(), &self.message)
+    }
+
     /// (status, field, message), for tests.
     #[cfg(test)]
     pub(crate) fn parts(self) -> (StatusCode, Option<String>, String) {
