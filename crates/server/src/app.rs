@@ -138,7 +138,10 @@ impl App {
                 let info = crate::cluster::single_node_info(node.id, node.address);
                 let router = pharos_web::router(state)
                     .merge(pharos_web::subscribe::router(engine.control()))
-                    .merge(pharos_web::console::router(engine.control()))
+                    .merge(pharos_web::console::router_showing_responders(
+                        engine.control(),
+                        show_responders,
+                    ))
                     .merge(pharos_web::ping::router(
                         engine.control().heartbeats().clone(),
                     ))

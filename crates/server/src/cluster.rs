@@ -274,7 +274,10 @@ async fn promote(
         tokens: parts.admin_tokens.clone(),
     };
     let router = pharos_web::subscribe::router(engine.control())
-        .merge(pharos_web::console::router(engine.control()))
+        .merge(pharos_web::console::router_showing_responders(
+            engine.control(),
+            parts.show_responders,
+        ))
         .merge(pharos_web::ping::router(
             engine.control().heartbeats().clone(),
         ))

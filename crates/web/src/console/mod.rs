@@ -35,8 +35,11 @@
 
 mod csrf;
 mod guard;
+mod maintenances;
+mod ops;
 mod overview;
 mod pages;
+mod postmortem;
 mod signin;
 
 pub(crate) use guard::{Fields, Signed};
@@ -94,6 +97,8 @@ struct Ctx {
     origin: String,
     by_address: Arc<Limiter<IpAddr>>,
     by_account: Arc<Limiter<String>>,
+    /// Whether published postmortems may name responders (`[page] show_responders`).
+    show_responders: bool,
 }
 
 /// The console's routes with the default limits. Merge with the public router (leader side).
@@ -101,11 +106,27 @@ pub fn router(control: EngineControl) -> Router {
     router_with_limits(control, ADDRESS_LIMIT, ACCOUNT_LIMIT)
 }
 
+/// [`router`], publishing postmortems that name responders when `show_responders` (`[page]
+/// show_responders`, as the admin API's [`crate::admin::AdminState::show_responders`]).
+pub fn router_showing_responders(control: EngineControl, show_responders: bool) -> Router {
+    build(control, ADDRESS_LIMIT, ACCOUNT_LIMIT, show_responders)
+}
+
 /// The console's routes, counting sign-in failures with `by_address` and `by_account`.
 pub fn router_with_limits(
     control: EngineControl,
     by_address: RateLimit,
     by_account: RateLimit,
+) -> Router {
+    build(control, by_address, by_account, false)
+}
+
+/// The console's routes.
+fn build(
+    control: EngineControl,
+    by_address: RateLimit,
+    by_account: RateLimit,
+    show_responders: bool,
 ) -> Router {
     let page_url = control.view().page.url.clone();
     let ctx = Ctx {
@@ -117,9 +138,37 @@ pub fn router_with_limits(
         control,
         by_address: Arc::new(Limiter::new(by_address)),
         by_account: Arc::new(Limiter::new(by_account)),
+        show_responders,
     };
     let signed = Router::new()
         .route(&at(""), get(overview::page))
+        .route(
+            &at("/maintenances"),
+            get(maintenances::list).post(maintenances::create),
+        )
+        .route(&at("/maintenances/new"), get(maintenances::new_form))
+        .route(&at("/maintenances/{id}"), get(maintenances::detail))
+        .route(
+            &at("/maintenances/{id}/updates"),
+            post(maintenances::post_update),
+        )
+        .route(
+            &at("/incidents/{id}/postmortem"),
+            get(postmortem::page).post(postmortem::save),
+        )
+        .route(
+            &at("/incidents/{id}/postmortem/publish"),
+            post(postmortem::publish),
+        )
+        .route(&at("/changes"), get(ops::changes))
+        .route(&at("/subscribers"), get(ops::subscribers))
+        .route(
+            &at("/subscribers/{id}/remove"),
+            post(ops::remove_subscriber),
+        )
+        .route(&at("/deliveries"), get(ops::deliveries))
+        .route(&at("/deliveries/{id}/retry"), post(ops::retry_delivery))
+        .route(&at("/reports"), get(ops::reports))
         .route_layer(axum::middleware::from_fn_with_state(
             ctx.clone(),
             guard::require_session,
@@ -140,7 +189,37 @@ pub fn router_with_limits(
 /// (SPEC §9). Pages are [`Permission::Read`]; each form's `POST` needs what the same change
 /// needs through the admin API. Sign-in and sign-out are open (they check what they need).
 /// Paths are under [`BASE`] (`""` is the overview).
-pub(crate) const ROUTES: &[(&str, &str, Permission)] = &[("GET", "", Permission::Read)];
+pub(crate) const ROUTES: &[(&str, &str, Permission)] = &[
+    ("GET", "", Permission::Read),
+    ("GET", "/maintenances", Permission::Read),
+    ("POST", "/maintenances", Permission::Communicate),
+    // A form only: it shows nothing a viewer could not read, but it is for those who may
+    // schedule.
+    ("GET", "/maintenances/new", Permission::Communicate),
+    ("GET", "/maintenances/{id}", Permission::Read),
+    (
+        "POST",
+        "/maintenances/{id}/updates",
+        Permission::Communicate,
+    ),
+    ("GET", "/incidents/{id}/postmortem", Permission::Read),
+    (
+        "POST",
+        "/incidents/{id}/postmortem",
+        Permission::Communicate,
+    ),
+    (
+        "POST",
+        "/incidents/{id}/postmortem/publish",
+        Permission::Communicate,
+    ),
+    ("GET", "/changes", Permission::Read),
+    ("GET", "/subscribers", Permission::Read),
+    ("POST", "/subscribers/{id}/remove", Permission::Operate),
+    ("GET", "/deliveries", Permission::Read),
+    ("POST", "/deliveries/{id}/retry", Permission::Operate),
+    ("GET", "/reports", Permission::Read),
+];
 
 /// The registered path of console route `rel`.
 fn at(rel: &str) -> String {
