@@ -545,10 +545,7 @@ impl EngineControl {
     /// ([`Self::on_behalf`]) the change and its audit entry (`delivery.retry`) are stored in
     /// one transaction. Refused, changing nothing, for an unknown id or a delivery that is
     /// not dead.
-    pub async fn retry_delivery(
-        &self,
-        id: &str,
-    ) -> Result<pharos_store::OutboxRow, RetryError> {
+    pub async fn retry_delivery(&self, id: &str) -> Result<pharos_store::OutboxRow, RetryError> {
         let now = crate::clock::now();
         let audit = self.audit.as_ref().map(|ctx| {
             crate::audit::record(

@@ -31,7 +31,14 @@ async fn app(backend: Backend) -> TestApp {
         .build();
     let app = spawn_app_on(backend, &config).await;
     // The first person must be an owner.
-    add_person(&app, "olive@acme.test", "Olive Owner", "owner", "an owner's password").await;
+    add_person(
+        &app,
+        "olive@acme.test",
+        "Olive Owner",
+        "owner",
+        "an owner's password",
+    )
+    .await;
     app
 }
 
@@ -82,7 +89,13 @@ async fn denver_communicator(app: &TestApp) -> (reqwest::Client, String) {
     .await
     .unwrap();
     let client = browser();
-    let signed = sign_in(app, &client, "dora@acme.test", "correct horse battery staple").await;
+    let signed = sign_in(
+        app,
+        &client,
+        "dora@acme.test",
+        "correct horse battery staple",
+    )
+    .await;
     assert_eq!(signed.status, 303, "{}", signed.text);
     let home = get(app, &client, "/console").await;
     (client.clone(), home.csrf())
@@ -136,8 +149,15 @@ async fn maintenances_are_scheduled_in_the_persons_zone_and_moved_forward() {
         // Refused: the end before the start, and a time Denver's clocks skip. Nothing stored.
         let backwards = send(fields("Backwards", ends.clone(), starts.clone())).await;
         assert_eq!(backwards.status, 422, "{}", backwards.text);
-        assert!(backwards.text.contains("Nothing was scheduled"), "{}", backwards.text);
-        assert!(backwards.text.contains("value=\"Backwards\""), "typed values kept");
+        assert!(
+            backwards.text.contains("Nothing was scheduled"),
+            "{}",
+            backwards.text
+        );
+        assert!(
+            backwards.text.contains("value=\"Backwards\""),
+            "typed values kept"
+        );
         let gap = send(fields(
             "Gap",
             "2027-03-14T02:30".to_owned(),
@@ -145,7 +165,11 @@ async fn maintenances_are_scheduled_in_the_persons_zone_and_moved_forward() {
         ))
         .await;
         assert_eq!(gap.status, 422, "{}", gap.text);
-        assert!(gap.text.contains("does not exist in America/Denver"), "{}", gap.text);
+        assert!(
+            gap.text.contains("does not exist in America/Denver"),
+            "{}",
+            gap.text
+        );
         assert_eq!(maintenance_count(&app).await, 0);
 
         let created = send(fields("Upgrade <db>", starts.clone(), ends.clone())).await;
@@ -162,8 +186,11 @@ async fn maintenances_are_scheduled_in_the_persons_zone_and_moved_forward() {
             .from_local_datetime(&day.and_hms_opt(2, 0, 0).unwrap())
             .unwrap()
             .with_timezone(&Utc);
-        let got: chrono::DateTime<Utc> =
-            stored.json["scheduled_for"].as_str().unwrap().parse().unwrap();
+        let got: chrono::DateTime<Utc> = stored.json["scheduled_for"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         assert_eq!(got, want, "read as Denver time, stored in UTC");
         assert_eq!(stored.json["auto_complete"], false, "unchecked box");
         let scheduled = audit(&app, "maintenance.create").await;
@@ -174,8 +201,16 @@ async fn maintenances_are_scheduled_in_the_persons_zone_and_moved_forward() {
         let page = get(&app, &dora, &location).await;
         assert_eq!(page.status, 200, "{}", page.text);
         assert!(page.text.contains("The maintenance is scheduled."));
-        assert!(page.text.contains("<h1>Upgrade &#60;db&#62;</h1>"), "{}", page.text);
-        assert!(page.text.contains("We upgrade &lt;the&gt; database."), "{}", page.text);
+        assert!(
+            page.text.contains("<h1>Upgrade &#60;db&#62;</h1>"),
+            "{}",
+            page.text
+        );
+        assert!(
+            page.text.contains("We upgrade &lt;the&gt; database."),
+            "{}",
+            page.text
+        );
         assert!(page.text.contains("02:00 MST") || page.text.contains("02:00 MDT"));
         assert!(page.text.contains("Start now"));
         let list = get(&app, &dora, "/console/maintenances").await;
@@ -184,13 +219,15 @@ async fn maintenances_are_scheduled_in_the_persons_zone_and_moved_forward() {
         let month = day.format("%Y-%m").to_string();
         let calendar = get(&app, &dora, &format!("/console/maintenances?month={month}")).await;
         assert!(
-            calendar
-                .text
-                .contains(&format!("class=\"window\" href=\"/console/maintenances/{id}\"")),
+            calendar.text.contains(&format!(
+                "class=\"window\" href=\"/console/maintenances/{id}\""
+            )),
             "{}",
             calendar.text
         );
-        assert!(calendar.text.contains(&day.format("<caption>%B %Y</caption>").to_string()));
+        assert!(calendar
+            .text
+            .contains(&day.format("<caption>%B %Y</caption>").to_string()));
 
         // A viewer may read it but not schedule; a form without its token is refused.
         let (viewer, viewer_csrf) = signed_in_as(&app, "viewer").await;
@@ -200,7 +237,11 @@ async fn maintenances_are_scheduled_in_the_persons_zone_and_moved_forward() {
             &app,
             &viewer,
             &format!("/console/maintenances/{id}/updates"),
-            &[("csrf", &viewer_csrf), ("status", "in_progress"), ("body", "")],
+            &[
+                ("csrf", &viewer_csrf),
+                ("status", "in_progress"),
+                ("body", ""),
+            ],
         )
         .await;
         denied(&app, &refused, before).await;
@@ -231,7 +272,10 @@ async fn maintenances_are_scheduled_in_the_persons_zone_and_moved_forward() {
             ],
         )
         .await;
-        see_other(&started, &format!("/console/maintenances/{id}?done=updated"));
+        see_other(
+            &started,
+            &format!("/console/maintenances/{id}?done=updated"),
+        );
         assert_eq!(status(&app).await, "in_progress");
         let back = submit(
             &app,
@@ -300,16 +344,36 @@ async fn postmortems_are_previewed_saved_and_published_once_complete() {
 
         let page = get(&app, &c, &path).await;
         assert_eq!(page.status, 200, "{}", page.text);
-        assert!(page.text.contains("Postmortem: Slow &#60;bookings&#62;"), "{}", page.text);
-        assert!(page.text.contains("<strong>Missing:</strong> Root cause"), "{}", page.text);
-        assert!(page.text.contains("<strong>Done:</strong> Timeline"), "{}", page.text);
-        assert!(page.text.contains(&format!("href=\"/console/incidents/{id}\"")));
+        assert!(
+            page.text.contains("Postmortem: Slow &#60;bookings&#62;"),
+            "{}",
+            page.text
+        );
+        assert!(
+            page.text.contains("<strong>Missing:</strong> Root cause"),
+            "{}",
+            page.text
+        );
+        assert!(
+            page.text.contains("<strong>Done:</strong> Timeline"),
+            "{}",
+            page.text
+        );
+        assert!(page
+            .text
+            .contains(&format!("href=\"/console/incidents/{id}\"")));
 
         // Publishing an incomplete postmortem is refused, naming what is missing.
         let refused = submit(&app, &c, &format!("{path}/publish"), &[("csrf", &csrf)]).await;
         assert_eq!(refused.status, 422, "{}", refused.text);
-        assert!(refused.text.contains("Not published: The postmortem is incomplete"));
-        assert!(refused.text.contains("Write the root cause"), "{}", refused.text);
+        assert!(refused
+            .text
+            .contains("Not published: The postmortem is incomplete"));
+        assert!(
+            refused.text.contains("Write the root cause"),
+            "{}",
+            refused.text
+        );
         assert_eq!(
             api_get(&app, &api_path, Some(ADMIN)).await.json["published"],
             false
@@ -319,7 +383,10 @@ async fn postmortems_are_previewed_saved_and_published_once_complete() {
             vec![
                 ("csrf", csrf.clone()),
                 ("action", action.to_owned()),
-                ("root_cause", "The pool was **exhausted** <by leaks>.".to_owned()),
+                (
+                    "root_cause",
+                    "The pool was **exhausted** <by leaks>.".to_owned(),
+                ),
                 ("remediation", "Restarted with a larger pool.".to_owned()),
                 ("a0.id", String::new()),
                 ("a0.description", "Alert on pool growth".to_owned()),
@@ -351,7 +418,10 @@ async fn postmortems_are_previewed_saved_and_published_once_complete() {
         );
         assert!(preview.text.contains("value=\"Alert on pool growth\""));
         let saved = api_get(&app, &api_path, Some(ADMIN)).await;
-        assert_eq!(saved.json["edits"]["root_cause"], "", "a preview saves nothing");
+        assert_eq!(
+            saved.json["edits"]["root_cause"], "",
+            "a preview saves nothing"
+        );
 
         // A bad date is refused naming the row; then it is saved.
         let bad = send(fields("save", "30/04/2026")).await;
@@ -365,14 +435,27 @@ async fn postmortems_are_previewed_saved_and_published_once_complete() {
         assert_eq!(saved.json["edits"]["actions"][0]["owner"], "alice");
         assert_eq!(audit(&app, "postmortem.save").await.len(), 1);
         let page = get(&app, &c, &path).await;
-        assert!(page.text.contains("Complete: it can be published."), "{}", page.text);
-        assert!(page.text.contains("value=\"A1\""), "the saved action keeps its id");
+        assert!(
+            page.text.contains("Complete: it can be published."),
+            "{}",
+            page.text
+        );
+        assert!(
+            page.text.contains("value=\"A1\""),
+            "the saved action keeps its id"
+        );
 
         // A viewer may read it, not change it; a form without its token is refused.
         let (viewer, viewer_csrf) = signed_in_as(&app, "viewer").await;
         assert_eq!(get(&app, &viewer, &path).await.status, 200);
         let before = audit(&app, "access.denied").await.len();
-        let refused = submit(&app, &viewer, &format!("{path}/publish"), &[("csrf", &viewer_csrf)]).await;
+        let refused = submit(
+            &app,
+            &viewer,
+            &format!("{path}/publish"),
+            &[("csrf", &viewer_csrf)],
+        )
+        .await;
         denied(&app, &refused, before).await;
         let forged = submit(&app, &c, &format!("{path}/publish"), &[]).await;
         assert_eq!(forged.status, 403, "{}", forged.text);
@@ -444,8 +527,14 @@ async fn changes_subscribers_deliveries_and_reports() {
         let (viewer, viewer_csrf) = signed_in_as(&app, "viewer").await;
         let changes = get(&app, &viewer, "/console/changes").await;
         assert_eq!(changes.status, 200, "{}", changes.text);
-        assert!(changes.text.contains("Deploy &#60;b&#62;1.2&#60;/b&#62;"), "{}", changes.text);
-        assert!(changes.text.contains("href=\"https://ci.example.com/run/7\""));
+        assert!(
+            changes.text.contains("Deploy &#60;b&#62;1.2&#60;/b&#62;"),
+            "{}",
+            changes.text
+        );
+        assert!(changes
+            .text
+            .contains("href=\"https://ci.example.com/run/7\""));
         assert!(changes.text.contains("Public API"));
 
         // A failing delivery, given up.
@@ -477,8 +566,15 @@ async fn changes_subscribers_deliveries_and_reports() {
         assert_eq!(dead(&app).await, DeliveryState::Dead);
         let page = get(&app, &viewer, "/console/deliveries?state=dead").await;
         assert_eq!(page.status, 200, "{}", page.text);
-        assert!(page.text.contains("HTTP 503 &#60;unavailable&#62;"), "{}", page.text);
-        assert!(!page.text.contains("Retry</button>"), "a viewer is not offered it");
+        assert!(
+            page.text.contains("HTTP 503 &#60;unavailable&#62;"),
+            "{}",
+            page.text
+        );
+        assert!(
+            !page.text.contains("Retry</button>"),
+            "a viewer is not offered it"
+        );
 
         // Not allowed below admin; not without the token.
         let retry = format!("/console/deliveries/{}/retry", delivery.id);
@@ -502,7 +598,10 @@ async fn changes_subscribers_deliveries_and_reports() {
         see_other(&retried, "/console/deliveries?done=retried");
         let entries = audit(&app, "delivery.retry").await;
         assert_eq!(entries.len(), 1);
-        assert_eq!(entries[0].record.subject.as_deref(), Some(delivery.id.as_str()));
+        assert_eq!(
+            entries[0].record.subject.as_deref(),
+            Some(delivery.id.as_str())
+        );
         assert_eq!(entries[0].record.actor_name, "Admin Person");
         eventually(WAIT, "the retried delivery sent", || async {
             (dead(&app).await == DeliveryState::Sent).then_some(())
@@ -519,7 +618,13 @@ async fn changes_subscribers_deliveries_and_reports() {
         )
         .await;
         assert_eq!(api.status, 409, "{}", api.text);
-        let api = post(&app, "/api/v1/deliveries/nope/retry", Some(ADMIN), &json!(null)).await;
+        let api = post(
+            &app,
+            "/api/v1/deliveries/nope/retry",
+            Some(ADMIN),
+            &json!(null),
+        )
+        .await;
         assert_eq!(api.status, 404, "{}", api.text);
         assert_eq!(audit(&app, "delivery.retry").await.len(), 1);
 
@@ -549,7 +654,10 @@ async fn changes_subscribers_deliveries_and_reports() {
             .unwrap()
             .is_empty());
         let entries = audit(&app, "subscriber.remove").await;
-        assert_eq!(entries[0].record.subject.as_deref(), Some(subscriber.as_str()));
+        assert_eq!(
+            entries[0].record.subject.as_deref(),
+            Some(subscriber.as_str())
+        );
         let gone = submit(&app, &admin, &remove, &[("csrf", &csrf)]).await;
         assert_eq!(gone.status, 404, "{}", gone.text);
 
@@ -561,8 +669,17 @@ async fn changes_subscribers_deliveries_and_reports() {
         assert!(page.text.contains("id=\"all.30d.uptime\""), "{}", page.text);
         let narrowed = get(&app, &viewer, "/console/reports?days=30").await;
         assert!(!narrowed.text.contains("id=\"all.90d.uptime\""));
-        for section in ["Maintenances", "Changes", "Subscribers", "Deliveries", "Reports"] {
-            assert!(page.text.contains(&format!(">{section}</a>")), "nav: {section}");
+        for section in [
+            "Maintenances",
+            "Changes",
+            "Subscribers",
+            "Deliveries",
+            "Reports",
+        ] {
+            assert!(
+                page.text.contains(&format!(">{section}</a>")),
+                "nav: {section}"
+            );
         }
         app.stop().await;
     }

@@ -31,11 +31,7 @@ pub(crate) const ROUTES: &[(&str, &str, Permission)] = &[
     ),
     ("GET", "/api/v1/coverage", Permission::Read),
     ("GET", "/api/v1/deliveries", Permission::Read),
-    (
-        "POST",
-        "/api/v1/deliveries/{id}/retry",
-        Permission::Operate,
-    ),
+    ("POST", "/api/v1/deliveries/{id}/retry", Permission::Operate),
     ("GET", "/api/v1/incidents", Permission::Read),
     ("POST", "/api/v1/incidents", Permission::Communicate),
     ("GET", "/api/v1/incidents/{id}", Permission::Read),

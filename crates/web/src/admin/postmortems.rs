@@ -603,12 +603,9 @@ pub(crate) async fn publish(
     let iid = incident_id(&id)?;
     match publish_as(&ctx.control, &caller, &iid, ctx.show_responders).await? {
         Published::Done(built) => Ok(Json(built.out()).into_response()),
-        Published::NotResolved(message) => Ok(refused(
-            StatusCode::CONFLICT,
-            message,
-            "status",
-            Vec::new(),
-        )),
+        Published::NotResolved(message) => {
+            Ok(refused(StatusCode::CONFLICT, message, "status", Vec::new()))
+        }
         Published::Incomplete(gaps) => {
             let field = gaps.first().map(|g| g.section.clone()).unwrap_or_default();
             Ok(refused(
@@ -624,7 +621,7 @@ pub(crate) async fn publish(
 /// What publishing did.
 pub(crate) enum Published {
     /// Published; the postmortem as it is now.
-    Done(Built),
+    Done(Box<Built>),
     /// Refused, nothing changed: the incident is not resolved (the sentence says so).
     NotResolved(String),
     /// Refused, nothing changed: these are missing.
@@ -676,7 +673,9 @@ pub(crate) async fn publish_as(
     tracing::info!(incident = %iid, by = %caller.name, "{what}");
     // Answered from the desk's incident: the published view may not show it as `postmortem`
     // yet.
-    Ok(Published::Done(build_from(control, incident, None, None).await?))
+    Ok(Published::Done(Box::new(
+        build_from(control, incident, None, None).await?,
+    )))
 }
 
 #[cfg(test)]

@@ -148,9 +148,10 @@ fn day_start(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
         }
         chrono::LocalResult::None => {
             let later = midnight + Duration::hours(1);
-            tz.from_local_datetime(&later)
-                .earliest()
-                .map_or_else(|| Utc.from_utc_datetime(&midnight), |t| t.with_timezone(&Utc))
+            tz.from_local_datetime(&later).earliest().map_or_else(
+                || Utc.from_utc_datetime(&midnight),
+                |t| t.with_timezone(&Utc),
+            )
         }
     }
 }
@@ -458,7 +459,11 @@ pub(super) async fn create(
     {
         Ok(m) => {
             tracing::info!(maintenance = %m.id, by = %signed.caller.name, "maintenance scheduled in the console");
-            redirect(&format!("{}/maintenances/{}?done=scheduled", super::BASE, m.id))
+            redirect(&format!(
+                "{}/maintenances/{}?done=scheduled",
+                super::BASE,
+                m.id
+            ))
         }
         Err(CommandError::Desk(e)) => again(refused_line(&e)),
         Err(CommandError::Unavailable(error)) => super::unavailable(&ctx, &error),
@@ -514,7 +519,8 @@ fn entry(e: &pharos_domain::incident::TimelineEntry, tz: Tz) -> Entry {
         TimelineKind::PublicUpdate { status, body, .. } => (
             format!(
                 "Public update · {}",
-                MaintenanceStatus::parse(status).map_or_else(|| status.clone(), |s| status_label(s).to_owned())
+                MaintenanceStatus::parse(status)
+                    .map_or_else(|| status.clone(), |s| status_label(s).to_owned())
             ),
             body.clone(),
             false,
@@ -678,7 +684,11 @@ pub(super) async fn post_update(
     {
         Ok(m) => {
             tracing::info!(maintenance = %m.id, status = m.status.as_str(), by = %signed.caller.name, "maintenance update posted in the console");
-            redirect(&format!("{}/maintenances/{}?done=updated", super::BASE, m.id))
+            redirect(&format!(
+                "{}/maintenances/{}?done=updated",
+                super::BASE,
+                m.id
+            ))
         }
         Err(CommandError::Desk(DeskError::NotFound { .. })) => say(
             &ctx,
@@ -710,7 +720,9 @@ mod tests {
             Utc.with_ymd_and_hms(2026, 11, 1, 7, 30, 0).unwrap()
         );
         assert!(local_time("Ends", "tomorrow", Tz::UTC).is_err());
-        assert!(local_time("Ends", "", Tz::UTC).unwrap_err().starts_with("Ends"));
+        assert!(local_time("Ends", "", Tz::UTC)
+            .unwrap_err()
+            .starts_with("Ends"));
     }
 
     #[test]
@@ -738,6 +750,9 @@ mod tests {
         assert_eq!(with, vec![24, 25]);
         assert_eq!(parse_month("2026-13"), None);
         assert_eq!(parse_month("26-1"), None);
-        assert_eq!(prev_month(parse_month("2026-01").unwrap()), parse_month("2025-12").unwrap());
+        assert_eq!(
+            prev_month(parse_month("2026-01").unwrap()),
+            parse_month("2025-12").unwrap()
+        );
     }
 }

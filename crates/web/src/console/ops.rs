@@ -18,8 +18,8 @@ use chrono_tz::Tz;
 use http::header::LOCATION;
 use http::{HeaderValue, StatusCode};
 use pharos_domain::access::Permission;
-use pharos_engine::{DeliveryState, RetryError, SubscriberError, SubscriberKind};
 use pharos_engine::changes::ChangeFilter;
+use pharos_engine::{DeliveryState, RetryError, SubscriberError, SubscriberKind};
 use serde::Deserialize;
 
 use super::pages::{render, Nav};
@@ -537,8 +537,9 @@ impl Chart {
                     clippy::cast_precision_loss
                 )]
                 let width = if max > 0.0 {
-                    ((v / max) * f64::from(BAR_W)).round().max(if v > 0.0 { 2.0 } else { 0.0 })
-                        as u32
+                    ((v / max) * f64::from(BAR_W))
+                        .round()
+                        .max(if v > 0.0 { 2.0 } else { 0.0 }) as u32
                 } else {
                     0
                 };

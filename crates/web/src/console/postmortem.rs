@@ -40,10 +40,16 @@ const CHECKS: &[(&str, &str)] = &[
     ("event_type", "Type of event"),
     ("services_impacted", "Services impacted"),
     ("timeline", "Timeline"),
-    ("total_duration", "Incident resolved, so its duration is known"),
+    (
+        "total_duration",
+        "Incident resolved, so its duration is known",
+    ),
     ("root_cause", "Root cause"),
     ("remediation", "Remediation"),
-    ("actions", "Action items, one of them to prevent a recurrence"),
+    (
+        "actions",
+        "Action items, one of them to prevent a recurrence",
+    ),
     ("actions[", "Every action item has an owner and a due date"),
 ];
 
@@ -346,10 +352,7 @@ fn editor(ctx: &Ctx, signed: &Signed, built: &Built, shown: Shown<'_>) -> String
             error: shown.error,
             complete: gaps.is_empty(),
             checks: checklist(&gaps),
-            published: built
-                .stored
-                .published_at
-                .map(|t| super::ops::when(t, tz)),
+            published: built.stored.published_at.map(|t| super::ops::when(t, tz)),
             saved: built.stored.updated_at.map(|t| super::ops::when(t, tz)),
             may_edit: signed.may(Permission::Communicate),
             drafted_description: &pm.description.text,
@@ -376,15 +379,15 @@ fn editor(ctx: &Ctx, signed: &Signed, built: &Built, shown: Shown<'_>) -> String
     )
 }
 
-/// The incident id in the path, or the 404 page.
-fn incident_id(ctx: &Ctx, id: &str) -> Result<IncidentId, Response> {
+/// The incident id in the path, or the 404 page (boxed: a page is large beside an id).
+fn incident_id(ctx: &Ctx, id: &str) -> Result<IncidentId, Box<Response>> {
     IncidentId::new(id).ok_or_else(|| {
-        say(
+        Box::new(say(
             ctx,
             StatusCode::NOT_FOUND,
             "Not found",
             "No incident has this id.",
-        )
+        ))
     })
 }
 
@@ -397,7 +400,7 @@ pub(super) async fn page(
 ) -> Response {
     let iid = match incident_id(&ctx, &id) {
         Ok(i) => i,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let built = match api::build(&ctx.control, &iid, None).await {
         Ok(b) => b,
@@ -429,7 +432,7 @@ pub(super) async fn save(
 ) -> Response {
     let iid = match incident_id(&ctx, &id) {
         Ok(i) => i,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let form = Form::read(&fields);
     let preview = fields.get("action") == "preview";
@@ -464,12 +467,11 @@ pub(super) async fn save(
         }
     };
     if preview {
-        let draft = match api::build_from(&ctx.control, built.incident.clone(), None, Some(edits))
-            .await
-        {
-            Ok(b) => b,
-            Err(e) => return refusal(&ctx, &e),
-        };
+        let draft =
+            match api::build_from(&ctx.control, built.incident.clone(), None, Some(edits)).await {
+                Ok(b) => b,
+                Err(e) => return refusal(&ctx, &e),
+            };
         let audience = Audience::Public {
             show_responders: ctx.show_responders,
         };
@@ -510,31 +512,30 @@ pub(super) async fn publish(
 ) -> Response {
     let iid = match incident_id(&ctx, &id) {
         Ok(i) => i,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
-    let refused = match api::publish_as(&ctx.control, &signed.caller, &iid, ctx.show_responders)
-        .await
-    {
-        Ok(Published::Done(_)) => {
-            return redirect(&format!(
-                "{}/incidents/{}/postmortem?done=published",
-                super::BASE,
-                iid
-            ))
-        }
-        Ok(Published::NotResolved(message)) => (
-            StatusCode::CONFLICT,
-            format!("Not published: {}", sentence(&message)),
-        ),
-        Ok(Published::Incomplete(gaps)) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!(
-                "Not published: {} The checklist says what to add.",
-                sentence(&api::incomplete_message(gaps.len()))
+    let refused =
+        match api::publish_as(&ctx.control, &signed.caller, &iid, ctx.show_responders).await {
+            Ok(Published::Done(_)) => {
+                return redirect(&format!(
+                    "{}/incidents/{}/postmortem?done=published",
+                    super::BASE,
+                    iid
+                ))
+            }
+            Ok(Published::NotResolved(message)) => (
+                StatusCode::CONFLICT,
+                format!("Not published: {}", sentence(&message)),
             ),
-        ),
-        Err(e) => return refusal(&ctx, &e),
-    };
+            Ok(Published::Incomplete(gaps)) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "Not published: {} The checklist says what to add.",
+                    sentence(&api::incomplete_message(gaps.len()))
+                ),
+            ),
+            Err(e) => return refusal(&ctx, &e),
+        };
     let built = match api::build(&ctx.control, &iid, None).await {
         Ok(b) => b,
         Err(e) => return refusal(&ctx, &e),
