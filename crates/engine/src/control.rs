@@ -36,6 +36,20 @@ pub enum CommandError {
     Unavailable(String),
 }
 
+/// Why a dead delivery was not sent again ([`EngineControl::retry_delivery`]).
+#[derive(Debug, thiserror::Error)]
+pub enum RetryError {
+    /// No delivery has this id.
+    #[error("no delivery with id {0:?}")]
+    NotFound(String),
+    /// The delivery is pending (it will be tried anyway) or sent: only a dead one is retried.
+    #[error("the delivery is {}, not dead: only a dead delivery can be retried", .0.as_str())]
+    NotDead(pharos_store::DeliveryState),
+    /// Storage did not answer; nothing changed.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
 /// The answer, with the write sequence number that makes it durable.
 type Reply<T> = oneshot::Sender<(Result<T, DeskError>, u64)>;
 
@@ -534,6 +548,47 @@ impl EngineControl {
             .outbox_rows(state, limit)
             .await
             .map_err(|e| CommandError::Unavailable(format!("reading deliveries failed: {e}")))
+    }
+
+    /// Sends a dead delivery again: it becomes pending, due now, and the dispatcher tries it
+    /// as any other (a failure is retried while the delivery is younger than
+    /// [`crate::dispatch::MAX_AGE`], else it is dead again). On someone's behalf
+    /// ([`Self::on_behalf`]) the change and its audit entry (`delivery.retry`) are stored in
+    /// one transaction. Refused, changing nothing, for an unknown id or a delivery that is
+    /// not dead.
+    pub async fn retry_delivery(&self, id: &str) -> Result<pharos_store::OutboxRow, RetryError> {
+        let now = crate::clock::now();
+        let audit = self.audit.as_ref().map(|ctx| {
+            crate::audit::record(
+                ctx,
+                "delivery.retry",
+                Some(id.to_owned()),
+                Some(serde_json::json!({ "state": "dead" }).to_string()),
+                Some(
+                    serde_json::json!({ "state": "pending", "due_at": now.to_rfc3339() })
+                        .to_string(),
+                ),
+            )
+        });
+        match self
+            .store
+            .requeue_dead_delivery(id, now, audit.as_ref())
+            .await
+        {
+            Ok(pharos_store::Requeue::Queued(row)) => {
+                tracing::info!(delivery = %row.id, destination = %row.destination, "dead delivery queued again");
+                Ok(row)
+            }
+            Ok(pharos_store::Requeue::NotDead(state)) => Err(RetryError::NotDead(state)),
+            Ok(pharos_store::Requeue::Unknown) => Err(RetryError::NotFound(id.to_owned())),
+            Err(error) => {
+                tracing::warn!(delivery = id, %error, "retrying a dead delivery failed");
+                Err(RetryError::Unavailable(
+                    "storage is unavailable; the delivery was not retried, try again shortly"
+                        .into(),
+                ))
+            }
+        }
     }
 
     /// Monitors removed from the configuration (archived at a start-up, their history kept),

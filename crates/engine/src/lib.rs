@@ -44,7 +44,7 @@ use tokio::time::Instant;
 pub use catalog::ComponentDef;
 pub use changes::ChangeSettings;
 use control::Command;
-pub use control::{CommandError, EngineControl};
+pub use control::{CommandError, EngineControl, RetryError};
 pub use desk::postmortem::{Publication, StoredPostmortem};
 use desk::Desk;
 pub use desk::{

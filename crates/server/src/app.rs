@@ -139,7 +139,14 @@ impl App {
                 let info = crate::cluster::single_node_info(node.id, node.address);
                 let router = pharos_web::router(state)
                     .merge(pharos_web::subscribe::router(engine.control()))
-                    .merge(pharos_web::console::router(engine.control(), sso))
+                    .merge(pharos_web::console::router(
+                        engine.control(),
+                        pharos_web::console::ConsoleOptions {
+                            sso,
+                            show_responders,
+                            ..pharos_web::console::ConsoleOptions::default()
+                        },
+                    ))
                     .merge(pharos_web::ping::router(
                         engine.control().heartbeats().clone(),
                     ))

@@ -278,7 +278,11 @@ async fn promote(
     let router = pharos_web::subscribe::router(engine.control())
         .merge(pharos_web::console::router(
             engine.control(),
-            parts.sso.clone(),
+            pharos_web::console::ConsoleOptions {
+                sso: parts.sso.clone(),
+                show_responders: parts.show_responders,
+                ..pharos_web::console::ConsoleOptions::default()
+            },
         ))
         .merge(pharos_web::ping::router(
             engine.control().heartbeats().clone(),

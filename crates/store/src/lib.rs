@@ -146,7 +146,7 @@ pub use model::{
     PruneReport, ReconcileReport, Rollup, StoredComponent, SubscriberChange, SubscriberFilter,
     SubscriberKind, SubscriberRecord, SubscriberState, RING_SIZE,
 };
-pub use outbox::{Settlement, OUTBOX_ERROR_MAX_CHARS};
+pub use outbox::{Requeue, Settlement, OUTBOX_ERROR_MAX_CHARS};
 pub use people::{
     ApiTokenRecord, PeopleConflict, RecoveryCodeRecord, SessionRecord, SessionWithUser,
     TokenWithOwner, UserKind, UserPatch, UserRecord, USER_AGENT_MAX_CHARS,

@@ -19,8 +19,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use crate::audit::insert_audit;
 use crate::error::OpError;
-use crate::model::{DeliveryState, OutboxPayload, OutboxRow};
+use crate::model::{AuditRecord, DeliveryState, OutboxPayload, OutboxRow};
 use crate::sql::{from_ms, from_opt_ms, ms, to_u32, to_u64};
 use crate::{Result, Store};
 
@@ -226,6 +227,74 @@ impl Store {
         Ok(())
     }
 
+    /// Gives a dead delivery another chance: it becomes pending and due at `now`, unleased,
+    /// with its attempts, last error and times kept (the next attempt's outcome replaces the
+    /// error). The dispatcher then sends it as any due delivery; one that fails again is
+    /// retried while younger than the dispatcher's age limit, else dead again at once.
+    ///
+    /// Says so, changing nothing, when no delivery has this id or it is not dead (a pending
+    /// one is already going to be tried; a sent one was delivered). With `audit`, the entry
+    /// is written in the same transaction as the change (and only with a change).
+    pub async fn requeue_dead_delivery(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+        audit: Option<&AuditRecord>,
+    ) -> Result<Requeue> {
+        const OP: &str = "requeue_dead_delivery";
+        if let Some(a) = audit {
+            crate::audit::check_audit(a).map_err(|e| e.at(OP))?;
+        }
+        self.fence_locally(OP)?;
+        let outcome: Result<Option<DbRow>, String> = db_run!(self, |pool, d| async {
+            let mut tx = pool.begin_with(d.begin_write).await?;
+            check_fence!(self, tx, d);
+            let row: Option<DbRow> = sqlx::query_as(concat!(
+                "UPDATE outbox SET state = 'pending', due_at = $1, locked_until = NULL \
+                 WHERE id = $2 AND state = 'dead' RETURNING ",
+                outbox_columns!()
+            ))
+            .bind(ms(now))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(row) = row else {
+                // Nothing changed: say why (unknown, or not dead).
+                let state: Option<String> =
+                    sqlx::query_scalar("SELECT state FROM outbox WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                tx.rollback().await?;
+                return Ok::<_, OpError>(match state {
+                    Some(state) => Err(state),
+                    None => Ok(None),
+                });
+            };
+            if let Some(a) = audit {
+                insert_audit!(tx, a);
+            }
+            tx.commit().await?;
+            Ok(Ok(Some(row)))
+        }
+        .await)
+        .map_err(|e| e.at(OP))?;
+        match outcome {
+            Ok(None) => Ok(Requeue::Unknown),
+            Ok(Some(row)) => {
+                let mut rows = self.with_payloads(vec![row]).await.map_err(|e| e.at(OP))?;
+                rows.pop()
+                    .map(Requeue::Queued)
+                    .ok_or_else(|| OpError::Corrupt(format!("delivery {id:?} vanished")).at(OP))
+            }
+            Err(state) => DeliveryState::parse(&state)
+                .map(Requeue::NotDead)
+                .ok_or_else(|| {
+                    OpError::Corrupt(format!("delivery {id}: unknown state {state:?}")).at(OP)
+                }),
+        }
+    }
+
     /// Up to `limit` deliveries, newest `created_at` first (then by id, descending), only
     /// those in `state` when one is given. For the admin API.
     pub async fn outbox_rows(
@@ -344,6 +413,17 @@ impl Store {
             None => Err(OpError::Invalid(format!("unknown delivery {id:?}")).at(op)),
         }
     }
+}
+
+/// What [`Store::requeue_dead_delivery`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Requeue {
+    /// The dead delivery is pending again, as it is now.
+    Queued(OutboxRow),
+    /// The delivery is in this state, not dead; nothing changed.
+    NotDead(DeliveryState),
+    /// No delivery has this id.
+    Unknown,
 }
 
 /// One outcome to record with [`Store::settle`].

@@ -525,10 +525,25 @@ async fn every_console_route_is_guarded_as_its_row_says() {
     )
     .await;
     let id = created.json["id"].as_str().unwrap().to_owned();
+    let now = chrono::Utc::now() + chrono::Duration::hours(1);
+    let window = post(
+        &app,
+        "/api/v1/maintenances",
+        Some(ADMIN),
+        &serde_json::json!({
+            "name": "Guarded window", "body": "x", "components": ["web"],
+            "scheduled_for": now.to_rfc3339(),
+            "scheduled_until": (now + chrono::Duration::hours(1)).to_rfc3339(),
+        }),
+    )
+    .await;
+    assert_eq!(window.status, 201, "{window:?}");
+    let maintenance = window.json["id"].as_str().unwrap().to_owned();
     let (viewer, viewer_csrf) = signed_in_as(&app, "viewer").await;
     let stranger = crate::support::console::browser();
     for (method, path, permission) in pharos_web::console::ROUTES {
         let path = path.replace("/monitors/{id}", "/monitors/api-health");
+        let path = path.replace("/maintenances/{id}", &format!("/maintenances/{maintenance}"));
         let path = format!("/console{}", path.replace("{id}", &id));
         let viewer_may = *permission == pharos_domain::access::Permission::Read;
         match *method {

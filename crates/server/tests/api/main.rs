@@ -21,6 +21,7 @@ mod cli;
 mod cluster;
 mod console;
 mod console_incidents;
+mod console_ops;
 mod console_people;
 mod console_sso;
 mod coverage;

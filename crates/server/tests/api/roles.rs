@@ -42,6 +42,7 @@ const EXPECTED: &[(&str, &str, Permission)] = &[
     ),
     ("GET", "/api/v1/coverage", Permission::Read),
     ("GET", "/api/v1/deliveries", Permission::Read),
+    ("POST", "/api/v1/deliveries/{id}/retry", Permission::Operate),
     ("GET", "/api/v1/incidents", Permission::Read),
     ("POST", "/api/v1/incidents", Permission::Communicate),
     ("GET", "/api/v1/incidents/{id}", Permission::Read),

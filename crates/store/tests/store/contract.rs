@@ -18,7 +18,7 @@ use pharos_domain::{
 use pharos_store::{
     ArchivedMonitor, Backend, Batch, ComponentRecord, DeliveryState, Granularity, HeldAlertChange,
     HeldAlertRecord, IncidentEventRecord, IncidentKind, IncidentRecord, MonitorRecord,
-    OutboxPayload, OutboxRecord, OutboxRow, OverrideChange, OverrideRecord, PruneReport,
+    OutboxPayload, OutboxRecord, OutboxRow, OverrideChange, OverrideRecord, PruneReport, Requeue,
     Settlement, Store, StoreError, SubscriberChange, SubscriberFilter, SubscriberKind,
     SubscriberRecord, SubscriberState, DEAD_DELIVERY_RETENTION, OUTBOX_ERROR_MAX_CHARS, RING_SIZE,
     SENT_DELIVERY_RETENTION,
@@ -57,6 +57,7 @@ contract_tests!(
     a_failing_batch_enqueues_nothing,
     claims_respect_due_time_and_leases,
     deliveries_are_settled_sent_retried_or_dead,
+    a_dead_delivery_is_queued_again_with_its_audit_entry,
     outbox_rows_are_newest_first_and_counted,
     prune_ages_out_settled_deliveries,
     concurrent_claims_never_share_a_delivery,
@@ -2428,6 +2429,99 @@ async fn deliveries_are_settled_sent_retried_or_dead(db: &TestDb) {
         );
     }
     store.close().await;
+}
+
+async fn a_dead_delivery_is_queued_again_with_its_audit_entry(db: &TestDb) {
+    let store = db.open().await;
+    let t0 = t("2027-08-04T00:00:00Z");
+    let s = chrono::Duration::seconds;
+    let records = vec![
+        delivery("dead", "subscriber:s-1", t0, t0),
+        delivery("sent", "notifier:ops", t0, t0),
+        delivery("waiting", "notifier:ops", t0, t0 + s(60)),
+    ];
+    store
+        .write_batch(&Batch {
+            outbox: records.clone(),
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.claim_due(t0, LEASE, 10).await.unwrap().len(), 2);
+    store
+        .mark_failed("dead", t0 + s(1), "410 Gone", None)
+        .await
+        .unwrap();
+    store.mark_sent("sent", t0 + s(1)).await.unwrap();
+    let entry = |subject: &str| pharos_store::AuditRecord {
+        at: t0 + s(5),
+        actor_kind: pharos_store::ActorKind::User,
+        actor_id: Some("usr_1".into()),
+        actor_name: "Ada".into(),
+        action: "delivery.retry".into(),
+        subject: Some(subject.into()),
+        before: None,
+        after: None,
+        request_id: None,
+        address: None,
+    };
+    let audited = || async {
+        store
+            .audit(&pharos_store::AuditFilter::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.record.action == "delivery.retry")
+            .count()
+    };
+
+    // Only a dead one, and an unknown id is said so: nothing changes, nothing is recorded.
+    for (id, want) in [
+        ("sent", Requeue::NotDead(DeliveryState::Sent)),
+        ("waiting", Requeue::NotDead(DeliveryState::Pending)),
+        ("nope", Requeue::Unknown),
+    ] {
+        let got = store
+            .requeue_dead_delivery(id, t0 + s(5), Some(&entry(id)))
+            .await
+            .unwrap();
+        assert_eq!(got, want, "{id}");
+    }
+    assert_eq!(audited().await, 0);
+    assert_eq!(outbox_row(&store, "waiting").await, pending(&records[2]));
+
+    // The dead one: pending, due now, unleased, its history kept, and the entry with it.
+    let Requeue::Queued(row) = store
+        .requeue_dead_delivery("dead", t0 + s(5), Some(&entry("dead")))
+        .await
+        .unwrap()
+    else {
+        panic!("the dead delivery was not queued");
+    };
+    let want = OutboxRow {
+        due_at: t0 + s(5),
+        attempts: 1,
+        last_error: Some("410 Gone".into()),
+        last_attempt_at: Some(t0 + s(1)),
+        ..pending(&records[0])
+    };
+    assert_eq!(row, want);
+    assert_eq!(outbox_row(&store, "dead").await, want);
+    assert_eq!(audited().await, 1);
+    let claimed = store.claim_due(t0 + s(5), LEASE, 10).await.unwrap();
+    assert_eq!(
+        ids_of(&claimed),
+        vec!["dead"],
+        "claimed as any due delivery"
+    );
+    store.mark_sent("dead", t0 + s(6)).await.unwrap();
+    assert_eq!(
+        store
+            .requeue_dead_delivery("dead", t0 + s(7), None)
+            .await
+            .unwrap(),
+        Requeue::NotDead(DeliveryState::Sent)
+    );
 }
 
 async fn outbox_rows_are_newest_first_and_counted(db: &TestDb) {

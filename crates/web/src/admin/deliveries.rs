@@ -1,14 +1,18 @@
 //! `/api/v1/deliveries`: the notification outbox, so a responder can see what was sent, what
-//! is waiting for a retry and why, and what was given up (dead) with its last error.
+//! is waiting for a retry and why, and what was given up (dead) with its last error; and
+//! `POST /api/v1/deliveries/{id}/retry`, which sends a dead delivery again (audited).
 
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use pharos_engine::{DeliveryState, OutboxRow};
+use pharos_engine::{DeliveryState, OutboxRow, RetryError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::auth::Caller;
 use super::error::{ApiError, ErrorBody, UNAVAILABLE};
+use super::model::IdPath;
 use super::Ctx;
 
 /// Most deliveries one request lists.
@@ -100,4 +104,43 @@ pub(crate) async fn list(
     let limit = q.limit.unwrap_or(100).clamp(1, MAX_LIMIT);
     let rows = ctx.control.deliveries(state, limit).await?;
     Ok(Json(rows.into_iter().map(DeliveryOut::from).collect()))
+}
+
+/// Sends a dead delivery again: it becomes `pending`, due now, and is tried as any other
+/// (a failure is retried with backoff while the delivery is younger than a day, else it is
+/// dead again at once). Only a dead delivery can be retried.
+#[utoipa::path(
+    post,
+    path = "/api/v1/deliveries/{id}/retry",
+    operation_id = "retry_delivery",
+    tag = "deliveries",
+    params(("id" = String, Path, description = "Delivery id")),
+    responses(
+        (status = 200, description = "Queued again; the delivery as it is now", body = DeliveryOut),
+        (status = 404, description = "No delivery with this id", body = ErrorBody),
+        (status = 409, description = "The delivery is not dead (pending or sent)", body = ErrorBody),
+        (status = 503, description = UNAVAILABLE, body = ErrorBody)
+    )
+)]
+pub(crate) async fn retry(
+    State(ctx): State<Ctx>,
+    caller: Caller,
+    IdPath(id): IdPath,
+) -> Result<Json<DeliveryOut>, ApiError> {
+    let row = caller
+        .on_behalf(&ctx.control)
+        .retry_delivery(&id)
+        .await
+        .map_err(|e| retry_error(&id, e))?;
+    tracing::info!(delivery = %row.id, by = %caller.name, "dead delivery retried through the admin API");
+    Ok(Json(DeliveryOut::from(row)))
+}
+
+/// A refused retry as the API answers it.
+pub(crate) fn retry_error(id: &str, e: RetryError) -> ApiError {
+    match e {
+        RetryError::NotFound(_) => ApiError::not_found("delivery", id),
+        RetryError::NotDead(_) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+        RetryError::Unavailable(s) => pharos_engine::CommandError::Unavailable(s).into(),
+    }
 }

@@ -59,7 +59,7 @@ pub(crate) struct ErrorDetail {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self {
             status,
             message: message.into(),
@@ -150,6 +150,11 @@ impl ApiError {
             field: Some(field.into()),
             ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, message)
         }
+    }
+
+    /// The status, the field at fault and the message, as the console shows a refusal.
+    pub(crate) fn shown(&self) -> (StatusCode, Option<&str>, &str) {
+        (self.status, self.field.as_deref(), &self.message)
     }
 
     /// (status, field, message): for tests, and for the console, which shows the message on

@@ -54,10 +54,10 @@ mod monitors;
 mod openapi;
 mod pagerduty;
 mod permissions;
-mod postmortems;
+pub(crate) mod postmortems;
 mod probes;
-mod reports;
-mod reports_page;
+pub(crate) mod reports;
+pub(crate) mod reports_page;
 mod self_check;
 mod subscribers;
 pub(crate) mod tokens;
@@ -187,6 +187,7 @@ fn api(auth: auth::AuthState) -> (Router<Ctx>, utoipa::openapi::OpenApi) {
         .routes(routes!(self_check::get))
         .routes(routes!(locations::list))
         .routes(routes!(deliveries::list))
+        .routes(routes!(deliveries::retry))
         .routes(routes!(subscribers::list))
         .routes(routes!(subscribers::remove))
         .routes(routes!(ingest::alertmanager))

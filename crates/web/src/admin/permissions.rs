@@ -3,8 +3,8 @@
 //!
 //! Reading anything is [`Permission::Read`], which every role and scope has. Writes follow
 //! the SPEC's rows: incidents, their updates, notes, postmortems and maintenances are
-//! [`Permission::Communicate`]; overrides are [`Permission::Respond`]; removing subscribers is
-//! [`Permission::Operate`]. Alerts and changes sent by other systems are
+//! [`Permission::Communicate`]; overrides are [`Permission::Respond`]; removing subscribers and retrying
+//! dead deliveries is [`Permission::Operate`]. Alerts and changes sent by other systems are
 //! [`Permission::Ingest`], which responders and above have, and an `ingest` token has alone, so
 //! a deploy pipeline or an Alertmanager holds a token that can do nothing else.
 
@@ -31,6 +31,7 @@ pub(crate) const ROUTES: &[(&str, &str, Permission)] = &[
     ),
     ("GET", "/api/v1/coverage", Permission::Read),
     ("GET", "/api/v1/deliveries", Permission::Read),
+    ("POST", "/api/v1/deliveries/{id}/retry", Permission::Operate),
     ("GET", "/api/v1/incidents", Permission::Read),
     ("POST", "/api/v1/incidents", Permission::Communicate),
     ("GET", "/api/v1/incidents/{id}", Permission::Read),

@@ -22,7 +22,7 @@ use pharos_domain::postmortem::{
 use pharos_domain::request;
 use pharos_domain::similar::{self, Candidate, SimilarIncident};
 use pharos_domain::{ComponentId, Incident, IncidentId};
-use pharos_engine::{Publication, StoredPostmortem};
+use pharos_engine::{EngineControl, Publication, StoredPostmortem};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -124,10 +124,10 @@ pub(crate) struct MissingOut {
     /// The section or field, as named in the `PUT` body: `root_cause`, `remediation`,
     /// `actions`, `actions[0].owner`, `actions[0].due`, `services_impacted`, …
     #[schema(example = "actions[0].owner")]
-    section: String,
+    pub(crate) section: String,
     /// What to do about it.
     #[schema(example = "action A1 has no owner")]
-    message: String,
+    pub(crate) message: String,
 }
 
 /// The human part as saved: what `PUT` takes (send it back with your changes).
@@ -319,7 +319,7 @@ fn parse_tz(field: &str, z: &str) -> Result<Tz, ApiError> {
 }
 
 /// A domain refusal as a 422 naming its field.
-fn rule_error(e: pharos_domain::RuleError) -> ApiError {
+pub(crate) fn rule_error(e: pharos_domain::RuleError) -> ApiError {
     let field = e.field().to_owned();
     let message = match e {
         pharos_domain::RuleError::Invalid { message, .. } => message,
@@ -328,14 +328,17 @@ fn rule_error(e: pharos_domain::RuleError) -> ApiError {
 }
 
 /// A draft with what it was built from.
-struct Built {
-    postmortem: Postmortem,
-    stored: StoredPostmortem,
-    incident: Incident,
+pub(crate) struct Built {
+    /// The draft.
+    pub(crate) postmortem: Postmortem,
+    /// What is saved.
+    pub(crate) stored: StoredPostmortem,
+    /// The incident it is about.
+    pub(crate) incident: Incident,
 }
 
 /// What keeps `pm` from being published, in the API's shape.
-fn missing_out(pm: &Postmortem) -> Vec<MissingOut> {
+pub(crate) fn missing_out(pm: &Postmortem) -> Vec<MissingOut> {
     postmortem::missing(pm)
         .into_iter()
         .map(|m| MissingOut {
@@ -361,30 +364,42 @@ impl Built {
 }
 
 /// Builds the draft of incident `iid`, in `tz` when given.
-async fn build(ctx: &Ctx, iid: &IncidentId, tz: Option<Tz>) -> Result<Built, ApiError> {
-    let incident = ctx
-        .control
+pub(crate) async fn build(
+    control: &EngineControl,
+    iid: &IncidentId,
+    tz: Option<Tz>,
+) -> Result<Built, ApiError> {
+    let incident = control
         .view()
         .incidents
         .iter()
         .find(|i| &i.id == iid)
         .cloned()
         .ok_or_else(|| ApiError::not_found("incident", iid.as_str()))?;
-    build_from(ctx, incident, tz).await
+    build_from(control, incident, tz, None).await
 }
 
 /// The postmortem of `incident` as given (the desk's answer to a command, which the published
-/// view may not show yet).
-async fn build_from(ctx: &Ctx, incident: Incident, tz: Option<Tz>) -> Result<Built, ApiError> {
+/// view may not show yet), with `edits` instead of the saved human part when given (a preview
+/// of edits not saved).
+pub(crate) async fn build_from(
+    control: &EngineControl,
+    incident: Incident,
+    tz: Option<Tz>,
+    edits: Option<PostmortemEdits>,
+) -> Result<Built, ApiError> {
     let iid = &incident.id;
-    let view = ctx.control.view();
-    let stored = ctx.control.postmortem(iid).await?;
+    let view = control.view();
+    let mut stored = control.postmortem(iid).await?;
+    if let Some(edits) = edits {
+        stored.edits = edits;
+    }
     let tz = tz
         .or_else(|| stored.edits.tz())
         .unwrap_or(view.page.time_zone);
-    let timeline = ctx.control.timeline(iid).await?;
+    let timeline = control.timeline(iid).await?;
     let now = pharos_engine::clock::now();
-    let changes = ctx.control.incident_changes(&incident).await?;
+    let changes = control.incident_changes(&incident).await?;
     let names: BTreeMap<ComponentId, String> = view
         .components
         .iter()
@@ -401,7 +416,7 @@ async fn build_from(ctx: &Ctx, incident: Incident, tz: Option<Tz>) -> Result<Bui
         tz,
         now,
     );
-    draft.similar_incidents = similar_incidents(ctx, &incident).await?;
+    draft.similar_incidents = similar_incidents(control, &incident).await?;
     Ok(Built {
         postmortem: draft,
         stored,
@@ -411,10 +426,10 @@ async fn build_from(ctx: &Ctx, incident: Incident, tz: Option<Tz>) -> Result<Bui
 
 /// The earlier incidents like `incident`, best first (see `pharos_domain::similar`).
 pub(crate) async fn similar_incidents(
-    ctx: &Ctx,
+    control: &EngineControl,
     incident: &Incident,
 ) -> Result<Vec<SimilarIncident>, ApiError> {
-    let view = ctx.control.view();
+    let view = control.view();
     let earlier: Vec<&Incident> = view
         .incidents
         .iter()
@@ -428,7 +443,7 @@ pub(crate) async fn similar_incidents(
     if earlier.is_empty() {
         return Ok(Vec::new());
     }
-    let stored = ctx.control.postmortems().await?;
+    let stored = control.postmortems().await?;
     let candidate = |i: &'_ Incident| {
         let pm = stored.get(&i.id);
         (
@@ -466,7 +481,7 @@ pub(crate) async fn similar_out(
     ctx: &Ctx,
     incident: &Incident,
 ) -> Result<Vec<SimilarOut>, ApiError> {
-    Ok(similar_incidents(ctx, incident)
+    Ok(similar_incidents(&ctx.control, incident)
         .await?
         .iter()
         .map(SimilarOut::from)
@@ -511,7 +526,7 @@ pub(crate) async fn get(
         }
     };
     let tz = q.tz.as_deref().map(|z| parse_tz("tz", z)).transpose()?;
-    let built = build(&ctx, &iid, tz).await?;
+    let built = build(&ctx.control, &iid, tz).await?;
     if markdown {
         let md = postmortem::render_markdown(&built.postmortem, Audience::Internal);
         return Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], md).into_response());
@@ -554,7 +569,7 @@ pub(crate) async fn put(
         .save_postmortem(&iid, Some(&edits), None)
         .await?;
     tracing::info!(incident = %iid, by = %caller.name, actions = edits.actions.len(), "postmortem saved through the admin API");
-    Ok(Json(build(&ctx, &iid, None).await?.out()))
+    Ok(Json(build(&ctx.control, &iid, None).await?.out()))
 }
 
 /// Publishes the postmortem: refused with 409 while the incident is not resolved, and with
@@ -586,52 +601,81 @@ pub(crate) async fn publish(
     IdPath(id): IdPath,
 ) -> Result<Response, ApiError> {
     let iid = incident_id(&id)?;
-    let built = build(&ctx, &iid, None).await?;
+    match publish_as(&ctx.control, &caller, &iid, ctx.show_responders).await? {
+        Published::Done(built) => Ok(Json(built.out()).into_response()),
+        Published::NotResolved(message) => {
+            Ok(refused(StatusCode::CONFLICT, message, "status", Vec::new()))
+        }
+        Published::Incomplete(gaps) => {
+            let field = gaps.first().map(|g| g.section.clone()).unwrap_or_default();
+            Ok(refused(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                incomplete_message(gaps.len()),
+                &field,
+                gaps,
+            ))
+        }
+    }
+}
+
+/// What publishing did.
+pub(crate) enum Published {
+    /// Published; the postmortem as it is now.
+    Done(Box<Built>),
+    /// Refused, nothing changed: the incident is not resolved (the sentence says so).
+    NotResolved(String),
+    /// Refused, nothing changed: these are missing.
+    Incomplete(Vec<MissingOut>),
+}
+
+/// "the postmortem is incomplete: 3 items are missing".
+pub(crate) fn incomplete_message(gaps: usize) -> String {
+    format!(
+        "the postmortem is incomplete: {} item{} missing",
+        gaps,
+        if gaps == 1 { " is" } else { "s are" }
+    )
+}
+
+/// Publishes incident `iid`'s postmortem on behalf of `caller` (see [`publish`]): the admin
+/// API's and the console's one way to do it.
+pub(crate) async fn publish_as(
+    control: &EngineControl,
+    caller: &Caller,
+    iid: &IncidentId,
+    show_responders: bool,
+) -> Result<Published, ApiError> {
+    let built = build(control, iid, None).await?;
     if built.incident.status.is_unresolved() {
-        return Ok(refused(
-            StatusCode::CONFLICT,
-            format!(
-                "the incident is still {}; resolve it before publishing its postmortem",
-                built.incident.status.as_str()
-            ),
-            "status",
-            Vec::new(),
-        ));
+        return Ok(Published::NotResolved(format!(
+            "the incident is still {}; resolve it before publishing its postmortem",
+            built.incident.status.as_str()
+        )));
     }
     let gaps = missing_out(&built.postmortem);
-    if let Some(first) = gaps.first() {
-        let field = first.section.clone();
-        return Ok(refused(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!(
-                "the postmortem is incomplete: {} item{} missing",
-                gaps.len(),
-                if gaps.len() == 1 { " is" } else { "s are" }
-            ),
-            &field,
-            gaps,
-        ));
+    if !gaps.is_empty() {
+        return Ok(Published::Incomplete(gaps));
     }
-    let audience = Audience::Public {
-        show_responders: ctx.show_responders,
-    };
+    let audience = Audience::Public { show_responders };
     let text = postmortem::render_markdown(&built.postmortem, audience);
     let (incident, publication) = caller
-        .on_behalf(&ctx.control)
+        .on_behalf(control)
         .publish_postmortem(iid.clone(), text, caller.actor())
         .await?;
-    ctx.control
-        .save_postmortem(&iid, None, Some(pharos_engine::clock::now()))
+    control
+        .save_postmortem(iid, None, Some(pharos_engine::clock::now()))
         .await?;
     let what = match publication {
         Publication::First => "postmortem published",
         Publication::Revised => "published postmortem revised",
         Publication::Unchanged => "postmortem published again, unchanged",
     };
-    tracing::info!(incident = %iid, by = %caller.name, "{what} through the admin API");
+    tracing::info!(incident = %iid, by = %caller.name, "{what}");
     // Answered from the desk's incident: the published view may not show it as `postmortem`
     // yet.
-    Ok(Json(build_from(&ctx, incident, None).await?.out()).into_response())
+    Ok(Published::Done(Box::new(
+        build_from(control, incident, None, None).await?,
+    )))
 }
 
 #[cfg(test)]

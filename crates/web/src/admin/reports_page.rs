@@ -21,19 +21,21 @@ use super::Ctx;
 use crate::page::TimeView;
 
 /// One figure: what the page shows and the number behind it.
-struct Datum {
+pub(crate) struct Datum {
     /// `<section>.<window>.<metric>`, e.g. `c-api.30d.uptime`.
-    id: String,
+    pub(crate) id: String,
     /// The number as the JSON has it (seconds, percent, count), or empty when there is none.
-    value: String,
+    pub(crate) value: String,
     /// What a person reads.
-    text: String,
+    pub(crate) text: String,
 }
 
 /// One line of a table: a label and, per window, one or more figures.
-struct MetricRow {
-    label: &'static str,
-    cells: Vec<Vec<Datum>>,
+pub(crate) struct MetricRow {
+    /// What the line measures.
+    pub(crate) label: &'static str,
+    /// Per window, its figures.
+    pub(crate) cells: Vec<Vec<Datum>>,
 }
 
 /// The whole page, or one component.
@@ -172,7 +174,7 @@ pub(crate) async fn page(State(ctx): State<Ctx>, Query(query): Query<ReportQuery
 
 /// The table of one section: uptime, when measuring began, downtime, incidents, and the
 /// three incident durations (median · p90), one column per window.
-fn rows(
+pub(crate) fn rows(
     anchor: &str,
     days: &[(u32, &'static str)],
     uptime: &UptimeByWindow,
@@ -270,7 +272,7 @@ fn stats_cell(
 }
 
 /// "99.953 %", rounded down so that any downtime never reads as 100.000 %; "No data".
-fn percent_text(percent: Option<f64>) -> String {
+pub(crate) fn percent_text(percent: Option<f64>) -> String {
     match percent {
         Some(p) => {
             let p = (p.clamp(0.0, 100.0) * 1000.0).floor() / 1000.0;
@@ -286,7 +288,7 @@ fn time_text(t: DateTime<Utc>, tz: Tz) -> String {
 }
 
 /// A duration for people: "4.2 s", "3 min 05 s", "2 h 07 min", "3 d 4 h".
-fn duration_text(secs: f64) -> String {
+pub(crate) fn duration_text(secs: f64) -> String {
     if secs < 59.95 {
         return format!("{secs:.1} s");
     }

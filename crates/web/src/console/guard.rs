@@ -50,6 +50,14 @@ impl Fields {
     pub(crate) fn get(&self, name: &str) -> &str {
         super::field(&self.0, name)
     }
+
+    /// Every value of field `name` (checkboxes, repeated selects).
+    pub(crate) fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// Middleware on the signed-in routes (see the module's documentation).

@@ -42,10 +42,13 @@ mod csrf;
 mod guard;
 mod incidents;
 mod live;
+mod maintenances;
 mod monitor;
+mod ops;
 mod overview;
 mod pages;
 mod people;
+mod postmortem;
 mod signin;
 mod sso;
 mod tokens;
@@ -108,21 +111,44 @@ struct Ctx {
     by_account: Arc<Limiter<String>>,
     /// `[sso]`, when configured.
     sso: Option<Arc<sso::Sso>>,
+    /// Whether published postmortems may name responders (`[page] show_responders`).
+    show_responders: bool,
 }
 
-/// The console's routes with the default limits, and single sign-on when `sso` is set. Merge
-/// with the public router (leader side).
-pub fn router(control: EngineControl, sso: Option<SsoSettings>) -> Router {
-    router_with_limits(control, sso, ADDRESS_LIMIT, ACCOUNT_LIMIT)
+/// How the console is set up beyond the engine: single sign-on, whether published
+/// postmortems may name responders, and how many sign-in failures are allowed.
+#[derive(Clone)]
+pub struct ConsoleOptions {
+    /// `[sso]`, when configured.
+    pub sso: Option<SsoSettings>,
+    /// `[page] show_responders`: published postmortems may name responders (as the admin
+    /// API's [`crate::admin::AdminState::show_responders`]).
+    pub show_responders: bool,
+    /// Sign-in failures one client address may have.
+    pub by_address: RateLimit,
+    /// Sign-in failures one e-mail may have.
+    pub by_account: RateLimit,
 }
 
-/// The console's routes, counting sign-in failures with `by_address` and `by_account`.
-pub fn router_with_limits(
-    control: EngineControl,
-    sso: Option<SsoSettings>,
-    by_address: RateLimit,
-    by_account: RateLimit,
-) -> Router {
+impl Default for ConsoleOptions {
+    fn default() -> Self {
+        ConsoleOptions {
+            sso: None,
+            show_responders: false,
+            by_address: ADDRESS_LIMIT,
+            by_account: ACCOUNT_LIMIT,
+        }
+    }
+}
+
+/// The console's routes. Merge with the public router (leader side).
+pub fn router(control: EngineControl, options: ConsoleOptions) -> Router {
+    let ConsoleOptions {
+        sso,
+        show_responders,
+        by_address,
+        by_account,
+    } = options;
     let page_url = control.view().page.url.clone();
     let ctx = Ctx {
         key: Arc::new(control.link_tokens().derive_key(b"console csrf")),
@@ -134,6 +160,7 @@ pub fn router_with_limits(
         control,
         by_address: Arc::new(Limiter::new(by_address)),
         by_account: Arc::new(Limiter::new(by_account)),
+        show_responders,
     };
     let signed = Router::new()
         .route(&at(""), get(overview::page))
@@ -154,6 +181,33 @@ pub fn router_with_limits(
         .route(&at("/tokens"), get(tokens::page).post(tokens::create))
         .route(&at("/tokens/{id}/revoke"), post(tokens::revoke))
         .route(&at("/audit"), get(audit::page))
+        .route(
+            &at("/maintenances"),
+            get(maintenances::list).post(maintenances::create),
+        )
+        .route(&at("/maintenances/new"), get(maintenances::new_form))
+        .route(&at("/maintenances/{id}"), get(maintenances::detail))
+        .route(
+            &at("/maintenances/{id}/updates"),
+            post(maintenances::post_update),
+        )
+        .route(
+            &at("/incidents/{id}/postmortem"),
+            get(postmortem::page).post(postmortem::save),
+        )
+        .route(
+            &at("/incidents/{id}/postmortem/publish"),
+            post(postmortem::publish),
+        )
+        .route(&at("/changes"), get(ops::changes))
+        .route(&at("/subscribers"), get(ops::subscribers))
+        .route(
+            &at("/subscribers/{id}/remove"),
+            post(ops::remove_subscriber),
+        )
+        .route(&at("/deliveries"), get(ops::deliveries))
+        .route(&at("/deliveries/{id}/retry"), post(ops::retry_delivery))
+        .route(&at("/reports"), get(ops::reports))
         .route_layer(axum::middleware::from_fn_with_state(
             ctx.clone(),
             guard::require_session,
@@ -248,6 +302,35 @@ pub const ROUTES: &[(&str, &str, Permission)] = &[
     ("POST", "/tokens", Permission::Read),
     ("POST", "/tokens/{id}/revoke", Permission::Read),
     ("GET", "/audit", Permission::Administer),
+    // Maintenances, postmortems and the operations pages.
+    ("GET", "/maintenances", Permission::Read),
+    ("POST", "/maintenances", Permission::Communicate),
+    // A form only: it shows nothing a viewer could not read, but it is for those who may
+    // schedule.
+    ("GET", "/maintenances/new", Permission::Communicate),
+    ("GET", "/maintenances/{id}", Permission::Read),
+    (
+        "POST",
+        "/maintenances/{id}/updates",
+        Permission::Communicate,
+    ),
+    ("GET", "/incidents/{id}/postmortem", Permission::Read),
+    (
+        "POST",
+        "/incidents/{id}/postmortem",
+        Permission::Communicate,
+    ),
+    (
+        "POST",
+        "/incidents/{id}/postmortem/publish",
+        Permission::Communicate,
+    ),
+    ("GET", "/changes", Permission::Read),
+    ("GET", "/subscribers", Permission::Read),
+    ("POST", "/subscribers/{id}/remove", Permission::Operate),
+    ("GET", "/deliveries", Permission::Read),
+    ("POST", "/deliveries/{id}/retry", Permission::Operate),
+    ("GET", "/reports", Permission::Read),
 ];
 
 /// The registered path of console route `rel`.
