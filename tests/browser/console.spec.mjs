@@ -7,8 +7,10 @@
 //     exactly its scope (200 on GET, 403 on POST);
 //   - a viewer sees the incident without the update form, and the console refuses their
 //     forged POST (403); a form with a forged CSRF token is refused (403);
-//   - the audit log shows each step (incident.create, incident.update, token.create,
-//     access.denied, csrf.refused);
+//   - the owner schedules a maintenance (it is on the public API), resolves the incident and
+//     writes and publishes its postmortem (it is on the public incident page);
+//   - the audit log shows each step (incident.create, incident.update, maintenance.create,
+//     postmortem.save, postmortem.publish, token.create, access.denied, csrf.refused);
 //   - every console page visited has no serious or critical axe-core violation, Tab reaches
 //     every control on it, and no page logs an error (a script the Content-Security-Policy
 //     refused would).
@@ -170,6 +172,23 @@ async function main() {
       );
     });
 
+    await step('scheduling a maintenance', async () => {
+      await page.goto(`${base}/console/maintenances/new`);
+      await checkPage(page, 'schedule a maintenance');
+      const day = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+      await page.fill('#m-name', 'Database upgrade (browser)');
+      await page.fill('#m-body', 'Expect a short read-only period.');
+      if (component) await page.check(`#m-c-${component}`);
+      await page.fill('#m-starts', `${day}T02:00`);
+      await page.fill('#m-ends', `${day}T03:00`);
+      await Promise.all([page.waitForURL(/\/console\/maintenances\/[a-z0-9]+$/), page.click('button:text("Schedule")')]);
+      await checkPage(page, 'maintenance');
+      const upcoming = await fetch(`${base}/api/v2/scheduled-maintenances/upcoming.json`).then((r) => r.json());
+      if (!JSON.stringify(upcoming).includes('Database upgrade (browser)')) throw new Error('the maintenance is not on the public API');
+      await page.goto(`${base}/console/maintenances`);
+      await checkPage(page, 'maintenances');
+    });
+
     if (monitor) {
       await step('a monitor page', async () => {
         await page.goto(`${base}/console/monitors/${monitor}`);
@@ -234,11 +253,38 @@ async function main() {
       if (ok) await checkPage(page, path);
     }
 
+    await step('resolving, then writing and publishing the postmortem', async () => {
+      await page.goto(incidentUrl);
+      await page.selectOption('#status', 'resolved');
+      await page.fill('#body', 'Card payments work again.');
+      await Promise.all([page.waitForURL(incidentUrl), page.click('button[value=post]')]);
+      await page.goto(`${incidentUrl}/postmortem`);
+      await checkPage(page, 'postmortem');
+      await page.fill('#p-root-cause', 'A route to one card network was **dropped** by a deploy.');
+      await page.fill('#p-remediation', 'The route was restored.');
+      await page.fill('#a0-description', 'Alert when a card network stops answering');
+      await page.fill('#a0-owner', 'olive');
+      await page.fill('#a0-due', new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 10));
+      await page.selectOption('#a0-kind', 'prevent');
+      await page.click('button[value=save]');
+      await page.waitForLoadState('load');
+      await page.goto(`${incidentUrl}/postmortem`);
+      const missing = await page.locator('main').innerText();
+      if (/Missing:/.test(missing)) throw new Error(`the checklist still has gaps:\n${missing.slice(0, 800)}`);
+      await page.click('form[action$="/postmortem/publish"] button[type=submit]');
+      await page.waitForLoadState('load');
+      const id = incidentUrl.split('/').pop();
+      await until('the postmortem on the public incident page', async () => {
+        const r = await fetch(`${base}/incidents/${id}`);
+        return r.ok && (await r.text()).includes('dropped');
+      }, { deadlineMs: 20_000, everyMs: 250 });
+    });
+
     await step('the audit log shows each step', async () => {
       await page.goto(`${base}/console/audit`);
       await checkPage(page, 'audit');
       const text = await page.locator('main').innerText();
-      for (const action of ['incident.create', 'incident.update', 'token.create', 'access.denied', 'csrf.refused', 'signin']) {
+      for (const action of ['incident.create', 'incident.update', 'maintenance.create', 'postmortem.save', 'postmortem.publish', 'token.create', 'access.denied', 'csrf.refused', 'signin']) {
         if (!text.includes(action)) throw new Error(`no ${action} in the audit log`);
       }
     });

@@ -198,7 +198,8 @@ fn config(target: &str, smtp: &FakeSmtp) -> String {
 }
 
 /// The console's pages the browser test checks besides those it acts on (once they exist).
-const CONSOLE_PATHS: &str = "";
+const CONSOLE_PATHS: &str =
+    "/console/changes,/console/subscribers,/console/deliveries,/console/reports";
 
 #[tokio::test]
 async fn a_team_runs_an_incident_in_the_console_in_chromium() {
