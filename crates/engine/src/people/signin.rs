@@ -18,6 +18,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use pharos_store::{ActorKind, AuditRecord, SessionRecord, StoreError, UserKind, UserRecord};
 
 use super::directory::Directory;
+use super::second_factor::SignInStep;
 use super::password::verify_sign_in;
 use super::session::{mint_session, session_id_hash};
 
@@ -162,10 +163,14 @@ impl Directory {
     /// the audit entry `signin` in one transaction. Every refusal writes `signin.failed`
     /// (actor anonymous, named by the e-mail as typed, cut to [`AUDIT_EMAIL_MAX_CHARS`];
     /// `after` says why). `Err` is Pharos's fault; `Ok(Err(_))` a refused sign-in.
+    ///
+    /// A person with a second factor gets no session here: a right password answers
+    /// [`SignInStep::SecondFactor`], a sign-in waiting for its code
+    /// ([`Directory::second_step`]), and nothing is audited until the code is checked.
     pub async fn sign_in(
         &self,
         attempt: SignIn<'_>,
-    ) -> Result<Result<SignedIn, SignInRefused>, SignInError> {
+    ) -> Result<Result<SignInStep, SignInRefused>, SignInError> {
         let email = attempt.email.trim().to_lowercase();
         let user = if email.is_empty() || email.contains('\0') {
             None
@@ -196,6 +201,20 @@ impl Directory {
                 return Ok(Err(reason));
             }
         };
+        if user.totp_secret.is_some() {
+            return match self
+                .begin_second_step(user.clone(), attempt.address, attempt.user_agent, attempt.now)
+                .await?
+            {
+                Some(pending) => Ok(Ok(SignInStep::SecondFactor(pending))),
+                // Disabled (or gone) between the read and the write.
+                None => {
+                    self.record_failure(&attempt, Some(&user), SignInRefused::Disabled)
+                        .await?;
+                    Ok(Err(SignInRefused::Disabled))
+                }
+            };
+        }
         let minted = mint_session();
         let now = attempt.now;
         let session = SessionRecord {
@@ -210,11 +229,11 @@ impl Directory {
         let mut audit = by_user(&user, "signin", now, attempt.address);
         audit.request_id = attempt.request_id.map(str::to_owned);
         match self.store().create_session(&session, &audit).await? {
-            Ok(()) => Ok(Ok(SignedIn {
+            Ok(()) => Ok(Ok(SignInStep::Session(SignedIn {
                 cookie: minted.cookie,
                 id_hash: minted.id_hash,
                 user,
-            })),
+            }))),
             // Disabled (or gone) between the read and the write.
             Err(_) => {
                 self.record_failure(&attempt, Some(&user), SignInRefused::Disabled)

@@ -33,10 +33,12 @@
 //! forwards them ([`crate::forward`]: every path its public routes do not serve, with the
 //! `Cookie`, `Origin` and `Referer` headers).
 
+mod account;
 mod csrf;
 mod guard;
 mod overview;
 mod pages;
+mod second_step;
 mod signin;
 
 pub(crate) use guard::{Fields, Signed};
@@ -120,6 +122,11 @@ pub fn router_with_limits(
     };
     let signed = Router::new()
         .route(&at(""), get(overview::page))
+        .route(&at("/account"), get(account::page).post(account::update))
+        .route(&at("/account/totp/start"), post(account::totp_start))
+        .route(&at("/account/totp/confirm"), post(account::totp_confirm))
+        .route(&at("/account/totp/disable"), post(account::totp_disable))
+        .route(&at("/account/recovery"), post(account::recovery_regenerate))
         .route_layer(axum::middleware::from_fn_with_state(
             ctx.clone(),
             guard::require_session,
@@ -128,6 +135,10 @@ pub fn router_with_limits(
     let open = Router::new()
         .route(SIGN_IN_PATH, get(signin::sign_in_form).post(signin::sign_in))
         .route(SIGN_OUT_PATH, post(signin::sign_out))
+        .route(
+            second_step::SIGN_IN_CODE_PATH,
+            get(second_step::code_form).post(second_step::code_submit),
+        )
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES));
     Router::new()
         .merge(signed)
@@ -140,7 +151,16 @@ pub fn router_with_limits(
 /// (SPEC §9). Pages are [`Permission::Read`]; each form's `POST` needs what the same change
 /// needs through the admin API. Sign-in and sign-out are open (they check what they need).
 /// Paths are under [`BASE`] (`""` is the overview).
-pub(crate) const ROUTES: &[(&str, &str, Permission)] = &[("GET", "", Permission::Read)];
+pub(crate) const ROUTES: &[(&str, &str, Permission)] = &[
+    ("GET", "", Permission::Read),
+    // One's own account: every signed-in person, on themselves only.
+    ("GET", "/account", Permission::Read),
+    ("POST", "/account", Permission::Read),
+    ("POST", "/account/totp/start", Permission::Read),
+    ("POST", "/account/totp/confirm", Permission::Read),
+    ("POST", "/account/totp/disable", Permission::Read),
+    ("POST", "/account/recovery", Permission::Read),
+];
 
 /// The registered path of console route `rel`.
 fn at(rel: &str) -> String {
