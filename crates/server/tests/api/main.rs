@@ -20,6 +20,7 @@ mod changes;
 mod cli;
 mod cluster;
 mod console;
+mod console_totp;
 mod coverage;
 mod depends_on;
 mod dns;
