@@ -410,3 +410,27 @@ async fn with_another_key_app_codes_are_refused_and_recovery_codes_still_work() 
         assert_eq!(get(&app, &client, "/console").await.status, 200);
     }
 }
+
+#[tokio::test]
+async fn wrong_codes_are_limited_per_account_like_passwords() {
+    for backend in backends() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(backend, &dir, Some(KEY_A)).await;
+        let client = browser();
+        let (secret, codes) = enrol(&app, &client).await;
+        sign_out(&app, &client).await;
+        let form = password_step(&app, &client).await;
+        // The account's bucket holds five failures (passwords and codes alike).
+        for _ in 0..5 {
+            let wrong = send_code(&app, &client, &form, &wrong_code(&secret)).await;
+            assert_eq!(wrong.status, 401, "{}", wrong.text);
+        }
+        let limited = send_code(&app, &client, &form, &codes[0]).await;
+        assert_eq!(limited.status, 429, "{}", limited.text);
+        assert!(!limited.header("retry-after").is_empty());
+        assert!(limited.text.contains("Too many wrong codes"));
+        assert_eq!(get(&app, &client, "/console").await.status, 303, "not signed in");
+        assert_eq!(audit(&app, "signin.failed").await.len(), 5, "the limit is not a try");
+        assert_eq!(count(&app, "SELECT COUNT(*) FROM recovery_codes WHERE used_at IS NOT NULL").await, 0);
+    }
+}
