@@ -47,7 +47,9 @@ pub struct App {
 }
 
 /// What does the work: the engine itself on a single node, or a node of a cluster, which
-/// runs the engine while it leads.
+/// runs the engine while it leads. One per process, so the engine's handle is not boxed
+/// (clippy's size warning is about enums made often).
+#[allow(clippy::large_enum_variant)]
 enum Running {
     Single(EngineHandle),
     Cluster(crate::cluster::Node),

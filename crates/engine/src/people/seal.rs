@@ -241,7 +241,10 @@ mod tests {
             SealKey::from_bytes([0xfb; 32])
         );
         assert_eq!(SealKey::parse(b"short"), Err(KeyError::Shape(5)));
-        assert_eq!(SealKey::parse(&[b'g'; 64]), Err(KeyError::Alphabet(64, "hex digits")));
+        assert_eq!(
+            SealKey::parse(&[b'g'; 64]),
+            Err(KeyError::Alphabet(64, "hex digits"))
+        );
         assert!(SealKey::parse(&[b'!'; 44]).is_err());
         assert_eq!(format!("{want:?}"), "SealKey([redacted])");
         // What it says never repeats the text it read.

@@ -25,8 +25,7 @@ use std::fmt;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use pharos_store::{
-    ActorKind, AuditRecord, PendingSignInRecord, SessionRecord, StoreError, TotpEnable,
-    UserRecord,
+    ActorKind, AuditRecord, PendingSignInRecord, SessionRecord, StoreError, TotpEnable, UserRecord,
 };
 
 use super::directory::Directory;
@@ -128,7 +127,9 @@ pub enum SecondRefused {
     #[error("wrong code")]
     Wrong,
     /// TOTP codes cannot be checked: no key, or the key does not open the secret. Logged.
-    #[error("codes cannot be checked: the sealing key is missing or not the one that sealed the secret")]
+    #[error(
+        "codes cannot be checked: the sealing key is missing or not the one that sealed the secret"
+    )]
     Unavailable,
 }
 
@@ -229,7 +230,11 @@ impl Directory {
             return Ok(Err(SetupRefused::NoEmail));
         };
         let sealed = seal(key.bytes(), secret.as_bytes());
-        if !self.store().set_totp_pending(session_id_hash, Some(&sealed)).await? {
+        if !self
+            .store()
+            .set_totp_pending(session_id_hash, Some(&sealed))
+            .await?
+        {
             return Ok(Err(SetupRefused::NotStarted));
         }
         Ok(Ok(TotpSetup {
@@ -365,7 +370,11 @@ impl Directory {
         audit.subject = Some(user.id.clone());
         audit.before = Some(serde_json::json!({ "totp": true }).to_string());
         audit.after = Some(serde_json::json!({ "totp": false, "recovery_codes": 0 }).to_string());
-        if self.store().disable_totp(&user.id, audit.at, &audit).await? {
+        if self
+            .store()
+            .disable_totp(&user.id, audit.at, &audit)
+            .await?
+        {
             Ok(Ok(()))
         } else {
             Ok(Err(ProofRefused::NotOn))
@@ -613,8 +622,13 @@ mod tests {
             now: Utc::now(),
         };
         let debug = format!("{step:?}");
-        assert!(!debug.contains("123456") && !debug.contains("c00kie"), "{debug}");
+        assert!(
+            !debug.contains("123456") && !debug.contains("c00kie"),
+            "{debug}"
+        );
         assert!(SetupRefused::NoKey.to_string().contains("secret_key_file"));
-        assert!(SetupRefused::NoKey.to_string().contains("PHAROS_SECRET_KEY"));
+        assert!(SetupRefused::NoKey
+            .to_string()
+            .contains("PHAROS_SECRET_KEY"));
     }
 }

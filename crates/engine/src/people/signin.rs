@@ -18,8 +18,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use pharos_store::{ActorKind, AuditRecord, SessionRecord, StoreError, UserKind, UserRecord};
 
 use super::directory::Directory;
-use super::second_factor::SignInStep;
 use super::password::verify_sign_in;
+use super::second_factor::SignInStep;
 use super::session::{mint_session, session_id_hash};
 
 /// How long a session lasts at most, from sign-in: a working day, after which everyone
@@ -203,7 +203,12 @@ impl Directory {
         };
         if user.totp_secret.is_some() {
             return match self
-                .begin_second_step(user.clone(), attempt.address, attempt.user_agent, attempt.now)
+                .begin_second_step(
+                    user.clone(),
+                    attempt.address,
+                    attempt.user_agent,
+                    attempt.now,
+                )
                 .await?
             {
                 Some(pending) => Ok(Ok(SignInStep::SecondFactor(pending))),

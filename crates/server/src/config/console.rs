@@ -100,7 +100,11 @@ mod tests {
     const HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
     fn env_with(key: Option<&'static str>) -> impl Fn(&str) -> Option<String> {
-        move |name| (name == super::SECRET_KEY_ENV).then(|| key.map(str::to_owned)).flatten()
+        move |name| {
+            (name == super::SECRET_KEY_ENV)
+                .then(|| key.map(str::to_owned))
+                .flatten()
+        }
     }
 
     fn errors(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
@@ -158,7 +162,10 @@ mod tests {
         let text = "[page]\nname = \"Acme\"\n\n[console]\nsecret_key_file = \"short.key\"\n";
         let found = errors(text, file, &env_with(None));
         assert_eq!(found.len(), 1, "{found:?}");
-        assert!(found[0].contains(":5:19: error: `secret_key_file`"), "{found:?}");
+        assert!(
+            found[0].contains(":5:19: error: `secret_key_file`"),
+            "{found:?}"
+        );
         assert!(found[0].contains("32 random bytes"), "{found:?}");
         assert!(!found[0].contains("hunter2"), "{found:?}");
         let missing = errors(
@@ -166,13 +173,19 @@ mod tests {
             file,
             &env_with(None),
         );
-        assert!(missing[0].contains(":2:19: error: cannot read `secret_key_file`"), "{missing:?}");
+        assert!(
+            missing[0].contains(":2:19: error: cannot read `secret_key_file`"),
+            "{missing:?}"
+        );
         let unknown = errors("[console]\nsecret_key = \"x\"\n", file, &env_with(None));
         assert!(unknown[0].contains("secret_key"), "{unknown:?}");
         for bad in ["hunter2", "0123456789abcdef0123456789abcdef"] {
             let env = move |name: &str| (name == super::SECRET_KEY_ENV).then(|| bad.to_owned());
             let found = errors("", file, &env);
-            assert!(found[0].contains("PHAROS_SECRET_KEY must be 64 hex digits"), "{found:?}");
+            assert!(
+                found[0].contains("PHAROS_SECRET_KEY must be 64 hex digits"),
+                "{found:?}"
+            );
             assert!(!found[0].contains(bad), "{found:?}");
         }
     }

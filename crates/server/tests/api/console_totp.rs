@@ -71,7 +71,10 @@ async fn audit(app: &TestApp, action: &str) -> Vec<AuditEntry> {
 
 /// The text between `start` and the next `end` in `page`.
 fn between<'a>(page: &'a str, start: &str, end: &str) -> &'a str {
-    let from = page.find(start).unwrap_or_else(|| panic!("{start:?} in {page}")) + start.len();
+    let from = page
+        .find(start)
+        .unwrap_or_else(|| panic!("{start:?} in {page}"))
+        + start.len();
     let len = page[from..].find(end).unwrap();
     &page[from..from + len]
 }
@@ -94,7 +97,10 @@ async fn password_step(app: &TestApp, client: &reqwest::Client) -> Page {
     assert_eq!(signed.status, 303, "{}", signed.text);
     assert_eq!(signed.header("location"), CODE_PATH);
     let pending = signed.set_cookie("pharos_pending").unwrap();
-    assert!(pending.contains("HttpOnly") && pending.contains("Max-Age=300"), "{pending}");
+    assert!(
+        pending.contains("HttpOnly") && pending.contains("Max-Age=300"),
+        "{pending}"
+    );
     // No session yet: the console still sends to the sign-in form.
     let home = get(app, client, "/console").await;
     assert_eq!(home.status, 303);
@@ -133,19 +139,34 @@ async fn enrol(app: &TestApp, client: &reqwest::Client) -> (TotpSecret, Vec<Stri
     assert!(account.text.contains(EMAIL));
     assert!(account.text.contains("Set up two-step sign-in"));
     let csrf = account.csrf();
-    let started = submit(app, client, "/console/account/totp/start", &[("csrf", &csrf)]).await;
+    let started = submit(
+        app,
+        client,
+        "/console/account/totp/start",
+        &[("csrf", &csrf)],
+    )
+    .await;
     assert_eq!(started.status, 303, "{}", started.text);
     assert_eq!(started.header("location"), "/console/account");
     let setup = get(app, client, "/console/account").await;
     let base32 = between(&setup.text, "Key: <span class=\"secret\">", "</span>").to_owned();
-    let uri = between(&setup.text, "Setup link: <span class=\"secret\">", "</span>");
+    let uri = between(
+        &setup.text,
+        "Setup link: <span class=\"secret\">",
+        "</span>",
+    );
     assert!(uri.starts_with("otpauth://totp/"), "{uri}");
     assert!(uri.contains(&format!("secret={base32}")), "{uri}");
-    assert!(setup.text.contains("<img class=\"qr\" src=\"data:image/svg+xml;base64,"));
+    assert!(setup
+        .text
+        .contains("<img class=\"qr\" src=\"data:image/svg+xml;base64,"));
     let secret = TotpSecret::from_base32(&base32).unwrap();
     // The secret being set up is kept sealed, never in clear.
     let sealed = one(app, "totp_pending", "sessions").await;
-    assert!(sealed.starts_with("v1:") && !sealed.contains(&base32), "{sealed}");
+    assert!(
+        sealed.starts_with("v1:") && !sealed.contains(&base32),
+        "{sealed}"
+    );
     // A wrong code turns nothing on.
     let wrong = submit(
         app,
@@ -155,7 +176,11 @@ async fn enrol(app: &TestApp, client: &reqwest::Client) -> (TotpSecret, Vec<Stri
     )
     .await;
     assert_eq!(wrong.status, 422, "{}", wrong.text);
-    assert!(wrong.text.contains("that code does not match"), "{}", wrong.text);
+    assert!(
+        wrong.text.contains("that code does not match"),
+        "{}",
+        wrong.text
+    );
     assert!(audit(app, "totp.enable").await.is_empty());
     // The right one does, and shows the recovery codes once.
     let confirmed = submit(
@@ -175,16 +200,36 @@ async fn enrol(app: &TestApp, client: &reqwest::Client) -> (TotpSecret, Vec<Stri
     assert_eq!(codes.len(), 10, "{}", confirmed.text);
     let again = get(app, client, "/console/account").await;
     assert!(!again.text.contains(&codes[0]), "shown once");
-    assert!(again.text.contains("10 unused recovery codes left"), "{}", again.text);
+    assert!(
+        again.text.contains("10 unused recovery codes left"),
+        "{}",
+        again.text
+    );
     let stored = one(app, "totp_secret", "users").await;
-    assert!(stored.starts_with("v1:") && !stored.contains(&base32), "{stored}");
+    assert!(
+        stored.starts_with("v1:") && !stored.contains(&base32),
+        "{stored}"
+    );
     assert_eq!(count(app, "SELECT COUNT(*) FROM recovery_codes").await, 10);
-    assert_eq!(one(app, "code_hash", "recovery_codes").await.len(), 64, "hashed");
+    assert_eq!(
+        one(app, "code_hash", "recovery_codes").await.len(),
+        64,
+        "hashed"
+    );
     let enabled = audit(app, "totp.enable").await;
     assert_eq!(enabled.len(), 1);
     assert_eq!(enabled[0].record.actor_name, "Ada <Lovelace>");
-    assert!(enabled[0].record.after.as_deref().unwrap().contains("\"totp\":true"));
-    assert_eq!(one(app, "totp_pending", "sessions").await, "", "the setup is over");
+    assert!(enabled[0]
+        .record
+        .after
+        .as_deref()
+        .unwrap()
+        .contains("\"totp\":true"));
+    assert_eq!(
+        one(app, "totp_pending", "sessions").await,
+        "",
+        "the setup is over"
+    );
     (secret, codes)
 }
 
@@ -227,11 +272,19 @@ async fn a_person_sets_up_totp_and_signs_in_with_codes_once_each() {
         let signed = send_code(&app, &client, &form, &code).await;
         assert_eq!(signed.status, 303, "{}", signed.text);
         assert_eq!(signed.header("location"), "/console");
-        assert!(signed.set_cookie("pharos_pending").unwrap().contains("Max-Age=0"));
+        assert!(signed
+            .set_cookie("pharos_pending")
+            .unwrap()
+            .contains("Max-Age=0"));
         let home = get(&app, &client, "/console").await;
         assert_eq!(home.status, 200);
         let signin = &audit(&app, "signin").await[0];
-        assert!(signin.record.after.as_deref().unwrap().contains("\"second_factor\":\"totp\""));
+        assert!(signin
+            .record
+            .after
+            .as_deref()
+            .unwrap()
+            .contains("\"second_factor\":\"totp\""));
         sign_out(&app, &client).await;
 
         // The same code again is a replay.
@@ -240,16 +293,30 @@ async fn a_person_sets_up_totp_and_signs_in_with_codes_once_each() {
         assert_eq!(replay.status, 401, "{}", replay.text);
         let failed = audit(&app, "signin.failed").await;
         assert_eq!(failed.len(), 2);
-        assert!(failed[0].record.after.as_deref().unwrap().contains("replayed"));
+        assert!(failed[0]
+            .record
+            .after
+            .as_deref()
+            .unwrap()
+            .contains("replayed"));
 
         // A recovery code works (dashes and case do not matter), once.
         let recovery = codes[3].to_uppercase();
         let signed = send_code(&app, &client, &form, &recovery).await;
         assert_eq!(signed.status, 303, "{}", signed.text);
         let signin = &audit(&app, "signin").await[0];
-        assert!(signin.record.after.as_deref().unwrap().contains("\"second_factor\":\"recovery\""));
+        assert!(signin
+            .record
+            .after
+            .as_deref()
+            .unwrap()
+            .contains("\"second_factor\":\"recovery\""));
         let account = get(&app, &client, "/console/account").await;
-        assert!(account.text.contains("9 unused recovery codes left"), "{}", account.text);
+        assert!(
+            account.text.contains("9 unused recovery codes left"),
+            "{}",
+            account.text
+        );
         sign_out(&app, &client).await;
         let form = password_step(&app, &client).await;
         let used = send_code(&app, &client, &form, &codes[3]).await;
@@ -340,9 +407,19 @@ async fn the_account_page_changes_the_time_zone_only_to_a_known_one() {
         )
         .await;
         assert_eq!(bad.status, 422, "{}", bad.text);
-        assert!(bad.text.contains("Mars/&#60;Olympus&#62;"), "escaped: {}", bad.text);
+        assert!(
+            bad.text.contains("Mars/&#60;Olympus&#62;"),
+            "escaped: {}",
+            bad.text
+        );
         assert!(audit(&app, "account.update").await.is_empty());
-        let no_csrf = submit(&app, &client, "/console/account", &[("time_zone", "Europe/Berlin")]).await;
+        let no_csrf = submit(
+            &app,
+            &client,
+            "/console/account",
+            &[("time_zone", "Europe/Berlin")],
+        )
+        .await;
         assert_eq!(no_csrf.status, 403);
         let good = submit(
             &app,
@@ -359,7 +436,12 @@ async fn the_account_page_changes_the_time_zone_only_to_a_known_one() {
         let updated = audit(&app, "account.update").await;
         assert_eq!(updated.len(), 1);
         assert!(updated[0].record.before.as_deref().unwrap().contains("UTC"));
-        assert!(updated[0].record.after.as_deref().unwrap().contains("Europe/Berlin"));
+        assert!(updated[0]
+            .record
+            .after
+            .as_deref()
+            .unwrap()
+            .contains("Europe/Berlin"));
     }
 }
 
@@ -402,9 +484,18 @@ async fn with_another_key_app_codes_are_refused_and_recovery_codes_still_work() 
         let refused = send_code(&app, &client, &form, &code).await;
         assert_eq!(refused.status, 503, "{}", refused.text);
         assert!(refused.text.contains("recovery codes"), "{}", refused.text);
-        assert_eq!(get(&app, &client, "/console").await.status, 303, "not signed in");
+        assert_eq!(
+            get(&app, &client, "/console").await.status,
+            303,
+            "not signed in"
+        );
         let failed = audit(&app, "signin.failed").await;
-        assert!(failed[0].record.after.as_deref().unwrap().contains("unavailable"));
+        assert!(failed[0]
+            .record
+            .after
+            .as_deref()
+            .unwrap()
+            .contains("unavailable"));
         let signed = send_code(&app, &client, &form, &codes[0]).await;
         assert_eq!(signed.status, 303, "{}", signed.text);
         assert_eq!(get(&app, &client, "/console").await.status, 200);
@@ -429,8 +520,23 @@ async fn wrong_codes_are_limited_per_account_like_passwords() {
         assert_eq!(limited.status, 429, "{}", limited.text);
         assert!(!limited.header("retry-after").is_empty());
         assert!(limited.text.contains("Too many wrong codes"));
-        assert_eq!(get(&app, &client, "/console").await.status, 303, "not signed in");
-        assert_eq!(audit(&app, "signin.failed").await.len(), 5, "the limit is not a try");
-        assert_eq!(count(&app, "SELECT COUNT(*) FROM recovery_codes WHERE used_at IS NOT NULL").await, 0);
+        assert_eq!(
+            get(&app, &client, "/console").await.status,
+            303,
+            "not signed in"
+        );
+        assert_eq!(
+            audit(&app, "signin.failed").await.len(),
+            5,
+            "the limit is not a try"
+        );
+        assert_eq!(
+            count(
+                &app,
+                "SELECT COUNT(*) FROM recovery_codes WHERE used_at IS NOT NULL"
+            )
+            .await,
+            0
+        );
     }
 }

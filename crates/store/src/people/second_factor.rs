@@ -170,7 +170,12 @@ impl Store {
     /// Turns user `id`'s second factor off at `at`: removes the secret, the last accepted
     /// step and every recovery code, with `audit`, in one transaction. Answers `false`,
     /// storing nothing, when the user is unknown or has no second factor.
-    pub async fn disable_totp(&self, id: &str, at: DateTime<Utc>, audit: &AuditRecord) -> Result<bool> {
+    pub async fn disable_totp(
+        &self,
+        id: &str,
+        at: DateTime<Utc>,
+        audit: &AuditRecord,
+    ) -> Result<bool> {
         const OP: &str = "disable_totp";
         check_audit(audit).map_err(|e| e.at(OP))?;
         self.fence_locally(OP)?;
@@ -281,16 +286,18 @@ impl Store {
             .await
         })
         .map_err(|e| OpError::from(e).at(OP))?;
-        row.map(|(id_hash, user_id, created, expires, address, user_agent)| {
-            Ok(PendingSignInRecord {
-                id_hash,
-                user_id,
-                created_at: from_ms(created)?,
-                expires_at: from_ms(expires)?,
-                address,
-                user_agent,
-            })
-        })
+        row.map(
+            |(id_hash, user_id, created, expires, address, user_agent)| {
+                Ok(PendingSignInRecord {
+                    id_hash,
+                    user_id,
+                    created_at: from_ms(created)?,
+                    expires_at: from_ms(expires)?,
+                    address,
+                    user_agent,
+                })
+            },
+        )
         .transpose()
         .map_err(|e: OpError| e.at(OP))
     }

@@ -12,9 +12,8 @@ use chrono::{DateTime, Utc};
 use pharos_domain::access::{Role, Scope};
 use pharos_store::{
     ActorKind, ApiTokenRecord, AuditFilter, AuditRecord, Batch, Fence, IncidentEventRecord,
-    IncidentKind, IncidentRecord, PeopleConflict, PendingSignInRecord, SessionRecord, Store,
-    StoreError, TotpEnable, UserKind, UserPatch, UserRecord, AUDIT_PAGE_MAX,
-    USER_AGENT_MAX_CHARS,
+    IncidentKind, IncidentRecord, PendingSignInRecord, PeopleConflict, SessionRecord, Store,
+    StoreError, TotpEnable, UserKind, UserPatch, UserRecord, AUDIT_PAGE_MAX, USER_AGENT_MAX_CHARS,
 };
 
 use crate::common::t;
@@ -1122,9 +1121,18 @@ async fn totp_is_set_up_on_a_session_then_enabled_and_disabled_with_its_codes(db
     let store = db.open().await;
     owner(&store).await;
     sign_in(&store, &session("s1", "usr_owner", 0, 60)).await;
-    assert!(store.set_totp_pending("s1", Some("v1:pending")).await.unwrap());
-    assert!(!store.set_totp_pending("s9", Some("v1:x")).await.unwrap(), "no such session");
-    assert_eq!(store.totp_pending("s1").await.unwrap().as_deref(), Some("v1:pending"));
+    assert!(store
+        .set_totp_pending("s1", Some("v1:pending"))
+        .await
+        .unwrap());
+    assert!(
+        !store.set_totp_pending("s9", Some("v1:x")).await.unwrap(),
+        "no such session"
+    );
+    assert_eq!(
+        store.totp_pending("s1").await.unwrap().as_deref(),
+        Some("v1:pending")
+    );
     assert_eq!(store.totp_pending("s9").await.unwrap(), None);
     let codes = ["r1".to_owned(), "r2".to_owned()];
     let enable = |sealed: &'static str| TotpEnable {
@@ -1137,30 +1145,49 @@ async fn totp_is_set_up_on_a_session_then_enabled_and_disabled_with_its_codes(db
     let entries = audit_count(db).await;
     // Another secret than the session's pending one (a newer setup replaced it): nothing.
     assert!(!store
-        .enable_totp(&enable("v1:other"), at(1), &audit("totp.enable", "usr_owner"))
+        .enable_totp(
+            &enable("v1:other"),
+            at(1),
+            &audit("totp.enable", "usr_owner")
+        )
         .await
         .unwrap());
     assert_eq!(audit_count(db).await, entries);
     assert!(store.recovery_codes("usr_owner").await.unwrap().is_empty());
     // The session's own: on, with its codes, its audit entry, and the setup cleared.
     assert!(store
-        .enable_totp(&enable("v1:pending"), at(1), &audit("totp.enable", "usr_owner"))
+        .enable_totp(
+            &enable("v1:pending"),
+            at(1),
+            &audit("totp.enable", "usr_owner")
+        )
         .await
         .unwrap());
     assert_eq!(audit_count(db).await, entries + 1);
     assert_eq!(actions(&store).await[0], "totp.enable");
     let user = store.user("usr_owner").await.unwrap().unwrap();
     assert_eq!(user.totp_secret.as_deref(), Some("v1:pending"));
-    assert_eq!(user.totp_last_step, Some(50), "the confirming code is spent");
+    assert_eq!(
+        user.totp_last_step,
+        Some(50),
+        "the confirming code is spent"
+    );
     assert_eq!(user.updated_at, at(1));
     assert_eq!(store.recovery_codes("usr_owner").await.unwrap().len(), 2);
     assert_eq!(store.totp_pending("s1").await.unwrap(), None);
     assert!(!store.advance_totp_step("usr_owner", 50).await.unwrap());
     assert!(store.advance_totp_step("usr_owner", 51).await.unwrap());
     // Once on, a second setup cannot replace it.
-    assert!(store.set_totp_pending("s1", Some("v1:pending")).await.unwrap());
+    assert!(store
+        .set_totp_pending("s1", Some("v1:pending"))
+        .await
+        .unwrap());
     assert!(!store
-        .enable_totp(&enable("v1:pending"), at(2), &audit("totp.enable", "usr_owner"))
+        .enable_totp(
+            &enable("v1:pending"),
+            at(2),
+            &audit("totp.enable", "usr_owner")
+        )
         .await
         .unwrap());
     assert_eq!(audit_count(db).await, entries + 1);
@@ -1187,10 +1214,13 @@ async fn totp_is_set_up_on_a_session_then_enabled_and_disabled_with_its_codes(db
     let user = store.user("usr_owner").await.unwrap().unwrap();
     assert_eq!((user.totp_secret, user.totp_last_step), (None, None));
     assert!(store.recovery_codes("usr_owner").await.unwrap().is_empty());
-    assert!(!store
-        .disable_totp("usr_owner", at(4), &audit("totp.disable", "usr_owner"))
-        .await
-        .unwrap(), "already off");
+    assert!(
+        !store
+            .disable_totp("usr_owner", at(4), &audit("totp.disable", "usr_owner"))
+            .await
+            .unwrap(),
+        "already off"
+    );
     assert!(!store
         .disable_totp("usr_nobody", at(4), &audit("totp.disable", "usr_nobody"))
         .await
@@ -1237,7 +1267,11 @@ async fn a_pending_sign_in_completes_into_a_session_once(db: &TestDb) {
     );
     let found = store.pending_signin("p1", at(1)).await.unwrap().unwrap();
     assert_eq!(found, pending("p1", "usr_owner", 0, 5));
-    assert_eq!(store.pending_signin("p1", at(5)).await.unwrap(), None, "expired");
+    assert_eq!(
+        store.pending_signin("p1", at(5)).await.unwrap(),
+        None,
+        "expired"
+    );
     assert_eq!(store.pending_signin("p9", at(1)).await.unwrap(), None);
 
     let entries = audit_count(db).await;
@@ -1268,9 +1302,15 @@ async fn a_pending_sign_in_completes_into_a_session_once(db: &TestDb) {
     assert_eq!(wait(pending("p3", "usr_owner", 2, 7)).await, Ok(()));
     assert!(complete("p2", "s3", 3, Some("r1")).await);
     assert!(!complete("p3", "s4", 3, Some("r1")).await, "a used code");
-    assert!(!complete("p3", "s4", 3, Some("r9")).await, "an unknown code");
+    assert!(
+        !complete("p3", "s4", 3, Some("r9")).await,
+        "an unknown code"
+    );
     assert!(store.session("s4", at(3)).await.unwrap().is_none());
-    assert!(store.pending_signin("p3", at(3)).await.unwrap().is_some(), "kept for another try");
+    assert!(
+        store.pending_signin("p3", at(3)).await.unwrap().is_some(),
+        "kept for another try"
+    );
     let used: Vec<bool> = store
         .recovery_codes("usr_owner")
         .await
@@ -1283,9 +1323,15 @@ async fn a_pending_sign_in_completes_into_a_session_once(db: &TestDb) {
 
     // Expired: refused; and making a new one clears the expired ones away.
     assert!(!complete("p3", "s5", 7, Some("r2")).await);
-    assert_eq!(db.query_i64("SELECT COUNT(*) FROM pending_signins").await, 1);
+    assert_eq!(
+        db.query_i64("SELECT COUNT(*) FROM pending_signins").await,
+        1
+    );
     assert_eq!(wait(pending("p4", "usr_owner", 8, 13)).await, Ok(()));
-    assert_eq!(db.query_i64("SELECT COUNT(*) FROM pending_signins").await, 1);
+    assert_eq!(
+        db.query_i64("SELECT COUNT(*) FROM pending_signins").await,
+        1
+    );
 
     // A disabled user's pending sign-in does not complete.
     add(&store, &person("usr_bob", "bob@example.com", Role::Viewer)).await;

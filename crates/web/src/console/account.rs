@@ -69,7 +69,8 @@ struct Extra<'a> {
 /// inlined unescaped, and the page's CSP allows `data:` images). `None` if it cannot be
 /// encoded (it always can: the URI is short).
 fn qr_data_uri(uri: &str) -> Option<String> {
-    let code = qrcode::QrCode::with_error_correction_level(uri.as_bytes(), qrcode::EcLevel::M).ok()?;
+    let code =
+        qrcode::QrCode::with_error_correction_level(uri.as_bytes(), qrcode::EcLevel::M).ok()?;
     let svg = code
         .render::<qrcode::render::svg::Color<'_>>()
         .min_dimensions(200, 200)
@@ -82,7 +83,12 @@ fn qr_data_uri(uri: &str) -> Option<String> {
 }
 
 /// The page for `signed` with `status`.
-async fn account_page(ctx: &Ctx, signed: &Signed, status: StatusCode, extra: Extra<'_>) -> Response {
+async fn account_page(
+    ctx: &Ctx,
+    signed: &Signed,
+    status: StatusCode,
+    extra: Extra<'_>,
+) -> Response {
     let user = &signed.session.user;
     let directory = ctx.control.directory();
     let view = ctx.control.view();
@@ -97,10 +103,13 @@ async fn account_page(ctx: &Ctx, signed: &Signed, status: StatusCode, extra: Ext
             .pending_totp(&signed.session.id_hash, user, &view.page.name)
             .await
         {
-            Ok(setup) => (0, setup.map(|s| {
-                let qr = qr_data_uri(&s.uri);
-                (s, qr)
-            })),
+            Ok(setup) => (
+                0,
+                setup.map(|s| {
+                    let qr = qr_data_uri(&s.uri);
+                    (s, qr)
+                }),
+            ),
             Err(e) => return unavailable(ctx, &e),
         }
     };
@@ -118,7 +127,11 @@ async fn account_page(ctx: &Ctx, signed: &Signed, status: StatusCode, extra: Ext
         notice: extra.notice,
         error: extra.error,
         totp_on: totp_on || !extra.codes.is_empty(),
-        codes_left: if extra.codes.is_empty() { codes_left } else { extra.codes.len() },
+        codes_left: if extra.codes.is_empty() {
+            codes_left
+        } else {
+            extra.codes.len()
+        },
         setup: if extra.codes.is_empty() { setup } else { None },
         can_seal: directory.can_seal(),
         no_key: NO_KEY_MESSAGE,
@@ -135,7 +148,9 @@ pub(super) async fn page(
 ) -> Response {
     let notice = match query.as_deref() {
         Some("done=time_zone") => Some("Your time zone is saved."),
-        Some("done=totp_disabled") => Some("Two-step sign-in is off, and your recovery codes are gone."),
+        Some("done=totp_disabled") => {
+            Some("Two-step sign-in is off, and your recovery codes are gone.")
+        }
         _ => None,
     };
     account_page(
@@ -187,7 +202,12 @@ pub(super) async fn update(
         time_zone: Some(name.to_owned()),
         ..UserPatch::default()
     };
-    match ctx.control.directory().update_user(&user.id, &patch, &audit).await {
+    match ctx
+        .control
+        .directory()
+        .update_user(&user.id, &patch, &audit)
+        .await
+    {
         Ok(Ok(_)) => see_other("/console/account?done=time_zone"),
         Ok(Err(conflict)) => {
             let error = format!("{conflict}. Nothing was changed.");
@@ -230,7 +250,11 @@ pub(super) async fn totp_start(
     match ctx
         .control
         .directory()
-        .start_totp(&signed.session.id_hash, &signed.session.user, &view.page.name)
+        .start_totp(
+            &signed.session.id_hash,
+            &signed.session.user,
+            &view.page.name,
+        )
         .await
     {
         Ok(Ok(_)) => see_other(ACCOUNT_PATH),

@@ -195,7 +195,10 @@ pub(super) async fn code_submit(State(ctx): State<Ctx>, req: Request) -> Respons
                 SET_COOKIE,
                 set_cookie(&ctx, session_cookie(&ctx), &signed_in.cookie, None),
             );
-            h.append(SET_COOKIE, set_cookie(&ctx, pending_cookie(&ctx), "", Some(0)));
+            h.append(
+                SET_COOKIE,
+                set_cookie(&ctx, pending_cookie(&ctx), "", Some(0)),
+            );
             h.append(SET_COOKIE, set_cookie(&ctx, csrf_cookie(&ctx), "", Some(0)));
             r
         }
