@@ -361,15 +361,8 @@ async fn a_person_sets_up_totp_and_signs_in_with_codes_once_each() {
         assert_eq!(fresh.text.matches("<li><code>").count(), 10);
         assert!(!fresh.text.contains(&codes[0]));
         assert_eq!(audit(&app, "recovery.regenerate").await.len(), 1);
-        let off = submit(
-            &app,
-            &client,
-            "/console/account/totp/disable",
-            &[("csrf", &csrf), ("proof", "wrong")],
-        )
-        .await;
-        assert_eq!(off.status, 422);
-        assert!(audit(&app, "totp.disable").await.is_empty());
+        // (A wrong proof for turning it off: see the limit test below; this account has
+        // spent its budget of wrong guesses but one.)
         let off = submit(
             &app,
             &client,
@@ -538,5 +531,39 @@ async fn wrong_codes_are_limited_per_account_like_passwords() {
             .await,
             0
         );
+    }
+}
+
+#[tokio::test]
+async fn guessing_the_proof_to_turn_it_off_is_limited_too() {
+    for backend in backends() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(backend, &dir, Some(KEY_A)).await;
+        let client = browser();
+        enrol(&app, &client).await;
+        let account = get(&app, &client, "/console/account").await;
+        assert!(!account.text.contains(" style="), "no inline style");
+        let csrf = account.csrf();
+        for _ in 0..5 {
+            let wrong = submit(
+                &app,
+                &client,
+                "/console/account/totp/disable",
+                &[("csrf", &csrf), ("proof", "a guess")],
+            )
+            .await;
+            assert_eq!(wrong.status, 422, "{}", wrong.text);
+        }
+        let limited = submit(
+            &app,
+            &client,
+            "/console/account/totp/disable",
+            &[("csrf", &csrf), ("proof", PASSWORD)],
+        )
+        .await;
+        assert_eq!(limited.status, 429, "{}", limited.text);
+        assert!(!limited.header("retry-after").is_empty());
+        assert!(audit(&app, "totp.disable").await.is_empty());
+        assert!(one(&app, "totp_secret", "users").await.starts_with("v1:"));
     }
 }

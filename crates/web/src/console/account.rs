@@ -13,6 +13,7 @@
 //! instructions.
 
 use std::str::FromStr;
+use std::time::Instant;
 
 use askama::Template;
 use axum::extract::{RawQuery, State};
@@ -20,7 +21,9 @@ use axum::response::Response;
 use axum::Extension;
 use base64::Engine as _;
 use http::StatusCode;
-use pharos_engine::people::{SetupRefused, TotpSetup, UserPatch, NO_KEY_MESSAGE};
+use pharos_engine::people::{
+    ProofRefused, SetupRefused, SignInError, TotpSetup, UserPatch, NO_KEY_MESSAGE,
+};
 
 use super::pages::{render, Nav};
 use super::{html, see_other, unavailable, Ctx, Fields, Signed};
@@ -310,6 +313,37 @@ pub(super) async fn totp_confirm(
     }
 }
 
+/// Takes one try from the person's sign-in budget before a proof (a code or the password) is
+/// checked, so a session left open cannot be used to guess the password without limit; the
+/// 429 page when it is spent.
+fn take_try(ctx: &Ctx, signed: &Signed) -> Result<String, Box<Response>> {
+    let key = super::second_step::account_key(&signed.session.user);
+    match ctx.by_account.take(key.clone(), Instant::now()) {
+        Ok(()) => Ok(key),
+        Err(wait) => {
+            let secs = crate::limit::retry_after(wait);
+            let text = format!(
+                "Too many wrong codes or passwords. Try again in {secs} seconds. Nothing was \
+                 changed."
+            );
+            let mut r = html(
+                StatusCode::TOO_MANY_REQUESTS,
+                super::pages::message(&ctx.control, "Too many tries", &text),
+            );
+            r.headers_mut()
+                .insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
+            Err(Box::new(r))
+        }
+    }
+}
+
+/// Gives the try back unless the proof was wrong (only wrong guesses are spent).
+fn settle_try<T>(ctx: &Ctx, key: String, outcome: &Result<Result<T, ProofRefused>, SignInError>) {
+    if !matches!(outcome, Ok(Err(ProofRefused::Wrong))) {
+        ctx.by_account.refund(key, Instant::now());
+    }
+}
+
 /// `POST /console/account/totp/disable`: with a current code or the password.
 pub(super) async fn totp_disable(
     State(ctx): State<Ctx>,
@@ -317,12 +351,17 @@ pub(super) async fn totp_disable(
     Extension(fields): Extension<Fields>,
 ) -> Response {
     let audit = signed.caller.audit_record("totp.disable");
-    match ctx
+    let key = match take_try(&ctx, &signed) {
+        Ok(key) => key,
+        Err(r) => return *r,
+    };
+    let outcome = ctx
         .control
         .directory()
         .disable_totp(&signed.session.user, fields.get("proof"), audit)
-        .await
-    {
+        .await;
+    settle_try(&ctx, key, &outcome);
+    match outcome {
         Ok(Ok(())) => {
             tracing::info!(user = %signed.session.user.id, "two-step sign-in turned off");
             see_other("/console/account?done=totp_disabled")
@@ -340,12 +379,17 @@ pub(super) async fn recovery_regenerate(
     Extension(fields): Extension<Fields>,
 ) -> Response {
     let audit = signed.caller.audit_record("recovery.regenerate");
-    match ctx
+    let key = match take_try(&ctx, &signed) {
+        Ok(key) => key,
+        Err(r) => return *r,
+    };
+    let outcome = ctx
         .control
         .directory()
         .regenerate_recovery_codes(&signed.session.user, fields.get("proof"), audit)
-        .await
-    {
+        .await;
+    settle_try(&ctx, key, &outcome);
+    match outcome {
         Ok(Ok(codes)) => {
             account_page(
                 &ctx,

@@ -53,6 +53,18 @@ struct CodePage<'a> {
     error: Option<&'a str>,
 }
 
+/// The person's key in the per-account limiter: their e-mail as the password form counts it
+/// (one budget of guesses per account, passwords and codes alike), else their id.
+pub(super) fn account_key(user: &pharos_engine::people::UserRecord) -> String {
+    user.email
+        .as_deref()
+        .unwrap_or(&user.id)
+        .to_lowercase()
+        .chars()
+        .take(pharos_engine::people::signin::AUDIT_EMAIL_MAX_CHARS)
+        .collect()
+}
+
 /// After a right password: the pending cookie, and on to the code form.
 pub(super) fn begin(ctx: &Ctx, pending: &PendingSignIn) -> Response {
     tracing::info!(user = %pending.user.id, "password accepted; waiting for the second factor");
@@ -149,15 +161,7 @@ pub(super) async fn code_submit(State(ctx): State<Ctx>, req: Request) -> Respons
         Ok(None) => return restart(&ctx),
         Err(e) => return unavailable(&ctx, &e),
     };
-    // The same bucket as the person's wrong passwords: one budget of guesses per account.
-    let account: String = user
-        .email
-        .as_deref()
-        .unwrap_or(&user.id)
-        .to_lowercase()
-        .chars()
-        .take(pharos_engine::people::signin::AUDIT_EMAIL_MAX_CHARS)
-        .collect();
+    let account = account_key(&user);
     let now = Instant::now();
     if let Err(wait) = ctx.by_address.take(counted, now) {
         return too_many(&ctx, &headers, wait);
