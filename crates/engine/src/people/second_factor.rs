@@ -631,4 +631,218 @@ mod tests {
             .to_string()
             .contains("PHAROS_SECRET_KEY"));
     }
+
+    /// An audit record by Ada at `now`.
+    fn by_ada(action: &str, now: DateTime<Utc>) -> AuditRecord {
+        AuditRecord {
+            at: now,
+            actor_kind: ActorKind::User,
+            actor_id: Some("usr_ada".into()),
+            actor_name: "Ada".into(),
+            action: action.into(),
+            subject: None,
+            before: None,
+            after: None,
+            request_id: None,
+            address: None,
+        }
+    }
+
+    fn attempt<'a>(cookie: &'a str, code: &'a str, now: DateTime<Utc>) -> SecondStep<'a> {
+        SecondStep {
+            cookie,
+            code,
+            address: "192.0.2.1",
+            user_agent: "test",
+            request_id: None,
+            now,
+        }
+    }
+
+    /// The whole flow against a real (in-memory SQLite) store: setup refused without a key,
+    /// set up with one, the password then leading to a pending sign-in, codes good once, a
+    /// recovery code used up, and another key refusing app codes.
+    #[tokio::test]
+    async fn set_up_then_sign_in_with_a_code_once() {
+        use crate::people::{hash_password, SignIn};
+        use pharos_domain::access::Role;
+        use pharos_store::{Store, UserKind};
+        use std::sync::Arc;
+
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        let now = Utc::now();
+        let ada = UserRecord {
+            email: Some("ada@example.com".into()),
+            password_hash: Some(hash_password("correct horse battery").unwrap()),
+            ..UserRecord::new("usr_ada", UserKind::Person, "Ada", Role::Owner, now)
+        };
+        store
+            .add_user(&ada, &by_ada("user.add", now))
+            .await
+            .unwrap()
+            .unwrap();
+        let password = |now| SignIn {
+            email: "ada@example.com",
+            password: "correct horse battery",
+            address: "192.0.2.1",
+            user_agent: "test",
+            request_id: None,
+            now,
+        };
+        let keyless = Directory::new(store.clone());
+        let key = Arc::new(SealKey::from_bytes([7; 32]));
+        let directory = Directory::new(store.clone()).with_seal_key(Some(key));
+        let Ok(Ok(SignInStep::Session(session))) = directory.sign_in(password(now)).await else {
+            panic!("no second factor yet: a session");
+        };
+        assert_eq!(
+            keyless
+                .start_totp(&session.id_hash, &ada, "Acme")
+                .await
+                .unwrap()
+                .unwrap_err(),
+            SetupRefused::NoKey
+        );
+        let setup = directory
+            .start_totp(&session.id_hash, &ada, "Acme")
+            .await
+            .unwrap()
+            .unwrap();
+        let shown = directory
+            .pending_totp(&session.id_hash, &ada, "Acme")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(shown.base32, setup.base32);
+        let secret = TotpSecret::from_base32(&setup.base32).unwrap();
+        let wrong = if secret.code_at(now) == "000000" {
+            "111111"
+        } else {
+            "000000"
+        };
+        assert_eq!(
+            directory
+                .confirm_totp(&session.id_hash, &ada, wrong, by_ada("totp.enable", now))
+                .await
+                .unwrap()
+                .unwrap_err(),
+            SetupRefused::WrongCode
+        );
+        let codes = directory
+            .confirm_totp(
+                &session.id_hash,
+                &ada,
+                &secret.code_at(now),
+                by_ada("totp.enable", now),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(codes.shown_once.len(), 10);
+
+        // The password alone: a pending sign-in, no session.
+        let Ok(Ok(SignInStep::SecondFactor(pending))) = directory.sign_in(password(now)).await
+        else {
+            panic!("a code is due");
+        };
+        assert!(directory
+            .pending_signin(&pending.cookie, now)
+            .await
+            .unwrap()
+            .is_some());
+        // The confirming code is spent; the next step's works once.
+        let spent = secret.code_at(now);
+        assert_eq!(
+            directory
+                .second_step(attempt(&pending.cookie, &spent, now))
+                .await
+                .unwrap()
+                .unwrap_err(),
+            SecondRefused::Wrong
+        );
+        let next = secret.code_at(now + TimeDelta::seconds(30));
+        let signed = directory
+            .second_step(attempt(&pending.cookie, &next, now))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(signed.user.id, "usr_ada");
+        assert_eq!(
+            directory
+                .second_step(attempt(&pending.cookie, &next, now))
+                .await
+                .unwrap()
+                .unwrap_err(),
+            SecondRefused::Expired,
+            "the pending sign-in is good once"
+        );
+        // After five minutes it has expired.
+        let Ok(Ok(SignInStep::SecondFactor(late))) = directory.sign_in(password(now)).await else {
+            panic!("a code is due");
+        };
+        let later = now + PENDING_SIGNIN_LIFETIME;
+        assert_eq!(
+            directory
+                .second_step(attempt(&late.cookie, &codes.shown_once[0], later))
+                .await
+                .unwrap()
+                .unwrap_err(),
+            SecondRefused::Expired
+        );
+
+        // Another key cannot check app codes; a recovery code still signs in, once.
+        let other = Directory::new(store.clone())
+            .with_seal_key(Some(Arc::new(SealKey::from_bytes([8; 32]))));
+        let Ok(Ok(SignInStep::SecondFactor(pending))) = other.sign_in(password(now)).await else {
+            panic!("a code is due");
+        };
+        let later_code = secret.code_at(now + TimeDelta::seconds(30));
+        assert_eq!(
+            other
+                .second_step(attempt(&pending.cookie, &later_code, now))
+                .await
+                .unwrap()
+                .unwrap_err(),
+            SecondRefused::Unavailable
+        );
+        let code = &codes.shown_once[2];
+        assert!(other
+            .second_step(attempt(&pending.cookie, code, now))
+            .await
+            .unwrap()
+            .is_ok());
+        let Ok(Ok(SignInStep::SecondFactor(pending))) = other.sign_in(password(now)).await else {
+            panic!("a code is due");
+        };
+        assert_eq!(
+            other
+                .second_step(attempt(&pending.cookie, code, now))
+                .await
+                .unwrap()
+                .unwrap_err(),
+            SecondRefused::Wrong
+        );
+        assert_eq!(directory.recovery_codes_left("usr_ada").await.unwrap(), 9);
+
+        // Turning it off needs a proof.
+        let user = store.user("usr_ada").await.unwrap().unwrap();
+        assert_eq!(
+            directory
+                .disable_totp(&user, "guess", by_ada("totp.disable", now))
+                .await
+                .unwrap(),
+            Err(ProofRefused::Wrong)
+        );
+        assert_eq!(
+            directory
+                .disable_totp(&user, "correct horse battery", by_ada("totp.disable", now))
+                .await
+                .unwrap(),
+            Ok(())
+        );
+        assert!(matches!(
+            directory.sign_in(password(now)).await,
+            Ok(Ok(SignInStep::Session(_)))
+        ));
+    }
 }
