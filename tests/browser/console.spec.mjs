@@ -183,8 +183,10 @@ async function main() {
       await page.fill('#m-ends', `${day}T03:00`);
       await Promise.all([page.waitForURL(/\/console\/maintenances\/[a-z0-9]+$/), page.click('button:text("Schedule")')]);
       await checkPage(page, 'maintenance');
-      const upcoming = await fetch(`${base}/api/v2/scheduled-maintenances/upcoming.json`).then((r) => r.json());
-      if (!JSON.stringify(upcoming).includes('Database upgrade (browser)')) throw new Error('the maintenance is not on the public API');
+      await until('the maintenance on the public API', async () => {
+        const upcoming = await fetch(`${base}/api/v2/scheduled-maintenances/upcoming.json`).then((r) => r.text());
+        return upcoming.includes('Database upgrade (browser)');
+      }, { deadlineMs: 20_000, everyMs: 250 });
       await page.goto(`${base}/console/maintenances`);
       await checkPage(page, 'maintenances');
     });

@@ -319,6 +319,8 @@ pub struct EngineControl {
     pub(crate) recent: std::sync::Arc<crate::recent::RecentChecks>,
     /// Who the commands sent through this handle are on behalf of (see [`Self::on_behalf`]).
     pub(crate) audit: Option<std::sync::Arc<crate::audit::AuditContext>>,
+    /// The key TOTP secrets are sealed under ([`EngineConfig::seal_key`](crate::EngineConfig)).
+    pub(crate) seal_key: Option<std::sync::Arc<crate::people::SealKey>>,
 }
 
 impl EngineControl {
@@ -340,7 +342,7 @@ impl EngineControl {
 
     /// Who credentials belong to: API tokens read from storage.
     pub fn directory(&self) -> crate::people::Directory {
-        crate::people::Directory::new(self.store.clone())
+        crate::people::Directory::new(self.store.clone()).with_seal_key(self.seal_key.clone())
     }
 
     /// What the self-check last saw (`GET /api/v1/self-check`).

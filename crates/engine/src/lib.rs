@@ -92,6 +92,9 @@ pub struct EngineConfig {
     pub webhooks: pharos_notify::guard::WebhookRules,
     /// Where probes check from besides the server itself (`[[locations]]`).
     pub locations: Vec<pharos_domain::location::LocationDef>,
+    /// The key the console seals TOTP secrets under (`[console] secret_key_file` or
+    /// `PHAROS_SECRET_KEY`); without one the second factor cannot be set up or checked.
+    pub seal_key: Option<people::SealKey>,
 }
 
 /// Why the engine could not start.
@@ -394,6 +397,7 @@ pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandl
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     let committed = pending.committed();
     let email_subscriptions = config.smtp.is_some();
+    let seal_key = config.seal_key.take().map(Arc::new);
     tasks.spawn(dispatch::run(
         store.clone(),
         dispatch::Channels {
@@ -449,6 +453,7 @@ pub async fn start(mut config: EngineConfig, store: Store) -> Result<EngineHandl
             locations: registry,
             recent,
             audit: None,
+            seal_key,
         },
     })
 }

@@ -290,6 +290,7 @@ fn engine_config(config: &Config, page_url: String) -> EngineConfig {
         changes: config.changes.clone(),
         webhooks: config.subscriptions.clone(),
         locations: config.locations.clone(),
+        seal_key: config.console.secret_key.clone(),
     }
 }
 

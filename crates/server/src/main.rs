@@ -431,7 +431,18 @@ fn load(path: Option<PathBuf>) -> Option<Config> {
     let path = match path {
         Some(p) => p,
         None if Path::new("pharos.toml").exists() => PathBuf::from("pharos.toml"),
-        None => return Some(Config::default()),
+        None => {
+            // No file: the empty configuration, with what the environment alone sets (the
+            // console's PHAROS_SECRET_KEY).
+            let empty = config::parse_str("", "(environment)", &|k| std::env::var(k).ok());
+            return match empty {
+                Ok(loaded) => Some(loaded.config),
+                Err(diagnostics) => {
+                    print_all(&diagnostics);
+                    None
+                }
+            };
+        }
     };
     match config::load_file(&path) {
         Ok(loaded) => {

@@ -148,8 +148,9 @@ pub use model::{
 };
 pub use outbox::{Requeue, Settlement, OUTBOX_ERROR_MAX_CHARS};
 pub use people::{
-    ApiTokenRecord, PeopleConflict, RecoveryCodeRecord, SessionRecord, SessionWithUser,
-    TokenWithOwner, UserKind, UserPatch, UserRecord, USER_AGENT_MAX_CHARS,
+    ApiTokenRecord, PendingSignInRecord, PeopleConflict, RecoveryCodeRecord, SessionRecord,
+    SessionWithUser, TokenWithOwner, TotpEnable, UserKind, UserPatch, UserRecord,
+    USER_AGENT_MAX_CHARS,
 };
 pub use postmortems::PostmortemRecord;
 pub use prune::{

@@ -1347,6 +1347,9 @@ impl Store {
     }
 }
 
+mod second_factor;
+pub use second_factor::{PendingSignInRecord, TotpEnable};
+
 #[cfg(test)]
 mod tests {
     use super::*;

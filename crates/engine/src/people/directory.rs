@@ -117,12 +117,29 @@ pub enum TokenRefused {
 #[derive(Clone)]
 pub struct Directory {
     store: Store,
+    /// The key TOTP secrets are sealed under, when one is configured.
+    seal_key: Option<std::sync::Arc<super::SealKey>>,
 }
 
 impl Directory {
     /// A directory over `store`.
     pub fn new(store: Store) -> Directory {
-        Directory { store }
+        Directory {
+            store,
+            seal_key: None,
+        }
+    }
+
+    /// This directory, sealing and opening TOTP secrets with `key` (none: the second factor
+    /// cannot be set up, and codes cannot be checked).
+    pub fn with_seal_key(mut self, key: Option<std::sync::Arc<super::SealKey>>) -> Directory {
+        self.seal_key = key;
+        self
+    }
+
+    /// The sealing key, if one is configured.
+    pub(super) fn seal_key(&self) -> Option<&super::SealKey> {
+        self.seal_key.as_deref()
     }
 
     /// The store it reads, for the sibling modules (`signin`).

@@ -17,7 +17,10 @@
 //!   linked or added, their role following the provider's claim, the same session.
 //! - [`totp`]: RFC 6238 codes, the `otpauth://` URI, and refusing a replayed step.
 //! - [`recovery`]: one-time recovery codes, stored hashed.
-//! - [`seal`]: secrets kept at rest (the TOTP secret) sealed with XChaCha20-Poly1305.
+//! - [`seal`]: secrets kept at rest (the TOTP secret) sealed with XChaCha20-Poly1305, under a
+//!   [`SealKey`] kept outside the database.
+//! - [`second_factor`]: setting TOTP up, turning it off, new recovery codes, and the
+//!   sign-in's second step.
 //!
 //! Every secret here comes from `rand`'s thread generator (a CSPRNG seeded from the
 //! operating system; argon2's salts come from the operating system directly), and every
@@ -34,6 +37,7 @@ pub mod external;
 pub mod password;
 pub mod recovery;
 pub mod seal;
+pub mod second_factor;
 pub mod session;
 pub mod signin;
 pub mod token;
@@ -62,7 +66,11 @@ pub use recovery::{
     find_recovery_code, mint_recovery_codes, normalise_recovery_code, recovery_code_hash,
     RecoveryCodes,
 };
-pub use seal::{open, seal, SealError};
+pub use seal::{open, seal, KeyError, SealError, SealKey};
+pub use second_factor::{
+    PendingSignIn, ProofRefused, SecondRefused, SecondStep, SetupRefused, SignInStep, TotpSetup,
+    NO_KEY_MESSAGE, PENDING_SIGNIN_LIFETIME,
+};
 pub use session::{csrf_token, mint_session, session_id_hash, verify_csrf, MintedSession};
 pub use signin::{
     LiveSession, SignIn, SignInError, SignInRefused, SignedIn, SESSION_IDLE, SESSION_LIFETIME,

@@ -85,6 +85,67 @@ pub fn open(key: &[u8; 32], sealed: &str) -> Result<Vec<u8>, SealError> {
         .map_err(|_| SealError::Rejected)
 }
 
+/// The key secrets are sealed under: 32 bytes kept outside the database (`[console]
+/// secret_key_file` or `PHAROS_SECRET_KEY`). `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealKey([u8; 32]);
+
+/// Why a key's text or file is not a key. Never repeats what it read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// Neither 32 bytes, nor 64 hex digits, nor 44 base64 characters.
+    #[error(
+        "a sealing key is 32 random bytes, or 64 hex digits, or 44 base64 characters; this \
+         has {0} bytes (make one with `openssl rand -hex 32`)"
+    )]
+    Shape(usize),
+    /// 64 characters that are not all hex digits, or 44 that are not base64 of 32 bytes.
+    #[error("a sealing key of {0} characters must be all {1}")]
+    Alphabet(usize, &'static str),
+}
+
+impl SealKey {
+    /// The key with these bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> SealKey {
+        SealKey(bytes)
+    }
+
+    /// A key as a file or an environment variable holds it: exactly 32 raw bytes, or text
+    /// (surrounding whitespace ignored) of 64 hex digits or 44 base64 characters (standard
+    /// or URL-safe alphabet, with its padding).
+    pub fn parse(raw: &[u8]) -> Result<SealKey, KeyError> {
+        if raw.len() == 32 {
+            let mut key = [0u8; 32];
+            key.copy_from_slice(raw);
+            return Ok(SealKey(key));
+        }
+        let text = raw.trim_ascii();
+        let decoded = match text.len() {
+            64 => hex::decode(text).map_err(|_| KeyError::Alphabet(64, "hex digits"))?,
+            44 => base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(text))
+                .map_err(|_| KeyError::Alphabet(44, "base64 of 32 bytes"))?,
+            n => return Err(KeyError::Shape(n)),
+        };
+        let key: [u8; 32] = decoded
+            .try_into()
+            .map_err(|_| KeyError::Alphabet(text.len(), "base64 of 32 bytes"))?;
+        Ok(SealKey(key))
+    }
+
+    /// The key's bytes, for [`seal`] and [`open`].
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SealKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SealKey([redacted])")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,5 +223,32 @@ mod tests {
         ] {
             assert_eq!(open(&KEY, bad), Err(SealError::Malformed(why)), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn keys_are_read_as_bytes_hex_or_base64() {
+        let raw = [9u8; 32];
+        let want = SealKey::from_bytes(raw);
+        assert_eq!(SealKey::parse(&raw).unwrap(), want);
+        let hex_text = format!("  {}\n", hex::encode(raw));
+        assert_eq!(SealKey::parse(hex_text.as_bytes()).unwrap(), want);
+        let b64 = base64::engine::general_purpose::STANDARD.encode(raw);
+        assert_eq!(b64.len(), 44);
+        assert_eq!(SealKey::parse(format!("{b64}\n").as_bytes()).unwrap(), want);
+        let url = base64::engine::general_purpose::URL_SAFE.encode([0xfb; 32]);
+        assert_eq!(
+            SealKey::parse(url.as_bytes()).unwrap(),
+            SealKey::from_bytes([0xfb; 32])
+        );
+        assert_eq!(SealKey::parse(b"short"), Err(KeyError::Shape(5)));
+        assert_eq!(
+            SealKey::parse(&[b'g'; 64]),
+            Err(KeyError::Alphabet(64, "hex digits"))
+        );
+        assert!(SealKey::parse(&[b'!'; 44]).is_err());
+        assert_eq!(format!("{want:?}"), "SealKey([redacted])");
+        // What it says never repeats the text it read.
+        let err = SealKey::parse(b"hunter2hunter2").unwrap_err().to_string();
+        assert!(!err.contains("hunter2"), "{err}");
     }
 }

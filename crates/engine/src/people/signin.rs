@@ -20,6 +20,7 @@ use pharos_store::{ActorKind, AuditRecord, SessionRecord, StoreError, UserKind, 
 
 use super::directory::Directory;
 use super::password::verify_sign_in;
+use super::second_factor::SignInStep;
 use super::session::{mint_session, session_id_hash};
 
 /// How long a session lasts at most, from sign-in: a working day, after which everyone
@@ -170,10 +171,14 @@ impl Directory {
     /// the audit entry `signin` in one transaction. Every refusal writes `signin.failed`
     /// (actor anonymous, named by the e-mail as typed, cut to [`AUDIT_EMAIL_MAX_CHARS`];
     /// `after` says why). `Err` is Pharos's fault; `Ok(Err(_))` a refused sign-in.
+    ///
+    /// A person with a second factor gets no session here: a right password answers
+    /// [`SignInStep::SecondFactor`], a sign-in waiting for its code
+    /// ([`Directory::second_step`]), and nothing is audited until the code is checked.
     pub async fn sign_in(
         &self,
         attempt: SignIn<'_>,
-    ) -> Result<Result<SignedIn, SignInRefused>, SignInError> {
+    ) -> Result<Result<SignInStep, SignInRefused>, SignInError> {
         let email = attempt.email.trim().to_lowercase();
         let user = if email.is_empty() || email.contains('\0') {
             None
@@ -205,6 +210,25 @@ impl Directory {
                 return Ok(Err(reason));
             }
         };
+        if user.totp_secret.is_some() {
+            return match self
+                .begin_second_step(
+                    user.clone(),
+                    attempt.address,
+                    attempt.user_agent,
+                    attempt.now,
+                )
+                .await?
+            {
+                Some(pending) => Ok(Ok(SignInStep::SecondFactor(pending))),
+                // Disabled (or gone) between the read and the write.
+                None => {
+                    self.record_failure(&attempt, Some(&user), SignInRefused::Disabled)
+                        .await?;
+                    Ok(Err(SignInRefused::Disabled))
+                }
+            };
+        }
         let opened = self
             .open_session(
                 user,
@@ -216,7 +240,7 @@ impl Directory {
             )
             .await?;
         match opened {
-            Ok(signed_in) => Ok(Ok(signed_in)),
+            Ok(signed_in) => Ok(Ok(SignInStep::Session(signed_in))),
             // Disabled (or gone) between the read and the write.
             Err(user) => {
                 self.record_failure(&attempt, Some(&user), SignInRefused::Disabled)

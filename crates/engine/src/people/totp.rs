@@ -112,6 +112,19 @@ impl TotpSecret {
         build(bytes.to_vec()).map(Self)
     }
 
+    /// The secret an app was given as base32 ([`TotpSecret::to_base32`]; case and spaces do
+    /// not matter), as tests and scripts holding the shown text rebuild it.
+    pub fn from_base32(text: &str) -> Result<Self, TotpError> {
+        let text: String = text
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
+        let secret = totp_rs::Secret::try_from_base32(text)
+            .map_err(|e| TotpError::Settings(e.to_string()))?;
+        Self::from_bytes(secret.as_bytes())
+    }
+
     /// The raw secret: what to seal and store.
     pub fn as_bytes(&self) -> &[u8] {
         self.0.secret().as_bytes()
@@ -343,6 +356,11 @@ mod tests {
             TotpSecret::from_bytes(RFC_KEY).unwrap().to_base32(),
             "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
         );
+        assert_eq!(
+            TotpSecret::from_base32("gezd gnbv gy3t qojq gezd gnbv gy3t qojq").unwrap(),
+            TotpSecret::from_bytes(RFC_KEY).unwrap()
+        );
+        assert!(TotpSecret::from_base32("not base32!").is_err());
     }
 
     #[test]

@@ -52,6 +52,7 @@ const ROOT_KEYS: &[&str] = &[
     "cluster",
     "locations",
     "sso",
+    "console",
 ];
 
 /// Parses and walks the whole file. `None` when the text is not TOML at all (the syntax error
@@ -119,6 +120,14 @@ pub(super) fn build(cx: &mut Cx<'_>, text: &str) -> Option<Config> {
     }
     if let Some(s) = sub(cx, &root, "self_check", "[self_check]") {
         config.self_check = super::self_check::self_check(cx, s);
+    }
+    let mut key_file_given = false;
+    if let Some(s) = sub(cx, &root, "console", "[console]") {
+        key_file_given = s.field("secret_key_file").is_some();
+        config.console.secret_key = super::console::console(cx, s);
+    }
+    if !key_file_given {
+        config.console.secret_key = super::console::from_env(cx);
     }
 
     let declared = match root.field("components") {

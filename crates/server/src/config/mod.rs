@@ -98,6 +98,9 @@
 //! timestamp without an offset is an error, because its instant would depend on the server's
 //! time zone. `auto_publish = true` with `auto_open = false` is a warning: it has no effect.
 //!
+//! `[console] secret_key_file` (the key TOTP secrets are sealed under, else the environment
+//! variable `PHAROS_SECRET_KEY`) is described in `console.rs`.
+//!
 //! `[changes]` (how far back an incident lists changes, and the release-regression check)
 //! is described in `changes.rs`, and `[subscriptions]` (which addresses the public's webhook
 //! subscribers may reach: public ones only unless `allow_private_webhooks` or
@@ -127,6 +130,7 @@ mod alerts;
 mod build;
 mod changes;
 mod cluster;
+mod console;
 mod diagnostic;
 mod locations;
 mod maintenances;
@@ -210,6 +214,16 @@ pub struct Config {
     /// `[sso]`: single sign-on to the console with OpenID Connect (`sso.rs` lists the keys).
     /// `Debug` masks the client secret.
     pub sso: Option<pharos_web::console::SsoSettings>,
+    /// `[console]` (and `PHAROS_SECRET_KEY`): the key TOTP secrets are sealed under.
+    pub console: ConsoleConfig,
+}
+
+/// `[console]`, see `console.rs`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConsoleConfig {
+    /// The key TOTP secrets are sealed under: from `secret_key_file`, else from the
+    /// environment variable `PHAROS_SECRET_KEY`. `Debug` never shows it.
+    pub secret_key: Option<pharos_engine::people::SealKey>,
 }
 
 /// `[server]`. Unset values fall back to the environment, then to built-in defaults (SPEC §1).

@@ -42,6 +42,11 @@ impl<'a> Cx<'a> {
         }
     }
 
+    /// The environment variable `name`, read as `${…}` references are.
+    pub(super) fn env_var(&self, name: &str) -> Option<String> {
+        (self.env)(name)
+    }
+
     /// Records an error at byte offset `at`.
     pub(super) fn error(&mut self, at: usize, message: impl Into<String>) {
         self.found.push((at, Severity::Error, message.into()));

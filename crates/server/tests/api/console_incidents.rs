@@ -543,7 +543,10 @@ async fn every_console_route_is_guarded_as_its_row_says() {
     let stranger = crate::support::console::browser();
     for (method, path, permission) in pharos_web::console::ROUTES {
         let path = path.replace("/monitors/{id}", "/monitors/api-health");
-        let path = path.replace("/maintenances/{id}", &format!("/maintenances/{maintenance}"));
+        let path = path.replace(
+            "/maintenances/{id}",
+            &format!("/maintenances/{maintenance}"),
+        );
         let path = format!("/console{}", path.replace("{id}", &id));
         let viewer_may = *permission == pharos_domain::access::Permission::Read;
         match *method {

@@ -24,6 +24,7 @@ mod console_incidents;
 mod console_ops;
 mod console_people;
 mod console_sso;
+mod console_totp;
 mod coverage;
 mod depends_on;
 mod dns;

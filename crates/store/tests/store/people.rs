@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use pharos_domain::access::{Role, Scope};
 use pharos_store::{
     ActorKind, ApiTokenRecord, AuditFilter, AuditRecord, Batch, Fence, IncidentEventRecord,
-    IncidentKind, IncidentRecord, PeopleConflict, SessionRecord, Store, StoreError, UserKind,
-    UserPatch, UserRecord, AUDIT_PAGE_MAX, USER_AGENT_MAX_CHARS,
+    IncidentKind, IncidentRecord, PendingSignInRecord, PeopleConflict, SessionRecord, Store,
+    StoreError, TotpEnable, UserKind, UserPatch, UserRecord, AUDIT_PAGE_MAX, USER_AGENT_MAX_CHARS,
 };
 
 use crate::common::t;
@@ -31,6 +31,8 @@ contract_tests!(
     tokens_are_created_read_revoked_and_touched,
     a_recovery_code_is_used_once,
     a_totp_step_is_accepted_once,
+    totp_is_set_up_on_a_session_then_enabled_and_disabled_with_its_codes,
+    a_pending_sign_in_completes_into_a_session_once,
     the_database_refuses_to_edit_or_delete_the_audit_trail,
     the_audit_trail_is_filtered_and_paged_newest_first,
     a_batch_writes_its_audit_entries_with_it,
@@ -1113,6 +1115,252 @@ async fn a_totp_step_is_accepted_once(db: &TestDb) {
     assert_eq!(user.totp_last_step, None);
     assert!(store.advance_totp_step("usr_owner", 101).await.unwrap());
     assert!(!store.advance_totp_step("usr_nobody", 1).await.unwrap());
+}
+
+async fn totp_is_set_up_on_a_session_then_enabled_and_disabled_with_its_codes(db: &TestDb) {
+    let store = db.open().await;
+    owner(&store).await;
+    sign_in(&store, &session("s1", "usr_owner", 0, 60)).await;
+    assert!(store
+        .set_totp_pending("s1", Some("v1:pending"))
+        .await
+        .unwrap());
+    assert!(
+        !store.set_totp_pending("s9", Some("v1:x")).await.unwrap(),
+        "no such session"
+    );
+    assert_eq!(
+        store.totp_pending("s1").await.unwrap().as_deref(),
+        Some("v1:pending")
+    );
+    assert_eq!(store.totp_pending("s9").await.unwrap(), None);
+    let codes = ["r1".to_owned(), "r2".to_owned()];
+    let enable = |sealed: &'static str| TotpEnable {
+        user_id: "usr_owner",
+        session_id_hash: "s1",
+        sealed,
+        step: 50,
+        code_hashes: &codes,
+    };
+    let entries = audit_count(db).await;
+    // Another secret than the session's pending one (a newer setup replaced it): nothing.
+    assert!(!store
+        .enable_totp(
+            &enable("v1:other"),
+            at(1),
+            &audit("totp.enable", "usr_owner")
+        )
+        .await
+        .unwrap());
+    assert_eq!(audit_count(db).await, entries);
+    assert!(store.recovery_codes("usr_owner").await.unwrap().is_empty());
+    // The session's own: on, with its codes, its audit entry, and the setup cleared.
+    assert!(store
+        .enable_totp(
+            &enable("v1:pending"),
+            at(1),
+            &audit("totp.enable", "usr_owner")
+        )
+        .await
+        .unwrap());
+    assert_eq!(audit_count(db).await, entries + 1);
+    assert_eq!(actions(&store).await[0], "totp.enable");
+    let user = store.user("usr_owner").await.unwrap().unwrap();
+    assert_eq!(user.totp_secret.as_deref(), Some("v1:pending"));
+    assert_eq!(
+        user.totp_last_step,
+        Some(50),
+        "the confirming code is spent"
+    );
+    assert_eq!(user.updated_at, at(1));
+    assert_eq!(store.recovery_codes("usr_owner").await.unwrap().len(), 2);
+    assert_eq!(store.totp_pending("s1").await.unwrap(), None);
+    assert!(!store.advance_totp_step("usr_owner", 50).await.unwrap());
+    assert!(store.advance_totp_step("usr_owner", 51).await.unwrap());
+    // Once on, a second setup cannot replace it.
+    assert!(store
+        .set_totp_pending("s1", Some("v1:pending"))
+        .await
+        .unwrap());
+    assert!(!store
+        .enable_totp(
+            &enable("v1:pending"),
+            at(2),
+            &audit("totp.enable", "usr_owner")
+        )
+        .await
+        .unwrap());
+    assert_eq!(audit_count(db).await, entries + 1);
+    let twice = ["r1".to_owned(), "r1".to_owned()];
+    let e = store
+        .enable_totp(
+            &TotpEnable {
+                code_hashes: &twice,
+                ..enable("v1:pending")
+            },
+            at(2),
+            &audit("totp.enable", "usr_owner"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::InvalidInput { .. }), "{e}");
+
+    // Off: the secret, the step and the codes go, with the entry.
+    assert!(store
+        .disable_totp("usr_owner", at(3), &audit("totp.disable", "usr_owner"))
+        .await
+        .unwrap());
+    assert_eq!(audit_count(db).await, entries + 2);
+    let user = store.user("usr_owner").await.unwrap().unwrap();
+    assert_eq!((user.totp_secret, user.totp_last_step), (None, None));
+    assert!(store.recovery_codes("usr_owner").await.unwrap().is_empty());
+    assert!(
+        !store
+            .disable_totp("usr_owner", at(4), &audit("totp.disable", "usr_owner"))
+            .await
+            .unwrap(),
+        "already off"
+    );
+    assert!(!store
+        .disable_totp("usr_nobody", at(4), &audit("totp.disable", "usr_nobody"))
+        .await
+        .unwrap());
+    assert_eq!(audit_count(db).await, entries + 2);
+}
+
+fn pending(id_hash: &str, user: &str, created: i64, expires: i64) -> PendingSignInRecord {
+    PendingSignInRecord {
+        id_hash: id_hash.into(),
+        user_id: user.into(),
+        created_at: at(created),
+        expires_at: at(expires),
+        address: "192.0.2.7".into(),
+        user_agent: "Firefox".into(),
+    }
+}
+
+async fn a_pending_sign_in_completes_into_a_session_once(db: &TestDb) {
+    let store = db.open().await;
+    owner(&store).await;
+    store
+        .set_recovery_codes(
+            "usr_owner",
+            &["r1".to_owned(), "r2".to_owned()],
+            at(0),
+            &audit("totp.enable", "usr_owner"),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let wait = |p: PendingSignInRecord| {
+        let store = store.clone();
+        async move { store.create_pending_signin(&p).await.unwrap() }
+    };
+    assert_eq!(wait(pending("p1", "usr_owner", 0, 5)).await, Ok(()));
+    assert_eq!(
+        wait(pending("p1", "usr_owner", 0, 5)).await,
+        Err(PeopleConflict::DuplicateId("p1".into()))
+    );
+    assert_eq!(
+        wait(pending("p9", "usr_nobody", 0, 5)).await,
+        Err(PeopleConflict::UnknownUser("usr_nobody".into()))
+    );
+    let found = store.pending_signin("p1", at(1)).await.unwrap().unwrap();
+    assert_eq!(found, pending("p1", "usr_owner", 0, 5));
+    assert_eq!(
+        store.pending_signin("p1", at(5)).await.unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(store.pending_signin("p9", at(1)).await.unwrap(), None);
+
+    let entries = audit_count(db).await;
+    let complete = |p: &'static str, s: &'static str, minute: i64, code: Option<&'static str>| {
+        let store = store.clone();
+        async move {
+            store
+                .complete_pending_signin(
+                    p,
+                    &session(s, "usr_owner", minute, minute + 60),
+                    code,
+                    &audit("signin", "usr_owner"),
+                )
+                .await
+                .unwrap()
+        }
+    };
+    // Once: the session and its entry, and the pending sign-in is gone.
+    assert!(complete("p1", "s1", 1, None).await);
+    assert!(!complete("p1", "s2", 1, None).await, "good once");
+    assert_eq!(audit_count(db).await, entries + 1);
+    assert!(store.session("s1", at(2)).await.unwrap().is_some());
+    assert!(store.session("s2", at(2)).await.unwrap().is_none());
+    assert_eq!(store.pending_signin("p1", at(1)).await.unwrap(), None);
+
+    // With a recovery code: used with the session, and not again.
+    assert_eq!(wait(pending("p2", "usr_owner", 2, 7)).await, Ok(()));
+    assert_eq!(wait(pending("p3", "usr_owner", 2, 7)).await, Ok(()));
+    assert!(complete("p2", "s3", 3, Some("r1")).await);
+    assert!(!complete("p3", "s4", 3, Some("r1")).await, "a used code");
+    assert!(
+        !complete("p3", "s4", 3, Some("r9")).await,
+        "an unknown code"
+    );
+    assert!(store.session("s4", at(3)).await.unwrap().is_none());
+    assert!(
+        store.pending_signin("p3", at(3)).await.unwrap().is_some(),
+        "kept for another try"
+    );
+    let used: Vec<bool> = store
+        .recovery_codes("usr_owner")
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.used_at.is_some())
+        .collect();
+    assert_eq!(used, [true, false]);
+    assert_eq!(audit_count(db).await, entries + 2);
+
+    // Expired: refused; and making a new one clears the expired ones away.
+    assert!(!complete("p3", "s5", 7, Some("r2")).await);
+    assert_eq!(
+        db.query_i64("SELECT COUNT(*) FROM pending_signins").await,
+        1
+    );
+    assert_eq!(wait(pending("p4", "usr_owner", 8, 13)).await, Ok(()));
+    assert_eq!(
+        db.query_i64("SELECT COUNT(*) FROM pending_signins").await,
+        1
+    );
+
+    // A disabled user's pending sign-in does not complete.
+    add(&store, &person("usr_bob", "bob@example.com", Role::Viewer)).await;
+    assert_eq!(wait(pending("pb", "usr_bob", 8, 13)).await, Ok(()));
+    store
+        .update_user(
+            "usr_bob",
+            &UserPatch {
+                disabled: Some(true),
+                ..UserPatch::default()
+            },
+            at(9),
+            &audit("user.disable", "usr_bob"),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let bob = SessionRecord {
+        user_id: "usr_bob".into(),
+        ..session("sb", "usr_bob", 9, 60)
+    };
+    assert!(!store
+        .complete_pending_signin("pb", &bob, None, &audit("signin", "usr_bob"))
+        .await
+        .unwrap());
+    assert_eq!(
+        wait(pending("pc", "usr_bob", 9, 14)).await,
+        Err(PeopleConflict::UserDisabled("usr_bob".into()))
+    );
 }
 
 // ---- the audit trail -------------------------------------------------------------------

@@ -37,6 +37,7 @@
 //! forwards them ([`crate::forward`]: every path its public routes do not serve, with the
 //! `Cookie`, `Origin` and `Referer` headers).
 
+mod account;
 mod audit;
 mod csrf;
 mod guard;
@@ -49,6 +50,7 @@ mod overview;
 mod pages;
 mod people;
 mod postmortem;
+mod second_step;
 mod signin;
 mod sso;
 mod tokens;
@@ -208,6 +210,11 @@ pub fn router(control: EngineControl, options: ConsoleOptions) -> Router {
         .route(&at("/deliveries"), get(ops::deliveries))
         .route(&at("/deliveries/{id}/retry"), post(ops::retry_delivery))
         .route(&at("/reports"), get(ops::reports))
+        .route(&at("/account"), get(account::page).post(account::update))
+        .route(&at("/account/totp/start"), post(account::totp_start))
+        .route(&at("/account/totp/confirm"), post(account::totp_confirm))
+        .route(&at("/account/totp/disable"), post(account::totp_disable))
+        .route(&at("/account/recovery"), post(account::recovery_regenerate))
         .route_layer(axum::middleware::from_fn_with_state(
             ctx.clone(),
             guard::require_session,
@@ -221,6 +228,10 @@ pub fn router(control: EngineControl, options: ConsoleOptions) -> Router {
         .route(SIGN_OUT_PATH, post(signin::sign_out))
         .route(SSO_START_PATH, get(sso::start))
         .route(SSO_CALLBACK_PATH, get(sso::callback))
+        .route(
+            second_step::SIGN_IN_CODE_PATH,
+            get(second_step::code_form).post(second_step::code_submit),
+        )
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES));
     Router::new()
         .merge(signed)
@@ -331,6 +342,13 @@ pub const ROUTES: &[(&str, &str, Permission)] = &[
     ("GET", "/deliveries", Permission::Read),
     ("POST", "/deliveries/{id}/retry", Permission::Operate),
     ("GET", "/reports", Permission::Read),
+    // One's own account: every signed-in person, on themselves only.
+    ("GET", "/account", Permission::Read),
+    ("POST", "/account", Permission::Read),
+    ("POST", "/account/totp/start", Permission::Read),
+    ("POST", "/account/totp/confirm", Permission::Read),
+    ("POST", "/account/totp/disable", Permission::Read),
+    ("POST", "/account/recovery", Permission::Read),
 ];
 
 /// The registered path of console route `rel`.

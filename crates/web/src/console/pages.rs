@@ -43,6 +43,7 @@ const SECTIONS: &[(&str, &str, Permission)] = &[
     ("/users", "People", Permission::Read),
     ("/tokens", "Tokens", Permission::Read),
     ("/audit", "Audit log", Permission::Administer),
+    ("/account", "Your account", Permission::Read),
 ];
 
 impl Nav {

@@ -7,7 +7,7 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use http::header::RETRY_AFTER;
 use http::{HeaderMap, HeaderValue, StatusCode};
-use pharos_engine::people::{verify_csrf, LiveSession, SignIn};
+use pharos_engine::people::{verify_csrf, LiveSession, SignIn, SignInStep};
 
 use super::{
     addresses, cookie, csrf, csrf_cookie, field, forbidden, form, html, pages, same_origin,
@@ -93,7 +93,14 @@ pub(super) async fn sign_in(State(ctx): State<Ctx>, req: Request) -> Response {
         owners_only: ctx.sso.as_ref().is_some_and(|sso| sso.only()),
     };
     match ctx.control.directory().sign_in(attempt).await {
-        Ok(Ok(signed_in)) => {
+        Ok(Ok(SignInStep::SecondFactor(pending))) => {
+            // The password was right: what it spent comes back; wrong codes are counted.
+            let now = Instant::now();
+            ctx.by_address.refund(counted, now);
+            ctx.by_account.refund(account, now);
+            super::second_step::begin(&ctx, &pending)
+        }
+        Ok(Ok(SignInStep::Session(signed_in))) => {
             let now = Instant::now();
             ctx.by_address.refund(counted, now);
             ctx.by_account.refund(account, now);
