@@ -122,6 +122,7 @@ impl App {
         let tokens = config.admin.tokens.clone();
         let show_responders = config.page.show_responders;
         let sso = config.sso.clone();
+        let console_path = config.console.path().to_owned();
         let (router, running) = match (engine, cluster_views) {
             (Some(engine), _) => {
                 let metrics = engine.metrics();
@@ -144,6 +145,7 @@ impl App {
                         pharos_web::console::ConsoleOptions {
                             sso,
                             show_responders,
+                            path: console_path,
                             ..pharos_web::console::ConsoleOptions::default()
                         },
                     ))
@@ -197,6 +199,7 @@ impl App {
                     admin_tokens: tokens,
                     show_responders,
                     sso,
+                    console_path,
                     web: state,
                 });
                 (router, Running::Cluster(running))

@@ -86,6 +86,8 @@ pub struct Parts {
     pub show_responders: bool,
     /// `[sso]`, for the console's router.
     pub sso: Option<pharos_web::console::SsoSettings>,
+    /// `[console] path`, where the console lives.
+    pub console_path: String,
     /// The web state, for the 404 answer under the engine's routes.
     pub web: WebState,
 }
@@ -280,6 +282,7 @@ async fn promote(
             engine.control(),
             pharos_web::console::ConsoleOptions {
                 sso: parts.sso.clone(),
+                path: parts.console_path.clone(),
                 show_responders: parts.show_responders,
                 ..pharos_web::console::ConsoleOptions::default()
             },

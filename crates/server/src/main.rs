@@ -219,9 +219,9 @@ fn main() -> ExitCode {
 /// `pharos user add`: adds one user and prints its id; a refusal is one line naming the
 /// problem, exit 1, nothing stored.
 fn user_add(args: &UserAddArgs) -> ExitCode {
-    if load(args.config.clone()).is_none() {
+    let Some(config) = load(args.config.clone()) else {
         return ExitCode::FAILURE;
-    }
+    };
     let password = if args.service || args.no_password {
         None
     } else {
@@ -245,9 +245,12 @@ fn user_add(args: &UserAddArgs) -> ExitCode {
         time_zone: args.time_zone.clone(),
         password,
     };
+    // The database `serve` would use with the same arguments: `--database`, else the file's
+    // `[storage] url`, else the default.
     let url = args
         .database
         .clone()
+        .or_else(|| config.storage.url.clone())
         .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
     let Some(runtime) = runtime() else {
         return ExitCode::FAILURE;

@@ -124,10 +124,19 @@ pub(super) fn build(cx: &mut Cx<'_>, text: &str) -> Option<Config> {
     let mut key_file_given = false;
     if let Some(s) = sub(cx, &root, "console", "[console]") {
         key_file_given = s.field("secret_key_file").is_some();
+        config.console.path = super::console::path(cx, &s);
         config.console.secret_key = super::console::console(cx, s);
     }
     if !key_file_given {
         config.console.secret_key = super::console::from_env(cx);
+    }
+    // The provider sends people back under the console's own path.
+    if let (Some(sso), Some(url)) = (&mut config.sso, config.server.public_url.as_deref()) {
+        sso.redirect_url = format!(
+            "{url}{}{}",
+            config.console.path(),
+            pharos_web::console::SSO_CALLBACK_PATH
+        );
     }
 
     let declared = match root.field("components") {

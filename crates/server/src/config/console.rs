@@ -1,8 +1,10 @@
-//! `[console]`: the key the responders' console seals TOTP secrets under, kept outside the
-//! database so a copy of the database alone does not give the second factors away.
+//! `[console]`: where the responders' console lives, and the key it seals TOTP secrets
+//! under, kept outside the database so a copy of the database alone does not give the second
+//! factors away.
 //!
 //! ```toml
 //! [console]
+//! path = "/console"                            # the default
 //! secret_key_file = "/etc/pharos/secret.key"   # relative to this file's folder unless absolute
 //! ```
 //!
@@ -17,12 +19,74 @@ use pharos_engine::people::SealKey;
 
 use super::walk::{Cx, Section};
 
+/// First path segments the public page, its API and the other routes use: the console may
+/// not take them.
+const TAKEN: &[&str] = &[
+    "api",
+    "incidents",
+    "history",
+    "history.atom",
+    "history.rss",
+    "ping",
+    "healthz",
+    "readyz",
+    "metrics",
+    "subscribe",
+    "subscriptions",
+    "unsubscribe",
+    "confirm",
+    "reports",
+    "feed",
+    "probe",
+    "index.json",
+    "favicon.ico",
+    "robots.txt",
+    "uptime",
+    "embed",
+    "badge",
+    "theme.css",
+];
+
+/// Reads `path`: an absolute path of lowercase letters, digits, `-`, `_` and `/`, without a
+/// trailing slash, whose first segment no other route uses; `None` when absent or refused.
+pub(super) fn path(cx: &mut Cx<'_>, s: &Section<'_>) -> Option<String> {
+    let f = s.field("path")?;
+    let v = cx.string(&f)?;
+    let p = v.text.trim();
+    let shape_ok = p.len() >= 2
+        && p.len() <= 64
+        && p.starts_with('/')
+        && !p.ends_with('/')
+        && !p.contains("//")
+        && p.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_/".contains(&b));
+    if !shape_ok {
+        cx.error(
+            v.at,
+            format!(
+                "`path` {p:?} must be an absolute path of lowercase letters, digits, `-`, `_` \
+                 and `/`, without a trailing slash, like \"/console\" or \"/ops/console\""
+            ),
+        );
+        return None;
+    }
+    let first = p[1..].split('/').next().unwrap_or_default();
+    if TAKEN.contains(&first) {
+        cx.error(
+            v.at,
+            format!("`path` {p:?} is taken: the public page uses /{first}; choose another, like \"/console\""),
+        );
+        return None;
+    }
+    Some(p.to_owned())
+}
+
 /// The environment variable holding the key when the file names no `secret_key_file`.
 pub const SECRET_KEY_ENV: &str = "PHAROS_SECRET_KEY";
 
 /// Reads `[console]`: `secret_key_file`, optional.
 pub(super) fn console(cx: &mut Cx<'_>, s: Section<'_>) -> Option<SealKey> {
-    s.check_keys(cx, &["secret_key_file"]);
+    s.check_keys(cx, &["secret_key_file", "path"]);
     let f = s.field("secret_key_file")?;
     let v = cx.string(&f)?;
     if v.text.trim().is_empty() {
@@ -113,6 +177,42 @@ mod tests {
             .iter()
             .map(|d| d.to_string())
             .collect()
+    }
+
+    #[test]
+    fn the_path_is_checked_and_moves_the_sso_callback() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pharos.toml");
+        let file = file.to_str().unwrap();
+        let loaded = parse_str("", file, &env_with(None)).unwrap();
+        assert_eq!(loaded.config.console.path(), "/console");
+        let text = "[server]\npublic_url = \"https://status.example.com\"\n\n[console]\n\
+                    path = \"/ops/console\"\n\n[sso]\nissuer = \"https://id.example.com\"\n\
+                    client_id = \"pharos\"\nclient_secret = \"s3cret\"\n\
+                    default_role = \"viewer\"\n";
+        let loaded = parse_str(text, file, &env_with(None)).unwrap();
+        assert_eq!(loaded.config.console.path(), "/ops/console");
+        assert_eq!(
+            loaded.config.sso.unwrap().redirect_url,
+            "https://status.example.com/ops/console/sso/callback"
+        );
+        for (bad, says) in [
+            ("/Console", "must be an absolute path"),
+            ("console", "must be an absolute path"),
+            ("/console/", "must be an absolute path"),
+            ("/", "must be an absolute path"),
+            ("/api", "is taken: the public page uses /api"),
+            ("/incidents/console", "is taken"),
+        ] {
+            let found = errors(
+                &format!("[console]\npath = \"{bad}\"\n"),
+                file,
+                &env_with(None),
+            );
+            assert_eq!(found.len(), 1, "{bad}: {found:?}");
+            assert!(found[0].contains(":2:8: error: `path`"), "{bad}: {found:?}");
+            assert!(found[0].contains(says), "{bad}: {found:?}");
+        }
     }
 
     #[test]

@@ -224,6 +224,17 @@ pub struct ConsoleConfig {
     /// The key TOTP secrets are sealed under: from `secret_key_file`, else from the
     /// environment variable `PHAROS_SECRET_KEY`. `Debug` never shows it.
     pub secret_key: Option<pharos_engine::people::SealKey>,
+    /// Where the console lives (`path`): `None` for `/console`.
+    pub path: Option<String>,
+}
+
+impl ConsoleConfig {
+    /// The console's path: `path`, or `/console`.
+    pub fn path(&self) -> &str {
+        self.path
+            .as_deref()
+            .unwrap_or(pharos_web::console::DEFAULT_BASE)
+    }
 }
 
 /// `[server]`. Unset values fall back to the environment, then to built-in defaults (SPEC §1).

@@ -23,7 +23,7 @@
 //! masks it.
 
 use pharos_domain::access::Role;
-use pharos_web::console::{SsoSettings, SSO_CALLBACK_PATH};
+use pharos_web::console::{SsoSettings, DEFAULT_BASE, SSO_CALLBACK_PATH};
 
 use super::values::check_http_url;
 use super::walk::{Cx, Section};
@@ -214,7 +214,8 @@ pub(super) fn sso(
         }
     }
     let redirect_url = match public_url {
-        Some(base) => Some(format!("{base}{SSO_CALLBACK_PATH}")),
+        // Under the default path; `[console] path` moves it (build.rs).
+        Some(base) => Some(format!("{base}{DEFAULT_BASE}{SSO_CALLBACK_PATH}")),
         None => {
             cx.error(
                 s.at,

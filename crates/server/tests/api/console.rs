@@ -10,10 +10,11 @@ use base64::Engine as _;
 use sha2::Digest as _;
 
 use pharos_server::people::{add_user, NewUser};
-use pharos_store::{ActorKind, AuditEntry, AuditFilter, AuditRecord, Store, UserKind, UserPatch};
+use pharos_store::{ActorKind, AuditRecord, Store, UserKind, UserPatch};
 use pharos_testkit::{backends, eventually, spawn_app_on, Backend, TestApp};
 
 use crate::support::config::Config;
+use crate::support::console::audit;
 use crate::support::console::{browser, get, read, sign_in, submit, submit_from, Page};
 use crate::support::http::post;
 
@@ -72,21 +73,6 @@ fn setup(action: &str) -> AuditRecord {
         request_id: None,
         address: None,
     }
-}
-
-/// The audit entries whose action starts with `prefix`, newest first.
-async fn audit(app: &TestApp, prefix: &str) -> Vec<AuditEntry> {
-    let store = Store::connect(&app.db.url).await.unwrap();
-    store
-        .audit(&AuditFilter {
-            action_prefix: Some(prefix.into()),
-            ..AuditFilter::default()
-        })
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.record.action == prefix)
-        .collect()
 }
 
 async fn sessions(app: &TestApp) -> i64 {
@@ -526,4 +512,48 @@ async fn behind_https_the_cookies_are_secure_host_cookies() {
         assert!(to_sign_in(&plain), "{backend:?}");
         app.stop().await;
     }
+}
+
+#[tokio::test]
+async fn the_console_lives_where_its_path_says() {
+    let config = Config::acme()
+        .admin("ops", ADMIN)
+        .component("api", "Public API")
+        .section("[console]\npath = \"/ops/console\"");
+    let app = spawn_app_on(Backend::Sqlite, &config.build()).await;
+    crate::support::console::add_person(&app, EMAIL, "Ada Lovelace", "owner", PASSWORD).await;
+    let client = browser();
+    assert_eq!(get(&app, &client, "/console/sign-in").await.status, 404);
+    let form = get(&app, &client, "/ops/console/sign-in").await;
+    assert_eq!(form.status, 200, "{}", form.text);
+    assert!(
+        form.text.contains(r#"action="/ops/console/sign-in""#),
+        "{}",
+        form.text
+    );
+    let csrf_cookie = form.set_cookie("pharos_csrf").unwrap();
+    assert!(csrf_cookie.contains("Path=/ops/console"), "{csrf_cookie}");
+    let signed = submit(
+        &app,
+        &client,
+        "/ops/console/sign-in",
+        &[
+            ("csrf", &form.csrf()),
+            ("email", EMAIL),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(signed.status, 303, "{}", signed.text);
+    assert_eq!(signed.header("location"), "/ops/console");
+    let home = get(&app, &client, "/ops/console").await;
+    assert_eq!(home.status, 200, "{}", home.text);
+    assert!(home.text.contains(r#"href="/ops/console/incidents""#));
+    assert!(!home.text.contains(r#""/console/"#), "{}", home.text);
+    // A page of the moved console, signed out, sends to its own sign-in form.
+    let stranger = browser();
+    let page = get(&app, &stranger, "/ops/console/incidents").await;
+    assert_eq!(page.status, 303);
+    assert_eq!(page.header("location"), "/ops/console/sign-in");
+    app.stop().await;
 }

@@ -8,10 +8,11 @@
 
 use std::time::Duration;
 
-use pharos_store::{ActorKind, AuditEntry, AuditFilter, Store};
+use pharos_store::{ActorKind, Store};
 use pharos_testkit::{backends, eventually, spawn_app_on, FakeTarget, TestApp};
 
 use crate::support::config::Config;
+use crate::support::console::audit;
 use crate::support::console::{get, signed_in_as, submit, submit_from, Page};
 use crate::support::http::post;
 
@@ -26,21 +27,6 @@ async fn app(backend: pharos_testkit::Backend, target: &FakeTarget) -> TestApp {
         .component("web", "Website")
         .http_monitor("api-health", &target.url, "api");
     spawn_app_on(backend, &config.build()).await
-}
-
-/// Audit entries with exactly `action`, newest first.
-async fn audit(app: &TestApp, action: &str) -> Vec<AuditEntry> {
-    let store = Store::connect(&app.db.url).await.unwrap();
-    store
-        .audit(&AuditFilter {
-            action_prefix: Some(action.into()),
-            ..AuditFilter::default()
-        })
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.record.action == action)
-        .collect()
 }
 
 /// The incident id a 303 to its console page names.

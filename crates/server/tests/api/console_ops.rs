@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use pharos_server::people::{add_user, NewUser};
-use pharos_store::{AuditEntry, AuditFilter, DeliveryState, Store, UserKind};
+use pharos_store::{DeliveryState, Store, UserKind};
 use pharos_testkit::{backends, eventually, spawn_app_on, Backend, FakeReceiver, TestApp};
 use serde_json::json;
 
 use crate::support::config::Config;
+use crate::support::console::audit;
 use crate::support::console::{add_person, browser, get, sign_in, signed_in_as, submit, Page};
 use crate::support::http::{get as api_get, post};
 
@@ -40,21 +41,6 @@ async fn app(backend: Backend) -> TestApp {
     )
     .await;
     app
-}
-
-/// The audit entries of exactly `action`, newest first.
-async fn audit(app: &TestApp, action: &str) -> Vec<AuditEntry> {
-    let store = Store::connect(&app.db.url).await.unwrap();
-    store
-        .audit(&AuditFilter {
-            action_prefix: Some(action.into()),
-            ..AuditFilter::default()
-        })
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.record.action == action)
-        .collect()
 }
 
 /// `page` is a 303 whose `Location` starts with `to`; the location.

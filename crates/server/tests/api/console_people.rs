@@ -6,10 +6,11 @@
 //! token). On every backend.
 
 use pharos_server::people::{add_user, NewUser};
-use pharos_store::{ActorKind, AuditEntry, AuditFilter, AuditRecord, Store, UserKind, UserPatch};
+use pharos_store::{ActorKind, AuditRecord, Store, UserKind, UserPatch};
 use pharos_testkit::{backends, spawn_app_on, Backend, TestApp};
 
 use crate::support::config::Config;
+use crate::support::console::audit;
 use crate::support::console::{browser, get, sign_in, signed_in_as, submit, submit_from, Page};
 use crate::support::http;
 
@@ -22,21 +23,6 @@ async fn app(backend: Backend) -> TestApp {
 
 async fn store(app: &TestApp) -> Store {
     Store::connect(&app.db.url).await.unwrap()
-}
-
-/// The entries whose action is exactly `action`, newest first.
-async fn audit(app: &TestApp, action: &str) -> Vec<AuditEntry> {
-    store(app)
-        .await
-        .audit(&AuditFilter {
-            action_prefix: Some(action.into()),
-            ..AuditFilter::default()
-        })
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.record.action == action)
-        .collect()
 }
 
 async fn id_of(app: &TestApp, email: &str) -> String {

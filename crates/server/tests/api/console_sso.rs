@@ -18,12 +18,13 @@
 
 use std::time::Duration;
 
-use pharos_store::{AuditEntry, AuditFilter, Store, UserPatch};
+use pharos_store::{Store, UserPatch};
 use pharos_testkit::{backends, eventually, spawn_app, spawn_app_on, Backend, TestApp};
 use reqwest::Url;
 use serde_json::{json, Value};
 
 use crate::support::config::Config;
+use crate::support::console::audit;
 use crate::support::console::{add_person, browser, get, read, sign_in, Page};
 use crate::support::free_port;
 use crate::support::node::{node_or_skip, NodeHarness, OidcProvider};
@@ -196,21 +197,6 @@ async fn sso(app: &TestApp, client: &reqwest::Client, user: &str, password: &str
 
 async fn store(app: &TestApp) -> Store {
     Store::connect(&app.db.url).await.unwrap()
-}
-
-/// The audit entries with exactly `action`, newest first.
-async fn audit(app: &TestApp, action: &str) -> Vec<AuditEntry> {
-    store(app)
-        .await
-        .audit(&AuditFilter {
-            action_prefix: Some(action.into()),
-            ..AuditFilter::default()
-        })
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.record.action == action)
-        .collect()
 }
 
 /// The reasons of the `signin.failed` entries, oldest first.

@@ -8,10 +8,11 @@
 use chrono::Utc;
 use pharos_engine::people::TotpSecret;
 use pharos_server::people::{add_user, NewUser};
-use pharos_store::{AuditEntry, AuditFilter, Store, UserKind};
+use pharos_store::{Store, UserKind};
 use pharos_testkit::{backends, spawn_app_on, spawn_app_with_db, Backend, TestApp};
 
 use crate::support::config::Config;
+use crate::support::console::audit;
 use crate::support::console::{browser, get, sign_in, submit, submit_from, Page};
 
 const EMAIL: &str = "ada@acme.test";
@@ -52,21 +53,6 @@ async fn app(backend: Backend, dir: &tempfile::TempDir, key: Option<&str>) -> Te
     .await
     .unwrap();
     app
-}
-
-/// Entries of exactly `action`, newest first.
-async fn audit(app: &TestApp, action: &str) -> Vec<AuditEntry> {
-    let store = Store::connect(&app.db.url).await.unwrap();
-    store
-        .audit(&AuditFilter {
-            action_prefix: Some(action.into()),
-            ..AuditFilter::default()
-        })
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.record.action == action)
-        .collect()
 }
 
 /// The text between `start` and the next `end` in `page`.

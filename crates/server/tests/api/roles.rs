@@ -374,6 +374,21 @@ async fn tokens_are_minted_once_scoped_to_their_owner_listed_without_secrets_and
     assert_ne!(status, 403);
     let (status, body) = call(&app, Method::GET, "/api/v1/incidents", &token, None).await;
     assert_eq!(status, 403, "{body}");
+    // Used beyond its scope, it is refused and the attempt is in the trail, as the token's.
+    let store = pharos_store::Store::connect(&app.db.url).await.unwrap();
+    let denied = store
+        .audit(&pharos_store::AuditFilter {
+            action_prefix: Some("access.denied".into()),
+            ..pharos_store::AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(denied.len(), 1, "{denied:?}");
+    assert_eq!(denied[0].record.actor_kind, pharos_store::ActorKind::Token);
+    assert_eq!(
+        denied[0].record.subject.as_deref(),
+        Some("GET /api/v1/incidents")
+    );
     // An API token never mints tokens.
     let (status, body) = call(
         &app,
@@ -1291,4 +1306,50 @@ async fn guessing_admin_tokens_is_slowed_per_address() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn user_add_uses_the_configurations_database_as_serve_does() {
+    let app = spawn_app(&Config::acme().admin("ops", ADMIN).build()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pharos.toml");
+    std::fs::write(
+        &config,
+        format!("[storage]\nurl = \"{}\"\n", app.db.url.replace('"', "\\\"")),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("pw"), "a long enough password").unwrap();
+    let out = std::process::Command::new(crate::support::PHAROS)
+        .args(["user", "add", "--config"])
+        .arg(&config)
+        .args([
+            "--email",
+            "cfg@acme.test",
+            "--role",
+            "owner",
+            "--password-file",
+            "pw",
+        ])
+        .current_dir(dir.path())
+        .env_remove("PHAROS_DATABASE_URL")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let store = Store::connect(&app.db.url).await.unwrap();
+    let users = store.users().await.unwrap();
+    assert!(
+        users
+            .iter()
+            .any(|u| u.email.as_deref() == Some("cfg@acme.test")),
+        "{users:?}"
+    );
+    assert!(
+        !dir.path().join("pharos-data").exists(),
+        "it wrote to the default database instead"
+    );
 }

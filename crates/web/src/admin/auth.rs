@@ -244,18 +244,28 @@ pub(crate) async fn require_token(
             "this route has no permission rule".to_owned(),
         ));
     };
-    if !principal.may(permission) {
-        return Err(forbidden(&principal, permission));
-    }
     let request_id = request_id(req.headers());
     let address = crate::limit::client_addr(auth.control.as_ref(), req.headers(), req.extensions())
         .to_string();
-    req.extensions_mut().insert(Caller {
+    let caller = Caller {
         name: principal.name.clone(),
         principal,
         request_id: request_id.clone(),
         address,
-    });
+    };
+    if !caller.principal.may(permission) {
+        // A known credential used beyond its grant is worth an entry in the trail (a
+        // stranger's unknown token is not: it is limited and logged above instead).
+        if let Some(control) = &auth.control {
+            let mut entry = caller.audit_record("access.denied");
+            entry.subject = Some(format!("{} {route}", req.method()));
+            if let Err(error) = control.directory().record(&entry).await {
+                tracing::warn!(%error, "a refused admin request could not be recorded in the audit trail");
+            }
+        }
+        return Err(forbidden(&caller.principal, permission));
+    }
+    req.extensions_mut().insert(caller);
     let mut response = next.run(req).await;
     if let Ok(v) = header::HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID, v);

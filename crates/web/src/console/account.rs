@@ -30,7 +30,7 @@ use super::{html, see_other, unavailable, Ctx, Fields, Signed};
 use crate::brand::BrandView;
 
 /// Where the page lives.
-const ACCOUNT_PATH: &str = "/console/account";
+const ACCOUNT_PATH: &str = "/account";
 
 /// The account page.
 #[derive(Template)]
@@ -119,7 +119,7 @@ async fn account_page(
     let nav = Nav::new(signed, "/account");
     let brand = BrandView::new(&view.page);
     let page = AccountPage {
-        base: super::BASE,
+        base: &ctx.base,
         nav: Some(&nav),
         page_name: &view.page.name,
         brand: &brand,
@@ -195,7 +195,7 @@ pub(super) async fn update(
     let user = &signed.session.user;
     let name = zone.name();
     if name == user.time_zone {
-        return see_other("/console/account?done=time_zone");
+        return see_other(&ctx.at("/account?done=time_zone"));
     }
     let mut audit = signed.caller.audit_record("account.update");
     audit.subject = Some(user.id.clone());
@@ -211,7 +211,7 @@ pub(super) async fn update(
         .update_user(&user.id, &patch, &audit)
         .await
     {
-        Ok(Ok(_)) => see_other("/console/account?done=time_zone"),
+        Ok(Ok(_)) => see_other(&ctx.at("/account?done=time_zone")),
         Ok(Err(conflict)) => {
             let error = format!("{conflict}. Nothing was changed.");
             account_page(
@@ -260,7 +260,7 @@ pub(super) async fn totp_start(
         )
         .await
     {
-        Ok(Ok(_)) => see_other(ACCOUNT_PATH),
+        Ok(Ok(_)) => see_other(&ctx.at(ACCOUNT_PATH)),
         Ok(Err(why)) => {
             if why == SetupRefused::NoKey {
                 tracing::warn!(
@@ -328,7 +328,7 @@ fn take_try(ctx: &Ctx, signed: &Signed) -> Result<String, Box<Response>> {
             );
             let mut r = html(
                 StatusCode::TOO_MANY_REQUESTS,
-                super::pages::message(&ctx.control, "Too many tries", &text),
+                super::pages::message(&ctx, "Too many tries", &text),
             );
             r.headers_mut()
                 .insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
@@ -364,7 +364,7 @@ pub(super) async fn totp_disable(
     match outcome {
         Ok(Ok(())) => {
             tracing::info!(user = %signed.session.user.id, "two-step sign-in turned off");
-            see_other("/console/account?done=totp_disabled")
+            see_other(&ctx.at("/account?done=totp_disabled"))
         }
         Ok(Err(why)) => refused(&ctx, &signed, &format!("{why}. Nothing was changed.")).await,
         Err(e) => unavailable(&ctx, &e),

@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::pages::{render, Nav};
 use super::people::{local_time, query_field, start_of_day, viewer_tz};
-use super::{html, unavailable, Ctx, Signed, BASE};
+use super::{html, unavailable, Ctx, Signed};
 use crate::brand::BrandView;
 
 /// Entries a page.
@@ -233,7 +233,7 @@ pub(super) async fn page(
         status,
         render(
             &AuditPage {
-                base: BASE,
+                base: &ctx.base,
                 nav: Some(&nav),
                 page_name: &view.page.name,
                 brand: &brand,

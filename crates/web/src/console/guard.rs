@@ -67,7 +67,7 @@ pub(super) async fn require_session(State(ctx): State<Ctx>, req: Request, next: 
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_owned())
         .unwrap_or_default();
-    let rel = route.strip_prefix(super::BASE).unwrap_or(&route);
+    let rel = route.strip_prefix(&*ctx.base).unwrap_or(&route);
     let Some(permission) = super::required(req.method(), rel) else {
         // A route without a row is closed: the table's test keeps this from happening.
         tracing::error!(method = %req.method(), route, "a console route has no permission rule; refused");
@@ -75,7 +75,7 @@ pub(super) async fn require_session(State(ctx): State<Ctx>, req: Request, next: 
     };
     let session = match signin::current(&ctx, req.headers()).await {
         Ok(Some(s)) => s,
-        Ok(None) if req.method() == Method::GET => return see_other(SIGN_IN_PATH),
+        Ok(None) if req.method() == Method::GET => return see_other(&ctx.at(SIGN_IN_PATH)),
         Ok(None) => return forbidden(&ctx),
         Err(r) => return r,
     };
@@ -112,7 +112,7 @@ pub(super) async fn require_session(State(ctx): State<Ctx>, req: Request, next: 
         note(&ctx, &signed, "access.denied", &route).await;
         return html(
             StatusCode::FORBIDDEN,
-            pages::message(&ctx.control, "Not allowed", &text),
+            pages::message(&ctx, "Not allowed", &text),
         );
     }
     req.extensions_mut().insert(signed);
@@ -149,7 +149,7 @@ async fn checked_form(
         return Err(html(
             StatusCode::PAYLOAD_TOO_LARGE,
             pages::message(
-                &ctx.control,
+                &ctx,
                 "Too long",
                 "The form is longer than Pharos accepts (512 KB). Nothing was changed.",
             ),

@@ -27,7 +27,7 @@ use pharos_engine::{CommandError, IncidentPatch, NewIncident, NewUpdate};
 use serde::Deserialize;
 
 use super::pages::{render, Nav};
-use super::{html, local_time, Ctx, Fields, Signed, BASE};
+use super::{html, local_time, Ctx, Fields, Signed};
 use crate::brand::BrandView;
 
 /// Canned first lines for an update, one per status (the form's "Use template").
@@ -253,7 +253,7 @@ pub(super) async fn list(
         StatusCode::OK,
         render(
             &ListPage {
-                base: BASE,
+                base: &ctx.base,
                 nav: Some(&nav),
                 page_name: &view.page.name,
                 brand: &brand,
@@ -306,7 +306,7 @@ fn new_form(
         status,
         render(
             &NewPage {
-                base: BASE,
+                base: &ctx.base,
                 nav: Some(&nav),
                 page_name: &view.page.name,
                 brand: &brand,
@@ -489,7 +489,7 @@ pub(super) async fn create(
     {
         Ok(incident) => {
             tracing::info!(incident = %incident.id, by = %caller.name, "incident declared in the console");
-            see(&format!("{BASE}/incidents/{}", incident.id))
+            see(&ctx.at(&format!("/incidents/{}", incident.id)))
         }
         Err(e) => match refusal(e) {
             Ok(message) => unprocessable(&draft, &message),
@@ -688,7 +688,7 @@ async fn incident_page(
         status,
         render(
             &IncidentPage {
-                base: BASE,
+                base: &ctx.base,
                 nav: Some(&nav),
                 page_name: &view.page.name,
                 brand: &brand,
@@ -744,7 +744,7 @@ fn not_found(ctx: &Ctx, id: &str) -> Response {
     html(
         StatusCode::NOT_FOUND,
         super::pages::message(
-            &ctx.control,
+            &ctx,
             "No such incident",
             &format!("There is no incident {id:?}."),
         ),
@@ -784,7 +784,7 @@ async fn after(
     note: &str,
 ) -> Response {
     match result {
-        Ok(()) => see(&format!("{BASE}/incidents/{iid}")),
+        Ok(()) => see(&ctx.at(&format!("/incidents/{iid}"))),
         Err(e) => match refusal(e) {
             Ok(message) => match find(ctx, iid) {
                 Some(incident) => {

@@ -245,7 +245,7 @@ pub(super) async fn list(
         StatusCode::OK,
         render(
             &ListPage {
-                base: super::BASE,
+                base: &ctx.base,
                 nav: Some(&nav),
                 page_name: &view.page.name,
                 brand: &brand,
@@ -323,7 +323,7 @@ fn new_page(ctx: &Ctx, signed: &Signed, typed: &Typed<'_>, error: Option<String>
         .collect();
     render(
         &NewPage {
-            base: super::BASE,
+            base: &ctx.base,
             nav: Some(&nav),
             page_name: &view.page.name,
             brand: &brand,
@@ -461,8 +461,7 @@ pub(super) async fn create(
             tracing::info!(maintenance = %m.id, by = %signed.caller.name, "maintenance scheduled in the console");
             redirect(&format!(
                 "{}/maintenances/{}?done=scheduled",
-                super::BASE,
-                m.id
+                &*ctx.base, m.id
             ))
         }
         Err(CommandError::Desk(e)) => again(refused_line(&e)),
@@ -602,7 +601,7 @@ async fn detail_page(
     let brand = BrandView::new(&view.page);
     Ok(render(
         &DetailPage {
-            base: super::BASE,
+            base: &ctx.base,
             nav: Some(&nav),
             page_name: &view.page.name,
             brand: &brand,
@@ -686,8 +685,7 @@ pub(super) async fn post_update(
             tracing::info!(maintenance = %m.id, status = m.status.as_str(), by = %signed.caller.name, "maintenance update posted in the console");
             redirect(&format!(
                 "{}/maintenances/{}?done=updated",
-                super::BASE,
-                m.id
+                &*ctx.base, m.id
             ))
         }
         Err(CommandError::Desk(DeskError::NotFound { .. })) => say(

@@ -74,14 +74,14 @@ use pharos_engine::EngineControl;
 
 use crate::limit::{Limiter, RateLimit};
 
-/// Where the console lives.
-pub const BASE: &str = "/console";
-/// The landing page.
-pub const HOME_PATH: &str = "/console";
-/// The sign-in form.
-pub const SIGN_IN_PATH: &str = "/console/sign-in";
-/// Where the sign-out form posts.
-pub const SIGN_OUT_PATH: &str = "/console/sign-out";
+/// Where the console lives unless `[console] path` says otherwise.
+pub const DEFAULT_BASE: &str = "/console";
+/// The landing page, under the console's base.
+pub const HOME_PATH: &str = "";
+/// The sign-in form, under the console's base.
+pub const SIGN_IN_PATH: &str = "/sign-in";
+/// Where the sign-out form posts, under the console's base.
+pub const SIGN_OUT_PATH: &str = "/sign-out";
 
 /// Sign-in failures one client address may have: 10 at once, then one a minute.
 pub const ADDRESS_LIMIT: RateLimit = RateLimit {
@@ -115,6 +115,8 @@ struct Ctx {
     sso: Option<Arc<sso::Sso>>,
     /// Whether published postmortems may name responders (`[page] show_responders`).
     show_responders: bool,
+    /// Where the console lives: [`DEFAULT_BASE`] or `[console] path`.
+    base: Arc<str>,
 }
 
 /// How the console is set up beyond the engine: single sign-on, whether published
@@ -130,6 +132,9 @@ pub struct ConsoleOptions {
     pub by_address: RateLimit,
     /// Sign-in failures one e-mail may have.
     pub by_account: RateLimit,
+    /// Where the console lives (`[console] path`, [`DEFAULT_BASE`] by default): an absolute
+    /// path without a trailing slash, checked where the configuration is read.
+    pub path: String,
 }
 
 impl Default for ConsoleOptions {
@@ -139,6 +144,7 @@ impl Default for ConsoleOptions {
             show_responders: false,
             by_address: ADDRESS_LIMIT,
             by_account: ACCOUNT_LIMIT,
+            path: DEFAULT_BASE.to_owned(),
         }
     }
 }
@@ -150,6 +156,7 @@ pub fn router(control: EngineControl, options: ConsoleOptions) -> Router {
         show_responders,
         by_address,
         by_account,
+        path,
     } = options;
     let page_url = control.view().page.url.clone();
     let ctx = Ctx {
@@ -163,7 +170,9 @@ pub fn router(control: EngineControl, options: ConsoleOptions) -> Router {
         by_address: Arc::new(Limiter::new(by_address)),
         by_account: Arc::new(Limiter::new(by_account)),
         show_responders,
+        base: Arc::from(path.trim_end_matches('/')),
     };
+    let at = |rel: &str| ctx.at(rel);
     let signed = Router::new()
         .route(&at(""), get(overview::page))
         .route(&at("/monitors/{id}"), get(monitor::page))
@@ -222,14 +231,14 @@ pub fn router(control: EngineControl, options: ConsoleOptions) -> Router {
         .layer(DefaultBodyLimit::max(guard::MAX_SIGNED_FORM_BYTES));
     let open = Router::new()
         .route(
-            SIGN_IN_PATH,
+            &at(SIGN_IN_PATH),
             get(signin::sign_in_form).post(signin::sign_in),
         )
-        .route(SIGN_OUT_PATH, post(signin::sign_out))
-        .route(SSO_START_PATH, get(sso::start))
-        .route(SSO_CALLBACK_PATH, get(sso::callback))
+        .route(&at(SIGN_OUT_PATH), post(signin::sign_out))
+        .route(&at(SSO_START_PATH), get(sso::start))
+        .route(&at(SSO_CALLBACK_PATH), get(sso::callback))
         .route(
-            second_step::SIGN_IN_CODE_PATH,
+            &at(second_step::SIGN_IN_CODE_PATH),
             get(second_step::code_form).post(second_step::code_submit),
         )
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES));
@@ -291,7 +300,7 @@ async fn compress(req: Request, next: axum::middleware::Next) -> Response {
 /// Every signed-in console route: method, path as registered, and the permission it needs
 /// (SPEC §9). Pages are [`Permission::Read`]; each form's `POST` needs what the same change
 /// needs through the admin API. Sign-in and sign-out are open (they check what they need).
-/// Paths are under [`BASE`] (`""` is the overview).
+/// Paths are under the console's base (`""` is the overview).
 pub const ROUTES: &[(&str, &str, Permission)] = &[
     ("GET", "", Permission::Read),
     ("GET", "/monitors/{id}", Permission::Read),
@@ -351,9 +360,12 @@ pub const ROUTES: &[(&str, &str, Permission)] = &[
     ("POST", "/account/recovery", Permission::Read),
 ];
 
-/// The registered path of console route `rel`.
-fn at(rel: &str) -> String {
-    format!("{BASE}{rel}")
+impl Ctx {
+    /// The path of console page `rel` (a path under the console's base, `""` for the
+    /// overview).
+    pub(crate) fn at(&self, rel: &str) -> String {
+        format!("{}{rel}", self.base)
+    }
 }
 
 /// The time zone `signed` reads times in (their own; UTC if theirs is unknown).
@@ -385,7 +397,7 @@ pub(crate) fn ago(
     }
 }
 
-/// The permission `method` on console route `path` (under [`BASE`]) needs, or `None` for a
+/// The permission `method` on console route `path` (under the base) needs, or `None` for a
 /// route not listed.
 fn required(method: &Method, path: &str) -> Option<Permission> {
     ROUTES
@@ -426,7 +438,7 @@ fn csrf_cookie(ctx: &Ctx) -> &'static str {
 /// A `Set-Cookie` value for `name=value` with the console's attributes; `max_age` 0 clears it.
 fn set_cookie(ctx: &Ctx, name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
     // `__Host-` cookies must be `Path=/` (RFC 6265bis §4.1.3.2).
-    let path = if ctx.secure { "/" } else { "/console" };
+    let path = if ctx.secure { "/" } else { &*ctx.base };
     let mut s = format!("{name}={value}; Path={path}; HttpOnly; SameSite=Lax");
     if ctx.secure {
         s.push_str("; Secure");
@@ -491,11 +503,12 @@ fn same_origin(ctx: &Ctx, headers: &HeaderMap) -> bool {
 // ---------------------------------------------------------------------------------------
 // Answers
 
-/// `303 See Other` to `to`.
-fn see_other(to: &'static str) -> Response {
+/// `303 See Other` to `to` (a path this module built).
+fn see_other(to: &str) -> Response {
     let mut r = StatusCode::SEE_OTHER.into_response();
-    r.headers_mut()
-        .insert(LOCATION, HeaderValue::from_static(to));
+    if let Ok(v) = HeaderValue::from_str(to) {
+        r.headers_mut().insert(LOCATION, v);
+    }
     r
 }
 
@@ -515,7 +528,7 @@ fn unavailable(ctx: &Ctx, error: &dyn std::fmt::Display) -> Response {
     let mut r = html(
         StatusCode::SERVICE_UNAVAILABLE,
         pages::message(
-            &ctx.control,
+            &ctx,
             "Please try again",
             "Pharos could not complete this just now. Try again in a moment.",
         ),
@@ -530,7 +543,7 @@ fn forbidden(ctx: &Ctx) -> Response {
     html(
         StatusCode::FORBIDDEN,
         pages::message(
-            &ctx.control,
+            &ctx,
             "This form has expired",
             "The form was not sent from this page, or it is too old. Nothing was changed: \
              open the page again and resend it.",

@@ -12,7 +12,7 @@ use pharos_domain::{CheckOutcome, CheckResult, MonitorId};
 
 use super::overview::{health_class, Sparkline};
 use super::pages::{render, Nav};
-use super::{html, local_time, Ctx, Signed, BASE};
+use super::{html, local_time, Ctx, Signed};
 use crate::brand::BrandView;
 
 /// How many results the page lists.
@@ -166,7 +166,7 @@ pub(super) async fn page(
         html(
             StatusCode::NOT_FOUND,
             super::pages::message(
-                &ctx.control,
+                &ctx,
                 "No such monitor",
                 &format!("There is no monitor {id:?}."),
             ),
@@ -233,7 +233,7 @@ pub(super) async fn page(
         .collect();
     let spark = Sparkline::of(&ctx.control.recent().of(&mid));
     let page = MonitorPage {
-        base: BASE,
+        base: &ctx.base,
         nav: Some(&nav),
         page_name: &view.page.name,
         brand: &brand,

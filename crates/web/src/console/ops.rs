@@ -61,7 +61,7 @@ pub(super) fn utc(t: DateTime<Utc>) -> String {
 
 /// A page saying `text` under `heading`, with `status`.
 pub(super) fn say(ctx: &Ctx, status: StatusCode, heading: &str, text: &str) -> Response {
-    html(status, pages::message(&ctx.control, heading, text))
+    html(status, pages::message(&ctx, heading, text))
 }
 
 /// An admin-API refusal as a console page: 404 names what is missing, 503 asks to try again,
@@ -197,7 +197,7 @@ pub(super) async fn changes(
         StatusCode::OK,
         render(
             &ChangesPage {
-                base: super::BASE,
+                base: &ctx.base,
                 nav: Some(&nav),
                 page_name: &view.page.name,
                 brand: &brand,
@@ -283,7 +283,7 @@ pub(super) async fn subscribers(
         StatusCode::OK,
         render(
             &SubscribersPage {
-                base: super::BASE,
+                base: &ctx.base,
                 nav: Some(&nav),
                 page_name: &view.page.name,
                 brand: &brand,
@@ -314,7 +314,7 @@ pub(super) async fn remove_subscriber(
     {
         Ok(()) => {
             tracing::info!(subscriber = %id, by = %signed.caller.name, "subscriber removed in the console");
-            redirect(&format!("{}/subscribers?done=removed", super::BASE))
+            redirect(&ctx.at("/subscribers?done=removed"))
         }
         Err(SubscriberError::NotFound(_)) => say(
             &ctx,
@@ -427,8 +427,8 @@ pub(super) async fn deliveries(
     .into_iter()
     .map(|(s, label)| Filter {
         href: match s {
-            Some(s) => format!("{}/deliveries?state={}", super::BASE, s.as_str()),
-            None => format!("{}/deliveries", super::BASE),
+            Some(s) => ctx.at(&format!("/deliveries?state={}", s.as_str())),
+            None => ctx.at("/deliveries"),
         },
         label,
         current: s == state,
@@ -441,7 +441,7 @@ pub(super) async fn deliveries(
         StatusCode::OK,
         render(
             &DeliveriesPage {
-                base: super::BASE,
+                base: &ctx.base,
                 nav: Some(&nav),
                 page_name: &view.page.name,
                 brand: &brand,
@@ -476,7 +476,7 @@ pub(super) async fn retry_delivery(
     {
         Ok(row) => {
             tracing::info!(delivery = %row.id, by = %signed.caller.name, "dead delivery retried in the console");
-            redirect(&format!("{}/deliveries?done=retried", super::BASE))
+            redirect(&ctx.at("/deliveries?done=retried"))
         }
         Err(RetryError::NotFound(_)) => say(
             &ctx,
@@ -656,9 +656,9 @@ pub(super) async fn reports(
         let mut parts: Vec<String> = d.map(|d| format!("days={d}")).into_iter().collect();
         parts.extend(component.clone());
         if parts.is_empty() {
-            format!("{}/reports", super::BASE)
+            ctx.at("/reports")
         } else {
-            format!("{}/reports?{}", super::BASE, parts.join("&"))
+            ctx.at(&format!("/reports?{}", parts.join("&")))
         }
     };
     let all = report.windows.len() > 1;
@@ -680,7 +680,7 @@ pub(super) async fn reports(
         StatusCode::OK,
         render(
             &ReportsPage {
-                base: super::BASE,
+                base: &ctx.base,
                 nav: Some(&nav),
                 page_name: &view.page.name,
                 brand: &brand,

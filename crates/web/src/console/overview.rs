@@ -13,7 +13,7 @@ use pharos_domain::Health;
 use pharos_engine::recent::RecentCheck;
 
 use super::pages::{render, Nav};
-use super::{html, local_time, Ctx, Signed, BASE};
+use super::{html, local_time, Ctx, Signed};
 use crate::brand::BrandView;
 
 /// An open incident's row.
@@ -215,7 +215,7 @@ pub(super) async fn page(State(ctx): State<Ctx>, Extension(signed): Extension<Si
         StatusCode::OK,
         render(
             &OverviewPage {
-                base: BASE,
+                base: &ctx.base,
                 nav: Some(&nav),
                 page_name: &view.page.name,
                 brand: &brand,

@@ -3,7 +3,6 @@
 
 use askama::Template;
 use pharos_domain::access::Permission;
-use pharos_engine::EngineControl;
 
 use super::Signed;
 use crate::brand::BrandView;
@@ -111,17 +110,17 @@ pub(crate) fn render(t: &impl Template, fallback: &str) -> String {
 /// The sign-in form carrying `csrf`, with `error` above it and `email` filled in; with `sso`
 /// (its label, and whether it is "SSO only") the single sign-on link too.
 pub(super) fn sign_in(
-    control: &EngineControl,
+    ctx: &super::Ctx,
     csrf: &str,
     error: Option<&str>,
     email: &str,
     sso: Option<(&str, bool)>,
 ) -> String {
-    let view = control.view();
+    let view = ctx.control.view();
     let brand = BrandView::new(&view.page);
     render(
         &SignInPage {
-            base: super::BASE,
+            base: &ctx.base,
             nav: None,
             page_name: &view.page.name,
             brand: &brand,
@@ -136,12 +135,12 @@ pub(super) fn sign_in(
 }
 
 /// A page saying `text` under `heading`.
-pub(super) fn message(control: &EngineControl, heading: &str, text: &str) -> String {
-    let view = control.view();
+pub(super) fn message(ctx: &super::Ctx, heading: &str, text: &str) -> String {
+    let view = ctx.control.view();
     let brand = BrandView::new(&view.page);
     render(
         &MessagePage {
-            base: super::BASE,
+            base: &ctx.base,
             nav: None,
             page_name: &view.page.name,
             brand: &brand,

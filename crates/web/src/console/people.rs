@@ -24,7 +24,7 @@ use pharos_domain::access::{Permission, Role};
 use pharos_engine::people::{AuditFilter, UserKind, UserRecord};
 
 use super::pages::{render, Nav};
-use super::{html, see_other, unavailable, Ctx, Fields, Signed, BASE};
+use super::{html, see_other, unavailable, Ctx, Fields, Signed};
 use crate::admin::error::ApiError;
 use crate::admin::users::{
     add_user, caller_role, change_user, sign_out_user, NewUserIn, UserChange,
@@ -32,7 +32,7 @@ use crate::admin::users::{
 use crate::brand::BrandView;
 
 /// The page's path.
-const PAGE: &str = "/console/users";
+const PAGE: &str = "/users";
 
 /// The viewer's time zone (UTC when theirs is not a known name).
 pub(super) fn viewer_tz(signed: &Signed) -> Tz {
@@ -278,7 +278,7 @@ async fn show(
         status,
         render(
             &PeoplePage {
-                base: BASE,
+                base: &ctx.base,
                 nav: Some(&nav),
                 page_name: &view.page.name,
                 brand: &brand,
@@ -385,9 +385,9 @@ pub(super) async fn add(
     match add_user(&ctx.control, &signed.caller, req, password).await {
         Ok(user) => {
             tracing::info!(user = %user.id, by = %signed.caller.name, "user added in the console");
-            see_other("/console/users?done=added")
+            see_other(&ctx.at("/users?done=added"))
         }
-        Err(e) => refused(&ctx, &signed, e, PAGE, form).await,
+        Err(e) => refused(&ctx, &signed, e, &ctx.at(PAGE), form).await,
     }
 }
 
@@ -433,11 +433,11 @@ pub(super) async fn change(
         disabled,
     };
     match change_user(&ctx.control, &signed.caller, &id, req).await {
-        Ok(_) => see_other(match disabled {
-            Some(true) => "/console/users?done=disabled",
-            Some(false) => "/console/users?done=enabled",
-            None => "/console/users?done=changed",
-        }),
+        Ok(_) => see_other(&ctx.at(match disabled {
+            Some(true) => "/users?done=disabled",
+            Some(false) => "/users?done=enabled",
+            None => "/users?done=changed",
+        })),
         Err(e) => refused(&ctx, &signed, e, &id, AddForm::default()).await,
     }
 }
@@ -449,7 +449,7 @@ pub(super) async fn sign_out(
     Path(id): Path<String>,
 ) -> Response {
     match sign_out_user(&ctx.control, &signed.caller, &id).await {
-        Ok(()) => see_other("/console/users?done=signed-out"),
+        Ok(()) => see_other(&ctx.at("/users?done=signed-out")),
         Err(e) => refused(&ctx, &signed, e, &id, AddForm::default()).await,
     }
 }

@@ -340,7 +340,7 @@ fn editor(ctx: &Ctx, signed: &Signed, built: &Built, shown: Shown<'_>) -> String
     let id = built.incident.id.to_string();
     render(
         &EditorPage {
-            base: super::BASE,
+            base: &ctx.base,
             nav: Some(&nav),
             page_name: &view.page.name,
             brand: &brand,
@@ -495,8 +495,7 @@ pub(super) async fn save(
             tracing::info!(incident = %iid, by = %signed.caller.name, actions = edits.actions.len(), "postmortem saved in the console");
             redirect(&format!(
                 "{}/incidents/{}/postmortem?done=saved",
-                super::BASE,
-                iid
+                &*ctx.base, iid
             ))
         }
         Err(error) => super::unavailable(&ctx, &error),
@@ -519,8 +518,7 @@ pub(super) async fn publish(
             Ok(Published::Done(_)) => {
                 return redirect(&format!(
                     "{}/incidents/{}/postmortem?done=published",
-                    super::BASE,
-                    iid
+                    &*ctx.base, iid
                 ))
             }
             Ok(Published::NotResolved(message)) => (

@@ -26,8 +26,8 @@ use super::{
 use crate::brand::BrandView;
 use crate::limit::retry_after;
 
-/// Where the second step's form lives.
-pub const SIGN_IN_CODE_PATH: &str = "/console/sign-in/code";
+/// Where the second step's form lives (under the console's base).
+pub const SIGN_IN_CODE_PATH: &str = "/sign-in/code";
 /// What a wrong code is told (the same whatever was wrong about it).
 pub const WRONG_CODE: &str = "That code is not right, or it was used already. Type the code \
      your app shows now, or one of your recovery codes.";
@@ -68,7 +68,7 @@ pub(super) fn account_key(user: &pharos_engine::people::UserRecord) -> String {
 /// After a right password: the pending cookie, and on to the code form.
 pub(super) fn begin(ctx: &Ctx, pending: &PendingSignIn) -> Response {
     tracing::info!(user = %pending.user.id, "password accepted; waiting for the second factor");
-    let mut r = see_other(SIGN_IN_CODE_PATH);
+    let mut r = see_other(&ctx.at(SIGN_IN_CODE_PATH));
     r.headers_mut().append(
         SET_COOKIE,
         set_cookie(
@@ -91,7 +91,7 @@ fn code_page(ctx: &Ctx, headers: &HeaderMap, status: StatusCode, error: Option<&
     let brand = BrandView::new(&view.page);
     let body = super::pages::render(
         &CodePage {
-            base: super::BASE,
+            base: &ctx.base,
             nav: None,
             page_name: &view.page.name,
             brand: &brand,
@@ -108,7 +108,7 @@ fn code_page(ctx: &Ctx, headers: &HeaderMap, status: StatusCode, error: Option<&
 
 /// Back to the password form, the pending cookie cleared.
 fn restart(ctx: &Ctx) -> Response {
-    let mut r = see_other(SIGN_IN_PATH);
+    let mut r = see_other(&ctx.at(SIGN_IN_PATH));
     r.headers_mut().append(
         SET_COOKIE,
         set_cookie(ctx, pending_cookie(ctx), "", Some(0)),
@@ -119,7 +119,7 @@ fn restart(ctx: &Ctx) -> Response {
 /// `GET /console/sign-in/code`: the form, while a sign-in waits; else the password form.
 pub(super) async fn code_form(State(ctx): State<Ctx>, headers: HeaderMap) -> Response {
     let Some(value) = cookie(&headers, pending_cookie(&ctx)) else {
-        return see_other(SIGN_IN_PATH);
+        return see_other(&ctx.at(SIGN_IN_PATH));
     };
     match ctx
         .control
@@ -150,7 +150,7 @@ pub(super) async fn code_submit(State(ctx): State<Ctx>, req: Request) -> Respons
         return forbidden(&ctx);
     }
     let Some(pending) = cookie(&headers, pending_cookie(&ctx)).map(str::to_owned) else {
-        return see_other(SIGN_IN_PATH);
+        return see_other(&ctx.at(SIGN_IN_PATH));
     };
     let directory = ctx.control.directory();
     let user = match directory
@@ -193,7 +193,7 @@ pub(super) async fn code_submit(State(ctx): State<Ctx>, req: Request) -> Respons
         Ok(Ok(signed_in)) => {
             give_back();
             tracing::info!(user = %signed_in.user.id, "signed in to the console with a second factor");
-            let mut r = see_other(HOME_PATH);
+            let mut r = see_other(&ctx.at(HOME_PATH));
             let h = r.headers_mut();
             h.append(
                 SET_COOKIE,

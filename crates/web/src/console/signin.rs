@@ -29,10 +29,7 @@ pub(super) fn sign_in_page(
         .map_or_else(csrf::nonce, str::to_owned);
     let token = csrf::token(&ctx.key, &nonce);
     let sso = ctx.sso.as_ref().map(|s| (s.label(), s.only()));
-    let mut r = html(
-        status,
-        pages::sign_in(&ctx.control, &token, error, email, sso),
-    );
+    let mut r = html(status, pages::sign_in(&ctx, &token, error, email, sso));
     r.headers_mut().append(
         http::header::SET_COOKIE,
         set_cookie(ctx, csrf_cookie(ctx), &nonce, None),
@@ -105,7 +102,7 @@ pub(super) async fn sign_in(State(ctx): State<Ctx>, req: Request) -> Response {
             ctx.by_address.refund(counted, now);
             ctx.by_account.refund(account, now);
             tracing::info!(user = %signed_in.user.id, "signed in to the console");
-            let mut r = see_other(HOME_PATH);
+            let mut r = see_other(&ctx.at(HOME_PATH));
             let h = r.headers_mut();
             h.append(
                 http::header::SET_COOKIE,
@@ -170,7 +167,7 @@ pub(super) async fn sign_out(State(ctx): State<Ctx>, req: Request) -> Response {
     let (address, _) = addresses(&ctx, &req);
     let session = match current(&ctx, &headers).await {
         Ok(Some(s)) => s,
-        Ok(None) => return see_other(SIGN_IN_PATH),
+        Ok(None) => return see_other(&ctx.at(SIGN_IN_PATH)),
         Err(r) => return r,
     };
     let Some(fields) = form(req).await else {
@@ -190,7 +187,7 @@ pub(super) async fn sign_out(State(ctx): State<Ctx>, req: Request) -> Response {
         return unavailable(&ctx, &e);
     }
     tracing::info!(user = %session.user.id, "signed out of the console");
-    let mut r = see_other(SIGN_IN_PATH);
+    let mut r = see_other(&ctx.at(SIGN_IN_PATH));
     r.headers_mut().append(
         http::header::SET_COOKIE,
         set_cookie(&ctx, session_cookie(&ctx), "", Some(0)),

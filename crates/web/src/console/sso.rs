@@ -59,10 +59,10 @@ use super::{
 /// Who a refusal before any identity was verified is recorded as.
 const UNKNOWN: &str = "unknown";
 
-/// Where the sign-in page's link starts a single sign-on.
-pub const SSO_START_PATH: &str = "/console/sso/start";
-/// The redirect URI's path under the public URL.
-pub const SSO_CALLBACK_PATH: &str = "/console/sso/callback";
+/// Where the sign-in page's link starts a single sign-on (under the console's base).
+pub const SSO_START_PATH: &str = "/sso/start";
+/// The redirect URI's path under the console's base (itself under the public URL).
+pub const SSO_CALLBACK_PATH: &str = "/sso/callback";
 /// How long a started sign-in may take at the provider before the callback refuses it.
 pub const FLOW_LIFETIME: Duration = Duration::from_secs(600);
 /// The provider's metadata and keys are read again on the first sign-in after this long.
@@ -495,7 +495,7 @@ pub(super) async fn callback(State(ctx): State<Ctx>, req: Request) -> Response {
         Ok(Ok(signed_in)) => {
             ctx.by_address.refund(counted, Instant::now());
             tracing::info!(user = %signed_in.user.id, "signed in to the console by single sign-on");
-            let mut r = super::see_other(HOME_PATH);
+            let mut r = super::see_other(&ctx.at(HOME_PATH));
             let h = r.headers_mut();
             h.append(
                 SET_COOKIE,
@@ -737,7 +737,7 @@ fn provider_down(ctx: &Ctx) -> Response {
     let mut r = html(
         StatusCode::SERVICE_UNAVAILABLE,
         pages::message(
-            &ctx.control,
+            &ctx,
             "Single sign-on is unavailable",
             "Pharos cannot reach the identity provider just now. Try again in a moment.",
         ),

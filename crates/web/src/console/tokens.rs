@@ -22,7 +22,7 @@ use pharos_engine::people::UserKind;
 
 use super::pages::{render, Nav};
 use super::people::{denied, local_time, query_field, refusal, start_of_day, viewer_tz, Choice};
-use super::{html, see_other, unavailable, Ctx, Fields, Signed, BASE};
+use super::{html, see_other, unavailable, Ctx, Fields, Signed};
 use crate::admin::tokens::{mint_token, own_user, revoke_token, MintToken};
 use crate::admin::users::caller_role;
 use crate::brand::BrandView;
@@ -187,7 +187,7 @@ async fn show(
         status,
         render(
             &TokensPage {
-                base: BASE,
+                base: &ctx.base,
                 nav: Some(&nav),
                 page_name: &view.page.name,
                 brand: &brand,
@@ -327,7 +327,7 @@ pub(super) async fn create(
         StatusCode::CREATED,
         render(
             &MintedPage {
-                base: BASE,
+                base: &ctx.base,
                 nav: Some(&nav),
                 page_name: &view.page.name,
                 brand: &brand,
@@ -353,7 +353,7 @@ pub(super) async fn revoke(
     Path(id): Path<String>,
 ) -> Response {
     match revoke_token(&ctx.control, &signed.caller, &id).await {
-        Ok(()) => see_other("/console/tokens?done=revoked"),
+        Ok(()) => see_other(&ctx.at("/tokens?done=revoked")),
         Err(e) => match refusal(e) {
             Ok((status, text)) => {
                 show(

@@ -149,3 +149,19 @@ pub async fn signed_in_as(app: &TestApp, role: &str) -> (reqwest::Client, String
     let csrf = home.csrf();
     (client, csrf)
 }
+
+/// The audit entries of exactly `action`, newest first.
+pub async fn audit(app: &TestApp, action: &str) -> Vec<pharos_store::AuditEntry> {
+    Store::connect(&app.db.url)
+        .await
+        .unwrap()
+        .audit(&pharos_store::AuditFilter {
+            action_prefix: Some(action.into()),
+            ..pharos_store::AuditFilter::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.record.action == action)
+        .collect()
+}
