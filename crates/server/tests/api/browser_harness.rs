@@ -2,7 +2,9 @@
 //! Chromium driven by `playwright-core` over the real app's public pages (the page's name,
 //! axe-core with no serious or critical violation, every control reachable with Tab), and the
 //! real OpenID provider (`oidc-provider`) through a whole authorization-code + PKCE sign-in in
-//! the browser. The console's own browser and SSO tests will run the same way.
+//! the browser. The console runs the same way: a team through an incident, a person setting up
+//! and using two-step sign-in (TOTP and recovery codes), and single sign-on through the real
+//! provider, each checked afterwards in the store's audit log.
 //!
 //! Needs Node.js 20.19 or later (`node` on the PATH, or `PHAROS_TEST_NODE`), the harness's
 //! packages (`npm ci` in `tests/browser`, which `.ci/run` does before exporting
@@ -12,18 +14,27 @@
 //! missing piece fails them.
 
 use std::io::Read;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use pharos_testkit::{eventually, spawn_app, FakeSmtp, FakeTarget};
+use pharos_server::{App, Settings};
+use pharos_store::{AuditEntry, AuditFilter, Store};
+use pharos_testkit::{
+    eventually, parse_config, spawn_app, Backend, FakeSmtp, FakeTarget, TestApp, TestDb,
+};
 use serde_json::{json, Value};
 
 use crate::support::config::Config;
+use crate::support::console::{add_person, browser, get};
+use crate::support::free_port;
 use crate::support::http::post;
 use crate::support::node::{
-    given, harness_dir, harness_required, node_problem, on_path, packages_problem,
+    given, harness_dir, harness_required, node_problem, on_path, packages_problem, NodeHarness,
+    OidcProvider,
 };
+use crate::support::sso;
 
 const TOKEN: &str = "browser-harness-token-0123456789";
 const WAIT: Duration = Duration::from_secs(30);
@@ -133,6 +144,10 @@ fn run_script(harness: &Harness, script: &str, env: &[(&str, &str)]) -> Ran {
         "PHAROS_COMPONENT",
         "PHAROS_MONITOR",
         "PHAROS_CONSOLE_PATHS",
+        "PHAROS_PERSON",
+        "PHAROS_SSO_LABEL",
+        "PHAROS_SSO_USER",
+        "PHAROS_SSO_EXPECT",
     ] {
         command.env_remove(k);
     }
@@ -347,4 +362,230 @@ async fn a_real_openid_provider_signs_in_through_chromium() {
         "{ran}"
     );
     eprintln!("oidc-smoke.mjs: {summary}");
+}
+
+/// Starts Pharos with `config_toml` on a fresh SQLite database, listening on `port` (chosen
+/// beforehand) and published there (`[server] public_url`), for what must know its address
+/// before it starts: an OpenID provider's redirect URI.
+async fn spawn_app_on_port(port: u16, config_toml: &str) -> TestApp {
+    let base_url = format!("http://127.0.0.1:{port}");
+    let db = TestDb::new(Backend::Sqlite).await;
+    let settings = Settings {
+        config: parse_config(&format!(
+            "[server]\npublic_url = \"{base_url}\"\n\n{config_toml}"
+        )),
+        listen: SocketAddr::from(([127, 0, 0, 1], port)),
+        database_url: db.url.clone(),
+    };
+    let app = App::start(settings).await.unwrap();
+    TestApp {
+        app,
+        db,
+        base_url,
+        client: reqwest::Client::new(),
+    }
+}
+
+/// The audit entries of exactly `action`, newest first.
+async fn audit(app: &TestApp, action: &str) -> Vec<AuditEntry> {
+    Store::connect(&app.db.url)
+        .await
+        .unwrap()
+        .audit(&AuditFilter {
+            action_prefix: Some(action.into()),
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.record.action == action)
+        .collect()
+}
+
+/// An entry's `after`, as JSON (`null` when it has none).
+fn after(entry: &AuditEntry) -> Value {
+    entry
+        .record
+        .after
+        .as_deref()
+        .map_or(Value::Null, |a| serde_json::from_str(a).unwrap())
+}
+
+#[tokio::test]
+async fn a_person_sets_up_two_step_sign_in_and_uses_it_in_chromium() {
+    let Some(harness) =
+        harness_or_skip("a_person_sets_up_two_step_sign_in_and_uses_it_in_chromium")
+    else {
+        return;
+    };
+    // The sealing key from the configuration file, never from the process's environment
+    // (tests run in parallel in one process).
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("secret.key");
+    std::fs::write(
+        &key,
+        "5f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0\n",
+    )
+    .unwrap();
+    let app = spawn_app(
+        &Config::new()
+            .page("example", "Example Inc.")
+            .admin("ops", TOKEN)
+            .section(&format!(
+                "[console]\nsecret_key_file = \"{}\"",
+                key.display()
+            ))
+            .component("website", "Website")
+            .build(),
+    )
+    .await;
+    const EMAIL: &str = "ada@example.test";
+    const PASSWORD: &str = "correct horse battery staple";
+    // The first person is an owner; Ada, a responder, sets it up for herself.
+    add_person(&app, "owner@example.test", "Olive Owner", "owner", PASSWORD).await;
+    add_person(&app, EMAIL, "Ada Lovelace", "responder", PASSWORD).await;
+    let base = app.base_url.clone();
+    let person = format!("{EMAIL}:{PASSWORD}");
+    let ran = tokio::task::spawn_blocking(move || {
+        run_script(
+            &harness,
+            "totp.spec.mjs",
+            &[("PHAROS_URL", &base), ("PHAROS_PERSON", &person)],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(ran.ok, "totp.spec.mjs failed {ran}");
+    let summary = ran.summary();
+    assert_eq!(summary["ok"], true, "{ran}");
+    assert_eq!(summary["whoami"], "Ada Lovelace · responder", "{ran}");
+    assert_eq!(summary["recovery_codes"], 10, "{ran}");
+    eprintln!("totp.spec.mjs: {summary}");
+
+    // What the browser did is in the audit log: two-step sign-in turned on by Ada, then a
+    // sign-in with the app's code and two with recovery codes (the one refused in between
+    // was a used recovery code).
+    let enabled = audit(&app, "totp.enable").await;
+    assert_eq!(enabled.len(), 1, "{enabled:?}");
+    assert_eq!(enabled[0].record.actor_name, "Ada Lovelace");
+    assert_eq!(after(&enabled[0])["totp"], true, "{enabled:?}");
+    let factors: Vec<Value> = audit(&app, "signin")
+        .await
+        .iter()
+        .rev()
+        .map(|e| {
+            assert_eq!(e.record.actor_name, "Ada Lovelace");
+            after(e)["second_factor"].clone()
+        })
+        .collect();
+    assert_eq!(
+        factors,
+        [
+            Value::Null,
+            json!("totp"),
+            json!("recovery"),
+            json!("recovery")
+        ],
+        "the sign-ins, oldest first"
+    );
+    let refused = audit(&app, "signin.failed").await;
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(after(&refused[0])["reason"], "totp");
+    assert_eq!(after(&refused[0])["method"], "recovery");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_person_signs_in_with_single_sign_on_in_chromium() {
+    let Some(harness) = harness_or_skip("a_person_signs_in_with_single_sign_on_in_chromium") else {
+        return;
+    };
+    // Pharos and the provider each need the other's address (`[server] public_url` makes the
+    // redirect URI): both ports are chosen first, two different ones.
+    let port = free_port();
+    let app_port = std::iter::repeat_with(free_port)
+        .find(|p| *p != port)
+        .unwrap();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let secret = sso::secret_file();
+    let app = spawn_app_on_port(
+        app_port,
+        &Config::new()
+            .page("example", "Example Inc.")
+            .admin("ops", TOKEN)
+            .section(&sso::section(&issuer, secret.path(), false))
+            .component("website", "Website")
+            .build(),
+    )
+    .await;
+    let mut provider_config =
+        sso::provider_config(&format!("{}/console/sso/callback", app.base_url));
+    provider_config["port"] = json!(port);
+    let node = NodeHarness {
+        dir: harness.dir.clone(),
+        node: harness.node.clone(),
+    };
+    let provider = OidcProvider::start(&node, &provider_config);
+    assert_eq!(provider.issuer, issuer);
+    // Pharos reads the provider's discovery document when single sign-on is first used; the
+    // provider was not up when Pharos started.
+    eventually(
+        WAIT,
+        "single sign-on to start once the provider is up",
+        || async {
+            (get(&app, &browser(), "/console/sso/start").await.status == 303).then_some(())
+        },
+    )
+    .await;
+
+    let base = app.base_url.clone();
+    let ran = tokio::task::spawn_blocking(move || {
+        run_script(
+            &harness,
+            "sso.spec.mjs",
+            &[
+                ("PHAROS_URL", &base),
+                ("PHAROS_SSO_LABEL", sso::BUTTON_LABEL),
+                ("PHAROS_SSO_USER", "alice:alice-password"),
+                // pharos-admins and oncall: the higher role wins.
+                ("PHAROS_SSO_EXPECT", "Alice Admin · admin"),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(ran.ok, "sso.spec.mjs failed {ran}");
+    let summary = ran.summary();
+    assert_eq!(summary["ok"], true, "{ran}");
+    assert_eq!(summary["provider"], issuer.as_str(), "{ran}");
+    eprintln!("sso.spec.mjs: {summary}");
+
+    // The browser's sign-in added Alice with the role her groups map to, and both sign-ins
+    // are audited as single sign-on from this provider.
+    let alice = Store::connect(&app.db.url)
+        .await
+        .unwrap()
+        .user_by_email("alice@example.test")
+        .await
+        .unwrap()
+        .expect("alice was added");
+    assert_eq!(alice.role.as_str(), "admin");
+    assert_eq!(alice.name, "Alice Admin");
+    assert_eq!(
+        alice.sso_subject.as_deref(),
+        Some(format!("{issuer}|alice").as_str())
+    );
+    let added = audit(&app, "user.add").await;
+    assert_eq!(added.len(), 1, "{added:?}");
+    assert_eq!(added[0].record.subject.as_deref(), Some(alice.id.as_str()));
+    let signins = audit(&app, "signin").await;
+    assert_eq!(signins.len(), 2, "{signins:?}");
+    for entry in &signins {
+        assert_eq!(entry.record.actor_id.as_deref(), Some(alice.id.as_str()));
+        assert_eq!(after(entry)["method"], "sso", "{entry:?}");
+        assert_eq!(after(entry)["issuer"], issuer.as_str(), "{entry:?}");
+    }
+    assert!(audit(&app, "signin.failed").await.is_empty());
+    drop(provider);
+    app.stop().await;
 }

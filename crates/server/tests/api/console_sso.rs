@@ -28,36 +28,18 @@ use crate::support::console::audit;
 use crate::support::console::{add_person, browser, get, read, sign_in, Page};
 use crate::support::free_port;
 use crate::support::node::{node_or_skip, NodeHarness, OidcProvider};
+use crate::support::sso;
 
 const ADMIN: &str = "admin-token-0123456789";
 const PUBLIC: &str = "http://pharos.test";
-const SECRET: &str = "pharos-sso-test-client-secret-0123456789";
 const PASSWORD: &str = "correct horse battery staple";
 const MISMATCH: &str = "That e-mail and password do not match.";
 const WAIT: Duration = Duration::from_secs(20);
 
-/// The provider's client and people: alice is a Pharos admin by group, bob a viewer, carol in
-/// no group Pharos knows.
+/// The provider's client, redirecting to Pharos at [`PUBLIC`], and its people
+/// ([`sso::provider_config`]).
 fn provider_config() -> Value {
-    json!({
-        "client": {
-            "client_id": "pharos",
-            "client_secret": SECRET,
-            "redirect_uris": [format!("{PUBLIC}/console/sso/callback")],
-        },
-        "accounts": [
-            {"username": "alice", "password": "alice-password", "name": "Alice Admin",
-             "email": "alice@example.test", "groups": ["pharos-admins", "oncall"]},
-            {"username": "bob", "password": "bob-password", "name": "Bob Viewer",
-             "email": "bob@example.test", "groups": ["pharos-viewers"]},
-            {"username": "carol", "password": "carol-password", "name": "Carol Nobody",
-             "email": "carol@example.test", "groups": ["marketing"]},
-            {"username": "olive", "password": "olive-password", "name": "Olive O.",
-             "email": "owner@acme.test", "groups": ["pharos-admins"]},
-            {"username": "mallory", "password": "mallory-password", "name": "Mallory",
-             "email": "rita@acme.test", "email_verified": false, "groups": ["pharos-admins"]},
-        ],
-    })
+    sso::provider_config(&format!("{PUBLIC}/console/sso/callback"))
 }
 
 /// Pharos with `[sso]` for `issuer` (the secret in a file beside the test), `only` as given.
@@ -65,13 +47,7 @@ fn config(issuer: &str, secret_file: &std::path::Path, only: bool) -> String {
     Config::acme()
         .admin("ops", ADMIN)
         .section(&format!("[server]\npublic_url = \"{PUBLIC}\""))
-        .section(&format!(
-            "[sso]\nissuer = \"{issuer}\"\nclient_id = \"pharos\"\n\
-             client_secret_file = \"{}\"\nscopes = [\"email\", \"profile\", \"groups\"]\n\
-             roles = {{ \"pharos-admins\" = \"admin\", \"oncall\" = \"responder\", \
-             \"pharos-viewers\" = \"viewer\" }}\nonly = {only}\nbutton_label = \"Test ID\"",
-            secret_file.display()
-        ))
+        .section(&sso::section(issuer, secret_file, only))
         .component("api", "Public API")
         .build()
 }
@@ -84,9 +60,10 @@ struct Setup {
 
 fn setup(harness: &NodeHarness) -> Setup {
     let provider = OidcProvider::start(harness, &provider_config());
-    let secret = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(secret.path(), format!("{SECRET}\n")).unwrap();
-    Setup { provider, secret }
+    Setup {
+        provider,
+        secret: sso::secret_file(),
+    }
 }
 
 async fn app(backend: Backend, s: &Setup, only: bool) -> TestApp {
@@ -631,8 +608,7 @@ async fn a_provider_down_when_pharos_starts_is_used_once_it_is_up() {
     };
     let port = free_port();
     let issuer = format!("http://127.0.0.1:{port}");
-    let secret = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(secret.path(), SECRET).unwrap();
+    let secret = sso::secret_file();
     let app = spawn_app(&config(&issuer, secret.path(), false)).await;
     let down = get(&app, &browser(), "/console/sso/start").await;
     assert_eq!(down.status, 503, "{}", down.text);

@@ -1,10 +1,12 @@
 //! Helpers more than one area uses: the configuration file ([`config::Config`]), requests
-//! ([`http`]), the binary under test, a free port for it, and reading the API's values.
+//! ([`http`]), the real OpenID provider's set-up ([`sso`]), the binary under test, a free
+//! port for it, and reading the API's values.
 
 pub mod config;
 pub mod console;
 pub mod http;
 pub mod node;
+pub mod sso;
 
 use std::net::TcpListener;
 
