@@ -9,9 +9,16 @@
 //! - while this node leads, the engine's own router ([`ClusterRouting::lead`]) answers;
 //! - while another node leads, the request is forwarded to the leader's address
 //!   ([`ClusterRouting::follow`]) with reqwest: method, path, query and body, and the headers
-//!   that matter (authorization, content type, accept, user agent, `X-Forwarded-For` with the
-//!   client's address added), within [`FORWARD_TIMEOUT`]; the leader's answer comes back with
-//!   its status, headers and body. The client's address also travels signed ([`CLIENT`],
+//!   that matter (authorization, content type, accept, accepted encodings, cookies, origin,
+//!   user agent, `X-Forwarded-For` with the client's address added); the leader's answer comes
+//!   back with its status, headers (every `Set-Cookie`, `Location`, `Content-Encoding`,
+//!   `Vary`, `Retry-After`…) and body, byte for byte: the forwarder never decompresses nor
+//!   compresses (a console page the leader gzipped for a client that takes gzip reaches it
+//!   gzipped). The answer's headers must come within [`FORWARD_TIMEOUT`]; most answers are
+//!   read whole within that same time, but a stream of server-sent events (`text/event-stream`,
+//!   the console's live incident page) is passed on as it comes, for as long as the leader
+//!   keeps it open, so long as it is never silent for [`STREAM_IDLE_TIMEOUT`]. The client's
+//!   address also travels signed ([`CLIENT`],
 //!   [`CLIENT_SIGNATURE`]) with the key every node shares, so the leader's per-client limits
 //!   (subscriptions) count the client, not the node that forwarded it;
 //! - with no leader known (an election in progress), or when the leader cannot be reached,
@@ -35,8 +42,13 @@ use http::StatusCode;
 use pharos_engine::subscribers::Tokens;
 use tower::ServiceExt as _;
 
-/// How long a forwarded request may take, the leader's answer included.
+/// How long a forwarded request may take to get the leader's answer, its body included, except
+/// for a stream of events (whose headers alone must come within it).
 pub const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a forwarded answer may go without a byte before the forwarder gives up on it. A
+/// stream of events has no overall bound (the console's last up to 5 minutes and send a
+/// keep-alive every 15 seconds), so this is what ends one whose leader went silent.
+pub const STREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// The header a forwarded request carries, naming the node that forwarded it.
 pub const FORWARDED_BY: &str = "x-pharos-forwarded-by";
 /// The client address a forwarded request came from, as the forwarding node saw it…
@@ -52,6 +64,9 @@ const KEPT_REQUEST_HEADERS: &[HeaderName] = &[
     header::AUTHORIZATION,
     header::CONTENT_TYPE,
     header::ACCEPT,
+    // The console gzips its pages for a client that takes gzip; the answer passes through
+    // still compressed (the client never decodes: see `ClusterRouting::new`).
+    header::ACCEPT_ENCODING,
     header::ACCEPT_LANGUAGE,
     header::USER_AGENT,
     header::IF_NONE_MATCH,
@@ -91,9 +106,19 @@ impl ClusterRouting {
     /// Routing for node `node`, with no leader known yet; `signer` (made from the database's
     /// key) vouches for the client addresses of forwarded requests.
     pub fn new(node: impl Into<String>, signer: Tokens) -> Result<ClusterRouting, reqwest::Error> {
+        // No overall timeout on the client: a stream of events lasts longer than any request
+        // should, so `forward` bounds the wait for the answer (and a buffered body) itself.
+        // Never decoding: the client's `Accept-Encoding` is passed on, so the leader's
+        // compressed body is the client's to decode, and must reach it as the leader sent it
+        // (these are no-ops unless a crate of the build turns reqwest's decoders on).
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .timeout(FORWARD_TIMEOUT)
+            .connect_timeout(FORWARD_TIMEOUT)
+            .read_timeout(STREAM_IDLE_TIMEOUT)
+            .no_gzip()
+            .no_brotli()
+            .no_deflate()
+            .no_zstd()
             .no_proxy()
             .build()?;
         Ok(ClusterRouting {
@@ -202,32 +227,39 @@ async fn forward(inner: &Inner, leader: &str, req: Request) -> Response {
             .header(CLIENT, ip);
     }
     request = request.header(FORWARDED_BY, inner.node.as_str()).body(body);
-    let answer = match request.send().await {
-        Ok(a) => a,
-        Err(error) => {
-            // During an election every request fails the same way: one line per
-            // `FAILURE_LOG_EVERY`, with how many were not logged, instead of one per request.
-            match failures_to_log() {
-                Some(unlogged) => {
-                    tracing::warn!(%error, leader, path = %parts.uri.path(), unlogged, "forwarding a request to the leader failed")
-                }
-                None => {
-                    tracing::debug!(%error, leader, path = %parts.uri.path(), "forwarding a request to the leader failed")
-                }
-            }
-            return unavailable("the leader could not be reached");
+    let deadline = tokio::time::Instant::now() + FORWARD_TIMEOUT;
+    let answer = match tokio::time::timeout_at(deadline, request.send()).await {
+        Ok(Ok(a)) => a,
+        Ok(Err(error)) => return unreached(leader, parts.uri.path(), &error),
+        Err(_) => {
+            let error = format!("no answer within {FORWARD_TIMEOUT:?}");
+            return unreached(leader, parts.uri.path(), &error);
         }
     };
     let status = answer.status();
     let headers = answer.headers().clone();
-    let bytes = match answer.bytes().await {
-        Ok(b) => b,
-        Err(error) => {
-            tracing::warn!(%error, leader, "reading the leader's answer failed");
-            return unavailable("the leader's answer was cut off");
+    let body = if is_event_stream(&headers) {
+        // Passed on chunk by chunk as the leader sends them; a read error (the leader gone,
+        // or silent past `STREAM_IDLE_TIMEOUT`) ends the client's stream, and the client
+        // leaving drops this stream and so the leader's.
+        Body::from_stream(answer.bytes_stream())
+    } else {
+        match tokio::time::timeout_at(deadline, answer.bytes()).await {
+            Ok(Ok(b)) => Body::from(b),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, leader, "reading the leader's answer failed");
+                return unavailable("the leader's answer was cut off");
+            }
+            Err(_) => {
+                tracing::warn!(
+                    leader,
+                    "the leader's answer did not end within the forwarding timeout"
+                );
+                return unavailable("the leader's answer was cut off");
+            }
         }
     };
-    let mut response = Response::new(Body::from(bytes));
+    let mut response = Response::new(body);
     *response.status_mut() = status;
     for (name, value) in &headers {
         if !HOP_BY_HOP.contains(name) {
@@ -235,6 +267,31 @@ async fn forward(inner: &Inner, leader: &str, req: Request) -> Response {
         }
     }
     response
+}
+
+/// Whether an answer with `headers` is a stream of server-sent events, passed on as it comes
+/// rather than read whole.
+fn is_event_stream(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("text/event-stream"))
+}
+
+/// The leader could not be reached (or did not answer in time): logged, and a 503.
+fn unreached(leader: &str, path: &str, error: &dyn std::fmt::Display) -> Response {
+    // During an election every request fails the same way: one line per
+    // `FAILURE_LOG_EVERY`, with how many were not logged, instead of one per request.
+    match failures_to_log() {
+        Some(unlogged) => {
+            tracing::warn!(%error, leader, path, unlogged, "forwarding a request to the leader failed")
+        }
+        None => {
+            tracing::debug!(%error, leader, path, "forwarding a request to the leader failed")
+        }
+    }
+    unavailable("the leader could not be reached")
 }
 
 /// 503 with a JSON error (the shape every Pharos error has) and `Retry-After: 1`.

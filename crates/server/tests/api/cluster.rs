@@ -2,7 +2,8 @@
 //! one leader, checks and deliveries made once, the same page everywhere, writes forwarded to
 //! the leader, takeover after SIGKILL within `failover`, a leader paused past its lease
 //! (SIGSTOP) that wakes to write nothing, a clean stop handing over at once, and a probe that
-//! knows only a follower reaching the leader and then the next one. Each test has a
+//! knows only a follower reaching the leader and then the next one, and the console used
+//! through a follower alone (signing in, declaring, the live stream, gzipped pages). Each test has a
 //! PostgreSQL schema of its own, and is skipped (with a note) when `PHAROS_TEST_POSTGRES_URL`
 //! is not set.
 
@@ -56,7 +57,18 @@ impl Node {
     /// Starts a node with `config` on `database`; `env` adds environment variables. Its log
     /// (standard output) goes to `<dir>/<name>.log`.
     fn start(dir: &Path, name: &str, config: &Path, database: &str, env: &[(&str, &str)]) -> Node {
-        let port = free_port();
+        Node::start_on(free_port(), dir, name, config, database, env)
+    }
+
+    /// [`Node::start`] listening on `port` (for a configuration that names the address).
+    fn start_on(
+        port: u16,
+        dir: &Path,
+        name: &str,
+        config: &Path,
+        database: &str,
+        env: &[(&str, &str)],
+    ) -> Node {
         let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
         let mut cmd = Command::new(PHAROS);
         cmd.args(["serve", "--config"])
@@ -1057,4 +1069,235 @@ async fn a_leader_cut_off_from_its_database_steps_down_and_loses_nothing_it_ackn
         vec![b_id.clone()],
         "one leader"
     );
+}
+
+/// Reads `stream` into `seen` until it contains `needle`, failing at `deadline`.
+async fn read_until(
+    stream: &mut reqwest::Response,
+    seen: &mut String,
+    needle: &str,
+    deadline: tokio::time::Instant,
+) {
+    while !seen.contains(needle) {
+        let chunk = tokio::time::timeout_at(deadline, stream.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("no {needle:?} in the stream in time; got {seen}"))
+            .unwrap()
+            .unwrap_or_else(|| panic!("the stream ended without {needle:?}; got {seen}"));
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+#[tokio::test]
+async fn the_console_works_through_a_follower() {
+    use crate::support::console::{browser, read, Page};
+    const PASSWORD: &str = "correct horse battery staple";
+    let Some(db) = database("console_follower").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let target = FakeTarget::start().await;
+    let path = dir.path().join("pharos.toml");
+    // The public URL is the follower's, as a load balancer's would be: the console's origin
+    // check compares a form's `Origin` with it (the leader sees its own address as `Host`).
+    let b_port = free_port();
+    let public = format!("http://127.0.0.1:{b_port}");
+    let text = format!(
+        "{}\n[server]\npublic_url = \"{public}\"\n",
+        config(&target.url, None)
+    );
+    std::fs::write(&path, text).unwrap();
+    let mut a = Node::start(dir.path(), "a", &path, &db.url, &[]);
+    a.wait_serving().await;
+    let a_id = a.id().await;
+    eventually(WAIT, "a to lead", || async {
+        (a.leader().await.as_deref() == Some(a_id.as_str())).then_some(())
+    })
+    .await;
+    let mut b = Node::start_on(b_port, dir.path(), "b", &path, &db.url, &[]);
+    b.wait_serving().await;
+    assert_eq!(b.base, public);
+    eventually(WAIT, "b to follow a", || async {
+        (b.leader().await.as_deref() == Some(a_id.as_str())).then_some(())
+    })
+    .await;
+    let b_id = b.id().await;
+    assert_ne!(b_id, a_id);
+
+    let store = pharos_store::Store::connect(&db.url).await.unwrap();
+    pharos_server::people::add_user(
+        &store,
+        pharos_server::people::NewUser {
+            kind: pharos_store::UserKind::Person,
+            email: Some("owner@acme.test".into()),
+            name: Some("Owner Person".into()),
+            role: "owner".into(),
+            time_zone: None,
+            password: Some(PASSWORD.into()),
+        },
+    )
+    .await
+    .unwrap();
+
+    // Everything below goes to the follower only.
+    let client = browser();
+    let at = |p: &str| format!("{public}{p}");
+    let get = |p: String| {
+        let request = client.get(p);
+        async move { read(request.send().await.unwrap()).await }
+    };
+    let submit = |p: &str, fields: &[(&str, &str)]| {
+        let request = client
+            .post(at(p))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("origin", public.as_str())
+            .body(
+                form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(fields)
+                    .finish(),
+            );
+        async move { read(request.send().await.unwrap()).await }
+    };
+
+    // Sign-in failures are counted for the client (whose address the follower vouches for),
+    // and the refusal's Retry-After comes back.
+    let mut refused: Option<Page> = None;
+    for _ in 0..10 {
+        let form = get(at("/console/sign-in")).await;
+        assert_eq!(form.status, 200, "{}", form.text);
+        let answer = submit(
+            "/console/sign-in",
+            &[
+                ("csrf", &form.csrf()),
+                ("email", "nobody@acme.test"),
+                ("password", "wrong"),
+            ],
+        )
+        .await;
+        if answer.status == 429 {
+            refused = Some(answer);
+            break;
+        }
+        assert_eq!(answer.status, 401, "{}", answer.text);
+    }
+    let refused = refused.expect("sign-ins for one e-mail are limited");
+    assert!(
+        !refused.header("retry-after").is_empty(),
+        "{:?}",
+        refused.headers
+    );
+
+    // Signing in: the form's CSRF cookie and field, `Origin` the public URL; the answer's two
+    // cookies (the session, the CSRF cookie cleared) both come back.
+    let form = get(at("/console/sign-in")).await;
+    assert_eq!(form.status, 200, "{}", form.text);
+    assert!(
+        form.set_cookie("pharos_csrf").is_some(),
+        "{:?}",
+        form.headers
+    );
+    let signed = submit(
+        "/console/sign-in",
+        &[
+            ("csrf", &form.csrf()),
+            ("email", "owner@acme.test"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(signed.status, 303, "{}", signed.text);
+    assert_eq!(signed.header("location"), "/console");
+    assert!(
+        signed.set_cookie("pharos_session").is_some(),
+        "{:?}",
+        signed.headers
+    );
+    assert!(
+        signed
+            .set_cookie("pharos_csrf")
+            .is_some_and(|c| c.contains("Max-Age=0")),
+        "{:?}",
+        signed.headers
+    );
+    let home = get(at("/console")).await;
+    assert_eq!(home.status, 200, "{}", home.text);
+    assert!(home.text.contains("Owner Person"), "{}", home.text);
+    let csrf = home.csrf();
+
+    // Declaring an incident with the console's form: 303 to its page.
+    let declared = submit(
+        "/console/incidents",
+        &[
+            ("csrf", &csrf),
+            ("name", "Checkout errors via a follower"),
+            ("status", "investigating"),
+            ("body", "Looking into it."),
+            ("public", "on"),
+            ("action", "declare"),
+        ],
+    )
+    .await;
+    assert_eq!(declared.status, 303, "{}", declared.text);
+    let location = declared.header("location").to_owned();
+    let id = location
+        .strip_prefix("/console/incidents/")
+        .unwrap_or_else(|| panic!("{location}"))
+        .to_owned();
+    assert!(!id.is_empty() && !id.contains('/'), "{location}");
+
+    // The incident's page, gzipped by the leader for a client that takes gzip, arrives
+    // gzipped and whole (this client does not decode: the bytes are the leader's).
+    let page = client
+        .get(at(&location))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["content-encoding"], "gzip");
+    assert!(
+        page.headers().get_all("vary").iter().any(|v| v
+            .to_str()
+            .unwrap()
+            .to_ascii_lowercase()
+            .contains("accept-encoding")),
+        "{:?}",
+        page.headers()
+    );
+    let gz = page.bytes().await.unwrap();
+    let mut html = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut html)
+        .expect("a whole gzip body");
+    assert!(html.contains("Checkout errors via a follower"), "{html}");
+    assert!(html.contains(&format!(r#"data-live="/console/incidents/{id}/events""#)));
+    assert!(html.trim_end().ends_with("</html>"), "{html}");
+
+    // The live stream, through the follower: the first event at once, and an update posted
+    // meanwhile (through the follower's admin API) within seconds, long before the stream's
+    // five minutes are up.
+    let mut stream = client
+        .get(at(&format!("/console/incidents/{id}/events")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    assert!(stream.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let deadline = || tokio::time::Instant::now() + Duration::from_secs(15);
+    let mut seen = String::new();
+    read_until(&mut stream, &mut seen, "Looking into it.", deadline()).await;
+    assert!(seen.contains("event: incident"), "{seen}");
+    let (status, update) = b
+        .admin(
+            Method::POST,
+            &format!("/api/v1/incidents/{id}/updates"),
+            Some(&serde_json::json!({"status": "monitoring", "body": "Draining the queue."})),
+        )
+        .await;
+    assert_eq!(status, 201, "{update}");
+    let before = seen.len();
+    read_until(&mut stream, &mut seen, "Draining the queue.", deadline()).await;
+    assert!(seen[before..].contains("event: incident"), "{seen}");
 }

@@ -160,3 +160,148 @@ async fn requests_go_to_the_engine_the_leader_or_nowhere() {
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("could not be reached"), "{body}");
 }
+
+/// A stand-in leader whose answers carry what the console's do: `/events` a stream of
+/// server-sent events (one event at once, the next only when `next` is sent, never ending on
+/// its own), `/page` a gzipped body with `Vary` and two `Set-Cookie`s, `/go` a 303, `/busy` a
+/// 503 with `Retry-After`; and the `Accept-Encoding` it was sent in `x-seen-accept-encoding`.
+async fn console_like_leader(next: tokio::sync::mpsc::Receiver<&'static str>) -> String {
+    use axum::response::IntoResponse as _;
+    let next = std::sync::Arc::new(tokio::sync::Mutex::new(Some(next)));
+    let app = Router::new()
+        .route(
+            "/events",
+            get(move || {
+                let next = next.clone();
+                async move {
+                    let rx = next.lock().await.take().unwrap();
+                    let first = futures_util::stream::once(async {
+                        Ok::<_, std::convert::Infallible>("event: incident\ndata: first\n\n")
+                    });
+                    let rest = futures_util::stream::unfold(rx, |mut rx| async move {
+                        rx.recv().await.map(|s| (Ok(s), rx))
+                    });
+                    let body = Body::from_stream(futures_util::StreamExt::chain(first, rest));
+                    ([("content-type", "text/event-stream")], body).into_response()
+                }
+            }),
+        )
+        .route(
+            "/page",
+            get(|headers: http::HeaderMap| async move {
+                let seen = headers
+                    .get("accept-encoding")
+                    .map_or("", |v| v.to_str().unwrap())
+                    .to_owned();
+                let mut r = gzipped("<!doctype html><p>Hello</p>").into_response();
+                let h = r.headers_mut();
+                h.insert("content-type", "text/html; charset=utf-8".parse().unwrap());
+                h.insert("content-encoding", "gzip".parse().unwrap());
+                h.insert("vary", "accept-encoding".parse().unwrap());
+                h.append("set-cookie", "a=1; Path=/console".parse().unwrap());
+                h.append("set-cookie", "b=2; Path=/console".parse().unwrap());
+                h.insert("x-seen-accept-encoding", seen.parse().unwrap());
+                r
+            }),
+        )
+        .route(
+            "/go",
+            get(|| async {
+                (
+                    http::StatusCode::SEE_OTHER,
+                    [("location", "/console/incidents/abc")],
+                )
+            }),
+        )
+        .route(
+            "/busy",
+            get(|| async {
+                (
+                    http::StatusCode::SERVICE_UNAVAILABLE,
+                    [("retry-after", "5"), ("content-type", "text/html")],
+                    "busy",
+                )
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+fn gzipped(text: &str) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(text.as_bytes()).unwrap();
+    e.finish().unwrap()
+}
+
+/// The next chunk of `body`, as text, within ten seconds.
+async fn next_text(body: &mut Body) -> String {
+    use http_body_util::BodyExt as _;
+    let wait = std::time::Duration::from_secs(10);
+    let frame = tokio::time::timeout(wait, body.frame())
+        .await
+        .expect("an event in time")
+        .unwrap()
+        .unwrap();
+    String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap()
+}
+
+fn get_req(path: &str) -> Request {
+    http::Request::get(path)
+        .header("accept-encoding", "gzip, br")
+        .body(Body::empty())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_stream_of_events_is_passed_on_as_it_comes_and_headers_and_bodies_intact() {
+    use tower::ServiceExt as _;
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let routing = ClusterRouting::new(
+        "node-here",
+        pharos_engine::subscribers::Tokens::new(b"k".to_vec()),
+    )
+    .unwrap();
+    routing.follow(Some(console_like_leader(rx).await));
+    let app = routing.router();
+
+    // The stream's events come one by one, long before (here: without) its end.
+    let answer = app.clone().oneshot(get_req("/events")).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["content-type"], "text/event-stream");
+    let mut body = answer.into_body();
+    assert_eq!(
+        next_text(&mut body).await,
+        "event: incident\ndata: first\n\n"
+    );
+    tx.send("event: incident\ndata: second\n\n").await.unwrap();
+    assert_eq!(
+        next_text(&mut body).await,
+        "event: incident\ndata: second\n\n"
+    );
+
+    // A gzipped page: the client's Accept-Encoding reaches the leader, and the body comes back
+    // as the leader sent it, with its encoding, `Vary` and every cookie.
+    let answer = app.clone().oneshot(get_req("/page")).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let headers = answer.headers().clone();
+    assert_eq!(headers["x-seen-accept-encoding"], "gzip, br");
+    assert_eq!(headers["content-encoding"], "gzip");
+    assert_eq!(headers["vary"], "accept-encoding");
+    let cookies: Vec<_> = headers.get_all("set-cookie").iter().collect();
+    assert_eq!(cookies, ["a=1; Path=/console", "b=2; Path=/console"]);
+    let bytes = axum::body::to_bytes(answer.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(bytes.as_ref(), gzipped("<!doctype html><p>Hello</p>"));
+
+    // A redirect is not followed, and Retry-After comes back.
+    let answer = app.clone().oneshot(get_req("/go")).await.unwrap();
+    assert_eq!(answer.status(), 303);
+    assert_eq!(answer.headers()["location"], "/console/incidents/abc");
+    let answer = app.clone().oneshot(get_req("/busy")).await.unwrap();
+    assert_eq!(answer.status(), 503);
+    assert_eq!(answer.headers()["retry-after"], "5");
+}
