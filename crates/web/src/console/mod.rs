@@ -1,7 +1,7 @@
-//! The responders' console, first part: signing in with an e-mail and a password
-//! (`GET`/`POST /console/sign-in`), the signed-in landing page (`GET /console`: who is signed
-//! in, the components and the open incidents) and signing out (`POST /console/sign-out`).
-//! Server-rendered askama pages (`templates/console/`), no JavaScript.
+//! The responders' console (SPEC §9), under `/console` or `[console] path`: signing in (a
+//! password, then a TOTP code when set up, or single sign-on), and the signed-in pages, one
+//! module per group (see [`ROUTES`]). Server-rendered askama pages (`templates/console/`)
+//! whose forms work without JavaScript; the one script follows an open incident live.
 //!
 //! How each request is guarded:
 //! - **Forms are CSRF-protected.** Before a session, the sign-in form carries a signed
@@ -35,7 +35,7 @@
 //!
 //! The routes need the engine, so on a cluster they are served by the leader; a follower
 //! forwards them ([`crate::forward`]: every path its public routes do not serve, with the
-//! `Cookie`, `Origin` and `Referer` headers).
+//! `Cookie`, `Origin`, `Referer` and `Accept-Encoding` headers; event streams as they come).
 
 mod account;
 mod audit;
