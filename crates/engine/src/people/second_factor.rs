@@ -688,6 +688,7 @@ mod tests {
             user_agent: "test",
             request_id: None,
             now,
+            owners_only: false,
         };
         let keyless = Directory::new(store.clone());
         let key = Arc::new(SealKey::from_bytes([7; 32]));

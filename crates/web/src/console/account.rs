@@ -328,7 +328,7 @@ fn take_try(ctx: &Ctx, signed: &Signed) -> Result<String, Box<Response>> {
             );
             let mut r = html(
                 StatusCode::TOO_MANY_REQUESTS,
-                super::pages::message(&ctx, "Too many tries", &text),
+                super::pages::message(ctx, "Too many tries", &text),
             );
             r.headers_mut()
                 .insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));

@@ -149,7 +149,7 @@ async fn checked_form(
         return Err(html(
             StatusCode::PAYLOAD_TOO_LARGE,
             pages::message(
-                &ctx,
+                ctx,
                 "Too long",
                 "The form is longer than Pharos accepts (512 KB). Nothing was changed.",
             ),

@@ -744,7 +744,7 @@ fn not_found(ctx: &Ctx, id: &str) -> Response {
     html(
         StatusCode::NOT_FOUND,
         super::pages::message(
-            &ctx,
+            ctx,
             "No such incident",
             &format!("There is no incident {id:?}."),
         ),

@@ -528,7 +528,7 @@ fn unavailable(ctx: &Ctx, error: &dyn std::fmt::Display) -> Response {
     let mut r = html(
         StatusCode::SERVICE_UNAVAILABLE,
         pages::message(
-            &ctx,
+            ctx,
             "Please try again",
             "Pharos could not complete this just now. Try again in a moment.",
         ),
@@ -543,7 +543,7 @@ fn forbidden(ctx: &Ctx) -> Response {
     html(
         StatusCode::FORBIDDEN,
         pages::message(
-            &ctx,
+            ctx,
             "This form has expired",
             "The form was not sent from this page, or it is too old. Nothing was changed: \
              open the page again and resend it.",

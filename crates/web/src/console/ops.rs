@@ -61,7 +61,7 @@ pub(super) fn utc(t: DateTime<Utc>) -> String {
 
 /// A page saying `text` under `heading`, with `status`.
 pub(super) fn say(ctx: &Ctx, status: StatusCode, heading: &str, text: &str) -> Response {
-    html(status, pages::message(&ctx, heading, text))
+    html(status, pages::message(ctx, heading, text))
 }
 
 /// An admin-API refusal as a console page: 404 names what is missing, 503 asks to try again,

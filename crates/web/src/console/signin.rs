@@ -29,7 +29,7 @@ pub(super) fn sign_in_page(
         .map_or_else(csrf::nonce, str::to_owned);
     let token = csrf::token(&ctx.key, &nonce);
     let sso = ctx.sso.as_ref().map(|s| (s.label(), s.only()));
-    let mut r = html(status, pages::sign_in(&ctx, &token, error, email, sso));
+    let mut r = html(status, pages::sign_in(ctx, &token, error, email, sso));
     r.headers_mut().append(
         http::header::SET_COOKIE,
         set_cookie(ctx, csrf_cookie(ctx), &nonce, None),

@@ -737,7 +737,7 @@ fn provider_down(ctx: &Ctx) -> Response {
     let mut r = html(
         StatusCode::SERVICE_UNAVAILABLE,
         pages::message(
-            &ctx,
+            ctx,
             "Single sign-on is unavailable",
             "Pharos cannot reach the identity provider just now. Try again in a moment.",
         ),
