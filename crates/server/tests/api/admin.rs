@@ -911,6 +911,7 @@ async fn the_openapi_document_and_the_router_agree() {
         ("GET", "/api/v1/self-check"),
         ("GET", "/api/v1/locations"),
         ("GET", "/api/v1/deliveries"),
+        ("POST", "/api/v1/deliveries/{id}/retry"),
         ("GET", "/api/v1/subscribers"),
         ("DELETE", "/api/v1/subscribers/{id}"),
         ("GET", "/api/v1/incidents/{id}/postmortem"),
