@@ -67,6 +67,9 @@ fn describe(command: &Command) -> Option<(&'static str, Kind, Option<String>)> {
             Kind::Maintenance,
             Some(id.to_string()),
         )),
+        Command::EditMaintenance(id, ..) => {
+            Some(("maintenance.edit", Kind::Maintenance, Some(id.to_string())))
+        }
         Command::SetOverride(c, ..) => Some(("override.set", Kind::Override, Some(c.clone()))),
         Command::ClearOverride(c, ..) => Some(("override.clear", Kind::Override, Some(c.clone()))),
         Command::RemoveSubscriber(id, ..) => {

@@ -61,6 +61,12 @@ pub(crate) enum Command {
     PatchIncident(IncidentId, IncidentPatch, Actor, Reply<Incident>),
     CreateMaintenance(NewMaintenance, Actor, Reply<Maintenance>),
     UpdateMaintenance(IncidentId, NewMaintenanceUpdate, Actor, Reply<Maintenance>),
+    EditMaintenance(
+        IncidentId,
+        crate::desk::MaintenancePatch,
+        Actor,
+        Reply<Maintenance>,
+    ),
     SetOverride(
         String,
         OverrideRequest,
@@ -188,6 +194,13 @@ impl Command {
                 let r = live
                     .desk
                     .update_maintenance(&mut live.world, &id, req, actor, now)
+                    .and_then(|()| maintenance_of(&live.desk, &id));
+                answer(reply, r, live, pending, metrics, Some(publish))
+            }
+            Command::EditMaintenance(id, patch, actor, reply) => {
+                let r = live
+                    .desk
+                    .edit_maintenance(&mut live.world, &id, patch, actor, now)
                     .and_then(|()| maintenance_of(&live.desk, &id));
                 answer(reply, r, live, pending, metrics, Some(publish))
             }
@@ -469,6 +482,17 @@ impl EngineControl {
         actor: Actor,
     ) -> Result<Maintenance, CommandError> {
         self.send(|r| Command::UpdateMaintenance(id, req, actor, r))
+            .await
+    }
+
+    /// Changes a maintenance window that has not started.
+    pub async fn edit_maintenance(
+        &self,
+        id: IncidentId,
+        patch: crate::desk::MaintenancePatch,
+        actor: Actor,
+    ) -> Result<Maintenance, CommandError> {
+        self.send(|r| Command::EditMaintenance(id, patch, actor, r))
             .await
     }
 

@@ -57,7 +57,7 @@ use alerts::HeldAlerts;
 pub use alerts::{AlertListing, AlertOutcome};
 pub use commands::{IncidentPatch, NewIncident, NewUpdate};
 use ledger::{to_doc, Keyed, Ledger};
-pub use maintenance::{MaintenanceDef, NewMaintenance, NewMaintenanceUpdate};
+pub use maintenance::{MaintenanceDef, MaintenancePatch, NewMaintenance, NewMaintenanceUpdate};
 pub use overrides::{ComponentOverride, OverrideRequest};
 use regression::ActiveRegressions;
 pub mod postmortem;

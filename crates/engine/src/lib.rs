@@ -49,7 +49,8 @@ pub use desk::postmortem::{Publication, StoredPostmortem};
 use desk::Desk;
 pub use desk::{
     AlertListing, AlertOutcome, ComponentOverride, DeskError, IncidentPatch, IncidentRules,
-    MaintenanceDef, NewIncident, NewMaintenance, NewMaintenanceUpdate, NewUpdate, OverrideRequest,
+    MaintenanceDef, MaintenancePatch, NewIncident, NewMaintenance, NewMaintenanceUpdate, NewUpdate,
+    OverrideRequest,
 };
 pub use metrics::Metrics;
 use notices::Notices;

@@ -66,6 +66,24 @@ pub struct NewMaintenanceUpdate {
     pub body: String,
 }
 
+/// `PATCH /api/v1/maintenances/{id}`: what may change in a window that has not started.
+/// Absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MaintenancePatch {
+    /// Title.
+    pub name: Option<String>,
+    /// Components under maintenance (each must be configured and not a group).
+    pub components: Option<Vec<ComponentId>>,
+    /// Start.
+    pub scheduled_for: Option<DateTime<Utc>>,
+    /// End.
+    pub scheduled_until: Option<DateTime<Utc>>,
+    /// Start by itself.
+    pub auto_start: Option<bool>,
+    /// Complete by itself.
+    pub auto_complete: Option<bool>,
+}
+
 impl Desk {
     /// Brings the configuration's `[[maintenances]]` into the book: new ones are created,
     /// ones not yet started take the configuration's current fields, started ones are left
@@ -160,6 +178,83 @@ impl Desk {
         );
         self.tick(world, now);
         Ok(id)
+    }
+
+    /// Changes a window that has not started: its name, components, times, and whether it
+    /// starts and completes by itself. A renaming is in its timeline; the whole change is in
+    /// the audit trail. A window under way or over is refused (post an update instead).
+    pub fn edit_maintenance(
+        &mut self,
+        world: &mut World,
+        id: &IncidentId,
+        patch: MaintenancePatch,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(), DeskError> {
+        let mi = self
+            .maintenances
+            .position(id)
+            .ok_or_else(|| not_found("maintenance", id.as_str()))?;
+        if self.maintenances[mi].status != MaintenanceStatus::Scheduled {
+            return Err(RuleError::invalid(
+                "status",
+                "only a window that has not started can be edited; post an update instead",
+            )
+            .into());
+        }
+        if let Some(name) = &patch.name {
+            check_name("name", name)?;
+        }
+        let components = match &patch.components {
+            None => None,
+            Some(list) if list.is_empty() => {
+                return Err(
+                    RuleError::invalid("components", "must name at least one component").into(),
+                )
+            }
+            Some(list) => {
+                let mut out = Vec::new();
+                for (i, c) in list.iter().enumerate() {
+                    leaf_component(world, &format!("components[{i}]"), c)?;
+                    if !out.contains(c) {
+                        out.push(c.clone());
+                    }
+                }
+                Some(out)
+            }
+        };
+        let m = &self.maintenances[mi];
+        let scheduled_for = patch.scheduled_for.unwrap_or(m.scheduled_for);
+        let scheduled_until = patch.scheduled_until.unwrap_or(m.scheduled_until);
+        incident::check_window(scheduled_for, scheduled_until)?;
+        if scheduled_until <= now {
+            return Err(RuleError::invalid("scheduled_until", "is in the past").into());
+        }
+        let m = &mut self.maintenances[mi];
+        let before = m.clone();
+        let renamed = patch
+            .name
+            .map(|n| n.trim().to_owned())
+            .filter(|n| *n != m.name)
+            .map(|n| (std::mem::replace(&mut m.name, n.clone()), n));
+        if let Some(c) = components {
+            m.components = c;
+        }
+        m.scheduled_for = scheduled_for;
+        m.scheduled_until = scheduled_until;
+        m.auto_start = patch.auto_start.unwrap_or(m.auto_start);
+        m.auto_complete = patch.auto_complete.unwrap_or(m.auto_complete);
+        if *m == before {
+            return Ok(());
+        }
+        m.updated_at = now;
+        let id = m.id.clone();
+        self.touch_maintenance(&id);
+        if let Some((from, to)) = renamed {
+            self.event(&id, now, now, actor, TimelineKind::Renamed { from, to });
+        }
+        self.tick(world, now);
+        Ok(())
     }
 
     /// Posts an update to a maintenance, moving its status forward.

@@ -901,6 +901,7 @@ async fn the_openapi_document_and_the_router_agree() {
         ("GET", "/api/v1/maintenances"),
         ("POST", "/api/v1/maintenances"),
         ("GET", "/api/v1/maintenances/{id}"),
+        ("PATCH", "/api/v1/maintenances/{id}"),
         ("POST", "/api/v1/maintenances/{id}/updates"),
         ("GET", "/api/v1/components"),
         ("PUT", "/api/v1/components/{id}/override"),

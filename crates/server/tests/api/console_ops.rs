@@ -670,3 +670,121 @@ async fn changes_subscribers_deliveries_and_reports() {
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_window_that_has_not_started_is_changed_and_one_under_way_is_not() {
+    for backend in backends() {
+        let app = app(backend).await;
+        let start = Utc::now() + chrono::Duration::days(2);
+        let created = post(
+            &app,
+            "/api/v1/maintenances",
+            Some(ADMIN),
+            &json!({
+                "name": "Old name", "body": "Planned.", "components": ["api"],
+                "scheduled_for": start.to_rfc3339(),
+                "scheduled_until": (start + chrono::Duration::hours(1)).to_rfc3339(),
+            }),
+        )
+        .await;
+        assert_eq!(created.status, 201, "{created:?}");
+        let id = created.json["id"].as_str().unwrap().to_owned();
+
+        // Over the API: renamed and moved a day later; the renaming is in its timeline.
+        let later = start + chrono::Duration::days(1);
+        let patched = crate::support::http::patch(
+            &app,
+            &format!("/api/v1/maintenances/{id}"),
+            Some(ADMIN),
+            &json!({"name": "Database upgrade", "scheduled_for": later.to_rfc3339(),
+                    "scheduled_until": (later + chrono::Duration::hours(2)).to_rfc3339()}),
+        )
+        .await;
+        assert_eq!(patched.status, 200, "{backend:?}: {patched:?}");
+        assert_eq!(patched.json["name"], "Database upgrade");
+        let detail = api_get(&app, &format!("/api/v1/maintenances/{id}"), Some(ADMIN)).await;
+        let timeline = detail.json["timeline"].to_string();
+        assert!(timeline.contains("renamed"), "{timeline}");
+        assert_eq!(audit(&app, "maintenance.edit").await.len(), 1);
+
+        // An end before the start is refused, naming the field; nothing changes.
+        let refused = crate::support::http::patch(
+            &app,
+            &format!("/api/v1/maintenances/{id}"),
+            Some(ADMIN),
+            &json!({"scheduled_until": start.to_rfc3339()}),
+        )
+        .await;
+        assert_eq!(refused.status, 422, "{refused:?}");
+        assert_eq!(
+            refused.json["error"]["field"], "scheduled_until",
+            "{refused:?}"
+        );
+        assert_eq!(audit(&app, "maintenance.edit").await.len(), 1);
+
+        // In the console: the form shows the window in the person's zone and changes it.
+        let (browser, csrf) = signed_in_as(&app, "communicator").await;
+        let page = get(&app, &browser, &format!("/console/maintenances/{id}")).await;
+        assert!(page.text.contains("Change the window"), "{}", page.text);
+        let day = (later + chrono::Duration::days(1))
+            .format("%Y-%m-%d")
+            .to_string();
+        let changed = submit(
+            &app,
+            &browser,
+            &format!("/console/maintenances/{id}/edit"),
+            &[
+                ("csrf", &csrf),
+                ("name", "Database upgrade, part 2"),
+                ("components", "api"),
+                ("starts", &format!("{day}T04:00")),
+                ("ends", &format!("{day}T05:30")),
+                ("auto_start", "on"),
+                ("auto_complete", "on"),
+            ],
+        )
+        .await;
+        assert_eq!(changed.status, 303, "{}", changed.text);
+        let stored = api_get(&app, &format!("/api/v1/maintenances/{id}"), Some(ADMIN)).await;
+        assert_eq!(stored.json["name"], "Database upgrade, part 2");
+        let begins: chrono::DateTime<Utc> = stored.json["scheduled_for"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(
+            begins.format("%Y-%m-%dT%H:%M").to_string(),
+            format!("{day}T04:00")
+        );
+        let edits = audit(&app, "maintenance.edit").await;
+        assert_eq!(edits.len(), 2);
+        assert_eq!(edits[0].record.actor_name, "Communicator Person");
+
+        // Once under way it is refused: an update says what changed.
+        let started = post(
+            &app,
+            &format!("/api/v1/maintenances/{id}/updates"),
+            Some(ADMIN),
+            &json!({"status": "in_progress", "body": "Starting early."}),
+        )
+        .await;
+        assert_eq!(started.status, 201, "{started:?}");
+        let refused = crate::support::http::patch(
+            &app,
+            &format!("/api/v1/maintenances/{id}"),
+            Some(ADMIN),
+            &json!({"name": "Too late"}),
+        )
+        .await;
+        assert_eq!(refused.status, 422, "{refused:?}");
+        assert!(
+            refused.json["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("only a window that has not started can be edited"),
+            "{refused:?}"
+        );
+        let page = get(&app, &browser, &format!("/console/maintenances/{id}")).await;
+        assert!(!page.text.contains("Change the window"));
+    }
+}

@@ -75,6 +75,11 @@ const EXPECTED: &[(&str, &str, Permission)] = &[
     ("POST", "/api/v1/maintenances", Permission::Communicate),
     ("GET", "/api/v1/maintenances/{id}", Permission::Read),
     (
+        "PATCH",
+        "/api/v1/maintenances/{id}",
+        Permission::Communicate,
+    ),
+    (
         "POST",
         "/api/v1/maintenances/{id}/updates",
         Permission::Communicate,

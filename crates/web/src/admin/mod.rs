@@ -173,7 +173,7 @@ fn api(auth: auth::AuthState) -> (Router<Ctx>, utoipa::openapi::OpenApi) {
         .routes(routes!(postmortems::get, postmortems::put))
         .routes(routes!(postmortems::publish))
         .routes(routes!(maintenances::list, maintenances::create))
-        .routes(routes!(maintenances::get_one))
+        .routes(routes!(maintenances::get_one, maintenances::patch))
         .routes(routes!(maintenances::post_update))
         .routes(routes!(components::list))
         .routes(routes!(

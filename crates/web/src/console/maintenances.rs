@@ -509,6 +509,13 @@ struct DetailPage<'a> {
     statuses: Vec<StatusChoice>,
     body: &'a str,
     timeline: Vec<Entry>,
+    /// The edit form's values (a window that has not started): start and end as
+    /// `datetime-local` in the person's zone, the components, the automation.
+    starts_local: String,
+    ends_local: String,
+    choices: Vec<Choice>,
+    auto_start: bool,
+    auto_complete: bool,
 }
 
 /// One line for a timeline entry.
@@ -612,6 +619,7 @@ async fn detail_page(
                 &[
                     ("scheduled", "The maintenance is scheduled."),
                     ("updated", "The update is posted."),
+                    ("edited", "The window is changed."),
                 ],
             ),
             error,
@@ -623,6 +631,28 @@ async fn detail_page(
             statuses,
             body,
             timeline: timeline.iter().map(|e| entry(e, tz)).collect(),
+            starts_local: m
+                .scheduled_for
+                .with_timezone(&tz)
+                .format("%Y-%m-%dT%H:%M")
+                .to_string(),
+            ends_local: m
+                .scheduled_until
+                .with_timezone(&tz)
+                .format("%Y-%m-%dT%H:%M")
+                .to_string(),
+            choices: view
+                .components
+                .iter()
+                .filter(|c| !c.is_group)
+                .map(|c| Choice {
+                    id: c.id.to_string(),
+                    name: c.name.clone(),
+                    checked: m.components.contains(&c.id),
+                })
+                .collect(),
+            auto_start: m.auto_start,
+            auto_complete: m.auto_complete,
         },
         "Maintenance",
     ))
@@ -687,6 +717,71 @@ pub(super) async fn post_update(
                 "{}/maintenances/{}?done=updated",
                 &*ctx.base, m.id
             ))
+        }
+        Err(CommandError::Desk(DeskError::NotFound { .. })) => say(
+            &ctx,
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "No maintenance has this id. Nothing was changed.",
+        ),
+        Err(CommandError::Desk(e)) => again(refused_line(&e)).await,
+        Err(CommandError::Unavailable(error)) => super::unavailable(&ctx, &error),
+    }
+}
+
+/// Changes a window that has not started (the admin API's `PATCH /api/v1/maintenances/{id}`):
+/// its name, times, components and automation; the page again, 422, when a field is refused.
+pub(super) async fn edit(
+    State(ctx): State<Ctx>,
+    Extension(signed): Extension<Signed>,
+    Extension(fields): Extension<Fields>,
+    Path(id): Path<String>,
+) -> Response {
+    let again = |error: String| async {
+        match detail_page(&ctx, &signed, &id, None, Some(error), "").await {
+            Ok(page) => html(StatusCode::UNPROCESSABLE_ENTITY, page),
+            Err(r) => r,
+        }
+    };
+    let tz = user_tz(&signed);
+    let times = local_time("Starts", fields.get("starts"), tz)
+        .and_then(|s| local_time("Ends", fields.get("ends"), tz).map(|e| (s, e)));
+    let (scheduled_for, scheduled_until) = match times {
+        Ok(t) => t,
+        Err(error) => return again(error).await,
+    };
+    let mut components = Vec::new();
+    for c in fields.all("components") {
+        match ComponentId::new(c) {
+            Ok(id) => components.push(id),
+            Err(_) => return again(format!("Components: unknown component {c:?}.")).await,
+        }
+    }
+    let Some(mid) = IncidentId::new(id.as_str()) else {
+        return say(
+            &ctx,
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "No maintenance has this id. Nothing was changed.",
+        );
+    };
+    let patch = pharos_engine::MaintenancePatch {
+        name: Some(fields.get("name").to_owned()),
+        components: Some(components),
+        scheduled_for: Some(scheduled_for),
+        scheduled_until: Some(scheduled_until),
+        auto_start: Some(fields.get("auto_start") == "on"),
+        auto_complete: Some(fields.get("auto_complete") == "on"),
+    };
+    match signed
+        .caller
+        .on_behalf(&ctx.control)
+        .edit_maintenance(mid, patch, signed.caller.actor())
+        .await
+    {
+        Ok(m) => {
+            tracing::info!(maintenance = %m.id, by = %signed.caller.name, "maintenance edited in the console");
+            redirect(&format!("{}/maintenances/{}?done=edited", &*ctx.base, m.id))
         }
         Err(CommandError::Desk(DeskError::NotFound { .. })) => say(
             &ctx,

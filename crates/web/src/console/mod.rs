@@ -198,6 +198,7 @@ pub fn router(control: EngineControl, options: ConsoleOptions) -> Router {
         )
         .route(&at("/maintenances/new"), get(maintenances::new_form))
         .route(&at("/maintenances/{id}"), get(maintenances::detail))
+        .route(&at("/maintenances/{id}/edit"), post(maintenances::edit))
         .route(
             &at("/maintenances/{id}/updates"),
             post(maintenances::post_update),
@@ -329,6 +330,7 @@ pub const ROUTES: &[(&str, &str, Permission)] = &[
     // schedule.
     ("GET", "/maintenances/new", Permission::Communicate),
     ("GET", "/maintenances/{id}", Permission::Read),
+    ("POST", "/maintenances/{id}/edit", Permission::Communicate),
     (
         "POST",
         "/maintenances/{id}/updates",
