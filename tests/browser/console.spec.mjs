@@ -7,8 +7,8 @@
 //     exactly its scope (200 on GET, 403 on POST);
 //   - a viewer sees the incident without the update form, and the console refuses their
 //     forged POST (403); a form with a forged CSRF token is refused (403);
-//   - the owner schedules a maintenance (it is on the public API), resolves the incident and
-//     writes and publishes its postmortem (it is on the public incident page);
+//   - the owner acknowledges the incident, schedules a maintenance (it is on the public
+//     API), resolves the incident and writes and publishes its postmortem (it is on the public incident page);
 //   - the audit log shows each step (incident.create, incident.update, maintenance.create,
 //     postmortem.save, postmortem.publish, token.create, access.denied, csrf.refused);
 //   - every console page visited has no serious or critical axe-core violation, Tab reaches
@@ -172,6 +172,12 @@ async function main() {
       );
     });
 
+    await step('acknowledging the incident', async () => {
+      await page.goto(incidentUrl);
+      await Promise.all([page.waitForURL(incidentUrl), page.click('button:text("Acknowledge")')]);
+      await page.waitForSelector('text=acknowledged by Olive Owner');
+    });
+
     await step('scheduling a maintenance', async () => {
       await page.goto(`${base}/console/maintenances/new`);
       await checkPage(page, 'schedule a maintenance');
@@ -286,7 +292,7 @@ async function main() {
       await page.goto(`${base}/console/audit`);
       await checkPage(page, 'audit');
       const text = await page.locator('main').innerText();
-      for (const action of ['incident.create', 'incident.update', 'maintenance.create', 'postmortem.save', 'postmortem.publish', 'token.create', 'access.denied', 'csrf.refused', 'signin']) {
+      for (const action of ['incident.create', 'incident.update', 'incident.acknowledge', 'maintenance.create', 'postmortem.save', 'postmortem.publish', 'token.create', 'access.denied', 'csrf.refused', 'signin']) {
         if (!text.includes(action)) throw new Error(`no ${action} in the audit log`);
       }
     });

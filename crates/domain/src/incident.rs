@@ -431,6 +431,8 @@ pub enum TimelineKind {
         /// Its dedup key.
         key: String,
     },
+    /// A responder acknowledged the incident (the first time; later ones are not recorded).
+    Acknowledged,
     /// A role was assigned (or cleared, with `person: None`).
     RoleAssigned {
         /// The role, e.g. `commander`.
@@ -474,6 +476,7 @@ impl TimelineEntry {
             TimelineKind::SeverityChanged { .. } => "severity_changed",
             TimelineKind::ImpactChanged { .. } => "impact_changed",
             TimelineKind::Renamed { .. } => "renamed",
+            TimelineKind::Acknowledged => "acknowledged",
             TimelineKind::RoleAssigned { .. } => "role_assigned",
             TimelineKind::AlertFiring { .. } => "alert_firing",
             TimelineKind::AlertAcknowledged { .. } => "alert_acknowledged",
@@ -535,6 +538,18 @@ pub struct Incident {
     /// Alerts from other systems that joined it, by their dedup key.
     #[serde(default)]
     pub alerts: BTreeMap<String, crate::alert::AttachedAlert>,
+    /// Who first said they are on it, and when (SPEC §10's acknowledgement).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged: Option<Acknowledgement>,
+}
+
+/// A responder saying "I am on it": who, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Acknowledgement {
+    /// The person's name, as the timeline records them.
+    pub by: String,
+    /// When.
+    pub at: DateTime<Utc>,
 }
 
 impl Incident {
@@ -1033,6 +1048,7 @@ mod tests {
             healthy_since: None,
             updates: Vec::new(),
             alerts: BTreeMap::new(),
+            acknowledged: None,
         };
         i.monitors
             .insert(MonitorId::new("api-health").unwrap(), true);

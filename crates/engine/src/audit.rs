@@ -60,6 +60,7 @@ fn describe(command: &Command) -> Option<(&'static str, Kind, Option<String>)> {
         Command::PostUpdate(id, ..) => incident("incident.update", id),
         Command::AddNote(id, ..) => incident("incident.note", id),
         Command::PatchIncident(id, ..) => incident("incident.edit", id),
+        Command::Acknowledge(id, ..) => incident("incident.acknowledge", id),
         Command::PublishPostmortem(id, ..) => incident("postmortem.publish", id),
         Command::CreateMaintenance(..) => Some(("maintenance.create", Kind::Maintenance, None)),
         Command::UpdateMaintenance(id, ..) => Some((

@@ -59,6 +59,7 @@ pub(crate) enum Command {
     PostUpdate(IncidentId, NewUpdate, Actor, Reply<Incident>),
     AddNote(IncidentId, String, Actor, Reply<()>),
     PatchIncident(IncidentId, IncidentPatch, Actor, Reply<Incident>),
+    Acknowledge(IncidentId, Actor, Reply<Incident>),
     CreateMaintenance(NewMaintenance, Actor, Reply<Maintenance>),
     UpdateMaintenance(IncidentId, NewMaintenanceUpdate, Actor, Reply<Maintenance>),
     EditMaintenance(
@@ -195,6 +196,13 @@ impl Command {
                     .desk
                     .update_maintenance(&mut live.world, &id, req, actor, now)
                     .and_then(|()| maintenance_of(&live.desk, &id));
+                answer(reply, r, live, pending, metrics, Some(publish))
+            }
+            Command::Acknowledge(id, actor, reply) => {
+                let r = live
+                    .desk
+                    .acknowledge_incident(&id, actor, now)
+                    .and_then(|()| incident_of(&live.desk, &id));
                 answer(reply, r, live, pending, metrics, Some(publish))
             }
             Command::EditMaintenance(id, patch, actor, reply) => {
@@ -483,6 +491,15 @@ impl EngineControl {
     ) -> Result<Maintenance, CommandError> {
         self.send(|r| Command::UpdateMaintenance(id, req, actor, r))
             .await
+    }
+
+    /// Acknowledges an open incident on `actor`'s behalf (the first acknowledgement stays).
+    pub async fn acknowledge(
+        &self,
+        id: IncidentId,
+        actor: Actor,
+    ) -> Result<Incident, CommandError> {
+        self.send(|r| Command::Acknowledge(id, actor, r)).await
     }
 
     /// Changes a maintenance window that has not started.

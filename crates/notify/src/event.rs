@@ -185,6 +185,7 @@ impl Event {
             published_at: None,
             healthy_since: None,
             alerts: Default::default(),
+            acknowledged: None,
             updates: vec![PublicUpdate {
                 id: id("pharostestupdate"),
                 status: IncidentStatus::Investigating,

@@ -270,6 +270,7 @@ mod tests {
             healthy_since: None,
             updates: Vec::new(),
             alerts: BTreeMap::new(),
+            acknowledged: None,
         }
     }
 

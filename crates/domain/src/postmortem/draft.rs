@@ -453,6 +453,8 @@ fn entry_text(
             )
         }
         TimelineKind::Renamed { from, to } => format!("Renamed from “{from}” to “{to}”{by}"),
+        TimelineKind::Acknowledged if hidden => "A responder acknowledged the incident".to_owned(),
+        TimelineKind::Acknowledged => format!("{} acknowledged the incident", who(&e.actor)),
         TimelineKind::RoleAssigned { role, person } => match person {
             // The person given the role is a responder too.
             Some(_) if !named => format!("The {role} role was assigned"),

@@ -508,6 +508,7 @@ impl Desk {
             published_at: None,
             healthy_since: None,
             alerts: BTreeMap::new(),
+            acknowledged: None,
             updates: Vec::new(),
         });
         // What opened it comes first on the timeline (callers never date a cause after

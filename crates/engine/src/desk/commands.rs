@@ -108,6 +108,7 @@ impl Desk {
             published_at: None,
             healthy_since: None,
             alerts: Default::default(),
+            acknowledged: None,
             updates: Vec::new(),
         };
         let ii = self.insert_incident(incident);
@@ -231,6 +232,41 @@ impl Desk {
         }
         check_body("body", &body)?;
         self.event(id, now, now, actor, TimelineKind::Note { body });
+        Ok(())
+    }
+
+    /// Records that a responder is on the incident (SPEC §10): the first acknowledgement of
+    /// an open incident is kept, with its timeline entry; a later one changes nothing. A
+    /// resolved incident is refused.
+    pub fn acknowledge_incident(
+        &mut self,
+        id: &IncidentId,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(), DeskError> {
+        let ii = self
+            .incidents
+            .position(id)
+            .ok_or_else(|| not_found("incident", id.as_str()))?;
+        let inc = &mut self.incidents[ii];
+        if !inc.status.is_unresolved() {
+            return Err(RuleError::invalid(
+                "status",
+                "the incident is resolved; there is nothing to acknowledge",
+            )
+            .into());
+        }
+        if inc.acknowledged.is_some() {
+            return Ok(());
+        }
+        let by = match &actor {
+            Actor::Person(p) => p.clone(),
+            Actor::Automation => "Pharos".to_owned(),
+        };
+        inc.acknowledged = Some(pharos_domain::incident::Acknowledgement { by, at: now });
+        inc.updated_at = now;
+        self.event(id, now, now, actor, TimelineKind::Acknowledged);
+        self.touch_incident(id);
         Ok(())
     }
 

@@ -898,6 +898,7 @@ async fn the_openapi_document_and_the_router_agree() {
         ("PATCH", "/api/v1/incidents/{id}"),
         ("POST", "/api/v1/incidents/{id}/updates"),
         ("POST", "/api/v1/incidents/{id}/notes"),
+        ("POST", "/api/v1/incidents/{id}/acknowledge"),
         ("GET", "/api/v1/maintenances"),
         ("POST", "/api/v1/maintenances"),
         ("GET", "/api/v1/maintenances/{id}"),

@@ -560,3 +560,72 @@ async fn every_console_route_is_guarded_as_its_row_says() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_responder_acknowledges_an_open_incident_once() {
+    for backend in backends() {
+        let target = FakeTarget::start().await;
+        let app = app(backend, &target).await;
+        let created = post(
+            &app,
+            "/api/v1/incidents",
+            Some(ADMIN),
+            &serde_json::json!({"name": "Login errors", "body": "Looking."}),
+        )
+        .await;
+        let id = created.json["id"].as_str().unwrap().to_owned();
+        let (browser, csrf) = signed_in_as(&app, "responder").await;
+        let page = get(&app, &browser, &format!("/console/incidents/{id}")).await;
+        assert!(page.text.contains(">Acknowledge</button>"), "{}", page.text);
+        let acked = submit(
+            &app,
+            &browser,
+            &format!("/console/incidents/{id}/acknowledge"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+        assert_eq!(incident_of(&acked), id);
+        let page = get(&app, &browser, &format!("/console/incidents/{id}")).await;
+        assert!(
+            page.text.contains("acknowledged by Responder Person at "),
+            "{}",
+            page.text
+        );
+        assert!(page
+            .text
+            .contains("Responder Person acknowledged the incident"));
+        assert!(!page.text.contains(">Acknowledge</button>"));
+        // The first acknowledgement stays: a second, over the API, changes nothing.
+        let again = post(
+            &app,
+            &format!("/api/v1/incidents/{id}/acknowledge"),
+            Some(ADMIN),
+            &serde_json::json!({}),
+        )
+        .await;
+        assert_eq!(again.status, 200, "{again:?}");
+        assert_eq!(again.json["acknowledged_by"], "Responder Person");
+        let entries = crate::support::console::audit(&app, "incident.acknowledge").await;
+        assert_eq!(
+            entries[entries.len() - 1].record.actor_name,
+            "Responder Person"
+        );
+        // A resolved incident has nothing to acknowledge.
+        let resolved = post(
+            &app,
+            &format!("/api/v1/incidents/{id}/updates"),
+            Some(ADMIN),
+            &serde_json::json!({"status": "resolved", "body": "Fixed."}),
+        )
+        .await;
+        assert_eq!(resolved.status, 201);
+        let refused = post(
+            &app,
+            &format!("/api/v1/incidents/{id}/acknowledge"),
+            Some(ADMIN),
+            &serde_json::json!({}),
+        )
+        .await;
+        assert_eq!(refused.status, 422, "{refused:?}");
+    }
+}

@@ -57,6 +57,11 @@ const EXPECTED: &[(&str, &str, Permission)] = &[
         "/api/v1/incidents/{id}/notes",
         Permission::Communicate,
     ),
+    (
+        "POST",
+        "/api/v1/incidents/{id}/acknowledge",
+        Permission::Respond,
+    ),
     ("GET", "/api/v1/incidents/{id}/postmortem", Permission::Read),
     (
         "PUT",

@@ -88,6 +88,11 @@ pub(crate) struct IncidentOut {
     updates: Vec<UpdateOut>,
     /// Alerts from Alertmanager, Grafana or PagerDuty that joined it, firing or not.
     alerts: Vec<super::ingest::AlertOut>,
+    /// When a responder first acknowledged it (`POST …/acknowledge`).
+    acknowledged_at: Option<DateTime<Utc>>,
+    /// Who did.
+    #[schema(example = "alice")]
+    acknowledged_by: Option<String>,
 }
 
 impl From<&Incident> for IncidentOut {
@@ -124,6 +129,8 @@ impl From<&Incident> for IncidentOut {
             monitoring_at: i.monitoring_at,
             resolved_at: i.resolved_at,
             first_failure_at: i.first_failure_at,
+            acknowledged_at: i.acknowledged.as_ref().map(|a| a.at),
+            acknowledged_by: i.acknowledged.as_ref().map(|a| a.by.clone()),
             published_at: i.published_at,
             time_to_publish_seconds: i.time_to_publish().map(seconds),
             updates: i
@@ -445,6 +452,31 @@ pub(crate) async fn patch(
         .on_behalf(&ctx.control)
         .patch_incident(iid, patch, caller.actor())
         .await?;
+    Ok(Json(IncidentOut::from(&incident)))
+}
+
+/// Acknowledges an open incident: a responder says they are on it (SPEC §10). The first
+/// acknowledgement is kept, with a timeline entry; acknowledging again changes nothing. A
+/// resolved incident is refused (422).
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/acknowledge",
+    operation_id = "acknowledge_incident",
+    tag = "incidents",
+    params(("id" = String, Path, description = "Incident id")),
+    responses((status = 200, description = "Acknowledged and stored; the incident as it is now", body = IncidentOut), (status = 503, description = UNAVAILABLE, body = ErrorBody))
+)]
+pub(crate) async fn acknowledge(
+    State(ctx): State<Ctx>,
+    caller: Caller,
+    IdPath(id): IdPath,
+) -> Result<Json<IncidentOut>, ApiError> {
+    let iid = incident_id(&id)?;
+    let incident = caller
+        .on_behalf(&ctx.control)
+        .acknowledge(iid, caller.actor())
+        .await?;
+    tracing::info!(incident = %incident.id, by = %caller.name, "incident acknowledged through the admin API");
     Ok(Json(IncidentOut::from(&incident)))
 }
 

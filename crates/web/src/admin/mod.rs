@@ -170,6 +170,7 @@ fn api(auth: auth::AuthState) -> (Router<Ctx>, utoipa::openapi::OpenApi) {
         .routes(routes!(incidents::get_one, incidents::patch))
         .routes(routes!(incidents::post_update))
         .routes(routes!(incidents::add_note))
+        .routes(routes!(incidents::acknowledge))
         .routes(routes!(postmortems::get, postmortems::put))
         .routes(routes!(postmortems::publish))
         .routes(routes!(maintenances::list, maintenances::create))

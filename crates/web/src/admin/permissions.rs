@@ -46,6 +46,11 @@ pub(crate) const ROUTES: &[(&str, &str, Permission)] = &[
         "/api/v1/incidents/{id}/notes",
         Permission::Communicate,
     ),
+    (
+        "POST",
+        "/api/v1/incidents/{id}/acknowledge",
+        Permission::Respond,
+    ),
     ("GET", "/api/v1/incidents/{id}/postmortem", Permission::Read),
     (
         "PUT",

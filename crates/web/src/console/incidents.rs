@@ -535,6 +535,7 @@ pub(super) struct LivePart {
     roles: Vec<(String, String)>,
     components: Vec<(String, &'static str)>,
     timeline: Vec<TimelineLine>,
+    acknowledged: Option<String>,
 }
 
 /// The incident page.
@@ -563,6 +564,8 @@ struct IncidentPage<'a> {
     templates: &'static [(&'static str, &'static str, &'static str)],
     role_names: &'static [&'static str],
     note: &'a str,
+    /// Whether the Acknowledge button shows: open, not yet acknowledged, and the person may.
+    may_acknowledge: bool,
 }
 
 /// The id in the path, if it is one.
@@ -605,6 +608,10 @@ pub(super) async fn live_part(
         human_owned: incident.human_owned,
         started: local_time(incident.started_at, tz),
         resolved: incident.resolved_at.map(|t| local_time(t, tz)),
+        acknowledged: incident
+            .acknowledged
+            .as_ref()
+            .map(|a| format!("{} at {}", a.by, local_time(a.at, tz))),
         roles: incident
             .roles
             .iter()
@@ -710,6 +717,9 @@ async fn incident_page(
                 templates: TEMPLATES,
                 role_names: ROLE_NAMES,
                 note,
+                may_acknowledge: signed.may(Permission::Respond)
+                    && incident.status.is_unresolved()
+                    && incident.acknowledged.is_none(),
             },
             &incident.name,
         ),
@@ -898,6 +908,25 @@ pub(super) async fn add_note(
     };
     let draft = draft_from(&incident);
     after(&ctx, &signed, &incident.id, result, &draft, &body).await
+}
+
+/// `POST /console/incidents/{id}/acknowledge`: "I am on it" (the first acknowledgement stays).
+pub(super) async fn acknowledge(
+    State(ctx): State<Ctx>,
+    Extension(signed): Extension<Signed>,
+    Path(id): Path<String>,
+) -> Response {
+    let Some(incident) = incident_id(&id).and_then(|iid| find(&ctx, &iid)) else {
+        return not_found(&ctx, &id);
+    };
+    let caller = &signed.caller;
+    let result = caller
+        .on_behalf(&ctx.control)
+        .acknowledge(incident.id.clone(), caller.actor())
+        .await
+        .map(|_| ());
+    let draft = draft_from(&incident);
+    after(&ctx, &signed, &incident.id, result, &draft, "").await
 }
 
 /// `POST /console/incidents/{id}/edit`: name, severity, impact, visibility, or one role.

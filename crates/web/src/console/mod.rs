@@ -185,6 +185,10 @@ pub fn router(control: EngineControl, options: ConsoleOptions) -> Router {
         .route(&at("/incidents/{id}/updates"), post(incidents::post_update))
         .route(&at("/incidents/{id}/notes"), post(incidents::add_note))
         .route(&at("/incidents/{id}/edit"), post(incidents::edit))
+        .route(
+            &at("/incidents/{id}/acknowledge"),
+            post(incidents::acknowledge),
+        )
         .route(&at("/incidents/{id}/events"), get(live::events))
         .route(&at("/users"), get(people::page).post(people::add))
         .route(&at("/users/{id}"), post(people::change))
@@ -312,6 +316,7 @@ pub const ROUTES: &[(&str, &str, Permission)] = &[
     ("POST", "/incidents/{id}/updates", Permission::Communicate),
     ("POST", "/incidents/{id}/notes", Permission::Communicate),
     ("POST", "/incidents/{id}/edit", Permission::Communicate),
+    ("POST", "/incidents/{id}/acknowledge", Permission::Respond),
     ("GET", "/incidents/{id}/events", Permission::Read),
     // People, tokens and the audit log: as `/api/v1/users`, `/api/v1/tokens` and
     // `/api/v1/audit` (the token handlers narrow to one's own tokens without `administer`).

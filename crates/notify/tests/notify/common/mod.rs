@@ -91,6 +91,7 @@ fn opened_incident() -> Incident {
         published_at: Some(t("2026-01-05T21:03:00.123Z")),
         healthy_since: None,
         alerts: Default::default(),
+        acknowledged: None,
         updates: vec![PublicUpdate {
             id: iid("u1opened"),
             status: IncidentStatus::Investigating,
