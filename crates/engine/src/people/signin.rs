@@ -324,6 +324,14 @@ impl Directory {
         };
         let last_seen = found.session.last_seen_at;
         if now - last_seen >= SESSION_IDLE {
+            // Ended by idleness: deleted with an entry in the trail, once, so the next request
+            // with the same cookie is a stranger's.
+            let mut audit = by_user(&found.user, "session.expired", now, &found.session.address);
+            audit.after =
+                Some(serde_json::json!({"reason": "idle", "last_seen_at": last_seen}).to_string());
+            if let Err(error) = self.store().delete_session(&id_hash, &audit).await {
+                tracing::warn!(%error, "an idle session could not be ended in storage");
+            }
             return Ok(None);
         }
         if now - last_seen >= SESSION_TOUCH_EVERY {

@@ -414,6 +414,13 @@ async fn an_idle_absent_or_junk_session_goes_to_the_sign_in_form() {
             to_sign_in(&get(&app, &client, "/console").await).then_some(())
         })
         .await;
+        // It ended there, once, in the trail; the cookie now names nothing.
+        assert!(to_sign_in(&get(&app, &client, "/console").await));
+        assert_eq!(sessions(&app).await, 0, "{backend:?}");
+        let expired = audit(&app, "session.expired").await;
+        assert_eq!(expired.len(), 1, "{backend:?}: {expired:?}");
+        assert_eq!(expired[0].record.actor_name, "Ada Lovelace");
+        assert!(expired[0].record.after.as_deref().unwrap().contains("idle"));
         // Past its absolute end, though used a moment ago.
         let signed = sign_in(&app, &client, EMAIL, PASSWORD).await;
         assert_eq!(signed.status, 303, "{backend:?}");

@@ -1173,6 +1173,25 @@ async fn people_are_managed_through_the_api_within_their_managers_role_and_one_o
     )
     .await;
     assert_eq!(status, 409);
+    // Both refusals are in the trail, with what was asked and why.
+    let refused = store
+        .audit(&AuditFilter {
+            action_prefix: Some("user.refused".into()),
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert_eq!(refused[0].record.subject.as_deref(), Some("usr_olga"));
+    assert!(
+        refused[1]
+            .record
+            .after
+            .as_deref()
+            .unwrap()
+            .contains("last enabled owner"),
+        "{refused:?}"
+    );
 
     // Disabled: their token stops working at once; enabled again, it works.
     let rita_token = self::token(

@@ -364,11 +364,28 @@ pub(crate) async fn change_user(
         "time_zone": patch.time_zone, "disabled": patch.disabled,
     }))
     .ok();
-    directory
+    match directory
         .update_user(id, &patch, &audit)
         .await
         .map_err(unavailable)?
-        .map_err(conflict)
+    {
+        Ok(user) => Ok(user),
+        Err(refused) => {
+            // A refused change (the last owner kept, …) changes nothing but is worth a line
+            // in the trail: who tried what, and why it was refused.
+            let mut entry = audit;
+            entry.action = "user.refused".to_owned();
+            entry.after = serde_json::to_string(&serde_json::json!({
+                "asked": entry.after.as_deref().and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok()),
+                "reason": refused.to_string(),
+            }))
+            .ok();
+            if let Err(error) = directory.record(&entry).await {
+                tracing::warn!(%error, "a refused change of a person could not be recorded in the audit trail");
+            }
+            Err(conflict(refused))
+        }
+    }
 }
 
 /// Ends every session of a user at once (their API tokens are revoked one by one).
