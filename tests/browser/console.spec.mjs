@@ -216,6 +216,7 @@ async function main() {
         const text = await page.content();
         return text.match(/pht_[a-z2-7]{12}_[A-Za-z0-9_-]{43}/)?.[0];
       });
+      await checkPage(page, 'token made');
       const get = await fetch(`${base}/api/v1/incidents`, { headers: { authorization: `Bearer ${token}` } });
       if (get.status !== 200) throw new Error(`GET with the token answered ${get.status}`);
       const post = await fetch(`${base}/api/v1/incidents`, {

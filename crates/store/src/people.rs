@@ -1065,6 +1065,32 @@ impl Store {
         .map_err(|e: OpError| e.at(OP))
     }
 
+    /// The session whose secret hashes to `id_hash` and its user, live or not: what
+    /// [`Store::session`] refused, to say why (past its lifetime, its user disabled or signed
+    /// out everywhere). `None` when no such session is stored.
+    pub async fn ended_session(&self, id_hash: &str) -> Result<Option<SessionWithUser>> {
+        const OP: &str = "ended_session";
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS}, {USER_COLUMNS} FROM sessions s \
+             JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1"
+        );
+        let row: Option<SessionUserRow> = db_run!(self, |pool, d| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(id_hash)
+                .fetch_optional(pool)
+                .await
+        })
+        .map_err(|e| OpError::from(e).at(OP))?;
+        row.map(|r| {
+            Ok(SessionWithUser {
+                session: r.session.into_record()?,
+                user: r.user.into_record()?,
+            })
+        })
+        .transpose()
+        .map_err(|e: OpError| e.at(OP))
+    }
+
     /// User `id`'s live sessions at `now` (as [`Store::session`] judges them), newest first.
     pub async fn sessions_of(&self, id: &str, now: DateTime<Utc>) -> Result<Vec<SessionRecord>> {
         const OP: &str = "sessions_of";

@@ -320,6 +320,7 @@ impl Directory {
             return Ok(None);
         };
         let Some(found) = self.store().session(&id_hash, now).await? else {
+            self.end_refused_session(&id_hash, now).await;
             return Ok(None);
         };
         let last_seen = found.session.last_seen_at;
@@ -346,6 +347,35 @@ impl Directory {
             user: found.user,
             expires_at: found.session.expires_at,
         }))
+    }
+
+    /// A stored session refused (past its lifetime, its user disabled or signed out
+    /// everywhere): deleted with `session.expired` and the reason in the trail, once, so the
+    /// next request with its cookie is a stranger's. A cookie that names no session leaves
+    /// nothing (a stranger's guess is not worth a line). Best effort: the refusal stands.
+    async fn end_refused_session(&self, id_hash: &str, now: DateTime<Utc>) {
+        let found = match self.store().ended_session(id_hash).await {
+            Ok(Some(found)) => found,
+            Ok(None) => return,
+            Err(error) => {
+                tracing::debug!(%error, "reading a refused session failed");
+                return;
+            }
+        };
+        let reason = if found.user.disabled_at.is_some() {
+            "disabled"
+        } else if found.session.created_at < found.user.sessions_valid_after {
+            "signed_out_everywhere"
+        } else if found.session.expires_at <= now {
+            "lifetime"
+        } else {
+            return;
+        };
+        let mut audit = by_user(&found.user, "session.expired", now, &found.session.address);
+        audit.after = Some(serde_json::json!({"reason": reason}).to_string());
+        if let Err(error) = self.store().delete_session(id_hash, &audit).await {
+            tracing::warn!(%error, "a refused session could not be ended in storage");
+        }
     }
 
     /// Ends `session` (signing out), with the audit entry `signout` by its user; answers

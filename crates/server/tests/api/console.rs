@@ -433,6 +433,15 @@ async fn an_idle_absent_or_junk_session_goes_to_the_sign_in_form() {
             to_sign_in(&get(&app, &client, "/console").await).then_some(())
         })
         .await;
+        let ended = audit(&app, "session.expired").await;
+        assert_eq!(ended.len(), 2, "{backend:?}: {ended:?}");
+        assert!(ended[0]
+            .record
+            .after
+            .as_deref()
+            .unwrap()
+            .contains("lifetime"));
+        assert_eq!(sessions(&app).await, 0, "{backend:?}");
         app.stop().await;
     }
 }
