@@ -1040,47 +1040,43 @@ impl Store {
         id_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<SessionWithUser>> {
-        const OP: &str = "session";
-        let sql = format!(
-            "SELECT {SESSION_COLUMNS}, {USER_COLUMNS} FROM sessions s \
-             JOIN users u ON u.id = s.user_id \
-             WHERE s.id_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL \
-             AND s.created_at >= u.sessions_valid_after"
-        );
-        let row: Option<SessionUserRow> = db_run!(self, |pool, d| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-                .bind(id_hash)
-                .bind(ms(now))
-                .fetch_optional(pool)
-                .await
-        })
-        .map_err(|e| OpError::from(e).at(OP))?;
-        row.map(|r| {
-            Ok(SessionWithUser {
-                session: r.session.into_record()?,
-                user: r.user.into_record()?,
-            })
-        })
-        .transpose()
-        .map_err(|e: OpError| e.at(OP))
+        self.session_with_user("session", id_hash, Some(now)).await
     }
 
     /// The session whose secret hashes to `id_hash` and its user, live or not: what
     /// [`Store::session`] refused, to say why (past its lifetime, its user disabled or signed
     /// out everywhere). `None` when no such session is stored.
     pub async fn ended_session(&self, id_hash: &str) -> Result<Option<SessionWithUser>> {
-        const OP: &str = "ended_session";
+        self.session_with_user("ended_session", id_hash, None).await
+    }
+
+    /// The session `id_hash` with its user: only if live at `live_at` when that is given.
+    async fn session_with_user(
+        &self,
+        op: &'static str,
+        id_hash: &str,
+        live_at: Option<DateTime<Utc>>,
+    ) -> Result<Option<SessionWithUser>> {
+        let live = if live_at.is_some() {
+            " AND s.expires_at > $2 AND u.disabled_at IS NULL \
+             AND s.created_at >= u.sessions_valid_after"
+        } else {
+            ""
+        };
         let sql = format!(
             "SELECT {SESSION_COLUMNS}, {USER_COLUMNS} FROM sessions s \
-             JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1"
+             JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1{live}"
         );
         let row: Option<SessionUserRow> = db_run!(self, |pool, d| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-                .bind(id_hash)
-                .fetch_optional(pool)
-                .await
+            let query = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(id_hash);
+            match live_at {
+                Some(now) => query.bind(ms(now)),
+                None => query,
+            }
+            .fetch_optional(pool)
+            .await
         })
-        .map_err(|e| OpError::from(e).at(OP))?;
+        .map_err(|e| OpError::from(e).at(op))?;
         row.map(|r| {
             Ok(SessionWithUser {
                 session: r.session.into_record()?,
@@ -1088,7 +1084,7 @@ impl Store {
             })
         })
         .transpose()
-        .map_err(|e: OpError| e.at(OP))
+        .map_err(|e: OpError| e.at(op))
     }
 
     /// User `id`'s live sessions at `now` (as [`Store::session`] judges them), newest first.
