@@ -101,49 +101,40 @@ fn status_choices(current: &str) -> Vec<Choice> {
         .collect()
 }
 
-/// Component status choices (with "not affected" first).
+/// A `<select>`'s options: `none` (value `""`) first, then each `(value, label)`, with the
+/// one equal to `current` selected.
+fn choices(
+    none: &'static str,
+    options: impl Iterator<Item = (&'static str, &'static str)>,
+    current: &str,
+) -> Vec<Choice> {
+    std::iter::once(("", none))
+        .chain(options)
+        .map(|(value, label)| Choice {
+            value,
+            label,
+            selected: value == current,
+        })
+        .collect()
+}
+
+/// Component status choices (with "not affected" first). The template marks each
+/// component's own choice (`ComponentChoice::chosen`), not `selected`.
 fn component_status_choices() -> Vec<Choice> {
-    std::iter::once(Choice {
-        value: "",
-        label: "Not affected",
-        selected: false,
-    })
-    .chain(ComponentStatus::ALL.iter().map(|s| Choice {
-        value: s.as_str(),
-        label: s.label(),
-        selected: false,
-    }))
-    .collect()
+    let statuses = ComponentStatus::ALL.iter().map(|s| (s.as_str(), s.label()));
+    choices("Not affected", statuses, "")
 }
 
 /// Impact choices: computed from the components, or one set by hand.
 fn impact_choices(current: &str) -> Vec<Choice> {
-    std::iter::once(Choice {
-        value: "",
-        label: "From the components",
-        selected: current.is_empty(),
-    })
-    .chain(Impact::ALL.iter().map(|i| Choice {
-        value: i.as_str(),
-        label: i.as_str(),
-        selected: i.as_str() == current,
-    }))
-    .collect()
+    let impacts = Impact::ALL.iter().map(|i| (i.as_str(), i.as_str()));
+    choices("From the components", impacts, current)
 }
 
 /// Severity choices.
 fn severity_choices(current: &str) -> Vec<Choice> {
-    std::iter::once(Choice {
-        value: "",
-        label: "Not set",
-        selected: current.is_empty(),
-    })
-    .chain(Severity::ALL.iter().map(|s| Choice {
-        value: s.as_str(),
-        label: s.as_str(),
-        selected: s.as_str() == current,
-    }))
-    .collect()
+    let severities = Severity::ALL.iter().map(|s| (s.as_str(), s.as_str()));
+    choices("Not set", severities, current)
 }
 
 /// The leaf components, with the status `draft` chose for each.
